@@ -1,0 +1,92 @@
+package tensor
+
+// Element-wise kernels over float32 buffers. Each rounds every product and
+// sum to float32 separately, never fusing a multiply and an add, so that
+// results match PyTorch's one-op-at-a-time evaluation (see the package
+// documentation). Slices given together must have equal lengths; a mismatch
+// is a programming error and panics.
+
+// Axpy adds a times x to dst, element by element:
+//
+//	for i := range dst {
+//		dst[i] += float32(a * x[i])
+//	}
+//
+// The product is rounded to float32 before the add, as torch's
+// acc + a*x does, so Axpy never uses fused multiply-add.
+func Axpy(dst []float32, a float32, x []float32) {
+	mustSameLen("Axpy", len(dst), len(x))
+	axpy(dst, a, x)
+}
+
+// Scale multiplies dst by a in place:
+//
+//	for i := range dst {
+//		dst[i] *= a
+//	}
+func Scale(dst []float32, a float32) {
+	scale(dst, a)
+}
+
+// Add adds x to dst in place:
+//
+//	for i := range dst {
+//		dst[i] += x[i]
+//	}
+func Add(dst, x []float32) {
+	mustSameLen("Add", len(dst), len(x))
+	add(dst, x)
+}
+
+// Sub stores the difference of a and b in dst; dst may be a or b:
+//
+//	for i := range dst {
+//		dst[i] = a[i] - b[i]
+//	}
+func Sub(dst, a, b []float32) {
+	mustSameLen("Sub", len(dst), len(a))
+	mustSameLen("Sub", len(dst), len(b))
+	sub(dst, a, b)
+}
+
+// Dot returns the dot product of a and b. Each product is exact in float64
+// and the sum is accumulated in float64, in order:
+//
+//	var s float64
+//	for i := range a {
+//		s += float64(a[i]) * float64(b[i])
+//	}
+//
+// A SIMD implementation may add in a different order; float64 accumulation
+// keeps the difference far below float32 resolution for tensor-sized inputs.
+func Dot(a, b []float32) float64 {
+	mustSameLen("Dot", len(a), len(b))
+	return dot(a, b)
+}
+
+// SumAbs returns the sum of |x[i]|, accumulated in float64, in order:
+//
+//	var s float64
+//	for _, v := range x {
+//		s += math.Abs(float64(v))
+//	}
+func SumAbs(x []float32) float64 {
+	return sumAbs(x)
+}
+
+// SumSquares returns the sum of x[i]², each square exact in float64 and the
+// sum accumulated in float64, in order:
+//
+//	var s float64
+//	for _, v := range x {
+//		s += float64(v) * float64(v)
+//	}
+func SumSquares(x []float32) float64 {
+	return sumSquares(x)
+}
+
+func mustSameLen(op string, n, m int) {
+	if n != m {
+		panic("tensor: " + op + ": slice lengths differ")
+	}
+}

@@ -1,0 +1,23 @@
+package tensor
+
+// The kernels the rest of the package calls. Today each is its portable Go
+// reference. A SIMD implementation adds kernels_amd64.go (and .s) defining
+// these names behind `//go:build amd64 && !noasm && gc`, choosing at run time
+// by CPU feature, and puts `//go:build !amd64 || noasm || !gc` on this file.
+// Tests compare every kernel with its *Generic reference. Assembly stubs
+// must be //go:noescape so that Decode's staging buffers stay on the stack.
+
+func decodeBF16(dst []float32, src []uint16) { decodeBF16Generic(dst, src) }
+func encodeBF16(dst []uint16, src []float32) { encodeBF16Generic(dst, src) }
+func roundBF16(x []float32)                  { roundBF16Generic(x) }
+func decodeF16(dst []float32, src []uint16)  { decodeF16Generic(dst, src) }
+func encodeF16(dst []uint16, src []float32)  { encodeF16Generic(dst, src) }
+func roundF16(x []float32)                   { roundF16Generic(x) }
+
+func axpy(dst []float32, a float32, x []float32) { axpyGeneric(dst, a, x) }
+func scale(dst []float32, a float32)             { scaleGeneric(dst, a) }
+func add(dst, x []float32)                       { addGeneric(dst, x) }
+func sub(dst, a, b []float32)                    { subGeneric(dst, a, b) }
+func dot(a, b []float32) float64                 { return dotGeneric(a, b) }
+func sumAbs(x []float32) float64                 { return sumAbsGeneric(x) }
+func sumSquares(x []float32) float64             { return sumSquaresGeneric(x) }

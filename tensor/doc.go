@@ -1,0 +1,49 @@
+// Package tensor knows element types and the arithmetic kernels that merge
+// methods run on float32 buffers. It knows nothing about files: safetensors
+// hands it stored bytes and a DType, merge hands it float32 slices.
+//
+// # Element types
+//
+// DType names the safetensors element types: BF16, F16, F32, F64, the signed
+// and unsigned integers I8 to U64, Bool, and the F8 types. All but the F8
+// types (and Invalid) convert to and from float32 with Decode and Encode;
+// stored bytes are always little-endian, whatever the host. AsBytes and
+// AsFloat32s reinterpret F32 data in place on little-endian hosts.
+//
+// # Rounding contract
+//
+// All merge arithmetic runs on []float32. mergekit runs it in torch tensors
+// of the configured dtype, where every operation's result is rounded to that
+// dtype. To reproduce mergekit bit for bit, gomerge does each operation in
+// float32 and then calls Round (or RoundScalar) with the working dtype:
+//
+//   - BF16 and F16 round to nearest, ties to even, exactly as torch's
+//     conversions do (F32ToBF16, F32ToF16), with overflow to ±Inf and
+//     subnormal results where the type has them;
+//   - F32 needs no rounding: float32 arithmetic already rounds to it;
+//   - F64 is carried in float32, an approximation gomerge accepts;
+//   - integer types truncate toward zero and saturate.
+//
+// For +, -, × and ÷ on bfloat16 or float16 operands, computing in float32
+// and rounding once gives the correctly rounded 16-bit result, which is what
+// torch computes: float32's 24-bit significand is at least 2p+2 bits for
+// both types (p = 8 and 11), so the double rounding is innocuous.
+//
+// # No fused multiply-add
+//
+// The kernels (Axpy, Scale, Add, Sub, Dot, SumAbs, SumSquares) never fuse a
+// multiply with an add. torch evaluates w*x + acc as two operations, each
+// rounded; a fused multiply-add rounds once and can differ in the last bit,
+// which then survives the rounding to bfloat16 often enough to break
+// bit-for-bit comparison. Go may fuse x*y + z on platforms with FMA unless a
+// conversion such as float32(x*y) forces the rounding, so the kernels (and
+// SIMD bodies that replace them) keep the two steps apart.
+//
+// # Kernels
+//
+// Each bulk routine has a portable Go reference named *Generic, shaped like
+// gonum's internal/asm: a tiny function whose exported wrapper documents the
+// exact loop. SIMD bodies replace the reference behind build tags and must
+// agree with it bit for bit (the float64 sums in Dot, SumAbs and SumSquares
+// excepted, whose order of addition is not fixed).
+package tensor
