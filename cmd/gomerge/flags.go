@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// parseInterspersed parses args with fs, allowing flags after positional
+// arguments (mergekit users write `gomerge cfg.yml out --cuda`) and a
+// --no-X form for every boolean flag X.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	addNegations(fs)
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil && !isBool(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, err
+	}
+	return pos, nil
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// negation is the --no-X twin of a boolean flag.
+type negation struct{ target flag.Value }
+
+func (n negation) String() string   { return "" }
+func (n negation) IsBoolFlag() bool { return true }
+func (n negation) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	return n.target.Set(strconv.FormatBool(!v))
+}
+
+func addNegations(fs *flag.FlagSet) {
+	var bools []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if isBool(f) && !strings.HasPrefix(f.Name, "no-") {
+			bools = append(bools, f)
+		}
+	})
+	for _, f := range bools {
+		if fs.Lookup("no-"+f.Name) == nil {
+			fs.Var(negation{f.Value}, "no-"+f.Name, "turn off --"+f.Name)
+		}
+	}
+}
+
+// counter is a repeatable flag (-v -v).
+type counter int
+
+func (c *counter) String() string   { return strconv.Itoa(int(*c)) }
+func (c *counter) IsBoolFlag() bool { return true }
+func (c *counter) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	if v {
+		*c++
+	} else {
+		*c = 0
+	}
+	return nil
+}
+
+// byteSize is a size in bytes written as an integer with an optional
+// k/m/b suffix (×10³, ×10⁶, ×10⁹, any case), as mergekit's --out-shard-size.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *byteSize) Set(s string) error {
+	v, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult, t = 1e3, t[:n-1]
+		case 'm', 'M':
+			mult, t = 1e6, t[:n-1]
+		case 'b', 'B':
+			mult, t = 1e9, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("size %q: want a number with an optional k, m or b suffix", s)
+	}
+	return int64(v * float64(mult)), nil
+}

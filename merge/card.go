@@ -1,0 +1,86 @@
+package merge
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// modelCard renders README.md in the layout of mergekit's model cards, so
+// that the Hub lists the merge like a mergekit one.
+func modelCard(plan *Plan, title string, seed uint64) string {
+	var hub []string
+	for _, m := range plan.Models {
+		if isHubID(m.Ref.Path) {
+			hub = append(hub, m.Ref.Path)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("---\n")
+	if len(hub) == 0 {
+		b.WriteString("base_model: []\n")
+	} else {
+		b.WriteString("base_model:\n")
+		for _, h := range hub {
+			fmt.Fprintf(&b, "- %s\n", h)
+		}
+	}
+	b.WriteString("library_name: transformers\ntags:\n- mergekit\n- merge\n- gomerge\n\n---\n")
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	b.WriteString("This is a merge of pre-trained language models created using [gomerge](https://github.com/gomerge/gomerge), " +
+		"a Go implementation of [mergekit](https://github.com/cg123/mergekit).\n\n")
+	b.WriteString("## Merge Details\n### Merge Method\n\n")
+	m := plan.Method
+	name := m.Pretty
+	if m.URL != "" {
+		name = fmt.Sprintf("[%s](%s)", m.Pretty, m.URL)
+	}
+	fmt.Fprintf(&b, "This model was merged using the %s merge method", name)
+	if base := plan.Config.BaseModel; base != nil && m.Name != "slerp" {
+		fmt.Fprintf(&b, " using %s as a base", modelLink(base.Path))
+	}
+	b.WriteString(".\n\n")
+	if usesRandomness(m) {
+		fmt.Fprintf(&b, "Random masks were drawn with `--random-seed %d`.\n\n", seed)
+	}
+	b.WriteString("### Models Merged\n\nThe following models were included in the merge:\n")
+	for _, sm := range plan.Models {
+		if base := plan.Config.BaseModel; base != nil && sm.Ref.Equal(*base) && m.Name != "slerp" {
+			continue
+		}
+		fmt.Fprintf(&b, "* %s\n", modelLink(sm.Ref.Path))
+	}
+	b.WriteString("\n### Configuration\n\nThe following YAML configuration was used to produce this model:\n\n```yaml\n")
+	b.Write(plan.Config.Raw)
+	if !strings.HasSuffix(string(plan.Config.Raw), "\n") {
+		b.WriteString("\n")
+	}
+	b.WriteString("```\n")
+	return b.String()
+}
+
+// isHubID reports whether a model path looks like a Hugging Face repository
+// id rather than a local directory, by mergekit's rule.
+func isHubID(path string) bool {
+	if strings.HasPrefix(path, "/") || strings.HasPrefix(path, "~") || strings.Count(path, "/") > 1 {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err != nil
+}
+
+func modelLink(path string) string {
+	if isHubID(path) {
+		return fmt.Sprintf("[%s](https://huggingface.co/%s)", path, path)
+	}
+	return path
+}
+
+// usesRandomness reports whether a method draws random masks.
+func usesRandomness(m *Method) bool {
+	switch m.Name {
+	case "dare_ties", "dare_linear", "della", "della_linear", "arcee_fusion":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,321 @@
+package merge
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// MergekitVersion is the mergekit release whose behaviour gomerge follows;
+// it is written into sharded output indexes as mergekit does.
+const MergekitVersion = "0.1.4"
+
+const defaultBudget = 1 << 30
+
+// Options control a merge run.
+type Options struct {
+	PlanOptions
+	// ShardSize is the largest output shard in bytes (mergekit's
+	// --out-shard-size, default 5e9); ≤ 0 writes one file.
+	ShardSize int64
+	// Threads bounds the tensors merged at once; 0 means GOMAXPROCS.
+	Threads int
+	// MemoryBudget bounds the bytes of tensor buffers in flight; 0 means
+	// 1 GiB. A tensor that alone needs more still runs, by itself.
+	MemoryBudget int64
+	// CopyTokenizer copies the donor's tokenizer files (mergekit's
+	// --copy-tokenizer, on by default in the CLI).
+	CopyTokenizer bool
+	// WriteModelCard writes README.md and mergekit_config.yml.
+	WriteModelCard bool
+	// Seed seeds random methods. Every random mask is drawn from a
+	// generator seeded by (Seed, output tensor name, model), so a seed
+	// gives the same bytes whatever the thread count or order.
+	Seed uint64
+	// Logger receives warnings and progress lines; nil discards them.
+	Logger *slog.Logger
+	// Progress, when set, is called after each tensor with the output
+	// bytes written so far and the total.
+	Progress func(done, total int64)
+}
+
+// Result describes a finished merge.
+type Result struct {
+	Out      string        `json:"out"`
+	Method   string        `json:"method"`
+	Tensors  int           `json:"tensors"`
+	Shards   int           `json:"shards"`
+	Bytes    int64         `json:"bytes"`
+	Seed     uint64        `json:"seed"`
+	Elapsed  time.Duration `json:"-"`
+	Seconds  float64       `json:"seconds"`
+	Warnings []string      `json:"warnings,omitempty"`
+}
+
+// Run plans and executes the merge described by cfg into the directory out.
+func Run(ctx context.Context, cfg *Config, out string, opt Options) (*Result, error) {
+	plan, err := NewPlan(cfg, opt.PlanOptions)
+	if err != nil {
+		return nil, err
+	}
+	defer plan.Close()
+	return Execute(ctx, plan, out, opt)
+}
+
+// Execute runs a plan. The model is written into a temporary directory
+// beside out and renamed into place only when every file is complete; on
+// any error or cancellation the temporary directory is removed.
+func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Result, err error) {
+	start := time.Now()
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, w := range plan.Warnings {
+		log.Warn(w)
+	}
+	o, err := newOutputDir(out, plan.Models)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			o.abort()
+		}
+	}()
+	shards, err := writeTensors(ctx, plan, o.tmp, opt, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeSideFiles(plan, o, opt, log); err != nil {
+		return nil, err
+	}
+	if err := o.commit(); err != nil {
+		return nil, err
+	}
+	res = &Result{Out: o.final, Method: plan.Method.Name, Tensors: len(plan.Tasks), Shards: shards,
+		Seed: opt.Seed, Warnings: plan.Warnings, Elapsed: time.Since(start)}
+	for _, t := range plan.Tasks {
+		res.Bytes += t.Bytes()
+	}
+	res.Seconds = res.Elapsed.Seconds()
+	return res, nil
+}
+
+func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log *slog.Logger) (int, error) {
+	total := plan.OutputBytes()
+	w, err := safetensors.Create(dir, plan.specs(), safetensors.WriterOptions{
+		MaxShardSize:  opt.ShardSize,
+		IndexMetadata: map[string]any{"mergekit_version": MergekitVersion},
+	})
+	if err != nil {
+		return 0, err
+	}
+	ex := &executor{plan: plan, opt: opt, w: w}
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	budget := opt.MemoryBudget
+	if budget <= 0 {
+		budget = defaultBudget
+	}
+	sem := semaphore.NewWeighted(budget)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(threads)
+	var done atomic.Int64
+	for _, t := range plan.Tasks {
+		cost := min(taskCost(t), budget)
+		if err := sem.Acquire(gctx, cost); err != nil {
+			break
+		}
+		g.Go(func() error {
+			defer sem.Release(cost)
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			if err := ex.run(t); err != nil {
+				return fmt.Errorf("tensor %s: %w", t.Name, err)
+			}
+			n := done.Add(t.Bytes())
+			if opt.Progress != nil {
+				opt.Progress(n, total)
+			}
+			log.Debug("merged", "tensor", t.Name, "bytes", t.Bytes())
+			return nil
+		})
+	}
+	err = g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		w.Abort()
+		return 0, err
+	}
+	if err := w.Close(); err != nil {
+		return 0, err
+	}
+	return len(w.Shards()), nil
+}
+
+// taskCost estimates the bytes of buffers one task holds at its peak.
+func taskCost(t *Task) int64 {
+	n := t.NumElements()
+	var c int64
+	for _, in := range t.Inputs {
+		c += in.Tensor.Size + 4*numElements(in.Tensor.Shape)
+	}
+	// output in float32 and stored form, plus one float32 scratch per input
+	// (task vectors) for the task-arithmetic family.
+	return c + n*int64(4+t.Out.Size()) + 4*n*int64(len(t.Inputs))
+}
+
+type executor struct {
+	plan *Plan
+	opt  Options
+	w    *safetensors.Writer
+	pool bufferPool
+}
+
+func (ex *executor) run(t *Task) error {
+	m := ex.plan.Method
+	if m == Passthrough && ex.rawCopy(t) {
+		in := t.Inputs[0]
+		buf := ex.pool.bytes(int(in.Tensor.Size))
+		defer ex.pool.putBytes(buf)
+		if err := in.Model.Tensors.ReadTensor(in.Tensor.Name, buf); err != nil {
+			return err
+		}
+		return ex.w.WriteTensor(t.Name, buf)
+	}
+	n := int(t.NumElements())
+	ts := &Tensors{Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
+		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name)}
+	for _, in := range t.Inputs {
+		data, err := ex.load(in, t)
+		if err != nil {
+			return err
+		}
+		defer ex.pool.putFloats(data)
+		ts.Inputs = append(ts.Inputs, Input{Model: in.Model.Ref.String(), Data: data[:n], Params: in.Params})
+	}
+	out := ex.pool.floats(n)
+	defer ex.pool.putFloats(out)
+	if err := m.Merge(ts, out); err != nil {
+		return err
+	}
+	raw := ex.pool.bytes(n * t.Out.Size())
+	defer ex.pool.putBytes(raw)
+	if err := tensor.Encode(raw, out, t.Out); err != nil {
+		return err
+	}
+	return ex.w.WriteTensor(t.Name, raw)
+}
+
+func (ex *executor) rawCopy(t *Task) bool {
+	in := t.Inputs[0]
+	ts := &Tensors{Inputs: []Input{{Params: in.Params}}}
+	return passthroughRaw(ts) && in.DType == t.Out && in.DType == t.Work && in.Tensor.Size == t.Bytes()
+}
+
+// load reads one input tensor, decodes it to float32, rounds it to the
+// working dtype and crops it to the task's shape.
+func (ex *executor) load(in TaskInput, t *Task) ([]float32, error) {
+	raw := ex.pool.bytes(int(in.Tensor.Size))
+	defer ex.pool.putBytes(raw)
+	if err := in.Model.Tensors.ReadTensor(in.Tensor.Name, raw); err != nil {
+		return nil, err
+	}
+	n := int(numElements(in.Tensor.Shape))
+	data := ex.pool.floats(n)
+	if err := tensor.Decode(data, raw, in.DType); err != nil {
+		ex.pool.putFloats(data)
+		return nil, fmt.Errorf("model %s: tensor %s: %w", in.Model.Ref.String(), in.Tensor.Name, err)
+	}
+	if in.DType != t.Work {
+		tensor.Round(t.Work, data)
+	}
+	if len(in.Tensor.Shape) == 2 && len(t.Shape) == 2 && (in.Tensor.Shape[0] != t.Shape[0] || in.Tensor.Shape[1] != t.Shape[1]) {
+		cropRows(data, int(in.Tensor.Shape[1]), int(t.Shape[0]), int(t.Shape[1]))
+	}
+	return data, nil
+}
+
+// cropRows keeps the top-left rows×cols block of a row-major matrix with
+// inCols columns, in place.
+func cropRows(data []float32, inCols, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		copy(data[r*cols:(r+1)*cols], data[r*inCols:r*inCols+cols])
+	}
+}
+
+// tensorSeed derives the seed of one output tensor from the run's seed.
+func tensorSeed(seed uint64, name string) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s", seed, name)
+	return h.Sum64()
+}
+
+// bufferPool reuses tensor buffers between tasks: fresh memory is slow to
+// touch, and tensors of one model come in a few sizes.
+type bufferPool struct {
+	mu sync.Mutex
+	f  [][]float32
+	b  [][]byte
+}
+
+func (p *bufferPool) floats(n int) []float32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := bestFit(p.f, n); i >= 0 {
+		buf := p.f[i]
+		p.f = append(p.f[:i], p.f[i+1:]...)
+		return buf[:n]
+	}
+	return make([]float32, n)
+}
+
+func (p *bufferPool) putFloats(buf []float32) {
+	p.mu.Lock()
+	p.f = append(p.f, buf)
+	p.mu.Unlock()
+}
+
+func (p *bufferPool) bytes(n int) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := bestFit(p.b, n); i >= 0 {
+		buf := p.b[i]
+		p.b = append(p.b[:i], p.b[i+1:]...)
+		return buf[:n]
+	}
+	return make([]byte, n)
+}
+
+func (p *bufferPool) putBytes(buf []byte) {
+	p.mu.Lock()
+	p.b = append(p.b, buf)
+	p.mu.Unlock()
+}
+
+func bestFit[T any](free [][]T, n int) int {
+	best := -1
+	for i, b := range free {
+		if cap(b) >= n && (best < 0 || cap(b) < cap(free[best])) {
+			best = i
+		}
+	}
+	return best
+}

@@ -1,0 +1,159 @@
+package merge
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// BaseRule says what a method does with base_model.
+type BaseRule uint8
+
+// The base-model rules of the merge methods.
+const (
+	// BaseNotSpecial: the base is just one more input (linear, karcher).
+	BaseNotSpecial BaseRule = iota
+	// BaseRequired: the method needs base_model among its inputs.
+	BaseRequired
+	// BaseOptional: the method uses base_model when given.
+	BaseOptional
+	// BaseNone: the method takes no base (passthrough).
+	BaseNone
+)
+
+// Param declares one parameter of a merge method.
+type Param struct {
+	Name     string
+	Default  float64
+	Required bool
+}
+
+// Method is a merge method: a name from mergekit's registry, its parameter
+// schema and a function over the inputs of one output tensor.
+type Method struct {
+	// Name is the merge_method value in configs.
+	Name string
+	// Pretty and URL describe the method in model cards.
+	Pretty, URL string
+	Base        BaseRule
+	// Global parameters take one value per output tensor; PerModel
+	// parameters one value per input model and output tensor.
+	Global, PerModel []Param
+	// MinInputs and MaxInputs bound the number of inputs of one tensor
+	// (0 = no bound), base included.
+	MinInputs, MaxInputs int
+	// EmbedRule says how vocabulary-size mismatches of embedding matrices
+	// are resolved when no tokenizer is built.
+	EmbedRule EmbedRule
+	// Merge computes the output tensor into out (len = product of t.Shape).
+	Merge func(t *Tensors, out []float32) error
+}
+
+// EmbedRule is how a method reconciles embedding matrices of different
+// vocabulary sizes (mergekit's rectify_embed_sizes and task-vector rules).
+type EmbedRule uint8
+
+// The embedding rules.
+const (
+	// EmbedExact: shapes must agree.
+	EmbedExact EmbedRule = iota
+	// EmbedCommon: all inputs are cut to the largest common sub-matrix.
+	EmbedCommon
+	// EmbedTruncateToBase: inputs are cut to the base's shape; a smaller
+	// input is an error; non-embedding mismatches drop that model.
+	EmbedTruncateToBase
+)
+
+// Tensors is what a merge method sees for one output tensor: the decoded
+// inputs in config order, rounded to the working dtype, and the resolved
+// parameters.
+type Tensors struct {
+	// Name is the output tensor name.
+	Name string
+	// Shape is the output shape; every input has been brought to it.
+	Shape []int64
+	// Inputs are in slice-source order, base included where it sits.
+	Inputs []Input
+	// Base is the index of the base model in Inputs, or -1.
+	Base int
+	// Work is the working dtype: every intermediate result is rounded to
+	// it, as PyTorch does when it computes in that dtype.
+	Work tensor.DType
+	// Global holds the method's global parameters.
+	Global map[string]float64
+	// IsEmbed marks vocabulary-sized matrices.
+	IsEmbed bool
+	// Seed seeds the random masks of this tensor (see Seed in Options).
+	Seed uint64
+}
+
+// Input is one model's tensor.
+type Input struct {
+	// Model is the model reference as written in the config.
+	Model string
+	// Data holds the values in the working dtype.
+	Data []float32
+	// Params holds the method's per-model parameters for this model.
+	Params map[string]float64
+}
+
+// round rounds x to the working dtype in place.
+func (t *Tensors) round(x []float32) { tensor.Round(t.Work, x) }
+
+// w returns a per-model parameter rounded to the working dtype, as torch
+// does when it turns a Python float into a tensor of that dtype.
+func (t *Tensors) w(i int, name string) float32 {
+	return tensor.RoundScalar(t.Work, float32(t.Inputs[i].Params[name]))
+}
+
+var methods = map[string]*Method{}
+
+// Register adds a merge method to the registry. It panics on a duplicate
+// name; it is meant for init functions.
+func Register(m *Method) {
+	if _, dup := methods[m.Name]; dup {
+		panic("merge: method registered twice: " + m.Name)
+	}
+	methods[m.Name] = m
+}
+
+// LookupMethod returns the method registered under name.
+func LookupMethod(name string) (*Method, bool) {
+	m, ok := methods[name]
+	return m, ok
+}
+
+// MethodNames lists the registered method names, sorted.
+func MethodNames() []string {
+	out := make([]string, 0, len(methods))
+	for n := range methods {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (m *Method) param(name string) (Param, bool, bool) {
+	for _, p := range m.Global {
+		if p.Name == name {
+			return p, true, true
+		}
+	}
+	for _, p := range m.PerModel {
+		if p.Name == name {
+			return p, false, true
+		}
+	}
+	return Param{}, false, false
+}
+
+func (m *Method) checkInputs(n int) error {
+	if m.MinInputs > 0 && n < m.MinInputs {
+		return fmt.Errorf("%s needs at least %d inputs, got %d", m.Name, m.MinInputs, n)
+	}
+	if m.MaxInputs > 0 && n > m.MaxInputs {
+		return fmt.Errorf("%s takes at most %d inputs, got %d", m.Name, m.MaxInputs, n)
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package merge
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// The generalised task-arithmetic family (mergekit's
+// generalized_task_arithmetic.py). With base B, inputs X_i and weights w_i:
+//
+//	δ_i = sparsify(X_i − B, density_i)
+//	Ŵ_i = w_i·δ_i
+//	with sign consensus:  σ = sign(Σ_i Ŵ_i) (0 counts as +),
+//	                      M_i = [sign(Ŵ_i) = σ],
+//	                      mixed = Σ_i M_i·Ŵ_i, div = Σ_i M_i·w_i (0 → 1)
+//	without:              mixed = Σ_i Ŵ_i,     div = Σ_i w_i (|div| < 1e-8 → 1)
+//	if normalize: mixed /= div;  mixed *= lambda
+//	R = B + mixed
+//
+// Every step is rounded to the working dtype, as in mergekit.
+
+func gtaParams(normalize, rescale float64) []Param {
+	return []Param{
+		{Name: "normalize", Default: normalize},
+		{Name: "rescale", Default: rescale},
+		{Name: "lambda", Default: 1},
+		{Name: "int8_mask", Default: 0},
+	}
+}
+
+var gtaPerModel = []Param{{Name: "weight", Required: true}, {Name: "density", Default: 1}}
+
+// TaskArithmetic is mergekit's "task_arithmetic" (Ilharco et al.,
+// "Editing Models with Task Arithmetic", arXiv:2212.04089): the weighted
+// sum of task vectors added to the base, without pruning or consensus.
+var TaskArithmetic = &Method{
+	Name:      "task_arithmetic",
+	Pretty:    "Task Arithmetic",
+	URL:       "https://arxiv.org/abs/2212.04089",
+	Base:      BaseRequired,
+	Global:    gtaParams(0, 0),
+	PerModel:  gtaPerModel,
+	MinInputs: 1,
+	EmbedRule: EmbedTruncateToBase,
+	Merge:     gta(sparsifyMagnitude, false),
+}
+
+// TIES is mergekit's "ties" (Yadav et al., "TIES-Merging",
+// arXiv:2306.01708): task vectors pruned to their density·n largest
+// magnitudes over the whole tensor, signs elected by the weighted sum, and
+// the agreeing entries averaged by their weights (normalize defaults to
+// true). int8_mask only changes mergekit's mask storage and has no
+// numerical effect.
+var TIES = &Method{
+	Name:      "ties",
+	Pretty:    "TIES",
+	URL:       "https://arxiv.org/abs/2306.01708",
+	Base:      BaseRequired,
+	Global:    gtaParams(1, 0),
+	PerModel:  gtaPerModel,
+	MinInputs: 1,
+	EmbedRule: EmbedTruncateToBase,
+	Merge:     gta(sparsifyMagnitude, true),
+}
+
+func init() {
+	Register(TaskArithmetic)
+	Register(TIES)
+}
+
+// sparsifier prunes task vector i of t in place.
+type sparsifier func(t *Tensors, i int, delta []float32) error
+
+func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
+	return func(t *Tensors, out []float32) error {
+		if t.Base < 0 {
+			return fmt.Errorf("%s: base model is not among the inputs", t.Name)
+		}
+		base := t.Inputs[t.Base].Data
+		var deltas [][]float32
+		var weights []float32
+		for i, in := range t.Inputs {
+			if i == t.Base {
+				continue
+			}
+			d := make([]float32, len(base))
+			tensor.Sub(d, in.Data, base)
+			t.round(d)
+			if err := sparsify(t, i, d); err != nil {
+				return err
+			}
+			w := t.w(i, "weight")
+			scaleRound(t.Work, d, w)
+			deltas = append(deltas, d)
+			weights = append(weights, w)
+		}
+		if len(deltas) == 0 {
+			copy(out, base)
+			return nil
+		}
+		if consensus {
+			signConsensus(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
+		} else {
+			sumDeltas(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
+		}
+		if l := float32(t.Global["lambda"]); l != 1 {
+			scaleRound(t.Work, out, l)
+		}
+		tensor.Add(out, base)
+		t.round(out)
+		return nil
+	}
+}
+
+func scaleRound(work tensor.DType, x []float32, a float32) {
+	tensor.Scale(x, a)
+	tensor.Round(work, x)
+}
+
+// sumDeltas writes Σ Ŵ_i, divided by Σ w_i when normalize, into out.
+func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
+	clear(out)
+	var wsum float32
+	for i, d := range deltas {
+		tensor.Add(out, d)
+		wsum += weights[i]
+	}
+	tensor.Round(work, out)
+	if !normalize {
+		return
+	}
+	div := tensor.RoundScalar(work, wsum)
+	if math.Abs(float64(div)) < 1e-8 {
+		div = 1
+	}
+	for j := range out {
+		out[j] /= div
+	}
+	tensor.Round(work, out)
+}
+
+// signConsensus writes the TIES disjoint merge of the weighted deltas into
+// out: per element, the entries whose sign agrees with the sign of the sum
+// are added, and divided by the sum of their weights when normalize.
+func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
+	for j := range out {
+		var s float32
+		for _, d := range deltas {
+			s += d[j]
+		}
+		s = tensor.RoundScalar(work, s)
+		positive := s >= 0
+		var mixed, div float32
+		for i, d := range deltas {
+			v := d[j]
+			if v != 0 && (v > 0) == positive {
+				mixed += v
+				div += weights[i]
+			}
+		}
+		mixed = tensor.RoundScalar(work, mixed)
+		if normalize {
+			div = tensor.RoundScalar(work, div)
+			if div == 0 {
+				div = 1
+			}
+			mixed = tensor.RoundScalar(work, mixed/div)
+		}
+		out[j] = mixed
+	}
+}

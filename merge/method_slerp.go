@@ -1,0 +1,74 @@
+package merge
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// Slerp is mergekit's "slerp" method: spherical linear interpolation
+// between the base model (t = 0) and one other model (t = 1), with the
+// whole tensor taken as one vector (Shoemake 1985;
+// https://en.wikipedia.org/wiki/Slerp):
+//
+//	u0 = v0/‖v0‖, u1 = v1/‖v1‖ (unnormalised when ‖·‖ ≤ 1e-8)
+//	d  = u0·u1;  if |d| > 0.9995: R = (1−t)·v0 + t·v1
+//	θ  = acos d; R = sin((1−t)θ)/sin θ · v0 + sin(tθ)/sin θ · v1
+//
+// As in mergekit the computation runs in float32 whatever the working
+// dtype (mergekit does it in NumPy) and is rounded to the working dtype at
+// the end. A tensor present in only one input is returned unchanged.
+var Slerp = &Method{
+	Name:      "slerp",
+	Pretty:    "SLERP",
+	URL:       "https://en.wikipedia.org/wiki/Slerp",
+	Base:      BaseRequired,
+	Global:    []Param{{Name: "t", Required: true}},
+	MinInputs: 1,
+	MaxInputs: 2,
+	EmbedRule: EmbedCommon,
+	Merge:     mergeSlerp,
+}
+
+func init() { Register(Slerp) }
+
+func mergeSlerp(t *Tensors, out []float32) error {
+	if len(t.Inputs) == 1 {
+		copy(out, t.Inputs[0].Data)
+		return nil
+	}
+	if t.Base < 0 {
+		return fmt.Errorf("slerp: base model is not among the inputs of %s", t.Name)
+	}
+	v0 := t.Inputs[t.Base].Data
+	v1 := t.Inputs[1-t.Base].Data
+	s0, s1 := slerpCoefficients(float64(t.Global["t"]), v0, v1)
+	for j := range out {
+		out[j] = float32(s0*v0[j]) + float32(s1*v1[j])
+	}
+	t.round(out)
+	return nil
+}
+
+// slerpCoefficients returns the factors of v0 and v1. The dot product of
+// the unit vectors is a float32 value as in NumPy; the trigonometry runs
+// in float64 as NumPy 1.x promotes float32 scalars times Python floats.
+func slerpCoefficients(t float64, v0, v1 []float32) (float32, float32) {
+	n0 := math.Sqrt(tensor.SumSquares(v0))
+	n1 := math.Sqrt(tensor.SumSquares(v1))
+	if n0 <= 1e-8 {
+		n0 = 1
+	}
+	if n1 <= 1e-8 {
+		n1 = 1
+	}
+	d := float64(float32(tensor.Dot(v0, v1) / (n0 * n1)))
+	if math.Abs(d) > 0.9995 {
+		return float32(1 - t), float32(t)
+	}
+	theta := float64(float32(math.Acos(d)))
+	sinTheta := float64(float32(math.Sin(theta)))
+	thetaT := theta * t
+	return float32(math.Sin(theta-thetaT) / sinTheta), float32(math.Sin(thetaT) / sinTheta)
+}

@@ -1,0 +1,168 @@
+package merge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gomerge/gomerge/merge/arch"
+	"github.com/gomerge/gomerge/safetensors"
+)
+
+// SourceModel is one input model: its directory, config.json and tensors.
+type SourceModel struct {
+	Ref ModelRef
+	// Dir is the resolved model directory.
+	Dir string
+	// Config is the parsed config.json (numbers kept as json.Number).
+	Config map[string]any
+	// Arch is the tensor catalogue used for this model.
+	Arch *arch.Arch
+	// Layers is the model's decoder layer count.
+	Layers int
+	// Tensors are the model's safetensors files.
+	Tensors *safetensors.Model
+}
+
+// resolveModelDir finds the directory of a model reference: a local
+// directory, relative to dir when not absolute.
+func resolveModelDir(ref ModelRef, dir string) (string, error) {
+	if ref.LoRA != nil {
+		return "", fmt.Errorf("model %s: LoRA adapters (+%s) are not supported yet", ref.String(), ref.LoRA.Path)
+	}
+	p := ref.Path
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[2:])
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	st, err := os.Stat(p)
+	if err == nil && st.IsDir() {
+		return p, nil
+	}
+	if err == nil {
+		return "", fmt.Errorf("model %s: %s is not a directory", ref.String(), p)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("model %s: no such directory %s (Hugging Face hub downloads are not supported yet)", ref.String(), p)
+	}
+	return "", fmt.Errorf("model %s: %w", ref.String(), err)
+}
+
+// openSourceModel reads the config and validates every safetensors header
+// of a model; it reads no tensor data.
+func openSourceModel(ref ModelRef, dir string) (*SourceModel, error) {
+	d, err := resolveModelDir(ref, dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &SourceModel{Ref: ref, Dir: d}
+	cfgPath := filepath.Join(d, "config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", ref.String(), err)
+	}
+	if m.Config, err = decodeJSONObject(raw); err != nil {
+		return nil, fmt.Errorf("model %s: %s: %w", ref.String(), cfgPath, err)
+	}
+	if ref.OverrideArchitecture != "" {
+		m.Config["architectures"] = []any{ref.OverrideArchitecture}
+	}
+	if m.Arch, err = lookupArch(m.Config); err != nil {
+		return nil, fmt.Errorf("model %s: %s: %w", ref.String(), cfgPath, err)
+	}
+	n, ok := configInt(m.Config, m.Arch.NumLayersKey)
+	if !ok {
+		return nil, fmt.Errorf("model %s: %s has no integer %q", ref.String(), cfgPath, m.Arch.NumLayersKey)
+	}
+	m.Layers = n
+	if m.Tensors, err = safetensors.OpenModel(d); err != nil {
+		return nil, fmt.Errorf("model %s: %w", ref.String(), err)
+	}
+	return m, nil
+}
+
+func lookupArch(cfg map[string]any) (*arch.Arch, error) {
+	list, _ := cfg["architectures"].([]any)
+	if len(list) != 1 {
+		return nil, fmt.Errorf("\"architectures\" must list exactly one architecture, found %d", len(list))
+	}
+	name, _ := list[0].(string)
+	mt, _ := cfg["model_type"].(string)
+	a, ok := arch.Lookup(name, mt)
+	if !ok {
+		return nil, fmt.Errorf("unsupported architecture %q (supported: %s)", name, strings.Join(arch.Names(), ", "))
+	}
+	return a, nil
+}
+
+func decodeJSONObject(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	return m, nil
+}
+
+// configInt reads an integer at a dotted key path of a config.
+func configInt(cfg map[string]any, key string) (int, bool) {
+	v, ok := configLookup(cfg, key)
+	if !ok {
+		return 0, false
+	}
+	switch n := v.(type) {
+	case json.Number:
+		i, err := strconv.Atoi(n.String())
+		return i, err == nil
+	case float64:
+		return int(n), n == float64(int(n))
+	case int:
+		return n, true
+	}
+	return 0, false
+}
+
+func configLookup(cfg map[string]any, key string) (any, bool) {
+	parts := strings.Split(key, ".")
+	var cur any = cfg
+	for _, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// configSet sets a dotted key path, creating nothing: it reports false when
+// a parent object is missing.
+func configSet(cfg map[string]any, key string, v any) bool {
+	parts := strings.Split(key, ".")
+	m := cfg
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			return false
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = v
+	return true
+}

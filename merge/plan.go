@@ -1,0 +1,646 @@
+package merge
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/gomerge/gomerge/merge/arch"
+	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// PlanOptions control planning.
+type PlanOptions struct {
+	// Dir is the directory relative model paths resolve against; "" is the
+	// current directory, as in mergekit.
+	Dir string
+	// AllowCrimes permits inputs of different architectures (mergekit's
+	// --allow-crimes); the first model's tensor catalogue is used.
+	AllowCrimes bool
+}
+
+// Plan is a validated merge: every output tensor with its inputs, shapes,
+// dtypes and parameters, decided from configs and safetensors headers
+// before any weight is read.
+type Plan struct {
+	Config *Config
+	Method *Method
+	Arch   *arch.Arch
+	// Models are the referenced models in config order.
+	Models []*SourceModel
+	// Donor is the model whose config.json and tokenizer the output takes:
+	// base_model, else the first model of the config.
+	Donor *SourceModel
+	// Tasks are the output tensors in output order.
+	Tasks []*Task
+	// OutConfig is the output config.json.
+	OutConfig map[string]any
+	// Warnings are things the user should know; the merge goes on.
+	Warnings []string
+}
+
+// Task is one output tensor.
+type Task struct {
+	Name  string
+	Shape []int64
+	// Work is the dtype the arithmetic is rounded to; Out the stored dtype.
+	Work, Out tensor.DType
+	IsEmbed   bool
+	Inputs    []TaskInput
+	// Base is the index of the base model in Inputs, or -1.
+	Base   int
+	Global map[string]float64
+}
+
+// TaskInput is one model's tensor feeding a task.
+type TaskInput struct {
+	Model  *SourceModel
+	Tensor safetensors.TensorInfo
+	DType  tensor.DType
+	Params map[string]float64
+}
+
+// NumElements is the element count of the output tensor.
+func (t *Task) NumElements() int64 { return numElements(t.Shape) }
+
+// Bytes is the stored size of the output tensor.
+func (t *Task) Bytes() int64 { return t.NumElements() * int64(t.Out.Size()) }
+
+func numElements(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// planSlice is an output slice after normalisation of models: and slices:.
+type planSlice struct {
+	def     *OutputSlice
+	params  Params
+	base    *ModelRef
+	sources []planSource
+	pos     Pos
+}
+
+type planSource struct {
+	model  *SourceModel
+	start  int
+	end    int
+	params Params
+	pos    Pos
+}
+
+type planner struct {
+	cfg    *Config
+	opt    PlanOptions
+	method *Method
+	plan   *Plan
+	byKey  map[string]*SourceModel
+	slices []*planSlice
+	work   tensor.DType
+	out    tensor.DType
+}
+
+func (p *planner) errorf(pos Pos, format string, args ...any) error {
+	return &ConfigError{File: p.cfg.File, Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *planner) warnf(format string, args ...any) {
+	p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf(format, args...))
+}
+
+// NewPlan validates cfg against the models' config.json files and
+// safetensors headers and plans every output tensor. It reads no weights.
+// Configuration mistakes come back as *ConfigError naming the YAML line.
+func NewPlan(cfg *Config, opt PlanOptions) (*Plan, error) {
+	p := &planner{cfg: cfg, opt: opt, byKey: map[string]*SourceModel{},
+		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
+	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.chooseArch,
+		p.buildSlices, p.checkParams, p.planTensors, p.outputConfig}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			p.plan.Close()
+			return nil, err
+		}
+	}
+	return p.plan, nil
+}
+
+// Close closes the input models' files.
+func (pl *Plan) Close() error {
+	var first error
+	for _, m := range pl.Models {
+		if m.Tensors != nil {
+			if err := m.Tensors.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (p *planner) lookupMethod() error {
+	m, ok := LookupMethod(p.cfg.MergeMethod)
+	if !ok {
+		return p.errorf(p.cfg.MergeMethodPos, "unknown merge_method %q (known: %s)",
+			p.cfg.MergeMethod, strings.Join(MethodNames(), ", "))
+	}
+	p.method, p.plan.Method = m, m
+	if len(p.cfg.Modules) > 0 {
+		return p.errorf(p.cfg.Modules[0].Pos, "modules: configs are not supported yet")
+	}
+	if p.cfg.Tokenizer != nil || p.cfg.TokenizerSource != nil {
+		pos := Pos{}
+		if p.cfg.Tokenizer != nil {
+			pos = p.cfg.Tokenizer.Pos
+		} else {
+			pos = p.cfg.TokenizerSource.Pos
+		}
+		return p.errorf(pos, "tokenizer building (tokenizer_source / tokenizer:) is not supported yet")
+	}
+	return nil
+}
+
+func (p *planner) parseDTypes() error {
+	if p.cfg.DType != "" {
+		d, err := tensor.ParseTorchDType(p.cfg.DType)
+		if err != nil {
+			return p.errorf(p.cfg.DTypePos, "dtype: %v", err)
+		}
+		p.work = d
+	}
+	if p.cfg.OutDType != "" {
+		d, err := tensor.ParseTorchDType(p.cfg.OutDType)
+		if err != nil {
+			return p.errorf(p.cfg.OutDTypePos, "out_dtype: %v", err)
+		}
+		p.out = d
+	}
+	return nil
+}
+
+// refs returns every referenced model in config order, the base last when
+// it is not listed.
+func (p *planner) refs() []ModelRef {
+	var out []ModelRef
+	seen := map[string]bool{}
+	add := func(r ModelRef) {
+		if !seen[r.Key()] {
+			seen[r.Key()] = true
+			out = append(out, r)
+		}
+	}
+	for _, m := range p.cfg.Models {
+		add(m.Model)
+	}
+	for _, s := range p.cfg.Slices {
+		for _, src := range s.Sources {
+			add(src.Model)
+		}
+		if s.BaseModel != nil {
+			add(*s.BaseModel)
+		}
+	}
+	if p.cfg.BaseModel != nil {
+		add(*p.cfg.BaseModel)
+	}
+	return out
+}
+
+func (p *planner) openModels() error {
+	for _, ref := range p.refs() {
+		m, err := openSourceModel(ref, p.opt.Dir)
+		if err != nil {
+			return p.errorf(ref.Pos, "%v", err)
+		}
+		p.byKey[ref.Key()] = m
+		p.plan.Models = append(p.plan.Models, m)
+	}
+	if p.cfg.BaseModel != nil {
+		p.plan.Donor = p.byKey[p.cfg.BaseModel.Key()]
+	} else {
+		p.plan.Donor = p.plan.Models[0]
+	}
+	return nil
+}
+
+func (p *planner) chooseArch() error {
+	first := p.plan.Models[0]
+	for _, m := range p.plan.Models[1:] {
+		if m.Arch != first.Arch && !p.opt.AllowCrimes {
+			return p.errorf(m.Ref.Pos, "model %s is %s but %s is %s: mixing architectures needs --allow-crimes",
+				m.Ref.String(), m.Arch.Architectures[0], first.Ref.String(), first.Arch.Architectures[0])
+		}
+	}
+	p.plan.Arch = first.Arch
+	return nil
+}
+
+func (p *planner) model(r ModelRef) *SourceModel { return p.byKey[r.Key()] }
+
+func (p *planner) buildSlices() error {
+	if len(p.cfg.Models) > 0 {
+		s := &planSlice{params: Params{}, base: p.cfg.BaseModel}
+		for _, im := range p.cfg.Models {
+			m := p.model(im.Model)
+			s.sources = append(s.sources, planSource{model: m, end: m.Layers, params: im.Parameters, pos: im.Pos})
+		}
+		if b := p.cfg.BaseModel; b != nil && !slices.ContainsFunc(p.cfg.Models, func(im InputModel) bool { return im.Model.Equal(*b) }) {
+			m := p.model(*b)
+			s.sources = append(s.sources, planSource{model: m, end: m.Layers, pos: b.Pos})
+		}
+		p.slices = []*planSlice{s}
+	} else {
+		for i := range p.cfg.Slices {
+			def := &p.cfg.Slices[i]
+			s := &planSlice{def: def, params: def.Parameters, base: p.cfg.BaseModel, pos: def.Pos}
+			if def.BaseModel != nil {
+				s.base = def.BaseModel
+			}
+			for _, src := range def.Sources {
+				m := p.model(src.Model)
+				ps := planSource{model: m, end: m.Layers, params: src.Parameters, pos: src.Pos}
+				if src.LayerRange != nil {
+					ps.start, ps.end = src.LayerRange[0], src.LayerRange[1]
+					if ps.end > m.Layers {
+						return p.errorf(src.Pos, "layer_range [%d, %d] of %s goes beyond its %d layers",
+							ps.start, ps.end, m.Ref.String(), m.Layers)
+					}
+				}
+				s.sources = append(s.sources, ps)
+			}
+			p.slices = append(p.slices, s)
+		}
+	}
+	for _, s := range p.slices {
+		n := s.sources[0].end - s.sources[0].start
+		for _, src := range s.sources[1:] {
+			if src.end-src.start != n {
+				return p.errorf(src.pos, "all inputs to a slice must contain the same number of layers: %s has %d, %s has %d",
+					s.sources[0].model.Ref.String(), n, src.model.Ref.String(), src.end-src.start)
+			}
+		}
+	}
+	return nil
+}
+
+// checkParams warns about parameters the method does not use and fails on
+// required parameters that are set nowhere.
+func (p *planner) checkParams() error {
+	check := func(ps Params, perModel bool) {
+		for _, name := range ps.Names() {
+			s, _ := ps.Get(name)
+			_, global, ok := p.method.param(name)
+			switch {
+			case !ok:
+				p.warnf("%s: parameter %q is not used by %s; ignored", p.posString(s.Pos), name, p.method.Name)
+			case global && perModel:
+				p.warnf("%s: %q is a global parameter of %s; a per-model value is ignored", p.posString(s.Pos), name, p.method.Name)
+			}
+		}
+	}
+	check(p.cfg.Parameters, false)
+	for _, m := range p.cfg.Models {
+		check(m.Parameters, true)
+	}
+	for _, s := range p.cfg.Slices {
+		check(s.Parameters, false)
+		for _, src := range s.Sources {
+			check(src.Parameters, true)
+		}
+	}
+	return nil
+}
+
+func (p *planner) posString(pos Pos) string {
+	return (&ConfigError{File: p.cfg.File, Pos: pos}).Error()
+}
+
+// evalFirst returns the first level that has a value for name.
+func evalFirst(levels []Params, name, tensorName string, t float64) (float64, bool) {
+	for _, ps := range levels {
+		if s, ok := ps.Get(name); ok {
+			if v, ok := s.Eval(tensorName, t); ok {
+				return v, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func (p *planner) globals(s *planSlice, outName string, t float64) (map[string]float64, error) {
+	g := map[string]float64{}
+	for _, prm := range p.method.Global {
+		v, ok := evalFirst([]Params{s.params, p.cfg.Parameters}, prm.Name, outName, t)
+		if !ok {
+			if prm.Required {
+				return nil, p.errorf(s.pos, "missing required parameter %q for %s", prm.Name, outName)
+			}
+			v = prm.Default
+		}
+		g[prm.Name] = v
+	}
+	return g, nil
+}
+
+func (p *planner) perModel(s *planSlice, src planSource, inName string, t float64, isBase bool) (map[string]float64, error) {
+	params := map[string]float64{}
+	for _, prm := range p.method.PerModel {
+		v, ok := evalFirst([]Params{src.params, s.params, p.cfg.Parameters}, prm.Name, inName, t)
+		if !ok {
+			if prm.Required && !isBase {
+				return nil, p.errorf(src.pos, "missing required parameter %q for %s tensor %s", prm.Name, src.model.Ref.String(), inName)
+			}
+			v = prm.Default
+		}
+		params[prm.Name] = v
+	}
+	return params, nil
+}
+
+func (p *planner) planTensors() error {
+	a := p.plan.Arch
+	first, last := p.slices[0], p.slices[len(p.slices)-1]
+	for _, w := range a.Pre {
+		if err := p.planWeight(w, first, first.sources, nil, 0); err != nil {
+			return err
+		}
+	}
+	out := 0
+	for _, s := range p.slices {
+		n := s.sources[0].end - s.sources[0].start
+		for j := 0; j < n; j++ {
+			t := 1.0
+			if n > 1 {
+				t = float64(j) / float64(n-1)
+			}
+			for _, w := range a.Layer {
+				idx := make([]int, len(s.sources))
+				for k, src := range s.sources {
+					idx[k] = src.start + j
+				}
+				if err := p.planWeight(w.Render(out), s, s.sources, func(k int) arch.Weight { return w.Render(idx[k]) }, t); err != nil {
+					return err
+				}
+			}
+			out++
+		}
+	}
+	post := last.sources
+	if len(post) > len(first.sources) {
+		post = post[:len(first.sources)]
+	}
+	for _, w := range a.Post {
+		if err := p.planWeight(w, last, post, nil, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planWeight plans one output weight. inWeight gives source k's weight
+// (nil: the same as the output weight).
+func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, inWeight func(int) arch.Weight, t float64) error {
+	task := &Task{Name: w.Name, IsEmbed: w.IsEmbed, Base: -1}
+	var err error
+	if task.Global, err = p.globals(s, w.Name, t); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	anyDirect := false
+	for k, src := range sources {
+		key := src.model.Ref.Key()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		iw := w
+		if inWeight != nil {
+			iw = inWeight(k)
+		}
+		info, direct, found := findTensor(src.model, iw)
+		anyDirect = anyDirect || direct
+		if !found {
+			if iw.Optional {
+				continue
+			}
+			return p.errorf(src.pos, "tensor %s required but not present in model %s", iw.Name, src.model.Ref.String())
+		}
+		isBase := s.base != nil && src.model.Ref.Equal(*s.base)
+		params, err := p.perModel(s, src, iw.Name, t, isBase)
+		if err != nil {
+			return err
+		}
+		dt, err := tensor.ParseDType(string(info.DType))
+		if err != nil {
+			return fmt.Errorf("model %s: tensor %s: %w", src.model.Ref.String(), info.Name, err)
+		}
+		if isBase {
+			task.Base = len(task.Inputs)
+		}
+		task.Inputs = append(task.Inputs, TaskInput{Model: src.model, Tensor: info, DType: dt, Params: params})
+	}
+	if w.Optional && !anyDirect {
+		return nil
+	}
+	if len(task.Inputs) == 0 {
+		return nil
+	}
+	if err := p.checkTask(task, s); err != nil {
+		return err
+	}
+	p.plan.Tasks = append(p.plan.Tasks, task)
+	return nil
+}
+
+// findTensor looks a weight up under its name, its aliases and then its
+// tied names. direct reports a hit on the name or an alias.
+func findTensor(m *SourceModel, w arch.Weight) (info safetensors.TensorInfo, direct, found bool) {
+	for _, n := range append([]string{w.Name}, w.Aliases...) {
+		if info, ok := m.Tensors.Tensor(n); ok {
+			return info, true, true
+		}
+	}
+	for _, n := range w.TiedNames {
+		if info, ok := m.Tensors.Tensor(n); ok {
+			return info, false, true
+		}
+	}
+	return safetensors.TensorInfo{}, false, false
+}
+
+// checkTask fixes the task's shape and dtypes and checks the method's
+// input rules.
+func (p *planner) checkTask(task *Task, s *planSlice) error {
+	m := p.method
+	if m.Base == BaseRequired && task.Base < 0 && len(task.Inputs) > 1 || m.Base == BaseRequired && s.base == nil {
+		return p.errorf(s.pos, "%s needs base_model among the inputs of %s", m.Name, task.Name)
+	}
+	if err := p.reconcileShapes(task); err != nil {
+		return err
+	}
+	if err := m.checkInputs(len(task.Inputs)); err != nil {
+		names := make([]string, len(task.Inputs))
+		for i, in := range task.Inputs {
+			names[i] = in.Model.Ref.String()
+		}
+		hint := ""
+		if m.Name == "passthrough" && p.cfg.BaseModel != nil && len(p.cfg.Models) > 0 {
+			hint = " (with models: syntax base_model is added as an input)"
+		}
+		return p.errorf(s.pos, "%v for %s (models %s)%s", err, task.Name, strings.Join(names, ", "), hint)
+	}
+	ref := task.Inputs[0]
+	if task.Base >= 0 {
+		ref = task.Inputs[task.Base]
+	}
+	task.Work = p.work
+	if task.Work == tensor.Invalid {
+		task.Work = ref.DType
+	}
+	task.Out = p.out
+	if task.Out == tensor.Invalid {
+		task.Out = task.Work
+	}
+	for _, in := range task.Inputs {
+		if !in.DType.Arithmetic() && !(m == Passthrough && in.DType == task.Out) {
+			return fmt.Errorf("model %s: tensor %s has dtype %s, which %s cannot compute with",
+				in.Model.Ref.String(), in.Tensor.Name, in.DType, m.Name)
+		}
+	}
+	return nil
+}
+
+func (p *planner) reconcileShapes(task *Task) error {
+	shape := task.Inputs[0].Tensor.Shape
+	same := true
+	for _, in := range task.Inputs[1:] {
+		same = same && slices.Equal(in.Tensor.Shape, shape)
+	}
+	if same {
+		task.Shape = slices.Clone(shape)
+		return nil
+	}
+	desc := func() string {
+		parts := make([]string, len(task.Inputs))
+		for i, in := range task.Inputs {
+			parts[i] = fmt.Sprintf("%s %v", in.Model.Ref.String(), in.Tensor.Shape)
+		}
+		return strings.Join(parts, ", ")
+	}
+	all2D := !slices.ContainsFunc(task.Inputs, func(in TaskInput) bool { return len(in.Tensor.Shape) != 2 })
+	switch {
+	case p.method.EmbedRule == EmbedCommon && task.IsEmbed && all2D:
+		rows, cols := shape[0], shape[1]
+		for _, in := range task.Inputs {
+			rows, cols = min(rows, in.Tensor.Shape[0]), min(cols, in.Tensor.Shape[1])
+		}
+		task.Shape = []int64{rows, cols}
+		p.warnf("%s: shapes differ (%s); using the common sub-matrix %v", task.Name, desc(), task.Shape)
+		return nil
+	case p.method.EmbedRule == EmbedTruncateToBase && task.Base >= 0:
+		base := task.Inputs[task.Base].Tensor.Shape
+		kept := task.Inputs[:0:0]
+		for i, in := range task.Inputs {
+			switch {
+			case slices.Equal(in.Tensor.Shape, base):
+			case task.IsEmbed && all2D && in.Tensor.Shape[0] >= base[0] && in.Tensor.Shape[1] >= base[1]:
+				p.warnf("%s: %s has shape %v; truncated to the base's %v", task.Name, in.Model.Ref.String(), in.Tensor.Shape, base)
+			case task.IsEmbed:
+				return fmt.Errorf("%s: %s has shape %v, smaller than the base's %v", task.Name, in.Model.Ref.String(), in.Tensor.Shape, base)
+			default:
+				p.warnf("%s: %s has shape %v but the base has %v; that model is skipped for this tensor", task.Name, in.Model.Ref.String(), in.Tensor.Shape, base)
+				continue
+			}
+			if i == task.Base {
+				task.Base = len(kept)
+			}
+			kept = append(kept, in)
+		}
+		task.Inputs = kept
+		task.Shape = slices.Clone(base)
+		return nil
+	}
+	return fmt.Errorf("tensor size mismatch for %s: %s", task.Name, desc())
+}
+
+// outputConfig builds the output config.json from the donor's (mergekit's
+// _model_out_config).
+func (p *planner) outputConfig() error {
+	cfg := maps.Clone(p.plan.Donor.Config)
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	dt := p.out
+	if dt == tensor.Invalid {
+		dt = p.work
+	}
+	if dt != tensor.Invalid {
+		_, hasNew := cfg["dtype"]
+		_, hasOld := cfg["torch_dtype"]
+		if hasNew {
+			cfg["dtype"] = dt.TorchName()
+		}
+		if hasOld || !hasNew {
+			cfg["torch_dtype"] = dt.TorchName()
+		}
+	}
+	if len(p.cfg.Slices) > 0 {
+		n := 0
+		for _, s := range p.slices {
+			n += s.sources[0].end - s.sources[0].start
+		}
+		if !configSet(cfg, p.plan.Arch.NumLayersKey, n) {
+			p.warnf("could not set %s in the output config", p.plan.Arch.NumLayersKey)
+		}
+	}
+	p.plan.OutConfig = cfg
+	return nil
+}
+
+// OutputBytes is the size of the output tensors.
+func (pl *Plan) OutputBytes() int64 {
+	var n int64
+	for _, t := range pl.Tasks {
+		n += t.Bytes()
+	}
+	return n
+}
+
+// Shards is the number of output files for a shard size limit.
+func (pl *Plan) Shards(shardSize int64) int {
+	return len(safetensors.PlanShards(pl.specs(), shardSize))
+}
+
+func (pl *Plan) specs() []safetensors.TensorSpec {
+	specs := make([]safetensors.TensorSpec, len(pl.Tasks))
+	for i, t := range pl.Tasks {
+		specs[i] = safetensors.TensorSpec{Name: t.Name, DType: safetensors.DType(t.Out.String()), Shape: t.Shape}
+	}
+	return specs
+}
+
+// PeakMemory estimates the tensor buffer bytes a run holds at its peak
+// with the given thread count and memory budget (0 = the default 1 GiB):
+// the costliest tasks that fit the budget together.
+func (pl *Plan) PeakMemory(threads int, budget int64) int64 {
+	if budget <= 0 {
+		budget = defaultBudget
+	}
+	costs := make([]int64, len(pl.Tasks))
+	for i, t := range pl.Tasks {
+		costs[i] = taskCost(t)
+	}
+	slices.Sort(costs)
+	var peak int64
+	for i := len(costs) - 1; i >= 0 && len(costs)-i <= threads; i-- {
+		if peak > 0 && peak+costs[i] > budget {
+			break
+		}
+		peak += costs[i]
+	}
+	return peak
+}

@@ -1,0 +1,206 @@
+package merge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// writeSideFiles writes everything but the tensors: model card, config
+// copy, tokenizer files and, last, config.json.
+func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) error {
+	if opt.WriteModelCard {
+		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.Seed))); err != nil {
+			return err
+		}
+		if err := o.writeFile("mergekit_config.yml", plan.Config.Raw); err != nil {
+			return err
+		}
+	}
+	if err := copyTokenizer(plan, o, opt, log); err != nil {
+		return err
+	}
+	cfg, err := marshalJSON(plan.OutConfig)
+	if err != nil {
+		return err
+	}
+	return o.writeFile("config.json", cfg)
+}
+
+// marshalJSON writes v as transformers does: sorted keys, two-space
+// indent, no HTML escaping, trailing newline.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// tokenizerFiles are copied verbatim from the donor in legacy mode
+// (mergekit's _copy_tokenizer).
+var tokenizerFiles = []string{
+	"tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model",
+	"added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "generation_config.json",
+	"chat_template.json", "video_preprocessor_config.json",
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) error {
+	template := plan.Config.ChatTemplate
+	if !opt.CopyTokenizer {
+		if template != "" {
+			log.Warn("chat_template is set but no tokenizer is written (--no-copy-tokenizer)")
+		}
+		return nil
+	}
+	donor := plan.Donor.Dir
+	if !exists(filepath.Join(donor, "tokenizer_config.json")) ||
+		!exists(filepath.Join(donor, "tokenizer.json")) && !exists(filepath.Join(donor, "tokenizer.model")) {
+		if template != "" {
+			log.Warn("chat_template is set but the donor model has no tokenizer", "model", plan.Donor.Ref.String())
+		} else {
+			log.Info("no tokenizer copied: the donor model has none", "model", plan.Donor.Ref.String())
+		}
+		return nil
+	}
+	for _, name := range tokenizerFiles {
+		src := filepath.Join(donor, name)
+		if !exists(src) {
+			continue
+		}
+		if err := copyFile(src, o.path(name)); err != nil {
+			return fmt.Errorf("copy tokenizer file %s: %w", src, err)
+		}
+	}
+	if template == "" {
+		return nil
+	}
+	text, ok, err := resolveChatTemplate(plan, template)
+	if err != nil || !ok {
+		return err
+	}
+	return setChatTemplate(o, text)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// setChatTemplate writes the template into tokenizer_config.json and, when
+// the donor shipped one, chat_template.jinja (which newer transformers
+// prefer).
+func setChatTemplate(o *outputDir, text string) error {
+	path := o.path("tokenizer_config.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	cfg, err := decodeJSONObject(raw)
+	if err != nil {
+		return fmt.Errorf("tokenizer_config.json: %w", err)
+	}
+	cfg["chat_template"] = text
+	data, err := marshalJSON(cfg)
+	if err != nil {
+		return err
+	}
+	if err := o.writeFile("tokenizer_config.json", data); err != nil {
+		return err
+	}
+	if exists(o.path("chat_template.jinja")) {
+		return o.writeFile("chat_template.jinja", []byte(text))
+	}
+	return nil
+}
+
+// resolveChatTemplate turns the chat_template setting into template text:
+// a built-in name, "auto" (the most common template among the inputs), or
+// the literal template. ok is false when "auto" finds none.
+func resolveChatTemplate(plan *Plan, setting string) (string, bool, error) {
+	if setting == "auto" {
+		counts := map[string]int{}
+		var order []string
+		for _, m := range plan.Models {
+			t := modelChatTemplate(m.Dir)
+			if t == "" {
+				continue
+			}
+			if counts[t] == 0 {
+				order = append(order, t)
+			}
+			counts[t]++
+		}
+		best := ""
+		for _, t := range order {
+			if counts[t] > counts[best] {
+				best = t
+			}
+		}
+		return best, best != "", nil
+	}
+	if t, ok := builtinTemplates[setting]; ok {
+		return t, true, nil
+	}
+	return setting, true, nil
+}
+
+// modelChatTemplate reads a model's chat template (the "default" one of a
+// list), whitespace-trimmed, or "".
+func modelChatTemplate(dir string) string {
+	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+		return strings.TrimSpace(string(raw))
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		return ""
+	}
+	var cfg struct {
+		ChatTemplate json.RawMessage `json:"chat_template"`
+	}
+	if json.Unmarshal(raw, &cfg) != nil || cfg.ChatTemplate == nil {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(cfg.ChatTemplate, &s) == nil {
+		return strings.TrimSpace(s)
+	}
+	var list []struct{ Name, Template string }
+	if json.Unmarshal(cfg.ChatTemplate, &list) == nil {
+		for _, t := range list {
+			if t.Name == "default" {
+				return strings.TrimSpace(t.Template)
+			}
+		}
+	}
+	return ""
+}
