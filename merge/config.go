@@ -298,7 +298,18 @@ func kindName(n *yaml.Node) string {
 // mapping returns the pairs of a mapping node with merge keys (<<)
 // expanded; explicit keys win over merged ones, as in PyYAML.
 func (p *cfgParser) mapping(n *yaml.Node, what string) ([]cfgPair, error) {
+	return p.mappingSeen(n, what, map[*yaml.Node]bool{})
+}
+
+// mappingSeen is mapping with the merge sources already being expanded,
+// so that a recursive merge key is an error instead of a stack overflow.
+func (p *cfgParser) mappingSeen(n *yaml.Node, what string, seen map[*yaml.Node]bool) ([]cfgPair, error) {
 	n = cfgDeref(n)
+	if seen[n] {
+		return nil, p.errorf(n, "%s merges itself recursively", what)
+	}
+	seen[n] = true
+	defer delete(seen, n)
 	if n.Kind != yaml.MappingNode {
 		return nil, p.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
 	}
@@ -311,7 +322,7 @@ func (p *cfgParser) mapping(n *yaml.Node, what string) ([]cfgPair, error) {
 				srcs = v.Content
 			}
 			for _, s := range srcs {
-				sub, err := p.mapping(s, "a merge key's value")
+				sub, err := p.mappingSeen(s, "a merge key's value", seen)
 				if err != nil {
 					return nil, err
 				}

@@ -201,8 +201,19 @@ func (ex *executor) run(t *Task) error {
 		return ex.w.WriteTensor(t.Name, buf)
 	}
 	n := int(t.NumElements())
+	var scratch [][]float32
+	defer func() {
+		for _, b := range scratch {
+			ex.pool.putFloats(b)
+		}
+	}()
 	ts := &Tensors{Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
-		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name)}
+		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name),
+		alloc: func(n int) []float32 {
+			b := ex.pool.floats(n)
+			scratch = append(scratch, b)
+			return b
+		}}
 	for _, in := range t.Inputs {
 		data, err := ex.load(in, t)
 		if err != nil {

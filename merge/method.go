@@ -86,6 +86,20 @@ type Tensors struct {
 	IsEmbed bool
 	// Seed seeds the random masks of this tensor (see Seed in Options).
 	Seed uint64
+
+	// alloc hands out scratch buffers that live until the tensor is
+	// written; nil means plain allocation.
+	alloc func(n int) []float32
+}
+
+// Scratch returns a float32 buffer of length n for intermediate results.
+// Its contents are undefined; the executor reuses it after the tensor is
+// written, so methods must not keep it.
+func (t *Tensors) Scratch(n int) []float32 {
+	if t.alloc == nil {
+		return make([]float32, n)
+	}
+	return t.alloc(n)
 }
 
 // Input is one model's tensor.

@@ -85,7 +85,7 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			if i == t.Base {
 				continue
 			}
-			d := make([]float32, len(base))
+			d := t.Scratch(len(base))
 			tensor.Sub(d, in.Data, base)
 			t.round(d)
 			if err := sparsify(t, i, d); err != nil {

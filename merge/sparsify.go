@@ -1,8 +1,11 @@
 package merge
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -23,14 +26,14 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 		return fmt.Errorf("density %g keeps no element of the %d in %s for %s (mergekit fails here too)",
 			density, n, t.Name, t.Inputs[i].Model)
 	}
-	abs := make([]float32, n)
+	abs := t.Scratch(n)
 	for j, v := range delta {
 		abs[j] = float32(math.Abs(float64(v)))
 	}
-	thr := kthLargest(append([]float32(nil), abs...), k)
+	thr := kthLargest(abs, k)
 	above := 0
-	for _, a := range abs {
-		if a > thr {
+	for _, v := range delta {
+		if abs32(v) > thr {
 			above++
 		}
 	}
@@ -39,7 +42,8 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 	if t.Global["rescale"] != 0 {
 		orig = tensor.SumAbs(delta)
 	}
-	for j, a := range abs {
+	for j, v := range delta {
+		a := abs32(v)
 		switch {
 		case a > thr:
 		case a == thr && ties > 0:
@@ -111,4 +115,250 @@ func kthLargest(x []float32, k int) float32 {
 		}
 	}
 	return x[target]
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+// randomWorkDType is the dtype mergekit's random sparsifiers compute in:
+// the tensor's own for bfloat16, else float32 (torch.bernoulli has no
+// float16 CPU kernel, so float16 tensors are upcast and cast back).
+func randomWorkDType(work tensor.DType) tensor.DType {
+	if work == tensor.BF16 {
+		return tensor.BF16
+	}
+	return tensor.F32
+}
+
+// sparsifyRandom is mergekit's "random" sparsifier, the drop step of DARE
+// (Yu et al., "Language Models are Super Mario", arXiv:2311.03099): every
+// element is kept independently with probability density (held in the
+// dtype of randomWorkDType) and, when rescale is set, the tensor's L1 norm
+// is restored — not the paper's per-element 1/density factor. The mask is
+// drawn from the model's randomSource. density ≥ 1 keeps everything.
+func sparsifyRandom(t *Tensors, i int, delta []float32) error {
+	density := t.Inputs[i].Params["density"]
+	if density >= 1 {
+		return nil
+	}
+	if !(density >= 0) {
+		return fmt.Errorf("density %g of %s for %s is not a probability", density, t.Inputs[i].Model, t.Name)
+	}
+	work := randomWorkDType(t.Work)
+	rescale := t.Global["rescale"] != 0
+	var orig float64
+	if rescale {
+		orig = tensor.SumAbs(delta)
+	}
+	src := newRandomSource(t.Seed, t.Inputs[i].Model)
+	src.bernoulli(delta, randomThreshold(randomProbability(t.Work, density)))
+	if rescale {
+		rescaleL1(work, delta, orig)
+		tensor.Round(t.Work, delta)
+	}
+	return nil
+}
+
+// sparsifyMagnitudeOutliers is mergekit's "magnitude_outliers" sparsifier
+// (Model Breadcrumbs, Davari & Belilovsky, arXiv:2312.06795): with
+// n_keep = ⌊density·n⌋, n_top = ⌊gamma·n⌋ and n_bot = n − n_keep − n_top
+// (n_top shrinks when n_bot would be negative), the n_bot smallest and the
+// n_top largest magnitudes are dropped. Equal magnitudes rank in index
+// order. As in mergekit the kept ranks are the Python slice
+// [n_bot : −n_top], which is empty when n_top = 0: a gamma·n below 1 (for
+// example gamma 0.01 on a 64-element norm) drops the whole task vector.
+func sparsifyMagnitudeOutliers(t *Tensors, i int, delta []float32) error {
+	p := t.Inputs[i].Params
+	density, gamma := p["density"], p["gamma"]
+	if density >= 1 {
+		return nil
+	}
+	n := len(delta)
+	nKeep := int(density * float64(n))
+	nTop := int(gamma * float64(n))
+	nBot := n - nKeep - nTop
+	if nBot < 0 {
+		nTop += nBot
+		nBot = 0
+	}
+	lo, hi := magnitudeOutliersSlice(n, nBot, -nTop)
+	var orig float64
+	rescale := t.Global["rescale"] != 0
+	if rescale {
+		orig = tensor.SumAbs(delta)
+	}
+	magnitudeOutliersKeep(delta, lo, hi)
+	if rescale {
+		rescaleL1(t.Work, delta, orig)
+	}
+	return nil
+}
+
+// magnitudeOutliersSlice resolves the Python slice [start:stop] over n
+// items to a half-open range; -0 is 0, so [k:-0] is empty.
+func magnitudeOutliersSlice(n, start, stop int) (int, int) {
+	norm := func(v int) int {
+		if v < 0 {
+			v += n
+		}
+		return max(0, min(v, n))
+	}
+	return norm(start), norm(stop)
+}
+
+// magnitudeOutliersKeep keeps the elements of x whose rank by ascending magnitude
+// (equal magnitudes in index order, like a stable sort) is in [lo, hi) and
+// zeroes the others. It selects the two boundary magnitudes instead of
+// sorting.
+func magnitudeOutliersKeep(x []float32, lo, hi int) {
+	n := len(x)
+	switch {
+	case lo >= hi:
+		clear(x)
+		return
+	case lo == 0 && hi == n:
+		return
+	}
+	abs := make([]float32, n)
+	for j, v := range x {
+		abs[j] = float32(math.Abs(float64(v)))
+	}
+	scratch := slices.Clone(abs)
+	vLo := kthLargest(scratch, n-lo)
+	vHi := kthLargest(scratch, n-(hi-1))
+	belowLo, belowHi := 0, 0
+	for _, a := range abs {
+		if a < vLo {
+			belowLo++
+		}
+		if a < vHi {
+			belowHi++
+		}
+	}
+	seenLo, seenHi := 0, 0
+	for j, a := range abs {
+		keep := a > vLo && a < vHi
+		switch a {
+		case vLo:
+			r := belowLo + seenLo
+			seenLo++
+			keep = r >= lo && r < hi
+		case vHi:
+			r := belowHi + seenHi
+			seenHi++
+			keep = r >= lo && r < hi
+		}
+		if !keep {
+			x[j] = 0
+		}
+	}
+}
+
+// ErrDellaEpsilon is returned when della's epsilon puts a keep probability
+// density ± epsilon outside (0, 1).
+var ErrDellaEpsilon = errors.New("epsilon must be chosen such that density +/- epsilon is in (0, 1)")
+
+// sparsifyDella is mergekit's "della_magprune" sparsifier (DELLA-Merging,
+// Deep et al., arXiv:2406.11617). Along dimension 1 of the tensor (each
+// row of a matrix; a vector is one row; for [E, A, B] tensors the middle
+// axis) the magnitudes are ranked 1…c in ascending order (ties in index
+// order) and element j is kept with probability
+//
+//	p = density − epsilon + 2·epsilon·(rank − 1)/(c − 1)
+//
+// so the smallest gets density − epsilon and the largest density +
+// epsilon. Ranks and probabilities are held in randomWorkDType, so
+// bfloat16 rounds ranks above 256 as mergekit does. With rescale the L1
+// norm of the whole tensor is restored. density ≥ 1 keeps everything,
+// density ≤ 0 drops everything; density ± epsilon outside (0, 1) is
+// ErrDellaEpsilon, and c = 1 gives mergekit's NaN probabilities, an error.
+func sparsifyDella(t *Tensors, i int, delta []float32) error {
+	p := t.Inputs[i].Params
+	density, eps := p["density"], p["epsilon"]
+	switch {
+	case density >= 1:
+		return nil
+	case density <= 0:
+		clear(delta)
+		return nil
+	case density+eps >= 1 || density-eps <= 0:
+		return fmt.Errorf("%s, %s: density %g, epsilon %g: %w", t.Name, t.Inputs[i].Model, density, eps, ErrDellaEpsilon)
+	}
+	rows, c, inner := dellaLayout(t.Shape, len(delta))
+	if c < 2 {
+		return fmt.Errorf("%s: della ranks along dimension 1, which has size %d: the keep probabilities are NaN (mergekit fails here too)", t.Name, c)
+	}
+	work := randomWorkDType(t.Work)
+	bounds := dellaBounds(work, c, density, eps)
+	rank := dellaRanks(delta, rows, c, inner)
+	rescale := t.Global["rescale"] != 0
+	var orig float64
+	if rescale {
+		orig = tensor.SumAbs(delta)
+	}
+	src := newRandomSource(t.Seed, t.Inputs[i].Model)
+	for j, r := range rank {
+		if uint64(src.uint32()) >= bounds[r] {
+			delta[j] = 0
+		}
+	}
+	if rescale {
+		rescaleL1(work, delta, orig)
+		tensor.Round(t.Work, delta)
+	}
+	return nil
+}
+
+// dellaLayout views a tensor of n elements as [rows, c, inner] with c the
+// size of dimension 1; a vector (or scalar) is one row.
+func dellaLayout(shape []int64, n int) (rows, c, inner int) {
+	if len(shape) < 2 {
+		return 1, n, 1
+	}
+	rows, c = int(shape[0]), int(shape[1])
+	inner = 1
+	for _, d := range shape[2:] {
+		inner *= int(d)
+	}
+	return rows, c, inner
+}
+
+// dellaBounds returns, for each 0-based rank, the randomThreshold of its
+// keep probability, computed with mergekit's op sequence in dtype work:
+// ranks (0-based, +1), (rank − min)/(max − min), then
+// (density − epsilon) + rank_norm·2·epsilon.
+func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
+	r := func(v float32) float32 { return tensor.RoundScalar(work, v) }
+	minRank := r(r(0) + 1)
+	maxRank := r(r(float32(c-1)) + 1)
+	span := r(maxRank - minRank)
+	lowP, e := float32(density-eps), float32(eps)
+	out := make([]uint64, c)
+	for k := range out {
+		rank := r(r(float32(k)) + 1)
+		norm := min(max(r(r(rank-minRank)/span), 0), 1)
+		out[k] = randomThreshold(r(lowP + r(r(norm*2)*e)))
+	}
+	return out
+}
+
+// dellaRanks returns the 0-based ascending-magnitude rank of every element
+// within its vector along dimension 1.
+func dellaRanks(x []float32, rows, c, inner int) []int32 {
+	rank := make([]int32, len(x))
+	idx := make([]int32, c)
+	key := make([]float32, c)
+	for row := 0; row < rows; row++ {
+		for in := 0; in < inner; in++ {
+			base := row*c*inner + in
+			for k := range idx {
+				idx[k] = int32(k)
+				key[k] = float32(math.Abs(float64(x[base+k*inner])))
+			}
+			slices.SortStableFunc(idx, func(a, b int32) int { return cmp.Compare(key[a], key[b]) })
+			for r, k := range idx {
+				rank[base+int(k)*inner] = int32(r)
+			}
+		}
+	}
+	return rank
 }
