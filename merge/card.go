@@ -2,7 +2,6 @@ package merge
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -11,7 +10,7 @@ import (
 func modelCard(plan *Plan, title string, seed uint64) string {
 	var hub []string
 	for _, m := range plan.Models {
-		if isHubID(m.Ref.Path) {
+		if isHubID(m) {
 			hub = append(hub, m.Ref.Path)
 		}
 	}
@@ -37,7 +36,11 @@ func modelCard(plan *Plan, title string, seed uint64) string {
 	}
 	fmt.Fprintf(&b, "This model was merged using the %s merge method", name)
 	if base := plan.Config.BaseModel; base != nil && m.Name != "slerp" {
-		fmt.Fprintf(&b, " using %s as a base", modelLink(base.Path))
+		for _, sm := range plan.Models {
+			if sm.Ref.Equal(*base) {
+				fmt.Fprintf(&b, " using %s as a base", modelLink(sm))
+			}
+		}
 	}
 	b.WriteString(".\n\n")
 	if usesRandomness(m) {
@@ -48,7 +51,7 @@ func modelCard(plan *Plan, title string, seed uint64) string {
 		if base := plan.Config.BaseModel; base != nil && sm.Ref.Equal(*base) && m.Name != "slerp" {
 			continue
 		}
-		fmt.Fprintf(&b, "* %s\n", modelLink(sm.Ref.Path))
+		fmt.Fprintf(&b, "* %s\n", modelLink(sm))
 	}
 	b.WriteString("\n### Configuration\n\nThe following YAML configuration was used to produce this model:\n\n```yaml\n")
 	b.Write(plan.Config.Raw)
@@ -59,21 +62,22 @@ func modelCard(plan *Plan, title string, seed uint64) string {
 	return b.String()
 }
 
-// isHubID reports whether a model path looks like a Hugging Face repository
-// id rather than a local directory, by mergekit's rule.
-func isHubID(path string) bool {
+// isHubID reports whether a model came from the Hugging Face hub rather
+// than a local directory named in the config, by mergekit's rule: no
+// leading / or ~, at most one /, and not a local directory.
+func isHubID(m *SourceModel) bool {
+	path := m.Ref.Path
 	if strings.HasPrefix(path, "/") || strings.HasPrefix(path, "~") || strings.Count(path, "/") > 1 {
 		return false
 	}
-	_, err := os.Stat(path)
-	return err != nil
+	return !m.Local
 }
 
-func modelLink(path string) string {
-	if isHubID(path) {
-		return fmt.Sprintf("[%s](https://huggingface.co/%s)", path, path)
+func modelLink(m *SourceModel) string {
+	if isHubID(m) {
+		return fmt.Sprintf("[%s](https://huggingface.co/%s)", m.Ref.Path, m.Ref.Path)
 	}
-	return path
+	return m.Ref.Path
 }
 
 // usesRandomness reports whether a method draws random masks.

@@ -28,6 +28,9 @@ type SourceModel struct {
 	Layers int
 	// Tensors are the model's safetensors files.
 	Tensors *safetensors.Model
+	// Local is true when the reference named a local directory (not a
+	// hub repository).
+	Local bool
 }
 
 // resolveModelDir finds the directory of a model reference: a local
@@ -65,7 +68,7 @@ func openSourceModel(ref ModelRef, dir string) (*SourceModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &SourceModel{Ref: ref, Dir: d}
+	m := &SourceModel{Ref: ref, Dir: d, Local: true}
 	cfgPath := filepath.Join(d, "config.json")
 	raw, err := os.ReadFile(cfgPath)
 	if err != nil {

@@ -205,9 +205,9 @@ func magnitudeOutliersSlice(n, start, stop int) (int, int) {
 	return norm(start), norm(stop)
 }
 
-// magnitudeOutliersKeep keeps the elements of x whose rank by ascending magnitude
-// (equal magnitudes in index order, like a stable sort) is in [lo, hi) and
-// zeroes the others. It selects the two boundary magnitudes instead of
+// magnitudeOutliersKeep keeps the elements of x whose rank by ascending
+// magnitude (equal magnitudes in index order, like a stable sort) is in
+// [lo, hi) and zeroes the others. It selects the two boundary magnitudes instead of
 // sorting.
 func magnitudeOutliersKeep(x []float32, lo, hi int) {
 	n := len(x)
