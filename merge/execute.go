@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,7 +137,7 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	g.SetLimit(threads)
 	var done atomic.Int64
 	for _, t := range plan.Tasks {
-		cost := min(taskCost(t), budget)
+		cost := min(taskCost(plan.Method, t), budget)
 		if err := sem.Acquire(gctx, cost); err != nil {
 			break
 		}
@@ -170,16 +171,49 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	return len(w.Shards()), nil
 }
 
-// taskCost estimates the bytes of buffers one task holds at its peak.
-func taskCost(t *Task) int64 {
+// chunkElements is how many elements of an element-wise tensor are merged
+// at once: 4 MiB of float32 per input. Tests lower it.
+var chunkElements int64 = 1 << 20
+
+// chunk returns the number of elements the task is processed in at a time:
+// the whole tensor, or chunkElements for element-wise merges of inputs
+// that need no cropping.
+func chunk(m *Method, t *Task) int64 {
 	n := t.NumElements()
-	var c int64
-	for _, in := range t.Inputs {
-		c += in.Tensor.Size + 4*numElements(in.Tensor.Shape)
+	if m.Elementwise == nil || n <= chunkElements {
+		return n
 	}
-	// output in float32 and stored form, plus one float32 scratch per input
-	// (task vectors) for the task-arithmetic family.
-	return c + n*int64(4+t.Out.Size()) + 4*n*int64(len(t.Inputs))
+	ts := &Tensors{Global: t.Global}
+	for _, in := range t.Inputs {
+		if !slices.Equal(in.Tensor.Shape, t.Shape) {
+			return n
+		}
+		ts.Inputs = append(ts.Inputs, Input{Params: in.Params})
+	}
+	if !m.Elementwise(ts) {
+		return n
+	}
+	return chunkElements
+}
+
+// taskCost estimates the bytes of buffers one task holds at its peak.
+func taskCost(m *Method, t *Task) int64 {
+	c := chunk(m, t)
+	n := t.NumElements()
+	var cost int64
+	for _, in := range t.Inputs {
+		if c < n {
+			cost += c * int64(in.DType.Size()+4)
+		} else {
+			cost += in.Tensor.Size + 4*numElements(in.Tensor.Shape)
+		}
+	}
+	cost += c * int64(4+t.Out.Size())
+	if c == n {
+		// one float32 scratch per input (task vectors), plus one for selection
+		cost += 4 * n * int64(len(t.Inputs)+1)
+	}
+	return cost
 }
 
 type executor struct {
@@ -192,15 +226,8 @@ type executor struct {
 func (ex *executor) run(t *Task) error {
 	m := ex.plan.Method
 	if m == Passthrough && ex.rawCopy(t) {
-		in := t.Inputs[0]
-		buf := ex.pool.bytes(int(in.Tensor.Size))
-		defer ex.pool.putBytes(buf)
-		if err := in.Model.Tensors.ReadTensor(in.Tensor.Name, buf); err != nil {
-			return err
-		}
-		return ex.w.WriteTensor(t.Name, buf)
+		return ex.copyRaw(t)
 	}
-	n := int(t.NumElements())
 	var scratch [][]float32
 	defer func() {
 		for _, b := range scratch {
@@ -214,25 +241,41 @@ func (ex *executor) run(t *Task) error {
 			scratch = append(scratch, b)
 			return b
 		}}
-	for _, in := range t.Inputs {
-		data, err := ex.load(in, t)
-		if err != nil {
+	n := t.NumElements()
+	c := chunk(m, t)
+	bufs := make([][]float32, len(t.Inputs))
+	for i, in := range t.Inputs {
+		size := c
+		if c == n {
+			size = numElements(in.Tensor.Shape) // whole tensor, cropped after decoding
+		}
+		bufs[i] = ts.Scratch(int(size))
+		ts.Inputs = append(ts.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
+	}
+	out := ts.Scratch(int(c))
+	raw := ex.pool.bytes(int(c) * t.Out.Size())
+	defer ex.pool.putBytes(raw)
+	for off := int64(0); off < n; off += c {
+		k := min(c, n-off)
+		for i, in := range t.Inputs {
+			data, err := ex.load(in, t, bufs[i], off, k, c == n)
+			if err != nil {
+				return err
+			}
+			ts.Inputs[i].Data = data
+		}
+		if err := m.Merge(ts, out[:k]); err != nil {
 			return err
 		}
-		defer ex.pool.putFloats(data)
-		ts.Inputs = append(ts.Inputs, Input{Model: in.Model.Ref.String(), Data: data[:n], Params: in.Params})
+		b := raw[:int(k)*t.Out.Size()]
+		if err := tensor.Encode(b, out[:k], t.Out); err != nil {
+			return err
+		}
+		if err := ex.w.WriteTensorPart(t.Name, off*int64(t.Out.Size()), b); err != nil {
+			return err
+		}
 	}
-	out := ex.pool.floats(n)
-	defer ex.pool.putFloats(out)
-	if err := m.Merge(ts, out); err != nil {
-		return err
-	}
-	raw := ex.pool.bytes(n * t.Out.Size())
-	defer ex.pool.putBytes(raw)
-	if err := tensor.Encode(raw, out, t.Out); err != nil {
-		return err
-	}
-	return ex.w.WriteTensor(t.Name, raw)
+	return nil
 }
 
 func (ex *executor) rawCopy(t *Task) bool {
@@ -241,25 +284,50 @@ func (ex *executor) rawCopy(t *Task) bool {
 	return passthroughRaw(ts) && in.DType == t.Out && in.DType == t.Work && in.Tensor.Size == t.Bytes()
 }
 
-// load reads one input tensor, decodes it to float32, rounds it to the
-// working dtype and crops it to the task's shape.
-func (ex *executor) load(in TaskInput, t *Task) ([]float32, error) {
-	raw := ex.pool.bytes(int(in.Tensor.Size))
+// copyRaw copies a tensor's bytes unchanged, in pieces.
+func (ex *executor) copyRaw(t *Task) error {
+	in := t.Inputs[0]
+	const piece = 4 << 20
+	size := in.Tensor.Size
+	buf := ex.pool.bytes(int(min(size, piece)))
+	defer ex.pool.putBytes(buf)
+	for off := int64(0); ; off += piece {
+		b := buf[:min(piece, size-off)]
+		if err := in.Model.Tensors.ReadTensorRange(in.Tensor.Name, off, b); err != nil {
+			return err
+		}
+		if err := ex.w.WriteTensorPart(t.Name, off, b); err != nil {
+			return err
+		}
+		if off+int64(len(b)) >= size {
+			return nil
+		}
+	}
+}
+
+// load reads elements [off, off+k) of an input tensor into buf, decodes
+// them to float32 and rounds them to the working dtype. whole loads the
+// entire tensor and crops it to the task's shape.
+func (ex *executor) load(in TaskInput, t *Task, buf []float32, off, k int64, whole bool) ([]float32, error) {
+	es := int64(in.DType.Size())
+	if whole {
+		k = numElements(in.Tensor.Shape)
+	}
+	raw := ex.pool.bytes(int(k * es))
 	defer ex.pool.putBytes(raw)
-	if err := in.Model.Tensors.ReadTensor(in.Tensor.Name, raw); err != nil {
+	if err := in.Model.Tensors.ReadTensorRange(in.Tensor.Name, off*es, raw); err != nil {
 		return nil, err
 	}
-	n := int(numElements(in.Tensor.Shape))
-	data := ex.pool.floats(n)
+	data := buf[:k]
 	if err := tensor.Decode(data, raw, in.DType); err != nil {
-		ex.pool.putFloats(data)
 		return nil, fmt.Errorf("model %s: tensor %s: %w", in.Model.Ref.String(), in.Tensor.Name, err)
 	}
 	if in.DType != t.Work {
 		tensor.Round(t.Work, data)
 	}
-	if len(in.Tensor.Shape) == 2 && len(t.Shape) == 2 && (in.Tensor.Shape[0] != t.Shape[0] || in.Tensor.Shape[1] != t.Shape[1]) {
+	if whole && len(in.Tensor.Shape) == 2 && len(t.Shape) == 2 && (in.Tensor.Shape[0] != t.Shape[0] || in.Tensor.Shape[1] != t.Shape[1]) {
 		cropRows(data, int(in.Tensor.Shape[1]), int(t.Shape[0]), int(t.Shape[1]))
+		data = data[:t.NumElements()]
 	}
 	return data, nil
 }

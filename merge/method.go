@@ -48,6 +48,23 @@ type Method struct {
 	EmbedRule EmbedRule
 	// Merge computes the output tensor into out (len = product of t.Shape).
 	Merge func(t *Tensors, out []float32) error
+	// Elementwise, when set and true for a tensor's parameters, says that
+	// each output element depends only on the same element of the inputs,
+	// so the executor may stream the tensor through Merge in pieces.
+	Elementwise func(t *Tensors) bool
+}
+
+func always(*Tensors) bool { return true }
+
+// denseOnly is Elementwise for the task-arithmetic family: without
+// pruning every step is element by element.
+func denseOnly(t *Tensors) bool {
+	for _, in := range t.Inputs {
+		if in.Params["density"] < 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // EmbedRule is how a method reconciles embedding matrices of different

@@ -36,15 +36,16 @@ var gtaPerModel = []Param{{Name: "weight", Required: true}, {Name: "density", De
 // "Editing Models with Task Arithmetic", arXiv:2212.04089): the weighted
 // sum of task vectors added to the base, without pruning or consensus.
 var TaskArithmetic = &Method{
-	Name:      "task_arithmetic",
-	Pretty:    "Task Arithmetic",
-	URL:       "https://arxiv.org/abs/2212.04089",
-	Base:      BaseRequired,
-	Global:    gtaParams(0, 0),
-	PerModel:  gtaPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyMagnitude, false),
+	Name:        "task_arithmetic",
+	Pretty:      "Task Arithmetic",
+	URL:         "https://arxiv.org/abs/2212.04089",
+	Base:        BaseRequired,
+	Global:      gtaParams(0, 0),
+	PerModel:    gtaPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyMagnitude, false),
+	Elementwise: denseOnly,
 }
 
 // TIES is mergekit's "ties" (Yadav et al., "TIES-Merging",
@@ -54,15 +55,16 @@ var TaskArithmetic = &Method{
 // true). int8_mask only changes mergekit's mask storage and has no
 // numerical effect.
 var TIES = &Method{
-	Name:      "ties",
-	Pretty:    "TIES",
-	URL:       "https://arxiv.org/abs/2306.01708",
-	Base:      BaseRequired,
-	Global:    gtaParams(1, 0),
-	PerModel:  gtaPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyMagnitude, true),
+	Name:        "ties",
+	Pretty:      "TIES",
+	URL:         "https://arxiv.org/abs/2306.01708",
+	Base:        BaseRequired,
+	Global:      gtaParams(1, 0),
+	PerModel:    gtaPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyMagnitude, true),
+	Elementwise: denseOnly,
 }
 
 func init() {
@@ -170,4 +172,18 @@ func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights
 		}
 		out[j] = mixed
 	}
+}
+
+// subRound returns x − base rounded to the working dtype: a task vector.
+func subRound(t *Tensors, x, base []float32) []float32 {
+	d := make([]float32, len(x))
+	tensor.Sub(d, x, base)
+	t.round(d)
+	return d
+}
+
+// normRound is torch.norm of x (accumulated in float64 here) rounded to
+// the working dtype.
+func normRound(work tensor.DType, x []float32) float32 {
+	return tensor.RoundScalar(work, float32(math.Sqrt(tensor.SumSquares(x))))
 }

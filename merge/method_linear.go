@@ -13,15 +13,16 @@ import "github.com/gomerge/gomerge/tensor"
 // float32 and is rounded once. Weights that sum to zero give Inf/NaN, as
 // in mergekit.
 var Linear = &Method{
-	Name:      "linear",
-	Pretty:    "Linear",
-	URL:       "https://arxiv.org/abs/2203.05482",
-	Base:      BaseNotSpecial,
-	Global:    []Param{{Name: "normalize", Default: 1}},
-	PerModel:  []Param{{Name: "weight", Required: true}},
-	MinInputs: 1,
-	EmbedRule: EmbedCommon,
-	Merge:     mergeLinear,
+	Name:        "linear",
+	Pretty:      "Linear",
+	URL:         "https://arxiv.org/abs/2203.05482",
+	Base:        BaseNotSpecial,
+	Global:      []Param{{Name: "normalize", Default: 1}},
+	PerModel:    []Param{{Name: "weight", Required: true}},
+	MinInputs:   1,
+	EmbedRule:   EmbedCommon,
+	Merge:       mergeLinear,
+	Elementwise: always,
 }
 
 func init() { Register(Linear) }

@@ -64,7 +64,7 @@ func mergeNuSlerp(t *Tensors, out []float32) error {
 	var base []float32
 	if t.Base >= 0 {
 		base = t.Inputs[t.Base].Data
-		v0, v1 = nuslerpSub(t, v0, base), nuslerpSub(t, v1, base)
+		v0, v1 = subRound(t, v0, base), subRound(t, v1, base)
 	}
 	start, stride, length := nuslerpVectors(t.Shape, len(out), t.Global["nuslerp_flatten"] != 0, t.Global["nuslerp_row_wise"] != 0)
 	s := &nuslerpScratch{}
@@ -76,13 +76,6 @@ func mergeNuSlerp(t *Tensors, out []float32) error {
 		t.round(out)
 	}
 	return nil
-}
-
-func nuslerpSub(t *Tensors, x, base []float32) []float32 {
-	d := make([]float32, len(x))
-	tensor.Sub(d, x, base)
-	t.round(d)
-	return d
 }
 
 // nuslerpVectors returns the first element of every vector the

@@ -6,13 +6,14 @@ import "math"
 // copied, multiplied by the per-model "scale" when one is set. It builds
 // frankenmerges from slices and copies modules.
 var Passthrough = &Method{
-	Name:      "passthrough",
-	Pretty:    "Passthrough",
-	Base:      BaseNone,
-	PerModel:  []Param{{Name: "scale", Default: math.NaN()}},
-	MinInputs: 1,
-	MaxInputs: 1,
-	Merge:     mergePassthrough,
+	Name:        "passthrough",
+	Pretty:      "Passthrough",
+	Base:        BaseNone,
+	PerModel:    []Param{{Name: "scale", Default: math.NaN()}},
+	MinInputs:   1,
+	MaxInputs:   1,
+	Merge:       mergePassthrough,
+	Elementwise: always,
 }
 
 func init() { Register(Passthrough) }

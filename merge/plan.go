@@ -632,7 +632,7 @@ func (pl *Plan) PeakMemory(threads int, budget int64) int64 {
 	}
 	costs := make([]int64, len(pl.Tasks))
 	for i, t := range pl.Tasks {
-		costs[i] = taskCost(t)
+		costs[i] = taskCost(pl.Method, t)
 	}
 	slices.Sort(costs)
 	var peak int64

@@ -166,6 +166,16 @@ func (m *Model) ReadTensor(name string, dst []byte) error {
 	return m.files[mt.file].ReadTensorAt(mt.info, dst)
 }
 
+// ReadTensorRange reads len(dst) bytes of the tensor called name, starting
+// off bytes into its data. It is safe for concurrent use.
+func (m *Model) ReadTensorRange(name string, off int64, dst []byte) error {
+	mt, ok := m.tensors[name]
+	if !ok {
+		return fmt.Errorf("%s: tensor %q: %w", m.dir, name, fs.ErrNotExist)
+	}
+	return m.files[mt.file].ReadTensorRange(mt.info, off, dst)
+}
+
 // TotalSize returns the total data size of all tensors in bytes.
 func (m *Model) TotalSize() int64 { return m.total }
 

@@ -189,3 +189,19 @@ func (r *Reader) ReadTensorAt(t TensorInfo, dst []byte) error {
 	}
 	return nil
 }
+
+// ReadTensorRange reads len(dst) bytes of t's data starting off bytes into
+// the tensor, for streaming a large tensor in pieces.
+func (r *Reader) ReadTensorRange(t TensorInfo, off int64, dst []byte) error {
+	what := fmt.Sprintf("read tensor %q", t.Name)
+	if off < 0 || off+int64(len(dst)) > t.Size {
+		return ioError(r.name, what, fmt.Errorf("range [%d, %d) outside its %d bytes", off, off+int64(len(dst)), t.Size))
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	if err := readAt(r.r, dst, t.Offset+off); err != nil {
+		return ioError(r.name, what, err)
+	}
+	return nil
+}

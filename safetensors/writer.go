@@ -111,6 +111,7 @@ type entry struct {
 	file  int
 	off   int64 // absolute offset in the shard file
 	size  int64
+	done  int64 // bytes written so far by WriteTensorPart
 	state entryState
 }
 
@@ -302,16 +303,36 @@ func (w *Writer) Shards() []Shard { return w.shards }
 func (w *Writer) WriteTensor(name string, data []byte) error {
 	w.mu.Lock()
 	e, ok := w.entries[name]
+	w.mu.Unlock()
+	if ok && int64(len(data)) != e.size {
+		return fmt.Errorf("safetensors: write tensor %q: data is %d bytes, tensor is %d", name, len(data), e.size)
+	}
+	return w.WriteTensorPart(name, 0, data)
+}
+
+// WriteTensorPart writes a piece of a tensor's data that starts off bytes
+// into the tensor, so a large tensor can be streamed through a small
+// buffer. The pieces of one tensor must come in order, each starting where
+// the previous one ended; the tensor is complete when they add up to its
+// size. Pieces of different tensors may interleave, from several
+// goroutines.
+func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
+	w.mu.Lock()
+	e, ok := w.entries[name]
 	var err error
 	switch {
 	case w.state != writerOpen:
 		err = errors.New("writer is closed")
 	case !ok:
 		err = errors.New("not in the tensor list given to Create")
-	case int64(len(data)) != e.size:
-		err = fmt.Errorf("data is %d bytes, tensor is %d", len(data), e.size)
-	case e.state != entryPending:
+	case e.state == entryWritten:
 		err = errors.New("written twice")
+	case e.state == entryWriting:
+		err = errors.New("written concurrently")
+	case off != e.done:
+		err = fmt.Errorf("piece starts at byte %d, but %d bytes are written", off, e.done)
+	case off+int64(len(data)) > e.size:
+		err = fmt.Errorf("data ends at byte %d, tensor is %d", off+int64(len(data)), e.size)
 	}
 	if err != nil {
 		w.mu.Unlock()
@@ -323,13 +344,17 @@ func (w *Writer) WriteTensor(name string, data []byte) error {
 	w.mu.Unlock()
 
 	if len(data) > 0 {
-		_, err = f.WriteAt(data, e.off)
+		_, err = f.WriteAt(data, e.off+off)
 	}
 	w.mu.Lock()
-	e.state = entryWritten
+	e.state = entryPending
 	if err != nil {
-		e.state = entryPending
 		err = fmt.Errorf("%s: write tensor %q: %w", w.shards[e.file].File, name, err)
+	} else {
+		e.done += int64(len(data))
+		if e.done == e.size {
+			e.state = entryWritten
+		}
 	}
 	w.mu.Unlock()
 	w.writes.Done()

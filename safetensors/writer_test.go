@@ -431,3 +431,56 @@ func TestConcurrentWriteSameTensor(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWriteTensorPart(t *testing.T) {
+	dir := t.TempDir()
+	specs := []TensorSpec{{Name: "a", DType: F32, Shape: []int64{5}}, {Name: "b", DType: U8, Shape: []int64{3}}}
+	w, err := Create(dir, specs, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	data := []byte("0123456789abcdefghij")
+	if err := w.WriteTensorPart("a", 0, data[:7]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteTensorPart("a", 9, data[9:12]); err == nil {
+		t.Error("gap accepted")
+	}
+	if err := w.WriteTensorPart("a", 7, append(data[7:20:20], 'x')); err == nil || !strings.Contains(err.Error(), "ends at byte") {
+		t.Errorf("overrun: %v", err)
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close accepted a half-written tensor")
+	}
+	w2, _ := Create(t.TempDir(), specs, WriterOptions{})
+	defer w2.Abort()
+	for off := 0; off < 20; off += 6 {
+		if err := w2.WriteTensorPart("a", int64(off), data[off:min(off+6, 20)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w2.WriteTensorPart("a", 20, nil); err == nil {
+		t.Error("write after completion accepted")
+	}
+	w2.WriteTensor("b", []byte("xyz"))
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenModel(w2.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got := make([]byte, 20)
+	if err := m.ReadTensor("a", got); err != nil || string(got) != string(data) {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	part := make([]byte, 4)
+	if err := m.ReadTensorRange("a", 10, part); err != nil || string(part) != "abcd" {
+		t.Fatalf("range %q, %v", part, err)
+	}
+	if err := m.ReadTensorRange("a", 18, part); err == nil {
+		t.Error("range beyond the tensor accepted")
+	}
+}
