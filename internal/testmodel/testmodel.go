@@ -5,7 +5,9 @@ package testmodel
 
 import (
 	"encoding/json"
+
 	"fmt"
+	"github.com/gomerge/gomerge/merge/arch"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -64,8 +66,16 @@ func (s *Spec) defaults() {
 }
 
 // Tensors returns the model's tensor names and shapes in file order.
+// Llama models get their real shapes; other architectures get every tensor
+// of gomerge's table for them, with embeddings [vocab, hidden], norms and
+// biases [hidden] and other matrices [hidden, hidden].
 func (s Spec) Tensors() []safetensors.TensorSpec {
 	s.defaults()
+	if s.Arch != "LlamaForCausalLM" {
+		if a, ok := arch.Lookup(s.Arch, s.ModelType); ok {
+			return s.archTensors(a)
+		}
+	}
 	h, m, v := int64(s.Hidden), int64(s.Intermediate), int64(s.Vocab)
 	kv := h / int64(s.Heads) * int64(s.KVHeads)
 	dt := safetensors.DType(s.DType.String())
@@ -186,4 +196,35 @@ func Must(fail func(args ...any), dir string, s Spec) string {
 		fail(err)
 	}
 	return dir
+}
+
+func (s Spec) archTensors(a *arch.Arch) []safetensors.TensorSpec {
+	h, v := int64(s.Hidden), int64(s.Vocab)
+	dt := safetensors.DType(s.DType.String())
+	var out []safetensors.TensorSpec
+	add := func(w arch.Weight) {
+		shape := []int64{h, h}
+		switch {
+		case w.IsEmbed:
+			if s.Tied && len(w.TiedNames) > 0 {
+				return
+			}
+			shape = []int64{v, h}
+		case strings.Contains(w.Name, "norm") || strings.HasSuffix(w.Name, ".bias"):
+			shape = []int64{h}
+		}
+		out = append(out, safetensors.TensorSpec{Name: w.Name, DType: dt, Shape: shape})
+	}
+	for _, w := range a.Pre {
+		add(w)
+	}
+	for i := 0; i < s.Layers; i++ {
+		for _, w := range a.LayerWeights(i) {
+			add(w)
+		}
+	}
+	for _, w := range a.Post {
+		add(w)
+	}
+	return out
 }

@@ -163,17 +163,3 @@ func layer(prefix string, names ...string) []Weight {
 	return out
 }
 
-func optional(ws []Weight) []Weight {
-	for i := range ws {
-		ws[i].Optional = true
-	}
-	return ws
-}
-
-func concat(parts ...[]Weight) []Weight {
-	var out []Weight
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}

@@ -1,0 +1,59 @@
+package merge
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gomerge/gomerge/internal/testmodel"
+	"github.com/gomerge/gomerge/merge/arch"
+	"github.com/gomerge/gomerge/safetensors"
+)
+
+// TestArchitectures merges two models of every registered architecture
+// with linear and ties and checks that the output holds exactly the
+// input's tensors.
+func TestArchitectures(t *testing.T) {
+	types := map[string]string{
+		"LlamaForCausalLM": "llama", "LLaMaForCausalLM": "llama", "MistralForCausalLM": "mistral",
+		"Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "GemmaForCausalLM": "gemma",
+		"Gemma2ForCausalLM": "gemma2", "Phi3ForCausalLM": "phi3",
+	}
+	for _, name := range arch.Names() {
+		mt, ok := types[name]
+		if !ok {
+			t.Errorf("no model_type for %s in this test", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for i, m := range []string{"base", "ft"} {
+				s := testmodel.Spec{Arch: name, ModelType: mt, Layers: 2, Seed: 1, Delta: 0.01 * float64(i), DeltaSeed: 9}
+				if err := testmodel.Write(filepath.Join(dir, m), s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in, err := safetensors.OpenModel(filepath.Join(dir, "base"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			for _, method := range []string{"linear", "ties"} {
+				out := filepath.Join(t.TempDir(), "out")
+				yml := fmt.Sprintf("merge_method: %s\nbase_model: base\nparameters: {weight: 0.5, density: 0.5}\nmodels: [{model: base}, {model: ft}]\n", method)
+				if _, err := runYAML(t, dir, yml, out, Options{}); err != nil {
+					t.Fatal(err)
+				}
+				got, err := safetensors.OpenModel(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got.Names(), in.Names()) {
+					t.Errorf("%s: output tensors %v\nwant %v", method, got.Names(), in.Names())
+				}
+				got.Close()
+			}
+		})
+	}
+}
