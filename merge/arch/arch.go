@@ -162,4 +162,3 @@ func layer(prefix string, names ...string) []Weight {
 	}
 	return out
 }
-
