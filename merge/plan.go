@@ -623,9 +623,10 @@ func (pl *Plan) specs() []safetensors.TensorSpec {
 	return specs
 }
 
-// PeakMemory estimates the tensor buffer bytes a run holds at its peak
-// with the given thread count and memory budget (0 = the default 1 GiB):
-// the costliest tasks that fit the budget together.
+// PeakMemory estimates the memory a run holds at its peak with the given
+// thread count and memory budget (0 = the default 1 GiB): the buffers of
+// the costliest tasks that fit the budget together, plus the program's own
+// 32 MiB.
 func (pl *Plan) PeakMemory(threads int, budget int64) int64 {
 	if budget <= 0 {
 		budget = defaultBudget
@@ -642,5 +643,5 @@ func (pl *Plan) PeakMemory(threads int, budget int64) int64 {
 		}
 		peak += costs[i]
 	}
-	return peak
+	return peak + 32<<20
 }
