@@ -74,7 +74,7 @@ func mergeArceeFusion(t *Tensors, out []float32) error {
 // arceeFusionImportance returns |X − B| times the KL divergence of each
 // row's softmaxes, every op rounded to the working dtype.
 func arceeFusionImportance(work tensor.DType, x, b, delta []float32, rowLen int) []float32 {
-	r := func(v float32) float32 { return tensor.RoundScalar(work, v) }
+	r := func(v float32) float32 { return roundTo(work, v) }
 	imp := make([]float32, len(x))
 	p := make([]float32, rowLen)
 	q := make([]float32, rowLen)
@@ -108,14 +108,14 @@ func arceeFusionSoftmax(work tensor.DType, dst, x []float32) {
 	}
 	inv := 1 / float32(sum)
 	for k := range dst {
-		dst[k] = tensor.RoundScalar(work, float32(dst[k]*inv))
+		dst[k] = roundTo(work, dst[k]*inv)
 	}
 }
 
 // arceeFusionThreshold returns median + 1.5·(Q3 − Q1) of the importance
 // scores, sampled as mergekit does for tensors above a million elements.
 func arceeFusionThreshold(t *Tensors, imp []float32, model string) float32 {
-	r := func(v float32) float32 { return tensor.RoundScalar(t.Work, v) }
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
 	var medSet, quartSet []float32
 	if len(imp) > arceeFusionSample {
 		src := newRandomSource(t.Seed, model)

@@ -18,15 +18,16 @@ var breadcrumbsPerModel = []Param{
 // for which ⌊gamma·n⌋ = 0 (small tensors, gamma 0) is dropped entirely;
 // see sparsifyMagnitudeOutliers.
 var Breadcrumbs = &Method{
-	Name:      "breadcrumbs",
-	Pretty:    "Model Breadcrumbs",
-	URL:       "https://arxiv.org/abs/2312.06795",
-	Base:      BaseRequired,
-	Global:    gtaParams(0, 0),
-	PerModel:  breadcrumbsPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyMagnitudeOutliers, false),
+	Name:        "breadcrumbs",
+	Pretty:      "Model Breadcrumbs",
+	URL:         "https://arxiv.org/abs/2312.06795",
+	Base:        BaseRequired,
+	Global:      gtaParams(0, 0),
+	PerModel:    breadcrumbsPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyMagnitudeOutliers, false),
+	Elementwise: denseOnly,
 }
 
 // BreadcrumbsTIES is mergekit's "breadcrumbs_ties" ("Model Breadcrumbs
@@ -38,15 +39,16 @@ var Breadcrumbs = &Method{
 //
 // normalize and rescale default to false.
 var BreadcrumbsTIES = &Method{
-	Name:      "breadcrumbs_ties",
-	Pretty:    "Model Breadcrumbs with TIES",
-	URL:       "https://arxiv.org/abs/2312.06795",
-	Base:      BaseRequired,
-	Global:    gtaParams(0, 0),
-	PerModel:  breadcrumbsPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyMagnitudeOutliers, true),
+	Name:        "breadcrumbs_ties",
+	Pretty:      "Model Breadcrumbs with TIES",
+	URL:         "https://arxiv.org/abs/2312.06795",
+	Base:        BaseRequired,
+	Global:      gtaParams(0, 0),
+	PerModel:    breadcrumbsPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyMagnitudeOutliers, true),
+	Elementwise: denseOnly,
 }
 
 func init() {

@@ -14,15 +14,16 @@ package merge
 // false. The masks come from gomerge's seeded generator (randomSource), so
 // results match mergekit's statistically, not bitwise.
 var DARETIES = &Method{
-	Name:      "dare_ties",
-	Pretty:    "DARE TIES",
-	URL:       "https://arxiv.org/abs/2311.03099",
-	Base:      BaseRequired,
-	Global:    gtaParams(0, 1),
-	PerModel:  gtaPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyRandom, true),
+	Name:        "dare_ties",
+	Pretty:      "DARE TIES",
+	URL:         "https://arxiv.org/abs/2311.03099",
+	Base:        BaseRequired,
+	Global:      gtaParams(0, 1),
+	PerModel:    gtaPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyRandom, true),
+	Elementwise: denseOnly,
 }
 
 // DARELinear is mergekit's "dare_linear" ("Linear DARE", arXiv:2311.03099):
@@ -33,15 +34,16 @@ var DARETIES = &Method{
 //
 // divided by Σ_i w_i when normalize (default false) is set.
 var DARELinear = &Method{
-	Name:      "dare_linear",
-	Pretty:    "Linear DARE",
-	URL:       "https://arxiv.org/abs/2311.03099",
-	Base:      BaseRequired,
-	Global:    gtaParams(0, 1),
-	PerModel:  gtaPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyRandom, false),
+	Name:        "dare_linear",
+	Pretty:      "Linear DARE",
+	URL:         "https://arxiv.org/abs/2311.03099",
+	Base:        BaseRequired,
+	Global:      gtaParams(0, 1),
+	PerModel:    gtaPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyRandom, false),
+	Elementwise: denseOnly,
 }
 
 func init() {

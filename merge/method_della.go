@@ -21,15 +21,16 @@ var dellaPerModel = []Param{
 // normalize defaults to true. density ± epsilon must lie in (0, 1). The
 // masks come from gomerge's seeded generator (randomSource).
 var DELLA = &Method{
-	Name:      "della",
-	Pretty:    "DELLA",
-	URL:       "https://arxiv.org/abs/2406.11617",
-	Base:      BaseRequired,
-	Global:    gtaParams(1, 1),
-	PerModel:  dellaPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyDella, true),
+	Name:        "della",
+	Pretty:      "DELLA",
+	URL:         "https://arxiv.org/abs/2406.11617",
+	Base:        BaseRequired,
+	Global:      gtaParams(1, 1),
+	PerModel:    dellaPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyDella, true),
+	Elementwise: denseOnly,
 }
 
 // DELLALinear is mergekit's "della_linear" ("Linear DELLA",
@@ -38,15 +39,16 @@ var DELLA = &Method{
 //
 //	R = B + lambda · Σ_i w_i·δ_i   (/ Σ_i w_i with normalize, default false)
 var DELLALinear = &Method{
-	Name:      "della_linear",
-	Pretty:    "Linear DELLA",
-	URL:       "https://arxiv.org/abs/2406.11617",
-	Base:      BaseRequired,
-	Global:    gtaParams(0, 1),
-	PerModel:  dellaPerModel,
-	MinInputs: 1,
-	EmbedRule: EmbedTruncateToBase,
-	Merge:     gta(sparsifyDella, false),
+	Name:        "della_linear",
+	Pretty:      "Linear DELLA",
+	URL:         "https://arxiv.org/abs/2406.11617",
+	Base:        BaseRequired,
+	Global:      gtaParams(0, 1),
+	PerModel:    dellaPerModel,
+	MinInputs:   1,
+	EmbedRule:   EmbedTruncateToBase,
+	Merge:       gta(sparsifyDella, false),
+	Elementwise: denseOnly,
 }
 
 func init() {

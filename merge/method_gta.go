@@ -152,7 +152,7 @@ func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights
 		for _, d := range deltas {
 			s += d[j]
 		}
-		s = tensor.RoundScalar(work, s)
+		s = roundTo(work, s)
 		positive := s >= 0
 		var mixed, div float32
 		for i, d := range deltas {
@@ -162,13 +162,13 @@ func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights
 				div += weights[i]
 			}
 		}
-		mixed = tensor.RoundScalar(work, mixed)
+		mixed = roundTo(work, mixed)
 		if normalize {
-			div = tensor.RoundScalar(work, div)
+			div = roundTo(work, div)
 			if div == 0 {
 				div = 1
 			}
-			mixed = tensor.RoundScalar(work, mixed/div)
+			mixed = roundTo(work, mixed/div)
 		}
 		out[j] = mixed
 	}
@@ -176,7 +176,7 @@ func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights
 
 // subRound returns x − base rounded to the working dtype: a task vector.
 func subRound(t *Tensors, x, base []float32) []float32 {
-	d := make([]float32, len(x))
+	d := t.Scratch(len(x))
 	tensor.Sub(d, x, base)
 	t.round(d)
 	return d
@@ -186,4 +186,13 @@ func subRound(t *Tensors, x, base []float32) []float32 {
 // the working dtype.
 func normRound(work tensor.DType, x []float32) float32 {
 	return tensor.RoundScalar(work, float32(math.Sqrt(tensor.SumSquares(x))))
+}
+
+// roundTo is tensor.RoundScalar with the float32 case inlined, so that the
+// methods' per-element rounding costs nothing when it has nothing to do.
+func roundTo(work tensor.DType, v float32) float32 {
+	if work == tensor.F32 {
+		return float32(v) // an explicit conversion: no fused multiply-add across it
+	}
+	return tensor.RoundScalar(work, v)
 }

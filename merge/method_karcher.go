@@ -42,7 +42,7 @@ func mergeKarcher(t *Tensors, out []float32) error {
 		copy(out, t.Inputs[0].Data)
 		return nil
 	}
-	r := func(v float32) float32 { return tensor.RoundScalar(t.Work, v) }
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
 	maxIter, tol := int(t.Global["max_iter"]), t.Global["tol"]
 	alpha := 1 / float64(len(t.Inputs))
 	norms := make([]float64, len(t.Inputs))

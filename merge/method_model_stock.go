@@ -44,7 +44,7 @@ func mergeModelStock(t *Tensors, out []float32) error {
 	if len(t.Inputs) < 3 {
 		return fmt.Errorf("%s: model_stock requires at least 3 models (base plus two or more others), got %d", t.Name, len(t.Inputs))
 	}
-	r := func(v float32) float32 { return tensor.RoundScalar(t.Work, v) }
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
 	base := t.Inputs[t.Base].Data
 	var ws, offsets [][]float32
 	for i, in := range t.Inputs {

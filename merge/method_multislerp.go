@@ -54,7 +54,7 @@ func mergeMultiSlerp(t *Tensors, out []float32) error {
 		copy(out, t.Inputs[idx[0]].Data)
 		return nil
 	}
-	r := func(v float32) float32 { return tensor.RoundScalar(t.Work, v) }
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
 	eps := float32(t.Global["eps"])
 	var base []float32
 	if t.Base >= 0 {

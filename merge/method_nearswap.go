@@ -3,8 +3,6 @@ package merge
 import (
 	"fmt"
 	"math"
-
-	"github.com/gomerge/gomerge/tensor"
 )
 
 // NearSwap is mergekit's "nearswap" (alchemonaut,
@@ -18,15 +16,16 @@ import (
 // torch, t/x is computed as (1/x)·t, and every op is rounded to the
 // working dtype. A tensor only the base has is returned as is.
 var NearSwap = &Method{
-	Name:      "nearswap",
-	Pretty:    "NearSwap",
-	URL:       "https://huggingface.co/alchemonaut/QuartetAnemoi-70B-t0.0001",
-	Base:      BaseRequired,
-	Global:    []Param{{Name: "t", Required: true}},
-	MinInputs: 1,
-	MaxInputs: 2,
-	EmbedRule: EmbedExact,
-	Merge:     mergeNearSwap,
+	Name:        "nearswap",
+	Pretty:      "NearSwap",
+	URL:         "https://huggingface.co/alchemonaut/QuartetAnemoi-70B-t0.0001",
+	Base:        BaseRequired,
+	Global:      []Param{{Name: "t", Required: true}},
+	MinInputs:   1,
+	MaxInputs:   2,
+	EmbedRule:   EmbedExact,
+	Merge:       mergeNearSwap,
+	Elementwise: always,
 }
 
 func init() { Register(NearSwap) }
@@ -44,7 +43,7 @@ func mergeNearSwap(t *Tensors, out []float32) error {
 		return fmt.Errorf("%s: nearswap merges exactly two models, one base and one other; got %d", t.Name, len(t.Inputs))
 	}
 	b := t.Inputs[1-t.Base].Data
-	r := func(v float32) float32 { return tensor.RoundScalar(t.Work, v) }
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
 	tv := float32(t.Global["t"])
 	floor := r(1e-6)
 	for j := range out {

@@ -131,7 +131,7 @@ func (s *nuslerpScratch) vector(work tensor.DType, frac float64, v0, v1, out []f
 // nuslerpPair interpolates one pair of vectors into res, rounding each
 // torch op to the working dtype.
 func nuslerpPair(work tensor.DType, frac float64, v0, v1, res []float32) {
-	r := func(v float32) float32 { return tensor.RoundScalar(work, v) }
+	r := func(v float32) float32 { return roundTo(work, v) }
 	n0 := max(r(float32(math.Sqrt(tensor.SumSquares(v0)))), 1e-7)
 	n1 := max(r(float32(math.Sqrt(tensor.SumSquares(v1)))), 1e-7)
 	var dot float64

@@ -24,6 +24,8 @@ var RAM = &Method{
 	MinInputs: 1,
 	EmbedRule: EmbedExact,
 	Merge:     func(t *Tensors, out []float32) error { return mergeRAM(t, out, false) },
+	// Only ramplus_tl counts over the whole tensor.
+	Elementwise: always,
 }
 
 // RAMPlusTL is mergekit's "ramplus_tl", Reinforced Agent Merging Plus
@@ -73,7 +75,7 @@ func mergeRAM(t *Tensors, out []float32, plus bool) error {
 		copy(out, base)
 		return nil
 	}
-	r := func(v float32) float32 { return tensor.RoundScalar(t.Work, v) }
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
 	// mergekit compares with the tensor: epsilon takes the working dtype.
 	eps := r(float32(t.Global["epsilon"]))
 	active := func(v float32) bool { return float32(math.Abs(float64(v))) > eps }

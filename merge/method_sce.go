@@ -56,7 +56,7 @@ func mergeSCE(t *Tensors, out []float32) error {
 	if k := t.Global["select_topk"]; k < 1 {
 		sceSelect(t.Work, tvs, k)
 	}
-	r := func(v float32) float32 { return tensor.RoundScalar(t.Work, v) }
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
 	q := sceWeights(t.Work, tvs)
 	for j := range out {
 		var sum float32
@@ -100,7 +100,7 @@ func sceSelect(work tensor.DType, tvs [][]float32, topk float64) {
 			d := float64(tv[j]) - mean
 			ss += d * d
 		}
-		v[j] = tensor.RoundScalar(work, float32(ss/m))
+		v[j] = roundTo(work, float32(ss/m))
 		if v[j] != 0 {
 			nonzero++
 		}
@@ -138,7 +138,7 @@ func sceSelect(work tensor.DType, tvs [][]float32, topk float64) {
 
 // sceWeights returns the matrix-level weights q_i = mean(τ_i²)/Σq.
 func sceWeights(work tensor.DType, tvs [][]float32) []float32 {
-	r := func(v float32) float32 { return tensor.RoundScalar(work, v) }
+	r := func(v float32) float32 { return roundTo(work, v) }
 	q := make([]float32, len(tvs))
 	var sum float32
 	for i, tv := range tvs {

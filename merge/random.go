@@ -98,19 +98,33 @@ func randomProbability(work tensor.DType, p float64) float32 {
 }
 
 // sample returns k distinct indices drawn uniformly from [0, n)
-// (Floyd's algorithm: k draws and O(k) memory whatever n), in draw order.
+// (Floyd's algorithm: k draws whatever n), in draw order. It remembers
+// the drawn indices in a bitmap when that is small, else in a map.
 func (r *randomSource) sample(n, k uint64) []uint64 {
 	if k > n {
 		k = n
 	}
 	out := make([]uint64, 0, k)
-	seen := make(map[uint64]struct{}, k)
+	var bitmap []uint64
+	var seen map[uint64]struct{}
+	if n/64 <= 4*k {
+		bitmap = make([]uint64, (n+63)/64)
+	} else {
+		seen = make(map[uint64]struct{}, k)
+	}
 	for j := n - k; j < n; j++ {
 		v := r.intN(j + 1)
-		if _, dup := seen[v]; dup {
-			v = j
+		if bitmap != nil {
+			if bitmap[v/64]&(1<<(v%64)) != 0 {
+				v = j
+			}
+			bitmap[v/64] |= 1 << (v % 64)
+		} else {
+			if _, dup := seen[v]; dup {
+				v = j
+			}
+			seen[v] = struct{}{}
 		}
-		seen[v] = struct{}{}
 		out = append(out, v)
 	}
 	return out

@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -280,7 +279,7 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 	case density <= 0:
 		clear(delta)
 		return nil
-	case density+eps >= 1 || density-eps <= 0:
+	case density+eps >= 1 || density-eps <= 0 || math.IsNaN(eps):
 		return fmt.Errorf("%s, %s: density %g, epsilon %g: %w", t.Name, t.Inputs[i].Model, density, eps, ErrDellaEpsilon)
 	}
 	rows, c, inner := dellaLayout(t.Shape, len(delta))
@@ -327,7 +326,7 @@ func dellaLayout(shape []int64, n int) (rows, c, inner int) {
 // ranks (0-based, +1), (rank − min)/(max − min), then
 // (density − epsilon) + rank_norm·2·epsilon.
 func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
-	r := func(v float32) float32 { return tensor.RoundScalar(work, v) }
+	r := func(v float32) float32 { return roundTo(work, v) }
 	minRank := r(r(0) + 1)
 	maxRank := r(r(float32(c-1)) + 1)
 	span := r(maxRank - minRank)
@@ -342,21 +341,21 @@ func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
 }
 
 // dellaRanks returns the 0-based ascending-magnitude rank of every element
-// within its vector along dimension 1.
+// within its vector along dimension 1. Sorting magnitude bits above the
+// index orders equal magnitudes by index, as a stable sort would.
 func dellaRanks(x []float32, rows, c, inner int) []int32 {
 	rank := make([]int32, len(x))
-	idx := make([]int32, c)
-	key := make([]float32, c)
+	keys := make([]uint64, c)
 	for row := 0; row < rows; row++ {
 		for in := 0; in < inner; in++ {
 			base := row*c*inner + in
-			for k := range idx {
-				idx[k] = int32(k)
-				key[k] = float32(math.Abs(float64(x[base+k*inner])))
+			for k := range keys {
+				mag := math.Float32bits(x[base+k*inner]) &^ (1 << 31)
+				keys[k] = uint64(mag)<<32 | uint64(k)
 			}
-			slices.SortStableFunc(idx, func(a, b int32) int { return cmp.Compare(key[a], key[b]) })
-			for r, k := range idx {
-				rank[base+int(k)*inner] = int32(r)
+			slices.Sort(keys)
+			for r, key := range keys {
+				rank[base+int(uint32(key))*inner] = int32(r)
 			}
 		}
 	}

@@ -1,0 +1,146 @@
+package merge
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomerge/gomerge/tensor"
+)
+
+func dellaTensors(shape []int64, work tensor.DType, density, eps float64) *Tensors {
+	return &Tensors{Name: "x", Shape: shape, Work: work, Seed: 5, Global: map[string]float64{"rescale": 0},
+		Inputs: []Input{{Model: "m", Params: map[string]float64{"density": density, "epsilon": eps}}}}
+}
+
+func TestSparsifyDellaErrors(t *testing.T) {
+	tests := []struct {
+		name           string
+		shape          []int64
+		density, eps   float64
+		wantEps, other string
+	}{
+		{"density+epsilon = 1", []int64{4}, 0.5, 0.5, "yes", ""},
+		{"density−epsilon = 0", []int64{4}, 0.1, 0.1, "yes", ""},
+		{"density+epsilon > 1", []int64{4}, 0.9, 0.15, "yes", ""},
+		{"one column", []int64{4, 1}, 0.5, 0.1, "", "NaN"},
+		{"one element", []int64{1}, 0.5, 0.1, "", "NaN"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := int(numElements(tc.shape))
+			err := sparsifyDella(dellaTensors(tc.shape, tensor.F32, tc.density, tc.eps), 0, make([]float32, n))
+			switch {
+			case tc.wantEps != "" && !errors.Is(err, ErrDellaEpsilon):
+				t.Errorf("err = %v, want ErrDellaEpsilon", err)
+			case tc.other != "" && (err == nil || !strings.Contains(err.Error(), tc.other)):
+				t.Errorf("err = %v, want %q", err, tc.other)
+			}
+		})
+	}
+}
+
+func TestSparsifyDellaEdges(t *testing.T) {
+	delta := []float32{1, -2, 3, -4}
+	for _, tc := range []struct {
+		density float64
+		want    []float32
+	}{{1, delta}, {1.5, delta}, {0, make([]float32, 4)}, {-1, make([]float32, 4)}} {
+		d := slices.Clone(delta)
+		// epsilon 0.9 would be invalid, but density ≥ 1 and ≤ 0 return first.
+		if err := sparsifyDella(dellaTensors([]int64{4}, tensor.F32, tc.density, 0.9), 0, d); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(d, tc.want) {
+			t.Errorf("density %v: got %v, want %v", tc.density, d, tc.want)
+		}
+	}
+}
+
+func TestDellaBounds(t *testing.T) {
+	got := dellaBounds(tensor.F32, 5, 0.5, 0.1)
+	for k, p := range []float32{0.4, 0.45, 0.5, 0.55, 0.6} {
+		if want := randomThreshold(p); math.Abs(float64(got[k])-float64(want)) > 1000 { // float32 rounding
+			t.Errorf("rank %d: bound %d, want %d (p %v)", k, got[k], want, p)
+		}
+	}
+	// bfloat16 holds ranks 256 and 257 as 256: they share a probability.
+	bf := dellaBounds(tensor.BF16, 300, 0.5, 0.1)
+	if bf[255] != bf[256] {
+		t.Errorf("bf16 ranks 256 and 257 differ: %d, %d", bf[255], bf[256])
+	}
+	if f := dellaBounds(tensor.F32, 300, 0.5, 0.1); f[255] == f[256] {
+		t.Error("f32 ranks 256 and 257 share a probability")
+	}
+}
+
+func TestDellaRanks(t *testing.T) {
+	tests := []struct {
+		name           string
+		x              []float32
+		rows, c, inner int
+		want           []int32
+	}{
+		{"rows", []float32{3, -1, 2, 0.5, 0.5, -9}, 2, 3, 1, []int32{2, 0, 1, 0, 1, 2}},
+		// [1, 3, 2]: ranks along the middle axis, per last index.
+		{"middle axis", []float32{3, 1, -1, 5, 2, 0}, 1, 3, 2, []int32{2, 1, 0, 2, 1, 0}},
+	}
+	for _, tc := range tests {
+		if got := dellaRanks(tc.x, tc.rows, tc.c, tc.inner); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if r, c, in := dellaLayout([]int64{7}, 7); r != 1 || c != 7 || in != 1 {
+		t.Errorf("1-D layout %d %d %d, want one row of 7", r, c, in)
+	}
+}
+
+// TestSparsifyDellaBias checks the keep rates by magnitude rank: density −
+// epsilon for the smallest of each row, density + epsilon for the largest.
+func TestSparsifyDellaBias(t *testing.T) {
+	const rows, cols = 4000, 10
+	delta := make([]float32, rows*cols)
+	for j := range delta {
+		delta[j] = float32(j%cols + 1)
+	}
+	d := slices.Clone(delta)
+	if err := sparsifyDella(dellaTensors([]int64{rows, cols}, tensor.F32, 0.5, 0.2), 0, d); err != nil {
+		t.Fatal(err)
+	}
+	for col, want := range []float64{0.3, 0.7} {
+		col *= cols - 1
+		kept := 0
+		for r := 0; r < rows; r++ {
+			if d[r*cols+col] != 0 {
+				kept++
+			}
+		}
+		if got := float64(kept) / rows; math.Abs(got-want) > 0.04 {
+			t.Errorf("rank %d kept %.3f, want %.2f", col, got, want)
+		}
+	}
+}
+
+func TestDELLA(t *testing.T) {
+	base := []float32{1, 1, 1, 1}
+	a := []float32{2, 0, 1, 3}
+	b := []float32{0, 2, 1, 3}
+	p := func(w float64) map[string]float64 {
+		return map[string]float64{"weight": w, "density": 1, "epsilon": 0.15}
+	}
+	got := runMethod(t, DELLA, &Tensors{Work: tensor.F32, Base: 0, Inputs: inputs([]map[string]float64{{}, p(1), p(3)}, base, a, b)})
+	// density 1: TIES with normalize; element 0 elects b's sign (−3 > 1).
+	if want := []float32{0, 2, 1, 3}; !near(got, want, 1e-6) {
+		t.Errorf("della: got %v, want %v", got, want)
+	}
+	got = runMethod(t, DELLALinear, &Tensors{Work: tensor.F32, Base: 0, Inputs: inputs([]map[string]float64{{}, p(1), p(3)}, base, a, b)})
+	if want := []float32{1 + 1 - 3, 1 - 1 + 3, 1, 1 + 2 + 6}; !near(got, want, 1e-6) {
+		t.Errorf("della_linear: got %v, want %v", got, want)
+	}
+	got = runMethod(t, DELLALinear, &Tensors{Work: tensor.F32, Base: 0, Inputs: inputs([]map[string]float64{{}, p(1)}, base, base)})
+	if !near(got, base, 0) {
+		t.Errorf("empty task vector: got %v", got)
+	}
+}

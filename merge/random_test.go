@@ -1,0 +1,117 @@
+package merge
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/gomerge/gomerge/tensor"
+)
+
+func TestRandomThreshold(t *testing.T) {
+	tests := []struct {
+		p    float32
+		want uint64
+	}{
+		{0, 0}, {-0.5, 0}, {float32(math.NaN()), 0}, {1, 1 << 32}, {2, 1 << 32},
+		{0.5, 1 << 31}, {0.25, 1 << 30},
+	}
+	for _, tc := range tests {
+		if got := randomThreshold(tc.p); got != tc.want {
+			t.Errorf("randomThreshold(%v) = %d, want %d", tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestRandomProbability(t *testing.T) {
+	if got := randomProbability(tensor.BF16, 0.66); got != 0.66015625 {
+		t.Errorf("bf16 probability of 0.66 = %v, want 0.66015625 (mergekit's bf16 probability tensor)", got)
+	}
+	if got := randomProbability(tensor.F16, 0.66); got != float32(0.66) {
+		t.Errorf("f16 probability of 0.66 = %v, want float32 (mergekit upcasts)", got)
+	}
+}
+
+// TestRandomSourcePinned pins the stream of one (seed, model): a change
+// here changes every random merge gomerge has produced.
+func TestRandomSourcePinned(t *testing.T) {
+	r := newRandomSource(42, "models/ft1")
+	got := []uint32{r.uint32(), r.uint32(), r.uint32(), r.uint32()}
+	want := []uint32{0xd48bae28, 0xb07e590b, 0xfc9f6d8d, 0x33d03b32}
+	if !slices.Equal(got, want) {
+		t.Errorf("stream of (42, models/ft1) = %#x, want %#x", got, want)
+	}
+}
+
+func TestRandomSourceStreams(t *testing.T) {
+	draw := func(seed uint64, model string) []uint32 {
+		r := newRandomSource(seed, model)
+		out := make([]uint32, 16)
+		for i := range out {
+			out[i] = r.uint32()
+		}
+		return out
+	}
+	if !slices.Equal(draw(1, "a"), draw(1, "a")) {
+		t.Error("same seed and model give different streams")
+	}
+	if slices.Equal(draw(1, "a"), draw(1, "b")) {
+		t.Error("two models share a stream")
+	}
+	if slices.Equal(draw(1, "a"), draw(2, "a")) {
+		t.Error("two seeds share a stream")
+	}
+}
+
+func TestRandomBernoulliRate(t *testing.T) {
+	const n = 1 << 20
+	for _, p := range []float32{0, 0.1, 0.5, 0.9, 1} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = 1
+		}
+		kept := newRandomSource(7, "m").bernoulli(x, randomThreshold(p))
+		nonzero := 0
+		for _, v := range x {
+			if v != 0 {
+				nonzero++
+			}
+		}
+		if nonzero != kept {
+			t.Fatalf("p=%v: reported %d kept, %d non-zero", p, kept, nonzero)
+		}
+		sd := math.Sqrt(float64(p) * float64(1-p) / n)
+		if got := float64(kept) / n; math.Abs(got-float64(p)) > 5*sd+1e-9 {
+			t.Errorf("p=%v: kept fraction %v, more than 5σ off", p, got)
+		}
+	}
+}
+
+func TestRandomSample(t *testing.T) {
+	r := newRandomSource(3, "m")
+	for _, tc := range []struct{ n, k uint64 }{{10, 10}, {10, 3}, {1000, 999}, {5, 9}, {1 << 40, 1000}} {
+		s := r.sample(tc.n, tc.k)
+		if want := min(tc.n, tc.k); uint64(len(s)) != want {
+			t.Fatalf("sample(%d, %d) has %d values, want %d", tc.n, tc.k, len(s), want)
+		}
+		seen := map[uint64]bool{}
+		for _, v := range s {
+			if v >= tc.n || seen[v] {
+				t.Fatalf("sample(%d, %d): %d out of range or repeated", tc.n, tc.k, v)
+			}
+			seen[v] = true
+		}
+	}
+	// Every index is equally likely: 3 of 4, 40000 times.
+	counts := make([]int, 4)
+	for range 40000 {
+		for _, v := range r.sample(4, 3) {
+			counts[v]++
+		}
+	}
+	for i, c := range counts {
+		if math.Abs(float64(c)-30000) > 500 {
+			t.Errorf("index %d drawn %d times, want about 30000", i, c)
+		}
+	}
+}
