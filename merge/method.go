@@ -52,6 +52,20 @@ type Method struct {
 	// each output element depends only on the same element of the inputs,
 	// so the executor may stream the tensor through Merge in pieces.
 	Elementwise func(t *Tensors) bool
+	// PlanTask, when set, checks or adjusts one planned output tensor
+	// before any weight is read; skip leaves the tensor out.
+	PlanTask func(c *TaskContext) (skip bool, err error)
+}
+
+// TaskContext is what a method's PlanTask hook sees of a planned tensor.
+type TaskContext struct {
+	Task *Task
+	// Optional is set when the architecture marks the weight optional.
+	Optional bool
+	// OutDTypeSet is set when the config names an out_dtype.
+	OutDTypeSet bool
+	// BaseSet is set when the slice has a base model.
+	BaseSet bool
 }
 
 func always(*Tensors) bool { return true }

@@ -33,6 +33,19 @@ var ArceeFusion = &Method{
 	MaxInputs: 2,
 	EmbedRule: EmbedCommon,
 	Merge:     mergeArceeFusion,
+	PlanTask:  planFloat32Out(2),
+}
+
+// planFloat32Out reproduces a mergekit quirk: a float32 mask or factor
+// promotes the merged tensor to float32, so without out_dtype tensors that
+// merge at least minInputs inputs are stored as float32.
+func planFloat32Out(minInputs int) func(c *TaskContext) (bool, error) {
+	return func(c *TaskContext) (bool, error) {
+		if !c.OutDTypeSet && len(c.Task.Inputs) >= minInputs && c.Task.Base >= 0 {
+			c.Task.Out = tensor.F32
+		}
+		return false, nil
+	}
 }
 
 func init() { Register(ArceeFusion) }

@@ -1,5 +1,10 @@
 package merge
 
+import (
+	"fmt"
+	"math"
+)
+
 var dellaPerModel = []Param{
 	{Name: "weight", Required: true},
 	{Name: "density", Default: 1},
@@ -30,6 +35,7 @@ var DELLA = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyDella, true),
+	PlanTask:    planDella,
 	Elementwise: denseOnly,
 }
 
@@ -48,10 +54,26 @@ var DELLALinear = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyDella, false),
+	PlanTask:    planDella,
 	Elementwise: denseOnly,
 }
 
 func init() {
 	Register(DELLA)
 	Register(DELLALinear)
+}
+
+// planDella rejects density/epsilon pairs whose keep probabilities leave
+// (0, 1) before any weight is read.
+func planDella(c *TaskContext) (bool, error) {
+	for i, in := range c.Task.Inputs {
+		if i == c.Task.Base {
+			continue
+		}
+		d, e := in.Params["density"], in.Params["epsilon"]
+		if d > 0 && d < 1 && (d+e >= 1 || d-e <= 0 || math.IsNaN(e)) {
+			return false, fmt.Errorf("%s, %s: density %g, epsilon %g: %w", c.Task.Name, in.Model.Ref.String(), d, e, ErrDellaEpsilon)
+		}
+	}
+	return false, nil
 }

@@ -29,6 +29,20 @@ var ModelStock = &Method{
 	MinInputs: 1,
 	EmbedRule: EmbedCommon,
 	Merge:     mergeModelStock,
+	PlanTask:  planModelStock,
+}
+
+// planModelStock leaves out an optional tensor that fewer than three
+// models have (mergekit discards it) and fails on a required one.
+func planModelStock(c *TaskContext) (bool, error) {
+	n := len(c.Task.Inputs)
+	if n >= 3 || n == 1 && c.Task.Base == 0 {
+		return false, nil
+	}
+	if c.Optional {
+		return true, nil
+	}
+	return false, fmt.Errorf("model_stock needs at least 3 models (the base and two others) for %s, found %d", c.Task.Name, n)
 }
 
 func init() { Register(ModelStock) }

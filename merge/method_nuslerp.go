@@ -33,6 +33,12 @@ var NuSlerp = &Method{
 	MaxInputs: 3,
 	EmbedRule: EmbedCommon,
 	Merge:     mergeNuSlerp,
+	PlanTask: func(c *TaskContext) (bool, error) {
+		if c.BaseSet && c.Task.Base < 0 && len(c.Task.Inputs) > 1 {
+			return false, fmt.Errorf("nuslerp: the base model has no %s", c.Task.Name)
+		}
+		return false, nil
+	},
 }
 
 func init() { Register(NuSlerp) }

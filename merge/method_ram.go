@@ -53,6 +53,7 @@ var RAMPlusTL = &Method{
 	MinInputs: 1,
 	EmbedRule: EmbedExact,
 	Merge:     func(t *Tensors, out []float32) error { return mergeRAM(t, out, true) },
+	PlanTask:  planFloat32Out(2),
 }
 
 func init() {

@@ -452,6 +452,16 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 	if err := p.checkTask(task, s); err != nil {
 		return err
 	}
+	if hook := p.method.PlanTask; hook != nil {
+		skip, err := hook(&TaskContext{Task: task, Optional: w.Optional, OutDTypeSet: p.out != tensor.Invalid, BaseSet: s.base != nil})
+		if err != nil {
+			return p.errorf(p.cfg.MergeMethodPos, "%v", err)
+		}
+		if skip {
+			p.warnf("%s: left out: %s cannot merge it from %d input(s)", task.Name, p.method.Name, len(task.Inputs))
+			return nil
+		}
+	}
 	p.plan.Tasks = append(p.plan.Tasks, task)
 	return nil
 }

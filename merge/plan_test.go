@@ -71,6 +71,10 @@ func TestPlanErrors(t *testing.T) {
 			"passthrough takes at most 1 inputs, got 2 for model.embed_tokens.weight (models ft1, base) (with models: syntax base_model is added as an input)"},
 		{"mixed architectures", "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: base\n  - model: qwen\n",
 			"config.yml:5:12: model qwen is Qwen2ForCausalLM but base is LlamaForCausalLM: mixing architectures needs --allow-crimes"},
+		{"model_stock needs three", "merge_method: model_stock\nbase_model: base\nmodels: [{model: ft1}]\n",
+			"config.yml:1:15: model_stock needs at least 3 models (the base and two others) for model.embed_tokens.weight, found 2"},
+		{"della epsilon", "merge_method: della\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 1, density: 0.9, epsilon: 0.2}\n",
+			"density 0.9, epsilon 0.2: epsilon must be chosen such that density +/- epsilon is in (0, 1)"},
 		{"sources at different depths", "merge_method: linear\nparameters: {weight: 1}\nslices:\n  - sources:\n      - model: base\n        layer_range: [0, 1]\n      - model: deep\n        layer_range: [4, 5]\n",
 			""},
 	}
@@ -176,6 +180,15 @@ parameters:
 			if got := findTask(t, p, name).Global["t"]; got != want {
 				t.Errorf("%s: t = %v, want %v", name, got, want)
 			}
+		}
+	})
+	t.Run("arcee_fusion stores float32", func(t *testing.T) {
+		p, err := planYAML(t, dir, "merge_method: arcee_fusion\nbase_model: ft1_bf16\nmodels: [{model: ft1_bf16}, {model: ft1}]\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task := findTask(t, p, "model.norm.weight"); task.Work != tensor.BF16 || task.Out != tensor.F32 {
+			t.Errorf("work %v out %v, want BF16 F32 (mergekit's float32 mask promotes)", task.Work, task.Out)
 		}
 	})
 	t.Run("dtypes", func(t *testing.T) {
