@@ -3,6 +3,8 @@ package merge
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -147,31 +149,73 @@ func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []f
 // out: per element, the entries whose sign agrees with the sign of the sum
 // are added, and divided by the sum of their weights when normalize.
 func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
-	for j := range out {
-		var s float32
-		for _, d := range deltas {
-			s += d[j]
+	parallelBlocks(len(out), func(lo, hi int) {
+		var divBuf [consensusBlock]float32
+		for ; lo < hi; lo += consensusBlock {
+			end := min(hi, lo+consensusBlock)
+			consensusBlockRange(work, out[lo:end], divBuf[:end-lo], deltas, weights, lo, normalize)
 		}
-		s = roundTo(work, s)
-		positive := s >= 0
-		var mixed, div float32
-		for i, d := range deltas {
-			v := d[j]
-			if v != 0 && (v > 0) == positive {
-				mixed += v
-				div += weights[i]
-			}
-		}
-		mixed = roundTo(work, mixed)
-		if normalize {
-			div = roundTo(work, div)
-			if div == 0 {
-				div = 1
-			}
-			mixed = roundTo(work, mixed/div)
-		}
-		out[j] = mixed
+	})
+}
+
+const consensusBlock = 2048
+
+func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, lo int, normalize bool) {
+	n := len(out)
+	sign := out // the sum's sign is computed in out, then out is reused for the mixed sum
+	clear(sign)
+	for _, d := range deltas {
+		tensor.Add(sign, d[lo:lo+n])
 	}
+	tensor.Round(work, sign)
+	clear(div)
+	var mixed [consensusBlock]float32
+	for i, d := range deltas {
+		d := d[lo : lo+n]
+		w := weights[i]
+		for j, v := range d {
+			// agree: v has the elected sign (a sum ≥ 0 elects +); zeros never count.
+			if v != 0 && (v > 0) == (sign[j] >= 0) {
+				mixed[j] += v
+				div[j] += w
+			}
+		}
+	}
+	m := mixed[:n]
+	tensor.Round(work, m)
+	if normalize {
+		tensor.Round(work, div)
+		for j := range m {
+			if div[j] == 0 {
+				div[j] = 1
+			}
+			m[j] /= div[j]
+		}
+		tensor.Round(work, m)
+	}
+	copy(out, m)
+}
+
+// parallelBlocks runs fn over [0, n) split into contiguous ranges, one per
+// CPU, when n is large enough to pay for the goroutines. fn must treat
+// elements independently, so the split never changes results.
+func parallelBlocks(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1<<18 || workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += step {
+		hi := min(n, lo+step)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
 }
 
 // subRound returns x − base rounded to the working dtype: a task vector.

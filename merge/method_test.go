@@ -203,3 +203,45 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+func TestKeepTopK(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 2, 7, 100, 5000} {
+		for _, dupes := range []bool{false, true} {
+			x := make([]float32, n)
+			for i := range x {
+				if dupes {
+					x[i] = float32(r.IntN(7) - 3)
+				} else {
+					x[i] = float32(r.NormFloat64())
+				}
+			}
+			for _, k := range []int{1, (n + 1) / 2, n} {
+				got := slices.Clone(x)
+				keepTopK(got, k)
+				// reference: stable sort of indices by descending magnitude
+				idx := make([]int, n)
+				for i := range idx {
+					idx[i] = i
+				}
+				slices.SortStableFunc(idx, func(a, b int) int {
+					ma, mb := math.Abs(float64(x[a])), math.Abs(float64(x[b]))
+					switch {
+					case ma > mb:
+						return -1
+					case ma < mb:
+						return 1
+					}
+					return 0
+				})
+				want := make([]float32, n)
+				for _, i := range idx[:k] {
+					want[i] = x[i]
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("n=%d dupes=%v k=%d:\ngot  %v\nwant %v", n, dupes, k, got, want)
+				}
+			}
+		}
+	}
+}

@@ -25,32 +25,11 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 		return fmt.Errorf("density %g keeps no element of the %d in %s for %s (mergekit fails here too)",
 			density, n, t.Name, t.Inputs[i].Model)
 	}
-	abs := t.Scratch(n)
-	for j, v := range delta {
-		abs[j] = float32(math.Abs(float64(v)))
-	}
-	thr := kthLargest(abs, k)
-	above := 0
-	for _, v := range delta {
-		if abs32(v) > thr {
-			above++
-		}
-	}
-	ties := k - above
 	var orig float64
 	if t.Global["rescale"] != 0 {
 		orig = tensor.SumAbs(delta)
 	}
-	for j, v := range delta {
-		a := abs32(v)
-		switch {
-		case a > thr:
-		case a == thr && ties > 0:
-			ties--
-		default:
-			delta[j] = 0
-		}
-	}
+	keepTopK(delta, k)
 	if t.Global["rescale"] != 0 {
 		rescaleL1(t.Work, delta, orig)
 	}
