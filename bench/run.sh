@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bench/run.sh [SIZE_BYTES] [N_MODELS]: merge speed and memory against the I/O floor.
+#
+# Generates N_MODELS (default 2) bf16 Llama-shaped models of about SIZE_BYTES
+# (default 1.5e9) each with internal/testmodel, then for each method measures
+# the wall time of `gomerge` (median of 3, page cache warm) and divides it by
+# the I/O floor measured in the same run: reading every input byte once
+# (cat > /dev/null) plus writing and fsyncing a file of the output's size.
+# Peak RSS comes from /usr/bin/time when it is installed.
+# Models are kept in $BENCH_DIR (default /tmp/gomerge-bench) between runs.
+set -euo pipefail
+size=${1:-1.5e9}
+n=${2:-2}
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${BENCH_DIR:-/tmp/gomerge-bench}
+mkdir -p "$dir"
+go build -o "$dir/gomerge" "$root/cmd/gomerge"
+go build -o "$dir/genmodel" "$root/internal/testmodel/cmd/genmodel"
+
+models=()
+for i in $(seq 0 "$n"); do
+  m="$dir/m$i-$size"
+  if [ ! -f "$m/config.json" ]; then
+    if [ "$i" = 0 ]; then "$dir/genmodel" -size "$size" -seed 1 "$m" >/dev/null
+    else "$dir/genmodel" -size "$size" -seed 1 -delta 0.002 -delta-seed "$((i + 1))" "$m" >/dev/null; fi
+  fi
+  models+=("$m")
+done
+base=${models[0]}
+others=("${models[@]:1}")
+
+config() { # method -> YAML on stdout
+  local method=$1
+  echo "merge_method: $method"
+  case $method in
+    linear) ;;
+    *) echo "base_model: $base" ;;
+  esac
+  echo "dtype: bfloat16"
+  [ "$method" = slerp ] && echo "parameters: {t: 0.4}"
+  echo "models:"
+  if [ "$method" = slerp ]; then
+    echo "  - model: $base"; echo "  - model: ${others[0]}"; return
+  fi
+  local density=1
+  case $method in ties|dare_*|breadcrumbs*|della*) density=0.5 ;; esac
+  for m in "${others[@]}"; do
+    echo "  - model: $m"
+    echo "    parameters: {weight: 0.5, density: $density}"
+  done
+}
+
+secs() { # command... -> wall seconds, peak RSS KiB (or -) on stdout
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -o "$dir/time.txt" -f "%e %M" "$@" >/dev/null 2>&1
+    tail -1 "$dir/time.txt"
+  else
+    local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N)
+    echo "$(echo "$t1 - $t0" | bc) -"
+  fi
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+inputs=()
+for m in "${models[@]}"; do inputs+=("$m"/*.safetensors); done
+cat "${inputs[@]}" >/dev/null # warm the page cache
+outbytes=$(stat -c %s "$base"/*.safetensors | awk '{s+=$1} END {print s}')
+
+floor() {
+  local f="$dir/floor.bin"
+  local t0 t1
+  t0=$(date +%s.%N)
+  cat "${inputs[@]}" >/dev/null
+  head -c "$outbytes" /dev/zero >"$f"; sync "$f"
+  t1=$(date +%s.%N)
+  rm -f "$f"
+  echo "$t1 - $t0" | bc
+}
+
+echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(date -u +%F)"
+echo "models: $n + base, $(du -sh "$base" | cut -f1) each (bf16); output $((outbytes / 1000000)) MB"
+printf "%-16s %9s %9s %7s %10s\n" method "floor s" "merge s" ratio "peak RSS"
+for method in ${METHODS:-linear slerp task_arithmetic ties dare_ties}; do
+  if [ "$method" = slerp ] && [ "$n" -lt 1 ]; then continue; fi
+  config "$method" >"$dir/$method.yml"
+  f=$(for i in 1 2 3; do floor; done | median)
+  times=(); rss=()
+  for i in 1 2 3; do
+    rm -rf "$dir/out"
+    read -r t r < <(secs "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet)
+    times+=("$t"); rss+=("$r")
+  done
+  t=$(printf "%s\n" "${times[@]}" | median)
+  r=$(printf "%s\n" "${rss[@]}" | median)
+  [ "$r" != - ] && r="$((r / 1024)) MiB"
+  printf "%-16s %9.2f %9.2f %7.2f %10s\n" "$method" "$f" "$t" "$(echo "$t / $f" | bc -l)" "$r"
+done
+rm -rf "$dir/out"
