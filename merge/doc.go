@@ -32,8 +32,11 @@
 //     shape mismatches are reported with the YAML line.
 //   - When no base_model is given, the first model of the config donates
 //     config.json and the tokenizer (mergekit takes one in set order).
-//   - An lm_head that no input stores is not invented from the embeddings
-//     (mergekit issues #385, #632): tied models stay tied.
+//   - When the output config sets tie_word_embeddings, no lm_head is
+//     written, even if some inputs store one (with a warning); mergekit
+//     writes one from the embeddings that the loader then ignores (issues
+//     #385, #632). An untied output still takes a tied input's embeddings
+//     as that input's lm_head, as in mergekit.
 //   - A failed or interrupted merge leaves no output; an output directory
 //     appears only complete.
 //   - Random methods cannot replay torch's generator; their masks are

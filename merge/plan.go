@@ -446,6 +446,14 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 	if w.Optional && !anyDirect {
 		return nil
 	}
+	if len(w.TiedNames) > 0 && p.outputTied() {
+		// The output config ties lm_head to the embeddings; a separate
+		// lm_head would be ignored or contradict it (mergekit #385, #632).
+		if anyDirect {
+			p.warnf("%s: left out because the output config sets tie_word_embeddings; inputs that store it separately lose it", w.Name)
+		}
+		return nil
+	}
 	if len(task.Inputs) == 0 {
 		return nil
 	}
@@ -464,6 +472,13 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 	}
 	p.plan.Tasks = append(p.plan.Tasks, task)
 	return nil
+}
+
+// outputTied reports whether the output config ties the output embedding
+// to the input embedding.
+func (p *planner) outputTied() bool {
+	v, ok := p.plan.Donor.Config["tie_word_embeddings"].(bool)
+	return ok && v
 }
 
 // findTensor looks a weight up under its name, its aliases and then its

@@ -135,6 +135,30 @@ func TestPlanShapes(t *testing.T) {
 			}
 		}
 	})
+	t.Run("untied output takes a tied input's embeddings as lm_head", func(t *testing.T) {
+		p, err := planYAML(t, dir, "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: base\n  - model: tied\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := findTask(t, p, "lm_head.weight")
+		if len(task.Inputs) != 2 || task.Inputs[1].Tensor.Name != "model.embed_tokens.weight" {
+			t.Errorf("lm_head inputs %+v", task.Inputs)
+		}
+	})
+	t.Run("tied output gets no lm_head", func(t *testing.T) {
+		p, err := planYAML(t, dir, "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: tied\n  - model: base\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range p.Tasks {
+			if task.Name == "lm_head.weight" {
+				t.Fatal("planned an lm_head although the output config ties it")
+			}
+		}
+		if !strings.Contains(strings.Join(p.Warnings, "\n"), "tie_word_embeddings") {
+			t.Errorf("no warning: %v", p.Warnings)
+		}
+	})
 	t.Run("frankenmerge layer count and names", func(t *testing.T) {
 		p, err := planYAML(t, dir, "merge_method: passthrough\nslices:\n  - sources:\n      - model: base\n        layer_range: [0, 2]\n  - sources:\n      - model: deep\n        layer_range: [2, 6]\n")
 		if err != nil {
