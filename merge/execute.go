@@ -293,7 +293,7 @@ func (ex *executor) copyRaw(t *Task) error {
 	defer ex.pool.putBytes(buf)
 	for off := int64(0); ; off += piece {
 		b := buf[:min(piece, size-off)]
-		if err := in.Model.Tensors.ReadTensorRange(in.Tensor.Name, off, b); err != nil {
+		if err := in.readRange(off, b); err != nil {
 			return err
 		}
 		if err := ex.w.WriteTensorPart(t.Name, off, b); err != nil {
@@ -315,7 +315,7 @@ func (ex *executor) load(in TaskInput, t *Task, buf []float32, off, k int64, who
 	}
 	raw := ex.pool.bytes(int(k * es))
 	defer ex.pool.putBytes(raw)
-	if err := in.Model.Tensors.ReadTensorRange(in.Tensor.Name, off*es, raw); err != nil {
+	if err := in.readRange(off*es, raw); err != nil {
 		return nil, err
 	}
 	data := buf[:k]

@@ -56,10 +56,42 @@ type Task struct {
 
 // TaskInput is one model's tensor feeding a task.
 type TaskInput struct {
-	Model  *SourceModel
+	Model *SourceModel
+	// Tensor is the stored tensor, or for a tensor assembled from Parts a
+	// description of the whole (its Name is the wanted name).
 	Tensor safetensors.TensorInfo
+	// Parts, when set, are stored tensors whose bytes, concatenated in
+	// order, make up Tensor (per-expert weights of an older checkpoint that
+	// the architecture stores fused).
+	Parts  []safetensors.TensorInfo
 	DType  tensor.DType
 	Params map[string]float64
+}
+
+// readRange reads len(dst) bytes of the input starting off bytes into it,
+// across parts when it has them.
+func (in TaskInput) readRange(off int64, dst []byte) error {
+	if len(in.Parts) == 0 {
+		return in.Model.Tensors.ReadTensorRange(in.Tensor.Name, off, dst)
+	}
+	for _, p := range in.Parts {
+		if len(dst) == 0 {
+			return nil
+		}
+		if off >= p.Size {
+			off -= p.Size
+			continue
+		}
+		n := min(int64(len(dst)), p.Size-off)
+		if err := in.Model.Tensors.ReadTensorRange(p.Name, off, dst[:n]); err != nil {
+			return err
+		}
+		dst, off = dst[n:], 0
+	}
+	if len(dst) > 0 {
+		return fmt.Errorf("model %s: %s: read past the end of its parts", in.Model.Ref.String(), in.Tensor.Name)
+	}
+	return nil
 }
 
 // NumElements is the element count of the output tensor.
