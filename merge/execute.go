@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -278,10 +279,11 @@ func (ex *executor) run(t *Task) error {
 	return nil
 }
 
+// rawCopy reports whether a passthrough tensor can be copied byte for byte:
+// no scale and no dtype change.
 func (ex *executor) rawCopy(t *Task) bool {
 	in := t.Inputs[0]
-	ts := &Tensors{Inputs: []Input{{Params: in.Params}}}
-	return passthroughRaw(ts) && in.DType == t.Out && in.DType == t.Work && in.Tensor.Size == t.Bytes()
+	return math.IsNaN(in.Params["scale"]) && in.DType == t.Out && in.DType == t.Work && in.Tensor.Size == t.Bytes()
 }
 
 // copyRaw copies a tensor's bytes unchanged, in pieces.

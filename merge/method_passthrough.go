@@ -30,8 +30,3 @@ func mergePassthrough(t *Tensors, out []float32) error {
 	}
 	return nil
 }
-
-// passthroughRaw reports whether the tensor can be copied byte for byte.
-func passthroughRaw(t *Tensors) bool {
-	return math.IsNaN(t.Inputs[0].Params["scale"])
-}
