@@ -176,36 +176,41 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 // at once: 4 MiB of float32 per input. Tests lower it.
 var chunkElements int64 = 1 << 20
 
-// chunk returns the number of elements the task is processed in at a time:
-// the whole tensor, or chunkElements for element-wise merges of inputs
-// that need no cropping.
-func chunk(m *Method, t *Task) int64 {
+// chunk returns the number of elements the task is processed in at a time,
+// and whether the inputs are held whole in their stored form meanwhile:
+// pieces of chunkElements for element-wise merges (read piece by piece)
+// and for methods with an Analyze pass (inputs held, read once) when no
+// input needs cropping; otherwise the whole tensor.
+func chunk(m *Method, t *Task) (c int64, hold bool) {
 	n := t.NumElements()
-	if m.Elementwise == nil || n <= chunkElements {
-		return n
-	}
 	ts := &Tensors{Global: t.Global}
 	for _, in := range t.Inputs {
 		if !slices.Equal(in.Tensor.Shape, t.Shape) {
-			return n
+			return n, false
 		}
 		ts.Inputs = append(ts.Inputs, Input{Params: in.Params})
 	}
-	if !m.Elementwise(ts) {
-		return n
+	switch {
+	case m.Elementwise != nil && m.Elementwise(ts):
+		return min(n, chunkElements), false
+	case m.Analyze != nil:
+		return min(n, chunkElements), true
 	}
-	return chunkElements
+	return n, false
 }
 
 // taskCost estimates the bytes of buffers one task holds at its peak.
 func taskCost(m *Method, t *Task) int64 {
-	c := chunk(m, t)
+	c, hold := chunk(m, t)
 	n := t.NumElements()
 	var cost int64
 	for _, in := range t.Inputs {
-		if c < n {
+		switch {
+		case hold:
+			cost += in.Tensor.Size + c*4
+		case c < n:
 			cost += c * int64(in.DType.Size()+4)
-		} else {
+		default:
 			cost += in.Tensor.Size + 4*numElements(in.Tensor.Shape)
 		}
 	}
@@ -243,7 +248,7 @@ func (ex *executor) run(t *Task) error {
 			return b
 		}}
 	n := t.NumElements()
-	c := chunk(m, t)
+	c, hold := chunk(m, t)
 	bufs := make([][]float32, len(t.Inputs))
 	for i, in := range t.Inputs {
 		size := c
@@ -253,17 +258,47 @@ func (ex *executor) run(t *Task) error {
 		bufs[i] = ts.Scratch(int(size))
 		ts.Inputs = append(ts.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
 	}
-	out := ts.Scratch(int(c))
-	raw := ex.pool.bytes(int(c) * t.Out.Size())
-	defer ex.pool.putBytes(raw)
-	for off := int64(0); off < n; off += c {
-		k := min(c, n-off)
+	load := func(off, k int64) error {
 		for i, in := range t.Inputs {
 			data, err := ex.load(in, t, bufs[i], off, k, c == n)
 			if err != nil {
 				return err
 			}
 			ts.Inputs[i].Data = data
+		}
+		ts.Offset = off
+		return nil
+	}
+	if hold {
+		// Read each input once, whole and in its stored form, and serve the
+		// pieces of both passes from memory.
+		for i := range t.Inputs {
+			held := ex.pool.bytes(int(t.Inputs[i].Tensor.Size))
+			defer func() {
+				t.Inputs[i].held = nil
+				ex.pool.putBytes(held)
+			}()
+			if err := t.Inputs[i].readRange(0, held); err != nil {
+				return err
+			}
+			t.Inputs[i].held = held
+		}
+		for off := int64(0); off < n; off += c {
+			if err := load(off, min(c, n-off)); err != nil {
+				return err
+			}
+			if err := m.Analyze(ts); err != nil {
+				return err
+			}
+		}
+	}
+	out := ts.Scratch(int(c))
+	raw := ex.pool.bytes(int(c) * t.Out.Size())
+	defer ex.pool.putBytes(raw)
+	for off := int64(0); off < n; off += c {
+		k := min(c, n-off)
+		if err := load(off, k); err != nil {
+			return err
 		}
 		if err := m.Merge(ts, out[:k]); err != nil {
 			return err
@@ -315,10 +350,15 @@ func (ex *executor) load(in TaskInput, t *Task, buf []float32, off, k int64, who
 	if whole {
 		k = numElements(in.Tensor.Shape)
 	}
-	raw := ex.pool.bytes(int(k * es))
-	defer ex.pool.putBytes(raw)
-	if err := in.readRange(off*es, raw); err != nil {
-		return nil, err
+	var raw []byte
+	if in.held != nil {
+		raw = in.held[off*es : (off+k)*es]
+	} else {
+		raw = ex.pool.bytes(int(k * es))
+		defer ex.pool.putBytes(raw)
+		if err := in.readRange(off*es, raw); err != nil {
+			return nil, err
+		}
 	}
 	data := buf[:k]
 	if err := tensor.Decode(data, raw, in.DType); err != nil {

@@ -52,6 +52,12 @@ type Method struct {
 	// each output element depends only on the same element of the inputs,
 	// so the executor may stream the tensor through Merge in pieces.
 	Elementwise func(t *Tensors) bool
+	// Analyze, when set, lets the executor stream a method that needs
+	// whole-tensor statistics: it keeps each input in its stored form,
+	// calls Analyze on every piece in order (t.Offset says where the piece
+	// starts; t.State carries what Analyze gathers), and then calls Merge
+	// on every piece in order.
+	Analyze func(t *Tensors) error
 	// PlanTask, when set, checks or adjusts one planned output tensor
 	// before any weight is read; skip leaves the tensor out.
 	PlanTask func(c *TaskContext) (skip bool, err error)
@@ -117,6 +123,13 @@ type Tensors struct {
 	IsEmbed bool
 	// Seed seeds the random masks of this tensor (see Seed in Options).
 	Seed uint64
+
+	// Offset is the element offset of the current piece when the tensor is
+	// streamed in pieces; 0 otherwise.
+	Offset int64
+	// State is the method's own record of what Analyze found; nil unless
+	// the tensor is streamed through Analyze.
+	State any
 
 	// alloc hands out scratch buffers that live until the tensor is
 	// written; nil means plain allocation.

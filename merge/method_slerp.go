@@ -29,6 +29,26 @@ var Slerp = &Method{
 	MaxInputs: 2,
 	EmbedRule: EmbedCommon,
 	Merge:     mergeSlerp,
+	Analyze:   analyzeSlerp,
+}
+
+// slerpState holds the whole-tensor sums slerp needs.
+type slerpState struct{ ss0, ss1, dot float64 }
+
+func analyzeSlerp(t *Tensors) error {
+	if len(t.Inputs) != 2 || t.Base < 0 {
+		return nil
+	}
+	st, _ := t.State.(*slerpState)
+	if st == nil {
+		st = &slerpState{}
+		t.State = st
+	}
+	v0, v1 := t.Inputs[t.Base].Data, t.Inputs[1-t.Base].Data
+	st.ss0 += tensor.SumSquares(v0)
+	st.ss1 += tensor.SumSquares(v1)
+	st.dot += tensor.Dot(v0, v1)
+	return nil
 }
 
 func init() { Register(Slerp) }
@@ -43,7 +63,11 @@ func mergeSlerp(t *Tensors, out []float32) error {
 	}
 	v0 := t.Inputs[t.Base].Data
 	v1 := t.Inputs[1-t.Base].Data
-	s0, s1 := slerpCoefficients(float64(t.Global["t"]), v0, v1)
+	st, _ := t.State.(*slerpState)
+	if st == nil {
+		st = &slerpState{tensor.SumSquares(v0), tensor.SumSquares(v1), tensor.Dot(v0, v1)}
+	}
+	s0, s1 := slerpCoefficients(t.Global["t"], st)
 	for j := range out {
 		out[j] = float32(s0*v0[j]) + float32(s1*v1[j])
 	}
@@ -54,16 +78,16 @@ func mergeSlerp(t *Tensors, out []float32) error {
 // slerpCoefficients returns the factors of v0 and v1. The dot product of
 // the unit vectors is a float32 value as in NumPy; the trigonometry runs
 // in float64 as NumPy 1.x promotes float32 scalars times Python floats.
-func slerpCoefficients(t float64, v0, v1 []float32) (float32, float32) {
-	n0 := math.Sqrt(tensor.SumSquares(v0))
-	n1 := math.Sqrt(tensor.SumSquares(v1))
+func slerpCoefficients(t float64, st *slerpState) (float32, float32) {
+	n0 := math.Sqrt(st.ss0)
+	n1 := math.Sqrt(st.ss1)
 	if n0 <= 1e-8 {
 		n0 = 1
 	}
 	if n1 <= 1e-8 {
 		n1 = 1
 	}
-	d := float64(float32(tensor.Dot(v0, v1) / (n0 * n1)))
+	d := float64(float32(st.dot / (n0 * n1)))
 	if math.Abs(d) > 0.9995 {
 		return float32(1 - t), float32(t)
 	}

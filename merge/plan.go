@@ -66,6 +66,10 @@ type TaskInput struct {
 	Parts  []safetensors.TensorInfo
 	DType  tensor.DType
 	Params map[string]float64
+
+	// held, while the task runs, is the whole input in stored form (for
+	// methods with an Analyze pass).
+	held []byte
 }
 
 // readRange reads len(dst) bytes of the input starting off bytes into it,
