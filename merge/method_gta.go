@@ -218,6 +218,21 @@ func parallelBlocks(n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
+// taskVectors returns the base tensor and the task vectors X_i − B of the
+// other inputs, in input order; ok is false when there is no base.
+func taskVectors(t *Tensors) (base []float32, tvs [][]float32, ok bool) {
+	if t.Base < 0 {
+		return nil, nil, false
+	}
+	base = t.Inputs[t.Base].Data
+	for i, in := range t.Inputs {
+		if i != t.Base {
+			tvs = append(tvs, subRound(t, in.Data, base))
+		}
+	}
+	return base, tvs, true
+}
+
 // subRound returns x − base rounded to the working dtype: a task vector.
 func subRound(t *Tensors, x, base []float32) []float32 {
 	d := t.Scratch(len(x))

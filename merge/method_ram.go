@@ -62,15 +62,9 @@ func init() {
 }
 
 func mergeRAM(t *Tensors, out []float32, plus bool) error {
-	if t.Base < 0 {
+	base, tvs, ok := taskVectors(t)
+	if !ok {
 		return fmt.Errorf("%s: base model tensor required but not present", t.Name)
-	}
-	base := t.Inputs[t.Base].Data
-	var tvs [][]float32
-	for i, in := range t.Inputs {
-		if i != t.Base {
-			tvs = append(tvs, subRound(t, in.Data, base))
-		}
 	}
 	if len(tvs) == 0 {
 		copy(out, base)
