@@ -19,6 +19,14 @@ func TestArchitectures(t *testing.T) {
 		"LlamaForCausalLM": "llama", "LLaMaForCausalLM": "llama", "MistralForCausalLM": "mistral",
 		"Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "GemmaForCausalLM": "gemma",
 		"Gemma2ForCausalLM": "gemma2", "Phi3ForCausalLM": "phi3",
+		"MixtralForCausalLM": "mixtral", "Qwen3MoeForCausalLM": "qwen3_moe", "QWenLMHeadModel": "qwen",
+		"Gemma3ForCausalLM": "gemma3_text", "PhiForCausalLM": "phi", "GPT2LMHeadModel": "gpt2",
+		"GPTNeoXForCausalLM": "gpt_neox", "FalconForCausalLM": "falcon",
+		"StableLmForCausalLM": "stablelm", "StableLMEpochForCausalLM": "stablelm_epoch",
+		"Starcoder2ForCausalLM": "starcoder2", "CohereForCausalLM": "cohere", "Cohere2ForCausalLM": "cohere2",
+		"Olmo2ForCausalLM": "olmo2", "GraniteForCausalLM": "granite", "InternLM2ForCausalLM": "internlm2",
+		"BaichuanForCausalLM": "baichuan", "BaiChuanForCausalLM": "baichuan", "ExaoneForCausalLM": "exaone",
+		"SolarForCausalLM": "solar",
 	}
 	for _, name := range arch.Names() {
 		mt, ok := types[name]

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/gomerge/gomerge/merge/arch"
@@ -83,15 +82,33 @@ func openSourceModel(ref ModelRef, dir string) (*SourceModel, error) {
 	if m.Arch, err = lookupArch(m.Config); err != nil {
 		return nil, fmt.Errorf("model %s: %s: %w", ref.String(), cfgPath, err)
 	}
-	n, ok := configInt(m.Config, m.Arch.NumLayersKey)
-	if !ok {
-		return nil, fmt.Errorf("model %s: %s has no integer %q", ref.String(), cfgPath, m.Arch.NumLayersKey)
+	if m.Arch != nil {
+		if m.Layers, _, err = m.Arch.NumLayers(m.Config); err != nil {
+			return nil, fmt.Errorf("model %s: %s: %w", ref.String(), cfgPath, err)
+		}
 	}
-	m.Layers = n
 	if m.Tensors, err = safetensors.OpenModel(d); err != nil {
 		return nil, fmt.Errorf("model %s: %w", ref.String(), err)
 	}
 	return m, nil
+}
+
+// inferArch gives every model one architecture inferred from the tensor
+// names of all of them; it is used when some model's architecture has no
+// table (mergekit's architecture/auto.py).
+func inferArch(models []*SourceModel) error {
+	names := make([][]string, len(models))
+	for i, m := range models {
+		names[i] = m.Tensors.Names()
+	}
+	a, err := arch.Infer(names)
+	if err != nil {
+		return err
+	}
+	for _, m := range models {
+		m.Arch, m.Layers = a, a.FixedLayers
+	}
+	return nil
 }
 
 func lookupArch(cfg map[string]any) (*arch.Arch, error) {
@@ -101,10 +118,7 @@ func lookupArch(cfg map[string]any) (*arch.Arch, error) {
 	}
 	name, _ := list[0].(string)
 	mt, _ := cfg["model_type"].(string)
-	a, ok := arch.Lookup(name, mt)
-	if !ok {
-		return nil, fmt.Errorf("unsupported architecture %q (supported: %s)", name, strings.Join(arch.Names(), ", "))
-	}
+	a, _ := arch.Lookup(name, mt)
 	return a, nil
 }
 
@@ -119,39 +133,6 @@ func decodeJSONObject(raw []byte) (map[string]any, error) {
 		return nil, errors.New("not a JSON object")
 	}
 	return m, nil
-}
-
-// configInt reads an integer at a dotted key path of a config.
-func configInt(cfg map[string]any, key string) (int, bool) {
-	v, ok := configLookup(cfg, key)
-	if !ok {
-		return 0, false
-	}
-	switch n := v.(type) {
-	case json.Number:
-		i, err := strconv.Atoi(n.String())
-		return i, err == nil
-	case float64:
-		return int(n), n == float64(int(n))
-	case int:
-		return n, true
-	}
-	return 0, false
-}
-
-func configLookup(cfg map[string]any, key string) (any, bool) {
-	parts := strings.Split(key, ".")
-	var cur any = cfg
-	for _, p := range parts {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = m[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 // configSet sets a dotted key path, creating nothing: it reports false when

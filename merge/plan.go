@@ -264,6 +264,15 @@ func (p *planner) openModels() error {
 }
 
 func (p *planner) chooseArch() error {
+	for _, m := range p.plan.Models {
+		if m.Arch == nil {
+			p.warnf("no architecture table for %s: inferring one from the tensor names", m.Ref.String())
+			if err := inferArch(p.plan.Models); err != nil {
+				return p.errorf(m.Ref.Pos, "model %s: %v", m.Ref.String(), err)
+			}
+			break
+		}
+	}
 	first := p.plan.Models[0]
 	for _, m := range p.plan.Models[1:] {
 		if m.Arch != first.Arch && !p.opt.AllowCrimes {
@@ -654,8 +663,12 @@ func (p *planner) outputConfig() error {
 		for _, s := range p.slices {
 			n += s.sources[0].end - s.sources[0].start
 		}
-		if !configSet(cfg, p.plan.Arch.NumLayersKey, n) {
-			p.warnf("could not set %s in the output config", p.plan.Arch.NumLayersKey)
+		_, key, err := p.plan.Arch.NumLayers(cfg)
+		switch {
+		case err != nil:
+			p.warnf("could not set the layer count in the output config: %v", err)
+		case key != "" && !configSet(cfg, key, n):
+			p.warnf("could not set %s in the output config", key)
 		}
 	}
 	p.plan.OutConfig = cfg

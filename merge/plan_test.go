@@ -164,8 +164,8 @@ func TestPlanShapes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := configInt(p.OutConfig, "num_hidden_layers"); n != 6 {
-			t.Errorf("num_hidden_layers = %d, want 6", n)
+		if n := p.OutConfig["num_hidden_layers"]; n != 6 {
+			t.Errorf("num_hidden_layers = %v, want 6", n)
 		}
 		task := findTask(t, p, "model.layers.5.mlp.down_proj.weight")
 		if got := task.Inputs[0].Tensor.Name; got != "model.layers.5.mlp.down_proj.weight" || task.Inputs[0].Model.Ref.Path != "deep" {

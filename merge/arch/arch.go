@@ -10,8 +10,9 @@
 package arch
 
 import (
+	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -48,8 +49,17 @@ type Arch struct {
 	Layer     []Weight
 	Post      []Weight
 	// NumLayersKey is the config.json key (dotted path) holding the layer
-	// count.
+	// count. Empty means every model has FixedLayers layers, whatever its
+	// config says, and the output config's count is never rewritten.
 	NumLayersKey string
+	// NumLayersAliases are other keys that hold the layer count in some
+	// checkpoints of the family (GPT-2 configs written with
+	// num_hidden_layers instead of n_layer); NumLayers tries them in order
+	// after NumLayersKey.
+	NumLayersAliases []string
+	// FixedLayers is the layer count when NumLayersKey is empty (mergekit's
+	// override_num_layers); Infer sets it.
+	FixedLayers int
 	// VocabSizeKey is the config.json key holding the vocabulary size.
 	VocabSizeKey string
 }
@@ -89,16 +99,67 @@ func (a *Arch) LayerWeights(i int) []Weight {
 
 var registry []*Arch
 
+// NumLayers returns a model's layer count from its config.json and the key
+// it was read from: NumLayersKey or the first of NumLayersAliases present.
+// An Arch with no NumLayersKey returns FixedLayers and an empty key.
+func (a *Arch) NumLayers(cfg map[string]any) (n int, key string, err error) {
+	if a.NumLayersKey == "" {
+		return a.FixedLayers, "", nil
+	}
+	for _, k := range append([]string{a.NumLayersKey}, a.NumLayersAliases...) {
+		v, ok := configValue(cfg, k)
+		if !ok {
+			continue
+		}
+		if n, ok := configInt(v); ok && n >= 0 {
+			return n, k, nil
+		}
+		return 0, k, fmt.Errorf("%s is %v, not a layer count", k, v)
+	}
+	return 0, "", fmt.Errorf("config has no %s", strings.Join(append([]string{a.NumLayersKey}, a.NumLayersAliases...), " or "))
+}
+
+func configValue(cfg map[string]any, key string) (any, bool) {
+	var cur any = cfg
+	for _, p := range strings.Split(key, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func configInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		i, err := strconv.Atoi(n.String())
+		return i, err == nil
+	case float64:
+		return int(n), n == float64(int(n))
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	}
+	return 0, false
+}
+
 // Register adds an architecture to the table. It panics on a definition
 // that claims an (architecture, model_type) pair already registered; it is
-// meant to be called from init functions.
+// meant to be called from init functions. An empty NumLayersKey becomes
+// num_hidden_layers unless FixedLayers is set, and an empty VocabSizeKey
+// vocab_size.
 func Register(a *Arch) {
 	for _, name := range a.Architectures {
 		if _, ok := lookup(name, a.ModelType, true); ok {
 			panic(fmt.Sprintf("arch: %s/%s registered twice", name, a.ModelType))
 		}
 	}
-	if a.NumLayersKey == "" {
+	if a.NumLayersKey == "" && a.FixedLayers == 0 {
 		a.NumLayersKey = "num_hidden_layers"
 	}
 	if a.VocabSizeKey == "" {
@@ -135,14 +196,15 @@ func lookup(architecture, modelType string, exact bool) (*Arch, bool) {
 	return first, true
 }
 
-// Names lists every registered architecture name, sorted.
+// Names lists every registered architecture name, sorted, each once (some
+// names are served by several definitions told apart by model_type).
 func Names() []string {
 	var out []string
 	for _, a := range registry {
 		out = append(out, a.Architectures...)
 	}
-	sort.Strings(out)
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Helpers that keep the tables short.
@@ -159,6 +221,24 @@ func layer(prefix string, names ...string) []Weight {
 	out := make([]Weight, len(names))
 	for i, n := range names {
 		out[i] = Weight{Name: prefix + LayerIndex + "." + n}
+	}
+	return out
+}
+
+// optional marks weights that only some checkpoints of a family have
+// (biases behind a config switch, norms of one model size).
+func optional(ws []Weight) []Weight {
+	for i := range ws {
+		ws[i].Optional = true
+	}
+	return ws
+}
+
+// concat joins weight lists.
+func concat(lists ...[]Weight) []Weight {
+	var out []Weight
+	for _, l := range lists {
+		out = append(out, l...)
 	}
 	return out
 }
