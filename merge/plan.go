@@ -467,6 +467,14 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 			iw = inWeight(k)
 		}
 		info, direct, found := findTensor(src.model, iw)
+		var parts []safetensors.TensorInfo
+		if !found {
+			info, parts, err = findPieces(src.model, iw)
+			if err != nil {
+				return p.errorf(src.pos, "%v", err)
+			}
+			found, direct = parts != nil, parts != nil
+		}
 		anyDirect = anyDirect || direct
 		if !found {
 			if iw.Optional {
@@ -486,7 +494,7 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		if isBase {
 			task.Base = len(task.Inputs)
 		}
-		task.Inputs = append(task.Inputs, TaskInput{Model: src.model, Tensor: info, DType: dt, Params: params})
+		task.Inputs = append(task.Inputs, TaskInput{Model: src.model, Tensor: info, Parts: parts, DType: dt, Params: params})
 	}
 	if w.Optional && !anyDirect {
 		return nil
@@ -540,6 +548,51 @@ func findTensor(m *SourceModel, w arch.Weight) (info safetensors.TensorInfo, dir
 		}
 	}
 	return safetensors.TensorInfo{}, false, false
+}
+
+// findPieces assembles a fused weight from a checkpoint that stores it per
+// expert (transformers v4 Mixtral and Qwen3-MoE): the first alternative of
+// w.Pieces whose expert 0 is present, with experts counted up from 0 while
+// every piece is present. The pieces must be 2-D with one dtype, and all
+// experts alike; the fused shape is [experts, Σ piece rows, columns].
+func findPieces(m *SourceModel, w arch.Weight) (safetensors.TensorInfo, []safetensors.TensorInfo, error) {
+	for _, alt := range w.Pieces {
+		var parts []safetensors.TensorInfo
+		experts := 0
+	expert:
+		for ; ; experts++ {
+			var these []safetensors.TensorInfo
+			for _, name := range arch.ExpertNames(alt, experts) {
+				info, ok := m.Tensors.Tensor(name)
+				if !ok {
+					break expert
+				}
+				these = append(these, info)
+			}
+			parts = append(parts, these...)
+		}
+		if experts == 0 {
+			continue
+		}
+		first := parts[0]
+		rows := int64(0)
+		for i, p := range parts {
+			if len(p.Shape) != 2 || p.DType != first.DType || p.Shape[1] != first.Shape[1] ||
+				!slices.Equal(p.Shape, parts[i%len(alt)].Shape) {
+				return safetensors.TensorInfo{}, nil, fmt.Errorf("model %s: %s cannot be assembled from %s: pieces differ in shape or dtype",
+					m.Ref.String(), w.Name, p.Name)
+			}
+			if i < len(alt) {
+				rows += p.Shape[0]
+			}
+		}
+		info := safetensors.TensorInfo{Name: w.Name, DType: first.DType, Shape: []int64{int64(experts), rows, first.Shape[1]}}
+		for _, p := range parts {
+			info.Size += p.Size
+		}
+		return info, parts, nil
+	}
+	return safetensors.TensorInfo{}, nil, nil
 }
 
 // checkTask fixes the task's shape and dtypes and checks the method's

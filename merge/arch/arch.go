@@ -34,6 +34,24 @@ type Weight struct {
 	// TiedNames are tensors to fall back to when the weight is absent
 	// (lm_head.weight falls back to the input embeddings).
 	TiedNames []string
+	// Pieces lists, for a weight that newer checkpoints store fused, the
+	// ways older checkpoints store it apart: in each alternative, the
+	// names (with ExpertIndex) of one expert's pieces. The fused tensor is
+	// every expert's pieces in order, expert after expert, so its bytes are
+	// the pieces' bytes concatenated.
+	Pieces [][]string
+}
+
+// ExpertIndex is the placeholder for the expert number in Pieces.
+const ExpertIndex = "${expert}"
+
+// ExpertNames renders one expert's piece names of an alternative.
+func ExpertNames(alt []string, expert int) []string {
+	out := make([]string, len(alt))
+	for i, s := range alt {
+		out[i] = strings.ReplaceAll(s, ExpertIndex, strconv.Itoa(expert))
+	}
+	return out
 }
 
 // Arch is the tensor catalogue of one architecture.
@@ -74,6 +92,12 @@ func (w Weight) Render(layer int) Weight {
 	out.Name = r(w.Name)
 	out.Aliases = mapStrings(w.Aliases, r)
 	out.TiedNames = mapStrings(w.TiedNames, r)
+	if w.Pieces != nil {
+		out.Pieces = make([][]string, len(w.Pieces))
+		for i, alt := range w.Pieces {
+			out.Pieces[i] = mapStrings(alt, r)
+		}
+	}
 	return out
 }
 

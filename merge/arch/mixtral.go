@@ -8,8 +8,20 @@ package arch
 // which only moved.
 func fusedExperts(routerAliases ...string) []Weight {
 	router := Weight{Name: "model.layers." + LayerIndex + ".mlp.gate.weight", Aliases: routerAliases}
-	return append([]Weight{router}, layer("model.layers.",
-		"mlp.experts.gate_up_proj", "mlp.experts.down_proj")...)
+	experts := layer("model.layers.", "mlp.experts.gate_up_proj", "mlp.experts.down_proj")
+	p := "model.layers." + LayerIndex + "."
+	e := ExpertIndex
+	experts[0].Pieces = [][]string{
+		{p + "block_sparse_moe.experts." + e + ".w1.weight", p + "block_sparse_moe.experts." + e + ".w3.weight"},
+		{p + "mlp.experts." + e + ".w1.weight", p + "mlp.experts." + e + ".w3.weight"},
+		{p + "mlp.experts." + e + ".gate_proj.weight", p + "mlp.experts." + e + ".up_proj.weight"},
+	}
+	experts[1].Pieces = [][]string{
+		{p + "block_sparse_moe.experts." + e + ".w2.weight"},
+		{p + "mlp.experts." + e + ".w2.weight"},
+		{p + "mlp.experts." + e + ".down_proj.weight"},
+	}
+	return append([]Weight{router}, experts...)
 }
 
 func init() {
