@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -11,9 +10,23 @@ import (
 	"github.com/gomerge/gomerge/safetensors"
 )
 
-// TestArchitectures merges two models of every registered architecture
-// with linear and ties and checks that the output holds exactly the
-// input's tensors.
+// methodConfigs is a config for every method over models base, ft and ft2.
+var methodConfigs = map[string]string{
+	"passthrough":  "models: [{model: ft}]\n",
+	"slerp":        "base_model: base\nparameters: {t: 0.3}\nmodels: [{model: base}, {model: ft}]\n",
+	"nearswap":     "base_model: base\nparameters: {t: 0.001}\nmodels: [{model: ft}]\n",
+	"arcee_fusion": "base_model: base\nmodels: [{model: base}, {model: ft}]\n",
+	"nuslerp":      "parameters: {weight: 0.5}\nmodels: [{model: ft}, {model: ft2}]\n",
+	"karcher":      "models: [{model: base}, {model: ft}, {model: ft2}]\n",
+	"della":        "base_model: base\nparameters: {weight: 0.5, density: 0.5, epsilon: 0.1}\nmodels: [{model: ft}, {model: ft2}]\n",
+	"della_linear": "base_model: base\nparameters: {weight: 0.5, density: 0.5, epsilon: 0.1}\nmodels: [{model: ft}, {model: ft2}]\n",
+}
+
+const defaultMethodConfig = "base_model: base\nparameters: {weight: 0.5, density: 0.5, t: 0.5}\nmodels: [{model: ft}, {model: ft2}]\n"
+
+// TestArchitectures merges models of every registered architecture with
+// every merge method and checks that the output holds exactly the input's
+// tensors.
 func TestArchitectures(t *testing.T) {
 	types := map[string]string{
 		"LlamaForCausalLM": "llama", "LLaMaForCausalLM": "llama", "MistralForCausalLM": "mistral",
@@ -36,7 +49,7 @@ func TestArchitectures(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			for i, m := range []string{"base", "ft"} {
+			for i, m := range []string{"base", "ft", "ft2"} {
 				s := testmodel.Spec{Arch: name, ModelType: mt, Layers: 2, Seed: 1, Delta: 0.01 * float64(i), DeltaSeed: 9}
 				if err := testmodel.Write(filepath.Join(dir, m), s); err != nil {
 					t.Fatal(err)
@@ -47,11 +60,14 @@ func TestArchitectures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer in.Close()
-			for _, method := range []string{"linear", "ties"} {
+			for _, method := range MethodNames() {
 				out := filepath.Join(t.TempDir(), "out")
-				yml := fmt.Sprintf("merge_method: %s\nbase_model: base\nparameters: {weight: 0.5, density: 0.5}\nmodels: [{model: base}, {model: ft}]\n", method)
-				if _, err := runYAML(t, dir, yml, out, Options{}); err != nil {
-					t.Fatal(err)
+				body, ok := methodConfigs[method]
+				if !ok {
+					body = defaultMethodConfig
+				}
+				if _, err := runYAML(t, dir, "merge_method: "+method+"\n"+body, out, Options{}); err != nil {
+					t.Fatalf("%s: %v", method, err)
 				}
 				got, err := safetensors.OpenModel(out)
 				if err != nil {

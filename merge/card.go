@@ -43,7 +43,7 @@ func modelCard(plan *Plan, title string, seed uint64) string {
 		}
 	}
 	b.WriteString(".\n\n")
-	if usesRandomness(m) {
+	if UsesRandomness(m) {
 		fmt.Fprintf(&b, "Random masks were drawn with `--random-seed %d`.\n\n", seed)
 	}
 	b.WriteString("### Models Merged\n\nThe following models were included in the merge:\n")
@@ -80,8 +80,9 @@ func modelLink(m *SourceModel) string {
 	return m.Ref.Path
 }
 
-// usesRandomness reports whether a method draws random masks.
-func usesRandomness(m *Method) bool {
+// UsesRandomness reports whether a method draws random masks, so that its
+// result depends on the seed.
+func UsesRandomness(m *Method) bool {
 	switch m.Name {
 	case "dare_ties", "dare_linear", "della", "della_linear", "arcee_fusion":
 		return true

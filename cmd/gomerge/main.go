@@ -244,7 +244,9 @@ func seed(flagSeed int64, plan *merge.Plan, log *slog.Logger) uint64 {
 	var b [8]byte
 	rand.Read(b[:])
 	s := binary.LittleEndian.Uint64(b[:]) >> 1
-	log.Info("random seed chosen; pass --random-seed to repeat this merge", "seed", s)
+	if merge.UsesRandomness(plan.Method) {
+		log.Warn("no --random-seed given; pass this one to repeat the merge", "seed", s)
+	}
 	return s
 }
 
