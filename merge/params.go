@@ -3,6 +3,7 @@ package merge
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -21,17 +22,19 @@ const (
 	Conditional
 )
 
-// Setting is a parameter value: scalar, gradient or conditional list.
+// Setting is a parameter value: a scalar, a gradient or a conditional
+// list, as Kind says.
 type Setting struct {
 	Kind     SettingKind
 	Scalar   float64
 	Gradient []float64
 	Conds    []Cond
-	Pos      Pos
+	// Pos is where the value is written in the config.
+	Pos Pos
 }
 
 // Cond is one entry of a conditional list. Without a filter it matches
-// every tensor.
+// every tensor. Its Value is a scalar or a gradient.
 type Cond struct {
 	Filter    string
 	HasFilter bool
@@ -39,7 +42,8 @@ type Cond struct {
 	Pos       Pos
 }
 
-// Params maps parameter names to settings in YAML order.
+// Params maps parameter names to settings and keeps their YAML order.
+// The zero value is empty and ready to read.
 type Params struct {
 	m     map[string]Setting
 	names []string
@@ -51,7 +55,8 @@ func (p Params) Get(name string) (Setting, bool) {
 	return s, ok
 }
 
-// Names returns the parameter names in YAML order.
+// Names returns the parameter names in YAML order. The caller must not
+// modify the slice.
 func (p Params) Names() []string { return p.names }
 
 // Len returns the number of parameters.
@@ -67,13 +72,20 @@ func (p *Params) set(name string, s Setting) {
 	p.m[name] = s
 }
 
-// NewParams builds Params from name, value pairs; values are float64, int,
-// bool, []float64 or Setting. It panics on other types (programming
-// errors, not input data).
+// NewParams builds Params from name, value pairs for tests and programs:
+// NewParams("weight", 0.5, "t", []float64{0, 1}). Values are float64, int,
+// bool, []float64 or Setting. Other types and an odd number of arguments
+// are programming errors and panic.
 func NewParams(kv ...any) Params {
+	if len(kv)%2 != 0 {
+		panic("merge.NewParams: odd number of arguments")
+	}
 	var p Params
-	for i := 0; i+1 < len(kv); i += 2 {
-		name := kv[i].(string)
+	for i := 0; i < len(kv); i += 2 {
+		name, ok := kv[i].(string)
+		if !ok {
+			panic(fmt.Sprintf("merge.NewParams: name %v is a %T, not a string", kv[i], kv[i]))
+		}
 		var s Setting
 		switch v := kv[i+1].(type) {
 		case float64:
@@ -86,7 +98,7 @@ func NewParams(kv ...any) Params {
 				s.Scalar = 1
 			}
 		case []float64:
-			s = Setting{Kind: Gradient, Gradient: v}
+			s = Setting{Kind: Gradient, Gradient: slices.Clone(v)}
 		case Setting:
 			s = v
 		default:
@@ -97,11 +109,17 @@ func NewParams(kv ...any) Params {
 	return p
 }
 
-// Eval evaluates the setting for a tensor name and layer fraction t in
-// [0, 1]: a scalar is itself; a gradient [v0 … vk-1] is interpolated
-// piecewise-linearly at s = t·(k−1); a conditional list takes the first
-// entry whose filter is absent, "*", or a substring of name. ok is false
-// when no entry matches.
+// Eval evaluates the setting for a tensor name and a layer fraction t in
+// [0, 1] (values outside are clamped), as mergekit does:
+//   - a scalar is itself;
+//   - a gradient [v0 … vk-1] is interpolated piecewise-linearly:
+//     s = t·(k−1), i0 = floor(s), i1 = min(k−1, i0+1), f = s−i0, and the
+//     value is (1−f)·v[i0] + f·v[i1];
+//   - a conditional list takes the first entry whose filter is absent, "*",
+//     or a substring of name, and evaluates its value with the same t.
+//
+// ok is false when no entry of a conditional list matches, so that the
+// lookup falls through to the next level of precedence.
 func (s Setting) Eval(name string, t float64) (v float64, ok bool) {
 	switch s.Kind {
 	case Scalar:
@@ -111,18 +129,19 @@ func (s Setting) Eval(name string, t float64) (v float64, ok bool) {
 		if len(g) == 0 {
 			return 0, false
 		}
-		if len(g) == 1 {
-			return g[0], true
+		if !(t > 0) { // also NaN
+			t = 0
 		}
+		t = min(t, 1)
 		x := t * float64(len(g)-1)
-		i0 := int(math.Floor(x))
-		i0 = max(0, min(i0, len(g)-1))
+		i0 := min(int(math.Floor(x)), len(g)-1)
 		i1 := min(len(g)-1, i0+1)
 		f := x - float64(i0)
 		return (1-f)*g[i0] + f*g[i1], true
 	case Conditional:
 		for _, c := range s.Conds {
-			if !c.HasFilter || c.Filter == "*" || strings.Contains(name, c.Filter) {
+			// mergekit tests `filter in name` only for a non-empty name.
+			if !c.HasFilter || c.Filter == "*" || name != "" && strings.Contains(name, c.Filter) {
 				return c.Value.Eval(name, t)
 			}
 		}
@@ -130,10 +149,10 @@ func (s Setting) Eval(name string, t float64) (v float64, ok bool) {
 	return 0, false
 }
 
-// params parses a parameters: mapping.
+// params reads a parameters: mapping.
 func (p *cfgParser) params(n *yaml.Node) (Params, error) {
 	var out Params
-	if v := cfgDeref(n); v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+	if cfgIsNull(n) {
 		return out, nil
 	}
 	pairs, err := p.mapping(n, "parameters")
@@ -141,7 +160,8 @@ func (p *cfgParser) params(n *yaml.Node) (Params, error) {
 		return out, err
 	}
 	for _, kv := range pairs {
-		if v := kv.val; v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		if cfgIsNull(kv.val) {
+			p.warnf(kv.key, "parameter %q has no value; ignored", kv.key.Value)
 			continue
 		}
 		s, err := p.setting(kv.val, kv.key.Value, true)
@@ -153,26 +173,27 @@ func (p *cfgParser) params(n *yaml.Node) (Params, error) {
 	return out, nil
 }
 
-// setting parses a parameter value; conditional lists are allowed at the
-// top level only.
+// setting reads a parameter value; conditional lists are allowed at the
+// top level only (a condition's value is a scalar or a gradient).
 func (p *cfgParser) setting(n *yaml.Node, name string, top bool) (Setting, error) {
 	n = cfgDeref(n)
 	pos := cfgPos(n)
+	what := fmt.Sprintf("parameter %q", name)
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" {
-			return Setting{}, p.errorf(n, "parameter %q: string %q is not a number", name, n.Value)
-		}
-		v, err := p.number(n, fmt.Sprintf("parameter %q", name))
+		v, err := p.number(n, what)
 		return Setting{Kind: Scalar, Scalar: v, Pos: pos}, err
 	case yaml.SequenceNode:
-		items := n.Content
-		if len(items) == 0 {
-			return Setting{}, p.errorf(n, "parameter %q: empty list", name)
+		items, err := p.seq(n, what)
+		if err != nil {
+			return Setting{}, err
 		}
-		if cfgDeref(items[0]).Kind == yaml.MappingNode {
+		if len(items) == 0 {
+			return Setting{}, p.errorf(n, "%s: empty list", what)
+		}
+		if items[0].Kind == yaml.MappingNode {
 			if !top {
-				return Setting{}, p.errorf(n, "parameter %q: conditional lists cannot be nested", name)
+				return Setting{}, p.errorf(n, "%s: a condition's value must be a number or a list of numbers", what)
 			}
 			s := Setting{Kind: Conditional, Pos: pos}
 			for _, it := range items {
@@ -184,13 +205,12 @@ func (p *cfgParser) setting(n *yaml.Node, name string, top bool) (Setting, error
 			}
 			return s, nil
 		}
-		s := Setting{Kind: Gradient, Pos: pos}
+		s := Setting{Kind: Gradient, Gradient: make([]float64, 0, len(items)), Pos: pos}
 		for _, it := range items {
-			it = cfgDeref(it)
-			if it.Kind != yaml.ScalarNode || it.Tag == "!!str" {
-				return Setting{}, p.errorf(it, "parameter %q: gradient entries must be numbers, not %s", name, kindName(it))
+			if it.Kind != yaml.ScalarNode {
+				return Setting{}, p.errorf(it, "%s: gradient entries must be numbers, not %s", what, cfgKindName(it))
 			}
-			v, err := p.number(it, fmt.Sprintf("parameter %q", name))
+			v, err := p.number(it, what)
 			if err != nil {
 				return Setting{}, err
 			}
@@ -199,18 +219,18 @@ func (p *cfgParser) setting(n *yaml.Node, name string, top bool) (Setting, error
 		return s, nil
 	case yaml.MappingNode:
 		if !top {
-			return Setting{}, p.errorf(n, "parameter %q: a value must be a number or a list of numbers", name)
+			return Setting{}, p.errorf(n, "%s: a condition's value must be a number or a list of numbers", what)
 		}
-		// mergekit wants a list here; a single {filter, value} object is
-		// accepted as a list of one.
+		// mergekit validates a single {filter, value} object but then
+		// fails on it; gomerge reads it as a list of one.
 		c, err := p.cond(n, name)
 		if err != nil {
 			return Setting{}, err
 		}
-		p.warnf(n, "parameter %q: a single filter entry should be a list; read as one", name)
+		p.warnf(n, "%s: a single {filter, value} entry should be in a list; read as a list of one", what)
 		return Setting{Kind: Conditional, Conds: []Cond{c}, Pos: pos}, nil
 	}
-	return Setting{}, p.errorf(n, "parameter %q: unsupported value", name)
+	return Setting{}, p.errorf(n, "%s: unsupported value", what)
 }
 
 func (p *cfgParser) cond(n *yaml.Node, name string) (Cond, error) {
@@ -218,16 +238,16 @@ func (p *cfgParser) cond(n *yaml.Node, name string) (Cond, error) {
 	if err != nil {
 		return Cond{}, err
 	}
-	c := Cond{Pos: cfgPos(n)}
+	c := Cond{Pos: cfgPos(cfgDeref(n))}
 	haveValue := false
 	for _, kv := range pairs {
 		switch kv.key.Value {
 		case "filter":
-			if v := cfgDeref(kv.val); v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
-				continue
+			c.Filter, c.HasFilter = "", false
+			if !cfgIsNull(kv.val) {
+				c.Filter, err = p.str(kv.val, "filter")
+				c.HasFilter = true
 			}
-			c.Filter, err = p.str(kv.val, "filter")
-			c.HasFilter = true
 		case "value":
 			c.Value, err = p.setting(kv.val, name, false)
 			haveValue = true
@@ -239,7 +259,7 @@ func (p *cfgParser) cond(n *yaml.Node, name string) (Cond, error) {
 		}
 	}
 	if !haveValue {
-		return Cond{}, p.errorf(n, "parameter %q: entry needs a value", name)
+		return Cond{}, p.errorf(n, "parameter %q: an entry needs a value", name)
 	}
 	return c, nil
 }
