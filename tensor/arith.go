@@ -57,8 +57,10 @@ func Sub(dst, a, b []float32) {
 //		s += float64(a[i]) * float64(b[i])
 //	}
 //
-// A SIMD implementation may add in a different order; float64 accumulation
-// keeps the difference far below float32 resolution for tensor-sized inputs.
+// The AVX2 implementation on amd64 adds in 16 float64 lanes and combines
+// them at the end, so the result can differ from the in-order sum in the
+// last bits; float64 accumulation keeps the difference far below float32
+// resolution for tensor-sized inputs.
 func Dot(a, b []float32) float64 {
 	mustSameLen("Dot", len(a), len(b))
 	return dot(a, b)
@@ -70,6 +72,8 @@ func Dot(a, b []float32) float64 {
 //	for _, v := range x {
 //		s += math.Abs(float64(v))
 //	}
+//
+// As for Dot, a SIMD implementation may add in another order.
 func SumAbs(x []float32) float64 {
 	return sumAbs(x)
 }
@@ -81,6 +85,8 @@ func SumAbs(x []float32) float64 {
 //	for _, v := range x {
 //		s += float64(v) * float64(v)
 //	}
+//
+// As for Dot, a SIMD implementation may add in another order.
 func SumSquares(x []float32) float64 {
 	return sumSquares(x)
 }

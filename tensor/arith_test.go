@@ -46,31 +46,33 @@ func randFloats(r *rand.Rand, n int) []float32 {
 }
 
 func TestElementwiseKernels(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	for _, n := range kernelLengths {
-		x, y, z := randFloats(r, n), randFloats(r, n), randFloats(r, n)
-		a := float32(r.NormFloat64())
-		kernels := []struct {
-			name string
-			run  func(dst []float32)
-			ref  func(i int, d float32) float32
-		}{
-			{"Axpy", func(d []float32) { Axpy(d, a, x) }, func(i int, d float32) float32 { return d + float32(a*x[i]) }},
-			{"Scale", func(d []float32) { Scale(d, a) }, func(i int, d float32) float32 { return d * a }},
-			{"Add", func(d []float32) { Add(d, x) }, func(i int, d float32) float32 { return d + x[i] }},
-			{"Sub", func(d []float32) { Sub(d, x, y) }, func(i int, d float32) float32 { return x[i] - y[i] }},
-		}
-		for _, k := range kernels {
-			all, dst := guarded(z)
-			k.run(dst)
-			checkGuards(t, k.name, all)
-			for i := range dst {
-				if want := k.ref(i, z[i]); math.Float32bits(dst[i]) != math.Float32bits(want) {
-					t.Errorf("%s n=%d [%d] = %v, want %v", k.name, n, i, dst[i], want)
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, n := range kernelLengths {
+			x, y, z := randFloats(r, n), randFloats(r, n), randFloats(r, n)
+			a := float32(r.NormFloat64())
+			kernels := []struct {
+				name string
+				run  func(dst []float32)
+				ref  func(i int, d float32) float32
+			}{
+				{"Axpy", func(d []float32) { Axpy(d, a, x) }, func(i int, d float32) float32 { return d + float32(a*x[i]) }},
+				{"Scale", func(d []float32) { Scale(d, a) }, func(i int, d float32) float32 { return d * a }},
+				{"Add", func(d []float32) { Add(d, x) }, func(i int, d float32) float32 { return d + x[i] }},
+				{"Sub", func(d []float32) { Sub(d, x, y) }, func(i int, d float32) float32 { return x[i] - y[i] }},
+			}
+			for _, k := range kernels {
+				all, dst := guarded(z)
+				k.run(dst)
+				checkGuards(t, k.name, all)
+				for i := range dst {
+					if want := k.ref(i, z[i]); math.Float32bits(dst[i]) != math.Float32bits(want) {
+						t.Errorf("%s n=%d [%d] = %v, want %v", k.name, n, i, dst[i], want)
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 func TestSubAliased(t *testing.T) {
@@ -88,51 +90,66 @@ func TestSubAliased(t *testing.T) {
 // fused one 2^-24. The test bites where Go fuses float32 multiply-adds
 // (arm64, ppc64le, s390x, riscv64); amd64 gc fuses none of them.
 func TestAxpyNotFused(t *testing.T) {
-	a := float32(1 + 0x1p-12)
-	for _, n := range []int{1, 4, 5} {
-		x := make([]float32, n)
-		dst := make([]float32, n)
-		for i := range x {
-			x[i] = a
-			dst[i] = -(1 + 0x1p-11)
-		}
-		Axpy(dst, a, x)
-		for i, v := range dst {
-			if v != 0 {
-				t.Errorf("Axpy n=%d [%d] = %g, want 0 (multiply and add were fused)", n, i, v)
+	forEachImpl(t, func(t *testing.T) {
+		a := float32(1 + 0x1p-12)
+		for _, n := range []int{1, 4, 5} {
+			x := make([]float32, n)
+			dst := make([]float32, n)
+			for i := range x {
+				x[i] = a
+				dst[i] = -(1 + 0x1p-11)
+			}
+			Axpy(dst, a, x)
+			for i, v := range dst {
+				if v != 0 {
+					t.Errorf("Axpy n=%d [%d] = %g, want 0 (multiply and add were fused)", n, i, v)
+				}
 			}
 		}
-	}
+	})
 }
 
+// TestReductions checks the sums against in-order float64 loops: exactly
+// for the references, within closeSum's tolerance for assembly kernels,
+// which add in another order.
 func TestReductions(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 10))
-	for _, n := range kernelLengths {
-		x, y := randFloats(r, n), randFloats(r, n)
-		var dot, abs, sq float64
-		for i := range x {
-			dot += float64(x[i]) * float64(y[i])
-			abs += math.Abs(float64(x[i]))
-			sq += float64(x[i]) * float64(x[i])
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for _, n := range kernelLengths {
+			x, y := randFloats(r, n), randFloats(r, n)
+			var dot, absDot, abs, sq float64
+			for i := range x {
+				dot += float64(x[i]) * float64(y[i])
+				absDot += math.Abs(float64(x[i]) * float64(y[i]))
+				abs += math.Abs(float64(x[i]))
+				sq += float64(x[i]) * float64(x[i])
+			}
+			near := func(got, want, magnitude float64) bool {
+				return got == want || (useAVX2 && closeSum(got, want, magnitude))
+			}
+			if got := Dot(x, y); !near(got, dot, absDot) {
+				t.Errorf("Dot n=%d = %v, want %v", n, got, dot)
+			}
+			if got := SumAbs(x); !near(got, abs, abs) {
+				t.Errorf("SumAbs n=%d = %v, want %v", n, got, abs)
+			}
+			if got := SumSquares(x); !near(got, sq, sq) {
+				t.Errorf("SumSquares n=%d = %v, want %v", n, got, sq)
+			}
 		}
-		if got := Dot(x, y); got != dot {
-			t.Errorf("Dot n=%d = %v, want %v", n, got, dot)
+		// Float32 products would lose this: (1+2^-12)^2 needs 25 bits. The
+		// sum of 16 of them is exact in any order.
+		v := make([]float32, 16)
+		for i := range v {
+			v[i] = 1 + 0x1p-12
 		}
-		if got := SumAbs(x); got != abs {
-			t.Errorf("SumAbs n=%d = %v, want %v", n, got, abs)
+		if got, want := Dot(v, v), 16*(1+0x1p-11+0x1p-24); got != want {
+			t.Errorf("Dot product not exact: %v, want %v", got, want)
 		}
-		if got := SumSquares(x); got != sq {
-			t.Errorf("SumSquares n=%d = %v, want %v", n, got, sq)
+		if got := SumSquares(v); got != 16*(1+0x1p-11+0x1p-24) {
+			t.Errorf("SumSquares product not exact: %v", got)
 		}
-	}
-	// Float32 products would lose this: (1+2^-12)^2 needs 25 bits.
-	v := []float32{1 + 0x1p-12}
-	if got, want := Dot(v, v), 1+0x1p-11+0x1p-24; got != want {
-		t.Errorf("Dot product not exact: %v, want %v", got, want)
-	}
-	if got := SumSquares(v); got != 1+0x1p-11+0x1p-24 {
-		t.Errorf("SumSquares product not exact: %v", got)
-	}
+	})
 }
 
 func TestKernelLengthMismatchPanics(t *testing.T) {

@@ -3,44 +3,127 @@ package tensor
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
 // Benchmarks reuse buffers allocated and written before the timer starts:
-// first touches of fresh memory would dominate otherwise.
+// first touches of fresh memory would dominate otherwise. Every benchmark
+// runs each kernel implementation as a sub-benchmark, impl=generic and, on
+// hosts with AVX2, impl=avx2, so that
+//
+//	go test ./tensor -run '^$' -bench . -count 6 > bench.txt
+//	benchstat -col /impl bench.txt
+//
+// prints the speed-up. SetBytes counts 4 bytes per element (the float32
+// side) for every kernel, so MB/s compare across kernels.
+//
+// Medians of 6 runs (-benchtime 0.5s), generic → AVX2, measured 2026-11-26
+// on an AMD EPYC with 2 cores shared with other work, go1.26.8. At 4K (16
+// KiB per buffer) the data is in L1 or L2, at 1M (4 MiB) in L3, at 16M in
+// DRAM, whose bandwidth bounds the AVX2 kernels. (Encode F16 at 4K is from
+// a rerun: the shared machine disturbed half of the first runs.)
+//
+//	kernel                n=4K                      n=1M                      n=16M
+//	Decode BF16           672 ns → 109 ns 6.2×      174 µs → 56.8 µs 3.1×     2.93 ms → 2.13 ms 1.4×
+//	Decode F16            960 ns → 151 ns 6.4×      245 µs → 57.6 µs 4.3×     7.35 ms → 2.14 ms 3.4×
+//	DecodeUnaligned BF16  798 ns → 229 ns 3.5×      206 µs → 67.2 µs 3.1×     3.83 ms → 2.63 ms 1.5×
+//	DecodeUnaligned F16   1.07 µs → 273 ns 3.9×     274 µs → 80.6 µs 3.4×     8.31 ms → 2.72 ms 3.1×
+//	Encode BF16           2.44 µs → 337 ns 7.2×     609 µs → 82.5 µs 7.4×     9.47 ms → 2.43 ms 3.9×
+//	Encode F16            4.75 µs → 113 ns 42.1×    1.23 ms → 52 µs 23.7×     18.9 ms → 2.12 ms 8.9×
+//	Round BF16            2.91 µs → 334 ns 8.7×     729 µs → 78.6 µs 9.3×     12.3 ms → 2.17 ms 5.7×
+//	Round F16             6.33 µs → 175 ns 36.2×    1.52 ms → 47.1 µs 32.2×   24.1 ms → 1.82 ms 13.3×
+//	Axpy                  1.15 µs → 154 ns 7.4×     284 µs → 76.9 µs 3.7×     7.41 ms → 2.85 ms 2.6×
+//	Scale                 587 ns → 95 ns 6.2×       153 µs → 39.6 µs 3.9×     2.76 ms → 1.72 ms 1.6×
+//	Add                   957 ns → 140 ns 6.8×      252 µs → 83.1 µs 3.0×     7.36 ms → 2.9 ms 2.5×
+//	Sub                   1.09 µs → 149 ns 7.3×     270 µs → 111 µs 2.4×      8.28 ms → 4.53 ms 1.8×
+//	Dot                   2.52 µs → 357 ns 7.1×     640 µs → 97 µs 6.6×       10.3 ms → 3.02 ms 3.4×
+//	SumAbs                2.6 µs → 242 ns 10.8×     666 µs → 62.1 µs 10.7×    10.6 ms → 1.77 ms 6.0×
+//	SumSquares            2.14 µs → 236 ns 9.1×     549 µs → 61 µs 9.0×       8.77 ms → 1.79 ms 4.9×
 
-var benchSizes = []int{1 << 20, 16 << 20}
+var benchSizes = []int{4 << 10, 1 << 20, 16 << 20}
 
 // weights returns n values distributed like LLM weights (σ = 0.02), so the
-// branches in the F16 paths see realistic data.
-func weights(n int) []float32 {
-	r := rand.New(rand.NewPCG(1, 1))
+// branches in the F16 paths see realistic data. Callers must not modify
+// the slice: it is cached, because 16M normal deviates take a while.
+func weights(n int) []float32 { return cachedWeights(n, 1) }
+
+// weights2 is weights with another seed, for a second operand.
+func weights2(n int) []float32 { return cachedWeights(n, 2) }
+
+var weightCache sync.Map // [2]int{n, seed} -> []float32
+
+func cachedWeights(n, seed int) []float32 {
+	key := [2]int{n, seed}
+	if x, ok := weightCache.Load(key); ok {
+		return x.([]float32)
+	}
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
 	x := make([]float32, n)
 	for i := range x {
 		x[i] = float32(r.NormFloat64() * 0.02)
 	}
+	weightCache.Store(key, x)
 	return x
 }
 
+// benchKernel runs a kernel under every implementation and size, as
+// impl=.../n=... sub-benchmarks; setup returns the operation to time,
+// which it has already run once.
+func benchKernel(b *testing.B, setup func(b *testing.B, n int) func()) {
+	avx2, f16c := useAVX2, useF16C
+	defer func() { useAVX2, useF16C = avx2, f16c }()
+	impls := []struct {
+		name       string
+		avx2, f16c bool
+	}{{"generic", false, false}}
+	if avx2 || f16c {
+		impls = append(impls, struct {
+			name       string
+			avx2, f16c bool
+		}{"avx2", avx2, f16c})
+	}
+	for _, impl := range impls {
+		useAVX2, useF16C = impl.avx2, impl.f16c
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			for _, n := range benchSizes {
+				b.Run("n="+sizeName(n), func(b *testing.B) {
+					op := setup(b, n)
+					b.SetBytes(int64(4 * n))
+					b.ResetTimer()
+					for range b.N {
+						op()
+					}
+				})
+			}
+		})
+	}
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%dM", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%dK", n>>10)
+	}
+	return fmt.Sprint(n)
+}
+
 func BenchmarkDecode(b *testing.B) {
-	for _, dt := range []DType{BF16, F16, F32} {
-		for _, n := range benchSizes {
-			b.Run(fmt.Sprintf("%v/n=%dMi", dt, n>>20), func(b *testing.B) {
+	for _, dt := range []DType{BF16, F16} {
+		b.Run(dt.String(), func(b *testing.B) {
+			benchKernel(b, func(b *testing.B, n int) func() {
 				src := make([]byte, n*dt.Size())
 				if err := Encode(src, weights(n), dt); err != nil {
 					b.Fatal(err)
 				}
 				dst := make([]float32, n)
-				if err := Decode(dst, src, dt); err != nil {
-					b.Fatal(err)
-				}
-				b.SetBytes(int64(len(src)))
-				b.ResetTimer()
-				for range b.N {
-					Decode(dst, src, dt)
-				}
+				op := func() { Decode(dst, src, dt) }
+				op()
+				return op
 			})
-		}
+		})
 	}
 }
 
@@ -49,68 +132,109 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkDecodeUnaligned(b *testing.B) {
 	for _, dt := range []DType{BF16, F16} {
 		b.Run(dt.String(), func(b *testing.B) {
-			n := 1 << 20
-			buf := make([]byte, 2*n+1)
-			src := buf[1:]
-			if err := Encode(src, weights(n), dt); err != nil {
-				b.Fatal(err)
-			}
-			dst := make([]float32, n)
-			b.SetBytes(int64(len(src)))
-			b.ResetTimer()
-			for range b.N {
-				Decode(dst, src, dt)
-			}
+			benchKernel(b, func(b *testing.B, n int) func() {
+				buf := make([]byte, 2*n+1)
+				src := buf[1:]
+				if err := Encode(src, weights(n), dt); err != nil {
+					b.Fatal(err)
+				}
+				dst := make([]float32, n)
+				op := func() { Decode(dst, src, dt) }
+				op()
+				return op
+			})
 		})
 	}
 }
 
 func BenchmarkEncode(b *testing.B) {
-	for _, dt := range []DType{BF16, F16, F32} {
-		for _, n := range benchSizes {
-			b.Run(fmt.Sprintf("%v/n=%dMi", dt, n>>20), func(b *testing.B) {
+	for _, dt := range []DType{BF16, F16} {
+		b.Run(dt.String(), func(b *testing.B) {
+			benchKernel(b, func(b *testing.B, n int) func() {
 				src := weights(n)
 				dst := make([]byte, n*dt.Size())
-				if err := Encode(dst, src, dt); err != nil {
-					b.Fatal(err)
-				}
-				b.SetBytes(int64(len(dst)))
-				b.ResetTimer()
-				for range b.N {
-					Encode(dst, src, dt)
-				}
+				op := func() { Encode(dst, src, dt) }
+				op()
+				return op
 			})
-		}
+		})
 	}
 }
 
 func BenchmarkRound(b *testing.B) {
 	for _, dt := range []DType{BF16, F16} {
 		b.Run(dt.String(), func(b *testing.B) {
-			x := weights(1 << 20)
-			b.SetBytes(int64(4 * len(x)))
-			b.ResetTimer()
-			for range b.N {
-				Round(dt, x)
-			}
+			benchKernel(b, func(b *testing.B, n int) func() {
+				x := append([]float32(nil), weights(n)...)
+				op := func() { Round(dt, x) }
+				op()
+				return op
+			})
 		})
 	}
 }
 
 func BenchmarkAxpy(b *testing.B) {
-	x, dst := weights(1<<20), weights(1<<20)
-	b.SetBytes(int64(4 * len(x)))
-	b.ResetTimer()
-	for range b.N {
-		Axpy(dst, 1e-9, x)
-	}
+	benchKernel(b, func(b *testing.B, n int) func() {
+		x, dst := weights(n), append([]float32(nil), weights2(n)...)
+		op := func() { Axpy(dst, 1e-9, x) }
+		op()
+		return op
+	})
 }
 
+func BenchmarkScale(b *testing.B) {
+	benchKernel(b, func(b *testing.B, n int) func() {
+		dst := append([]float32(nil), weights(n)...)
+		op := func() { Scale(dst, -1) } // no drift towards subnormals or Inf
+		op()
+		return op
+	})
+}
+
+func BenchmarkAdd(b *testing.B) {
+	benchKernel(b, func(b *testing.B, n int) func() {
+		x, dst := weights(n), append([]float32(nil), weights2(n)...)
+		op := func() { Add(dst, x) }
+		op()
+		return op
+	})
+}
+
+func BenchmarkSub(b *testing.B) {
+	benchKernel(b, func(b *testing.B, n int) func() {
+		x, y, dst := weights(n), weights2(n), make([]float32, n)
+		op := func() { Sub(dst, x, y) }
+		op()
+		return op
+	})
+}
+
+var sink float64
+
 func BenchmarkDot(b *testing.B) {
-	x, y := weights(1<<20), weights(1<<20)
-	b.SetBytes(int64(4 * len(x)))
-	b.ResetTimer()
-	for range b.N {
-		Dot(x, y)
-	}
+	benchKernel(b, func(b *testing.B, n int) func() {
+		x, y := weights(n), weights2(n)
+		op := func() { sink += Dot(x, y) }
+		op()
+		return op
+	})
+}
+
+func BenchmarkSumAbs(b *testing.B) {
+	benchKernel(b, func(b *testing.B, n int) func() {
+		x := weights(n)
+		op := func() { sink += SumAbs(x) }
+		op()
+		return op
+	})
+}
+
+func BenchmarkSumSquares(b *testing.B) {
+	benchKernel(b, func(b *testing.B, n int) func() {
+		x := weights(n)
+		op := func() { sink += SumSquares(x) }
+		op()
+		return op
+	})
 }

@@ -11,59 +11,61 @@ import (
 var arithmetic = []DType{Bool, U8, I8, I16, U16, I32, U32, I64, U64, F16, BF16, F32, F64}
 
 func TestEncodeDecodeTable(t *testing.T) {
-	nan := float32(math.NaN())
-	inf := float32(math.Inf(1))
-	cases := []struct {
-		dt    DType
-		in    []float32
-		bytes []byte
-		out   []float32 // Decode(Encode(in))
-	}{
-		{Bool, []float32{0, -0.0, 1, -2.5, nan}, []byte{0, 0, 1, 1, 1}, []float32{0, 0, 1, 1, 1}},
-		{U8, []float32{0, 1.9, 255, 256, -3, nan, 77.7}, []byte{0, 1, 255, 255, 0, 0, 77}, []float32{0, 1, 255, 255, 0, 0, 77}},
-		{I8, []float32{-1.7, 2.9, 300, -300, nan}, []byte{0xff, 2, 0x7f, 0x80, 0}, []float32{-1, 2, 127, -128, 0}},
-		{I16, []float32{-2, 40000, -40000}, []byte{0xfe, 0xff, 0xff, 0x7f, 0x00, 0x80}, []float32{-2, 32767, -32768}},
-		{U16, []float32{513, 70000, -1}, []byte{0x01, 0x02, 0xff, 0xff, 0, 0}, []float32{513, 65535, 0}},
-		{I32, []float32{-1, 3e9, -inf}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0x80}, []float32{-1, 2147483648, -2147483648}},
-		{U32, []float32{16777217, 5e9, nan}, []byte{0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, []float32{16777216, 4294967296, 0}},
-		{I64, []float32{-1, 1e19, inf}, []byte{
-			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
-			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
-		}, []float32{-1, 0x1p63, 0x1p63}},
-		{U64, []float32{0x1p63, 1e20, -1}, []byte{
-			0, 0, 0, 0, 0, 0, 0, 0x80,
-			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-			0, 0, 0, 0, 0, 0, 0, 0,
-		}, []float32{0x1p63, 0x1p64, 0}},
-		{F16, []float32{1, 0.1, -65520, 0x1p-24}, []byte{0x00, 0x3c, 0x66, 0x2e, 0x00, 0xfc, 0x01, 0x00}, []float32{1, 0.099975586, -inf, 0x1p-24}},
-		{BF16, []float32{1, 0.3, -math.MaxFloat32}, []byte{0x80, 0x3f, 0x9a, 0x3e, 0x80, 0xff}, []float32{1, 0.30078125, -inf}},
-		{F32, []float32{1, -0.1}, []byte{0, 0, 0x80, 0x3f, 0xcd, 0xcc, 0xcc, 0xbd}, []float32{1, -0.1}},
-		{F64, []float32{1, 0.1}, []byte{0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0xa0, 0x99, 0x99, 0xb9, 0x3f}, []float32{1, 0.1}},
-	}
-	for _, c := range cases {
-		got := make([]byte, len(c.bytes))
-		if err := Encode(got, c.in, c.dt); err != nil {
-			t.Errorf("Encode %v: %v", c.dt, err)
-			continue
+	forEachImpl(t, func(t *testing.T) {
+		nan := float32(math.NaN())
+		inf := float32(math.Inf(1))
+		cases := []struct {
+			dt    DType
+			in    []float32
+			bytes []byte
+			out   []float32 // Decode(Encode(in))
+		}{
+			{Bool, []float32{0, -0.0, 1, -2.5, nan}, []byte{0, 0, 1, 1, 1}, []float32{0, 0, 1, 1, 1}},
+			{U8, []float32{0, 1.9, 255, 256, -3, nan, 77.7}, []byte{0, 1, 255, 255, 0, 0, 77}, []float32{0, 1, 255, 255, 0, 0, 77}},
+			{I8, []float32{-1.7, 2.9, 300, -300, nan}, []byte{0xff, 2, 0x7f, 0x80, 0}, []float32{-1, 2, 127, -128, 0}},
+			{I16, []float32{-2, 40000, -40000}, []byte{0xfe, 0xff, 0xff, 0x7f, 0x00, 0x80}, []float32{-2, 32767, -32768}},
+			{U16, []float32{513, 70000, -1}, []byte{0x01, 0x02, 0xff, 0xff, 0, 0}, []float32{513, 65535, 0}},
+			{I32, []float32{-1, 3e9, -inf}, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0x80}, []float32{-1, 2147483648, -2147483648}},
+			{U32, []float32{16777217, 5e9, nan}, []byte{0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, []float32{16777216, 4294967296, 0}},
+			{I64, []float32{-1, 1e19, inf}, []byte{
+				0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+				0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+			}, []float32{-1, 0x1p63, 0x1p63}},
+			{U64, []float32{0x1p63, 1e20, -1}, []byte{
+				0, 0, 0, 0, 0, 0, 0, 0x80,
+				0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				0, 0, 0, 0, 0, 0, 0, 0,
+			}, []float32{0x1p63, 0x1p64, 0}},
+			{F16, []float32{1, 0.1, -65520, 0x1p-24}, []byte{0x00, 0x3c, 0x66, 0x2e, 0x00, 0xfc, 0x01, 0x00}, []float32{1, 0.099975586, -inf, 0x1p-24}},
+			{BF16, []float32{1, 0.3, -math.MaxFloat32}, []byte{0x80, 0x3f, 0x9a, 0x3e, 0x80, 0xff}, []float32{1, 0.30078125, -inf}},
+			{F32, []float32{1, -0.1}, []byte{0, 0, 0x80, 0x3f, 0xcd, 0xcc, 0xcc, 0xbd}, []float32{1, -0.1}},
+			{F64, []float32{1, 0.1}, []byte{0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0xa0, 0x99, 0x99, 0xb9, 0x3f}, []float32{1, 0.1}},
 		}
-		if !bytes.Equal(got, c.bytes) {
-			t.Errorf("Encode %v %v = % x, want % x", c.dt, c.in, got, c.bytes)
+		for _, c := range cases {
+			got := make([]byte, len(c.bytes))
+			if err := Encode(got, c.in, c.dt); err != nil {
+				t.Errorf("Encode %v: %v", c.dt, err)
+				continue
+			}
+			if !bytes.Equal(got, c.bytes) {
+				t.Errorf("Encode %v %v = % x, want % x", c.dt, c.in, got, c.bytes)
+			}
+			dec := make([]float32, len(c.in))
+			if err := Decode(dec, c.bytes, c.dt); err != nil {
+				t.Errorf("Decode %v: %v", c.dt, err)
+				continue
+			}
+			if !sameBits(dec, c.out) {
+				t.Errorf("Decode %v % x = %v, want %v", c.dt, c.bytes, dec, c.out)
+			}
+			r := append([]float32(nil), c.in...)
+			Round(c.dt, r)
+			if !sameBits(r, c.out) {
+				t.Errorf("Round %v %v = %v, want %v", c.dt, c.in, r, c.out)
+			}
 		}
-		dec := make([]float32, len(c.in))
-		if err := Decode(dec, c.bytes, c.dt); err != nil {
-			t.Errorf("Decode %v: %v", c.dt, err)
-			continue
-		}
-		if !sameBits(dec, c.out) {
-			t.Errorf("Decode %v % x = %v, want %v", c.dt, c.bytes, dec, c.out)
-		}
-		r := append([]float32(nil), c.in...)
-		Round(c.dt, r)
-		if !sameBits(r, c.out) {
-			t.Errorf("Round %v %v = %v, want %v", c.dt, c.in, r, c.out)
-		}
-	}
+	})
 }
 
 func TestDecodeWideIntegers(t *testing.T) {
@@ -146,59 +148,63 @@ func testValues(n int, seed uint64) []float32 {
 // equals Round, on odd lengths, around the staging chunk size, on misaligned
 // byte buffers and with the host treated as big-endian (the portable path).
 func TestEncodeDecodeLayouts(t *testing.T) {
-	lengths := []int{0, 1, 2, 3, 4, 5, 7, 9, 15, 17, chunk - 1, chunk, chunk + 1, 3*chunk + 5}
-	for _, bigEndian := range []bool{false, true} {
-		saved := littleEndian
-		littleEndian = littleEndian && !bigEndian
-		for _, dt := range arithmetic {
-			for _, n := range lengths {
-				x := testValues(n, uint64(n))
-				want := append([]float32(nil), x...)
-				Round(dt, want)
-				var ref []byte
-				for off := range 3 {
-					buf := make([]byte, n*dt.Size()+off)
-					raw := buf[off:]
-					if err := Encode(raw, x, dt); err != nil {
-						t.Fatal(err)
-					}
-					if ref == nil {
-						ref = append([]byte(nil), raw...)
-					} else if !bytes.Equal(raw, ref) {
-						t.Errorf("big-endian=%v %v n=%d offset %d: Encode differs from offset 0", bigEndian, dt, n, off)
-					}
-					got := make([]float32, n)
-					if err := Decode(got, raw, dt); err != nil {
-						t.Fatal(err)
-					}
-					// Widening to float64 quiets signalling NaNs (CVTSS2SD does),
-					// so F64 keeps NaN-ness but not every NaN bit pattern.
-					if !sameBits(got, want) && !(dt == F64 && sameNaN(got, want)) {
-						t.Errorf("big-endian=%v %v n=%d offset %d: Decode(Encode(x)) != Round(x)", bigEndian, dt, n, off)
+	forEachImpl(t, func(t *testing.T) {
+		lengths := []int{0, 1, 2, 3, 4, 5, 7, 9, 15, 17, chunk - 1, chunk, chunk + 1, 3*chunk + 5}
+		for _, bigEndian := range []bool{false, true} {
+			saved := littleEndian
+			littleEndian = littleEndian && !bigEndian
+			for _, dt := range arithmetic {
+				for _, n := range lengths {
+					x := testValues(n, uint64(n))
+					want := append([]float32(nil), x...)
+					Round(dt, want)
+					var ref []byte
+					for off := range 3 {
+						buf := make([]byte, n*dt.Size()+off)
+						raw := buf[off:]
+						if err := Encode(raw, x, dt); err != nil {
+							t.Fatal(err)
+						}
+						if ref == nil {
+							ref = append([]byte(nil), raw...)
+						} else if !bytes.Equal(raw, ref) {
+							t.Errorf("big-endian=%v %v n=%d offset %d: Encode differs from offset 0", bigEndian, dt, n, off)
+						}
+						got := make([]float32, n)
+						if err := Decode(got, raw, dt); err != nil {
+							t.Fatal(err)
+						}
+						// Widening to float64 quiets signalling NaNs (CVTSS2SD does),
+						// so F64 keeps NaN-ness but not every NaN bit pattern.
+						if !sameBits(got, want) && !(dt == F64 && sameNaN(got, want)) {
+							t.Errorf("big-endian=%v %v n=%d offset %d: Decode(Encode(x)) != Round(x)", bigEndian, dt, n, off)
+						}
 					}
 				}
 			}
+			littleEndian = saved
 		}
-		littleEndian = saved
-	}
+	})
 }
 
 func TestEncode16MatchesScalar(t *testing.T) {
-	x := testValues(1001, 9)
-	for _, c := range []struct {
-		dt   DType
-		conv func(float32) uint16
-	}{{BF16, F32ToBF16}, {F16, F32ToF16}} {
-		raw := make([]byte, 2*len(x))
-		if err := Encode(raw, x, c.dt); err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range x {
-			if got, want := uint16(raw[2*i])|uint16(raw[2*i+1])<<8, c.conv(v); got != want {
-				t.Fatalf("Encode %v element %d (%g) = %#04x, want %#04x", c.dt, i, v, got, want)
+	forEachImpl(t, func(t *testing.T) {
+		x := testValues(1001, 9)
+		for _, c := range []struct {
+			dt   DType
+			conv func(float32) uint16
+		}{{BF16, F32ToBF16}, {F16, F32ToF16}} {
+			raw := make([]byte, 2*len(x))
+			if err := Encode(raw, x, c.dt); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range x {
+				if got, want := uint16(raw[2*i])|uint16(raw[2*i+1])<<8, c.conv(v); got != want {
+					t.Fatalf("Encode %v element %d (%g) = %#04x, want %#04x", c.dt, i, v, got, want)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestRoundUnchanged(t *testing.T) {
@@ -241,8 +247,9 @@ func TestAsFloat32s(t *testing.T) {
 	}
 }
 
-// TestKernelsMatchGeneric compares the dispatched 16-bit kernels with their
-// portable references; it matters once SIMD bodies exist.
+// TestKernelsMatchGeneric compares the dispatched 16-bit kernels (assembly
+// where the host has it) with their portable references and the scalar
+// conversions.
 func TestKernelsMatchGeneric(t *testing.T) {
 	for _, n := range []int{0, 1, 3, 7, 8, 9, 31, 33, 1000} {
 		x := testValues(n, uint64(n)+100)

@@ -43,7 +43,27 @@
 //
 // Each bulk routine has a portable Go reference named *Generic, shaped like
 // gonum's internal/asm: a tiny function whose exported wrapper documents the
-// exact loop. SIMD bodies replace the reference behind build tags and must
-// agree with it bit for bit (the float64 sums in Dot, SumAbs and SumSquares
-// excepted, whose order of addition is not fixed).
+// exact loop. On amd64 with AVX2 (and F16C for the F16 conversions),
+// hand-written assembly in kernels_amd64.s replaces them, chosen at run time
+// with golang.org/x/sys/cpu; the build tag purego (or a non-gc compiler)
+// leaves only the Go code. The element-wise assembly agrees with the
+// references bit for bit; two points needed care:
+//
+//   - Where both operands of an add or multiply are NaNs, x86 returns the
+//     first operand's, quieted. Go does not say which operand comes first;
+//     the assembly orders them as the gc compiler's optimized code for the
+//     references does, so even these NaN payloads agree in normal builds
+//     (not under -race or -gcflags=-N, which reorder the references').
+//   - VCVTPH2PS quiets signalling binary16 NaNs; the F16 decoder restores the
+//     quiet bit as F16ToF32 leaves it, so F16 decoding keeps NaN payloads
+//     exactly. VCVTPS2PH (round to nearest even) already gives F32ToF16's
+//     results, NaNs included.
+//
+// The float64 sums in Dot, SumAbs and SumSquares are the exception: the
+// assembly adds in 16 float64 lanes and combines them at the end, so its
+// result can differ from the in-order sum in the last bits (each product is
+// exact either way; the order of the additions differs). Tests hold it
+// within 1e-12 of the sum of the terms' magnitudes. No kernel fuses a
+// multiply with an add. bench_test.go measures both implementations and
+// records the speed-ups: 3-40× in cache, 1.4-13× from DRAM.
 package tensor

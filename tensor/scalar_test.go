@@ -152,17 +152,19 @@ func TestF16ToF32AllPatterns(t *testing.T) {
 }
 
 func TestDecodeF16Table(t *testing.T) {
-	src := make([]uint16, 1<<16)
-	for i := range src {
-		src[i] = uint16(i)
-	}
-	dst := make([]float32, len(src))
-	decodeF16(dst, src)
-	for i, h := range src {
-		if math.Float32bits(dst[i]) != math.Float32bits(F16ToF32(h)) {
-			t.Fatalf("decodeF16(%#04x) = %#08x, F16ToF32 gives %#08x", h, math.Float32bits(dst[i]), math.Float32bits(F16ToF32(h)))
+	forEachImpl(t, func(t *testing.T) {
+		src := make([]uint16, 1<<16)
+		for i := range src {
+			src[i] = uint16(i)
 		}
-	}
+		dst := make([]float32, len(src))
+		decodeF16(dst, src)
+		for i, h := range src {
+			if math.Float32bits(dst[i]) != math.Float32bits(F16ToF32(h)) {
+				t.Fatalf("decodeF16(%#04x) = %#08x, F16ToF32 gives %#08x", h, math.Float32bits(dst[i]), math.Float32bits(F16ToF32(h)))
+			}
+		}
+	})
 }
 
 func TestBF16ToF32AllPatterns(t *testing.T) {
@@ -396,40 +398,42 @@ func TestAllFloat32(t *testing.T) {
 	if !*long {
 		t.Skip("needs -long")
 	}
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			x := make([]float32, 1<<16)
-			h16, b16 := make([]uint16, len(x)), make([]uint16, len(x))
-			r16, rb16 := make([]float32, len(x)), make([]float32, len(x))
-			for hi := uint32(w); hi < 1<<16; hi += uint32(workers) {
-				for lo := range x {
-					x[lo] = math.Float32frombits(hi<<16 | uint32(lo))
-				}
-				encodeF16(h16, x)
-				encodeBF16(b16, x)
-				copy(r16, x)
-				roundF16(r16)
-				copy(rb16, x)
-				roundBF16(rb16)
-				for lo, f := range x {
-					if !checkConv(t, hi<<16|uint32(lo), false) {
-						return
+	forEachImpl(t, func(t *testing.T) {
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				x := make([]float32, 1<<16)
+				h16, b16 := make([]uint16, len(x)), make([]uint16, len(x))
+				r16, rb16 := make([]float32, len(x)), make([]float32, len(x))
+				for hi := uint32(w); hi < 1<<16; hi += uint32(workers) {
+					for lo := range x {
+						x[lo] = math.Float32frombits(hi<<16 | uint32(lo))
 					}
-					if h16[lo] != F32ToF16(f) || b16[lo] != F32ToBF16(f) ||
-						math.Float32bits(r16[lo]) != math.Float32bits(F16ToF32(h16[lo])) ||
-						math.Float32bits(rb16[lo]) != math.Float32bits(BF16ToF32(b16[lo])) {
-						t.Errorf("%#08x: bulk kernels disagree with the scalar conversions", hi<<16|uint32(lo))
-						return
+					encodeF16(h16, x)
+					encodeBF16(b16, x)
+					copy(r16, x)
+					roundF16(r16)
+					copy(rb16, x)
+					roundBF16(rb16)
+					for lo, f := range x {
+						if !checkConv(t, hi<<16|uint32(lo), false) {
+							return
+						}
+						if h16[lo] != F32ToF16(f) || b16[lo] != F32ToBF16(f) ||
+							math.Float32bits(r16[lo]) != math.Float32bits(F16ToF32(h16[lo])) ||
+							math.Float32bits(rb16[lo]) != math.Float32bits(BF16ToF32(b16[lo])) {
+							t.Errorf("%#08x: bulk kernels disagree with the scalar conversions", hi<<16|uint32(lo))
+							return
+						}
 					}
 				}
-			}
-		}()
-	}
-	wg.Wait()
+			}()
+		}
+		wg.Wait()
+	})
 }
 
 func FuzzF32To16(f *testing.F) {

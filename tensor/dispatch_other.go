@@ -1,11 +1,13 @@
+//go:build !amd64 || !gc || purego
+
 package tensor
 
-// The kernels the rest of the package calls. Today each is its portable Go
-// reference. A SIMD implementation adds kernels_amd64.go (and .s) defining
-// these names behind `//go:build amd64 && !noasm && gc`, choosing at run time
-// by CPU feature, and puts `//go:build !amd64 || noasm || !gc` on this file.
-// Tests compare every kernel with its *Generic reference. Assembly stubs
-// must be //go:noescape so that Decode's staging buffers stay on the stack.
+// Without assembly every kernel is its portable Go reference. The variables
+// exist so that tests can flip them on every platform.
+var (
+	useAVX2 = false
+	useF16C = false
+)
 
 func decodeBF16(dst []float32, src []uint16) { decodeBF16Generic(dst, src) }
 func encodeBF16(dst []uint16, src []float32) { encodeBF16Generic(dst, src) }

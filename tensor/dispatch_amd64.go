@@ -1,0 +1,137 @@
+//go:build amd64 && gc && !purego
+
+package tensor
+
+import "golang.org/x/sys/cpu"
+
+// The kernels the rest of the package calls. Each runs its AVX2 body
+// (kernels_amd64.s) on the longest prefix that is a whole number of vectors
+// and its portable Go reference (the *Generic functions) on the rest, or on
+// everything when the CPU lacks the instructions. The build tag purego
+// switches the assembly off (dispatch_other.go).
+//
+// The element-wise bodies agree with the references bit for bit, NaN
+// payloads included. The reductions (dot, sumAbs, sumSquares) add in another
+// order, so their float64 sums may differ in the last bits; see arith.go.
+
+// useAVX2 selects the AVX2 bodies of the BF16 and float32 kernels, useF16C
+// the AVX2+F16C bodies of the F16 ones. Tests clear them to run the
+// references.
+var (
+	useAVX2 = cpu.X86.HasAVX2
+	useF16C = cpu.X86.HasAVX2 && cpu.X86.HasF16C
+)
+
+func decodeBF16(dst []float32, src []uint16) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		decodeBF16AVX2(dst[:n], src[:n])
+		dst, src = dst[n:], src[n:]
+	}
+	decodeBF16Generic(dst, src)
+}
+
+func encodeBF16(dst []uint16, src []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		encodeBF16AVX2(dst[:n], src[:n])
+		dst, src = dst[n:], src[n:]
+	}
+	encodeBF16Generic(dst, src)
+}
+
+func roundBF16(x []float32) {
+	if useAVX2 {
+		n := len(x) &^ 7
+		roundBF16AVX2(x[:n])
+		x = x[n:]
+	}
+	roundBF16Generic(x)
+}
+
+func decodeF16(dst []float32, src []uint16) {
+	if useF16C {
+		n := len(dst) &^ 7
+		decodeF16AVX2(dst[:n], src[:n])
+		dst, src = dst[n:], src[n:]
+	}
+	decodeF16Generic(dst, src)
+}
+
+func encodeF16(dst []uint16, src []float32) {
+	if useF16C {
+		n := len(dst) &^ 7
+		encodeF16AVX2(dst[:n], src[:n])
+		dst, src = dst[n:], src[n:]
+	}
+	encodeF16Generic(dst, src)
+}
+
+func roundF16(x []float32) {
+	if useF16C {
+		n := len(x) &^ 7
+		roundF16AVX2(x[:n])
+		x = x[n:]
+	}
+	roundF16Generic(x)
+}
+
+func axpy(dst []float32, a float32, x []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		axpyAVX2(dst[:n], a, x[:n])
+		dst, x = dst[n:], x[n:]
+	}
+	axpyGeneric(dst, a, x)
+}
+
+func scale(dst []float32, a float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		scaleAVX2(dst[:n], a)
+		dst = dst[n:]
+	}
+	scaleGeneric(dst, a)
+}
+
+func add(dst, x []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		addAVX2(dst[:n], x[:n])
+		dst, x = dst[n:], x[n:]
+	}
+	addGeneric(dst, x)
+}
+
+func sub(dst, a, b []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		subAVX2(dst[:n], a[:n], b[:n])
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	subGeneric(dst, a, b)
+}
+
+func dot(a, b []float32) float64 {
+	if !useAVX2 {
+		return dotGeneric(a, b)
+	}
+	n := len(a) &^ 3
+	return dotAVX2(a[:n], b[:n]) + dotGeneric(a[n:], b[n:])
+}
+
+func sumAbs(x []float32) float64 {
+	if !useAVX2 {
+		return sumAbsGeneric(x)
+	}
+	n := len(x) &^ 3
+	return sumAbsAVX2(x[:n]) + sumAbsGeneric(x[n:])
+}
+
+func sumSquares(x []float32) float64 {
+	if !useAVX2 {
+		return sumSquaresGeneric(x)
+	}
+	n := len(x) &^ 3
+	return sumSquaresAVX2(x[:n]) + sumSquaresGeneric(x[n:])
+}

@@ -1,0 +1,71 @@
+//go:build amd64 && gc && !purego
+
+package tensor
+
+// Assembly bodies in kernels_amd64.s. Each does what the *Generic function
+// of the same stem does, for slices whose length is a multiple of 8 (4 for
+// the reductions); the callers in dispatch_amd64.go pass such prefixes and
+// finish the tail in Go. Only the length of the first slice is read, and
+// nothing escapes, so that Decode's staging buffers stay on the stack.
+
+// decodeBF16AVX2 widens each bfloat16 to 32 bits and shifts it left by 16.
+//
+//go:noescape
+func decodeBF16AVX2(dst []float32, src []uint16)
+
+// encodeBF16AVX2 is F32ToBF16 on eight lanes: add 0x7fff plus the kept
+// part's lowest bit, shift right by 16, and where the input is a NaN take
+// its upper half with the quiet bit set instead.
+//
+//go:noescape
+func encodeBF16AVX2(dst []uint16, src []float32)
+
+// roundBF16AVX2 is roundBF16Scalar on eight lanes.
+//
+//go:noescape
+func roundBF16AVX2(x []float32)
+
+// decodeF16AVX2 converts with VCVTPH2PS, which is exact but quiets
+// signalling NaNs, then puts back the NaN bits that F16ToF32 keeps.
+//
+//go:noescape
+func decodeF16AVX2(dst []float32, src []uint16)
+
+// encodeF16AVX2 converts with VCVTPS2PH, rounding to nearest even. Its
+// results equal F32ToF16's for every input, NaNs included: both keep the
+// sign and the leading 10 mantissa bits and set the quiet bit.
+//
+//go:noescape
+func encodeF16AVX2(dst []uint16, src []float32)
+
+// roundF16AVX2 converts to binary16 and back (VCVTPS2PH, VCVTPH2PS); the
+// binary16 in between is never a signalling NaN, so the way back is exact.
+//
+//go:noescape
+func roundF16AVX2(x []float32)
+
+// axpyAVX2 multiplies, then adds (VMULPS, VADDPS; no FMA).
+//
+//go:noescape
+func axpyAVX2(dst []float32, a float32, x []float32)
+
+//go:noescape
+func scaleAVX2(dst []float32, a float32)
+
+//go:noescape
+func addAVX2(dst, x []float32)
+
+//go:noescape
+func subAVX2(dst, a, b []float32)
+
+// dotAVX2 widens to float64 (VCVTPS2PD), where each product is exact, and
+// sums in 16 float64 lanes, which it adds up at the end.
+//
+//go:noescape
+func dotAVX2(a, b []float32) float64
+
+//go:noescape
+func sumAbsAVX2(x []float32) float64
+
+//go:noescape
+func sumSquaresAVX2(x []float32) float64

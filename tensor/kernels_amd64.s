@@ -1,0 +1,700 @@
+//go:build amd64 && gc && !purego
+
+#include "textflag.h"
+
+// AVX2 (+F16C) bodies of the kernels declared in kernels_amd64.go. Each
+// main loop handles 16 or 32 elements per iteration, then one vector of 8 (4
+// for the reductions) at a time; the length is a multiple of 8 (4). Loads
+// and stores are unaligned. Every function ends with VZEROUPPER so that the
+// SSE code the Go compiler emits pays no transition penalty. Like the Go
+// compiler's own float code, the kernels assume Go's MXCSR: round to nearest,
+// no DAZ or FTZ (VCVTPS2PH takes its rounding from the immediate anyway).
+//
+// Where two NaNs meet, x86 returns the first source operand's NaN (quieted).
+// The float32 kernels put the operands in the order that the gc compiler's
+// SSE code for the *Generic functions uses, so that even the NaN payloads
+// agree: x*a then +dst for Axpy, dst*a for Scale, dst+x for Add. (Builds
+// with -race or -N compile the references with other orders.) In Go's
+// operand order the first source is the second-to-last operand.
+
+DATA ·c7fff<>+0(SB)/4, $0x00007fff
+GLOBL ·c7fff<>(SB), RODATA|NOPTR, $4
+DATA ·c1<>+0(SB)/4, $0x00000001
+GLOBL ·c1<>(SB), RODATA|NOPTR, $4
+DATA ·c40<>+0(SB)/4, $0x00000040
+GLOBL ·c40<>(SB), RODATA|NOPTR, $4
+DATA ·c7c00<>+0(SB)/4, $0x00007c00
+GLOBL ·c7c00<>(SB), RODATA|NOPTR, $4
+DATA ·c7c007c00<>+0(SB)/4, $0x7c007c00
+GLOBL ·c7c007c00<>(SB), RODATA|NOPTR, $4
+DATA ·cquiet<>+0(SB)/4, $0x00400000
+GLOBL ·cquiet<>(SB), RODATA|NOPTR, $4
+DATA ·chigh<>+0(SB)/4, $0xffff0000
+GLOBL ·chigh<>(SB), RODATA|NOPTR, $4
+DATA ·cabs<>+0(SB)/4, $0x7fffffff
+GLOBL ·cabs<>(SB), RODATA|NOPTR, $4
+DATA ·cinf<>+0(SB)/4, $0x7f800000
+GLOBL ·cinf<>(SB), RODATA|NOPTR, $4
+DATA ·cabs64<>+0(SB)/8, $0x7fffffffffffffff
+GLOBL ·cabs64<>(SB), RODATA|NOPTR, $8
+
+// func decodeBF16AVX2(dst []float32, src []uint16)
+TEXT ·decodeBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	MOVQ CX, BX
+	SHRQ $5, BX
+	JZ   bf16dec8
+
+bf16dec32:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD 16(SI), Y1
+	VPMOVZXWD 32(SI), Y2
+	VPMOVZXWD 48(SI), Y3
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	VPSLLD    $16, Y2, Y2
+	VPSLLD    $16, Y3, Y3
+	VMOVDQU   Y0, (DI)
+	VMOVDQU   Y1, 32(DI)
+	VMOVDQU   Y2, 64(DI)
+	VMOVDQU   Y3, 96(DI)
+	ADDQ      $64, SI
+	ADDQ      $128, DI
+	DECQ      BX
+	JNZ       bf16dec32
+
+bf16dec8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   bf16decdone
+
+bf16dec8loop:
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       bf16dec8loop
+
+bf16decdone:
+	VZEROUPPER
+	RET
+
+// BF16ROUND sets each lane of out to F32ToBF16 of the lane of in, in its low
+// 16 bits: out = (in + 0x7fff + (in>>16)&1) >> 16, or (in>>16) | 0x40 where
+// |in| > 0x7f800000 (a NaN). Y14..Y10 hold 0x7fff, 1, 0x40, 0x7fffffff and
+// 0x7f800000; t1 and t2 are scratch; in is kept.
+#define BF16ROUND(in, out, t1, t2) \
+	VPSRLD    $16, in, t1        \
+	VPAND     Y13, t1, t2        \
+	VPADDD    Y14, in, out       \
+	VPADDD    t2, out, out       \
+	VPSRLD    $16, out, out      \
+	VPOR      Y12, t1, t1        \
+	VPAND     Y11, in, t2        \
+	VPCMPGTD  Y10, t2, t2        \
+	VPBLENDVB t2, t1, out, out
+
+// func encodeBF16AVX2(dst []uint16, src []float32)
+TEXT ·encodeBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         src_base+24(FP), SI
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·c40<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           bf16enc8
+
+bf16enc16:
+	VMOVDQU   (SI), Y0
+	VMOVDQU   32(SI), Y1
+	BF16ROUND(Y0, Y2, Y4, Y5)
+	BF16ROUND(Y1, Y3, Y6, Y7)
+	VPACKUSDW Y3, Y2, Y2     // lanes: 0-3, 8-11, 4-7, 12-15
+	VPERMQ    $0xd8, Y2, Y2
+	VMOVDQU   Y2, (DI)
+	ADDQ      $64, SI
+	ADDQ      $32, DI
+	DECQ      BX
+	JNZ       bf16enc16
+
+bf16enc8:
+	TESTQ      $8, CX
+	JZ         bf16encdone
+	VMOVDQU    (SI), Y0
+	BF16ROUND(Y0, Y2, Y4, Y5)
+	VEXTRACTI128 $1, Y2, X3
+	VPACKUSDW  X3, X2, X2
+	VMOVDQU    X2, (DI)
+
+bf16encdone:
+	VZEROUPPER
+	RET
+
+// BF16ROUNDF is roundBF16Scalar: BF16ROUND leaving float32 bits, the
+// rounded value with its low half cleared, or for a NaN the input with the
+// quiet bit set and its low half cleared. Y14..Y9 hold 0x7fff, 1,
+// 0xffff0000, 0x7fffffff, 0x7f800000 and 0x00400000.
+#define BF16ROUNDF(in, out, t1, t2) \
+	VPSRLD    $16, in, t1        \
+	VPAND     Y13, t1, t1        \
+	VPADDD    Y14, in, out       \
+	VPADDD    t1, out, out       \
+	VPAND     Y12, out, out      \
+	VPOR      Y9, in, t1         \
+	VPAND     Y12, t1, t1        \
+	VPAND     Y11, in, t2        \
+	VPCMPGTD  Y10, t2, t2        \
+	VPBLENDVB t2, t1, out, out
+
+// func roundBF16AVX2(x []float32)
+TEXT ·roundBF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·chigh<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	VPBROADCASTD ·cquiet<>(SB), Y9
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           bf16round8
+
+bf16round16:
+	VMOVDQU (DI), Y0
+	VMOVDQU 32(DI), Y1
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	BF16ROUNDF(Y1, Y3, Y6, Y7)
+	VMOVDQU Y2, (DI)
+	VMOVDQU Y3, 32(DI)
+	ADDQ    $64, DI
+	DECQ    BX
+	JNZ     bf16round16
+
+bf16round8:
+	TESTQ   $8, CX
+	JZ      bf16rounddone
+	VMOVDQU (DI), Y0
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	VMOVDQU Y2, (DI)
+
+bf16rounddone:
+	VZEROUPPER
+	RET
+
+// F16FIX undoes the quieting of signalling NaNs by VCVTPH2PS: h holds the
+// binary16 inputs zero-extended to 32 bits, f their conversions. Where h is
+// a NaN without its quiet bit (0x200), clear the quiet bit (0x00400000) of
+// f. Y14..Y12 hold 0x7fff, 0x7c00 and 0x00400000; h is overwritten and t is
+// scratch.
+#define F16FIX(h, f, t) \
+	VPSLLD   $13, h, t \
+	VPANDN   Y12, t, t \
+	VPAND    Y14, h, h \
+	VPCMPGTD Y13, h, h \
+	VPAND    h, t, t   \
+	VPXOR    t, f, f
+
+// func decodeF16AVX2(dst []float32, src []uint16)
+//
+// Weights hold no Infs or NaNs, so F16FIX runs only on the blocks of 16 that
+// have some (all 16 inputs compared with 0x7c00 at once).
+TEXT ·decodeF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         src_base+24(FP), SI
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c7c00<>(SB), Y13
+	VPBROADCASTD ·cquiet<>(SB), Y12
+	VPBROADCASTD ·c7c007c00<>(SB), Y11
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           f16dec8
+
+f16dec16:
+	VMOVDQU   (SI), Y2
+	VPAND     Y11, Y2, Y2
+	VPCMPEQW  Y11, Y2, Y2     // exponent all ones: Inf or NaN
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VPTEST    Y2, Y2
+	JNZ       f16dec16fix
+
+f16dec16store:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $32, SI
+	ADDQ    $64, DI
+	DECQ    BX
+	JNZ     f16dec16
+	JMP     f16dec8
+
+f16dec16fix:
+	VPMOVZXWD (SI), Y2
+	VPMOVZXWD 16(SI), Y3
+	F16FIX(Y2, Y0, Y4)
+	F16FIX(Y3, Y1, Y5)
+	JMP       f16dec16store
+
+f16dec8:
+	TESTQ     $8, CX
+	JZ        f16decdone
+	VCVTPH2PS (SI), Y0
+	VPMOVZXWD (SI), Y2
+	F16FIX(Y2, Y0, Y4)
+	VMOVUPS   Y0, (DI)
+
+f16decdone:
+	VZEROUPPER
+	RET
+
+// func encodeF16AVX2(dst []uint16, src []float32)
+TEXT ·encodeF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), SI
+	MOVQ CX, BX
+	SHRQ $5, BX
+	JZ   f16enc8
+
+f16enc32:
+	VMOVUPS   (SI), Y0
+	VMOVUPS   32(SI), Y1
+	VMOVUPS   64(SI), Y2
+	VMOVUPS   96(SI), Y3
+	VCVTPS2PH $0, Y0, X0     // imm8 0: round to nearest even
+	VCVTPS2PH $0, Y1, X1
+	VCVTPS2PH $0, Y2, X2
+	VCVTPS2PH $0, Y3, X3
+	VMOVDQU   X0, (DI)
+	VMOVDQU   X1, 16(DI)
+	VMOVDQU   X2, 32(DI)
+	VMOVDQU   X3, 48(DI)
+	ADDQ      $128, SI
+	ADDQ      $64, DI
+	DECQ      BX
+	JNZ       f16enc32
+
+f16enc8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   f16encdone
+
+f16enc8loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X0
+	VMOVDQU   X0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	DECQ      CX
+	JNZ       f16enc8loop
+
+f16encdone:
+	VZEROUPPER
+	RET
+
+// func roundF16AVX2(x []float32)
+TEXT ·roundF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ x_base+0(FP), DI
+	MOVQ x_len+8(FP), CX
+	MOVQ CX, BX
+	SHRQ $5, BX
+	JZ   f16round8
+
+f16round32:
+	VMOVUPS   (DI), Y0
+	VMOVUPS   32(DI), Y1
+	VMOVUPS   64(DI), Y2
+	VMOVUPS   96(DI), Y3
+	VCVTPS2PH $0, Y0, X0
+	VCVTPS2PH $0, Y1, X1
+	VCVTPS2PH $0, Y2, X2
+	VCVTPS2PH $0, Y3, X3
+	VCVTPH2PS X0, Y0
+	VCVTPH2PS X1, Y1
+	VCVTPH2PS X2, Y2
+	VCVTPH2PS X3, Y3
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, 32(DI)
+	VMOVUPS   Y2, 64(DI)
+	VMOVUPS   Y3, 96(DI)
+	ADDQ      $128, DI
+	DECQ      BX
+	JNZ       f16round32
+
+f16round8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   f16rounddone
+
+f16round8loop:
+	VMOVUPS   (DI), Y0
+	VCVTPS2PH $0, Y0, X0
+	VCVTPH2PS X0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       f16round8loop
+
+f16rounddone:
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(dst []float32, a float32, x []float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	VBROADCASTSS a+24(FP), Y8
+	MOVQ         x_base+32(FP), SI
+	MOVQ         CX, BX
+	SHRQ         $5, BX
+	JZ           axpy8
+
+axpy32:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMULPS  Y8, Y0, Y0      // x*a
+	VMULPS  Y8, Y1, Y1
+	VMULPS  Y8, Y2, Y2
+	VMULPS  Y8, Y3, Y3
+	VADDPS  (DI), Y0, Y0    // (x*a)+dst
+	VADDPS  32(DI), Y1, Y1
+	VADDPS  64(DI), Y2, Y2
+	VADDPS  96(DI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	DECQ    BX
+	JNZ     axpy32
+
+axpy8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   axpydone
+
+axpy8loop:
+	VMOVUPS (SI), Y0
+	VMULPS  Y8, Y0, Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     axpy8loop
+
+axpydone:
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(dst []float32, a float32)
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	VBROADCASTSS a+24(FP), Y8
+	MOVQ         CX, BX
+	SHRQ         $5, BX
+	JZ           scale8
+
+scale32:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMULPS  Y8, Y0, Y0      // dst*a
+	VMULPS  Y8, Y1, Y1
+	VMULPS  Y8, Y2, Y2
+	VMULPS  Y8, Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, DI
+	DECQ    BX
+	JNZ     scale32
+
+scale8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   scaledone
+
+scale8loop:
+	VMOVUPS (DI), Y0
+	VMULPS  Y8, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     scale8loop
+
+scaledone:
+	VZEROUPPER
+	RET
+
+// func addAVX2(dst, x []float32)
+TEXT ·addAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	MOVQ CX, BX
+	SHRQ $5, BX
+	JZ   add8
+
+add32:
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VADDPS  (SI), Y0, Y0    // dst+x
+	VADDPS  32(SI), Y1, Y1
+	VADDPS  64(SI), Y2, Y2
+	VADDPS  96(SI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	DECQ    BX
+	JNZ     add32
+
+add8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   adddone
+
+add8loop:
+	VMOVUPS (DI), Y0
+	VADDPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     add8loop
+
+adddone:
+	VZEROUPPER
+	RET
+
+// func subAVX2(dst, a, b []float32)
+TEXT ·subAVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ CX, BX
+	SHRQ $5, BX
+	JZ   sub8
+
+sub32:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VSUBPS  (DX), Y0, Y0    // a-b
+	VSUBPS  32(DX), Y1, Y1
+	VSUBPS  64(DX), Y2, Y2
+	VSUBPS  96(DX), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	DECQ    BX
+	JNZ     sub32
+
+sub8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   subdone
+
+sub8loop:
+	VMOVUPS (SI), Y0
+	VSUBPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     sub8loop
+
+subdone:
+	VZEROUPPER
+	RET
+
+// SUM4 adds the four accumulators Y8..Y11 lane by lane and then across,
+// leaving the float64 total in X8.
+#define SUM4 \
+	VADDPD       Y9, Y8, Y8   \
+	VADDPD       Y11, Y10, Y10 \
+	VADDPD       Y10, Y8, Y8  \
+	VEXTRACTF128 $1, Y8, X9   \
+	VADDPD       X9, X8, X8   \
+	VUNPCKHPD    X8, X8, X9   \
+	VADDSD       X9, X8, X8
+
+// func dotAVX2(a, b []float32) float64
+TEXT ·dotAVX2(SB), NOSPLIT, $0-56
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	MOVQ   CX, BX
+	SHRQ   $4, BX
+	JZ     dot4
+
+dot16:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VCVTPS2PD 32(SI), Y2
+	VCVTPS2PD 48(SI), Y3
+	VCVTPS2PD (DI), Y4
+	VCVTPS2PD 16(DI), Y5
+	VCVTPS2PD 32(DI), Y6
+	VCVTPS2PD 48(DI), Y7
+	VMULPD    Y4, Y0, Y0      // exact: 24+24 bits fit in 53
+	VMULPD    Y5, Y1, Y1
+	VMULPD    Y6, Y2, Y2
+	VMULPD    Y7, Y3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $64, SI
+	ADDQ      $64, DI
+	DECQ      BX
+	JNZ       dot16
+
+dot4:
+	ANDQ $15, CX
+	SHRQ $2, CX
+	JZ   dotdone
+
+dot4loop:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD (DI), Y4
+	VMULPD    Y4, Y0, Y0
+	VADDPD    Y0, Y8, Y8
+	ADDQ      $16, SI
+	ADDQ      $16, DI
+	DECQ      CX
+	JNZ       dot4loop
+
+dotdone:
+	SUM4
+	VMOVSD X8, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func sumAbsAVX2(x []float32) float64
+TEXT ·sumAbsAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x_base+0(FP), SI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSD ·cabs64<>(SB), Y12
+	VXORPD       Y8, Y8, Y8
+	VXORPD       Y9, Y9, Y9
+	VXORPD       Y10, Y10, Y10
+	VXORPD       Y11, Y11, Y11
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           abs4
+
+abs16:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VCVTPS2PD 32(SI), Y2
+	VCVTPS2PD 48(SI), Y3
+	VANDPD    Y12, Y0, Y0
+	VANDPD    Y12, Y1, Y1
+	VANDPD    Y12, Y2, Y2
+	VANDPD    Y12, Y3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $64, SI
+	DECQ      BX
+	JNZ       abs16
+
+abs4:
+	ANDQ $15, CX
+	SHRQ $2, CX
+	JZ   absdone
+
+abs4loop:
+	VCVTPS2PD (SI), Y0
+	VANDPD    Y12, Y0, Y0
+	VADDPD    Y0, Y8, Y8
+	ADDQ      $16, SI
+	DECQ      CX
+	JNZ       abs4loop
+
+absdone:
+	SUM4
+	VMOVSD X8, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumSquaresAVX2(x []float32) float64
+TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-32
+	MOVQ   x_base+0(FP), SI
+	MOVQ   x_len+8(FP), CX
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	MOVQ   CX, BX
+	SHRQ   $4, BX
+	JZ     sq4
+
+sq16:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VCVTPS2PD 32(SI), Y2
+	VCVTPS2PD 48(SI), Y3
+	VMULPD    Y0, Y0, Y0
+	VMULPD    Y1, Y1, Y1
+	VMULPD    Y2, Y2, Y2
+	VMULPD    Y3, Y3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $64, SI
+	DECQ      BX
+	JNZ       sq16
+
+sq4:
+	ANDQ $15, CX
+	SHRQ $2, CX
+	JZ   sqdone
+
+sq4loop:
+	VCVTPS2PD (SI), Y0
+	VMULPD    Y0, Y0, Y0
+	VADDPD    Y0, Y8, Y8
+	ADDQ      $16, SI
+	DECQ      CX
+	JNZ       sq4loop
+
+sqdone:
+	SUM4
+	VMOVSD X8, ret+24(FP)
+	VZEROUPPER
+	RET

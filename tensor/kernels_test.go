@@ -1,0 +1,420 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Tests that hold the assembly kernels (dispatch_amd64.go) to their portable
+// references. Element-wise kernels must agree bit for bit, NaN payloads
+// included (for two NaN operands, see compareArith); the float64 reductions
+// within a relative 1e-12 of the sum of the terms' magnitudes.
+
+// forEachImpl runs f as the subtest "generic", with the assembly switched
+// off, and then as "asm" where this host runs assembly kernels.
+func forEachImpl(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	avx2, f16c := useAVX2, useF16C
+	defer func() { useAVX2, useF16C = avx2, f16c }()
+	useAVX2, useF16C = false, false
+	t.Run("generic", f)
+	if avx2 || f16c {
+		useAVX2, useF16C = avx2, f16c
+		t.Run("asm", f)
+	}
+}
+
+// withAsm skips the test unless this host runs assembly kernels, which the
+// test then compares with the references.
+func withAsm(t *testing.T) {
+	t.Helper()
+	if !useAVX2 && !useF16C {
+		t.Skip("no assembly kernels on this host")
+	}
+}
+
+// asmLengths are the lengths the comparisons run: every length up to a few
+// vectors, and some that exercise the unrolled loops and their tails.
+var asmLengths = func() []int {
+	var l []int
+	for n := range 71 {
+		l = append(l, n)
+	}
+	return append(l, 127, 128, 129, 255, 1000, 4099)
+}()
+
+// specialBits are float32 bit patterns where conversions and arithmetic
+// have edge cases: zeros, subnormals, Inf, quiet and signalling NaNs with
+// payloads, overflow thresholds, and halfway cases of both 16-bit roundings.
+var specialBits = []uint32{
+	0x00000000, 0x80000000, 0x00000001, 0x807fffff, 0x00400000, 0x3f800000, 0xbf800000,
+	0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0xff800001, 0x7fa00000,
+	0x7fbfffff, 0x7fc0ffff, 0xffffffff, 0x7f812345, 0x7fc12345, 0x7f80ffff, 0x7f81ffff,
+	0x7f7fffff, 0xff7f7fff, 0x7f7f8000, 0x7f7f7fff, // bfloat16 overflow edge
+	0x3f808000, 0x3f818000, 0x3f807fff, 0x3f808001, 0xbf808000, // bfloat16 ties
+	0x3f801000, 0x3f803000, 0x3f800fff, 0x3f801001, // binary16 ties
+	0x477fe000, 0x477fefff, 0x477ff000, 0xc77ff000, 0x47800000, // binary16 overflow edge
+	0x38800000, 0x387fffff, 0x38000000, 0x33800000, 0x33000000, 0x33000001, 0x32ffffff,
+	0x33c00000, 0x34200000, 0x34400000, 0xb3400000, 0x387fe000, 0x387ff000, // binary16 subnormals
+}
+
+// kernelFloats returns n float32s mixing weight-like values, random bit
+// patterns and specialBits, the last two often enough that two NaNs meet in
+// binary kernels.
+func kernelFloats(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		switch r.IntN(8) {
+		case 0, 1:
+			x[i] = math.Float32frombits(specialBits[r.IntN(len(specialBits))])
+		case 2:
+			x[i] = math.Float32frombits(r.Uint32())
+		case 3: // NaN with a random payload
+			x[i] = math.Float32frombits(0x7f800000 | r.Uint32()&0x807fffff | 1)
+		default:
+			x[i] = float32(r.NormFloat64() * 0.02)
+		}
+	}
+	return x
+}
+
+// kernelHalves returns n 16-bit patterns, a third of them NaNs or Infs of
+// both 16-bit types.
+func kernelHalves(r *rand.Rand, n int) []uint16 {
+	h := make([]uint16, n)
+	for i := range h {
+		h[i] = uint16(r.Uint32())
+		switch r.IntN(6) {
+		case 0:
+			h[i] |= 0x7c00 // binary16 Inf or NaN
+		case 1:
+			h[i] |= 0x7f80 // bfloat16 Inf or NaN
+		}
+	}
+	return h
+}
+
+const guardBits16 = 0xdead
+
+// placed returns a copy of x at offset off of a buffer with guard values
+// before and after it, and x's window in it; float32 and uint16 buffers.
+func placed[T float32 | uint16](x []T, off int, guard T) (all, win []T) {
+	all = make([]T, off+len(x)+guardLen)
+	for i := range all {
+		all[i] = guard
+	}
+	win = all[off : off+len(x) : off+len(x)]
+	copy(win, x)
+	return all, win
+}
+
+func guardsKept[T float32 | uint16](all []T, off, n int, guard T) bool {
+	for i, v := range all {
+		if (i < off || i >= off+n) && v != guard {
+			return false
+		}
+	}
+	return true
+}
+
+func bitsOf[T float32 | uint16](v T) uint32 {
+	switch v := any(v).(type) {
+	case float32:
+		return math.Float32bits(v)
+	case uint16:
+		return uint32(v)
+	}
+	panic("unreachable")
+}
+
+// compareKernel runs one kernel with the assembly on (got) and its
+// reference (want) on equal copies of a destination at every offset up to
+// 7 of a guarded buffer, and reports the first difference.
+func compareKernel[T float32 | uint16](t *testing.T, name string, dst []T, guard T, got, want func(dst []T)) {
+	t.Helper()
+	compareWith(t, name, dst, guard, got, want, func(int, uint32, uint32) bool { return false })
+}
+
+// compareArith is compareKernel for the float32 arithmetic, where one
+// difference is allowed: when both operands of an operation are NaNs, the
+// result may be either one, quieted. Go leaves that choice open, and the gc
+// compiler's code for the references changes it with -race or -N; the
+// assembly matches the optimized code, which is the default. The operands
+// are the kernel's inputs, dst's old values among them; one of length 1
+// stands for a scalar. An intermediate NaN made by an invalid operation
+// (Inf*0, Inf-Inf) is x86's default NaN, 0xffc00000.
+func compareArith(t *testing.T, name string, dst []float32, got, want func(dst []float32), operands ...[]float32) {
+	t.Helper()
+	compareWith(t, name, dst, guardVal, got, want, func(i int, g, w uint32) bool {
+		if !isNaN32(math.Float32frombits(g)) || !isNaN32(math.Float32frombits(w)) {
+			return false
+		}
+		if g == 0xffc00000 {
+			return true
+		}
+		for _, op := range operands {
+			v := op[min(i, len(op)-1)]
+			if isNaN32(v) && math.Float32bits(v)|0x00400000 == g {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// compareWith runs the comparison for compareKernel and compareArith;
+// allowed says whether result i may differ as it does.
+func compareWith[T float32 | uint16](t *testing.T, name string, dst []T, guard T, got, want func(dst []T), allowed func(i int, got, want uint32) bool) {
+	t.Helper()
+	for off := range 8 {
+		allG, g := placed(dst, off, guard)
+		_, w := placed(dst, off, guard)
+		got(g)
+		want(w)
+		if !guardsKept(allG, off, len(dst), guard) {
+			t.Fatalf("%s n=%d offset %d: wrote outside dst", name, len(dst), off)
+		}
+		for i := range g {
+			if gb, wb := bitsOf(g[i]), bitsOf(w[i]); gb != wb && !allowed(i, gb, wb) {
+				t.Fatalf("%s n=%d offset %d [%d]: %#x, generic %#x", name, len(dst), off, i, gb, wb)
+			}
+		}
+	}
+}
+
+// shifted returns x copied to an offset of off elements in a fresh buffer,
+// so that sources are misaligned too.
+func shifted[T float32 | uint16](x []T, off int) []T {
+	return append(make([]T, off, off+len(x)), x...)[off:]
+}
+
+func TestConversionKernelsMatchGeneric(t *testing.T) {
+	withAsm(t)
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, n := range asmLengths {
+		f := shifted(kernelFloats(r, n), n%8)
+		h := shifted(kernelHalves(r, n), (n+3)%8)
+		compareKernel(t, "decodeBF16", make([]float32, n), guardVal,
+			func(d []float32) { decodeBF16(d, h) }, func(d []float32) { decodeBF16Generic(d, h) })
+		compareKernel(t, "decodeF16", make([]float32, n), guardVal,
+			func(d []float32) { decodeF16(d, h) }, func(d []float32) { decodeF16Generic(d, h) })
+		compareKernel(t, "encodeBF16", make([]uint16, n), guardBits16,
+			func(d []uint16) { encodeBF16(d, f) }, func(d []uint16) { encodeBF16Generic(d, f) })
+		compareKernel(t, "encodeF16", make([]uint16, n), guardBits16,
+			func(d []uint16) { encodeF16(d, f) }, func(d []uint16) { encodeF16Generic(d, f) })
+		compareKernel(t, "roundBF16", f, guardVal, roundBF16, roundBF16Generic)
+		compareKernel(t, "roundF16", f, guardVal, roundF16, roundF16Generic)
+	}
+}
+
+// TestConversionKernelsAllPatterns runs the 16-bit decoders on all 2^16
+// patterns and the encoders and roundings on 2^24 float32 patterns: the
+// upper 16 bits all, with lower halves chosen to hit both roundings' ties
+// and NaN payloads.
+func TestConversionKernelsAllPatterns(t *testing.T) {
+	withAsm(t)
+	h := make([]uint16, 1<<16)
+	for i := range h {
+		h[i] = uint16(i)
+	}
+	compareKernel(t, "decodeBF16", make([]float32, len(h)), guardVal,
+		func(d []float32) { decodeBF16(d, h) }, func(d []float32) { decodeBF16Generic(d, h) })
+	compareKernel(t, "decodeF16", make([]float32, len(h)), guardVal,
+		func(d []float32) { decodeF16(d, h) }, func(d []float32) { decodeF16Generic(d, h) })
+
+	lows := []uint32{0, 1, 0x0fff, 0x1000, 0x1001, 0x2000, 0x3000, 0x7fff, 0x8000, 0x8001, 0x9000, 0xa000, 0xe000, 0xefff, 0xf000, 0xffff}
+	x := make([]float32, 1<<16*len(lows))
+	for i := range x {
+		x[i] = math.Float32frombits(uint32(i/len(lows))<<16 | lows[i%len(lows)])
+	}
+	for _, k := range []struct {
+		name      string
+		got, want func([]uint16, []float32)
+	}{{"encodeBF16", encodeBF16, encodeBF16Generic}, {"encodeF16", encodeF16, encodeF16Generic}} {
+		g, w := make([]uint16, len(x)), make([]uint16, len(x))
+		k.got(g, x)
+		k.want(w, x)
+		for i := range g {
+			if g[i] != w[i] {
+				t.Fatalf("%s(%#08x) = %#04x, generic %#04x", k.name, math.Float32bits(x[i]), g[i], w[i])
+			}
+		}
+	}
+	for _, k := range []struct {
+		name      string
+		got, want func([]float32)
+	}{{"roundBF16", roundBF16, roundBF16Generic}, {"roundF16", roundF16, roundF16Generic}} {
+		g, w := append([]float32(nil), x...), append([]float32(nil), x...)
+		k.got(g)
+		k.want(w)
+		for i := range g {
+			if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+				t.Fatalf("%s(%#08x) = %#08x, generic %#08x", k.name, math.Float32bits(x[i]), math.Float32bits(g[i]), math.Float32bits(w[i]))
+			}
+		}
+	}
+}
+
+// scalars are the multipliers Axpy and Scale are tried with.
+var scalars = []float32{0.37, -1e-3, 0, float32(math.Copysign(0, -1)), 1, float32(math.Inf(-1)),
+	math.Float32frombits(0x7fc01234), math.Float32frombits(0xff800321), 0x1p-140, 3e38}
+
+func TestArithKernelsMatchGeneric(t *testing.T) {
+	withAsm(t)
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, n := range asmLengths {
+		d := kernelFloats(r, n)
+		x := shifted(kernelFloats(r, n), n%8)
+		y := shifted(kernelFloats(r, n), (n+5)%8)
+		for _, a := range scalars {
+			compareArith(t, fmt.Sprintf("axpy(a=%#x)", math.Float32bits(a)), d,
+				func(d []float32) { axpy(d, a, x) }, func(d []float32) { axpyGeneric(d, a, x) }, d, x, []float32{a})
+			compareArith(t, fmt.Sprintf("scale(a=%#x)", math.Float32bits(a)), d,
+				func(d []float32) { scale(d, a) }, func(d []float32) { scaleGeneric(d, a) }, d, []float32{a})
+		}
+		compareArith(t, "add", d,
+			func(d []float32) { add(d, x) }, func(d []float32) { addGeneric(d, x) }, d, x)
+		compareArith(t, "sub", d,
+			func(d []float32) { sub(d, x, y) }, func(d []float32) { subGeneric(d, x, y) }, x, y)
+		compareArith(t, "sub aliasing a", d,
+			func(d []float32) { sub(d, d, y) }, func(d []float32) { subGeneric(d, d, y) }, d, y)
+		compareArith(t, "sub aliasing b", d,
+			func(d []float32) { sub(d, x, d) }, func(d []float32) { subGeneric(d, x, d) }, x, d)
+	}
+}
+
+// TestArithKernelsNaNPairs puts two NaNs with different payloads into every
+// operation, in every lane position; the result must be one of them.
+func TestArithKernelsNaNPairs(t *testing.T) {
+	withAsm(t)
+	const n = 40
+	d, x, y := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range d {
+		d[i] = math.Float32frombits(0x7f800000 | uint32(i+1))
+		x[i] = math.Float32frombits(0xffc00000 | uint32(i+1)<<8)
+		y[i] = math.Float32frombits(0x7fc00000 | uint32(i+1)<<12)
+	}
+	a := math.Float32frombits(0xff812345)
+	compareArith(t, "axpy", d, func(d []float32) { axpy(d, a, x) }, func(d []float32) { axpyGeneric(d, a, x) }, d, x, []float32{a})
+	compareArith(t, "scale", d, func(d []float32) { scale(d, a) }, func(d []float32) { scaleGeneric(d, a) }, d, []float32{a})
+	compareArith(t, "add", d, func(d []float32) { add(d, x) }, func(d []float32) { addGeneric(d, x) }, d, x)
+	compareArith(t, "sub", d, func(d []float32) { sub(d, x, y) }, func(d []float32) { subGeneric(d, x, y) }, x, y)
+}
+
+// closeSum reports whether got is within a relative 1e-12 of the sum of
+// the terms' magnitudes from want, or both are the same non-finite value.
+func closeSum(got, want, magnitude float64) bool {
+	if math.IsNaN(want) || math.IsInf(want, 0) {
+		return math.IsNaN(got) == math.IsNaN(want) && (math.IsNaN(got) || got == want)
+	}
+	return math.Abs(got-want) <= 1e-12*magnitude
+}
+
+func TestReductionKernelsMatchGeneric(t *testing.T) {
+	withAsm(t)
+	r := rand.New(rand.NewPCG(25, 26))
+	lengths := append(asmLengths, 1<<16+13, 1<<20)
+	for _, n := range lengths {
+		x := shifted(randFloats(r, n), n%8)
+		y := shifted(randFloats(r, n), (n+1)%8)
+		for i := range x { // magnitudes from 2^-30 to 2^30
+			x[i] = float32(math.Ldexp(float64(x[i]), r.IntN(61)-30))
+		}
+		var absDot float64
+		for i := range x {
+			absDot += math.Abs(float64(x[i]) * float64(y[i]))
+		}
+		if got, want := dot(x, y), dotGeneric(x, y); !closeSum(got, want, absDot) {
+			t.Errorf("dot n=%d = %v, generic %v", n, got, want)
+		}
+		if got, want := sumAbs(x), sumAbsGeneric(x); !closeSum(got, want, want) {
+			t.Errorf("sumAbs n=%d = %v, generic %v", n, got, want)
+		}
+		if got, want := sumSquares(x), sumSquaresGeneric(x); !closeSum(got, want, want) {
+			t.Errorf("sumSquares n=%d = %v, generic %v", n, got, want)
+		}
+	}
+}
+
+func TestReductionKernelsNonFinite(t *testing.T) {
+	withAsm(t)
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	for _, c := range []struct {
+		name string
+		at   map[int]float32
+	}{
+		{"+Inf", map[int]float32{3: inf}},
+		{"-Inf", map[int]float32{17: -inf}},
+		{"+Inf-Inf", map[int]float32{2: inf, 29: -inf}},
+		{"NaN", map[int]float32{30: nan}},
+		{"max", map[int]float32{0: math.MaxFloat32, 8: math.MaxFloat32, 16: math.MaxFloat32}},
+	} {
+		for _, n := range []int{33, 40} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = 1
+			}
+			for i, v := range c.at {
+				x[i] = v
+			}
+			for name, k := range map[string][2]float64{
+				"dot":        {dot(x, x), dotGeneric(x, x)},
+				"sumAbs":     {sumAbs(x), sumAbsGeneric(x)},
+				"sumSquares": {sumSquares(x), sumSquaresGeneric(x)},
+			} {
+				if !closeSum(k[0], k[1], math.Abs(k[1])) {
+					t.Errorf("%s with %s, n=%d = %v, generic %v", name, c.name, n, k[0], k[1])
+				}
+			}
+		}
+	}
+}
+
+// FuzzKernelsMatchGeneric reads the input as float32s (and as 16-bit
+// patterns) and checks every element-wise kernel against its reference.
+func FuzzKernelsMatchGeneric(f *testing.F) {
+	f.Add([]byte("\x00\x00\x80\x7f\x01\x00\x80\x7f\x00\x80\x80\x3f\x00\x10\x80\x3f"+"0123456789abcdef0123456789abcdef"), float32(0.5))
+	f.Fuzz(func(t *testing.T, b []byte, a float32) {
+		if !useAVX2 && !useF16C {
+			t.Skip("no assembly kernels on this host")
+		}
+		n := len(b) / 8
+		x, d := make([]float32, n), make([]float32, n)
+		h := make([]uint16, n)
+		for i := range n {
+			x[i] = math.Float32frombits(uint32(b[4*i]) | uint32(b[4*i+1])<<8 | uint32(b[4*i+2])<<16 | uint32(b[4*i+3])<<24)
+			j := 4 * (n + i)
+			d[i] = math.Float32frombits(uint32(b[j]) | uint32(b[j+1])<<8 | uint32(b[j+2])<<16 | uint32(b[j+3])<<24)
+			h[i] = uint16(b[4*i]) | uint16(b[j])<<8
+		}
+		compareKernel(t, "decodeBF16", d, guardVal, func(d []float32) { decodeBF16(d, h) }, func(d []float32) { decodeBF16Generic(d, h) })
+		compareKernel(t, "decodeF16", d, guardVal, func(d []float32) { decodeF16(d, h) }, func(d []float32) { decodeF16Generic(d, h) })
+		compareKernel(t, "encodeBF16", h, guardBits16, func(h []uint16) { encodeBF16(h, x) }, func(h []uint16) { encodeBF16Generic(h, x) })
+		compareKernel(t, "encodeF16", h, guardBits16, func(h []uint16) { encodeF16(h, x) }, func(h []uint16) { encodeF16Generic(h, x) })
+		compareKernel(t, "roundBF16", x, guardVal, roundBF16, roundBF16Generic)
+		compareKernel(t, "roundF16", x, guardVal, roundF16, roundF16Generic)
+		compareArith(t, "axpy", d, func(d []float32) { axpy(d, a, x) }, func(d []float32) { axpyGeneric(d, a, x) }, d, x, []float32{a})
+		compareArith(t, "scale", d, func(d []float32) { scale(d, a) }, func(d []float32) { scaleGeneric(d, a) }, d, []float32{a})
+		compareArith(t, "add", d, func(d []float32) { add(d, x) }, func(d []float32) { addGeneric(d, x) }, d, x)
+		compareArith(t, "sub", d, func(d []float32) { sub(d, x, d) }, func(d []float32) { subGeneric(d, x, d) }, x, d)
+	})
+}
+
+// TestStagedCodecNoAllocs checks that the assembly stubs do not make
+// Decode's and Encode's staging buffers escape to the heap.
+func TestStagedCodecNoAllocs(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		x := make([]float32, 3*chunk+5)
+		raw := make([]byte, 2*len(x)+1)[1:]
+		for _, dt := range []DType{BF16, F16} {
+			if n := testing.AllocsPerRun(5, func() { Encode(raw, x, dt) }); n != 0 {
+				t.Errorf("Encode %v, unaligned: %v allocations", dt, n)
+			}
+			if n := testing.AllocsPerRun(5, func() { Decode(x, raw, dt) }); n != 0 {
+				t.Errorf("Decode %v, unaligned: %v allocations", dt, n)
+			}
+		}
+	})
+}
