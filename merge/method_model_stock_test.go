@@ -2,7 +2,6 @@ package merge
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -39,18 +38,7 @@ func TestModelStock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := &Tensors{Name: "w", Work: tensor.F32, Base: 0, Inputs: inputs(none(len(tc.data)), tc.data...), Global: tc.global}
 			got, err := runMethodShape(ModelStock, ts, tc.shape...)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !near(got, tc.want, 1e-6) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
+			checkMerge(t, got, err, tc.want, tc.err, 1e-6)
 		})
 	}
 }

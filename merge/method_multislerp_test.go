@@ -2,7 +2,6 @@ package merge
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -36,18 +35,7 @@ func TestMultiSlerp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.ts.Work, tc.ts.Global = tensor.F32, tc.global
 			got, err := runMethodShape(MultiSlerp, tc.ts, 2)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !near(got, tc.want, 1e-6) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
+			checkMerge(t, got, err, tc.want, tc.err, 1e-6)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -29,18 +28,7 @@ func TestNearSwap(t *testing.T) {
 			tc.ts.Work = tensor.F32
 			tc.ts.Global = map[string]float64{"t": tc.tval}
 			got, err := runMethodShape(NearSwap, tc.ts, 4)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !near(got, tc.want, 1e-6) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
+			checkMerge(t, got, err, tc.want, tc.err, 1e-6)
 		})
 	}
 }

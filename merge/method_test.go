@@ -181,18 +181,7 @@ func TestSparsifyMagnitude(t *testing.T) {
 				Inputs: []Input{{Params: map[string]float64{"density": tc.density}}}}
 			d := slices.Clone(tc.delta)
 			err := sparsifyMagnitude(ts, 0, d)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !near(d, tc.want, 1e-6) {
-				t.Errorf("got %v, want %v", d, tc.want)
-			}
+			checkMerge(t, d, err, tc.want, tc.err, 1e-6)
 		})
 	}
 }
@@ -243,5 +232,24 @@ func TestKeepTopK(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkMerge fails the test unless err matches wantErr (a substring of the
+// message; "" means no error) and, without an error, got is within tol of
+// want.
+func checkMerge(t *testing.T, got []float32, err error, want []float32, wantErr string, tol float64) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(got, want, tol) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
