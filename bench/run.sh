@@ -4,8 +4,9 @@
 # Generates N_MODELS (default 2) bf16 Llama-shaped models of about SIZE_BYTES
 # (default 1.5e9) each with internal/testmodel, then for each method measures
 # the wall time of `gomerge` (median of 3, page cache warm) and divides it by
-# the I/O floor measured in the same run: reading every input byte once
-# (cat > /dev/null) plus writing and fsyncing a file of the output's size.
+# the I/O floor measured in the same run: reading every byte of the models
+# the config names once (cat > /dev/null) plus writing and syncing a file of
+# the output's size.
 # Peak RSS comes from /usr/bin/time when it is installed.
 # Models are kept in $BENCH_DIR (default /tmp/gomerge-bench) between runs.
 set -euo pipefail
@@ -67,11 +68,12 @@ for m in "${models[@]}"; do inputs+=("$m"/*.safetensors); done
 cat "${inputs[@]}" >/dev/null # warm the page cache
 outbytes=$(stat -c %s "$base"/*.safetensors | awk '{s+=$1} END {print s}')
 
-floor() {
+floor() { # config -> seconds to read the models it names and write the output
   local f="$dir/floor.bin"
-  local t0 t1
+  local t0 t1 files=()
+  for m in $(grep -oE 'model: [^ ]+' "$1" | cut -d' ' -f2 | sort -u); do files+=("$m"/*.safetensors); done
   t0=$(date +%s.%N)
-  cat "${inputs[@]}" >/dev/null
+  cat "${files[@]}" >/dev/null
   head -c "$outbytes" /dev/zero >"$f"; sync "$f"
   t1=$(date +%s.%N)
   rm -f "$f"
@@ -84,7 +86,7 @@ printf "%-16s %9s %9s %7s %10s\n" method "floor s" "merge s" ratio "peak RSS"
 for method in ${METHODS:-linear slerp task_arithmetic ties dare_ties}; do
   if [ "$method" = slerp ] && [ "$n" -lt 1 ]; then continue; fi
   config "$method" >"$dir/$method.yml"
-  f=$(for i in 1 2 3; do floor; done | median)
+  f=$(for i in 1 2 3; do floor "$dir/$method.yml"; done | median)
   times=(); rss=()
   for i in 1 2 3; do
     rm -rf "$dir/out"

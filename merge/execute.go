@@ -234,12 +234,16 @@ func (ex *executor) run(t *Task) error {
 	if m == Passthrough && ex.rawCopy(t) {
 		return ex.copyRaw(t)
 	}
+	// Scratch buffers live until the tensor is written, except those a
+	// method takes during one piece, which go back after that piece.
 	var scratch [][]float32
-	defer func() {
-		for _, b := range scratch {
+	release := func(mark int) {
+		for _, b := range scratch[mark:] {
 			ex.pool.putFloats(b)
 		}
-	}()
+		scratch = scratch[:mark]
+	}
+	defer release(0)
 	ts := &Tensors{Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
 		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name),
 		alloc: func(n int) []float32 {
@@ -287,7 +291,10 @@ func (ex *executor) run(t *Task) error {
 			if err := load(off, min(c, n-off)); err != nil {
 				return err
 			}
-			if err := m.Analyze(ts); err != nil {
+			mark := len(scratch)
+			err := m.Analyze(ts)
+			release(mark)
+			if err != nil {
 				return err
 			}
 		}
@@ -300,7 +307,10 @@ func (ex *executor) run(t *Task) error {
 		if err := load(off, k); err != nil {
 			return err
 		}
-		if err := m.Merge(ts, out[:k]); err != nil {
+		mark := len(scratch)
+		err := m.Merge(ts, out[:k])
+		release(mark)
+		if err != nil {
 			return err
 		}
 		b := raw[:int(k)*t.Out.Size()]
