@@ -193,7 +193,7 @@ func chunk(m *Method, t *Task) (c int64, hold bool) {
 	switch {
 	case m.Elementwise != nil && m.Elementwise(ts):
 		return min(n, chunkElements), false
-	case m.Analyze != nil:
+	case m.Analyze != nil && (m.CanAnalyze == nil || m.CanAnalyze(ts)):
 		return min(n, chunkElements), true
 	}
 	return n, false
@@ -287,15 +287,21 @@ func (ex *executor) run(t *Task) error {
 			}
 			t.Inputs[i].held = held
 		}
-		for off := int64(0); off < n; off += c {
-			if err := load(off, min(c, n-off)); err != nil {
-				return err
+		for ts.Pass = 0; ; ts.Pass++ {
+			ts.MorePasses = false
+			for off := int64(0); off < n; off += c {
+				if err := load(off, min(c, n-off)); err != nil {
+					return err
+				}
+				mark := len(scratch)
+				err := m.Analyze(ts)
+				release(mark)
+				if err != nil {
+					return err
+				}
 			}
-			mark := len(scratch)
-			err := m.Analyze(ts)
-			release(mark)
-			if err != nil {
-				return err
+			if !ts.MorePasses {
+				break
 			}
 		}
 	}

@@ -58,6 +58,9 @@ type Method struct {
 	// starts; t.State carries what Analyze gathers), and then calls Merge
 	// on every piece in order.
 	Analyze func(t *Tensors) error
+	// CanAnalyze, when set, says whether Analyze can stream this tensor
+	// with its parameters; nil means always.
+	CanAnalyze func(t *Tensors) bool
 	// PlanTask, when set, checks or adjusts one planned output tensor
 	// before any weight is read; skip leaves the tensor out.
 	PlanTask func(c *TaskContext) (skip bool, err error)
@@ -130,6 +133,10 @@ type Tensors struct {
 	// State is the method's own record of what Analyze found; nil unless
 	// the tensor is streamed through Analyze.
 	State any
+	// Pass numbers the Analyze passes over the pieces from 0; Analyze sets
+	// MorePasses during a pass to ask for another one.
+	Pass       int
+	MorePasses bool
 
 	// alloc hands out scratch buffers that live until the tensor is
 	// written; nil means plain allocation.

@@ -48,6 +48,8 @@ var TaskArithmetic = &Method{
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyMagnitude, false),
 	Elementwise: denseOnly,
+	Analyze:     analyzeMagnitude,
+	CanAnalyze:  canAnalyzeMagnitude,
 }
 
 // TIES is mergekit's "ties" (Yadav et al., "TIES-Merging",
@@ -67,6 +69,8 @@ var TIES = &Method{
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyMagnitude, true),
 	Elementwise: denseOnly,
+	Analyze:     analyzeMagnitude,
+	CanAnalyze:  canAnalyzeMagnitude,
 }
 
 func init() {

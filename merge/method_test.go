@@ -3,6 +3,7 @@ package merge
 import (
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -251,5 +252,33 @@ func checkMerge(t *testing.T, got []float32, err error, want []float32, wantErr 
 	}
 	if !near(got, want, tol) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestStreamedPruningMatchesWhole checks that magnitude pruning streamed
+// through Analyze passes keeps exactly the elements whole-tensor pruning
+// keeps, ties included.
+func TestStreamedPruningMatchesWhole(t *testing.T) {
+	dir := tinyModels(t)
+	for _, m := range []*Method{TIES, TaskArithmetic} {
+		t.Run(m.Name, func(t *testing.T) {
+			yml := "merge_method: " + m.Name + "\nbase_model: base\ndtype: bfloat16\nmodels:\n" +
+				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3}\n" +
+				"  - model: ft2\n    parameters: {weight: 0.4, density: 0.7}\n"
+			defer func(n int64) { chunkElements = n }(chunkElements)
+			chunkElements = 1000
+			streamed := filepath.Join(t.TempDir(), "streamed")
+			if _, err := runYAML(t, dir, yml, streamed, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			analyze := m.Analyze
+			m.Analyze = nil
+			defer func() { m.Analyze = analyze }()
+			whole := filepath.Join(t.TempDir(), "whole")
+			if _, err := runYAML(t, dir, yml, whole, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			sameTensors(t, streamed, whole)
+		})
 	}
 }

@@ -19,6 +19,10 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 	if density >= 1 {
 		return nil
 	}
+	if st, ok := t.State.(*magnitudeState); ok {
+		st.apply(i, delta)
+		return nil
+	}
 	n := len(delta)
 	k := int(density * float64(n))
 	if k <= 0 {

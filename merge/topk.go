@@ -1,6 +1,11 @@
 package merge
 
-import "math"
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomerge/gomerge/tensor"
+)
 
 // magnitudeBits is |x| as an unsigned integer: for non-negative floats the
 // bit patterns order like the values, so selecting by magnitude is
@@ -58,6 +63,122 @@ func keepTopK(x []float32, k int) {
 		// Branch-free: keep is all ones when u > thr. Magnitudes are below
 		// 2³¹, so thr−u fits an int32 and its sign says which is larger.
 		keep := uint32(int32(thr-u) >> 31)
+		x[j] = math.Float32frombits(math.Float32bits(v) & keep)
+	}
+}
+
+// magnitudeState is magnitude pruning streamed over pieces: two Analyze
+// passes build each task vector's radix histograms (high 16 bits of |δ|,
+// then low 16 bits inside the chosen bucket) and fix its threshold; Merge
+// then keeps entries above it, and the first ties at it, piece by piece in
+// order — the same elements keepTopK keeps on the whole tensor.
+type magnitudeState struct {
+	models map[int]*topkStream
+	// finished is the last pass whose histograms were turned into bounds.
+	finished int
+}
+
+type topkStream struct {
+	k     int
+	hist  []int
+	hi    int // chosen high digit
+	above int // entries above the chosen bucket, then above the threshold
+	thr   uint32
+	ties  int
+}
+
+// canAnalyzeMagnitude streams magnitude pruning unless L1 rescaling is on
+// (it needs the kept norm before the first piece is merged).
+func canAnalyzeMagnitude(t *Tensors) bool { return t.Global["rescale"] == 0 }
+
+func analyzeMagnitude(t *Tensors) error {
+	st, _ := t.State.(*magnitudeState)
+	if st == nil {
+		st = &magnitudeState{models: map[int]*topkStream{}, finished: -1}
+		t.State = st
+		n := numElements(t.Shape)
+		for i, in := range t.Inputs {
+			density := in.Params["density"]
+			if i == t.Base || density >= 1 {
+				continue
+			}
+			k := int(density * float64(n))
+			if k <= 0 {
+				return fmt.Errorf("density %g keeps no element of the %d in %s for %s (mergekit fails here too)",
+					density, n, t.Name, in.Model)
+			}
+			st.models[i] = &topkStream{k: k, hist: make([]int, 1<<16)}
+		}
+	}
+	if t.Offset == 0 && t.Pass == 1 {
+		st.finish(0)
+	}
+	if t.Base < 0 {
+		return nil
+	}
+	base := t.Inputs[t.Base].Data
+	for i, m := range st.models {
+		d := t.Scratch(len(base))
+		tensor.Sub(d, t.Inputs[i].Data, base)
+		t.round(d)
+		for _, v := range d {
+			u := magnitudeBits(v)
+			switch {
+			case t.Pass == 0:
+				m.hist[u>>16]++
+			case int(u>>16) == m.hi:
+				m.hist[u&0xffff]++
+			}
+		}
+	}
+	if t.Pass == 0 {
+		t.MorePasses = true
+	}
+	return nil
+}
+
+// finish turns the histograms of a pass into bounds, once.
+func (st *magnitudeState) finish(pass int) {
+	if st.finished >= pass {
+		return
+	}
+	st.finished = pass
+	for _, m := range st.models {
+		above := m.above
+		for b := len(m.hist) - 1; b >= 0; b-- {
+			if above+m.hist[b] >= m.k {
+				if pass == 0 {
+					m.hi = b
+				} else {
+					m.thr, m.ties = uint32(m.hi)<<16|uint32(b), m.k-above
+				}
+				break
+			}
+			above += m.hist[b]
+		}
+		m.above = above
+		clear(m.hist)
+	}
+}
+
+// apply prunes one piece of task vector i; pieces must come in order.
+func (st *magnitudeState) apply(i int, x []float32) {
+	st.finish(1)
+	m, ok := st.models[i]
+	if !ok {
+		return
+	}
+	for j, v := range x {
+		u := magnitudeBits(v)
+		if u == m.thr {
+			if m.ties > 0 {
+				m.ties--
+			} else {
+				x[j] = 0
+			}
+			continue
+		}
+		keep := uint32(int32(m.thr-u) >> 31)
 		x[j] = math.Float32frombits(math.Float32bits(v) & keep)
 	}
 }
