@@ -23,6 +23,7 @@ var DARETIES = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyRandom, true),
+	Analyze:     analyzeRandom,
 	Elementwise: denseOnly,
 }
 
@@ -43,6 +44,7 @@ var DARELinear = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyRandom, false),
+	Analyze:     analyzeRandom,
 	Elementwise: denseOnly,
 }
 

@@ -125,6 +125,10 @@ func sparsifyRandom(t *Tensors, i int, delta []float32) error {
 	if !(density >= 0) {
 		return fmt.Errorf("density %g of %s for %s is not a probability", density, t.Inputs[i].Model, t.Name)
 	}
+	if st, ok := t.State.(*randomState); ok {
+		st.apply(t, i, delta)
+		return nil
+	}
 	work := randomWorkDType(t.Work)
 	rescale := t.Global["rescale"] != 0
 	var orig float64
@@ -343,4 +347,78 @@ func dellaRanks(x []float32, rows, c, inner int) []int32 {
 		}
 	}
 	return rank
+}
+
+// randomState is DARE's random pruning streamed over pieces: one Analyze
+// pass draws each task vector's mask and sums |δ| and the kept |δ| for the
+// L1 rescale; Merge then replays the same draws from a fresh generator.
+type randomState struct {
+	models map[int]*randomStream
+}
+
+type randomStream struct {
+	src       *randomSource
+	bound     uint64
+	all, kept float64
+	replaying bool
+	factor    float32 // rescale factor; 0 means none
+}
+
+func analyzeRandom(t *Tensors) error {
+	st, _ := t.State.(*randomState)
+	if st == nil {
+		st = &randomState{models: map[int]*randomStream{}}
+		t.State = st
+		for i, in := range t.Inputs {
+			density := in.Params["density"]
+			if i == t.Base || density >= 1 {
+				continue
+			}
+			if !(density >= 0) {
+				return fmt.Errorf("density %g of %s for %s is not a probability", density, in.Model, t.Name)
+			}
+			st.models[i] = &randomStream{src: newRandomSource(t.Seed, in.Model),
+				bound: randomThreshold(randomProbability(t.Work, density))}
+		}
+	}
+	if t.Base < 0 {
+		return nil
+	}
+	base := t.Inputs[t.Base].Data
+	for i, m := range st.models {
+		d := t.Scratch(len(base))
+		tensor.Sub(d, t.Inputs[i].Data, base)
+		t.round(d)
+		m.all += tensor.SumAbs(d)
+		m.src.bernoulli(d, m.bound)
+		m.kept += tensor.SumAbs(d)
+	}
+	return nil
+}
+
+// apply prunes (and rescales) one piece of task vector i; pieces must come
+// in order.
+func (st *randomState) apply(t *Tensors, i int, x []float32) {
+	m, ok := st.models[i]
+	if !ok {
+		return
+	}
+	if !m.replaying {
+		m.replaying = true
+		m.src = newRandomSource(t.Seed, t.Inputs[i].Model)
+		if t.Global["rescale"] != 0 {
+			work := randomWorkDType(t.Work)
+			kept := float64(tensor.RoundScalar(work, float32(m.kept)))
+			orig := float64(tensor.RoundScalar(work, float32(m.all)))
+			if orig >= 1e-7 && kept >= 1e-7 {
+				m.factor = tensor.RoundScalar(work, float32(orig/kept))
+			}
+		}
+	}
+	m.src.bernoulli(x, m.bound)
+	if m.factor != 0 {
+		tensor.Scale(x, m.factor)
+		tensor.Round(randomWorkDType(t.Work), x)
+		tensor.Round(t.Work, x)
+	}
 }
