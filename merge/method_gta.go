@@ -176,13 +176,15 @@ func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float
 	var mixed [consensusBlock]float32
 	for i, d := range deltas {
 		d := d[lo : lo+n]
-		w := weights[i]
+		wb := math.Float32bits(weights[i])
 		for j, v := range d {
-			// agree: v has the elected sign (a sum ≥ 0 elects +); zeros never count.
-			if v != 0 && (v > 0) == (sign[j] >= 0) {
-				mixed[j] += v
-				div[j] += w
-			}
+			// v counts when it is non-zero and has the elected sign (a sum
+			// ≥ 0 elects +). Branch-free: the signs are random, and adding
+			// +0 to a sum of same-signed values leaves it unchanged.
+			agree := b2u(v != 0) &^ (b2u(v < 0) ^ b2u(sign[j] < 0))
+			mask := -agree
+			mixed[j] += math.Float32frombits(math.Float32bits(v) & mask)
+			div[j] += math.Float32frombits(wb & mask)
 		}
 	}
 	m := mixed[:n]
@@ -198,6 +200,14 @@ func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float
 		tensor.Round(work, m)
 	}
 	copy(out, m)
+}
+
+// b2u is 1 for true and 0 for false; the compiler makes it a SETcc.
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // parallelBlocks runs fn over [0, n) split into contiguous ranges, one per
