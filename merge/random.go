@@ -74,17 +74,30 @@ func randomThreshold(p float32) uint64 {
 }
 
 // bernoulli zeroes each element of x independently with probability
-// 1 − bound/2³² and reports how many it kept.
+// 1 − bound/2³² and reports how many it kept. It consumes the stream
+// exactly as one uint32 call per element would, two elements per 64-bit
+// draw, and masks without branches (the outcomes are random).
 func (r *randomSource) bernoulli(x []float32, bound uint64) int {
-	kept := 0
-	for j := range x {
-		if uint64(r.uint32()) < bound {
-			kept++
-		} else {
-			x[j] = 0
-		}
+	kept := uint32(0)
+	keep := func(j int, draw uint32) {
+		k := b2u(uint64(draw) < bound)
+		x[j] = math.Float32frombits(math.Float32bits(x[j]) & -k)
+		kept += k
 	}
-	return kept
+	j := 0
+	if r.have && len(x) > 0 {
+		keep(0, r.uint32())
+		j = 1
+	}
+	for ; j+1 < len(x); j += 2 {
+		b := r.pcg.Uint64()
+		keep(j, uint32(b))
+		keep(j+1, uint32(b>>32))
+	}
+	if j < len(x) {
+		keep(j, r.uint32())
+	}
+	return int(kept)
 }
 
 // randomProbability rounds a keep probability the way mergekit's

@@ -115,3 +115,30 @@ func TestRandomSample(t *testing.T) {
 		}
 	}
 }
+
+// TestBernoulliStream checks that the two-per-draw, branch-free Bernoulli
+// consumes the stream exactly as one uint32 per element, across calls
+// that leave half a draw over.
+func TestBernoulliStream(t *testing.T) {
+	bound := randomThreshold(0.3)
+	fast, slow := newRandomSource(7, "m"), newRandomSource(7, "m")
+	for _, n := range []int{0, 1, 2, 3, 5, 8, 1, 1, 13, 64, 7} {
+		x := make([]float32, n)
+		y := make([]float32, n)
+		for j := range x {
+			x[j], y[j] = float32(j+1), float32(j+1)
+		}
+		kept := fast.bernoulli(x, bound)
+		want := 0
+		for j := range y {
+			if uint64(slow.uint32()) < bound {
+				want++
+			} else {
+				y[j] = 0
+			}
+		}
+		if kept != want || !slices.Equal(x, y) {
+			t.Fatalf("n=%d: kept %d %v, want %d %v", n, kept, x, want, y)
+		}
+	}
+}
