@@ -4,7 +4,7 @@
 # Generates N_MODELS (default 2) bf16 Llama-shaped models of about SIZE_BYTES
 # (default 1.5e9) each with internal/testmodel, then for each method measures
 # the wall time of `gomerge` (median of 3, page cache warm) and divides it by
-# the I/O floor measured in the same run: reading every byte of the models
+# the I/O floor (best of 3) measured in the same run: reading every byte of the models
 # the config names once (cat > /dev/null) plus writing and syncing a file of
 # the output's size.
 # Peak RSS comes from /usr/bin/time when it is installed.
@@ -74,7 +74,7 @@ floor() { # config -> seconds to read the models it names and write the output
   for m in $(grep -oE 'model: [^ ]+' "$1" | cut -d' ' -f2 | sort -u); do files+=("$m"/*.safetensors); done
   t0=$(date +%s.%N)
   cat "${files[@]}" >/dev/null
-  head -c "$outbytes" /dev/zero >"$f"; sync "$f"
+  dd if=/dev/zero of="$f" bs=16M count=$(( (outbytes + 16777215) / 16777216 )) conv=fsync status=none
   t1=$(date +%s.%N)
   rm -f "$f"
   echo "$t1 - $t0" | bc
@@ -86,7 +86,7 @@ printf "%-16s %9s %9s %7s %10s\n" method "floor s" "merge s" ratio "peak RSS"
 for method in ${METHODS:-linear slerp task_arithmetic ties dare_ties}; do
   if [ "$method" = slerp ] && [ "$n" -lt 1 ]; then continue; fi
   config "$method" >"$dir/$method.yml"
-  f=$(for i in 1 2 3; do floor "$dir/$method.yml"; done | median)
+  f=$(for i in 1 2 3; do floor "$dir/$method.yml"; done | sort -n | head -1) # best of 3
   times=(); rss=()
   for i in 1 2 3; do
     rm -rf "$dir/out"
