@@ -93,9 +93,7 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			if i == t.Base {
 				continue
 			}
-			d := t.Scratch(len(base))
-			tensor.Sub(d, in.Data, base)
-			t.round(d)
+			d := subRound(t, in.Data, base)
 			if err := sparsify(t, i, d); err != nil {
 				return err
 			}

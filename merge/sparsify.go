@@ -23,11 +23,9 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 		st.apply(i, delta)
 		return nil
 	}
-	n := len(delta)
-	k := int(density * float64(n))
-	if k <= 0 {
-		return fmt.Errorf("density %g keeps no element of the %d in %s for %s (mergekit fails here too)",
-			density, n, t.Name, t.Inputs[i].Model)
+	k, err := magnitudeK(t, i, int64(len(delta)))
+	if err != nil {
+		return err
 	}
 	var orig float64
 	if t.Global["rescale"] != 0 {
@@ -44,14 +42,21 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 // the norm before pruning, unless either norm is below 1e-7 (mergekit's
 // rescaled_masked_tensor with the L1 norm).
 func rescaleL1(work tensor.DType, m []float32, orig float64) {
-	kept := float64(tensor.RoundScalar(work, float32(tensor.SumAbs(m))))
+	if f := rescaleFactor(work, orig, tensor.SumAbs(m)); f != 0 {
+		tensor.Scale(m, f)
+		tensor.Round(work, m)
+	}
+}
+
+// rescaleFactor is orig/kept with both norms and the quotient rounded to
+// the working dtype, or 0 (no rescale) when either norm is below 1e-7.
+func rescaleFactor(work tensor.DType, orig, kept float64) float32 {
+	kept = float64(tensor.RoundScalar(work, float32(kept)))
 	orig = float64(tensor.RoundScalar(work, float32(orig)))
 	if orig < 1e-7 || kept < 1e-7 {
-		return
+		return 0
 	}
-	f := tensor.RoundScalar(work, float32(orig/kept))
-	tensor.Scale(m, f)
-	tensor.Round(work, m)
+	return tensor.RoundScalar(work, float32(orig/kept))
 }
 
 // kthLargest returns the k-th largest value (1-based) of x, reordering x.
@@ -386,9 +391,7 @@ func analyzeRandom(t *Tensors) error {
 	}
 	base := t.Inputs[t.Base].Data
 	for i, m := range st.models {
-		d := t.Scratch(len(base))
-		tensor.Sub(d, t.Inputs[i].Data, base)
-		t.round(d)
+		d := subRound(t, t.Inputs[i].Data, base)
 		m.all += tensor.SumAbs(d)
 		m.src.bernoulli(d, m.bound)
 		m.kept += tensor.SumAbs(d)
@@ -407,12 +410,7 @@ func (st *randomState) apply(t *Tensors, i int, x []float32) {
 		m.replaying = true
 		m.src = newRandomSource(t.Seed, t.Inputs[i].Model)
 		if t.Global["rescale"] != 0 {
-			work := randomWorkDType(t.Work)
-			kept := float64(tensor.RoundScalar(work, float32(m.kept)))
-			orig := float64(tensor.RoundScalar(work, float32(m.all)))
-			if orig >= 1e-7 && kept >= 1e-7 {
-				m.factor = tensor.RoundScalar(work, float32(orig/kept))
-			}
+			m.factor = rescaleFactor(randomWorkDType(t.Work), m.all, m.kept)
 		}
 	}
 	m.src.bernoulli(x, m.bound)

@@ -3,8 +3,6 @@ package merge
 import (
 	"fmt"
 	"math"
-
-	"github.com/gomerge/gomerge/tensor"
 )
 
 // magnitudeBits is |x| as an unsigned integer: for non-negative floats the
@@ -23,38 +21,45 @@ func topKThreshold(x []float32, k int) (thr uint32, ties int) {
 	for _, v := range x {
 		hist[magnitudeBits(v)>>16]++
 	}
-	hi, above := 0, 0
-	for b := len(hist) - 1; b >= 0; b-- {
-		if above+hist[b] >= k {
-			hi = b
-			break
-		}
-		above += hist[b]
-	}
+	hi, above := descend(hist[:], 0, k)
 	clear(hist[:])
 	for _, v := range x {
 		if u := magnitudeBits(v); int(u>>16) == hi {
 			hist[u&0xffff]++
 		}
 	}
+	lo, above := descend(hist[:], above, k)
+	return uint32(hi)<<16 | uint32(lo), k - above
+}
+
+// descend walks a radix histogram from its top digit down, starting with
+// above entries already counted above it, to the digit that holds the k-th
+// largest entry; it returns that digit and the entries above it.
+func descend(hist []int, above, k int) (digit, newAbove int) {
 	for b := len(hist) - 1; b >= 0; b-- {
 		if above+hist[b] >= k {
-			return uint32(hi)<<16 | uint32(b), k - above
+			return b, above
 		}
 		above += hist[b]
 	}
-	return 0, 0 // unreachable for 1 ≤ k ≤ len(x)
+	return 0, above // unreachable for 1 ≤ k ≤ the entries counted
 }
 
 // keepTopK zeroes every entry of x but the k of largest magnitude; among
 // entries equal to the threshold the first ones in index order are kept.
 func keepTopK(x []float32, k int) {
 	thr, ties := topKThreshold(x, k)
+	pruneBelow(x, thr, &ties)
+}
+
+// pruneBelow zeroes the entries of x whose magnitude bits are below thr,
+// and those equal to it once *ties of them have been kept.
+func pruneBelow(x []float32, thr uint32, ties *int) {
 	for j, v := range x {
 		u := magnitudeBits(v)
 		if u == thr {
-			if ties > 0 {
-				ties--
+			if *ties > 0 {
+				*ties--
 			} else {
 				x[j] = 0
 			}
@@ -65,6 +70,19 @@ func keepTopK(x []float32, k int) {
 		keep := uint32(int32(thr-u) >> 31)
 		x[j] = math.Float32frombits(math.Float32bits(v) & keep)
 	}
+}
+
+// magnitudeK is the number of entries magnitude pruning keeps of input i's
+// n-element task vector: ⌊density·n⌋, which must not be 0 (mergekit
+// asserts).
+func magnitudeK(t *Tensors, i int, n int64) (int, error) {
+	density := t.Inputs[i].Params["density"]
+	k := int(density * float64(n))
+	if k <= 0 {
+		return 0, fmt.Errorf("density %g keeps no element of the %d in %s for %s (mergekit fails here too)",
+			density, n, t.Name, t.Inputs[i].Model)
+	}
+	return k, nil
 }
 
 // magnitudeState is magnitude pruning streamed over pieces: two Analyze
@@ -96,16 +114,13 @@ func analyzeMagnitude(t *Tensors) error {
 	if st == nil {
 		st = &magnitudeState{models: map[int]*topkStream{}, finished: -1}
 		t.State = st
-		n := numElements(t.Shape)
 		for i, in := range t.Inputs {
-			density := in.Params["density"]
-			if i == t.Base || density >= 1 {
+			if i == t.Base || in.Params["density"] >= 1 {
 				continue
 			}
-			k := int(density * float64(n))
-			if k <= 0 {
-				return fmt.Errorf("density %g keeps no element of the %d in %s for %s (mergekit fails here too)",
-					density, n, t.Name, in.Model)
+			k, err := magnitudeK(t, i, numElements(t.Shape))
+			if err != nil {
+				return err
 			}
 			st.models[i] = &topkStream{k: k, hist: make([]int, 1<<16)}
 		}
@@ -118,10 +133,7 @@ func analyzeMagnitude(t *Tensors) error {
 	}
 	base := t.Inputs[t.Base].Data
 	for i, m := range st.models {
-		d := t.Scratch(len(base))
-		tensor.Sub(d, t.Inputs[i].Data, base)
-		t.round(d)
-		for _, v := range d {
+		for _, v := range subRound(t, t.Inputs[i].Data, base) {
 			u := magnitudeBits(v)
 			switch {
 			case t.Pass == 0:
@@ -144,17 +156,11 @@ func (st *magnitudeState) finish(pass int) {
 	}
 	st.finished = pass
 	for _, m := range st.models {
-		above := m.above
-		for b := len(m.hist) - 1; b >= 0; b-- {
-			if above+m.hist[b] >= m.k {
-				if pass == 0 {
-					m.hi = b
-				} else {
-					m.thr, m.ties = uint32(m.hi)<<16|uint32(b), m.k-above
-				}
-				break
-			}
-			above += m.hist[b]
+		digit, above := descend(m.hist, m.above, m.k)
+		if pass == 0 {
+			m.hi = digit
+		} else {
+			m.thr, m.ties = uint32(m.hi)<<16|uint32(digit), m.k-above
 		}
 		m.above = above
 		clear(m.hist)
@@ -168,17 +174,5 @@ func (st *magnitudeState) apply(i int, x []float32) {
 	if !ok {
 		return
 	}
-	for j, v := range x {
-		u := magnitudeBits(v)
-		if u == m.thr {
-			if m.ties > 0 {
-				m.ties--
-			} else {
-				x[j] = 0
-			}
-			continue
-		}
-		keep := uint32(int32(m.thr-u) >> 31)
-		x[j] = math.Float32frombits(math.Float32bits(v) & keep)
-	}
+	pruneBelow(x, m.thr, &m.ties)
 }
