@@ -25,8 +25,9 @@ type SourceModel struct {
 	Arch *arch.Arch
 	// Layers is the model's decoder layer count.
 	Layers int
-	// Tensors are the model's safetensors files.
-	Tensors *safetensors.Model
+	// Tensors are the model's weights: its safetensors files, or another
+	// Source presenting itself the same way.
+	Tensors safetensors.Source
 	// Local is true when the reference named a local directory (not a
 	// hub repository).
 	Local bool
