@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomerge/gomerge/lora"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 )
@@ -36,10 +37,12 @@ type SourceModel struct {
 // resolveModelDir finds the directory of a model reference: a local
 // directory, relative to dir when not absolute.
 func resolveModelDir(ref ModelRef, dir string) (string, error) {
-	if ref.LoRA != nil {
-		return "", fmt.Errorf("model %s: LoRA adapters (+%s) are not supported yet", ref.String(), ref.LoRA.Path)
-	}
-	p := ref.Path
+	return resolveLocal(ref, ref.Path, dir)
+}
+
+// resolveLocal finds the local directory p of a model or adapter named in
+// ref, relative to dir when not absolute.
+func resolveLocal(ref ModelRef, p, dir string) (string, error) {
 	if strings.HasPrefix(p, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {
 			p = filepath.Join(home, p[2:])
@@ -91,7 +94,34 @@ func openSourceModel(ref ModelRef, dir string) (*SourceModel, error) {
 	if m.Tensors, err = safetensors.OpenModel(d); err != nil {
 		return nil, fmt.Errorf("model %s: %w", ref.String(), err)
 	}
+	if ref.LoRA != nil {
+		if err := applyLoRA(m, dir); err != nil {
+			m.Tensors.Close()
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// applyLoRA puts the model's adapter over its tensors. The adapter is
+// applied while tensors stream, so mergekit's --lora-merge-cache is not
+// needed (and is ignored).
+func applyLoRA(m *SourceModel, dir string) error {
+	ad, err := resolveLocal(m.Ref, m.Ref.LoRA.Path, dir)
+	if err != nil {
+		return err
+	}
+	a, err := lora.Open(ad)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", m.Ref.String(), err)
+	}
+	lm, err := lora.Apply(m.Tensors, a)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("model %s: %w", m.Ref.String(), err)
+	}
+	m.Tensors = lm
+	return nil
 }
 
 // inferArch gives every model one architecture inferred from the tensor

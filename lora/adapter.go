@@ -1,0 +1,263 @@
+// Package lora reads PEFT LoRA adapters and applies them to a model's
+// weights while the weights stream, so that a "model+adapter" reference
+// needs no merged copy on disk.
+//
+// An adapter directory holds adapter_config.json and
+// adapter_model.safetensors, as PEFT's save_pretrained writes them. For a
+// targeted weight W, Apply presents
+//
+//	W' = W + s·B·A                      (Linear, [out, in])
+//	W' = W + s·(B·A)ᵀ                   (fan_in_fan_out Conv1D, [in, out]; Embedding)
+//	W' = m / ‖W + s·B·A‖_row ⊙ (W + s·B·A)   (DoRA, per output row)
+//
+// with s = lora_alpha/r, or lora_alpha/√r for rsLoRA, r and alpha taken
+// from rank_pattern and alpha_pattern where a pattern matches the module.
+// Bias deltas (lora_B.bias) add s·b to the module's bias. Tensors the
+// adapter stores whole (modules_to_save, an embedding's base_layer) replace
+// the model's, cast to the model's dtype. Arithmetic is float32 with
+// float32 rounding of each product, as PyTorch does for float32 weights;
+// bfloat16 and float16 weights are rounded once, at the end.
+package lora
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/gomerge/gomerge/safetensors"
+)
+
+// Config is the part of PEFT's adapter_config.json that decides the
+// arithmetic.
+type Config struct {
+	PeftType      string             `json:"peft_type"`
+	R             int                `json:"r"`
+	Alpha         float64            `json:"lora_alpha"`
+	RankPattern   map[string]int     `json:"rank_pattern"`
+	AlphaPattern  map[string]float64 `json:"alpha_pattern"`
+	UseRSLoRA     bool               `json:"use_rslora"`
+	UseDoRA       bool               `json:"use_dora"`
+	FanInFanOut   bool               `json:"fan_in_fan_out"`
+	ModulesToSave []string           `json:"modules_to_save"`
+	BaseModel     string             `json:"base_model_name_or_path"`
+}
+
+// Kind says how a module's low-rank factors combine.
+type Kind int
+
+const (
+	// Linear modules store W as [out, in]; A is [r, in], B is [out, r].
+	Linear Kind = iota
+	// Transposed modules store W as [in, out]: GPT-2's Conv1D under
+	// fan_in_fan_out, and embeddings ([vocab, hidden], A [r, vocab],
+	// B [hidden, r]).
+	Transposed
+)
+
+// Module is one adapted module of the base model.
+type Module struct {
+	// Name is the module path in the base model, e.g.
+	// "model.layers.0.self_attn.q_proj"; its weight is Name+".weight".
+	Name string
+	Kind Kind
+	// A, B, Magnitude and Bias name tensors in the adapter file;
+	// Magnitude (DoRA) and Bias may be empty.
+	A, B, Magnitude, Bias string
+	// Rank and Scale are r and s.
+	Rank  int
+	Scale float64
+}
+
+// Adapter is an opened LoRA adapter.
+type Adapter struct {
+	// Dir is the adapter directory.
+	Dir    string
+	Config Config
+	// Modules are the adapted modules, keyed by base weight name
+	// (Module.Name + ".weight").
+	Modules map[string]*Module
+	// Replace maps base tensor names to adapter tensors that replace them
+	// whole (modules_to_save, base_layer copies).
+	Replace map[string]string
+
+	file *safetensors.File
+}
+
+// Open reads an adapter directory: adapter_config.json and
+// adapter_model.safetensors. It reads the tensors' headers, not their data.
+func Open(dir string) (*Adapter, error) {
+	cfgPath := filepath.Join(dir, "adapter_config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	a := &Adapter{Dir: dir, Modules: map[string]*Module{}, Replace: map[string]string{}}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&a.Config); err != nil {
+		return nil, fmt.Errorf("lora: %s: %w", cfgPath, err)
+	}
+	if t := a.Config.PeftType; t != "" && !strings.EqualFold(t, "LORA") {
+		return nil, fmt.Errorf("lora: %s: peft_type %q is not LORA", cfgPath, t)
+	}
+	if a.Config.R <= 0 {
+		return nil, fmt.Errorf("lora: %s: r must be positive, got %d", cfgPath, a.Config.R)
+	}
+	wpath := filepath.Join(dir, "adapter_model.safetensors")
+	if _, err := os.Stat(wpath); err != nil {
+		if _, berr := os.Stat(filepath.Join(dir, "adapter_model.bin")); berr == nil {
+			return nil, fmt.Errorf("lora: %s: adapter_model.bin adapters are not supported; convert it to safetensors", dir)
+		}
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	if a.file, err = safetensors.Open(wpath); err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	if err := a.index(); err != nil {
+		a.file.Close()
+		return nil, fmt.Errorf("lora: %s: %w", wpath, err)
+	}
+	return a, nil
+}
+
+// Close releases the adapter's file.
+func (a *Adapter) Close() error { return a.file.Close() }
+
+// Tensor returns an adapter tensor's description.
+func (a *Adapter) Tensor(name string) (safetensors.TensorInfo, bool) { return a.file.Tensor(name) }
+
+const peftPrefix = "base_model.model."
+
+// index sorts the adapter's tensors into modules and replacements.
+func (a *Adapter) index() error {
+	type parts struct{ a, b, mag, bias, embA, embB string }
+	mods := map[string]*parts{}
+	get := func(m string) *parts {
+		if mods[m] == nil {
+			mods[m] = &parts{}
+		}
+		return mods[m]
+	}
+	for _, t := range a.file.Tensors() {
+		key := t.Name
+		name, ok := strings.CutPrefix(key, peftPrefix)
+		if !ok {
+			return fmt.Errorf("tensor %s: PEFT adapter keys start with %q", key, peftPrefix)
+		}
+		switch {
+		case strings.HasSuffix(name, ".lora_A.weight"):
+			get(strings.TrimSuffix(name, ".lora_A.weight")).a = key
+		case strings.HasSuffix(name, ".lora_B.weight"):
+			get(strings.TrimSuffix(name, ".lora_B.weight")).b = key
+		case strings.HasSuffix(name, ".lora_B.bias"):
+			get(strings.TrimSuffix(name, ".lora_B.bias")).bias = key
+		case strings.HasSuffix(name, ".lora_embedding_A"):
+			get(strings.TrimSuffix(name, ".lora_embedding_A")).embA = key
+		case strings.HasSuffix(name, ".lora_embedding_B"):
+			get(strings.TrimSuffix(name, ".lora_embedding_B")).embB = key
+		case strings.HasSuffix(name, ".lora_magnitude_vector"):
+			get(strings.TrimSuffix(name, ".lora_magnitude_vector")).mag = key
+		case strings.HasSuffix(name, ".lora_magnitude_vector.weight"):
+			get(strings.TrimSuffix(name, ".lora_magnitude_vector.weight")).mag = key
+		case strings.Contains(name, ".lora_"):
+			return fmt.Errorf("tensor %s: unknown LoRA tensor kind", key)
+		case strings.HasSuffix(name, ".base_layer.weight"):
+			a.Replace[strings.TrimSuffix(name, ".base_layer.weight")+".weight"] = key
+		default:
+			// modules_to_save: stored under the module's own name.
+			a.Replace[strings.Replace(name, ".modules_to_save.", ".", 1)] = key
+		}
+	}
+	names := make([]string, 0, len(mods))
+	for m := range mods {
+		names = append(names, m)
+	}
+	sort.Strings(names)
+	for _, m := range names {
+		p := mods[m]
+		mod := &Module{Name: m, Magnitude: p.mag, Bias: p.bias}
+		switch {
+		case p.a != "" && p.b != "" && p.embA == "" && p.embB == "":
+			mod.A, mod.B = p.a, p.b
+			if a.Config.FanInFanOut {
+				mod.Kind = Transposed
+			}
+		case p.embA != "" && p.embB != "" && p.a == "" && p.b == "":
+			mod.A, mod.B, mod.Kind = p.embA, p.embB, Transposed
+		default:
+			return fmt.Errorf("module %s: needs both lora_A and lora_B (or lora_embedding_A and _B)", m)
+		}
+		ai, _ := a.file.Tensor(mod.A)
+		bi, _ := a.file.Tensor(mod.B)
+		if len(ai.Shape) != 2 || len(bi.Shape) != 2 {
+			return fmt.Errorf("module %s: lora_A %v and lora_B %v must be matrices", m, ai.Shape, bi.Shape)
+		}
+		r := int(ai.Shape[0])
+		if int(bi.Shape[1]) != r {
+			return fmt.Errorf("module %s: lora_A %v and lora_B %v disagree on the rank", m, ai.Shape, bi.Shape)
+		}
+		rank, alpha, err := a.rankAlpha(m)
+		if err != nil {
+			return err
+		}
+		if rank != r {
+			return fmt.Errorf("module %s: adapter_config.json gives rank %d, the tensors have rank %d", m, rank, r)
+		}
+		if a.Config.UseRSLoRA {
+			mod.Scale = alpha / math.Sqrt(float64(r))
+		} else {
+			mod.Scale = alpha / float64(r)
+		}
+		if mod.Magnitude != "" && mod.Kind != Linear {
+			return fmt.Errorf("module %s: DoRA is supported for Linear modules only", m)
+		}
+		mod.Rank = r
+		a.Modules[m+".weight"] = mod
+	}
+	return nil
+}
+
+// rankAlpha gives a module's r and lora_alpha, from rank_pattern and
+// alpha_pattern when one of their keys matches (PEFT's get_pattern_key: the
+// key, a regular expression, must match a dotted suffix of the module name).
+func (a *Adapter) rankAlpha(module string) (int, float64, error) {
+	r, alpha := a.Config.R, a.Config.Alpha
+	if k, ok, err := patternKey(keys(a.Config.RankPattern), module); err != nil {
+		return 0, 0, err
+	} else if ok {
+		r = a.Config.RankPattern[k]
+	}
+	if k, ok, err := patternKey(keys(a.Config.AlphaPattern), module); err != nil {
+		return 0, 0, err
+	} else if ok {
+		alpha = a.Config.AlphaPattern[k]
+	}
+	return r, alpha, nil
+}
+
+func keys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func patternKey(patterns []string, module string) (string, bool, error) {
+	for _, p := range patterns {
+		re, err := regexp.Compile(`^(?:.*\.)?(?:` + p + `)$`)
+		if err != nil {
+			return "", false, fmt.Errorf("pattern %q in adapter_config.json: %w", p, err)
+		}
+		if re.MatchString(module) {
+			return p, true, nil
+		}
+	}
+	return "", false, nil
+}
