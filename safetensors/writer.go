@@ -78,6 +78,10 @@ type WriterOptions struct {
 	// IndexMetadata holds keys for the index's "metadata" object besides
 	// total_size, such as "mergekit_version".
 	IndexMetadata map[string]any
+	// SingleFile names the file when everything fits one shard; empty
+	// means "model.safetensors". PEFT adapters use
+	// "adapter_model.safetensors".
+	SingleFile string
 }
 
 // Writer writes a model whose tensors are known in advance; see [Create].
@@ -162,6 +166,12 @@ func Create(dir string, tensors []TensorSpec, opt WriterOptions) (*Writer, error
 		shards:    PlanShards(tensors, opt.MaxShardSize),
 		indexMeta: indexMeta,
 		entries:   make(map[string]*entry, len(tensors)),
+	}
+	if len(w.shards) == 1 && opt.SingleFile != "" {
+		if !filepath.IsLocal(opt.SingleFile) || filepath.Base(opt.SingleFile) != opt.SingleFile {
+			return nil, fmt.Errorf("safetensors: SingleFile %q is not a plain file name", opt.SingleFile)
+		}
+		w.shards[0].File = opt.SingleFile
 	}
 	order := 0
 	for i, sh := range w.shards {

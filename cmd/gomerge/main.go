@@ -2,6 +2,8 @@
 //
 //	gomerge CONFIG.yml OUT [flags]     merge (same flags as mergekit-yaml)
 //	gomerge plan CONFIG.yml [flags]    validate and describe a merge; read no weights
+//	gomerge extract-lora --model FT --base-model BASE --out-path DIR
+//	                                   extract a LoRA adapter (mergekit-extract-lora)
 //	gomerge version
 //
 // Exit codes: 0 success, 1 merge failed, 2 usage or config error,
@@ -61,6 +63,8 @@ const (
 const usage = `usage:
   gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
   gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
+  gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
+                                   extract a LoRA adapter (mergekit-extract-lora)
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -80,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "plan":
 		return runMerge(ctx, args[1:], stdout, stderr, true)
+	case "extract-lora":
+		return runExtractLoRA(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}
@@ -138,8 +144,11 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	for _, name := range []string{"clone-tensors", "lazy-unpickle", "trust-remote-code", "async-write"} {
 		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
 	}
-	for _, name := range []string{"transformers-cache", "lora-merge-cache", "lora-merge-dtype", "write-threads"} {
+	for _, name := range []string{"transformers-cache", "write-threads"} {
 		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; no effect yet")
+	}
+	for _, name := range []string{"lora-merge-cache", "lora-merge-dtype"} {
+		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; not needed: adapters are applied while tensors stream")
 	}
 	return fs
 }

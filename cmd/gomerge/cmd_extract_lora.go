@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/gomerge/gomerge/merge"
+)
+
+const extractUsage = `usage: gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
+
+Extract a PEFT LoRA adapter that turns BASE into (an approximation of) FT,
+as mergekit-extract-lora does: a truncated SVD of every matrix FT - BASE.
+Embeddings and norms are saved whole (modules_to_save) unless told otherwise.
+`
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gomerge extract-lora", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, extractUsage); fs.PrintDefaults() }
+	opt := merge.ExtractOptions{MaxRank: 128, DistributeScale: true}
+	var out string
+	var save, include, exclude stringList
+	var jsonOut bool
+	var verbose counter
+	fs.StringVar(&opt.Model, "model", "", "fine-tuned model (required)")
+	fs.StringVar(&opt.BaseModel, "base-model", "", "base model (required)")
+	fs.StringVar(&out, "out-path", "", "output directory for the adapter (required)")
+	fs.IntVar(&opt.MaxRank, "max-rank", 128, "largest rank of a module")
+	fs.BoolVar(&opt.DistributeScale, "distribute-scale", true, "split singular values between A and B as sqrt(s) each")
+	fs.BoolVar(&opt.EmbedLoRA, "embed-lora", false, "decompose embeddings too instead of saving them whole")
+	fs.Var(&save, "save-module", "module saved at full rank (repeatable)")
+	fs.Var(&exclude, "exclude-regex", "skip modules matching this regex (repeatable)")
+	fs.Var(&exclude, "e", "same as --exclude-regex")
+	fs.Var(&include, "include-regex", "decompose only modules matching this regex (repeatable)")
+	fs.Var(&include, "i", "same as --include-regex")
+	fs.Float64Var(&opt.SVEpsilon, "sv-epsilon", 0, "drop singular values not above this")
+	fs.BoolVar(&opt.SkipUndecomposable, "skip-undecomposable", false, "leave out modules that are not matrices instead of saving them whole")
+	fs.IntVar(&opt.Threads, "j", 2, "decompositions at once")
+	fs.BoolVar(&jsonOut, "json", false, "print a JSON summary on stdout")
+	fs.Var(&verbose, "v", "more logging")
+	var ignored string
+	var ignoredBool bool
+	for _, name := range []string{"transformers-cache", "lora-merge-cache", "lora-merge-dtype", "device"} {
+		fs.StringVar(&ignored, name, "", "accepted for mergekit compatibility; no effect")
+	}
+	for _, name := range []string{"trust-remote-code", "lazy-unpickle", "low-cpu-memory", "copy-tokenizer", "allow-crimes", "safe-serialization"} {
+		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
+	}
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 0 || opt.Model == "" || opt.BaseModel == "" || out == "" {
+		fmt.Fprint(stderr, extractUsage)
+		return exitUsage
+	}
+	opt.SaveModules, opt.Include, opt.Exclude = save, include, exclude
+	opt.Invocation = "gomerge extract-lora " + strings.Join(args, " ")
+	opt.Logger = newLogger(stderr, int(verbose))
+	if wd, err := os.Getwd(); err == nil {
+		opt.Dir = wd
+	}
+	res, err := merge.ExtractLoRA(ctx, out, opt)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
+			return exitInterrupted
+		}
+		fmt.Fprintln(stderr, "gomerge:", err)
+		return exitFailed
+	}
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "gomerge: wrote %s: %d modules decomposed (rank up to %d), %d saved whole\n",
+		out, len(res.Ranks), res.Rank, len(res.ModulesToSave))
+	return exitOK
+}

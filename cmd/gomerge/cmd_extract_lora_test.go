@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExtractLoRACommand(t *testing.T) {
+	models, _ := filepath.Abs("../../testdata/golden/models")
+	out := filepath.Join(t.TempDir(), "adapter")
+	var stdout, stderr bytes.Buffer
+	args := []string{"extract-lora", "--model", filepath.Join(models, "ft1_bf16"), "--base-model", filepath.Join(models, "base_bf16"),
+		"--out-path", out, "--max-rank", "8", "--no-distribute-scale", "-e", "mlp", "--json", "--lora-merge-cache", "/tmp/x"}
+	if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var res struct {
+		Rank  int
+		Ranks map[string]int
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if res.Rank != 8 || len(res.Ranks) != 4*4 {
+		t.Errorf("rank %d, %d modules; want 8 and 16 (attention only, mlp excluded)", res.Rank, len(res.Ranks))
+	}
+	for name := range res.Ranks {
+		if strings.Contains(name, "mlp") {
+			t.Errorf("excluded module %s was decomposed", name)
+		}
+	}
+	for _, f := range []string{"adapter_model.safetensors", "adapter_config.json", "README.md"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Missing required flags are a usage error.
+	stderr.Reset()
+	if code := run(context.Background(), []string{"extract-lora", "--model", "x"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("exit %d for missing flags, want %d", code, exitUsage)
+	}
+}
