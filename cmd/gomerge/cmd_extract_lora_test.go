@@ -45,3 +45,17 @@ func TestExtractLoRACommand(t *testing.T) {
 		t.Errorf("exit %d for missing flags, want %d", code, exitUsage)
 	}
 }
+
+func TestMultiCommandUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"multi", "config.yml"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("exit %d without --intermediate-dir, want %d", code, exitUsage)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "m.yml")
+	os.WriteFile(cfg, []byte("name: a\nmerge_method: passthrough\nmodels: [{model: b}]\n---\nname: b\nmerge_method: passthrough\nmodels: [{model: a}]\n"), 0o644)
+	stderr.Reset()
+	if code := run(context.Background(), []string{"multi", cfg, "-I", dir}, &stdout, &stderr); code != exitFailed || !strings.Contains(stderr.String(), "circular") {
+		t.Errorf("exit %d, stderr %q; want a circular-dependency failure", code, stderr.String())
+	}
+}

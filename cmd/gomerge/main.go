@@ -2,6 +2,8 @@
 //
 //	gomerge CONFIG.yml OUT [flags]     merge (same flags as mergekit-yaml)
 //	gomerge plan CONFIG.yml [flags]    validate and describe a merge; read no weights
+//	gomerge multi CONFIG.yml -I DIR [--out-path DIR]
+//	                                   run a multi-stage config (mergekit-multi)
 //	gomerge extract-lora --model FT --base-model BASE --out-path DIR
 //	                                   extract a LoRA adapter (mergekit-extract-lora)
 //	gomerge version
@@ -63,6 +65,8 @@ const (
 const usage = `usage:
   gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
   gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
+  gomerge multi CONFIG.yml --intermediate-dir DIR [--out-path DIR] [flags]
+                                   run a multi-stage config (mergekit-multi)
   gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
                                    extract a LoRA adapter (mergekit-extract-lora)
   gomerge version
@@ -86,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMerge(ctx, args[1:], stdout, stderr, true)
 	case "extract-lora":
 		return runExtractLoRA(ctx, args[1:], stdout, stderr)
+	case "multi":
+		return runMulti(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}
@@ -171,17 +177,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	if f.cuda || f.device == "cuda" || f.gpu {
-		fmt.Fprintln(stderr, "gomerge: built without CUDA support; merges run on the CPU (drop --cuda/--device/GPU flags)")
-		return exitUsage
-	}
-	if f.device != "cpu" && f.device != "auto" {
-		fmt.Fprintf(stderr, "gomerge: unknown --device %q (want cpu or auto)\n", f.device)
-		return exitUsage
-	}
-	if !f.safeSerialization {
-		fmt.Fprintln(stderr, "gomerge: --no-safe-serialization is not supported: gomerge writes safetensors only")
-		return exitUsage
+	if code := checkDeviceFlags(&f, stderr); code != exitOK {
+		return code
 	}
 	log := newLogger(stderr, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
@@ -189,15 +186,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 		fmt.Fprintln(stderr, "gomerge:", err)
 		return exitUsage
 	}
-	opt := merge.Options{
-		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes},
-		ShardSize:      int64(f.shardSize),
-		Threads:        f.threads,
-		MemoryBudget:   int64(f.memory),
-		CopyTokenizer:  f.copyTokenizer,
-		WriteModelCard: f.writeModelCard,
-		Logger:         log,
-	}
+	opt := f.options(log)
 	plan, err := merge.NewPlan(cfg, opt.PlanOptions)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
@@ -233,6 +222,36 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	return exitOK
 }
 
+// checkDeviceFlags refuses the flags this build cannot honour.
+func checkDeviceFlags(f *mergeFlags, stderr io.Writer) int {
+	if f.cuda || f.device == "cuda" || f.gpu {
+		fmt.Fprintln(stderr, "gomerge: built without CUDA support; merges run on the CPU (drop --cuda/--device/GPU flags)")
+		return exitUsage
+	}
+	if f.device != "cpu" && f.device != "auto" {
+		fmt.Fprintf(stderr, "gomerge: unknown --device %q (want cpu or auto)\n", f.device)
+		return exitUsage
+	}
+	if !f.safeSerialization {
+		fmt.Fprintln(stderr, "gomerge: --no-safe-serialization is not supported: gomerge writes safetensors only")
+		return exitUsage
+	}
+	return exitOK
+}
+
+// options are the merge options the flags ask for.
+func (f *mergeFlags) options(log *slog.Logger) merge.Options {
+	return merge.Options{
+		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes},
+		ShardSize:      int64(f.shardSize),
+		Threads:        f.threads,
+		MemoryBudget:   int64(f.memory),
+		CopyTokenizer:  f.copyTokenizer,
+		WriteModelCard: f.writeModelCard,
+		Logger:         log,
+	}
+}
+
 func newLogger(w io.Writer, verbose int) *slog.Logger {
 	level := slog.LevelWarn
 	switch {
@@ -250,13 +269,18 @@ func seed(flagSeed int64, plan *merge.Plan, log *slog.Logger) uint64 {
 	if flagSeed >= 0 {
 		return uint64(flagSeed)
 	}
-	var b [8]byte
-	rand.Read(b[:])
-	s := binary.LittleEndian.Uint64(b[:]) >> 1
+	s := randomSeed()
 	if merge.UsesRandomness(plan.Method) {
 		log.Warn("no --random-seed given; pass this one to repeat the merge", "seed", s)
 	}
 	return s
+}
+
+// randomSeed is a fresh non-negative seed.
+func randomSeed() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) >> 1
 }
 
 func isTerminal(w io.Writer) bool {
