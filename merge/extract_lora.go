@@ -428,7 +428,7 @@ func writeAdapter(out string, mods []*extractModule, toSave []string, base, ft *
 	if err := dir.writeFile("adapter_config.json", cfg); err != nil {
 		return nil, err
 	}
-	if err := dir.writeFile("README.md", []byte(loraCard(base, ft, opt, vocabOf(base), vocabOf(ft)))); err != nil {
+	if err := dir.writeFile("README.md", []byte(loraCard(base, ft, opt, configVocabSize(base), configVocabSize(ft)))); err != nil {
 		return nil, err
 	}
 	if err := dir.commit(); err != nil {
@@ -535,25 +535,6 @@ func adapterConfig(base *SourceModel, res *ExtractResult, mods []*extractModule,
 	}
 	b, err := json.MarshalIndent(cfg, "", "    ")
 	return append(b, '\n'), err
-}
-
-func vocabOf(m *SourceModel) int {
-	if m.Arch == nil || m.Arch.VocabSizeKey == "" {
-		return -1
-	}
-	v, ok := m.Config[m.Arch.VocabSizeKey]
-	if !ok {
-		return -1
-	}
-	n, ok := v.(json.Number)
-	if !ok {
-		return -1
-	}
-	i, err := n.Int64()
-	if err != nil {
-		return -1
-	}
-	return int(i)
 }
 
 // loraCard is the adapter's README, after mergekit's generate_card_lora.

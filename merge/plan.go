@@ -39,6 +39,9 @@ type Plan struct {
 	OutConfig map[string]any
 	// Warnings are things the user should know; the merge goes on.
 	Warnings []string
+
+	// tokenizer is the built output vocabulary, nil in legacy mode.
+	tokenizer *builtTokenizer
 }
 
 // Task is one output tensor.
@@ -70,11 +73,17 @@ type TaskInput struct {
 	// held, while the task runs, is the whole input in stored form (for
 	// methods with an Analyze pass).
 	held []byte
+	// read, when set, produces the input's bytes instead of the model's
+	// file (embeddings re-ordered to a built vocabulary).
+	read func(off int64, dst []byte) error
 }
 
 // readRange reads len(dst) bytes of the input starting off bytes into it,
 // across parts when it has them.
 func (in TaskInput) readRange(off int64, dst []byte) error {
+	if in.read != nil {
+		return in.read(off, dst)
+	}
 	if len(in.Parts) == 0 {
 		return in.Model.Tensors.ReadTensorRange(in.Tensor.Name, off, dst)
 	}
@@ -155,7 +164,7 @@ func NewPlan(cfg *Config, opt PlanOptions) (*Plan, error) {
 	p := &planner{cfg: cfg, opt: opt, byKey: map[string]*SourceModel{},
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
 	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.chooseArch,
-		p.buildSlices, p.checkParams, p.planTensors, p.outputConfig}
+		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.outputConfig}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			p.plan.Close()
@@ -187,15 +196,6 @@ func (p *planner) lookupMethod() error {
 	p.method, p.plan.Method = m, m
 	if len(p.cfg.Modules) > 0 {
 		return p.errorf(p.cfg.Modules[0].Pos, "modules: configs are not supported yet")
-	}
-	if p.cfg.Tokenizer != nil || p.cfg.TokenizerSource != nil {
-		pos := Pos{}
-		if p.cfg.Tokenizer != nil {
-			pos = p.cfg.Tokenizer.Pos
-		} else {
-			pos = p.cfg.TokenizerSource.Pos
-		}
-		return p.errorf(pos, "tokenizer building (tokenizer_source / tokenizer:) is not supported yet")
 	}
 	return nil
 }
@@ -510,6 +510,11 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 	if len(task.Inputs) == 0 {
 		return nil
 	}
+	if task.IsEmbed && p.plan.tokenizer != nil {
+		if err := p.permuteEmbedding(task); err != nil {
+			return p.errorf(s.pos, "%v", err)
+		}
+	}
 	if err := p.checkTask(task, s); err != nil {
 		return err
 	}
@@ -524,6 +529,28 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		}
 	}
 	p.plan.Tasks = append(p.plan.Tasks, task)
+	return nil
+}
+
+// permuteEmbedding points every input of an embedding task at its rows
+// re-ordered to the built vocabulary.
+func (p *planner) permuteEmbedding(task *Task) error {
+	var base *SourceModel
+	if p.cfg.BaseModel != nil {
+		base = p.byKey[p.cfg.BaseModel.Key()]
+	}
+	pe, err := newPermutedEmbed(p.plan.tokenizer, task, base)
+	if err != nil {
+		return err
+	}
+	for _, w := range pe.zeroRows() {
+		p.warnf("%s", w)
+	}
+	for i := range task.Inputs {
+		in := &task.Inputs[i]
+		in.read = pe.reader(in.Model)
+		in.Tensor = pe.info(in.Model)
+	}
 	return nil
 }
 
@@ -721,6 +748,15 @@ func (p *planner) outputConfig() error {
 		case err != nil:
 			p.warnf("could not set the layer count in the output config: %v", err)
 		case key != "" && !configSet(cfg, key, n):
+			p.warnf("could not set %s in the output config", key)
+		}
+	}
+	if bt := p.plan.tokenizer; bt != nil {
+		key := "vocab_size"
+		if p.plan.Arch != nil && p.plan.Arch.VocabSizeKey != "" {
+			key = p.plan.Arch.VocabSizeKey
+		}
+		if !configSet(cfg, key, bt.padded) {
 			p.warnf("could not set %s in the output config", key)
 		}
 	}

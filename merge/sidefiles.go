@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -60,6 +61,12 @@ func exists(path string) bool {
 
 func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) error {
 	template := plan.Config.ChatTemplate
+	if bt := plan.tokenizer; bt != nil {
+		if err := writeBuiltTokenizer(bt, o); err != nil {
+			return err
+		}
+		return applyChatTemplate(plan, o, template)
+	}
 	if !opt.CopyTokenizer {
 		if template != "" {
 			log.Warn("chat_template is set but no tokenizer is written (--no-copy-tokenizer)")
@@ -85,7 +92,51 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 			return fmt.Errorf("copy tokenizer file %s: %w", src, err)
 		}
 	}
+	return applyChatTemplate(plan, o, template)
+}
+
+// builtTokenizerFiles are the files a built tokenizer copies from the
+// model whose tokenizer it is, when it is used unchanged (transformers'
+// save_pretrained writes no generation_config.json).
+var builtTokenizerFiles = []string{
+	"tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model",
+	"added_tokens.json", "merges.txt", "vocab.json", "chat_template.jinja", "chat_template.json",
+}
+
+// writeBuiltTokenizer writes the tokenizer of a merge that built one.
+func writeBuiltTokenizer(bt *builtTokenizer, o *outputDir) error {
+	if bt.copyFrom != "" {
+		for _, name := range builtTokenizerFiles {
+			src := filepath.Join(bt.copyFrom, name)
+			if !exists(src) {
+				continue
+			}
+			if err := copyFile(src, o.path(name)); err != nil {
+				return fmt.Errorf("copy tokenizer file %s: %w", src, err)
+			}
+		}
+		return nil
+	}
+	names := make([]string, 0, len(bt.files))
+	for name := range bt.files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := o.writeFile(name, bt.files[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyChatTemplate sets the configured chat template, if any, in the
+// written tokenizer files.
+func applyChatTemplate(plan *Plan, o *outputDir, template string) error {
 	if template == "" {
+		return nil
+	}
+	if !exists(o.path("tokenizer_config.json")) {
 		return nil
 	}
 	text, ok, err := resolveChatTemplate(plan, template)

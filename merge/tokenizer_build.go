@@ -1,0 +1,324 @@
+package merge
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+)
+
+// builtTokenizer is the output vocabulary of a merge with tokenizer_source
+// or a tokenizer: block (mergekit's tokenizer/build.py), and how each
+// model's embedding rows map onto it.
+type builtTokenizer struct {
+	// size is the vocabulary size V; padded is V rounded up to
+	// pad_to_multiple_of, the embedding row count.
+	size, padded int
+	// tokens lists the output tokens by id.
+	tokens []string
+	// perm maps each referenced model to, per output id, its own row or -1.
+	perm map[*SourceModel][]int
+	// vocab is each model's own token → id map (for model_token sources).
+	vocab map[*SourceModel]map[string]int
+	// ids maps output tokens to their ids.
+	ids map[string]int
+	// configs are the tokenizer: block's token entries by token.
+	configs map[string]TokenConfig
+	// base is the tokenizer base model: base_model, else the first model.
+	base *SourceModel
+	// files are the output tokenizer files; copyFrom, when set, is a
+	// directory whose tokenizer files are copied verbatim instead.
+	files    map[string][]byte
+	copyFrom string
+}
+
+// buildTokenizer builds the output vocabulary when the config asks for one.
+func (p *planner) buildTokenizer() error {
+	cfg := p.cfg
+	var source ModelRefOrKeyword
+	var tokens []TokenConfig
+	pad := 0
+	switch {
+	case cfg.Tokenizer != nil:
+		source, tokens, pad = cfg.Tokenizer.Source, cfg.Tokenizer.Tokens, cfg.Tokenizer.PadToMultipleOf
+	case cfg.TokenizerSource != nil:
+		source = *cfg.TokenizerSource
+	default:
+		return nil
+	}
+	bt := &builtTokenizer{perm: map[*SourceModel][]int{}, vocab: map[*SourceModel]map[string]int{}, configs: map[string]TokenConfig{}}
+	bt.base = p.plan.Donor
+	for _, t := range tokens {
+		bt.configs[t.Token] = t
+	}
+
+	// The stripped base: tokens at ids >= the config's vocabulary size go.
+	baseTok, err := loadHFTokenizer(bt.base.Dir)
+	if err != nil {
+		return p.errorf(source.Pos, "tokenizer of base model %s: %v (a tokenizer.json is needed to build a vocabulary)", bt.base.Ref.String(), err)
+	}
+	baseSize := configVocabSize(bt.base)
+	if baseSize < 0 {
+		baseSize = len(baseTok.getVocab())
+	}
+	stripped, err := baseTok.strip(baseSize)
+	if err != nil {
+		return p.errorf(source.Pos, "%v", err)
+	}
+	toks := map[*SourceModel]*hfTokenizer{bt.base: baseTok}
+	for _, m := range p.plan.Models {
+		if m == bt.base {
+			continue
+		}
+		t, err := loadHFTokenizer(m.Dir)
+		if err != nil {
+			p.warnf("cannot load the tokenizer of %s (%v); assuming it is the base model's", m.Ref.String(), err)
+			continue
+		}
+		toks[m] = t
+	}
+
+	var out *hfTokenizer
+	outDir := bt.base.Dir
+	changed := stripped
+	switch {
+	case source.Model != nil:
+		dir, err := resolveModelDir(*source.Model, p.opt.Dir)
+		if err != nil {
+			return p.errorf(source.Pos, "tokenizer source: %v", err)
+		}
+		if out, err = loadHFTokenizer(dir); err != nil {
+			return p.errorf(source.Pos, "tokenizer source %s: %v", source.Model.String(), err)
+		}
+		outDir, changed = dir, false
+	case source.Keyword == "base":
+		out = baseTok
+	case source.Keyword == "union":
+		out, err = p.unionTokenizer(baseTok, toks)
+		if err != nil {
+			return err
+		}
+		changed = true
+	default:
+		return p.errorf(source.Pos, "unknown tokenizer source %q", source.Keyword)
+	}
+	for _, t := range tokens {
+		if _, ok := out.getVocab()[t.Token]; !ok {
+			out.addToken(addedToken{Content: t.Token, Normalized: true})
+			changed = true
+		}
+	}
+
+	vocabOut := out.getVocab()
+	bt.size, bt.ids = len(vocabOut), vocabOut
+	bt.tokens = make([]string, bt.size)
+	for tok, id := range vocabOut {
+		if id < 0 || id >= bt.size || bt.tokens[id] != "" {
+			return p.errorf(source.Pos, "the output vocabulary's ids are not 0..%d (token %q has id %d)", bt.size-1, tok, id)
+		}
+		bt.tokens[id] = tok
+	}
+	bt.padded = bt.size
+	if pad > 0 && bt.size%pad != 0 {
+		bt.padded = (bt.size/pad + 1) * pad
+	}
+
+	for _, m := range p.plan.Models {
+		mt := toks[m]
+		if mt == nil {
+			mt = baseTok
+		}
+		mv := mt.getVocab()
+		bt.vocab[m] = mv
+		size := configVocabSize(m)
+		if size < 0 {
+			size = len(mv)
+		}
+		perm := make([]int, bt.size)
+		for id, tok := range bt.tokens {
+			orig, ok := mv[tok]
+			switch {
+			case !ok:
+				perm[id] = -1
+			case orig >= size:
+				p.warnf("%s: token %q has id %d, beyond its vocabulary size %d (padding?)", m.Ref.String(), tok, orig, size)
+				perm[id] = -1
+			default:
+				perm[id] = orig
+			}
+		}
+		bt.perm[m] = perm
+	}
+	for _, t := range tokens {
+		if err := p.checkTokenSource(bt, t); err != nil {
+			return err
+		}
+	}
+
+	if changed {
+		data, err := out.encode()
+		if err != nil {
+			return fmt.Errorf("write tokenizer.json: %w", err)
+		}
+		bt.files = map[string][]byte{"tokenizer.json": data}
+		if err := bt.tokenizerConfig(outDir, out); err != nil {
+			return err
+		}
+	} else {
+		bt.copyFrom = outDir
+	}
+	p.plan.tokenizer = bt
+	return nil
+}
+
+// unionTokenizer is mergekit's build_union_tokenizer: the stripped base
+// plus every other model's ordinary tokens (first seen first), then every
+// added token (the first definition wins).
+func (p *planner) unionTokenizer(base *hfTokenizer, toks map[*SourceModel]*hfTokenizer) (*hfTokenizer, error) {
+	order := []*SourceModel{p.plan.Donor}
+	for _, m := range p.plan.Models {
+		if m != p.plan.Donor && toks[m] != nil {
+			order = append(order, m)
+		}
+	}
+	var ordinary []string
+	seen := map[string]bool{}
+	var added []addedToken
+	addedSeen := map[string]addedToken{}
+	warned := map[string]bool{}
+	for _, m := range order {
+		t := toks[m]
+		size := configVocabSize(m)
+		if size < 0 {
+			size = len(t.vocab)
+		}
+		isAdded := t.addedByContent()
+		// Ordinary tokens in id order, so "first seen" is deterministic.
+		byID := make([]string, 0, len(t.vocab))
+		ids := map[string]int{}
+		for tok, id := range t.getVocab() {
+			byID = append(byID, tok)
+			ids[tok] = id
+		}
+		sortByID(byID, ids)
+		for _, tok := range byID {
+			if ids[tok] >= size {
+				continue
+			}
+			if _, a := isAdded[tok]; a {
+				continue
+			}
+			if !seen[tok] {
+				seen[tok] = true
+				ordinary = append(ordinary, tok)
+			}
+		}
+		for _, a := range t.added {
+			if a.ID >= size {
+				continue
+			}
+			if prev, ok := addedSeen[a.Content]; ok {
+				if !prev.sameSettings(a) && !warned[a.Content] {
+					warned[a.Content] = true
+					p.warnf("token %q is added with different settings by different models; using the first", a.Content)
+				}
+				continue
+			}
+			addedSeen[a.Content] = a
+			added = append(added, a)
+		}
+	}
+	out := base
+	baseVocab := base.getVocab()
+	for _, tok := range ordinary {
+		if _, a := addedSeen[tok]; a {
+			continue
+		}
+		if _, ok := baseVocab[tok]; !ok {
+			out.addToken(addedToken{Content: tok, Normalized: true})
+		}
+	}
+	for _, a := range added {
+		out.addToken(a)
+	}
+	return out, nil
+}
+
+func sortByID(toks []string, ids map[string]int) {
+	slices.SortFunc(toks, func(a, b string) int { return ids[a] - ids[b] })
+}
+
+// checkTokenSource checks an explicit token source against the vocabularies.
+func (p *planner) checkTokenSource(bt *builtTokenizer, t TokenConfig) error {
+	src := t.Source
+	if src.Model == nil {
+		return nil
+	}
+	m := p.byKey[src.Model.Key()]
+	if m == nil {
+		return p.errorf(t.Pos, "token %q: model %s is not part of the merge", t.Token, src.Model.String())
+	}
+	switch src.Kind {
+	case "model":
+		id := bt.index(t.Token)
+		if id < 0 || bt.perm[m][id] < 0 {
+			return p.errorf(t.Pos, "token %q not found in model %s", t.Token, src.Model.String())
+		}
+	case "model_token":
+		if src.TokenID == nil {
+			if _, ok := bt.vocab[m][src.Token]; !ok {
+				return p.errorf(t.Pos, "token %q not found in model %s", src.Token, src.Model.String())
+			}
+		}
+	}
+	return nil
+}
+
+// index is a token's output id, or -1.
+func (bt *builtTokenizer) index(tok string) int {
+	if id, ok := bt.ids[tok]; ok {
+		return id
+	}
+	return -1
+}
+
+// tokenizerConfig writes tokenizer_config.json (the source's, with
+// added_tokens_decoder describing the output's added tokens, as
+// transformers' save_pretrained does) and copies special_tokens_map.json.
+func (bt *builtTokenizer) tokenizerConfig(dir string, out *hfTokenizer) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	cfg := map[string]any{}
+	switch {
+	case err == nil:
+		if cfg, err = decodeJSONObject(raw); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	dec := map[string]any{}
+	for _, a := range out.added {
+		dec[strconv.Itoa(a.ID)] = map[string]any{
+			"content": a.Content, "lstrip": a.LStrip, "normalized": a.Normalized,
+			"rstrip": a.RStrip, "single_word": a.SingleWord, "special": a.Special,
+		}
+	}
+	cfg["added_tokens_decoder"] = dec
+	if _, ok := cfg["tokenizer_class"]; !ok {
+		cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+	}
+	data, err := marshalJSON(cfg)
+	if err != nil {
+		return err
+	}
+	bt.files["tokenizer_config.json"] = data
+	if raw, err := os.ReadFile(filepath.Join(dir, "special_tokens_map.json")); err == nil {
+		bt.files["special_tokens_map.json"] = raw
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+		bt.files["chat_template.jinja"] = raw
+	}
+	return nil
+}
