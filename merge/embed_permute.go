@@ -12,10 +12,10 @@ import (
 // Sources of a token's default embedding row (mergekit's
 // PermutedEmbeddings.assign_embedding_sources).
 const (
-	srcNone       = iota // no default: a model without the token logs an error and gets zeros
-	srcRow               // row `row` of model `model`'s original matrix
-	srcAverage           // mean of the rows of every considered model that has the token
-	srcZero              // zeros
+	srcNone    = iota // no default: a model without the token logs an error and gets zeros
+	srcRow            // row `row` of model `model`'s original matrix
+	srcAverage        // mean of the rows of every considered model that has the token
+	srcZero           // zeros
 )
 
 type tokenSource struct {
