@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
 // builtTokenizer is the output vocabulary of a merge with tokenizer_source
@@ -55,24 +57,24 @@ func (p *planner) buildTokenizer() error {
 	}
 
 	// The stripped base: tokens at ids >= the config's vocabulary size go.
-	baseTok, err := loadHFTokenizer(bt.base.Dir)
+	baseTok, err := tokfile.Load(bt.base.Dir)
 	if err != nil {
 		return p.errorf(source.Pos, "tokenizer of base model %s: %v (a tokenizer.json is needed to build a vocabulary)", bt.base.Ref.String(), err)
 	}
 	baseSize := configVocabSize(bt.base)
 	if baseSize < 0 {
-		baseSize = len(baseTok.getVocab())
+		baseSize = len(baseTok.Vocab())
 	}
-	stripped, err := baseTok.strip(baseSize)
+	stripped, err := baseTok.Strip(baseSize)
 	if err != nil {
 		return p.errorf(source.Pos, "%v", err)
 	}
-	toks := map[*SourceModel]*hfTokenizer{bt.base: baseTok}
+	toks := map[*SourceModel]*tokfile.File{bt.base: baseTok}
 	for _, m := range p.plan.Models {
 		if m == bt.base {
 			continue
 		}
-		t, err := loadHFTokenizer(m.Dir)
+		t, err := tokfile.Load(m.Dir)
 		if err != nil {
 			p.warnf("cannot load the tokenizer of %s (%v); assuming it is the base model's", m.Ref.String(), err)
 			continue
@@ -80,7 +82,7 @@ func (p *planner) buildTokenizer() error {
 		toks[m] = t
 	}
 
-	var out *hfTokenizer
+	var out *tokfile.File
 	outDir := bt.base.Dir
 	changed := stripped
 	switch {
@@ -89,7 +91,7 @@ func (p *planner) buildTokenizer() error {
 		if err != nil {
 			return p.errorf(source.Pos, "tokenizer source: %v", err)
 		}
-		if out, err = loadHFTokenizer(dir); err != nil {
+		if out, err = tokfile.Load(dir); err != nil {
 			return p.errorf(source.Pos, "tokenizer source %s: %v", source.Model.String(), err)
 		}
 		outDir, changed = dir, false
@@ -105,13 +107,13 @@ func (p *planner) buildTokenizer() error {
 		return p.errorf(source.Pos, "unknown tokenizer source %q", source.Keyword)
 	}
 	for _, t := range tokens {
-		if _, ok := out.getVocab()[t.Token]; !ok {
-			out.addToken(addedToken{Content: t.Token, Normalized: true})
+		if _, ok := out.Vocab()[t.Token]; !ok {
+			out.AddToken(tokfile.AddedToken{Content: t.Token, Normalized: true})
 			changed = true
 		}
 	}
 
-	vocabOut := out.getVocab()
+	vocabOut := out.Vocab()
 	bt.size, bt.ids = len(vocabOut), vocabOut
 	bt.tokens = make([]string, bt.size)
 	for tok, id := range vocabOut {
@@ -130,7 +132,7 @@ func (p *planner) buildTokenizer() error {
 		if mt == nil {
 			mt = baseTok
 		}
-		mv := mt.getVocab()
+		mv := mt.Vocab()
 		bt.vocab[m] = mv
 		size := configVocabSize(m)
 		if size < 0 {
@@ -158,7 +160,7 @@ func (p *planner) buildTokenizer() error {
 	}
 
 	if changed {
-		data, err := out.encode()
+		data, err := out.Encode()
 		if err != nil {
 			return fmt.Errorf("write tokenizer.json: %w", err)
 		}
@@ -176,7 +178,7 @@ func (p *planner) buildTokenizer() error {
 // unionTokenizer is mergekit's build_union_tokenizer: the stripped base
 // plus every other model's ordinary tokens (first seen first), then every
 // added token (the first definition wins).
-func (p *planner) unionTokenizer(base *hfTokenizer, toks map[*SourceModel]*hfTokenizer) (*hfTokenizer, error) {
+func (p *planner) unionTokenizer(base *tokfile.File, toks map[*SourceModel]*tokfile.File) (*tokfile.File, error) {
 	order := []*SourceModel{p.plan.Donor}
 	for _, m := range p.plan.Models {
 		if m != p.plan.Donor && toks[m] != nil {
@@ -185,20 +187,20 @@ func (p *planner) unionTokenizer(base *hfTokenizer, toks map[*SourceModel]*hfTok
 	}
 	var ordinary []string
 	seen := map[string]bool{}
-	var added []addedToken
-	addedSeen := map[string]addedToken{}
+	var added []tokfile.AddedToken
+	addedSeen := map[string]tokfile.AddedToken{}
 	warned := map[string]bool{}
 	for _, m := range order {
 		t := toks[m]
 		size := configVocabSize(m)
 		if size < 0 {
-			size = len(t.vocab)
+			size = len(t.Model)
 		}
-		isAdded := t.addedByContent()
+		isAdded := t.AddedByContent()
 		// Ordinary tokens in id order, so "first seen" is deterministic.
-		byID := make([]string, 0, len(t.vocab))
+		byID := make([]string, 0, len(t.Model))
 		ids := map[string]int{}
-		for tok, id := range t.getVocab() {
+		for tok, id := range t.Vocab() {
 			byID = append(byID, tok)
 			ids[tok] = id
 		}
@@ -215,12 +217,12 @@ func (p *planner) unionTokenizer(base *hfTokenizer, toks map[*SourceModel]*hfTok
 				ordinary = append(ordinary, tok)
 			}
 		}
-		for _, a := range t.added {
+		for _, a := range t.Added {
 			if a.ID >= size {
 				continue
 			}
 			if prev, ok := addedSeen[a.Content]; ok {
-				if !prev.sameSettings(a) && !warned[a.Content] {
+				if !prev.SameSettings(a) && !warned[a.Content] {
 					warned[a.Content] = true
 					p.warnf("token %q is added with different settings by different models; using the first", a.Content)
 				}
@@ -231,17 +233,17 @@ func (p *planner) unionTokenizer(base *hfTokenizer, toks map[*SourceModel]*hfTok
 		}
 	}
 	out := base
-	baseVocab := base.getVocab()
+	baseVocab := base.Vocab()
 	for _, tok := range ordinary {
 		if _, a := addedSeen[tok]; a {
 			continue
 		}
 		if _, ok := baseVocab[tok]; !ok {
-			out.addToken(addedToken{Content: tok, Normalized: true})
+			out.AddToken(tokfile.AddedToken{Content: tok, Normalized: true})
 		}
 	}
 	for _, a := range added {
-		out.addToken(a)
+		out.AddToken(a)
 	}
 	return out, nil
 }
@@ -287,7 +289,7 @@ func (bt *builtTokenizer) index(tok string) int {
 // tokenizerConfig writes tokenizer_config.json (the source's, with
 // added_tokens_decoder describing the output's added tokens, as
 // transformers' save_pretrained does) and copies special_tokens_map.json.
-func (bt *builtTokenizer) tokenizerConfig(dir string, out *hfTokenizer) error {
+func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
 	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
 	cfg := map[string]any{}
 	switch {
@@ -299,7 +301,7 @@ func (bt *builtTokenizer) tokenizerConfig(dir string, out *hfTokenizer) error {
 		return err
 	}
 	dec := map[string]any{}
-	for _, a := range out.added {
+	for _, a := range out.Added {
 		dec[strconv.Itoa(a.ID)] = map[string]any{
 			"content": a.Content, "lstrip": a.LStrip, "normalized": a.Normalized,
 			"rstrip": a.RStrip, "single_word": a.SingleWord, "special": a.Special,

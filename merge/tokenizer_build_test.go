@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
 // tokModels makes mergekit's tests/test_tokenizer.py fixtures: a base with
@@ -28,12 +29,12 @@ func tokModels(t *testing.T) string {
 		for i := 3; i < 64; i++ {
 			vocab[fmt.Sprintf("_tok_%d", i)] = i
 		}
-		var at []addedToken
+		var at []tokfile.AddedToken
 		for i, s := range []string{"<unk>", "<s>", "</s>"} {
-			at = append(at, addedToken{ID: i, Content: s, Special: true})
+			at = append(at, tokfile.AddedToken{ID: i, Content: s, Special: true})
 		}
 		for i, s := range added {
-			at = append(at, addedToken{ID: 64 + i, Content: s, Normalized: true})
+			at = append(at, tokfile.AddedToken{ID: 64 + i, Content: s, Normalized: true})
 		}
 		doc := map[string]any{"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": at,
 			"normalizer": nil, "pre_tokenizer": nil, "post_processor": nil, "decoder": nil,
@@ -80,11 +81,11 @@ func readEmbeddings(t *testing.T, dir string) embeddings {
 	for i := 0; i < len(f); i += h {
 		e.rows = append(e.rows, f[i:i+h])
 	}
-	tok, err := loadHFTokenizer(dir)
+	tok, err := tokfile.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.vocab, e.added = tok.getVocab(), len(tok.added)
+	e.vocab, e.added = tok.Vocab(), len(tok.Added)
 	return e
 }
 
