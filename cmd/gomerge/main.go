@@ -6,6 +6,9 @@
 //	                                   run a multi-stage config (mergekit-multi)
 //	gomerge extract-lora --model FT --base-model BASE --out-path DIR
 //	                                   extract a LoRA adapter (mergekit-extract-lora)
+//	gomerge doctor MODEL... [--json]   check special tokens, chat template, vocabulary
+//	gomerge tokensurgeon --align-special MODEL [DONOR] OUT
+//	                                   make special-token ids agree across files
 //	gomerge version
 //
 // Exit codes: 0 success, 1 merge failed, 2 usage or config error,
@@ -69,6 +72,9 @@ const usage = `usage:
                                    run a multi-stage config (mergekit-multi)
   gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
                                    extract a LoRA adapter (mergekit-extract-lora)
+  gomerge doctor MODEL... [--json] check special tokens, chat template and vocabulary
+  gomerge tokensurgeon --align-special MODEL [DONOR] OUT
+                                   make special-token ids agree across files
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -92,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runExtractLoRA(ctx, args[1:], stdout, stderr)
 	case "multi":
 		return runMulti(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "tokensurgeon":
+		return runTokensurgeon(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}

@@ -152,6 +152,10 @@ func orderedObject(data []byte) ([]string, map[string]json.RawMessage, error) {
 	return slices.Compact(keys), m, nil
 }
 
+// Raw returns a top-level part of the file as read ("post_processor",
+// "normalizer", ...), nil when absent.
+func (t *File) Raw(key string) json.RawMessage { return t.raw[key] }
+
 // Vocab is transformers' get_vocab(): the model's tokens and the added
 // tokens, token → id.
 func (t *File) Vocab() map[string]int {

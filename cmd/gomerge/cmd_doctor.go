@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/gomerge/gomerge/tokensurgeon"
+)
+
+const doctorUsage = `usage: gomerge doctor MODEL... [--json]
+
+Check the token side of each model directory (special-token ids in
+config.json, generation_config.json and the tokenizer files, the chat
+template, vocabulary against embedding rows) and, with several models, what
+differs between them. Each finding comes with the fix. Exit status 1 when an
+error is found, 0 when only warnings or nothing.
+`
+
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gomerge doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, doctorUsage); fs.PrintDefaults() }
+	jsonOut := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) == 0 {
+		fmt.Fprint(stderr, doctorUsage)
+		return exitUsage
+	}
+	r, err := tokensurgeon.Diagnose(pos...)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomerge:", err)
+		return exitUsage
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		enc.Encode(r)
+	} else {
+		printReport(stdout, r)
+	}
+	if r.Errors() > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func printReport(w io.Writer, r *tokensurgeon.Report) {
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(w, "no problems found in %d model(s)\n", len(r.Models))
+		return
+	}
+	last := ""
+	for _, f := range r.Findings {
+		if f.Model != last {
+			fmt.Fprintln(w, f.Model)
+			last = f.Model
+		}
+		fmt.Fprintf(w, "  %-7s %s: %s\n", f.Severity, f.Check, f.Message)
+		if f.Fix != "" {
+			fmt.Fprintf(w, "          fix: %s\n", f.Fix)
+		}
+	}
+	fmt.Fprintf(w, "%d error(s), %d warning(s)\n", r.Errors(), len(r.Findings)-r.Errors())
+}
