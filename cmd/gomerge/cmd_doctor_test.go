@@ -40,7 +40,7 @@ func TestDoctorAndAlign(t *testing.T) {
 	if code := run(context.Background(), []string{"doctor", out}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "no problems") {
 		t.Fatalf("second doctor: exit %d\n%s", code, stdout.String())
 	}
-	if code := run(context.Background(), []string{"tokensurgeon", dir, dir, out}, &stdout, &stderr); code != exitUsage {
-		t.Errorf("tokensurgeon without --align-special: exit %d, want %d", code, exitUsage)
+	if code := run(context.Background(), []string{"tokensurgeon", dir, dir}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("tokensurgeon with two arguments: exit %d, want %d", code, exitUsage)
 	}
 }

@@ -11,7 +11,15 @@ import (
 	"github.com/gomerge/gomerge/tokensurgeon"
 )
 
-const surgeonUsage = `usage: gomerge tokensurgeon --align-special MODEL [DONOR] OUT [--json]
+const surgeonUsage = `usage: gomerge tokensurgeon MODEL DONOR OUT [flags]
+       gomerge tokensurgeon --align-special MODEL [DONOR] OUT [--json]
+
+Without --align-special (mergekit-tokensurgeon): re-express MODEL on DONOR's
+tokenizer. Its input embedding and LM head get one row per donor token: the
+model's own row where the (normalised) token exists in both vocabularies,
+else an approximation from the shared tokens (omp, common_interpolation,
+mean, zero, randn). Every other tensor is copied; config.json gets the new
+vocab_size and the donor's special-token ids; the tokenizer is the donor's.
 
 --align-special writes a copy of MODEL whose special tokens agree across
 config.json, generation_config.json and the tokenizer files (the EOS set
@@ -25,7 +33,46 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, surgeonUsage); fs.PrintDefaults() }
 	align := fs.Bool("align-special", false, "align special tokens across files; weights untouched")
-	jsonOut := fs.Bool("json", false, "print the changes as JSON")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	opt := tokensurgeon.TransplantOptions{Method: tokensurgeon.OMP, K: 64, WeightScheme: tokensurgeon.DistanceProportional,
+		PrefixMatch: "no", ByteMatch: "no", ShardSize: 5e9, Threads: 2}
+	for _, name := range []string{"k"} {
+		fs.IntVar(&opt.K, name, 64, "OMP sparsity / common_interpolation neighbours")
+	}
+	for _, name := range []string{"approximation-method", "a"} {
+		fs.StringVar(&opt.Method, name, tokensurgeon.OMP, "omp, common_interpolation, mean, zero or randn")
+	}
+	for _, name := range []string{"weight-scheme", "w"} {
+		fs.StringVar(&opt.WeightScheme, name, tokensurgeon.DistanceProportional, "common_interpolation weights: distance_proportional, barycentric, least_squares")
+	}
+	for _, name := range []string{"cosine-similarity", "c"} {
+		fs.BoolVar(&opt.Cosine, name, false, "cosine distance for common_interpolation")
+	}
+	for _, name := range []string{"prefix-match", "pm"} {
+		fs.StringVar(&opt.PrefixMatch, name, "no", "match new tokens to the longest base prefix: yes, no, embed, lm_head")
+	}
+	for _, name := range []string{"byte-match", "bm"} {
+		fs.StringVar(&opt.ByteMatch, name, "no", "match single characters and <0xHH> byte tokens: yes, no, embed, lm_head")
+	}
+	for _, name := range []string{"new-vocab-noise", "nvn"} {
+		fs.Float64Var(&opt.NewVocabNoise, name, 0, "Gaussian noise std added to approximated rows")
+	}
+	for _, name := range []string{"new-vocab-scale", "nvs"} {
+		fs.Float64Var(&opt.NewVocabScale, name, 0, "scale of approximated rows")
+	}
+	var seed int64
+	fs.Int64Var(&seed, "random-seed", 0, "seed for randn and noise")
+	var shard byteSize = 5e9
+	fs.Var(&shard, "out-shard-size", "largest output shard in bytes (default 5B)")
+	fs.IntVar(&opt.Threads, "j", 2, "approximations at once")
+	var batch int
+	fs.IntVar(&batch, "batch-size", 512, "accepted for mergekit compatibility; no effect")
+	var subword string
+	for _, name := range []string{"subword-method", "s"} {
+		fs.StringVar(&subword, name, "", "subword combination (the subword method is not available in this build)")
+	}
+	var magikarp bool
+	fs.BoolVar(&magikarp, "magikarp", false, "filter badly trained tokens (not available in this build)")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -33,9 +80,34 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return exitUsage
 	}
-	if !*align {
-		fmt.Fprintln(stderr, "gomerge tokensurgeon: only --align-special is available in this build; transplanting embeddings onto another vocabulary (omp, subword, ...) is not implemented yet")
+	if magikarp || subword != "" || opt.Method == "subword" {
+		fmt.Fprintln(stderr, "gomerge tokensurgeon: --magikarp and the subword method are not available in this build")
 		return exitUsage
+	}
+	if !*align {
+		if len(pos) != 3 {
+			fmt.Fprint(stderr, surgeonUsage)
+			return exitUsage
+		}
+		opt.Seed, opt.ShardSize = uint64(seed), int64(shard)
+		opt.Logger = newLogger(stderr, 1)
+		res, err := tokensurgeon.Transplant(ctx, pos[0], pos[1], pos[2], opt)
+		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
+				return exitInterrupted
+			}
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return exitFailed
+		}
+		if *jsonOut {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(res)
+		} else {
+			fmt.Fprintf(stderr, "gomerge: wrote %s with vocabulary size %d\n", pos[2], res.VocabSize)
+		}
+		return exitOK
 	}
 	var model, donor, out string
 	switch len(pos) {

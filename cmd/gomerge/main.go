@@ -7,6 +7,8 @@
 //	gomerge extract-lora --model FT --base-model BASE --out-path DIR
 //	                                   extract a LoRA adapter (mergekit-extract-lora)
 //	gomerge doctor MODEL... [--json]   check special tokens, chat template, vocabulary
+//	gomerge tokensurgeon MODEL DONOR OUT [flags]
+//	                                   move MODEL onto DONOR's tokenizer
 //	gomerge tokensurgeon --align-special MODEL [DONOR] OUT
 //	                                   make special-token ids agree across files
 //	gomerge version
@@ -73,6 +75,8 @@ const usage = `usage:
   gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
                                    extract a LoRA adapter (mergekit-extract-lora)
   gomerge doctor MODEL... [--json] check special tokens, chat template and vocabulary
+  gomerge tokensurgeon MODEL DONOR OUT [flags]
+                                   move MODEL onto DONOR's tokenizer (mergekit-tokensurgeon)
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
                                    make special-token ids agree across files
   gomerge version
