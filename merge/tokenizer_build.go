@@ -232,7 +232,18 @@ func (p *planner) unionTokenizer(base *tokfile.File, toks map[*SourceModel]*tokf
 			added = append(added, a)
 		}
 	}
-	out := base
+	// Work on a copy: the base's own vocabulary still maps its rows.
+	out, err := tokfile.Load(p.plan.Donor.Dir)
+	if err != nil {
+		return nil, err
+	}
+	size := configVocabSize(p.plan.Donor)
+	if size < 0 {
+		size = len(out.Vocab())
+	}
+	if _, err := out.Strip(size); err != nil {
+		return nil, err
+	}
 	baseVocab := base.Vocab()
 	for _, tok := range ordinary {
 		if _, a := addedSeen[tok]; a {
