@@ -81,7 +81,7 @@ func (e *HTTPError) advice() string {
 	case e.StatusCode == http.StatusForbidden:
 		return "your token may not read this repository; check its permissions"
 	case e.Code == "RepoNotFound" || e.StatusCode == http.StatusNotFound && e.File == "":
-		return fmt.Sprintf("no model repository %q at %s; check the name (a local directory of that name does not exist either)", e.Repo, e.Endpoint)
+		return fmt.Sprintf("no model repository %q at %s; check the name, or give the path of a local model directory", e.Repo, e.Endpoint)
 	case e.StatusCode == http.StatusNotFound:
 		return "not found"
 	}

@@ -154,7 +154,7 @@ func indexShards(index string, read func(string) ([]byte, error), has map[string
 	shards = slices.Compact(shards)
 	for _, s := range shards {
 		if !has[s] {
-			return nil, fmt.Errorf("%s names shard %q, which the repository does not have", index, s)
+			return nil, fmt.Errorf("%s names shard %q, which the repository does not have: %w", index, s, ErrFileNotFound)
 		}
 	}
 	return shards, nil
@@ -344,13 +344,13 @@ func (c *Client) resolveCached(ch cache, revision string, sel FileSelector) (*sn
 	}
 	read := func(name string) ([]byte, error) {
 		if !has[name] {
-			return nil, notCached("no " + name)
+			return nil, fmt.Errorf("no %s: %w", name, ErrFileNotFound)
 		}
 		return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 	}
 	selected, err := sel(names, read)
-	if errors.Is(err, ErrNoWeights) {
-		return nil, notCached("no weights")
+	if errors.Is(err, ErrNoWeights) || errors.Is(err, ErrFileNotFound) || errors.Is(err, ErrNotCached) {
+		return nil, notCached(fmt.Sprintf("snapshot %s is incomplete (%v)", commit, err))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("hub: %s@%s: %w", ch.repo, revision, err)
