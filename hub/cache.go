@@ -89,6 +89,19 @@ func (c cache) writeRef(rev, commit string) error {
 	return nil
 }
 
+// cacheDirTag marks the cache for backup tools, as huggingface_hub does.
+const cacheDirTag = "Signature: 8a477f597d28d172789f06886806bc55\n" +
+	"# This file is a cache directory tag created by huggingface_hub.\n" +
+	"# For information about cache directory tags, see:\n" +
+	"#\thttps://bford.info/cachedir/\n"
+
+func (c cache) tag() {
+	p := filepath.Join(c.root, "CACHEDIR.TAG")
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		os.WriteFile(p, []byte(cacheDirTag), 0o666)
+	}
+}
+
 // link makes snapshots/COMMIT/FILE point at blobs/ETAG with a relative
 // symlink; where symlinks are not possible it copies the blob.
 func (c cache) link(commit, file, etag string) error {

@@ -1,13 +1,13 @@
 package hub
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -54,9 +54,6 @@ type Client struct {
 	Concurrency int
 	// UserAgent is sent with every request; empty means "gomerge".
 	UserAgent string
-
-	once   sync.Once
-	client *http.Client
 }
 
 // Progress is the state of the downloads of one Resolve call.
@@ -212,24 +209,21 @@ func (c *Client) retries() int {
 // a CDN with signed URLs, which must not see the token (and S3 refuses
 // requests that carry two kinds of authentication).
 func (c *Client) httpClient() *http.Client {
-	c.once.Do(func() {
-		base := c.HTTPClient
-		if base == nil {
-			base = http.DefaultClient
+	base := c.HTTPClient
+	if base == nil {
+		base = http.DefaultClient
+	}
+	hc := *base
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
 		}
-		hc := *base
-		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return http.ErrUseLastResponse
-			}
-			if req.URL.Host != via[0].URL.Host {
-				req.Header.Del("Authorization")
-			}
-			return nil
+		if req.URL.Host != via[0].URL.Host {
+			req.Header.Del("Authorization")
 		}
-		c.client = &hc
-	})
-	return c.client
+		return nil
+	}
+	return &hc
 }
 
 // noRedirect returns a client that does not follow redirects, for the HEAD

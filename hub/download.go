@@ -54,6 +54,7 @@ func (c *Client) fetchBlob(ctx context.Context, ch cache, file string, m fileMet
 	if err := os.MkdirAll(filepath.Dir(blob), 0o777); err != nil {
 		return err
 	}
+	ch.tag()
 	unlock, err := ch.lockFile(ctx, m.etag)
 	if err != nil {
 		return fmt.Errorf("hub: %s/%s: lock: %w", ch.repo, file, err)
@@ -63,7 +64,7 @@ func (c *Client) fetchBlob(ctx context.Context, ch cache, file string, m fileMet
 		prog.skip(m.size)
 		return nil
 	}
-	c.logger().Info("hub: downloading", "repo", ch.repo, "file", file, "bytes", m.size)
+	c.logger().Debug("hub: downloading", "repo", ch.repo, "file", file, "bytes", m.size)
 	err = c.download(ctx, ch.repo, file, m, expectedDigests(m.etag, known), blob+".incomplete", prog)
 	if err != nil {
 		return err

@@ -136,19 +136,26 @@ func (c *Client) statusError(resp *http.Response, t target) error {
 	return e
 }
 
-// repoURL returns ENDPOINT/REPO/resolve/REV/FILE with hf_hub_url's quoting.
+// resolveURL returns ENDPOINT/REPO/resolve/REV/FILE with hf_hub_url's
+// quoting: quote(revision, safe="") and quote(filename).
 func (c *Client) resolveURL(repo, rev, file string) string {
-	return c.endpoint() + "/" + repo + "/resolve/" + url.PathEscape(rev) + "/" + escapePath(file)
+	return c.endpoint() + "/" + repo + "/resolve/" + quote(rev, "") + "/" + quote(file, "/")
 }
 
-// escapePath quotes each segment of a '/'-separated path, keeping the
-// slashes, as Python's urllib.parse.quote(path) does.
-func escapePath(p string) string {
-	parts := strings.Split(p, "/")
-	for i, s := range parts {
-		parts[i] = url.PathEscape(s)
+// quote is Python's urllib.parse.quote: it percent-encodes every byte but
+// letters, digits, "_.-~" and those in safe.
+func quote(s, safe string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' ||
+			strings.IndexByte("_.-~", ch) >= 0 || strings.IndexByte(safe, ch) >= 0 {
+			b.WriteByte(ch)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", ch)
 	}
-	return strings.Join(parts, "/")
+	return b.String()
 }
 
 // repoInfo is the part of /api/models/REPO/revision/REV that Resolve uses.
@@ -178,7 +185,7 @@ type repoFile struct {
 
 // fetchRepoInfo asks the API which commit rev is and which files it holds.
 func (c *Client) fetchRepoInfo(ctx context.Context, repo, rev string) (commit string, files map[string]repoFile, err error) {
-	u := c.endpoint() + "/api/models/" + repo + "/revision/" + url.PathEscape(rev) + "?blobs=true"
+	u := c.endpoint() + "/api/models/" + repo + "/revision/" + quote(rev, "") + "?blobs=true"
 	t := target{repo: repo, revision: rev}
 	resp, err := c.do(ctx, c.httpClient(), func() (*http.Request, error) { return c.newRequest(ctx, http.MethodGet, u) }, repo+" model info")
 	if err != nil {

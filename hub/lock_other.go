@@ -4,7 +4,7 @@ package hub
 
 import "context"
 
-// lockPath does not lock where flock is missing; downloads stay correct
-// (each goes through its own .incomplete file only while the process holds
-// it), but two processes may download the same blob twice.
+// lockPath does not lock where flock is missing: two processes that
+// download the same blob at once may spoil each other's .incomplete file,
+// which verification then rejects.
 func lockPath(ctx context.Context, p string) (func(), error) { return func() {}, nil }

@@ -314,7 +314,7 @@ func TestRevisionPinning(t *testing.T) {
 	c := testClient(t, s)
 	for _, tc := range []struct {
 		rev, commit, ref string
-		files           map[string][]byte
+		files            map[string][]byte
 	}{
 		{"main", c2, "main", v2},
 		{"", c2, "main", v2},
@@ -499,4 +499,3 @@ func TestRepoNameInURLs(t *testing.T) {
 		t.Errorf("subfolder file: %q, %v", b, err)
 	}
 }
-

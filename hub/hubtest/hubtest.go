@@ -69,6 +69,13 @@ type fault struct {
 
 // NewServer starts a fake hub and its CDN, stopped when the test ends.
 func NewServer(t testing.TB) *Server {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake hub and its CDN; the caller must Close it.
+func Start() *Server {
 	s := &Server{
 		repos:  map[string]*repo{},
 		blobs:  map[string][]byte{},
@@ -78,7 +85,6 @@ func NewServer(t testing.TB) *Server {
 	s.hub = httptest.NewServer(http.HandlerFunc(s.serveHub))
 	s.cdn = httptest.NewServer(http.HandlerFunc(s.serveCDN))
 	s.URL, s.CDNURL = s.hub.URL, s.cdn.URL
-	t.Cleanup(s.Close)
 	return s
 }
 
