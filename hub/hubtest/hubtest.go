@@ -1,5 +1,6 @@
 // Package hubtest runs a fake Hugging Face hub for tests: the model API
-// (/api/models/REPO and /api/models/REPO/revision/REV), file downloads
+// (/api/models/REPO, /api/models/REPO/revision/REV and
+// /api/models/REPO/tree/REV), file downloads
 // (/REPO/resolve/REV/FILE) with the hub's headers, and a separate CDN
 // server that LFS downloads are redirected to, as on the real hub. Knobs
 // cut connections, corrupt bytes, fail requests and gate repositories, and
@@ -382,6 +383,67 @@ func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request) {
 	s.serveBytes(w, r, file, data)
 }
 
+// treeEntry is an entry of /api/models/REPO/tree/REV.
+type treeEntry struct {
+	Type string `json:"type"`
+	OID  string `json:"oid"`
+	Size int    `json:"size"`
+	Path string `json:"path"`
+	LFS  *struct {
+		OID         string `json:"oid"`
+		Size        int    `json:"size"`
+		PointerSize int    `json:"pointerSize"`
+	} `json:"lfs,omitempty"`
+}
+
+// serveTree answers /api/models/REPO/tree/REV[/PATH] as huggingface_hub's
+// list_repo_tree reads it (one page, always recursive).
+func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, idEsc, revPath string) {
+	id, _ := url.PathUnescape(idEsc)
+	revEsc, dirEsc, _ := strings.Cut(revPath, "/")
+	rev, err1 := url.PathUnescape(revEsc)
+	dir, err2 := url.PathUnescape(dirEsc)
+	if err1 != nil || err2 != nil {
+		hubError(w, http.StatusBadRequest, "", "bad path")
+		return
+	}
+	rp := s.lookup(w, r, id)
+	if rp == nil {
+		return
+	}
+	_, files := s.commitOf(rp, rev)
+	if files == nil {
+		hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
+		return
+	}
+	dirs := map[string]bool{}
+	var out []treeEntry
+	for name, d := range files {
+		if dir != "" && !strings.HasPrefix(name, dir+"/") {
+			continue
+		}
+		for p := path.Dir(name); p != "." && p != dir; p = path.Dir(p) {
+			dirs[p] = true
+		}
+		e := treeEntry{Type: "file", OID: GitBlobID(d), Size: len(d), Path: name}
+		if IsLFS(name) {
+			e.OID = GitBlobID(fmt.Appendf(nil, "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", sha256Hex(d), len(d)))
+			e.LFS = &struct {
+				OID         string `json:"oid"`
+				Size        int    `json:"size"`
+				PointerSize int    `json:"pointerSize"`
+			}{sha256Hex(d), len(d), 134}
+		}
+		out = append(out, e)
+	}
+	for d := range dirs {
+		out = append(out, treeEntry{Type: "directory", OID: GitBlobID([]byte(d)), Path: d})
+	}
+	slices.SortFunc(out, func(a, b treeEntry) int { return strings.Compare(a.Path, b.Path) })
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
 // serveBytes answers a GET or HEAD with data, honouring a single Range and
 // the faults set for file.
 func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string, data []byte) {
@@ -474,6 +536,10 @@ type sibling struct {
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 	if s.record(w, r, "", false) {
+		return
+	}
+	if i := strings.Index(rest, "/tree/"); i >= 0 {
+		s.serveTree(w, r, rest[:i], rest[i+len("/tree/"):])
 		return
 	}
 	idEsc, revEsc, hasRev := strings.Cut(rest, "/revision/")
