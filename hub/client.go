@@ -30,8 +30,9 @@ type Client struct {
 	CacheDir string
 	// Offline uses the cache only (HF_HUB_OFFLINE).
 	Offline bool
-	// HTTPClient makes the requests; nil means http.DefaultClient. Its
-	// CheckRedirect is replaced so that the token never leaves the hub.
+	// HTTPClient makes the requests; nil means a client that waits at most
+	// a minute for response headers. Its CheckRedirect is replaced so that
+	// the token never leaves the hub.
 	HTTPClient *http.Client
 	// Logger receives retries, fallbacks to the cache and downloads.
 	// Nil means slog.Default().
@@ -211,7 +212,7 @@ func (c *Client) retries() int {
 func (c *Client) httpClient() *http.Client {
 	base := c.HTTPClient
 	if base == nil {
-		base = http.DefaultClient
+		base = defaultHTTPClient
 	}
 	hc := *base
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
@@ -225,6 +226,12 @@ func (c *Client) httpClient() *http.Client {
 	}
 	return &hc
 }
+
+var defaultHTTPClient = func() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = time.Minute
+	return &http.Client{Transport: tr}
+}()
 
 // noRedirect returns a client that does not follow redirects, for the HEAD
 // requests whose redirect headers carry a file's LFS metadata.

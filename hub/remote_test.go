@@ -162,3 +162,51 @@ func TestRemoteFileReadAt(t *testing.T) {
 		t.Errorf("BytesFetched = %d, want %d", f.BytesFetched(), len(p))
 	}
 }
+
+func TestRemoteFileRefreshesExpiredURL(t *testing.T) {
+	s := hubtest.NewServer(t)
+	data := safetensorsFile(t, 5, map[string]int{"a": 1000})
+	s.AddRepo(repoID, map[string][]byte{"model.safetensors": data})
+	c := testClient(t, s)
+	f, err := c.OpenRemote(context.Background(), repoID, "main", "model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Fail("model.safetensors", 1, 403) // the signed CDN URL expired
+	p := make([]byte, 100)
+	if _, err := f.ReadAt(p, 0); err != nil || !bytes.Equal(p, data[:100]) {
+		t.Fatalf("ReadAt after a 403 from the CDN: %v", err)
+	}
+	heads := 0
+	for _, r := range s.Requests() {
+		if r.Method == "HEAD" {
+			heads++
+		}
+	}
+	if heads != 2 {
+		t.Errorf("%d HEAD requests, want 2 (open, refresh)", heads)
+	}
+}
+
+func TestInspectOffline(t *testing.T) {
+	s := hubtest.NewServer(t)
+	s.AddRepo(repoID, testModel(t))
+	c := testClient(t, s)
+	if _, err := c.Resolve(context.Background(), repoID, "main", nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	c.Offline = true
+	m, err := c.Inspect(context.Background(), repoID, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if len(m.Names()) != 4 || m.DownloadSize() != 0 {
+		t.Errorf("offline Inspect: names %v, download %d", m.Names(), m.DownloadSize())
+	}
+	c.CacheDir = t.TempDir()
+	if _, err := c.Inspect(context.Background(), repoID, "main"); !errors.Is(err, ErrNotCached) {
+		t.Errorf("offline Inspect of an empty cache: err = %v", err)
+	}
+}

@@ -285,6 +285,10 @@ func (c *Client) fetchSnapshot(ctx context.Context, s *snapshotInfo, sel FileSel
 	if err := os.MkdirAll(s.dir, 0o777); err != nil {
 		return err
 	}
+	if free, ok := freeSpace(s.ch.dir); ok && prog.total > free {
+		c.logger().Warn("hub: not enough free disk space for the download", "repo", s.repo,
+			"need_bytes", prog.total, "free_bytes", free, "cache", s.ch.root)
+	}
 	// Large files first, so that the slowest download starts at once.
 	slices.SortStableFunc(todo, func(a, b repoFile) int { return compareInt64(b.Size, a.Size) })
 	g, gctx := errgroup.WithContext(ctx)

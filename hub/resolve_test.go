@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomerge/gomerge/hub/hubtest"
 	"github.com/gomerge/gomerge/safetensors"
@@ -497,5 +498,41 @@ func TestRepoNameInURLs(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "additional_chat_templates", "tool use.jinja")); err != nil || string(b) != "{{x}}" {
 		t.Errorf("subfolder file: %q, %v", b, err)
+	}
+}
+
+func TestStalledDownloadIsResumed(t *testing.T) {
+	const shard = "model-00001-of-00002.safetensors"
+	s := hubtest.NewServer(t)
+	files := testModel(t)
+	commit := s.AddRepo(repoID, files)
+	c := testClient(t, s)
+	c.StallTimeout = 100 * time.Millisecond
+	s.Stall(shard, 70_000, 1)
+	dir, err := c.Resolve(context.Background(), repoID, "main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSnapshot(t, c, commit, dir, files, mergeNeeds)
+	if got, want := s.BytesServed(shard), int64(len(files[shard])); got != want {
+		t.Errorf("served %d bytes of %s, want %d", got, shard, want)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	const shard = "model-00001-of-00002.safetensors"
+	s := hubtest.NewServer(t)
+	s.AddRepo(repoID, testModel(t))
+	c := testClient(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.Progress = func(p Progress) {
+		if p.File == shard {
+			cancel()
+		}
+	}
+	s.Stall(shard, 70_000, 1)
+	_, err := c.Resolve(ctx, repoID, "main", nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

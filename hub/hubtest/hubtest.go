@@ -66,6 +66,8 @@ type fault struct {
 	cutN       int   // cut the next cutN bodies ...
 	cutAt      int64 // ... after this many bytes
 	corrupt    bool  // flip a byte of every body
+	stallN     int   // stall the next stallN bodies ...
+	stallAt    int64 // ... after this many bytes, until the client gives up
 }
 
 // NewServer starts a fake hub and its CDN, stopped when the test ends.
@@ -164,6 +166,14 @@ func (s *Server) Cut(file string, at int64, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fault(file).cutN, s.fault(file).cutAt = n, at
+}
+
+// Stall makes the next n downloads of file send at bytes of the body and
+// then nothing, until the client closes the connection.
+func (s *Server) Stall(file string, at int64, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault(file).stallN, s.fault(file).stallAt = n, at
 }
 
 // Corrupt makes every download of file deliver one wrong byte; its headers
@@ -470,8 +480,12 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string,
 	}
 	s.mu.Lock()
 	f := s.faults[file]
-	cut := int64(-1)
+	cut, stall := int64(-1), false
 	if f != nil {
+		if f.stallN > 0 && f.cutN == 0 {
+			f.stallN--
+			cut, stall = max(f.stallAt-start, 0), true
+		}
 		if f.corrupt && len(body) > 0 {
 			body[len(body)/2] ^= 0xff
 		}
@@ -485,6 +499,9 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string,
 		s.count(file, int(cut)) // before writing: the client may be done before Write returns
 		w.Write(body[:cut])
 		w.(http.Flusher).Flush()
+		if stall {
+			<-r.Context().Done()
+		}
 		panic(http.ErrAbortHandler) // drops the connection mid-body
 	}
 	s.count(file, len(body))

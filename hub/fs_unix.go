@@ -36,3 +36,12 @@ func lockPath(ctx context.Context, p string) (func(), error) {
 		}
 	}
 }
+
+// freeSpace returns the bytes available to this user on dir's file system.
+func freeSpace(dir string) (int64, bool) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return int64(st.Bavail) * int64(st.Bsize), true
+}
