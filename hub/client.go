@@ -195,6 +195,13 @@ func (c *Client) logger() *slog.Logger {
 	return c.Logger
 }
 
+func (c *Client) concurrency() int {
+	if c.Concurrency <= 0 {
+		return 8
+	}
+	return c.Concurrency
+}
+
 func (c *Client) retries() int {
 	switch {
 	case c.Retries < 0:

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/gomerge/gomerge/safetensors"
 )
 
@@ -61,7 +63,8 @@ type modelTensor struct {
 // Inspect fetches the small files of repository repo at revision ("" means
 // "main") into the cache and reads the header of every safetensors weight
 // file: from the cache when it holds the file, else with range requests
-// that fetch a few tens of KiB per shard. It checks, as safetensors.OpenModel
+// that fetch a few tens of KiB per shard. ctx also governs later reads of
+// tensor data through the returned model. It checks, as safetensors.OpenModel
 // does, that the index's weight_map agrees with the shards. Offline, it
 // needs the whole model in the cache.
 func (c *Client) Inspect(ctx context.Context, repo, revision string) (*RemoteModel, error) {
@@ -86,15 +89,31 @@ func (c *Client) Inspect(ctx context.Context, repo, revision string) (*RemoteMod
 	if b, err := os.ReadFile(filepath.Join(s.dir, ConfigFile)); err == nil {
 		m.Config = b
 	}
-	for _, name := range weights {
-		wf, err := c.openWeight(ctx, m, s, name)
-		if err != nil {
-			m.Close()
-			return nil, err
-		}
-		m.Weights = append(m.Weights, wf)
+	// Headers are read in parallel: each remote one costs two round trips.
+	wfs := make([]WeightFile, len(weights))
+	shards := make([]*shard, len(weights))
+	var g errgroup.Group
+	g.SetLimit(c.concurrency())
+	for i, name := range weights {
+		g.Go(func() (err error) {
+			wfs[i], shards[i], err = c.openWeight(ctx, m, s, name)
+			return err
+		})
 	}
-	if err := m.checkIndex(); err != nil {
+	err = g.Wait()
+	m.Weights = wfs
+	for i, sh := range shards {
+		if sh != nil {
+			m.shards = append(m.shards, sh)
+			if err == nil {
+				err = m.addTensors(wfs[i].Tensors, len(m.shards)-1)
+			}
+		}
+	}
+	if err == nil {
+		err = m.checkIndex()
+	}
+	if err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -106,7 +125,9 @@ func (c *Client) Inspect(ctx context.Context, repo, revision string) (*RemoteMod
 	return m, nil
 }
 
-func (c *Client) openWeight(ctx context.Context, m *RemoteModel, s *snapshotInfo, name string) (WeightFile, error) {
+// openWeight describes a weight file and, for safetensors, opens it and
+// reads its header.
+func (c *Client) openWeight(ctx context.Context, m *RemoteModel, s *snapshotInfo, name string) (WeightFile, *shard, error) {
 	wf := WeightFile{Name: name, Size: -1}
 	local := s.ch.pointer(s.commit, name)
 	if st, err := os.Stat(local); err == nil {
@@ -115,36 +136,40 @@ func (c *Client) openWeight(ctx context.Context, m *RemoteModel, s *snapshotInfo
 		wf.Size = f.Size
 	}
 	if !strings.HasSuffix(name, ".safetensors") {
-		return wf, nil
+		return wf, nil, nil
 	}
 	sh := &shard{name: name}
 	if wf.Cached {
 		f, err := safetensors.Open(local)
 		if err != nil {
-			return wf, fmt.Errorf("hub: %s@%s: %w", m.Repo, m.Revision, err)
+			return wf, nil, fmt.Errorf("hub: %s@%s: %w", m.Repo, m.Revision, err)
 		}
 		sh.r, sh.closer = f.Reader, f
 	} else {
 		rf, err := c.OpenRemote(ctx, m.Repo, s.commit, name)
 		if err != nil {
-			return wf, err
+			return wf, nil, err
 		}
 		r, err := safetensors.NewReader(rf, rf.Size())
 		if err != nil {
-			return wf, fmt.Errorf("hub: %s@%s: %s: %w", m.Repo, m.Revision, name, err)
+			return wf, nil, fmt.Errorf("hub: %s@%s: %s: %w", m.Repo, m.Revision, name, err)
 		}
 		wf.Size = rf.Size()
 		sh.r, sh.remote = r, rf
 	}
 	wf.Tensors = sh.r.Tensors()
-	m.shards = append(m.shards, sh)
-	for _, t := range wf.Tensors {
+	return wf, sh, nil
+}
+
+// addTensors indexes the tensors of m.shards[shard].
+func (m *RemoteModel) addTensors(tensors []safetensors.TensorInfo, shard int) error {
+	for _, t := range tensors {
 		if prev, dup := m.tensors[t.Name]; dup {
-			return wf, fmt.Errorf("hub: %s@%s: tensor %q is in both %s and %s", m.Repo, m.Revision, t.Name, m.shards[prev.shard].name, name)
+			return fmt.Errorf("hub: %s@%s: tensor %q is in both %s and %s", m.Repo, m.Revision, t.Name, m.shards[prev.shard].name, m.shards[shard].name)
 		}
-		m.tensors[t.Name] = modelTensor{info: t, shard: len(m.shards) - 1}
+		m.tensors[t.Name] = modelTensor{info: t, shard: shard}
 	}
-	return wf, nil
+	return nil
 }
 
 // checkIndex checks that each weight_map entry names a shard holding the

@@ -292,11 +292,7 @@ func (c *Client) fetchSnapshot(ctx context.Context, s *snapshotInfo, sel FileSel
 	// Large files first, so that the slowest download starts at once.
 	slices.SortStableFunc(todo, func(a, b repoFile) int { return compareInt64(b.Size, a.Size) })
 	g, gctx := errgroup.WithContext(ctx)
-	limit := c.Concurrency
-	if limit <= 0 {
-		limit = 8
-	}
-	g.SetLimit(limit)
+	g.SetLimit(c.concurrency())
 	for _, f := range todo {
 		g.Go(func() error { return c.fetchFile(gctx, s.ch, s.commit, f, prog) })
 	}
