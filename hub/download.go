@@ -199,7 +199,7 @@ func (c *Client) fill(ctx context.Context, f *os.File, repo, file string, m file
 	if off > 0 {
 		c.logger().Info("hub: resuming download", "repo", repo, "file", file, "from", off)
 	}
-	tries := 0
+	tries, refreshed := 0, false
 	for off < m.size {
 		n, restart, err := c.getRange(ctx, f, repo, file, m, off, prog)
 		off += n
@@ -212,12 +212,25 @@ func (c *Client) fill(ctx context.Context, f *os.File, repo, file string, m file
 		if err == nil {
 			continue
 		}
-		var he *HTTPError
-		if ctx.Err() != nil || errors.As(err, &he) {
-			return resumed, err
-		}
 		if n > 0 {
-			tries = 0 // progress earns the retries back, as in huggingface_hub
+			tries, refreshed = 0, false // progress earns the retries back, as in huggingface_hub
+		}
+		var he *HTTPError
+		if errors.As(err, &he) && !refreshed && expired(he) && m.location != c.resolveURL(repo, m.commit, file) {
+			// The CDN's signed URL has expired (a long download was cut
+			// late): ask the hub for a fresh one.
+			fresh, herr := c.head(ctx, repo, m.commit, file)
+			if herr != nil {
+				return resumed, herr
+			}
+			if fresh.etag != m.etag || fresh.size != m.size {
+				return resumed, fmt.Errorf("hub: %s/%s changed during the download (ETag %s, now %s)", repo, file, m.etag, fresh.etag)
+			}
+			m.location, refreshed = fresh.location, true
+			continue
+		}
+		if ctx.Err() != nil || he != nil {
+			return resumed, err
 		}
 		if tries >= c.retries() {
 			return resumed, fmt.Errorf("hub: %s/%s: download stopped at byte %d of %d: %w (run again to resume)", repo, file, off, m.size, err)
@@ -229,6 +242,12 @@ func (c *Client) fill(ctx context.Context, f *os.File, repo, file string, m file
 		tries++
 	}
 	return resumed, nil
+}
+
+// expired reports whether a CDN refused a signed URL, as S3 and CloudFront
+// do once it has expired.
+func expired(e *HTTPError) bool {
+	return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
 }
 
 // getRange GETs bytes off.. of the file and writes them to f at off. It

@@ -27,6 +27,8 @@ type RemoteModel struct {
 	Dir string
 	// Config is config.json, nil if the repository has none (an adapter).
 	Config []byte
+	// Index is model.safetensors.index.json, nil if there is none.
+	Index []byte
 	// Weights are the weight files a Resolve with MergeFiles would make
 	// local.
 	Weights []WeightFile
@@ -88,6 +90,9 @@ func (c *Client) Inspect(ctx context.Context, repo, revision string) (*RemoteMod
 	m := &RemoteModel{Repo: repo, Revision: s.revision, Commit: s.commit, Dir: s.dir, tensors: map[string]modelTensor{}}
 	if b, err := os.ReadFile(filepath.Join(s.dir, ConfigFile)); err == nil {
 		m.Config = b
+	}
+	if b, err := os.ReadFile(filepath.Join(s.dir, SafetensorsIndex)); err == nil {
+		m.Index = b
 	}
 	// Headers are read in parallel: each remote one costs two round trips.
 	wfs := make([]WeightFile, len(weights))
@@ -175,14 +180,10 @@ func (m *RemoteModel) addTensors(tensors []safetensors.TensorInfo, shard int) er
 // checkIndex checks that each weight_map entry names a shard holding the
 // tensor.
 func (m *RemoteModel) checkIndex() error {
-	data, err := os.ReadFile(filepath.Join(m.Dir, SafetensorsIndex))
-	if errors.Is(err, os.ErrNotExist) {
+	if m.Index == nil {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	wm, err := parseWeightMap(data)
+	wm, err := parseWeightMap(m.Index)
 	if err != nil {
 		return fmt.Errorf("hub: %s@%s: %s: %w", m.Repo, m.Revision, SafetensorsIndex, err)
 	}

@@ -124,7 +124,7 @@ func (f *RemoteFile) fetch(off int64, p []byte) error {
 		}
 		var he *HTTPError
 		if errors.As(err, &he) {
-			if !refreshed && (he.StatusCode == http.StatusForbidden || he.StatusCode == http.StatusUnauthorized) && *f.location.Load() != f.c.resolveURL(f.repo, f.meta.commit, f.name) {
+			if !refreshed && expired(he) && *f.location.Load() != f.c.resolveURL(f.repo, f.meta.commit, f.name) {
 				m, herr := f.c.head(f.ctx, f.repo, f.meta.commit, f.name)
 				if herr != nil {
 					return herr

@@ -23,8 +23,8 @@ func TestInspectFetchesOnlyHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if m.Commit != commit || !bytes.Equal(m.Config, files["config.json"]) {
-		t.Errorf("commit %s, config %q", m.Commit, m.Config)
+	if m.Commit != commit || !bytes.Equal(m.Config, files["config.json"]) || !bytes.Equal(m.Index, files["model.safetensors.index.json"]) {
+		t.Errorf("commit %s, config %q, index %q", m.Commit, m.Config, m.Index)
 	}
 	shards := []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}
 	var wantSize int64

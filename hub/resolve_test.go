@@ -536,3 +536,27 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+func TestExpiredCDNURLIsRefreshed(t *testing.T) {
+	const shard = "model-00001-of-00002.safetensors"
+	s := hubtest.NewServer(t)
+	files := testModel(t)
+	commit := s.AddRepo(repoID, files)
+	c := testClient(t, s)
+	s.Cut(shard, 100_000, 1)
+	s.FailCDN(shard, 1, http.StatusForbidden) // the signed URL expired
+	dir, err := c.Resolve(context.Background(), repoID, "main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSnapshot(t, c, commit, dir, files, mergeNeeds)
+	var heads int
+	for _, r := range s.Requests() {
+		if r.File == shard && r.Method == http.MethodHead {
+			heads++
+		}
+	}
+	if heads != 2 {
+		t.Errorf("%d HEAD requests for %s, want 2 (the second for a fresh URL)", heads, shard)
+	}
+}

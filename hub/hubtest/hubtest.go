@@ -63,6 +63,8 @@ type repo struct {
 type fault struct {
 	failN      int // answer the next failN requests with failStatus
 	failStatus int
+	cdnFailN   int // answer the next cdnFailN CDN requests with cdnStatus
+	cdnStatus  int
 	cutN       int   // cut the next cutN bodies ...
 	cutAt      int64 // ... after this many bytes
 	corrupt    bool  // flip a byte of every body
@@ -160,6 +162,14 @@ func (s *Server) Fail(file string, n, status int) {
 	s.fault(file).failN, s.fault(file).failStatus = n, status
 }
 
+// FailCDN answers the next n CDN requests for file with status, as the
+// CDN answers 403 once a signed URL has expired.
+func (s *Server) FailCDN(file string, n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault(file).cdnFailN, s.fault(file).cdnStatus = n, status
+}
+
 // Cut makes the next n downloads of file break the connection after at
 // bytes of the body.
 func (s *Server) Cut(file string, at int64, n int) {
@@ -248,6 +258,12 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, file string, cdn
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, File: file, Range: r.Header.Get("Range"),
 		Auth: r.Header.Get("Authorization") != "", CDN: cdn})
+	if f := s.faults[file]; cdn && f != nil && f.cdnFailN > 0 {
+		f.cdnFailN--
+		w.WriteHeader(f.cdnStatus)
+		fmt.Fprintf(w, "injected CDN failure %d\n", f.cdnStatus)
+		return true
+	}
 	for _, k := range []string{"", file} {
 		if f := s.faults[k]; f != nil && f.failN > 0 && (k == "" || file != "") {
 			f.failN--
