@@ -124,14 +124,12 @@ func (c *Client) download(ctx context.Context, repo, file string, m fileMeta, ds
 		if err != nil {
 			return err
 		}
-		resumed, err := c.fill(ctx, f, repo, file, m, prog)
+		h := newHasher(ds, m.size)
+		resumed, err := c.fill(ctx, f, repo, file, m, h, prog)
 		if err == nil {
 			err = f.Sync()
 		}
-		var sums []string
-		if err == nil {
-			sums, err = hashFile(f, m.size, ds)
-		}
+		sums := h.sums()
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -158,31 +156,45 @@ func (c *Client) download(ctx context.Context, repo, file string, m fileMeta, ds
 	}
 }
 
-// hashFile computes every digest of f's first size bytes in one pass.
-func hashFile(f *os.File, size int64, ds []digest) ([]string, error) {
-	if len(ds) == 0 {
-		return nil, nil
+// hasher computes a file's digests as its bytes arrive.
+type hasher struct {
+	ds   []digest
+	size int64
+	hs   []hash.Hash
+	w    io.Writer
+}
+
+func newHasher(ds []digest, size int64) *hasher {
+	h := &hasher{ds: ds, size: size}
+	h.reset()
+	return h
+}
+
+// reset starts over from the file's first byte.
+func (h *hasher) reset() {
+	h.hs = make([]hash.Hash, len(h.ds))
+	ws := make([]io.Writer, len(h.ds))
+	for i, d := range h.ds {
+		h.hs[i] = d.new(h.size)
+		ws[i] = h.hs[i]
 	}
-	hs := make([]hash.Hash, len(ds))
-	ws := make([]io.Writer, len(ds))
-	for i, d := range ds {
-		hs[i] = d.new(size)
-		ws[i] = hs[i]
+	h.w = io.MultiWriter(ws...)
+}
+
+func (h *hasher) Write(p []byte) (int, error) { return h.w.Write(p) }
+
+func (h *hasher) sums() []string {
+	sums := make([]string, len(h.hs))
+	for i, x := range h.hs {
+		sums[i] = hex.EncodeToString(x.Sum(nil))
 	}
-	if _, err := io.Copy(io.MultiWriter(ws...), io.NewSectionReader(f, 0, size)); err != nil {
-		return nil, err
-	}
-	sums := make([]string, len(ds))
-	for i, h := range hs {
-		sums[i] = hex.EncodeToString(h.Sum(nil))
-	}
-	return sums, nil
+	return sums
 }
 
 // fill writes the remote file into f from f's current length on, with a
 // Range request, retrying cut connections from where they stopped. It
 // reports whether any bytes came from an earlier attempt.
-func (c *Client) fill(ctx context.Context, f *os.File, repo, file string, m fileMeta, prog *progressState) (resumed bool, err error) {
+func (c *Client) fill(ctx context.Context, f *os.File, repo, file string, m fileMeta, h *hasher, prog *progressState) (resumed bool, err error) {
 	st, err := f.Stat()
 	if err != nil {
 		return false, err
@@ -195,13 +207,16 @@ func (c *Client) fill(ctx context.Context, f *os.File, repo, file string, m file
 		off = 0
 	}
 	resumed = off > 0
-	prog.add(off)
 	if off > 0 {
 		c.logger().Info("hub: resuming download", "repo", repo, "file", file, "from", off)
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, off)); err != nil {
+			return false, err
+		}
 	}
+	prog.add(off)
 	tries, refreshed := 0, false
 	for off < m.size {
-		n, restart, err := c.getRange(ctx, f, repo, file, m, off, prog)
+		n, restart, err := c.getRange(ctx, f, repo, file, m, off, h, prog)
 		off += n
 		if restart {
 			// The server ignored the Range header and sent the whole
@@ -250,9 +265,10 @@ func expired(e *HTTPError) bool {
 	return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
 }
 
-// getRange GETs bytes off.. of the file and writes them to f at off. It
-// returns how many bytes it wrote and whether it had to start over from 0.
-func (c *Client) getRange(ctx context.Context, f *os.File, repo, file string, m fileMeta, off int64, prog *progressState) (int64, bool, error) {
+// getRange GETs bytes off.. of the file and writes them to f at off and to
+// h. It returns how many bytes it wrote and whether it had to start over
+// from 0.
+func (c *Client) getRange(ctx context.Context, f *os.File, repo, file string, m fileMeta, off int64, h *hasher, prog *progressState) (int64, bool, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	resp, err := c.do(ctx, c.httpClient(), func() (*http.Request, error) {
@@ -275,6 +291,7 @@ func (c *Client) getRange(ctx context.Context, f *os.File, repo, file string, m 
 				return 0, false, err
 			}
 			off = 0
+			h.reset()
 		}
 	case http.StatusPartialContent:
 		start, _, _, ok := parseContentRange(resp.Header.Get("Content-Range"))
@@ -305,6 +322,7 @@ func (c *Client) getRange(ctx context.Context, f *os.File, repo, file string, m 
 			if _, err := f.Write(buf[:k]); err != nil {
 				return n, restart, err
 			}
+			h.Write(buf[:k])
 			n += int64(k)
 			prog.add(int64(k))
 			prog.report(file)

@@ -560,3 +560,30 @@ func TestExpiredCDNURLIsRefreshed(t *testing.T) {
 		t.Errorf("%d HEAD requests for %s, want 2 (the second for a fresh URL)", heads, shard)
 	}
 }
+
+func TestServerIgnoringRange(t *testing.T) {
+	const shard = "model-00001-of-00002.safetensors"
+	s := hubtest.NewServer(t)
+	files := testModel(t)
+	commit := s.AddRepo(repoID, files)
+	c := testClient(t, s)
+	s.Cut(shard, 100_000, 1)
+	s.IgnoreRange(shard, true)
+	dir, err := c.Resolve(context.Background(), repoID, "main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSnapshot(t, c, commit, dir, files, mergeNeeds)
+	if got, want := s.BytesServed(shard), int64(100_000+len(files[shard])); got != want {
+		t.Errorf("served %d bytes of %s, want %d (cut, then the whole file again)", got, shard, want)
+	}
+	// The headers-only path copes too, by skipping to the offset.
+	f, err := c.OpenRemote(context.Background(), repoID, "main", shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 10)
+	if _, err := f.ReadAt(p, 1000); err != nil || !bytes.Equal(p, files[shard][1000:1010]) {
+		t.Errorf("ReadAt from a server that ignores Range: %v", err)
+	}
+}

@@ -70,6 +70,7 @@ type fault struct {
 	corrupt    bool  // flip a byte of every body
 	stallN     int   // stall the next stallN bodies ...
 	stallAt    int64 // ... after this many bytes, until the client gives up
+	noRange    bool  // ignore Range headers, as some proxies do
 }
 
 // NewServer starts a fake hub and its CDN, stopped when the test ends.
@@ -184,6 +185,14 @@ func (s *Server) Stall(file string, at int64, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fault(file).stallN, s.fault(file).stallAt = n, at
+}
+
+// IgnoreRange makes downloads of file answer every request with the whole
+// file and status 200, as a proxy that does not support ranges does.
+func (s *Server) IgnoreRange(file string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault(file).noRange = on
 }
 
 // Corrupt makes every download of file deliver one wrong byte; its headers
@@ -476,7 +485,10 @@ func (s *Server) serveBytes(w http.ResponseWriter, r *http.Request, file string,
 	size := int64(len(data))
 	start, end := int64(0), size-1
 	status := http.StatusOK
-	if rng := r.Header.Get("Range"); rng != "" {
+	s.mu.Lock()
+	noRange := s.faults[file] != nil && s.faults[file].noRange
+	s.mu.Unlock()
+	if rng := r.Header.Get("Range"); rng != "" && !noRange {
 		a, b, ok := parseRange(rng, size)
 		if !ok {
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
