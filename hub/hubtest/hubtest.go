@@ -619,8 +619,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rest string) {
 			d := files[n]
 			size := len(d)
 			sb.Size = &size
-			sb.BlobID = GitBlobID(d)
-			if IsLFS(n) {
+			if !IsLFS(n) {
+				sb.BlobID = GitBlobID(d)
+			} else {
 				sb.BlobID = GitBlobID(fmt.Appendf(nil, "version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n", sha256Hex(d), len(d)))
 				sb.LFS = &struct {
 					SHA256      string `json:"sha256"`
