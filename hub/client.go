@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -71,7 +72,8 @@ type Progress struct {
 // huggingface_hub configures itself: HF_ENDPOINT, HF_HOME (default
 // $XDG_CACHE_HOME/huggingface or ~/.cache/huggingface), HF_HUB_CACHE (or the
 // legacy HUGGINGFACE_HUB_CACHE; default $HF_HOME/hub), HF_HUB_OFFLINE (or
-// TRANSFORMERS_OFFLINE), and the token from HF_TOKEN, HUGGING_FACE_HUB_TOKEN
+// TRANSFORMERS_OFFLINE), HF_HUB_DOWNLOAD_TIMEOUT (seconds without data
+// before a download is resumed), and the token from HF_TOKEN, HUGGING_FACE_HUB_TOKEN
 // or the file $HF_TOKEN_PATH (default $HF_HOME/token) unless
 // HF_HUB_DISABLE_IMPLICIT_TOKEN is set.
 func NewClient() *Client {
@@ -95,6 +97,9 @@ func newClientEnv(getenv func(string) string, readFile func(string) string) *Cli
 	}
 	if c.Endpoint == "" {
 		c.Endpoint = DefaultEndpoint
+	}
+	if t, err := strconv.ParseFloat(getenv("HF_HUB_DOWNLOAD_TIMEOUT"), 64); err == nil && t > 0 {
+		c.StallTimeout = time.Duration(t * float64(time.Second))
 	}
 	if !isTrue(getenv("HF_HUB_DISABLE_IMPLICIT_TOKEN")) {
 		c.Token = cleanToken(getenv("HF_TOKEN"))

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"testing"
+	"time"
 )
 
 func TestNewClientEnv(t *testing.T) {
@@ -29,6 +30,8 @@ func TestNewClientEnv(t *testing.T) {
 			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub", Offline: true, Token: "hf_old"}},
 		{"offline false", map[string]string{"HOME": "/h", "HF_HUB_OFFLINE": "0"}, nil,
 			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub"}},
+		{"download timeout", map[string]string{"HOME": "/h", "HF_HUB_DOWNLOAD_TIMEOUT": "2.5"}, nil,
+			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub", StallTimeout: 2500 * time.Millisecond}},
 		{"HF_TOKEN_PATH", map[string]string{"HOME": "/h", "HF_TOKEN_PATH": "/secrets/tok"}, map[string]string{"/secrets/tok": "hf_x"},
 			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub", Token: "hf_x"}},
 		{"implicit token disabled", map[string]string{"HOME": "/h", "HF_TOKEN": "hf_env", "HF_HUB_DISABLE_IMPLICIT_TOKEN": "true"}, nil,
@@ -36,7 +39,7 @@ func TestNewClientEnv(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClientEnv(func(k string) string { return tc.env[k] }, func(p string) string { return tc.files[p] })
-			if c.Endpoint != tc.want.Endpoint || c.CacheDir != tc.want.CacheDir || c.Offline != tc.want.Offline || c.Token != tc.want.Token {
+			if c.Endpoint != tc.want.Endpoint || c.CacheDir != tc.want.CacheDir || c.Offline != tc.want.Offline || c.Token != tc.want.Token || c.StallTimeout != tc.want.StallTimeout {
 				t.Errorf("got endpoint %q cache %q offline %v token %q; want %q %q %v %q", c.Endpoint, c.CacheDir, c.Offline, c.Token,
 					tc.want.Endpoint, tc.want.CacheDir, tc.want.Offline, tc.want.Token)
 			}
