@@ -62,6 +62,7 @@ func (e *HTTPError) Error() string {
 
 func (e *HTTPError) advice() string {
 	page := strings.TrimRight(e.Endpoint, "/") + "/" + e.Repo
+	tokens := strings.TrimRight(e.Endpoint, "/") + "/settings/tokens"
 	switch {
 	case e.Code == "RevisionNotFound":
 		return fmt.Sprintf("the repository has no branch, tag or commit %q", e.Revision)
@@ -72,12 +73,12 @@ func (e *HTTPError) advice() string {
 			" and make sure HF_TOKEN holds a token of that account"
 	case e.Code == "GatedRepo" && !e.HadToken:
 		return "this repository is gated: accept its conditions at " + page +
-			", then set HF_TOKEN to a token of that account (https://huggingface.co/settings/tokens) or run `hf auth login`"
+			", then set HF_TOKEN to a token of that account (" + tokens + ") or run `hf auth login`"
 	case e.StatusCode == http.StatusUnauthorized && e.HadToken:
 		return "the hub refused the token (from HF_TOKEN or the token file); check that it is valid and may read " + e.Repo
 	case e.StatusCode == http.StatusUnauthorized:
 		return "the repository does not exist, or it is private or gated: check the name, and if you may read it, " +
-			"set HF_TOKEN to an access token (https://huggingface.co/settings/tokens) or run `hf auth login`"
+			"set HF_TOKEN to an access token (" + tokens + ") or run `hf auth login`"
 	case e.StatusCode == http.StatusForbidden:
 		return "your token may not read this repository; check its permissions"
 	case e.Code == "RepoNotFound" || e.StatusCode == http.StatusNotFound && e.File == "":

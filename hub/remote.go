@@ -20,12 +20,12 @@ const readAhead = 64 << 10
 // read. Small reads fetch at least 64 KiB and are served from that buffer
 // until a read falls outside it. It is safe for concurrent use.
 type RemoteFile struct {
-	c                    *Client
-	ctx                  context.Context
-	repo, revision, name string
-	meta                 fileMeta
-	fetched              atomic.Int64
-	location             atomic.Pointer[string] // signed CDN URLs expire: refreshed on 401/403
+	c          *Client
+	ctx        context.Context
+	repo, name string
+	meta       fileMeta
+	fetched    atomic.Int64
+	location   atomic.Pointer[string] // signed CDN URLs expire: refreshed on 401/403
 
 	mu     sync.Mutex
 	buf    []byte
@@ -52,7 +52,7 @@ func (c *Client) OpenRemote(ctx context.Context, repo, revision, file string) (*
 	if err != nil {
 		return nil, err
 	}
-	f := &RemoteFile{c: c, ctx: ctx, repo: repo, revision: m.commit, name: file, meta: m}
+	f := &RemoteFile{c: c, ctx: ctx, repo: repo, name: file, meta: m}
 	f.location.Store(&m.location)
 	return f, nil
 }

@@ -370,6 +370,13 @@ func TestGatedRepo(t *testing.T) {
 	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "refused the token") {
 		t.Fatalf("gated repo with a wrong token: err = %v", err)
 	}
+	s.AddUser("hf_not_granted")
+	c.Token = "hf_not_granted"
+	_, err = c.Resolve(context.Background(), "meta/gated", "main", nil)
+	if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &he) || he.StatusCode != 403 || !strings.Contains(err.Error(), "request access at") {
+		t.Fatalf("gated repo, token without access: err = %v", err)
+	}
+	t.Log(err)
 	c.Token = "hf_secret"
 	dir, err := c.Resolve(context.Background(), "meta/gated", "main", nil)
 	if err != nil {

@@ -38,6 +38,7 @@ type Server struct {
 	repos    map[string]*repo
 	blobs    map[string][]byte // sha256 -> LFS content
 	faults   map[string]*fault // by file name; "" for every request
+	tokens   map[string]bool   // valid tokens of users without access
 	served   map[string]int64  // body bytes by file name
 	requests []Request
 }
@@ -86,6 +87,7 @@ func Start() *Server {
 		repos:  map[string]*repo{},
 		blobs:  map[string][]byte{},
 		faults: map[string]*fault{},
+		tokens: map[string]bool{},
 		served: map[string]int64{},
 	}
 	s.hub = httptest.NewServer(http.HandlerFunc(s.serveHub))
@@ -153,6 +155,15 @@ func (s *Server) Gate(id, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.repos[id].gated = token
+}
+
+// AddUser makes token a valid token of a user who has not been granted
+// access to gated repositories: the hub answers it 403 GatedRepo rather
+// than 401.
+func (s *Server) AddUser(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = true
 }
 
 // Fail answers the next n requests concerning file (any request if file
@@ -287,12 +298,14 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, file string, cdn
 // lookup finds a repository and checks the token, answering with the hub's
 // errors: 401 RepoNotFound for an unknown repository without a token (the
 // hub does not tell private from missing), 404 with one, 401 GatedRepo
-// for a gated one without a token, 401 for a wrong token.
+// for a gated one without a token, 403 GatedRepo for a user (AddUser)
+// without access, 401 for an unknown token.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request, id string) *repo {
 	s.mu.Lock()
 	rp := s.repos[id]
-	s.mu.Unlock()
 	auth := r.Header.Get("Authorization")
+	known := s.tokens[strings.TrimPrefix(auth, "Bearer ")]
+	s.mu.Unlock()
 	switch {
 	case rp == nil && auth == "":
 		hubError(w, http.StatusUnauthorized, "RepoNotFound", "Repository not found")
@@ -300,6 +313,8 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, id string) *repo
 		hubError(w, http.StatusNotFound, "RepoNotFound", "Repository not found")
 	case rp.gated != "" && auth == "":
 		hubError(w, http.StatusUnauthorized, "GatedRepo", fmt.Sprintf("Access to model %s is restricted. You must have access to it and be authenticated to access it. Please log in.", id))
+	case rp.gated != "" && auth != "Bearer "+rp.gated && known:
+		hubError(w, http.StatusForbidden, "GatedRepo", fmt.Sprintf("Access to model %s is restricted and you are not in the authorized list. Visit %s/%s to ask for access.", id, s.URL, id))
 	case rp.gated != "" && auth != "Bearer "+rp.gated:
 		hubError(w, http.StatusUnauthorized, "", "Invalid credentials in Authorization header")
 	default:
