@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -67,7 +68,7 @@ type Result struct {
 
 // Run plans and executes the merge described by cfg into the directory out.
 func Run(ctx context.Context, cfg *Config, out string, opt Options) (*Result, error) {
-	plan, err := NewPlan(cfg, opt.PlanOptions)
+	plan, err := NewPlanContext(ctx, cfg, opt.PlanOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +81,11 @@ func Run(ctx context.Context, cfg *Config, out string, opt Options) (*Result, er
 // any error or cancellation the temporary directory is removed.
 func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Result, err error) {
 	start := time.Now()
+	for _, m := range plan.Models {
+		if _, remote := m.Tensors.(*hub.RemoteModel); remote {
+			return nil, fmt.Errorf("model %s: the plan was made from headers only (HeadersOnly) and cannot be executed", m.Ref.String())
+		}
+	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

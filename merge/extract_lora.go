@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
@@ -43,6 +44,8 @@ type ExtractOptions struct {
 	SkipUndecomposable bool
 	// Dir resolves relative model paths.
 	Dir string
+	// Hub resolves hub repository ids; nil means local directories only.
+	Hub *hub.Client
 	// Threads bounds the decompositions running at once; <= 0 means 1.
 	Threads int
 	// Invocation is the command line, for the adapter's model card.
@@ -104,12 +107,13 @@ func ExtractLoRA(ctx context.Context, out string, opt ExtractOptions) (*ExtractR
 	if err != nil {
 		return nil, err
 	}
-	base, err := openSourceModel(baseRef, opt.Dir)
+	res := newResolver(ctx, PlanOptions{Dir: opt.Dir, Hub: opt.Hub})
+	base, err := res.openSourceModel(baseRef)
 	if err != nil {
 		return nil, err
 	}
 	defer base.Tensors.Close()
-	ft, err := openSourceModel(ftRef, opt.Dir)
+	ft, err := res.openSourceModel(ftRef)
 	if err != nil {
 		return nil, err
 	}

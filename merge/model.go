@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/lora"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
@@ -34,68 +36,95 @@ type SourceModel struct {
 	Local bool
 }
 
-// resolveModelDir finds the directory of a model reference: a local
-// directory, relative to dir when not absolute.
-func resolveModelDir(ref ModelRef, dir string) (string, error) {
-	return resolveLocal(ref, ref.Path, dir)
+// resolver finds model and adapter directories: local paths first, then
+// Hugging Face repositories through the hub client when there is one.
+type resolver struct {
+	ctx context.Context
+	opt PlanOptions
 }
 
-// resolveLocal finds the local directory p of a model or adapter named in
-// ref, relative to dir when not absolute.
-func resolveLocal(ref ModelRef, p, dir string) (string, error) {
-	if strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			p = filepath.Join(home, p[2:])
+func newResolver(ctx context.Context, opt PlanOptions) resolver {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return resolver{ctx: ctx, opt: opt}
+}
+
+// resolveModelDir finds the directory of a model reference's model.
+func (r resolver) resolveModelDir(ref ModelRef) (string, error) {
+	return r.dir(ref, ref.Path, ref.Revision)
+}
+
+// dir finds the local directory of path p (a model or an adapter named in
+// ref): an existing directory, relative to the planner's Dir when not
+// absolute, else a hub repository at revision rev, downloaded into the
+// cache.
+func (r resolver) dir(ref ModelRef, p, rev string) (string, error) {
+	local := r.localPath(p)
+	st, err := os.Stat(local)
+	switch {
+	case err == nil && st.IsDir():
+		return local, nil
+	case err == nil:
+		return "", fmt.Errorf("model %s: %s is not a directory", ref.String(), local)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("model %s: %w", ref.String(), err)
+	}
+	if r.opt.Hub == nil || !hub.IsRepoID(p) {
+		why := "and it is not a Hugging Face repository id"
+		if hub.IsRepoID(p) {
+			why = "and hub downloads are off"
 		}
+		return "", fmt.Errorf("model %s: no such directory %s %s", ref.String(), local, why)
 	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
+	d, err := r.opt.Hub.Resolve(r.ctx, p, rev, nil)
+	if err != nil {
+		return "", fmt.Errorf("model %s: %w", ref.String(), err)
 	}
-	st, err := os.Stat(p)
-	if err == nil && st.IsDir() {
-		return p, nil
-	}
-	if err == nil {
-		return "", fmt.Errorf("model %s: %s is not a directory", ref.String(), p)
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("model %s: no such directory %s (Hugging Face hub downloads are not supported yet)", ref.String(), p)
-	}
-	return "", fmt.Errorf("model %s: %w", ref.String(), err)
+	return d, nil
 }
 
-// openSourceModel reads the config and validates every safetensors header
-// of a model; it reads no tensor data.
-func openSourceModel(ref ModelRef, dir string) (*SourceModel, error) {
-	d, err := resolveModelDir(ref, dir)
-	if err != nil {
+// openSourceModel reads the config and validates every tensor header of a
+// model; it reads no tensor data. With HeadersOnly, a hub model's headers
+// are read over the network and its weights are not downloaded.
+func (r resolver) openSourceModel(ref ModelRef) (*SourceModel, error) {
+	m := &SourceModel{Ref: ref}
+	var remote *hub.RemoteModel
+	var d string
+	var err error
+	_, statErr := os.Stat(r.localPath(ref.Path))
+	m.Local = statErr == nil
+	if !m.Local && r.opt.HeadersOnly && r.opt.Hub != nil && hub.IsRepoID(ref.Path) {
+		// Config, tokenizer files and shard headers only.
+		if remote, err = r.opt.Hub.Inspect(r.ctx, ref.Path, ref.Revision); err != nil {
+			return nil, fmt.Errorf("model %s: %w", ref.String(), err)
+		}
+		d = remote.Dir
+	} else if d, err = r.resolveModelDir(ref); err != nil {
 		return nil, err
 	}
-	m := &SourceModel{Ref: ref, Dir: d, Local: true}
+	m.Dir = d
 	cfgPath := filepath.Join(d, "config.json")
 	raw, err := os.ReadFile(cfgPath)
 	if err != nil {
+		if remote != nil {
+			remote.Close()
+		}
 		return nil, fmt.Errorf("model %s: %w", ref.String(), err)
 	}
-	if m.Config, err = decodeJSONObject(raw); err != nil {
-		return nil, fmt.Errorf("model %s: %s: %w", ref.String(), cfgPath, err)
-	}
-	if ref.OverrideArchitecture != "" {
-		m.Config["architectures"] = []any{ref.OverrideArchitecture}
-	}
-	if m.Arch, err = lookupArch(m.Config); err != nil {
-		return nil, fmt.Errorf("model %s: %s: %w", ref.String(), cfgPath, err)
-	}
-	if m.Arch != nil {
-		if m.Layers, _, err = m.Arch.NumLayers(m.Config); err != nil {
-			return nil, fmt.Errorf("model %s: %s: %w", ref.String(), cfgPath, err)
+	if err := m.readConfig(raw, cfgPath); err != nil {
+		if remote != nil {
+			remote.Close()
 		}
+		return nil, err
 	}
-	if m.Tensors, err = safetensors.OpenModel(d); err != nil {
+	if remote != nil {
+		m.Tensors = remote
+	} else if m.Tensors, err = openTensors(d); err != nil {
 		return nil, fmt.Errorf("model %s: %w", ref.String(), err)
 	}
 	if ref.LoRA != nil {
-		if err := applyLoRA(m, dir); err != nil {
+		if err := r.applyLoRA(m); err != nil {
 			m.Tensors.Close()
 			return nil, err
 		}
@@ -103,11 +132,67 @@ func openSourceModel(ref ModelRef, dir string) (*SourceModel, error) {
 	return m, nil
 }
 
+// localPath is where path p would be on this machine: ~/ expanded,
+// relative paths against the planner's Dir.
+func (r resolver) localPath(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[2:])
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(r.opt.Dir, p)
+	}
+	return p
+}
+
+// openTensors opens a model directory's weights: safetensors files, else
+// a registered opener for other formats (PyTorch checkpoints).
+func openTensors(dir string) (safetensors.Source, error) {
+	m, err := safetensors.OpenModel(dir)
+	if err == nil {
+		return m, nil
+	}
+	for _, o := range tensorOpeners {
+		if o.has(dir) {
+			return o.open(dir)
+		}
+	}
+	return nil, err
+}
+
+// tensorOpener opens weights in a format other than safetensors.
+type tensorOpener struct {
+	has  func(dir string) bool
+	open func(dir string) (safetensors.Source, error)
+}
+
+var tensorOpeners []tensorOpener
+
+func (m *SourceModel) readConfig(raw []byte, cfgPath string) error {
+	var err error
+	if m.Config, err = decodeJSONObject(raw); err != nil {
+		return fmt.Errorf("model %s: %s: %w", m.Ref.String(), cfgPath, err)
+	}
+	if m.Ref.OverrideArchitecture != "" {
+		m.Config["architectures"] = []any{m.Ref.OverrideArchitecture}
+	}
+	if m.Arch, err = lookupArch(m.Config); err != nil {
+		return fmt.Errorf("model %s: %s: %w", m.Ref.String(), cfgPath, err)
+	}
+	if m.Arch != nil {
+		if m.Layers, _, err = m.Arch.NumLayers(m.Config); err != nil {
+			return fmt.Errorf("model %s: %s: %w", m.Ref.String(), cfgPath, err)
+		}
+	}
+	return nil
+}
+
 // applyLoRA puts the model's adapter over its tensors. The adapter is
 // applied while tensors stream, so mergekit's --lora-merge-cache is not
 // needed (and is ignored).
-func applyLoRA(m *SourceModel, dir string) error {
-	ad, err := resolveLocal(m.Ref, m.Ref.LoRA.Path, dir)
+func (r resolver) applyLoRA(m *SourceModel) error {
+	ad, err := r.dir(m.Ref, m.Ref.LoRA.Path, m.Ref.LoRA.Revision)
 	if err != nil {
 		return err
 	}

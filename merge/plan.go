@@ -1,11 +1,13 @@
 package merge
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
+	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
@@ -19,6 +21,14 @@ type PlanOptions struct {
 	// AllowCrimes permits inputs of different architectures (mergekit's
 	// --allow-crimes); the first model's tensor catalogue is used.
 	AllowCrimes bool
+	// Hub resolves references that are not local directories as Hugging
+	// Face repositories, downloading into its cache; nil means local
+	// directories only.
+	Hub *hub.Client
+	// HeadersOnly plans hub models from their config and safetensors
+	// headers, read with range requests, without downloading weights
+	// (gomerge plan). Such a plan cannot be executed.
+	HeadersOnly bool
 }
 
 // Plan is a validated merge: every output tensor with its inputs, shapes,
@@ -141,6 +151,7 @@ type planSource struct {
 type planner struct {
 	cfg    *Config
 	opt    PlanOptions
+	res    resolver
 	method *Method
 	plan   *Plan
 	byKey  map[string]*SourceModel
@@ -161,7 +172,12 @@ func (p *planner) warnf(format string, args ...any) {
 // safetensors headers and plans every output tensor. It reads no weights.
 // Configuration mistakes come back as *ConfigError naming the YAML line.
 func NewPlan(cfg *Config, opt PlanOptions) (*Plan, error) {
-	p := &planner{cfg: cfg, opt: opt, byKey: map[string]*SourceModel{},
+	return NewPlanContext(context.Background(), cfg, opt)
+}
+
+// NewPlanContext is NewPlan with a context that cancels hub downloads.
+func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, error) {
+	p := &planner{cfg: cfg, opt: opt, res: newResolver(ctx, opt), byKey: map[string]*SourceModel{},
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
 	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.chooseArch,
 		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.outputConfig}
@@ -248,7 +264,7 @@ func (p *planner) refs() []ModelRef {
 
 func (p *planner) openModels() error {
 	for _, ref := range p.refs() {
-		m, err := openSourceModel(ref, p.opt.Dir)
+		m, err := p.res.openSourceModel(ref)
 		if err != nil {
 			return p.errorf(ref.Pos, "%v", err)
 		}

@@ -87,7 +87,7 @@ func (p *planner) buildTokenizer() error {
 	changed := stripped
 	switch {
 	case source.Model != nil:
-		dir, err := resolveModelDir(*source.Model, p.opt.Dir)
+		dir, err := p.res.resolveModelDir(*source.Model)
 		if err != nil {
 			return p.errorf(source.Pos, "tokenizer source: %v", err)
 		}

@@ -53,9 +53,11 @@ func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.Var(&verbose, "v", "more logging")
 	var ignored string
 	var ignoredBool bool
-	for _, name := range []string{"transformers-cache", "lora-merge-cache", "lora-merge-dtype", "device"} {
+	for _, name := range []string{"lora-merge-cache", "lora-merge-dtype", "device"} {
 		fs.StringVar(&ignored, name, "", "accepted for mergekit compatibility; no effect")
 	}
+	var cacheDir string
+	fs.StringVar(&cacheDir, "transformers-cache", "", "Hugging Face hub cache for downloaded models")
 	for _, name := range []string{"trust-remote-code", "lazy-unpickle", "low-cpu-memory", "copy-tokenizer", "allow-crimes", "safe-serialization"} {
 		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
 	}
@@ -73,6 +75,8 @@ func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer
 	opt.SaveModules, opt.Include, opt.Exclude = save, include, exclude
 	opt.Invocation = "gomerge extract-lora " + strings.Join(args, " ")
 	opt.Logger = newLogger(stderr, int(verbose))
+	mf := mergeFlags{cacheDir: cacheDir, quiet: jsonOut, stderr: stderr}
+	opt.Hub = mf.hubClient(opt.Logger)
 	if wd, err := os.Getwd(); err == nil {
 		opt.Dir = wd
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomerge/gomerge/hub/hubtest"
 )
 
 func TestExtractLoRACommand(t *testing.T) {
@@ -57,5 +59,47 @@ func TestMultiCommandUsage(t *testing.T) {
 	stderr.Reset()
 	if code := run(context.Background(), []string{"multi", cfg, "-I", dir}, &stdout, &stderr); code != exitFailed || !strings.Contains(stderr.String(), "circular") {
 		t.Errorf("exit %d, stderr %q; want a circular-dependency failure", code, stderr.String())
+	}
+}
+
+// TestHubPlanAndMerge runs `gomerge plan` and a merge on models named by
+// hub ids, served by a fake hub through HF_ENDPOINT, into HF_HUB_CACHE.
+func TestHubPlanAndMerge(t *testing.T) {
+	srv := hubtest.NewServer(t)
+	models, _ := filepath.Abs("../../testdata/golden/models")
+	for _, m := range []string{"base_f32", "ft1_f32"} {
+		files := map[string][]byte{}
+		entries, _ := os.ReadDir(filepath.Join(models, m))
+		for _, e := range entries {
+			b, _ := os.ReadFile(filepath.Join(models, m, e.Name()))
+			files[e.Name()] = b
+		}
+		srv.AddRepo("acme/"+m, files)
+	}
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("HF_TOKEN", "")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yml")
+	os.WriteFile(cfg, []byte("merge_method: linear\ndtype: float32\nmodels:\n  - model: acme/base_f32\n    parameters: {weight: 1}\n  - model: acme/ft1_f32\n    parameters: {weight: 1}\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"plan", cfg, "--json"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("plan: exit %d: %s", code, stderr.String())
+	}
+	if n := srv.BytesServed("model.safetensors"); n > 1<<17 {
+		t.Errorf("plan fetched %d weight bytes", n)
+	}
+	out := filepath.Join(dir, "out")
+	if code := run(context.Background(), []string{cfg, out, "--quiet"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("merge: exit %d: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	// Offline, the cache serves the same merge without the hub.
+	srv.Close()
+	out2 := filepath.Join(dir, "out2")
+	if code := run(context.Background(), []string{cfg, out2, "--quiet", "--offline"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("offline merge: exit %d: %s", code, stderr.String())
 	}
 }

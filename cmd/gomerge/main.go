@@ -36,6 +36,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -133,11 +134,15 @@ type mergeFlags struct {
 	device                                                     string
 	cuda, gpu                                                  bool
 	safeSerialization                                          bool
+	cacheDir                                                   string
+	offline                                                    bool
+	stderr                                                     io.Writer
 }
 
 func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("gomerge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	f.stderr = stderr
 	f.shardSize = 5e9
 	f.copyTokenizer, f.writeModelCard, f.safeSerialization = true, true, true
 	fs.BoolVar(&f.allowCrimes, "allow-crimes", false, "allow mixing architectures")
@@ -164,9 +169,9 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	for _, name := range []string{"clone-tensors", "lazy-unpickle", "trust-remote-code", "async-write"} {
 		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
 	}
-	for _, name := range []string{"transformers-cache", "write-threads"} {
-		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; no effect yet")
-	}
+	fs.StringVar(&ignoredString, "write-threads", "", "accepted for mergekit compatibility; no effect")
+	fs.StringVar(&f.cacheDir, "transformers-cache", "", "Hugging Face hub cache for downloaded models (default $HF_HUB_CACHE)")
+	fs.BoolVar(&f.offline, "offline", false, "use only models already in the hub cache (HF_HUB_OFFLINE=1)")
 	for _, name := range []string{"lora-merge-cache", "lora-merge-dtype"} {
 		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; not needed: adapters are applied while tensors stream")
 	}
@@ -201,8 +206,13 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 		return exitUsage
 	}
 	opt := f.options(log)
-	plan, err := merge.NewPlan(cfg, opt.PlanOptions)
+	opt.HeadersOnly = planOnly
+	plan, err := merge.NewPlanContext(ctx, cfg, opt.PlanOptions)
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
+			return exitInterrupted
+		}
 		fmt.Fprintln(stderr, "gomerge:", err)
 		return exitUsage
 	}
@@ -253,10 +263,33 @@ func checkDeviceFlags(f *mergeFlags, stderr io.Writer) int {
 	return exitOK
 }
 
+// hubClient is the Hugging Face hub client, configured from the
+// environment and the flags; downloads draw a progress bar on a terminal.
+func (f *mergeFlags) hubClient(log *slog.Logger) *hub.Client {
+	c := hub.NewClient()
+	c.Logger = log
+	if f.cacheDir != "" {
+		c.CacheDir = f.cacheDir
+	}
+	if f.offline {
+		c.Offline = true
+	}
+	if !f.quiet && !f.jsonOut && isTerminal(f.stderr) {
+		bar := newProgress(f.stderr)
+		c.Progress = func(p hub.Progress) {
+			bar.update(p.Done, p.Total)
+			if p.Total > 0 && p.Done >= p.Total {
+				bar.finish()
+			}
+		}
+	}
+	return c
+}
+
 // options are the merge options the flags ask for.
 func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 	return merge.Options{
-		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes},
+		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes, Hub: f.hubClient(log)},
 		ShardSize:      int64(f.shardSize),
 		Threads:        f.threads,
 		MemoryBudget:   int64(f.memory),
