@@ -3,6 +3,7 @@ package pytorch
 import (
 	"archive/zip"
 	"bufio"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -43,6 +44,9 @@ type storageData struct {
 	size int64     // bytes
 	zf   *zip.File // set when the record is compressed and must be inflated
 }
+
+// maxExpand is the largest view that may exceed its storage's size.
+const maxExpand = 1 << 30
 
 // legacyMagic is the first pickle of a non-zip torch.save file.
 var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
@@ -129,13 +133,13 @@ func (pf *File) loadZip() error {
 	}
 	rc, err := pkl.Open()
 	if err != nil {
-		return fmt.Errorf("%s: %w", pkl.Name, err)
+		return fmt.Errorf("%s: %w", pkl.Name, asFormat(err))
 	}
 	defer rc.Close()
 	l := newLoader(false)
 	obj, _, err := unpickle(bufio.NewReader(rc), l)
 	if err != nil {
-		return fmt.Errorf("%s: %w", pkl.Name, err)
+		return fmt.Errorf("%s: %w", pkl.Name, asFormat(err))
 	}
 	data := map[string]*storageData{}
 	for _, key := range l.keys {
@@ -169,14 +173,23 @@ func (pf *File) loadZip() error {
 func readSmall(zf *zip.File) ([]byte, error) {
 	rc, err := zf.Open()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", zf.Name, err)
+		return nil, fmt.Errorf("%s: %w", zf.Name, asFormat(err))
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1024))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", zf.Name, err)
+		return nil, fmt.Errorf("%s: %w", zf.Name, asFormat(err))
 	}
 	return b, nil
+}
+
+// asFormat marks an error from reading inside the zip (a bad checksum,
+// corrupt deflate data, a truncated record) as a malformed checkpoint.
+func asFormat(err error) error {
+	if errors.Is(err, ErrFormat) || errors.Is(err, ErrUnsafe) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, ErrFormat)
 }
 
 // countingReader counts the bytes its bufio.Reader hands out, so that the
@@ -324,6 +337,11 @@ func (pf *File) collect(obj any, data map[string]*storageData) error {
 			if end := (last + 1) * int64(t.dtype.Size()); end > sd.size {
 				return formatErr("tensor %q: view of shape %v, stride %v, offset %d needs %d bytes of %s, which has %d", name, t.shape, t.stride, t.offset, end, sd.name, sd.size)
 			}
+		}
+		// Stride-0 views (expand) may be larger than their storage; keep a
+		// hostile file from announcing exabytes backed by one element.
+		if info.Size > sd.size && info.Size > maxExpand {
+			return formatErr("tensor %q: view of %d bytes expands %d bytes of %s (limit %d)", name, info.Size, sd.size, sd.name, int64(maxExpand))
 		}
 		if sd.zf == nil && t.contiguous() {
 			info.Offset = sd.off + t.offset*int64(t.dtype.Size())

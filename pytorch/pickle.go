@@ -213,7 +213,7 @@ func (u *unpickler) run() (any, error) {
 		at := u.pos
 		op, err := u.byte()
 		if err != nil {
-			return nil, &pickleError{at, "end", fmt.Errorf("no STOP opcode: %w: %w", err, ErrFormat)}
+			return nil, &pickleError{at, "end", fmt.Errorf("no STOP opcode: %w", err)}
 		}
 		if op == opStop {
 			if len(u.stack) != 1 || len(u.marks) != 0 {
@@ -578,10 +578,7 @@ func (u *unpickler) setItems(kv []any) error {
 func (u *unpickler) byte() (byte, error) {
 	b, err := u.br.ReadByte()
 	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, err
+		return 0, truncated(err)
 	}
 	u.pos++
 	return b, nil
@@ -643,7 +640,7 @@ func (u *unpickler) line() (string, error) {
 	for {
 		c, err := u.byte()
 		if err != nil {
-			return "", truncated(err)
+			return "", err
 		}
 		if c == '\n' {
 			return string(b), nil
@@ -710,6 +707,10 @@ func typeName(v any) string {
 		return "storage"
 	case *tensorRef:
 		return "tensor"
+	case storageType:
+		return "torch." + v.name
+	case dtypeValue:
+		return "dtype " + string(v.dtype)
 	}
 	return fmt.Sprintf("%T", v)
 }
