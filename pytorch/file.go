@@ -3,8 +3,8 @@ package pytorch
 import (
 	"archive/zip"
 	"bufio"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
