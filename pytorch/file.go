@@ -343,7 +343,7 @@ func (pf *File) collect(obj any, data map[string]*storageData) error {
 		if info.Size > sd.size && info.Size > maxExpand {
 			return formatErr("tensor %q: view of %d bytes expands %d bytes of %s (limit %d)", name, info.Size, sd.size, sd.name, int64(maxExpand))
 		}
-		if sd.zf == nil && t.contiguous() {
+		if sd.zf == nil && info.Size > 0 && t.contiguous() {
 			info.Offset = sd.off + t.offset*int64(t.dtype.Size())
 		}
 		pf.names = append(pf.names, name)

@@ -29,11 +29,13 @@ func (pf *File) readView(t *fileTensor, off int64, dst []byte) error {
 	first := off / es
 	last := (off + int64(len(dst)) + es - 1) / es // exclusive
 	lo, hi := int64(-1), int64(-1)
-	r.walk(first, last, func(_, idx int64) {
+	step := r.innerStride()
+	r.walk(first, last, func(_, idx, n int64) {
+		end := idx + (n-1)*step
 		if lo < 0 || idx < lo {
 			lo = idx
 		}
-		hi = max(hi, idx)
+		hi = max(hi, end)
 	})
 	span := make([]byte, (hi-lo+1)*es)
 	if err := pf.readStorage(t.data, lo*es, span); err != nil {
@@ -44,8 +46,8 @@ func (pf *File) readView(t *fileTensor, off int64, dst []byte) error {
 	if !aligned {
 		out = make([]byte, (last-first)*es)
 	}
-	r.walk(first, last, func(i, idx int64) {
-		copy(out[(i-first)*es:(i-first+1)*es], span[(idx-lo)*es:])
+	r.walk(first, last, func(i, idx, n int64) {
+		gather(out[(i-first)*es:(i-first+n)*es], span[(idx-lo)*es:], int(es), int(step*es))
 	})
 	if !aligned {
 		copy(dst, out[off-first*es:])
@@ -53,13 +55,45 @@ func (pf *File) readView(t *fileTensor, off int64, dst []byte) error {
 	return nil
 }
 
-// walk calls fn with each row-major element number i in [first, last) and
-// its storage index.
-func (r *tensorRef) walk(first, last int64, fn func(i, idx int64)) {
+// gather copies len(dst)/size elements of size bytes from src, stride bytes
+// apart.
+func gather(dst, src []byte, size, stride int) {
+	if stride == size {
+		copy(dst, src)
+		return
+	}
+	switch size {
+	case 2:
+		for i, j := 0, 0; i < len(dst); i, j = i+2, j+stride {
+			dst[i], dst[i+1] = src[j], src[j+1]
+		}
+	case 4:
+		for i, j := 0, 0; i < len(dst); i, j = i+4, j+stride {
+			copy(dst[i:i+4], src[j:j+4])
+		}
+	default:
+		for i, j := 0, 0; i < len(dst); i, j = i+size, j+stride {
+			copy(dst[i:i+size], src[j:j+size])
+		}
+	}
+}
+
+// innerStride is the stride of the last dimension, 0 for a scalar.
+func (r *tensorRef) innerStride() int64 {
+	if len(r.stride) == 0 {
+		return 0
+	}
+	return r.stride[len(r.stride)-1]
+}
+
+// walk calls fn for each run of the row-major elements [first, last) along
+// the last dimension: the run's first element number i, its storage index and
+// its length n; the run's elements are innerStride apart in storage.
+func (r *tensorRef) walk(first, last int64, fn func(i, idx, n int64)) {
 	nd := len(r.shape)
 	if nd == 0 {
 		if first == 0 && last > 0 {
-			fn(0, r.offset)
+			fn(0, r.offset, 1)
 		}
 		return
 	}
@@ -71,18 +105,16 @@ func (r *tensorRef) walk(first, last int64, fn func(i, idx int64)) {
 		rem /= r.shape[d]
 		idx += coord[d] * r.stride[d]
 	}
-	inner, innerStride := r.shape[nd-1], r.stride[nd-1]
+	inner := r.shape[nd-1]
 	for i := first; i < last; {
-		// Run along the last dimension, then carry.
-		for ; coord[nd-1] < inner && i < last; coord[nd-1]++ {
-			fn(i, idx)
-			idx += innerStride
-			i++
-		}
+		n := min(inner-coord[nd-1], last-i)
+		fn(i, idx, n)
+		i += n
 		if i >= last {
 			return
 		}
-		idx -= inner * innerStride
+		// The run reached the end of the last dimension: carry.
+		idx -= coord[nd-1] * r.stride[nd-1]
 		coord[nd-1] = 0
 		for d := nd - 2; d >= 0; d-- {
 			coord[d]++
