@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -210,5 +212,36 @@ func TestNotACheckpoint(t *testing.T) {
 		if _, err := newFile(bytes.NewReader(data), int64(len(data)), "x.bin"); !errors.Is(err, ErrFormat) {
 			t.Errorf("%q: %v", data, err)
 		}
+	}
+}
+
+// TestLegacyRefused damages a legacy checkpoint in the ways that matter.
+func TestLegacyRefused(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(refDir, "variants/variants_legacy.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evilMagic := newPK(2).global("os", "system").stop()
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		unsafe bool
+		msg    string
+	}{
+		{"truncated storages", src[:len(src)-10], false, "runs past the end"},
+		{"truncated pickle", src[:200], false, "truncated"},
+		{"global in magic", append(evilMagic, src[15:]...), true, `"os.system"`},
+		{"wrong magic", append(newPK(2).int(7).stop(), src[15:]...), false, "magic number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newFile(bytes.NewReader(tc.data), int64(len(tc.data)), "old.bin")
+			want := ErrFormat
+			if tc.unsafe {
+				want = ErrUnsafe
+			}
+			if !errors.Is(err, want) || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "old.bin") {
+				t.Errorf("error %v, want %v mentioning %s", err, want, tc.msg)
+			}
+		})
 	}
 }
