@@ -393,11 +393,14 @@ func (pf *File) ReadTensor(name string, dst []byte) error {
 
 // ReadTensorRange fills dst with the bytes of the tensor called name
 // starting off bytes into its contiguous row-major form. Contiguous tensors
-// are read with one ReadAt. A view that is not contiguous (a transpose, a
-// step, an expand) is gathered from the smallest span of its storage that
-// holds the requested elements, so the extra memory is at most that span:
-// for a transpose, up to the whole storage; for an expand, one copy of the
-// expanded rows.
+// are read with one ReadAt into dst. A view that is not contiguous (a
+// transpose, a step, an expand) is gathered from the smallest span of its
+// storage that holds the requested elements, so besides dst it allocates that
+// span: for a transpose up to all the storage bytes the tensor covers, even
+// for a small range; for an expand only the rows it repeats; for a step the
+// rows in between. A range that does not start and end on element boundaries
+// takes one more buffer of its length. A record the zip stores compressed is
+// inflated from its start on every read.
 func (pf *File) ReadTensorRange(name string, off int64, dst []byte) error {
 	t, ok := pf.tensors[name]
 	if !ok {
