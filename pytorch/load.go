@@ -226,7 +226,8 @@ func (l *loader) reduce(fn any, args tuple) (any, error) {
 		if tg, ok := args[1].(global); !ok || !strings.HasSuffix(tg.name, "Tensor") && tg.name != "Parameter" {
 			return nil, fmt.Errorf("_rebuild_from_type_v2 to type %s is not allowed: %w", typeName(args[1]), ErrUnsafe)
 		}
-		if fg, ok := args[0].(global); !ok || !strings.HasPrefix(fg.name, "_rebuild_") {
+		// Not itself, so that nesting cannot recurse.
+		if fg, ok := args[0].(global); !ok || !strings.HasPrefix(fg.name, "_rebuild_") || fg.name == "_rebuild_from_type_v2" {
 			return nil, fmt.Errorf("_rebuild_from_type_v2 with function %s is not allowed: %w", typeName(args[0]), ErrUnsafe)
 		}
 		return l.reduce(args[0], inner)

@@ -20,6 +20,12 @@ const (
 	maxString    = 1 << 26 // bytes in one string or bytes object
 	maxLongBytes = 64      // bytes of one LONG1/LONG4 integer
 	maxOps       = 1 << 28 // opcodes in one pickle
+	// maxPickle bounds a pickle's bytes and maxValues the values it may
+	// create, which keeps a hostile pickle (or a deflate bomb in data.pkl)
+	// under about 1 GiB of memory. A state dict of 100,000 tensors is about
+	// 20 MB and 3 million values.
+	maxPickle = 1 << 28
+	maxValues = 1 << 23
 )
 
 // Pickle opcodes this reader knows. The names are pickle.py's.
@@ -96,7 +102,7 @@ type dict struct {
 	attrs   *dict // state set by BUILD (an OrderedDict's _metadata)
 }
 
-func newDict(ordered bool) *dict { return &dict{ordered: ordered, index: map[any]int{}} }
+func newDict(ordered bool) *dict { return &dict{ordered: ordered} }
 
 func (d *dict) set(k, v any) error {
 	switch k.(type) {
@@ -107,6 +113,9 @@ func (d *dict) set(k, v any) error {
 	if i, ok := d.index[k]; ok {
 		d.vals[i] = v
 		return nil
+	}
+	if d.index == nil {
+		d.index = map[any]int{}
 	}
 	d.index[k] = len(d.keys)
 	d.keys = append(d.keys, k)
@@ -151,7 +160,9 @@ type unpickler struct {
 	marks []int
 	memo  map[uint32]any
 	h     hooks
-	buf   [8]byte
+	// values counts pushes, a bound on the values created.
+	values int
+	buf    [8]byte
 }
 
 // byteReader is what unpickle reads from: a bufio.Reader or bytes.Reader.
@@ -223,6 +234,9 @@ func (u *unpickler) run() (any, error) {
 		}
 		if err := u.step(op); err != nil {
 			return nil, &pickleError{at, opName(op), err}
+		}
+		if u.pos > maxPickle || u.values > maxValues {
+			return nil, &pickleError{at, opName(op), fmt.Errorf("pickle longer than %d bytes or %d values: %w", maxPickle, maxValues, ErrFormat)}
 		}
 		if len(u.stack)+len(u.marks) > maxStack {
 			return nil, &pickleError{at, opName(op), fmt.Errorf("more than %d values on the stack: %w", maxStack, ErrFormat)}
@@ -488,7 +502,10 @@ func (u *unpickler) step(op byte) error {
 	return nil
 }
 
-func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+func (u *unpickler) push(v any) {
+	u.values++
+	u.stack = append(u.stack, v)
+}
 
 // floor is the stack index above the innermost mark.
 func (u *unpickler) floor() int {

@@ -145,6 +145,7 @@ func TestRefused(t *testing.T) {
 	for range 10000 {
 		memoBomb.op(opMark, opBinGet, 0, opBinGet, 0, opBinGet, 0, opAppends)
 	}
+	valueBomb := newPK(2).op(bytes.Repeat([]byte{opEmptyDict, opPop}, maxValues+1)...)
 	hugeString := newPK(4).op(opBinUnicode8, 0, 0, 0, 0, 0, 0, 0, 0x40)
 	longString := newPK(2).op(opBinUnicode, 0xff, 0xff, 0xff, 0x03, 'a', 'b')
 
@@ -169,6 +170,10 @@ func TestRefused(t *testing.T) {
 		{"deep nesting", deep.stop(), nil, false, "nested deeper"},
 		{"nested lists", nested.stop(), nil, false, "want a state dict"},
 		{"memo bomb", memoBomb.stop(), nil, false, "want a state dict"},
+		{"nested _rebuild_from_type_v2", newPK(2).global("torch._tensor", "_rebuild_from_type_v2").op(opMark).
+			global("torch._tensor", "_rebuild_from_type_v2").global("torch", "Tensor").op(opEmptyTuple, opEmptyDict, opTuple, opReduce).stop(),
+			nil, true, "_rebuild_from_type_v2 with function"},
+		{"value bomb", valueBomb.stop(), nil, false, "values"},
 		{"missing memo", newPK(2).op(opBinGet, 7).stop(), nil, false, "memo entry 7"},
 		{"huge string", hugeString.stop(), nil, false, "limit"},
 		{"truncated string", longString.stop(), nil, false, "truncated"},
