@@ -250,3 +250,55 @@ func TestLegacyRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRebuildForms reads the less common ways torch pickles a tensor.
+func TestRebuildForms(t *testing.T) {
+	storage := func(p *pk) *pk {
+		return p.op(opMark).str("storage").global("torch", "FloatStorage").str("0").str("cpu").int(6).op(opTuple, opBinPersID)
+	}
+	v2 := func(p *pk) *pk {
+		p.global("torch._utils", "_rebuild_tensor_v2").op(opMark)
+		storage(p).int(0).ints(2, 3).ints(3, 1).op(opNewFalse)
+		p.global("collections", "OrderedDict").op(opEmptyTuple, opReduce)
+		return p.op(opTuple, opReduce)
+	}
+	parameter := newPK(2).global("collections", "OrderedDict").op(opEmptyTuple, opReduce).str("w")
+	parameter.global("torch._utils", "_rebuild_parameter").op(opMark)
+	v2(parameter).op(opNewTrue).global("collections", "OrderedDict").op(opEmptyTuple, opReduce).op(opTuple, opReduce, opSetItem)
+	// A non-tensor entry is skipped; BUILD sets the OrderedDict's _metadata.
+	parameter.str("step").op(opBinFloat, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, opSetItem)
+	parameter.op(opEmptyDict).str("_metadata").op(opEmptyDict, opSetItem, opBuild)
+
+	old := newPK(2).op(opEmptyDict).str("w").global("torch._utils", "_rebuild_tensor").op(opMark)
+	storage(old).int(0).ints(2, 3).ints(3, 1).op(opTuple, opReduce, opSetItem)
+
+	fromType := newPK(2).op(opEmptyDict).str("w").global("torch._tensor", "_rebuild_from_type_v2").op(opMark)
+	fromType.global("torch._utils", "_rebuild_tensor").global("torch.nn.parameter", "Parameter").op(opMark)
+	storage(fromType).int(0).ints(2, 3).ints(3, 1).op(opTuple).op(opEmptyDict, opTuple, opReduce, opSetItem)
+
+	// OrderedDict([("w", tensor)]) with LONG_BINPUT/LONG_BINGET and MEMOIZE.
+	pairs := newPK(4).global("collections", "OrderedDict").op(opMark, opEmptyList, opMemoize, opMark, opMark).str("w")
+	v2(pairs).op(opLongBinPut, 9, 0, 0, 1, opTuple, opAppends, opTuple, opReduce)
+	pairs.op(opEmptyDict).str("again").op(opLongBinGet, 9, 0, 0, 1, opSetItem, opPop)
+
+	for _, tc := range []struct {
+		name   string
+		pickle []byte
+	}{{"parameter", parameter.stop()}, {"_rebuild_tensor", old.stop()}, {"_rebuild_from_type_v2", fromType.stop()}, {"OrderedDict pairs", pairs.stop()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := zipCheckpoint(t, tc.pickle, zip.Store, map[string][]byte{"0": f32Bytes(6)})
+			f, err := newFile(bytes.NewReader(data), int64(len(data)), tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ti, ok := f.Tensor("w")
+			if !ok || len(f.Names()) != 1 {
+				t.Fatalf("names %v", f.Names())
+			}
+			got := make([]byte, ti.Size)
+			if err := f.ReadTensor("w", got); err != nil || !bytes.Equal(got, f32Bytes(6)) {
+				t.Errorf("got % x, %v", got, err)
+			}
+		})
+	}
+}
