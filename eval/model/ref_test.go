@@ -2,7 +2,9 @@ package model
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -98,6 +100,177 @@ func TestReferenceLogits(t *testing.T) {
 			t.Logf("%s: logits relative error %.3g", name, e)
 			if e > tol {
 				t.Errorf("logits: relative error %.3g > %g", e, tol)
+			}
+		})
+	}
+}
+
+// copyAs writes the model in srcDir to a new directory with every float
+// tensor converted to dt, and config.json edited by edit (if not nil).
+func copyAs(t testing.TB, srcDir string, dt tensor.DType, edit func(map[string]any)) string {
+	t.Helper()
+	src, err := safetensors.OpenModel(srcDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dir := t.TempDir()
+	var specs []safetensors.TensorSpec
+	for _, name := range src.Names() {
+		info, _ := src.Tensor(name)
+		specs = append(specs, safetensors.TensorSpec{Name: name, DType: safetensors.DType(dt.String()), Shape: info.Shape})
+	}
+	w, err := safetensors.Create(dir, specs, safetensors.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	for _, name := range src.Names() {
+		info, _ := src.Tensor(name)
+		raw := make([]byte, info.Size)
+		if err := src.ReadTensor(name, raw); err != nil {
+			t.Fatal(err)
+		}
+		sdt, err := tensor.ParseDType(string(info.DType))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := make([]float32, info.NumElements())
+		if err := tensor.Decode(v, raw, sdt); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, len(v)*dt.Size())
+		if err := tensor.Encode(out, v, dt); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteTensor(name, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(srcDir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		var m map[string]any
+		if err := json.Unmarshal(cfg, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		if cfg, err = json.MarshalIndent(m, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestReferenceBF16 converts each model to bf16 and compares with the
+// logits transformers computes with every weight rounded to bf16, with
+// the weights both widened at load and kept in 16 bits.
+func TestReferenceBF16(t *testing.T) {
+	for _, name := range families7 {
+		t.Run(name, func(t *testing.T) {
+			ref := refTensors(t, filepath.Join(refDir, name+".safetensors"))
+			dir := copyAs(t, filepath.Join(refDir, "models", name), tensor.BF16, nil)
+			ids := toInts(ref["input_ids"])
+			for _, compact := range []bool{false, true} {
+				m, err := Open(dir, Options{Compact: compact})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := m.Logits(ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := relErr(got, ref["logits_bf16w"])
+				t.Logf("%s bf16 (compact %v): logits relative error %.3g", name, compact, e)
+				if e > tol {
+					t.Errorf("compact %v: relative error %.3g > %g", compact, e, tol)
+				}
+			}
+		})
+	}
+}
+
+// v4Config rewrites a transformers-5 config.json (rope_parameters) into the
+// transformers-4 form (rope_theta, rope_scaling with "type" or
+// "rope_type", rope_local_base_freq for Gemma3).
+func v4Config(m map[string]any, typeKey string) {
+	rp, _ := m["rope_parameters"].(map[string]any)
+	delete(m, "rope_parameters")
+	if full, ok := rp["full_attention"].(map[string]any); ok {
+		local := rp["sliding_attention"].(map[string]any)
+		m["rope_local_base_freq"] = local["rope_theta"]
+		rp = full
+	}
+	m["rope_theta"] = rp["rope_theta"]
+	if rp["rope_type"] != "default" {
+		sc := map[string]any{}
+		for k, v := range rp {
+			if k != "rope_theta" && k != "rope_type" {
+				sc[k] = v
+			}
+		}
+		sc[typeKey] = rp["rope_type"]
+		m["rope_scaling"] = sc
+	}
+}
+
+func TestTransformers4Config(t *testing.T) {
+	for _, name := range families7 {
+		for _, key := range []string{"type", "rope_type"} {
+			t.Run(name+"/"+key, func(t *testing.T) {
+				ref := refTensors(t, filepath.Join(refDir, name+".safetensors"))
+				dir := copyAs(t, filepath.Join(refDir, "models", name), tensor.F32, func(m map[string]any) { v4Config(m, key) })
+				m5, err := Open(filepath.Join(refDir, "models", name), Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m4, err := Open(dir, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids := toInts(ref["input_ids"])
+				a, _ := m5.Logits(ids)
+				b, _ := m4.Logits(ids)
+				for i := range a {
+					if a[i] != b[i] {
+						t.Fatalf("logit %d: v5 config %v, v4 config %v", i, a[i], b[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestReferenceGolden(t *testing.T) {
+	for _, c := range []struct{ ref, dir string }{
+		{"golden_models_base_f32", "../../testdata/golden/models/base_f32"},
+		{"golden_models_ft1_bf16", "../../testdata/golden/models/ft1_bf16"},
+		{"golden_ties_int8mask_lambda_f32", "../../testdata/golden/ties_int8mask_lambda_f32/output"},
+	} {
+		t.Run(c.ref, func(t *testing.T) {
+			ref := refTensors(t, filepath.Join(refDir, c.ref+".safetensors"))
+			for _, compact := range []bool{false, true} {
+				m, err := Open(c.dir, Options{Compact: compact})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := m.Logits(toInts(ref["input_ids"]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := relErr(got, ref["logits"])
+				t.Logf("%s (compact %v): logits relative error %.3g", c.ref, compact, e)
+				if e > tol {
+					t.Errorf("relative error %.3g > %g", e, tol)
+				}
 			}
 		})
 	}
