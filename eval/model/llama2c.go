@@ -204,4 +204,3 @@ func (ck *llama2c) write(dir string) error {
 	}
 	return os.WriteFile(filepath.Join(dir, "config.json"), append(cfg, '\n'), 0o644)
 }
-
