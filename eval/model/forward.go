@@ -144,7 +144,8 @@ func (m *Model) rows(n int, fn func(t int)) {
 // attention computes softmax(q·k * scale) v for every new token of every
 // sequence, each query seeing its cache up to its own position (and no
 // further back than the sliding window on sliding layers); a is
-// [tokens, heads*headDim].
+// [tokens, heads*headDim]. Queries go in pairs so that dot2x4 scores two
+// queries against four keys at a time.
 func (m *Model) attention(li int, segs []seg, q, a []float32) {
 	c := m.cfg
 	hd, qDim, kvDim := c.headDim, c.heads*c.headDim, c.kvHeads*c.headDim
@@ -156,44 +157,76 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 			tasks = append(tasks, task{si, h})
 		}
 	}
-	scale := c.scaling
 	parallel(m.threads, len(tasks), func(ti int) {
 		s, h := segs[tasks[ti].s], tasks[ti].h
 		kc, vc := s.c.k[li], s.c.v[li]
 		total := len(kc) / kvDim
 		start := total - len(s.ids) // position of the first new token
 		kh := h / group
-		p := make([]float64, total)
+		kh0 := kc[kh*hd:]
+		p := [2][]float64{make([]float64, total), make([]float64, total)}
 		acc := make([]float32, hd)
-		for i := range s.ids {
-			t := s.off + i
-			me := start + i
+		var out [8]float32
+		for i := 0; i < len(s.ids); i += 2 {
+			pair := min(2, len(s.ids)-i)
+			t0, t1 := s.off+i, s.off+i+pair-1
+			q0 := q[t0*qDim+h*hd : t0*qDim+(h+1)*hd]
+			q1 := q[t1*qDim+h*hd : t1*qDim+(h+1)*hd]
+			last := start + i + pair - 1
 			lo := 0
 			if c.sliding[li] {
-				lo = max(0, me-c.window+1)
+				lo = max(0, start+i-c.window+1)
 			}
-			qh := q[t*qDim+h*hd : t*qDim+(h+1)*hd]
-			best := math.Inf(-1)
-			for j := lo; j <= me; j++ {
-				sc := float64(float32(tensor.Dot(qh, kc[j*kvDim+kh*hd:j*kvDim+(kh+1)*hd])) * float32(scale))
-				if c.attnCap > 0 {
-					sc = float64(float32(c.attnCap * math.Tanh(sc/c.attnCap)))
+			j := lo
+			for ; j+4 <= last+1; j += 4 {
+				dot2x4(&out, q0, q1, kh0[j*kvDim:], kvDim, hd)
+				for r := range 4 {
+					p[0][j+r], p[1][j+r] = float64(out[2*r]), float64(out[2*r+1])
 				}
-				p[j] = sc
-				best = max(best, sc)
 			}
-			var sum float64
-			for j := lo; j <= me; j++ {
-				p[j] = math.Exp(p[j] - best)
-				sum += p[j]
+			for ; j <= last; j++ {
+				k := kh0[j*kvDim : j*kvDim+hd]
+				p[0][j], p[1][j] = float64(dotGeneric(q0, k)), float64(dotGeneric(q1, k))
 			}
-			clear(acc)
-			for j := lo; j <= me; j++ {
-				tensor.Axpy(acc, float32(p[j]/sum), vc[j*kvDim+kh*hd:j*kvDim+(kh+1)*hd])
+			for u := range pair {
+				me := start + i + u
+				ulo := 0
+				if c.sliding[li] {
+					ulo = max(0, me-c.window+1)
+				}
+				m.softmaxV(p[u][ulo:me+1], vc[ulo*kvDim+kh*hd:], kvDim, acc)
+				t := s.off + i + u
+				copy(a[t*qDim+h*hd:t*qDim+(h+1)*hd], acc)
 			}
-			copy(a[t*qDim+h*hd:t*qDim+(h+1)*hd], acc)
 		}
 	})
+}
+
+// softmaxV turns raw scores into attention weights (scaled, soft-capped,
+// softmax in float64) and sets acc to the weighted sum of the value rows
+// that start stride floats apart in v.
+func (m *Model) softmaxV(sc []float64, v []float32, stride int, acc []float32) {
+	c := m.cfg
+	scale := float32(c.scaling)
+	best := math.Inf(-1)
+	for j, x := range sc {
+		x = float64(float32(x) * scale)
+		if c.attnCap > 0 {
+			x = float64(float32(c.attnCap * math.Tanh(x/c.attnCap)))
+		}
+		sc[j] = x
+		best = max(best, x)
+	}
+	var sum float64
+	for j, x := range sc {
+		sc[j] = math.Exp(x - best)
+		sum += sc[j]
+	}
+	clear(acc)
+	hd := len(acc)
+	for j, w := range sc {
+		tensor.Axpy(acc, float32(w/sum), v[j*stride:j*stride+hd])
+	}
 }
 
 // check validates a sequence of ids against the vocabulary.

@@ -37,13 +37,14 @@ func parallel(threads, n int, fn func(i int)) {
 }
 
 // rowBlock is how many weight rows one task of matmul handles: enough to
-// amortise widening 16-bit rows and scheduling, few enough to balance
-// two cores on small matrices.
+// amortise widening 16-bit rows and scheduling, few enough that the block
+// stays in the core's cache while every token passes over it.
 const rowBlock = 16
 
 // matmul computes dst[t, r] = x[t, :] · w[r, :] (+ bias[r]) for t < n:
-// x is [n, w.cols] and dst [n, w.rows], both row-major. Dot products are
-// accumulated in float64 by tensor.Dot and rounded to float32 once.
+// x is [n, w.cols] and dst [n, w.rows], both row-major. Goroutines take
+// blocks of rowBlock weight rows; within a block, dot2x4 computes two
+// tokens against four rows at a time, accumulating in float32.
 func matmul(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
 	in, out := w.cols, w.rows
 	blocks := (out + rowBlock - 1) / rowBlock
@@ -64,15 +65,32 @@ func matmul(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
 		} else {
 			rows = w.rowsInto(lo, hi, nil)
 		}
-		for t := range n {
-			xt := x[t*in : (t+1)*in]
-			d := dst[t*out : (t+1)*out]
-			for r := lo; r < hi; r++ {
-				d[r] = float32(tensor.Dot(xt, rows[(r-lo)*in:(r-lo+1)*in]))
+		var acc [8]float32
+		for t := 0; t < n; t += 2 {
+			x0 := x[t*in : (t+1)*in]
+			d0 := dst[t*out : (t+1)*out]
+			x1, d1 := x0, d0
+			if t+1 < n {
+				x1 = x[(t+1)*in : (t+2)*in]
+				d1 = dst[(t+1)*out : (t+2)*out]
+			}
+			r := lo
+			for ; r+4 <= hi; r += 4 {
+				dot2x4(&acc, x0, x1, rows[(r-lo)*in:], in, in)
+				d0[r], d0[r+1], d0[r+2], d0[r+3] = acc[0], acc[2], acc[4], acc[6]
+				d1[r], d1[r+1], d1[r+2], d1[r+3] = acc[1], acc[3], acc[5], acc[7]
+			}
+			for ; r < hi; r++ {
+				wr := rows[(r-lo)*in : (r-lo+1)*in]
+				d0[r] = float32(tensor.Dot(x0, wr))
+				d1[r] = float32(tensor.Dot(x1, wr))
 			}
 			if bias != nil {
 				for r := lo; r < hi; r++ {
-					d[r] += bias[r]
+					d0[r] += bias[r]
+					if t+1 < n {
+						d1[r] += bias[r]
+					}
 				}
 			}
 		}
