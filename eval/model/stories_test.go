@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -191,4 +192,75 @@ func TestLogProbs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tinyLlama2C builds a valid llama2.c checkpoint: dim 4, hidden 6, 1 layer,
+// 2 heads, 1 kv head, vocab 5 (negative when unshared), seq_len 3.
+func tinyLlama2C(shared bool) []byte {
+	dim, hidden, layers, heads, kv, vocab, seq := 4, 6, 1, 2, 1, 5, 3
+	hd := dim / heads
+	n := vocab*dim + layers*(2*dim+2*dim*dim+2*kv*hd*dim+3*dim*hidden) + dim + seq*hd
+	v := int32(vocab)
+	if !shared {
+		n += vocab * dim
+		v = -v
+	}
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, []int32{int32(dim), int32(hidden), int32(layers), int32(heads), int32(kv), v, int32(seq)})
+	for i := range n {
+		binary.Write(&b, binary.LittleEndian, float32(i%7)/7)
+	}
+	return b.Bytes()
+}
+
+func TestConvertLlama2CUnshared(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		bin := filepath.Join(t.TempDir(), "m.bin")
+		if err := os.WriteFile(bin, tinyLlama2C(shared), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if err := ConvertLlama2C(bin, dir); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m.head == m.embed) != shared {
+			t.Errorf("shared %v: lm_head tied %v", shared, m.head == m.embed)
+		}
+		if _, err := m.Logits([]int{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		// A truncated file is an error naming the file.
+		data := tinyLlama2C(shared)
+		os.WriteFile(bin, data[:len(data)-4], 0o644)
+		if err := ConvertLlama2C(bin, t.TempDir()); !errors.Is(err, ErrLlama2C) || !strings.Contains(err.Error(), bin) {
+			t.Errorf("truncated: error %v", err)
+		}
+	}
+}
+
+func FuzzReadLlama2C(f *testing.F) {
+	f.Add(tinyLlama2C(true))
+	f.Add(tinyLlama2C(false))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ck, err := readLlama2C(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			if !errors.Is(err, ErrLlama2C) {
+				t.Fatalf("error %v does not wrap ErrLlama2C", err)
+			}
+			return
+		}
+		for name, v := range ck.tensors {
+			n := int64(1)
+			for _, s := range ck.shapes[name] {
+				n *= s
+			}
+			if int64(len(v)) != n {
+				t.Fatalf("%s: %d values for shape %v", name, len(v), ck.shapes[name])
+			}
+		}
+	})
 }
