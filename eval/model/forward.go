@@ -242,9 +242,10 @@ func (m *Model) check(ids []int) error {
 	return nil
 }
 
-// headBlock is how many positions the output layer computes at a time,
-// which bounds the memory of LogProbs to headBlock*vocab floats.
-const headBlock = 32
+// headRows is how many positions LogProbs runs through the output layer
+// at a time: as many as fit in 32 MiB of logits (so that a large
+// vocabulary is read from memory few times), at least 8.
+func (m *Model) headRows() int { return max(8, (32<<20)/(4*m.cfg.vocab)) }
 
 // logitsOf computes the logits of hidden rows [lo, hi) into dst
 // [hi-lo, vocab], soft-capped when the model asks for it.
@@ -296,7 +297,8 @@ func (m *Model) segments(seqs [][]int) ([]seg, error) {
 // LogProbs returns log p(ids[i] | ids[:i]) for i = 1 .. len(ids)-1, at
 // index i-1: len(ids)-1 values. Each is a log-softmax over the vocabulary
 // computed in float64 (max-subtracted, so it cannot overflow); the logits
-// are computed a few positions at a time and never held all at once.
+// are computed a block of positions at a time (at most 32 MiB) and never
+// held all at once.
 func (m *Model) LogProbs(ids []int) ([]float64, error) {
 	out, err := m.LogProbsBatch([][]int{ids})
 	if err != nil {
@@ -314,12 +316,13 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 	}
 	hidden := m.forward(segs, nil)
 	V := m.cfg.vocab
-	logits := make([]float32, headBlock*V)
+	block := m.headRows()
+	logits := make([]float32, block*V)
 	out := make([][]float64, len(segs))
 	for si, s := range segs {
 		out[si] = make([]float64, len(s.ids)-1)
-		for lo := 0; lo < len(s.ids)-1; lo += headBlock {
-			hi := min(len(s.ids)-1, lo+headBlock)
+		for lo := 0; lo < len(s.ids)-1; lo += block {
+			hi := min(len(s.ids)-1, lo+block)
 			m.logitsOf(logits, hidden, s.off+lo, s.off+hi)
 			for i := lo; i < hi; i++ {
 				out[si][i] = logSoftmaxAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
