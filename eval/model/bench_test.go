@@ -59,3 +59,10 @@ func BenchmarkGenerateStories260K(b *testing.B) {
 	}
 	b.ReportMetric(float64(200*b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+func init() {
+	// GOMERGE_BENCH_BLOCKING=ROWS,TOKENS tries other matmul blockings.
+	if s := os.Getenv("GOMERGE_BENCH_BLOCKING"); s != "" {
+		fmt.Sscanf(s, "%d,%d", &rowBlock, &tokenTile)
+	}
+}

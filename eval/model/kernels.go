@@ -36,27 +36,31 @@ func parallel(threads, n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// rowBlock is how many weight rows one task of matmul handles: enough to
-// amortise widening 16-bit rows and scheduling, few enough that the block
-// stays in the core's cache while every token passes over it.
-const rowBlock = 16
+// Blocking of matmul: a task is rowBlock weight rows (widened once if
+// stored in 16 bits); within it, tokens go tokenTile at a time, and for
+// each four rows (which stay in L1) the tile's tokens pass two at a time.
+var (
+	rowBlock  = 32
+	tokenTile = 32
+)
 
 // matmul computes dst[t, r] = x[t, :] · w[r, :] (+ bias[r]) for t < n:
 // x is [n, w.cols] and dst [n, w.rows], both row-major. Goroutines take
-// blocks of rowBlock weight rows; within a block, dot2x4 computes two
-// tokens against four rows at a time, accumulating in float32.
+// blocks of rowBlock weight rows; dot2x4 computes two tokens against four
+// rows at a time, accumulating in float32.
 func matmul(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
 	in, out := w.cols, w.rows
-	blocks := (out + rowBlock - 1) / rowBlock
+	rb := rowBlock
+	blocks := (out + rb - 1) / rb
 	var pool sync.Pool
 	if w.f32 == nil {
-		pool.New = func() any { b := make([]float32, rowBlock*in); return &b }
+		pool.New = func() any { b := make([]float32, rb*in); return &b }
 	}
 	if n*in*out < 1<<15 {
 		threads = 1
 	}
 	parallel(threads, blocks, func(b int) {
-		lo, hi := b*rowBlock, min(out, (b+1)*rowBlock)
+		lo, hi := b*rb, min(out, (b+1)*rb)
 		var buf *[]float32
 		var rows []float32
 		if w.f32 == nil {
@@ -66,32 +70,34 @@ func matmul(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
 			rows = w.rowsInto(lo, hi, nil)
 		}
 		var acc [8]float32
-		for t := 0; t < n; t += 2 {
-			x0 := x[t*in : (t+1)*in]
-			d0 := dst[t*out : (t+1)*out]
-			x1, d1 := x0, d0
-			if t+1 < n {
-				x1 = x[(t+1)*in : (t+2)*in]
-				d1 = dst[(t+1)*out : (t+2)*out]
-			}
+		for t0 := 0; t0 < n; t0 += tokenTile {
+			t1 := min(n, t0+tokenTile)
 			r := lo
 			for ; r+4 <= hi; r += 4 {
-				dot2x4(&acc, x0, x1, rows[(r-lo)*in:], in, in)
-				d0[r], d0[r+1], d0[r+2], d0[r+3] = acc[0], acc[2], acc[4], acc[6]
-				d1[r], d1[r+1], d1[r+2], d1[r+3] = acc[1], acc[3], acc[5], acc[7]
+				wr := rows[(r-lo)*in:]
+				for t := t0; t < t1; t += 2 {
+					x0 := x[t*in : (t+1)*in]
+					d0 := dst[t*out+r : t*out+r+4]
+					x1, d1 := x0, d0
+					if t+1 < t1 {
+						x1 = x[(t+1)*in : (t+2)*in]
+						d1 = dst[(t+1)*out+r : (t+1)*out+r+4]
+					}
+					dot2x4(&acc, x0, x1, wr, in, in)
+					d0[0], d0[1], d0[2], d0[3] = acc[0], acc[2], acc[4], acc[6]
+					d1[0], d1[1], d1[2], d1[3] = acc[1], acc[3], acc[5], acc[7]
+				}
 			}
 			for ; r < hi; r++ {
 				wr := rows[(r-lo)*in : (r-lo+1)*in]
-				d0[r] = float32(tensor.Dot(x0, wr))
-				d1[r] = float32(tensor.Dot(x1, wr))
-			}
-			if bias != nil {
-				for r := lo; r < hi; r++ {
-					d0[r] += bias[r]
-					if t+1 < n {
-						d1[r] += bias[r]
-					}
+				for t := t0; t < t1; t++ {
+					dst[t*out+r] = float32(tensor.Dot(x[t*in:(t+1)*in], wr))
 				}
+			}
+		}
+		if bias != nil {
+			for t := range n {
+				tensor.Add(dst[t*out+lo:t*out+hi], bias[lo:hi])
 			}
 		}
 		if buf != nil {
