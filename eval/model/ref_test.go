@@ -275,3 +275,59 @@ func TestReferenceGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestFamiliesCacheAndBatch checks, for every family, that cached greedy
+// generation past the sliding window picks the argmax of a full forward
+// pass, and that a batch of sequences of different lengths gives each one
+// the logits it gets alone.
+func TestFamiliesCacheAndBatch(t *testing.T) {
+	for _, name := range families7 {
+		t.Run(name, func(t *testing.T) {
+			ref := refTensors(t, filepath.Join(refDir, name+".safetensors"))
+			ids := toInts(ref["input_ids"])
+			m, err := Open(filepath.Join(refDir, "models", name), Options{Compact: name == "gemma2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prompt := ids[:15]
+			gen, err := m.Generate(prompt, 25)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := append(append([]int(nil), prompt...), gen...)
+			logits, err := m.Logits(all[:len(all)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			V := m.VocabSize()
+			for i := len(prompt) - 1; i < len(all)-1; i++ {
+				row := logits[i*V : (i+1)*V]
+				best := 0
+				for j, v := range row {
+					if v > row[best] {
+						best = j
+					}
+				}
+				if best != all[i+1] && row[best]-row[all[i+1]] > 1e-5*max(1, abs32(row[best])) {
+					t.Fatalf("position %d: cached generation chose %d, full forward %d", i, all[i+1], best)
+				}
+			}
+			seqs := [][]int{ids, ids[:17], ids[5:30], ids[:1]}
+			batch, err := m.LogitsBatch(seqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s, seq := range seqs {
+				one, err := m.Logits(seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e := relErr(batch[s], one); e > 1e-6 {
+					t.Errorf("sequence %d: batched logits differ by %.3g", s, e)
+				}
+			}
+		})
+	}
+}
+
+func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }
