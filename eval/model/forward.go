@@ -152,12 +152,18 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 	group := c.heads / c.kvHeads
 	type task struct{ s, h int }
 	var tasks []task
-	for si := range segs {
+	work := 0
+	for si, s := range segs {
 		for h := range c.heads {
 			tasks = append(tasks, task{si, h})
 		}
+		work += len(s.ids) * len(s.c.k[li]) / kvDim * qDim
 	}
-	parallel(m.threads, len(tasks), func(ti int) {
+	threads := m.threads
+	if work < 1<<15 {
+		threads = 1 // not worth waking a goroutine
+	}
+	parallel(threads, len(tasks), func(ti int) {
 		s, h := segs[tasks[ti].s], tasks[ti].h
 		kc, vc := s.c.k[li], s.c.v[li]
 		total := len(kc) / kvDim

@@ -56,7 +56,7 @@ func matmul(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
 	if w.f32 == nil {
 		pool.New = func() any { b := make([]float32, rb*in); return &b }
 	}
-	if n*in*out < 1<<15 {
+	if n*in*out < 1<<16 {
 		threads = 1
 	}
 	parallel(threads, blocks, func(b int) {
