@@ -264,3 +264,34 @@ func FuzzReadLlama2C(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentUse runs several scorings of one model at once (run with
+// -race to check that they share nothing mutable).
+func TestConcurrentUse(t *testing.T) {
+	m := storiesModel(t)
+	ids := []int{1, 403, 407, 261, 378, 300, 10, 20}
+	want, err := m.LogProbs(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			got, err := m.LogProbs(ids)
+			if err == nil {
+				for i := range got {
+					if got[i] != want[i] {
+						err = fmt.Errorf("log-prob %d: %v, alone %v", i, got[i], want[i])
+						break
+					}
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
