@@ -6,8 +6,9 @@
 // takes the bytes of a config.json and any safetensors.Source, so a merge
 // result held in memory can be scored without writing it out. A *Model
 // answers Logits and LogitsBatch (every position's logits), LogProbs and
-// LogProbsBatch (log p(ids[i] | ids[:i]) without keeping the logits) and
-// Generate (greedy, with a key/value cache).
+// LogProbsBatch (log p(ids[i] | ids[:i]) without keeping the logits),
+// ContinuationLogProbs (several continuations of one context, the context
+// computed once) and Generate (greedy, with a key/value cache).
 //
 // # Architectures
 //

@@ -338,6 +338,52 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 	return out, nil
 }
 
+// ContinuationLogProbs scores several continuations of one context, as
+// multiple-choice tasks do: out[i][j] is log p(conts[i][j] | context,
+// conts[i][:j]). The context runs through the model once; its keys and
+// values are then shared by all continuations, which run as one batch.
+// The result equals LogProbs(append(context, conts[i]...))[len(context)-1:].
+func (m *Model) ContinuationLogProbs(context []int, conts [][]int) ([][]float64, error) {
+	if err := m.check(context); err != nil {
+		return nil, fmt.Errorf("context: %w", err)
+	}
+	ctx := m.newCache()
+	hidden := m.forward([]seg{{ids: context, c: ctx}}, nil)
+	V := m.cfg.vocab
+	first := make([]float32, V)
+	m.logitsOf(first, hidden, len(context)-1, len(context))
+	segs := make([]seg, len(conts))
+	for i, ids := range conts {
+		if err := m.check(ids); err != nil {
+			return nil, fmt.Errorf("continuation %d: %w", i, err)
+		}
+		c := &cache{pos: ctx.pos, k: make([][]float32, len(ctx.k)), v: make([][]float32, len(ctx.v))}
+		for li := range ctx.k {
+			// Capped slices: the first append copies, so the shared
+			// context is never written.
+			c.k[li] = ctx.k[li][:len(ctx.k[li]):len(ctx.k[li])]
+			c.v[li] = ctx.v[li][:len(ctx.v[li]):len(ctx.v[li])]
+		}
+		segs[i] = seg{ids: ids, c: c}
+	}
+	hidden = m.forward(segs, nil)
+	block := m.headRows()
+	logits := make([]float32, block*V)
+	out := make([][]float64, len(segs))
+	for si, s := range segs {
+		out[si] = make([]float64, len(s.ids))
+		out[si][0] = logSoftmaxAt(first, s.ids[0])
+		for lo := 0; lo < len(s.ids)-1; lo += block {
+			hi := min(len(s.ids)-1, lo+block)
+			m.logitsOf(logits, hidden, s.off+lo, s.off+hi)
+			for i := lo; i < hi; i++ {
+				out[si][i+1] = logSoftmaxAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
+			}
+		}
+	}
+	return out, nil
+}
+
 // logSoftmaxAt returns log softmax(row)[target] in float64.
 func logSoftmaxAt(row []float32, target int) float64 {
 	best := math.Inf(-1)

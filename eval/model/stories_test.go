@@ -295,3 +295,33 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+func TestContinuationLogProbs(t *testing.T) {
+	for _, name := range []string{"gemma2", "llama"} {
+		m, err := Open(filepath.Join(refDir, "models", name), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		context := []int{1, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130}
+		conts := [][]int{{5}, {7, 8, 9}, {11, 12, 13, 14, 15, 16, 17, 18, 19, 20}}
+		got, err := m.ContinuationLogProbs(context, conts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range conts {
+			full, err := m.LogProbs(append(append([]int(nil), context...), c...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := full[len(context)-1:]
+			if len(got[i]) != len(want) {
+				t.Fatalf("%s continuation %d: %d log-probs, want %d", name, i, len(got[i]), len(want))
+			}
+			for j := range want {
+				if math.Abs(got[i][j]-want[j]) > 1e-5 {
+					t.Errorf("%s continuation %d token %d: %v, want %v", name, i, j, got[i][j], want[j])
+				}
+			}
+		}
+	}
+}
