@@ -3,12 +3,14 @@ package model
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
 )
 
@@ -222,4 +224,93 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// withTensors writes a copy of the F32 model in srcDir with extra F32
+// tensors and config.json edited by edit.
+func withTensors(t *testing.T, srcDir string, extra map[string][]float32, shapes map[string][]int64, edit func(map[string]any)) string {
+	t.Helper()
+	src, err := safetensors.OpenModel(srcDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	data := map[string][]byte{}
+	var specs []safetensors.TensorSpec
+	for _, name := range src.Names() {
+		info, _ := src.Tensor(name)
+		b := make([]byte, info.Size)
+		if err := src.ReadTensor(name, b); err != nil {
+			t.Fatal(err)
+		}
+		data[name] = b
+		specs = append(specs, safetensors.TensorSpec{Name: name, DType: info.DType, Shape: info.Shape})
+	}
+	for name, v := range extra {
+		b := make([]byte, 4*len(v))
+		if err := tensor.Encode(b, v, tensor.F32); err != nil {
+			t.Fatal(err)
+		}
+		data[name] = b
+		specs = append(specs, safetensors.TensorSpec{Name: name, DType: "F32", Shape: shapes[name]})
+	}
+	dir := t.TempDir()
+	w, err := safetensors.Create(dir, specs, safetensors.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	for name, b := range data {
+		if err := w.WriteTensor(name, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := refConfig(t, filepath.Base(srcDir), edit)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestLlamaBiases loads attention_bias and mlp_bias: zero biases leave the
+// logits as they are, and a bias on o_proj of the last layer moves them.
+func TestLlamaBiases(t *testing.T) {
+	srcDir := filepath.Join(refDir, "models", "llama")
+	base, err := Open(srcDir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := base.cfg
+	sizes := map[string]int{"self_attn.q_proj": c.heads * c.headDim, "self_attn.k_proj": c.kvHeads * c.headDim,
+		"self_attn.v_proj": c.kvHeads * c.headDim, "self_attn.o_proj": c.hidden,
+		"mlp.gate_proj": c.inter, "mlp.up_proj": c.inter, "mlp.down_proj": c.hidden}
+	extra, shapes := map[string][]float32{}, map[string][]int64{}
+	for l := range c.layers {
+		for k, n := range sizes {
+			name := fmt.Sprintf("model.layers.%d.%s.bias", l, k)
+			extra[name], shapes[name] = make([]float32, n), []int64{int64(n)}
+		}
+	}
+	edit := func(m map[string]any) { m["attention_bias"], m["mlp_bias"] = true, true }
+	ids := []int{1, 20, 30, 40, 50, 60}
+	want, _ := base.Logits(ids)
+	for _, nonzero := range []bool{false, true} {
+		if nonzero {
+			extra[fmt.Sprintf("model.layers.%d.self_attn.o_proj.bias", c.layers-1)][3] = 0.5
+		}
+		m, err := Open(withTensors(t, srcDir, extra, shapes, edit), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.layers[0].ob == nil || m.layers[0].downB == nil {
+			t.Fatal("biases not loaded")
+		}
+		got, _ := m.Logits(ids)
+		if e := relErr(got, want); (e == 0) == nonzero {
+			t.Errorf("nonzero bias %v: logits differ by %.3g", nonzero, e)
+		}
+	}
 }
