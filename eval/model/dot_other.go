@@ -1,0 +1,7 @@
+//go:build !amd64 || !gc || purego
+
+package model
+
+var useFMA = false
+
+func dot2x4(out *[8]float32, x0, x1, w []float32, ws, n int) { dot2x4Generic(out, x0, x1, w, ws, n) }

@@ -1,0 +1,46 @@
+package model_test
+
+import (
+	"fmt"
+	"log"
+	"math"
+	"os"
+
+	"github.com/gomerge/gomerge/eval/model"
+)
+
+// Convert Karpathy's stories260K from llama2.c's format, then score a
+// sequence and continue it greedily.
+func Example() {
+	dir, err := os.MkdirTemp("", "stories")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := model.ConvertLlama2C("../../testdata/stories260K/stories260K.bin", dir); err != nil {
+		log.Fatal(err)
+	}
+	m, err := model.Open(dir, model.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// "Once upon a time" in tok512.bin's ids, after BOS.
+	ids := []int{m.BOS(), 403, 407, 261, 378}
+	lp, err := m.LogProbs(ids)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var sum float64
+	for _, v := range lp {
+		sum += v
+	}
+	fmt.Printf("vocab %d, %d log-probs, perplexity %.2f\n", m.VocabSize(), len(lp), math.Exp(-sum/float64(len(lp))))
+	next, err := m.Generate(ids, 8)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(next)
+	// Output:
+	// vocab 512, 4 log-probs, perplexity 1.07
+	// [432 383 286 261 376 298 315 421]
+}

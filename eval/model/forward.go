@@ -1,0 +1,432 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// ErrToken is wrapped by errors about input ids: out of the vocabulary,
+// or an empty sequence.
+var ErrToken = errors.New("bad token ids")
+
+// cache holds one sequence's keys and values, per layer [pos, kvHeads*headDim].
+type cache struct {
+	pos  int
+	k, v [][]float32
+}
+
+func (m *Model) newCache() *cache {
+	return &cache{k: make([][]float32, m.cfg.layers), v: make([][]float32, m.cfg.layers)}
+}
+
+// seg is one sequence's new tokens and its cache within a batch.
+type seg struct {
+	ids []int
+	c   *cache
+	off int // first row in the batch
+}
+
+// forward runs new tokens of several sequences through the model at once,
+// appending their keys and values to each cache, and returns the final
+// normalized hidden states [total tokens, hidden]. If collect is not nil it
+// receives the hidden states as HF's output_hidden_states lists them: the
+// embeddings, the output of each layer but the last, and the final norm's.
+func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
+	c := m.cfg
+	n := 0
+	for i := range segs {
+		segs[i].off = n
+		n += len(segs[i].ids)
+	}
+	H, qDim, kvDim := c.hidden, c.heads*c.headDim, c.kvHeads*c.headDim
+	x := make([]float32, n*H)
+	buf := make([]float32, max(c.hidden, c.headDim))
+	scale := float32(math.Sqrt(float64(H)))
+	for _, s := range segs {
+		for i, id := range s.ids {
+			row := m.embed.rowsInto(id, id+1, buf[:H])
+			dst := x[(s.off+i)*H : (s.off+i+1)*H]
+			copy(dst, row)
+			if c.embScale {
+				tensor.Scale(dst, scale)
+			}
+		}
+	}
+	if collect != nil {
+		collect(x)
+	}
+	pos := make([]int, n)
+	for _, s := range segs {
+		for i := range s.ids {
+			pos[s.off+i] = s.c.pos + i
+		}
+	}
+	h := make([]float32, n*H)
+	q := make([]float32, n*qDim)
+	k := make([]float32, n*kvDim)
+	v := make([]float32, n*kvDim)
+	a := make([]float32, n*qDim)
+	o := make([]float32, n*H)
+	g := make([]float32, n*c.inter)
+	u := make([]float32, n*c.inter)
+	for li := range m.layers {
+		y := &m.layers[li]
+		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], y.inNorm, c.eps) })
+		matmul(m.threads, q, h, n, y.q, y.qb)
+		matmul(m.threads, k, h, n, y.k, y.kb)
+		matmul(m.threads, v, h, n, y.v, y.vb)
+		if c.qkNorm {
+			m.rows(n, func(t int) {
+				rmsNorm(q[t*qDim:(t+1)*qDim], q[t*qDim:(t+1)*qDim], y.qNorm, c.eps)
+				rmsNorm(k[t*kvDim:(t+1)*kvDim], k[t*kvDim:(t+1)*kvDim], y.kNorm, c.eps)
+			})
+		}
+		m.rows(n, func(t int) {
+			applyRope(q[t*qDim:(t+1)*qDim], 1, c.heads, c.headDim, c.ropes[li], pos[t:t+1])
+			applyRope(k[t*kvDim:(t+1)*kvDim], 1, c.kvHeads, c.headDim, c.ropes[li], pos[t:t+1])
+		})
+		for _, s := range segs {
+			s.c.k[li] = append(s.c.k[li], k[s.off*kvDim:(s.off+len(s.ids))*kvDim]...)
+			s.c.v[li] = append(s.c.v[li], v[s.off*kvDim:(s.off+len(s.ids))*kvDim]...)
+		}
+		m.attention(li, segs, q, a)
+		matmul(m.threads, o, a, n, y.o, y.ob)
+		if c.sandwich {
+			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postAttnNorm, c.eps) })
+		}
+		tensor.Add(x, o)
+		ffNorm := y.postAttnNorm
+		if c.sandwich {
+			ffNorm = y.preFFNorm
+		}
+		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], ffNorm, c.eps) })
+		matmul(m.threads, g, h, n, y.gate, y.gateB)
+		matmul(m.threads, u, h, n, y.up, y.upB)
+		m.rows(n, func(t int) {
+			activate(c.act, g[t*c.inter:(t+1)*c.inter], u[t*c.inter:(t+1)*c.inter])
+		})
+		matmul(m.threads, o, g, n, y.down, y.downB)
+		if c.sandwich {
+			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postFFNorm, c.eps) })
+		}
+		tensor.Add(x, o)
+		if collect != nil && li < len(m.layers)-1 {
+			collect(x)
+		}
+	}
+	for _, s := range segs {
+		s.c.pos += len(s.ids)
+	}
+	m.rows(n, func(t int) { rmsNorm(x[t*H:(t+1)*H], x[t*H:(t+1)*H], m.norm, c.eps) })
+	if collect != nil {
+		collect(x)
+	}
+	return x
+}
+
+// rows runs fn for each of n token rows, in parallel when there are many.
+func (m *Model) rows(n int, fn func(t int)) {
+	threads := m.threads
+	if n < 8 {
+		threads = 1
+	}
+	const chunk = 4
+	parallel(threads, (n+chunk-1)/chunk, func(b int) {
+		for t := b * chunk; t < min(n, (b+1)*chunk); t++ {
+			fn(t)
+		}
+	})
+}
+
+// attention computes softmax(q·k * scale) v for every new token of every
+// sequence, each query seeing its cache up to its own position (and no
+// further back than the sliding window on sliding layers); a is
+// [tokens, heads*headDim]. Queries go in pairs so that dot2x4 scores two
+// queries against four keys at a time.
+func (m *Model) attention(li int, segs []seg, q, a []float32) {
+	c := m.cfg
+	hd, qDim, kvDim := c.headDim, c.heads*c.headDim, c.kvHeads*c.headDim
+	group := c.heads / c.kvHeads
+	type task struct{ s, h int }
+	var tasks []task
+	work := 0
+	for si, s := range segs {
+		for h := range c.heads {
+			tasks = append(tasks, task{si, h})
+		}
+		work += len(s.ids) * len(s.c.k[li]) / kvDim * qDim
+	}
+	threads := m.threads
+	if work < 1<<15 {
+		threads = 1 // not worth waking a goroutine
+	}
+	parallel(threads, len(tasks), func(ti int) {
+		s, h := segs[tasks[ti].s], tasks[ti].h
+		kc, vc := s.c.k[li], s.c.v[li]
+		total := len(kc) / kvDim
+		start := total - len(s.ids) // position of the first new token
+		kh := h / group
+		kh0 := kc[kh*hd:]
+		p := [2][]float64{make([]float64, total), make([]float64, total)}
+		acc := make([]float32, hd)
+		var out [8]float32
+		for i := 0; i < len(s.ids); i += 2 {
+			pair := min(2, len(s.ids)-i)
+			t0, t1 := s.off+i, s.off+i+pair-1
+			q0 := q[t0*qDim+h*hd : t0*qDim+(h+1)*hd]
+			q1 := q[t1*qDim+h*hd : t1*qDim+(h+1)*hd]
+			last := start + i + pair - 1
+			lo := 0
+			if c.sliding[li] {
+				lo = max(0, start+i-c.window+1)
+			}
+			j := lo
+			for ; j+4 <= last+1; j += 4 {
+				dot2x4(&out, q0, q1, kh0[j*kvDim:], kvDim, hd)
+				for r := range 4 {
+					p[0][j+r], p[1][j+r] = float64(out[2*r]), float64(out[2*r+1])
+				}
+			}
+			for ; j <= last; j++ {
+				k := kh0[j*kvDim : j*kvDim+hd]
+				p[0][j], p[1][j] = float64(dotGeneric(q0, k)), float64(dotGeneric(q1, k))
+			}
+			for u := range pair {
+				me := start + i + u
+				ulo := 0
+				if c.sliding[li] {
+					ulo = max(0, me-c.window+1)
+				}
+				m.softmaxV(p[u][ulo:me+1], vc[ulo*kvDim+kh*hd:], kvDim, acc)
+				t := s.off + i + u
+				copy(a[t*qDim+h*hd:t*qDim+(h+1)*hd], acc)
+			}
+		}
+	})
+}
+
+// softmaxV turns raw scores into attention weights (scaled, soft-capped,
+// softmax in float64) and sets acc to the weighted sum of the value rows
+// that start stride floats apart in v.
+func (m *Model) softmaxV(sc []float64, v []float32, stride int, acc []float32) {
+	c := m.cfg
+	scale := float32(c.scaling)
+	best := math.Inf(-1)
+	for j, x := range sc {
+		x = float64(float32(x) * scale)
+		if c.attnCap > 0 {
+			x = float64(float32(c.attnCap * math.Tanh(x/c.attnCap)))
+		}
+		sc[j] = x
+		best = max(best, x)
+	}
+	var sum float64
+	for j, x := range sc {
+		sc[j] = math.Exp(x - best)
+		sum += sc[j]
+	}
+	clear(acc)
+	hd := len(acc)
+	for j, w := range sc {
+		tensor.Axpy(acc, float32(w/sum), v[j*stride:j*stride+hd])
+	}
+}
+
+// check validates a sequence of ids against the vocabulary.
+func (m *Model) check(ids []int) error {
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: empty sequence", ErrToken)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= m.cfg.vocab {
+			return fmt.Errorf("%w: id %d at position %d is outside the vocabulary [0, %d)", ErrToken, id, i, m.cfg.vocab)
+		}
+	}
+	return nil
+}
+
+// headRows is how many positions LogProbs runs through the output layer
+// at a time: as many as fit in 32 MiB of logits (so that a large
+// vocabulary is read from memory few times), at least 8.
+func (m *Model) headRows() int { return max(8, (32<<20)/(4*m.cfg.vocab)) }
+
+// logitsOf computes the logits of hidden rows [lo, hi) into dst
+// [hi-lo, vocab], soft-capped when the model asks for it.
+func (m *Model) logitsOf(dst, hidden []float32, lo, hi int) {
+	H := m.cfg.hidden
+	matmul(m.threads, dst, hidden[lo*H:hi*H], hi-lo, m.head, nil)
+	if m.cfg.finalCap > 0 {
+		softcap(dst[:(hi-lo)*m.cfg.vocab], m.cfg.finalCap)
+	}
+}
+
+// Logits returns the logits at every position of ids, row-major
+// [len(ids), VocabSize()]: row i scores the token that follows ids[:i+1].
+func (m *Model) Logits(ids []int) ([]float32, error) {
+	out, err := m.LogitsBatch([][]int{ids})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// LogitsBatch is Logits for several sequences, of any lengths, run through
+// the model together so that the matrix products see more rows at once.
+func (m *Model) LogitsBatch(seqs [][]int) ([][]float32, error) {
+	segs, err := m.segments(seqs)
+	if err != nil {
+		return nil, err
+	}
+	hidden := m.forward(segs, nil)
+	out := make([][]float32, len(segs))
+	for i, s := range segs {
+		out[i] = make([]float32, len(s.ids)*m.cfg.vocab)
+		m.logitsOf(out[i], hidden, s.off, s.off+len(s.ids))
+	}
+	return out, nil
+}
+
+func (m *Model) segments(seqs [][]int) ([]seg, error) {
+	segs := make([]seg, len(seqs))
+	for i, ids := range seqs {
+		if err := m.check(ids); err != nil {
+			return nil, fmt.Errorf("sequence %d: %w", i, err)
+		}
+		segs[i] = seg{ids: ids, c: m.newCache()}
+	}
+	return segs, nil
+}
+
+// LogProbs returns log p(ids[i] | ids[:i]) for i = 1 .. len(ids)-1, at
+// index i-1: len(ids)-1 values. Each is a log-softmax over the vocabulary
+// computed in float64 (max-subtracted, so it cannot overflow); the logits
+// are computed a block of positions at a time (at most 32 MiB) and never
+// held all at once.
+func (m *Model) LogProbs(ids []int) ([]float64, error) {
+	out, err := m.LogProbsBatch([][]int{ids})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// LogProbsBatch is LogProbs for several sequences run through the model
+// together.
+func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
+	segs, err := m.segments(seqs)
+	if err != nil {
+		return nil, err
+	}
+	hidden := m.forward(segs, nil)
+	V := m.cfg.vocab
+	block := m.headRows()
+	logits := make([]float32, block*V)
+	out := make([][]float64, len(segs))
+	for si, s := range segs {
+		out[si] = make([]float64, len(s.ids)-1)
+		for lo := 0; lo < len(s.ids)-1; lo += block {
+			hi := min(len(s.ids)-1, lo+block)
+			m.logitsOf(logits, hidden, s.off+lo, s.off+hi)
+			for i := lo; i < hi; i++ {
+				out[si][i] = logSoftmaxAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
+			}
+		}
+	}
+	return out, nil
+}
+
+// ContinuationLogProbs scores several continuations of one context, as
+// multiple-choice tasks do: out[i][j] is log p(conts[i][j] | context,
+// conts[i][:j]). The context runs through the model once; its keys and
+// values are then shared by all continuations, which run as one batch.
+// The result equals LogProbs(append(context, conts[i]...))[len(context)-1:].
+func (m *Model) ContinuationLogProbs(context []int, conts [][]int) ([][]float64, error) {
+	if err := m.check(context); err != nil {
+		return nil, fmt.Errorf("context: %w", err)
+	}
+	ctx := m.newCache()
+	hidden := m.forward([]seg{{ids: context, c: ctx}}, nil)
+	V := m.cfg.vocab
+	first := make([]float32, V)
+	m.logitsOf(first, hidden, len(context)-1, len(context))
+	segs := make([]seg, len(conts))
+	for i, ids := range conts {
+		if err := m.check(ids); err != nil {
+			return nil, fmt.Errorf("continuation %d: %w", i, err)
+		}
+		c := &cache{pos: ctx.pos, k: make([][]float32, len(ctx.k)), v: make([][]float32, len(ctx.v))}
+		for li := range ctx.k {
+			// Capped slices: the first append copies, so the shared
+			// context is never written.
+			c.k[li] = ctx.k[li][:len(ctx.k[li]):len(ctx.k[li])]
+			c.v[li] = ctx.v[li][:len(ctx.v[li]):len(ctx.v[li])]
+		}
+		segs[i] = seg{ids: ids, c: c}
+	}
+	hidden = m.forward(segs, nil)
+	block := m.headRows()
+	logits := make([]float32, block*V)
+	out := make([][]float64, len(segs))
+	for si, s := range segs {
+		out[si] = make([]float64, len(s.ids))
+		out[si][0] = logSoftmaxAt(first, s.ids[0])
+		for lo := 0; lo < len(s.ids)-1; lo += block {
+			hi := min(len(s.ids)-1, lo+block)
+			m.logitsOf(logits, hidden, s.off+lo, s.off+hi)
+			for i := lo; i < hi; i++ {
+				out[si][i+1] = logSoftmaxAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
+			}
+		}
+	}
+	return out, nil
+}
+
+// logSoftmaxAt returns log softmax(row)[target] in float64.
+func logSoftmaxAt(row []float32, target int) float64 {
+	best := math.Inf(-1)
+	for _, v := range row {
+		best = max(best, float64(v))
+	}
+	var sum float64
+	for _, v := range row {
+		sum += math.Exp(float64(v) - best)
+	}
+	return float64(row[target]) - best - math.Log(sum)
+}
+
+// Generate runs ids through the model and then appends greedily (argmax,
+// lowest id on ties) up to n new tokens, reusing each position's keys and
+// values. It returns the new tokens only, stopping early after emitting any
+// of stop (which is then the last token returned).
+func (m *Model) Generate(ids []int, n int, stop ...int) ([]int, error) {
+	if err := m.check(ids); err != nil {
+		return nil, err
+	}
+	c := m.newCache()
+	V := m.cfg.vocab
+	logits := make([]float32, V)
+	next := ids
+	var out []int
+	for len(out) < n {
+		hidden := m.forward([]seg{{ids: next, c: c}}, nil)
+		last := len(next) - 1
+		m.logitsOf(logits, hidden, last, last+1)
+		best := 0
+		for i, v := range logits {
+			if v > logits[best] {
+				best = i
+			}
+		}
+		out = append(out, best)
+		for _, s := range stop {
+			if best == s {
+				return out, nil
+			}
+		}
+		next = []int{best}
+	}
+	return out, nil
+}

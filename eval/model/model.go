@@ -1,0 +1,258 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// Options configures Open and Load.
+type Options struct {
+	// Threads is how many goroutines the matrix products and attention
+	// use; 0 means runtime.GOMAXPROCS(0).
+	Threads int
+	// Compact keeps BF16 and F16 matrices in their 16-bit form in memory and
+	// widens each row to float32 as it is used: half the memory of the
+	// default, which widens every weight to float32 at load. The results
+	// are identical; prompt scoring runs at about the same speed, single-token
+	// generation somewhat slower (see the package documentation).
+	Compact bool
+}
+
+// Model is a decoder-only language model held in memory, ready to score
+// and generate. Its methods are safe for concurrent use.
+type Model struct {
+	cfg     *config
+	threads int
+	embed   *matrix
+	head    *matrix // == embed when tied
+	norm    []float32
+	layers  []layer
+}
+
+type layer struct {
+	inNorm, postAttnNorm, preFFNorm, postFFNorm []float32
+	qNorm, kNorm                                []float32
+	q, k, v, o                                  *matrix
+	qb, kb, vb, ob                              []float32
+	gate, up, down                              *matrix
+	gateB, upB, downB                           []float32
+}
+
+// Open loads the model in dir: its config.json and its weights
+// (model.safetensors or a sharded index), through safetensors.OpenModel.
+func Open(dir string, opts Options) (*Model, error) {
+	cfgPath := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("open model: %w", err)
+	}
+	src, err := safetensors.OpenModel(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open model: %w", err)
+	}
+	defer src.Close()
+	m, err := Load(data, src, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// Load builds a model from the bytes of a config.json and a source of
+// weights, such as a merge result held in memory. It copies every weight it
+// needs out of src, so src may be closed afterwards.
+func Load(configJSON []byte, src safetensors.Source, opts Options) (*Model, error) {
+	cfg, err := parseConfig(configJSON)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{cfg: cfg, threads: opts.Threads}
+	if m.threads <= 0 {
+		m.threads = runtime.GOMAXPROCS(0)
+	}
+	l := &loader{src: src, compact: opts.Compact, gemma: cfg.gemmaNorm}
+	c := cfg
+	m.embed = l.matrix("model.embed_tokens.weight", c.vocab, c.hidden)
+	m.norm = l.norm("model.norm.weight", c.hidden)
+	if _, ok := src.Tensor("lm_head.weight"); ok && !c.tied {
+		m.head = l.matrix("lm_head.weight", c.vocab, c.hidden)
+	} else {
+		m.head = m.embed
+	}
+	qDim, kvDim := c.heads*c.headDim, c.kvHeads*c.headDim
+	m.layers = make([]layer, c.layers)
+	for i := range m.layers {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		y := &m.layers[i]
+		y.inNorm = l.norm(p+"input_layernorm.weight", c.hidden)
+		y.postAttnNorm = l.norm(p+"post_attention_layernorm.weight", c.hidden)
+		if c.sandwich {
+			y.preFFNorm = l.norm(p+"pre_feedforward_layernorm.weight", c.hidden)
+			y.postFFNorm = l.norm(p+"post_feedforward_layernorm.weight", c.hidden)
+		}
+		if c.qkNorm {
+			y.qNorm = l.norm(p+"self_attn.q_norm.weight", c.headDim)
+			y.kNorm = l.norm(p+"self_attn.k_norm.weight", c.headDim)
+		}
+		a := p + "self_attn."
+		y.q = l.matrix(a+"q_proj.weight", qDim, c.hidden)
+		y.k = l.matrix(a+"k_proj.weight", kvDim, c.hidden)
+		y.v = l.matrix(a+"v_proj.weight", kvDim, c.hidden)
+		y.o = l.matrix(a+"o_proj.weight", c.hidden, qDim)
+		qkv := c.attnBias || c.qkvBias
+		y.qb = l.bias(a+"q_proj.bias", qDim, qkv)
+		y.kb = l.bias(a+"k_proj.bias", kvDim, qkv)
+		y.vb = l.bias(a+"v_proj.bias", kvDim, qkv)
+		y.ob = l.bias(a+"o_proj.bias", c.hidden, c.attnBias)
+		f := p + "mlp."
+		y.gate = l.matrix(f+"gate_proj.weight", c.inter, c.hidden)
+		y.up = l.matrix(f+"up_proj.weight", c.inter, c.hidden)
+		y.down = l.matrix(f+"down_proj.weight", c.hidden, c.inter)
+		y.gateB = l.bias(f+"gate_proj.bias", c.inter, c.mlpBias)
+		y.upB = l.bias(f+"up_proj.bias", c.inter, c.mlpBias)
+		y.downB = l.bias(f+"down_proj.bias", c.hidden, c.mlpBias)
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	return m, nil
+}
+
+// VocabSize returns the number of logits per position.
+func (m *Model) VocabSize() int { return m.cfg.vocab }
+
+// MaxPositions returns config.json's max_position_embeddings, the longest
+// context the model was trained for.
+func (m *Model) MaxPositions() int { return m.cfg.maxPos }
+
+// BOS returns config.json's bos_token_id, or -1 if it has none.
+func (m *Model) BOS() int { return m.cfg.bos }
+
+// EOS returns config.json's eos_token_id as a list (it may be one id or
+// several); nil if it has none.
+func (m *Model) EOS() []int { return append([]int(nil), m.cfg.eos...) }
+
+// Family returns the architecture family the forward pass follows: llama,
+// mistral, qwen2, qwen3, gemma, gemma2 or gemma3_text.
+func (m *Model) Family() string { return m.cfg.family }
+
+// loader reads tensors from a Source, remembering the first error.
+type loader struct {
+	src     safetensors.Source
+	compact bool
+	gemma   bool
+	err     error
+}
+
+func (l *loader) read(name string, shape ...int) ([]byte, tensor.DType, bool) {
+	if l.err != nil {
+		return nil, 0, false
+	}
+	info, ok := l.src.Tensor(name)
+	if !ok {
+		l.err = fmt.Errorf("tensor %s is missing", name)
+		return nil, 0, false
+	}
+	want := int64(1)
+	for _, s := range shape {
+		want *= int64(s)
+	}
+	same := len(info.Shape) == len(shape)
+	for i := 0; same && i < len(shape); i++ {
+		same = info.Shape[i] == int64(shape[i])
+	}
+	if !same {
+		l.err = fmt.Errorf("tensor %s has shape %v, config.json implies %v", name, info.Shape, shape)
+		return nil, 0, false
+	}
+	dt, err := tensor.ParseDType(string(info.DType))
+	if err != nil || !dt.IsFloat() || !dt.Arithmetic() {
+		l.err = fmt.Errorf("tensor %s has dtype %s, want F32, BF16, F16 or F64", name, info.DType)
+		return nil, 0, false
+	}
+	buf := make([]byte, want*int64(dt.Size()))
+	if err := l.src.ReadTensorRange(name, 0, buf); err != nil {
+		l.err = fmt.Errorf("read tensor %s: %w", name, err)
+		return nil, 0, false
+	}
+	return buf, dt, true
+}
+
+func (l *loader) floats(name string, shape ...int) []float32 {
+	buf, dt, ok := l.read(name, shape...)
+	if !ok {
+		return nil
+	}
+	out := make([]float32, len(buf)/dt.Size())
+	if err := tensor.Decode(out, buf, dt); err != nil {
+		l.err = fmt.Errorf("decode tensor %s: %w", name, err)
+	}
+	return out
+}
+
+// norm reads an RMSNorm weight; Gemma's norms scale by 1+w, computed here
+// once in float32 as HF computes it on every call.
+func (l *loader) norm(name string, n int) []float32 {
+	w := l.floats(name, n)
+	if l.gemma {
+		for i := range w {
+			w[i] = 1 + w[i]
+		}
+	}
+	return w
+}
+
+// bias reads an optional bias: present in the file is enough to use it,
+// and it is an error for it to be missing where config.json asks for it.
+func (l *loader) bias(name string, n int, required bool) []float32 {
+	if _, ok := l.src.Tensor(name); !ok && !required {
+		return nil
+	}
+	return l.floats(name, n)
+}
+
+func (l *loader) matrix(name string, rows, cols int) *matrix {
+	buf, dt, ok := l.read(name, rows, cols)
+	if !ok {
+		return nil
+	}
+	if l.compact && (dt == tensor.BF16 || dt == tensor.F16) {
+		return &matrix{rows: rows, cols: cols, dt: dt, raw: buf}
+	}
+	f := make([]float32, rows*cols)
+	if err := tensor.Decode(f, buf, dt); err != nil {
+		l.err = fmt.Errorf("decode tensor %s: %w", name, err)
+		return nil
+	}
+	return &matrix{rows: rows, cols: cols, dt: tensor.F32, f32: f}
+}
+
+// matrix is a weight [rows, cols], row-major, as float32 or as 16-bit
+// stored bytes that are widened a row at a time.
+type matrix struct {
+	rows, cols int
+	dt         tensor.DType
+	f32        []float32
+	raw        []byte
+}
+
+// rowsInto returns rows [lo, hi) as float32, widening into buf if needed.
+func (w *matrix) rowsInto(lo, hi int, buf []float32) []float32 {
+	if w.f32 != nil {
+		return w.f32[lo*w.cols : hi*w.cols]
+	}
+	n := (hi - lo) * w.cols
+	sz := w.dt.Size()
+	// The dtype and lengths were checked at load; Decode cannot fail here.
+	_ = tensor.Decode(buf[:n], w.raw[lo*w.cols*sz:hi*w.cols*sz], w.dt)
+	return buf[:n]
+}
+
+// invSqrt is 1/sqrt(x) in float32 as torch.rsqrt computes it on float32.
+func invSqrt(x float64) float32 { return float32(1 / math.Sqrt(float64(float32(x)))) }
