@@ -1,0 +1,184 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Request is one loglikelihood request on token ids, lm-eval's
+// (context_enc, continuation_enc) pair: the log-probability of
+// Continuation given Context. Context must not be empty; an empty text
+// context is replaced by the prefix token before a request is made.
+type Request struct {
+	Context      []int `json:"context"`
+	Continuation []int `json:"continuation"`
+}
+
+// Result is the answer to one Request.
+type Result struct {
+	// LogLikelihood is Σ log p(continuation[j] | everything before it), in
+	// float64.
+	LogLikelihood float64 `json:"loglikelihood"`
+	// Tokens is the number of continuation tokens scored.
+	Tokens int `json:"tokens"`
+	// IsGreedy is true when every continuation token is the argmax of its
+	// distribution (lm-eval's is_greedy). LMs that only see log-probs of the
+	// given tokens report false.
+	IsGreedy bool `json:"is_greedy"`
+}
+
+// LM scores loglikelihood requests. It is the one interface the tasks need;
+// an in-process forward pass (see FromLogits) and an OpenAI-compatible
+// server (see Endpoint) both implement it.
+type LM interface {
+	// LogLikelihood answers reqs in order. It left-truncates each
+	// context+continuation to MaxLength()+1 tokens, as lm-eval's HFLM does,
+	// and fails when a continuation alone is longer than MaxLength().
+	LogLikelihood(ctx context.Context, reqs []Request) ([]Result, error)
+	// MaxLength is the number of positions one forward pass conditions on:
+	// rolling perplexity windows score MaxLength() tokens each.
+	MaxLength() int
+}
+
+// ErrTooLong reports a continuation longer than the model's MaxLength.
+var ErrTooLong = errors.New("eval: continuation longer than the model's max length")
+
+// FuncLM adapts a forward pass given as a function to the LM interface.
+// Make one with FromLogits or FromLogProbs.
+type FuncLM struct {
+	logits   func(ids []int) ([]float32, error)
+	logprobs func(ids []int) ([]float64, error)
+	vocab    int
+	maxLen   int
+	// Parallel is how many requests are scored at once (default 1: a
+	// forward pass usually keeps every core busy on its own).
+	Parallel int
+}
+
+// FromLogits returns an LM around a forward pass that maps ids to logits,
+// row-major [len(ids), vocab], row i predicting ids[i+1]. The model is fed
+// context+continuation[:-1], at most maxLen ids, exactly as lm-eval's HFLM
+// feeds it; log-softmax is taken in float64, and IsGreedy compares each
+// continuation token with its row's argmax (first maximum on ties, as
+// torch.argmax).
+func FromLogits(fn func(ids []int) ([]float32, error), vocab, maxLen int) *FuncLM {
+	return &FuncLM{logits: fn, vocab: vocab, maxLen: maxLen}
+}
+
+// FromLogProbs returns an LM around a forward pass that returns, for ids,
+// out[i] = log p(ids[i] | ids[:i]) for i ≥ 1 (out[0] is ignored). It is
+// called with context+continuation, at most maxLen+1 ids. It cannot tell
+// whether a continuation is greedy, so IsGreedy is always false and the
+// exact_match metric is meaningless with it.
+func FromLogProbs(fn func(ids []int) ([]float64, error), maxLen int) *FuncLM {
+	return &FuncLM{logprobs: fn, maxLen: maxLen}
+}
+
+// MaxLength implements LM.
+func (m *FuncLM) MaxLength() int { return m.maxLen }
+
+// LogLikelihood implements LM.
+func (m *FuncLM) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, error) {
+	out := make([]Result, len(reqs))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, m.Parallel))
+	for i := range reqs {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r, err := m.score(reqs[i])
+			if err != nil {
+				return fmt.Errorf("request %d: %w", i, err)
+			}
+			out[i] = r
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// truncate returns the model input context+continuation left-truncated to
+// maxLen+1 tokens and the length of the context part kept.
+func truncate(r Request, maxLen int) ([]int, int, error) {
+	if len(r.Context) == 0 {
+		return nil, 0, errors.New("eval: empty context (use the prefix token)")
+	}
+	if len(r.Continuation) == 0 {
+		return nil, 0, errors.New("eval: empty continuation")
+	}
+	if len(r.Continuation) > maxLen {
+		return nil, 0, fmt.Errorf("%w: %d > %d", ErrTooLong, len(r.Continuation), maxLen)
+	}
+	whole := make([]int, 0, len(r.Context)+len(r.Continuation))
+	whole = append(append(whole, r.Context...), r.Continuation...)
+	if len(whole) > maxLen+1 {
+		whole = whole[len(whole)-(maxLen+1):]
+	}
+	return whole, len(whole) - len(r.Continuation), nil
+}
+
+func (m *FuncLM) score(r Request) (Result, error) {
+	inp, ctxLen, err := truncate(r, m.maxLen)
+	if err != nil {
+		return Result{}, err
+	}
+	cont := r.Continuation
+	if m.logprobs != nil {
+		lp, err := m.logprobs(inp)
+		if err != nil {
+			return Result{}, err
+		}
+		if len(lp) != len(inp) {
+			return Result{}, fmt.Errorf("eval: forward pass gave %d log-probs for %d ids", len(lp), len(inp))
+		}
+		var ll float64
+		for _, v := range lp[ctxLen:] {
+			ll += v
+		}
+		return Result{LogLikelihood: ll, Tokens: len(cont)}, nil
+	}
+	n := len(inp) - 1
+	logits, err := m.logits(inp[:n])
+	if err != nil {
+		return Result{}, err
+	}
+	if len(logits) != n*m.vocab {
+		return Result{}, fmt.Errorf("eval: forward pass gave %d logits for %d ids × vocab %d", len(logits), n, m.vocab)
+	}
+	res := Result{Tokens: len(cont), IsGreedy: true}
+	for j, tok := range cont {
+		if tok < 0 || tok >= m.vocab {
+			return Result{}, fmt.Errorf("eval: token id %d outside vocab %d", tok, m.vocab)
+		}
+		row := logits[(ctxLen-1+j)*m.vocab : (ctxLen+j)*m.vocab]
+		lp, greedy := logSoftmaxAt(row, tok)
+		res.LogLikelihood += lp
+		res.IsGreedy = res.IsGreedy && greedy
+	}
+	return res, nil
+}
+
+// logSoftmaxAt returns log softmax(row)[tok] in float64 and whether tok is
+// the row's first maximum.
+func logSoftmaxAt(row []float32, tok int) (float64, bool) {
+	best := 0
+	for i, v := range row {
+		if v > row[best] {
+			best = i
+		}
+	}
+	mx := float64(row[best])
+	var sum float64
+	for _, v := range row {
+		sum += math.Exp(float64(v) - mx)
+	}
+	return float64(row[tok]) - mx - math.Log(sum), best == tok
+}
