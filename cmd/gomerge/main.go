@@ -61,6 +61,7 @@ const (
 const usage = `usage:
   gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
   gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
+  gomerge eval MODEL --task NAME|FILE [flags]  score a model with lm-eval semantics (--list for tasks)
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "plan":
 		return runMerge(ctx, args[1:], stdout, stderr, true)
+	case "eval":
+		return runEval(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}
