@@ -94,7 +94,8 @@ type ItemResult struct {
 }
 
 // Score runs tasks on lm and returns their metrics. tok may be nil when
-// every task is a perplexity task over pre-tokenized documents.
+// every perplexity task is pre-tokenized and lm scores multiple-choice
+// text itself (a TextLM such as Endpoint).
 func Score(ctx context.Context, lm LM, tok Tokenizer, tasks []*Task, opt Options) (*Report, error) {
 	if lm.MaxLength() < 1 {
 		return nil, fmt.Errorf("eval: model max length %d", lm.MaxLength())
@@ -135,6 +136,9 @@ func scoreTask(ctx context.Context, lm LM, tok Tokenizer, t *Task, opt *Options)
 	case Perplexity:
 		reqs, spans, err = perplexityRequests(lm, tok, docs, opt)
 	case MultipleChoice:
+		if tlm, ok := lm.(TextLM); ok && tok == nil {
+			return scoreText(ctx, tlm, t, docs, opt)
+		}
 		reqs, spans, err = choiceRequests(lm, tok, t, docs, opt)
 	default:
 		err = fmt.Errorf("unknown task type %q", t.Type)
@@ -274,6 +278,37 @@ func fewshotContext(t *Task, i int) string {
 	}
 	b.WriteString(t.Docs[i].Context)
 	return b.String()
+}
+
+// scoreText scores a multiple-choice task through a TextLM: the same
+// contexts and continuations, tokenized by the model.
+func scoreText(ctx context.Context, lm TextLM, t *Task, docs []Doc, opt *Options) (*TaskReport, error) {
+	var reqs []TextRequest
+	spans := make([]span, len(docs))
+	for i, d := range docs {
+		context := fewshotContext(t, i)
+		spans[i].start = len(reqs)
+		for _, c := range d.Choices {
+			reqs = append(reqs, TextRequest{context, t.TargetDelimiter + c})
+		}
+		spans[i].end = len(reqs)
+	}
+	res := make([]Result, 0, len(reqs))
+	for i := 0; i < len(reqs); i += opt.BatchSize {
+		batch := reqs[i:min(i+opt.BatchSize, len(reqs))]
+		r, err := lm.LogLikelihoodText(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		if len(r) != len(batch) {
+			return nil, fmt.Errorf("eval: LM answered %d of %d requests", len(r), len(batch))
+		}
+		res = append(res, r...)
+		if opt.Progress != nil {
+			opt.Progress(t.Name, len(res), len(reqs))
+		}
+	}
+	return choiceReport(t, docs, res, spans, opt.PerItem), nil
 }
 
 func choiceRequests(lm LM, tok Tokenizer, t *Task, docs []Doc, opt *Options) ([]Request, []span, error) {

@@ -24,7 +24,8 @@ Scores a model on tasks with lm-evaluation-harness semantics: built-in German
 sets (see --list) or task files (YAML or JSONL, see "go doc
 github.com/gomerge/gomerge/eval"). With --endpoint the model is served by an
 OpenAI-compatible /v1/completions server (vLLM, llama.cpp) that echoes prompt
-log-probs; text is tokenized by its /tokenize endpoint.
+log-probs; text is tokenized by its /tokenize endpoint (or, with
+--text-prompts, sent as text).
 
 `
 
@@ -46,6 +47,7 @@ type evalFlags struct {
 	limit, numFewshot, batchSize          int
 	maxLength, concurrent, prefix         int
 	jsonOut, perItem, list, addBOS, quiet bool
+	textPrompts                           bool
 	endpoint, apiKey                      string
 	verbose                               counter
 }
@@ -68,6 +70,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.maxLength, "max-length", 2048, "the served model's context length (lm-eval's max_length)")
 	fs.IntVar(&f.batchSize, "batch-size", 1, "prompts per request to --endpoint")
 	fs.IntVar(&f.concurrent, "concurrent", 1, "requests to --endpoint in flight")
+	fs.BoolVar(&f.textPrompts, "text-prompts", false, "send --endpoint text, tokenized by the server (multiple-choice tasks and pre-tokenized perplexity only; lm-eval's gguf model)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
 	fs.Var(&f.verbose, "v", "more logging (-v info, -v -v debug)")
 	pos, err := parseInterspersed(fs, args)
@@ -116,13 +119,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			ep.Model = pos[0]
 		}
 		lm, model = ep, f.endpoint
-		rt, err := eval.NewRemoteTokenizer(ctx, ep)
-		switch {
-		case err == nil:
-			tok = rt
-		case needsTokenizer(tasks):
-			fmt.Fprintln(stderr, "gomerge:", err)
-			return exitFailed
+		if !f.textPrompts {
+			rt, err := eval.NewRemoteTokenizer(ctx, ep)
+			switch {
+			case err == nil:
+				tok = rt
+			case needsTokenizer(tasks):
+				fmt.Fprintf(stderr, "gomerge: %v\n(--text-prompts lets the server tokenize multiple-choice tasks)\n", err)
+				return exitFailed
+			}
 		}
 	} else {
 		model = pos[0]
