@@ -18,8 +18,11 @@ import (
 )
 
 // Endpoint is an LM served by an OpenAI-compatible completions server
-// (vLLM, llama-cpp-python, llama.cpp's server where it echoes prompt
-// log-probs), queried the way lm-eval's local-completions model does:
+// that echoes prompt log-probs (vLLM, llama-cpp-python; llama.cpp's
+// llama-server refuses echo or returns the generated token's log-prob
+// only, see ggml-org/llama.cpp#27174, which is reported as an error
+// instead of being scored at chance), queried the way lm-eval's
+// local-completions model does:
 // the prompt is the token ids of context+continuation, with echo true,
 // logprobs 1, max_tokens 1 and temperature 0; the log-likelihood is the
 // sum of the echoed token_logprobs of the continuation, and a token is

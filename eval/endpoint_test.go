@@ -239,6 +239,9 @@ func TestEndpointErrors(t *testing.T) {
 	tests := []struct{ name, body string }{
 		{"no logprobs", `{"choices": [{"index": 0}]}`},
 		{"short echo", `{"choices": [{"index": 0, "logprobs": {"token_logprobs": [null, -1]}}]}`},
+		// llama-server ignores echo and returns the generated token only
+		// (ggml-org/llama.cpp#27174): an error, not a score at chance.
+		{"generated token only", `{"choices": [{"index": 0, "logprobs": {"token_logprobs": [-0.3], "top_logprobs": [{"x": -0.3}]}}]}`},
 		{"null logprob", `{"choices": [{"index": 0, "logprobs": {"token_logprobs": [null, null, -1, -1]}}]}`},
 		{"too few choices", `{"choices": []}`},
 		{"not json", `<html>`},

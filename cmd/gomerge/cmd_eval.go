@@ -23,8 +23,8 @@ const evalUsage = `usage:
 Scores a model on tasks with lm-evaluation-harness semantics: built-in German
 sets (see --list) or task files (YAML or JSONL, see "go doc
 github.com/gomerge/gomerge/eval"). With --endpoint the model is served by an
-OpenAI-compatible /v1/completions server (vLLM, llama.cpp) that echoes prompt
-log-probs; text is tokenized by its /tokenize endpoint (or, with
+OpenAI-compatible /v1/completions server that echoes prompt log-probs (vLLM,
+llama-cpp-python); text is tokenized by its /tokenize endpoint (or, with
 --text-prompts, sent as text).
 
 `
