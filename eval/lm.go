@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -81,28 +82,57 @@ func FromLogProbs(fn func(ids []int) ([]float64, error), maxLen int) *FuncLM {
 // MaxLength implements LM.
 func (m *FuncLM) MaxLength() int { return m.maxLen }
 
-// LogLikelihood implements LM.
+// LogLikelihood implements LM. Requests that feed the model the same ids
+// (one-token continuations of the same context, as letter answers are)
+// share one forward pass when the LM was made by FromLogits.
 func (m *FuncLM) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, error) {
+	type group struct {
+		feed []int
+		reqs []int
+	}
+	var groups []*group
+	byFeed := map[string]*group{}
+	for i, r := range reqs {
+		inp, _, err := truncate(r, m.maxLen)
+		if err != nil {
+			return nil, fmt.Errorf("request %d: %w", i, err)
+		}
+		feed := inp
+		if m.logits != nil {
+			feed = inp[:len(inp)-1]
+		}
+		key := idsKey(feed)
+		g := byFeed[key]
+		if g == nil || m.logits == nil {
+			g = &group{feed: feed}
+			byFeed[key] = g
+			groups = append(groups, g)
+		}
+		g.reqs = append(g.reqs, i)
+	}
 	out := make([]Result, len(reqs))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, m.Parallel))
-	for i := range reqs {
-		g.Go(func() error {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(max(1, m.Parallel))
+	for _, g := range groups {
+		eg.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			r, err := m.score(reqs[i])
-			if err != nil {
-				return fmt.Errorf("request %d: %w", i, err)
-			}
-			out[i] = r
-			return nil
+			return m.score(g.feed, reqs, g.reqs, out)
 		})
 	}
-	if err := g.Wait(); err != nil {
+	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+func idsKey(ids []int) string {
+	b := make([]byte, 0, 3*len(ids))
+	for _, id := range ids {
+		b = binary.AppendVarint(b, int64(id))
+	}
+	return string(b)
 }
 
 // truncate returns the model input context+continuation left-truncated to
@@ -125,45 +155,51 @@ func truncate(r Request, maxLen int) ([]int, int, error) {
 	return whole, len(whole) - len(r.Continuation), nil
 }
 
-func (m *FuncLM) score(r Request) (Result, error) {
-	inp, ctxLen, err := truncate(r, m.maxLen)
-	if err != nil {
-		return Result{}, err
-	}
-	cont := r.Continuation
+// score runs the model once on feed and scores the requests idx, which
+// all feed it.
+func (m *FuncLM) score(feed []int, reqs []Request, idx []int, out []Result) error {
 	if m.logprobs != nil {
-		lp, err := m.logprobs(inp)
+		lp, err := m.logprobs(feed)
 		if err != nil {
-			return Result{}, err
+			return fmt.Errorf("request %d: %w", idx[0], err)
 		}
-		if len(lp) != len(inp) {
-			return Result{}, fmt.Errorf("eval: forward pass gave %d log-probs for %d ids", len(lp), len(inp))
+		if len(lp) != len(feed) {
+			return fmt.Errorf("request %d: eval: forward pass gave %d log-probs for %d ids", idx[0], len(lp), len(feed))
 		}
-		var ll float64
-		for _, v := range lp[ctxLen:] {
-			ll += v
+		for _, i := range idx {
+			n := len(reqs[i].Continuation)
+			var ll float64
+			for _, v := range lp[len(feed)-n:] {
+				ll += v
+			}
+			out[i] = Result{LogLikelihood: ll, Tokens: n}
 		}
-		return Result{LogLikelihood: ll, Tokens: len(cont)}, nil
+		return nil
 	}
-	n := len(inp) - 1
-	logits, err := m.logits(inp[:n])
+	logits, err := m.logits(feed)
 	if err != nil {
-		return Result{}, err
+		return fmt.Errorf("request %d: %w", idx[0], err)
 	}
-	if len(logits) != n*m.vocab {
-		return Result{}, fmt.Errorf("eval: forward pass gave %d logits for %d ids × vocab %d", len(logits), n, m.vocab)
+	if len(logits) != len(feed)*m.vocab {
+		return fmt.Errorf("request %d: eval: forward pass gave %d logits for %d ids × vocab %d", idx[0], len(logits), len(feed), m.vocab)
 	}
-	res := Result{Tokens: len(cont), IsGreedy: true}
-	for j, tok := range cont {
-		if tok < 0 || tok >= m.vocab {
-			return Result{}, fmt.Errorf("eval: token id %d outside vocab %d", tok, m.vocab)
+	for _, i := range idx {
+		cont := reqs[i].Continuation
+		// The rows predicting the continuation are the last len(cont) ones.
+		first := len(feed) - len(cont)
+		res := Result{Tokens: len(cont), IsGreedy: true}
+		for j, tok := range cont {
+			if tok < 0 || tok >= m.vocab {
+				return fmt.Errorf("request %d: eval: token id %d outside vocab %d", i, tok, m.vocab)
+			}
+			row := logits[(first+j)*m.vocab : (first+j+1)*m.vocab]
+			lp, greedy := logSoftmaxAt(row, tok)
+			res.LogLikelihood += lp
+			res.IsGreedy = res.IsGreedy && greedy
 		}
-		row := logits[(ctxLen-1+j)*m.vocab : (ctxLen+j)*m.vocab]
-		lp, greedy := logSoftmaxAt(row, tok)
-		res.LogLikelihood += lp
-		res.IsGreedy = res.IsGreedy && greedy
+		out[i] = res
 	}
-	return res, nil
+	return nil
 }
 
 // logSoftmaxAt returns log softmax(row)[tok] in float64 and whether tok is

@@ -113,3 +113,28 @@ func TestFuncLMErrors(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// One-token continuations of one context feed the model the same ids: one
+// forward pass serves them all, with the same results as separately.
+func TestFromLogitsSharesForwardPass(t *testing.T) {
+	m := &tableLogits{}
+	lm := FromLogits(m.logits, 3, 8)
+	reqs := []Request{{[]int{0, 1}, []int{0}}, {[]int{0, 1}, []int{1}}, {[]int{0, 1}, []int{2}}, {[]int{0}, []int{1, 2}}}
+	res, err := lm.LogLikelihood(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.calls) != 2 {
+		t.Errorf("%d forward passes for %v, want 2", len(m.calls), reqs)
+	}
+	for i, r := range reqs {
+		alone, _ := FromLogits(m.logits, 3, 8).LogLikelihood(context.Background(), []Request{r})
+		if res[i] != alone[0] {
+			t.Errorf("request %d: %+v shared, %+v alone", i, res[i], alone[0])
+		}
+	}
+	// ids [0 1] then [0 1]: the second and third requests' greedy flags.
+	if res[1].IsGreedy != true || res[0].IsGreedy || math.Abs(res[2].LogLikelihood-math.Log(.1)) > 1e-6 {
+		t.Errorf("results %+v", res)
+	}
+}
