@@ -109,6 +109,9 @@ func Score(ctx context.Context, lm LM, tok Tokenizer, tasks []*Task, opt Options
 	}
 	rep := &Report{Harness: Harness}
 	for _, t := range tasks {
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("task %s: %w", t.Name, err)
+		}
 		tr, err := scoreTask(ctx, lm, tok, t, &opt)
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.Name, err)

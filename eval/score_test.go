@@ -142,6 +142,23 @@ func TestScoreMultipleChoiceByHand(t *testing.T) {
 	}
 }
 
+// Tasks built in Go are checked, not trusted: no panics on bad documents.
+func TestScoreValidates(t *testing.T) {
+	lm := FromLogProbs(bigramLogProbs, 8)
+	for _, task := range []*Task{
+		{Name: "gold", Type: MultipleChoice, Docs: []Doc{{Context: "x", Choices: []string{"a"}, Gold: []int{3}}}},
+		{Name: "nogold", Type: MultipleChoice, Docs: []Doc{{Context: "x", Choices: []string{"a"}}}},
+		{Name: "ids", Docs: []Doc{{IDs: []int{}}}},
+		{Name: "neg", Docs: []Doc{{IDs: []int{1, -1}}}},
+		{Name: "mixed", Type: Perplexity, Docs: []Doc{{Choices: []string{"a"}, Gold: []int{0}}}},
+		{Name: "metric", Docs: []Doc{{Text: "a"}}, Metrics: []string{"acc"}},
+	} {
+		if _, err := Score(context.Background(), lm, byteTokenizer{}, []*Task{task}, Options{}); err == nil {
+			t.Errorf("task %s: no error", task.Name)
+		}
+	}
+}
+
 func TestEncodePair(t *testing.T) {
 	bt := byteTokenizer{}
 	ids := func(s string) []int { v, _ := bt.Encode(s); return v }

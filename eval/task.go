@@ -57,9 +57,11 @@ type Task struct {
 	Type TaskType
 	// Description is put verbatim in front of every context.
 	Description string
-	// TargetDelimiter goes between a context and each choice (default " ").
+	// TargetDelimiter goes between a context and each choice; task files
+	// default it to " ", a Task built in Go says it.
 	TargetDelimiter string
-	// FewshotDelimiter follows each solved few-shot example (default "\n\n").
+	// FewshotDelimiter follows each solved few-shot example; task files
+	// default it to "\n\n".
 	FewshotDelimiter string
 	// NumFewshot solved examples are put before each context, the first ones
 	// of FewshotDocs, or of Docs without the document itself.
@@ -392,8 +394,13 @@ func resolveGold(v any, choices []string) ([]int, error) {
 	return []int{g}, nil
 }
 
-// init infers the type, checks the documents against it and fills in
-// default metrics.
+// Validate infers a missing Type from the first document, checks every
+// document against the type and fills in the default metrics. Score calls
+// it; the loaders already have.
+func (t *Task) Validate() error {
+	return t.init()
+}
+
 func (t *Task) init() error {
 	if t.Type == "" && len(t.Docs) > 0 {
 		t.Type = Perplexity
@@ -407,6 +414,9 @@ func (t *Task) init() error {
 	for i, d := range append(t.Docs[:len(t.Docs):len(t.Docs)], t.FewshotDocs...) {
 		if (d.Choices != nil) != (t.Type == MultipleChoice) {
 			return fmt.Errorf("%w: document %d does not fit a %s task", ErrFormat, i+1, t.Type)
+		}
+		if err := d.check(); err != nil {
+			return fmt.Errorf("%w: document %d: %v", ErrFormat, i+1, err)
 		}
 	}
 	if t.NumFewshot < 0 || (t.NumFewshot > 0 && t.Type != MultipleChoice) {
@@ -426,6 +436,30 @@ func (t *Task) init() error {
 		}
 		if !ok {
 			return fmt.Errorf("%w: metric %q is not one of %s for a %s task", ErrFormat, m, strings.Join(known, ", "), t.Type)
+		}
+	}
+	return nil
+}
+
+// check is what Score relies on: golds inside the choices, ids present.
+func (d *Doc) check() error {
+	if d.Choices != nil {
+		if len(d.Choices) == 0 || len(d.Gold) == 0 {
+			return errors.New("no choices or no gold")
+		}
+		for _, g := range d.Gold {
+			if g < 0 || g >= len(d.Choices) {
+				return fmt.Errorf("gold %d out of range for %d choices", g, len(d.Choices))
+			}
+		}
+		return nil
+	}
+	if d.IDs != nil && len(d.IDs) == 0 {
+		return errors.New("empty ids")
+	}
+	for _, id := range d.IDs {
+		if id < 0 {
+			return fmt.Errorf("negative token id %d", id)
 		}
 	}
 	return nil
