@@ -60,8 +60,8 @@ const (
 
 const usage = `usage:
   gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
-  gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
   gomerge eval MODEL --task NAME|FILE [flags]  score a model with lm-eval semantics (--list for tasks)
+  gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -79,10 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "plan":
-		return runMerge(ctx, args[1:], stdout, stderr, true)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "plan":
+		return runMerge(ctx, args[1:], stdout, stderr, true)
 	case "merge":
 		args = args[1:]
 	}
