@@ -29,11 +29,11 @@ llama-cpp-python); text is tokenized by its /tokenize endpoint (or, with
 
 `
 
-// stringList is a repeatable flag whose values may also be comma-separated.
-type stringList []string
+// taskList is a repeatable flag whose values may also be comma-separated.
+type taskList []string
 
-func (s *stringList) String() string { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error {
+func (s *taskList) String() string { return strings.Join(*s, ",") }
+func (s *taskList) Set(v string) error {
 	for _, p := range strings.Split(v, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			*s = append(*s, p)
@@ -43,7 +43,7 @@ func (s *stringList) Set(v string) error {
 }
 
 type evalFlags struct {
-	tasks                                 stringList
+	tasks                                 taskList
 	limit, numFewshot, batchSize          int
 	maxLength, concurrent, prefix         int
 	jsonOut, perItem, list, addBOS, quiet bool
@@ -81,7 +81,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if f.list {
-		return listTasks(stdout, f.jsonOut)
+		return listEvalTasks(stdout, f.jsonOut)
 	}
 	if f.apiKey == "" {
 		f.apiKey = os.Getenv("OPENAI_API_KEY")
@@ -124,7 +124,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			switch {
 			case err == nil:
 				tok = rt
-			case needsTokenizer(tasks):
+			case evalNeedsTokenizer(tasks):
 				fmt.Fprintf(stderr, "gomerge: %v\n(--text-prompts lets the server tokenize multiple-choice tasks)\n", err)
 				return exitFailed
 			}
@@ -163,12 +163,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		enc.Encode(rep)
 		return exitOK
 	}
-	printReport(stdout, rep)
+	printEvalReport(stdout, rep)
 	return exitOK
 }
 
-// needsTokenizer reports whether any task has text to encode.
-func needsTokenizer(tasks []*eval.Task) bool {
+// evalNeedsTokenizer reports whether any task has text to encode.
+func evalNeedsTokenizer(tasks []*eval.Task) bool {
 	for _, t := range tasks {
 		if t.Type == eval.MultipleChoice {
 			return true
@@ -182,7 +182,7 @@ func needsTokenizer(tasks []*eval.Task) bool {
 	return false
 }
 
-func listTasks(w io.Writer, asJSON bool) int {
+func listEvalTasks(w io.Writer, asJSON bool) int {
 	type entry struct {
 		Name    string        `json:"name"`
 		Type    eval.TaskType `json:"output_type"`
@@ -214,8 +214,8 @@ func listTasks(w io.Writer, asJSON bool) int {
 	return exitOK
 }
 
-// printReport prints lm-eval's results table: one line per metric.
-func printReport(w io.Writer, rep *eval.Report) {
+// printEvalReport prints lm-eval's results table: one line per metric.
+func printEvalReport(w io.Writer, rep *eval.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "task\tdocs\tmetric\tvalue\tstderr")
 	for _, t := range rep.Tasks {
