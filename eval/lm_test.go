@@ -139,3 +139,71 @@ func TestFromLogitsSharesForwardPass(t *testing.T) {
 		t.Errorf("results %+v", res)
 	}
 }
+
+// The batched forms give the same results, in calls of at most
+// BatchTokens ids; FromLogProbs takes both log-prob conventions.
+func TestBatchedForms(t *testing.T) {
+	m := &tableLogits{}
+	var reqs []Request
+	for i := 0; i < 12; i++ {
+		reqs = append(reqs, Request{[]int{i % 3, (i + 1) % 3}, []int{(i * 2) % 3, i % 2}})
+	}
+	want, err := FromLogits(m.logits, 3, 8).LogLikelihood(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls [][][]int
+	batch := func(seqs [][]int) ([][]float32, error) {
+		calls = append(calls, seqs)
+		out := make([][]float32, len(seqs))
+		for i, s := range seqs {
+			out[i], _ = m.logits(s)
+		}
+		return out, nil
+	}
+	lm := FromLogitsBatch(batch, 3, 8)
+	lm.BatchTokens = 7
+	got, err := lm.LogLikelihood(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("batched %+v\nsingle %+v", got, want)
+	}
+	for _, c := range calls {
+		n := 0
+		for _, s := range c {
+			n += len(s)
+		}
+		if n > 7 || len(c) == 0 {
+			t.Errorf("call of %d ids: %v", n, c)
+		}
+	}
+	if len(calls) < 2 {
+		t.Errorf("%d calls", len(calls))
+	}
+	// Log-probs from the same table, as len(ids)−1 values (index i−1) and
+	// as len(ids) values (index 0 ignored).
+	short := func(ids []int) ([]float64, error) {
+		out := make([]float64, len(ids)-1)
+		for i := 1; i < len(ids); i++ {
+			out[i-1] = math.Log(bigramTable[ids[i-1]][ids[i]])
+		}
+		return out, nil
+	}
+	long := func(ids []int) ([]float64, error) {
+		s, _ := short(ids)
+		return append([]float64{99}, s...), nil
+	}
+	for name, fn := range map[string]func([]int) ([]float64, error){"short": short, "long": long} {
+		res, err := FromLogProbsBatch(each(fn), 8).LogLikelihood(context.Background(), reqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range res {
+			if math.Abs(res[i].LogLikelihood-want[i].LogLikelihood) > 1e-6 || res[i].IsGreedy {
+				t.Errorf("%s %d: %+v, want ll %v", name, i, res[i], want[i].LogLikelihood)
+			}
+		}
+	}
+}
