@@ -81,6 +81,20 @@
 // testdata/hauptstaedte.yaml, testdata/saetze.jsonl and
 // testdata/wahr_falsch.jsonl are complete examples.
 //
+// # Reports
+//
+// Score returns a Report that marshals to JSON (gomerge eval --json):
+//
+//	{"harness": "gomerge/eval, lm-evaluation-harness semantics (4e7e0d4)",
+//	 "tasks": [{"name": "de_xquad_mc", "output_type": "multiple_choice", "docs": 223,
+//	            "metrics": {"acc": 0.43, "acc_norm": 0.47}, "stderr": {"acc": 0.033, "acc_norm": 0.033}}]}
+//
+// With Options.PerItem each task also lists its documents: for perplexity
+// {"doc": 0, "loglikelihood": -94.68, "tokens": 200, "words": 41, "bytes":
+// 212}, for multiple choice the choices' results, gold, pred and the
+// document's metric values. TaskReport.Metric accepts lm-eval's
+// "acc,none" names, as mergekit-evolve writes them.
+//
 // # Built-in German tasks
 //
 // BuiltinTasks lists the sets embedded in the binary (zstd, 136 KB in

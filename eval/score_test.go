@@ -272,3 +272,42 @@ func TestArgmax(t *testing.T) {
 		}
 	}
 }
+
+// Limit keeps the first documents; Progress sees every batch; PrefixToken
+// and AddBOS change what conditions the text.
+func TestScoreOptions(t *testing.T) {
+	task := &Task{Name: "ppl", Docs: []Doc{{Text: "ab"}, {Text: "cd"}, {Text: "ef"}}}
+	var seen []int
+	lm := &recordLM{}
+	pre := 7
+	rep, err := Score(context.Background(), lm, byteTokenizer{}, []*Task{task}, Options{
+		Limit: 2, BatchSize: 1, PrefixToken: &pre, AddBOS: true,
+		Progress: func(task string, done, total int) { seen = append(seen, done, total) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Tasks[0].Docs != 2 || !reflect.DeepEqual(seen, []int{1, 2, 2, 2}) {
+		t.Errorf("docs %d, progress %v", rep.Tasks[0].Docs, seen)
+	}
+	ids, _ := byteTokenizer{}.Encode("ab")
+	want := Request{[]int{7}, append([]int{1}, ids...)} // prefix 7, then BOS and the text
+	if !reflect.DeepEqual(lm.reqs[0], want) {
+		t.Errorf("request %v, want %v", lm.reqs[0], want)
+	}
+	if _, err := Score(context.Background(), lm, byteTokenizer{noBOS: true}, []*Task{task}, Options{AddBOS: true}); err == nil {
+		t.Error("AddBOS without a BOS: no error")
+	}
+}
+
+type recordLM struct{ reqs []Request }
+
+func (m *recordLM) MaxLength() int { return 16 }
+func (m *recordLM) LogLikelihood(_ context.Context, reqs []Request) ([]Result, error) {
+	m.reqs = append(m.reqs, reqs...)
+	out := make([]Result, len(reqs))
+	for i, r := range reqs {
+		out[i] = Result{LogLikelihood: -1, Tokens: len(r.Continuation)}
+	}
+	return out, nil
+}
