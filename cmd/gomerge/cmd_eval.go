@@ -19,6 +19,7 @@ const evalUsage = `usage:
   gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
   gomerge eval --endpoint URL [SERVED_MODEL] --task NAME|FILE [flags]
   gomerge eval --list
+  gomerge eval --license NAME
 
 Scores a model on tasks with lm-evaluation-harness semantics: built-in German
 sets (see --list) or task files (YAML or JSONL, see "go doc
@@ -48,7 +49,7 @@ type evalFlags struct {
 	maxLength, concurrent, prefix         int
 	jsonOut, perItem, list, addBOS, quiet bool
 	textPrompts                           bool
-	endpoint, apiKey                      string
+	endpoint, apiKey, license             string
 	verbose                               counter
 }
 
@@ -63,6 +64,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fs.BoolVar(&f.perItem, "per-item", false, "include every document's log-likelihood and token count")
 	fs.BoolVar(&f.list, "list", false, "list the built-in tasks")
+	fs.StringVar(&f.license, "license", "", "print the licence and attribution of a built-in task")
 	fs.BoolVar(&f.addBOS, "add-bos", false, "put BOS before every text encoding (lm-eval's add_bos_token)")
 	fs.IntVar(&f.prefix, "prefix-token", -1, "token id conditioning the first token and empty contexts (default BOS, else EOS)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "OpenAI-compatible completions URL, e.g. http://localhost:8000/v1/completions")
@@ -82,6 +84,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if f.list {
 		return listEvalTasks(stdout, f.jsonOut)
+	}
+	if f.license != "" {
+		notice, err := eval.BuiltinNotice(f.license)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return exitUsage
+		}
+		fmt.Fprint(stdout, notice)
+		return exitOK
 	}
 	if f.apiKey == "" {
 		f.apiKey = os.Getenv("OPENAI_API_KEY")

@@ -121,6 +121,8 @@ func TestEvalUsage(t *testing.T) {
 	}{
 		{[]string{"eval", "--list"}, exitOK, "de_xquad_mc"},
 		{[]string{"eval", "--list", "--json"}, exitOK, `"output_type": "multiple_choice"`},
+		{[]string{"eval", "--license", "de_xquad_mc"}, exitOK, "Artetxe"},
+		{[]string{"eval", "--license", "nope"}, exitUsage, ""},
 		{[]string{"eval"}, exitUsage, ""},
 		{[]string{"eval", "dir"}, exitUsage, ""},
 		{[]string{"eval", "dir", "--task", "nope"}, exitUsage, ""},
