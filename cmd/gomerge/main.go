@@ -70,6 +70,7 @@ const (
 
 const usage = `usage:
   gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
+  gomerge eval MODEL --task NAME|FILE [flags]  score a model with lm-eval semantics (--list for tasks)
   gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
   gomerge multi CONFIG.yml --intermediate-dir DIR [--out-path DIR] [flags]
                                    run a multi-stage config (mergekit-multi)
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "eval":
+		return runEval(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return runMerge(ctx, args[1:], stdout, stderr, true)
 	case "extract-lora":

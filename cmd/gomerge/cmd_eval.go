@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gomerge/gomerge/eval"
+)
+
+const evalUsage = `usage:
+  gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
+  gomerge eval --endpoint URL [SERVED_MODEL] --task NAME|FILE [flags]
+  gomerge eval --list
+  gomerge eval --license NAME
+
+Scores a model on tasks with lm-evaluation-harness semantics: built-in German
+sets (see --list) or task files (YAML or JSONL, see "go doc
+github.com/gomerge/gomerge/eval"). With --endpoint the model is served by an
+OpenAI-compatible /v1/completions server that echoes prompt log-probs (vLLM,
+llama-cpp-python); text is tokenized by its /tokenize endpoint (or, with
+--text-prompts, sent as text).
+
+`
+
+// taskList is a repeatable flag whose values may also be comma-separated.
+type taskList []string
+
+func (s *taskList) String() string { return strings.Join(*s, ",") }
+func (s *taskList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+type evalFlags struct {
+	tasks                                 taskList
+	limit, numFewshot, batchSize          int
+	maxLength, concurrent, prefix         int
+	jsonOut, perItem, list, addBOS, quiet bool
+	textPrompts                           bool
+	endpoint, apiKey, license             string
+	verbose                               counter
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f evalFlags
+	fs := flag.NewFlagSet("gomerge eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, evalUsage); fs.PrintDefaults() }
+	fs.Var(&f.tasks, "task", "task name or file; repeat or separate with commas")
+	fs.IntVar(&f.limit, "limit", 0, "score only the first N documents of each task")
+	fs.IntVar(&f.numFewshot, "num-fewshot", -1, "override the tasks' num_fewshot")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fs.BoolVar(&f.perItem, "per-item", false, "include every document's log-likelihood and token count")
+	fs.BoolVar(&f.list, "list", false, "list the built-in tasks")
+	fs.StringVar(&f.license, "license", "", "print the licence and attribution of a built-in task")
+	fs.BoolVar(&f.addBOS, "add-bos", false, "put BOS before every text encoding (lm-eval's add_bos_token)")
+	fs.IntVar(&f.prefix, "prefix-token", -1, "token id conditioning the first token and empty contexts (default BOS, else EOS)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "OpenAI-compatible completions URL, e.g. http://localhost:8000/v1/completions")
+	fs.StringVar(&f.apiKey, "api-key", "", "bearer token for --endpoint (default $OPENAI_API_KEY)")
+	fs.IntVar(&f.maxLength, "max-length", 2048, "the served model's context length (lm-eval's max_length)")
+	fs.IntVar(&f.batchSize, "batch-size", 1, "prompts per request to --endpoint")
+	fs.IntVar(&f.concurrent, "concurrent", 1, "requests to --endpoint in flight")
+	fs.BoolVar(&f.textPrompts, "text-prompts", false, "send --endpoint text, tokenized by the server (multiple-choice tasks and pre-tokenized perplexity only; lm-eval's gguf model)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	fs.Var(&f.verbose, "v", "more logging (-v info, -v -v debug)")
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if f.list {
+		return listEvalTasks(stdout, f.jsonOut)
+	}
+	if f.license != "" {
+		notice, err := eval.BuiltinNotice(f.license)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return exitUsage
+		}
+		fmt.Fprint(stdout, notice)
+		return exitOK
+	}
+	if f.apiKey == "" {
+		f.apiKey = os.Getenv("OPENAI_API_KEY")
+	}
+	if len(f.tasks) == 0 || len(pos) > 1 || (len(pos) == 0 && f.endpoint == "") {
+		fs.Usage()
+		return exitUsage
+	}
+	tasks := make([]*eval.Task, 0, len(f.tasks))
+	for _, name := range f.tasks {
+		t, err := eval.FindTask(name)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return exitUsage
+		}
+		if f.numFewshot >= 0 {
+			if t.Type != eval.MultipleChoice && f.numFewshot > 0 {
+				fmt.Fprintf(stderr, "gomerge: task %s: --num-fewshot needs a multiple-choice task\n", t.Name)
+				return exitUsage
+			}
+			t.NumFewshot = f.numFewshot
+		}
+		tasks = append(tasks, t)
+	}
+	log := newLogger(stderr, int(f.verbose))
+	var (
+		lm    eval.LM
+		tok   eval.Tokenizer
+		model string
+	)
+	if f.endpoint != "" {
+		ep := &eval.Endpoint{URL: f.endpoint, ContextSize: f.maxLength, BatchSize: f.batchSize,
+			Concurrent: f.concurrent, APIKey: f.apiKey}
+		if len(pos) == 1 {
+			ep.Model = pos[0]
+		}
+		lm, model = ep, f.endpoint
+		if !f.textPrompts {
+			rt, err := eval.NewRemoteTokenizer(ctx, ep)
+			switch {
+			case err == nil:
+				tok = rt
+			case evalNeedsTokenizer(tasks):
+				fmt.Fprintf(stderr, "gomerge: %v\n(--text-prompts lets the server tokenize multiple-choice tasks)\n", err)
+				return exitFailed
+			}
+		}
+	} else {
+		model = pos[0]
+		if lm, tok, err = openLocalLM(pos[0]); err != nil {
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return exitFailed
+		}
+	}
+	opt := eval.Options{Limit: f.limit, PerItem: f.perItem, AddBOS: f.addBOS, Logger: log}
+	if f.prefix >= 0 {
+		opt.PrefixToken = &f.prefix
+	}
+	if !f.quiet && isTerminal(stderr) {
+		opt.Progress = func(task string, done, total int) {
+			fmt.Fprintf(stderr, "\r%s: %d/%d requests", task, done, total)
+			if done == total {
+				fmt.Fprintln(stderr)
+			}
+		}
+	}
+	rep, err := eval.Score(ctx, lm, tok, tasks, opt)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomerge:", err)
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		return exitFailed
+	}
+	rep.Model = model
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+		return exitOK
+	}
+	printEvalReport(stdout, rep)
+	return exitOK
+}
+
+// evalNeedsTokenizer reports whether any task has text to encode.
+func evalNeedsTokenizer(tasks []*eval.Task) bool {
+	for _, t := range tasks {
+		if t.Type == eval.MultipleChoice {
+			return true
+		}
+		for _, d := range t.Docs {
+			if d.IDs == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func listEvalTasks(w io.Writer, asJSON bool) int {
+	type entry struct {
+		Name    string        `json:"name"`
+		Type    eval.TaskType `json:"output_type"`
+		Docs    int           `json:"docs"`
+		Metrics []string      `json:"metrics"`
+		License string        `json:"license"`
+	}
+	var list []entry
+	for _, n := range eval.BuiltinTasks() {
+		t, err := eval.Builtin(n)
+		if err != nil {
+			fmt.Fprintln(w, "gomerge:", err)
+			return exitFailed
+		}
+		list = append(list, entry{n, t.Type, len(t.Docs), t.Metrics, t.License})
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(list)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "task\ttype\tdocs\tmetrics\tlicence")
+	for _, e := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.Name, e.Type, e.Docs, strings.Join(e.Metrics, ","), e.License)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// printEvalReport prints lm-eval's results table: one line per metric.
+func printEvalReport(w io.Writer, rep *eval.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "task\tdocs\tmetric\tvalue\tstderr")
+	for _, t := range rep.Tasks {
+		names := make([]string, 0, len(t.Metrics))
+		for m := range t.Metrics {
+			names = append(names, m)
+		}
+		sort.Strings(names)
+		for _, m := range names {
+			se := "± N/A"
+			if v, ok := t.Stderr[m]; ok {
+				se = fmt.Sprintf("± %.4f", v)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.4f\t%s\n", t.Name, t.Docs, m, t.Metrics[m], se)
+		}
+		for _, it := range t.Items {
+			if it.LogLikelihood != nil {
+				fmt.Fprintf(tw, "%s\tdoc %d\tloglikelihood\t%.6f\t%d tokens\n", t.Name, it.Doc, *it.LogLikelihood, it.Tokens)
+			} else if it.Pred != nil {
+				fmt.Fprintf(tw, "%s\tdoc %d\tpred\t%d\tgold %v\n", t.Name, it.Doc, *it.Pred, it.Gold)
+			}
+		}
+	}
+	tw.Flush()
+}

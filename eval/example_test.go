@@ -1,0 +1,67 @@
+package eval_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomerge/gomerge/eval"
+)
+
+// letters is a toy tokenizer: one token per byte, BOS 1, EOS 2.
+type letters struct{}
+
+func (letters) Encode(s string) ([]int, error) {
+	ids := make([]int, len(s))
+	for i := range ids {
+		ids[i] = int(s[i])
+	}
+	return ids, nil
+}
+func (letters) BOS() (int, bool) { return 1, true }
+func (letters) EOS() (int, bool) { return 2, true }
+
+// likesA is a forward pass over a 256-token vocabulary that prefers 'a':
+// its logit is 2, every other token's 0.
+func likesA(ids []int) ([]float32, error) {
+	out := make([]float32, len(ids)*256)
+	for i := range ids {
+		out[i*256+'a'] = 2
+	}
+	return out, nil
+}
+
+func ExampleScore() {
+	mc, err := eval.ParseTaskYAML([]byte(`
+task: toy
+output_type: multiple_choice
+docs:
+  - {context: "Welcher Buchstabe?", choices: [aaa, bbb, ab], gold: 0}
+  - {context: "Und jetzt?", choices: [b, aa], gold: 0}
+`), "toy.yaml")
+	if err != nil {
+		panic(err)
+	}
+	ppl, err := eval.ParseDocsJSONL(strings.NewReader(`{"text": "aaaa"}`), "toy.jsonl")
+	if err != nil {
+		panic(err)
+	}
+	tasks := []*eval.Task{mc, {Name: "toy_ppl", Type: eval.Perplexity, Metrics: []string{"token_perplexity"}, Docs: ppl}}
+	lm := eval.FromLogits(likesA, 256, 2048)
+	rep, err := eval.Score(context.Background(), lm, letters{}, tasks, eval.Options{})
+	if err != nil {
+		panic(err)
+	}
+	acc, _ := rep.Tasks[0].Metric("acc,none")
+	fmt.Printf("acc %.2f ± %.2f\n", acc, rep.Tasks[0].Stderr["acc"])
+	fmt.Printf("acc_norm %.2f ± %.2f\n", rep.Tasks[0].Metrics["acc_norm"], rep.Tasks[0].Stderr["acc_norm"])
+	// Doc 1: " ab" has the highest log-likelihood, " aaa" the highest per
+	// character; doc 2: " b" and " aa". p('a') = e²/(e²+255) for each of the
+	// 4 tokens of "aaaa".
+	fmt.Printf("token_perplexity %.4f (by hand %.4f)\n", rep.Tasks[1].Metrics["token_perplexity"], (math.Exp(2)+255)/math.Exp(2))
+	// Output:
+	// acc 0.50 ± 0.50
+	// acc_norm 0.50 ± 0.50
+	// token_perplexity 35.5105 (by hand 35.5105)
+}

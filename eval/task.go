@@ -1,0 +1,490 @@
+package eval
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"go.yaml.in/yaml/v3"
+)
+
+// TaskType says how a task is scored; the names are lm-eval's output_type.
+type TaskType string
+
+// The task types.
+const (
+	// MultipleChoice scores every choice of a document with one
+	// loglikelihood request and picks the most likely one.
+	MultipleChoice TaskType = "multiple_choice"
+	// Perplexity scores whole documents with rolling windows
+	// (lm-eval's loglikelihood_rolling).
+	Perplexity TaskType = "loglikelihood_rolling"
+)
+
+// Metric names a task can report.
+var (
+	// MultipleChoiceMetrics are acc (argmax of the log-likelihoods),
+	// acc_norm (argmax of log-likelihood / choice length in characters),
+	// acc_bytes (the same over UTF-8 bytes) and exact_match (the gold choice
+	// is the greedy continuation).
+	MultipleChoiceMetrics = []string{"acc", "acc_norm", "acc_bytes", "exact_match"}
+	// PerplexityMetrics are lm-eval's word_perplexity, byte_perplexity and
+	// bits_per_byte, and gomerge's token_perplexity, exp(−Σ ll / Σ tokens).
+	PerplexityMetrics = []string{"word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity"}
+)
+
+// defaultMetrics are reported when a task file names none.
+var defaultMetrics = map[TaskType][]string{
+	MultipleChoice: {"acc", "acc_norm"},
+	Perplexity:     PerplexityMetrics,
+}
+
+// Task is a set of documents and how to score them. See the package
+// documentation for the file formats that produce one.
+type Task struct {
+	Name string
+	Type TaskType
+	// Description is put verbatim in front of every context.
+	Description string
+	// TargetDelimiter goes between a context and each choice; task files
+	// default it to " ", a Task built in Go says it.
+	TargetDelimiter string
+	// FewshotDelimiter follows each solved few-shot example; task files
+	// default it to "\n\n".
+	FewshotDelimiter string
+	// NumFewshot solved examples are put before each context, the first ones
+	// of FewshotDocs, or of Docs without the document itself.
+	NumFewshot  int
+	Metrics     []string
+	Docs        []Doc
+	FewshotDocs []Doc
+	// Source is where the task was read from; License is its data licence
+	// when known.
+	Source  string
+	License string
+}
+
+// Doc is one document of a task.
+type Doc struct {
+	// Text is a perplexity document; its words and UTF-8 bytes are counted
+	// for word_perplexity and byte_perplexity.
+	Text string `json:"text,omitempty"`
+	// IDs is a pre-tokenized perplexity document: IDs[0] conditions and
+	// IDs[1:] are scored.
+	IDs []int `json:"ids,omitempty"`
+	// Context, Choices and Gold make a multiple-choice document. Gold holds
+	// the indices of the correct choices (any of them counts).
+	Context string   `json:"context,omitempty"`
+	Choices []string `json:"choices,omitempty"`
+	Gold    []int    `json:"gold,omitempty"`
+}
+
+// ErrFormat reports a malformed task file.
+var ErrFormat = errors.New("eval: malformed task file")
+
+// taskFile is the YAML layout of a task file.
+type taskFile struct {
+	Task             string      `yaml:"task"`
+	OutputType       string      `yaml:"output_type"`
+	Description      string      `yaml:"description"`
+	TargetDelimiter  *string     `yaml:"target_delimiter"`
+	FewshotDelimiter *string     `yaml:"fewshot_delimiter"`
+	NumFewshot       int         `yaml:"num_fewshot"`
+	MetricList       []yaml.Node `yaml:"metric_list"`
+	Docs             []yaml.Node `yaml:"docs"`
+	DatasetPath      string      `yaml:"dataset_path"`
+	FewshotDocs      []yaml.Node `yaml:"fewshot_docs"`
+	FewshotPath      string      `yaml:"fewshot_path"`
+	License          string      `yaml:"license"`
+}
+
+// docFile is one document as written in a file; Gold may be an index, a
+// choice's text or a list of indices.
+type docFile struct {
+	Text    *string  `json:"text" yaml:"text"`
+	IDs     []int    `json:"ids" yaml:"ids"`
+	Context *string  `json:"context" yaml:"context"`
+	Choices []string `json:"choices" yaml:"choices"`
+	Gold    any      `json:"gold" yaml:"gold"`
+}
+
+// LoadTask reads a task file from disk: YAML (.yaml, .yml) or JSONL
+// (.jsonl, .json), either optionally zstd-compressed (.zst).
+func LoadTask(name string) (*Task, error) {
+	dir, base := filepath.Split(filepath.Clean(name))
+	if dir == "" {
+		dir = "."
+	}
+	t, err := LoadTaskFS(os.DirFS(dir), base)
+	if err != nil {
+		return nil, err
+	}
+	t.Source = name
+	return t, nil
+}
+
+// LoadTaskFS is LoadTask on a file system; a YAML file's dataset_path and
+// fewshot_path are relative to the YAML file.
+func LoadTaskFS(fsys fs.FS, name string) (*Task, error) {
+	data, err := readFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimSuffix(path.Base(name), ".zst")
+	ext := path.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	switch ext {
+	case ".yaml", ".yml":
+		return parseTaskYAML(data, name, stem, fsys, path.Dir(name))
+	case ".jsonl", ".json":
+		docs, err := ParseDocsJSONL(bytes.NewReader(data), name)
+		if err != nil {
+			return nil, err
+		}
+		t := &Task{Name: stem, Docs: docs, Source: name}
+		if err := t.init(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("%s: %w: want .yaml, .yml, .jsonl or .json (optionally .zst)", name, ErrFormat)
+}
+
+// ParseTaskYAML parses a YAML task file whose documents are inline (a
+// dataset_path needs LoadTask). source names the file in errors.
+func ParseTaskYAML(data []byte, source string) (*Task, error) {
+	return parseTaskYAML(data, source, strings.TrimSuffix(path.Base(source), path.Ext(source)), nil, "")
+}
+
+func parseTaskYAML(data []byte, source, stem string, fsys fs.FS, dir string) (*Task, error) {
+	var f taskFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("%s: %w: %v", source, ErrFormat, err)
+	}
+	t := &Task{
+		Name: f.Task, Description: f.Description, NumFewshot: f.NumFewshot,
+		TargetDelimiter: " ", FewshotDelimiter: "\n\n", Source: source, License: f.License,
+	}
+	if t.Name == "" {
+		t.Name = stem
+	}
+	if f.TargetDelimiter != nil {
+		t.TargetDelimiter = *f.TargetDelimiter
+	}
+	if f.FewshotDelimiter != nil {
+		t.FewshotDelimiter = *f.FewshotDelimiter
+	}
+	switch f.OutputType {
+	case "":
+	case string(MultipleChoice):
+		t.Type = MultipleChoice
+	case string(Perplexity), "perplexity":
+		t.Type = Perplexity
+	default:
+		return nil, fmt.Errorf("%s: %w: output_type %q (want multiple_choice or loglikelihood_rolling)", source, ErrFormat, f.OutputType)
+	}
+	for _, n := range f.MetricList {
+		var name string
+		switch n.Kind {
+		case yaml.ScalarNode:
+			name = n.Value
+		case yaml.MappingNode:
+			var m struct {
+				Metric string `yaml:"metric"`
+			}
+			if err := n.Decode(&m); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w: %v", source, n.Line, ErrFormat, err)
+			}
+			name = m.Metric
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%s:%d: %w: metric_list entries are names or {metric: name}", source, n.Line, ErrFormat)
+		}
+		t.Metrics = append(t.Metrics, name)
+	}
+	var err error
+	if t.Docs, err = yamlDocs(f.Docs, source); err != nil {
+		return nil, err
+	}
+	if t.FewshotDocs, err = yamlDocs(f.FewshotDocs, source); err != nil {
+		return nil, err
+	}
+	for _, ref := range []struct {
+		path string
+		dst  *[]Doc
+	}{{f.DatasetPath, &t.Docs}, {f.FewshotPath, &t.FewshotDocs}} {
+		if ref.path == "" {
+			continue
+		}
+		if fsys == nil {
+			return nil, fmt.Errorf("%s: %w: %q needs LoadTask", source, ErrFormat, ref.path)
+		}
+		p := path.Join(dir, filepath.ToSlash(ref.path))
+		data, err := readFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		docs, err := ParseDocsJSONL(bytes.NewReader(data), p)
+		if err != nil {
+			return nil, err
+		}
+		*ref.dst = append(*ref.dst, docs...)
+	}
+	if err := t.init(); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return t, nil
+}
+
+func yamlDocs(nodes []yaml.Node, source string) ([]Doc, error) {
+	docs := make([]Doc, 0, len(nodes))
+	for i := range nodes {
+		var df docFile
+		if err := nodes[i].Decode(&df); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w: %v", source, nodes[i].Line, ErrFormat, err)
+		}
+		d, err := df.doc()
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w: %v", source, nodes[i].Line, ErrFormat, err)
+		}
+		docs = append(docs, d)
+	}
+	return docs, nil
+}
+
+// ParseDocsJSONL reads one document per line (blank lines are skipped).
+// source names the file in errors, which carry the line number.
+func ParseDocsJSONL(r io.Reader, source string) ([]Doc, error) {
+	var docs []Doc
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		dec.DisallowUnknownFields()
+		var df docFile
+		if err := dec.Decode(&df); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w: %v", source, line, ErrFormat, err)
+		}
+		if dec.More() {
+			return nil, fmt.Errorf("%s:%d: %w: more than one JSON value on the line", source, line, ErrFormat)
+		}
+		d, err := df.doc()
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w: %v", source, line, ErrFormat, err)
+		}
+		docs = append(docs, d)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return docs, nil
+}
+
+func (df *docFile) doc() (Doc, error) {
+	var d Doc
+	if df.Choices != nil {
+		if df.Text != nil || df.IDs != nil {
+			return d, errors.New("a document has either choices or text/ids")
+		}
+		if len(df.Choices) == 0 {
+			return d, errors.New("empty choices")
+		}
+		if df.Context != nil {
+			d.Context = *df.Context
+		}
+		d.Choices = df.Choices
+		gold, err := resolveGold(df.Gold, df.Choices)
+		if err != nil {
+			return d, err
+		}
+		d.Gold = gold
+		return d, nil
+	}
+	if df.Context != nil || df.Gold != nil {
+		return d, errors.New("context and gold need choices")
+	}
+	if df.Text == nil && df.IDs == nil {
+		return d, errors.New("a document needs text, ids or choices")
+	}
+	if df.Text != nil {
+		d.Text = *df.Text
+	}
+	for _, id := range df.IDs {
+		if id < 0 {
+			return d, fmt.Errorf("negative token id %d", id)
+		}
+	}
+	if df.IDs != nil && len(df.IDs) == 0 {
+		return d, errors.New("empty ids")
+	}
+	d.IDs = df.IDs
+	return d, nil
+}
+
+// resolveGold turns a gold field (an index, a choice's text, or a list of
+// indices) into indices; out-of-range golds are errors here, where lm-eval
+// only warns and scores the document 0.
+func resolveGold(v any, choices []string) ([]int, error) {
+	index := func(v any) (int, error) {
+		var f float64
+		switch x := v.(type) {
+		case int:
+			f = float64(x)
+		case json.Number:
+			var err error
+			if f, err = x.Float64(); err != nil {
+				return 0, fmt.Errorf("gold %v: %v", x, err)
+			}
+		case float64:
+			f = x
+		default:
+			return 0, fmt.Errorf("gold %v is not an index", v)
+		}
+		if f != math.Trunc(f) || f < 0 || f >= float64(len(choices)) {
+			return 0, fmt.Errorf("gold %v out of range for %d choices", v, len(choices))
+		}
+		return int(f), nil
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil, errors.New("missing gold")
+	case string:
+		for i, c := range choices {
+			if c == x {
+				return []int{i}, nil
+			}
+		}
+		return nil, fmt.Errorf("gold %q is not one of the choices", x)
+	case []any:
+		if len(x) == 0 {
+			return nil, errors.New("empty gold list")
+		}
+		out := make([]int, len(x))
+		for i, e := range x {
+			g, err := index(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = g
+		}
+		return out, nil
+	}
+	g, err := index(v)
+	if err != nil {
+		return nil, err
+	}
+	return []int{g}, nil
+}
+
+// Validate infers a missing Type from the first document, checks every
+// document against the type and fills in the default metrics. Score calls
+// it; the loaders already have.
+func (t *Task) Validate() error {
+	return t.init()
+}
+
+func (t *Task) init() error {
+	if t.Type == "" && len(t.Docs) > 0 {
+		t.Type = Perplexity
+		if t.Docs[0].Choices != nil {
+			t.Type = MultipleChoice
+		}
+	}
+	if t.Type == "" {
+		return fmt.Errorf("%w: no documents and no output_type", ErrFormat)
+	}
+	for i, d := range append(t.Docs[:len(t.Docs):len(t.Docs)], t.FewshotDocs...) {
+		if (d.Choices != nil) != (t.Type == MultipleChoice) {
+			return fmt.Errorf("%w: document %d does not fit a %s task", ErrFormat, i+1, t.Type)
+		}
+		if err := d.check(); err != nil {
+			return fmt.Errorf("%w: document %d: %v", ErrFormat, i+1, err)
+		}
+	}
+	if t.NumFewshot < 0 || (t.NumFewshot > 0 && t.Type != MultipleChoice) {
+		return fmt.Errorf("%w: num_fewshot %d for a %s task", ErrFormat, t.NumFewshot, t.Type)
+	}
+	if len(t.Metrics) == 0 {
+		t.Metrics = append([]string(nil), defaultMetrics[t.Type]...)
+	}
+	known := MultipleChoiceMetrics
+	if t.Type == Perplexity {
+		known = PerplexityMetrics
+	}
+	for _, m := range t.Metrics {
+		ok := false
+		for _, k := range known {
+			ok = ok || m == k
+		}
+		if !ok {
+			return fmt.Errorf("%w: metric %q is not one of %s for a %s task", ErrFormat, m, strings.Join(known, ", "), t.Type)
+		}
+	}
+	return nil
+}
+
+// check is what Score relies on: golds inside the choices, ids present.
+func (d *Doc) check() error {
+	if d.Choices != nil {
+		if len(d.Choices) == 0 || len(d.Gold) == 0 {
+			return errors.New("no choices or no gold")
+		}
+		for _, g := range d.Gold {
+			if g < 0 || g >= len(d.Choices) {
+				return fmt.Errorf("gold %d out of range for %d choices", g, len(d.Choices))
+			}
+		}
+		return nil
+	}
+	if d.IDs != nil && len(d.IDs) == 0 {
+		return errors.New("empty ids")
+	}
+	for _, id := range d.IDs {
+		if id < 0 {
+			return fmt.Errorf("negative token id %d", id)
+		}
+	}
+	return nil
+}
+
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+})
+
+// readFile reads a file, decompressing it when its name ends in .zst.
+func readFile(fsys fs.FS, name string) ([]byte, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(name, ".zst") {
+		return data, nil
+	}
+	dec, err := zstdDecoder()
+	if err != nil {
+		return nil, err
+	}
+	out, err := dec.DecodeAll(data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: zstd: %w", name, err)
+	}
+	return out, nil
+}
