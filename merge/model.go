@@ -14,6 +14,7 @@ import (
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/lora"
 	"github.com/gomerge/gomerge/merge/arch"
+	"github.com/gomerge/gomerge/pytorch"
 	"github.com/gomerge/gomerge/safetensors"
 )
 
@@ -147,27 +148,19 @@ func (r resolver) localPath(p string) string {
 }
 
 // openTensors opens a model directory's weights: safetensors files, else
-// a registered opener for other formats (PyTorch checkpoints).
+// a PyTorch checkpoint (pytorch_model.bin or its shards), read through a
+// restricted unpickler that runs no code from the file — mergekit's
+// lookup order.
 func openTensors(dir string) (safetensors.Source, error) {
 	m, err := safetensors.OpenModel(dir)
 	if err == nil {
 		return m, nil
 	}
-	for _, o := range tensorOpeners {
-		if o.has(dir) {
-			return o.open(dir)
-		}
+	if pytorch.HasCheckpoint(dir) {
+		return pytorch.OpenModel(dir)
 	}
 	return nil, err
 }
-
-// tensorOpener opens weights in a format other than safetensors.
-type tensorOpener struct {
-	has  func(dir string) bool
-	open func(dir string) (safetensors.Source, error)
-}
-
-var tensorOpeners []tensorOpener
 
 func (m *SourceModel) readConfig(raw []byte, cfgPath string) error {
 	var err error
