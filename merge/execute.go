@@ -231,8 +231,14 @@ func taskCost(m *Method, t *Task) int64 {
 type executor struct {
 	plan *Plan
 	opt  Options
-	w    *safetensors.Writer
+	w    tensorSink
 	pool bufferPool
+}
+
+// tensorSink receives the output tensors' bytes: a safetensors.Writer, or
+// memory for a plan read as a Source.
+type tensorSink interface {
+	WriteTensorPart(name string, off int64, b []byte) error
 }
 
 func (ex *executor) run(t *Task) error {
