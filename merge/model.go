@@ -89,6 +89,9 @@ func (r resolver) dir(ref ModelRef, p, rev string) (string, error) {
 // model; it reads no tensor data. With HeadersOnly, a hub model's headers
 // are read over the network and its weights are not downloaded.
 func (r resolver) openSourceModel(ref ModelRef) (*SourceModel, error) {
+	if pl, ok := r.opt.Virtual[r.localPath(ref.Path)]; ok {
+		return r.virtualModel(ref, pl)
+	}
 	m := &SourceModel{Ref: ref}
 	var remote *hub.RemoteModel
 	var d string
@@ -127,6 +130,28 @@ func (r resolver) openSourceModel(ref ModelRef) (*SourceModel, error) {
 	if ref.LoRA != nil {
 		if err := r.applyLoRA(m); err != nil {
 			m.Tensors.Close()
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// virtualModel is a model whose tensors a plan merges as they are read.
+func (r resolver) virtualModel(ref ModelRef, pl *Plan) (*SourceModel, error) {
+	var opt Options
+	if r.opt.VirtualOptions != nil {
+		opt = *r.opt.VirtualOptions
+	}
+	cfg, err := pl.ConfigJSON()
+	if err != nil {
+		return nil, err
+	}
+	m := &SourceModel{Ref: ref, Dir: pl.Donor.Dir, Local: true, Tensors: pl.Source(opt)}
+	if err := m.readConfig(cfg, ref.Path+" (streamed stage)"); err != nil {
+		return nil, err
+	}
+	if ref.LoRA != nil {
+		if err := r.applyLoRA(m); err != nil {
 			return nil, err
 		}
 	}

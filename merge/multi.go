@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -92,14 +93,19 @@ type MultiOptions struct {
 	// Lazy skips stages whose output already holds config.json and model
 	// weights (mergekit's default).
 	Lazy bool
+	// Stream does not write named stages that exactly one other stage
+	// reads: their tensors are merged as that stage reads them.
+	Stream bool
 }
 
 // StageResult is what happened to one stage.
 type StageResult struct {
-	Name    string  `json:"name"`
-	Out     string  `json:"out"`
-	Skipped bool    `json:"skipped"`
-	Result  *Result `json:"result,omitempty"`
+	Name    string `json:"name"`
+	Out     string `json:"out"`
+	Skipped bool   `json:"skipped"`
+	// Streamed stages were merged into the stage reading them, unwritten.
+	Streamed bool    `json:"streamed,omitempty"`
+	Result   *Result `json:"result,omitempty"`
 }
 
 // RunMulti runs the stages of a multi-stage config in dependency order,
@@ -115,10 +121,17 @@ func RunMulti(ctx context.Context, stages []*Config, mo MultiOptions, opt Option
 		return nil, fmt.Errorf("multi: %w", err)
 	}
 	mo.IntermediateDir = dir
-	order, outs, err := planStages(stages, mo)
+	order, outs, uses, err := planStages(stages, mo)
 	if err != nil {
 		return nil, err
 	}
+	virtual := map[string]*Plan{}
+	defer func() {
+		for _, pl := range virtual {
+			pl.Close()
+		}
+	}()
+	opt.Virtual, opt.VirtualOptions = virtual, &opt
 	if err := os.MkdirAll(mo.IntermediateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("multi: %w", err)
 	}
@@ -128,6 +141,16 @@ func RunMulti(ctx context.Context, stages []*Config, mo MultiOptions, opt Option
 		r := StageResult{Name: cfg.Name, Out: outs[i]}
 		if r.Name == "" {
 			r.Name = "final merge"
+		}
+		if mo.Stream && cfg.Name != "" && uses[i] == 1 && !(mo.Lazy && modelComplete(outs[i])) {
+			pl, err := NewPlanContext(ctx, cfg, opt.PlanOptions)
+			if err != nil {
+				return res, fmt.Errorf("stage %s: %w", r.Name, err)
+			}
+			virtual[outs[i]] = pl
+			r.Streamed = true
+			res = append(res, r)
+			continue
 		}
 		if mo.Lazy && modelComplete(outs[i]) {
 			r.Skipped = true
@@ -152,29 +175,30 @@ func RunMulti(ctx context.Context, stages []*Config, mo MultiOptions, opt Option
 
 // planStages checks names, points references to other stages at their
 // outputs, and orders the stages so that each runs after those it reads.
-func planStages(stages []*Config, mo MultiOptions) (order []int, outs []string, err error) {
+func planStages(stages []*Config, mo MultiOptions) (order []int, outs []string, uses []int, err error) {
 	byName := map[string]int{}
 	final := -1
 	for i, c := range stages {
 		if c.Name == "" {
 			if final >= 0 {
-				return nil, nil, fmt.Errorf("%s: more than one stage has no name; only the final merge may be unnamed", c.File)
+				return nil, nil, nil, fmt.Errorf("%s: more than one stage has no name; only the final merge may be unnamed", c.File)
 			}
 			final = i
 			continue
 		}
 		if strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == ".." {
-			return nil, nil, fmt.Errorf("%s: stage name %q must be a plain directory name", c.File, c.Name)
+			return nil, nil, nil, fmt.Errorf("%s: stage name %q must be a plain directory name", c.File, c.Name)
 		}
 		if j, dup := byName[c.Name]; dup {
-			return nil, nil, fmt.Errorf("%s: two stages are named %q (documents %d and %d)", c.File, c.Name, j+1, i+1)
+			return nil, nil, nil, fmt.Errorf("%s: two stages are named %q (documents %d and %d)", c.File, c.Name, j+1, i+1)
 		}
 		byName[c.Name] = i
 	}
 	if final >= 0 && mo.OutPath == "" {
-		return nil, nil, errors.New("multi: --out-path is required when the config has an unnamed final merge")
+		return nil, nil, nil, errors.New("multi: --out-path is required when the config has an unnamed final merge")
 	}
 	outs = make([]string, len(stages))
+	uses = make([]int, len(stages))
 	deps := make([][]int, len(stages))
 	for i, c := range stages {
 		if c.Name == "" {
@@ -188,10 +212,13 @@ func planStages(stages []*Config, mo MultiOptions) (order []int, outs []string, 
 				continue
 			}
 			if j == i {
-				return nil, nil, fmt.Errorf("%s: stage %q reads its own output", c.File, c.Name)
+				return nil, nil, nil, fmt.Errorf("%s: stage %q reads its own output", c.File, c.Name)
 			}
 			r.Path = filepath.Join(mo.IntermediateDir, stages[j].Name)
-			deps[i] = append(deps[i], j)
+			if !slices.Contains(deps[i], j) {
+				deps[i] = append(deps[i], j)
+				uses[j]++
+			}
 		}
 	}
 	state := make([]int, len(stages)) // 0 new, 1 visiting, 2 done
@@ -215,10 +242,10 @@ func planStages(stages []*Config, mo MultiOptions) (order []int, outs []string, 
 	}
 	for i := range stages {
 		if err := visit(i, nil); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return order, outs, nil
+	return order, outs, uses, nil
 }
 
 // modelRefs returns pointers to every model reference in the config.

@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -120,5 +121,40 @@ func TestMultiStageErrors(t *testing.T) {
 	_, err := ParseMultiConfig([]byte(doc("a", "x")+"---\nname: b\nmerge_method: linear\nmodels: 3\n"), "m.yml")
 	if err == nil || !strings.Contains(err.Error(), "m.yml:7:") {
 		t.Fatalf("err = %v, want one at m.yml:7", err)
+	}
+}
+
+// TestMultiStream streams a stage read by one other stage instead of
+// writing it: the final model is byte-identical, the stage's directory is
+// never made.
+func TestMultiStream(t *testing.T) {
+	models, _ := filepath.Abs("../testdata/golden/models")
+	run := func(stream bool) (string, []StageResult) {
+		stages, err := ParseMultiConfig([]byte(strings.ReplaceAll(threeStages, "MODELS", models)), "multi.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := t.TempDir()
+		mo := MultiOptions{IntermediateDir: filepath.Join(tmp, "inter"), OutPath: filepath.Join(tmp, "final"), Lazy: true, Stream: stream}
+		res, err := RunMulti(context.Background(), stages, mo, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tmp, res
+	}
+	plain, _ := run(false)
+	streamed, res := run(true)
+	for _, r := range res {
+		if r.Streamed != (r.Name == "tuned") {
+			t.Errorf("stage %s streamed=%v", r.Name, r.Streamed)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(streamed, "inter/tuned")); err == nil {
+		t.Error("the streamed stage was written")
+	}
+	a, _ := os.ReadFile(filepath.Join(plain, "final/model.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(streamed, "final/model.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("streaming the intermediate changed the final model")
 	}
 }

@@ -29,6 +29,14 @@ type PlanOptions struct {
 	// headers, read with range requests, without downloading weights
 	// (gomerge plan). Such a plan cannot be executed.
 	HeadersOnly bool
+	// Virtual maps model paths (as the config names them, resolved
+	// against Dir) to plans whose output stands in for a model directory
+	// that was never written: multi-stage merges stream such
+	// intermediates into the stage that reads them.
+	Virtual map[string]*Plan
+	// VirtualOptions are the options the virtual plans' tensors are
+	// merged with (their seed).
+	VirtualOptions *Options
 }
 
 // Plan is a validated merge: every output tensor with its inputs, shapes,

@@ -31,6 +31,7 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&mo.IntermediateDir, "I", "", "same as --intermediate-dir")
 	fs.StringVar(&mo.OutPath, "out-path", "", "output of the unnamed final stage")
 	fs.BoolVar(&mo.Lazy, "lazy", true, "skip stages whose output is already complete")
+	fs.BoolVar(&mo.Stream, "stream-intermediates", false, "do not write stages that one other stage reads; merge them as it reads them")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -91,6 +92,8 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		for _, r := range res {
 			if r.Skipped {
 				fmt.Fprintf(stderr, "gomerge: %s: %s is complete, skipped\n", r.Name, r.Out)
+			} else if r.Streamed {
+				fmt.Fprintf(stderr, "gomerge: %s: streamed into the stage that reads it, not written\n", r.Name)
 			} else {
 				fmt.Fprintf(stderr, "gomerge: %s: wrote %s (%d tensors, %.1f MB in %.1fs)\n",
 					r.Name, r.Out, r.Result.Tensors, float64(r.Result.Bytes)/1e6, r.Result.Seconds)
