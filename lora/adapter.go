@@ -30,6 +30,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomerge/gomerge/pytorch"
 	"github.com/gomerge/gomerge/safetensors"
 )
 
@@ -86,11 +87,45 @@ type Adapter struct {
 	// whole (modules_to_save, base_layer copies).
 	Replace map[string]string
 
-	file *safetensors.File
+	file adapterFile
+}
+
+// adapterFile is the adapter's tensor file: safetensors or a PyTorch pickle.
+type adapterFile interface {
+	Names() []string
+	Tensor(name string) (safetensors.TensorInfo, bool)
+	ReadTensorRange(name string, off int64, dst []byte) error
+	Close() error
+}
+
+// fileSource presents one safetensors file as an adapterFile.
+type fileSource struct{ *safetensors.File }
+
+func (f fileSource) Names() []string {
+	var out []string
+	for _, t := range f.Tensors() {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func (f fileSource) ReadTensorRange(name string, off int64, dst []byte) error {
+	info, ok := f.File.Tensor(name)
+	if !ok {
+		return fmt.Errorf("%s: no tensor %s", f.Name(), name)
+	}
+	return f.File.ReadTensorRange(info, off, dst)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Open reads an adapter directory: adapter_config.json and
-// adapter_model.safetensors. It reads the tensors' headers, not their data.
+// adapter_model.safetensors (or an older PEFT's adapter_model.bin, read
+// with the restricted unpickler). It reads the tensors' headers, not their
+// data.
 func Open(dir string) (*Adapter, error) {
 	cfgPath := filepath.Join(dir, "adapter_config.json")
 	raw, err := os.ReadFile(cfgPath)
@@ -109,14 +144,20 @@ func Open(dir string) (*Adapter, error) {
 		return nil, fmt.Errorf("lora: %s: r must be positive, got %d", cfgPath, a.Config.R)
 	}
 	wpath := filepath.Join(dir, "adapter_model.safetensors")
-	if _, err := os.Stat(wpath); err != nil {
-		if _, berr := os.Stat(filepath.Join(dir, "adapter_model.bin")); berr == nil {
-			return nil, fmt.Errorf("lora: %s: adapter_model.bin adapters are not supported; convert it to safetensors", dir)
+	if _, err := os.Stat(wpath); err == nil {
+		f, err := safetensors.Open(wpath)
+		if err != nil {
+			return nil, fmt.Errorf("lora: %w", err)
 		}
-		return nil, fmt.Errorf("lora: %w", err)
-	}
-	if a.file, err = safetensors.Open(wpath); err != nil {
-		return nil, fmt.Errorf("lora: %w", err)
+		a.file = fileSource{f}
+	} else if bpath := filepath.Join(dir, "adapter_model.bin"); exists(bpath) {
+		// Older PEFT saves pickles: read with the restricted unpickler.
+		wpath = bpath
+		if a.file, err = pytorch.Open(bpath); err != nil {
+			return nil, fmt.Errorf("lora: %w", err)
+		}
+	} else {
+		return nil, fmt.Errorf("lora: %s: no adapter_model.safetensors or adapter_model.bin", dir)
 	}
 	if err := a.index(); err != nil {
 		a.file.Close()
@@ -143,8 +184,7 @@ func (a *Adapter) index() error {
 		}
 		return mods[m]
 	}
-	for _, t := range a.file.Tensors() {
-		key := t.Name
+	for _, key := range a.file.Names() {
 		name, ok := strings.CutPrefix(key, peftPrefix)
 		if !ok {
 			return fmt.Errorf("tensor %s: PEFT adapter keys start with %q", key, peftPrefix)

@@ -271,7 +271,7 @@ func (m *Model) readF32(key string) ([]float32, error) {
 		return nil, fmt.Errorf("lora %s: tensor %s has dtype %s, not a float type", m.adapter.Dir, key, info.DType)
 	}
 	raw := make([]byte, info.Size)
-	if err := m.adapter.file.ReadTensor(key, raw); err != nil {
+	if err := m.adapter.file.ReadTensorRange(key, 0, raw); err != nil {
 		return nil, fmt.Errorf("lora %s: %w", m.adapter.Dir, err)
 	}
 	out := make([]float32, info.NumElements())
@@ -286,7 +286,7 @@ func (m *Model) readF32(key string) ([]float32, error) {
 func (m *Model) readReplaced(info safetensors.TensorInfo, key string, off int64, dst []byte) error {
 	ai, _ := m.adapter.Tensor(key)
 	if ai.DType == info.DType {
-		return m.adapter.file.ReadTensorRange(ai, off, dst)
+		return m.adapter.file.ReadTensorRange(ai.Name, off, dst)
 	}
 	vals, err := m.readF32(key)
 	if err != nil {

@@ -389,6 +389,21 @@ def lora_cases():
 
 
 @part
+def lora_bin():
+    """The lora_patterns adapter saved the old way (adapter_model.bin), with its merged weights."""
+    from peft import LoraConfig, get_peft_model, PeftModel
+    from transformers import AutoModelForCausalLM
+    import shutil
+    base_dir = os.path.join(OUT, "eval", "models", "llama")
+    src = os.path.join(OUT, "lora", "lora_patterns", "adapter")
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    pm = PeftModel.from_pretrained(base, src)
+    d = os.path.join(OUT, "lora", "lora_patterns_bin")
+    pm.save_pretrained(os.path.join(d, "adapter"), safe_serialization=False)
+    print(os.listdir(os.path.join(d, "adapter")))
+
+
+@part
 def spm_ids():
     if not (SPM and GERMAN):
         print("no spm model or text")
@@ -424,6 +439,6 @@ def versions():
 
 if __name__ == "__main__":
     versions()
-    for fn in [eval_models, eval_golden, eval_stories, torch_bins, torch_sharded, lora_cases, spm_ids]:
+    for fn in [eval_models, eval_golden, eval_stories, torch_bins, torch_sharded, lora_cases, lora_bin, spm_ids]:
         fn()
     print("FAILED PARTS:", FAILED)
