@@ -439,6 +439,8 @@ def versions():
 
 if __name__ == "__main__":
     versions()
+    only = os.environ.get("REFGEN_ONLY", "").split(",")
     for fn in [eval_models, eval_golden, eval_stories, torch_bins, torch_sharded, lora_cases, lora_bin, spm_ids]:
-        fn()
+        if only == [""] or fn.__name__ in only:
+            fn()
     print("FAILED PARTS:", FAILED)
