@@ -128,7 +128,14 @@ type TokenizerConfig struct {
 	Tokens []TokenConfig
 	// PadToMultipleOf rounds the vocabulary size up; 0 = unset.
 	PadToMultipleOf int
-	Pos             Pos
+	// Approximate (a gomerge extension) gives a model the rows of tokens
+	// it lacks by tokenizer surgery in its own embedding space — "omp",
+	// "common_interpolation", "mean" or "zero" — instead of mergekit's
+	// rows borrowed from the models that have them. "" = mergekit's rule.
+	Approximate string
+	// K is OMP's sparsity or the interpolation's neighbours (default 32).
+	K   int
+	Pos Pos
 }
 
 // TokenConfig says where one token's embedding comes from.
@@ -888,6 +895,18 @@ func (p *cfgParser) tokenizer(n *yaml.Node) (*TokenizerConfig, error) {
 			}
 			if t.PadToMultipleOf, err = p.integer(kv.val, "pad_to_multiple_of"); err == nil && t.PadToMultipleOf <= 0 {
 				err = p.errorf(kv.val, "pad_to_multiple_of must be a positive integer, not %d", t.PadToMultipleOf)
+			}
+		case "approximate":
+			if t.Approximate, err = p.str(kv.val, "approximate"); err == nil {
+				switch t.Approximate {
+				case "omp", "common_interpolation", "mean", "zero":
+				default:
+					err = p.errorf(kv.val, "approximate must be omp, common_interpolation, mean or zero, not %q", t.Approximate)
+				}
+			}
+		case "k":
+			if t.K, err = p.integer(kv.val, "k"); err == nil && t.K <= 0 {
+				err = p.errorf(kv.val, "k must be a positive integer, not %d", t.K)
 			}
 		default:
 			p.warnf(kv.key, "unknown key %q ignored", kv.key.Value)

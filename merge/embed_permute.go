@@ -7,6 +7,7 @@ import (
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
+	"github.com/gomerge/gomerge/tokensurgeon"
 )
 
 // Sources of a token's default embedding row (mergekit's
@@ -19,10 +20,12 @@ const (
 )
 
 type tokenSource struct {
-	kind  uint8
-	force bool
-	model *SourceModel
-	row   int
+	kind uint8
+	// explicit sources come from the tokenizer: block's tokens.
+	explicit bool
+	force    bool
+	model    *SourceModel
+	row      int
 }
 
 // permutedEmbed presents each model's embedding matrix (input embeddings
@@ -39,17 +42,31 @@ type permutedEmbed struct {
 	// dtype is the first model's: mergekit builds every default row and
 	// average in it.
 	dtype tensor.DType
+	base  *SourceModel
 
 	mu       sync.Mutex
 	defaults map[int][]float32
 	pads     map[*SourceModel][]float32
+	// surgery holds, per (model, donor) pair, the shared rows OMP and
+	// interpolation work from; approxRows the rows made.
+	surgery    map[[2]*SourceModel]*tokensurgeon.Approximator
+	approxRows map[approxKey][]float32
+	means      map[*SourceModel][]float64
+}
+
+type approxKey struct {
+	m  *SourceModel
+	id int
 }
 
 // newPermutedEmbed plans the default rows of every output token for one
 // embedding tensor.
 func newPermutedEmbed(bt *builtTokenizer, task *Task, base *SourceModel) (*permutedEmbed, error) {
 	pe := &permutedEmbed{bt: bt, name: task.Name, infos: map[*SourceModel]safetensors.TensorInfo{},
-		defaults: map[int][]float32{}, pads: map[*SourceModel][]float32{}}
+		defaults: map[int][]float32{}, pads: map[*SourceModel][]float32{},
+		surgery: map[[2]*SourceModel]*tokensurgeon.Approximator{}, approxRows: map[approxKey][]float32{},
+		means: map[*SourceModel][]float64{}}
+	pe.base = base
 	for _, in := range task.Inputs {
 		if len(in.Tensor.Shape) != 2 || len(in.Parts) > 0 {
 			return nil, fmt.Errorf("%s: model %s stores it as %v, not a [vocab, hidden] matrix", task.Name, in.Model.Ref.String(), in.Tensor.Shape)
@@ -80,7 +97,7 @@ func newPermutedEmbed(bt *builtTokenizer, task *Task, base *SourceModel) (*permu
 			if err != nil {
 				return nil, err
 			}
-			s.force = cfg.Force
+			s.force, s.explicit = cfg.Force, true
 			*src = s
 			if s.kind != srcNone {
 				continue
@@ -195,6 +212,13 @@ func (pe *permutedEmbed) row(m *SourceModel, dt tensor.DType, id int, dst []byte
 	src := pe.sources[id]
 	if own := pe.bt.perm[m][id]; own >= 0 && !src.force {
 		return pe.readRow(m, own, dst)
+	}
+	if pe.bt.approx != "" && !src.explicit && src.kind != srcZero {
+		row, err := pe.approxRow(m, id)
+		if err != nil {
+			return err
+		}
+		return tensor.Encode(dst, row, dt)
 	}
 	if src.kind == srcNone {
 		clear(dst) // reported by zeroRows at plan time
@@ -323,6 +347,156 @@ func (pe *permutedEmbed) zeroRows() []string {
 		if n > 0 {
 			out = append(out, fmt.Sprintf("%s: model %s has no embedding for %d token(s) (first %q); their rows are zero", pe.name, m.Ref.String(), n, first))
 		}
+	}
+	return out
+}
+
+// maxAtoms caps the shared tokens tokenizer surgery works from: the first
+// ones by output id (BPE vocabularies put frequent tokens first).
+const maxAtoms = 4096
+
+// approxRow is model m's row for a token it lacks, made by tokenizer
+// surgery in m's own space: the token's row in a donor model that has it
+// (the base if it does) is expressed through the tokens m and the donor
+// share, and the same combination of m's rows is taken.
+func (pe *permutedEmbed) approxRow(m *SourceModel, id int) ([]float32, error) {
+	key := approxKey{m, id}
+	pe.mu.Lock()
+	if r, ok := pe.approxRows[key]; ok {
+		pe.mu.Unlock()
+		return r, nil
+	}
+	pe.mu.Unlock()
+	dt, _ := tensor.ParseDType(string(pe.infos[m].DType))
+	out := make([]float32, pe.hidden)
+	switch pe.bt.approx {
+	case "zero":
+	case "mean":
+		mean, err := pe.ownMean(m)
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range mean {
+			out[j] = float32(v)
+		}
+	default:
+		donor := pe.donorFor(id)
+		if donor == nil {
+			break
+		}
+		ap, err := pe.approximator(m, donor)
+		if err != nil {
+			return nil, err
+		}
+		t32, err := pe.readRowF32(donor, pe.bt.perm[donor][id])
+		if err != nil {
+			return nil, err
+		}
+		t := make([]float64, len(t32))
+		for j, v := range t32 {
+			t[j] = float64(v)
+		}
+		var r []float64
+		if pe.bt.approx == "omp" {
+			r, err = ap.OMP(t, pe.bt.k)
+		} else {
+			r, err = ap.Interpolate(t, pe.bt.k, false, tokensurgeon.DistanceProportional)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: token %q for model %s: %w", pe.name, pe.bt.tokens[id], m.Ref.String(), err)
+		}
+		for j, v := range r {
+			out[j] = float32(v)
+		}
+	}
+	tensor.Round(dt, out)
+	pe.mu.Lock()
+	pe.approxRows[key] = out
+	pe.mu.Unlock()
+	return out, nil
+}
+
+// donorFor is a model that has the token: the base if it does, else the
+// first considered model.
+func (pe *permutedEmbed) donorFor(id int) *SourceModel {
+	if pe.base != nil && pe.infos[pe.base].Name != "" && pe.bt.perm[pe.base][id] >= 0 {
+		return pe.base
+	}
+	for _, d := range pe.models {
+		if pe.bt.perm[d][id] >= 0 {
+			return d
+		}
+	}
+	return nil
+}
+
+// approximator gathers the rows of the tokens m and donor share.
+func (pe *permutedEmbed) approximator(m, donor *SourceModel) (*tokensurgeon.Approximator, error) {
+	k := [2]*SourceModel{m, donor}
+	pe.mu.Lock()
+	if a, ok := pe.surgery[k]; ok {
+		pe.mu.Unlock()
+		return a, nil
+	}
+	pe.mu.Unlock()
+	a := &tokensurgeon.Approximator{}
+	for id := 0; id < pe.bt.size && len(a.DonorShared) < maxAtoms; id++ {
+		mi, di := pe.bt.perm[m][id], pe.bt.perm[donor][id]
+		if mi < 0 || di < 0 {
+			continue
+		}
+		mr, err := pe.readRowF32(m, mi)
+		if err != nil {
+			return nil, err
+		}
+		dr, err := pe.readRowF32(donor, di)
+		if err != nil {
+			return nil, err
+		}
+		a.BaseShared = append(a.BaseShared, widen(mr))
+		a.DonorShared = append(a.DonorShared, widen(dr))
+	}
+	if len(a.DonorShared) == 0 {
+		return nil, fmt.Errorf("%s: models %s and %s share no token", pe.name, m.Ref.String(), donor.Ref.String())
+	}
+	pe.mu.Lock()
+	pe.surgery[k] = a
+	pe.mu.Unlock()
+	return a, nil
+}
+
+// ownMean is the mean of model m's own rows.
+func (pe *permutedEmbed) ownMean(m *SourceModel) ([]float64, error) {
+	pe.mu.Lock()
+	if r, ok := pe.means[m]; ok {
+		pe.mu.Unlock()
+		return r, nil
+	}
+	pe.mu.Unlock()
+	rows := int(pe.infos[m].Shape[0])
+	sum := make([]float64, pe.hidden)
+	for r := range rows {
+		row, err := pe.readRowF32(m, r)
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range row {
+			sum[j] += float64(v)
+		}
+	}
+	for j := range sum {
+		sum[j] /= float64(rows)
+	}
+	pe.mu.Lock()
+	pe.means[m] = sum
+	pe.mu.Unlock()
+	return sum, nil
+}
+
+func widen(f []float32) []float64 {
+	out := make([]float64, len(f))
+	for i, v := range f {
+		out[i] = float64(v)
 	}
 	return out
 }

@@ -30,6 +30,9 @@ type builtTokenizer struct {
 	configs map[string]TokenConfig
 	// base is the tokenizer base model: base_model, else the first model.
 	base *SourceModel
+	// approx and k are the tokenizer: block's approximate and k.
+	approx string
+	k      int
 	// files are the output tokenizer files; copyFrom, when set, is a
 	// directory whose tokenizer files are copied verbatim instead.
 	files    map[string][]byte
@@ -52,6 +55,12 @@ func (p *planner) buildTokenizer() error {
 	}
 	bt := &builtTokenizer{perm: map[*SourceModel][]int{}, vocab: map[*SourceModel]map[string]int{}, configs: map[string]TokenConfig{}}
 	bt.base = p.plan.Donor
+	if cfg.Tokenizer != nil {
+		bt.approx, bt.k = cfg.Tokenizer.Approximate, cfg.Tokenizer.K
+		if bt.k == 0 {
+			bt.k = 32
+		}
+	}
 	for _, t := range tokens {
 		bt.configs[t.Token] = t
 	}

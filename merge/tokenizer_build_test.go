@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/tensor"
 	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
@@ -220,5 +222,148 @@ func TestTokenizerMerges(t *testing.T) {
 				c.check(t, e, cfg)
 			}
 		})
+	}
+}
+
+// TestTokenizerSurgeryOnTheFly gives the base model rows for the ChatML
+// tokens it lacks by OMP in its own embedding space (tokenizer: approximate:
+// omp). The ChatML model's embeddings are an invertible linear map of the
+// base's, and its new tokens are 3-sparse combinations of shared ones, so
+// the base's approximated rows must be those combinations of its own rows.
+func TestTokenizerSurgeryOnTheFly(t *testing.T) {
+	dir := tokModels(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	baseRows := floatsOf(t, filepath.Join(dir, "base"), "model.embed_tokens.weight")
+	h := 64
+	W := make([]float64, h*h)
+	for i := range W {
+		W[i] = rng.NormFloat64() / 8
+	}
+	apply := func(b []float64) []float32 {
+		out := make([]float32, h)
+		for i := range h {
+			var s float64
+			for j := range h {
+				s += W[i*h+j] * b[j]
+			}
+			out[i] = float32(s)
+		}
+		return out
+	}
+	chat := make([][]float32, 66)
+	want := map[int][]float64{}
+	for i := range 64 {
+		chat[i] = apply(baseRows[i])
+	}
+	for _, id := range []int{64, 65} {
+		comb := make([]float64, h)
+		for range 3 {
+			j, c := 3+rng.IntN(61), rng.NormFloat64()
+			for k := range comb {
+				comb[k] += c * baseRows[j][k]
+			}
+		}
+		want[id] = comb
+		chat[id] = apply(comb)
+	}
+	setRows(t, filepath.Join(dir, "chatml"), chat)
+	yml := "merge_method: linear\nbase_model: base\ndtype: float32\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: chatml\n    parameters: {weight: 1}\n" +
+		"tokenizer:\n  source: union\n  approximate: omp\n  k: 64\n"
+	cfg, err := ParseConfig([]byte(yml), "c.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := NewPlan(cfg, PlanOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	for _, task := range plan.Tasks {
+		if task.Name != "model.embed_tokens.weight" {
+			continue
+		}
+		in := task.Inputs[0]
+		if in.Model.Ref.Path != "base" {
+			in = task.Inputs[1]
+		}
+		for _, id := range []int{64, 65} {
+			row := make([]byte, 4*h)
+			if err := in.readRange(int64(id*4*h), row); err != nil {
+				t.Fatal(err)
+			}
+			got := bytesF32(t, row)
+			for k := range got {
+				if math.Abs(float64(got[k])-want[id][k]) > 1e-3*(1+math.Abs(want[id][k])) {
+					t.Fatalf("token %d: base's approximated row differs at %d: %g vs %g", id, k, got[k], want[id][k])
+				}
+			}
+		}
+		return
+	}
+	t.Fatal("no embed_tokens task")
+}
+
+func floatsOf(t *testing.T, dir, name string) [][]float64 {
+	t.Helper()
+	m, err := safetensors.OpenModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	f := floats(t, m, name)
+	info, _ := m.Tensor(name)
+	h := int(info.Shape[1])
+	var out [][]float64
+	for i := 0; i < len(f); i += h {
+		r := make([]float64, h)
+		for j := range r {
+			r[j] = float64(f[i+j])
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// setRows rewrites embed_tokens and lm_head of a float32 model.
+func setRows(t *testing.T, dir string, rows [][]float32) {
+	t.Helper()
+	m, err := safetensors.OpenModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []safetensors.TensorSpec
+	data := map[string][]byte{}
+	for _, n := range m.Names() {
+		info, _ := m.Tensor(n)
+		raw := make([]byte, info.Size)
+		if err := m.ReadTensor(n, raw); err != nil {
+			t.Fatal(err)
+		}
+		if n == "model.embed_tokens.weight" || n == "lm_head.weight" {
+			var flat []float32
+			for _, r := range rows {
+				flat = append(flat, r...)
+			}
+			raw = make([]byte, 4*len(flat))
+			if err := tensor.Encode(raw, flat, tensor.F32); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data[n] = raw
+		specs = append(specs, safetensors.TensorSpec{Name: n, DType: info.DType, Shape: info.Shape})
+	}
+	m.Close()
+	os.Remove(filepath.Join(dir, "model.safetensors"))
+	w, err := safetensors.Create(dir, specs, safetensors.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, d := range data {
+		if err := w.WriteTensor(n, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,21 +9,22 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// approximator computes base-space rows for donor tokens the base lacks,
-// from the tokens both have: donorS and baseS are the shared tokens' rows
-// in the donor's and the base's embedding spaces.
-type approximator struct {
-	donorS, baseS [][]float64
+// Approximator computes base-space rows for donor tokens the base lacks,
+// from the tokens both have: DonorShared and BaseShared are the shared
+// tokens' rows in the donor's and the base's embedding spaces (the widths
+// may differ).
+type Approximator struct {
+	DonorShared, BaseShared [][]float64
 }
 
-// omp is Orthogonal Matching Pursuit (arXiv 2506.06607): pick k shared
+// OMP is Orthogonal Matching Pursuit (arXiv 2506.06607): pick k shared
 // tokens whose donor rows best explain the target's donor row, greedily
 // by |⟨residual, atom⟩| with the chosen atoms kept orthonormal, fit their
 // coefficients by least squares, and apply the same coefficients to the
 // base rows. Only coefficients cross between the spaces, so the widths
 // may differ.
-func (a *approximator) omp(t []float64, k int) ([]float64, error) {
-	n := len(a.donorS)
+func (a *Approximator) OMP(t []float64, k int) ([]float64, error) {
+	n := len(a.DonorShared)
 	k = min(k, n)
 	r := slices.Clone(t)
 	var q [][]float64
@@ -31,7 +32,7 @@ func (a *approximator) omp(t []float64, k int) ([]float64, error) {
 	used := make([]bool, n)
 	for range k {
 		best, score := -1, -1.0
-		for j, d := range a.donorS {
+		for j, d := range a.DonorShared {
 			if used[j] {
 				continue
 			}
@@ -43,14 +44,14 @@ func (a *approximator) omp(t []float64, k int) ([]float64, error) {
 			break
 		}
 		used[best] = true
-		v := slices.Clone(a.donorS[best])
+		v := slices.Clone(a.DonorShared[best])
 		for range 2 { // Gram-Schmidt twice keeps q orthonormal in floating point
 			for _, qi := range q {
 				floats.AddScaled(v, -floats.Dot(qi, v), qi)
 			}
 		}
 		nrm := floats.Norm(v, 2)
-		if nrm <= 1e-10*floats.Norm(a.donorS[best], 2) || nrm == 0 {
+		if nrm <= 1e-10*floats.Norm(a.DonorShared[best], 2) || nrm == 0 {
 			continue // linearly dependent on the chosen atoms
 		}
 		floats.Scale(1/nrm, v)
@@ -62,9 +63,9 @@ func (a *approximator) omp(t []float64, k int) ([]float64, error) {
 		}
 	}
 	if len(chosen) == 0 {
-		return make([]float64, len(a.baseS[0])), nil
+		return make([]float64, len(a.BaseShared[0])), nil
 	}
-	coef, err := leastSquares(a.donorS, chosen, t)
+	coef, err := leastSquares(a.DonorShared, chosen, t)
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +95,10 @@ func leastSquares(rows [][]float64, idx []int, t []float64) ([]float64, error) {
 	return c.RawVector().Data, nil
 }
 
-func (a *approximator) combine(idx []int, coef []float64) []float64 {
-	out := make([]float64, len(a.baseS[0]))
+func (a *Approximator) combine(idx []int, coef []float64) []float64 {
+	out := make([]float64, len(a.BaseShared[0]))
 	for j, i := range idx {
-		floats.AddScaled(out, coef[j], a.baseS[i])
+		floats.AddScaled(out, coef[j], a.BaseShared[i])
 	}
 	return out
 }
@@ -109,14 +110,14 @@ const (
 	LeastSquares         = "least_squares"
 )
 
-// interpolate is common_interpolation: the k nearest shared tokens in
+// Interpolate is common_interpolation: the k nearest shared tokens in
 // donor space (Euclidean or cosine distance), weighted by the scheme.
-func (a *approximator) interpolate(t []float64, k int, cosine bool, scheme string) ([]float64, error) {
-	n := len(a.donorS)
+func (a *Approximator) Interpolate(t []float64, k int, cosine bool, scheme string) ([]float64, error) {
+	n := len(a.DonorShared)
 	k = min(k, n)
 	dist := make([]float64, n)
 	tn := floats.Norm(t, 2)
-	for j, d := range a.donorS {
+	for j, d := range a.DonorShared {
 		if cosine {
 			dn := floats.Norm(d, 2)
 			c := 0.0
@@ -163,11 +164,11 @@ func (a *approximator) interpolate(t []float64, k int, cosine bool, scheme strin
 		b := mat.NewVecDense(k+1, nil)
 		for x, i := range idx {
 			for y, j := range idx {
-				M.Set(x, y, floats.Dot(a.donorS[i], a.donorS[j]))
+				M.Set(x, y, floats.Dot(a.DonorShared[i], a.DonorShared[j]))
 			}
 			M.Set(x, k, 1)
 			M.Set(k, x, 1)
-			b.SetVec(x, floats.Dot(a.donorS[i], t))
+			b.SetVec(x, floats.Dot(a.DonorShared[i], t))
 		}
 		b.SetVec(k, 1)
 		var sol mat.VecDense
@@ -177,7 +178,7 @@ func (a *approximator) interpolate(t []float64, k int, cosine bool, scheme strin
 		w = sol.RawVector().Data[:k]
 	case LeastSquares:
 		var err error
-		if w, err = leastSquares(a.donorS, idx, t); err != nil {
+		if w, err = leastSquares(a.DonorShared, idx, t); err != nil {
 			return nil, err
 		}
 	default:

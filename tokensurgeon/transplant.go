@@ -276,7 +276,7 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 	}
 	needDonor := opt.Method == OMP || opt.Method == CommonInterpolation
 	var df [][]float64
-	var ap approximator
+	var ap Approximator
 	if needDonor {
 		dt, err := tensor.ParseDType(string(di.DType))
 		if err != nil || !dt.Arithmetic() {
@@ -294,8 +294,8 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 		for _, t := range donorToks {
 			if b, ok := safeBase[t.key]; ok && t.id < dRows {
 				shared = append(shared, tok{t.key, t.id})
-				ap.donorS = append(ap.donorS, df[t.id])
-				ap.baseS = append(ap.baseS, bf[b])
+				ap.DonorShared = append(ap.DonorShared, df[t.id])
+				ap.BaseShared = append(ap.BaseShared, bf[b])
 			}
 		}
 		if len(shared) == 0 {
@@ -329,9 +329,9 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 			var err error
 			switch opt.Method {
 			case OMP:
-				r, err = ap.omp(df[t.id], opt.K)
+				r, err = ap.OMP(df[t.id], opt.K)
 			case CommonInterpolation:
-				r, err = ap.interpolate(df[t.id], opt.K, opt.Cosine, opt.WeightScheme)
+				r, err = ap.Interpolate(df[t.id], opt.K, opt.Cosine, opt.WeightScheme)
 			case Mean:
 				r = slices.Clone(mean)
 			case Zero:
