@@ -77,6 +77,8 @@ const usage = `usage:
   gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
                                    extract a LoRA adapter (mergekit-extract-lora)
   gomerge doctor MODEL... [--json] check special tokens, chat template and vocabulary
+  gomerge convert-llama2c MODEL.bin OUT
+                                   llama2.c checkpoint (+ tokenizer) to a Hugging Face directory
   gomerge tokensurgeon MODEL DONOR OUT [flags]
                                    move MODEL onto DONOR's tokenizer (mergekit-tokensurgeon)
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
@@ -108,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMulti(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "convert-llama2c":
+		return runConvert(ctx, args[1:], stdout, stderr)
 	case "tokensurgeon":
 		return runTokensurgeon(ctx, args[1:], stdout, stderr)
 	case "merge":
