@@ -68,10 +68,10 @@ func ConvertLlama2CTokenizer(tokPath, outDir string, vocab int) error {
 	var trainer []byte
 	trainer = protoVarint(trainer, 3, 2) // model_type: BPE
 	trainer = protoVarint(trainer, 4, uint64(vocab))
-	trainer = protoVarint(trainer, 35, 1) // byte_fallback
-	trainer = protoVarint(trainer, 40, 0) // unk_id
-	trainer = protoVarint(trainer, 41, 1) // bos_id
-	trainer = protoVarint(trainer, 42, 2) // eos_id
+	trainer = protoVarint(trainer, 35, 1)                      // byte_fallback
+	trainer = protoVarint(trainer, 40, 0)                      // unk_id
+	trainer = protoVarint(trainer, 41, 1)                      // bos_id
+	trainer = protoVarint(trainer, 42, 2)                      // eos_id
 	trainer = protoVarint(trainer, 43, uint64(math.MaxUint64)) // pad_id -1
 	model = protoBytes(model, 2, trainer)
 	var norm []byte
