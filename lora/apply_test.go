@@ -28,6 +28,7 @@ func TestPEFTMerged(t *testing.T) {
 		{"embed", llama, 4},
 		{"modules_to_save", llama, 3},
 		{"layers", llama, 1},
+		{"lora_patterns_bin", llama, 14}, // the same adapter saved as adapter_model.bin
 		{"gpt2_fan_in_fan_out", filepath.Join(ref, "lora/gpt2_base"), 6},
 	}
 	for _, c := range cases {
@@ -45,7 +46,8 @@ func TestPEFTMerged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := safetensors.Open(filepath.Join(ref, "lora", c.name, "merged.safetensors"))
+			merged := strings.TrimSuffix(c.name, "_bin") // a .bin adapter merges like its safetensors twin
+			want, err := safetensors.Open(filepath.Join(ref, "lora", merged, "merged.safetensors"))
 			if err != nil {
 				t.Fatal(err)
 			}
