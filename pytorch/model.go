@@ -1,7 +1,6 @@
 package pytorch
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -105,25 +104,7 @@ func modelShards(dir string) ([]string, map[string]string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", indexPath, err)
-	}
-	if idx.WeightMap == nil {
-		return nil, nil, fmt.Errorf("%s: no weight_map", indexPath)
-	}
-	var shards []string
-	for name, shard := range idx.WeightMap {
-		// The index may come from an untrusted download: keep shards in dir.
-		if !filepath.IsLocal(filepath.FromSlash(shard)) {
-			return nil, nil, fmt.Errorf("%s: tensor %q: shard %q is not a file inside the model directory", indexPath, name, shard)
-		}
-		shards = append(shards, filepath.FromSlash(shard))
-	}
-	slices.Sort(shards)
-	return slices.Compact(shards), idx.WeightMap, nil
+	return safetensors.ParseIndex(data, indexPath)
 }
 
 // Dir returns the model directory.

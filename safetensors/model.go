@@ -97,6 +97,15 @@ func modelShards(dir string) ([]string, map[string]string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return ParseIndex(data, indexPath)
+}
+
+// ParseIndex reads a sharded checkpoint's index (model.safetensors.index.json,
+// pytorch_model.bin.index.json): it returns the shard files named in its
+// weight_map, sorted and relative to the model directory, and the map. A
+// shard path that leaves the directory is an error: an index may come from
+// an untrusted download. indexPath is used in errors.
+func ParseIndex(data []byte, indexPath string) ([]string, map[string]string, error) {
 	var idx index
 	if err := json.Unmarshal(data, &idx); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", indexPath, err)
@@ -106,7 +115,6 @@ func modelShards(dir string) ([]string, map[string]string, error) {
 	}
 	var shards []string
 	for name, shard := range idx.WeightMap {
-		// The index may come from an untrusted download: keep shards in dir.
 		if !filepath.IsLocal(filepath.FromSlash(shard)) {
 			return nil, nil, fmt.Errorf("%s: tensor %q: shard %q is not a file inside the model directory", indexPath, name, shard)
 		}
