@@ -12,7 +12,6 @@ import (
 
 	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/safetensors"
-	"github.com/gomerge/gomerge/tensor"
 	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
@@ -266,7 +265,9 @@ func TestTokenizerSurgeryOnTheFly(t *testing.T) {
 		want[id] = comb
 		chat[id] = apply(comb)
 	}
-	setRows(t, filepath.Join(dir, "chatml"), chat)
+	if err := testmodel.SetRows(filepath.Join(dir, "chatml"), []string{"model.embed_tokens.weight", "lm_head.weight"}, chat); err != nil {
+		t.Fatal(err)
+	}
 	yml := "merge_method: linear\nbase_model: base\ndtype: float32\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: chatml\n    parameters: {weight: 1}\n" +
 		"tokenizer:\n  source: union\n  approximate: omp\n  k: 64\n"
 	cfg, err := ParseConfig([]byte(yml), "c.yml")
@@ -322,48 +323,4 @@ func floatsOf(t *testing.T, dir, name string) [][]float64 {
 		out = append(out, r)
 	}
 	return out
-}
-
-// setRows rewrites embed_tokens and lm_head of a float32 model.
-func setRows(t *testing.T, dir string, rows [][]float32) {
-	t.Helper()
-	m, err := safetensors.OpenModel(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var specs []safetensors.TensorSpec
-	data := map[string][]byte{}
-	for _, n := range m.Names() {
-		info, _ := m.Tensor(n)
-		raw := make([]byte, info.Size)
-		if err := m.ReadTensor(n, raw); err != nil {
-			t.Fatal(err)
-		}
-		if n == "model.embed_tokens.weight" || n == "lm_head.weight" {
-			var flat []float32
-			for _, r := range rows {
-				flat = append(flat, r...)
-			}
-			raw = make([]byte, 4*len(flat))
-			if err := tensor.Encode(raw, flat, tensor.F32); err != nil {
-				t.Fatal(err)
-			}
-		}
-		data[n] = raw
-		specs = append(specs, safetensors.TensorSpec{Name: n, DType: info.DType, Shape: info.Shape})
-	}
-	m.Close()
-	os.Remove(filepath.Join(dir, "model.safetensors"))
-	w, err := safetensors.Create(dir, specs, safetensors.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n, d := range data {
-		if err := w.WriteTensor(n, d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -113,47 +113,17 @@ func writeTok(t *testing.T, dir string, vocab map[string]int, class string, tc m
 	write(t, filepath.Join(dir, "tokenizer_config.json"), tc)
 }
 
-// setEmbeddings rewrites a model with embed_tokens and lm_head set to rows.
+// setEmbeddings sets embed_tokens and lm_head of a test model to rows.
 func setEmbeddings(t *testing.T, dir string, rows [][]float64) {
 	t.Helper()
-	m, err := safetensors.OpenModel(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := map[string][]byte{}
-	var specs []safetensors.TensorSpec
-	for _, n := range m.Names() {
-		info, _ := m.Tensor(n)
-		raw := make([]byte, info.Size)
-		if err := m.ReadTensor(n, raw); err != nil {
-			t.Fatal(err)
-		}
-		if n == "model.embed_tokens.weight" || n == "lm_head.weight" {
-			f := make([]float32, info.NumElements())
-			for i, r := range rows {
-				for j, v := range r {
-					f[i*len(r)+j] = float32(v)
-				}
-			}
-			if err := tensor.Encode(raw, f, tensor.F32); err != nil {
-				t.Fatal(err)
-			}
-		}
-		data[n] = raw
-		specs = append(specs, safetensors.TensorSpec{Name: n, DType: info.DType, Shape: info.Shape})
-	}
-	m.Close()
-	os.Remove(filepath.Join(dir, "model.safetensors"))
-	w, err := safetensors.Create(dir, specs, safetensors.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n, d := range data {
-		if err := w.WriteTensor(n, d); err != nil {
-			t.Fatal(err)
+	f := make([][]float32, len(rows))
+	for i, r := range rows {
+		f[i] = make([]float32, len(r))
+		for j, v := range r {
+			f[i][j] = float32(v)
 		}
 	}
-	if err := w.Close(); err != nil {
+	if err := testmodel.SetRows(dir, []string{"model.embed_tokens.weight", "lm_head.weight"}, f); err != nil {
 		t.Fatal(err)
 	}
 }
