@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,17 +81,10 @@ func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	res, err := merge.ExtractLoRA(ctx, out, opt)
 	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
-			return exitInterrupted
-		}
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitFailed
+		return failure(ctx, stderr, err, exitFailed)
 	}
 	if jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		printJSON(stdout, res)
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "gomerge: wrote %s: %d modules decomposed (rank up to %d), %d saved whole\n",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -93,17 +92,10 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 		opt.Logger = newLogger(stderr, 1)
 		res, err := tokensurgeon.Transplant(ctx, pos[0], pos[1], pos[2], opt)
 		if err != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
-				return exitInterrupted
-			}
-			fmt.Fprintln(stderr, "gomerge:", err)
-			return exitFailed
+			return failure(ctx, stderr, err, exitFailed)
 		}
 		if *jsonOut {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(res)
+			printJSON(stdout, res)
 		} else {
 			fmt.Fprintf(stderr, "gomerge: wrote %s with vocabulary size %d\n", pos[2], res.VocabSize)
 		}
@@ -125,9 +117,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitFailed
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		printJSON(stdout, res)
 		return exitOK
 	}
 	for _, c := range res.Changes {

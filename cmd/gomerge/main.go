@@ -216,12 +216,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	opt.HeadersOnly = planOnly
 	plan, err := merge.NewPlanContext(ctx, cfg, opt.PlanOptions)
 	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
-			return exitInterrupted
-		}
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitUsage
+		return failure(ctx, stderr, err, exitUsage)
 	}
 	defer plan.Close()
 	if planOnly {
@@ -235,17 +230,10 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	}
 	res, err := merge.Execute(ctx, plan, pos[1], opt)
 	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
-			return exitInterrupted
-		}
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitFailed
+		return failure(ctx, stderr, err, exitFailed)
 	}
 	if f.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		printJSON(stdout, res)
 	} else if !f.quiet {
 		fmt.Fprintf(stderr, "gomerge: wrote %s: %d tensors, %d shard(s), %.1f MB in %.1fs\n",
 			res.Out, res.Tensors, res.Shards, float64(res.Bytes)/1e6, res.Seconds)
@@ -366,9 +354,7 @@ func printPlan(plan *merge.Plan, opt merge.Options, stdout io.Writer, asJSON boo
 		s.Models = append(s.Models, m.Ref.String())
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(s)
+		printJSON(stdout, s)
 		return exitOK
 	}
 	fmt.Fprintf(stdout, "method:        %s\narchitecture:  %s\nmodels:        %d\n", s.Method, s.Architecture, len(s.Models))
@@ -381,4 +367,23 @@ func printPlan(plan *merge.Plan, opt merge.Options, stdout io.Writer, asJSON boo
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return exitOK
+}
+
+// failure reports a command's error and returns its exit code: 130 when
+// the context was cancelled (Ctrl-C), else code.
+func failure(ctx context.Context, stderr io.Writer, err error, code int) int {
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "gomerge: interrupted; no output written")
+		return exitInterrupted
+	}
+	fmt.Fprintln(stderr, "gomerge:", err)
+	return code
+}
+
+// printJSON writes v indented, without HTML escaping, for --json.
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
 }
