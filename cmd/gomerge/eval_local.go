@@ -2,17 +2,28 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/gomerge/gomerge/eval"
 	"github.com/gomerge/gomerge/eval/model"
+	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/merge"
 )
 
-// openLocalLM loads a model directory for `gomerge eval`: the in-process
-// forward pass (eval/model) adapted as lm-eval feeds a model, and the
-// directory's tokenizer.
+// openLocalLM loads a model for `gomerge eval`: the in-process forward pass
+// (eval/model) adapted as lm-eval feeds a model, and the model's tokenizer.
+// A merge config (.yml, .yaml) is merged in memory as the forward pass reads
+// its tensors — the candidate is scored without being written.
 func openLocalLM(dir string) (eval.LM, eval.Tokenizer, error) {
-	m, err := model.Open(dir, model.Options{})
-	if err != nil {
+	var m *model.Model
+	var err error
+	if ext := filepath.Ext(dir); ext == ".yml" || ext == ".yaml" {
+		var tokDir string
+		if m, tokDir, err = mergeInMemory(dir); err != nil {
+			return nil, nil, fmt.Errorf("eval %s: %w", dir, err)
+		}
+		dir = tokDir
+	} else if m, err = model.Open(dir, model.Options{}); err != nil {
 		return nil, nil, fmt.Errorf("eval %s: %w", dir, err)
 	}
 	lm := eval.FromLogitsBatch(m.LogitsBatch, m.VocabSize(), m.MaxPositions())
@@ -43,4 +54,29 @@ func openTokenizer(dir string, m *model.Model) (eval.Tokenizer, error) {
 		eos = e[0]
 	}
 	return idsOnly{dir: dir, bos: m.BOS(), eos: eos}, nil
+}
+
+// mergeInMemory plans a merge config and loads its output straight into
+// the forward pass; it returns the model and the directory whose tokenizer
+// the merge would copy.
+func mergeInMemory(path string) (*model.Model, string, error) {
+	cfg, err := merge.LoadConfig(path)
+	if err != nil {
+		return nil, "", err
+	}
+	plan, err := merge.NewPlan(cfg, merge.PlanOptions{Hub: hub.NewClient()})
+	if err != nil {
+		return nil, "", err
+	}
+	defer plan.Close()
+	cj, err := plan.ConfigJSON()
+	if err != nil {
+		return nil, "", err
+	}
+	// Random methods need a seed; a fixed one keeps scores repeatable.
+	m, err := model.Load(cj, plan.Source(merge.Options{Seed: 0}), model.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	return m, plan.Donor.Dir, nil
 }
