@@ -61,6 +61,7 @@ const (
 const usage = `usage:
   gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
   gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
+  gomerge tokenize --tokenizer DIR [--no-special]  text lines on stdin -> JSON arrays of token ids
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "plan":
 		return runMerge(ctx, args[1:], stdout, stderr, true)
+	case "tokenize":
+		return runTokenize(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}
