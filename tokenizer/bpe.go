@@ -35,8 +35,9 @@ type bpe struct {
 	suffix       string // end_of_word_suffix
 	byteIDs      [256]int
 
-	mu    sync.RWMutex
-	cache map[string][]int
+	mu      sync.RWMutex
+	cache   map[string][]int
+	noCache bool // for benchmarks
 }
 
 const (
@@ -107,6 +108,9 @@ func newBPE(j *bpeJSON) (*bpe, error) {
 			return nil, fmt.Errorf("vocab token %q: id %d out of range", tok, id)
 		}
 		maxID = max(maxID, id)
+	}
+	if maxID >= 2*len(m.vocab)+1024 {
+		return nil, fmt.Errorf("vocab ids are sparse: largest %d for %d tokens", maxID, len(m.vocab))
 	}
 	m.vocabR = make([]string, maxID+1)
 	for tok, id := range m.vocab {
@@ -181,6 +185,9 @@ func (m *bpe) tokenize(dst []int, word string) []int {
 		if id, ok := m.vocab[word]; ok {
 			return append(dst, id)
 		}
+	}
+	if m.noCache {
+		return m.mergeWord(dst, word)
 	}
 	m.mu.RLock()
 	ids, ok := m.cache[word]

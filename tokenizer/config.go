@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Config is the token configuration of a model directory, one field per
@@ -228,6 +229,13 @@ func readMaybeGz(dir, name string) ([]byte, string, error) {
 	}
 	data, err = io.ReadAll(zr)
 	return data, p + ".gz", err
+}
+
+// readMaybeGzFile reads a file, gunzipping it when its name ends in .gz.
+func readMaybeGzFile(p string) ([]byte, error) {
+	dir, name := filepath.Split(p)
+	data, _, err := readMaybeGz(dir, strings.TrimSuffix(name, ".gz"))
+	return data, err
 }
 
 // LoadConfig reads the side files of dir; absent files leave nil fields.
