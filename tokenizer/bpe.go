@@ -25,7 +25,7 @@ type mergeValue struct{ rank, newID int32 }
 type bpe struct {
 	vocab        map[string]int
 	vocabR       []string
-	merges       map[uint64]mergeValue
+	merges       *mergeTable
 	mergeList    []Merge
 	unk          int // -1 when none
 	fuseUnk      bool
@@ -134,7 +134,7 @@ func newBPE(j *bpeJSON) (*bpe, error) {
 		return nil, err
 	}
 	m.mergeList = merges
-	m.merges = make(map[uint64]mergeValue, len(merges))
+	m.merges = newMergeTable(len(merges))
 	for i, mg := range merges {
 		a, ok := m.vocab[mg.Left]
 		if !ok {
@@ -152,7 +152,7 @@ func newBPE(j *bpeJSON) (*bpe, error) {
 		if !ok {
 			return nil, fmt.Errorf("merge %d: result %q not in vocab", i+1, mg.Left+right)
 		}
-		m.merges[pairKey(a, b)] = mergeValue{int32(i), int32(n)}
+		m.merges.put(pairKey(a, b), mergeValue{int32(i), int32(n)})
 	}
 	return m, nil
 }
@@ -287,7 +287,7 @@ func (m *bpe) mergeWord(dst []int, word string) []int {
 	var hbuf [64]mergeItem
 	h := mergeHeap(hbuf[:0])
 	for i := 0; i+1 < n; i++ {
-		if v, ok := m.merges[pairKey(int(syms[i].id), int(syms[i+1].id))]; ok {
+		if v, ok := m.merges.get(pairKey(int(syms[i].id), int(syms[i+1].id))); ok {
 			h.push(mergeItem{v.rank, int32(i), v.newID})
 		}
 	}
@@ -298,7 +298,7 @@ func (m *bpe) mergeWord(dst []int, word string) []int {
 			continue
 		}
 		next := s.next
-		v, ok := m.merges[pairKey(int(s.id), int(syms[next].id))]
+		v, ok := m.merges.get(pairKey(int(s.id), int(syms[next].id)))
 		if !ok || v.newID != top.newID {
 			continue
 		}
@@ -310,12 +310,12 @@ func (m *bpe) mergeWord(dst []int, word string) []int {
 		}
 		if s.prev != -1 {
 			p := s.prev
-			if v, ok := m.merges[pairKey(int(syms[p].id), int(s.id))]; ok {
+			if v, ok := m.merges.get(pairKey(int(syms[p].id), int(s.id))); ok {
 				h.push(mergeItem{v.rank, p, v.newID})
 			}
 		}
 		if s.next != -1 {
-			if v, ok := m.merges[pairKey(int(s.id), int(syms[s.next].id))]; ok {
+			if v, ok := m.merges.get(pairKey(int(s.id), int(syms[s.next].id))); ok {
 				h.push(mergeItem{v.rank, top.pos, v.newID})
 			}
 		}

@@ -118,8 +118,8 @@ type componentJSON struct {
 	Prepend        string          `json:"prepend"`
 	Pattern        patternJSON     `json:"pattern"`
 	Content        json.RawMessage `json:"content"`
-	Left           bool            `json:"left"`
-	Right          bool            `json:"right"`
+	StripLeft      bool            `json:"strip_left"`
+	StripRight     bool            `json:"strip_right"`
 	Behavior       string          `json:"behavior"`
 	Invert         bool            `json:"invert"`
 	AddPrefixSpace *bool           `json:"add_prefix_space"`
@@ -178,7 +178,7 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		}
 		return replace{m, content}, nil
 	case "Strip":
-		return strip{c.Left, c.Right}, nil
+		return strip{c.StripLeft, c.StripRight}, nil
 	case "StripAccents":
 		return stripAccents{}, nil
 	case "Sequence":
