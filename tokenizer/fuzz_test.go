@@ -25,6 +25,7 @@ func FuzzFromJSON(f *testing.F) {
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {}, "merges": []}}`))
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "a"]]}, "decoder": {"type": "Sequence", "decoders": [{"type": "Strip", "content": " ", "start": 5, "stop": 5}]}}`))
 	f.Add([]byte(`{"normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}, "model": {"type": "BPE", "byte_fallback": true, "vocab": {"<0x41>": 0, "▁": 1}}}`))
+	f.Add([]byte(`{"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": true, "vocab": [["<unk>", 0], ["a", -1.5], ["ab", -2], ["<0x62>", -3]]}}`))
 	f.Add([]byte(`{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\s+(?!\\S)"}, "behavior": "Isolated"}, "model": {"type": "BPE", "vocab": {}}}`))
 	if data, err := readMaybeGzFile("../testdata/tokenizers/mistral-7b-v0.1/tokenizer.json.gz"); err == nil && len(data) > 4000 {
 		f.Add(data[:4000]) // a truncated real file

@@ -76,6 +76,16 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 			return nil, formatErr("tokenizer.json BPE model: %v", err)
 		}
 		t.model, t.modelType = m, "BPE"
+	case "Unigram":
+		var uj unigramJSON
+		if err := json.Unmarshal(j.Model, &uj); err != nil {
+			return nil, formatErr("tokenizer.json Unigram model: %v", err)
+		}
+		m, err := newUnigram(&uj)
+		if err != nil {
+			return nil, formatErr("tokenizer.json Unigram model: %v", err)
+		}
+		t.model = m
 	default:
 		return nil, formatErr("tokenizer.json: unsupported model type %q", mt.Type)
 	}
@@ -199,8 +209,8 @@ func (t *Tokenizer) Vocab() map[string]int {
 	return out
 }
 
-// ModelType is the model's type: "BPE" for tokenizer.json BPE models,
-// "SentencePieceBPE" for a tokenizer.model.
+// ModelType is the model's type: "BPE" or "Unigram" for tokenizer.json
+// models, "SentencePieceBPE" for a tokenizer.model.
 func (t *Tokenizer) ModelType() string { return t.modelType }
 
 // AddedTokens returns the added tokens in id order.

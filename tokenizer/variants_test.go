@@ -18,9 +18,12 @@ func TestVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	var variants []struct {
-		Name  string                     `json:"name"`
-		Base  string                     `json:"base"`
-		Patch map[string]json.RawMessage `json:"patch"`
+		Name    string                     `json:"name"`
+		Base    string                     `json:"base"`
+		Patch   map[string]json.RawMessage `json:"patch"`
+		Unigram *struct {
+			ByteFallback bool `json:"byte_fallback"`
+		} `json:"unigram"`
 	}
 	if err := json.Unmarshal(data, &variants); err != nil {
 		t.Fatal(err)
@@ -37,6 +40,11 @@ func TestVariants(t *testing.T) {
 			}
 			for k, p := range v.Patch {
 				obj[k] = p
+			}
+			if v.Unigram != nil {
+				if obj["model"], err = unigramFrom(obj["model"], v.Unigram.ByteFallback); err != nil {
+					t.Fatal(err)
+				}
 			}
 			patched, err := json.Marshal(obj)
 			if err != nil {
@@ -62,4 +70,20 @@ func TestVariants(t *testing.T) {
 			t.Logf("variant %s: %d/%d rows agree", v.Name, len(rows)-bad, len(rows))
 		})
 	}
+}
+
+// unigramFrom is tools/tokoracle/variants.js's unigramFrom: a Unigram model
+// over a BPE model's pieces with scores -1 - (id mod 997)/8.
+func unigramFrom(raw json.RawMessage, byteFallback bool) (json.RawMessage, error) {
+	var b struct {
+		Vocab map[string]int `json:"vocab"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, err
+	}
+	vocab := make([][2]any, len(b.Vocab))
+	for tok, id := range b.Vocab {
+		vocab[id] = [2]any{tok, -1 - float64(id%997)/8}
+	}
+	return json.Marshal(map[string]any{"type": "Unigram", "unk_id": b.Vocab["<unk>"], "vocab": vocab, "byte_fallback": byteFallback})
 }
