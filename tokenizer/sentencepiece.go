@@ -394,6 +394,7 @@ func FromSentencePiece(data []byte) (*Tokenizer, error) {
 	t := &Tokenizer{
 		modelType: "SentencePieceBPE",
 		model:     m,
+		sp:        sp,
 		norm: spNormalizer{nfkc: sp.NormalizerName != "" && sp.NormalizerName != "identity",
 			removeExtra: sp.RemoveExtraWhitespaces, dummyPrefix: sp.AddDummyPrefix, escape: sp.EscapeWhitespaces},
 		dec: decSeq{replaceDec{literalMatcher{"▁"}, " "}, byteFallbackDec{}, fuseDec{}, stripDec{' ', 1, 0}},

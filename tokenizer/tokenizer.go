@@ -1,9 +1,16 @@
-// Package tokenizer is a Hugging Face tokenizer in Go: it loads
-// tokenizer.json (BPE with byte-level or SentencePiece-style pieces, added
-// and special tokens, normalizers, pre-tokenizers, post-processors and
-// decoders) or a SentencePiece tokenizer.model, plus the side files that
-// name bos/eos/pad/unk, and encodes and decodes token for token like the
-// Rust tokenizers crate.
+// Package tokenizer is a Hugging Face tokenizer in Go. It loads
+// tokenizer.json (BPE with byte-level or SentencePiece-style pieces and
+// byte fallback, Unigram; added and special tokens; the normalizers,
+// pre-tokenizers, post-processors and decoders the Llama, Mistral, Qwen,
+// Gemma and GPT-2 families use) or a SentencePiece BPE tokenizer.model, plus
+// the side files that name bos/eos/pad/unk, and encodes and decodes token
+// for token like the Rust tokenizers crate.
+//
+// The split regexes of the byte-level families use look-ahead, which Go's
+// regexp lacks; the GPT-2, Llama-3 (cl100k-like) and Qwen2 patterns have
+// exact hand-written matchers, and other patterns must be RE2 syntax.
+// Not supported: WordPiece and WordLevel models, the Precompiled and
+// BertNormalizer normalizers, BPE dropout, pair encoding, offsets.
 package tokenizer
 
 import (
@@ -27,6 +34,8 @@ type Tokenizer struct {
 	post      postProcessor
 	dec       decoder
 	added     *addedVocab
+	raw       []byte              // tokenizer.json as read
+	sp        *SentencePieceModel // tokenizer.model as read
 
 	// Config holds what the side files say about special tokens; Load
 	// fills it, FromJSON leaves it empty.
@@ -61,7 +70,7 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(j.Model, &mt); err != nil {
 		return nil, formatErr("tokenizer.json model: %v", err)
 	}
-	t := &Tokenizer{modelType: mt.Type}
+	t := &Tokenizer{modelType: mt.Type, raw: data}
 	switch mt.Type {
 	case "BPE", "":
 		var bj bpeJSON
@@ -233,3 +242,11 @@ func (t *Tokenizer) IsSpecial(id int) bool {
 	k, ok := t.added.byID[id]
 	return ok && t.added.tokens[k].Special
 }
+
+// JSON returns the tokenizer.json the tokenizer was built from (nil for a
+// tokenizer.model), for tools that rewrite it. The caller must not modify it.
+func (t *Tokenizer) JSON() []byte { return t.raw }
+
+// SentencePiece returns the parsed tokenizer.model the tokenizer was built
+// from, or nil for a tokenizer.json.
+func (t *Tokenizer) SentencePiece() *SentencePieceModel { return t.sp }
