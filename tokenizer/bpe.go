@@ -273,9 +273,19 @@ func (m *bpe) initialSymbols(syms []symbol, word string) []symbol {
 	return syms
 }
 
+// bpeScratch is the per-call working memory of mergeWord, pooled.
+type bpeScratch struct {
+	syms []symbol
+	heap mergeHeap
+}
+
+var bpeScratchPool = sync.Pool{New: func() any { return new(bpeScratch) }}
+
 func (m *bpe) mergeWord(dst []int, word string) []int {
-	var buf [64]symbol
-	syms := m.initialSymbols(buf[:0], word)
+	sc := bpeScratchPool.Get().(*bpeScratch)
+	defer bpeScratchPool.Put(sc)
+	syms := m.initialSymbols(sc.syms[:0], word)
+	sc.syms = syms
 	n := len(syms)
 	for i := range syms {
 		syms[i].prev = int32(i - 1)
@@ -284,8 +294,8 @@ func (m *bpe) mergeWord(dst []int, word string) []int {
 	if n > 0 {
 		syms[n-1].next = -1
 	}
-	var hbuf [64]mergeItem
-	h := mergeHeap(hbuf[:0])
+	h := sc.heap[:0]
+	defer func() { sc.heap = h }()
 	for i := 0; i+1 < n; i++ {
 		if v, ok := m.merges.get(pairKey(int(syms[i].id), int(syms[i+1].id))); ok {
 			h.push(mergeItem{v.rank, int32(i), v.newID})

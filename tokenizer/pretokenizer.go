@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -21,7 +22,8 @@ type preTokenizer interface {
 // splitPieces applies splitSpans to p and keeps atStart on the first piece
 // when it starts at offset 0.
 func splitPieces(dst []piece, p piece, m matcher, b splitBehavior, invert bool) []piece {
-	parts := splitSpans(nil, p.s, m, b, invert)
+	var buf [16]string
+	parts := splitSpans(buf[:0], p.s, m, b, invert)
 	for i, s := range parts {
 		start := p.atStart && i == 0 && strings.HasPrefix(p.s, s)
 		dst = append(dst, piece{s, start})
@@ -141,16 +143,28 @@ func isPunct(r rune) bool {
 
 type preSeq []preTokenizer
 
+// pieceBufs are the two buffers a Sequence pre-tokenizer alternates
+// between, pooled.
+type pieceBufs struct{ a, b []piece }
+
+var pieceBufPool = sync.Pool{New: func() any { return new(pieceBufs) }}
+
 func (q preSeq) preTokenize(dst []piece, p piece) []piece {
-	cur := []piece{p}
+	bufs := pieceBufPool.Get().(*pieceBufs)
+	cur, next := append(bufs.a[:0], p), bufs.b[:0]
 	for _, pt := range q {
-		var next []piece
+		next = next[:0]
 		for _, c := range cur {
 			next = pt.preTokenize(next, c)
 		}
-		cur = next
+		cur, next = next, cur
 	}
-	return append(dst, cur...)
+	dst = append(dst, cur...)
+	clear(cur)
+	clear(next)
+	bufs.a, bufs.b = cur[:0], next[:0]
+	pieceBufPool.Put(bufs)
+	return dst
 }
 
 func boolOr(b *bool, def bool) bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -251,18 +252,30 @@ func (a spPair) better(b spPair) bool {
 	return a.score > b.score || (a.score == b.score && a.left < b.left)
 }
 
+// spScratch is the per-call working memory of spModel.tokenize, pooled.
+type spScratch struct {
+	syms   []spSymbol
+	agenda []spPair
+}
+
+var spScratchPool = sync.Pool{New: func() any { return new(spScratch) }}
+
 func (m *spModel) tokenize(dst []int, text string) []int {
 	if text == "" {
 		return dst
 	}
-	var syms []spSymbol
+	sc := spScratchPool.Get().(*spScratch)
+	defer spScratchPool.Put(sc)
+	syms := sc.syms[:0]
+	defer func() { sc.syms = syms[:0] }()
 	for i := 0; i < len(text); {
 		_, w := at(text, i)
 		syms = append(syms, spSymbol{lo: i, hi: i + w, prev: len(syms) - 1, next: len(syms) + 1})
 		i += w
 	}
 	syms[len(syms)-1].next = -1
-	var agenda []spPair
+	agenda := sc.agenda[:0]
+	defer func() { sc.agenda = agenda[:0] }()
 	push := func(l, r int) {
 		if l < 0 || r < 0 {
 			return

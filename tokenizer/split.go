@@ -314,6 +314,21 @@ func splitSpans(dst []string, s string, m matcher, b splitBehavior, invert bool)
 	if s == "" {
 		return dst
 	}
+	if b == splitIsolated {
+		// Every match and every gap is a piece; invert changes nothing.
+		prev := 0
+		for _, mt := range m.findAll(nil, s) {
+			if prev != mt[0] {
+				dst = append(dst, s[prev:mt[0]])
+			}
+			dst = append(dst, s[mt[0]:mt[1]])
+			prev = mt[1]
+		}
+		if prev != len(s) {
+			dst = append(dst, s[prev:])
+		}
+		return dst
+	}
 	var spans []span
 	prev := 0
 	for _, mt := range m.findAll(nil, s) {
