@@ -20,10 +20,15 @@ type family struct {
 
 // sharedDir finds shared/testdata/tokenizers in the nearest ancestor
 // directory (../shared of the repository root, or of a worktree's parent),
-// or "" when it is absent; GOMERGE_SHARED overrides the search.
+// or "" when it is absent; GOMERGE_SHARED names the shared directory
+// instead (GOMERGE_SHARED=/nonexistent runs the tests as on a fresh machine).
 func sharedDir() string {
 	if d := os.Getenv("GOMERGE_SHARED"); d != "" {
-		return filepath.Join(d, "testdata", "tokenizers")
+		p := filepath.Join(d, "testdata", "tokenizers")
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
+		return p
 	}
 	dir, err := filepath.Abs(".")
 	if err != nil {
