@@ -179,6 +179,7 @@ type spModel struct {
 	byteIDs  [256]int
 	fallback bool
 	special  SpecialTokens
+	user     *trie // USER_DEFINED pieces, matched whole before merging; nil if none
 }
 
 func newSPModel(sp *SentencePieceModel) (*spModel, error) {
@@ -193,6 +194,14 @@ func newSPModel(sp *SentencePieceModel) (*spModel, error) {
 	}
 	if m.unk < 0 || m.unk >= len(sp.Pieces) {
 		return nil, formatErr("tokenizer.model: unk id %d out of range", m.unk)
+	}
+	for i, p := range sp.Pieces {
+		if p.Type == PieceUserDefined && p.Text != "" {
+			if m.user == nil {
+				m.user = newTrie()
+			}
+			m.user.add(p.Text, i)
+		}
 	}
 	for b := range m.byteIDs {
 		m.byteIDs[b] = -1
@@ -240,6 +249,7 @@ func (m *spModel) size() int { return len(m.pieces) }
 type spSymbol struct {
 	lo, hi     int // byte span in the text
 	prev, next int
+	freeze     bool // a user-defined piece: never merged
 }
 
 type spPair struct {
@@ -254,8 +264,9 @@ func (a spPair) better(b spPair) bool {
 
 // spScratch is the per-call working memory of spModel.tokenize, pooled.
 type spScratch struct {
-	syms   []spSymbol
-	agenda []spPair
+	syms     []spSymbol
+	agenda   []spPair
+	revMerge map[string][2]string
 }
 
 var spScratchPool = sync.Pool{New: func() any { return new(spScratch) }}
@@ -270,20 +281,34 @@ func (m *spModel) tokenize(dst []int, text string) []int {
 	defer func() { sc.syms = syms[:0] }()
 	for i := 0; i < len(text); {
 		_, w := at(text, i)
-		syms = append(syms, spSymbol{lo: i, hi: i + w, prev: len(syms) - 1, next: len(syms) + 1})
+		freeze := false
+		if m.user != nil {
+			if tok, end := m.user.longest(text, i); tok >= 0 {
+				w, freeze = end-i, true
+			}
+		}
+		syms = append(syms, spSymbol{lo: i, hi: i + w, prev: len(syms) - 1, next: len(syms) + 1, freeze: freeze})
 		i += w
 	}
 	syms[len(syms)-1].next = -1
 	agenda := sc.agenda[:0]
 	defer func() { sc.agenda = agenda[:0] }()
 	push := func(l, r int) {
-		if l < 0 || r < 0 {
+		if l < 0 || r < 0 || syms[l].freeze || syms[r].freeze {
 			return
 		}
 		s := text[syms[l].lo:syms[r].hi]
 		id, ok := m.ids[s]
 		if !ok {
 			return
+		}
+		if m.pieces[id].Type == PieceUnused {
+			// Unused pieces may be merged through but not emitted:
+			// remember the halves to split them again at the end.
+			if sc.revMerge == nil {
+				sc.revMerge = map[string][2]string{}
+			}
+			sc.revMerge[s] = [2]string{text[syms[l].lo:syms[l].hi], text[syms[r].lo:syms[r].hi]}
 		}
 		agenda = append(agenda, spPair{m.pieces[id].Score, l, r, len(s)})
 		for k := len(agenda) - 1; k > 0; {
@@ -335,24 +360,36 @@ func (m *spModel) tokenize(dst []int, text string) []int {
 		push(l.prev, top.left)
 		push(top.left, l.next)
 	}
+	clear(sc.revMerge)
 	for i := 0; i >= 0; i = syms[i].next {
-		s := text[syms[i].lo:syms[i].hi]
-		id := m.pieceID(s)
-		if id == m.unk && m.fallback {
-			ok := true
-			for k := 0; k < len(s); k++ {
-				ok = ok && m.byteIDs[s[k]] >= 0
-			}
-			if ok {
-				for k := 0; k < len(s); k++ {
-					dst = append(dst, m.byteIDs[s[k]])
-				}
-				continue
-			}
-		}
-		dst = append(dst, id)
+		dst = m.resegment(dst, text[syms[i].lo:syms[i].hi], sc.revMerge)
 	}
 	return dst
+}
+
+// resegment emits the ids of piece s, splitting unused pieces back into
+// the halves they were merged from, as sentencepiece does.
+func (m *spModel) resegment(dst []int, s string, rev map[string][2]string) []int {
+	id := m.pieceID(s)
+	if id != m.unk && m.pieces[id].Type == PieceUnused {
+		if halves, ok := rev[s]; ok {
+			dst = m.resegment(dst, halves[0], rev)
+			return m.resegment(dst, halves[1], rev)
+		}
+	}
+	if id == m.unk && m.fallback {
+		ok := true
+		for k := 0; k < len(s); k++ {
+			ok = ok && m.byteIDs[s[k]] >= 0
+		}
+		if ok {
+			for k := 0; k < len(s); k++ {
+				dst = append(dst, m.byteIDs[s[k]])
+			}
+			return dst
+		}
+	}
+	return append(dst, id)
 }
 
 // spNormalizer is SentencePiece's normalization without a charsmap:

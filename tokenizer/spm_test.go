@@ -2,7 +2,9 @@ package tokenizer
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,5 +138,70 @@ func TestGoldenVectors(t *testing.T) {
 	}
 	for s, n := range total {
 		t.Logf("%s: %d/%d", s, pass[s], n)
+	}
+}
+
+// spmProto writes a tokenizer.model (ModelProto) with the given pieces, a
+// BPE trainer_spec and an identity normalizer_spec.
+func spmProto(pieces []Piece, byteFallback bool) []byte {
+	field := func(b []byte, num int, payload []byte) []byte {
+		b = binary.AppendUvarint(b, uint64(num<<3|2))
+		b = binary.AppendUvarint(b, uint64(len(payload)))
+		return append(b, payload...)
+	}
+	varint := func(b []byte, num int, v uint64) []byte {
+		return binary.AppendUvarint(binary.AppendUvarint(b, uint64(num<<3)), v)
+	}
+	var out []byte
+	for _, p := range pieces {
+		var m []byte
+		m = field(m, 1, []byte(p.Text))
+		m = binary.AppendUvarint(m, 2<<3|5)
+		m = binary.LittleEndian.AppendUint32(m, math.Float32bits(p.Score))
+		m = varint(m, 3, uint64(p.Type))
+		out = field(out, 1, m)
+	}
+	fb := uint64(0)
+	if byteFallback {
+		fb = 1
+	}
+	out = field(out, 2, varint(varint(nil, 3, 2), 35, fb))
+	out = field(out, 3, varint(varint(varint(field(nil, 1, []byte("identity")), 3, 1), 4, 0), 5, 1))
+	return out
+}
+
+// TestSentencePieceUserDefinedUnused checks the two piece types Llama-2
+// lacks: user-defined pieces are matched whole and never merged, unused
+// pieces may be merged through but are split back into their halves.
+func TestSentencePieceUserDefinedUnused(t *testing.T) {
+	pieces := []Piece{
+		{"<unk>", 0, PieceUnknown}, {"<s>", 0, PieceControl}, {"</s>", 0, PieceControl},
+		{"▁", -1, PieceNormal}, {"a", -2, PieceNormal}, {"b", -2, PieceNormal},
+		{"ab", -0.5, PieceUnused}, {"<x>", 0, PieceUserDefined}, {"▁a", -3, PieceNormal},
+		{"<x>b", 5, PieceNormal}, {"<0x63>", 0, PieceByte},
+	}
+	tk, err := FromSentencePiece(spmProto(pieces, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"ab", []int{3, 4, 5}},      // ▁ ab(unused) -> ▁ a b
+		{"a<x>b", []int{8, 7, 5}},   // <x> frozen: no <x>b
+		{"c", []int{3, 10}},         // byte fallback
+		{"d", []int{3, 0}},          // no byte piece: unk
+		{"<s>", []int{3, 0, 0, 0}},  // control pieces are not matched in text
+		{"", nil},                   // nothing, not even the dummy prefix
+		{"b  a", []int{3, 5, 3, 8}}, // spaces kept (remove_extra_whitespaces false)
+	}
+	for _, tc := range tests {
+		if got := tk.Encode(tc.in, false); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: got %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if got := tk.Decode([]int{1, 3, 5, 3, 8, 10}, true); got != "b  ac" {
+		t.Errorf("decode: %q", got)
 	}
 }
