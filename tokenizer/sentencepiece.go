@@ -279,6 +279,7 @@ func (m *spModel) tokenize(dst []int, text string) []int {
 	defer spScratchPool.Put(sc)
 	syms := sc.syms[:0]
 	defer func() { sc.syms = syms[:0] }()
+	clear(sc.revMerge)
 	for i := 0; i < len(text); {
 		_, w := at(text, i)
 		freeze := false
@@ -360,7 +361,6 @@ func (m *spModel) tokenize(dst []int, text string) []int {
 		push(l.prev, top.left)
 		push(top.left, l.next)
 	}
-	clear(sc.revMerge)
 	for i := 0; i >= 0; i = syms[i].next {
 		dst = m.resegment(dst, text[syms[i].lo:syms[i].hi], sc.revMerge)
 	}
