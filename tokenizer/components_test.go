@@ -177,6 +177,10 @@ func TestFamiliesMetadata(t *testing.T) {
 				sp.BOS.Token != tc.bos || sp.EOS.Token != tc.eos || id(sp.BOS) != tc.bosID || id(sp.EOS) != tc.eosID || id(sp.PAD) != tc.padI {
 				t.Errorf("type %s vocab %d merges %d special %+v", tk.ModelType(), tk.VocabSize(), len(tk.Merges()), sp)
 			}
+			wantBefore := map[string][]int{"mistral": {1}, "llama3_eot": {128000}, "gemma3": {2}}[tc.f.name]
+			if before, after := tk.SpecialIDs(); !slices.Equal(before, wantBefore) || len(after) != 0 {
+				t.Errorf("SpecialIDs = %v, %v; want %v, []", before, after, wantBefore)
+			}
 			for _, a := range tk.AddedTokens() {
 				if got, ok := tk.TokenToID(a.Content); !ok || got != a.ID {
 					t.Errorf("TokenToID(%q) = %d, %v; want %d", a.Content, got, ok, a.ID)

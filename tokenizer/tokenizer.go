@@ -250,3 +250,20 @@ func (t *Tokenizer) JSON() []byte { return t.raw }
 // SentencePiece returns the parsed tokenizer.model the tokenizer was built
 // from, or nil for a tokenizer.json.
 func (t *Tokenizer) SentencePiece() *SentencePieceModel { return t.sp }
+
+// SpecialIDs returns the ids the post-processor puts before and after a
+// single sequence when Encode is called with addSpecial (for example BOS
+// before, nothing after).
+func (t *Tokenizer) SpecialIDs() (before, after []int) {
+	if t.post == nil {
+		return nil, nil
+	}
+	const marker = -1 << 40
+	ids := t.post.process([]int{marker})
+	for i, id := range ids {
+		if id == marker {
+			return append([]int(nil), ids[:i]...), append([]int(nil), ids[i+1:]...)
+		}
+	}
+	return nil, nil
+}
