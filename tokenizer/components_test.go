@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -187,5 +188,28 @@ func TestFamiliesMetadata(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConcurrentEncode shares one tokenizer between goroutines (run with
+// -race): the word cache and the scratch pools must be safe.
+func TestConcurrentEncode(t *testing.T) {
+	tk := loadFamily(t, families[1])
+	want := tk.Encode("Grüße aus München, 2024!", true)
+	done := make(chan []int)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var ids []int
+			for i := 0; i < 200; i++ {
+				ids = tk.Encode("Grüße aus München, 2024!", true)
+				tk.Encode(strings.Repeat("x", i), false)
+			}
+			done <- ids
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if got := <-done; !slices.Equal(got, want) {
+			t.Errorf("goroutine got %v, want %v", got, want)
+		}
 	}
 }
