@@ -85,6 +85,65 @@ type addedVocab struct {
 	raw, normd *trie
 }
 
+// assignIDs gives added tokens the ids the Rust crate gives them when it
+// loads tokenizer.json: the file's ids are not used; a token already in the
+// model vocabulary (or added before) keeps that id, a new one gets the next
+// id after the vocabulary and the added tokens. Empty tokens and exact
+// repeats are dropped. Special tokens come first, as in its matcher.
+func assignIDs(tokens []AddedToken, m model) []AddedToken {
+	vocabLen := m.size()
+	if b, ok := m.(*bpe); ok {
+		vocabLen = len(b.vocab)
+	}
+	byContent := map[string]int{}
+	byID := map[int]int{} // id -> index in out
+	var out []AddedToken
+	maxID := -1
+	for _, t := range tokens {
+		if t.Content == "" {
+			continue
+		}
+		if id, ok := byContent[t.Content]; ok {
+			same := t
+			same.ID = id
+			if out[byID[id]] == same {
+				continue
+			}
+		}
+		id, ok := byContent[t.Content]
+		if !ok {
+			if mid, inModel := m.tokenToID(t.Content); inModel {
+				id = mid
+			} else if maxID < 0 {
+				id = vocabLen
+			} else if maxID >= vocabLen || vocabLen == 0 {
+				id = maxID + 1
+			} else {
+				id = vocabLen
+			}
+		}
+		t.ID = id
+		byContent[t.Content] = id
+		maxID = max(maxID, id)
+		if k, ok := byID[id]; ok {
+			out[k] = t
+			continue
+		}
+		byID[id] = len(out)
+		out = append(out, t)
+	}
+	// Special tokens first, then the others, each in file order.
+	sorted := make([]AddedToken, 0, len(out))
+	for _, special := range []bool{true, false} {
+		for _, t := range out {
+			if t.Special == special {
+				sorted = append(sorted, t)
+			}
+		}
+	}
+	return sorted
+}
+
 func newAddedVocab(tokens []AddedToken, n normalizer) *addedVocab {
 	a := &addedVocab{tokens: tokens, byContent: map[string]int{}, byID: map[int]int{}, raw: newTrie(), normd: newTrie()}
 	for i, t := range tokens {

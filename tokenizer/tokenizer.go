@@ -116,7 +116,7 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 			return nil, formatErr("tokenizer.json added token %d %q: id %d out of range", i, a.Content, a.ID)
 		}
 	}
-	t.added = newAddedVocab(j.AddedTokens, t.norm)
+	t.added = newAddedVocab(assignIDs(j.AddedTokens, t.model), t.norm)
 	return t, nil
 }
 
@@ -222,7 +222,9 @@ func (t *Tokenizer) Vocab() map[string]int {
 // models, "SentencePieceBPE" for a tokenizer.model.
 func (t *Tokenizer) ModelType() string { return t.modelType }
 
-// AddedTokens returns the added tokens in id order.
+// AddedTokens returns the added tokens in id order. Their ids are the ones
+// the Rust crate assigns on load (see assignIDs), which match the file's
+// for every well-formed tokenizer.json.
 func (t *Tokenizer) AddedTokens() []AddedToken {
 	out := append([]AddedToken(nil), t.added.tokens...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })

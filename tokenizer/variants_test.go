@@ -18,10 +18,11 @@ func TestVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	var variants []struct {
-		Name    string                     `json:"name"`
-		Base    string                     `json:"base"`
-		Patch   map[string]json.RawMessage `json:"patch"`
-		Unigram *struct {
+		Name              string                     `json:"name"`
+		Base              string                     `json:"base"`
+		Patch             map[string]json.RawMessage `json:"patch"`
+		AppendAddedTokens []json.RawMessage          `json:"append_added_tokens"`
+		Unigram           *struct {
 			ByteFallback bool `json:"byte_fallback"`
 		} `json:"unigram"`
 	}
@@ -40,6 +41,15 @@ func TestVariants(t *testing.T) {
 			}
 			for k, p := range v.Patch {
 				obj[k] = p
+			}
+			if v.AppendAddedTokens != nil {
+				var added []json.RawMessage
+				if err := json.Unmarshal(obj["added_tokens"], &added); err != nil {
+					t.Fatal(err)
+				}
+				if obj["added_tokens"], err = json.Marshal(append(added, v.AppendAddedTokens...)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if v.Unigram != nil {
 				if obj["model"], err = unigramFrom(obj["model"], v.Unigram.ByteFallback); err != nil {

@@ -23,6 +23,7 @@ function unigramFrom(bpe, byteFallback) {
   for (const v of JSON.parse(fs.readFileSync(path.join(td, 'variants.json'), 'utf8'))) {
     const base = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(td, v.base, 'tokenizer.json.gz'))).toString('utf8'));
     Object.assign(base, v.patch);
+    if (v.append_added_tokens) base.added_tokens = base.added_tokens.concat(v.append_added_tokens);
     if (v.unigram) base.model = unigramFrom(base.model, v.unigram.byte_fallback);
     const f = path.join(os.tmpdir(), 'variant-' + v.name + '.json');
     fs.writeFileSync(f, JSON.stringify(base));
