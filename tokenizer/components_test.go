@@ -182,6 +182,9 @@ func TestFamiliesMetadata(t *testing.T) {
 			if before, after := tk.SpecialIDs(); !slices.Equal(before, wantBefore) || len(after) != 0 {
 				t.Errorf("SpecialIDs = %v, %v; want %v, []", before, after, wantBefore)
 			}
+			if m := tk.AddedIDMismatches(); len(m) != 0 {
+				t.Errorf("AddedIDMismatches = %v", m)
+			}
 			for _, a := range tk.AddedTokens() {
 				if got, ok := tk.TokenToID(a.Content); !ok || got != a.ID {
 					t.Errorf("TokenToID(%q) = %d, %v; want %d", a.Content, got, ok, a.ID)
@@ -211,5 +214,23 @@ func TestConcurrentEncode(t *testing.T) {
 		if got := <-done; !slices.Equal(got, want) {
 			t.Errorf("goroutine got %v, want %v", got, want)
 		}
+	}
+}
+
+func TestAddedIDMismatches(t *testing.T) {
+	tk, err := FromJSON([]byte(`{"added_tokens": [
+		{"id": 7, "content": "a", "special": true},
+		{"id": 3, "content": "<new>", "special": true},
+		{"id": 9, "content": "<new2>"}],
+	  "model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []IDMismatch{{"a", 7, 0}, {"<new>", 3, 2}, {"<new2>", 9, 3}}
+	if got := tk.AddedIDMismatches(); !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if ids := tk.Encode("a<new>b<new2>", false); !slices.Equal(ids, []int{0, 2, 1, 3}) {
+		t.Errorf("encode: %v", ids)
 	}
 }

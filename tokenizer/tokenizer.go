@@ -34,6 +34,7 @@ type Tokenizer struct {
 	post      postProcessor
 	dec       decoder
 	added     *addedVocab
+	declared  []AddedToken        // added_tokens with the file's ids
 	raw       []byte              // tokenizer.json as read
 	sp        *SentencePieceModel // tokenizer.model as read
 
@@ -116,6 +117,7 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 			return nil, formatErr("tokenizer.json added token %d %q: id %d out of range", i, a.Content, a.ID)
 		}
 	}
+	t.declared = j.AddedTokens
 	t.added = newAddedVocab(assignIDs(j.AddedTokens, t.model), t.norm)
 	return t, nil
 }
@@ -268,4 +270,24 @@ func (t *Tokenizer) SpecialIDs() (before, after []int) {
 		}
 	}
 	return nil, nil
+}
+
+// IDMismatch is an added token whose id in tokenizer.json differs from the
+// id it really gets (the Rust crate warns about these on load).
+type IDMismatch struct {
+	Content    string
+	FileID, ID int
+}
+
+// AddedIDMismatches lists the added tokens of tokenizer.json whose file id
+// is not the id they get: the content is already in the model vocabulary
+// under another id, or the ids are not consecutive after the vocabulary.
+func (t *Tokenizer) AddedIDMismatches() []IDMismatch {
+	var out []IDMismatch
+	for _, d := range t.declared {
+		if id, ok := t.added.byContent[d.Content]; ok && id != d.ID {
+			out = append(out, IDMismatch{d.Content, d.ID, id})
+		}
+	}
+	return out
 }
