@@ -11,4 +11,7 @@ require (
 	golang.org/x/term v0.48.0
 )
 
-require gonum.org/v1/gonum v0.17.0 // indirect
+require (
+	golang.org/x/text v0.44.0
+	gonum.org/v1/gonum v0.17.0
+)

@@ -83,6 +83,7 @@ const usage = `usage:
                                    move MODEL onto DONOR's tokenizer (mergekit-tokensurgeon)
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
                                    make special-token ids agree across files
+  gomerge tokenize --tokenizer DIR [--no-special]  text lines on stdin -> JSON arrays of token ids
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -114,6 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runConvert(ctx, args[1:], stdout, stderr)
 	case "tokensurgeon":
 		return runTokensurgeon(ctx, args[1:], stdout, stderr)
+	case "tokenize":
+		return runTokenize(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}
