@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/gomerge/gomerge/eval"
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/tokenizer"
 )
 
 // openLocalLM loads a model for `gomerge eval`: the in-process forward pass
@@ -42,18 +44,52 @@ type idsOnly struct {
 }
 
 func (t idsOnly) Encode(string) ([]int, error) {
-	return nil, fmt.Errorf("eval %s: this task has text, and this build has no tokenizer for the model; give the task as token ids", t.dir)
+	return nil, fmt.Errorf("eval %s: this task has text, but the model has no tokenizer.json or tokenizer.model; give the task as token ids", t.dir)
 }
 
 func (t idsOnly) BOS() (int, bool) { return t.bos, t.bos >= 0 }
 func (t idsOnly) EOS() (int, bool) { return t.eos, t.eos >= 0 }
 
+// hfTokenizer is the model directory's tokenizer (tokenizer.json or
+// tokenizer.model) as eval uses one: no special tokens added by Encode.
+type hfTokenizer struct{ t *tokenizer.Tokenizer }
+
+func (h hfTokenizer) Encode(text string) ([]int, error) { return h.t.Encode(text, false), nil }
+
+func (h hfTokenizer) BOS() (int, bool) {
+	r := h.t.Special().BOS
+	return r.ID, r.Found
+}
+
+func (h hfTokenizer) EOS() (int, bool) {
+	r := h.t.Special().EOS
+	return r.ID, r.Found
+}
+
+// openTokenizer loads the directory's tokenizer; a directory without one
+// can still score tasks given as ids.
 func openTokenizer(dir string, m *model.Model) (eval.Tokenizer, error) {
-	eos := -1
-	if e := m.EOS(); len(e) > 0 {
-		eos = e[0]
+	t, err := tokenizer.Load(dir)
+	if err == nil {
+		return hfTokenizer{t}, nil
 	}
-	return idsOnly{dir: dir, bos: m.BOS(), eos: eos}, nil
+	if !hasTokenizerFiles(dir) {
+		eos := -1
+		if e := m.EOS(); len(e) > 0 {
+			eos = e[0]
+		}
+		return idsOnly{dir: dir, bos: m.BOS(), eos: eos}, nil
+	}
+	return nil, fmt.Errorf("eval %s: %w", dir, err)
+}
+
+func hasTokenizerFiles(dir string) bool {
+	for _, f := range []string{"tokenizer.json", "tokenizer.model"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // mergeInMemory plans a merge config and loads its output straight into
