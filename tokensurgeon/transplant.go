@@ -12,10 +12,12 @@ import (
 	"sort"
 
 	"golang.org/x/sync/errgroup"
+	"gonum.org/v1/gonum/floats"
 
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
+	"github.com/gomerge/gomerge/tokenizer"
 )
 
 // Approximation methods for tokens the base model lacks.
@@ -25,6 +27,15 @@ const (
 	Mean                = "mean"
 	Zero                = "zero"
 	Randn               = "randn"
+	Subword             = "subword"
+)
+
+// Subword combinations: how the base rows of a new token's pieces combine.
+const (
+	SubwordMean         = "mean"
+	SubwordSum          = "sum"
+	SubwordWeightedMean = "weighted_mean"
+	SubwordFirstLast    = "first_last"
 )
 
 // TransplantOptions are mergekit-tokensurgeon's settings.
@@ -37,6 +48,13 @@ type TransplantOptions struct {
 	// WeightScheme and Cosine configure common_interpolation.
 	WeightScheme string
 	Cosine       bool
+	// SubwordMethod combines the pieces for Subword (default mean):
+	// weighted_mean weighs later pieces more for the embedding and
+	// earlier ones for the LM head (mergekit reverses the embedding's
+	// weights against its own comment; gomerge does what the comment
+	// says), first_last takes the last piece for the embedding and the
+	// first for the LM head.
+	SubwordMethod string
 	// PrefixMatch and ByteMatch enable matching a new token to the base's
 	// longest prefix or byte token: "no", "yes", "embed" or "lm_head"
 	// (which matrix). mergekit wires embed and lm_head the other way
@@ -52,6 +70,8 @@ type TransplantOptions struct {
 	// Threads bounds the approximations running at once.
 	Threads int
 	Logger  *slog.Logger
+
+	baseTok *tokenizer.Tokenizer
 }
 
 // MatrixStats counts how the rows of one rebuilt matrix were filled.
@@ -90,9 +110,14 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 		log = slog.Default()
 	}
 	switch opt.Method {
-	case OMP, CommonInterpolation, Mean, Zero, Randn:
+	case OMP, CommonInterpolation, Mean, Zero, Randn, Subword:
 	default:
-		return nil, fmt.Errorf("tokensurgeon: approximation method %q is not available (have %s, %s, %s, %s, %s)", opt.Method, OMP, CommonInterpolation, Mean, Zero, Randn)
+		return nil, fmt.Errorf("tokensurgeon: approximation method %q is not available (have %s, %s, %s, %s, %s, %s)", opt.Method, OMP, CommonInterpolation, Subword, Mean, Zero, Randn)
+	}
+	switch opt.SubwordMethod {
+	case "", SubwordMean, SubwordSum, SubwordWeightedMean, SubwordFirstLast:
+	default:
+		return nil, fmt.Errorf("tokensurgeon: subword method %q is not available (have mean, sum, weighted_mean, first_last)", opt.SubwordMethod)
 	}
 	bf, err := LoadModelFiles(dir)
 	if err != nil {
@@ -133,6 +158,11 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 		dHead = dEmbed // the donor may be tied
 	}
 	bv, dv := normalizedVocab(bf, log), normalizedVocab(df, log)
+	if opt.Method == Subword {
+		if opt.baseTok, err = tokenizer.Load(dir); err != nil {
+			return nil, fmt.Errorf("tokensurgeon: the subword method needs the base model's tokenizer: %w", err)
+		}
+	}
 	rows := len(dv)
 	for _, id := range dv {
 		rows = max(rows, id+1)
@@ -148,7 +178,7 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 		}
 		allowPrefix := opt.PrefixMatch == "yes" || opt.PrefixMatch == pick(mtx.isHead, "lm_head", "embed")
 		allowByte := opt.ByteMatch == "yes" || opt.ByteMatch == pick(mtx.isHead, "lm_head", "embed")
-		data, st, err := buildMatrix(ctx, base, dm, mtx.base, mtx.donor, bv, dv, rows, allowPrefix, allowByte, opt)
+		data, st, err := buildMatrix(ctx, base, dm, mtx.base, mtx.donor, bv, dv, rows, allowPrefix, allowByte, mtx.isHead, opt)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +232,7 @@ func embedNames(m *ModelFiles, src *safetensors.Model) (embed, head, vocabKey st
 // buildMatrix rebuilds one embedding matrix for the donor's vocabulary, in
 // the base tensor's dtype.
 func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dname string, bv, dv map[string]int, rows int,
-	allowPrefix, allowByte bool, opt TransplantOptions) ([]byte, MatrixStats, error) {
+	allowPrefix, allowByte, isHead bool, opt TransplantOptions) ([]byte, MatrixStats, error) {
 	st := MatrixStats{Tensor: bname, Rows: rows}
 	bi, _ := base.Tensor(bname)
 	di, ok := donor.Tensor(dname)
@@ -342,6 +372,8 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 				for j := range r {
 					r[j] = rng.NormFloat64()
 				}
+			case Subword:
+				r = subwordRow(opt.baseTok, t.key, bf, opt.SubwordMethod, isHead)
 			}
 			if err != nil {
 				return fmt.Errorf("token id %d: %w", t.id, err)
@@ -464,4 +496,52 @@ func writeTransplant(base *safetensors.Model, bf, df *ModelFiles, built map[stri
 	}
 	ok = true
 	return nil
+}
+
+// subwordRow combines the base rows of the pieces the base tokenizer cuts
+// a new token's text into (the word-start marker becomes a leading space);
+// a token that encodes to nothing keeps a zero row.
+func subwordRow(tok *tokenizer.Tokenizer, key string, rows [][]float64, method string, isHead bool) []float64 {
+	out := make([]float64, len(rows[0]))
+	var ids []int
+	for _, id := range tok.Encode(unnormalize(key), false) {
+		if id >= 0 && id < len(rows) {
+			ids = append(ids, id)
+		}
+	}
+	n := len(ids)
+	if n == 0 {
+		return out
+	}
+	switch method {
+	case SubwordFirstLast:
+		pick := ids[n-1]
+		if isHead {
+			pick = ids[0]
+		}
+		copy(out, rows[pick])
+		return out
+	case SubwordSum:
+		for _, id := range ids {
+			floats.Add(out, rows[id])
+		}
+		return out
+	case SubwordWeightedMean:
+		total := 0.0
+		for i, id := range ids {
+			w := float64(i + 1) // later pieces count more for the embedding
+			if isHead {
+				w = float64(n - i)
+			}
+			floats.AddScaled(out, w, rows[id])
+			total += w
+		}
+		floats.Scale(1/total, out)
+		return out
+	}
+	for _, id := range ids {
+		floats.Add(out, rows[id])
+	}
+	floats.Scale(1/float64(n), out)
+	return out
 }

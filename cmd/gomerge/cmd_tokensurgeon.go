@@ -39,7 +39,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 		fs.IntVar(&opt.K, name, 64, "OMP sparsity / common_interpolation neighbours")
 	}
 	for _, name := range []string{"approximation-method", "a"} {
-		fs.StringVar(&opt.Method, name, tokensurgeon.OMP, "omp, common_interpolation, mean, zero or randn")
+		fs.StringVar(&opt.Method, name, tokensurgeon.OMP, "omp, common_interpolation, subword, mean, zero or randn")
 	}
 	for _, name := range []string{"weight-scheme", "w"} {
 		fs.StringVar(&opt.WeightScheme, name, tokensurgeon.DistanceProportional, "common_interpolation weights: distance_proportional, barycentric, least_squares")
@@ -66,9 +66,8 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.IntVar(&opt.Threads, "j", 2, "approximations at once")
 	var batch int
 	fs.IntVar(&batch, "batch-size", 512, "accepted for mergekit compatibility; no effect")
-	var subword string
 	for _, name := range []string{"subword-method", "s"} {
-		fs.StringVar(&subword, name, "", "subword combination (the subword method is not available in this build)")
+		fs.StringVar(&opt.SubwordMethod, name, "mean", "subword combination: mean, sum, weighted_mean, first_last")
 	}
 	var magikarp bool
 	fs.BoolVar(&magikarp, "magikarp", false, "filter badly trained tokens (not available in this build)")
@@ -79,8 +78,8 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return exitUsage
 	}
-	if magikarp || subword != "" || opt.Method == "subword" {
-		fmt.Fprintln(stderr, "gomerge tokensurgeon: --magikarp and the subword method are not available in this build")
+	if magikarp {
+		fmt.Fprintln(stderr, "gomerge tokensurgeon: --magikarp is not available in this build")
 		return exitUsage
 	}
 	if !*align {
