@@ -156,6 +156,14 @@ func checkModel(m *ModelFiles) []Finding {
 			}
 		}
 	}
+	// An added token that is also a model token gets the model's id on
+	// load, whatever added_tokens says (the tokenizers library).
+	for _, a := range m.Tokenizer.Added {
+		if id, ok := m.Tokenizer.Model[a.Content]; ok && id != a.ID {
+			add(Warning, "added-token-id", fmt.Sprintf("tokenizer.json lists %q as added token %d, but it is model token %d, the id it gets on load", a.Content, a.ID, id),
+				fmt.Sprintf("set its id in added_tokens to %d", id))
+		}
+	}
 	// tokenizer_config.json's added_tokens_decoder agrees with tokenizer.json.
 	if dec, ok := m.TokenizerConfig["added_tokens_decoder"].(map[string]any); ok {
 		for key, v := range dec {

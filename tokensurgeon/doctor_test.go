@@ -199,3 +199,28 @@ func TestLlama3EOSFix(t *testing.T) {
 		t.Errorf("after the fix: %+v", r.Findings)
 	}
 }
+
+// TestAddedTokenID plants an added token whose id disagrees with the
+// model vocabulary's.
+func TestAddedTokenID(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	chatModel(t, dir, 66, nil)
+	tf, err := tokfile.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tf.Added {
+		if tf.Added[i].Content == "</s>" {
+			tf.Added[i].ID = 65
+		}
+	}
+	data, _ := tf.Encode()
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644)
+	r, err := Diagnose(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(checks(r), "added-token-id") {
+		t.Fatalf("findings %+v", r.Findings)
+	}
+}
