@@ -172,40 +172,19 @@ func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float
 	tensor.Round(work, sign)
 	clear(div)
 	var mixed [consensusBlock]float32
-	for i, d := range deltas {
-		d := d[lo : lo+n]
-		wb := math.Float32bits(weights[i])
-		for j, v := range d {
-			// v counts when it is non-zero and has the elected sign (a sum
-			// ≥ 0 elects +). Branch-free: the signs are random, and adding
-			// +0 to a sum of same-signed values leaves it unchanged.
-			agree := b2u(v != 0) &^ (b2u(v < 0) ^ b2u(sign[j] < 0))
-			mask := -agree
-			mixed[j] += math.Float32frombits(math.Float32bits(v) & mask)
-			div[j] += math.Float32frombits(wb & mask)
-		}
-	}
 	m := mixed[:n]
+	for i, d := range deltas {
+		// d counts where it is non-zero and has the elected sign (a sum
+		// ≥ 0 elects +).
+		tensor.AddAgreeing(m, div[:n], d[lo:lo+n], sign[:n], weights[i])
+	}
 	tensor.Round(work, m)
 	if normalize {
 		tensor.Round(work, div)
-		for j := range m {
-			if div[j] == 0 {
-				div[j] = 1
-			}
-			m[j] /= div[j]
-		}
+		tensor.DivNonZero(m, div[:n])
 		tensor.Round(work, m)
 	}
 	copy(out, m)
-}
-
-// b2u is 1 for true and 0 for false; the compiler makes it a SETcc.
-func b2u(b bool) uint32 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // parallelBlocks runs fn over [0, n) split into contiguous ranges, one per

@@ -142,3 +142,11 @@ func (r *randomSource) sample(n, k uint64) []uint64 {
 	}
 	return out
 }
+
+// b2u is 1 for true and 0 for false; the compiler makes it a SETcc.
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -96,3 +96,34 @@ func mustSameLen(op string, n, m int) {
 		panic("tensor: " + op + ": slice lengths differ")
 	}
 }
+
+// AddAgreeing adds to sum the elements of x that are non-zero and have the
+// sign of the corresponding element of sign, and adds w to weight where it
+// does — the disjoint sum of TIES merging (an x of +0 or -0 never counts;
+// a sign of zero elects +):
+//
+//	for i := range sum {
+//		if x[i] != 0 && (x[i] < 0) == (sign[i] < 0) {
+//			sum[i] += x[i]
+//			weight[i] += w
+//		}
+//	}
+func AddAgreeing(sum, weight, x, sign []float32, w float32) {
+	mustSameLen("AddAgreeing", len(sum), len(weight))
+	mustSameLen("AddAgreeing", len(sum), len(x))
+	mustSameLen("AddAgreeing", len(sum), len(sign))
+	addAgreeing(sum, weight, x, sign, w)
+}
+
+// DivNonZero divides dst by div where div is not zero and leaves it
+// unchanged elsewhere:
+//
+//	for i := range dst {
+//		if div[i] != 0 {
+//			dst[i] /= div[i]
+//		}
+//	}
+func DivNonZero(dst, div []float32) {
+	mustSameLen("DivNonZero", len(dst), len(div))
+	divNonZero(dst, div)
+}

@@ -85,3 +85,33 @@ func sumSquaresGeneric(x []float32) float64 {
 	}
 	return s
 }
+
+func addAgreeingGeneric(sum, weight, x, sign []float32, w float32) {
+	x, sign, weight = x[:len(sum)], sign[:len(sum)], weight[:len(sum)]
+	wb := math.Float32bits(w)
+	for j, v := range x {
+		// Branch-free: the signs are random. Adding +0 to a sum of
+		// same-signed non-zero values leaves it unchanged.
+		agree := b2u(v != 0) &^ (b2u(v < 0) ^ b2u(sign[j] < 0))
+		mask := -agree
+		sum[j] += math.Float32frombits(math.Float32bits(v) & mask)
+		weight[j] += math.Float32frombits(wb & mask)
+	}
+}
+
+// b2u is 1 for true and 0 for false; the compiler makes it a SETcc.
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func divNonZeroGeneric(dst, div []float32) {
+	div = div[:len(dst)]
+	for i, d := range div {
+		if d != 0 {
+			dst[i] /= d
+		}
+	}
+}

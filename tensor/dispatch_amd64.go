@@ -135,3 +135,21 @@ func sumSquares(x []float32) float64 {
 	n := len(x) &^ 3
 	return sumSquaresAVX2(x[:n]) + sumSquaresGeneric(x[n:])
 }
+
+func addAgreeing(sum, weight, x, sign []float32, w float32) {
+	if useAVX2 {
+		n := len(sum) &^ 7
+		addAgreeingAVX2(sum[:n], weight[:n], x[:n], sign[:n], w)
+		sum, weight, x, sign = sum[n:], weight[n:], x[n:], sign[n:]
+	}
+	addAgreeingGeneric(sum, weight, x, sign, w)
+}
+
+func divNonZero(dst, div []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		divNonZeroAVX2(dst[:n], div[:n])
+		dst, div = dst[n:], div[n:]
+	}
+	divNonZeroGeneric(dst, div)
+}

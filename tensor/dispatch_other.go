@@ -20,6 +20,10 @@ func axpy(dst []float32, a float32, x []float32) { axpyGeneric(dst, a, x) }
 func scale(dst []float32, a float32)             { scaleGeneric(dst, a) }
 func add(dst, x []float32)                       { addGeneric(dst, x) }
 func sub(dst, a, b []float32)                    { subGeneric(dst, a, b) }
-func dot(a, b []float32) float64                 { return dotGeneric(a, b) }
-func sumAbs(x []float32) float64                 { return sumAbsGeneric(x) }
-func sumSquares(x []float32) float64             { return sumSquaresGeneric(x) }
+func divNonZero(dst, div []float32)              { divNonZeroGeneric(dst, div) }
+func addAgreeing(sum, weight, x, sign []float32, w float32) {
+	addAgreeingGeneric(sum, weight, x, sign, w)
+}
+func dot(a, b []float32) float64     { return dotGeneric(a, b) }
+func sumAbs(x []float32) float64     { return sumAbsGeneric(x) }
+func sumSquares(x []float32) float64 { return sumSquaresGeneric(x) }

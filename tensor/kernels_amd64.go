@@ -69,3 +69,15 @@ func sumAbsAVX2(x []float32) float64
 
 //go:noescape
 func sumSquaresAVX2(x []float32) float64
+
+// addAgreeingAVX2 is addAgreeingGeneric on eight lanes, with the same
+// comparisons (x != 0, x < 0, sign < 0 as VCMPPS), so NaNs count alike.
+//
+//go:noescape
+func addAgreeingAVX2(sum, weight, x, sign []float32, w float32)
+
+// divNonZeroAVX2 divides (VDIVPS, correctly rounded as the scalar
+// division is) by div, or by 1 where div is ±0 (VCMPPS EQ, VBLENDVPS).
+//
+//go:noescape
+func divNonZeroAVX2(dst, div []float32)

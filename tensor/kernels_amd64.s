@@ -698,3 +698,68 @@ sqdone:
 	VMOVSD X8, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func addAgreeingAVX2(sum, weight, x, sign []float32, w float32)
+TEXT ·addAgreeingAVX2(SB), NOSPLIT, $0-100
+	MOVQ         sum_base+0(FP), DI
+	MOVQ         sum_len+8(FP), CX
+	MOVQ         weight_base+24(FP), R8
+	MOVQ         x_base+48(FP), SI
+	MOVQ         sign_base+72(FP), DX
+	VBROADCASTSS w+96(FP), Y8
+	VXORPS       Y9, Y9, Y9
+	SHRQ         $3, CX
+	JZ           agdone
+
+agloop:
+	VMOVUPS (SI), Y0         // x
+	VMOVUPS (DX), Y6         // sign
+	VCMPPS  $1, Y9, Y0, Y1   // x < 0
+	VCMPPS  $1, Y9, Y6, Y7   // sign < 0 (a zero of either sign elects +)
+	VXORPS  Y7, Y1, Y1       // all ones where they differ
+	VCMPPS  $4, Y9, Y0, Y2   // all ones where x != 0 (NEQ_UQ)
+	VANDNPS Y2, Y1, Y3       // agree = nonzero &^ differ
+	VANDPS  Y0, Y3, Y4       // x where it agrees, else +0
+	VADDPS  (DI), Y4, Y4
+	VMOVUPS Y4, (DI)
+	VANDPS  Y8, Y3, Y5       // w where it agrees, else +0
+	VADDPS  (R8), Y5, Y5
+	VMOVUPS Y5, (R8)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	DECQ    CX
+	JNZ     agloop
+
+agdone:
+	VZEROUPPER
+	RET
+
+// func divNonZeroAVX2(dst, div []float32)
+TEXT ·divNonZeroAVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         div_base+24(FP), SI
+	VXORPS       Y9, Y9, Y9
+	MOVL         $0x3f800000, AX
+	MOVL         AX, X8
+	VBROADCASTSS X8, Y8      // 1.0
+	SHRQ         $3, CX
+	JZ           dzdone
+
+dzloop:
+	VMOVUPS   (SI), Y0
+	VCMPPS    $0, Y9, Y0, Y1   // div == 0
+	VBLENDVPS Y1, Y8, Y0, Y2   // 1 where div is zero, else div
+	VMOVUPS   (DI), Y3
+	VDIVPS    Y2, Y3, Y3
+	VMOVUPS   Y3, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       dzloop
+
+dzdone:
+	VZEROUPPER
+	RET

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -417,4 +418,70 @@ func TestStagedCodecNoAllocs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAddAgreeingMatchesGeneric compares the AVX2 body of AddAgreeing with
+// the Go one on odd lengths, unaligned slices, zeros of both signs and
+// random signs.
+func TestAddAgreeingMatchesGeneric(t *testing.T) {
+	withAsm(t)
+	r := rand.New(rand.NewPCG(31, 32))
+	pick := func(n int) []float32 {
+		v := make([]float32, n+3)
+		for i := range v {
+			switch r.IntN(7) {
+			case 0:
+				v[i] = 0
+			case 2:
+				v[i] = float32(math.NaN())
+			case 1:
+				v[i] = float32(math.Copysign(0, -1))
+			default:
+				v[i] = float32(r.NormFloat64())
+			}
+		}
+		return v[r.IntN(3):][:n]
+	}
+	for _, n := range asmLengths {
+		x, sign := pick(n), pick(n)
+		s1, w1 := pick(n), pick(n)
+		s2, w2 := slices.Clone(s1), slices.Clone(w1)
+		addAgreeing(s1, w1, x, sign, 0.375)
+		addAgreeingGeneric(s2, w2, x, sign, 0.375)
+		for i := range s1 {
+			if math.Float32bits(s1[i]) != math.Float32bits(s2[i]) || math.Float32bits(w1[i]) != math.Float32bits(w2[i]) {
+				t.Fatalf("n=%d i=%d x=%g sign=%g: asm (%g, %g), Go (%g, %g)", n, i, x[i], sign[i], s1[i], w1[i], s2[i], w2[i])
+			}
+		}
+	}
+}
+
+// TestDivNonZeroMatchesGeneric compares the AVX2 body of DivNonZero with
+// the Go one, zeros of both signs, NaNs and infinities included.
+func TestDivNonZeroMatchesGeneric(t *testing.T) {
+	withAsm(t)
+	r := rand.New(rand.NewPCG(41, 42))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-40}
+	pick := func(n int) []float32 {
+		v := make([]float32, n+3)
+		for i := range v {
+			if r.IntN(4) == 0 {
+				v[i] = special[r.IntN(len(special))]
+			} else {
+				v[i] = float32(r.NormFloat64())
+			}
+		}
+		return v[r.IntN(3):][:n]
+	}
+	for _, n := range asmLengths {
+		d1, div := pick(n), pick(n)
+		d2 := slices.Clone(d1)
+		divNonZero(d1, div)
+		divNonZeroGeneric(d2, div)
+		for i := range d1 {
+			if math.Float32bits(d1[i]) != math.Float32bits(d2[i]) && !(d1[i] != d1[i] && d2[i] != d2[i]) {
+				t.Fatalf("n=%d i=%d div=%g: asm %g, Go %g", n, i, div[i], d1[i], d2[i])
+			}
+		}
+	}
 }
