@@ -2,6 +2,7 @@ package merge
 
 import (
 	"fmt"
+	"github.com/gomerge/gomerge/tensor"
 	"math"
 )
 
@@ -94,6 +95,10 @@ type magnitudeState struct {
 	models map[int]*topkStream
 	// finished is the last pass whose histograms were turned into bounds.
 	finished int
+	// lowZero is set when the working dtype is bfloat16: task vectors are
+	// then bfloat16 values, whose float32 bits have 16 zero low bits, so
+	// the high digit fixes the threshold and the second pass is skipped.
+	lowZero bool
 }
 
 type topkStream struct {
@@ -112,7 +117,7 @@ func canAnalyzeMagnitude(t *Tensors) bool { return t.Global["rescale"] == 0 }
 func analyzeMagnitude(t *Tensors) error {
 	st, _ := t.State.(*magnitudeState)
 	if st == nil {
-		st = &magnitudeState{models: map[int]*topkStream{}, finished: -1}
+		st = &magnitudeState{models: map[int]*topkStream{}, finished: -1, lowZero: t.Work == tensor.BF16}
 		t.State = st
 		for i, in := range t.Inputs {
 			if i == t.Base || in.Params["density"] >= 1 {
@@ -143,7 +148,7 @@ func analyzeMagnitude(t *Tensors) error {
 			}
 		}
 	}
-	if t.Pass == 0 {
+	if t.Pass == 0 && !st.lowZero {
 		t.MorePasses = true
 	}
 	return nil
@@ -151,13 +156,22 @@ func analyzeMagnitude(t *Tensors) error {
 
 // finish turns the histograms of a pass into bounds, once.
 func (st *magnitudeState) finish(pass int) {
+	if st.lowZero && st.finished < 0 {
+		pass = 0 // the only pass; it settles the thresholds
+	}
 	if st.finished >= pass {
 		return
 	}
 	st.finished = pass
+	if pass == 0 && st.lowZero {
+		st.finished = 1
+	}
 	for _, m := range st.models {
 		digit, above := descend(m.hist, m.above, m.k)
-		if pass == 0 {
+		if pass == 0 && st.lowZero {
+			// Every entry of the chosen bucket has low digit 0.
+			m.hi, m.thr, m.ties = digit, uint32(digit)<<16, m.k-above
+		} else if pass == 0 {
 			m.hi = digit
 		} else {
 			m.thr, m.ties = uint32(m.hi)<<16|uint32(digit), m.k-above
