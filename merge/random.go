@@ -78,26 +78,37 @@ func randomThreshold(p float32) uint64 {
 // exactly as one uint32 call per element would, two elements per 64-bit
 // draw, and masks without branches (the outcomes are random).
 func (r *randomSource) bernoulli(x []float32, bound uint64) int {
-	kept := uint32(0)
+	kept := 0
 	keep := func(j int, draw uint32) {
 		k := b2u(uint64(draw) < bound)
 		x[j] = math.Float32frombits(math.Float32bits(x[j]) & -k)
-		kept += k
+		kept += int(k)
 	}
 	j := 0
 	if r.have && len(x) > 0 {
 		keep(0, r.uint32())
 		j = 1
 	}
-	for ; j+1 < len(x); j += 2 {
-		b := r.pcg.Uint64()
-		keep(j, uint32(b))
-		keep(j+1, uint32(b>>32))
+	// The bulk: draws in stream order (low half, then high half of each
+	// 64-bit output), masked by a vector kernel.
+	var draws [1024]uint32
+	for j+1 < len(x) {
+		n := min(len(draws), (len(x)-j)&^1)
+		for i := 0; i < n; i += 2 {
+			b := r.pcg.Uint64()
+			draws[i], draws[i+1] = uint32(b), uint32(b>>32)
+		}
+		if bound >= 1<<32 {
+			kept += n
+		} else {
+			kept += tensor.KeepBelow(x[j:j+n], draws[:n], uint32(bound))
+		}
+		j += n
 	}
 	if j < len(x) {
 		keep(j, r.uint32())
 	}
-	return int(kept)
+	return kept
 }
 
 // randomProbability rounds a keep probability the way mergekit's

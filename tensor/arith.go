@@ -127,3 +127,18 @@ func DivNonZero(dst, div []float32) {
 	mustSameLen("DivNonZero", len(dst), len(div))
 	divNonZero(dst, div)
 }
+
+// KeepBelow zeroes the elements of x whose draw is not below bound and
+// returns how many it kept — a Bernoulli mask from uniform uint32 draws:
+//
+//	for i := range x {
+//		if draws[i] >= bound {
+//			x[i] = 0 // the bits cleared: +0
+//		} else {
+//			kept++
+//		}
+//	}
+func KeepBelow(x []float32, draws []uint32, bound uint32) int {
+	mustSameLen("KeepBelow", len(x), len(draws))
+	return keepBelow(x, draws, bound)
+}

@@ -115,3 +115,14 @@ func divNonZeroGeneric(dst, div []float32) {
 		}
 	}
 }
+
+func keepBelowGeneric(x []float32, draws []uint32, bound uint32) int {
+	draws = draws[:len(x)]
+	kept := uint32(0)
+	for i, d := range draws {
+		k := b2u(d < bound)
+		x[i] = math.Float32frombits(math.Float32bits(x[i]) & -k)
+		kept += k
+	}
+	return int(kept)
+}

@@ -153,3 +153,13 @@ func divNonZero(dst, div []float32) {
 	}
 	divNonZeroGeneric(dst, div)
 }
+
+func keepBelow(x []float32, draws []uint32, bound uint32) int {
+	kept := 0
+	if useAVX2 {
+		n := len(x) &^ 7
+		kept = keepBelowAVX2(x[:n], draws[:n], bound)
+		x, draws = x[n:], draws[n:]
+	}
+	return kept + keepBelowGeneric(x, draws, bound)
+}

@@ -27,3 +27,7 @@ func addAgreeing(sum, weight, x, sign []float32, w float32) {
 func dot(a, b []float32) float64     { return dotGeneric(a, b) }
 func sumAbs(x []float32) float64     { return sumAbsGeneric(x) }
 func sumSquares(x []float32) float64 { return sumSquaresGeneric(x) }
+
+func keepBelow(x []float32, draws []uint32, bound uint32) int {
+	return keepBelowGeneric(x, draws, bound)
+}

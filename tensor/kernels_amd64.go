@@ -81,3 +81,10 @@ func addAgreeingAVX2(sum, weight, x, sign []float32, w float32)
 //
 //go:noescape
 func divNonZeroAVX2(dst, div []float32)
+
+// keepBelowAVX2 compares draws with bound as unsigned numbers (both with
+// the top bit flipped, then VPCMPGTD), masks x with the result and counts
+// the kept lanes (VMOVMSKPS, POPCNT).
+//
+//go:noescape
+func keepBelowAVX2(x []float32, draws []uint32, bound uint32) int

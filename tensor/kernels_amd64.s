@@ -763,3 +763,37 @@ dzloop:
 dzdone:
 	VZEROUPPER
 	RET
+
+// func keepBelowAVX2(x []float32, draws []uint32, bound uint32) int
+TEXT ·keepBelowAVX2(SB), NOSPLIT, $0-64
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	MOVQ         draws_base+24(FP), SI
+	MOVL         bound+48(FP), AX
+	XORL         $0x80000000, AX
+	MOVQ         AX, X8
+	VPBROADCASTD X8, Y8      // bound with the top bit flipped
+	MOVL         $0x80000000, AX
+	MOVQ         AX, X9
+	VPBROADCASTD X9, Y9      // the top bit
+	XORQ         R9, R9      // kept
+	SHRQ         $3, CX
+	JZ           kbdone
+
+kbloop:
+	VPXOR      (SI), Y9, Y0  // draws with the top bit flipped
+	VPCMPGTD   Y0, Y8, Y1    // bound > draw, signed on flipped = unsigned
+	VANDPS     (DI), Y1, Y2
+	VMOVUPS    Y2, (DI)
+	VMOVMSKPS  Y1, AX
+	POPCNTL    AX, AX
+	ADDQ       AX, R9
+	ADDQ       $32, SI
+	ADDQ       $32, DI
+	DECQ       CX
+	JNZ        kbloop
+
+kbdone:
+	MOVQ R9, ret+56(FP)
+	VZEROUPPER
+	RET

@@ -485,3 +485,28 @@ func TestDivNonZeroMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepBelowMatchesGeneric compares the AVX2 body of KeepBelow with the
+// Go one, bounds at the edges of the unsigned range included.
+func TestKeepBelowMatchesGeneric(t *testing.T) {
+	withAsm(t)
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, bound := range []uint32{0, 1, 1 << 31, 1<<31 + 1, 3_000_000_000, math.MaxUint32} {
+		for _, n := range asmLengths {
+			x1 := make([]float32, n)
+			draws := make([]uint32, n)
+			for i := range x1 {
+				x1[i] = float32(r.NormFloat64())
+				draws[i] = r.Uint32()
+				if r.IntN(5) == 0 {
+					draws[i] = bound + uint32(r.IntN(3)) - 1
+				}
+			}
+			x2 := slices.Clone(x1)
+			k1, k2 := keepBelow(x1, draws, bound), keepBelowGeneric(x2, draws, bound)
+			if k1 != k2 || !slices.Equal(x1, x2) {
+				t.Fatalf("bound %d n %d: asm kept %d, Go %d", bound, n, k1, k2)
+			}
+		}
+	}
+}
