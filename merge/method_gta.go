@@ -141,9 +141,7 @@ func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []f
 	if math.Abs(float64(div)) < 1e-8 {
 		div = 1
 	}
-	for j := range out {
-		out[j] /= div
-	}
+	tensor.DivScalar(out, div)
 	tensor.Round(work, out)
 }
 

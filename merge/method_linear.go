@@ -38,9 +38,7 @@ func mergeLinear(t *Tensors, out []float32) error {
 	t.round(out)
 	if t.Global["normalize"] != 0 {
 		div := tensor.RoundScalar(t.Work, wsum)
-		for j := range out {
-			out[j] /= div
-		}
+		tensor.DivScalar(out, div)
 		t.round(out)
 	}
 	return nil

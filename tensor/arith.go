@@ -142,3 +142,13 @@ func KeepBelow(x []float32, draws []uint32, bound uint32) int {
 	mustSameLen("KeepBelow", len(x), len(draws))
 	return keepBelow(x, draws, bound)
 }
+
+// DivScalar divides dst by d in place (a correctly rounded division, not a
+// multiplication by 1/d):
+//
+//	for i := range dst {
+//		dst[i] /= d
+//	}
+func DivScalar(dst []float32, d float32) {
+	divScalar(dst, d)
+}

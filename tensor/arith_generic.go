@@ -126,3 +126,9 @@ func keepBelowGeneric(x []float32, draws []uint32, bound uint32) int {
 	}
 	return int(kept)
 }
+
+func divScalarGeneric(dst []float32, d float32) {
+	for i := range dst {
+		dst[i] /= d
+	}
+}

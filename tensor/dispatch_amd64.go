@@ -163,3 +163,12 @@ func keepBelow(x []float32, draws []uint32, bound uint32) int {
 	}
 	return kept + keepBelowGeneric(x, draws, bound)
 }
+
+func divScalar(dst []float32, d float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		divScalarAVX2(dst[:n], d)
+		dst = dst[n:]
+	}
+	divScalarGeneric(dst, d)
+}

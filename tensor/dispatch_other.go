@@ -31,3 +31,5 @@ func sumSquares(x []float32) float64 { return sumSquaresGeneric(x) }
 func keepBelow(x []float32, draws []uint32, bound uint32) int {
 	return keepBelowGeneric(x, draws, bound)
 }
+
+func divScalar(dst []float32, d float32) { divScalarGeneric(dst, d) }

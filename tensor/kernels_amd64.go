@@ -88,3 +88,8 @@ func divNonZeroAVX2(dst, div []float32)
 //
 //go:noescape
 func keepBelowAVX2(x []float32, draws []uint32, bound uint32) int
+
+// divScalarAVX2 divides with VDIVPS, correctly rounded as DIVSS is.
+//
+//go:noescape
+func divScalarAVX2(dst []float32, d float32)

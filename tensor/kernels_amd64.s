@@ -797,3 +797,23 @@ kbdone:
 	MOVQ R9, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func divScalarAVX2(dst []float32, d float32)
+TEXT ·divScalarAVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	VBROADCASTSS d+24(FP), Y8
+	SHRQ         $3, CX
+	JZ           dsdone
+
+dsloop:
+	VMOVUPS (DI), Y0
+	VDIVPS  Y8, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     dsloop
+
+dsdone:
+	VZEROUPPER
+	RET

@@ -510,3 +510,26 @@ func TestKeepBelowMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// TestDivScalarMatchesGeneric compares the AVX2 body of DivScalar with the
+// Go one.
+func TestDivScalarMatchesGeneric(t *testing.T) {
+	withAsm(t)
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, d := range []float32{3, 0.1, -7.25, 1e-30, 0} {
+		for _, n := range asmLengths {
+			x1 := make([]float32, n)
+			for i := range x1 {
+				x1[i] = float32(r.NormFloat64())
+			}
+			x2 := slices.Clone(x1)
+			divScalar(x1, d)
+			divScalarGeneric(x2, d)
+			for i := range x1 {
+				if math.Float32bits(x1[i]) != math.Float32bits(x2[i]) {
+					t.Fatalf("d=%g n=%d i=%d: asm %g, Go %g", d, n, i, x1[i], x2[i])
+				}
+			}
+		}
+	}
+}
