@@ -24,7 +24,21 @@ import (
 // it is written into sharded output indexes as mergekit does.
 const MergekitVersion = "0.1.4"
 
-const defaultBudget = 1 << 30
+// minBudget is the smallest default memory budget.
+const minBudget = 256 << 20
+
+// defaultBudget is the memory budget when none is given: the buffers of
+// the costliest tensor, at least minBudget. The largest tensor then runs
+// alone, so peak memory stays within inputs × largest tensor plus a fixed
+// overhead whatever the thread count; smaller tensors still run side by
+// side.
+func (pl *Plan) defaultBudget() int64 {
+	var b int64 = minBudget
+	for _, t := range pl.Tasks {
+		b = max(b, taskCost(pl.Method, t))
+	}
+	return b
+}
 
 // Options control a merge run.
 type Options struct {
@@ -35,7 +49,8 @@ type Options struct {
 	// Threads bounds the tensors merged at once; 0 means GOMAXPROCS.
 	Threads int
 	// MemoryBudget bounds the bytes of tensor buffers in flight; 0 means
-	// 1 GiB. A tensor that alone needs more still runs, by itself.
+	// the costliest tensor's buffers (at least 256 MiB), so that it runs
+	// alone. A tensor that alone needs more still runs, by itself.
 	MemoryBudget int64
 	// CopyTokenizer copies the donor's tokenizer files (mergekit's
 	// --copy-tokenizer, on by default in the CLI).
@@ -137,7 +152,7 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	}
 	budget := opt.MemoryBudget
 	if budget <= 0 {
-		budget = defaultBudget
+		budget = plan.defaultBudget()
 	}
 	sem := semaphore.NewWeighted(budget)
 	g, gctx := errgroup.WithContext(ctx)
@@ -433,6 +448,9 @@ func (p *bufferPool) floats(n int) []float32 {
 		p.f = append(p.f[:i], p.f[i+1:]...)
 		return buf[:n]
 	}
+	if n >= 1<<20 {
+		p.f = p.f[:0] // as for bytes: a larger tensor has come
+	}
 	return make([]float32, n)
 }
 
@@ -450,6 +468,10 @@ func (p *bufferPool) bytes(n int) []byte {
 		p.b = append(p.b[:i], p.b[i+1:]...)
 		return buf[:n]
 	}
+	// Nothing fits: a larger tensor has come. The smaller idle buffers go
+	// back to the garbage collector instead of staying beside the new one,
+	// so held inputs never exceed what the tensors in flight need.
+	p.b = p.b[:0]
 	return make([]byte, n)
 }
 

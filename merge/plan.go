@@ -811,12 +811,12 @@ func (pl *Plan) specs() []safetensors.TensorSpec {
 }
 
 // PeakMemory estimates the memory a run holds at its peak with the given
-// thread count and memory budget (0 = the default 1 GiB): the buffers of
+// thread count and memory budget (0 = the default, see Options): the buffers of
 // the costliest tasks that fit the budget together, plus the program's own
 // 32 MiB.
 func (pl *Plan) PeakMemory(threads int, budget int64) int64 {
 	if budget <= 0 {
-		budget = defaultBudget
+		budget = pl.defaultBudget()
 	}
 	costs := make([]int64, len(pl.Tasks))
 	for i, t := range pl.Tasks {

@@ -166,7 +166,7 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs.Func("vv", "debug logging", func(string) error { f.verbose += 2; return nil })
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	fs.BoolVar(&f.jsonOut, "json", false, "print a JSON summary on stdout")
-	fs.Var(&f.memory, "memory", "bytes of tensor buffers in flight (default 1b = 1 GB)")
+	fs.Var(&f.memory, "memory", "bytes of tensor buffers in flight (default: the largest tensor's, at least 256 MiB)")
 	fs.StringVar(&f.device, "device", "cpu", "math device: cpu (cuda needs a CUDA build)")
 	fs.BoolVar(&f.cuda, "cuda", false, "same as --device cuda")
 	fs.BoolVar(&f.safeSerialization, "safe-serialization", true, "write safetensors (the only format gomerge writes)")
@@ -226,6 +226,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 		return printPlan(plan, opt, stdout, f.jsonOut)
 	}
 	opt.Seed = seed(f.seed, plan, log)
+	limitMemory(plan, opt)
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
 		bar := newProgress(stderr)
 		opt.Progress = bar.update
@@ -319,6 +320,21 @@ func seed(flagSeed int64, plan *merge.Plan, log *slog.Logger) uint64 {
 		log.Warn("no --random-seed given; pass this one to repeat the merge", "seed", s)
 	}
 	return s
+}
+
+// limitMemory sets the Go runtime's soft memory limit to the plan's peak
+// estimate plus headroom, unless GOMEMLIMIT is set: the garbage collector
+// then returns freed tensor buffers before the heap doubles, and the
+// process stays near inputs × largest tensor.
+func limitMemory(plan *merge.Plan, opt merge.Options) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	debug.SetMemoryLimit(plan.PeakMemory(threads, opt.MemoryBudget) + 64<<20)
 }
 
 // randomSeed is a fresh non-negative seed.
