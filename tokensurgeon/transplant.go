@@ -28,6 +28,8 @@ const (
 	Zero                = "zero"
 	Randn               = "randn"
 	Subword             = "subword"
+	LandmarkPCA         = "landmark_pca"
+	JohnHewitt          = "john_hewitt"
 )
 
 // Subword combinations: how the base rows of a new token's pieces combine.
@@ -110,9 +112,10 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 		log = slog.Default()
 	}
 	switch opt.Method {
-	case OMP, CommonInterpolation, Mean, Zero, Randn, Subword:
+	case OMP, CommonInterpolation, Mean, Zero, Randn, Subword, LandmarkPCA, JohnHewitt:
 	default:
-		return nil, fmt.Errorf("tokensurgeon: approximation method %q is not available (have %s, %s, %s, %s, %s, %s)", opt.Method, OMP, CommonInterpolation, Subword, Mean, Zero, Randn)
+		return nil, fmt.Errorf("tokensurgeon: approximation method %q is not available (have %s, %s, %s, %s, %s, %s, %s, %s)",
+			opt.Method, OMP, CommonInterpolation, Subword, LandmarkPCA, JohnHewitt, Mean, Zero, Randn)
 	}
 	switch opt.SubwordMethod {
 	case "", SubwordMean, SubwordSum, SubwordWeightedMean, SubwordFirstLast:
@@ -304,7 +307,7 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 	if err != nil {
 		return nil, st, err
 	}
-	needDonor := opt.Method == OMP || opt.Method == CommonInterpolation
+	needDonor := opt.Method == OMP || opt.Method == CommonInterpolation || opt.Method == LandmarkPCA
 	var df [][]float64
 	var ap Approximator
 	if needDonor {
@@ -334,6 +337,16 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 		if opt.Method == OMP && opt.K > len(shared) {
 			return nil, st, fmt.Errorf("tokensurgeon: k = %d exceeds the %d shared tokens", opt.K, len(shared))
 		}
+	}
+	var pca *landmarkPCA
+	if opt.Method == LandmarkPCA {
+		if pca, err = newLandmarkPCA(&ap); err != nil {
+			return nil, st, fmt.Errorf("tokensurgeon: %s: %w", bname, err)
+		}
+	}
+	var jh *johnHewitt
+	if opt.Method == JohnHewitt {
+		jh = newJohnHewitt(bf)
 	}
 	var mean []float64
 	if opt.Method == Mean {
@@ -374,6 +387,10 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 				}
 			case Subword:
 				r = subwordRow(opt.baseTok, t.key, bf, opt.SubwordMethod, isHead)
+			case LandmarkPCA:
+				r = pca.apply(df[t.id])
+			case JohnHewitt:
+				r = jh.sample(rand.New(rand.NewPCG(opt.Seed, uint64(t.id))))
 			}
 			if err != nil {
 				return fmt.Errorf("token id %d: %w", t.id, err)

@@ -138,7 +138,7 @@ func TestTransplant(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bm.Close()
-	for _, method := range []string{OMP, Mean, Zero, CommonInterpolation} {
+	for _, method := range []string{OMP, Mean, Zero, CommonInterpolation, LandmarkPCA, JohnHewitt} {
 		t.Run(method, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			res, err := Transplant(context.Background(), base, donor, out, TransplantOptions{Method: method, K: 16, Threads: 2,

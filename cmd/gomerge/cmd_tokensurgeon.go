@@ -39,7 +39,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 		fs.IntVar(&opt.K, name, 64, "OMP sparsity / common_interpolation neighbours")
 	}
 	for _, name := range []string{"approximation-method", "a"} {
-		fs.StringVar(&opt.Method, name, tokensurgeon.OMP, "omp, common_interpolation, subword, mean, zero or randn")
+		fs.StringVar(&opt.Method, name, tokensurgeon.OMP, "omp, common_interpolation, subword, landmark_pca, john_hewitt, mean, zero or randn")
 	}
 	for _, name := range []string{"weight-scheme", "w"} {
 		fs.StringVar(&opt.WeightScheme, name, tokensurgeon.DistanceProportional, "common_interpolation weights: distance_proportional, barycentric, least_squares")
