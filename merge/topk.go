@@ -138,12 +138,16 @@ func analyzeMagnitude(t *Tensors) error {
 	}
 	base := t.Inputs[t.Base].Data
 	for i, m := range st.models {
-		for _, v := range subRound(t, t.Inputs[i].Data, base) {
-			u := magnitudeBits(v)
-			switch {
-			case t.Pass == 0:
-				m.hist[u>>16]++
-			case int(u>>16) == m.hi:
+		d := subRound(t, t.Inputs[i].Data, base)
+		if t.Pass == 0 {
+			hist := m.hist[:1<<15] // magnitudes' high digits are below 2^15
+			for _, v := range d {
+				hist[magnitudeBits(v)>>16]++
+			}
+			continue
+		}
+		for _, v := range d {
+			if u := magnitudeBits(v); int(u>>16) == m.hi {
 				m.hist[u&0xffff]++
 			}
 		}

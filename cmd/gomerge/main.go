@@ -334,7 +334,7 @@ func limitMemory(plan *merge.Plan, opt merge.Options) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	debug.SetMemoryLimit(plan.PeakMemory(threads, opt.MemoryBudget) + 64<<20)
+	debug.SetMemoryLimit(plan.PeakMemory(threads, opt.MemoryBudget) + 128<<20)
 }
 
 // randomSeed is a fresh non-negative seed.
