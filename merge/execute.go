@@ -215,7 +215,9 @@ func chunk(m *Method, t *Task) (c int64, hold bool) {
 	case m.Elementwise != nil && m.Elementwise(ts):
 		return min(n, chunkElements), false
 	case m.Analyze != nil && (m.CanAnalyze == nil || m.CanAnalyze(ts)):
-		return min(n, chunkElements), true
+		// Held inputs already cost inputs × tensor: smaller pieces keep the
+		// per-piece float32 scratch of many inputs small beside them.
+		return min(n, chunkElements/4), true
 	}
 	return n, false
 }
