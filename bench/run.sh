@@ -66,7 +66,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 inputs=()
 for m in "${models[@]}"; do inputs+=("$m"/*.safetensors); done
 cat "${inputs[@]}" >/dev/null # warm the page cache
-outbytes=$(stat -c %s "$base"/*.safetensors | awk '{s+=$1} END {print s}')
+outbytes=$(stat -c %s "$base"/*.safetensors | awk '{s+=$1} END {printf "%.0f", s}')
 
 floor() { # config -> seconds to read the models it names and write the output
   local f="$dir/floor.bin"
