@@ -49,3 +49,33 @@ func ExampleParseConfig() {
 	fmt.Println(err)
 	// Output: config.yml:4:26: parameter "weight": string "heavy" is not a number
 }
+
+// Read a merge's output tensors without writing the model: each tensor is
+// merged when it is first read (what an evaluator scoring candidates
+// wants).
+func ExamplePlan_Source() {
+	dir, _ := os.MkdirTemp("", "gomerge-example")
+	defer os.RemoveAll(dir)
+	testmodel.Write(filepath.Join(dir, "a"), testmodel.Spec{Seed: 1})
+	testmodel.Write(filepath.Join(dir, "b"), testmodel.Spec{Seed: 2})
+	cfg, err := merge.ParseConfig([]byte("merge_method: slerp\nbase_model: a\nparameters: {t: 0.5}\nmodels: [{model: a}, {model: b}]\n"), "slerp.yml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	plan, err := merge.NewPlan(cfg, merge.PlanOptions{Dir: dir})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer plan.Close()
+	src := plan.Source(merge.Options{})
+	info, _ := src.Tensor("model.embed_tokens.weight")
+	buf := make([]byte, info.Size)
+	if err := src.ReadTensorRange(info.Name, 0, buf); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(src.Names()), "tensors;", info.Name, info.DType, info.Shape)
+	// Output: 39 tensors; model.embed_tokens.weight F32 [256 64]
+}
