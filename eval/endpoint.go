@@ -114,28 +114,35 @@ type completionResponse struct {
 
 // LogLikelihood implements LM.
 func (e *Endpoint) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, error) {
+	out := make([]Result, len(reqs))
+	err := e.inBatches(ctx, len(reqs), func(ctx context.Context, lo, hi int) error {
+		return e.batch(ctx, reqs[lo:hi], out[lo:hi])
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inBatches finds the served model once, then runs fn over [0, n) in
+// batches of BatchSize, Concurrent at a time.
+func (e *Endpoint) inBatches(ctx context.Context, n int, fn func(ctx context.Context, lo, hi int) error) error {
 	e.modelOnce.Do(func() {
 		if e.Model == "" {
 			e.Model, e.modelErr = e.firstModel(ctx)
 		}
 	})
 	if e.modelErr != nil {
-		return nil, e.modelErr
+		return e.modelErr
 	}
-	out := make([]Result, len(reqs))
 	bs := max(1, e.BatchSize)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, e.Concurrent))
-	for start := 0; start < len(reqs); start += bs {
-		end := min(start+bs, len(reqs))
-		g.Go(func() error {
-			return e.batch(ctx, reqs[start:end], out[start:end])
-		})
+	for start := 0; start < n; start += bs {
+		end := min(start+bs, n)
+		g.Go(func() error { return fn(ctx, start, end) })
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return g.Wait()
 }
 
 func (e *Endpoint) batch(ctx context.Context, reqs []Request, out []Result) error {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"unicode/utf8"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // TextRequest is a loglikelihood request on text, for a server that
@@ -51,25 +49,11 @@ type textCompletionResponse struct {
 // server's own tokenisation applies, without lm-eval's moving of trailing
 // whitespace, and nothing is truncated.
 func (e *Endpoint) LogLikelihoodText(ctx context.Context, reqs []TextRequest) ([]Result, error) {
-	e.modelOnce.Do(func() {
-		if e.Model == "" {
-			e.Model, e.modelErr = e.firstModel(ctx)
-		}
-	})
-	if e.modelErr != nil {
-		return nil, e.modelErr
-	}
 	out := make([]Result, len(reqs))
-	bs := max(1, e.BatchSize)
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, e.Concurrent))
-	for start := 0; start < len(reqs); start += bs {
-		end := min(start+bs, len(reqs))
-		g.Go(func() error {
-			return e.textBatch(ctx, reqs[start:end], out[start:end])
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err := e.inBatches(ctx, len(reqs), func(ctx context.Context, lo, hi int) error {
+		return e.textBatch(ctx, reqs[lo:hi], out[lo:hi])
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
