@@ -20,6 +20,10 @@ type Model struct {
 	infos   map[string]safetensors.TensorInfo
 	names   []string
 
+	// biases maps bias tensor names to the modules whose lora_B.bias
+	// adds to them.
+	biases map[string]*Module
+
 	mu      sync.Mutex
 	factors map[string]*factors
 }
@@ -35,7 +39,8 @@ type factors struct {
 // returns the base with the adapter applied. The Model owns both: closing
 // it closes the adapter and the base.
 func Apply(base safetensors.Source, a *Adapter) (*Model, error) {
-	m := &Model{base: base, adapter: a, infos: map[string]safetensors.TensorInfo{}, factors: map[string]*factors{}}
+	m := &Model{base: base, adapter: a, infos: map[string]safetensors.TensorInfo{}, factors: map[string]*factors{},
+		biases: map[string]*Module{}}
 	for _, n := range base.Names() {
 		info, _ := base.Tensor(n)
 		m.infos[n] = info
@@ -59,6 +64,7 @@ func Apply(base safetensors.Source, a *Adapter) (*Model, error) {
 			if !slices.Equal(ai.Shape, bi.Shape) {
 				return nil, fmt.Errorf("lora %s: %s: bias delta %v, base bias %v", a.Dir, mod.Bias, ai.Shape, bi.Shape)
 			}
+			m.biases[bname] = mod
 		}
 	}
 	for _, bname := range keys(a.Replace) {
@@ -145,7 +151,7 @@ func (m *Model) ReadTensorRange(name string, off int64, dst []byte) error {
 	if mod, ok := m.adapter.Modules[name]; ok {
 		return m.readAdapted(info, mod, off, dst)
 	}
-	if bias := m.biasModule(name); bias != nil {
+	if bias := m.biases[name]; bias != nil {
 		return m.readBias(info, bias, off, dst)
 	}
 	return m.readBase(info, off, dst)
@@ -158,15 +164,6 @@ func (m *Model) readBase(info safetensors.TensorInfo, off int64, dst []byte) err
 		return m.readReplaced(info, key, off, dst)
 	}
 	return m.base.ReadTensorRange(info.Name, off, dst)
-}
-
-func (m *Model) biasModule(name string) *Module {
-	for _, mod := range m.adapter.Modules {
-		if mod.Bias != "" && mod.Name+".bias" == name {
-			return mod
-		}
-	}
-	return nil
 }
 
 // readAdapted computes the rows of W' that cover [off, off+len(dst)).
