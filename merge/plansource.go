@@ -14,7 +14,7 @@ import (
 // Its methods are safe for concurrent use.
 type PlanSource struct {
 	plan  *Plan
-	ex    *executor
+	opt   Options
 	tasks map[string]*Task
 	names []string
 
@@ -41,7 +41,7 @@ func (s *memSink) WriteTensorPart(_ string, off int64, b []byte) error {
 // random methods (Threads, MemoryBudget and Progress do not apply). The
 // plan must stay open while the Source is used.
 func (pl *Plan) Source(opt Options) *PlanSource {
-	s := &PlanSource{plan: pl, ex: &executor{plan: pl, opt: opt}, tasks: map[string]*Task{}, cached: map[string]*planTensor{}}
+	s := &PlanSource{plan: pl, opt: opt, tasks: map[string]*Task{}, cached: map[string]*planTensor{}}
 	for _, t := range pl.Tasks {
 		s.tasks[t.Name] = t
 		s.names = append(s.names, t.Name)
@@ -82,7 +82,7 @@ func (s *PlanSource) ReadTensorRange(name string, off int64, dst []byte) error {
 	s.mu.Unlock()
 	pt.once.Do(func() {
 		sink := &memSink{buf: make([]byte, t.Bytes())}
-		ex := &executor{plan: s.plan, opt: s.ex.opt, w: sink}
+		ex := &executor{plan: s.plan, opt: s.opt, w: sink}
 		if err := ex.run(t); err != nil {
 			pt.err = fmt.Errorf("tensor %s: %w", name, err)
 			return
