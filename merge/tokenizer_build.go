@@ -115,14 +115,16 @@ func (p *planner) buildTokenizer() error {
 	default:
 		return p.errorf(source.Pos, "unknown tokenizer source %q", source.Keyword)
 	}
+	vocabOut := out.Vocab()
 	for _, t := range tokens {
-		if _, ok := out.Vocab()[t.Token]; !ok {
+		if _, ok := vocabOut[t.Token]; !ok {
 			out.AddToken(tokfile.AddedToken{Content: t.Token, Normalized: true})
 			changed = true
 		}
 	}
-
-	vocabOut := out.Vocab()
+	if changed {
+		vocabOut = out.Vocab()
+	}
 	bt.size, bt.ids = len(vocabOut), vocabOut
 	bt.tokens = make([]string, bt.size)
 	for tok, id := range vocabOut {
