@@ -355,6 +355,9 @@ func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
 
 	if len(data) > 0 {
 		_, err = f.WriteAt(data, e.off+off)
+		if err == nil {
+			startWriteback(f, e.off+off, int64(len(data)))
+		}
 	}
 	w.mu.Lock()
 	e.state = entryPending
