@@ -32,10 +32,10 @@ const minBudget = 256 << 20
 // alone, so peak memory stays within inputs × largest tensor plus a fixed
 // overhead whatever the thread count; smaller tensors still run side by
 // side.
-func (pl *Plan) defaultBudget() int64 {
+func (pl *Plan) defaultBudget(workers int) int64 {
 	var b int64 = minBudget
 	for _, t := range pl.Tasks {
-		b = max(b, taskCost(pl.Method, t))
+		b = max(b, taskCost(pl.Method, t, workers))
 	}
 	return b
 }
@@ -152,14 +152,14 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	}
 	budget := opt.MemoryBudget
 	if budget <= 0 {
-		budget = plan.defaultBudget()
+		budget = plan.defaultBudget(threads)
 	}
 	sem := semaphore.NewWeighted(budget)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(threads)
 	var done atomic.Int64
 	for _, t := range plan.Tasks {
-		cost := min(taskCost(plan.Method, t), budget)
+		cost := min(taskCost(plan.Method, t, threads), budget)
 		if err := sem.Acquire(gctx, cost); err != nil {
 			break
 		}
@@ -193,9 +193,10 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	return len(w.Shards()), nil
 }
 
-// chunkElements is how many elements of an element-wise tensor are merged
-// at once: 4 MiB of float32 per input. Tests lower it.
-var chunkElements int64 = 1 << 20
+// chunkElements is how many elements of a tensor are merged at once when
+// it is streamed in pieces: 1 MiB of float32 per input, which stays in
+// the CPU's caches from one kernel to the next. Tests lower it.
+var chunkElements int64 = 1 << 18
 
 // chunk returns the number of elements the task is processed in at a time,
 // and whether the inputs are held whole in their stored form meanwhile:
@@ -215,34 +216,36 @@ func chunk(m *Method, t *Task) (c int64, hold bool) {
 	case m.Elementwise != nil && m.Elementwise(ts):
 		return min(n, chunkElements), false
 	case m.Analyze != nil && (m.CanAnalyze == nil || m.CanAnalyze(ts)):
-		// Held inputs already cost inputs × tensor: smaller pieces keep the
-		// per-piece float32 scratch of many inputs small beside them.
-		return min(n, chunkElements/4), true
+		return min(n, chunkElements), true
 	}
 	return n, false
 }
 
-// taskCost estimates the bytes of buffers one task holds at its peak.
-func taskCost(m *Method, t *Task) int64 {
+// taskCost estimates the bytes of buffers one task holds at its peak when
+// workers goroutines merge its pieces.
+func taskCost(m *Method, t *Task, workers int) int64 {
 	c, hold := chunk(m, t)
 	n := t.NumElements()
-	var cost int64
+	if c == n {
+		workers = 1
+	}
+	var cost, piece int64
 	for _, in := range t.Inputs {
 		switch {
 		case hold:
-			cost += in.Tensor.Size + c*4
+			cost += in.Tensor.Size
+			piece += c * 4
 		case c < n:
-			cost += c * int64(in.DType.Size()+4)
+			piece += c * int64(in.DType.Size()+4)
 		default:
 			cost += in.Tensor.Size + 4*numElements(in.Tensor.Shape)
 		}
 	}
-	cost += c * int64(4+t.Out.Size())
-	if c == n {
-		// one float32 scratch per input (task vectors), plus one for selection
-		cost += 4 * n * int64(len(t.Inputs)+1)
-	}
-	return cost
+	piece += c * int64(4+t.Out.Size())
+	// scratch: one float32 buffer per input (task vectors), plus one for
+	// selection
+	piece += 4 * c * int64(len(t.Inputs)+1)
+	return cost + int64(workers)*piece
 }
 
 type executor struct {
@@ -252,10 +255,37 @@ type executor struct {
 	pool bufferPool
 }
 
+// workers is the number of goroutines that merge the pieces of one tensor.
+func (ex *executor) workers() int {
+	if ex.opt.Threads > 0 {
+		return ex.opt.Threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+func (ex *executor) workersFor(pieces int) int { return max(1, min(pieces, ex.workers())) }
+
 // tensorSink receives the output tensors' bytes: a safetensors.Writer, or
 // memory for a plan read as a Source.
 type tensorSink interface {
 	WriteTensorPart(name string, off int64, b []byte) error
+}
+
+// pieceWorker is one goroutine's buffers for the pieces of a tensor.
+type pieceWorker struct {
+	ex      *executor
+	ts      Tensors
+	bufs    [][]float32
+	out     []float32
+	raw     []byte
+	scratch [][]float32
+}
+
+func (w *pieceWorker) release(mark int) {
+	for _, b := range w.scratch[mark:] {
+		w.ex.pool.putFloats(b)
+	}
+	w.scratch = w.scratch[:mark]
 }
 
 func (ex *executor) run(t *Task) error {
@@ -263,100 +293,208 @@ func (ex *executor) run(t *Task) error {
 	if m == Passthrough && ex.rawCopy(t) {
 		return ex.copyRaw(t)
 	}
-	// Scratch buffers live until the tensor is written, except those a
-	// method takes during one piece, which go back after that piece.
-	var scratch [][]float32
-	release := func(mark int) {
-		for _, b := range scratch[mark:] {
-			ex.pool.putFloats(b)
-		}
-		scratch = scratch[:mark]
-	}
-	defer release(0)
-	ts := &Tensors{Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
-		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name),
-		alloc: func(n int) []float32 {
-			b := ex.pool.floats(n)
-			scratch = append(scratch, b)
-			return b
-		}}
 	n := t.NumElements()
 	c, hold := chunk(m, t)
-	bufs := make([][]float32, len(t.Inputs))
-	for i, in := range t.Inputs {
-		size := c
-		if c == n {
-			size = numElements(in.Tensor.Shape) // whole tensor, cropped after decoding
-		}
-		bufs[i] = ts.Scratch(int(size))
-		ts.Inputs = append(ts.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
+	whole := c == n
+	pieces := 0
+	if n > 0 {
+		pieces = int((n + c - 1) / c)
 	}
-	load := func(off, k int64) error {
-		for i, in := range t.Inputs {
-			data, err := ex.load(in, t, bufs[i], off, k, c == n)
-			if err != nil {
-				return err
+	workers := ex.workersFor(pieces)
+	tmpl := Tensors{Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
+		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name), Pieces: max(pieces, 1), Workers: workers}
+	for _, in := range t.Inputs {
+		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
+	}
+	ws := make([]*pieceWorker, workers)
+	defer func() {
+		for _, w := range ws {
+			if w != nil {
+				w.release(0)
+				ex.pool.putBytes(w.raw)
 			}
-			ts.Inputs[i].Data = data
 		}
-		ts.Offset = off
-		return nil
+	}()
+	worker := func(i int) *pieceWorker {
+		if ws[i] != nil {
+			ws[i].ts.State = tmpl.State
+			ws[i].ts.order = tmpl.order
+			return ws[i]
+		}
+		w := &pieceWorker{ex: ex, ts: tmpl}
+		w.ts.Worker = i
+		w.ts.Inputs = slices.Clone(tmpl.Inputs)
+		w.ts.alloc = func(n int) []float32 {
+			b := ex.pool.floats(n)
+			w.scratch = append(w.scratch, b)
+			return b
+		}
+		for _, in := range t.Inputs {
+			size := c
+			if whole {
+				size = numElements(in.Tensor.Shape) // whole tensor, cropped after decoding
+			}
+			w.bufs = append(w.bufs, w.ts.Scratch(int(size)))
+		}
+		w.out = w.ts.Scratch(int(c))
+		w.raw = ex.pool.bytes(int(c) * t.Out.Size())
+		ws[i] = w
+		return w
 	}
+	load := func(w *pieceWorker, p int) (off, k int64, err error) {
+		off = int64(p) * c
+		k = min(c, n-off)
+		for i, in := range t.Inputs {
+			data, err := ex.load(in, t, w.bufs[i], off, k, whole)
+			if err != nil {
+				return 0, 0, err
+			}
+			w.ts.Inputs[i].Data = data
+		}
+		if m.TaskVectors {
+			toTaskVectors(&w.ts, func(i int) bool { return t.Inputs[i].heldDelta })
+		}
+		w.ts.Offset, w.ts.Piece = off, p
+		return off, k, nil
+	}
+	abort := make(chan struct{})
 	if hold {
 		// Read each input once, whole and in its stored form, and serve the
-		// pieces of both passes from memory.
+		// pieces of every pass from memory.
 		for i := range t.Inputs {
 			held := ex.pool.bytes(int(t.Inputs[i].Tensor.Size))
 			defer func() {
-				t.Inputs[i].held = nil
+				t.Inputs[i].held, t.Inputs[i].heldDelta = nil, false
 				ex.pool.putBytes(held)
 			}()
-			if err := t.Inputs[i].readRange(0, held); err != nil {
-				return err
-			}
 			t.Inputs[i].held = held
 		}
-		for ts.Pass = 0; ; ts.Pass++ {
-			ts.MorePasses = false
-			for off := int64(0); off < n; off += c {
-				if err := load(off, min(c, n-off)); err != nil {
-					return err
-				}
-				mark := len(scratch)
-				err := m.Analyze(ts)
-				release(mark)
-				if err != nil {
+		err := forPieces(pieces, workers, abort, func(_, p int) error {
+			for _, in := range t.Inputs {
+				es := int64(in.DType.Size())
+				lo, hi := int64(p)*c*es, min(int64(p+1)*c, n)*es
+				if err := in.readRange(lo, in.held[lo:hi]); err != nil {
 					return err
 				}
 			}
-			if !ts.MorePasses {
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if m.TaskVectors && t.Base >= 0 {
+			if err := ex.holdTaskVectors(t, pieces, c, abort, worker, load); err != nil {
+				return err
+			}
+		}
+		an, err := m.Analyze(&tmpl)
+		if err != nil {
+			return err
+		}
+		tmpl.State = an
+		for pass := 0; ; pass++ {
+			err := forPieces(pieces, workers, abort, func(wi, p int) error {
+				w := worker(wi)
+				if _, _, err := load(w, p); err != nil {
+					return err
+				}
+				w.ts.Pass = pass
+				mark := len(w.scratch)
+				err := an.Piece(&w.ts)
+				w.release(mark)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			more, err := an.EndPass(pass)
+			if err != nil {
+				return err
+			}
+			if !more {
 				break
 			}
 		}
 	}
-	out := ts.Scratch(int(c))
-	raw := ex.pool.bytes(int(c) * t.Out.Size())
-	defer ex.pool.putBytes(raw)
-	for off := int64(0); off < n; off += c {
-		k := min(c, n-off)
-		if err := load(off, k); err != nil {
-			return err
-		}
-		mark := len(scratch)
-		err := m.Merge(ts, out[:k])
-		release(mark)
+	if pieces > 1 && workers > 1 {
+		tmpl.order = newTurnstile(pieces, len(t.Inputs)+1, abort)
+	}
+	writes := newTurnstile(pieces, 1, abort)
+	return forPieces(pieces, workers, abort, func(wi, p int) error {
+		w := worker(wi)
+		off, k, err := load(w, p)
 		if err != nil {
 			return err
 		}
-		b := raw[:int(k)*t.Out.Size()]
-		if err := tensor.Encode(b, out[:k], t.Out); err != nil {
+		mark := len(w.scratch)
+		w.ts.stop = 0
+		err = m.Merge(&w.ts, w.out[:k])
+		w.release(mark)
+		if err == nil && w.ts.order != nil {
+			err = w.ts.order.finish(w.ts.stop, p) // the stops Merge did not use
+		}
+		if err != nil {
 			return err
 		}
-		if err := ex.w.WriteTensorPart(t.Name, off*int64(t.Out.Size()), b); err != nil {
+		b := w.raw[:int(k)*t.Out.Size()]
+		if err := tensor.Encode(b, w.out[:k], t.Out); err != nil {
 			return err
+		}
+		// Pieces are written in order, as a sequential stream.
+		return writes.run(0, p, func() error {
+			return ex.w.WriteTensorPart(t.Name, off*int64(t.Out.Size()), b)
+		})
+	})
+}
+
+// holdTaskVectors replaces each held input but the base by its task vector
+// in the stored dtype, where that dtype holds the working dtype's values
+// exactly, so that later passes decode instead of subtracting again.
+func (ex *executor) holdTaskVectors(t *Task, pieces int, c int64, abort chan struct{},
+	worker func(int) *pieceWorker, load func(*pieceWorker, int) (int64, int64, error)) error {
+	var convert []int
+	for i, in := range t.Inputs {
+		if i != t.Base && holdsExactly(in.DType, t.Work) {
+			convert = append(convert, i)
 		}
 	}
+	if len(convert) == 0 {
+		return nil
+	}
+	err := forPieces(pieces, ex.workersFor(pieces), abort, func(wi, p int) error {
+		w := worker(wi)
+		off, k, err := load(w, p) // task vectors of every input
+		if err != nil {
+			return err
+		}
+		for _, i := range convert {
+			in := t.Inputs[i]
+			es := int64(in.DType.Size())
+			if err := tensor.Encode(in.held[off*es:(off+k)*es], w.ts.Inputs[i].Data, in.DType); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, i := range convert {
+		t.Inputs[i].heldDelta = true
+	}
 	return nil
+}
+
+// holdsExactly reports whether every value of the working dtype work is
+// a value of the stored dtype stored.
+func holdsExactly(stored, work tensor.DType) bool {
+	switch work {
+	case tensor.BF16, tensor.F16:
+		return stored == work || stored == tensor.F32 || stored == tensor.F64
+	case tensor.F32, tensor.F64:
+		return stored == tensor.F32 || stored == tensor.F64
+	}
+	return false
 }
 
 // rawCopy reports whether a passthrough tensor can be copied byte for byte:

@@ -54,16 +54,36 @@ type Method struct {
 	Elementwise func(t *Tensors) bool
 	// Analyze, when set, lets the executor stream a method that needs
 	// whole-tensor statistics: it keeps each input in its stored form,
-	// calls Analyze on every piece in order (t.Offset says where the piece
-	// starts; t.State carries what Analyze gathers), and then calls Merge
-	// on every piece in order.
-	Analyze func(t *Tensors) error
+	// calls Analyze once for the tensor's Analysis, runs the Analysis's
+	// passes over the pieces, and then calls Merge on every piece with
+	// t.State set to the Analysis.
+	Analyze func(t *Tensors) (Analysis, error)
+	// TaskVectors says that Merge and Analyze see every input but the base
+	// as its task vector X_i − B rounded to the working dtype (the base
+	// input stays as it is). The executor computes them once per tensor
+	// and, where the stored dtype holds them exactly, keeps them in place
+	// of the held inputs, so no pass subtracts again.
+	TaskVectors bool
 	// CanAnalyze, when set, says whether Analyze can stream this tensor
 	// with its parameters; nil means always.
 	CanAnalyze func(t *Tensors) bool
 	// PlanTask, when set, checks or adjusts one planned output tensor
 	// before any weight is read; skip leaves the tensor out.
 	PlanTask func(c *TaskContext) (skip bool, err error)
+}
+
+// Analysis gathers a method's whole-tensor statistics over the pieces of
+// one tensor. The executor may examine different pieces of a pass, and
+// merge different pieces, at the same time, each with its own *Tensors:
+// per-piece results belong in slots indexed by t.Piece, per-goroutine ones
+// in slots indexed by t.Worker, and Merge only reads the Analysis (or uses
+// t.InOrder). Every result must be the same whatever the number of workers.
+type Analysis interface {
+	// Piece examines one piece of pass t.Pass.
+	Piece(t *Tensors) error
+	// EndPass is called once every piece of pass has been examined; more
+	// asks for another pass.
+	EndPass(pass int) (more bool, err error)
 }
 
 // TaskContext is what a method's PlanTask hook sees of a planned tensor.
@@ -130,14 +150,22 @@ type Tensors struct {
 	// Offset is the element offset of the current piece when the tensor is
 	// streamed in pieces; 0 otherwise.
 	Offset int64
-	// State is the method's own record of what Analyze found; nil unless
-	// the tensor is streamed through Analyze.
-	State any
-	// Pass numbers the Analyze passes over the pieces from 0; Analyze sets
-	// MorePasses during a pass to ask for another one.
-	Pass       int
-	MorePasses bool
+	// Piece numbers the current piece from 0 of Pieces; a tensor merged
+	// whole is piece 0 of 1.
+	Piece, Pieces int
+	// Worker numbers the goroutine handling the current piece, from 0 of
+	// Workers.
+	Worker, Workers int
+	// State is the tensor's Analysis while it is merged in pieces; nil
+	// unless the tensor is streamed through Analyze.
+	State Analysis
+	// Pass numbers the Analysis passes over the pieces from 0.
+	Pass int
 
+	// order passes pieces through InOrder one after another; nil when
+	// pieces are merged one at a time.
+	order *turnstile
+	stop  int // InOrder calls made by the current piece
 	// alloc hands out scratch buffers that live until the tensor is
 	// written; nil means plain allocation.
 	alloc func(n int) []float32
@@ -153,6 +181,22 @@ func (t *Tensors) Scratch(n int) []float32 {
 	return t.alloc(n)
 }
 
+// InOrder runs fn for the current piece once every earlier piece of the
+// tensor has run its fn at the same point, so that state carried from
+// piece to piece (such as how many entries tied at a threshold are still
+// to be kept) is used in index order while the rest of each piece is
+// merged in parallel. The j-th call of a piece waits for the j-th call of
+// the pieces before it: every piece must make the same calls, at most
+// len(t.Inputs)+1 of them. It fails only when another piece has failed.
+func (t *Tensors) InOrder(fn func()) error {
+	if t.order == nil {
+		fn()
+		return nil
+	}
+	t.stop++
+	return t.order.run(t.stop-1, t.Piece, func() error { fn(); return nil })
+}
+
 // Input is one model's tensor.
 type Input struct {
 	// Model is the model reference as written in the config.
@@ -161,6 +205,21 @@ type Input struct {
 	Data []float32
 	// Params holds the method's per-model parameters for this model.
 	Params map[string]float64
+}
+
+// toTaskVectors replaces the Data of every input but the base by its task
+// vector, round(X_i − B), in place; skip lists inputs already converted.
+func toTaskVectors(t *Tensors, skip func(i int) bool) {
+	if t.Base < 0 {
+		return
+	}
+	base := t.Inputs[t.Base].Data
+	for i, in := range t.Inputs {
+		if i != t.Base && (skip == nil || !skip(i)) {
+			tensor.Sub(in.Data, in.Data, base)
+			t.round(in.Data)
+		}
+	}
 }
 
 // round rounds x to the working dtype in place.

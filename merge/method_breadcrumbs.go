@@ -27,6 +27,7 @@ var Breadcrumbs = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyMagnitudeOutliers, false),
+	TaskVectors: true,
 	Elementwise: denseOnly,
 }
 
@@ -48,6 +49,7 @@ var BreadcrumbsTIES = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyMagnitudeOutliers, true),
+	TaskVectors: true,
 	Elementwise: denseOnly,
 }
 

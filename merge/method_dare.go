@@ -23,6 +23,7 @@ var DARETIES = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyRandom, true),
+	TaskVectors: true,
 	Analyze:     analyzeRandom,
 	Elementwise: denseOnly,
 }
@@ -44,6 +45,7 @@ var DARELinear = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyRandom, false),
+	TaskVectors: true,
 	Analyze:     analyzeRandom,
 	Elementwise: denseOnly,
 }

@@ -35,6 +35,7 @@ var DELLA = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyDella, true),
+	TaskVectors: true,
 	PlanTask:    planDella,
 	Elementwise: denseOnly,
 }
@@ -54,6 +55,7 @@ var DELLALinear = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyDella, false),
+	TaskVectors: true,
 	PlanTask:    planDella,
 	Elementwise: denseOnly,
 }

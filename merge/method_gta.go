@@ -47,6 +47,7 @@ var TaskArithmetic = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyMagnitude, false),
+	TaskVectors: true,
 	Elementwise: denseOnly,
 	Analyze:     analyzeMagnitude,
 	CanAnalyze:  canAnalyzeMagnitude,
@@ -68,6 +69,7 @@ var TIES = &Method{
 	MinInputs:   1,
 	EmbedRule:   EmbedTruncateToBase,
 	Merge:       gta(sparsifyMagnitude, true),
+	TaskVectors: true,
 	Elementwise: denseOnly,
 	Analyze:     analyzeMagnitude,
 	CanAnalyze:  canAnalyzeMagnitude,
@@ -93,7 +95,7 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			if i == t.Base {
 				continue
 			}
-			d := subRound(t, in.Data, base)
+			d := in.Data // a task vector (TaskVectors), pruned in place
 			if err := sparsify(t, i, d); err != nil {
 				return err
 			}

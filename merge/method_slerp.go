@@ -35,20 +35,34 @@ var Slerp = &Method{
 // slerpState holds the whole-tensor sums slerp needs.
 type slerpState struct{ ss0, ss1, dot float64 }
 
-func analyzeSlerp(t *Tensors) error {
+// slerpAnalysis sums slerp's norms and dot product piece by piece; the
+// pieces' sums are added in piece order, so the totals do not depend on
+// how many goroutines computed them.
+type slerpAnalysis struct {
+	pieces []slerpState
+	total  slerpState
+}
+
+func analyzeSlerp(t *Tensors) (Analysis, error) {
+	return &slerpAnalysis{pieces: make([]slerpState, t.Pieces)}, nil
+}
+
+func (a *slerpAnalysis) Piece(t *Tensors) error {
 	if len(t.Inputs) != 2 || t.Base < 0 {
 		return nil
 	}
-	st, _ := t.State.(*slerpState)
-	if st == nil {
-		st = &slerpState{}
-		t.State = st
-	}
 	v0, v1 := t.Inputs[t.Base].Data, t.Inputs[1-t.Base].Data
-	st.ss0 += tensor.SumSquares(v0)
-	st.ss1 += tensor.SumSquares(v1)
-	st.dot += tensor.Dot(v0, v1)
+	a.pieces[t.Piece] = slerpState{tensor.SumSquares(v0), tensor.SumSquares(v1), tensor.Dot(v0, v1)}
 	return nil
+}
+
+func (a *slerpAnalysis) EndPass(int) (bool, error) {
+	for _, p := range a.pieces {
+		a.total.ss0 += p.ss0
+		a.total.ss1 += p.ss1
+		a.total.dot += p.dot
+	}
+	return false, nil
 }
 
 func init() { Register(Slerp) }
@@ -63,8 +77,10 @@ func mergeSlerp(t *Tensors, out []float32) error {
 	}
 	v0 := t.Inputs[t.Base].Data
 	v1 := t.Inputs[1-t.Base].Data
-	st, _ := t.State.(*slerpState)
-	if st == nil {
+	var st *slerpState
+	if a, ok := t.State.(*slerpAnalysis); ok {
+		st = &a.total
+	} else {
 		st = &slerpState{tensor.SumSquares(v0), tensor.SumSquares(v1), tensor.Dot(v0, v1)}
 	}
 	s0, s1 := slerpCoefficients(t.Global["t"], st)

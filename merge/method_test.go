@@ -39,6 +39,14 @@ func runMethod(t *testing.T, m *Method, ts *Tensors) []float32 {
 			ts.Global[p.Name] = p.Default
 		}
 	}
+	if m.TaskVectors {
+		// as the executor does; on copies, since tests share their inputs
+		ts.Inputs = slices.Clone(ts.Inputs)
+		for i := range ts.Inputs {
+			ts.Inputs[i].Data = slices.Clone(ts.Inputs[i].Data)
+		}
+		toTaskVectors(ts, nil)
+	}
 	out := make([]float32, n)
 	if err := m.Merge(ts, out); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -91,6 +92,9 @@ type TaskInput struct {
 	// held, while the task runs, is the whole input in stored form (for
 	// methods with an Analyze pass).
 	held []byte
+	// heldDelta is set when held holds the task vector X − B in the
+	// stored dtype instead of X.
+	heldDelta bool
 	// read, when set, produces the input's bytes instead of the model's
 	// file (embeddings re-ordered to a built vocabulary).
 	read func(off int64, dst []byte) error
@@ -815,12 +819,15 @@ func (pl *Plan) specs() []safetensors.TensorSpec {
 // the costliest tasks that fit the budget together, plus the program's own
 // 32 MiB.
 func (pl *Plan) PeakMemory(threads int, budget int64) int64 {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
 	if budget <= 0 {
-		budget = pl.defaultBudget()
+		budget = pl.defaultBudget(threads)
 	}
 	costs := make([]int64, len(pl.Tasks))
 	for i, t := range pl.Tasks {
-		costs[i] = taskCost(pl.Method, t)
+		costs[i] = taskCost(pl.Method, t, threads)
 	}
 	slices.Sort(costs)
 	var peak int64

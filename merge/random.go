@@ -4,7 +4,6 @@ import (
 	"hash/fnv"
 	"math"
 	"math/bits"
-	"math/rand/v2"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -23,7 +22,7 @@ import (
 // tensor never share a mask. Results are statistically, not bitwise,
 // equivalent to mergekit's.
 type randomSource struct {
-	pcg  *rand.PCG
+	pcg  pcg
 	bits uint64 // unused half of the last 64-bit draw
 	have bool
 }
@@ -32,7 +31,83 @@ type randomSource struct {
 func newRandomSource(seed uint64, model string) *randomSource {
 	h := fnv.New64a()
 	h.Write([]byte(model))
-	return &randomSource{pcg: rand.NewPCG(seed, h.Sum64())}
+	return &randomSource{pcg: pcg{hi: seed, lo: h.Sum64()}}
+}
+
+// skip advances a fresh stream past its first n 32-bit draws, so that a
+// piece of a tensor starting at element n draws what it would have drawn
+// after the pieces before it.
+func (r *randomSource) skip(n uint64) {
+	r.pcg.advance(n / 2)
+	if n%2 == 1 {
+		r.uint32()
+	}
+}
+
+// pcg is math/rand/v2's PCG (128-bit LCG state, DXSM output), same seeds,
+// same numbers, with a jump ahead: draw n of a stream is computed without
+// the n before it.
+type pcg struct{ hi, lo uint64 }
+
+const (
+	pcgMulHi = 2549297995355413924
+	pcgMulLo = 4865540595714422341
+	pcgIncHi = 6364136223846793005
+	pcgIncLo = 1442695040888963407
+)
+
+// mul128 is a·b mod 2¹²⁸.
+func mul128(ahi, alo, bhi, blo uint64) (hi, lo uint64) {
+	hi, lo = bits.Mul64(alo, blo)
+	hi += ahi*blo + alo*bhi
+	return hi, lo
+}
+
+// add128 is a+b mod 2¹²⁸.
+func add128(ahi, alo, bhi, blo uint64) (hi, lo uint64) {
+	lo, c := bits.Add64(alo, blo, 0)
+	hi, _ = bits.Add64(ahi, bhi, c)
+	return hi, lo
+}
+
+func (p *pcg) next() (hi, lo uint64) {
+	p.hi, p.lo = mul128(p.hi, p.lo, pcgMulHi, pcgMulLo)
+	p.hi, p.lo = add128(p.hi, p.lo, pcgIncHi, pcgIncLo)
+	return p.hi, p.lo
+}
+
+// Uint64 is rand.PCG's Uint64.
+func (p *pcg) Uint64() uint64 {
+	hi, lo := p.next()
+	const cheapMul = 0xda942042e4dd58b5
+	hi ^= hi >> 32
+	hi *= cheapMul
+	hi ^= hi >> 48
+	hi *= (lo | 1)
+	return hi
+}
+
+// advance moves the state n steps on in O(log n): the LCG's n-fold step
+// s ↦ M·s + C is built by squaring (Brown, "Random number generation with
+// arbitrary strides", 1994), as pcg-cpp's advance does.
+func (p *pcg) advance(n uint64) {
+	accHi, accLo := uint64(0), uint64(1) // M
+	cHi, cLo := uint64(0), uint64(0)     // C
+	curHi, curLo := uint64(pcgMulHi), uint64(pcgMulLo)
+	incHi, incLo := uint64(pcgIncHi), uint64(pcgIncLo)
+	for ; n > 0; n >>= 1 {
+		if n&1 != 0 {
+			accHi, accLo = mul128(accHi, accLo, curHi, curLo)
+			cHi, cLo = mul128(cHi, cLo, curHi, curLo)
+			cHi, cLo = add128(cHi, cLo, incHi, incLo)
+		}
+		// inc ← (cur + 1)·inc, cur ← cur²
+		h, l := add128(curHi, curLo, 0, 1)
+		incHi, incLo = mul128(h, l, incHi, incLo)
+		curHi, curLo = mul128(curHi, curLo, curHi, curLo)
+	}
+	p.hi, p.lo = mul128(accHi, accLo, p.hi, p.lo)
+	p.hi, p.lo = add128(p.hi, p.lo, cHi, cLo)
 }
 
 // uint32 returns 32 uniform bits; each 64-bit PCG draw serves two calls.

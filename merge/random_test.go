@@ -2,6 +2,7 @@ package merge
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -139,6 +140,46 @@ func TestBernoulliStream(t *testing.T) {
 		}
 		if kept != want || !slices.Equal(x, y) {
 			t.Fatalf("n=%d: kept %d %v, want %d %v", n, kept, x, want, y)
+		}
+	}
+}
+
+func TestPCGMatchesMathRand(t *testing.T) {
+	for _, seed := range [][2]uint64{{0, 0}, {1, 2}, {0xdeadbeef, 1 << 63}, {^uint64(0), 12345}} {
+		ref := rand.NewPCG(seed[0], seed[1])
+		p := pcg{hi: seed[0], lo: seed[1]}
+		for i := range 1000 {
+			if a, b := p.Uint64(), ref.Uint64(); a != b {
+				t.Fatalf("seed %v draw %d: %#x, math/rand/v2 %#x", seed, i, a, b)
+			}
+		}
+	}
+}
+
+func TestPCGAdvance(t *testing.T) {
+	for _, n := range []uint64{0, 1, 2, 3, 7, 64, 1000, 12345} {
+		seq := pcg{hi: 42, lo: 7}
+		for range n {
+			seq.Uint64()
+		}
+		jump := pcg{hi: 42, lo: 7}
+		jump.advance(n)
+		if jump != seq {
+			t.Errorf("advance(%d) = %+v, stepping gives %+v", n, jump, seq)
+		}
+	}
+	// Skipping draws of the 32-bit stream, odd counts included.
+	for _, n := range []uint64{0, 1, 2, 5, 1001} {
+		seq := newRandomSource(9, "m")
+		for range n {
+			seq.uint32()
+		}
+		jump := newRandomSource(9, "m")
+		jump.skip(n)
+		for i := range 5 {
+			if a, b := jump.uint32(), seq.uint32(); a != b {
+				t.Fatalf("skip(%d) draw %d: %#x, want %#x", n, i, a, b)
+			}
 		}
 	}
 }

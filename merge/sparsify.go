@@ -20,8 +20,7 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 		return nil
 	}
 	if st, ok := t.State.(*magnitudeState); ok {
-		st.apply(i, delta)
-		return nil
+		return st.apply(t, i, delta)
 	}
 	k, err := magnitudeK(t, i, int64(len(delta)))
 	if err != nil {
@@ -354,69 +353,80 @@ func dellaRanks(x []float32, rows, c, inner int) []int32 {
 	return rank
 }
 
-// randomState is DARE's random pruning streamed over pieces: one Analyze
-// pass draws each task vector's mask and sums |δ| and the kept |δ| for the
-// L1 rescale; Merge then replays the same draws from a fresh generator.
+// randomState is DARE's random pruning streamed over pieces: one Analysis
+// pass draws each piece's masks (from a stream skipped to the piece's
+// first element) and sums |δ| and the kept |δ| for the L1 rescale; Merge
+// then redraws the same masks. Piece sums are added in piece order.
 type randomState struct {
-	models map[int]*randomStream
+	models  map[int]*randomStream
+	rescale bool
+	work    tensor.DType
 }
 
 type randomStream struct {
-	src       *randomSource
 	bound     uint64
-	all, kept float64
-	replaying bool
-	factor    float32 // rescale factor; 0 means none
+	all, kept []float64 // per piece
+	factor    float32   // rescale factor; 0 means none
 }
 
-func analyzeRandom(t *Tensors) error {
-	st, _ := t.State.(*randomState)
-	if st == nil {
-		st = &randomState{models: map[int]*randomStream{}}
-		t.State = st
-		for i, in := range t.Inputs {
-			density := in.Params["density"]
-			if i == t.Base || density >= 1 {
-				continue
-			}
-			if !(density >= 0) {
-				return fmt.Errorf("density %g of %s for %s is not a probability", density, in.Model, t.Name)
-			}
-			st.models[i] = &randomStream{src: newRandomSource(t.Seed, in.Model),
-				bound: randomThreshold(randomProbability(t.Work, density))}
+func analyzeRandom(t *Tensors) (Analysis, error) {
+	st := &randomState{models: map[int]*randomStream{}, rescale: t.Global["rescale"] != 0, work: randomWorkDType(t.Work)}
+	for i, in := range t.Inputs {
+		density := in.Params["density"]
+		if i == t.Base || density >= 1 {
+			continue
 		}
+		if !(density >= 0) {
+			return nil, fmt.Errorf("density %g of %s for %s is not a probability", density, in.Model, t.Name)
+		}
+		st.models[i] = &randomStream{bound: randomThreshold(randomProbability(t.Work, density)),
+			all: make([]float64, t.Pieces), kept: make([]float64, t.Pieces)}
 	}
-	if t.Base < 0 {
+	return st, nil
+}
+
+func (st *randomState) Piece(t *Tensors) error {
+	if t.Base < 0 || !st.rescale {
 		return nil
 	}
-	base := t.Inputs[t.Base].Data
 	for i, m := range st.models {
-		d := subRound(t, t.Inputs[i].Data, base)
-		m.all += tensor.SumAbs(d)
-		m.src.bernoulli(d, m.bound)
-		m.kept += tensor.SumAbs(d)
+		d := t.Inputs[i].Data // a task vector (TaskVectors), pruned in place
+		m.all[t.Piece] = tensor.SumAbs(d)
+		src := newRandomSource(t.Seed, t.Inputs[i].Model)
+		src.skip(uint64(t.Offset))
+		src.bernoulli(d, m.bound)
+		m.kept[t.Piece] = tensor.SumAbs(d)
 	}
 	return nil
 }
 
-// apply prunes (and rescales) one piece of task vector i; pieces must come
-// in order.
+func (st *randomState) EndPass(int) (bool, error) {
+	if !st.rescale {
+		return false, nil
+	}
+	for _, m := range st.models {
+		var all, kept float64
+		for p := range m.all {
+			all += m.all[p]
+			kept += m.kept[p]
+		}
+		m.factor = rescaleFactor(st.work, all, kept)
+	}
+	return false, nil
+}
+
+// apply prunes (and rescales) one piece of task vector i.
 func (st *randomState) apply(t *Tensors, i int, x []float32) {
 	m, ok := st.models[i]
 	if !ok {
 		return
 	}
-	if !m.replaying {
-		m.replaying = true
-		m.src = newRandomSource(t.Seed, t.Inputs[i].Model)
-		if t.Global["rescale"] != 0 {
-			m.factor = rescaleFactor(randomWorkDType(t.Work), m.all, m.kept)
-		}
-	}
-	m.src.bernoulli(x, m.bound)
+	src := newRandomSource(t.Seed, t.Inputs[i].Model)
+	src.skip(uint64(t.Offset))
+	src.bernoulli(x, m.bound)
 	if m.factor != 0 {
 		tensor.Scale(x, m.factor)
-		tensor.Round(randomWorkDType(t.Work), x)
+		tensor.Round(st.work, x)
 		tensor.Round(t.Work, x)
 	}
 }

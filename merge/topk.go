@@ -86,15 +86,14 @@ func magnitudeK(t *Tensors, i int, n int64) (int, error) {
 	return k, nil
 }
 
-// magnitudeState is magnitude pruning streamed over pieces: two Analyze
+// magnitudeState is magnitude pruning streamed over pieces: Analysis
 // passes build each task vector's radix histograms (high 16 bits of |δ|,
 // then low 16 bits inside the chosen bucket) and fix its threshold; Merge
-// then keeps entries above it, and the first ties at it, piece by piece in
-// order — the same elements keepTopK keeps on the whole tensor.
+// then keeps entries above it, and of those equal to it the first ones in
+// index order (the count is handed from piece to piece through InOrder) —
+// the same elements keepTopK keeps on the whole tensor.
 type magnitudeState struct {
 	models map[int]*topkStream
-	// finished is the last pass whose histograms were turned into bounds.
-	finished int
 	// lowZero is set when the working dtype is bfloat16: task vectors are
 	// then bfloat16 values, whose float32 bits have 16 zero low bits, so
 	// the high digit fixes the threshold and the second pass is skipped.
@@ -103,94 +102,115 @@ type magnitudeState struct {
 
 type topkStream struct {
 	k     int
-	hist  []int
-	hi    int // chosen high digit
-	above int // entries above the chosen bucket, then above the threshold
+	hists [][]uint32 // one histogram per worker
+	hi    int        // chosen high digit
+	above int        // entries above the chosen bucket, then above the threshold
 	thr   uint32
-	ties  int
+	ties  int // entries equal to thr still to be kept
 }
 
 // canAnalyzeMagnitude streams magnitude pruning unless L1 rescaling is on
 // (it needs the kept norm before the first piece is merged).
 func canAnalyzeMagnitude(t *Tensors) bool { return t.Global["rescale"] == 0 }
 
-func analyzeMagnitude(t *Tensors) error {
-	st, _ := t.State.(*magnitudeState)
-	if st == nil {
-		st = &magnitudeState{models: map[int]*topkStream{}, finished: -1, lowZero: t.Work == tensor.BF16}
-		t.State = st
-		for i, in := range t.Inputs {
-			if i == t.Base || in.Params["density"] >= 1 {
-				continue
-			}
-			k, err := magnitudeK(t, i, numElements(t.Shape))
-			if err != nil {
-				return err
-			}
-			st.models[i] = &topkStream{k: k, hist: make([]int, 1<<16)}
+func analyzeMagnitude(t *Tensors) (Analysis, error) {
+	st := &magnitudeState{models: map[int]*topkStream{}, lowZero: t.Work == tensor.BF16}
+	for i, in := range t.Inputs {
+		if i == t.Base || in.Params["density"] >= 1 {
+			continue
 		}
+		k, err := magnitudeK(t, i, numElements(t.Shape))
+		if err != nil {
+			return nil, err
+		}
+		m := &topkStream{k: k, hists: make([][]uint32, t.Workers)}
+		for w := range m.hists {
+			m.hists[w] = make([]uint32, 1<<16)
+		}
+		st.models[i] = m
 	}
-	if t.Offset == 0 && t.Pass == 1 {
-		st.finish(0)
-	}
+	return st, nil
+}
+
+func (st *magnitudeState) Piece(t *Tensors) error {
 	if t.Base < 0 {
 		return nil
 	}
-	base := t.Inputs[t.Base].Data
 	for i, m := range st.models {
-		d := subRound(t, t.Inputs[i].Data, base)
+		d := t.Inputs[i].Data // a task vector (TaskVectors)
+		hist := m.hists[t.Worker]
 		if t.Pass == 0 {
-			hist := m.hist[:1<<15] // magnitudes' high digits are below 2^15
-			for _, v := range d {
-				hist[magnitudeBits(v)>>16]++
-			}
+			histogramHigh(hist[:1<<15], d) // magnitudes' high digits are below 2^15
 			continue
 		}
 		for _, v := range d {
 			if u := magnitudeBits(v); int(u>>16) == m.hi {
-				m.hist[u&0xffff]++
+				hist[u&0xffff]++
 			}
 		}
-	}
-	if t.Pass == 0 && !st.lowZero {
-		t.MorePasses = true
 	}
 	return nil
 }
 
-// finish turns the histograms of a pass into bounds, once.
-func (st *magnitudeState) finish(pass int) {
-	if st.lowZero && st.finished < 0 {
-		pass = 0 // the only pass; it settles the thresholds
-	}
-	if st.finished >= pass {
-		return
-	}
-	st.finished = pass
-	if pass == 0 && st.lowZero {
-		st.finished = 1
-	}
-	for _, m := range st.models {
-		digit, above := descend(m.hist, m.above, m.k)
-		if pass == 0 && st.lowZero {
-			// Every entry of the chosen bucket has low digit 0.
-			m.hi, m.thr, m.ties = digit, uint32(digit)<<16, m.k-above
-		} else if pass == 0 {
-			m.hi = digit
-		} else {
-			m.thr, m.ties = uint32(m.hi)<<16|uint32(digit), m.k-above
-		}
-		m.above = above
-		clear(m.hist)
+// histogramHigh counts the high 16 bits of each |x|.
+func histogramHigh(hist []uint32, x []float32) {
+	for _, v := range x {
+		hist[magnitudeBits(v)>>16]++
 	}
 }
 
-// apply prunes one piece of task vector i; pieces must come in order.
-func (st *magnitudeState) apply(i int, x []float32) {
-	st.finish(1)
+func (st *magnitudeState) EndPass(pass int) (bool, error) {
+	total := make([]int, 1<<16)
+	for _, m := range st.models {
+		clear(total)
+		for _, h := range m.hists {
+			for b, c := range h {
+				total[b] += int(c)
+			}
+			clear(h)
+		}
+		digit, above := descend(total, m.above, m.k)
+		switch {
+		case pass == 0 && st.lowZero:
+			// Every entry of the chosen bucket has low digit 0.
+			m.thr, m.ties = uint32(digit)<<16, m.k-above
+		case pass == 0:
+			m.hi = digit
+		default:
+			m.thr, m.ties = uint32(m.hi)<<16|uint32(digit), m.k-above
+		}
+		m.above = above
+	}
+	return pass == 0 && !st.lowZero, nil
+}
+
+// apply prunes one piece of task vector i.
+func (st *magnitudeState) apply(t *Tensors, i int, x []float32) error {
 	m, ok := st.models[i]
 	if !ok {
-		return
+		return nil
 	}
-	pruneBelow(x, m.thr, &m.ties)
+	keep := 0
+	err := t.InOrder(func() {
+		if m.ties > 0 {
+			keep = min(m.ties, countMagnitude(x, m.thr))
+			m.ties -= keep
+		}
+	})
+	if err != nil {
+		return err
+	}
+	pruneBelow(x, m.thr, &keep)
+	return nil
+}
+
+// countMagnitude is the number of entries of x whose magnitude bits are thr.
+func countMagnitude(x []float32, thr uint32) int {
+	n := 0
+	for _, v := range x {
+		if magnitudeBits(v) == thr {
+			n++
+		}
+	}
+	return n
 }

@@ -1,0 +1,117 @@
+package merge
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// errAborted is what waiting pieces get once another piece has failed; the
+// caller reports that piece's error instead.
+var errAborted = errors.New("merge aborted")
+
+// turnstile lets the pieces of one tensor pass points one after another,
+// in index order, while they are otherwise processed in parallel. A piece
+// has stops numbered from 0; stop s of piece p opens once stop s of piece
+// p−1 has been passed.
+type turnstile struct {
+	passed [][]chan struct{} // [stop][piece]
+	abort  <-chan struct{}
+}
+
+func newTurnstile(pieces, stops int, abort <-chan struct{}) *turnstile {
+	t := &turnstile{passed: make([][]chan struct{}, stops), abort: abort}
+	for s := range t.passed {
+		t.passed[s] = make([]chan struct{}, pieces)
+		for p := range t.passed[s] {
+			t.passed[s][p] = make(chan struct{})
+		}
+	}
+	return t
+}
+
+// run waits until piece p−1 has passed stop s, runs fn and lets piece p+1
+// through unless fn fails.
+func (t *turnstile) run(s, p int, fn func() error) error {
+	if s >= len(t.passed) {
+		return fmt.Errorf("internal error: piece stops at %d ordered points, %d allowed", s+1, len(t.passed))
+	}
+	if p > 0 {
+		select {
+		case <-t.passed[s][p-1]:
+		case <-t.abort:
+			return errAborted
+		}
+	}
+	if fn != nil {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	close(t.passed[s][p])
+	return nil
+}
+
+// finish passes piece p through the stops from s on that it did not use.
+func (t *turnstile) finish(s, p int) error {
+	for ; s < len(t.passed); s++ {
+		if err := t.run(s, p, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forPieces calls fn for pieces 0…pieces−1 on up to workers goroutines;
+// each goroutine takes the lowest piece not yet taken, so a piece never
+// waits in a turnstile for one that has not started. On the first error
+// the abort channel is closed, the remaining pieces are skipped, and that
+// error is returned.
+func forPieces(pieces, workers int, abort chan struct{}, fn func(worker, piece int) error) error {
+	workers = max(1, min(workers, pieces))
+	var (
+		next     atomic.Int64
+		once     sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		once.Do(func() {
+			firstErr = err
+			close(abort)
+		})
+	}
+	work := func(w int) {
+		for {
+			p := int(next.Add(1) - 1)
+			if p >= pieces {
+				return
+			}
+			select {
+			case <-abort:
+				return
+			default:
+			}
+			if err := fn(w, p); err != nil {
+				if !errors.Is(err, errAborted) {
+					fail(err)
+				}
+				return
+			}
+		}
+	}
+	if workers == 1 {
+		work(0)
+		return firstErr
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(w)
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
