@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # bench/run.sh [SIZE_BYTES] [N_MODELS]: merge speed and memory against the I/O floor.
 #
-# Generates N_MODELS (default 2) bf16 Llama-shaped models of about SIZE_BYTES
-# (default 1.5e9) each with internal/testmodel, then for each method measures
-# the wall time of `gomerge` (median of 3, page cache warm) and divides it by
-# the I/O floor (best of 3) measured in the same run: reading every byte of the models
-# the config names once (cat > /dev/null) plus writing and syncing a file of
-# the output's size.
+# Generates N_MODELS (default 2) bf16 Llama-shaped fine-tunes plus a base of
+# about SIZE_BYTES (default 1.5e9) each with internal/testmodel, then for
+# each method measures the wall time of `gomerge` and of the I/O floor in the
+# same rounds, one after the other ($RUNS rounds, default 5, page cache
+# warm): the floor reads every byte of the models the config names once
+# (cat > /dev/null) and writes and syncs a file of the output's size. It
+# prints the medians and their ratio, and the floor's range, since this
+# VM's disk varies from run to run.
 # Peak RSS comes from /usr/bin/time when it is installed.
+# SCALING=1 adds a table of -j 1 (GOMAXPROCS=1) against -j 2 for the
+# compute-bound methods.
 # Models are kept in $BENCH_DIR (default /tmp/gomerge-bench) between runs.
 set -euo pipefail
 size=${1:-1.5e9}
@@ -45,9 +49,13 @@ config() { # method -> YAML on stdout
   fi
   local density=1
   case $method in ties|dare_*|breadcrumbs*|della*) density=0.5 ;; esac
+  local extra=
+  case $method in della*) extra=", epsilon: 0.1" ;; breadcrumbs*) extra=", gamma: 0.01" ;; esac
   for m in "${others[@]}"; do
     echo "  - model: $m"
-    echo "    parameters: {weight: 0.5, density: $density}"
+    if [ "$method" = model_stock ]; then echo "    parameters: {}"; continue; fi
+    if [ "$density" = 1 ]; then echo "    parameters: {weight: 0.5}"; continue; fi
+    echo "    parameters: {weight: 0.5, density: $density$extra}"
   done
 }
 
@@ -80,22 +88,47 @@ floor() { # config -> seconds to read the models it names and write the output
   echo "$t1 - $t0" | bc
 }
 
+runs=${RUNS:-5}
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(date -u +%F)"
-echo "models: $n + base, $(du -sh "$base" | cut -f1) each (bf16); output $((outbytes / 1000000)) MB"
-printf "%-16s %9s %9s %7s %10s\n" method "floor s" "merge s" ratio "peak RSS"
+echo "models: $n + base, $(du -sh "$base" | cut -f1) each (bf16); output $((outbytes / 1000000)) MB; $runs rounds"
+printf "%-16s %9s %13s %9s %7s %10s\n" method "floor s" "floor range" "merge s" ratio "peak RSS"
 for method in ${METHODS:-linear slerp task_arithmetic ties dare_ties}; do
   if [ "$method" = slerp ] && [ "$n" -lt 1 ]; then continue; fi
   config "$method" >"$dir/$method.yml"
-  f=$(for i in 1 2 3; do floor "$dir/$method.yml"; done | sort -n | head -1) # best of 3
-  times=(); rss=()
-  for i in 1 2 3; do
+  floors=(); times=(); rss=()
+  for i in $(seq "$runs"); do
+    floors+=("$(floor "$dir/$method.yml")")
     rm -rf "$dir/out"
-    read -r t r < <(secs "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet)
+    read -r t r < <(secs "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet --random-seed 1)
     times+=("$t"); rss+=("$r")
   done
+  f=$(printf "%s\n" "${floors[@]}" | median)
+  lo=$(printf "%s\n" "${floors[@]}" | sort -n | head -1)
+  hi=$(printf "%s\n" "${floors[@]}" | sort -n | tail -1)
   t=$(printf "%s\n" "${times[@]}" | median)
   r=$(printf "%s\n" "${rss[@]}" | median)
   [ "$r" != - ] && r="$((r / 1024)) MiB"
-  printf "%-16s %9.2f %9.2f %7.2f %10s\n" "$method" "$f" "$t" "$(echo "$t / $f" | bc -l)" "$r"
+  printf "%-16s %9.2f %6.2f-%-6.2f %9.2f %7.2f %10s\n" "$method" "$f" "$lo" "$hi" "$t" "$(echo "$t / $f" | bc -l)" "$r"
 done
+
+if [ "${SCALING:-0}" = 1 ]; then
+  echo
+  echo "thread scaling (median of $runs; -j 1 runs with GOMAXPROCS=1)"
+  printf "%-16s %9s %9s %7s\n" method "-j 1 s" "-j 2 s" speedup
+  for method in ${SCALING_METHODS:-ties dare_ties della breadcrumbs_ties model_stock}; do
+    config "$method" >"$dir/$method.yml"
+    t1=(); t2=()
+    for i in $(seq "$runs"); do
+      rm -rf "$dir/out"
+      read -r t _ < <(secs env GOMAXPROCS=1 "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet --random-seed 1 -j 1)
+      t1+=("$t")
+      rm -rf "$dir/out"
+      read -r t _ < <(secs "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet --random-seed 1 -j 2)
+      t2+=("$t")
+    done
+    a=$(printf "%s\n" "${t1[@]}" | median)
+    b=$(printf "%s\n" "${t2[@]}" | median)
+    printf "%-16s %9.2f %9.2f %7.2f\n" "$method" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+  done
+fi
 rm -rf "$dir/out"
