@@ -3,6 +3,7 @@ package merge
 import (
 	"errors"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -88,7 +89,12 @@ func TestDellaRanks(t *testing.T) {
 		{"middle axis", []float32{3, 1, -1, 5, 2, 0}, 1, 3, 2, []int32{2, 1, 0, 2, 1, 0}},
 	}
 	for _, tc := range tests {
-		if got := dellaRanks(tc.x, tc.rows, tc.c, tc.inner); !slices.Equal(got, tc.want) {
+		got := make([]int32, len(tc.x))
+		rowSize := tc.c * tc.inner
+		for row := range tc.rows {
+			dellaRanks(got[row*rowSize:(row+1)*rowSize], make([]uint64, tc.c), tc.x[row*rowSize:(row+1)*rowSize], tc.c, tc.inner)
+		}
+		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -142,5 +148,41 @@ func TestDELLA(t *testing.T) {
 	got = runMethod(t, DELLALinear, &Tensors{Work: tensor.F32, Base: 0, Inputs: inputs([]map[string]float64{{}, p(1)}, base, base)})
 	if !near(got, base, 0) {
 		t.Errorf("empty task vector: got %v", got)
+	}
+}
+
+// TestSparsifyDellaParallel checks the row-parallel masks against one pass
+// in index order: ranks per row, one draw per element.
+func TestSparsifyDellaParallel(t *testing.T) {
+	const rows, c = 700, 512
+	x := make([]float32, rows*c)
+	r := newRandomSource(1, "data")
+	for j := range x {
+		x[j] = float32(int32(r.uint32())) / (1 << 31)
+	}
+	ts := dellaTensors([]int64{rows, c}, tensor.F32, 0.5, 0.2)
+	want := slices.Clone(x)
+	bounds := dellaBounds(tensor.F32, c, 0.5, 0.2)
+	src := newRandomSource(ts.Seed, "m")
+	rank := make([]int32, c)
+	for row := range rows {
+		dellaRanks(rank, make([]uint64, c), want[row*c:(row+1)*c], c, 1)
+		for j, rk := range rank {
+			if uint64(src.uint32()) >= bounds[rk] {
+				want[row*c+j] = 0
+			}
+		}
+	}
+	for _, procs := range []int{1, 2, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		got := slices.Clone(x)
+		err := sparsifyDella(ts, 0, got)
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("GOMAXPROCS %d: masks differ from one pass in index order", procs)
+		}
 	}
 }

@@ -187,6 +187,27 @@ func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float
 	copy(out, m)
 }
 
+// parallelUnits runs fn over units [0, n) of size elements each, split
+// into contiguous ranges, one per CPU, when there are enough elements to
+// pay for the goroutines. fn must treat units independently.
+func parallelUnits(n, size int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if n*size < 1<<18 || workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += step {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, min(n, lo+step))
+		}()
+	}
+	wg.Wait()
+}
+
 // parallelBlocks runs fn over [0, n) split into contiguous ranges, one per
 // CPU, when n is large enough to pay for the goroutines. fn must treat
 // elements independently, so the split never changes results.

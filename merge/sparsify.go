@@ -279,18 +279,30 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 	}
 	work := randomWorkDType(t.Work)
 	bounds := dellaBounds(work, c, density, eps)
-	rank := dellaRanks(delta, rows, c, inner)
 	rescale := t.Global["rescale"] != 0
 	var orig float64
 	if rescale {
 		orig = tensor.SumAbs(delta)
 	}
-	src := newRandomSource(t.Seed, t.Inputs[i].Model)
-	for j, r := range rank {
-		if uint64(src.uint32()) >= bounds[r] {
-			delta[j] = 0
+	// Rows are ranked and masked in parallel; each range of rows draws
+	// from the model's stream skipped to its first element, so the masks
+	// are those of one pass in index order.
+	rowSize := c * inner
+	parallelUnits(rows, rowSize, func(lo, hi int) {
+		src := newRandomSource(t.Seed, t.Inputs[i].Model)
+		src.skip(uint64(lo * rowSize))
+		rank := make([]int32, rowSize)
+		keys := make([]uint64, c)
+		for row := lo; row < hi; row++ {
+			x := delta[row*rowSize : (row+1)*rowSize]
+			dellaRanks(rank, keys, x, c, inner)
+			for j, r := range rank {
+				if uint64(src.uint32()) >= bounds[r] {
+					x[j] = 0
+				}
+			}
 		}
-	}
+	})
 	if rescale {
 		rescaleL1(work, delta, orig)
 		tensor.Round(t.Work, delta)
@@ -331,26 +343,21 @@ func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
 	return out
 }
 
-// dellaRanks returns the 0-based ascending-magnitude rank of every element
-// within its vector along dimension 1. Sorting magnitude bits above the
-// index orders equal magnitudes by index, as a stable sort would.
-func dellaRanks(x []float32, rows, c, inner int) []int32 {
-	rank := make([]int32, len(x))
-	keys := make([]uint64, c)
-	for row := 0; row < rows; row++ {
-		for in := 0; in < inner; in++ {
-			base := row*c*inner + in
-			for k := range keys {
-				mag := math.Float32bits(x[base+k*inner]) &^ (1 << 31)
-				keys[k] = uint64(mag)<<32 | uint64(k)
-			}
-			slices.Sort(keys)
-			for r, key := range keys {
-				rank[base+int(uint32(key))*inner] = int32(r)
-			}
+// dellaRanks writes into rank the 0-based ascending-magnitude rank of
+// every element of one row x (c × inner elements) within its vector along
+// dimension 1; keys has length c. Sorting magnitude bits above the index
+// orders equal magnitudes by index, as a stable sort would.
+func dellaRanks(rank []int32, keys []uint64, x []float32, c, inner int) {
+	for in := 0; in < inner; in++ {
+		for k := range keys {
+			mag := math.Float32bits(x[in+k*inner]) &^ (1 << 31)
+			keys[k] = uint64(mag)<<32 | uint64(k)
+		}
+		slices.Sort(keys)
+		for r, key := range keys {
+			rank[in+int(uint32(key))*inner] = int32(r)
 		}
 	}
-	return rank
 }
 
 // randomState is DARE's random pruning streamed over pieces: one Analysis
