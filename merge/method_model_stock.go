@@ -47,6 +47,38 @@ func planModelStock(c *TaskContext) (bool, error) {
 
 func init() { Register(ModelStock) }
 
+// productBlock is the block of productSum's partial sums; fixed, so that
+// the sum does not depend on the number of CPUs.
+const productBlock = 1 << 16
+
+// productSum is Σ_j round(a_j·b_j) accumulated in float64: in order within
+// blocks of productBlock elements, whose sums are added in order. parallel
+// lets the blocks run on several CPUs.
+func productSum(work tensor.DType, a, b []float32, parallel bool) float64 {
+	blocks := (len(a) + productBlock - 1) / productBlock
+	sums := make([]float64, blocks)
+	run := func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			var s float64
+			end := min(len(a), (k+1)*productBlock)
+			for j := k * productBlock; j < end; j++ {
+				s += float64(roundTo(work, a[j]*b[j]))
+			}
+			sums[k] = s
+		}
+	}
+	if parallel {
+		parallelUnits(blocks, productBlock, run)
+	} else {
+		run(0, blocks)
+	}
+	var total float64
+	for _, s := range sums {
+		total += s
+	}
+	return total
+}
+
 func mergeModelStock(t *Tensors, out []float32) error {
 	if len(t.Inputs) == 1 && t.Base == 0 {
 		copy(out, t.Inputs[0].Data)
@@ -79,34 +111,45 @@ func mergeModelStock(t *Tensors, out []float32) error {
 		t.round(out)
 	}
 	nModels := float32(len(ws))
-	for j := range out {
-		out[j] = r(out[j] / nModels)
+	tensor.DivScalar(out, nModels)
+	t.round(out)
+	rows := (n + cols - 1) / max(cols, 1)
+	if n == 0 {
+		rows = 0
 	}
-	norms := make([]float32, len(offsets))
-	for row := 0; row*cols < n; row++ {
-		lo, hi := row*cols, (row+1)*cols
-		for i, o := range offsets {
-			norms[i] = normRound(t.Work, o[lo:hi])
-		}
-		var sum float32
-		pairs := 0
-		for i := range offsets {
-			for k := i + 1; k < len(offsets); k++ {
-				var dot float64
-				for j := lo; j < hi; j++ {
-					dot += float64(r(offsets[i][j] * offsets[k][j]))
+	// Filter-wise rows are independent and run in parallel; a single row
+	// (the whole tensor) sums its dot products in parallel blocks instead.
+	parallelUnits(rows, cols, func(lo, hi int) {
+		norms := make([]float32, len(offsets))
+		for row := lo; row < hi; row++ {
+			a, b := row*cols, min(n, (row+1)*cols)
+			for i, o := range offsets {
+				norms[i] = normRound(t.Work, o[a:b])
+			}
+			var sum float32
+			pairs := 0
+			for i := range offsets {
+				for k := i + 1; k < len(offsets); k++ {
+					dot := productSum(t.Work, offsets[i][a:b], offsets[k][a:b], rows == 1)
+					den := max(r(norms[i]*norms[k]), 1e-6)
+					sum += min(max(r(r(float32(dot))/den), -1), 1)
+					pairs++
 				}
-				den := max(r(norms[i]*norms[k]), 1e-6)
-				sum += min(max(r(r(float32(dot))/den), -1), 1)
-				pairs++
+			}
+			c := r(r(sum) / float32(pairs))
+			ratio := r(r(nModels*c) / r(1+r((nModels-1)*c)))
+			keep := r(1 - ratio)
+			blend := func(lo, hi int) {
+				for j := lo; j < hi; j++ {
+					out[j] = r(r(ratio*out[j]) + r(keep*base[j]))
+				}
+			}
+			if rows == 1 {
+				parallelUnits(b-a, 1, func(lo, hi int) { blend(a+lo, a+hi) })
+			} else {
+				blend(a, b)
 			}
 		}
-		c := r(r(sum) / float32(pairs))
-		ratio := r(r(nModels*c) / r(1+r((nModels-1)*c)))
-		keep := r(1 - ratio)
-		for j := lo; j < hi; j++ {
-			out[j] = r(r(ratio*out[j]) + r(keep*base[j]))
-		}
-	}
+	})
 	return nil
 }
