@@ -2,6 +2,7 @@ package merge
 
 import (
 	"slices"
+	"sort"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -92,5 +93,42 @@ func TestBreadcrumbs(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMagnitudeOutliersKeepRanks checks the radix selection against a
+// stable sort by magnitude, on tensors with many equal magnitudes (a
+// handful of distinct values) and sizes that split into parallel blocks.
+func TestMagnitudeOutliersKeepRanks(t *testing.T) {
+	r := newRandomSource(3, "outliers")
+	for _, n := range []int{1, 7, 1000, 300_000} {
+		for _, distinct := range []uint32{3, 1 << 20} {
+			x := make([]float32, n)
+			for j := range x {
+				x[j] = float32(r.uint32()%distinct) / 7
+				if r.uint32()%2 == 0 {
+					x[j] = -x[j]
+				}
+			}
+			order := make([]int, n)
+			for j := range order {
+				order[j] = j
+			}
+			sort.SliceStable(order, func(a, b int) bool { return abs32(x[order[a]]) < abs32(x[order[b]]) })
+			for _, lh := range [][2]int{{0, n / 2}, {n / 3, n - n/10}, {n / 2, n}, {n - 1, n}, {0, 1}} {
+				lo, hi := lh[0], lh[1]
+				want := make([]float32, n)
+				for rank, j := range order {
+					if rank >= lo && rank < hi {
+						want[j] = x[j]
+					}
+				}
+				got := slices.Clone(x)
+				magnitudeOutliersKeep(got, lo, hi)
+				if !slices.Equal(got, want) {
+					t.Fatalf("n %d, %d distinct, ranks [%d, %d): kept entries differ from a stable sort", n, distinct, lo, hi)
+				}
+			}
+		}
 	}
 }

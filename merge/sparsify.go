@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -197,8 +198,11 @@ func magnitudeOutliersSlice(n, start, stop int) (int, int) {
 
 // magnitudeOutliersKeep keeps the elements of x whose rank by ascending
 // magnitude (equal magnitudes in index order, like a stable sort) is in
-// [lo, hi) and zeroes the others. It selects the two boundary magnitudes instead of
-// sorting.
+// [lo, hi) and zeroes the others. It finds the two boundary magnitudes by
+// radix selection (histograms of the magnitude bits, built in parallel)
+// instead of sorting, then counts the boundary values block by block so
+// that equal magnitudes are ranked in index order while blocks are pruned
+// in parallel.
 func magnitudeOutliersKeep(x []float32, lo, hi int) {
 	n := len(x)
 	switch {
@@ -208,39 +212,103 @@ func magnitudeOutliersKeep(x []float32, lo, hi int) {
 	case lo == 0 && hi == n:
 		return
 	}
-	abs := make([]float32, n)
-	for j, v := range x {
-		abs[j] = float32(math.Abs(float64(v)))
+	vLo, belowLo := ascendingRank(x, lo)
+	vHi, belowHi := ascendingRank(x, hi-1)
+	// Entries equal to each boundary in every block, for their ranks.
+	blocks := (n + rankBlock - 1) / rankBlock
+	eqLo, eqHi := make([]int, blocks), make([]int, blocks)
+	parallelUnits(blocks, rankBlock, func(b0, b1 int) {
+		for b := b0; b < b1; b++ {
+			for _, v := range x[b*rankBlock : min(n, (b+1)*rankBlock)] {
+				u := magnitudeBits(v)
+				eqLo[b] += b2i(u == vLo)
+				eqHi[b] += b2i(u == vHi)
+			}
+		}
+	})
+	seenLo, seenHi := belowLo, belowHi
+	for b := range blocks {
+		eqLo[b], seenLo = seenLo, seenLo+eqLo[b] // rank of the block's first entry equal to vLo
+		eqHi[b], seenHi = seenHi, seenHi+eqHi[b]
 	}
-	scratch := slices.Clone(abs)
-	vLo := kthLargest(scratch, n-lo)
-	vHi := kthLargest(scratch, n-(hi-1))
-	belowLo, belowHi := 0, 0
-	for _, a := range abs {
-		if a < vLo {
-			belowLo++
+	parallelUnits(blocks, rankBlock, func(b0, b1 int) {
+		for b := b0; b < b1; b++ {
+			rLo, rHi := eqLo[b], eqHi[b]
+			for j := b * rankBlock; j < min(n, (b+1)*rankBlock); j++ {
+				u := magnitudeBits(x[j])
+				keep := u > vLo && u < vHi
+				switch u {
+				case vLo:
+					keep = rLo >= lo && rLo < hi
+					rLo++
+				case vHi:
+					keep = rHi >= lo && rHi < hi
+					rHi++
+				}
+				if !keep {
+					x[j] = 0
+				}
+			}
 		}
-		if a < vHi {
-			belowHi++
-		}
+	})
+}
+
+// rankBlock is the block of magnitudeOutliersKeep's boundary counts.
+const rankBlock = 1 << 16
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	seenLo, seenHi := 0, 0
-	for j, a := range abs {
-		keep := a > vLo && a < vHi
-		switch a {
-		case vLo:
-			r := belowLo + seenLo
-			seenLo++
-			keep = r >= lo && r < hi
-		case vHi:
-			r := belowHi + seenHi
-			seenHi++
-			keep = r >= lo && r < hi
+	return 0
+}
+
+// ascendingRank returns the magnitude bits of the entry of x with 0-based
+// rank q in ascending order of magnitude, and how many entries are
+// smaller: a radix selection on the high, then the low 16 bits.
+func ascendingRank(x []float32, q int) (value uint32, below int) {
+	high := parallelHistogram(x, func(h []int, v float32) { h[magnitudeBits(v)>>16]++ })
+	digit, below := ascend(high, 0, q)
+	low := parallelHistogram(x, func(h []int, v float32) {
+		if u := magnitudeBits(v); int(u>>16) == digit {
+			h[u&0xffff]++
 		}
-		if !keep {
-			x[j] = 0
+	})
+	lowDigit, below := ascend(low, below, q)
+	return uint32(digit)<<16 | uint32(lowDigit), below
+}
+
+// ascend walks a radix histogram from its lowest digit up, starting with
+// below entries already counted under it, to the digit that holds the
+// entry of rank q; it returns that digit and the entries below it.
+func ascend(hist []int, below, q int) (digit, newBelow int) {
+	for b, c := range hist {
+		if below+c > q {
+			return b, below
 		}
+		below += c
 	}
+	return len(hist) - 1, below // unreachable for q below the entries counted
+}
+
+// parallelHistogram adds every element of x into a histogram of 1<<16
+// bins with count, on every CPU, and returns the sum of the CPUs'
+// histograms.
+func parallelHistogram(x []float32, count func(h []int, v float32)) []int {
+	var mu sync.Mutex
+	total := make([]int, 1<<16)
+	parallelUnits(len(x), 1, func(lo, hi int) {
+		h := make([]int, 1<<16)
+		for _, v := range x[lo:hi] {
+			count(h, v)
+		}
+		mu.Lock()
+		for b, c := range h {
+			total[b] += c
+		}
+		mu.Unlock()
+	})
+	return total
 }
 
 // ErrDellaEpsilon is returned when della's epsilon puts a keep probability
