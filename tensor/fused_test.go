@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -126,4 +127,123 @@ func TestFusedKernelsMatchGeneric(t *testing.T) {
 			}
 		}
 	}
+}
+
+// pruneSpec is PruneMagnitude's doc comment, literally.
+func pruneSpec(x []float32, thr uint32, ties int) int {
+	for j, v := range x {
+		u := math.Float32bits(v) &^ (1 << 31)
+		switch {
+		case u > thr:
+		case u == thr && ties > 0:
+			ties--
+		default:
+			x[j] = 0
+		}
+	}
+	return ties
+}
+
+// magnitudeFloats returns n values of which about a third have the
+// magnitude bits thr, of either sign, the rest weight-like or special.
+func magnitudeFloats(r *rand.Rand, n int, thr uint32) []float32 {
+	x := kernelFloats(r, n)
+	for i := range x {
+		if r.IntN(3) == 0 {
+			x[i] = math.Float32frombits(thr | uint32(r.IntN(2))<<31)
+		}
+	}
+	return x
+}
+
+// magnitudeThresholds are the thresholds the magnitude kernels are tried
+// with: zero, a subnormal, a weight, Inf, NaNs, and patterns no magnitude
+// reaches (2^31 and up).
+var magnitudeThresholds = []uint32{0, 1, 0x3c23d70a, 0x3f800000, 0x7f800000, 0x7fc00000, 0x7fffffff, 0x80000000, 0xffffffff}
+
+func TestPruneMagnitude(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(81, 82))
+		for _, thr := range magnitudeThresholds {
+			for _, n := range asmLengths {
+				x := shifted(magnitudeFloats(r, n, thr), n%8)
+				equal := CountMagnitude(x, thr)
+				for _, ties := range []int{-1, 0, 1, 3, 7, 8, 9, equal / 2, equal - 1, equal, equal + 5} {
+					got, want := slices.Clone(x), slices.Clone(x)
+					left := PruneMagnitude(got, thr, ties)
+					wantLeft := pruneSpec(want, thr, ties)
+					if left != wantLeft || !sameBits(got, want) {
+						t.Fatalf("thr %#x ties %d n %d: %d ties left, want %d; or elements differ", thr, ties, n, left, wantLeft)
+					}
+					// In pieces, the ties carried from one to the next.
+					pieces := slices.Clone(x)
+					left = ties
+					for p := pieces; len(p) > 0; {
+						k := min(len(p), 1+r.IntN(20))
+						left = PruneMagnitude(p[:k], thr, left)
+						p = p[k:]
+					}
+					if left != wantLeft || !sameBits(pieces, want) {
+						t.Fatalf("thr %#x ties %d n %d in pieces: %d ties left, want %d; or elements differ", thr, ties, n, left, wantLeft)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestCountMagnitude(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(83, 84))
+		for _, thr := range magnitudeThresholds {
+			for _, n := range append(asmLengths, 1<<16+5) {
+				x := shifted(magnitudeFloats(r, n, thr), n%8)
+				want := 0
+				for _, v := range x {
+					if math.Float32bits(v)&^(1<<31) == thr {
+						want++
+					}
+				}
+				if got := CountMagnitude(x, thr); got != want {
+					t.Fatalf("thr %#x n %d: %d, want %d", thr, n, got, want)
+				}
+			}
+		}
+	})
+}
+
+func TestMagnitudeHistogram(t *testing.T) {
+	r := rand.New(rand.NewPCG(85, 86))
+	for _, shift := range []uint{12, 16, 20, 23, 24, 30, 31, 32, 40} {
+		for _, n := range []int{0, 1, 3, 4, 5, 7, 8, 9, 31, 1000, 4099} {
+			x := kernelFloats(r, n)
+			for i := range x { // runs of equal bins
+				if i > 0 && r.IntN(3) == 0 {
+					x[i] = x[i-1]
+				}
+			}
+			size := 1
+			if shift < 31 {
+				size = 1 << (31 - shift)
+			}
+			got, want := make([]uint32, size+3), make([]uint32, size+3)
+			got[0], want[0] = 7, 7 // counts add to what is there
+			MagnitudeHistogram(got, x, shift)
+			for _, v := range x {
+				want[(math.Float32bits(v)&^(1<<31))>>shift]++
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("shift %d n %d: histograms differ", shift, n)
+			}
+		}
+	}
+}
+
+func TestMagnitudeHistogramShortPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("MagnitudeHistogram with 1<<15-1 counters for shift 16 did not panic")
+		}
+	}()
+	MagnitudeHistogram(make([]uint32, 1<<15-1), []float32{1}, 16)
 }
