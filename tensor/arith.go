@@ -152,3 +152,164 @@ func KeepBelow(x []float32, draws []uint32, bound uint32) int {
 func DivScalar(dst []float32, d float32) {
 	divScalar(dst, d)
 }
+
+// Fused kernels. Each does in one pass what a chain of the kernels above and
+// Round does in several, with identical results, bit for bit: the float32
+// operation first, rounded to float32, then the rounding to the working
+// dtype (see Round). For work F32 and F64 the rounding is a no-op and each
+// is the plain kernel; for the integer types and Bool it is the plain
+// kernel followed by Round.
+
+// SubRound stores a - b rounded to work in dst; dst may be a or b. It is
+//
+//	Sub(dst, a, b)
+//	Round(work, dst)
+//
+// in one pass.
+func SubRound(work DType, dst, a, b []float32) {
+	mustSameLen("SubRound", len(dst), len(a))
+	mustSameLen("SubRound", len(dst), len(b))
+	switch work {
+	case BF16:
+		subRoundBF16(dst, a, b)
+	case F16:
+		subRoundF16(dst, a, b)
+	default:
+		sub(dst, a, b)
+		Round(work, dst)
+	}
+}
+
+// ScaleRound multiplies x by a in place and rounds the products to work:
+//
+//	Scale(x, a)
+//	Round(work, x)
+//
+// in one pass.
+func ScaleRound(work DType, x []float32, a float32) {
+	switch work {
+	case BF16:
+		scaleRoundBF16(x, a)
+	case F16:
+		scaleRoundF16(x, a)
+	default:
+		scale(x, a)
+		Round(work, x)
+	}
+}
+
+// AxpyRound adds w times x to acc with the product rounded to work and the
+// sum left in float32 (it is not rounded to work):
+//
+//	for j := range acc {
+//		acc[j] += RoundScalar(work, float32(w * x[j]))
+//	}
+//
+// For work F32 and F64 it is Axpy. Like Axpy it never fuses the multiply
+// with the add.
+func AxpyRound(work DType, acc []float32, w float32, x []float32) {
+	mustSameLen("AxpyRound", len(acc), len(x))
+	switch work {
+	case BF16:
+		axpyRoundBF16(acc, w, x)
+	case F16:
+		axpyRoundF16(acc, w, x)
+	case F32, F64:
+		axpy(acc, w, x)
+	default:
+		for j, v := range x[:len(acc)] {
+			acc[j] += RoundScalar(work, float32(w*v))
+		}
+	}
+}
+
+// DivScalarRound divides x by d in place and rounds the quotients to work:
+//
+//	DivScalar(x, d)
+//	Round(work, x)
+//
+// in one pass.
+func DivScalarRound(work DType, x []float32, d float32) {
+	switch work {
+	case BF16:
+		divScalarRoundBF16(x, d)
+	case F16:
+		divScalarRoundF16(x, d)
+	default:
+		divScalar(x, d)
+		Round(work, x)
+	}
+}
+
+// DivNonZeroRound divides dst by div where div is not zero and then rounds
+// every element of dst, divided or not, to work:
+//
+//	DivNonZero(dst, div)
+//	Round(work, dst)
+//
+// in one pass.
+func DivNonZeroRound(work DType, dst, div []float32) {
+	mustSameLen("DivNonZeroRound", len(dst), len(div))
+	switch work {
+	case BF16:
+		divNonZeroRoundBF16(dst, div)
+	case F16:
+		divNonZeroRoundF16(dst, div)
+	default:
+		divNonZero(dst, div)
+		Round(work, dst)
+	}
+}
+
+// Magnitude kernels for top-k selection. They look at the magnitude bits
+// of each element, math.Float32bits(v) &^ (1 << 31): for non-negative
+// floats the bit patterns order like the values, so selecting by magnitude
+// is selecting integers (NaNs order above +Inf).
+
+// PruneMagnitude zeroes the elements of x whose magnitude bits are below
+// thr, keeps those above it, and of those equal to it keeps the first ties
+// in index order; it returns the ties not used up:
+//
+//	for j, v := range x {
+//		u := math.Float32bits(v) &^ (1 << 31)
+//		switch {
+//		case u > thr:
+//		case u == thr && ties > 0:
+//			ties--
+//		default:
+//			x[j] = 0 // the bits cleared: +0
+//		}
+//	}
+//	return ties
+//
+// Calling it on consecutive pieces of a buffer, passing each call's result
+// to the next, prunes as one call on the whole buffer does.
+func PruneMagnitude(x []float32, thr uint32, ties int) int {
+	return pruneMagnitude(x, thr, ties)
+}
+
+// CountMagnitude returns the number of elements of x whose magnitude bits
+// equal thr.
+func CountMagnitude(x []float32, thr uint32) int {
+	return countMagnitude(x, thr)
+}
+
+// MagnitudeHistogram counts the elements of x by the magnitude bits
+// shifted right by shift:
+//
+//	for _, v := range x {
+//		hist[(math.Float32bits(v)&^(1<<31))>>shift]++
+//	}
+//
+// hist must hold at least 1<<(31-shift) counters (1 for shift ≥ 31); a
+// shorter one is a programming error and panics.
+func MagnitudeHistogram(hist []uint32, x []float32, shift uint) {
+	need := 1
+	if shift < 31 {
+		need = 1 << (31 - shift)
+	}
+	if len(hist) < need {
+		panic("tensor: MagnitudeHistogram: hist holds fewer than 1<<(31-shift) counters")
+	}
+	magnitudeHistogram(hist[:need], x, shift)
+}

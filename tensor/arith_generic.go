@@ -132,3 +132,107 @@ func divScalarGeneric(dst []float32, d float32) {
 		dst[i] /= d
 	}
 }
+
+// The fused kernels: the float32 operation, then the rounding of
+// roundBF16Scalar or roundF16Scalar, element by element.
+
+func subRoundBF16Generic(dst, a, b []float32) {
+	a = a[:len(dst)]
+	b = b[:len(dst)]
+	for i := range dst {
+		dst[i] = roundBF16Scalar(a[i] - b[i])
+	}
+}
+
+func subRoundF16Generic(dst, a, b []float32) {
+	a = a[:len(dst)]
+	b = b[:len(dst)]
+	for i := range dst {
+		dst[i] = roundF16Scalar(a[i] - b[i])
+	}
+}
+
+func scaleRoundBF16Generic(x []float32, a float32) {
+	for i := range x {
+		x[i] = roundBF16Scalar(x[i] * a)
+	}
+}
+
+func scaleRoundF16Generic(x []float32, a float32) {
+	for i := range x {
+		x[i] = roundF16Scalar(x[i] * a)
+	}
+}
+
+func axpyRoundBF16Generic(acc []float32, w float32, x []float32) {
+	x = x[:len(acc)]
+	for i := range acc {
+		acc[i] += roundBF16Scalar(w * x[i])
+	}
+}
+
+func axpyRoundF16Generic(acc []float32, w float32, x []float32) {
+	x = x[:len(acc)]
+	for i := range acc {
+		acc[i] += roundF16Scalar(w * x[i])
+	}
+}
+
+func divScalarRoundBF16Generic(x []float32, d float32) {
+	for i := range x {
+		x[i] = roundBF16Scalar(x[i] / d)
+	}
+}
+
+func divScalarRoundF16Generic(x []float32, d float32) {
+	for i := range x {
+		x[i] = roundF16Scalar(x[i] / d)
+	}
+}
+
+func divNonZeroRoundBF16Generic(dst, div []float32) {
+	div = div[:len(dst)]
+	for i, d := range div {
+		v := dst[i]
+		if d != 0 {
+			v /= d
+		}
+		dst[i] = roundBF16Scalar(v)
+	}
+}
+
+func divNonZeroRoundF16Generic(dst, div []float32) {
+	div = div[:len(dst)]
+	for i, d := range div {
+		v := dst[i]
+		if d != 0 {
+			v /= d
+		}
+		dst[i] = roundF16Scalar(v)
+	}
+}
+
+func pruneMagnitudeGeneric(x []float32, thr uint32, ties int) int {
+	for j, v := range x {
+		u := math.Float32bits(v) &^ (1 << 31)
+		if u == thr {
+			if ties > 0 {
+				ties--
+			} else {
+				x[j] = 0
+			}
+			continue
+		}
+		// Branch-free, the common case: keep is all ones when u > thr.
+		x[j] = math.Float32frombits(math.Float32bits(v) & -b2u(u > thr))
+	}
+	return ties
+}
+
+func countMagnitudeGeneric(x []float32, thr uint32) int {
+	n := 0
+	for _, v := range x {
+		n += int(b2u(math.Float32bits(v)&^(1<<31) == thr))
+	}
+	return n
+}

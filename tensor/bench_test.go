@@ -2,7 +2,9 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -237,4 +239,198 @@ func BenchmarkSumSquares(b *testing.B) {
 		op()
 		return op
 	})
+}
+
+// fusedSizes are the sizes of the fused and magnitude kernels' benchmarks:
+// 256K elements (1 MiB per buffer) stay in cache, 16M come from DRAM.
+var fusedSizes = []int{256 << 10, 16 << 20}
+
+// benchFused runs a fused kernel and the chain of kernels it replaces, as
+// impl=.../op=fused|unfused/n=... sub-benchmarks; setup returns both
+// operations, which it has already run once.
+func benchFused(b *testing.B, setup func(b *testing.B, n int) (fused, unfused func())) {
+	avx2, f16c := useAVX2, useF16C
+	defer func() { useAVX2, useF16C = avx2, f16c }()
+	impls := []struct {
+		name       string
+		avx2, f16c bool
+	}{{"generic", false, false}}
+	if avx2 || f16c {
+		impls = append(impls, struct {
+			name       string
+			avx2, f16c bool
+		}{"avx2", avx2, f16c})
+	}
+	for _, impl := range impls {
+		useAVX2, useF16C = impl.avx2, impl.f16c
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			for _, op := range []string{"fused", "unfused"} {
+				b.Run("op="+op, func(b *testing.B) {
+					for _, n := range fusedSizes {
+						b.Run("n="+sizeName(n), func(b *testing.B) {
+							fused, unfused := setup(b, n)
+							f := fused
+							if op == "unfused" {
+								f = unfused
+							}
+							b.SetBytes(int64(4 * n))
+							b.ResetTimer()
+							for range b.N {
+								f()
+							}
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+func BenchmarkSubRound(b *testing.B) {
+	for _, dt := range []DType{BF16, F16} {
+		b.Run(dt.String(), func(b *testing.B) {
+			benchFused(b, func(b *testing.B, n int) (func(), func()) {
+				x, y, dst := weights(n), weights2(n), make([]float32, n)
+				fused := func() { SubRound(dt, dst, x, y) }
+				unfused := func() { Sub(dst, x, y); Round(dt, dst) }
+				fused()
+				unfused()
+				return fused, unfused
+			})
+		})
+	}
+}
+
+func BenchmarkScaleRound(b *testing.B) {
+	for _, dt := range []DType{BF16, F16} {
+		b.Run(dt.String(), func(b *testing.B) {
+			benchFused(b, func(b *testing.B, n int) (func(), func()) {
+				x := append([]float32(nil), weights(n)...)
+				fused := func() { ScaleRound(dt, x, -1) } // no drift
+				unfused := func() { Scale(x, -1); Round(dt, x) }
+				fused()
+				unfused()
+				return fused, unfused
+			})
+		})
+	}
+}
+
+func BenchmarkAxpyRound(b *testing.B) {
+	for _, dt := range []DType{BF16, F16} {
+		b.Run(dt.String(), func(b *testing.B) {
+			benchFused(b, func(b *testing.B, n int) (func(), func()) {
+				x, acc := weights(n), append([]float32(nil), weights2(n)...)
+				tmp := make([]float32, n)
+				fused := func() { AxpyRound(dt, acc, 0.3, x) }
+				// Without the fused kernel: the product rounded in a
+				// scratch buffer, then added.
+				unfused := func() { copy(tmp, x); Scale(tmp, 0.3); Round(dt, tmp); Add(acc, tmp) }
+				fused()
+				unfused()
+				return fused, unfused
+			})
+		})
+	}
+}
+
+func BenchmarkDivScalarRound(b *testing.B) {
+	benchFused(b, func(b *testing.B, n int) (func(), func()) {
+		x := append([]float32(nil), weights(n)...)
+		fused := func() { DivScalarRound(BF16, x, -1) }
+		unfused := func() { DivScalar(x, -1); Round(BF16, x) }
+		fused()
+		unfused()
+		return fused, unfused
+	})
+}
+
+func BenchmarkDivNonZeroRound(b *testing.B) {
+	benchFused(b, func(b *testing.B, n int) (func(), func()) {
+		x, div := append([]float32(nil), weights(n)...), make([]float32, n)
+		for i := range div {
+			div[i] = float32(1 - 2*(i&1)) // ±1, no drift
+		}
+		fused := func() { DivNonZeroRound(BF16, x, div) }
+		unfused := func() { DivNonZero(x, div); Round(BF16, x) }
+		fused()
+		unfused()
+		return fused, unfused
+	})
+}
+
+// benchMagnitude runs a magnitude kernel as impl=generic (the scalar loop
+// merge ran before) and impl=avx2 sub-benchmarks at fusedSizes.
+func benchMagnitude(b *testing.B, setup func(b *testing.B, n int) func()) {
+	sizes := benchSizes
+	benchSizes = fusedSizes
+	defer func() { benchSizes = sizes }()
+	benchKernel(b, setup)
+}
+
+// magnitudeWeights returns weights rounded to bfloat16, as merge's task
+// vectors are, and the magnitude bits of the median magnitude: pruning
+// at it keeps half the elements, with ties.
+func magnitudeWeights(n int) ([]float32, uint32) {
+	x := append([]float32(nil), weights(n)...)
+	Round(BF16, x)
+	u := make([]uint32, 0, 4096)
+	for _, v := range x[:min(n, 4096)] {
+		u = append(u, magnitudeBits(v))
+	}
+	slices.Sort(u)
+	return x, u[len(u)/2]
+}
+
+func magnitudeBits(v float32) uint32 { return math.Float32bits(v) &^ (1 << 31) }
+
+func BenchmarkPruneMagnitude(b *testing.B) {
+	benchMagnitude(b, func(b *testing.B, n int) func() {
+		x, thr := magnitudeWeights(n)
+		ties := CountMagnitude(x, thr) / 2
+		// Pruning is idempotent, so every run does the same work.
+		op := func() { PruneMagnitude(x, thr, ties) }
+		op()
+		return op
+	})
+}
+
+func BenchmarkCountMagnitude(b *testing.B) {
+	benchMagnitude(b, func(b *testing.B, n int) func() {
+		x, thr := magnitudeWeights(n)
+		op := func() { sink += float64(CountMagnitude(x, thr)) }
+		op()
+		return op
+	})
+}
+
+// BenchmarkMagnitudeHistogram measures MagnitudeHistogram (impl=unrolled)
+// and the plain loop (impl=naive) on weights of σ = 0.002 rounded to
+// bfloat16, with shift 16 (32768 bins).
+func BenchmarkMagnitudeHistogram(b *testing.B) {
+	naive := func(hist []uint32, x []float32, shift uint) {
+		for _, v := range x {
+			hist[magnitudeBits(v)>>shift]++
+		}
+	}
+	for _, impl := range []struct {
+		name string
+		f    func([]uint32, []float32, uint)
+	}{{"naive", naive}, {"unrolled", MagnitudeHistogram}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			for _, n := range fusedSizes {
+				b.Run("n="+sizeName(n), func(b *testing.B) {
+					x := append([]float32(nil), weights(n)...)
+					Scale(x, 0.1)
+					Round(BF16, x)
+					hist := make([]uint32, 1<<15)
+					b.SetBytes(int64(4 * n))
+					b.ResetTimer()
+					for range b.N {
+						impl.f(hist, x, 16)
+					}
+				})
+			}
+		})
+	}
 }

@@ -172,3 +172,128 @@ func divScalar(dst []float32, d float32) {
 	}
 	divScalarGeneric(dst, d)
 }
+
+func subRoundBF16(dst, a, b []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		subRoundBF16AVX2(dst[:n], a[:n], b[:n])
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	subRoundBF16Generic(dst, a, b)
+}
+
+func subRoundF16(dst, a, b []float32) {
+	if useF16C {
+		n := len(dst) &^ 7
+		subRoundF16AVX2(dst[:n], a[:n], b[:n])
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	subRoundF16Generic(dst, a, b)
+}
+
+func scaleRoundBF16(x []float32, a float32) {
+	if useAVX2 {
+		n := len(x) &^ 7
+		scaleRoundBF16AVX2(x[:n], a)
+		x = x[n:]
+	}
+	scaleRoundBF16Generic(x, a)
+}
+
+func scaleRoundF16(x []float32, a float32) {
+	if useF16C {
+		n := len(x) &^ 7
+		scaleRoundF16AVX2(x[:n], a)
+		x = x[n:]
+	}
+	scaleRoundF16Generic(x, a)
+}
+
+func axpyRoundBF16(acc []float32, w float32, x []float32) {
+	if useAVX2 {
+		n := len(acc) &^ 7
+		axpyRoundBF16AVX2(acc[:n], w, x[:n])
+		acc, x = acc[n:], x[n:]
+	}
+	axpyRoundBF16Generic(acc, w, x)
+}
+
+func axpyRoundF16(acc []float32, w float32, x []float32) {
+	if useF16C {
+		n := len(acc) &^ 7
+		axpyRoundF16AVX2(acc[:n], w, x[:n])
+		acc, x = acc[n:], x[n:]
+	}
+	axpyRoundF16Generic(acc, w, x)
+}
+
+func divScalarRoundBF16(x []float32, d float32) {
+	if useAVX2 {
+		n := len(x) &^ 7
+		divScalarRoundBF16AVX2(x[:n], d)
+		x = x[n:]
+	}
+	divScalarRoundBF16Generic(x, d)
+}
+
+func divScalarRoundF16(x []float32, d float32) {
+	if useF16C {
+		n := len(x) &^ 7
+		divScalarRoundF16AVX2(x[:n], d)
+		x = x[n:]
+	}
+	divScalarRoundF16Generic(x, d)
+}
+
+func divNonZeroRoundBF16(dst, div []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		divNonZeroRoundBF16AVX2(dst[:n], div[:n])
+		dst, div = dst[n:], div[n:]
+	}
+	divNonZeroRoundBF16Generic(dst, div)
+}
+
+func divNonZeroRoundF16(dst, div []float32) {
+	if useF16C {
+		n := len(dst) &^ 7
+		divNonZeroRoundF16AVX2(dst[:n], div[:n])
+		dst, div = dst[n:], div[n:]
+	}
+	divNonZeroRoundF16Generic(dst, div)
+}
+
+// pruneMagnitude hands the one vector where the assembly cannot decide
+// which lanes equal to thr to keep (some but not all of them) to Go, and
+// the assembly goes on with the ties used up. A thr of 2^31 or more (no
+// magnitude reaches it) is left to Go, where the signed compare would fail.
+func pruneMagnitude(x []float32, thr uint32, ties int) int {
+	if useAVX2 && thr < 1<<31 {
+		for {
+			n := len(x) &^ 7
+			done, left := pruneMagnitudeAVX2(x[:n], thr, ties)
+			ties, x = left, x[done:]
+			if done == n {
+				break
+			}
+			ties = pruneMagnitudeGeneric(x[:8], thr, ties)
+			x = x[8:]
+		}
+	}
+	return pruneMagnitudeGeneric(x, thr, ties)
+}
+
+// countMagnitude passes the assembly at most 2^30 elements at a time, so
+// that its 32-bit counts cannot overflow.
+func countMagnitude(x []float32, thr uint32) int {
+	if !useAVX2 {
+		return countMagnitudeGeneric(x, thr)
+	}
+	c := 0
+	for len(x) >= 8 {
+		n := min(len(x), 1<<30) &^ 7
+		c += countMagnitudeAVX2(x[:n], thr)
+		x = x[n:]
+	}
+	return c + countMagnitudeGeneric(x, thr)
+}

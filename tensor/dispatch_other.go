@@ -33,3 +33,19 @@ func keepBelow(x []float32, draws []uint32, bound uint32) int {
 }
 
 func divScalar(dst []float32, d float32) { divScalarGeneric(dst, d) }
+
+func subRoundBF16(dst, a, b []float32)                    { subRoundBF16Generic(dst, a, b) }
+func subRoundF16(dst, a, b []float32)                     { subRoundF16Generic(dst, a, b) }
+func scaleRoundBF16(x []float32, a float32)               { scaleRoundBF16Generic(x, a) }
+func scaleRoundF16(x []float32, a float32)                { scaleRoundF16Generic(x, a) }
+func axpyRoundBF16(acc []float32, w float32, x []float32) { axpyRoundBF16Generic(acc, w, x) }
+func axpyRoundF16(acc []float32, w float32, x []float32)  { axpyRoundF16Generic(acc, w, x) }
+func divScalarRoundBF16(x []float32, d float32)           { divScalarRoundBF16Generic(x, d) }
+func divScalarRoundF16(x []float32, d float32)            { divScalarRoundF16Generic(x, d) }
+func divNonZeroRoundBF16(dst, div []float32)              { divNonZeroRoundBF16Generic(dst, div) }
+func divNonZeroRoundF16(dst, div []float32)               { divNonZeroRoundF16Generic(dst, div) }
+
+func pruneMagnitude(x []float32, thr uint32, ties int) int {
+	return pruneMagnitudeGeneric(x, thr, ties)
+}
+func countMagnitude(x []float32, thr uint32) int { return countMagnitudeGeneric(x, thr) }

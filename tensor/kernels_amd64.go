@@ -93,3 +93,59 @@ func keepBelowAVX2(x []float32, draws []uint32, bound uint32) int
 //
 //go:noescape
 func divScalarAVX2(dst []float32, d float32)
+
+// The fused kernels: the float32 operation, then BF16ROUNDF (as
+// roundBF16AVX2) or the binary16 round trip (as roundF16AVX2), with the
+// operands in the order the gc compiler uses for the *Generic references,
+// so that NaN payloads agree too. The F16 bodies need F16C.
+
+//go:noescape
+func subRoundBF16AVX2(dst, a, b []float32)
+
+//go:noescape
+func subRoundF16AVX2(dst, a, b []float32)
+
+//go:noescape
+func scaleRoundBF16AVX2(x []float32, a float32)
+
+//go:noescape
+func scaleRoundF16AVX2(x []float32, a float32)
+
+// axpyRoundBF16AVX2 and axpyRoundF16AVX2 multiply (VMULPS), round the
+// product, then add the accumulator (VADDPS); no FMA.
+//
+//go:noescape
+func axpyRoundBF16AVX2(acc []float32, w float32, x []float32)
+
+//go:noescape
+func axpyRoundF16AVX2(acc []float32, w float32, x []float32)
+
+//go:noescape
+func divScalarRoundBF16AVX2(x []float32, d float32)
+
+//go:noescape
+func divScalarRoundF16AVX2(x []float32, d float32)
+
+// divNonZeroRoundBF16AVX2 and divNonZeroRoundF16AVX2 divide by 1 where div
+// is ±0, as divNonZeroAVX2 does; that quiets a signalling NaN in dst, which
+// the rounding quiets anyway.
+//
+//go:noescape
+func divNonZeroRoundBF16AVX2(dst, div []float32)
+
+//go:noescape
+func divNonZeroRoundF16AVX2(dst, div []float32)
+
+// pruneMagnitudeAVX2 is pruneMagnitudeGeneric for thr < 2^31 until it
+// meets a vector where some but not all of the lanes equal to thr are kept;
+// it returns the number of elements done (len(x) if it met none) and the
+// ties left.
+//
+//go:noescape
+func pruneMagnitudeAVX2(x []float32, thr uint32, ties int) (done, left int)
+
+// countMagnitudeAVX2 compares magnitude bits with thr (VPCMPEQD) and
+// counts in 32-bit lanes; len(x) must be below 2^32.
+//
+//go:noescape
+func countMagnitudeAVX2(x []float32, thr uint32) int

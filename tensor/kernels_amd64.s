@@ -817,3 +817,533 @@ dsloop:
 dsdone:
 	VZEROUPPER
 	RET
+
+// The fused kernels: the float32 operation of Sub, Scale, Axpy's product,
+// DivScalar or DivNonZero, in the operand order of the gc compiler's code
+// for the *Generic references, then BF16ROUNDF or the binary16 round trip
+// of roundF16AVX2 (VCVTPS2PH, VCVTPH2PS), and for axpyRound the add of
+// rounded product and accumulator.
+
+// func subRoundBF16AVX2(dst, a, b []float32)
+//
+// a-b, then rounded to BF16.
+TEXT ·subRoundBF16AVX2(SB), NOSPLIT, $0-72
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·chigh<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	VPBROADCASTD ·cquiet<>(SB), Y9
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           subRoundBF16Tail
+subRoundBF16Loop:
+	VMOVUPS      (SI), Y0
+	VSUBPS       (DX), Y0, Y0
+	VMOVUPS      32(SI), Y1
+	VSUBPS       32(DX), Y1, Y1
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	BF16ROUNDF(Y1, Y3, Y6, Y7)
+	VMOVUPS      Y2, (DI)
+	VMOVUPS      Y3, 32(DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DX
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          subRoundBF16Loop
+subRoundBF16Tail:
+	TESTQ        $8, CX
+	JZ           subRoundBF16Done
+	VMOVUPS      (SI), Y0
+	VSUBPS       (DX), Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	VMOVUPS      Y2, (DI)
+subRoundBF16Done:
+	VZEROUPPER
+	RET
+
+// func subRoundF16AVX2(dst, a, b []float32)
+//
+// a-b, then rounded to F16.
+TEXT ·subRoundF16AVX2(SB), NOSPLIT, $0-72
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           subRoundF16Tail
+subRoundF16Loop:
+	VMOVUPS      (SI), Y0
+	VSUBPS       (DX), Y0, Y0
+	VMOVUPS      32(SI), Y1
+	VSUBPS       32(DX), Y1, Y1
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VCVTPS2PH    $0, Y1, X1
+	VCVTPH2PS    X1, Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DX
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          subRoundF16Loop
+subRoundF16Tail:
+	TESTQ        $8, CX
+	JZ           subRoundF16Done
+	VMOVUPS      (SI), Y0
+	VSUBPS       (DX), Y0, Y0
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VMOVUPS      Y0, (DI)
+subRoundF16Done:
+	VZEROUPPER
+	RET
+
+// func scaleRoundBF16AVX2(x []float32, a float32)
+//
+// x*a, then rounded to BF16.
+TEXT ·scaleRoundBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS a+24(FP), Y8
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·chigh<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	VPBROADCASTD ·cquiet<>(SB), Y9
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           scaleRoundBF16Tail
+scaleRoundBF16Loop:
+	VMOVUPS      (DI), Y0
+	VMULPS       Y8, Y0, Y0
+	VMOVUPS      32(DI), Y1
+	VMULPS       Y8, Y1, Y1
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	BF16ROUNDF(Y1, Y3, Y6, Y7)
+	VMOVUPS      Y2, (DI)
+	VMOVUPS      Y3, 32(DI)
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          scaleRoundBF16Loop
+scaleRoundBF16Tail:
+	TESTQ        $8, CX
+	JZ           scaleRoundBF16Done
+	VMOVUPS      (DI), Y0
+	VMULPS       Y8, Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	VMOVUPS      Y2, (DI)
+scaleRoundBF16Done:
+	VZEROUPPER
+	RET
+
+// func scaleRoundF16AVX2(x []float32, a float32)
+//
+// a*x, then rounded to F16.
+TEXT ·scaleRoundF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS a+24(FP), Y8
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           scaleRoundF16Tail
+scaleRoundF16Loop:
+	VMOVUPS      (DI), Y0
+	VMULPS       Y0, Y8, Y0
+	VMOVUPS      32(DI), Y1
+	VMULPS       Y1, Y8, Y1
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VCVTPS2PH    $0, Y1, X1
+	VCVTPH2PS    X1, Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          scaleRoundF16Loop
+scaleRoundF16Tail:
+	TESTQ        $8, CX
+	JZ           scaleRoundF16Done
+	VMOVUPS      (DI), Y0
+	VMULPS       Y0, Y8, Y0
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VMOVUPS      Y0, (DI)
+scaleRoundF16Done:
+	VZEROUPPER
+	RET
+
+// func axpyRoundBF16AVX2(acc []float32, w float32, x []float32)
+//
+// x*w, rounded, +acc, then rounded to BF16.
+TEXT ·axpyRoundBF16AVX2(SB), NOSPLIT, $0-56
+	MOVQ         acc_base+0(FP), DI
+	MOVQ         acc_len+8(FP), CX
+	VBROADCASTSS w+24(FP), Y8
+	MOVQ         x_base+32(FP), SI
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·chigh<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	VPBROADCASTD ·cquiet<>(SB), Y9
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           axpyRoundBF16Tail
+axpyRoundBF16Loop:
+	VMOVUPS      (SI), Y0
+	VMULPS       Y8, Y0, Y0
+	VMOVUPS      32(SI), Y1
+	VMULPS       Y8, Y1, Y1
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	BF16ROUNDF(Y1, Y3, Y6, Y7)
+	VADDPS       (DI), Y2, Y2
+	VMOVUPS      Y2, (DI)
+	VADDPS       32(DI), Y3, Y3
+	VMOVUPS      Y3, 32(DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          axpyRoundBF16Loop
+axpyRoundBF16Tail:
+	TESTQ        $8, CX
+	JZ           axpyRoundBF16Done
+	VMOVUPS      (SI), Y0
+	VMULPS       Y8, Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	VADDPS       (DI), Y2, Y2
+	VMOVUPS      Y2, (DI)
+axpyRoundBF16Done:
+	VZEROUPPER
+	RET
+
+// func axpyRoundF16AVX2(acc []float32, w float32, x []float32)
+//
+// w*x, rounded, +acc, then rounded to F16.
+TEXT ·axpyRoundF16AVX2(SB), NOSPLIT, $0-56
+	MOVQ         acc_base+0(FP), DI
+	MOVQ         acc_len+8(FP), CX
+	VBROADCASTSS w+24(FP), Y8
+	MOVQ         x_base+32(FP), SI
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           axpyRoundF16Tail
+axpyRoundF16Loop:
+	VMOVUPS      (SI), Y0
+	VMULPS       Y0, Y8, Y0
+	VMOVUPS      32(SI), Y1
+	VMULPS       Y1, Y8, Y1
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VCVTPS2PH    $0, Y1, X1
+	VCVTPH2PS    X1, Y1
+	VADDPS       (DI), Y0, Y0
+	VMOVUPS      Y0, (DI)
+	VADDPS       32(DI), Y1, Y1
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          axpyRoundF16Loop
+axpyRoundF16Tail:
+	TESTQ        $8, CX
+	JZ           axpyRoundF16Done
+	VMOVUPS      (SI), Y0
+	VMULPS       Y0, Y8, Y0
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VADDPS       (DI), Y0, Y0
+	VMOVUPS      Y0, (DI)
+axpyRoundF16Done:
+	VZEROUPPER
+	RET
+
+// func divScalarRoundBF16AVX2(x []float32, d float32)
+//
+// x/d, then rounded to BF16.
+TEXT ·divScalarRoundBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS d+24(FP), Y8
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·chigh<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	VPBROADCASTD ·cquiet<>(SB), Y9
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           divScalarRoundBF16Tail
+divScalarRoundBF16Loop:
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y8, Y0, Y0
+	VMOVUPS      32(DI), Y1
+	VDIVPS       Y8, Y1, Y1
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	BF16ROUNDF(Y1, Y3, Y6, Y7)
+	VMOVUPS      Y2, (DI)
+	VMOVUPS      Y3, 32(DI)
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          divScalarRoundBF16Loop
+divScalarRoundBF16Tail:
+	TESTQ        $8, CX
+	JZ           divScalarRoundBF16Done
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y8, Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	VMOVUPS      Y2, (DI)
+divScalarRoundBF16Done:
+	VZEROUPPER
+	RET
+
+// func divScalarRoundF16AVX2(x []float32, d float32)
+//
+// x/d, then rounded to F16.
+TEXT ·divScalarRoundF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS d+24(FP), Y8
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           divScalarRoundF16Tail
+divScalarRoundF16Loop:
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y8, Y0, Y0
+	VMOVUPS      32(DI), Y1
+	VDIVPS       Y8, Y1, Y1
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VCVTPS2PH    $0, Y1, X1
+	VCVTPH2PS    X1, Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          divScalarRoundF16Loop
+divScalarRoundF16Tail:
+	TESTQ        $8, CX
+	JZ           divScalarRoundF16Done
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y8, Y0, Y0
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VMOVUPS      Y0, (DI)
+divScalarRoundF16Done:
+	VZEROUPPER
+	RET
+
+// func divNonZeroRoundBF16AVX2(dst, div []float32)
+//
+// dst/(div, or 1 where div is ±0), then rounded to BF16.
+TEXT ·divNonZeroRoundBF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         div_base+24(FP), SI
+	VXORPS       Y15, Y15, Y15
+	MOVL         $0x3f800000, AX
+	MOVL         AX, X8
+	VBROADCASTSS X8, Y8
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·chigh<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	VPBROADCASTD ·cquiet<>(SB), Y9
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           divNonZeroRoundBF16Tail
+divNonZeroRoundBF16Loop:
+	VMOVUPS      (SI), Y2
+	VCMPPS       $0, Y15, Y2, Y4
+	VBLENDVPS    Y4, Y8, Y2, Y2
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y2, Y0, Y0
+	VMOVUPS      32(SI), Y3
+	VCMPPS       $0, Y15, Y3, Y6
+	VBLENDVPS    Y6, Y8, Y3, Y3
+	VMOVUPS      32(DI), Y1
+	VDIVPS       Y3, Y1, Y1
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	BF16ROUNDF(Y1, Y3, Y6, Y7)
+	VMOVUPS      Y2, (DI)
+	VMOVUPS      Y3, 32(DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          divNonZeroRoundBF16Loop
+divNonZeroRoundBF16Tail:
+	TESTQ        $8, CX
+	JZ           divNonZeroRoundBF16Done
+	VMOVUPS      (SI), Y2
+	VCMPPS       $0, Y15, Y2, Y4
+	VBLENDVPS    Y4, Y8, Y2, Y2
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y2, Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	VMOVUPS      Y2, (DI)
+divNonZeroRoundBF16Done:
+	VZEROUPPER
+	RET
+
+// func divNonZeroRoundF16AVX2(dst, div []float32)
+//
+// dst/(div, or 1 where div is ±0), then rounded to F16.
+TEXT ·divNonZeroRoundF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         div_base+24(FP), SI
+	VXORPS       Y15, Y15, Y15
+	MOVL         $0x3f800000, AX
+	MOVL         AX, X8
+	VBROADCASTSS X8, Y8
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           divNonZeroRoundF16Tail
+divNonZeroRoundF16Loop:
+	VMOVUPS      (SI), Y2
+	VCMPPS       $0, Y15, Y2, Y4
+	VBLENDVPS    Y4, Y8, Y2, Y2
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y2, Y0, Y0
+	VMOVUPS      32(SI), Y3
+	VCMPPS       $0, Y15, Y3, Y6
+	VBLENDVPS    Y6, Y8, Y3, Y3
+	VMOVUPS      32(DI), Y1
+	VDIVPS       Y3, Y1, Y1
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VCVTPS2PH    $0, Y1, X1
+	VCVTPH2PS    X1, Y1
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	ADDQ         $64, SI
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          divNonZeroRoundF16Loop
+divNonZeroRoundF16Tail:
+	TESTQ        $8, CX
+	JZ           divNonZeroRoundF16Done
+	VMOVUPS      (SI), Y2
+	VCMPPS       $0, Y15, Y2, Y4
+	VBLENDVPS    Y4, Y8, Y2, Y2
+	VMOVUPS      (DI), Y0
+	VDIVPS       Y2, Y0, Y0
+	VCVTPS2PH    $0, Y0, X0
+	VCVTPH2PS    X0, Y0
+	VMOVUPS      Y0, (DI)
+divNonZeroRoundF16Done:
+	VZEROUPPER
+	RET
+
+// func pruneMagnitudeAVX2(x []float32, thr uint32, ties int) (done, left int)
+//
+// Keeps the lanes whose magnitude bits (VPAND 0x7fffffff) are above thr
+// (VPCMPGTD: both are below 2^31, so the signed compare is the unsigned
+// one) and clears the others. A vector with lanes equal to thr keeps them
+// all when ties covers them and drops them all when ties is 0; otherwise
+// it stops there and returns how many elements it has done, for the caller
+// to finish that vector in Go.
+TEXT ·pruneMagnitudeAVX2(SB), NOSPLIT, $0-56
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	MOVL         thr+24(FP), AX
+	MOVQ         AX, X8
+	VPBROADCASTD X8, Y8
+	VPBROADCASTD ·cabs<>(SB), Y11
+	MOVQ         ties+32(FP), R9
+	XORQ         R10, R10        // done
+	SHRQ         $3, CX
+	JZ           pmDone
+
+pmLoop:
+	VMOVDQU  (DI), Y0
+	VPAND    Y11, Y0, Y1     // u
+	VPCMPGTD Y8, Y1, Y2      // u > thr
+	VPCMPEQD Y8, Y1, Y3      // u == thr
+	VPTEST   Y3, Y3
+	JNZ      pmTies
+
+pmStore:
+	VPAND   Y0, Y2, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $8, R10
+	DECQ    CX
+	JNZ     pmLoop
+	JMP     pmDone
+
+pmTies:
+	VMOVMSKPS Y3, AX
+	POPCNTL   AX, AX
+	CMPQ      R9, AX
+	JGE       pmKeepAll      // ties >= count
+	TESTQ     R9, R9
+	JLE       pmStore        // no ties left: drop the equal lanes
+	JMP       pmDone         // some but not all: left to the caller
+
+pmKeepAll:
+	SUBQ AX, R9
+	VPOR Y3, Y2, Y2
+	JMP  pmStore
+
+pmDone:
+	MOVQ R10, done+40(FP)
+	MOVQ R9, left+48(FP)
+	VZEROUPPER
+	RET
+
+// func countMagnitudeAVX2(x []float32, thr uint32) int
+//
+// Counts in two vectors of 32-bit lanes (subtracting the all-ones compare
+// results) and adds them up at the end; the caller keeps len(x) below 2^32.
+TEXT ·countMagnitudeAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x_base+0(FP), SI
+	MOVQ         x_len+8(FP), CX
+	MOVL         thr+24(FP), AX
+	MOVQ         AX, X8
+	VPBROADCASTD X8, Y8
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           cmTail
+
+cmLoop:
+	VPAND    (SI), Y11, Y0
+	VPAND    32(SI), Y11, Y1
+	VPCMPEQD Y8, Y0, Y0
+	VPCMPEQD Y8, Y1, Y1
+	VPSUBD   Y0, Y4, Y4
+	VPSUBD   Y1, Y5, Y5
+	ADDQ     $64, SI
+	DECQ     BX
+	JNZ      cmLoop
+
+cmTail:
+	TESTQ    $8, CX
+	JZ       cmSum
+	VPAND    (SI), Y11, Y0
+	VPCMPEQD Y8, Y0, Y0
+	VPSUBD   Y0, Y4, Y4
+
+cmSum:
+	VPADDD       Y5, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0xb1, X4, X5
+	VPADDD       X5, X4, X4
+	VMOVD        X4, AX
+	MOVQ         AX, ret+32(FP)
+	VZEROUPPER
+	RET
