@@ -216,8 +216,7 @@ func toTaskVectors(t *Tensors, skip func(i int) bool) {
 	base := t.Inputs[t.Base].Data
 	for i, in := range t.Inputs {
 		if i != t.Base && (skip == nil || !skip(i)) {
-			tensor.Sub(in.Data, in.Data, base)
-			t.round(in.Data)
+			tensor.SubRound(t.Work, in.Data, in.Data, base)
 		}
 	}
 }

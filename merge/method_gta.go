@@ -123,8 +123,7 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 }
 
 func scaleRound(work tensor.DType, x []float32, a float32) {
-	tensor.Scale(x, a)
-	tensor.Round(work, x)
+	tensor.ScaleRound(work, x, a)
 }
 
 // sumDeltas writes Σ Ŵ_i, divided by Σ w_i when normalize, into out.
@@ -143,8 +142,7 @@ func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []f
 	if math.Abs(float64(div)) < 1e-8 {
 		div = 1
 	}
-	tensor.DivScalar(out, div)
-	tensor.Round(work, out)
+	tensor.DivScalarRound(work, out, div)
 }
 
 // signConsensus writes the TIES disjoint merge of the weighted deltas into
@@ -181,8 +179,7 @@ func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float
 	tensor.Round(work, m)
 	if normalize {
 		tensor.Round(work, div)
-		tensor.DivNonZero(m, div[:n])
-		tensor.Round(work, m)
+		tensor.DivNonZeroRound(work, m, div[:n])
 	}
 	copy(out, m)
 }
@@ -248,8 +245,7 @@ func taskVectors(t *Tensors) (base []float32, tvs [][]float32, ok bool) {
 // subRound returns x − base rounded to the working dtype: a task vector.
 func subRound(t *Tensors, x, base []float32) []float32 {
 	d := t.Scratch(len(x))
-	tensor.Sub(d, x, base)
-	t.round(d)
+	tensor.SubRound(t.Work, d, x, base)
 	return d
 }
 

@@ -38,28 +38,13 @@ func mergeLinear(t *Tensors, out []float32) error {
 	t.round(out)
 	if t.Global["normalize"] != 0 {
 		div := tensor.RoundScalar(t.Work, wsum)
-		tensor.DivScalar(out, div)
-		t.round(out)
+		tensor.DivScalarRound(t.Work, out, div)
 	}
 	return nil
 }
 
 // axpyRound adds round(w·x[j]) to acc[j]: a product rounded to the working
 // dtype, accumulated in float32 like torch's sum over a stacked dimension.
-// The products go through a small stack buffer so that rounding runs as a
-// bulk kernel.
 func axpyRound(work tensor.DType, acc []float32, w float32, x []float32) {
-	if work == tensor.F32 || work == tensor.F64 {
-		tensor.Axpy(acc, w, x)
-		return
-	}
-	var buf [1024]float32
-	for lo := 0; lo < len(acc); lo += len(buf) {
-		hi := min(len(acc), lo+len(buf))
-		p := buf[:hi-lo]
-		copy(p, x[lo:hi])
-		tensor.Scale(p, w)
-		tensor.Round(work, p)
-		tensor.Add(acc[lo:hi], p)
-	}
+	tensor.AxpyRound(work, acc, w, x)
 }

@@ -14,100 +14,54 @@ import (
 //
 // mergekit draws from torch's global generator, so its masks depend on the
 // torch build and on the order tasks run in; gomerge cannot replay that
-// stream and does not try. Instead each stream is a PCG generator
-// (math/rand/v2) seeded with the tensor's seed (Tensors.Seed, itself
-// derived from the run's seed and the output tensor name) and the FNV-64a
-// hash of the model reference. A run's seed therefore gives the same bytes
-// on every machine, thread count and task order, and two models of one
-// tensor never share a mask. Results are statistically, not bitwise,
-// equivalent to mergekit's.
+// stream and does not try. Instead each stream is SplitMix64 (Steele, Lea
+// and Flood, "Fast splittable pseudorandom number generators", OOPSLA
+// 2014; Java's SplittableRandom) started from a key mixed from the
+// tensor's seed (Tensors.Seed, itself derived from the run's seed and the
+// output tensor name) and the FNV-64a hash of the model reference. Draw i
+// is a function of the key and i alone, so a piece of a tensor draws its
+// part of the stream without the draws before it, and a run's seed gives
+// the same bytes on every machine, thread count and task order; two models
+// of one tensor never share a mask. Results are statistically, not
+// bitwise, equivalent to mergekit's.
 type randomSource struct {
-	pcg  pcg
+	key  uint64 // the stream's starting state
+	ctr  uint64 // 64-bit draws made
 	bits uint64 // unused half of the last 64-bit draw
 	have bool
+}
+
+// golden is SplitMix64's increment, 2⁶⁴/φ rounded to odd.
+const golden = 0x9e3779b97f4a7c15
+
+// mix64 is SplitMix64's output function (Stafford's Mix13 variant).
+func mix64(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 // newRandomSource returns the stream of model for the tensor seeded seed.
 func newRandomSource(seed uint64, model string) *randomSource {
 	h := fnv.New64a()
 	h.Write([]byte(model))
-	return &randomSource{pcg: pcg{hi: seed, lo: h.Sum64()}}
+	return &randomSource{key: mix64(seed) ^ mix64(h.Sum64()+golden)}
+}
+
+// Uint64 returns the stream's next 64 bits.
+func (r *randomSource) Uint64() uint64 {
+	r.ctr++
+	return mix64(r.key + r.ctr*golden)
 }
 
 // skip advances a fresh stream past its first n 32-bit draws, so that a
 // piece of a tensor starting at element n draws what it would have drawn
 // after the pieces before it.
 func (r *randomSource) skip(n uint64) {
-	r.pcg.advance(n / 2)
+	r.ctr += n / 2
 	if n%2 == 1 {
 		r.uint32()
 	}
-}
-
-// pcg is math/rand/v2's PCG (128-bit LCG state, DXSM output), same seeds,
-// same numbers, with a jump ahead: draw n of a stream is computed without
-// the n before it.
-type pcg struct{ hi, lo uint64 }
-
-const (
-	pcgMulHi = 2549297995355413924
-	pcgMulLo = 4865540595714422341
-	pcgIncHi = 6364136223846793005
-	pcgIncLo = 1442695040888963407
-)
-
-// mul128 is a·b mod 2¹²⁸.
-func mul128(ahi, alo, bhi, blo uint64) (hi, lo uint64) {
-	hi, lo = bits.Mul64(alo, blo)
-	hi += ahi*blo + alo*bhi
-	return hi, lo
-}
-
-// add128 is a+b mod 2¹²⁸.
-func add128(ahi, alo, bhi, blo uint64) (hi, lo uint64) {
-	lo, c := bits.Add64(alo, blo, 0)
-	hi, _ = bits.Add64(ahi, bhi, c)
-	return hi, lo
-}
-
-func (p *pcg) next() (hi, lo uint64) {
-	p.hi, p.lo = mul128(p.hi, p.lo, pcgMulHi, pcgMulLo)
-	p.hi, p.lo = add128(p.hi, p.lo, pcgIncHi, pcgIncLo)
-	return p.hi, p.lo
-}
-
-// Uint64 is rand.PCG's Uint64.
-func (p *pcg) Uint64() uint64 {
-	hi, lo := p.next()
-	const cheapMul = 0xda942042e4dd58b5
-	hi ^= hi >> 32
-	hi *= cheapMul
-	hi ^= hi >> 48
-	hi *= (lo | 1)
-	return hi
-}
-
-// advance moves the state n steps on in O(log n): the LCG's n-fold step
-// s ↦ M·s + C is built by squaring (Brown, "Random number generation with
-// arbitrary strides", 1994), as pcg-cpp's advance does.
-func (p *pcg) advance(n uint64) {
-	accHi, accLo := uint64(0), uint64(1) // M
-	cHi, cLo := uint64(0), uint64(0)     // C
-	curHi, curLo := uint64(pcgMulHi), uint64(pcgMulLo)
-	incHi, incLo := uint64(pcgIncHi), uint64(pcgIncLo)
-	for ; n > 0; n >>= 1 {
-		if n&1 != 0 {
-			accHi, accLo = mul128(accHi, accLo, curHi, curLo)
-			cHi, cLo = mul128(cHi, cLo, curHi, curLo)
-			cHi, cLo = add128(cHi, cLo, incHi, incLo)
-		}
-		// inc ← (cur + 1)·inc, cur ← cur²
-		h, l := add128(curHi, curLo, 0, 1)
-		incHi, incLo = mul128(h, l, incHi, incLo)
-		curHi, curLo = mul128(curHi, curLo, curHi, curLo)
-	}
-	p.hi, p.lo = mul128(accHi, accLo, p.hi, p.lo)
-	p.hi, p.lo = add128(p.hi, p.lo, cHi, cLo)
 }
 
 // uint32 returns 32 uniform bits; each 64-bit PCG draw serves two calls.
@@ -116,7 +70,7 @@ func (r *randomSource) uint32() uint32 {
 		r.have = false
 		return uint32(r.bits >> 32)
 	}
-	r.bits = r.pcg.Uint64()
+	r.bits = r.Uint64()
 	r.have = true
 	return uint32(r.bits)
 }
@@ -124,11 +78,11 @@ func (r *randomSource) uint32() uint32 {
 // intN returns a uniform integer in [0, n), n > 0 (Lemire's
 // multiply-shift with rejection, as math/rand/v2's Uint64N).
 func (r *randomSource) intN(n uint64) uint64 {
-	hi, lo := bits.Mul64(r.pcg.Uint64(), n)
+	hi, lo := bits.Mul64(r.Uint64(), n)
 	if lo < n {
 		thresh := -n % n
 		for lo < thresh {
-			hi, lo = bits.Mul64(r.pcg.Uint64(), n)
+			hi, lo = bits.Mul64(r.Uint64(), n)
 		}
 	}
 	return hi
@@ -170,7 +124,7 @@ func (r *randomSource) bernoulli(x []float32, bound uint64) int {
 	for j+1 < len(x) {
 		n := min(len(draws), (len(x)-j)&^1)
 		for i := 0; i < n; i += 2 {
-			b := r.pcg.Uint64()
+			b := r.Uint64()
 			draws[i], draws[i+1] = uint32(b), uint32(b>>32)
 		}
 		if bound >= 1<<32 {

@@ -43,8 +43,7 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 // rescaled_masked_tensor with the L1 norm).
 func rescaleL1(work tensor.DType, m []float32, orig float64) {
 	if f := rescaleFactor(work, orig, tensor.SumAbs(m)); f != 0 {
-		tensor.Scale(m, f)
-		tensor.Round(work, m)
+		tensor.ScaleRound(work, m, f)
 	}
 }
 
@@ -500,8 +499,7 @@ func (st *randomState) apply(t *Tensors, i int, x []float32) {
 	src.skip(uint64(t.Offset))
 	src.bernoulli(x, m.bound)
 	if m.factor != 0 {
-		tensor.Scale(x, m.factor)
-		tensor.Round(st.work, x)
+		tensor.ScaleRound(st.work, x, m.factor)
 		tensor.Round(t.Work, x)
 	}
 }

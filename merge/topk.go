@@ -50,27 +50,7 @@ func descend(hist []int, above, k int) (digit, newAbove int) {
 // entries equal to the threshold the first ones in index order are kept.
 func keepTopK(x []float32, k int) {
 	thr, ties := topKThreshold(x, k)
-	pruneBelow(x, thr, &ties)
-}
-
-// pruneBelow zeroes the entries of x whose magnitude bits are below thr,
-// and those equal to it once *ties of them have been kept.
-func pruneBelow(x []float32, thr uint32, ties *int) {
-	for j, v := range x {
-		u := magnitudeBits(v)
-		if u == thr {
-			if *ties > 0 {
-				*ties--
-			} else {
-				x[j] = 0
-			}
-			continue
-		}
-		// Branch-free: keep is all ones when u > thr. Magnitudes are below
-		// 2³¹, so thr−u fits an int32 and its sign says which is larger.
-		keep := uint32(int32(thr-u) >> 31)
-		x[j] = math.Float32frombits(math.Float32bits(v) & keep)
-	}
+	tensor.PruneMagnitude(x, thr, ties)
 }
 
 // magnitudeK is the number of entries magnitude pruning keeps of input i's
@@ -153,11 +133,7 @@ func (st *magnitudeState) Piece(t *Tensors) error {
 }
 
 // histogramHigh counts the high 16 bits of each |x|.
-func histogramHigh(hist []uint32, x []float32) {
-	for _, v := range x {
-		hist[magnitudeBits(v)>>16]++
-	}
-}
+func histogramHigh(hist []uint32, x []float32) { tensor.MagnitudeHistogram(hist, x, 16) }
 
 func (st *magnitudeState) EndPass(pass int) (bool, error) {
 	total := make([]int, 1<<16)
@@ -193,24 +169,13 @@ func (st *magnitudeState) apply(t *Tensors, i int, x []float32) error {
 	keep := 0
 	err := t.InOrder(func() {
 		if m.ties > 0 {
-			keep = min(m.ties, countMagnitude(x, m.thr))
+			keep = min(m.ties, tensor.CountMagnitude(x, m.thr))
 			m.ties -= keep
 		}
 	})
 	if err != nil {
 		return err
 	}
-	pruneBelow(x, m.thr, &keep)
+	tensor.PruneMagnitude(x, m.thr, keep)
 	return nil
-}
-
-// countMagnitude is the number of entries of x whose magnitude bits are thr.
-func countMagnitude(x []float32, thr uint32) int {
-	n := 0
-	for _, v := range x {
-		if magnitudeBits(v) == thr {
-			n++
-		}
-	}
-	return n
 }
