@@ -252,8 +252,8 @@ func BenchmarkSumSquares(b *testing.B) {
 // rounded to bfloat16, shift 16).
 //
 //	kernel                n=256K                 n=16M
-//	SubRound BF16         21.4 → 35.3 1.7×       8.8 → 10.8 1.2×
-//	SubRound F16          26.5 → 35.0 1.3×       10.9 → 10.5 1.0×
+//	SubRound BF16         21.4 → 35.3 1.7×       9.7 → 13.8 1.4×
+//	SubRound F16          26.5 → 35.0 1.3×       9.3 → 12.5 1.3×
 //	ScaleRound BF16       40.2 → 47.3 1.2×       17.9 → 31.7 1.8×
 //	ScaleRound F16        55.6 → 88.6 1.6×       18.8 → 35.5 1.9×
 //	AxpyRound BF16        11.2 → 38.8 3.5×       6.9 → 22.3 3.2×
@@ -265,6 +265,8 @@ func BenchmarkSumSquares(b *testing.B) {
 //	MagnitudeHistogram    7.4 → 9.9 1.3×         7.2 → 10.0 1.4×
 //
 // AxpyRound's chain is copy, Scale, Round and Add through a scratch buffer.
+// SubRound at 16M is from a rerun of 5 (the 3 runs gave 8.8 → 10.8 and
+// 10.9 → 10.5: DRAM-bound kernels on a shared machine).
 var fusedSizes = []int{256 << 10, 16 << 20}
 
 // benchFused runs a fused kernel and the chain of kernels it replaces, as
