@@ -31,13 +31,13 @@
 //
 // # No fused multiply-add
 //
-// The kernels (Axpy, Scale, Add, Sub, Dot, SumAbs, SumSquares) never fuse a
-// multiply with an add. torch evaluates w*x + acc as two operations, each
-// rounded; a fused multiply-add rounds once and can differ in the last bit,
-// which then survives the rounding to bfloat16 often enough to break
-// bit-for-bit comparison. Go may fuse x*y + z on platforms with FMA unless a
-// conversion such as float32(x*y) forces the rounding, so the kernels (and
-// SIMD bodies that replace them) keep the two steps apart.
+// The kernels (Axpy, AxpyRound, Scale, Add, Sub, Dot, SumAbs, SumSquares)
+// never fuse a multiply with an add. torch evaluates w*x + acc as two
+// operations, each rounded; a fused multiply-add rounds once and can differ
+// in the last bit, which then survives the rounding to bfloat16 often
+// enough to break bit-for-bit comparison. Go may fuse x*y + z on platforms
+// with FMA unless a conversion such as float32(x*y) forces the rounding, so
+// the kernels (and SIMD bodies that replace them) keep the two steps apart.
 //
 // # Kernels
 //
@@ -66,4 +66,14 @@
 // within 1e-12 of the sum of the terms' magnitudes. No kernel fuses a
 // multiply with an add. bench_test.go measures both implementations and
 // records the speed-ups: 3-40× in cache, 1.4-13× from DRAM.
+//
+// # Fused kernels
+//
+// Merge methods round after every operation, so a chain such as Sub then
+// Round reads and writes each buffer twice. SubRound, ScaleRound,
+// AxpyRound, DivScalarRound and DivNonZeroRound do the operation and the
+// rounding to the working dtype in one pass, with results identical to
+// the chain's, bit for bit. PruneMagnitude, CountMagnitude and
+// MagnitudeHistogram are the passes of magnitude (top-k) pruning over the
+// magnitude bits of float32s.
 package tensor

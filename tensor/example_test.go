@@ -2,6 +2,7 @@ package tensor_test
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -17,4 +18,27 @@ func ExampleF32ToBF16() {
 	// Output:
 	// 0x3e9a 0.30078125
 	// [0.30078125 0.33398438 +Inf]
+}
+
+func ExampleSubRound() {
+	// A task vector in bfloat16: the difference, rounded as torch rounds it.
+	model := []float32{0.5, 0.25, -1}
+	base := []float32{0.3, 0.25, 1.0 / 3}
+	delta := make([]float32, len(model))
+	tensor.SubRound(tensor.BF16, delta, model, base)
+	fmt.Println(delta)
+	// Output:
+	// [0.20019531 0 -1.3359375]
+}
+
+func ExamplePruneMagnitude() {
+	// Keep the 3 entries of largest magnitude: 0.5 is the 3rd largest and
+	// two entries have it, of which the first is kept.
+	x := []float32{0.1, -0.5, 0.9, 0.5, -0.2, 0.5}
+	thr := math.Float32bits(0.5)
+	ties := 1
+	left := tensor.PruneMagnitude(x, thr, ties)
+	fmt.Println(x, left)
+	// Output:
+	// [0 -0.5 0.9 0 0 0] 0
 }

@@ -400,6 +400,28 @@ func FuzzKernelsMatchGeneric(f *testing.F) {
 		compareArith(t, "scale", d, func(d []float32) { scale(d, a) }, func(d []float32) { scaleGeneric(d, a) }, d, []float32{a})
 		compareArith(t, "add", d, func(d []float32) { add(d, x) }, func(d []float32) { addGeneric(d, x) }, d, x)
 		compareArith(t, "sub", d, func(d []float32) { sub(d, x, d) }, func(d []float32) { subGeneric(d, x, d) }, x, d)
+		as := []float32{a}
+		compareWith(t, "subRoundBF16", d, guardVal, func(d []float32) { subRoundBF16(d, x, d) }, func(d []float32) { subRoundBF16Generic(d, x, d) }, nanPair(x, d))
+		compareWith(t, "subRoundF16", d, guardVal, func(d []float32) { subRoundF16(d, x, d) }, func(d []float32) { subRoundF16Generic(d, x, d) }, nanPair(x, d))
+		compareWith(t, "scaleRoundBF16", d, guardVal, func(d []float32) { scaleRoundBF16(d, a) }, func(d []float32) { scaleRoundBF16Generic(d, a) }, nanPair(d, as))
+		compareWith(t, "scaleRoundF16", d, guardVal, func(d []float32) { scaleRoundF16(d, a) }, func(d []float32) { scaleRoundF16Generic(d, a) }, nanPair(d, as))
+		compareWith(t, "axpyRoundBF16", d, guardVal, func(d []float32) { axpyRoundBF16(d, a, x) }, func(d []float32) { axpyRoundBF16Generic(d, a, x) }, nanPair(d, x, as))
+		compareWith(t, "axpyRoundF16", d, guardVal, func(d []float32) { axpyRoundF16(d, a, x) }, func(d []float32) { axpyRoundF16Generic(d, a, x) }, nanPair(d, x, as))
+		compareWith(t, "divScalarRoundBF16", d, guardVal, func(d []float32) { divScalarRoundBF16(d, a) }, func(d []float32) { divScalarRoundBF16Generic(d, a) }, nanPair(d, as))
+		compareWith(t, "divScalarRoundF16", d, guardVal, func(d []float32) { divScalarRoundF16(d, a) }, func(d []float32) { divScalarRoundF16Generic(d, a) }, nanPair(d, as))
+		compareWith(t, "divNonZeroRoundBF16", d, guardVal, func(d []float32) { divNonZeroRoundBF16(d, x) }, func(d []float32) { divNonZeroRoundBF16Generic(d, x) }, nanPair(d, x))
+		compareWith(t, "divNonZeroRoundF16", d, guardVal, func(d []float32) { divNonZeroRoundF16(d, x) }, func(d []float32) { divNonZeroRoundF16Generic(d, x) }, nanPair(d, x))
+		// Magnitude kernels, with the threshold taken from a.
+		thr := math.Float32bits(a) &^ (1 << 31)
+		if got, want := countMagnitude(x, thr), countMagnitudeGeneric(x, thr); got != want {
+			t.Fatalf("countMagnitude(%#x) = %d, generic %d", thr, got, want)
+		}
+		for _, ties := range []int{0, 1, 2, 100} {
+			got, want := slices.Clone(x), slices.Clone(x)
+			if l1, l2 := pruneMagnitude(got, thr, ties), pruneMagnitudeGeneric(want, thr, ties); l1 != l2 || !sameBits(got, want) {
+				t.Fatalf("pruneMagnitude(%#x, %d): %d ties left, generic %d; or elements differ", thr, ties, l1, l2)
+			}
+		}
 	})
 }
 
