@@ -6,7 +6,9 @@
 # each method measures the wall time of `gomerge` and of the I/O floor in the
 # same rounds, one after the other ($RUNS rounds, default 5, page cache
 # warm): the floor reads every byte of the models the config names once
-# (cat > /dev/null) and writes and syncs a file of the output's size. It
+# and writes and syncs a file of the output's size (the first model's
+# bytes piped into dd oflag=direct conv=fsync, the others cat to
+# /dev/null). It
 # prints the medians and their ratio, and the floor's range, since this
 # VM's disk varies from run to run.
 # Peak RSS comes from /usr/bin/time when it is installed.
@@ -77,18 +79,35 @@ cat "${inputs[@]}" >/dev/null # warm the page cache
 outbytes=$(stat -c %s "$base"/*.safetensors | awk '{s+=$1} END {printf "%.0f", s}')
 
 floor() { # config -> seconds to read the models it names and write the output
+  # The output is as large as the base (or first) model, so the floor
+  # streams that model's bytes into the output file and reads every other
+  # model once. Real data, written with O_DIRECT: on this VM runs of zeros
+  # write differently, and a page-cache write of gigabytes followed by one
+  # fsync is throttled to a third of the disk's speed and varies from run
+  # to run; O_DIRECT is both the fastest and the steadiest way to write, so
+  # the floor is the disk's own speed.
   local f="$dir/floor.bin"
-  local t0 t1 files=()
-  for m in $(grep -oE 'model: [^ ]+' "$1" | cut -d' ' -f2 | sort -u); do files+=("$m"/*.safetensors); done
+  local t0 t1 first=() rest=() ms
+  ms=$(grep -oE 'model: [^ ]+' "$1" | cut -d' ' -f2 | awk '!seen[$0]++')
+  for m in $ms; do
+    if [ ${#first[@]} = 0 ]; then first=("$m"/*.safetensors); else rest+=("$m"/*.safetensors); fi
+  done
   t0=$(date +%s.%N)
-  cat "${files[@]}" >/dev/null
-  dd if=/dev/zero of="$f" bs=16M count=$(( (outbytes + 16777215) / 16777216 )) conv=fsync status=none
+  [ ${#rest[@]} = 0 ] || cat "${rest[@]}" >/dev/null
+  if [ ${#first[@]} = 1 ]; then
+    dd if="${first[0]}" of="$f" bs=16M oflag=direct conv=fsync status=none
+  else
+    cat "${first[@]}" | dd of="$f" bs=16M iflag=fullblock oflag=direct conv=fsync status=none
+  fi
   t1=$(date +%s.%N)
   rm -f "$f"
   echo "$t1 - $t0" | bc
 }
 
 runs=${RUNS:-5}
+# settle lets the disk finish earlier writes (the last output, its
+# deletion) so that each measurement starts from the same state.
+settle() { sync; sleep "${SETTLE:-2}"; }
 echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(date -u +%F)"
 echo "models: $n + base, $(du -sh "$base" | cut -f1) each (bf16); output $((outbytes / 1000000)) MB; $runs rounds"
 printf "%-16s %9s %13s %9s %7s %10s\n" method "floor s" "floor range" "merge s" ratio "peak RSS"
@@ -97,8 +116,10 @@ for method in ${METHODS:-linear slerp task_arithmetic ties dare_ties}; do
   config "$method" >"$dir/$method.yml"
   floors=(); times=(); rss=()
   for i in $(seq "$runs"); do
+    settle
     floors+=("$(floor "$dir/$method.yml")")
     rm -rf "$dir/out"
+    settle
     read -r t r < <(secs "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet --random-seed 1)
     times+=("$t"); rss+=("$r")
   done
@@ -119,10 +140,10 @@ if [ "${SCALING:-0}" = 1 ]; then
     config "$method" >"$dir/$method.yml"
     t1=(); t2=()
     for i in $(seq "$runs"); do
-      rm -rf "$dir/out"
+      rm -rf "$dir/out"; settle
       read -r t _ < <(secs env GOMAXPROCS=1 "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet --random-seed 1 -j 1)
       t1+=("$t")
-      rm -rf "$dir/out"
+      rm -rf "$dir/out"; settle
       read -r t _ < <(secs "$dir/gomerge" "$dir/$method.yml" "$dir/out" --quiet --random-seed 1 -j 2)
       t2+=("$t")
     done
