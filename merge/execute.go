@@ -2,14 +2,17 @@ package merge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"math"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -341,50 +344,58 @@ func (ex *executor) run(t *Task) error {
 		ws[i] = w
 		return w
 	}
+	src := make([]inputBytes, len(t.Inputs))
+	defer func() {
+		for _, s := range src {
+			if s.mp != nil {
+				s.mp.Close()
+			}
+		}
+	}()
+	for i, in := range t.Inputs {
+		if mp := mapInput(in); mp != nil {
+			src[i] = inputBytes{data: mp.Data, mp: mp, release: !hold}
+		}
+	}
 	load := func(w *pieceWorker, p int) (off, k int64, err error) {
 		off = int64(p) * c
 		k = min(c, n-off)
 		for i, in := range t.Inputs {
-			data, err := ex.load(in, t, w.bufs[i], off, k, whole)
+			data, err := ex.load(in, &src[i], t, w.bufs[i], off, k, whole)
 			if err != nil {
 				return 0, 0, err
 			}
 			w.ts.Inputs[i].Data = data
 		}
 		if m.TaskVectors {
-			toTaskVectors(&w.ts, func(i int) bool { return t.Inputs[i].heldDelta })
+			toTaskVectors(&w.ts, func(i int) bool { return src[i].delta })
 		}
 		w.ts.Offset, w.ts.Piece = off, p
 		return off, k, nil
 	}
 	abort := make(chan struct{})
 	if hold {
-		// Read each input once, whole and in its stored form, and serve the
-		// pieces of every pass from memory.
+		// Serve the pieces of every pass from memory: the mapped file, or
+		// a copy read once, whole and in its stored form.
+		var copied []int
 		for i := range t.Inputs {
-			held := ex.pool.bytes(int(t.Inputs[i].Tensor.Size))
-			defer func() {
-				t.Inputs[i].held, t.Inputs[i].heldDelta = nil, false
-				ex.pool.putBytes(held)
-			}()
-			t.Inputs[i].held = held
-		}
-		err := forPieces(pieces, workers, abort, func(_, p int) error {
-			for _, in := range t.Inputs {
-				es := int64(in.DType.Size())
-				lo, hi := int64(p)*c*es, min(int64(p+1)*c, n)*es
-				if err := in.readRange(lo, in.held[lo:hi]); err != nil {
-					return err
-				}
+			if src[i].data != nil {
+				continue
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			held := ex.pool.bytes(int(t.Inputs[i].Tensor.Size))
+			defer ex.pool.putBytes(held)
+			src[i].data = held
+			copied = append(copied, i)
 		}
+		// Inputs but the base whose stored dtype holds task vectors exactly
+		// keep them in place of their values once the first pass has
+		// computed them, so that later passes decode instead of subtracting.
+		var convert []int
 		if m.TaskVectors && t.Base >= 0 {
-			if err := ex.holdTaskVectors(t, pieces, c, abort, worker, load); err != nil {
-				return err
+			for _, i := range copied {
+				if i != t.Base && holdsExactly(t.Inputs[i].DType, t.Work) {
+					convert = append(convert, i)
+				}
 			}
 		}
 		an, err := m.Analyze(&tmpl)
@@ -395,17 +406,43 @@ func (ex *executor) run(t *Task) error {
 		for pass := 0; ; pass++ {
 			err := forPieces(pieces, workers, abort, func(wi, p int) error {
 				w := worker(wi)
-				if _, _, err := load(w, p); err != nil {
+				if pass == 0 {
+					// The first pass reads the copies as it goes.
+					for _, i := range copied {
+						in := t.Inputs[i]
+						es := int64(in.DType.Size())
+						lo, hi := int64(p)*c*es, min(int64(p+1)*c, n)*es
+						if err := in.readRange(lo, src[i].data[lo:hi]); err != nil {
+							return err
+						}
+					}
+				}
+				off, k, err := load(w, p)
+				if err != nil {
 					return err
+				}
+				if pass == 0 {
+					for _, i := range convert {
+						in := t.Inputs[i]
+						es := int64(in.DType.Size())
+						if err := tensor.Encode(src[i].data[off*es:(off+k)*es], w.ts.Inputs[i].Data, in.DType); err != nil {
+							return err
+						}
+					}
 				}
 				w.ts.Pass = pass
 				mark := len(w.scratch)
-				err := an.Piece(&w.ts)
+				err = an.Piece(&w.ts)
 				w.release(mark)
 				return err
 			})
 			if err != nil {
 				return err
+			}
+			if pass == 0 {
+				for _, i := range convert {
+					src[i].delta = true
+				}
 			}
 			more, err := an.EndPass(pass)
 			if err != nil {
@@ -447,44 +484,6 @@ func (ex *executor) run(t *Task) error {
 	})
 }
 
-// holdTaskVectors replaces each held input but the base by its task vector
-// in the stored dtype, where that dtype holds the working dtype's values
-// exactly, so that later passes decode instead of subtracting again.
-func (ex *executor) holdTaskVectors(t *Task, pieces int, c int64, abort chan struct{},
-	worker func(int) *pieceWorker, load func(*pieceWorker, int) (int64, int64, error)) error {
-	var convert []int
-	for i, in := range t.Inputs {
-		if i != t.Base && holdsExactly(in.DType, t.Work) {
-			convert = append(convert, i)
-		}
-	}
-	if len(convert) == 0 {
-		return nil
-	}
-	err := forPieces(pieces, ex.workersFor(pieces), abort, func(wi, p int) error {
-		w := worker(wi)
-		off, k, err := load(w, p) // task vectors of every input
-		if err != nil {
-			return err
-		}
-		for _, i := range convert {
-			in := t.Inputs[i]
-			es := int64(in.DType.Size())
-			if err := tensor.Encode(in.held[off*es:(off+k)*es], w.ts.Inputs[i].Data, in.DType); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, i := range convert {
-		t.Inputs[i].heldDelta = true
-	}
-	return nil
-}
-
 // holdsExactly reports whether every value of the working dtype work is
 // a value of the stored dtype stored.
 func holdsExactly(stored, work tensor.DType) bool {
@@ -509,33 +508,103 @@ func (ex *executor) copyRaw(t *Task) error {
 	in := t.Inputs[0]
 	const piece = 4 << 20
 	size := in.Tensor.Size
-	buf := ex.pool.bytes(int(min(size, piece)))
-	defer ex.pool.putBytes(buf)
-	for off := int64(0); ; off += piece {
-		b := buf[:min(piece, size-off)]
-		if err := in.readRange(off, b); err != nil {
-			return err
-		}
-		if err := ex.w.WriteTensorPart(t.Name, off, b); err != nil {
-			return err
-		}
-		if off+int64(len(b)) >= size {
-			return nil
-		}
+	mp := mapInput(in)
+	var buf []byte
+	if mp != nil {
+		defer mp.Close()
+	} else {
+		buf = ex.pool.bytes(int(min(size, piece)))
+		defer ex.pool.putBytes(buf)
 	}
+	return forPieces(1, 1, make(chan struct{}), func(int, int) error {
+		for off := int64(0); ; off += piece {
+			n := min(piece, size-off)
+			var b []byte
+			if mp != nil {
+				b = mp.Data[off : off+n] // written straight from the page cache
+			} else {
+				b = buf[:n]
+				if err := in.readRange(off, b); err != nil {
+					return err
+				}
+			}
+			if err := ex.w.WriteTensorPart(t.Name, off, b); err != nil {
+				if mp != nil && errors.Is(err, syscall.EFAULT) {
+					return mappedFault(in)
+				}
+				return err
+			}
+			if mp != nil {
+				mp.Release(off, n)
+			}
+			if off+n >= size {
+				return nil
+			}
+		}
+	})
 }
+
+// inputBytes is one input's bytes in stored form while its task runs: the
+// file mapped into memory, or a copy held for several passes, or nothing
+// (pieces are read from the source as they are needed).
+type inputBytes struct {
+	data []byte
+	mp   *safetensors.Mapping // set when data is mapped
+	// release drops each mapped piece from the process once decoded (for
+	// a single pass over the tensor).
+	release bool
+	// delta is set when data holds the task vector X − B instead of X.
+	delta bool
+}
+
+// mapInput maps an input's tensor when its source can and it is stored
+// as one tensor.
+func mapInput(in TaskInput) *safetensors.Mapping {
+	mapper, ok := in.Model.Tensors.(safetensors.Mapper)
+	if !ok || in.read != nil || len(in.Parts) > 0 || noMmap {
+		return nil
+	}
+	mp, err := mapper.MapTensor(in.Tensor.Name)
+	if err != nil {
+		return nil // read it instead
+	}
+	return mp
+}
+
+// mappedFault is the error for a fault reading a mapped input.
+func mappedFault(in TaskInput) error {
+	return fmt.Errorf("model %s: tensor %s: its file could not be read through its memory mapping: was it changed or truncated during the merge?",
+		in.Model.Ref.String(), in.Tensor.Name)
+}
+
+// noMmap turns mapping off (GOMERGE_NO_MMAP=1), for comparison and for
+// file systems where mapping is slow.
+var noMmap = os.Getenv("GOMERGE_NO_MMAP") == "1"
 
 // load reads elements [off, off+k) of an input tensor into buf, decodes
 // them to float32 and rounds them to the working dtype. whole loads the
 // entire tensor and crops it to the task's shape.
-func (ex *executor) load(in TaskInput, t *Task, buf []float32, off, k int64, whole bool) ([]float32, error) {
+func (ex *executor) load(in TaskInput, src *inputBytes, t *Task, buf []float32, off, k int64, whole bool) (_ []float32, err error) {
 	es := int64(in.DType.Size())
+	if src.mp != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, fault := r.(interface{ Addr() uintptr }); !fault {
+					panic(r)
+				}
+				err = mappedFault(in)
+			}
+		}()
+	}
 	if whole {
 		k = numElements(in.Tensor.Shape)
 	}
 	var raw []byte
-	if in.held != nil {
-		raw = in.held[off*es : (off+k)*es]
+	if src.data != nil {
+		raw = src.data[off*es : (off+k)*es]
+		if src.mp != nil && src.release {
+			defer src.mp.Release(off*es, k*es)
+		}
 	} else {
 		raw = ex.pool.bytes(int(k * es))
 		defer ex.pool.putBytes(raw)

@@ -3,6 +3,7 @@ package merge
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -63,6 +64,20 @@ func (t *turnstile) finish(s, p int) error {
 	return nil
 }
 
+// callPiece calls fn, turning a memory fault into an error.
+func callPiece(fn func(worker, piece int) error, w, p int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if f, ok := r.(interface{ Addr() uintptr }); ok {
+				err = fmt.Errorf("reading a memory-mapped model file failed (was it changed or truncated during the merge?): %v", f)
+				return
+			}
+			panic(r)
+		}
+	}()
+	return fn(w, p)
+}
+
 // forPieces calls fn for pieces 0…pieces−1 on up to workers goroutines;
 // each goroutine takes the lowest piece not yet taken, so a piece never
 // waits in a turnstile for one that has not started. On the first error
@@ -82,6 +97,9 @@ func forPieces(pieces, workers int, abort chan struct{}, fn func(worker, piece i
 		})
 	}
 	work := func(w int) {
+		// Inputs may be mapped files: a fault reading one (the file was
+		// truncated under us) becomes an error instead of a crash.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		for {
 			p := int(next.Add(1) - 1)
 			if p >= pieces {
@@ -92,7 +110,7 @@ func forPieces(pieces, workers int, abort chan struct{}, fn func(worker, piece i
 				return
 			default:
 			}
-			if err := fn(w, p); err != nil {
+			if err := callPiece(fn, w, p); err != nil {
 				if !errors.Is(err, errAborted) {
 					fail(err)
 				}

@@ -89,12 +89,6 @@ type TaskInput struct {
 	DType  tensor.DType
 	Params map[string]float64
 
-	// held, while the task runs, is the whole input in stored form (for
-	// methods with an Analyze pass).
-	held []byte
-	// heldDelta is set when held holds the task vector X − B in the
-	// stored dtype instead of X.
-	heldDelta bool
 	// read, when set, produces the input's bytes instead of the model's
 	// file (embeddings re-ordered to a built vocabulary).
 	read func(off int64, dst []byte) error

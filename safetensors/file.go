@@ -1,6 +1,8 @@
 package safetensors
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 )
 
@@ -35,3 +37,29 @@ func (f *File) Close() error { return f.f.Close() }
 
 // Name returns the path the file was opened with.
 func (f *File) Name() string { return f.name }
+
+// Mapping is a tensor's data mapped into memory read-only.
+type Mapping struct {
+	// Data is the tensor's bytes. It must not be written, nor used after
+	// Close.
+	Data []byte
+
+	whole      []byte // the mapping, from a page boundary
+	skip, page int64
+}
+
+// MapTensor maps a tensor's data into memory read-only, where the system
+// supports it. Reading Data reads the file through the page cache without
+// copying it. If the file is truncated while it is mapped, reading faults
+// (see runtime/debug.SetPanicOnFault).
+func (f *File) MapTensor(name string) (*Mapping, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return nil, fmt.Errorf("%s: tensor %q: %w", f.name, name, fs.ErrNotExist)
+	}
+	m, err := mapRange(f.f, t.Offset, t.Size)
+	if err != nil {
+		return nil, ioError(f.name, fmt.Sprintf("map tensor %q", name), err)
+	}
+	return m, nil
+}

@@ -184,6 +184,15 @@ func (m *Model) ReadTensorRange(name string, off int64, dst []byte) error {
 	return m.files[mt.file].ReadTensorRange(mt.info, off, dst)
 }
 
+// MapTensor maps a tensor's data read-only; see [File.MapTensor].
+func (m *Model) MapTensor(name string) (*Mapping, error) {
+	mt, ok := m.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: tensor %q: %w", m.dir, name, fs.ErrNotExist)
+	}
+	return m.files[mt.file].MapTensor(name)
+}
+
 // TotalSize returns the total data size of all tensors in bytes.
 func (m *Model) TotalSize() int64 { return m.total }
 

@@ -1,10 +1,12 @@
 package safetensors
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -118,5 +120,51 @@ func TestOpenModelNothing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
 		}
+	}
+}
+
+func TestModelMapTensor(t *testing.T) {
+	dir := t.TempDir()
+	specs := []TensorSpec{
+		{Name: "a", DType: "BF16", Shape: []int64{3, 5}},
+		{Name: "b", DType: "F32", Shape: []int64{1000}},
+		{Name: "empty", DType: "F32", Shape: []int64{0}},
+		{Name: "c", DType: "F16", Shape: []int64{7}},
+		{Name: "big", DType: "F32", Shape: []int64{100_003}},
+	}
+	writeModel(t, dir, specs, WriterOptions{MaxShardSize: 2500})
+	m, err := OpenModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, s := range specs {
+		info, _ := m.Tensor(s.Name)
+		want := make([]byte, info.Size)
+		if err := m.ReadTensorRange(s.Name, 0, want); err != nil {
+			t.Fatal(err)
+		}
+		mp, err := m.MapTensor(s.Name)
+		if err != nil {
+			if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+				t.Skip(err)
+			}
+			t.Fatal(err)
+		}
+		if !bytes.Equal(mp.Data, want) {
+			t.Errorf("%s: mapped bytes differ from the bytes read", s.Name)
+		}
+		// Released pages read back the same.
+		mp.Release(0, int64(len(mp.Data)/2))
+		mp.Release(int64(len(mp.Data)/2), int64(len(mp.Data)-len(mp.Data)/2))
+		if !bytes.Equal(mp.Data, want) {
+			t.Errorf("%s: mapped bytes differ after Release", s.Name)
+		}
+		if err := mp.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := m.MapTensor("missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing tensor: %v, want fs.ErrNotExist", err)
 	}
 }

@@ -21,3 +21,12 @@ type Source interface {
 }
 
 var _ Source = (*Model)(nil)
+
+// Mapper is a Source whose tensors can be mapped into memory instead of
+// read (*Model where the system supports it).
+type Mapper interface {
+	// MapTensor returns a tensor's data mapped read-only.
+	MapTensor(name string) (*Mapping, error)
+}
+
+var _ Mapper = (*Model)(nil)
