@@ -571,6 +571,9 @@ func mapInput(in TaskInput) *safetensors.Mapping {
 	return mp
 }
 
+// releaseWindow is the span of a mapped input dropped at once.
+const releaseWindow = 16 << 20
+
 // mappedFault is the error for a fault reading a mapped input.
 func mappedFault(in TaskInput) error {
 	return fmt.Errorf("model %s: tensor %s: its file could not be read through its memory mapping: was it changed or truncated during the merge?",
@@ -603,7 +606,15 @@ func (ex *executor) load(in TaskInput, src *inputBytes, t *Task, buf []float32, 
 	if src.data != nil {
 		raw = src.data[off*es : (off+k)*es]
 		if src.mp != nil && src.release {
-			defer src.mp.Release(off*es, k*es)
+			// Drop what has been read in whole windows: one madvise (and
+			// one TLB flush) per window instead of per piece.
+			lo, hi := off*es/releaseWindow*releaseWindow, (off+k)*es/releaseWindow*releaseWindow
+			if (off+k)*es == int64(len(src.data)) {
+				hi = (off + k) * es
+			}
+			if lo < hi {
+				defer src.mp.Release(lo, hi-lo)
+			}
 		}
 	} else {
 		raw = ex.pool.bytes(int(k * es))

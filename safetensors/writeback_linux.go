@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -13,4 +14,19 @@ import (
 // are ignored: this is only a hint, and Close's fsync reports real ones.
 func startWriteback(f *os.File, off, n int64) {
 	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}
+
+// preallocate reserves size bytes of disk for f, so that a full disk is
+// reported when the file is created rather than halfway through a merge,
+// and the file system allocates the blocks once instead of page by page.
+// File systems without fallocate are left to allocate as they go.
+func preallocate(f *os.File, size int64) error {
+	if size <= 0 {
+		return nil
+	}
+	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		return nil
+	}
+	return err
 }

@@ -6,3 +6,6 @@ import "os"
 
 // startWriteback is a no-op where sync_file_range does not exist.
 func startWriteback(*os.File, int64, int64) {}
+
+// preallocate does nothing where fallocate does not exist.
+func preallocate(*os.File, int64) error { return nil }

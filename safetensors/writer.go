@@ -202,7 +202,11 @@ func (w *Writer) createShard(sh Shard, hdr []byte) error {
 	if _, err := f.WriteAt(hdr, 0); err != nil {
 		return err
 	}
-	// Size the file now so that it is complete however the writes are ordered.
+	// Size the file now so that it is complete however the writes are
+	// ordered, with its disk space reserved.
+	if err := preallocate(f, int64(len(hdr))+sh.Size); err != nil {
+		return fmt.Errorf("%s: reserve %d bytes: %w", path, int64(len(hdr))+sh.Size, err)
+	}
 	return f.Truncate(int64(len(hdr)) + sh.Size)
 }
 
