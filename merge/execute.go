@@ -398,7 +398,16 @@ func (ex *executor) run(t *Task) error {
 				}
 			}
 		}
+		if m.WantsSample && len(copied) == 0 {
+			if err := ex.sample(t, &tmpl, src, abort); err != nil {
+				return err
+			}
+		}
 		an, err := m.Analyze(&tmpl)
+		for i := range tmpl.Inputs {
+			tmpl.Inputs[i].Data = nil
+		}
+		tmpl.Sample = 0
 		if err != nil {
 			return err
 		}
@@ -481,6 +490,45 @@ func (ex *executor) run(t *Task) error {
 		return writes.run(0, p, func() error {
 			return ex.w.WriteTensorPart(t.Name, off*int64(t.Out.Size()), b)
 		})
+	})
+}
+
+// sampleStride is the stride of the sample Analyze may get: a prime, so
+// that the sample walks through the columns of a matrix.
+const sampleStride = 61
+
+// sample puts every sampleStride-th element of each input (as loaded:
+// decoded, rounded, task vectors where the method wants them) into
+// ts.Inputs[i].Data for Analyze. The inputs must be in memory.
+func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan struct{}) error {
+	n := t.NumElements()
+	m := (n + sampleStride - 1) / sampleStride
+	return forPieces(1, 1, abort, func(int, int) error {
+		for i, in := range t.Inputs {
+			es := int64(in.DType.Size())
+			raw := make([]byte, m*es)
+			err := guardMapped(in, func() {
+				for j := range m {
+					copy(raw[j*es:(j+1)*es], src[i].data[j*sampleStride*es:])
+				}
+			})
+			if err != nil {
+				return err
+			}
+			data := make([]float32, m)
+			if err := tensor.Decode(data, raw, in.DType); err != nil {
+				return err
+			}
+			if in.DType != t.Work {
+				tensor.Round(t.Work, data)
+			}
+			ts.Inputs[i].Data = data
+		}
+		if ex.plan.Method.TaskVectors {
+			toTaskVectors(ts, nil)
+		}
+		ts.Sample = sampleStride
+		return nil
 	})
 }
 
@@ -578,6 +626,22 @@ const releaseWindow = 16 << 20
 func mappedFault(in TaskInput) error {
 	return fmt.Errorf("model %s: tensor %s: its file could not be read through its memory mapping: was it changed or truncated during the merge?",
 		in.Model.Ref.String(), in.Tensor.Name)
+}
+
+// guardMapped runs fn, which reads in's mapping, turning a memory fault
+// into an error naming the input; the goroutine must have
+// debug.SetPanicOnFault set (forPieces does).
+func guardMapped(in TaskInput, fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			err = mappedFault(in)
+		}
+	}()
+	fn()
+	return nil
 }
 
 // noMmap turns mapping off (GOMERGE_NO_MMAP=1), for comparison and for

@@ -58,6 +58,9 @@ type Method struct {
 	// passes over the pieces, and then calls Merge on every piece with
 	// t.State set to the Analysis.
 	Analyze func(t *Tensors) (Analysis, error)
+	// WantsSample asks the executor to hand Analyze a sample of the tensor
+	// when it has the inputs in memory (see Tensors.Sample).
+	WantsSample bool
 	// TaskVectors says that Merge and Analyze see every input but the base
 	// as its task vector X_i − B rounded to the working dtype (the base
 	// input stays as it is). The executor computes them once per tensor
@@ -161,6 +164,10 @@ type Tensors struct {
 	State Analysis
 	// Pass numbers the Analysis passes over the pieces from 0.
 	Pass int
+	// Sample, when Analyze is called with a sample of the tensor, is its
+	// stride: Inputs[i].Data holds elements 0, Sample, 2·Sample, … (task
+	// vectors for TaskVectors methods). 0 means no sample.
+	Sample int
 
 	// order passes pieces through InOrder one after another; nil when
 	// pieces are merged one at a time.

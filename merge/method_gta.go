@@ -50,6 +50,7 @@ var TaskArithmetic = &Method{
 	TaskVectors: true,
 	Elementwise: denseOnly,
 	Analyze:     analyzeMagnitude,
+	WantsSample: true,
 	CanAnalyze:  canAnalyzeMagnitude,
 }
 
@@ -72,6 +73,7 @@ var TIES = &Method{
 	TaskVectors: true,
 	Elementwise: denseOnly,
 	Analyze:     analyzeMagnitude,
+	WantsSample: true,
 	CanAnalyze:  canAnalyzeMagnitude,
 }
 

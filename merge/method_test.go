@@ -279,6 +279,27 @@ func TestStreamedPruningMatchesWhole(t *testing.T) {
 			if _, err := runYAML(t, dir, yml, streamed, Options{}); err != nil {
 				t.Fatal(err)
 			}
+			if !UsesRandomness(m) {
+				// The same with the sample's window missing the threshold
+				// (above it, below it) and with no sample (inputs read, not
+				// mapped): the full histogram decides.
+				for _, c := range []struct {
+					name   string
+					lo, hi uint32
+					noMmap bool
+				}{{"window above", 0x7f00 << 16, 0x7f04 << 16, false}, {"window below", 0, 0, false}, {"read", 0, 0, true}} {
+					defer func(f func([]float32, int, int64) (uint32, uint32), v bool) { chooseWindow, noMmap = f, v }(chooseWindow, noMmap)
+					if !c.noMmap {
+						chooseWindow = func([]float32, int, int64) (uint32, uint32) { return c.lo, c.hi }
+					}
+					noMmap = c.noMmap
+					other := filepath.Join(t.TempDir(), "other")
+					if _, err := runYAML(t, dir, yml, other, Options{}); err != nil {
+						t.Fatal(err)
+					}
+					sameTensors(t, streamed, other)
+				}
+			}
 			analyze := m.Analyze
 			m.Analyze = nil
 			defer func() { m.Analyze = analyze }()

@@ -67,27 +67,50 @@ func magnitudeK(t *Tensors, i int, n int64) (int, error) {
 }
 
 // magnitudeState is magnitude pruning streamed over pieces: Analysis
-// passes build each task vector's radix histograms (high 16 bits of |δ|,
-// then low 16 bits inside the chosen bucket) and fix its threshold; Merge
-// then keeps entries above it, and of those equal to it the first ones in
-// index order (the count is handed from piece to piece through InOrder) —
-// the same elements keepTopK keeps on the whole tensor.
+// passes find each task vector's threshold (the magnitude of its k-th
+// largest entry) and how many entries equal to it are kept; Merge then
+// keeps entries above it, and of those equal to it the first ones in index
+// order (the count is handed from piece to piece through InOrder) — the
+// same elements keepTopK keeps on the whole tensor.
+//
+// The threshold comes from radix histograms: of the high 16 magnitude bits,
+// then of the low 16 bits inside the chosen bucket. For bfloat16 work the
+// low bits are zero, so one histogram decides, and when the executor hands
+// Analyze a sample of the tensor the sample names a window of five
+// bfloat16 values that very likely holds the threshold: the first pass then
+// only counts the entries above the window and histograms those inside it
+// (tensor.CountAboveWindow, a SIMD count), and a full histogram pass
+// follows only when the threshold lies outside.
 type magnitudeState struct {
 	models map[int]*topkStream
 	// lowZero is set when the working dtype is bfloat16: task vectors are
-	// then bfloat16 values, whose float32 bits have 16 zero low bits, so
-	// the high digit fixes the threshold and the second pass is skipped.
+	// then bfloat16 values, whose float32 bits have 16 zero low bits.
 	lowZero bool
 }
 
+// The passes a topkStream goes through.
+const (
+	topkWindow = iota // count above a window, histogram inside it
+	topkHigh          // histogram of the high 16 bits
+	topkLow           // histogram of the low 16 bits in the chosen bucket
+	topkDone
+)
+
 type topkStream struct {
-	k     int
-	hists [][]uint32 // one histogram per worker
-	hi    int        // chosen high digit
-	above int        // entries above the chosen bucket, then above the threshold
-	thr   uint32
-	ties  int // entries equal to thr still to be kept
+	k      int
+	mode   int
+	hists  [][]uint32 // one histogram per worker
+	aboves []int      // per worker, in topkWindow
+	lo, hi uint32     // the window's magnitude bits, in topkWindow
+	digit  int        // chosen high digit, in topkLow
+	above  int        // entries above the chosen bucket, then above the threshold
+	thr    uint32
+	ties   int // entries equal to thr still to be kept
 }
+
+// windowSteps is how many bfloat16 values on each side of the sample's
+// estimate the window holds.
+const windowSteps = 2
 
 // canAnalyzeMagnitude streams magnitude pruning unless L1 rescaling is on
 // (it needs the kept norm before the first piece is merged).
@@ -95,21 +118,44 @@ func canAnalyzeMagnitude(t *Tensors) bool { return t.Global["rescale"] == 0 }
 
 func analyzeMagnitude(t *Tensors) (Analysis, error) {
 	st := &magnitudeState{models: map[int]*topkStream{}, lowZero: t.Work == tensor.BF16}
+	n := numElements(t.Shape)
 	for i, in := range t.Inputs {
 		if i == t.Base || in.Params["density"] >= 1 {
 			continue
 		}
-		k, err := magnitudeK(t, i, numElements(t.Shape))
+		k, err := magnitudeK(t, i, n)
 		if err != nil {
 			return nil, err
 		}
-		m := &topkStream{k: k, hists: make([][]uint32, t.Workers)}
+		m := &topkStream{k: k, mode: topkHigh, hists: make([][]uint32, t.Workers), aboves: make([]int, t.Workers)}
+		size := 1 << 16
+		if st.lowZero && t.Sample > 0 && len(in.Data) > 0 {
+			m.mode = topkWindow
+			m.lo, m.hi = chooseWindow(in.Data, k, n)
+			size = int(m.hi-m.lo) + 1
+		}
 		for w := range m.hists {
-			m.hists[w] = make([]uint32, 1<<16)
+			m.hists[w] = make([]uint32, size)
 		}
 		st.models[i] = m
 	}
 	return st, nil
+}
+
+// chooseWindow is sampleWindow; tests replace it to force misses.
+var chooseWindow = sampleWindow
+
+// sampleWindow returns the magnitude bits of the bfloat16 values
+// windowSteps below and above the sample's estimate of the k-th largest of
+// n magnitudes.
+func sampleWindow(sample []float32, k int, n int64) (lo, hi uint32) {
+	var hist [1 << 15]int
+	for _, v := range sample {
+		hist[magnitudeBits(v)>>16]++
+	}
+	ks := max(1, min(len(sample), int(float64(k)*float64(len(sample))/float64(n)+0.5)))
+	digit, _ := descend(hist[:], 0, ks)
+	return uint32(max(digit-windowSteps, 0)) << 16, uint32(min(digit+windowSteps, 1<<15-1)) << 16
 }
 
 func (st *magnitudeState) Piece(t *Tensors) error {
@@ -119,45 +165,93 @@ func (st *magnitudeState) Piece(t *Tensors) error {
 	for i, m := range st.models {
 		d := t.Inputs[i].Data // a task vector (TaskVectors)
 		hist := m.hists[t.Worker]
-		if t.Pass == 0 {
-			histogramHigh(hist[:1<<15], d) // magnitudes' high digits are below 2^15
-			continue
-		}
-		for _, v := range d {
-			if u := magnitudeBits(v); int(u>>16) == m.hi {
-				hist[u&0xffff]++
+		switch m.mode {
+		case topkWindow:
+			m.aboves[t.Worker] += countAboveWindow(hist, d, m.lo, m.hi)
+		case topkHigh:
+			tensor.MagnitudeHistogram(hist[:1<<15], d, 16) // magnitudes' high digits are below 2^15
+		case topkLow:
+			for _, v := range d {
+				if u := magnitudeBits(v); int(u>>16) == m.digit {
+					hist[u&0xffff]++
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// histogramHigh counts the high 16 bits of each |x|.
-func histogramHigh(hist []uint32, x []float32) { tensor.MagnitudeHistogram(hist, x, 16) }
-
-func (st *magnitudeState) EndPass(pass int) (bool, error) {
-	total := make([]int, 1<<16)
+func (st *magnitudeState) EndPass(int) (more bool, err error) {
 	for _, m := range st.models {
-		clear(total)
-		for _, h := range m.hists {
-			for b, c := range h {
-				total[b] += int(c)
+		switch m.mode {
+		case topkWindow:
+			above := 0
+			for w, a := range m.aboves {
+				above += a
+				m.aboves[w] = 0
 			}
-			clear(h)
+			window := make([]int, len(m.hists[0]))
+			sumHists(window, m.hists)
+			if above < m.k {
+				// Walk the window from its top value down.
+				for u := int64(m.hi); u >= int64(m.lo); u -= 1 << 16 {
+					c := window[u-int64(m.lo)]
+					if above+c >= m.k {
+						m.thr, m.ties, m.mode = uint32(u), m.k-above, topkDone
+						break
+					}
+					above += c
+				}
+			}
+			if m.mode != topkDone {
+				// The threshold is outside the window: histogram everything.
+				m.mode = topkHigh
+				for w := range m.hists {
+					m.hists[w] = make([]uint32, 1<<16)
+				}
+			}
+		case topkHigh, topkLow:
+			total := make([]int, 1<<16)
+			sumHists(total, m.hists)
+			digit, above := descend(total, m.above, m.k)
+			switch {
+			case m.mode == topkHigh && st.lowZero:
+				// Every entry of the chosen bucket has low digit 0.
+				m.thr, m.ties, m.mode = uint32(digit)<<16, m.k-above, topkDone
+			case m.mode == topkHigh:
+				m.digit, m.mode = digit, topkLow
+			default:
+				m.thr, m.ties, m.mode = uint32(m.digit)<<16|uint32(digit), m.k-above, topkDone
+			}
+			m.above = above
 		}
-		digit, above := descend(total, m.above, m.k)
-		switch {
-		case pass == 0 && st.lowZero:
-			// Every entry of the chosen bucket has low digit 0.
-			m.thr, m.ties = uint32(digit)<<16, m.k-above
-		case pass == 0:
-			m.hi = digit
-		default:
-			m.thr, m.ties = uint32(m.hi)<<16|uint32(digit), m.k-above
-		}
-		m.above = above
+		more = more || m.mode != topkDone
 	}
-	return pass == 0 && !st.lowZero, nil
+	return more, nil
+}
+
+// sumHists adds the workers' histograms into total and clears them.
+func sumHists(total []int, hists [][]uint32) {
+	for _, h := range hists {
+		for b, c := range h {
+			total[b] += int(c)
+		}
+		clear(h)
+	}
+}
+
+// countAboveWindow returns how many entries of x have magnitude bits
+// above hi and counts those in [lo, hi] in hist[u−lo].
+func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
+	above := 0
+	for _, v := range x {
+		u := magnitudeBits(v)
+		above += int((hi - u) >> 31) // u > hi, without a branch (both below 2³¹)
+		if u-lo <= hi-lo {           // rare: inside the window
+			hist[u-lo]++
+		}
+	}
+	return above
 }
 
 // apply prunes one piece of task vector i.
