@@ -500,6 +500,8 @@ func (st *randomState) apply(t *Tensors, i int, x []float32) {
 	src.bernoulli(x, m.bound)
 	if m.factor != 0 {
 		tensor.ScaleRound(st.work, x, m.factor)
-		tensor.Round(t.Work, x)
+		if st.work != t.Work {
+			tensor.Round(t.Work, x)
+		}
 	}
 }
