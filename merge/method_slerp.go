@@ -84,9 +84,11 @@ func mergeSlerp(t *Tensors, out []float32) error {
 		st = &slerpState{tensor.SumSquares(v0), tensor.SumSquares(v1), tensor.Dot(v0, v1)}
 	}
 	s0, s1 := slerpCoefficients(t.Global["t"], st)
-	for j := range out {
-		out[j] = float32(s0*v0[j]) + float32(s1*v1[j])
-	}
+	// out[j] = float32(s0·v0[j]) + float32(s1·v1[j]): Axpy multiplies, then
+	// adds, without fusing.
+	copy(out, v0)
+	tensor.Scale(out, s0)
+	tensor.Axpy(out, s1, v1)
 	t.round(out)
 	return nil
 }
