@@ -124,7 +124,7 @@ func TestMagnitudeOutliersKeepRanks(t *testing.T) {
 					}
 				}
 				got := slices.Clone(x)
-				magnitudeOutliersKeep(got, lo, hi)
+				magnitudeOutliersKeep(got, lo, hi, false)
 				if !slices.Equal(got, want) {
 					t.Fatalf("n %d, %d distinct, ranks [%d, %d): kept entries differ from a stable sort", n, distinct, lo, hi)
 				}

@@ -176,7 +176,7 @@ func sparsifyMagnitudeOutliers(t *Tensors, i int, delta []float32) error {
 	if rescale {
 		orig = tensor.SumAbs(delta)
 	}
-	magnitudeOutliersKeep(delta, lo, hi)
+	magnitudeOutliersKeep(delta, lo, hi, t.Work == tensor.BF16)
 	if rescale {
 		rescaleL1(t.Work, delta, orig)
 	}
@@ -202,7 +202,7 @@ func magnitudeOutliersSlice(n, start, stop int) (int, int) {
 // instead of sorting, then counts the boundary values block by block so
 // that equal magnitudes are ranked in index order while blocks are pruned
 // in parallel.
-func magnitudeOutliersKeep(x []float32, lo, hi int) {
+func magnitudeOutliersKeep(x []float32, lo, hi int, lowZero bool) {
 	n := len(x)
 	switch {
 	case lo >= hi:
@@ -211,18 +211,15 @@ func magnitudeOutliersKeep(x []float32, lo, hi int) {
 	case lo == 0 && hi == n:
 		return
 	}
-	vLo, belowLo := ascendingRank(x, lo)
-	vHi, belowHi := ascendingRank(x, hi-1)
+	vLo, belowLo, vHi, belowHi := ascendingRanks(x, lo, hi-1, lowZero)
 	// Entries equal to each boundary in every block, for their ranks.
 	blocks := (n + rankBlock - 1) / rankBlock
 	eqLo, eqHi := make([]int, blocks), make([]int, blocks)
 	parallelUnits(blocks, rankBlock, func(b0, b1 int) {
 		for b := b0; b < b1; b++ {
-			for _, v := range x[b*rankBlock : min(n, (b+1)*rankBlock)] {
-				u := magnitudeBits(v)
-				eqLo[b] += b2i(u == vLo)
-				eqHi[b] += b2i(u == vHi)
-			}
+			xb := x[b*rankBlock : min(n, (b+1)*rankBlock)]
+			eqLo[b] = tensor.CountMagnitude(xb, vLo)
+			eqHi[b] = tensor.CountMagnitude(xb, vHi)
 		}
 	})
 	seenLo, seenHi := belowLo, belowHi
@@ -234,19 +231,19 @@ func magnitudeOutliersKeep(x []float32, lo, hi int) {
 		for b := b0; b < b1; b++ {
 			rLo, rHi := eqLo[b], eqHi[b]
 			for j := b * rankBlock; j < min(n, (b+1)*rankBlock); j++ {
-				u := magnitudeBits(x[j])
-				keep := u > vLo && u < vHi
-				switch u {
-				case vLo:
-					keep = rLo >= lo && rLo < hi
-					rLo++
-				case vHi:
-					keep = rHi >= lo && rHi < hi
-					rHi++
+				bits := math.Float32bits(x[j])
+				u := bits &^ (1 << 31)
+				// vLo < u < vHi, without branches (magnitudes are below 2³¹).
+				keep := (vLo - u) >> 31 & ((u - vHi) >> 31)
+				if u == vLo || u == vHi { // rare: rank the boundary values
+					r := &rLo
+					if u == vHi {
+						r = &rHi
+					}
+					keep = uint32(b2i(*r >= lo && *r < hi))
+					*r++
 				}
-				if !keep {
-					x[j] = 0
-				}
+				x[j] = math.Float32frombits(bits & -keep)
 			}
 		}
 	})
@@ -262,19 +259,37 @@ func b2i(b bool) int {
 	return 0
 }
 
-// ascendingRank returns the magnitude bits of the entry of x with 0-based
-// rank q in ascending order of magnitude, and how many entries are
-// smaller: a radix selection on the high, then the low 16 bits.
-func ascendingRank(x []float32, q int) (value uint32, below int) {
-	high := parallelHistogram(x, func(h []int, v float32) { h[magnitudeBits(v)>>16]++ })
-	digit, below := ascend(high, 0, q)
-	low := parallelHistogram(x, func(h []int, v float32) {
-		if u := magnitudeBits(v); int(u>>16) == digit {
-			h[u&0xffff]++
+// ascendingRanks returns the magnitude bits of the entries of x with
+// 0-based ranks q1 ≤ q2 in ascending order of magnitude, and how many
+// entries are smaller than each: a radix selection on the high 16 bits,
+// then on the low 16 bits inside the chosen buckets — skipped when
+// lowZero says every low half is zero (bfloat16 values).
+func ascendingRanks(x []float32, q1, q2 int, lowZero bool) (v1 uint32, below1 int, v2 uint32, below2 int) {
+	high := parallelHistogram(x, 1<<15, func(h []uint32, x []float32) { tensor.MagnitudeHistogram(h, x, 16) })
+	d1, b1 := ascend(high, 0, q1)
+	d2, b2 := ascend(high, 0, q2)
+	if lowZero {
+		return uint32(d1) << 16, b1, uint32(d2) << 16, b2
+	}
+	// Bucket d1's low digits in the first half, d2's in the second.
+	low := parallelHistogram(x, 2<<16, func(h []uint32, x []float32) {
+		for _, v := range x {
+			u := magnitudeBits(v)
+			switch int(u >> 16) {
+			case d1:
+				h[u&0xffff]++
+			case d2:
+				h[1<<16|u&0xffff]++
+			}
 		}
 	})
-	lowDigit, below := ascend(low, below, q)
-	return uint32(digit)<<16 | uint32(lowDigit), below
+	low1, low2 := low[:1<<16], low[1<<16:]
+	if d1 == d2 {
+		low2 = low1
+	}
+	l1, b1 := ascend(low1, b1, q1)
+	l2, b2 := ascend(low2, b2, q2)
+	return uint32(d1)<<16 | uint32(l1), b1, uint32(d2)<<16 | uint32(l2), b2
 }
 
 // ascend walks a radix histogram from its lowest digit up, starting with
@@ -290,20 +305,17 @@ func ascend(hist []int, below, q int) (digit, newBelow int) {
 	return len(hist) - 1, below // unreachable for q below the entries counted
 }
 
-// parallelHistogram adds every element of x into a histogram of 1<<16
-// bins with count, on every CPU, and returns the sum of the CPUs'
-// histograms.
-func parallelHistogram(x []float32, count func(h []int, v float32)) []int {
+// parallelHistogram runs count over ranges of x on every CPU, each into
+// its own histogram of size bins, and returns their sum.
+func parallelHistogram(x []float32, size int, count func(h []uint32, x []float32)) []int {
 	var mu sync.Mutex
-	total := make([]int, 1<<16)
+	total := make([]int, size)
 	parallelUnits(len(x), 1, func(lo, hi int) {
-		h := make([]int, 1<<16)
-		for _, v := range x[lo:hi] {
-			count(h, v)
-		}
+		h := make([]uint32, size)
+		count(h, x[lo:hi])
 		mu.Lock()
 		for b, c := range h {
-			total[b] += c
+			total[b] += int(c)
 		}
 		mu.Unlock()
 	})
