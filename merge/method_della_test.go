@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -183,6 +184,42 @@ func TestSparsifyDellaParallel(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("GOMAXPROCS %d: masks differ from one pass in index order", procs)
+		}
+	}
+}
+
+// TestRankerMatchesStableSort compares the radix ranks with a stable sort
+// by magnitude, with heavy ties, negative zeros, NaNs and inner strides.
+func TestRankerMatchesStableSort(t *testing.T) {
+	r := newRandomSource(11, "ranks")
+	var rk ranker
+	for _, c := range []int{1, 2, 3, 17, 300} {
+		for _, inner := range []int{1, 3} {
+			for _, distinct := range []uint32{2, 50, 1 << 31} {
+				x := make([]float32, c*inner)
+				for j := range x {
+					x[j] = math.Float32frombits(r.uint32() % distinct)
+					if r.uint32()%3 == 0 {
+						x[j] = -x[j]
+					}
+				}
+				got := make([]int32, len(x))
+				rk.ranks(got, x, c, inner)
+				for in := 0; in < inner; in++ {
+					order := make([]int, c)
+					for k := range order {
+						order[k] = k
+					}
+					sort.SliceStable(order, func(a, b int) bool {
+						return magnitudeBits(x[in+order[a]*inner]) < magnitudeBits(x[in+order[b]*inner])
+					})
+					for pos, k := range order {
+						if got[in+k*inner] != int32(pos) {
+							t.Fatalf("c %d inner %d distinct %d: element %d ranked %d, stable sort %d", c, inner, distinct, k, got[in+k*inner], pos)
+						}
+					}
+				}
+			}
 		}
 	}
 }

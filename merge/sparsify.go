@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -371,10 +370,10 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
 		rank := make([]int32, rowSize)
-		keys := make([]uint64, c)
+		var rk ranker
 		for row := lo; row < hi; row++ {
 			x := delta[row*rowSize : (row+1)*rowSize]
-			dellaRanks(rank, keys, x, c, inner)
+			rk.ranks(rank, x, c, inner)
 			for j, r := range rank {
 				if uint64(src.uint32()) >= bounds[r] {
 					x[j] = 0
@@ -424,17 +423,59 @@ func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
 
 // dellaRanks writes into rank the 0-based ascending-magnitude rank of
 // every element of one row x (c × inner elements) within its vector along
-// dimension 1; keys has length c. Sorting magnitude bits above the index
-// orders equal magnitudes by index, as a stable sort would.
+// dimension 1; keys has length c. Equal magnitudes rank in index order, as
+// a stable sort would.
 func dellaRanks(rank []int32, keys []uint64, x []float32, c, inner int) {
+	var r ranker
+	r.ranks(rank, x, c, inner)
+}
+
+// ranker ranks vectors by magnitude with a stable least-significant-digit
+// radix sort (8-bit digits, digits that every key shares skipped), which
+// keeps equal magnitudes in index order; its buffers are reused.
+type ranker struct {
+	key, tmpKey []uint32
+	idx, tmpIdx []int32
+}
+
+func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
+	if cap(r.key) < c {
+		r.key, r.tmpKey = make([]uint32, c), make([]uint32, c)
+		r.idx, r.tmpIdx = make([]int32, c), make([]int32, c)
+	}
+	key, tmpKey := r.key[:c], r.tmpKey[:c]
+	idx, tmpIdx := r.idx[:c], r.tmpIdx[:c]
 	for in := 0; in < inner; in++ {
-		for k := range keys {
-			mag := math.Float32bits(x[in+k*inner]) &^ (1 << 31)
-			keys[k] = uint64(mag)<<32 | uint64(k)
+		var or uint32
+		for k := range key {
+			key[k] = magnitudeBits(x[in+k*inner])
+			idx[k] = int32(k)
+			or |= key[k]
 		}
-		slices.Sort(keys)
-		for r, key := range keys {
-			rank[in+int(uint32(key))*inner] = int32(r)
+		for shift := uint(0); shift < 32 && or>>shift != 0; shift += 8 {
+			var count [256]int
+			for _, v := range key {
+				count[v>>shift&0xff]++
+			}
+			if count[key[0]>>shift&0xff] == c {
+				continue // every key has this digit
+			}
+			sum := 0
+			for d, n := range count {
+				count[d] = sum
+				sum += n
+			}
+			for k, v := range key {
+				d := v >> shift & 0xff
+				tmpKey[count[d]] = v
+				tmpIdx[count[d]] = idx[k]
+				count[d]++
+			}
+			key, tmpKey = tmpKey, key
+			idx, tmpIdx = tmpIdx, idx
+		}
+		for pos, k := range idx {
+			rank[in+int(k)*inner] = int32(pos)
 		}
 	}
 }
