@@ -1347,3 +1347,105 @@ cmSum:
 	MOVQ         AX, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func countAboveWindowAVX2(hist []uint32, x []float32, lo, hi uint32) int
+//
+// Per vector of magnitudes u (VPAND 0x7fffffff): u > hi (VPCMPGTD: lo, hi
+// and u are below 2^31, so the signed compares are the unsigned ones) is
+// subtracted from 32-bit counts as in countMagnitudeAVX2, and u > hi OR
+// lo > u marks the lanes outside the window. The main loop tests two
+// vectors at once (AND of their outside masks: a lane not all ones has a
+// window element in one of them); only then it takes both masks' bits
+// (VMOVMSKPS), and for each window lane (BSF, clear the lowest bit) reloads
+// the element, masks its sign and increments hist[u-lo]. Window elements
+// are a few percent, so the branch is mostly not taken.
+TEXT ·countAboveWindowAVX2(SB), NOSPLIT, $0-64
+	MOVQ         hist_base+0(FP), DI
+	MOVQ         x_base+24(FP), SI
+	MOVQ         x_len+32(FP), CX
+	MOVL         lo+48(FP), R8
+	MOVL         hi+52(FP), AX
+	MOVQ         AX, X9
+	VPBROADCASTD X9, Y9            // hi
+	MOVQ         R8, X10
+	VPBROADCASTD X10, Y10          // lo
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           cwTail
+
+cwLoop:
+	VPAND     (SI), Y11, Y0
+	VPAND     32(SI), Y11, Y1
+	VPCMPGTD  Y9, Y0, Y2   // u0 > hi
+	VPCMPGTD  Y9, Y1, Y3   // u1 > hi
+	VPSUBD    Y2, Y4, Y4
+	VPSUBD    Y3, Y5, Y5
+	VPCMPGTD  Y0, Y10, Y6  // lo > u0
+	VPCMPGTD  Y1, Y10, Y7  // lo > u1
+	VPOR      Y6, Y2, Y2   // outside, first vector
+	VPOR      Y7, Y3, Y3   // outside, second vector
+	VPAND     Y3, Y2, Y6
+	VMOVMSKPS Y6, AX
+	CMPL      AX, $0xff
+	JNE       cwWindow16
+
+cwNext:
+	ADDQ $64, SI
+	DECQ BX
+	JNZ  cwLoop
+
+cwTail:
+	TESTQ     $8, CX
+	JZ        cwSum
+	VPAND     (SI), Y11, Y0
+	VPCMPGTD  Y9, Y0, Y2
+	VPSUBD    Y2, Y4, Y4
+	VPCMPGTD  Y0, Y10, Y6
+	VPOR      Y6, Y2, Y2
+	VMOVMSKPS Y2, AX
+	XORL      $0xff, AX
+	JZ        cwSum
+
+cwTailBits:
+	BSFL AX, DX
+	MOVL (SI)(DX*4), R11
+	ANDL $0x7fffffff, R11
+	SUBL R8, R11
+	INCL (DI)(R11*4)
+	LEAL -1(AX), DX
+	ANDL DX, AX
+	JNZ  cwTailBits
+
+cwSum:
+	VPADDD       Y5, Y4, Y4
+	VEXTRACTI128 $1, Y4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0x4e, X4, X5
+	VPADDD       X5, X4, X4
+	VPSHUFD      $0xb1, X4, X5
+	VPADDD       X5, X4, X4
+	VMOVD        X4, AX
+	MOVQ         AX, ret+56(FP)
+	VZEROUPPER
+	RET
+
+cwWindow16:
+	VMOVMSKPS Y2, AX
+	VMOVMSKPS Y3, DX
+	SHLL      $8, DX
+	ORL       DX, AX
+	XORL      $0xffff, AX      // the window lanes of both vectors
+
+cwBits:
+	BSFL AX, DX
+	MOVL (SI)(DX*4), R11
+	ANDL $0x7fffffff, R11
+	SUBL R8, R11
+	INCL (DI)(R11*4)
+	LEAL -1(AX), DX
+	ANDL DX, AX
+	JNZ  cwBits
+	JMP  cwNext
