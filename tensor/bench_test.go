@@ -458,3 +458,33 @@ func BenchmarkMagnitudeHistogram(b *testing.B) {
 		})
 	}
 }
+
+// windowWeights returns weights of σ = 0.002 rounded to bfloat16, the data
+// of BenchmarkMagnitudeHistogram, and a window [lo, hi] of magnitude bits
+// around the median magnitude: the 49th and 51st percentiles of a sample,
+// so that about 2% of the elements fall in it: with the ties at its ends,
+// 2.4% at 256K and 2.2% at 16M (9 or 10 distinct bfloat16 values, 49% of
+// the elements above).
+func windowWeights(n int) (x []float32, lo, hi uint32) {
+	x = append([]float32(nil), weights(n)...)
+	Scale(x, 0.1)
+	Round(BF16, x)
+	u := make([]uint32, 0, 1<<16)
+	for i := 0; i < n; i += max(1, n>>16) {
+		u = append(u, magnitudeBits(x[i]))
+	}
+	slices.Sort(u)
+	return x, u[len(u)*49/100], u[len(u)*51/100]
+}
+
+// BenchmarkCountAboveWindow measures CountAboveWindow on windowWeights;
+// BenchmarkMagnitudeHistogram makes the pass it saves on the same data.
+func BenchmarkCountAboveWindow(b *testing.B) {
+	benchMagnitude(b, func(b *testing.B, n int) func() {
+		x, lo, hi := windowWeights(n)
+		hist := make([]uint32, hi-lo+1)
+		op := func() { sink += float64(CountAboveWindow(hist, x, lo, hi)) }
+		op()
+		return op
+	})
+}
