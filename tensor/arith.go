@@ -313,3 +313,33 @@ func MagnitudeHistogram(hist []uint32, x []float32, shift uint) {
 	}
 	magnitudeHistogram(hist[:need], x, shift)
 }
+
+// CountAboveWindow is the counting pass of exact top-k selection once a
+// sample has narrowed the threshold to a window [lo, hi] of magnitude
+// bits: it returns how many elements of x have magnitude bits above hi, and
+// counts those inside the window into hist, adding to what is there:
+//
+//	for _, v := range x {
+//		u := math.Float32bits(v) &^ (1 << 31)
+//		switch {
+//		case u > hi:
+//			n++
+//		case u >= lo:
+//			hist[u-lo]++
+//		}
+//	}
+//	return n
+//
+// lo must not exceed hi and hist must hold more than hi-lo counters;
+// anything else is a programming error and panics. Only the few elements in
+// the window touch hist, so a narrow window costs about as much as
+// CountMagnitude, far less than a MagnitudeHistogram pass.
+func CountAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
+	if lo > hi {
+		panic("tensor: CountAboveWindow: lo above hi")
+	}
+	if uint64(len(hist)) <= uint64(hi-lo) {
+		panic("tensor: CountAboveWindow: hist holds no more than hi-lo counters")
+	}
+	return countAboveWindow(hist, x, lo, hi)
+}

@@ -236,3 +236,18 @@ func countMagnitudeGeneric(x []float32, thr uint32) int {
 	}
 	return n
 }
+
+func countAboveWindowGeneric(hist []uint32, x []float32, lo, hi uint32) int {
+	n := 0
+	for _, v := range x {
+		u := math.Float32bits(v) &^ (1 << 31)
+		// Branch-free for the count: around the median, u > hi is a coin
+		// toss. Only the rare window elements take the branch (u-lo wraps
+		// for u < lo).
+		n += int(b2u(u > hi))
+		if u-lo <= hi-lo {
+			hist[u-lo]++
+		}
+	}
+	return n
+}

@@ -297,3 +297,25 @@ func countMagnitude(x []float32, thr uint32) int {
 	}
 	return c + countMagnitudeGeneric(x, thr)
 }
+
+// countAboveWindow hands the assembly, whose compares are signed, bounds
+// below 2^31: a window starting at 2^31 or above holds no magnitude and has
+// none above it, and a hi above 2^31-1 counts as 2^31-1 (no magnitude is
+// above either). Like countMagnitude it passes at most 2^30 elements at a
+// time, so that the assembly's 32-bit counts cannot overflow.
+func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
+	if !useAVX2 {
+		return countAboveWindowGeneric(hist, x, lo, hi)
+	}
+	if lo >= 1<<31 {
+		return 0
+	}
+	hi = min(hi, 1<<31-1)
+	c := 0
+	for len(x) >= 8 {
+		n := min(len(x), 1<<30) &^ 7
+		c += countAboveWindowAVX2(hist, x[:n], lo, hi)
+		x = x[n:]
+	}
+	return c + countAboveWindowGeneric(hist, x, lo, hi)
+}

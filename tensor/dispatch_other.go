@@ -49,3 +49,6 @@ func pruneMagnitude(x []float32, thr uint32, ties int) int {
 	return pruneMagnitudeGeneric(x, thr, ties)
 }
 func countMagnitude(x []float32, thr uint32) int { return countMagnitudeGeneric(x, thr) }
+func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
+	return countAboveWindowGeneric(hist, x, lo, hi)
+}

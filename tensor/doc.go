@@ -73,7 +73,7 @@
 // Round reads and writes each buffer twice. SubRound, ScaleRound,
 // AxpyRound, DivScalarRound and DivNonZeroRound do the operation and the
 // rounding to the working dtype in one pass, with results identical to
-// the chain's, bit for bit. PruneMagnitude, CountMagnitude and
-// MagnitudeHistogram are the passes of magnitude (top-k) pruning over the
-// magnitude bits of float32s.
+// the chain's, bit for bit. PruneMagnitude, CountMagnitude,
+// MagnitudeHistogram and CountAboveWindow are the passes of magnitude
+// (top-k) pruning over the magnitude bits of float32s.
 package tensor

@@ -251,3 +251,108 @@ func TestMagnitudeHistogramShortPanics(t *testing.T) {
 	}()
 	MagnitudeHistogram(make([]uint32, 1<<15-1), []float32{1}, 16)
 }
+
+// windowSpec is CountAboveWindow's doc comment, literally.
+func windowSpec(hist []uint32, x []float32, lo, hi uint32) int {
+	n := 0
+	for _, v := range x {
+		u := math.Float32bits(v) &^ (1 << 31)
+		switch {
+		case u > hi:
+			n++
+		case u >= lo:
+			hist[u-lo]++
+		}
+	}
+	return n
+}
+
+// windowFloats returns n values of which about one in every have magnitude
+// bits in or next to [lo, hi] (up to 2 beyond either end), of either sign,
+// the rest weight-like or special.
+func windowFloats(r *rand.Rand, n int, lo, hi uint32, every int) []float32 {
+	x := kernelFloats(r, n)
+	a, b := uint64(lo)-min(uint64(lo), 2), min(uint64(hi)+2, 1<<31-1)
+	if a > b {
+		return x // no magnitude is near the window
+	}
+	for i := range x {
+		if r.IntN(every) == 0 {
+			u := uint32(a + r.Uint64N(b-a+1))
+			x[i] = math.Float32frombits(u | uint32(r.IntN(2))<<31)
+		}
+	}
+	return x
+}
+
+// windows are the [lo, hi] CountAboveWindow is tried with: single values
+// (zero, a subnormal, a weight, Inf, a NaN), windows starting at zero,
+// around a weight, around Inf, at the very top of the magnitudes, reaching
+// past them, and beyond them (none of x in or above the window).
+var windows = [][2]uint32{
+	{0, 0}, {1, 1}, {0x3c23d70a, 0x3c23d70a}, {0x7f800000, 0x7f800000}, {0x7fc00000, 0x7fc00000},
+	{0, 1}, {0, 300}, {0x3c23d70a - 200, 0x3c23d70a + 200}, {0x3c230000, 0x3c250000},
+	{0x7f7fff00, 0x7f800100}, {0x7fffffff, 0x7fffffff}, {0x7fffff00, 0x7fffffff},
+	{0x7fffff00, 0x800000ff}, {0x80000000, 0x80000000}, {0x80000000, 0x80000100}, {0xffffff00, 0xffffffff},
+}
+
+func TestCountAboveWindow(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(87, 88))
+		for _, w := range windows {
+			lo, hi := w[0], w[1]
+			for _, n := range append(asmLengths, 1<<16+5) {
+				every := 3
+				if n > 4000 {
+					every = 1 // the assembly's buffer of window elements filled
+				}
+				x := shifted(windowFloats(r, n, lo, hi, every), n%8)
+				size := int(hi-lo) + 1
+				// Counters past the window must stay as they are.
+				got, want := make([]uint32, size+5), make([]uint32, size+5)
+				got[0], want[0] = 7, 7 // counts add to what is there
+				c := CountAboveWindow(got, x, lo, hi)
+				wantC := windowSpec(want, x, lo, hi)
+				if c != wantC || !slices.Equal(got, want) {
+					t.Fatalf("[%#x, %#x] n %d: %d above, want %d; or histograms differ", lo, hi, n, c, wantC)
+				}
+				// An empty window: nothing in x falls in it.
+				if n > 0 && lo > 0 && lo < 1<<31 {
+					e := slices.Clone(x)
+					for i, v := range e {
+						if u := math.Float32bits(v) &^ (1 << 31); u >= lo && u <= hi {
+							e[i] = 0
+						}
+					}
+					clear(got)
+					clear(want)
+					if c, wantC = CountAboveWindow(got, e, lo, hi), windowSpec(want, e, lo, hi); c != wantC || !slices.Equal(got, want) {
+						t.Fatalf("[%#x, %#x] n %d, no element in the window: %d above, want %d; or histograms differ", lo, hi, n, c, wantC)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestCountAboveWindowPanics(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		size   int
+		lo, hi uint32
+	}{
+		{"lo above hi", 10, 5, 4},
+		{"hist of hi-lo counters", 4, 1, 5},
+		{"empty hist", 0, 0, 0},
+		{"hist short of the full range", 1 << 10, 0, 0xffffffff},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("CountAboveWindow(%d counters, lo %#x, hi %#x) did not panic", c.size, c.lo, c.hi)
+				}
+			}()
+			CountAboveWindow(make([]uint32, c.size), []float32{1}, c.lo, c.hi)
+		})
+	}
+}

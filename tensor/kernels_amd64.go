@@ -149,3 +149,11 @@ func pruneMagnitudeAVX2(x []float32, thr uint32, ties int) (done, left int)
 //
 //go:noescape
 func countMagnitudeAVX2(x []float32, thr uint32) int
+
+// countAboveWindowAVX2 is countAboveWindowGeneric for lo <= hi < 2^31: it
+// counts the magnitudes above hi in 32-bit lanes, so len(x) must be below
+// 2^32, and adds the window's elements to hist in scalar code; hist must
+// hold more than hi-lo counters.
+//
+//go:noescape
+func countAboveWindowAVX2(hist []uint32, x []float32, lo, hi uint32) int

@@ -422,6 +422,19 @@ func FuzzKernelsMatchGeneric(f *testing.F) {
 				t.Fatalf("pruneMagnitude(%#x, %d): %d ties left, generic %d; or elements differ", thr, ties, l1, l2)
 			}
 		}
+		// CountAboveWindow, with windows starting at the threshold and around
+		// the first element's magnitude.
+		var first uint32
+		if n > 0 {
+			first = math.Float32bits(x[0]) &^ (1 << 31)
+		}
+		for _, w := range [][2]uint32{{thr, thr}, {thr, thr + 37}, {first, first}, {first - min(first, 3), first + 3}, {first - min(first, 200), first + 100}} {
+			lo, hi := w[0], w[1]
+			got, want := make([]uint32, hi-lo+1), make([]uint32, hi-lo+1)
+			if c1, c2 := countAboveWindow(got, x, lo, hi), countAboveWindowGeneric(want, x, lo, hi); c1 != c2 || !slices.Equal(got, want) {
+				t.Fatalf("countAboveWindow(%#x, %#x) = %d, generic %d; or histograms differ", lo, hi, c1, c2)
+			}
+		}
 	})
 }
 
