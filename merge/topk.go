@@ -167,7 +167,7 @@ func (st *magnitudeState) Piece(t *Tensors) error {
 		hist := m.hists[t.Worker]
 		switch m.mode {
 		case topkWindow:
-			m.aboves[t.Worker] += countAboveWindow(hist, d, m.lo, m.hi)
+			m.aboves[t.Worker] += tensor.CountAboveWindow(hist, d, m.lo, m.hi)
 		case topkHigh:
 			tensor.MagnitudeHistogram(hist[:1<<15], d, 16) // magnitudes' high digits are below 2^15
 		case topkLow:
@@ -238,20 +238,6 @@ func sumHists(total []int, hists [][]uint32) {
 		}
 		clear(h)
 	}
-}
-
-// countAboveWindow returns how many entries of x have magnitude bits
-// above hi and counts those in [lo, hi] in hist[u−lo].
-func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
-	above := 0
-	for _, v := range x {
-		u := magnitudeBits(v)
-		above += int((hi - u) >> 31) // u > hi, without a branch (both below 2³¹)
-		if u-lo <= hi-lo {           // rare: inside the window
-			hist[u-lo]++
-		}
-	}
-	return above
 }
 
 // apply prunes one piece of task vector i.
