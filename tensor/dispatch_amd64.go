@@ -297,3 +297,14 @@ func countMagnitude(x []float32, thr uint32) int {
 	}
 	return c + countMagnitudeGeneric(x, thr)
 }
+
+// splitMix64 hands the assembly the state of its first draw, from which
+// lane i adds i increments.
+func splitMix64(dst []uint64, key, ctr uint64) {
+	if useAVX2 {
+		n := len(dst) &^ 3
+		splitMix64AVX2(dst[:n], key+(ctr+1)*splitMixGolden)
+		dst, ctr = dst[n:], ctr+uint64(n)
+	}
+	splitMix64Generic(dst, key, ctr)
+}

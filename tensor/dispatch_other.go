@@ -49,3 +49,5 @@ func pruneMagnitude(x []float32, thr uint32, ties int) int {
 	return pruneMagnitudeGeneric(x, thr, ties)
 }
 func countMagnitude(x []float32, thr uint32) int { return countMagnitudeGeneric(x, thr) }
+
+func splitMix64(dst []uint64, key, ctr uint64) { splitMix64Generic(dst, key, ctr) }

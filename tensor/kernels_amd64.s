@@ -1347,3 +1347,123 @@ cmSum:
 	MOVQ         AX, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// SplitMix64. The table holds, 4 lanes each: the two multipliers of the
+// output function and their upper halves (VPMULUDQ reads the lower half
+// of each lane), the counter steps for 16 and 4 draws, and i*golden for
+// the lanes i = 0..15 of the first iteration.
+DATA ·splitmix<>+0(SB)/8, $0xbf58476d1ce4e5b9
+DATA ·splitmix<>+8(SB)/8, $0xbf58476d1ce4e5b9
+DATA ·splitmix<>+16(SB)/8, $0xbf58476d1ce4e5b9
+DATA ·splitmix<>+24(SB)/8, $0xbf58476d1ce4e5b9
+DATA ·splitmix<>+32(SB)/8, $0x00000000bf58476d
+DATA ·splitmix<>+40(SB)/8, $0x00000000bf58476d
+DATA ·splitmix<>+48(SB)/8, $0x00000000bf58476d
+DATA ·splitmix<>+56(SB)/8, $0x00000000bf58476d
+DATA ·splitmix<>+64(SB)/8, $0x94d049bb133111eb
+DATA ·splitmix<>+72(SB)/8, $0x94d049bb133111eb
+DATA ·splitmix<>+80(SB)/8, $0x94d049bb133111eb
+DATA ·splitmix<>+88(SB)/8, $0x94d049bb133111eb
+DATA ·splitmix<>+96(SB)/8, $0x0000000094d049bb
+DATA ·splitmix<>+104(SB)/8, $0x0000000094d049bb
+DATA ·splitmix<>+112(SB)/8, $0x0000000094d049bb
+DATA ·splitmix<>+120(SB)/8, $0x0000000094d049bb
+DATA ·splitmix<>+128(SB)/8, $0xe3779b97f4a7c150
+DATA ·splitmix<>+136(SB)/8, $0xe3779b97f4a7c150
+DATA ·splitmix<>+144(SB)/8, $0xe3779b97f4a7c150
+DATA ·splitmix<>+152(SB)/8, $0xe3779b97f4a7c150
+DATA ·splitmix<>+160(SB)/8, $0x78dde6e5fd29f054
+DATA ·splitmix<>+168(SB)/8, $0x78dde6e5fd29f054
+DATA ·splitmix<>+176(SB)/8, $0x78dde6e5fd29f054
+DATA ·splitmix<>+184(SB)/8, $0x78dde6e5fd29f054
+DATA ·splitmix<>+192(SB)/8, $0x0000000000000000
+DATA ·splitmix<>+200(SB)/8, $0x9e3779b97f4a7c15
+DATA ·splitmix<>+208(SB)/8, $0x3c6ef372fe94f82a
+DATA ·splitmix<>+216(SB)/8, $0xdaa66d2c7ddf743f
+DATA ·splitmix<>+224(SB)/8, $0x78dde6e5fd29f054
+DATA ·splitmix<>+232(SB)/8, $0x1715609f7c746c69
+DATA ·splitmix<>+240(SB)/8, $0xb54cda58fbbee87e
+DATA ·splitmix<>+248(SB)/8, $0x538454127b096493
+DATA ·splitmix<>+256(SB)/8, $0xf1bbcdcbfa53e0a8
+DATA ·splitmix<>+264(SB)/8, $0x8ff34785799e5cbd
+DATA ·splitmix<>+272(SB)/8, $0x2e2ac13ef8e8d8d2
+DATA ·splitmix<>+280(SB)/8, $0xcc623af8783354e7
+DATA ·splitmix<>+288(SB)/8, $0x6a99b4b1f77dd0fc
+DATA ·splitmix<>+296(SB)/8, $0x08d12e6b76c84d11
+DATA ·splitmix<>+304(SB)/8, $0xa708a824f612c926
+DATA ·splitmix<>+312(SB)/8, $0x454021de755d453b
+GLOBL ·splitmix<>(SB), RODATA|NOPTR, $320
+
+// SMMUL multiplies the lanes of z by the constant at c(R8), whose upper
+// halves are at c+32(R8), modulo 2^64: lo·lo + (hi·lo + lo·hi)<<32.
+#define SMMUL(z, a, b, c, ch) \
+	VPSRLQ   $32, z, a  \
+	VPMULUDQ c, a, a    \
+	VPMULUDQ ch, z, b   \
+	VPADDQ   b, a, a    \
+	VPMULUDQ c, z, z    \
+	VPSLLQ   $32, a, a  \
+	VPADDQ   a, z, z
+
+// SPLITMIX sets z to the output function of the states s; a and b are
+// scratch.
+#define SPLITMIX(s, z, a, b) \
+	VPSRLQ $30, s, a                     \
+	VPXOR  a, s, z                       \
+	SMMUL(z, a, b, 0(R8), 32(R8))        \
+	VPSRLQ $27, z, a                     \
+	VPXOR  a, z, z                       \
+	SMMUL(z, a, b, 64(R8), 96(R8))       \
+	VPSRLQ $31, z, a                     \
+	VPXOR  a, z, z
+
+// func splitMix64AVX2(dst []uint64, state uint64)
+//
+// The main loop makes 16 draws in 4 independent registers, which hides the
+// latency of the multiplies; then 4 at a time.
+TEXT ·splitMix64AVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	LEAQ         ·splitmix<>(SB), R8
+	VPBROADCASTQ state+24(FP), Y4
+	VPADDQ       192(R8), Y4, Y0     // states of draws 0-3
+	VPADDQ       224(R8), Y4, Y1     // 4-7
+	VPADDQ       256(R8), Y4, Y2     // 8-11
+	VPADDQ       288(R8), Y4, Y3     // 12-15
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           sm4
+
+sm16loop:
+	SPLITMIX(Y0, Y4, Y8, Y12)
+	SPLITMIX(Y1, Y5, Y9, Y13)
+	SPLITMIX(Y2, Y6, Y10, Y14)
+	SPLITMIX(Y3, Y7, Y11, Y15)
+	VPADDQ  128(R8), Y0, Y0
+	VPADDQ  128(R8), Y1, Y1
+	VPADDQ  128(R8), Y2, Y2
+	VPADDQ  128(R8), Y3, Y3
+	VMOVDQU Y4, (DI)
+	VMOVDQU Y5, 32(DI)
+	VMOVDQU Y6, 64(DI)
+	VMOVDQU Y7, 96(DI)
+	ADDQ    $128, DI
+	DECQ    BX
+	JNZ     sm16loop
+
+sm4:
+	ANDQ $15, CX
+	SHRQ $2, CX
+	JZ   smdone
+
+sm4loop:
+	SPLITMIX(Y0, Y4, Y8, Y12)
+	VPADDQ  160(R8), Y0, Y0
+	VMOVDQU Y4, (DI)
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     sm4loop
+
+smdone:
+	VZEROUPPER
+	RET
