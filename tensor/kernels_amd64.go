@@ -153,7 +153,7 @@ func countMagnitudeAVX2(x []float32, thr uint32) int
 // splitMix64AVX2 is SplitMix64 on 4 lanes for a length that is a multiple
 // of 4, state being the first draw's key + (ctr+1)*golden. AVX2 has no
 // 64-bit multiply: each is lo·lo + (hi·lo + lo·hi)<<32 of the 32-bit
-// halves (three VPMULUDQ).
+// halves (VPMULUDQ for lo·lo, one VPMULLD for both cross products).
 //
 //go:noescape
 func splitMix64AVX2(dst []uint64, state uint64)

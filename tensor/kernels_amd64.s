@@ -1348,26 +1348,26 @@ cmSum:
 	VZEROUPPER
 	RET
 
-// SplitMix64. The table holds, 4 lanes each: the two multipliers of the
-// output function and their upper halves (VPMULUDQ reads the lower half
-// of each lane), the counter steps for 16 and 4 draws, and i*golden for
-// the lanes i = 0..15 of the first iteration.
+// SplitMix64. The table holds, 4 lanes each: each multiplier of the
+// output function and the same with its 32-bit halves swapped, the counter
+// steps for 16 and 4 draws, i*golden for the lanes i = 0..15 of the first
+// iteration, and a mask of the upper halves.
 DATA ·splitmix<>+0(SB)/8, $0xbf58476d1ce4e5b9
 DATA ·splitmix<>+8(SB)/8, $0xbf58476d1ce4e5b9
 DATA ·splitmix<>+16(SB)/8, $0xbf58476d1ce4e5b9
 DATA ·splitmix<>+24(SB)/8, $0xbf58476d1ce4e5b9
-DATA ·splitmix<>+32(SB)/8, $0x00000000bf58476d
-DATA ·splitmix<>+40(SB)/8, $0x00000000bf58476d
-DATA ·splitmix<>+48(SB)/8, $0x00000000bf58476d
-DATA ·splitmix<>+56(SB)/8, $0x00000000bf58476d
+DATA ·splitmix<>+32(SB)/8, $0x1ce4e5b9bf58476d
+DATA ·splitmix<>+40(SB)/8, $0x1ce4e5b9bf58476d
+DATA ·splitmix<>+48(SB)/8, $0x1ce4e5b9bf58476d
+DATA ·splitmix<>+56(SB)/8, $0x1ce4e5b9bf58476d
 DATA ·splitmix<>+64(SB)/8, $0x94d049bb133111eb
 DATA ·splitmix<>+72(SB)/8, $0x94d049bb133111eb
 DATA ·splitmix<>+80(SB)/8, $0x94d049bb133111eb
 DATA ·splitmix<>+88(SB)/8, $0x94d049bb133111eb
-DATA ·splitmix<>+96(SB)/8, $0x0000000094d049bb
-DATA ·splitmix<>+104(SB)/8, $0x0000000094d049bb
-DATA ·splitmix<>+112(SB)/8, $0x0000000094d049bb
-DATA ·splitmix<>+120(SB)/8, $0x0000000094d049bb
+DATA ·splitmix<>+96(SB)/8, $0x133111eb94d049bb
+DATA ·splitmix<>+104(SB)/8, $0x133111eb94d049bb
+DATA ·splitmix<>+112(SB)/8, $0x133111eb94d049bb
+DATA ·splitmix<>+120(SB)/8, $0x133111eb94d049bb
 DATA ·splitmix<>+128(SB)/8, $0xe3779b97f4a7c150
 DATA ·splitmix<>+136(SB)/8, $0xe3779b97f4a7c150
 DATA ·splitmix<>+144(SB)/8, $0xe3779b97f4a7c150
@@ -1392,17 +1392,25 @@ DATA ·splitmix<>+288(SB)/8, $0x6a99b4b1f77dd0fc
 DATA ·splitmix<>+296(SB)/8, $0x08d12e6b76c84d11
 DATA ·splitmix<>+304(SB)/8, $0xa708a824f612c926
 DATA ·splitmix<>+312(SB)/8, $0x454021de755d453b
-GLOBL ·splitmix<>(SB), RODATA|NOPTR, $320
+DATA ·splitmix<>+320(SB)/8, $0xffffffff00000000
+DATA ·splitmix<>+328(SB)/8, $0xffffffff00000000
+DATA ·splitmix<>+336(SB)/8, $0xffffffff00000000
+DATA ·splitmix<>+344(SB)/8, $0xffffffff00000000
+GLOBL ·splitmix<>(SB), RODATA|NOPTR, $352
 
-// SMMUL multiplies the lanes of z by the constant at c(R8), whose upper
-// halves are at c+32(R8), modulo 2^64: lo·lo + (hi·lo + lo·hi)<<32.
-#define SMMUL(z, a, b, c, ch) \
-	VPSRLQ   $32, z, a  \
-	VPMULUDQ c, a, a    \
-	VPMULUDQ ch, z, b   \
-	VPADDQ   b, a, a    \
-	VPMULUDQ c, z, z    \
-	VPSLLQ   $32, a, a  \
+// SMMUL multiplies the lanes of z by the constant c modulo 2^64, as
+// lo·lo + (lo·hi + hi·lo)<<32 of the 32-bit halves. VPMULUDQ makes lo·lo;
+// one VPMULLD by cs, c with its halves swapped, makes both cross products
+// (mod 2^32), lo·hi in the lower half of a lane and hi·lo in the upper;
+// their sum lands in the upper half as (a<<32) + (a & upper-half mask).
+// This is 6 instructions to the 7 of three VPMULUDQ, and 19% faster on
+// Zen 5 (on Intel cores VPMULLD takes 2 µops, so it may not be).
+#define SMMUL(z, a, b, c, cs) \
+	VPMULLD  cs, z, a      \
+	VPMULUDQ c, z, z       \
+	VPSLLQ   $32, a, b     \
+	VPAND    320(R8), a, a \
+	VPADDQ   b, z, z       \
 	VPADDQ   a, z, z
 
 // SPLITMIX sets z to the output function of the states s; a and b are
