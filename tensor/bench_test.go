@@ -470,26 +470,27 @@ func (s *splitMixStream) Uint64() uint64 {
 	return splitMix64Mix(s.key + s.ctr*splitMixGolden)
 }
 
-// BenchmarkSplitMix64 measures SplitMix64 (impl=generic and impl=avx2) and
-// the per-draw method loop (impl=method) at 1K and 1M draws, 8 bytes each,
-// and reports draws per nanosecond.
+// BenchmarkSplitMix64 measures SplitMix64 (impl=generic, impl=avx2 and,
+// where the host has it, impl=avx512) and the per-draw method loop
+// (impl=method) at 1K and 1M draws, 8 bytes each, and reports draws per
+// nanosecond.
 func BenchmarkSplitMix64(b *testing.B) {
-	avx2 := useAVX2
-	defer func() { useAVX2 = avx2 }()
-	impls := []struct {
-		name   string
-		avx2   bool
-		method bool
-	}{{"method", false, true}, {"generic", false, false}}
+	avx2, avx512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = avx2, avx512 }()
+	type impl struct {
+		name         string
+		avx2, avx512 bool
+		method       bool
+	}
+	impls := []impl{{"method", false, false, true}, {"generic", false, false, false}}
 	if avx2 {
-		impls = append(impls, struct {
-			name   string
-			avx2   bool
-			method bool
-		}{"avx2", true, false})
+		impls = append(impls, impl{"avx2", true, false, false})
+	}
+	if avx2 && avx512 {
+		impls = append(impls, impl{"avx512", true, true, false})
 	}
 	for _, impl := range impls {
-		useAVX2 = impl.avx2
+		useAVX2, useAVX512 = impl.avx2, impl.avx512
 		b.Run("impl="+impl.name, func(b *testing.B) {
 			for _, n := range []int{1 << 10, 1 << 20} {
 				b.Run("n="+sizeName(n), func(b *testing.B) {

@@ -5,8 +5,9 @@ package tensor
 // Without assembly every kernel is its portable Go reference. The variables
 // exist so that tests can flip them on every platform.
 var (
-	useAVX2 = false
-	useF16C = false
+	useAVX2   = false
+	useF16C   = false
+	useAVX512 = false
 )
 
 func decodeBF16(dst []float32, src []uint16) { decodeBF16Generic(dst, src) }

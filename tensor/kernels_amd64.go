@@ -157,3 +157,9 @@ func countMagnitudeAVX2(x []float32, thr uint32) int
 //
 //go:noescape
 func splitMix64AVX2(dst []uint64, state uint64)
+
+// splitMix64AVX512 is splitMix64AVX2 on 8 lanes for a length that is a
+// multiple of 8, with AVX-512DQ's 64-bit multiply (VPMULLQ).
+//
+//go:noescape
+func splitMix64AVX512(dst []uint64, state uint64)

@@ -1475,3 +1475,84 @@ sm4loop:
 smdone:
 	VZEROUPPER
 	RET
+
+// i*golden for the lanes i = 0..7 of a ZMM register.
+DATA ·splitmix512<>+0(SB)/8, $0x0000000000000000
+DATA ·splitmix512<>+8(SB)/8, $0x9e3779b97f4a7c15
+DATA ·splitmix512<>+16(SB)/8, $0x3c6ef372fe94f82a
+DATA ·splitmix512<>+24(SB)/8, $0xdaa66d2c7ddf743f
+DATA ·splitmix512<>+32(SB)/8, $0x78dde6e5fd29f054
+DATA ·splitmix512<>+40(SB)/8, $0x1715609f7c746c69
+DATA ·splitmix512<>+48(SB)/8, $0xb54cda58fbbee87e
+DATA ·splitmix512<>+56(SB)/8, $0x538454127b096493
+GLOBL ·splitmix512<>(SB), RODATA|NOPTR, $64
+
+// SPLITMIX512 sets z to the output function of the states s (VPMULLQ
+// multiplies by the constants in Z20 and Z21); a is scratch.
+#define SPLITMIX512(s, z, a) \
+	VPSRLQ  $30, s, a   \
+	VPXORQ  a, s, z     \
+	VPMULLQ Z20, z, z   \
+	VPSRLQ  $27, z, a   \
+	VPXORQ  a, z, z     \
+	VPMULLQ Z21, z, z   \
+	VPSRLQ  $31, z, a   \
+	VPXORQ  a, z, z
+
+// func splitMix64AVX512(dst []uint64, state uint64)
+//
+// 32 draws per iteration in 4 ZMM registers, then 8 at a time.
+TEXT ·splitMix64AVX512(SB), NOSPLIT, $0-32
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         $0xbf58476d1ce4e5b9, AX
+	VPBROADCASTQ AX, Z20
+	MOVQ         $0x94d049bb133111eb, AX
+	VPBROADCASTQ AX, Z21
+	MOVQ         $0xf1bbcdcbfa53e0a8, AX     // 8*golden
+	VPBROADCASTQ AX, Z22
+	VPBROADCASTQ state+24(FP), Z4
+	VPADDQ       ·splitmix512<>(SB), Z4, Z0 // states of draws 0-7
+	VPADDQ       Z22, Z0, Z1                // 8-15
+	VPADDQ       Z22, Z1, Z2                // 16-23
+	VPADDQ       Z22, Z2, Z3                // 24-31
+	MOVQ         $0xe3779b97f4a7c150, AX     // 16*golden
+	VPBROADCASTQ AX, Z23
+	VPADDQ       Z23, Z23, Z23              // 32*golden
+	MOVQ         CX, BX
+	SHRQ         $5, BX
+	JZ           sz8
+
+sz32loop:
+	SPLITMIX512(Z0, Z4, Z8)
+	SPLITMIX512(Z1, Z5, Z9)
+	SPLITMIX512(Z2, Z6, Z10)
+	SPLITMIX512(Z3, Z7, Z11)
+	VPADDQ    Z23, Z0, Z0
+	VPADDQ    Z23, Z1, Z1
+	VPADDQ    Z23, Z2, Z2
+	VPADDQ    Z23, Z3, Z3
+	VMOVDQU64 Z4, (DI)
+	VMOVDQU64 Z5, 64(DI)
+	VMOVDQU64 Z6, 128(DI)
+	VMOVDQU64 Z7, 192(DI)
+	ADDQ      $256, DI
+	DECQ      BX
+	JNZ       sz32loop
+
+sz8:
+	ANDQ $31, CX
+	SHRQ $3, CX
+	JZ   szdone
+
+sz8loop:
+	SPLITMIX512(Z0, Z4, Z8)
+	VPADDQ    Z22, Z0, Z0
+	VMOVDQU64 Z4, (DI)
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       sz8loop
+
+szdone:
+	VZEROUPPER
+	RET

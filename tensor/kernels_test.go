@@ -430,11 +430,17 @@ func FuzzKernelsMatchGeneric(f *testing.F) {
 			key |= uint64(c) << (8 * i)
 		}
 		ctr := -uint64(math.Float32bits(a))
-		got, want := make([]uint64, n), make([]uint64, n)
-		splitMix64(got, key, ctr)
+		want := make([]uint64, n)
 		splitMix64Generic(want, key, ctr)
-		if !slices.Equal(got, want) {
-			t.Fatalf("splitMix64(key %#x, ctr %#x) differs from generic", key, ctr)
+		for _, wide := range []bool{true, false} {
+			saved := useAVX512
+			useAVX512 = saved && wide
+			got := make([]uint64, n)
+			splitMix64(got, key, ctr)
+			useAVX512 = saved
+			if !slices.Equal(got, want) {
+				t.Fatalf("splitMix64(key %#x, ctr %#x), AVX-512 %v: differs from generic", key, ctr, wide)
+			}
 		}
 	})
 }
@@ -581,11 +587,23 @@ func splitMix64Formula(dst []uint64, key, ctr uint64) {
 	}
 }
 
+// forEachSplitMixImpl is forEachImpl, with the asm subtest running the
+// AVX-512 body where this host has one, and then "asm-avx2" the AVX2 one.
+func forEachSplitMixImpl(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	forEachImpl(t, f)
+	if useAVX2 && useAVX512 {
+		useAVX512 = false
+		defer func() { useAVX512 = true }()
+		t.Run("asm-avx2", f)
+	}
+}
+
 // TestSplitMix64KnownAnswer checks the first draws of Vigna's splitmix64.c
 // from state 0, and the same draws reached through key and ctr.
 func TestSplitMix64KnownAnswer(t *testing.T) {
 	want := []uint64{0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f, 0xf88bb8a8724c81ec}
-	forEachImpl(t, func(t *testing.T) {
+	forEachSplitMixImpl(t, func(t *testing.T) {
 		tests := []struct {
 			name     string
 			key, ctr uint64
@@ -621,7 +639,7 @@ func TestSplitMix64MatchesGeneric(t *testing.T) {
 		{r.Uint64(), math.MaxUint64 - 100}, {math.MaxUint64, 1 << 63},
 	}
 	const guard = 0xdeadbeefdeadbeef
-	forEachImpl(t, func(t *testing.T) {
+	forEachSplitMixImpl(t, func(t *testing.T) {
 		for _, st := range starts {
 			for _, n := range asmLengths {
 				want := make([]uint64, n)
