@@ -343,3 +343,21 @@ func CountAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
 	}
 	return countAboveWindow(hist, x, lo, hi)
 }
+
+// SplitMix64 fills dst with the SplitMix64 stream of key after ctr draws
+// (Steele, Lea and Flood, OOPSLA 2014; Vigna's splitmix64.c started from
+// state key after ctr calls):
+//
+//	for i := range dst {
+//		z := key + (ctr+1+uint64(i))*0x9e3779b97f4a7c15
+//		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+//		z = (z ^ z>>27) * 0x94d049bb133111eb
+//		dst[i] = z ^ z>>31
+//	}
+//
+// All arithmetic is modulo 2⁶⁴, so the counter wraps. Draw i depends on
+// key and ctr+i alone: filling a buffer in pieces, each piece passing ctr
+// plus the draws before it, gives the same stream as one call.
+func SplitMix64(dst []uint64, key, ctr uint64) {
+	splitMix64(dst, key, ctr)
+}

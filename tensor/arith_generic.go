@@ -251,3 +251,21 @@ func countAboveWindowGeneric(hist []uint32, x []float32, lo, hi uint32) int {
 	}
 	return n
 }
+
+// splitMixGolden is SplitMix64's increment, 2⁶⁴/φ rounded to odd.
+const splitMixGolden = 0x9e3779b97f4a7c15
+
+// splitMix64Mix is SplitMix64's output function (Stafford's Mix13 variant).
+func splitMix64Mix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+func splitMix64Generic(dst []uint64, key, ctr uint64) {
+	s := key + ctr*splitMixGolden
+	for i := range dst {
+		s += splitMixGolden
+		dst[i] = splitMix64Mix(s)
+	}
+}

@@ -22,6 +22,10 @@ var (
 	useF16C = cpu.X86.HasAVX2 && cpu.X86.HasF16C
 )
 
+// useAVX512 selects the AVX-512 body of SplitMix64, when useAVX2 is set
+// too (so that tests clearing useAVX2 run the reference).
+var useAVX512 = cpu.X86.HasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+
 func decodeBF16(dst []float32, src []uint16) {
 	if useAVX2 {
 		n := len(dst) &^ 7
@@ -318,4 +322,20 @@ func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
 		x = x[n:]
 	}
 	return c + countAboveWindowGeneric(hist, x, lo, hi)
+}
+
+// splitMix64 hands the assembly the state of its first draw, from which
+// lane i adds i increments.
+func splitMix64(dst []uint64, key, ctr uint64) {
+	if useAVX2 && useAVX512 {
+		n := len(dst) &^ 7
+		splitMix64AVX512(dst[:n], key+(ctr+1)*splitMixGolden)
+		dst, ctr = dst[n:], ctr+uint64(n)
+	}
+	if useAVX2 {
+		n := len(dst) &^ 3
+		splitMix64AVX2(dst[:n], key+(ctr+1)*splitMixGolden)
+		dst, ctr = dst[n:], ctr+uint64(n)
+	}
+	splitMix64Generic(dst, key, ctr)
 }

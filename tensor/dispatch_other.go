@@ -5,8 +5,9 @@ package tensor
 // Without assembly every kernel is its portable Go reference. The variables
 // exist so that tests can flip them on every platform.
 var (
-	useAVX2 = false
-	useF16C = false
+	useAVX2   = false
+	useF16C   = false
+	useAVX512 = false
 )
 
 func decodeBF16(dst []float32, src []uint16) { decodeBF16Generic(dst, src) }
@@ -52,3 +53,5 @@ func countMagnitude(x []float32, thr uint32) int { return countMagnitudeGeneric(
 func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
 	return countAboveWindowGeneric(hist, x, lo, hi)
 }
+
+func splitMix64(dst []uint64, key, ctr uint64) { splitMix64Generic(dst, key, ctr) }

@@ -46,7 +46,9 @@
 // exact loop. On amd64 with AVX2 (and F16C for the F16 conversions),
 // hand-written assembly in kernels_amd64.s replaces them, chosen at run time
 // with golang.org/x/sys/cpu; the build tag purego (or a non-gc compiler)
-// leaves only the Go code. The element-wise assembly agrees with the
+// leaves only the Go code. SplitMix64 also has an AVX-512 (F+DQ) body, for
+// VPMULLQ's 64-bit multiply, which it prefers to the AVX2 one where the
+// CPU has it. The element-wise assembly agrees with the
 // references bit for bit; two points needed care:
 //
 //   - Where both operands of an add or multiply are NaNs, x86 returns the

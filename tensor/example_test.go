@@ -42,3 +42,19 @@ func ExamplePruneMagnitude() {
 	// Output:
 	// [0 -0.5 0.9 0 0 0] 0
 }
+
+func ExampleSplitMix64() {
+	// The first draws of Vigna's splitmix64.c from state 0, made in two
+	// pieces: the second starts after the 2 draws of the first.
+	draws := make([]uint64, 4)
+	tensor.SplitMix64(draws[:2], 0, 0)
+	tensor.SplitMix64(draws[2:], 0, 2)
+	for _, d := range draws {
+		fmt.Printf("%#016x\n", d)
+	}
+	// Output:
+	// 0xe220a8397b1dcdaf
+	// 0x6e789e6aa1b965f4
+	// 0x06c45d188009454f
+	// 0xf88bb8a8724c81ec
+}

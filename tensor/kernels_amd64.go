@@ -157,3 +157,17 @@ func countMagnitudeAVX2(x []float32, thr uint32) int
 //
 //go:noescape
 func countAboveWindowAVX2(hist []uint32, x []float32, lo, hi uint32) int
+
+// splitMix64AVX2 is SplitMix64 on 4 lanes for a length that is a multiple
+// of 4, state being the first draw's key + (ctr+1)*golden. AVX2 has no
+// 64-bit multiply: each is lo·lo + (hi·lo + lo·hi)<<32 of the 32-bit
+// halves (VPMULUDQ for lo·lo, one VPMULLD for both cross products).
+//
+//go:noescape
+func splitMix64AVX2(dst []uint64, state uint64)
+
+// splitMix64AVX512 is splitMix64AVX2 on 8 lanes for a length that is a
+// multiple of 8, with AVX-512DQ's 64-bit multiply (VPMULLQ).
+//
+//go:noescape
+func splitMix64AVX512(dst []uint64, state uint64)

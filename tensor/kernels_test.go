@@ -374,7 +374,8 @@ func TestReductionKernelsNonFinite(t *testing.T) {
 }
 
 // FuzzKernelsMatchGeneric reads the input as float32s (and as 16-bit
-// patterns) and checks every element-wise kernel against its reference.
+// patterns) and checks every element-wise kernel against its reference;
+// SplitMix64 takes its key from the input and its counter from a.
 func FuzzKernelsMatchGeneric(f *testing.F) {
 	f.Add([]byte("\x00\x00\x80\x7f\x01\x00\x80\x7f\x00\x80\x80\x3f\x00\x10\x80\x3f"+"0123456789abcdef0123456789abcdef"), float32(0.5))
 	f.Fuzz(func(t *testing.T, b []byte, a float32) {
@@ -433,6 +434,25 @@ func FuzzKernelsMatchGeneric(f *testing.F) {
 			got, want := make([]uint32, hi-lo+1), make([]uint32, hi-lo+1)
 			if c1, c2 := countAboveWindow(got, x, lo, hi), countAboveWindowGeneric(want, x, lo, hi); c1 != c2 || !slices.Equal(got, want) {
 				t.Fatalf("countAboveWindow(%#x, %#x) = %d, generic %d; or histograms differ", lo, hi, c1, c2)
+			}
+		}
+		// SplitMix64, keyed by the first 8 bytes, n draws, and a counter
+		// from a that is near 2^64 (and wraps inside dst) for small a.
+		var key uint64
+		for i, c := range b[:min(len(b), 8)] {
+			key |= uint64(c) << (8 * i)
+		}
+		ctr := -uint64(math.Float32bits(a))
+		want := make([]uint64, n)
+		splitMix64Generic(want, key, ctr)
+		for _, wide := range []bool{true, false} {
+			saved := useAVX512
+			useAVX512 = saved && wide
+			got := make([]uint64, n)
+			splitMix64(got, key, ctr)
+			useAVX512 = saved
+			if !slices.Equal(got, want) {
+				t.Fatalf("splitMix64(key %#x, ctr %#x), AVX-512 %v: differs from generic", key, ctr, wide)
 			}
 		}
 	})
@@ -567,4 +587,107 @@ func TestDivScalarMatchesGeneric(t *testing.T) {
 			}
 		}
 	}
+}
+
+// splitMix64Formula is SplitMix64's doc-comment loop, written out with the
+// multiplication by the counter rather than the generic's running sum.
+func splitMix64Formula(dst []uint64, key, ctr uint64) {
+	for i := range dst {
+		z := key + (ctr+1+uint64(i))*0x9e3779b97f4a7c15
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		dst[i] = z ^ z>>31
+	}
+}
+
+// forEachSplitMixImpl is forEachImpl, with the asm subtest running the
+// AVX-512 body where this host has one, and then "asm-avx2" the AVX2 one.
+func forEachSplitMixImpl(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	forEachImpl(t, f)
+	if useAVX2 && useAVX512 {
+		useAVX512 = false
+		defer func() { useAVX512 = true }()
+		t.Run("asm-avx2", f)
+	}
+}
+
+// TestSplitMix64KnownAnswer checks the first draws of Vigna's splitmix64.c
+// from state 0, and the same draws reached through key and ctr.
+func TestSplitMix64KnownAnswer(t *testing.T) {
+	want := []uint64{0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f, 0xf88bb8a8724c81ec}
+	forEachSplitMixImpl(t, func(t *testing.T) {
+		tests := []struct {
+			name     string
+			key, ctr uint64
+			skip     int
+		}{
+			{"key 0 ctr 0", 0, 0, 0},
+			{"key golden ctr max", 0x9e3779b97f4a7c15, math.MaxUint64, 0},
+			{"ctr 2", 0, 2, 2},
+			{"key -2golden ctr 4", 0xc3910c8d016b07d6, 4, 2}, // 2^64 - 2*golden
+		}
+		for _, tt := range tests {
+			// A length past one unrolled iteration, so that the
+			// assembly makes the known draws it is compared on.
+			got := make([]uint64, 21)
+			SplitMix64(got, tt.key, tt.ctr)
+			for i, w := range want[tt.skip:] {
+				if got[i] != w {
+					t.Errorf("%s: draw %d = %#016x, want %#016x", tt.name, i, got[i], w)
+				}
+			}
+		}
+	})
+}
+
+// TestSplitMix64MatchesGeneric compares the assembly with the generic and
+// with the formula at every length in asmLengths, unaligned destinations,
+// counters that wrap around 2^64 inside the buffer, and split calls.
+func TestSplitMix64MatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(71, 72))
+	starts := []struct{ key, ctr uint64 }{
+		{0, 0}, {1, 0}, {r.Uint64(), r.Uint64()},
+		{r.Uint64(), math.MaxUint64}, {r.Uint64(), math.MaxUint64 - 7},
+		{r.Uint64(), math.MaxUint64 - 100}, {math.MaxUint64, 1 << 63},
+	}
+	const guard = 0xdeadbeefdeadbeef
+	forEachSplitMixImpl(t, func(t *testing.T) {
+		for _, st := range starts {
+			for _, n := range asmLengths {
+				want := make([]uint64, n)
+				splitMix64Formula(want, st.key, st.ctr)
+				gen := make([]uint64, n)
+				splitMix64Generic(gen, st.key, st.ctr)
+				if !slices.Equal(gen, want) {
+					t.Fatalf("key %#x ctr %#x n %d: generic differs from the formula", st.key, st.ctr, n)
+				}
+				off := n % 4
+				all := make([]uint64, off+n+guardLen)
+				for i := range all {
+					all[i] = guard
+				}
+				got := all[off : off+n : off+n]
+				SplitMix64(got, st.key, st.ctr)
+				for i, v := range all {
+					if (i < off || i >= off+n) && v != guard {
+						t.Fatalf("key %#x ctr %#x n %d: wrote outside dst", st.key, st.ctr, n)
+					}
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("key %#x ctr %#x n %d [%d]: %#016x, want %#016x", st.key, st.ctr, n, i, got[i], want[i])
+					}
+				}
+				// The same stream in two pieces.
+				k := r.IntN(n + 1)
+				split := make([]uint64, n)
+				SplitMix64(split[:k], st.key, st.ctr)
+				SplitMix64(split[k:], st.key, st.ctr+uint64(k))
+				if !slices.Equal(split, want) {
+					t.Fatalf("key %#x ctr %#x n %d: split at %d differs", st.key, st.ctr, n, k)
+				}
+			}
+		}
+	})
 }
