@@ -1,9 +1,11 @@
 package merge
 
 import (
+	"encoding/binary"
 	"hash/fnv"
 	"math"
 	"math/bits"
+	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -30,6 +32,9 @@ type randomSource struct {
 	bits uint64 // unused half of the last 64-bit draw
 	have bool
 }
+
+// littleEndian says that a uint64's low half comes first in memory.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // golden is SplitMix64's increment, 2⁶⁴/φ rounded to odd.
 const golden = 0x9e3779b97f4a7c15
@@ -120,17 +125,24 @@ func (r *randomSource) bernoulli(x []float32, bound uint64) int {
 	}
 	// The bulk: draws in stream order (low half, then high half of each
 	// 64-bit output), masked by a vector kernel.
-	var draws [1024]uint32
+	var words [512]uint64
+	var split [1024]uint32
 	for j+1 < len(x) {
-		n := min(len(draws), (len(x)-j)&^1)
-		for i := 0; i < n; i += 2 {
-			b := r.Uint64()
-			draws[i], draws[i+1] = uint32(b), uint32(b>>32)
+		n := min(2*len(words), (len(x)-j)&^1)
+		tensor.SplitMix64(words[:n/2], r.key, r.ctr)
+		r.ctr += uint64(n / 2)
+		draws := split[:n]
+		if littleEndian {
+			draws = unsafe.Slice((*uint32)(unsafe.Pointer(&words[0])), n) // low half first
+		} else {
+			for i, w := range words[:n/2] {
+				draws[2*i], draws[2*i+1] = uint32(w), uint32(w>>32)
+			}
 		}
 		if bound >= 1<<32 {
 			kept += n
 		} else {
-			kept += tensor.KeepBelow(x[j:j+n], draws[:n], uint32(bound))
+			kept += tensor.KeepBelow(x[j:j+n], draws, uint32(bound))
 		}
 		j += n
 	}
