@@ -508,8 +508,12 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 			es := int64(in.DType.Size())
 			raw := make([]byte, m*es)
 			err := guardMapped(in, func() {
+				data := src[i].data
 				for j := range m {
-					copy(raw[j*es:(j+1)*es], src[i].data[j*sampleStride*es:])
+					from := j * sampleStride * es
+					for b := range es { // a few bytes: no memmove call
+						raw[j*es+b] = data[from+b]
+					}
 				}
 			})
 			if err != nil {
