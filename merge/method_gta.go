@@ -102,7 +102,9 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 				return err
 			}
 			w := t.w(i, "weight")
-			scaleRound(t.Work, d, w)
+			if consensus {
+				scaleRound(t.Work, d, w)
+			} // else sumDeltas weighs them as it adds
 			deltas = append(deltas, d)
 			weights = append(weights, w)
 		}
@@ -128,12 +130,13 @@ func scaleRound(work tensor.DType, x []float32, a float32) {
 	tensor.ScaleRound(work, x, a)
 }
 
-// sumDeltas writes Σ Ŵ_i, divided by Σ w_i when normalize, into out.
+// sumDeltas writes Σ Ŵ_i = Σ round(w_i·δ_i), divided by Σ w_i when
+// normalize, into out; deltas are not weighted yet.
 func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
 	clear(out)
 	var wsum float32
 	for i, d := range deltas {
-		tensor.Add(out, d)
+		tensor.AxpyRound(work, out, weights[i], d)
 		wsum += weights[i]
 	}
 	tensor.Round(work, out)
