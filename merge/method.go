@@ -173,6 +173,9 @@ type Tensors struct {
 	// pieces are merged one at a time.
 	order *turnstile
 	stop  int // InOrder calls made by the current piece
+	// outRounds is set when the executor encodes the result in the working
+	// dtype, which rounds it: a method's last rounding is then redundant.
+	outRounds bool
 	// alloc hands out scratch buffers that live until the tensor is
 	// written; nil means plain allocation.
 	alloc func(n int) []float32
@@ -230,6 +233,14 @@ func toTaskVectors(t *Tensors, skip func(i int) bool) {
 
 // round rounds x to the working dtype in place.
 func (t *Tensors) round(x []float32) { tensor.Round(t.Work, x) }
+
+// roundOut rounds a method's result to the working dtype unless encoding
+// it will (Encode rounds to nearest even exactly as Round does).
+func (t *Tensors) roundOut(x []float32) {
+	if !t.outRounds {
+		t.round(x)
+	}
+}
 
 // w returns a per-model parameter rounded to the working dtype, as torch
 // does when it turns a Python float into a tensor of that dtype.

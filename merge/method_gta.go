@@ -121,7 +121,7 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			scaleRound(t.Work, out, l)
 		}
 		tensor.Add(out, base)
-		t.round(out)
+		t.roundOut(out)
 		return nil
 	}
 }
