@@ -358,10 +358,30 @@ func (ex *executor) run(t *Task) error {
 			src[i] = inputBytes{data: mp.Data, mp: mp, release: !hold}
 		}
 	}
+	// subtract marks the inputs whose task vectors can be computed from the
+	// stored bfloat16 bytes of the input and the base in one kernel.
+	subtract := make([]bool, len(t.Inputs))
+	for i, in := range t.Inputs {
+		subtract[i] = m.TaskVectors && !whole && t.Base >= 0 && i != t.Base && t.Work == tensor.BF16 &&
+			in.DType == tensor.BF16 && t.Inputs[t.Base].DType == tensor.BF16
+	}
 	load := func(w *pieceWorker, p int) (off, k int64, err error) {
 		off = int64(p) * c
 		k = min(c, n-off)
 		for i, in := range t.Inputs {
+			if subtract[i] && src[i].data != nil && src[t.Base].data != nil && !src[i].delta {
+				// X − B straight from the stored bytes, in one pass.
+				data := w.bufs[i][:k]
+				err := guardMapped(in, func() {
+					tensor.SubBF16Bytes(data, src[i].data[2*off:2*(off+k)], src[t.Base].data[2*off:2*(off+k)])
+				})
+				if err != nil {
+					return 0, 0, err
+				}
+				src[i].consumed(2*off, 2*k)
+				w.ts.Inputs[i].Data = data
+				continue
+			}
 			data, err := ex.load(in, &src[i], t, w.bufs[i], off, k, whole)
 			if err != nil {
 				return 0, 0, err
@@ -369,7 +389,7 @@ func (ex *executor) run(t *Task) error {
 			w.ts.Inputs[i].Data = data
 		}
 		if m.TaskVectors {
-			toTaskVectors(&w.ts, func(i int) bool { return src[i].delta })
+			toTaskVectors(&w.ts, func(i int) bool { return src[i].delta || subtract[i] && src[i].data != nil && src[t.Base].data != nil })
 		}
 		w.ts.Offset, w.ts.Piece = off, p
 		return off, k, nil
@@ -610,6 +630,22 @@ type inputBytes struct {
 	delta bool
 }
 
+// consumed tells a mapped input that bytes [off, off+n) have been read
+// for the last time: what has been read in whole windows is dropped from
+// the process (one madvise, and one TLB flush, per window, not per piece).
+func (s *inputBytes) consumed(off, n int64) {
+	if s.mp == nil || !s.release {
+		return
+	}
+	lo, hi := off/releaseWindow*releaseWindow, (off+n)/releaseWindow*releaseWindow
+	if off+n == int64(len(s.data)) {
+		hi = off + n
+	}
+	if lo < hi {
+		s.mp.Release(lo, hi-lo)
+	}
+}
+
 // mapInput maps an input's tensor when its source can and it is stored
 // as one tensor.
 func mapInput(in TaskInput) *safetensors.Mapping {
@@ -674,17 +710,7 @@ func (ex *executor) load(in TaskInput, src *inputBytes, t *Task, buf []float32, 
 	var raw []byte
 	if src.data != nil {
 		raw = src.data[off*es : (off+k)*es]
-		if src.mp != nil && src.release {
-			// Drop what has been read in whole windows: one madvise (and
-			// one TLB flush) per window instead of per piece.
-			lo, hi := off*es/releaseWindow*releaseWindow, (off+k)*es/releaseWindow*releaseWindow
-			if (off+k)*es == int64(len(src.data)) {
-				hi = (off + k) * es
-			}
-			if lo < hi {
-				defer src.mp.Release(lo, hi-lo)
-			}
-		}
+		defer src.consumed(off*es, k*es)
 	} else {
 		raw = ex.pool.bytes(int(k * es))
 		defer ex.pool.putBytes(raw)

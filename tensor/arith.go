@@ -361,3 +361,13 @@ func CountAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
 func SplitMix64(dst []uint64, key, ctr uint64) {
 	splitMix64(dst, key, ctr)
 }
+
+// SubBF16 stores a − b rounded to bfloat16 in dst, where a and b hold
+// bfloat16 values (their bits, as stored): the same bits as decoding both
+// with Decode and calling SubRound(BF16, dst, a, b), in one pass that never
+// writes the decoded inputs. It panics if the lengths differ.
+func SubBF16(dst []float32, a, b []uint16) {
+	mustSameLen("SubBF16", len(dst), len(a))
+	mustSameLen("SubBF16", len(dst), len(b))
+	subBF16(dst, a, b)
+}

@@ -269,3 +269,13 @@ func splitMix64Generic(dst []uint64, key, ctr uint64) {
 		dst[i] = splitMix64Mix(s)
 	}
 }
+
+// subBF16Generic widens a and b from bfloat16, subtracts and rounds each
+// difference to bfloat16.
+func subBF16Generic(dst []float32, a, b []uint16) {
+	for i := range dst {
+		x := math.Float32frombits(uint32(a[i]) << 16)
+		y := math.Float32frombits(uint32(b[i]) << 16)
+		dst[i] = roundBF16Scalar(x - y)
+	}
+}

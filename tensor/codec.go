@@ -245,3 +245,26 @@ func toUint(v float32, hi uint64) uint64 {
 	}
 	return uint64(f)
 }
+
+// SubBF16Bytes is SubBF16 on bfloat16 tensors as stored (little-endian
+// bytes, two per element): dst = round_bf16(a − b). It panics if a or b
+// does not hold 2·len(dst) bytes.
+func SubBF16Bytes(dst []float32, a, b []byte) {
+	mustSameLen("SubBF16Bytes", 2*len(dst), len(a))
+	mustSameLen("SubBF16Bytes", 2*len(dst), len(b))
+	va, okA := view16(a)
+	vb, okB := view16(b)
+	if okA && okB {
+		subBF16(dst, va, vb)
+		return
+	}
+	// Unaligned or big-endian: decode both, a piece at a time.
+	var buf [chunk]float32
+	for len(dst) > 0 {
+		n := min(len(dst), chunk)
+		decode16(dst[:n], a[:2*n], BF16)
+		decode16(buf[:n], b[:2*n], BF16)
+		subRoundBF16(dst[:n], dst[:n], buf[:n])
+		dst, a, b = dst[n:], a[2*n:], b[2*n:]
+	}
+}

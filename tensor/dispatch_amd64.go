@@ -339,3 +339,12 @@ func splitMix64(dst []uint64, key, ctr uint64) {
 	}
 	splitMix64Generic(dst, key, ctr)
 }
+
+func subBF16(dst []float32, a, b []uint16) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		subBF16AVX2(dst[:n], a[:n], b[:n])
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	subBF16Generic(dst, a, b)
+}

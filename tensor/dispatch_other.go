@@ -55,3 +55,5 @@ func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
 }
 
 func splitMix64(dst []uint64, key, ctr uint64) { splitMix64Generic(dst, key, ctr) }
+
+func subBF16(dst []float32, a, b []uint16) { subBF16Generic(dst, a, b) }

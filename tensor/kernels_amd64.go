@@ -171,3 +171,9 @@ func splitMix64AVX2(dst []uint64, state uint64)
 //
 //go:noescape
 func splitMix64AVX512(dst []uint64, state uint64)
+
+// subBF16AVX2 is subBF16Generic on eight lanes: VPMOVZXWD and VPSLLD widen
+// (exactly, as decodeBF16AVX2 does), VSUBPS subtracts, BF16ROUNDF rounds.
+//
+//go:noescape
+func subBF16AVX2(dst []float32, a, b []uint16)

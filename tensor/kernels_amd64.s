@@ -1966,3 +1966,54 @@ sz8loop:
 szdone:
 	VZEROUPPER
 	RET
+
+// func subBF16AVX2(dst []float32, a, b []uint16)
+//
+// Widens a and b from bfloat16 (exact), subtracts, rounds to bfloat16.
+TEXT ·subBF16AVX2(SB), NOSPLIT, $0-72
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	VPBROADCASTD ·c7fff<>(SB), Y14
+	VPBROADCASTD ·c1<>(SB), Y13
+	VPBROADCASTD ·chigh<>(SB), Y12
+	VPBROADCASTD ·cabs<>(SB), Y11
+	VPBROADCASTD ·cinf<>(SB), Y10
+	VPBROADCASTD ·cquiet<>(SB), Y9
+	MOVQ         CX, BX
+	SHRQ         $4, BX
+	JZ           subBF16Tail
+subBF16Loop:
+	VPMOVZXWD    (SI), Y0
+	VPMOVZXWD    (DX), Y2
+	VPMOVZXWD    16(SI), Y1
+	VPMOVZXWD    16(DX), Y3
+	VPSLLD       $16, Y0, Y0
+	VPSLLD       $16, Y2, Y2
+	VPSLLD       $16, Y1, Y1
+	VPSLLD       $16, Y3, Y3
+	VSUBPS       Y2, Y0, Y0
+	VSUBPS       Y3, Y1, Y1
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	BF16ROUNDF(Y1, Y3, Y6, Y7)
+	VMOVUPS      Y2, (DI)
+	VMOVUPS      Y3, 32(DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DX
+	ADDQ         $64, DI
+	DECQ         BX
+	JNZ          subBF16Loop
+subBF16Tail:
+	TESTQ        $8, CX
+	JZ           subBF16Done
+	VPMOVZXWD    (SI), Y0
+	VPMOVZXWD    (DX), Y2
+	VPSLLD       $16, Y0, Y0
+	VPSLLD       $16, Y2, Y2
+	VSUBPS       Y2, Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y4, Y5)
+	VMOVUPS      Y2, (DI)
+subBF16Done:
+	VZEROUPPER
+	RET
