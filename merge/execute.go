@@ -514,16 +514,25 @@ func (ex *executor) run(t *Task) error {
 	})
 }
 
-// sampleStride is the stride of the sample Analyze may get: a prime, so
-// that the sample walks through the columns of a matrix.
+// sampleStride is the smallest stride of the sample Analyze may get: a
+// prime, so that the sample walks through the columns of a matrix.
 const sampleStride = 61
+
+// sampleSize is about how many elements a sample holds: enough to place a
+// quantile within a fraction of a percent.
+const sampleSize = 1 << 16
+
+// strideFor returns the sample stride for n elements: odd, at least
+// sampleStride, for about sampleSize elements.
+func strideFor(n int64) int64 { return max(sampleStride, n/sampleSize|1) }
 
 // sample puts every sampleStride-th element of each input (as loaded:
 // decoded, rounded, task vectors where the method wants them) into
 // ts.Inputs[i].Data for Analyze. The inputs must be in memory.
 func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan struct{}) error {
 	n := t.NumElements()
-	m := (n + sampleStride - 1) / sampleStride
+	stride := strideFor(n)
+	m := (n + stride - 1) / stride
 	return forPieces(1, 1, abort, func(int, int) error {
 		for i, in := range t.Inputs {
 			es := int64(in.DType.Size())
@@ -531,7 +540,7 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 			err := guardMapped(in, func() {
 				data := src[i].data
 				for j := range m {
-					from := j * sampleStride * es
+					from := j * stride * es
 					for b := range es { // a few bytes: no memmove call
 						raw[j*es+b] = data[from+b]
 					}
@@ -552,7 +561,7 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 		if ex.plan.Method.TaskVectors {
 			toTaskVectors(ts, nil)
 		}
-		ts.Sample = sampleStride
+		ts.Sample = int(stride)
 		return nil
 	})
 }
