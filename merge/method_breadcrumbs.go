@@ -29,6 +29,8 @@ var Breadcrumbs = &Method{
 	Merge:       gta(sparsifyMagnitudeOutliers, false),
 	TaskVectors: true,
 	Elementwise: denseOnly,
+	Analyze:     analyzeOutliers,
+	CanAnalyze:  canAnalyzeOutliers,
 }
 
 // BreadcrumbsTIES is mergekit's "breadcrumbs_ties" ("Model Breadcrumbs
@@ -51,6 +53,8 @@ var BreadcrumbsTIES = &Method{
 	Merge:       gta(sparsifyMagnitudeOutliers, true),
 	TaskVectors: true,
 	Elementwise: denseOnly,
+	Analyze:     analyzeOutliers,
+	CanAnalyze:  canAnalyzeOutliers,
 }
 
 func init() {

@@ -268,18 +268,22 @@ func checkMerge(t *testing.T, got []float32, err error, want []float32, wantErr 
 // keeps, ties included.
 func TestStreamedPruningMatchesWhole(t *testing.T) {
 	dir := tinyModels(t)
-	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear} {
+	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, Breadcrumbs, BreadcrumbsTIES} {
 		t.Run(m.Name, func(t *testing.T) {
 			yml := "merge_method: " + m.Name + "\nbase_model: base\ndtype: bfloat16\nmodels:\n" +
-				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3}\n" +
-				"  - model: ft2\n    parameters: {weight: 0.4, density: 0.7}\n"
+				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3, gamma: 0.1}\n" +
+				"  - model: ft2\n    parameters: {weight: 0.4, density: 0.7, gamma: 0.05}\n"
+			if !strings.HasPrefix(m.Name, "breadcrumbs") {
+				yml = strings.ReplaceAll(yml, ", gamma: 0.1", "")
+				yml = strings.ReplaceAll(yml, ", gamma: 0.05", "")
+			}
 			defer func(n int64) { chunkElements = n }(chunkElements)
 			chunkElements = 1000
 			streamed := filepath.Join(t.TempDir(), "streamed")
 			if _, err := runYAML(t, dir, yml, streamed, Options{}); err != nil {
 				t.Fatal(err)
 			}
-			if !UsesRandomness(m) {
+			if m == TIES || m == TaskArithmetic {
 				// The same with the sample's window missing the threshold
 				// (above it, below it) and with no sample (inputs read, not
 				// mapped): the full histogram decides.

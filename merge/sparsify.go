@@ -161,15 +161,10 @@ func sparsifyMagnitudeOutliers(t *Tensors, i int, delta []float32) error {
 	if density >= 1 {
 		return nil
 	}
-	n := len(delta)
-	nKeep := int(density * float64(n))
-	nTop := int(gamma * float64(n))
-	nBot := n - nKeep - nTop
-	if nBot < 0 {
-		nTop += nBot
-		nBot = 0
+	if st, ok := t.State.(*outliersState); ok {
+		return st.apply(t, i, delta)
 	}
-	lo, hi := magnitudeOutliersSlice(n, nBot, -nTop)
+	lo, hi := outliersRanks(len(delta), density, gamma)
 	var orig float64
 	rescale := t.Global["rescale"] != 0
 	if rescale {
@@ -179,6 +174,144 @@ func sparsifyMagnitudeOutliers(t *Tensors, i int, delta []float32) error {
 	if rescale {
 		rescaleL1(t.Work, delta, orig)
 	}
+	return nil
+}
+
+// outliersRanks returns the half-open range of ascending-magnitude ranks
+// magnitude_outliers keeps of n entries.
+func outliersRanks(n int, density, gamma float64) (lo, hi int) {
+	nKeep := int(density * float64(n))
+	nTop := int(gamma * float64(n))
+	nBot := n - nKeep - nTop
+	if nBot < 0 {
+		nTop += nBot
+		nBot = 0
+	}
+	return magnitudeOutliersSlice(n, nBot, -nTop)
+}
+
+// outliersState is magnitude_outliers streamed over pieces, as
+// magnitudeState is for top-k: one or two histogram passes find the
+// magnitudes at the two boundary ranks and how many entries lie below
+// each; Merge keeps the entries strictly between them and ranks the
+// entries equal to a boundary in index order, counting them from piece to
+// piece through InOrder.
+type outliersState struct {
+	models  map[int]*outliersStream
+	lowZero bool
+}
+
+type outliersStream struct {
+	lo, hi    int        // kept ranks [lo, hi)
+	all, none bool       // keep everything / nothing
+	hists     [][]uint32 // per worker
+	pass      int
+	d1, d2    int // high digits of the boundaries, after pass 0
+	b1, b2    int // entries below the boundaries' buckets, then below the boundaries
+	vLo, vHi  uint32
+	seenLo    int // ranks of the next entries equal to vLo, vHi (in order)
+	seenHi    int
+	done      bool
+}
+
+// canAnalyzeOutliers streams magnitude_outliers unless L1 rescaling is on.
+func canAnalyzeOutliers(t *Tensors) bool { return t.Global["rescale"] == 0 }
+
+func analyzeOutliers(t *Tensors) (Analysis, error) {
+	st := &outliersState{models: map[int]*outliersStream{}, lowZero: t.Work == tensor.BF16}
+	n := int(numElements(t.Shape))
+	for i, in := range t.Inputs {
+		if i == t.Base || in.Params["density"] >= 1 {
+			continue
+		}
+		lo, hi := outliersRanks(n, in.Params["density"], in.Params["gamma"])
+		m := &outliersStream{lo: lo, hi: hi, all: lo == 0 && hi == n, none: lo >= hi}
+		m.done = m.all || m.none
+		if !m.done {
+			m.hists = make([][]uint32, t.Workers)
+			for w := range m.hists {
+				m.hists[w] = make([]uint32, 2<<16)
+			}
+		}
+		st.models[i] = m
+	}
+	return st, nil
+}
+
+func (st *outliersState) Piece(t *Tensors) error {
+	for i, m := range st.models {
+		if m.done {
+			continue
+		}
+		d, h := t.Inputs[i].Data, m.hists[t.Worker]
+		if m.pass == 0 {
+			tensor.MagnitudeHistogram(h[:1<<15], d, 16)
+			continue
+		}
+		for _, v := range d {
+			u := magnitudeBits(v)
+			switch int(u >> 16) {
+			case m.d1:
+				h[u&0xffff]++
+			case m.d2:
+				h[1<<16|u&0xffff]++
+			}
+		}
+	}
+	return nil
+}
+
+func (st *outliersState) EndPass(int) (more bool, err error) {
+	for _, m := range st.models {
+		if m.done {
+			continue
+		}
+		total := make([]int, 2<<16)
+		sumHists(total, m.hists)
+		if m.pass == 0 {
+			m.d1, m.b1 = ascend(total[:1<<16], 0, m.lo)
+			m.d2, m.b2 = ascend(total[:1<<16], 0, m.hi-1)
+			if st.lowZero {
+				m.vLo, m.vHi, m.done = uint32(m.d1)<<16, uint32(m.d2)<<16, true
+			}
+		} else {
+			low1, low2 := total[:1<<16], total[1<<16:]
+			if m.d1 == m.d2 {
+				low2 = low1
+			}
+			l1, b1 := ascend(low1, m.b1, m.lo)
+			l2, b2 := ascend(low2, m.b2, m.hi-1)
+			m.vLo, m.vHi, m.b1, m.b2, m.done = uint32(m.d1)<<16|uint32(l1), uint32(m.d2)<<16|uint32(l2), b1, b2, true
+		}
+		m.pass++
+		if m.done {
+			m.seenLo, m.seenHi, m.hists = m.b1, m.b2, nil
+		}
+		more = more || !m.done
+	}
+	return more, nil
+}
+
+// apply prunes one piece of task vector i.
+func (st *outliersState) apply(t *Tensors, i int, x []float32) error {
+	m, ok := st.models[i]
+	switch {
+	case !ok || m.all:
+		return nil
+	case m.none:
+		clear(x)
+		return nil
+	}
+	var rLo, rHi int
+	err := t.InOrder(func() {
+		rLo, rHi = m.seenLo, m.seenHi
+		m.seenLo += tensor.CountMagnitude(x, m.vLo)
+		m.seenHi += tensor.CountMagnitude(x, m.vHi)
+	})
+	if err != nil {
+		return err
+	}
+	keepRanks(x, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
 	return nil
 }
 
@@ -228,24 +361,31 @@ func magnitudeOutliersKeep(x []float32, lo, hi int, lowZero bool) {
 	}
 	parallelUnits(blocks, rankBlock, func(b0, b1 int) {
 		for b := b0; b < b1; b++ {
-			rLo, rHi := eqLo[b], eqHi[b]
-			for j := b * rankBlock; j < min(n, (b+1)*rankBlock); j++ {
-				bits := math.Float32bits(x[j])
-				u := bits &^ (1 << 31)
-				// vLo < u < vHi, without branches (magnitudes are below 2³¹).
-				keep := (vLo - u) >> 31 & ((u - vHi) >> 31)
-				if u == vLo || u == vHi { // rare: rank the boundary values
-					r := &rLo
-					if u == vHi {
-						r = &rHi
-					}
-					keep = uint32(b2i(*r >= lo && *r < hi))
-					*r++
-				}
-				x[j] = math.Float32frombits(bits & -keep)
-			}
+			keepRanks(x[b*rankBlock:min(n, (b+1)*rankBlock)], vLo, vHi, eqLo[b], eqHi[b], lo, hi)
 		}
 	})
+}
+
+// keepRanks keeps the entries of x whose magnitude lies strictly between
+// vLo and vHi, and those equal to vLo or vHi whose rank is in [lo, hi),
+// where the first entry equal to vLo has rank rLo and the first equal to
+// vHi rank rHi; it zeroes the rest.
+func keepRanks(x []float32, vLo, vHi uint32, rLo, rHi, lo, hi int) {
+	for j, v := range x {
+		bits := math.Float32bits(v)
+		u := bits &^ (1 << 31)
+		// vLo < u < vHi, without branches (magnitudes are below 2³¹).
+		keep := (vLo - u) >> 31 & ((u - vHi) >> 31)
+		if u == vLo || u == vHi { // rare: rank the boundary values
+			r := &rLo
+			if u != vLo {
+				r = &rHi
+			}
+			keep = uint32(b2i(*r >= lo && *r < hi))
+			*r++
+		}
+		x[j] = math.Float32frombits(bits & -keep)
+	}
 }
 
 // rankBlock is the block of magnitudeOutliersKeep's boundary counts.
