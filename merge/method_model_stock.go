@@ -2,6 +2,7 @@ package merge
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -21,15 +22,17 @@ import (
 // the base has is returned as is; fewer than three inputs is an error
 // (the planner drops optional tensors in that case).
 var ModelStock = &Method{
-	Name:      "model_stock",
-	Pretty:    "Model Stock",
-	URL:       "https://arxiv.org/abs/2403.19522",
-	Base:      BaseRequired,
-	Global:    []Param{{Name: "filter_wise", Default: 0}},
-	MinInputs: 1,
-	EmbedRule: EmbedCommon,
-	Merge:     mergeModelStock,
-	PlanTask:  planModelStock,
+	Name:       "model_stock",
+	Pretty:     "Model Stock",
+	URL:        "https://arxiv.org/abs/2403.19522",
+	Base:       BaseRequired,
+	Global:     []Param{{Name: "filter_wise", Default: 0}},
+	MinInputs:  1,
+	EmbedRule:  EmbedCommon,
+	Merge:      mergeModelStock,
+	PlanTask:   planModelStock,
+	Analyze:    analyzeModelStock,
+	CanAnalyze: canAnalyzeModelStock,
 }
 
 // planModelStock leaves out an optional tensor that fewer than three
@@ -47,36 +50,150 @@ func planModelStock(c *TaskContext) (bool, error) {
 
 func init() { Register(ModelStock) }
 
-// productBlock is the block of productSum's partial sums; fixed, so that
-// the sum does not depend on the number of CPUs.
-const productBlock = 1 << 16
+// stockStats are the sums model_stock's coefficients come from, over one
+// block of a row: Σ o_i² per task vector and Σ round(o_i·o_k) per pair
+// (i < k, in order), accumulated in float64.
+type stockStats struct {
+	squares []float64
+	dots    []float64
+}
 
-// productSum is Σ_j round(a_j·b_j) accumulated in float64: in order within
-// blocks of productBlock elements, whose sums are added in order. parallel
-// lets the blocks run on several CPUs.
-func productSum(work tensor.DType, a, b []float32, parallel bool) float64 {
-	blocks := (len(a) + productBlock - 1) / productBlock
-	sums := make([]float64, blocks)
-	run := func(lo, hi int) {
-		for k := lo; k < hi; k++ {
+// blockStats computes the sums over one block.
+func blockStats(work tensor.DType, offsets [][]float32, a, b int) stockStats {
+	st := stockStats{squares: make([]float64, len(offsets))}
+	for i, o := range offsets {
+		st.squares[i] = tensor.SumSquares(o[a:b])
+	}
+	for i := range offsets {
+		for k := i + 1; k < len(offsets); k++ {
 			var s float64
-			end := min(len(a), (k+1)*productBlock)
-			for j := k * productBlock; j < end; j++ {
-				s += float64(roundTo(work, a[j]*b[j]))
+			x, y := offsets[i][a:b], offsets[k][a:b]
+			for j := range x {
+				s += float64(roundTo(work, x[j]*y[j]))
 			}
-			sums[k] = s
+			st.dots = append(st.dots, s)
 		}
 	}
-	if parallel {
-		parallelUnits(blocks, productBlock, run)
-	} else {
-		run(0, blocks)
+	return st
+}
+
+// stockBlock is the block whose sums are added up, in order, for a row
+// longer than it: the executor's piece, so that a tensor merged whole and
+// one streamed in pieces add the same partial sums in the same order.
+func stockBlock() int { return int(chunkElements) }
+
+// stockCoefficients turns a row's block sums, added in block order, into
+// the weights of the models' mean (ratio) and of the base (keep).
+func stockCoefficients(work tensor.DType, blocks []stockStats, models int) (ratio, keep float32) {
+	r := func(v float32) float32 { return roundTo(work, v) }
+	total := stockStats{squares: make([]float64, len(blocks[0].squares)), dots: make([]float64, len(blocks[0].dots))}
+	for _, b := range blocks {
+		for i, v := range b.squares {
+			total.squares[i] += v
+		}
+		for i, v := range b.dots {
+			total.dots[i] += v
+		}
 	}
-	var total float64
-	for _, s := range sums {
-		total += s
+	norms := make([]float32, len(total.squares))
+	for i, ss := range total.squares {
+		norms[i] = tensor.RoundScalar(work, float32(math.Sqrt(ss)))
 	}
-	return total
+	var sum float32
+	pair := 0
+	for i := range norms {
+		for k := i + 1; k < len(norms); k++ {
+			den := max(r(norms[i]*norms[k]), 1e-6)
+			sum += min(max(r(r(float32(total.dots[pair]))/den), -1), 1)
+			pair++
+		}
+	}
+	n := float32(models)
+	c := r(r(sum) / float32(pair))
+	ratio = r(r(n*c) / r(1+r((n-1)*c)))
+	return ratio, r(1 - ratio)
+}
+
+// stockMean writes the mean of the models' tensors into out: summed one by
+// one with rounding, then divided, as mergekit does.
+func stockMean(t *Tensors, out []float32, ws [][]float32) {
+	copy(out, ws[0])
+	for _, w := range ws[1:] {
+		tensor.Add(out, w)
+		t.round(out)
+	}
+	tensor.DivScalarRound(t.Work, out, float32(len(ws)))
+}
+
+// stockBlend writes ratio·out + keep·base, each product rounded, into out.
+func stockBlend(work tensor.DType, out, base []float32, ratio, keep float32) {
+	for j := range out {
+		out[j] = roundTo(work, roundTo(work, ratio*out[j])+roundTo(work, keep*base[j]))
+	}
+}
+
+// stockAnalysis streams model_stock (not filter_wise): each piece's sums
+// are one block of the single row.
+type stockAnalysis struct {
+	blocks      []stockStats
+	work        tensor.DType
+	models      int
+	ratio, keep float32
+}
+
+func analyzeModelStock(t *Tensors) (Analysis, error) {
+	return &stockAnalysis{blocks: make([]stockStats, t.Pieces), work: t.Work, models: len(t.Inputs) - 1}, nil
+}
+
+// canAnalyzeModelStock streams the whole-tensor form only.
+func canAnalyzeModelStock(t *Tensors) bool { return t.Global["filter_wise"] == 0 }
+
+func (a *stockAnalysis) Piece(t *Tensors) error {
+	base, offsets, err := stockOffsets(t)
+	if err != nil || base == nil {
+		return err
+	}
+	a.blocks[t.Piece] = blockStats(t.Work, offsets, 0, len(base))
+	return nil
+}
+
+func (a *stockAnalysis) EndPass(int) (bool, error) {
+	if len(a.blocks) > 0 && a.blocks[0].squares != nil {
+		a.ratio, a.keep = stockCoefficients(a.work, a.blocks, a.models)
+	}
+	return false, nil
+}
+
+// stockOffsets checks the inputs and returns the base and the task
+// vectors; base is nil when the tensor is the base's alone.
+func stockOffsets(t *Tensors) (base []float32, offsets [][]float32, err error) {
+	if len(t.Inputs) == 1 && t.Base == 0 {
+		return nil, nil, nil
+	}
+	if t.Base < 0 {
+		return nil, nil, fmt.Errorf("%s: model_stock: base model tensor not found", t.Name)
+	}
+	if len(t.Inputs) < 3 {
+		return nil, nil, fmt.Errorf("%s: model_stock requires at least 3 models (base plus two or more others), got %d", t.Name, len(t.Inputs))
+	}
+	base = t.Inputs[t.Base].Data
+	for i, in := range t.Inputs {
+		if i != t.Base {
+			offsets = append(offsets, subRound(t, in.Data, base))
+		}
+	}
+	return base, offsets, nil
+}
+
+// others returns the inputs but the base.
+func others(t *Tensors) [][]float32 {
+	var ws [][]float32
+	for i, in := range t.Inputs {
+		if i != t.Base {
+			ws = append(ws, in.Data)
+		}
+	}
+	return ws
 }
 
 func mergeModelStock(t *Tensors, out []float32) error {
@@ -84,70 +201,50 @@ func mergeModelStock(t *Tensors, out []float32) error {
 		copy(out, t.Inputs[0].Data)
 		return nil
 	}
-	if t.Base < 0 {
-		return fmt.Errorf("%s: model_stock: base model tensor not found", t.Name)
+	if an, ok := t.State.(*stockAnalysis); ok {
+		// A piece of a streamed tensor: the coefficients are known.
+		stockMean(t, out, others(t))
+		stockBlend(t.Work, out, t.Inputs[t.Base].Data, an.ratio, an.keep)
+		return nil
 	}
-	if len(t.Inputs) < 3 {
-		return fmt.Errorf("%s: model_stock requires at least 3 models (base plus two or more others), got %d", t.Name, len(t.Inputs))
-	}
-	r := func(v float32) float32 { return roundTo(t.Work, v) }
-	base := t.Inputs[t.Base].Data
-	var ws, offsets [][]float32
-	for i, in := range t.Inputs {
-		if i != t.Base {
-			ws = append(ws, in.Data)
-			offsets = append(offsets, subRound(t, in.Data, base))
-		}
+	base, offsets, err := stockOffsets(t)
+	if err != nil {
+		return err
 	}
 	n := len(out)
 	cols := n
 	if t.Global["filter_wise"] != 0 && len(t.Shape) >= 1 && n > 0 {
 		cols = int(t.Shape[len(t.Shape)-1])
 	}
-	// out holds the running sum of the models, then their mean.
-	copy(out, ws[0])
-	for _, w := range ws[1:] {
-		tensor.Add(out, w)
-		t.round(out)
-	}
-	nModels := float32(len(ws))
-	tensor.DivScalar(out, nModels)
-	t.round(out)
+	stockMean(t, out, others(t))
 	rows := (n + cols - 1) / max(cols, 1)
 	if n == 0 {
 		rows = 0
 	}
 	// Filter-wise rows are independent and run in parallel; a single row
-	// (the whole tensor) sums its dot products in parallel blocks instead.
+	// (the whole tensor) sums its blocks in parallel instead.
 	parallelUnits(rows, cols, func(lo, hi int) {
-		norms := make([]float32, len(offsets))
 		for row := lo; row < hi; row++ {
 			a, b := row*cols, min(n, (row+1)*cols)
-			for i, o := range offsets {
-				norms[i] = normRound(t.Work, o[a:b])
-			}
-			var sum float32
-			pairs := 0
-			for i := range offsets {
-				for k := i + 1; k < len(offsets); k++ {
-					dot := productSum(t.Work, offsets[i][a:b], offsets[k][a:b], rows == 1)
-					den := max(r(norms[i]*norms[k]), 1e-6)
-					sum += min(max(r(r(float32(dot))/den), -1), 1)
-					pairs++
-				}
-			}
-			c := r(r(sum) / float32(pairs))
-			ratio := r(r(nModels*c) / r(1+r((nModels-1)*c)))
-			keep := r(1 - ratio)
-			blend := func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					out[j] = r(r(ratio*out[j]) + r(keep*base[j]))
+			block := stockBlock()
+			blocks := make([]stockStats, (b-a+block-1)/block)
+			run := func(k0, k1 int) {
+				for k := k0; k < k1; k++ {
+					blocks[k] = blockStats(t.Work, offsets, a+k*block, min(b, a+(k+1)*block))
 				}
 			}
 			if rows == 1 {
-				parallelUnits(b-a, 1, func(lo, hi int) { blend(a+lo, a+hi) })
+				parallelUnits(len(blocks), block, run)
 			} else {
-				blend(a, b)
+				run(0, len(blocks))
+			}
+			ratio, keep := stockCoefficients(t.Work, blocks, len(offsets))
+			if rows == 1 {
+				parallelUnits(b-a, 1, func(lo, hi int) {
+					stockBlend(t.Work, out[a+lo:a+hi], base[a+lo:a+hi], ratio, keep)
+				})
+			} else {
+				stockBlend(t.Work, out[a:b], base[a:b], ratio, keep)
 			}
 		}
 	})

@@ -268,7 +268,7 @@ func checkMerge(t *testing.T, got []float32, err error, want []float32, wantErr 
 // keeps, ties included.
 func TestStreamedPruningMatchesWhole(t *testing.T) {
 	dir := tinyModels(t)
-	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, Breadcrumbs, BreadcrumbsTIES} {
+	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, Breadcrumbs, BreadcrumbsTIES, ModelStock} {
 		t.Run(m.Name, func(t *testing.T) {
 			yml := "merge_method: " + m.Name + "\nbase_model: base\ndtype: bfloat16\nmodels:\n" +
 				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3, gamma: 0.1}\n" +
