@@ -612,7 +612,7 @@ func (ex *executor) copyRaw(t *Task) error {
 			}
 			if err := ex.w.WriteTensorPart(t.Name, off, b); err != nil {
 				if mp != nil && errors.Is(err, syscall.EFAULT) {
-					return mappedFault(in)
+					return fmt.Errorf("%w (writing from the mapping of model %s failed: was it truncated during the merge?)", err, in.Model.Ref.String())
 				}
 				return err
 			}
@@ -672,10 +672,21 @@ func mapInput(in TaskInput) *safetensors.Mapping {
 // releaseWindow is the span of a mapped input dropped at once.
 const releaseWindow = 16 << 20
 
-// mappedFault is the error for a fault reading a mapped input.
-func mappedFault(in TaskInput) error {
+// mappedFault is the error for r, recovered while reading a mapped input:
+// a memory fault (the file changed under us); any other panic goes on.
+func mappedFault(in TaskInput, r any) error {
+	if !isFault(r) {
+		panic(r)
+	}
 	return fmt.Errorf("model %s: tensor %s: its file could not be read through its memory mapping: was it changed or truncated during the merge?",
 		in.Model.Ref.String(), in.Tensor.Name)
+}
+
+// isFault reports whether a recovered value is a memory fault turned
+// into a panic by debug.SetPanicOnFault.
+func isFault(r any) bool {
+	_, ok := r.(interface{ Addr() uintptr })
+	return ok
 }
 
 // guardMapped runs fn, which reads in's mapping, turning a memory fault
@@ -684,10 +695,7 @@ func mappedFault(in TaskInput) error {
 func guardMapped(in TaskInput, fn func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
-			err = mappedFault(in)
+			err = mappedFault(in, r)
 		}
 	}()
 	fn()
@@ -706,10 +714,7 @@ func (ex *executor) load(in TaskInput, src *inputBytes, t *Task, buf []float32, 
 	if src.mp != nil {
 		defer func() {
 			if r := recover(); r != nil {
-				if _, fault := r.(interface{ Addr() uintptr }); !fault {
-					panic(r)
-				}
-				err = mappedFault(in)
+				err = mappedFault(in, r)
 			}
 		}()
 	}

@@ -93,7 +93,8 @@ func TestDellaRanks(t *testing.T) {
 		got := make([]int32, len(tc.x))
 		rowSize := tc.c * tc.inner
 		for row := range tc.rows {
-			dellaRanks(got[row*rowSize:(row+1)*rowSize], make([]uint64, tc.c), tc.x[row*rowSize:(row+1)*rowSize], tc.c, tc.inner)
+			var rk ranker
+			rk.ranks(got[row*rowSize:(row+1)*rowSize], tc.x[row*rowSize:(row+1)*rowSize], tc.c, tc.inner)
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
@@ -167,7 +168,8 @@ func TestSparsifyDellaParallel(t *testing.T) {
 	src := newRandomSource(ts.Seed, "m")
 	rank := make([]int32, c)
 	for row := range rows {
-		dellaRanks(rank, make([]uint64, c), want[row*c:(row+1)*c], c, 1)
+		var rk ranker
+		rk.ranks(rank, want[row*c:(row+1)*c], c, 1)
 		for j, rk := range rank {
 			if uint64(src.uint32()) >= bounds[rk] {
 				want[row*c+j] = 0

@@ -68,8 +68,8 @@ func (t *turnstile) finish(s, p int) error {
 func callPiece(fn func(worker, piece int) error, w, p int) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if f, ok := r.(interface{ Addr() uintptr }); ok {
-				err = fmt.Errorf("reading a memory-mapped model file failed (was it changed or truncated during the merge?): %v", f)
+			if isFault(r) {
+				err = fmt.Errorf("reading a memory-mapped model file failed (was it changed or truncated during the merge?): %v", r)
 				return
 			}
 			panic(r)

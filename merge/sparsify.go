@@ -561,16 +561,10 @@ func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
 	return out
 }
 
-// dellaRanks writes into rank the 0-based ascending-magnitude rank of
-// every element of one row x (c × inner elements) within its vector along
-// dimension 1; keys has length c. Equal magnitudes rank in index order, as
-// a stable sort would.
-func dellaRanks(rank []int32, keys []uint64, x []float32, c, inner int) {
-	var r ranker
-	r.ranks(rank, x, c, inner)
-}
-
-// ranker ranks vectors by magnitude with a stable least-significant-digit
+// ranker ranks vectors by magnitude: ranks writes into rank the 0-based
+// ascending-magnitude rank of every element of one row x (c × inner
+// elements) within its vector along dimension 1, equal magnitudes in index
+// order as a stable sort would. It is a stable least-significant-digit
 // radix sort (8-bit digits, digits that every key shares skipped), which
 // keeps equal magnitudes in index order; its buffers are reused.
 type ranker struct {
