@@ -49,7 +49,8 @@ type Options struct {
 	// ShardSize is the largest output shard in bytes (mergekit's
 	// --out-shard-size, default 5e9); ≤ 0 writes one file.
 	ShardSize int64
-	// Threads bounds the tensors merged at once; 0 means GOMAXPROCS.
+	// Threads bounds the tensors merged at once and the goroutines that
+	// merge the pieces of one tensor; 0 means GOMAXPROCS.
 	Threads int
 	// MemoryBudget bounds the bytes of tensor buffers in flight; 0 means
 	// the costliest tensor's buffers (at least 256 MiB), so that it runs

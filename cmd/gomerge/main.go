@@ -160,7 +160,7 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write README.md and mergekit_config.yml")
 	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (default 5B)")
 	fs.Int64Var(&f.seed, "random-seed", -1, "seed for random methods (default: a random seed, logged and written to the model card)")
-	fs.IntVar(&f.threads, "j", 0, "tensors merged at once (default: number of CPUs)")
+	fs.IntVar(&f.threads, "j", 0, "threads: tensors, and pieces of a tensor, merged at once (default: number of CPUs)")
 	fs.IntVar(&f.threads, "num-threads", 0, "same as -j")
 	fs.Var(&f.verbose, "v", "more logging (-v info, -v -v debug)")
 	fs.Func("vv", "debug logging", func(string) error { f.verbose += 2; return nil })
