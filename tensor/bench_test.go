@@ -73,6 +73,23 @@ func cachedWeights(n, seed int) []float32 {
 // impl=.../n=... sub-benchmarks; setup returns the operation to time,
 // which it has already run once.
 func benchKernel(b *testing.B, setup func(b *testing.B, n int) func()) {
+	eachImpl(b, func(b *testing.B) {
+		for _, n := range benchSizes {
+			b.Run("n="+sizeName(n), func(b *testing.B) {
+				op := setup(b, n)
+				b.SetBytes(int64(4 * n))
+				b.ResetTimer()
+				for range b.N {
+					op()
+				}
+			})
+		}
+	})
+}
+
+// eachImpl runs fn as an impl=generic sub-benchmark and, where the CPU has
+// them, impl=avx2 with the assembly kernels on.
+func eachImpl(b *testing.B, fn func(b *testing.B)) {
 	avx2, f16c := useAVX2, useF16C
 	defer func() { useAVX2, useF16C = avx2, f16c }()
 	impls := []struct {
@@ -87,18 +104,7 @@ func benchKernel(b *testing.B, setup func(b *testing.B, n int) func()) {
 	}
 	for _, impl := range impls {
 		useAVX2, useF16C = impl.avx2, impl.f16c
-		b.Run("impl="+impl.name, func(b *testing.B) {
-			for _, n := range benchSizes {
-				b.Run("n="+sizeName(n), func(b *testing.B) {
-					op := setup(b, n)
-					b.SetBytes(int64(4 * n))
-					b.ResetTimer()
-					for range b.N {
-						op()
-					}
-				})
-			}
-		})
+		b.Run("impl="+impl.name, fn)
 	}
 }
 
@@ -283,41 +289,26 @@ var fusedSizes = []int{256 << 10, 16 << 20}
 // impl=.../op=fused|unfused/n=... sub-benchmarks; setup returns both
 // operations, which it has already run once.
 func benchFused(b *testing.B, setup func(b *testing.B, n int) (fused, unfused func())) {
-	avx2, f16c := useAVX2, useF16C
-	defer func() { useAVX2, useF16C = avx2, f16c }()
-	impls := []struct {
-		name       string
-		avx2, f16c bool
-	}{{"generic", false, false}}
-	if avx2 || f16c {
-		impls = append(impls, struct {
-			name       string
-			avx2, f16c bool
-		}{"avx2", avx2, f16c})
-	}
-	for _, impl := range impls {
-		useAVX2, useF16C = impl.avx2, impl.f16c
-		b.Run("impl="+impl.name, func(b *testing.B) {
-			for _, op := range []string{"fused", "unfused"} {
-				b.Run("op="+op, func(b *testing.B) {
-					for _, n := range fusedSizes {
-						b.Run("n="+sizeName(n), func(b *testing.B) {
-							fused, unfused := setup(b, n)
-							f := fused
-							if op == "unfused" {
-								f = unfused
-							}
-							b.SetBytes(int64(4 * n))
-							b.ResetTimer()
-							for range b.N {
-								f()
-							}
-						})
-					}
-				})
-			}
-		})
-	}
+	eachImpl(b, func(b *testing.B) {
+		for _, op := range []string{"fused", "unfused"} {
+			b.Run("op="+op, func(b *testing.B) {
+				for _, n := range fusedSizes {
+					b.Run("n="+sizeName(n), func(b *testing.B) {
+						fused, unfused := setup(b, n)
+						f := fused
+						if op == "unfused" {
+							f = unfused
+						}
+						b.SetBytes(int64(4 * n))
+						b.ResetTimer()
+						for range b.N {
+							f()
+						}
+					})
+				}
+			})
+		}
+	})
 }
 
 func BenchmarkSubRound(b *testing.B) {
