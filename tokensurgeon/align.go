@@ -33,6 +33,8 @@ type AlignOptions struct {
 type AlignResult struct {
 	// Changes are human-readable lines, one per edit.
 	Changes []string `json:"changes"`
+	// Warnings are what could not be fixed.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AlignSpecial writes to out a copy of the model in dir whose special
@@ -99,32 +101,12 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 			}
 		}
 	}
-	fixed, err := LoadModelFiles(tmp)
+	changes, warnings, err := AlignFiles(tmp)
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]int{}
-	for _, role := range []string{"bos", "eos", "pad"} {
-		if id, ok := fixed.Vocab[fixed.TokenOf(role)]; ok {
-			ids[role] = id
-		}
-	}
-	eos := []int{}
-	if id, ok := ids["eos"]; ok {
-		eos = append(eos, id)
-	}
-	if end := turnEnd(fixed.ChatTemplate); end != "" {
-		if id, ok := fixed.Vocab[end]; ok && !slices.Contains(eos, id) {
-			eos = append(eos, id)
-		}
-	}
-	for _, name := range []string{"config.json", "generation_config.json"} {
-		changes, err := rewriteIDs(filepath.Join(tmp, name), ids, eos, name == "generation_config.json")
-		if err != nil {
-			return nil, err
-		}
-		res.Changes = append(res.Changes, changes...)
-	}
+	res.Changes = append(res.Changes, changes...)
+	res.Warnings = warnings
 	if err := o.Commit(); err != nil {
 		return nil, err
 	}
@@ -204,7 +186,20 @@ func rewriteIDs(path string, ids map[string]int, eos []int, create bool) ([]stri
 	}
 	// A hard-linked file must not be written through: replace it.
 	os.Remove(path)
-	return changes, os.WriteFile(path, buf.Bytes(), 0o644)
+	return changes, writeSynced(path, buf.Bytes())
+}
+
+// writeSynced writes a file and flushes it to disk.
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }
 
 func linkOrCopy(src, dst string) error {
