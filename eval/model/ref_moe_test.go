@@ -53,6 +53,20 @@ func TestReferenceMoE(t *testing.T) {
 						t.Errorf("compact %v sequence %d: relative error %.3g, batched %.3g > %g", compact, s, e, eb, tol)
 					}
 				}
+				// The key/value cache and a shared context see the same experts.
+				s0 := seqs[0]
+				cont, err := m.ContinuationLogProbs(s0[:10], [][]int{s0[10:], seqs[1]})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, c := range [][]int{s0[10:], seqs[1]} {
+					full, _ := m.LogProbs(append(append([]int(nil), s0[:10]...), c...))
+					for j := range c {
+						if d := math.Abs(cont[i][j] - full[9+j]); d > 1e-5 {
+							t.Fatalf("continuation %d position %d: %v, LogProbs %v", i, j, cont[i][j], full[9+j])
+						}
+					}
+				}
 				routes, err := m.Route(seqs[0])
 				if err != nil {
 					t.Fatal(err)
