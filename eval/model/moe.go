@@ -235,6 +235,17 @@ func (l *loader) moeLayer(c *config, p string) *moeLayer {
 	if l.has(p + "mlp.gate_proj.weight") {
 		l.fail("tensor %smlp.gate_proj.weight (a dense MLP) is present in a layer config.json makes sparse", p)
 	}
+	if m.shared == 0 {
+		for _, s := range []string{"mlp.shared_expert.gate_proj.weight", "mlp.shared_experts.gate_proj.weight", "mlp.shared_expert_gate.weight"} {
+			if l.has(p + s) {
+				why := ""
+				if m.sharedKey != "" {
+					why = " (" + m.sharedKey + " is 0 or unset)"
+				}
+				l.fail("tensor %s%s is present, but config.json gives %s no shared expert%s", p, s, c.family, why)
+			}
+		}
+	}
 	if m.shared > 0 {
 		s := p + "mlp.shared_expert."
 		if c.family == "deepseek" {

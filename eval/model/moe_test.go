@@ -490,6 +490,18 @@ func TestRoute(t *testing.T) {
 			}
 		}
 	}
+	dense, dcfg := denseModel("llama", 3)
+	raw, _ := json.Marshal(dcfg)
+	m, err := Load(raw, dense, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := m.Route(identityIDs[0]); err != nil || len(r) != 0 {
+		t.Errorf("dense model: Route gives %d layers, error %v", len(r), err)
+	}
+	if e, k := m.NumExperts(); e != 0 || k != 0 {
+		t.Errorf("dense model: NumExperts %d, %d", e, k)
+	}
 }
 
 func TestTopK(t *testing.T) {
@@ -545,6 +557,11 @@ func TestMoELoadErrors(t *testing.T) {
 			"layer 1 has a router, but config.json makes it dense (mlp_only_layers lists 1)"},
 		{"sparse layer without router", 4, func(s *memSource, cfg map[string]any) { cfg["decoder_sparse_step"] = 1 },
 			"model.layers.0.mlp.gate.weight is missing"},
+		{"shared expert not in config", 6, func(s *memSource, cfg map[string]any) { delete(cfg, "n_shared_experts") },
+			"tensor model.layers.1.mlp.shared_experts.gate_proj.weight is present, but config.json gives deepseek no shared expert (n_shared_experts is 0 or unset)"},
+		{"shared expert in qwen3", 4, func(s *memSource, cfg map[string]any) {
+			s.add("model.layers.1.mlp.shared_expert_gate.weight", make([]float32, tH), 1, tH)
+		}, "tensor model.layers.1.mlp.shared_expert_gate.weight is present, but config.json gives qwen3_moe no shared expert"},
 		{"top k", 0, func(s *memSource, cfg map[string]any) { cfg["num_experts_per_tok"] = 5 },
 			"num_experts_per_tok 5 must be between 1 and num_local_experts 4"},
 		{"scoring", 6, func(s *memSource, cfg map[string]any) { cfg["scoring_func"] = "sigmoid" },
@@ -567,5 +584,56 @@ func TestMoELoadErrors(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestMoEConfig checks which layers each family makes sparse, and the
+// fields and defaults of its routing.
+func TestMoEConfig(t *testing.T) {
+	base := `"vocab_size": 96, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 6, "num_attention_heads": 4`
+	for _, c := range []struct {
+		cfg                       string
+		sparse                    string
+		experts, k, inter, shared int
+		norm, sharedGate, qkvBias bool
+	}{
+		{`"model_type": "mixtral"`, "111111", 8, 2, 48, 0, true, false, false},
+		{`"architectures": ["MixtralForCausalLM"], "num_local_experts": 4, "num_experts_per_tok": 1`, "111111", 4, 1, 48, 0, true, false, false},
+		{`"model_type": "qwen2_moe"`, "111111", 60, 4, 1408, 5632, false, true, true},
+		{`"model_type": "qwen2_moe", "qkv_bias": false, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16,
+			"shared_expert_intermediate_size": 24, "norm_topk_prob": true, "decoder_sparse_step": 2, "mlp_only_layers": [3]`,
+			"010001", 4, 2, 16, 24, true, true, false},
+		{`"model_type": "qwen3_moe", "mlp_only_layers": [0, 5]`, "011110", 128, 8, 768, 0, false, false, false},
+		{`"architectures": ["Qwen3MoeForCausalLM"], "decoder_sparse_step": 3`, "001001", 128, 8, 768, 0, false, false, false},
+		{`"model_type": "deepseek", "n_routed_experts": 4, "num_experts_per_tok": 2, "n_shared_experts": 2,
+			"moe_intermediate_size": 16, "first_k_dense_replace": 1, "moe_layer_freq": 2, "norm_topk_prob": true`,
+			"001010", 4, 2, 16, 32, true, false, false},
+		// DeepSeek renormalises only when it chooses more than one expert.
+		{`"model_type": "deepseek", "n_routed_experts": 4, "num_experts_per_tok": 1, "norm_topk_prob": true`,
+			"111111", 4, 1, 1407, 0, false, false, false},
+		{`"model_type": "deepseek"`, "000000", 0, 0, 0, 0, false, false, false},
+	} {
+		cfg, err := parseConfig([]byte("{" + base + ", " + c.cfg + "}"))
+		if err != nil {
+			t.Errorf("%s: %v", c.cfg, err)
+			continue
+		}
+		m := cfg.moe
+		if m == nil {
+			if c.experts != 0 {
+				t.Errorf("%s: dense, want %d experts", c.cfg, c.experts)
+			}
+			continue
+		}
+		var sparse []byte
+		for _, s := range m.sparse {
+			sparse = append(sparse, map[bool]byte{true: '1', false: '0'}[s])
+		}
+		if string(sparse) != c.sparse || m.experts != c.experts || m.topK != c.k || m.inter != c.inter ||
+			m.shared != c.shared || m.norm != c.norm || m.sharedGate != c.sharedGate || cfg.qkvBias != c.qkvBias {
+			t.Errorf("%s:\ngot  sparse %s experts %d k %d inter %d shared %d norm %v gate %v qkv bias %v\nwant sparse %s experts %d k %d inter %d shared %d norm %v gate %v qkv bias %v",
+				c.cfg, sparse, m.experts, m.topK, m.inter, m.shared, m.norm, m.sharedGate, cfg.qkvBias,
+				c.sparse, c.experts, c.k, c.inter, c.shared, c.norm, c.sharedGate, c.qkvBias)
+		}
 	}
 }
