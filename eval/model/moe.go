@@ -199,15 +199,14 @@ func (l *loader) moeLayer(c *config, p string) *moeLayer {
 	switch {
 	case legacy:
 		y.router = l.matrix(p+"block_sparse_moe.gate.weight", E, H)
-		expert = func(j int) string { return fmt.Sprintf("%sblock_sparse_moe.experts.%d.", p, j) }
 		for j := range E {
-			e := expert(j)
+			e := fmt.Sprintf("%sblock_sparse_moe.experts.%d.", p, j)
 			y.gate[j] = l.matrix(e+"w1.weight", I, H)
 			y.up[j] = l.matrix(e+"w3.weight", I, H)
 			y.down[j] = l.matrix(e+"w2.weight", H, I)
 		}
 		expert = func(j int) string { return fmt.Sprintf("%sblock_sparse_moe.experts.%d.w1.weight", p, j) }
-	case l.has(p + "mlp.experts.gate_up_proj"):
+	case l.has(p+"mlp.experts.gate_up_proj") || l.has(p+"mlp.experts.down_proj"):
 		y.router = l.matrix(p+"mlp.gate.weight", E, H)
 		gu := l.stacked(p+"mlp.experts.gate_up_proj", E, 2*I, H)
 		down := l.stacked(p+"mlp.experts.down_proj", E, H, I)

@@ -546,6 +546,8 @@ func TestMoELoadErrors(t *testing.T) {
 			"model.layers.0.mlp.experts.gate_up_proj has shape [4 96 32], config.json implies [4 80 32]"},
 		{"fused down missing", 1, func(s *memSource, cfg map[string]any) { s.del("model.layers.2.mlp.experts.down_proj") },
 			"model.layers.2.mlp.experts.down_proj is missing"},
+		{"fused gate_up missing", 3, func(s *memSource, cfg map[string]any) { s.del("model.layers.1.mlp.experts.gate_up_proj") },
+			"model.layers.1.mlp.experts.gate_up_proj is missing"},
 		{"both layouts", 0, func(s *memSource, cfg map[string]any) {
 			s.add("model.layers.0.mlp.gate.weight", make([]float32, tE*tH), tE, tH)
 		}, "checkpoint mixes two layouts"},
