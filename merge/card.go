@@ -16,9 +16,9 @@ func modelCard(plan *Plan, title string, seed uint64, fixes []string) string {
 	}
 	var b strings.Builder
 	b.WriteString("---\n")
-	if len(hub) == 0 {
-		b.WriteString("base_model: []\n")
-	} else {
+	// mergekit writes "base_model: []" for local models; an empty list
+	// says nothing, so it is left out.
+	if len(hub) > 0 {
 		b.WriteString("base_model:\n")
 		for _, h := range hub {
 			fmt.Fprintf(&b, "- %s\n", h)

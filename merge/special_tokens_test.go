@@ -100,3 +100,19 @@ func TestMergesStopAtTurnEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestCardWithoutHubModels: local models give no empty base_model list.
+func TestCardWithoutHubModels(t *testing.T) {
+	dir := tokModels(t)
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := runYAML(t, dir, "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n", out, Options{WriteModelCard: true}); err != nil {
+		t.Fatal(err)
+	}
+	card, err := os.ReadFile(filepath.Join(out, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(card), "base_model") || !strings.HasPrefix(string(card), "---\nlibrary_name: transformers\n") {
+		t.Errorf("card front matter:\n%s", card[:min(len(card), 200)])
+	}
+}
