@@ -152,15 +152,23 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.prefix >= 0 {
 		opt.PrefixToken = &f.prefix
 	}
+	var bar *progress
 	if !f.quiet && isTerminal(stderr) {
+		current := ""
 		opt.Progress = func(task string, done, total int) {
-			fmt.Fprintf(stderr, "\r%s: %d/%d requests", task, done, total)
-			if done == total {
-				fmt.Fprintln(stderr)
+			if task != current {
+				if bar != nil {
+					bar.finish()
+				}
+				current, bar = task, newCountProgress(stderr, task, "requests")
 			}
+			bar.update(int64(done), int64(total))
 		}
 	}
 	rep, err := eval.Score(ctx, lm, tok, tasks, opt)
+	if bar != nil {
+		bar.finish()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
 		if ctx.Err() != nil {

@@ -234,12 +234,15 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	}
 	opt.Seed = seed(f.seed, plan, log)
 	limitMemory(plan, opt)
+	var bar *progress
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
-		bar := newProgress(stderr)
+		bar = newProgress(stderr)
 		opt.Progress = bar.update
-		defer bar.finish()
 	}
 	res, err := merge.Execute(ctx, plan, pos[1], opt)
+	if bar != nil {
+		bar.finish() // what follows starts on its own line
+	}
 	if err != nil {
 		return failure(ctx, stderr, err, exitFailed)
 	}
