@@ -238,6 +238,9 @@ func readMaybeGzFile(p string) ([]byte, error) {
 }
 
 // LoadConfig reads the side files of dir; absent files leave nil fields.
+// Special tokens that are not tokens and chat templates that fail
+// tokfile.CheckTemplate (in tokenizer_config.json or chat_template.jinja)
+// are errors, as every side file over tokfile.MaxFileSize.
 func LoadConfig(dir string) (Config, error) {
 	var c Config
 	type side struct {
@@ -259,8 +262,19 @@ func LoadConfig(dir string) (Config, error) {
 			return c, fmt.Errorf("read %s: %w", p, err)
 		}
 		if err := s.parse(data); err != nil {
-			return c, fmt.Errorf("%w: %s: %v", ErrFormat, p, err)
+			return c, fmt.Errorf("%w: %s: %w", ErrFormat, p, err)
 		}
+	}
+	// transformers prefers chat_template.jinja to tokenizer_config.json's
+	// chat_template; both must pass the same structural check.
+	data, p, err := readMaybeGz(dir, "chat_template.jinja")
+	switch {
+	case err == nil:
+		if err := tokfile.CheckTemplate(string(data)); err != nil {
+			return c, fmt.Errorf("%w: %s: %w", ErrFormat, p, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return c, fmt.Errorf("read %s: %w", p, err)
 	}
 	return c, nil
 }

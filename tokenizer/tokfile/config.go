@@ -30,11 +30,23 @@ func SpecialToken(raw json.RawMessage) (tok string, ok bool, err error) {
 	return "", false, fmt.Errorf("%s is not a token: want a string, an AddedToken object with a string \"content\", or null", abbrev(raw))
 }
 
+// FieldError is an error about one field of a side file.
+type FieldError struct {
+	// Field is the key, e.g. "bos_token" or "additional_special_tokens[2]".
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
 // CheckConfig checks tokenizer_config.json or special_tokens_map.json held
 // in data: a JSON object whose special-token fields (SpecialTokenKeys) are
 // tokens as SpecialToken reads them, whose additional_special_tokens is a
 // list of tokens and whose chat_template is a string or a list of
-// {"name", "template"} strings. Errors name the field.
+// {"name", "template"} strings, each passing CheckTemplate. An error about
+// a field is a *FieldError.
 func CheckConfig(data []byte) error {
 	if len(data) > MaxFileSize {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), MaxFileSize)
@@ -48,17 +60,17 @@ func CheckConfig(data []byte) error {
 	}
 	for _, k := range SpecialTokenKeys {
 		if _, _, err := SpecialToken(raw[k]); err != nil {
-			return fmt.Errorf("%s: %w", k, err)
+			return &FieldError{k, err}
 		}
 	}
 	if v := raw["additional_special_tokens"]; len(v) > 0 && string(v) != "null" {
 		var list []json.RawMessage
 		if err := json.Unmarshal(v, &list); err != nil {
-			return fmt.Errorf("additional_special_tokens: %s is not a list of tokens", abbrev(v))
+			return &FieldError{"additional_special_tokens", fmt.Errorf("%s is not a list of tokens", abbrev(v))}
 		}
 		for i, e := range list {
 			if _, ok, err := SpecialToken(e); err != nil || !ok {
-				return fmt.Errorf("additional_special_tokens[%d]: %s is not a token", i, abbrev(e))
+				return &FieldError{fmt.Sprintf("additional_special_tokens[%d]", i), fmt.Errorf("%s is not a token", abbrev(e))}
 			}
 		}
 	}
@@ -68,14 +80,21 @@ func CheckConfig(data []byte) error {
 			Name     *string `json:"name"`
 			Template *string `json:"template"`
 		}
-		if json.Unmarshal(v, &s) != nil {
-			if err := json.Unmarshal(v, &named); err != nil {
-				return fmt.Errorf("chat_template: %s is neither a string nor a list of {\"name\", \"template\"}", abbrev(v))
+		if json.Unmarshal(v, &s) == nil {
+			if err := CheckTemplate(s); err != nil {
+				return &FieldError{"chat_template", err}
 			}
-			for i, n := range named {
-				if n.Name == nil || n.Template == nil {
-					return fmt.Errorf("chat_template[%d]: want a string \"name\" and \"template\"", i)
-				}
+			return nil
+		}
+		if err := json.Unmarshal(v, &named); err != nil {
+			return &FieldError{"chat_template", fmt.Errorf("%s is neither a string nor a list of {\"name\", \"template\"}", abbrev(v))}
+		}
+		for i, n := range named {
+			if n.Name == nil || n.Template == nil {
+				return &FieldError{fmt.Sprintf("chat_template[%d]", i), fmt.Errorf("want a string \"name\" and \"template\"")}
+			}
+			if err := CheckTemplate(*n.Template); err != nil {
+				return &FieldError{fmt.Sprintf("chat_template[%d] (%s)", i, *n.Name), err}
 			}
 		}
 	}
