@@ -105,7 +105,10 @@ func (e *IDError) Error() string {
 	case IDNegative:
 		return fmt.Sprintf("%s: id %s is negative", head, e.ID)
 	case IDTooLarge:
-		return fmt.Sprintf("%s: id %s is out of range (ids must be below %d for a vocabulary of this size)", head, e.ID, e.Limit)
+		if e.Limit == MaxVocab {
+			return fmt.Sprintf("%s: id %s is out of range (token ids are below %d)", head, e.ID, MaxVocab)
+		}
+		return fmt.Sprintf("%s: id %s is out of range (the ids of a vocabulary this size are below %d: twice its tokens plus %d)", head, e.ID, e.Limit, idSlack)
 	case IDShared:
 		return fmt.Sprintf("%s: id %s is also the id of token %q", head, e.ID, e.Other)
 	case IDTwice:

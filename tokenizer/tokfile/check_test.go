@@ -24,7 +24,7 @@ var hostile = []struct {
 	{"vocab id 1e9", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1000000000}}}`, IDTooLarge, false, `"b": id 1000000000 is out of range`},
 	{"vocab id 1e9 written 1e9", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1e9}}}`, IDNotInteger, false, `"b": id 1e9 is not an integer`},
 	{"added id 2^31+5", `{"added_tokens": [{"id": 2147483653, "content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}}}`, IDTooLarge, false, `id 2147483653 is out of range`},
-	{"added id far beyond the vocabulary", `{"added_tokens": [{"id": 5000, "content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}}}`, IDTooLarge, false, `id 5000 is out of range (ids must be below 1028`},
+	{"added id far beyond the vocabulary", `{"added_tokens": [{"id": 5000, "content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}}}`, IDTooLarge, false, `id 5000 is out of range (the ids of a vocabulary this size are below 1028`},
 	{"vocab id 2^31+5", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 2147483653}}}`, IDTooLarge, false, `"b": id 2147483653`},
 	{"vocab id 2^64", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 18446744073709551616}}}`, IDNotInteger, false, `"b": id 18446744073709551616`},
 	{"vocab id 3.5", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 3.5}}}`, IDNotInteger, false, `"b": id 3.5 is not an integer`},
