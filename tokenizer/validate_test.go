@@ -53,6 +53,8 @@ func TestLoadRefusesHugeAndBadFiles(t *testing.T) {
 		{"bos_token 5", map[string]string{"tokenizer.json": ok, "tokenizer_config.json": `{"bos_token": 5}`}, 0, "tokenizer_config.json: bos_token: 5 is not a token"},
 		{"bos_token list", map[string]string{"tokenizer.json": ok, "special_tokens_map.json": `{"bos_token": ["<s>"]}`}, 0, `special_tokens_map.json: bos_token: ["<s>"] is not a token`},
 		{"huge tokenizer.model", map[string]string{"tokenizer.model": "x"}, 0, "file too large"},
+		{"broken chat_template.jinja", map[string]string{"tokenizer.json": ok, "chat_template.jinja": "{% if x %}"}, 0, "chat_template.jinja: chat template line 1: {% if %} is never closed"},
+		{"broken chat_template", map[string]string{"tokenizer.json": ok, "tokenizer_config.json": `{"chat_template": "{{ x"}`}, 0, "tokenizer_config.json: chat_template: chat template line 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
