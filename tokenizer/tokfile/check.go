@@ -1,6 +1,7 @@
 package tokfile
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -263,27 +264,32 @@ func CheckBounds(model map[string]int, added []AddedToken) error {
 	if len(model) == 0 {
 		return ErrEmptyVocab
 	}
-	toks := make([]string, 0, len(model))
-	for tok := range model {
-		toks = append(toks, tok)
+	// In id order, so that the first problem reported does not depend
+	// on map order.
+	type entry struct {
+		id  int
+		tok string
 	}
-	slices.SortFunc(toks, func(a, b string) int {
-		if model[a] != model[b] {
-			return model[a] - model[b]
+	es := make([]entry, 0, len(model))
+	for tok, id := range model {
+		es = append(es, entry{id, tok})
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		if c := cmp.Compare(a.id, b.id); c != 0 {
+			return c
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(a.tok, b.tok)
 	})
-	for i, tok := range toks {
-		id := model[tok]
-		if err := idRange("model.vocab", tok, id); err != nil {
+	for i, e := range es {
+		if err := idRange("model.vocab", e.tok, e.id); err != nil {
 			return err
 		}
-		if i > 0 && model[toks[i-1]] == id {
-			return &IDError{Where: "model.vocab", Token: tok, ID: strconv.Itoa(id), Problem: IDShared, Other: toks[i-1]}
+		if i > 0 && es[i-1].id == e.id {
+			return &IDError{Where: "model.vocab", Token: e.tok, ID: strconv.Itoa(e.id), Problem: IDShared, Other: es[i-1].tok}
 		}
 	}
-	if last := toks[len(toks)-1]; model[last] >= 2*len(model)+idSlack {
-		return &IDError{Where: "model.vocab", Token: last, ID: strconv.Itoa(model[last]), Problem: IDTooLarge, Limit: 2*len(model) + idSlack}
+	if last := es[len(es)-1]; last.id >= 2*len(model)+idSlack {
+		return &IDError{Where: "model.vocab", Token: last.tok, ID: strconv.Itoa(last.id), Problem: IDTooLarge, Limit: 2*len(model) + idSlack}
 	}
 	for i, a := range added {
 		if err := idRange(fmt.Sprintf("added_tokens[%d]", i), a.Content, a.ID); err != nil {
