@@ -98,6 +98,7 @@ type IDError struct {
 	Limit int
 }
 
+// Error says where, which token, which id and what is wrong with it.
 func (e *IDError) Error() string {
 	head := fmt.Sprintf("%s: token %q", e.Where, e.Token)
 	switch e.Problem {

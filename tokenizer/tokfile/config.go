@@ -37,8 +37,10 @@ type FieldError struct {
 	Err   error
 }
 
+// Error names the field, then the problem.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 
+// Unwrap returns the problem.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // CheckConfig checks tokenizer_config.json or special_tokens_map.json held

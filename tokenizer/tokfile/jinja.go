@@ -22,6 +22,7 @@ type TemplateError struct {
 	Msg  string
 }
 
+// Error names the line and the problem.
 func (e *TemplateError) Error() string {
 	return fmt.Sprintf("chat template line %d: %s", e.Line, e.Msg)
 }
@@ -85,15 +86,17 @@ func CheckTemplate(tmpl string) error {
 				}
 				continue
 			}
-			tag, rest, _ := strings.Cut(body, " ")
-			tag = strings.TrimSpace(tag)
-			if k := strings.IndexAny(tag, "\t\n\r("); k >= 0 {
-				rest = tag[k:] + " " + rest
-				tag = tag[:k]
+			// The tag is the leading name, as Jinja's lexer reads it.
+			n := 0
+			for n < len(body) && (body[n] == '_' || 'a' <= body[n]|0x20 && body[n]|0x20 <= 'z' || n > 0 && '0' <= body[n] && body[n] <= '9') {
+				n++
 			}
+			tag, rest := body[:n], body[n:]
 			switch {
-			case tag == "":
+			case body == "":
 				return &TemplateError{line(start), "{% %} holds no tag"}
+			case tag == "":
+				return &TemplateError{line(start), fmt.Sprintf("{%% %s %%} does not start with a tag name", body)}
 			case tag == "raw":
 				end := rawEnd(tmpl, i)
 				if end < 0 {

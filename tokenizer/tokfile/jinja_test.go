@@ -30,6 +30,7 @@ func TestCheckTemplate(t *testing.T) {
 		{"{% for x in y %}{% if x %}{% break %}{% endif %}{% continue %}{% endfor %}", 0, ""},
 		{"{% generation %}{{ m }}{% endgeneration %}{% filter upper %}a{% endfilter %}", 0, ""},
 		{"{% if loop.index % 2 == 0 %}{% endif %}", 0, ""},
+		{"{% if\"a\" in x %}{% endif\n%}{%if(y)%}{%endif%}", 0, ""},
 
 		{"{% if a %}x", 1, "{% if %} is never closed by {% endif %}"},
 		{"a\n{% for m in messages %}\n{% if m %}\n{% endfor %}", 4, "{% endfor %} where the {% if %} of line 3 needs {% endif %}"},
@@ -43,6 +44,7 @@ func TestCheckTemplate(t *testing.T) {
 		{"{% for x in y %}{% elif z %}{% endfor %}", 1, "{% elif %} outside {% if %}"},
 		{"{% frobnicate %}", 1, `unknown tag "frobnicate"`},
 		{"{% %}", 1, "holds no tag"},
+		{"{% 'x' %}", 1, "does not start with a tag name"},
 		{"{{ }}", 1, "holds no expression"},
 		{"{{ f(a ] }}", 1, "unexpected ']'"},
 		{"{{ f(a }}", 1, "unexpected '}'"},
