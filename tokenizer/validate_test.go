@@ -21,6 +21,7 @@ func TestFromJSONRefusesHostileIDs(t *testing.T) {
 		{"vocab id 3.5", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 3.5}}}`, `token "b": id 3.5 is not an integer`},
 		{"vocab id string", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": "7"}}}`, `token "b": id "7" is not an integer`},
 		{"added id string", `{"added_tokens": [{"id": "7", "content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}}}`, `token "<x>": id "7"`},
+		{"vocab id null", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": null}}}`, `token "b": id null is not an integer`},
 		{"two tokens one id", `{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 1}}}`, `id 1 is also the id of token "b"`},
 		{"empty vocab", `{"model": {"type": "BPE", "vocab": {}, "merges": []}}`, "vocabulary is empty"},
 		{"empty unigram", `{"model": {"type": "Unigram", "vocab": []}}`, "vocabulary is empty"},

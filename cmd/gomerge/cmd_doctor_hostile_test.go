@@ -82,6 +82,8 @@ func TestHostileTokenFiles(t *testing.T) {
 			tok: tokenizerJSON(`, {"id": 2147483653, "content": "<x>"}`, "", -1), check: "token-id", file: "tokenizer.json"},
 		{name: "vocab id 3.5", tok: tokenizerJSON("", `, "t63": 3.5`, 63), check: "token-id", file: "tokenizer.json"},
 		{name: "vocab id string", tok: tokenizerJSON("", `, "t63": "7"`, 63), check: "token-id", file: "tokenizer.json"},
+		{name: "vocab id null", tok: tokenizerJSON("", `, "t63": null`, 63), check: "token-id", file: "tokenizer.json"},
+		{name: "added id missing", tok: tokenizerJSON(`, {"content": "<x>"}`, "", -1), check: "token-id", file: "tokenizer.json"},
 		{name: "two tokens one id", tok: tokenizerJSON("", `, "t63": 5`, 63), check: "token-id-clash", file: "tokenizer.json"},
 		{name: "vocab 3 added 4", tok: tokenizerJSON(`, {"id": 4, "content": "t3"}`, "", -1), check: "added-token-id", file: "tokenizer.json", tokenizeOK: true},
 		{name: "empty vocab", tok: `{"added_tokens": [], "model": {"type": "BPE", "vocab": {}, "merges": []}}`, check: "vocab-empty", file: "tokenizer.json"},

@@ -103,7 +103,7 @@ func (e *IDError) Error() string {
 	head := fmt.Sprintf("%s: token %q", e.Where, e.Token)
 	switch e.Problem {
 	case IDNotInteger:
-		return fmt.Sprintf("%s: id %s is not an integer", head, e.ID)
+		return fmt.Sprintf("%s: id %s is not an integer", head, abbrev([]byte(e.ID)))
 	case IDNegative:
 		return fmt.Sprintf("%s: id %s is negative", head, e.ID)
 	case IDTooLarge:
@@ -119,20 +119,60 @@ func (e *IDError) Error() string {
 	return fmt.Sprintf("%s: bad id %s", head, e.ID)
 }
 
+// jsonID is a token id as tokenizer.json must write it: a JSON integer
+// (not null, which encoding/json would read as 0 into an int, nor 3.5,
+// "7" or 1e9).
+type jsonID int
+
+var errNotInteger = errors.New("not a JSON integer")
+
+func (id *jsonID) UnmarshalJSON(b []byte) error {
+	n, ok := integer(b)
+	if !ok {
+		return errNotInteger
+	}
+	*id = jsonID(n)
+	return nil
+}
+
+// integer reads a JSON integer literal that fits an int.
+func integer(raw []byte) (int, bool) {
+	s := string(raw)
+	if strings.ContainsAny(s, ".eE\"+ ") || s == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// idError is the IDError for an id that integer refuses.
+func idError(where, tok string, raw []byte) *IDError {
+	s := strings.TrimPrefix(string(raw), "-")
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		// An integer too large for an int.
+		return &IDError{Where: where, Token: tok, ID: string(raw), Problem: IDTooLarge, Limit: MaxVocab}
+	}
+	if len(raw) == 0 {
+		raw = []byte("(missing)")
+	}
+	return &IDError{Where: where, Token: tok, ID: string(raw), Problem: IDNotInteger}
+}
+
 // DecodeVocab decodes a model vocabulary written as a JSON object, token →
-// id (BPE, WordPiece, WordLevel). An id that is not an integer is reported
-// as an IDError naming its token. The ids are not checked otherwise; see
-// CheckIDs.
+// id (BPE, WordPiece, WordLevel). An id that is not a JSON integer (null
+// included) is reported as an IDError naming its token. The ids are not
+// checked otherwise; see CheckIDs.
 func DecodeVocab(raw json.RawMessage) (map[string]int, error) {
-	var v map[string]int
-	err := json.Unmarshal(raw, &v)
+	var ids map[string]jsonID
+	err := json.Unmarshal(raw, &ids)
 	if err == nil {
-		if v == nil {
-			v = map[string]int{}
+		v := make(map[string]int, len(ids))
+		for tok, id := range ids {
+			v[tok] = int(id)
 		}
 		return v, nil
 	}
-	// Find the token to name: the fast decode above does not say.
+	// Find the token to name: the error above does not say.
 	var entries map[string]json.RawMessage
 	if json.Unmarshal(raw, &entries) != nil {
 		return nil, err
@@ -144,32 +184,43 @@ func DecodeVocab(raw json.RawMessage) (map[string]int, error) {
 	slices.Sort(toks)
 	for _, tok := range toks {
 		if _, ok := integer(entries[tok]); !ok {
-			return nil, &IDError{Where: "model.vocab", Token: tok, ID: string(entries[tok]), Problem: IDNotInteger}
+			return nil, idError("model.vocab", tok, entries[tok])
 		}
 	}
 	return nil, err
 }
 
+// addedJSON is an added_tokens entry as read: the id must be there.
+type addedJSON struct {
+	ID         *jsonID `json:"id"`
+	Content    string  `json:"content"`
+	SingleWord bool    `json:"single_word"`
+	LStrip     bool    `json:"lstrip"`
+	RStrip     bool    `json:"rstrip"`
+	Normalized bool    `json:"normalized"`
+	Special    bool    `json:"special"`
+}
+
 // DecodeAdded decodes tokenizer.json's added_tokens (null or absent: none).
-// An id that is not an integer is reported as an IDError naming the token.
+// An entry without an id, or whose id is not a JSON integer, is reported
+// as an IDError naming the token.
 func DecodeAdded(raw json.RawMessage) ([]AddedToken, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var added []AddedToken
-	err := json.Unmarshal(raw, &added)
-	if err == nil {
-		return added, nil
-	}
 	var entries []json.RawMessage
-	if json.Unmarshal(raw, &entries) != nil {
+	if err := json.Unmarshal(raw, &entries); err != nil {
 		return nil, fmt.Errorf("added_tokens: %w", err)
 	}
+	added := make([]AddedToken, len(entries))
 	for i, e := range entries {
-		var a AddedToken
-		if err := json.Unmarshal(e, &a); err == nil {
+		var a addedJSON
+		if err := json.Unmarshal(e, &a); err == nil && a.ID != nil {
+			added[i] = AddedToken{ID: int(*a.ID), Content: a.Content, SingleWord: a.SingleWord, LStrip: a.LStrip,
+				RStrip: a.RStrip, Normalized: a.Normalized, Special: a.Special}
 			continue
 		}
+		// Say why: an id missing, null or not an integer, else the error.
 		var fields struct {
 			ID      json.RawMessage `json:"id"`
 			Content json.RawMessage `json:"content"`
@@ -179,24 +230,19 @@ func DecodeAdded(raw json.RawMessage) ([]AddedToken, error) {
 		}
 		var content string
 		if err := json.Unmarshal(fields.Content, &content); err != nil {
-			return nil, fmt.Errorf("added_tokens[%d]: content %s is not a string", i, fields.Content)
+			return nil, fmt.Errorf("added_tokens[%d]: content %s is not a string", i, abbrev(fields.Content))
 		}
 		if _, ok := integer(fields.ID); !ok {
-			return nil, &IDError{Where: fmt.Sprintf("added_tokens[%d]", i), Token: content, ID: string(fields.ID), Problem: IDNotInteger}
+			return nil, idError(fmt.Sprintf("added_tokens[%d]", i), content, fields.ID)
+		}
+		var a2 AddedToken
+		err := json.Unmarshal(e, &a2)
+		if err == nil {
+			err = errors.New("malformed entry")
 		}
 		return nil, fmt.Errorf("added_tokens[%d] %q: %w", i, content, err)
 	}
-	return nil, fmt.Errorf("added_tokens: %w", err)
-}
-
-// integer reads a JSON integer literal.
-func integer(raw json.RawMessage) (int, bool) {
-	s := strings.TrimSpace(string(raw))
-	if strings.ContainsAny(s, ".eE\"") {
-		return 0, false
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
+	return added, nil
 }
 
 // CheckIDs checks the ids of a tokenizer: model is its model's vocabulary
