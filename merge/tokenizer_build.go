@@ -323,7 +323,8 @@ func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
 	switch {
 	case err == nil:
 		// A special token transformers refuses to load (a number, a
-		// list) must not reach the output.
+		// list) or a chat template that fails tokfile.CheckTemplate
+		// must not reach the output.
 		if err := tokfile.CheckConfig(raw); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
 		}
@@ -355,7 +356,10 @@ func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
 		}
 		bt.files["special_tokens_map.json"] = raw
 	}
-	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+	if raw, err := tokfile.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+		if err := tokfile.CheckTemplate(string(raw)); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, "chat_template.jinja"), err)
+		}
 		bt.files["chat_template.jinja"] = raw
 	}
 	return nil
