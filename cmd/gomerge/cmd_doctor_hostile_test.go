@@ -35,8 +35,9 @@ const goodTokenizerConfig = `{"tokenizer_class": "LlamaTokenizer", "bos_token": 
 
 // hostileModel writes a 64-row Llama whose token files are the good ones
 // with tok (tokenizer.json) or tc (tokenizer_config.json) replacing them
-// when not empty, and tokenizer.json grown to size bytes when size > 0.
-func hostileModel(t *testing.T, dir, tok, tc string, size int64, seed uint64) string {
+// when not empty, tokenizer.json grown to size bytes when size > 0, and
+// chat_template.jinja when jinja is not empty.
+func hostileModel(t *testing.T, dir, tok, tc, jinja string, size int64, seed uint64) string {
 	t.Helper()
 	testmodel.Must(t.Fatal, dir, testmodel.Spec{Vocab: 64, Hidden: 16, Intermediate: 32, Layers: 1, Heads: 2, KVHeads: 1, Seed: seed})
 	if tok == "" {
@@ -48,6 +49,11 @@ func hostileModel(t *testing.T, dir, tok, tc string, size int64, seed uint64) st
 	for name, doc := range map[string]string{"tokenizer.json": tok, "tokenizer_config.json": tc,
 		"generation_config.json": `{"bos_token_id": 1, "eos_token_id": 2}`} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if jinja != "" {
+		if err := os.WriteFile(filepath.Join(dir, "chat_template.jinja"), []byte(jinja), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,6 +72,7 @@ func hostileModel(t *testing.T, dir, tok, tc string, size int64, seed uint64) st
 func TestHostileTokenFiles(t *testing.T) {
 	cases := []struct {
 		name, tok, tc string
+		jinja         string // chat_template.jinja
 		size          int64
 		check, file   string // doctor's finding; the file errors name
 		// tokenizeOK: gomerge tokenize loads it as the Rust tokenizers
@@ -93,9 +100,10 @@ func TestHostileTokenFiles(t *testing.T) {
 		{name: "bos_token list", tc: `{"bos_token": ["<s>"], "eos_token": "</s>"}`, check: "special-token-type", file: "tokenizer_config.json", sideFile: true},
 		{name: "broken chat template", tc: `{"bos_token": "<s>", "chat_template": "{% for m in messages %}{{ m['content'] }}{% if m %}x{% endfor %}"}`,
 			check: "chat-template-syntax", file: "tokenizer_config.json", sideFile: true},
+		{name: "broken chat_template.jinja", jinja: "{% for m in messages %}{{ m['content'] }\n", check: "chat-template-syntax", file: "chat_template.jinja", sideFile: true},
 	}
 	root := t.TempDir()
-	good := hostileModel(t, filepath.Join(root, "good"), "", "", 0, 1)
+	good := hostileModel(t, filepath.Join(root, "good"), "", "", "", 0, 1)
 	// The harness can fail: the good model passes every tool.
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"doctor", good}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "no problems") {
@@ -107,7 +115,7 @@ func TestHostileTokenFiles(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			bad := hostileModel(t, filepath.Join(dir, "bad"), c.tok, c.tc, c.size, uint64(i+2))
+			bad := hostileModel(t, filepath.Join(dir, "bad"), c.tok, c.tc, c.jinja, c.size, uint64(i+2))
 			tool := func(want int, args ...string) string {
 				t.Helper()
 				var stdout, stderr bytes.Buffer
