@@ -38,6 +38,10 @@ type PlanOptions struct {
 	// VirtualOptions are the options the virtual plans' tensors are
 	// merged with (their seed).
 	VirtualOptions *Options
+	// AllowDegenerate plans tensors whose parameters make the output NaN
+	// or infinite (see ErrDegenerate) with a warning instead of failing,
+	// as mergekit does.
+	AllowDegenerate bool
 }
 
 // Plan is a validated merge: every output tensor with its inputs, shapes,
@@ -164,6 +168,11 @@ type planner struct {
 	slices []*planSlice
 	work   tensor.DType
 	out    tensor.DType
+
+	// degenerate is the first degenerate tensor AllowDegenerate let
+	// through, and degenerateCount how many there were.
+	degenerate      string
+	degenerateCount int
 }
 
 func (p *planner) errorf(pos Pos, format string, args ...any) error {
@@ -186,7 +195,7 @@ func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, e
 	p := &planner{cfg: cfg, opt: opt, res: newResolver(ctx, opt), byKey: map[string]*SourceModel{},
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
 	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.chooseArch,
-		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.outputConfig}
+		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.finishDegenerate, p.outputConfig}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			p.plan.Close()
@@ -477,6 +486,7 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		return err
 	}
 	seen := map[string]bool{}
+	origin := map[*SourceModel]paramOrigin{}
 	anyDirect := false
 	for k, src := range sources {
 		key := src.model.Ref.Key()
@@ -516,6 +526,7 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		if isBase {
 			task.Base = len(task.Inputs)
 		}
+		origin[src.model] = paramOrigin{src: src, name: iw.Name}
 		task.Inputs = append(task.Inputs, TaskInput{Model: src.model, Tensor: info, Parts: parts, DType: dt, Params: params})
 	}
 	if w.Optional && !anyDirect {
@@ -549,6 +560,9 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 			p.warnf("%s: left out: %s cannot merge it from %d input(s)", task.Name, p.method.Name, len(task.Inputs))
 			return nil
 		}
+	}
+	if err := p.checkDegenerate(task, s, origin, t); err != nil {
+		return err
 	}
 	p.plan.Tasks = append(p.plan.Tasks, task)
 	return nil

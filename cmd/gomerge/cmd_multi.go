@@ -79,6 +79,9 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitInterrupted
 		}
 		fmt.Fprintln(stderr, "gomerge:", err)
+		if _, ok := errors.AsType[*merge.ConfigError](err); ok {
+			return exitUsage
+		}
 		return exitFailed
 	}
 	if f.jsonOut {

@@ -137,6 +137,7 @@ func versionString() string {
 // accepted for compatibility, and gomerge's own.
 type mergeFlags struct {
 	allowCrimes, copyTokenizer, writeModelCard, quiet, jsonOut bool
+	allowDegenerate                                            bool
 	shardSize, memory                                          byteSize
 	seed                                                       int64
 	threads                                                    int
@@ -156,6 +157,7 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	f.shardSize = 5e9
 	f.copyTokenizer, f.writeModelCard, f.safeSerialization = true, true, true
 	fs.BoolVar(&f.allowCrimes, "allow-crimes", false, "allow mixing architectures")
+	fs.BoolVar(&f.allowDegenerate, "allow-degenerate", false, "merge tensors whose parameters make them NaN or infinite (NaN/Inf values, weights summing to 0 under normalize), with a warning, as mergekit does")
 	fs.BoolVar(&f.copyTokenizer, "copy-tokenizer", true, "copy the tokenizer of the base (or first) model")
 	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write README.md and mergekit_config.yml")
 	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (default 5B)")
@@ -288,7 +290,7 @@ func (f *mergeFlags) hubClient(log *slog.Logger) *hub.Client {
 // options are the merge options the flags ask for.
 func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 	return merge.Options{
-		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes, Hub: f.hubClient(log)},
+		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes, AllowDegenerate: f.allowDegenerate, Hub: f.hubClient(log)},
 		ShardSize:      int64(f.shardSize),
 		Threads:        f.threads,
 		MemoryBudget:   int64(f.memory),

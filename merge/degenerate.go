@@ -1,0 +1,158 @@
+package merge
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// ErrDegenerate is wrapped by the *ConfigError NewPlan returns when a
+// tensor's resolved parameters make its output NaN or infinite whatever
+// the weights hold: a parameter that is not a finite number, or weights
+// that a method divides by and that sum to zero. mergekit computes such
+// outputs and reports success; PlanOptions.AllowDegenerate turns the
+// error into a warning.
+var ErrDegenerate = errors.New("the output would be NaN or infinite")
+
+// paramOrigin is where the per-model parameters of one task input come
+// from: its slice source and the input tensor name they were resolved for.
+type paramOrigin struct {
+	src  planSource
+	name string
+}
+
+// lookupParam is evalFirst that also returns where the value is written.
+func lookupParam(levels []Params, name, tensorName string, t float64) (float64, Pos, bool) {
+	for _, ps := range levels {
+		s, ok := ps.Get(name)
+		if !ok {
+			continue
+		}
+		if v, ok := s.Eval(tensorName, t); ok {
+			return v, s.valuePos(tensorName), true
+		}
+	}
+	return 0, Pos{}, false
+}
+
+// valuePos is the position of the value Eval picks for tensorName: the
+// matching entry of a conditional list, else the setting's own.
+func (s Setting) valuePos(name string) Pos {
+	if s.Kind != Conditional {
+		return s.Pos
+	}
+	for _, c := range s.Conds {
+		if !c.HasFilter || c.Filter == "*" || name != "" && strings.Contains(name, c.Filter) {
+			if c.Value.Pos.Line > 0 {
+				return c.Value.Pos
+			}
+			return c.Pos
+		}
+	}
+	return s.Pos
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// checkDegenerate refuses, or with AllowDegenerate records, a task whose
+// parameters as written in the config make its output NaN or infinite.
+// Only values the config sets are examined: defaults are the method's.
+func (p *planner) checkDegenerate(task *Task, s *planSlice, origin map[*SourceModel]paramOrigin, t float64) error {
+	var pos Pos
+	var msg string
+	for _, prm := range p.method.Global {
+		v, at, ok := lookupParam([]Params{s.params, p.cfg.Parameters}, prm.Name, task.Name, t)
+		if ok && !finite(v) {
+			pos, msg = at, fmt.Sprintf("parameter %q is %v for tensor %s", prm.Name, v, task.Name)
+			break
+		}
+	}
+	for i, in := range task.Inputs {
+		if msg != "" {
+			break
+		}
+		if i == task.Base && p.method.Base != BaseNotSpecial {
+			continue // the base's per-model values are not used
+		}
+		o := origin[in.Model]
+		for _, prm := range p.method.PerModel {
+			v, at, ok := lookupParam([]Params{o.src.params, s.params, p.cfg.Parameters}, prm.Name, o.name, t)
+			switch {
+			case !ok:
+			case !finite(v):
+				pos, msg = at, fmt.Sprintf("parameter %q of model %s is %v for tensor %s", prm.Name, in.Model.Ref.String(), v, task.Name)
+			case prm.Name == "weight" && !finite(float64(tensor.RoundScalar(task.Work, float32(v)))):
+				pos, msg = at, fmt.Sprintf("weight %v of model %s overflows %s, the working dtype of tensor %s", v, in.Model.Ref.String(), task.Work, task.Name)
+			}
+			if msg != "" {
+				break
+			}
+		}
+	}
+	if msg == "" && p.method.WeightSum != nil {
+		pos, msg = p.zeroWeightSum(task, s, origin, t)
+	}
+	if msg == "" {
+		return nil
+	}
+	err := &ConfigError{File: p.cfg.File, Pos: pos, Err: ErrDegenerate,
+		Msg: fmt.Sprintf("%s: %s: %v (mergekit would write it; pass --allow-degenerate to do the same)", p.method.Name, msg, ErrDegenerate)}
+	if !p.opt.AllowDegenerate {
+		return err
+	}
+	if p.degenerate == "" {
+		p.degenerate = err.Error()
+	}
+	p.degenerateCount++
+	return nil
+}
+
+// zeroWeightSum checks the inputs whose weights the method divides by the
+// sum of: it reproduces the sum as Merge computes it (each weight rounded
+// to the working dtype, summed in float32, rounded again).
+func (p *planner) zeroWeightSum(task *Task, s *planSlice, origin map[*SourceModel]paramOrigin, t float64) (Pos, string) {
+	idx := p.method.WeightSum(task)
+	if len(idx) == 0 {
+		return Pos{}, ""
+	}
+	var sum float32
+	var terms []string
+	var first Pos
+	for _, i := range idx {
+		in := task.Inputs[i]
+		w := tensor.RoundScalar(task.Work, float32(in.Params["weight"]))
+		sum += w
+		o := origin[in.Model]
+		_, at, _ := lookupParam([]Params{o.src.params, s.params, p.cfg.Parameters}, "weight", o.name, t)
+		if at.Line == 0 {
+			at = o.src.pos
+		}
+		if first.Line == 0 {
+			first = at
+		}
+		terms = append(terms, fmt.Sprintf("%s %v (line %d)", in.Model.Ref.String(), in.Params["weight"], at.Line))
+	}
+	div := tensor.RoundScalar(task.Work, sum)
+	if div != 0 && finite(float64(div)) {
+		return Pos{}, ""
+	}
+	if first.Line == 0 {
+		first = p.cfg.MergeMethodPos
+	}
+	return first, fmt.Sprintf("the weights of tensor %s sum to %v in %s (%s) and the method divides by their sum; set them to sum to non-zero or turn normalisation off",
+		task.Name, div, task.Work, strings.Join(terms, ", "))
+}
+
+// finishDegenerate reports the tensors AllowDegenerate let through.
+func (p *planner) finishDegenerate() error {
+	switch {
+	case p.degenerateCount == 1:
+		p.warnf("%s", p.degenerate)
+	case p.degenerateCount > 1:
+		p.warnf("%s; and %d more tensors alike", p.degenerate, p.degenerateCount-1)
+	}
+	return nil
+}
