@@ -1,0 +1,115 @@
+package merge
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomerge/gomerge/internal/testmodel"
+)
+
+// editConfig rewrites a model's config.json with a string replacement.
+func editConfig(t *testing.T, dir, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), old, new, 1)
+	if s == string(b) {
+		t.Fatalf("%s: no %q", p, old)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lyingModels adds models whose configs disagree with the others or with
+// their own tensors to tinyModels.
+func lyingModels(t *testing.T) string {
+	dir := tinyModels(t)
+	w := func(name string, s testmodel.Spec) string {
+		return testmodel.Must(t.Fatal, filepath.Join(dir, name), s)
+	}
+	w("bert", testmodel.Spec{Seed: 1, Arch: "BertModel", ModelType: "bert", Delta: 0.01, DeltaSeed: 6})
+	w("foo1", testmodel.Spec{Seed: 1, Arch: "FooForCausalLM", ModelType: "foo"})
+	w("foo2", testmodel.Spec{Seed: 1, Arch: "FooForCausalLM", ModelType: "foo", Delta: 0.01, DeltaSeed: 7,
+		Extra: map[string][]int64{"model.extra.weight": {64}}})
+	w("bar", testmodel.Spec{Seed: 1, Arch: "BarForCausalLM", ModelType: "foo", Delta: 0.01, DeltaSeed: 8})
+	editConfig(t, w("nohead", testmodel.Spec{Seed: 1, Tied: true, Delta: 0.01, DeltaSeed: 9}),
+		`"tie_word_embeddings": true`, `"tie_word_embeddings": false`)
+	return dir
+}
+
+func TestPlanRefusesMixedArchitectures(t *testing.T) {
+	dir := lyingModels(t)
+	two := func(a, b string) string {
+		return "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: " + a + "\n  - model: " + b + "\n"
+	}
+	tests := []struct {
+		name, yml string
+		crimes    bool
+		want      string // "" = plans
+	}{
+		{"bert with llama", two("base", "bert"), false, "config.yml:5:12: model bert is BertModel, model_type bert (" + filepath.Join(dir, "bert", "config.json") +
+			") but base is LlamaForCausalLM, model_type llama (" + filepath.Join(dir, "base", "config.json") + "): mixing architectures needs --allow-crimes"},
+		{"llama with bert", two("bert", "base"), false, "model base is LlamaForCausalLM, model_type llama"},
+		{"bert with llama, crimes allowed", two("base", "bert"), true, ""},
+		{"two unknown architectures", two("foo1", "bar"), false, "model bar is BarForCausalLM, model_type foo"},
+		{"one unknown architecture twice", two("foo1", "foo2"), false, ""},
+		{"known tables differ", two("base", "qwen"), false, "model qwen is Qwen2ForCausalLM but base is LlamaForCausalLM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tt.yml), "config.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewPlan(cfg, PlanOptions{Dir: dir, AllowCrimes: tt.crimes})
+			if err == nil {
+				p.Close()
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanMissingWeights(t *testing.T) {
+	dir := lyingModels(t)
+	tests := []struct{ name, yml, err, warning string }{
+		{"untied model without lm_head", "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: nohead\n    parameters: {weight: 1}\n",
+			"config.yml:5:5: model nohead stores no lm_head.weight, which other models store, and " + filepath.Join(dir, "nohead", "config.json") + " sets tie_word_embeddings: false", ""},
+		{"untied model without lm_head, as base", "merge_method: ties\nbase_model: nohead\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\n",
+			"model nohead stores no lm_head.weight", ""},
+		{"tied model without lm_head", "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: tied\n    parameters: {weight: 1}\n",
+			"", "lm_head.weight: model tied stores none; its tied model.embed_tokens.weight stands in for it"},
+		{"tied output", "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: tied\n  - model: nohead\n  - model: base\n",
+			"", "left out because the output config sets tie_word_embeddings"},
+		{"optional weight in one model", "merge_method: linear\nmodels:\n  - model: foo2\n    parameters: {weight: 1}\n  - model: foo1\n    parameters: {weight: 1}\n",
+			"", "model foo1 lacks model.extra.weight that other models have; they are merged from those models only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := planYAML(t, dir, tt.yml)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !containsWarning(p.Warnings, tt.warning) {
+				t.Errorf("warnings %q lack %q", p.Warnings, tt.warning)
+			}
+		})
+	}
+}
