@@ -113,3 +113,55 @@ func TestPlanMissingWeights(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanRefusesLyingConfigs: a config.json that disagrees with its
+// model's tensors is refused at plan time, naming the file; with
+// --allow-crimes it is a warning.
+func TestPlanRefusesLyingConfigs(t *testing.T) {
+	dir := tinyModels(t)
+	tests := []struct {
+		name     string
+		old, new string
+		want     string
+	}{
+		{"hidden size", `"hidden_size": 64`, `"hidden_size": 4096`, "config.json says hidden_size 4096, but model.embed_tokens.weight is [256 64]"},
+		{"vocabulary", `"vocab_size": 256`, `"vocab_size": 10`, "config.json says vocab_size 10, but model.embed_tokens.weight has 256 rows"},
+		{"fewer layers", `"num_hidden_layers": 4`, `"num_hidden_layers": 2`, "config.json says num_hidden_layers 2, but model.layers.2.input_layernorm.weight is stored too"},
+		{"more layers", `"num_hidden_layers": 4`, `"num_hidden_layers": 6`, "config.json says num_hidden_layers 6, but the tensors hold 4 layers (no model.layers.4.input_layernorm.weight)"},
+		{"intermediate size", `"intermediate_size": 128`, `"intermediate_size": 100`, "config.json gives intermediate_size = 100, but model.layers.0.mlp.up_proj.weight is [128 64]"},
+		{"head dim", `"num_attention_heads": 4`, `"num_attention_heads": 4, "head_dim": 32`, "config.json gives num_attention_heads × head_dim = 128, but model.layers.0.self_attn.q_proj.weight is [64 64]"},
+		{"kv heads", `"num_key_value_heads": 2`, `"num_key_value_heads": 4`, "config.json gives num_key_value_heads × head_dim = 64, but model.layers.0.self_attn.k_proj.weight is [32 64]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			liar := filepath.Join(t.TempDir(), "liar")
+			testmodel.Must(t.Fatal, liar, testmodel.Spec{Seed: 1, Delta: 0.01, DeltaSeed: 11})
+			editConfig(t, liar, tt.old, tt.new)
+			yml := "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: base\n  - model: " + liar + "\n"
+			_, err := planYAML(t, dir, yml)
+			want := "config.yml:5:12: model " + liar + ": " + filepath.Join(liar, "config.json") + " " + tt.want[len("config.json "):]
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %v, want %q", err, want)
+			}
+			// As the base (the config.json the output takes) too.
+			if _, err := planYAML(t, dir, "merge_method: ties\nbase_model: "+liar+"\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\n"); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("as base: error %v, want %q", err, tt.want)
+			}
+			cfg, err := ParseConfig([]byte(yml), "config.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewPlan(cfg, PlanOptions{Dir: dir, AllowCrimes: true})
+			if err != nil {
+				if tt.name == "more layers" || tt.name == "fewer layers" {
+					return // the layer counts then differ between the models
+				}
+				t.Fatalf("with AllowCrimes: %v", err)
+			}
+			defer p.Close()
+			if !containsWarning(p.Warnings, tt.want[len("config.json "):]) {
+				t.Errorf("with AllowCrimes, warnings %q lack %q", p.Warnings, tt.want)
+			}
+		})
+	}
+}

@@ -198,7 +198,7 @@ func NewPlan(cfg *Config, opt PlanOptions) (*Plan, error) {
 func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, error) {
 	p := &planner{cfg: cfg, opt: opt, res: newResolver(ctx, opt), byKey: map[string]*SourceModel{},
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
-	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.chooseArch,
+	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.checkModelConfigs, p.chooseArch,
 		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.finishDegenerate, p.finishLacking, p.outputConfig}
 	for _, step := range steps {
 		if err := step(); err != nil {
