@@ -92,6 +92,8 @@ func TestPlanMissingWeights(t *testing.T) {
 			"", "lm_head.weight: model tied stores none; its tied model.embed_tokens.weight stands in for it"},
 		{"tied output", "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: tied\n  - model: nohead\n  - model: base\n",
 			"", "left out because the output config sets tie_word_embeddings"},
+		{"output vocabulary smaller than the donor's", "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: bigvocab\n  - model: base\n",
+			"", "the output config.json (from bigvocab) says vocab_size 260, but the output model.embed_tokens.weight has 256 rows"},
 		{"optional weight in one model", "merge_method: linear\nmodels:\n  - model: foo2\n    parameters: {weight: 1}\n  - model: foo1\n    parameters: {weight: 1}\n",
 			"", "model foo1 lacks model.extra.weight that other models have; they are merged from those models only"},
 	}

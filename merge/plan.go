@@ -908,7 +908,29 @@ func (p *planner) outputConfig() error {
 		}
 	}
 	p.plan.OutConfig = cfg
+	p.checkOutputVocab()
 	return nil
+}
+
+// checkOutputVocab warns when the output config's vocabulary size is not
+// the row count of the output embeddings, as when the common sub-matrix of
+// inputs of different vocabularies is smaller than the donor's (mergekit
+// writes the same config).
+func (p *planner) checkOutputVocab() {
+	a := p.plan.Arch
+	if a == nil || a.VocabSizeKey == "" {
+		return
+	}
+	vocab, ok := configInt(p.plan.OutConfig, a.VocabSizeKey)
+	if !ok {
+		return
+	}
+	for _, t := range p.plan.Tasks {
+		if t.IsEmbed && len(t.Shape) == 2 && t.Shape[0] != int64(vocab) {
+			p.warnf("the output config.json (from %s) says %s %d, but the output %s has %d rows", p.plan.Donor.Ref.String(), a.VocabSizeKey, vocab, t.Name, t.Shape[0])
+			return
+		}
+	}
 }
 
 // OutputBytes is the size of the output tensors.
