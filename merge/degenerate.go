@@ -10,12 +10,13 @@ import (
 )
 
 // ErrDegenerate is wrapped by the *ConfigError NewPlan returns when a
-// tensor's resolved parameters make its output NaN or infinite whatever
-// the weights hold: a parameter that is not a finite number, or weights
-// that a method divides by and that sum to zero. mergekit computes such
-// outputs and reports success; PlanOptions.AllowDegenerate turns the
-// error into a warning.
-var ErrDegenerate = errors.New("the output would be NaN or infinite")
+// tensor's parameters, as the config resolves them for it, make the merge
+// meaningless: a parameter that is not a finite number (NaN or ±Inf, which
+// make most methods write NaN), a weight that overflows the working dtype,
+// or weights that a method divides by and that sum to zero (NaN or
+// infinite output). mergekit computes such outputs and reports success;
+// PlanOptions.AllowDegenerate turns the error into a warning.
+var ErrDegenerate = errors.New("degenerate merge parameters")
 
 // paramOrigin is where the per-model parameters of one task input come
 // from: its slice source and the input tensor name they were resolved for.
@@ -66,7 +67,7 @@ func (p *planner) checkDegenerate(task *Task, s *planSlice, origin map[*SourceMo
 	for _, prm := range p.method.Global {
 		v, at, ok := lookupParam([]Params{s.params, p.cfg.Parameters}, prm.Name, task.Name, t)
 		if ok && !finite(v) {
-			pos, msg = at, fmt.Sprintf("parameter %q is %v for tensor %s", prm.Name, v, task.Name)
+			pos, msg = at, fmt.Sprintf("parameter %q is %v for tensor %s, not a finite number", prm.Name, v, task.Name)
 			break
 		}
 	}
@@ -83,7 +84,7 @@ func (p *planner) checkDegenerate(task *Task, s *planSlice, origin map[*SourceMo
 			switch {
 			case !ok:
 			case !finite(v):
-				pos, msg = at, fmt.Sprintf("parameter %q of model %s is %v for tensor %s", prm.Name, in.Model.Ref.String(), v, task.Name)
+				pos, msg = at, fmt.Sprintf("parameter %q of model %s is %v for tensor %s, not a finite number", prm.Name, in.Model.Ref.String(), v, task.Name)
 			case prm.Name == "weight" && !finite(float64(tensor.RoundScalar(task.Work, float32(v)))):
 				pos, msg = at, fmt.Sprintf("weight %v of model %s overflows %s, the working dtype of tensor %s", v, in.Model.Ref.String(), task.Work, task.Name)
 			}
@@ -98,13 +99,13 @@ func (p *planner) checkDegenerate(task *Task, s *planSlice, origin map[*SourceMo
 	if msg == "" {
 		return nil
 	}
-	err := &ConfigError{File: p.cfg.File, Pos: pos, Err: ErrDegenerate,
-		Msg: fmt.Sprintf("%s: %s: %v (mergekit would write it; pass --allow-degenerate to do the same)", p.method.Name, msg, ErrDegenerate)}
+	msg = fmt.Sprintf("%s: %v: %s", p.method.Name, ErrDegenerate, msg)
 	if !p.opt.AllowDegenerate {
-		return err
+		return &ConfigError{File: p.cfg.File, Pos: pos, Err: ErrDegenerate,
+			Msg: msg + " (mergekit merges it anyway; pass --allow-degenerate to do the same)"}
 	}
-	if p.degenerate == "" {
-		p.degenerate = err.Error()
+	if p.degenerateCount == 0 {
+		p.degenerate = p.posString(pos) + msg
 	}
 	p.degenerateCount++
 	return nil
@@ -142,7 +143,7 @@ func (p *planner) zeroWeightSum(task *Task, s *planSlice, origin map[*SourceMode
 	if first.Line == 0 {
 		first = p.cfg.MergeMethodPos
 	}
-	return first, fmt.Sprintf("the weights of tensor %s sum to %v in %s (%s) and the method divides by their sum; set them to sum to non-zero or turn normalisation off",
+	return first, fmt.Sprintf("the weights of tensor %s sum to %v in %s (%s) and the method divides by their sum, so the output would be NaN or infinite; make them sum to non-zero or turn normalisation off",
 		task.Name, div, task.Work, strings.Join(terms, ", "))
 }
 
@@ -150,9 +151,9 @@ func (p *planner) zeroWeightSum(task *Task, s *planSlice, origin map[*SourceMode
 func (p *planner) finishDegenerate() error {
 	switch {
 	case p.degenerateCount == 1:
-		p.warnf("%s", p.degenerate)
+		p.warnf("%s; merged anyway (--allow-degenerate)", p.degenerate)
 	case p.degenerateCount > 1:
-		p.warnf("%s; and %d more tensors alike", p.degenerate, p.degenerateCount-1)
+		p.warnf("%s; merged anyway (--allow-degenerate), with %d more tensors alike", p.degenerate, p.degenerateCount-1)
 	}
 	return nil
 }

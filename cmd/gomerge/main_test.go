@@ -166,10 +166,10 @@ func TestRunDegenerate(t *testing.T) {
 		code         int
 		out, stderr  string
 	}{
-		{"merge", zero, []string{"config.yml", "out"}, exitUsage, "", "config.yml:4:26: linear: the weights of tensor model.embed_tokens.weight sum to 0"},
-		{"plan", nan, []string{"plan", "config.yml"}, exitUsage, "", `config.yml:4:26: linear: parameter "weight" of model base is NaN`},
+		{"merge", zero, []string{"config.yml", "out"}, exitUsage, "", "config.yml:4:26: linear: degenerate merge parameters: the weights of tensor model.embed_tokens.weight sum to 0"},
+		{"plan", nan, []string{"plan", "config.yml"}, exitUsage, "", `config.yml:4:26: linear: degenerate merge parameters: parameter "weight" of model base is NaN`},
 		{"multi", nan, []string{"multi", "config.yml", "-I", "inter", "--out-path", "out"}, exitUsage, "", `parameter "weight" of model base is NaN`},
-		{"plan allowed", nan, []string{"plan", "config.yml", "--allow-degenerate"}, exitOK, `warning: config.yml:4:26: linear: parameter "weight" of model base is NaN`, ""},
+		{"plan allowed", nan, []string{"plan", "config.yml", "--allow-degenerate"}, exitOK, `warning: config.yml:4:26: linear: degenerate merge parameters: parameter "weight" of model base is NaN`, ""},
 		{"merge allowed", zero, []string{"config.yml", "out", "--allow-degenerate", "--quiet"}, exitOK, "", ""},
 	}
 	for _, tc := range tests {
