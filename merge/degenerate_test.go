@@ -48,6 +48,12 @@ var degenerateConfigs = []struct{ name, yml, want string }{
 		`config.yml:5:26: ties: degenerate merge parameters: parameter "weight" of model ft1 is NaN`},
 	{"ties nan density", "merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 1, density: .nan}\n",
 		`parameter "density" of model ft1 is NaN`},
+	{"della nan density", "merge_method: della\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 1, density: .nan}\n",
+		`config.yml:5:38: della: degenerate merge parameters: parameter "density" of model ft1 is NaN`},
+	{"dare_ties inf weight at the top", "merge_method: dare_ties\nbase_model: base\nparameters: {weight: .inf, density: 0.5}\nmodels:\n  - model: ft1\n",
+		`config.yml:3:22: dare_ties: degenerate merge parameters: parameter "weight" of model ft1 is +Inf`},
+	{"weight nan as a string", lin2("linear", "", `weight: "nan"`, "weight: 1"),
+		`parameter "weight" of model base is NaN`},
 	{"task_arithmetic inf lambda", "merge_method: task_arithmetic\nbase_model: base\nparameters: {lambda: .inf}\nmodels:\n  - model: ft1\n    parameters: {weight: 1}\n",
 		`config.yml:3:22: task_arithmetic: degenerate merge parameters: parameter "lambda" is +Inf for tensor model.embed_tokens.weight`},
 	{"slerp nan t", "merge_method: slerp\nbase_model: base\nparameters: {t: .nan}\nmodels:\n  - model: base\n  - model: ft1\n",
@@ -140,8 +146,10 @@ func TestDegenerateMeansNonFinite(t *testing.T) {
 	// Non-finite parameters that give finite garbage: gomerge's
 	// passthrough reads a NaN scale as "no scale" and copies (mergekit
 	// multiplies by it); an infinite nuslerp weight makes t = 1/∞ = 0;
-	// a NaN karcher tol leaves no input valid and gives zeros.
-	finiteGarbage := map[string]bool{"passthrough nan scale": true, "nuslerp inf weight": true, "karcher nan tol": true}
+	// a NaN karcher tol leaves no input valid and gives zeros; della
+	// draws its mask from NaN keep probabilities and writes finite values.
+	finiteGarbage := map[string]bool{"passthrough nan scale": true, "nuslerp inf weight": true, "karcher nan tol": true,
+		"della nan density": true}
 	run := func(t *testing.T, yml string) (bad, total int, err error) {
 		cfg, err := ParseConfig([]byte(yml), "config.yml")
 		if err != nil {

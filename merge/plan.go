@@ -595,6 +595,10 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 	if err := p.checkTask(task, s); err != nil {
 		return err
 	}
+	// Before the method's own checks, which may trip over a NaN.
+	if err := p.checkDegenerate(task, s, origin, t); err != nil {
+		return err
+	}
 	if hook := p.method.PlanTask; hook != nil {
 		skip, err := hook(&TaskContext{Task: task, Optional: w.Optional, OutDTypeSet: p.out != tensor.Invalid, BaseSet: s.base != nil})
 		if err != nil {
@@ -604,9 +608,6 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 			p.warnf("%s: left out: %s cannot merge it from %d input(s)", task.Name, p.method.Name, len(task.Inputs))
 			return nil
 		}
-	}
-	if err := p.checkDegenerate(task, s, origin, t); err != nil {
-		return err
 	}
 	p.plan.Tasks = append(p.plan.Tasks, task)
 	return nil
