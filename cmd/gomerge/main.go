@@ -11,6 +11,7 @@
 //	                                   move MODEL onto DONOR's tokenizer
 //	gomerge tokensurgeon --align-special MODEL [DONOR] OUT
 //	                                   make special-token ids agree across files
+//	gomerge clean OUT... [--json]     recover the leftovers of interrupted runs into OUT
 //	gomerge version
 //
 // Exit codes: 0 success, 1 merge failed, 2 usage or config error,
@@ -37,6 +38,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -84,6 +86,7 @@ const usage = `usage:
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
                                    make special-token ids agree across files
   gomerge tokenize --tokenizer DIR [--no-special]  text lines on stdin -> JSON arrays of token ids
+  gomerge clean OUT... [--json]    recover what interrupted runs into OUT left behind
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -117,6 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runTokensurgeon(ctx, args[1:], stdout, stderr)
 	case "tokenize":
 		return runTokenize(ctx, args[1:], stdout, stderr)
+	case "clean":
+		return runClean(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}
@@ -146,7 +151,7 @@ type mergeFlags struct {
 	cuda, gpu                                                  bool
 	safeSerialization                                          bool
 	cacheDir                                                   string
-	offline                                                    bool
+	offline, overwrite, alignSpecial                           bool
 	stderr                                                     io.Writer
 }
 
@@ -155,11 +160,13 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	f.stderr = stderr
 	f.shardSize = 5e9
-	f.copyTokenizer, f.writeModelCard, f.safeSerialization = true, true, true
+	f.copyTokenizer, f.writeModelCard, f.safeSerialization, f.alignSpecial = true, true, true, true
 	fs.BoolVar(&f.allowCrimes, "allow-crimes", false, "allow mixing architectures")
-	fs.BoolVar(&f.allowDegenerate, "allow-degenerate", false, "merge tensors whose parameters make them NaN or infinite (NaN/Inf values, weights summing to 0 under normalize), with a warning, as mergekit does")
+	fs.BoolVar(&f.allowDegenerate, "allow-degenerate", false, "merge tensors whose parameters are degenerate (NaN/Inf values, weights summing to 0 under normalize) with a warning, as mergekit does, instead of stopping")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace an existing output directory that gomerge did not write (inputs are never replaced)")
 	fs.BoolVar(&f.copyTokenizer, "copy-tokenizer", true, "copy the tokenizer of the base (or first) model")
 	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write README.md and mergekit_config.yml")
+	fs.BoolVar(&f.alignSpecial, "align-special-tokens", true, "make config.json and generation_config.json EOS/BOS/PAD ids agree with the written tokenizer and chat template")
 	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (default 5B)")
 	fs.Int64Var(&f.seed, "random-seed", -1, "seed for random methods (default: a random seed, logged and written to the model card)")
 	fs.IntVar(&f.threads, "j", 0, "threads: tensors, and pieces of a tensor, merged at once (default: number of CPUs)")
@@ -229,12 +236,15 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	}
 	opt.Seed = seed(f.seed, plan, log)
 	limitMemory(plan, opt)
+	var bar *progress
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
-		bar := newProgress(stderr)
+		bar = newProgress(stderr)
 		opt.Progress = bar.update
-		defer bar.finish()
 	}
 	res, err := merge.Execute(ctx, plan, pos[1], opt)
+	if bar != nil {
+		bar.finish() // what follows starts on its own line
+	}
 	if err != nil {
 		return failure(ctx, stderr, err, exitFailed)
 	}
@@ -290,13 +300,15 @@ func (f *mergeFlags) hubClient(log *slog.Logger) *hub.Client {
 // options are the merge options the flags ask for.
 func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 	return merge.Options{
-		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes, AllowDegenerate: f.allowDegenerate, Hub: f.hubClient(log)},
-		ShardSize:      int64(f.shardSize),
-		Threads:        f.threads,
-		MemoryBudget:   int64(f.memory),
-		CopyTokenizer:  f.copyTokenizer,
-		WriteModelCard: f.writeModelCard,
-		Logger:         log,
+		PlanOptions:       merge.PlanOptions{AllowCrimes: f.allowCrimes, AllowDegenerate: f.allowDegenerate, Hub: f.hubClient(log)},
+		ShardSize:         int64(f.shardSize),
+		Threads:           f.threads,
+		MemoryBudget:      int64(f.memory),
+		Overwrite:         f.overwrite,
+		KeepSpecialTokens: !f.alignSpecial,
+		CopyTokenizer:     f.copyTokenizer,
+		WriteModelCard:    f.writeModelCard,
+		Logger:            log,
 	}
 }
 
@@ -398,6 +410,10 @@ func failure(ctx context.Context, stderr io.Writer, err error, code int) int {
 		return exitInterrupted
 	}
 	fmt.Fprintln(stderr, "gomerge:", err)
+	if errors.Is(err, outdir.ErrRefused) {
+		// Found before any weight was read, like a config error.
+		return exitUsage
+	}
 	return code
 }
 

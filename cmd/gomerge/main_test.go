@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomerge/gomerge/internal/testmodel"
 )
@@ -184,5 +185,32 @@ func TestRunDegenerate(t *testing.T) {
 				t.Errorf("stdout %q, stderr %q; want %q, %q", stdout.String(), stderr.String(), tc.out, tc.stderr)
 			}
 		})
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	for _, tc := range []struct {
+		done, total int64
+		elapsed     time.Duration
+		want        string
+	}{
+		{0, 4e9, 0, "[                              ]   0% 0.00/4.00 GB 0 MB/s"},
+		{1e9, 4e9, 10 * time.Second, "[#######                       ]  25% 1.00/4.00 GB 100 MB/s ETA 30s"},
+		{2e9, 4e9, 100 * time.Second, "[###############               ]  50% 2.00/4.00 GB 20 MB/s ETA 1m40s"},
+		{1e9, 4e9, time.Hour, "[#######                       ]  25% 1.00/4.00 GB 0 MB/s ETA 3h00m"},
+		{4e9, 4e9, 65 * time.Second, "[##############################] 100% 4.00/4.00 GB 62 MB/s in 1m05s"},
+	} {
+		if got := progressLine(tc.done, tc.total, tc.elapsed, bytesUnit); got != tc.want {
+			t.Errorf("progressLine(%d, %d, %v)\n got %q\nwant %q", tc.done, tc.total, tc.elapsed, got, tc.want)
+		}
+	}
+	var b strings.Builder
+	p := newCountProgress(&b, "de_ud_gsd_ppl", "requests")
+	p.update(3, 3)
+	p.finish()
+	p.update(3, 3)
+	p.finish()
+	if got := b.String(); !strings.HasPrefix(got, "\r[") || !strings.Contains(got, "de_ud_gsd_ppl 3/3 requests") || strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") {
+		t.Errorf("eval progress %q", got)
 	}
 }

@@ -29,12 +29,21 @@ type seg struct {
 	off int // first row in the batch
 }
 
+// probe observes a forward pass. hidden, if set, receives the residual
+// stream entering each layer (the first is the embeddings) and then the
+// last layer's output before the final norm: layers+1 calls, each [total
+// tokens, hidden], to be copied if kept. route, if set, receives each
+// sparse layer's routing of every token and its router probabilities
+// [tokens, experts].
+type probe struct {
+	hidden func([]float32)
+	route  func(layer int, routes []route, probs []float32)
+}
+
 // forward runs new tokens of several sequences through the model at once,
 // appending their keys and values to each cache, and returns the final
-// normalized hidden states [total tokens, hidden]. If collect is not nil it
-// receives the hidden states as HF's output_hidden_states lists them: the
-// embeddings, the output of each layer but the last, and the final norm's.
-func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
+// normalized hidden states [total tokens, hidden]; p, if not nil, watches.
+func (m *Model) forward(segs []seg, p *probe) []float32 {
 	c := m.cfg
 	n := 0
 	for i := range segs {
@@ -55,8 +64,8 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 			}
 		}
 	}
-	if collect != nil {
-		collect(x)
+	if p != nil && p.hidden != nil {
+		p.hidden(x)
 	}
 	pos := make([]int, n)
 	for _, s := range segs {
@@ -70,8 +79,7 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 	v := make([]float32, n*kvDim)
 	a := make([]float32, n*qDim)
 	o := make([]float32, n*H)
-	g := make([]float32, n*c.inter)
-	u := make([]float32, n*c.inter)
+	var g, u []float32
 	for li := range m.layers {
 		y := &m.layers[li]
 		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], y.inNorm, c.eps) })
@@ -103,27 +111,29 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 			ffNorm = y.preFFNorm
 		}
 		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], ffNorm, c.eps) })
-		matmul(m.threads, g, h, n, y.gate, y.gateB)
-		matmul(m.threads, u, h, n, y.up, y.upB)
-		m.rows(n, func(t int) {
-			activate(c.act, g[t*c.inter:(t+1)*c.inter], u[t*c.inter:(t+1)*c.inter])
-		})
-		matmul(m.threads, o, g, n, y.down, y.downB)
+		if y.moe != nil {
+			m.moe(li, y.moe, h, o, n, p)
+		} else {
+			g, u = grow(g, n*c.inter), grow(u, n*c.inter)
+			matmul(m.threads, g, h, n, y.gate, y.gateB)
+			matmul(m.threads, u, h, n, y.up, y.upB)
+			m.rows(n, func(t int) {
+				activate(c.act, g[t*c.inter:(t+1)*c.inter], u[t*c.inter:(t+1)*c.inter])
+			})
+			matmul(m.threads, o, g, n, y.down, y.downB)
+		}
 		if c.sandwich {
 			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postFFNorm, c.eps) })
 		}
 		tensor.Add(x, o)
-		if collect != nil && li < len(m.layers)-1 {
-			collect(x)
+		if p != nil && p.hidden != nil {
+			p.hidden(x)
 		}
 	}
 	for _, s := range segs {
 		s.c.pos += len(s.ids)
 	}
 	m.rows(n, func(t int) { rmsNorm(x[t*H:(t+1)*H], x[t*H:(t+1)*H], m.norm, c.eps) })
-	if collect != nil {
-		collect(x)
-	}
 	return x
 }
 
@@ -381,6 +391,23 @@ func (m *Model) ContinuationLogProbs(context []int, conts [][]int) ([][]float64,
 			}
 		}
 	}
+	return out, nil
+}
+
+// HiddenStates returns the residual stream of ids at every layer boundary:
+// numLayers+1 slices, each [len(ids), hidden size] row-major. Entry l < numLayers
+// is the hidden state entering layer l (entry 0 is the embedding output,
+// after any embedding scale), as transformers' output_hidden_states lists it;
+// the last entry is the last layer's output before the final norm (where
+// transformers lists the final norm's output instead).
+func (m *Model) HiddenStates(ids []int) ([][]float32, error) {
+	if err := m.check(ids); err != nil {
+		return nil, err
+	}
+	out := make([][]float32, 0, m.cfg.layers+1)
+	m.forward([]seg{{ids: ids, c: m.newCache()}}, &probe{hidden: func(h []float32) {
+		out = append(out, append([]float32(nil), h...))
+	}})
 	return out, nil
 }
 
