@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,7 @@ func TestPlanMissingWeights(t *testing.T) {
 		{"tied output", "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: tied\n  - model: nohead\n  - model: base\n",
 			"", "left out because the output config sets tie_word_embeddings"},
 		{"output vocabulary smaller than the donor's", "merge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: bigvocab\n  - model: base\n",
-			"", "the output config.json (from bigvocab) says vocab_size 260, but the output model.embed_tokens.weight has 256 rows"},
+			"", "the output embeddings have 256 rows but bigvocab's config.json says vocab_size 260: the output config says 256"},
 		{"optional weight in one model", "merge_method: linear\nmodels:\n  - model: foo2\n    parameters: {weight: 1}\n  - model: foo1\n    parameters: {weight: 1}\n",
 			"", "model foo1 lacks model.extra.weight that other models have; they are merged from those models only"},
 	}
@@ -111,6 +112,11 @@ func TestPlanMissingWeights(t *testing.T) {
 			}
 			if !containsWarning(p.Warnings, tt.warning) {
 				t.Errorf("warnings %q lack %q", p.Warnings, tt.warning)
+			}
+			for _, task := range p.Tasks {
+				if v, _ := configInt(p.OutConfig, "vocab_size"); task.IsEmbed && task.Shape[0] != int64(v) {
+					t.Errorf("output config vocab_size %d, %s %v", v, task.Name, task.Shape)
+				}
 			}
 		})
 	}
@@ -165,5 +171,25 @@ func TestPlanRefusesLyingConfigs(t *testing.T) {
 				t.Errorf("with AllowCrimes, warnings %q lack %q", p.Warnings, tt.want)
 			}
 		})
+	}
+}
+
+// TestMultiStageShrunkVocabulary: a stage whose donor has the larger
+// vocabulary writes the common rows and a config that says so, which the
+// next stage's config check accepts, written or streamed.
+func TestMultiStageShrunkVocabulary(t *testing.T) {
+	dir := tinyModels(t)
+	yml := "name: blend\nmerge_method: linear\nparameters: {weight: 1}\nmodels:\n  - model: " + filepath.Join(dir, "bigvocab") +
+		"\n  - model: " + filepath.Join(dir, "base") + "\n---\nmerge_method: ties\nbase_model: " + filepath.Join(dir, "base") +
+		"\nmodels:\n  - model: blend\n    parameters: {weight: 1}\n"
+	for _, stream := range []bool{false, true} {
+		stages, err := ParseMultiConfig([]byte(yml), "multi.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mo := MultiOptions{IntermediateDir: t.TempDir(), OutPath: filepath.Join(t.TempDir(), "out"), Stream: stream}
+		if _, err := RunMulti(context.Background(), stages, mo, Options{}); err != nil {
+			t.Fatalf("stream %v: %v", stream, err)
+		}
 	}
 }

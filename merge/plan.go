@@ -909,15 +909,17 @@ func (p *planner) outputConfig() error {
 		}
 	}
 	p.plan.OutConfig = cfg
-	p.checkOutputVocab()
+	p.fixOutputVocab()
 	return nil
 }
 
-// checkOutputVocab warns when the output config's vocabulary size is not
-// the row count of the output embeddings, as when the common sub-matrix of
-// inputs of different vocabularies is smaller than the donor's (mergekit
-// writes the same config).
-func (p *planner) checkOutputVocab() {
+// fixOutputVocab makes the output config's vocabulary size the row count
+// of the output embeddings when they all have the same, other than the
+// donor's: the common sub-matrix of inputs of different vocabularies is
+// smaller than a donor with the larger one. mergekit keeps the donor's
+// number, and transformers then refuses the model; the donor's tokenizer
+// still has the tokens past the rows, which the warning says.
+func (p *planner) fixOutputVocab() {
 	a := p.plan.Arch
 	if a == nil || a.VocabSizeKey == "" {
 		return
@@ -926,12 +928,26 @@ func (p *planner) checkOutputVocab() {
 	if !ok {
 		return
 	}
+	rows := int64(-1)
 	for _, t := range p.plan.Tasks {
-		if t.IsEmbed && len(t.Shape) == 2 && t.Shape[0] != int64(vocab) {
-			p.warnf("the output config.json (from %s) says %s %d, but the output %s has %d rows", p.plan.Donor.Ref.String(), a.VocabSizeKey, vocab, t.Name, t.Shape[0])
+		if !t.IsEmbed || len(t.Shape) != 2 {
+			continue
+		}
+		if rows >= 0 && t.Shape[0] != rows {
+			p.warnf("the output embeddings have different row counts (%s has %d); %s stays %d", t.Name, t.Shape[0], a.VocabSizeKey, vocab)
 			return
 		}
+		rows = t.Shape[0]
 	}
+	if rows < 0 || rows == int64(vocab) {
+		return
+	}
+	if !configSet(p.plan.OutConfig, a.VocabSizeKey, int(rows)) {
+		p.warnf("could not set %s in the output config", a.VocabSizeKey)
+		return
+	}
+	p.warnf("the output embeddings have %d rows but %s's config.json says %s %d: the output config says %d; token ids from %d up in the copied tokenizer have no embedding",
+		rows, p.plan.Donor.Ref.String(), a.VocabSizeKey, vocab, rows, rows)
 }
 
 // OutputBytes is the size of the output tensors.
