@@ -59,40 +59,10 @@ func (s Setting) valuePos(name string) Pos {
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // checkDegenerate refuses, or with AllowDegenerate records, a task whose
-// parameters as written in the config make its output NaN or infinite.
-// Only values the config sets are examined: defaults are the method's.
+// parameters as the config resolves them make its output NaN, infinite
+// or meaningless (see ErrDegenerate).
 func (p *planner) checkDegenerate(task *Task, s *planSlice, origin map[*SourceModel]paramOrigin, t float64) error {
-	var pos Pos
-	var msg string
-	for _, prm := range p.method.Global {
-		v, at, ok := lookupParam([]Params{s.params, p.cfg.Parameters}, prm.Name, task.Name, t)
-		if ok && !finite(v) {
-			pos, msg = at, fmt.Sprintf("parameter %q is %v for tensor %s, not a finite number", prm.Name, v, task.Name)
-			break
-		}
-	}
-	for i, in := range task.Inputs {
-		if msg != "" {
-			break
-		}
-		if i == task.Base && p.method.Base != BaseNotSpecial {
-			continue // the base's per-model values are not used
-		}
-		o := origin[in.Model]
-		for _, prm := range p.method.PerModel {
-			v, at, ok := lookupParam([]Params{o.src.params, s.params, p.cfg.Parameters}, prm.Name, o.name, t)
-			switch {
-			case !ok:
-			case !finite(v):
-				pos, msg = at, fmt.Sprintf("parameter %q of model %s is %v for tensor %s, not a finite number", prm.Name, in.Model.Ref.String(), v, task.Name)
-			case prm.Name == "weight" && !finite(float64(tensor.RoundScalar(task.Work, float32(v)))):
-				pos, msg = at, fmt.Sprintf("weight %v of model %s overflows %s, the working dtype of tensor %s", v, in.Model.Ref.String(), task.Work, task.Name)
-			}
-			if msg != "" {
-				break
-			}
-		}
-	}
+	pos, msg := p.nonFiniteParam(task, s, origin, t)
 	if msg == "" && p.method.WeightSum != nil {
 		pos, msg = p.zeroWeightSum(task, s, origin, t)
 	}
@@ -109,6 +79,36 @@ func (p *planner) checkDegenerate(task *Task, s *planSlice, origin map[*SourceMo
 	}
 	p.degenerateCount++
 	return nil
+}
+
+// nonFiniteParam finds a parameter the config sets to NaN or ±Inf for the
+// task, or a weight that overflows the working dtype. Only values the
+// config sets are examined (passthrough's default scale is NaN), and not
+// the base's per-model values where the method ignores them.
+func (p *planner) nonFiniteParam(task *Task, s *planSlice, origin map[*SourceModel]paramOrigin, t float64) (Pos, string) {
+	for _, prm := range p.method.Global {
+		v, at, ok := lookupParam([]Params{s.params, p.cfg.Parameters}, prm.Name, task.Name, t)
+		if ok && !finite(v) {
+			return at, fmt.Sprintf("parameter %q is %v for tensor %s, not a finite number", prm.Name, v, task.Name)
+		}
+	}
+	for i, in := range task.Inputs {
+		if i == task.Base && p.method.Base != BaseNotSpecial {
+			continue
+		}
+		o := origin[in.Model]
+		for _, prm := range p.method.PerModel {
+			v, at, ok := lookupParam([]Params{o.src.params, s.params, p.cfg.Parameters}, prm.Name, o.name, t)
+			switch {
+			case !ok:
+			case !finite(v):
+				return at, fmt.Sprintf("parameter %q of model %s is %v for tensor %s, not a finite number", prm.Name, in.Model.Ref.String(), v, task.Name)
+			case prm.Name == "weight" && !finite(float64(tensor.RoundScalar(task.Work, float32(v)))):
+				return at, fmt.Sprintf("weight %v of model %s overflows %s, the working dtype of tensor %s", v, in.Model.Ref.String(), task.Work, task.Name)
+			}
+		}
+	}
+	return Pos{}, ""
 }
 
 // zeroWeightSum checks the inputs whose weights the method divides by the
