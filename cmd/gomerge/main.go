@@ -142,6 +142,7 @@ func versionString() string {
 // accepted for compatibility, and gomerge's own.
 type mergeFlags struct {
 	allowCrimes, copyTokenizer, writeModelCard, quiet, jsonOut bool
+	allowDegenerate                                            bool
 	shardSize, memory                                          byteSize
 	seed                                                       int64
 	threads                                                    int
@@ -161,6 +162,7 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	f.shardSize = 5e9
 	f.copyTokenizer, f.writeModelCard, f.safeSerialization, f.alignSpecial = true, true, true, true
 	fs.BoolVar(&f.allowCrimes, "allow-crimes", false, "allow mixing architectures")
+	fs.BoolVar(&f.allowDegenerate, "allow-degenerate", false, "merge tensors whose parameters are degenerate (NaN/Inf values, weights summing to 0 under normalize) with a warning, as mergekit does, instead of stopping")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "replace an existing output directory that gomerge did not write (inputs are never replaced)")
 	fs.BoolVar(&f.copyTokenizer, "copy-tokenizer", true, "copy the tokenizer of the base (or first) model")
 	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write README.md and mergekit_config.yml")
@@ -298,7 +300,7 @@ func (f *mergeFlags) hubClient(log *slog.Logger) *hub.Client {
 // options are the merge options the flags ask for.
 func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 	return merge.Options{
-		PlanOptions:       merge.PlanOptions{AllowCrimes: f.allowCrimes, Hub: f.hubClient(log)},
+		PlanOptions:       merge.PlanOptions{AllowCrimes: f.allowCrimes, AllowDegenerate: f.allowDegenerate, Hub: f.hubClient(log)},
 		ShardSize:         int64(f.shardSize),
 		Threads:           f.threads,
 		MemoryBudget:      int64(f.memory),

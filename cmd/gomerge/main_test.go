@@ -157,6 +157,37 @@ func TestRunJSONAndPlan(t *testing.T) {
 	}
 }
 
+func TestRunDegenerate(t *testing.T) {
+	models(t)
+	zero := "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: ft\n    parameters: {weight: -1}\n"
+	nan := "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: .nan}\n  - model: ft\n    parameters: {weight: 1}\n"
+	tests := []struct {
+		name, config string
+		args         []string
+		code         int
+		out, stderr  string
+	}{
+		{"merge", zero, []string{"config.yml", "out"}, exitUsage, "", "config.yml:4:26: linear: degenerate merge parameters: the weights of tensor model.embed_tokens.weight sum to 0"},
+		{"plan", nan, []string{"plan", "config.yml"}, exitUsage, "", `config.yml:4:26: linear: degenerate merge parameters: parameter "weight" of model base is NaN`},
+		{"multi", nan, []string{"multi", "config.yml", "-I", "inter", "--out-path", "out"}, exitUsage, "", `parameter "weight" of model base is NaN`},
+		{"plan allowed", nan, []string{"plan", "config.yml", "--allow-degenerate"}, exitOK, `warning: config.yml:4:26: linear: degenerate merge parameters: parameter "weight" of model base is NaN`, ""},
+		{"merge allowed", zero, []string{"config.yml", "out", "--allow-degenerate", "--quiet"}, exitOK, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			writeConfig(t, tc.config)
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Errorf("stdout %q, stderr %q; want %q, %q", stdout.String(), stderr.String(), tc.out, tc.stderr)
+			}
+		})
+	}
+}
+
 func TestProgressLine(t *testing.T) {
 	for _, tc := range []struct {
 		done, total int64

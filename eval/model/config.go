@@ -258,6 +258,19 @@ func fromFields(f *fields) (*config, error) {
 			return nil, fmt.Errorf("%w: %s must be a positive integer, got %d", ErrConfig, v.name, v.n)
 		}
 	}
+	if !f.has("head_dim") && c.hidden%c.heads != 0 {
+		return nil, fmt.Errorf("%w: hidden_size %d is not a multiple of num_attention_heads %d (and there is no head_dim)", ErrConfig, c.hidden, c.heads)
+	}
+	if c.eps < 0 {
+		// 0 is legal (HF adds eps under the square root); a negative
+		// eps makes the root of a small mean square NaN.
+		return nil, fmt.Errorf("%w: rms_norm_eps %v must not be negative", ErrConfig, c.eps)
+	}
+	for _, id := range append([]int{c.bos}, c.eos...) {
+		if id >= c.vocab {
+			return nil, fmt.Errorf("%w: token id %d (bos_token_id or eos_token_id) is outside vocab_size %d", ErrConfig, id, c.vocab)
+		}
+	}
 	if c.heads%c.kvHeads != 0 {
 		return nil, fmt.Errorf("%w: num_attention_heads %d is not a multiple of num_key_value_heads %d", ErrConfig, c.heads, c.kvHeads)
 	}
@@ -306,7 +319,11 @@ func fromFields(f *fields) (*config, error) {
 		c.attnBias = f.bool("attention_bias", false)
 		c.gemmaNorm, c.embScale, c.sandwich = true, true, true
 		c.qkNorm = fam == "gemma3_text"
-		c.scaling = 1 / math.Sqrt(f.num("query_pre_attn_scalar", 256))
+		qpas := f.num("query_pre_attn_scalar", 256)
+		if qpas <= 0 {
+			return nil, fmt.Errorf("%w: query_pre_attn_scalar %v must be positive", ErrConfig, qpas)
+		}
+		c.scaling = 1 / math.Sqrt(qpas)
 		c.attnCap = f.num("attn_logit_softcapping", map[bool]float64{true: 50}[fam == "gemma2"])
 		c.finalCap = f.num("final_logit_softcapping", map[bool]float64{true: 30}[fam == "gemma2"])
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
@@ -77,11 +79,13 @@ func Load(configJSON []byte, src safetensors.Source, opts Options) (*Model, erro
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	l := &loader{src: src, compact: opts.Compact, gemma: cfg.gemmaNorm}
+	l := &loader{src: src, compact: opts.Compact, gemma: cfg.gemmaNorm, used: map[string]bool{}}
 	c := cfg
 	m.embed = l.matrix("model.embed_tokens.weight", c.vocab, c.hidden)
 	m.norm = l.norm("model.norm.weight", c.hidden)
-	if _, ok := src.Tensor("lm_head.weight"); ok && !c.tied {
+	if !c.tied {
+		// transformers would start an absent lm_head from random
+		// weights; the embeddings do not stand in for it.
 		m.head = l.matrix("lm_head.weight", c.vocab, c.hidden)
 	} else {
 		m.head = m.embed
@@ -131,7 +135,32 @@ func Load(configJSON []byte, src safetensors.Source, opts Options) (*Model, erro
 	if l.err != nil {
 		return nil, l.err
 	}
+	if err := l.checkUnused(c); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// checkUnused refuses tensors the forward pass did not read: layers beyond
+// num_hidden_layers, or weights of another family (q_norm under a Qwen2
+// config). Scoring without them would score another model than the
+// checkpoint holds. A stored lm_head under tie_word_embeddings (HF ties it
+// to the embeddings too) and rotary inv_freq buffers of older checkpoints
+// are not weights and pass.
+func (l *loader) checkUnused(c *config) error {
+	for _, name := range l.src.Names() {
+		if l.used[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || name == "lm_head.weight" && c.tied {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(name, "model.layers."); ok {
+			idx, _, _ := strings.Cut(rest, ".")
+			if i, err := strconv.Atoi(idx); err == nil && i >= c.layers {
+				return fmt.Errorf("tensor %s is in layer %d, but config.json has num_hidden_layers %d", name, i, c.layers)
+			}
+		}
+		return fmt.Errorf("tensor %s is not part of the %s model config.json describes", name, c.family)
+	}
+	return nil
 }
 
 // VocabSize returns the number of logits per position.
@@ -160,6 +189,7 @@ type loader struct {
 	compact bool
 	gemma   bool
 	err     error
+	used    map[string]bool // tensors read
 }
 
 func (l *loader) read(name string, shape ...int) ([]byte, tensor.DType, bool) {
@@ -171,6 +201,7 @@ func (l *loader) read(name string, shape ...int) ([]byte, tensor.DType, bool) {
 		l.err = fmt.Errorf("tensor %s is missing", name)
 		return nil, 0, false
 	}
+	l.used[name] = true
 	want := int64(1)
 	for _, s := range shape {
 		want *= int64(s)
