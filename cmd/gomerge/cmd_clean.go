@@ -28,11 +28,10 @@ type cleanResult struct {
 
 func runClean(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gomerge clean", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, cleanUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, cleanUsage)
 	jsonOut := fs.Bool("json", false, "print what was done as JSON")
 	var verbose counter
-	fs.Var(&verbose, "v", "more logging")
+	verbosity(fs, &verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

@@ -24,8 +24,7 @@ SentencePiece tokenizer.model and tokenizer_config.json.
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gomerge convert-llama2c", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, convertUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, convertUsage)
 	tok := fs.String("tokenizer", "", "llama2.c tokenizer file")
 	overwrite := fs.Bool("overwrite", false, "replace an existing OUT that gomerge did not write (inputs are never replaced)")
 	pos, err := parseInterspersed(fs, args)

@@ -16,11 +16,10 @@ import (
 	"github.com/gomerge/gomerge/eval"
 )
 
-const evalUsage = `usage:
-  gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
-  gomerge eval --endpoint URL [SERVED_MODEL] --task NAME|FILE [flags]
-  gomerge eval --list
-  gomerge eval --license NAME
+const evalUsage = `usage: gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
+       gomerge eval --endpoint URL [SERVED_MODEL] --task NAME|FILE [flags]
+       gomerge eval --list
+       gomerge eval --license NAME
 
 Scores a model on tasks with lm-evaluation-harness semantics: built-in German
 sets (see --list) or task files (YAML or JSONL, see "go doc
@@ -57,8 +56,7 @@ type evalFlags struct {
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f evalFlags
 	fs := flag.NewFlagSet("gomerge eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, evalUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, evalUsage)
 	fs.Var(&f.tasks, "task", "task name or file; repeat or separate with commas")
 	fs.IntVar(&f.limit, "limit", 0, "score only the first N documents of each task")
 	fs.IntVar(&f.numFewshot, "num-fewshot", -1, "override the tasks' num_fewshot")
@@ -75,7 +73,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.concurrent, "concurrent", 1, "requests to --endpoint in flight")
 	fs.BoolVar(&f.textPrompts, "text-prompts", false, "send --endpoint text, tokenized by the server (multiple-choice tasks and pre-tokenized perplexity only; lm-eval's gguf model)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
-	fs.Var(&f.verbose, "v", "more logging (-v info, -v -v debug)")
+	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -98,8 +96,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.apiKey == "" {
 		f.apiKey = os.Getenv("OPENAI_API_KEY")
 	}
-	if len(f.tasks) == 0 || len(pos) > 1 || (len(pos) == 0 && f.endpoint == "") {
-		fs.Usage()
+	switch {
+	case len(pos) == 0 && f.endpoint == "":
+		fmt.Fprintln(stderr, "gomerge eval: missing MODEL_DIR (a model directory or a merge config), or --endpoint URL (see gomerge eval -h)")
+		return exitUsage
+	case len(pos) > 1:
+		fmt.Fprintf(stderr, "gomerge eval: one model at a time, got %d: %s (see gomerge eval -h)\n", len(pos), strings.Join(pos, " "))
+		return exitUsage
+	case len(f.tasks) == 0:
+		fmt.Fprintln(stderr, "gomerge eval: missing --task NAME|FILE (gomerge eval --list shows the built-in tasks)")
 		return exitUsage
 	}
 	tasks := make([]*eval.Task, 0, len(f.tasks))

@@ -27,8 +27,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gomerge extract-lora", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, extractUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, extractUsage)
 	opt := merge.ExtractOptions{MaxRank: 128, DistributeScale: true}
 	var out string
 	var save, include, exclude stringList
@@ -50,7 +49,7 @@ func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&opt.Threads, "j", 2, "decompositions at once")
 	fs.BoolVar(&jsonOut, "json", false, "print a JSON summary on stdout")
 	fs.BoolVar(&opt.Overwrite, "overwrite", false, "replace an existing --out-path that gomerge did not write (inputs are never replaced)")
-	fs.Var(&verbose, "v", "more logging")
+	verbosity(fs, &verbose)
 	var ignored string
 	var ignoredBool bool
 	for _, name := range []string{"lora-merge-cache", "lora-merge-dtype", "device"} {

@@ -51,7 +51,7 @@ type moeRouteLayer struct {
 func runMoERoute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gomerge moe route", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, moeRouteUsage) }
+	setUsage(fs, stderr, moeRouteUsage)
 	prompt := fs.String("prompt", "", "text to route")
 	idList := fs.String("ids", "", "comma-separated token ids to route instead of a prompt")
 	noSpecial := fs.Bool("no-special", false, "do not add the tokenizer's special tokens")

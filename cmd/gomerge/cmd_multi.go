@@ -24,7 +24,7 @@ are skipped. The unnamed stage, if any, is the final merge and goes to
 func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f mergeFlags
 	fs := newMergeFlags(stderr, &f)
-	fs.Usage = func() { fmt.Fprint(stderr, multiUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, multiUsage)
 	var mo merge.MultiOptions
 	fs.StringVar(&mo.IntermediateDir, "intermediate-dir", "", "directory for the named stages' outputs (required)")
 	fs.StringVar(&mo.IntermediateDir, "I", "", "same as --intermediate-dir")

@@ -32,7 +32,7 @@ inputs can hold newlines.
 func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gomerge tokenize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tokenizeUsage) }
+	setUsage(fs, stderr, tokenizeUsage)
 	dir := fs.String("tokenizer", "", "tokenizer directory")
 	noSpecial := fs.Bool("no-special", false, "do not add the post-processor's special tokens")
 	jsonStrings := fs.Bool("json-strings", false, "each input line is a JSON string")

@@ -31,8 +31,7 @@ MODEL's tokens, and, when the chat templates differ, unless
 
 func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gomerge tokensurgeon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, surgeonUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, surgeonUsage)
 	align := fs.Bool("align-special", false, "align special tokens across files; weights untouched")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	takeTemplate := fs.String("take-template-from", "", "with --align-special and a DONOR whose chat template differs: donor or model (unset: refused)")
@@ -66,7 +65,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	var seed int64
 	fs.Int64Var(&seed, "random-seed", 0, "seed for randn and noise")
 	var shard byteSize = 5e9
-	fs.Var(&shard, "out-shard-size", "largest output shard in bytes (default 5B)")
+	fs.Var(&shard, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (×10³, ×10⁶, ×10⁹)")
 	fs.IntVar(&opt.Threads, "j", 2, "approximations at once")
 	var batch int
 	fs.IntVar(&batch, "batch-size", 512, "accepted for mergekit compatibility; no effect")

@@ -89,11 +89,46 @@ func (c *counter) Set(s string) error {
 	return nil
 }
 
+// addCounter is a flag that adds n to a counter each time it is given
+// (-vv for -v -v).
+type addCounter struct {
+	c *counter
+	n int
+}
+
+func (a addCounter) String() string   { return "" }
+func (a addCounter) IsBoolFlag() bool { return true }
+func (a addCounter) Set(s string) error {
+	if v, err := strconv.ParseBool(s); err != nil || v {
+		*a.c += counter(a.n)
+	}
+	return nil
+}
+
+// verbosity adds -v, -vv and --verbose to fs, counting into c.
+func verbosity(fs *flag.FlagSet, c *counter) {
+	fs.Var(c, "v", "more logging: -v info, -v -v (or -vv) debug")
+	fs.Var(c, "verbose", "same as -v")
+	fs.Var(addCounter{c, 2}, "vv", "same as -v -v")
+}
+
 // byteSize is a size in bytes written as an integer with an optional
 // k/m/b suffix (×10³, ×10⁶, ×10⁹, any case), as mergekit's --out-shard-size.
 type byteSize int64
 
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+// String prints the size as it would be typed: 5B, 500M, 20k or digits.
+func (b *byteSize) String() string {
+	v := int64(*b)
+	for _, u := range []struct {
+		mult   int64
+		suffix string
+	}{{1e9, "B"}, {1e6, "M"}, {1e3, "k"}} {
+		if v != 0 && v%u.mult == 0 {
+			return strconv.FormatInt(v/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(v, 10)
+}
 func (b *byteSize) Set(s string) error {
 	v, err := parseSize(s)
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -70,32 +71,68 @@ const (
 	exitInterrupted = 130
 )
 
-const usage = `usage:
-  gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
-  gomerge eval MODEL --task NAME|FILE [flags]  score a model with lm-eval semantics (--list for tasks)
-  gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
-  gomerge multi CONFIG.yml --intermediate-dir DIR [--out-path DIR] [flags]
+const usage = `usage: gomerge COMMAND [arguments] [flags]
+
+Merge large language models: mergekit's YAML configs, the same models, one
+static binary. Model paths in a config resolve against the current directory.
+
+commands:
+  gomerge CONFIG.yml OUT           run a mergekit-yaml config, write the model to OUT
+                                   (also: gomerge merge CONFIG.yml OUT)
+  gomerge plan CONFIG.yml          validate a config against the models' headers; read no weights
+  gomerge multi CONFIG.yml -I DIR [--out-path OUT]
                                    run a multi-stage config (mergekit-multi)
-  gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
+  gomerge extract-lora --model FT --base-model BASE --out-path DIR
                                    extract a LoRA adapter (mergekit-extract-lora)
-  gomerge doctor MODEL... [--json] check special tokens, chat template and vocabulary
-  gomerge convert-llama2c MODEL.bin OUT
-                                   llama2.c checkpoint (+ tokenizer) to a Hugging Face directory
-  gomerge tokensurgeon MODEL DONOR OUT [flags]
+  gomerge eval MODEL --task NAME|FILE
+                                   score a model or a config (merged in memory) with lm-eval semantics
+  gomerge doctor MODEL...          check special tokens, chat template and vocabulary
+  gomerge tokensurgeon MODEL DONOR OUT
                                    move MODEL onto DONOR's tokenizer (mergekit-tokensurgeon)
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
                                    make special-token ids agree across files
-  gomerge tokenize --tokenizer DIR [--no-special]  text lines on stdin -> JSON arrays of token ids
-  gomerge clean OUT... [--json]    recover what interrupted runs into OUT left behind
-  gomerge version
+  gomerge tokenize --tokenizer DIR text lines on stdin -> JSON arrays of token ids
+  gomerge convert-llama2c MODEL.bin OUT
+                                   llama2.c checkpoint (+ tokenizer) to a Hugging Face directory
+  gomerge clean OUT...             recover what interrupted runs into OUT left behind
+  gomerge version                  module version, commit and Go version
 
-Run "gomerge CONFIG.yml OUT -h" for the merge flags.
+Run "gomerge COMMAND -h" (or "gomerge help COMMAND") for a command's flags.
+Exit codes: 0 done, 1 failed, 2 usage, config or refused output, 130 interrupted.
+`
+
+const mergeUsage = `usage: gomerge CONFIG.yml OUT [flags]
+       gomerge merge CONFIG.yml OUT [flags]
+
+Runs a mergekit-yaml config and writes the merged model to OUT: safetensors
+shards, config.json, the tokenizer, a model card and mergekit_config.yml.
+Tensors stream one at a time; OUT appears only when complete, never over an
+input, and never over a directory gomerge did not write (see --overwrite).
+
+examples:
+  gomerge examples/ties.yml ./out
+  gomerge config.yml ./out --random-seed 42 --out-shard-size 2B -j 2 --json
+`
+
+const planUsage = `usage: gomerge plan CONFIG.yml [flags]
+
+Checks a config against the models' config.json and tensor headers without
+reading a weight (hub models: headers only, by range requests), and prints
+the output tensors, bytes, shards and peak memory. Exit 2 names the YAML
+line of each problem.
+
+examples:
+  gomerge plan config.yml
+  gomerge plan config.yml --json
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
+	}
+	if args[0] == "help" && len(args) > 1 {
+		args = []string{args[1], "-h"}
 	}
 	switch args[0] {
 	case "version", "--version", "-version":
@@ -124,18 +161,57 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runClean(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
+	default:
+		if looksLikeCommand(args[0]) {
+			fmt.Fprintf(stderr, "gomerge: unknown command %q; run \"gomerge help\" for the commands\n", args[0])
+			return exitUsage
+		}
 	}
 	return runMerge(ctx, args, stdout, stderr, false)
 }
 
+// looksLikeCommand tells a mistyped command from a config file: a word
+// with no extension or path that names no file.
+func looksLikeCommand(arg string) bool {
+	if arg == "" || strings.HasPrefix(arg, "-") || strings.ContainsAny(arg, "./\\") {
+		return false
+	}
+	_, err := os.Stat(arg)
+	return err != nil
+}
+
+// versionString is the module version, the commit it was built from (with
+// "+dirty" for a modified tree) and the Go version.
 func versionString() string {
-	if version != "" {
-		return version
+	v, commit, goVersion := version, "", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" {
+			v = bi.Main.Version
+		}
+		goVersion = bi.GoVersion
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			commit = " commit " + rev
+			if modified == "true" {
+				commit += "+dirty"
+			}
+		}
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if v == "" {
+		v = "(devel)"
 	}
-	return "(devel)"
+	return fmt.Sprintf("%s%s %s %s/%s", v, commit, goVersion, runtime.GOOS, runtime.GOARCH)
 }
 
 // mergeFlags are mergekit-yaml's flags that mean something here, the ones
@@ -167,12 +243,11 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.copyTokenizer, "copy-tokenizer", true, "copy the tokenizer of the base (or first) model")
 	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write README.md and mergekit_config.yml")
 	fs.BoolVar(&f.alignSpecial, "align-special-tokens", true, "make config.json and generation_config.json EOS/BOS/PAD ids agree with the written tokenizer and chat template")
-	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (default 5B)")
+	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (×10³, ×10⁶, ×10⁹)")
 	fs.Int64Var(&f.seed, "random-seed", -1, "seed for random methods (default: a random seed, logged and written to the model card)")
 	fs.IntVar(&f.threads, "j", 0, "threads: tensors, and pieces of a tensor, merged at once (default: number of CPUs)")
 	fs.IntVar(&f.threads, "num-threads", 0, "same as -j")
-	fs.Var(&f.verbose, "v", "more logging (-v info, -v -v debug)")
-	fs.Func("vv", "debug logging", func(string) error { f.verbose += 2; return nil })
+	verbosity(fs, &f.verbose)
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	fs.BoolVar(&f.jsonOut, "json", false, "print a JSON summary on stdout")
 	fs.Var(&f.memory, "memory", "bytes of tensor buffers in flight (default: the largest tensor's, at least 256 MiB)")
@@ -200,6 +275,11 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, planOnly bool) int {
 	var f mergeFlags
 	fs := newMergeFlags(stderr, &f)
+	if planOnly {
+		setUsage(fs, stderr, planUsage)
+	} else {
+		setUsage(fs, stderr, mergeUsage)
+	}
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -207,12 +287,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	if err != nil {
 		return exitUsage
 	}
-	want := 2
-	if planOnly {
-		want = 1
-	}
-	if len(pos) != want {
-		fmt.Fprint(stderr, usage)
+	if msg := checkArgs(pos, planOnly); msg != "" {
+		fmt.Fprintf(stderr, "gomerge: %s (see gomerge %s-h)\n", msg, map[bool]string{true: "plan ", false: ""}[planOnly])
 		return exitUsage
 	}
 	if code := checkDeviceFlags(&f, stderr); code != exitOK {
@@ -255,6 +331,22 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 			res.Out, res.Tensors, res.Shards, float64(res.Bytes)/1e6, res.Seconds)
 	}
 	return exitOK
+}
+
+// checkArgs says what is wrong with a merge's or plan's positional
+// arguments, "" if nothing.
+func checkArgs(pos []string, planOnly bool) string {
+	switch {
+	case len(pos) == 0:
+		return "missing CONFIG.yml, the merge config"
+	case planOnly && len(pos) > 1:
+		return fmt.Sprintf("plan takes one config, got %d arguments: %s", len(pos), strings.Join(pos, " "))
+	case !planOnly && len(pos) == 1:
+		return "missing OUT, the directory to write the merged model to"
+	case !planOnly && len(pos) > 2:
+		return fmt.Sprintf("too many arguments after CONFIG.yml OUT: %s", strings.Join(pos[2:], " "))
+	}
+	return ""
 }
 
 // checkDeviceFlags refuses the flags this build cannot honour.

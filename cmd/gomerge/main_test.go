@@ -214,3 +214,47 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("eval progress %q", got)
 	}
 }
+
+// TestHelpAndHabits: every command's -h is its own usage in one style;
+// mergekit spellings work; mistakes say what is missing.
+func TestHelpAndHabits(t *testing.T) {
+	models(t)
+	writeConfig(t, "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n")
+	for _, cmd := range []string{"merge", "plan", "multi", "extract-lora", "eval", "doctor", "tokensurgeon", "tokenize", "convert-llama2c", "clean"} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{"help", cmd}, &stdout, &stderr); code != exitOK {
+			t.Errorf("help %s: exit %d", cmd, code)
+		}
+		help := stderr.String()
+		if !strings.HasPrefix(help, "usage: gomerge") || strings.Contains(help, "Usage of") {
+			t.Errorf("help %s:\n%s", cmd, help)
+		}
+		for _, line := range strings.Split(help, "\n") {
+			if strings.Count(line, "(default") > 1 || strings.HasPrefix(line, "  -") && strings.Contains(line, " value") {
+				t.Errorf("help %s: %q", cmd, line)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"config.yml"}, exitUsage, "missing OUT"},
+		{[]string{"plan"}, exitUsage, "missing CONFIG.yml"},
+		{[]string{"config.yml", "out", "extra"}, exitUsage, "too many arguments"},
+		{[]string{"frobnicate", "--help"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"plan", "config.yml", "--verbose", "--vv", "-v"}, exitOK, ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), tc.code, tc.stderr)
+		}
+	}
+	var stdout bytes.Buffer
+	run(context.Background(), []string{"version"}, &stdout, &bytes.Buffer{})
+	if v := stdout.String(); !strings.HasPrefix(v, "gomerge ") || !strings.Contains(v, "go1.") || !strings.Contains(v, "linux/") && !strings.Contains(v, "darwin/") {
+		t.Errorf("version: %q", v)
+	}
+}
