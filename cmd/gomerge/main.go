@@ -2,6 +2,7 @@
 //
 //	gomerge CONFIG.yml OUT [flags]     merge (same flags as mergekit-yaml)
 //	gomerge plan CONFIG.yml [flags]    validate and describe a merge; read no weights
+//	gomerge moe CONFIG.yml OUT [flags] build a mixture of experts (mergekit-moe)
 //	gomerge multi CONFIG.yml -I DIR [--out-path DIR]
 //	                                   run a multi-stage config (mergekit-multi)
 //	gomerge extract-lora --model FT --base-model BASE --out-path DIR
@@ -72,6 +73,8 @@ const usage = `usage:
   gomerge CONFIG.yml OUT [flags]   run a mergekit-yaml config, write the model to OUT
   gomerge eval MODEL --task NAME|FILE [flags]  score a model with lm-eval semantics (--list for tasks)
   gomerge plan CONFIG.yml [flags]  validate a config against the models' headers; read no weights
+  gomerge moe CONFIG.yml OUT [flags]
+                                   build a mixture of experts (mergekit-moe)
   gomerge multi CONFIG.yml --intermediate-dir DIR [--out-path DIR] [flags]
                                    run a multi-stage config (mergekit-multi)
   gomerge extract-lora --model FT --base-model BASE --out-path DIR [flags]
@@ -103,7 +106,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "moe":
+		return runMoE(ctx, args[1:], stdout, stderr, false)
 	case "plan":
+		if isMoEConfig(args[1:]) {
+			return runMoE(ctx, args[1:], stdout, stderr, true)
+		}
 		return runMerge(ctx, args[1:], stdout, stderr, true)
 	case "extract-lora":
 		return runExtractLoRA(ctx, args[1:], stdout, stderr)

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/moe"
+)
+
+// moeSubcommands are `gomerge moe WORD ...` commands other files register
+// (such as "route"); any other first argument is a config file.
+var moeSubcommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{}
+
+const moeUsage = `usage: gomerge moe CONFIG.yml OUT [flags]   build a mixture of experts (mergekit-moe)
+       gomerge plan CONFIG.yml [flags]        describe it; read no weights
+`
+
+// moeFlags are mergekit-moe's flags and gomerge's own.
+type moeFlags struct {
+	mergeFlags
+	layout           string
+	allowSame        bool
+	gateVectors      string
+	overwrite        bool
+	quant4, quant8   bool
+	modelCardIgnored bool
+}
+
+func newMoEFlags(stderr io.Writer, f *moeFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("gomerge moe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, moeUsage); fs.PrintDefaults() }
+	f.stderr = stderr
+	f.shardSize = 5e9
+	f.copyTokenizer, f.writeModelCard = true, true
+	fs.StringVar(&f.layout, "moe-layout", "legacy", "expert tensors of Mixtral and Qwen3-MoE: legacy (per expert, llama.cpp/vLLM) or v5 (fused, transformers v5, what mergekit v0.1.4 writes)")
+	fs.BoolVar(&f.allowSame, "i-understand-this-is-not-useful-without-training", false, "allow every expert to be the same model")
+	fs.BoolVar(&f.allowSame, "allow-all-same", false, "same as --i-understand-this-is-not-useful-without-training")
+	fs.StringVar(&f.gateVectors, "gate-vectors", "", "safetensors file with a [layers, rows, hidden] tensor used as the routers instead of the gate mode")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace an existing OUT that gomerge did not write")
+	fs.BoolVar(&f.copyTokenizer, "copy-tokenizer", true, "copy the base's tokenizer and write generation_config.json")
+	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write mergekit_moe_config.yml")
+	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (default 5B)")
+	fs.Int64Var(&f.seed, "random-seed", -1, "seed for random gates and noise_scale (default: a random seed, logged)")
+	fs.IntVar(&f.threads, "j", 0, "tensors written at once (default: number of CPUs); the output does not depend on it")
+	fs.IntVar(&f.threads, "num-threads", 0, "same as -j")
+	fs.Var(&f.verbose, "v", "more logging (-v info, -v -v debug)")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.BoolVar(&f.jsonOut, "json", false, "print a JSON summary on stdout")
+	fs.StringVar(&f.device, "device", "cpu", "math device: cpu (the forward pass for hidden gates runs on the CPU)")
+	fs.BoolVar(&f.cuda, "cuda", false, "same as --device cuda")
+	fs.BoolVar(&f.safeSerialization, "safe-serialization", true, "write safetensors (the only format gomerge writes)")
+	fs.BoolVar(&f.quant4, "load-in-4bit", false, "mergekit's quantised forward pass; not available: the forward pass runs in float32")
+	fs.BoolVar(&f.quant8, "load-in-8bit", false, "mergekit's quantised forward pass; not available: the forward pass runs in float32")
+	for _, name := range []string{"gpu-rich", "multi-gpu", "low-cpu-memory", "read-to-gpu"} {
+		fs.BoolVar(&f.gpu, name, false, "GPU option of mergekit; not available in this build")
+	}
+	var ignoredBool bool
+	var ignoredString string
+	for _, name := range []string{"allow-crimes", "clone-tensors", "lazy-unpickle", "trust-remote-code", "async-write"} {
+		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
+	}
+	for _, name := range []string{"write-threads", "lora-merge-cache", "lora-merge-dtype"} {
+		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; no effect")
+	}
+	fs.StringVar(&f.cacheDir, "transformers-cache", "", "Hugging Face hub cache for downloaded models (default $HF_HUB_CACHE)")
+	fs.BoolVar(&f.offline, "offline", false, "use only models already in the hub cache (HF_HUB_OFFLINE=1)")
+	return fs
+}
+
+// runMoE is `gomerge moe CONFIG OUT`, and `gomerge plan CONFIG` for a
+// mergekit-moe config when planOnly.
+func runMoE(ctx context.Context, args []string, stdout, stderr io.Writer, planOnly bool) int {
+	if len(args) > 0 {
+		if sub, ok := moeSubcommands[args[0]]; ok {
+			return sub(ctx, args[1:], stdout, stderr)
+		}
+	}
+	var f moeFlags
+	fs := newMoEFlags(stderr, &f)
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	want := 2
+	if planOnly {
+		want = 1
+	}
+	if len(pos) != want {
+		fmt.Fprint(stderr, moeUsage)
+		return exitUsage
+	}
+	if code := checkDeviceFlags(&f.mergeFlags, stderr); code != exitOK {
+		return code
+	}
+	layout, err := moe.ParseLayout(f.layout)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomerge:", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, int(f.verbose))
+	if f.quant4 || f.quant8 {
+		log.Warn("--load-in-4bit/--load-in-8bit have no effect: the forward pass runs in float32 on the CPU")
+	}
+	cfg, err := moe.LoadConfig(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, "gomerge:", err)
+		return exitUsage
+	}
+	popt := moe.PlanOptions{PlanOptions: merge.PlanOptions{Hub: f.hubClient(log), HeadersOnly: planOnly}, Layout: layout, AllowAllSame: f.allowSame}
+	plan, err := moe.NewPlan(ctx, cfg, popt)
+	if err != nil {
+		return failure(ctx, stderr, err, exitUsage)
+	}
+	defer plan.Close()
+	for _, w := range plan.Warnings {
+		log.Warn(w)
+	}
+	if planOnly {
+		return printMoEPlan(plan, &f, stdout)
+	}
+	opt := moe.Options{Threads: f.threads, ShardSize: int64(f.shardSize), GateVectors: f.gateVectors,
+		CopyTokenizer: f.copyTokenizer, WriteConfigYAML: f.writeModelCard, Logger: log}
+	if f.seed >= 0 {
+		opt.Seed = uint64(f.seed)
+	} else {
+		opt.Seed = randomSeed()
+		if cfg.GateMode == moe.Random || cfg.GateMode == moe.UniformRandom {
+			log.Warn("no --random-seed given; pass this one to repeat the build", "seed", opt.Seed)
+		}
+	}
+	inputs := plan.ModelDirs()
+	if f.gateVectors != "" {
+		inputs = append(inputs, f.gateVectors)
+	}
+	out, err := createMoEOutput(pos[1], inputs, f.overwrite)
+	if err != nil {
+		return failure(ctx, stderr, err, exitUsage)
+	}
+	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
+		bar := newProgress(stderr)
+		opt.Progress = bar.update
+		defer bar.finish()
+	}
+	res, err := moe.Build(ctx, plan, out.Tmp(), opt)
+	if err == nil {
+		err = out.Commit()
+	}
+	if err != nil {
+		out.Abort()
+		return failure(ctx, stderr, err, exitFailed)
+	}
+	res.Out = out.Final()
+	if f.jsonOut {
+		printJSON(stdout, res)
+	} else if !f.quiet {
+		fmt.Fprintf(stderr, "gomerge: wrote %s: %s, %d experts, %d tensors, %d shard(s), %.1f MB in %.1fs\n",
+			res.Out, res.Architecture, res.Experts, res.Tensors, res.Shards, float64(res.Bytes)/1e6, res.Seconds)
+	}
+	return exitOK
+}
+
+// moePlanSummary is what `gomerge plan` reports for a MoE config.
+type moePlanSummary struct {
+	Kind         string   `json:"kind"`
+	Architecture string   `json:"architecture"`
+	Layout       string   `json:"layout"`
+	GateMode     string   `json:"gate_mode"`
+	Experts      int      `json:"experts"`
+	Shared       int      `json:"shared_experts"`
+	Tensors      int      `json:"tensors"`
+	Bytes        int64    `json:"bytes"`
+	Shards       int      `json:"shards"`
+	PeakMemory   int64    `json:"peak_memory_bytes"`
+	Warnings     []string `json:"warnings,omitempty"`
+}
+
+func printMoEPlan(plan *moe.Plan, f *moeFlags, stdout io.Writer) int {
+	threads := f.threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	s := moePlanSummary{Kind: "moe", Architecture: plan.Class, Layout: plan.Layout.String(), GateMode: string(plan.Config.GateMode),
+		Experts: len(plan.Config.Experts), Shared: len(plan.Config.SharedExperts), Tensors: len(plan.Tensors),
+		Bytes: plan.OutputBytes(), Shards: plan.Shards(int64(f.shardSize)), PeakMemory: plan.PeakMemory(threads), Warnings: plan.Warnings}
+	if f.jsonOut {
+		printJSON(stdout, s)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "moe:           %s (%s layout), gate_mode %s\nexperts:       %d routed, %d shared\n",
+		s.Architecture, s.Layout, s.GateMode, s.Experts, s.Shared)
+	fmt.Fprintf(stdout, "tensors:       %d\noutput bytes:  %d (%.2f GB)\nshards:        %d\npeak memory:   about %.0f MiB\n",
+		s.Tensors, s.Bytes, float64(s.Bytes)/1e9, s.Shards, float64(s.PeakMemory)/(1<<20))
+	for _, w := range s.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	return exitOK
+}
+
+// isMoEConfig reports whether the first positional argument names a
+// mergekit-moe config: a YAML mapping with experts: and no merge_method:.
+func isMoEConfig(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		data, err := os.ReadFile(a)
+		if err != nil {
+			return false
+		}
+		var doc map[string]any
+		if yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc) != nil {
+			return false
+		}
+		_, experts := doc["experts"]
+		_, method := doc["merge_method"]
+		return experts && !method
+	}
+	return false
+}
+
+// moeOutput stages the output in a hidden directory beside OUT and moves
+// it into place when complete. It is a stand-in for internal/outdir.
+type moeOutput struct{ final, tmp string }
+
+func createMoEOutput(out string, inputs []string, overwrite bool) (*moeOutput, error) {
+	final, err := filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range inputs {
+		abs, err := filepath.Abs(in)
+		if err != nil {
+			return nil, err
+		}
+		if within(final, abs) || within(abs, final) {
+			return nil, fmt.Errorf("output %s overlaps input %s; choose another directory", out, in)
+		}
+	}
+	if entries, err := os.ReadDir(final); err == nil && len(entries) > 0 && !overwrite {
+		if _, err := os.Stat(filepath.Join(final, "config.json")); err != nil {
+			return nil, fmt.Errorf("output %s exists and is not a model directory; pass --overwrite to replace it", out)
+		}
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".partial-")
+	if err != nil {
+		return nil, err
+	}
+	return &moeOutput{final: final, tmp: tmp}, nil
+}
+
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+func (o *moeOutput) Tmp() string   { return o.tmp }
+func (o *moeOutput) Final() string { return o.final }
+func (o *moeOutput) Abort()        { os.RemoveAll(o.tmp) }
+func (o *moeOutput) Commit() error {
+	os.Chmod(o.tmp, 0o755)
+	old := o.tmp + ".old"
+	replaced := os.Rename(o.final, old) == nil
+	if err := os.Rename(o.tmp, o.final); err != nil {
+		if replaced {
+			os.Rename(old, o.final)
+		}
+		return fmt.Errorf("move output into place: %w", err)
+	}
+	if replaced {
+		os.RemoveAll(old)
+	}
+	return nil
+}
