@@ -372,7 +372,7 @@ func (p *parser) config(root *yaml.Node) (*Config, error) {
 	if expertsNode == nil || len(cfg.Experts) == 0 {
 		return nil, p.errorf(orNode(expertsNode, root), "experts must list at least one expert")
 	}
-	return cfg, p.validate(cfg, root, eptNode)
+	return cfg, p.validate(cfg, expertsNode, eptNode)
 }
 
 func orNode(n, def *yaml.Node) *yaml.Node {
@@ -439,12 +439,12 @@ func (p *parser) experts(n *yaml.Node, what string) ([]Expert, error) {
 
 // validate applies mergekit's is_bad_config rules that need no flag and no
 // model, naming the line of the offending entry.
-func (p *parser) validate(cfg *Config, root, eptNode *yaml.Node) error {
+func (p *parser) validate(cfg *Config, expertsKey, eptNode *yaml.Node) error {
 	if cfg.ExpertsPerToken < 1 {
-		return p.errorf(orNode(eptNode, root), "experts_per_token must be at least 1")
+		return p.errorf(eptNode, "experts_per_token must be at least 1")
 	}
 	if len(cfg.Experts) < cfg.ExpertsPerToken {
-		return p.errorf(orNode(eptNode, root), "experts_per_token is %d but only %d experts are listed", cfg.ExpertsPerToken, len(cfg.Experts))
+		return p.errorf(orNode(eptNode, expertsKey), "experts_per_token is %d but only %d experts are listed", cfg.ExpertsPerToken, len(cfg.Experts))
 	}
 	if len(cfg.SharedExperts) > 1 {
 		return &merge.ConfigError{File: p.file, Pos: cfg.SharedExperts[1].Pos, Msg: "at most one shared expert is supported"}

@@ -276,7 +276,7 @@ func (pl *Plan) embedVector(_ context.Context, enc *prompts, texts []string) ([]
 	normalize(sum)
 	out := make([][]float64, pl.Layers)
 	for l := range out {
-		out[l] = sum
+		out[l] = append([]float64(nil), sum...)
 	}
 	return out, nil
 }

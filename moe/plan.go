@@ -95,8 +95,8 @@ type Piece struct {
 // and lists every output tensor, reading headers only. Errors about the
 // config or the models' shapes are *merge.ConfigError values naming the
 // expert's YAML line. Call Close when done.
-func NewPlan(ctx context.Context, cfg *Config, opt PlanOptions) (pl *Plan, err error) {
-	pl = &Plan{Config: cfg, Layout: opt.Layout, Warnings: append([]string(nil), cfg.Warnings...)}
+func NewPlan(ctx context.Context, cfg *Config, opt PlanOptions) (_ *Plan, err error) {
+	pl := &Plan{Config: cfg, Layout: opt.Layout, Warnings: append([]string(nil), cfg.Warnings...)}
 	defer func() {
 		if err != nil {
 			pl.Close()
