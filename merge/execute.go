@@ -65,6 +65,9 @@ type Options struct {
 	// generator seeded by (Seed, output tensor name, model), so a seed
 	// gives the same bytes whatever the thread count or order.
 	Seed uint64
+	// Overwrite lets the output replace an existing directory that
+	// gomerge did not write (--overwrite). Inputs are never replaced.
+	Overwrite bool
 	// Logger receives warnings and progress lines; nil discards them.
 	Logger *slog.Logger
 	// Progress, when set, is called after each tensor with the output
@@ -112,7 +115,11 @@ func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Res
 	for _, w := range plan.Warnings {
 		log.Warn(w)
 	}
-	o, err := newOutputDir(out, plan.Models)
+	var extra []string
+	if plan.Config != nil && plan.Config.File != "" {
+		extra = append(extra, plan.Config.File)
+	}
+	o, err := newOutputDir(out, "gomerge merge", plan.Models, extra, opt.Overwrite, log)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,9 @@ type ExtractOptions struct {
 	Threads int
 	// Invocation is the command line, for the adapter's model card.
 	Invocation string
+	// Overwrite lets the output replace an existing directory that
+	// gomerge did not write. Inputs are never replaced.
+	Overwrite bool
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -119,6 +122,17 @@ func ExtractLoRA(ctx context.Context, out string, opt ExtractOptions) (*ExtractR
 	}
 	defer ft.Tensors.Close()
 
+	// The output is checked (and claimed) before any weight is read.
+	dir, err := newOutputDir(out, "gomerge extract-lora", []*SourceModel{base, ft}, nil, opt.Overwrite, log)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			dir.abort()
+		}
+	}()
 	mods, toSave, err := planExtraction(ft, base, opt, include, exclude, log)
 	if err != nil {
 		return nil, err
@@ -139,7 +153,9 @@ func ExtractLoRA(ctx context.Context, out string, opt ExtractOptions) (*ExtractR
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return writeAdapter(out, mods, toSave, base, ft, opt)
+	r, err := writeAdapter(dir, mods, toSave, base, ft, opt)
+	ok = err == nil
+	return r, err
 }
 
 func compileAll(res []string) ([]*regexp.Regexp, error) {
@@ -372,7 +388,7 @@ const peftPrefix = "base_model.model."
 
 // writeAdapter writes the adapter files into a hidden directory and moves
 // it into place.
-func writeAdapter(out string, mods []*extractModule, toSave []string, base, ft *SourceModel, opt ExtractOptions) (*ExtractResult, error) {
+func writeAdapter(dir *outputDir, mods []*extractModule, toSave []string, base, ft *SourceModel, opt ExtractOptions) (*ExtractResult, error) {
 	res := &ExtractResult{Ranks: map[string]int{}, ModulesToSave: toSave}
 	var specs []safetensors.TensorSpec
 	for _, m := range mods {
@@ -402,16 +418,6 @@ func writeAdapter(out string, mods []*extractModule, toSave []string, base, ft *
 	if res.Rank == 0 {
 		return nil, fmt.Errorf("extract-lora: no module to decompose (every module is saved whole, excluded or skipped)")
 	}
-	dir, err := newOutputDir(out, []*SourceModel{base, ft})
-	if err != nil {
-		return nil, err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			dir.abort()
-		}
-	}()
 	w, err := safetensors.Create(dir.tmp, specs, safetensors.WriterOptions{SingleFile: "adapter_model.safetensors"})
 	if err != nil {
 		return nil, err
@@ -438,7 +444,6 @@ func writeAdapter(out string, mods []*extractModule, toSave []string, base, ft *
 	if err := dir.commit(); err != nil {
 		return nil, err
 	}
-	ok = true
 	return res, nil
 }
 

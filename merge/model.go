@@ -35,6 +35,9 @@ type SourceModel struct {
 	// Local is true when the reference named a local directory (not a
 	// hub repository).
 	Local bool
+	// AdapterDir is the resolved directory of the LoRA adapter applied
+	// to the model, "" if none.
+	AdapterDir string
 }
 
 // resolver finds model and adapter directories: local paths first, then
@@ -222,6 +225,7 @@ func (r resolver) applyLoRA(m *SourceModel) error {
 	if err != nil {
 		return err
 	}
+	m.AdapterDir = ad
 	a, err := lora.Open(ad)
 	if err != nil {
 		return fmt.Errorf("model %s: %w", m.Ref.String(), err)

@@ -2,7 +2,10 @@ package merge
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,12 +259,47 @@ func TestOutputSafety(t *testing.T) {
 	linear := "merge_method: linear\nparameters: {weight: 1}\nmodels: [{model: base}, {model: ft1}]\n"
 	t.Run("refuses an input directory", func(t *testing.T) {
 		_, err := runYAML(t, dir, linear, filepath.Join(dir, "ft1"), Options{})
-		if err == nil || !strings.Contains(err.Error(), "overlaps input model") {
+		if err == nil || !strings.Contains(err.Error(), "overlaps input") || !errors.Is(err, ErrOutputRefused) {
 			t.Fatalf("err = %v", err)
 		}
 	})
-	t.Run("refuses a directory with other files", func(t *testing.T) {
+	t.Run("refuses an input reached through a symbolic link", func(t *testing.T) {
+		link := filepath.Join(dir, "here")
+		if err := os.Symlink(".", link); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(link)
+		before := treeSums(t, dir)
+		for _, out := range []string{filepath.Join(link, "ft1"), filepath.Join(link, "here", "ft1", "sub"), link} {
+			_, err := runYAML(t, dir, linear, out, Options{Overwrite: true})
+			if !errors.Is(err, ErrOutputRefused) {
+				t.Errorf("out %s: err = %v", out, err)
+			}
+		}
+		if after := treeSums(t, dir); !maps.Equal(before, after) {
+			t.Error("input files changed")
+		}
+	})
+	t.Run("refuses a model directory gomerge did not write", func(t *testing.T) {
 		out := t.TempDir()
+		copyTree(t, filepath.Join(dir, "ft2"), out)
+		before := treeSums(t, out)
+		_, err := runYAML(t, dir, linear, out, Options{})
+		if !errors.Is(err, ErrOutputRefused) || !strings.Contains(err.Error(), "--overwrite") {
+			t.Fatalf("err = %v", err)
+		}
+		if after := treeSums(t, out); !maps.Equal(before, after) {
+			t.Error("existing directory changed")
+		}
+		if _, err := runYAML(t, dir, linear, out, Options{Overwrite: true}); err != nil {
+			t.Fatalf("with Overwrite: %v", err)
+		}
+	})
+	t.Run("refuses a previous merge holding a file of the user's", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		if _, err := runYAML(t, dir, linear, out, Options{}); err != nil {
+			t.Fatal(err)
+		}
 		os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644)
 		_, err := runYAML(t, dir, linear, out, Options{})
 		if err == nil || !strings.Contains(err.Error(), "notes.txt") {
@@ -308,4 +346,40 @@ func TestOutputSafety(t *testing.T) {
 			t.Errorf("left %v behind", entries)
 		}
 	})
+}
+
+// treeSums maps every file under dir (links not followed) to a hash of its
+// bytes.
+func treeSums(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	sums := map[string][32]byte{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums[p] = sha256.Sum256(b)
+		}
+		return nil
+	})
+	return sums
+}
+
+// copyTree copies the regular files of src into dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -6,15 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gomerge/gomerge/internal/outdir"
 )
 
 // tokenizerFiles are the files a donor's tokenizer consists of.
 var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
 	"added_tokens.json", "chat_template.jinja", "chat_template.json", "vocab.json", "merges.txt"}
+
+// AlignOptions configure [AlignSpecial].
+type AlignOptions struct {
+	// Overwrite lets out replace an existing directory gomerge did not
+	// write; the input models are never replaced.
+	Overwrite bool
+	// Logger receives what the output's recovery of earlier runs did;
+	// nil means slog.Default().
+	Logger *slog.Logger
+}
 
 // AlignResult says what AlignSpecial changed.
 type AlignResult struct {
@@ -31,13 +44,10 @@ type AlignResult struct {
 // including the chat template's end-of-turn token. Weights are hard-linked
 // where the file system allows, else copied; out appears only when
 // complete.
-func AlignSpecial(dir, donor, out string) (*AlignResult, error) {
+func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error) {
 	m, err := LoadModelFiles(dir)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := os.Stat(out); err == nil {
-		return nil, fmt.Errorf("align: %s already exists", out)
 	}
 	res := &AlignResult{}
 	src := m
@@ -55,16 +65,18 @@ func AlignSpecial(dir, donor, out string) (*AlignResult, error) {
 	if src.Tokenizer == nil {
 		return nil, fmt.Errorf("align: %s has no tokenizer.json", src.Dir)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".partial-")
+	o, err := outdir.Create(out, outdir.Options{Inputs: []string{dir, donor}, Overwrite: opt.Overwrite,
+		Tool: "gomerge tokensurgeon --align-special", Logger: opt.Logger})
 	if err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			os.RemoveAll(tmp)
+			o.Abort()
 		}
 	}()
+	tmp := o.Tmp()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -113,7 +125,7 @@ func AlignSpecial(dir, donor, out string) (*AlignResult, error) {
 		}
 		res.Changes = append(res.Changes, changes...)
 	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := o.Commit(); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -103,7 +103,7 @@ func TestDoctorFindsAndAlignFixes(t *testing.T) {
 				return
 			}
 			out := filepath.Join(t.TempDir(), "fixed")
-			if _, err := AlignSpecial(dir, "", out); err != nil {
+			if _, err := AlignSpecial(dir, "", out, AlignOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			r, err = Diagnose(out)
@@ -137,7 +137,7 @@ func TestAlignRefusesIncompatibleDonor(t *testing.T) {
 	}
 	data, _ := tf.Encode()
 	os.WriteFile(filepath.Join(donor, "tokenizer.json"), data, 0o644)
-	_, err = AlignSpecial(dir, donor, filepath.Join(t.TempDir(), "out"))
+	_, err = AlignSpecial(dir, donor, filepath.Join(t.TempDir(), "out"), AlignOptions{})
 	if err == nil || !strings.Contains(err.Error(), "must be resized") {
 		t.Fatalf("err = %v", err)
 	}
@@ -185,7 +185,7 @@ func TestLlama3EOSFix(t *testing.T) {
 		}
 	}
 	fixed := filepath.Join(t.TempDir(), "fixed")
-	if _, err := AlignSpecial(before, "", fixed); err != nil {
+	if _, err := AlignSpecial(before, "", fixed, AlignOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	gen, err := readJSONObject(filepath.Join(fixed, "generation_config.json"))

@@ -30,7 +30,7 @@ func ExampleDiagnose() {
 	for _, f := range r.Findings {
 		fmt.Println(f.Check, "-", f.Fix)
 	}
-	if _, err := tokensurgeon.AlignSpecial(model, "", filepath.Join(dir, "fixed")); err != nil {
+	if _, err := tokensurgeon.AlignSpecial(model, "", filepath.Join(dir, "fixed"), tokensurgeon.AlignOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	r, _ = tokensurgeon.Diagnose(filepath.Join(dir, "fixed"))

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"gonum.org/v1/gonum/floats"
 
+	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
@@ -71,7 +72,10 @@ type TransplantOptions struct {
 	ShardSize int64
 	// Threads bounds the approximations running at once.
 	Threads int
-	Logger  *slog.Logger
+	// Overwrite lets out replace an existing directory gomerge did not
+	// write; the input models are never replaced.
+	Overwrite bool
+	Logger    *slog.Logger
 
 	baseTok *tokenizer.Tokenizer
 }
@@ -138,6 +142,18 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 			return nil, fmt.Errorf("tokensurgeon: %s has no config.json", m.Dir)
 		}
 	}
+	// The output is checked (and claimed) before any weight is read.
+	o, err := outdir.Create(out, outdir.Options{Inputs: []string{dir, donor}, Overwrite: opt.Overwrite,
+		Tool: "gomerge tokensurgeon", Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			o.Abort()
+		}
+	}()
 	base, err := safetensors.OpenModel(dir)
 	if err != nil {
 		return nil, err
@@ -189,9 +205,10 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 		res.Matrices = append(res.Matrices, st)
 		log.Info("rebuilt", "tensor", mtx.base, "exact", st.Exact, "byte", st.Byte, "prefix", st.Prefix, "approximated", st.Approximated)
 	}
-	if err := writeTransplant(base, bf, df, built, rows, vocabKey, out, opt); err != nil {
+	if err := writeTransplant(base, bf, df, built, rows, vocabKey, o, opt); err != nil {
 		return nil, err
 	}
+	committed = true
 	return res, nil
 }
 
@@ -439,22 +456,10 @@ func decodeRows(raw []byte, dt tensor.DType, rows, width int) ([][]float64, erro
 
 // writeTransplant writes the model: every base tensor, the rebuilt ones
 // replaced; config.json with the new vocabulary size and the donor's
-// special-token ids; the donor's tokenizer files. out appears only when
-// complete.
-func writeTransplant(base *safetensors.Model, bf, df *ModelFiles, built map[string][]byte, rows int, vocabKey, out string, opt TransplantOptions) error {
-	if _, err := os.Stat(out); err == nil {
-		return fmt.Errorf("tokensurgeon: %s already exists", out)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".partial-")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
+// special-token ids; the donor's tokenizer files. The output appears only
+// when complete.
+func writeTransplant(base *safetensors.Model, bf, df *ModelFiles, built map[string][]byte, rows int, vocabKey string, o *outdir.Dir, opt TransplantOptions) error {
+	tmp := o.Tmp()
 	var specs []safetensors.TensorSpec
 	for _, n := range base.Names() {
 		info, _ := base.Tensor(n)
@@ -497,7 +502,7 @@ func writeTransplant(base *safetensors.Model, bf, df *ModelFiles, built map[stri
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "config.json"), append(data, '\n'), 0o644); err != nil {
+	if err := o.WriteFile("config.json", append(data, '\n')); err != nil {
 		return err
 	}
 	for _, name := range tokenizerFiles {
@@ -508,11 +513,7 @@ func writeTransplant(base *safetensors.Model, bf, df *ModelFiles, built map[stri
 			}
 		}
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return o.Commit()
 }
 
 // subwordRow combines the base rows of the pieces the base tokenizer cuts

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/gomerge/gomerge/eval/model"
+	"github.com/gomerge/gomerge/internal/outdir"
 )
 
 const convertUsage = `usage: gomerge convert-llama2c MODEL.bin OUT [--tokenizer TOK.bin]
@@ -26,6 +27,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, convertUsage); fs.PrintDefaults() }
 	tok := fs.String("tokenizer", "", "llama2.c tokenizer file")
+	overwrite := fs.Bool("overwrite", false, "replace an existing OUT that gomerge did not write (inputs are never replaced)")
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -38,10 +40,6 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	bin, out := pos[0], pos[1]
-	if err := model.ConvertLlama2C(bin, out); err != nil {
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitFailed
-	}
 	if *tok == "" {
 		for _, pat := range []string{"tok*.bin", "tokenizer.bin"} {
 			if m, _ := filepath.Glob(filepath.Join(filepath.Dir(bin), pat)); len(m) > 0 && m[0] != bin {
@@ -50,24 +48,42 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			}
 		}
 	}
-	if *tok != "" {
-		raw, err := os.ReadFile(filepath.Join(out, "config.json"))
-		if err != nil {
-			fmt.Fprintln(stderr, "gomerge:", err)
-			return exitFailed
-		}
-		var cfg struct {
-			Vocab int `json:"vocab_size"`
-		}
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			fmt.Fprintln(stderr, "gomerge:", err)
-			return exitFailed
-		}
-		if err := model.ConvertLlama2CTokenizer(*tok, out, cfg.Vocab); err != nil {
-			fmt.Fprintln(stderr, "gomerge:", err)
-			return exitFailed
-		}
+	// The model is written into a staging directory that replaces OUT
+	// only when complete.
+	d, err := outdir.Create(out, outdir.Options{Inputs: []string{bin, *tok}, Overwrite: *overwrite,
+		Tool: "gomerge convert-llama2c", Version: versionString(), Logger: newLogger(stderr, 0)})
+	if err != nil {
+		return failure(ctx, stderr, err, exitFailed)
+	}
+	defer d.Abort()
+	if err := convertInto(d.Tmp(), bin, *tok); err != nil {
+		return failure(ctx, stderr, err, exitFailed)
+	}
+	if err := d.Commit(); err != nil {
+		return failure(ctx, stderr, err, exitFailed)
 	}
 	fmt.Fprintf(stderr, "gomerge: wrote %s\n", out)
 	return exitOK
+}
+
+// convertInto writes the converted checkpoint, and its tokenizer when tok
+// is set, into dir.
+func convertInto(dir, bin, tok string) error {
+	if err := model.ConvertLlama2C(bin, dir); err != nil {
+		return err
+	}
+	if tok == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return err
+	}
+	var cfg struct {
+		Vocab int `json:"vocab_size"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return err
+	}
+	return model.ConvertLlama2CTokenizer(tok, dir, cfg.Vocab)
 }

@@ -49,6 +49,7 @@ func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&opt.SkipUndecomposable, "skip-undecomposable", false, "leave out modules that are not matrices instead of saving them whole")
 	fs.IntVar(&opt.Threads, "j", 2, "decompositions at once")
 	fs.BoolVar(&jsonOut, "json", false, "print a JSON summary on stdout")
+	fs.BoolVar(&opt.Overwrite, "overwrite", false, "replace an existing --out-path that gomerge did not write (inputs are never replaced)")
 	fs.Var(&verbose, "v", "more logging")
 	var ignored string
 	var ignoredBool bool

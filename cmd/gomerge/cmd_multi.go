@@ -78,8 +78,7 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "gomerge: interrupted; the stage in progress left no output")
 			return exitInterrupted
 		}
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitFailed
+		return failure(ctx, stderr, err, exitFailed)
 	}
 	if f.jsonOut {
 		printJSON(stdout, res)

@@ -33,6 +33,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Usage = func() { fmt.Fprint(stderr, surgeonUsage); fs.PrintDefaults() }
 	align := fs.Bool("align-special", false, "align special tokens across files; weights untouched")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	overwrite := fs.Bool("overwrite", false, "replace an existing OUT that gomerge did not write (inputs are never replaced)")
 	opt := tokensurgeon.TransplantOptions{Method: tokensurgeon.OMP, K: 64, WeightScheme: tokensurgeon.DistanceProportional,
 		PrefixMatch: "no", ByteMatch: "no", ShardSize: 5e9, Threads: 2}
 	for _, name := range []string{"k"} {
@@ -87,7 +88,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 			fmt.Fprint(stderr, surgeonUsage)
 			return exitUsage
 		}
-		opt.Seed, opt.ShardSize = uint64(seed), int64(shard)
+		opt.Seed, opt.ShardSize, opt.Overwrite = uint64(seed), int64(shard), *overwrite
 		opt.Logger = newLogger(stderr, 1)
 		res, err := tokensurgeon.Transplant(ctx, pos[0], pos[1], pos[2], opt)
 		if err != nil {
@@ -110,10 +111,9 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprint(stderr, surgeonUsage)
 		return exitUsage
 	}
-	res, err := tokensurgeon.AlignSpecial(model, donor, out)
+	res, err := tokensurgeon.AlignSpecial(model, donor, out, tokensurgeon.AlignOptions{Overwrite: *overwrite, Logger: newLogger(stderr, 0)})
 	if err != nil {
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitFailed
+		return failure(ctx, stderr, err, exitFailed)
 	}
 	if *jsonOut {
 		printJSON(stdout, res)

@@ -12,6 +12,7 @@
 //	                                   move MODEL onto DONOR's tokenizer
 //	gomerge tokensurgeon --align-special MODEL [DONOR] OUT
 //	                                   make special-token ids agree across files
+//	gomerge clean OUT... [--json]     recover the leftovers of interrupted runs into OUT
 //	gomerge version
 //
 // Exit codes: 0 success, 1 merge failed, 2 usage or config error,
@@ -38,6 +39,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -87,6 +89,7 @@ const usage = `usage:
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
                                    make special-token ids agree across files
   gomerge tokenize --tokenizer DIR [--no-special]  text lines on stdin -> JSON arrays of token ids
+  gomerge clean OUT... [--json]    recover what interrupted runs into OUT left behind
   gomerge version
 
 Run "gomerge CONFIG.yml OUT -h" for the merge flags.
@@ -125,6 +128,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runTokensurgeon(ctx, args[1:], stdout, stderr)
 	case "tokenize":
 		return runTokenize(ctx, args[1:], stdout, stderr)
+	case "clean":
+		return runClean(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	}
@@ -153,7 +158,7 @@ type mergeFlags struct {
 	cuda, gpu                                                  bool
 	safeSerialization                                          bool
 	cacheDir                                                   string
-	offline                                                    bool
+	offline, overwrite                                         bool
 	stderr                                                     io.Writer
 }
 
@@ -164,6 +169,7 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	f.shardSize = 5e9
 	f.copyTokenizer, f.writeModelCard, f.safeSerialization = true, true, true
 	fs.BoolVar(&f.allowCrimes, "allow-crimes", false, "allow mixing architectures")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace an existing output directory that gomerge did not write (inputs are never replaced)")
 	fs.BoolVar(&f.copyTokenizer, "copy-tokenizer", true, "copy the tokenizer of the base (or first) model")
 	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write README.md and mergekit_config.yml")
 	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (default 5B)")
@@ -300,6 +306,7 @@ func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 		ShardSize:      int64(f.shardSize),
 		Threads:        f.threads,
 		MemoryBudget:   int64(f.memory),
+		Overwrite:      f.overwrite,
 		CopyTokenizer:  f.copyTokenizer,
 		WriteModelCard: f.writeModelCard,
 		Logger:         log,
@@ -404,6 +411,10 @@ func failure(ctx context.Context, stderr io.Writer, err error, code int) int {
 		return exitInterrupted
 	}
 	fmt.Fprintln(stderr, "gomerge:", err)
+	if errors.Is(err, outdir.ErrRefused) {
+		// Found before any weight was read, like a config error.
+		return exitUsage
+	}
 	return code
 }
 
