@@ -7,14 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/moe"
 )
@@ -144,11 +143,11 @@ func runMoE(ctx context.Context, args []string, stdout, stderr io.Writer, planOn
 			log.Warn("no --random-seed given; pass this one to repeat the build", "seed", opt.Seed)
 		}
 	}
-	inputs := plan.ModelDirs()
+	inputs := append(plan.ModelDirs(), pos[0])
 	if f.gateVectors != "" {
 		inputs = append(inputs, f.gateVectors)
 	}
-	out, err := createMoEOutput(pos[1], inputs, f.overwrite)
+	out, err := outdir.Create(pos[1], outdir.Options{Inputs: inputs, Overwrite: f.overwrite, Tool: "gomerge moe", Version: versionString(), Logger: log})
 	if err != nil {
 		return failure(ctx, stderr, err, exitUsage)
 	}
@@ -232,63 +231,4 @@ func isMoEConfig(args []string) bool {
 		return experts && !method
 	}
 	return false
-}
-
-// moeOutput stages the output in a hidden directory beside OUT and moves
-// it into place when complete. It is a stand-in for internal/outdir.
-type moeOutput struct{ final, tmp string }
-
-func createMoEOutput(out string, inputs []string, overwrite bool) (*moeOutput, error) {
-	final, err := filepath.Abs(out)
-	if err != nil {
-		return nil, err
-	}
-	for _, in := range inputs {
-		abs, err := filepath.Abs(in)
-		if err != nil {
-			return nil, err
-		}
-		if within(final, abs) || within(abs, final) {
-			return nil, fmt.Errorf("output %s overlaps input %s; choose another directory", out, in)
-		}
-	}
-	if entries, err := os.ReadDir(final); err == nil && len(entries) > 0 && !overwrite {
-		if _, err := os.Stat(filepath.Join(final, "config.json")); err != nil {
-			return nil, fmt.Errorf("output %s exists and is not a model directory; pass --overwrite to replace it", out)
-		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".partial-")
-	if err != nil {
-		return nil, err
-	}
-	return &moeOutput{final: final, tmp: tmp}, nil
-}
-
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
-func (o *moeOutput) Tmp() string   { return o.tmp }
-func (o *moeOutput) Final() string { return o.final }
-func (o *moeOutput) Abort()        { os.RemoveAll(o.tmp) }
-func (o *moeOutput) Commit() error {
-	os.Chmod(o.tmp, 0o755)
-	old := o.tmp + ".old"
-	replaced := os.Rename(o.final, old) == nil
-	if err := os.Rename(o.tmp, o.final); err != nil {
-		if replaced {
-			os.Rename(old, o.final)
-		}
-		return fmt.Errorf("move output into place: %w", err)
-	}
-	if replaced {
-		os.RemoveAll(old)
-	}
-	return nil
 }
