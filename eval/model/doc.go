@@ -8,7 +8,9 @@
 // answers Logits and LogitsBatch (every position's logits), LogProbs and
 // LogProbsBatch (log p(ids[i] | ids[:i]) without keeping the logits),
 // ContinuationLogProbs (several continuations of one context, the context
-// computed once) and Generate (greedy, with a key/value cache).
+// computed once), Generate (greedy, with a key/value cache) and
+// HiddenStates (the residual stream entering every layer, as mergekit-moe's
+// hidden gates read it).
 //
 // # Architectures
 //

@@ -32,8 +32,9 @@ type seg struct {
 // forward runs new tokens of several sequences through the model at once,
 // appending their keys and values to each cache, and returns the final
 // normalized hidden states [total tokens, hidden]. If collect is not nil it
-// receives the hidden states as HF's output_hidden_states lists them: the
-// embeddings, the output of each layer but the last, and the final norm's.
+// receives the residual stream entering each layer (the first is the
+// embeddings) and then the last layer's output before the final norm:
+// layers+1 calls, each [total tokens, hidden], to be copied if kept.
 func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 	c := m.cfg
 	n := 0
@@ -113,7 +114,7 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postFFNorm, c.eps) })
 		}
 		tensor.Add(x, o)
-		if collect != nil && li < len(m.layers)-1 {
+		if collect != nil {
 			collect(x)
 		}
 	}
@@ -121,9 +122,6 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 		s.c.pos += len(s.ids)
 	}
 	m.rows(n, func(t int) { rmsNorm(x[t*H:(t+1)*H], x[t*H:(t+1)*H], m.norm, c.eps) })
-	if collect != nil {
-		collect(x)
-	}
 	return x
 }
 
@@ -381,6 +379,23 @@ func (m *Model) ContinuationLogProbs(context []int, conts [][]int) ([][]float64,
 			}
 		}
 	}
+	return out, nil
+}
+
+// HiddenStates returns the residual stream of ids at every layer boundary:
+// numLayers+1 slices, each [len(ids), hidden size] row-major. Entry l < numLayers
+// is the hidden state entering layer l (entry 0 is the embedding output,
+// after any embedding scale), as transformers' output_hidden_states lists it;
+// the last entry is the last layer's output before the final norm (where
+// transformers lists the final norm's output instead).
+func (m *Model) HiddenStates(ids []int) ([][]float32, error) {
+	if err := m.check(ids); err != nil {
+		return nil, err
+	}
+	out := make([][]float32, 0, m.cfg.layers+1)
+	m.forward([]seg{{ids: ids, c: m.newCache()}}, func(h []float32) {
+		out = append(out, append([]float32(nil), h...))
+	})
 	return out, nil
 }
 

@@ -80,9 +80,13 @@ func TestReferenceLogits(t *testing.T) {
 				t.Fatal(err)
 			}
 			ids := toInts(ref["input_ids"])
-			var hidden [][]float32
-			segs := []seg{{ids: ids, c: m.newCache()}}
-			m.forward(segs, func(h []float32) { hidden = append(hidden, append([]float32(nil), h...)) })
+			hidden, err := m.HiddenStates(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// transformers lists the final norm's output last.
+			last := hidden[len(hidden)-1]
+			rmsNorm(last, last, m.norm, m.cfg.eps)
 			n := len(ids) * m.cfg.hidden
 			if len(hidden) != m.cfg.layers+1 || len(ref["hidden"]) != len(hidden)*n {
 				t.Fatalf("%d hidden states of %d values, reference has %d values", len(hidden), n, len(ref["hidden"]))
