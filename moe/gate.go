@@ -281,12 +281,6 @@ func (pl *Plan) embedVector(_ context.Context, enc *prompts, texts []string) ([]
 	return out, nil
 }
 
-// hiddenStater is the forward pass the hidden gate modes need: the
-// residual stream entering each decoder layer, token-major.
-type hiddenStater interface {
-	HiddenStates(ids []int) ([][]float32, error)
-}
-
 // hiddenGates runs the base model (float32, on the CPU) over each prompt.
 // hidden takes each prompt's state at its last token; hidden_avg the mean
 // over the list's padded length, the left padding (BOS tokens, attending
@@ -302,10 +296,7 @@ func (pl *Plan) hiddenGates(ctx context.Context, opt Options) ([][]float32, erro
 	if err != nil {
 		return nil, fmt.Errorf("base model %s: forward pass for gate_mode %s: %w", pl.Base.Ref.String(), pl.Config.GateMode, err)
 	}
-	hs, ok := any(m).(hiddenStater)
-	if !ok {
-		return nil, fmt.Errorf("gate_mode %s needs hidden states, which this build's forward pass does not give; use cheap_embed or --gate-vectors", pl.Config.GateMode)
-	}
+	hs := m
 	avg := pl.Config.GateMode == HiddenAvg
 	H := pl.Hidden
 	f := func(ctx context.Context, enc *prompts, texts []string) ([][]float64, error) {

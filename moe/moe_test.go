@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/safetensors"
@@ -516,5 +517,101 @@ func TestPlanCounts(t *testing.T) {
 	}
 	if pl.PeakMemory(2) <= 0 || pl.PeakMemory(2) > 64<<20 {
 		t.Errorf("PeakMemory(2) = %d", pl.PeakMemory(2))
+	}
+}
+
+// TestHiddenGates checks hidden and hidden_avg against the embeddings at
+// layer 0 (the state entering layer 0 is the token's embedding) and
+// against the forward pass at layer 1: the last token's state (hidden) or
+// the mean over the list's padded length with BOS padding (hidden_avg),
+// averaged over prompts, minus the negatives, normalised.
+func TestHiddenGates(t *testing.T) {
+	dir := models(t, tensor.F32)
+	base := filepath.Join(dir, "base")
+	m, err := model.Open(base, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	embed := tensorBytes(t, base, "model.embed_tokens.weight")
+	E := make([]float32, len(embed)/4)
+	tensor.Decode(E, embed, tensor.F32)
+	const H = 16
+	for _, mode := range []string{"hidden", "hidden_avg"} {
+		t.Run(mode, func(t *testing.T) {
+			yml := `base_model: base
+gate_mode: ` + mode + `
+dtype: float32
+experts:
+  - source_model: ft1
+    positive_prompts: ["code", "a longer prompt"]
+  - source_model: ft2
+    positive_prompts: ["math"]
+    negative_prompts: ["poem"]
+`
+			out, pl := build(t, dir, yml, PlanOptions{}, Options{})
+			for l := 0; l < 2; l++ {
+				raw := tensorBytes(t, out, fmt.Sprintf("model.layers.%d.block_sparse_moe.gate.weight", l))
+				got := make([]float32, len(raw)/4)
+				tensor.Decode(got, raw, tensor.F32)
+				// state returns the layer-l state of a prompt list.
+				state := func(prompts []string) []float64 {
+					longest := 0
+					for _, p := range prompts {
+						longest = max(longest, len(p)+1)
+					}
+					v := make([]float64, H)
+					for _, p := range prompts {
+						ids := append([]int{1}, bytesOf(p)...)
+						var rows [][]float32
+						if l == 0 {
+							for _, id := range ids {
+								rows = append(rows, E[id*H:(id+1)*H])
+							}
+						} else {
+							hs, err := m.HiddenStates(ids)
+							if err != nil {
+								t.Fatal(err)
+							}
+							for i := range ids {
+								rows = append(rows, hs[l][i*H:(i+1)*H])
+							}
+						}
+						if mode == "hidden" {
+							rows = rows[len(rows)-1:]
+						} else {
+							pad := E[1*H : 2*H]
+							if l > 0 {
+								hs, _ := m.HiddenStates([]int{1})
+								pad = hs[l][:H]
+							}
+							for len(rows) < longest {
+								rows = append(rows, pad)
+							}
+						}
+						for _, r := range rows {
+							for i, x := range r {
+								v[i] += float64(x) / float64(len(rows)) / float64(len(prompts))
+							}
+						}
+					}
+					return v
+				}
+				for j, e := range pl.Config.Experts {
+					want := state(e.PositivePrompts)
+					if len(e.NegativePrompts) > 0 {
+						neg := state(e.NegativePrompts)
+						for i := range want {
+							want[i] -= neg[i]
+						}
+					}
+					normalize(want)
+					for i := range want {
+						if d := math.Abs(float64(got[j*H+i]) - want[i]); d > 1e-5 {
+							t.Fatalf("layer %d expert %d [%d]: %v, want %v", l, j, i, got[j*H+i], want[i])
+						}
+					}
+				}
+			}
+		})
 	}
 }
