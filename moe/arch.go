@@ -82,8 +82,9 @@ func ArchitectureNames() []string {
 }
 
 // pickArch chooses the output architecture as mergekit's select_output_arch
-// does, with errors naming the model or YAML line that rules each one out.
-func pickArch(c *Config, modelTypes map[string][]string) (*outputArch, []string, error) {
+// does for inputs that all have the given model_type, with errors saying
+// what rules each candidate out.
+func pickArch(c *Config, modelType string) (*outputArch, []string, error) {
 	cands := outputArchs
 	if c.Architecture != "" {
 		want := strings.ToLower(c.Architecture)
@@ -101,7 +102,7 @@ func pickArch(c *Config, modelTypes map[string][]string) (*outputArch, []string,
 	var ok []*outputArch
 	var why []string
 	for _, a := range cands {
-		if err := a.accepts(c, modelTypes); err != nil {
+		if err := a.accepts(c, modelType); err != nil {
 			why = append(why, fmt.Sprintf("%s: %v", a.name, err))
 			continue
 		}
@@ -126,20 +127,11 @@ func pickArch(c *Config, modelTypes map[string][]string) (*outputArch, []string,
 	return ok[0], warnings, nil
 }
 
-// accepts is supports_config: the inputs' model types and the shared
-// experts. modelTypes maps each model_type to the models that have it.
-func (a *outputArch) accepts(c *Config, modelTypes map[string][]string) error {
-	if len(modelTypes) > 1 {
-		var parts []string
-		for _, t := range slices.Sorted(mapKeys(modelTypes)) {
-			parts = append(parts, fmt.Sprintf("%s (%s)", t, strings.Join(modelTypes[t], ", ")))
-		}
-		return fmt.Errorf("the models must share one model_type, found %s", strings.Join(parts, "; "))
-	}
-	for t, models := range modelTypes {
-		if !slices.Contains(a.inputTypes, t) {
-			return fmt.Errorf("model_type %q of %s is not one of %s", t, models[0], strings.Join(a.inputTypes, ", "))
-		}
+// accepts is supports_config: the inputs' model type and the shared
+// experts.
+func (a *outputArch) accepts(c *Config, modelType string) error {
+	if !slices.Contains(a.inputTypes, modelType) {
+		return fmt.Errorf("the models' model_type %q is not one of %s", modelType, strings.Join(a.inputTypes, ", "))
 	}
 	if a.shared == nil {
 		if len(c.SharedExperts) > 0 {
@@ -148,16 +140,6 @@ func (a *outputArch) accepts(c *Config, modelTypes map[string][]string) error {
 		return nil
 	}
 	return a.shared(c)
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // mlpNames are a dense Llama-style layer's MLP tensors.

@@ -432,11 +432,11 @@ func TestPlanErrors(t *testing.T) {
 		{"other shape", "base_model: base\ngate_mode: random\nexperts:\n  - source_model: ft1\n  - source_model: wide\n",
 			"expert 1 (wide): model.layers.0.mlp.gate_proj.weight has shape [48 16]", 5},
 		{"other architecture", "base_model: base\ngate_mode: random\nexperts:\n  - source_model: ft1\n  - source_model: q2\n",
-			"must share one model_type", 0},
+			`expert 1 (q2) has model_type "qwen2", the base "llama"`, 5},
 		{"unknown architecture", "base_model: base\narchitecture: gpt5\ngate_mode: random\nexperts_per_token: 1\nexperts:\n  - source_model: ft1\n",
 			`unknown architecture "gpt5"`, 2},
 		{"qwen3 for llama", "base_model: base\narchitecture: qwen3\ngate_mode: random\nexperts_per_token: 1\nexperts:\n  - source_model: ft1\n",
-			`model_type "llama" of base base is not one of qwen3`, 0},
+			`Qwen3 MoE: the models' model_type "llama" is not one of qwen3`, 2},
 		{"shared from elsewhere", "base_model: base\narchitecture: deepseek\ngate_mode: random\nexperts_per_token: 1\nexperts:\n  - source_model: ft1\nshared_experts:\n  - source_model: other\n",
 			"shared expert other is neither the base model nor a routed expert", 8},
 		{"missing model", "base_model: base\ngate_mode: random\nexperts:\n  - source_model: ft1\n  - source_model: nowhere\n",
@@ -444,7 +444,7 @@ func TestPlanErrors(t *testing.T) {
 		{"all the same", "base_model: base\ngate_mode: cheap_embed\nexperts:\n  - source_model: ft1\n    positive_prompts: [a]\n  - source_model: ft1\n    positive_prompts: [b]\n",
 			"--i-understand-this-is-not-useful-without-training", 4},
 		{"qwen shared unprompted", "base_model: base\narchitecture: qwen\ngate_mode: cheap_embed\nexperts:\n  - source_model: ft1\n    positive_prompts: [a]\n  - source_model: ft2\n    positive_prompts: [b]\nshared_experts:\n  - source_model: base\n",
-			"needs positive_prompts", 0},
+			"needs positive_prompts", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

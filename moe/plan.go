@@ -191,27 +191,24 @@ func modelType(m *merge.SourceModel) string {
 }
 
 func (pl *Plan) pickArch() error {
-	types := map[string][]string{}
-	add := func(what string, m *merge.SourceModel) {
-		t := modelType(m)
-		for _, w := range types[t] {
-			if w == what {
-				return
-			}
-		}
-		types[t] = append(types[t], what)
-	}
-	add("base "+pl.Base.Ref.String(), pl.Base)
+	bt := modelType(pl.Base)
 	for _, s := range append(append([]*source(nil), pl.experts...), pl.shared...) {
-		add(s.what, s.model)
+		// Every output architecture needs one model_type throughout.
+		if t := modelType(s.model); t != bt {
+			return pl.Config.errorAt(s.Pos, "%s has model_type %q, the base %q: every model of a MoE must share one model_type (and its shapes)", s.what, t, bt)
+		}
 	}
-	a, warnings, err := pickArch(pl.Config, types)
+	a, warnings, err := pickArch(pl.Config, bt)
 	if err != nil {
 		var ce *merge.ConfigError
 		if errors.As(err, &ce) {
 			return err
 		}
-		return pl.Config.errorAt(merge.Pos{}, "%v", err)
+		at := pl.Config.ArchitecturePos
+		if len(pl.Config.SharedExperts) > 0 && at.Line == 0 {
+			at = pl.Config.SharedExperts[0].Pos
+		}
+		return pl.Config.errorAt(at, "%v", err)
 	}
 	pl.arch, pl.Class = a, a.class
 	pl.Warnings = append(pl.Warnings, warnings...)
