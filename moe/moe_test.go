@@ -615,3 +615,54 @@ experts:
 		})
 	}
 }
+
+// TestNoiseScale checks that noise_scale perturbs every MLP tensor of its
+// expert by about that standard deviation, the same for any thread count,
+// and leaves the other experts alone.
+func TestNoiseScale(t *testing.T) {
+	dir := models(t, tensor.F32)
+	yml := "base_model: base\ngate_mode: random\nexperts:\n  - source_model: ft1\n    noise_scale: 0.05\n  - source_model: ft2\n"
+	a, _ := build(t, dir, yml, PlanOptions{}, Options{Seed: 5, Threads: 1})
+	b, _ := build(t, dir, yml, PlanOptions{}, Options{Seed: 5, Threads: 6})
+	da, _ := readAll(t, a)
+	db, _ := readAll(t, b)
+	for n := range da {
+		if !bytes.Equal(da[n], db[n]) {
+			t.Errorf("%s differs between -j 1 and -j 6", n)
+		}
+	}
+	for _, w := range []string{"w1", "w2", "w3"} {
+		src := tensorBytes(t, filepath.Join(dir, "ft1"), "model.layers.1.mlp."+map[string]string{"w1": "gate_proj", "w2": "down_proj", "w3": "up_proj"}[w]+".weight")
+		got := da["model.layers.1.block_sparse_moe.experts.0."+w+".weight"]
+		x, y := make([]float32, len(src)/4), make([]float32, len(got)/4)
+		tensor.Decode(x, src, tensor.F32)
+		tensor.Decode(y, got, tensor.F32)
+		var ss float64
+		for i := range x {
+			d := float64(y[i] - x[i])
+			ss += d * d
+		}
+		if std := math.Sqrt(ss / float64(len(x))); std < 0.04 || std > 0.06 {
+			t.Errorf("%s: noise std %.4f, want about 0.05", w, std)
+		}
+	}
+	if !bytes.Equal(da["model.layers.0.block_sparse_moe.experts.1.w1.weight"], tensorBytes(t, filepath.Join(dir, "ft2"), "model.layers.0.mlp.gate_proj.weight")) {
+		t.Errorf("expert 1 has no noise_scale but changed")
+	}
+}
+
+// TestTiedBase checks that a base without lm_head gives an output without
+// one that still ties its embeddings.
+func TestTiedBase(t *testing.T) {
+	dir := t.TempDir()
+	testmodel.Must(t.Fatal, filepath.Join(dir, "base"), small(testmodel.Spec{Seed: 1, Tied: true}))
+	testmodel.Must(t.Fatal, filepath.Join(dir, "ft1"), small(testmodel.Spec{Seed: 1, Tied: true, Delta: 0.01, DeltaSeed: 2}))
+	out, _ := build(t, dir, "base_model: base\ngate_mode: random\nexperts:\n  - source_model: ft1\n  - source_model: base\n", PlanOptions{}, Options{})
+	data, _ := readAll(t, out)
+	if _, ok := data["lm_head.weight"]; ok {
+		t.Errorf("output has lm_head.weight")
+	}
+	if cfg := readConfig(t, out); cfg["tie_word_embeddings"] != true {
+		t.Errorf("tie_word_embeddings %v", cfg["tie_word_embeddings"])
+	}
+}
