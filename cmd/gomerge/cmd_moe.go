@@ -222,12 +222,18 @@ func isMoEConfig(args []string) bool {
 		if err != nil {
 			return false
 		}
-		var doc map[string]any
-		if yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc) != nil {
+		// A node tree, so that a tag mergekit would refuse (!file) still
+		// reaches the MoE parser and its line-numbered error.
+		var doc yaml.Node
+		if yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc) != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 			return false
 		}
-		_, experts := doc["experts"]
-		_, method := doc["merge_method"]
+		experts, method := false, false
+		m := doc.Content[0].Content
+		for i := 0; i+1 < len(m); i += 2 {
+			experts = experts || m[i].Value == "experts"
+			method = method || m[i].Value == "merge_method"
+		}
 		return experts && !method
 	}
 	return false
