@@ -36,6 +36,7 @@ func TestMoEExitCodes(t *testing.T) {
 			[]string{"moe", "config.yml", "o6", "--i-understand-this-is-not-useful-without-training", "--quiet"}, exitOK, ""},
 		{"plan of a bad MoE config", "base_model: base\nexperts:\n  - source_model: ft\n    positive_prompts: !file p.txt\n",
 			[]string{"plan", "config.yml"}, exitUsage, "config.yml:4:23: YAML tag !file is not supported"},
+		{"merge of a MoE config", moeConfig, []string{"config.yml", "o7"}, exitUsage, "gomerge moe CONFIG.yml OUT"},
 		{"output over input", moeConfig, []string{"moe", "config.yml", "base"}, exitUsage, "base"},
 	}
 	for _, tc := range tests {

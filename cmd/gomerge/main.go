@@ -133,6 +133,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "merge":
 		args = args[1:]
 	}
+	if isMoEConfig(args) {
+		fmt.Fprintln(stderr, "gomerge: this is a mergekit-moe config (experts:, no merge_method:); build it with: gomerge moe CONFIG.yml OUT")
+		return exitUsage
+	}
 	return runMerge(ctx, args, stdout, stderr, false)
 }
 
