@@ -666,3 +666,37 @@ func TestTiedBase(t *testing.T) {
 		t.Errorf("tie_word_embeddings %v", cfg["tie_word_embeddings"])
 	}
 }
+
+// TestCheapEmbedTokenizer checks that prompts go through the base's
+// tokenizer.json with its BOS (from tokenizer_config.json) put first.
+func TestCheapEmbedTokenizer(t *testing.T) {
+	dir := models(t, tensor.F32)
+	base := filepath.Join(dir, "base")
+	tok := `{"version":"1.0","added_tokens":[{"id":7,"content":"<bos>","special":true}],
+"model":{"type":"BPE","vocab":{"<unk>":0,"a":4,"b":5,"<bos>":7},"merges":[]}}`
+	os.WriteFile(filepath.Join(base, "tokenizer.json"), []byte(tok), 0o644)
+	os.WriteFile(filepath.Join(base, "tokenizer_config.json"), []byte(`{"bos_token":"<bos>"}`), 0o644)
+	yml := "base_model: base\ngate_mode: cheap_embed\nexperts:\n  - source_model: ft1\n    positive_prompts: [ab]\n  - source_model: ft2\n    positive_prompts: [b, bb]\n"
+	out, _ := build(t, dir, yml, PlanOptions{}, Options{})
+	embed := tensorBytes(t, base, "model.embed_tokens.weight")
+	E := make([]float32, len(embed)/4)
+	tensor.Decode(E, embed, tensor.F32)
+	const H = 16
+	got := tensorBytes(t, out, "model.layers.0.block_sparse_moe.gate.weight")
+	g := make([]float32, len(got)/4)
+	tensor.Decode(g, got, tensor.F32)
+	for j, ids := range [][]int{{7, 4, 5}, {7, 5, 7, 5, 5}} {
+		want := make([]float64, H)
+		for _, id := range ids {
+			for i := range want {
+				want[i] += float64(E[id*H+i])
+			}
+		}
+		normalize(want)
+		for i := range want {
+			if math.Abs(float64(g[j*H+i])-want[i]) > 1e-6 {
+				t.Fatalf("expert %d: row %v, want the embeddings of %v", j, g[j*H:(j+1)*H], ids)
+			}
+		}
+	}
+}
