@@ -102,6 +102,9 @@ func NewPlan(ctx context.Context, cfg *Config, opt PlanOptions) (_ *Plan, err er
 			pl.Close()
 		}
 	}()
+	if len(cfg.Experts) == 0 || cfg.ExpertsPerToken < 1 || cfg.ExpertsPerToken > len(cfg.Experts) {
+		return nil, cfg.errorAt(merge.Pos{}, "need at least experts_per_token (%d, at least 1) experts, have %d", cfg.ExpertsPerToken, len(cfg.Experts))
+	}
 	if cfg.GateMode != Random && cfg.AllSameSource() && !opt.AllowAllSame {
 		return nil, cfg.errorAt(cfg.Experts[0].Pos, "every expert is %s: the MoE would be no better than the model until it is trained; pass --i-understand-this-is-not-useful-without-training (or --allow-all-same) to build it anyway", cfg.Experts[0].SourceModel.String())
 	}
