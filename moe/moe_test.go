@@ -704,7 +704,7 @@ func TestCheapEmbedTokenizer(t *testing.T) {
 // TestNewPlanBuiltConfig checks that a Config made in code, without
 // ParseConfig's checks, is refused rather than crashing.
 func TestNewPlanBuiltConfig(t *testing.T) {
-	for _, cfg := range []*Config{{GateMode: Random, ExpertsPerToken: 2}, {GateMode: Random, Experts: []Expert{{}}, ExpertsPerToken: 0}} {
+	for _, cfg := range []*Config{{GateMode: CheapEmbed, ExpertsPerToken: 2}, {GateMode: Random, Experts: []Expert{{}}, ExpertsPerToken: 0}} {
 		if _, err := NewPlan(context.Background(), cfg, PlanOptions{}); err == nil {
 			t.Errorf("config %+v accepted", cfg)
 		}
