@@ -710,3 +710,22 @@ func TestNewPlanBuiltConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigKeepsBaseFields checks that fields mergekit's config classes
+// drop (rope_scaling from a Llama base, mergekit issue #88) are kept.
+func TestConfigKeepsBaseFields(t *testing.T) {
+	dir := models(t, tensor.F32)
+	p := filepath.Join(dir, "base", "config.json")
+	var cfg map[string]any
+	raw, _ := os.ReadFile(p)
+	json.Unmarshal(raw, &cfg)
+	cfg["rope_scaling"] = map[string]any{"rope_type": "llama3", "factor": 8.0}
+	cfg["custom_field"] = "kept"
+	raw, _ = json.Marshal(cfg)
+	os.WriteFile(p, raw, 0o644)
+	out, _ := build(t, dir, threeExperts, PlanOptions{}, Options{})
+	got := readConfig(t, out)
+	if rs, _ := got["rope_scaling"].(map[string]any); rs["rope_type"] != "llama3" || rs["factor"] != 8.0 || got["custom_field"] != "kept" {
+		t.Errorf("rope_scaling %v custom_field %v, want the base's", got["rope_scaling"], got["custom_field"])
+	}
+}
