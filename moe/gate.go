@@ -281,7 +281,8 @@ func (pl *Plan) embedVector(_ context.Context, enc *prompts, texts []string) ([]
 	return out, nil
 }
 
-// hiddenGates runs the base model (float32, on the CPU) over each prompt.
+// hiddenGates runs the base model (float32 arithmetic, on the CPU) over
+// each prompt.
 // hidden takes each prompt's state at its last token; hidden_avg the mean
 // over the list's padded length, the left padding (BOS tokens, attending
 // only to padding) included as mergekit includes it. Each prompt runs
@@ -292,7 +293,9 @@ func (pl *Plan) hiddenGates(ctx context.Context, opt Options) ([][]float32, erro
 	if err != nil {
 		return nil, err
 	}
-	m, err := model.Load(raw, pl.Base.Tensors, model.Options{Threads: opt.Threads})
+	// Compact keeps 16-bit weights 16-bit in memory (same results, half
+	// the memory of widening them).
+	m, err := model.Load(raw, pl.Base.Tensors, model.Options{Threads: opt.Threads, Compact: true})
 	if err != nil {
 		return nil, fmt.Errorf("base model %s: forward pass for gate_mode %s: %w", pl.Base.Ref.String(), pl.Config.GateMode, err)
 	}

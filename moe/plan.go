@@ -430,7 +430,8 @@ func (pl *Plan) Shards(shardSize int64) int {
 
 // PeakMemory estimates the bytes of tensor data held at once by Build with
 // the given number of threads: a chunk buffer per thread, the gates, and
-// for the hidden modes the base model held as float32 for its forward pass.
+// for the hidden modes the base model held for its forward pass (16-bit
+// weights stay 16-bit).
 func (pl *Plan) PeakMemory(threads int) int64 {
 	if threads < 1 {
 		threads = 1
@@ -453,7 +454,7 @@ func (pl *Plan) PeakMemory(threads int) int64 {
 		var n int64
 		for _, name := range pl.Base.Tensors.Names() {
 			if info, ok := pl.Base.Tensors.Tensor(name); ok {
-				n += info.NumElements() * 4
+				n += info.NumElements() * int64(max(info.DType.Size(), 2))
 			}
 		}
 		peak += n
