@@ -48,6 +48,12 @@ type LM interface {
 // ErrTooLong reports a continuation longer than the model's MaxLength.
 var ErrTooLong = errors.New("eval: continuation longer than the model's max length")
 
+// ErrNotFinite is wrapped by the error Score returns when the model gives
+// a log-likelihood that is NaN or infinite: its weights hold NaN or
+// infinities, or its config.json makes the forward pass produce them. A
+// score computed from it would mean nothing.
+var ErrNotFinite = errors.New("eval: the model's log-likelihood is not a finite number (NaN or infinite weights, or a config.json that produces them)")
+
 // FuncLM adapts a forward pass given as a function to the LM interface.
 // Make one with FromLogits, FromLogProbs or their batched forms.
 type FuncLM struct {

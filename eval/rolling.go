@@ -73,6 +73,9 @@ func LogLikelihoodRolling(ctx context.Context, lm LM, tokens []int, prefix int) 
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkFinite(res, "rolling window", 0); err != nil {
+		return Result{}, err
+	}
 	return sumResults(res), nil
 }
 

@@ -171,12 +171,26 @@ func run(ctx context.Context, lm LM, task string, reqs []Request, opt *Options) 
 		if len(res) != len(batch) {
 			return nil, fmt.Errorf("eval: LM answered %d of %d requests", len(res), len(batch))
 		}
+		if err := checkFinite(res, "task "+task, i); err != nil {
+			return nil, err
+		}
 		out = append(out, res...)
 		if opt.Progress != nil {
 			opt.Progress(task, len(out), len(reqs))
 		}
 	}
 	return out, nil
+}
+
+// checkFinite fails on the first result that is not a finite number;
+// first numbers the results for the message.
+func checkFinite(res []Result, what string, first int) error {
+	for j, r := range res {
+		if math.IsNaN(r.LogLikelihood) || math.IsInf(r.LogLikelihood, 0) {
+			return fmt.Errorf("%w: %s, request %d: log-likelihood %v", ErrNotFinite, what, first+j, r.LogLikelihood)
+		}
+	}
+	return nil
 }
 
 func perplexityRequests(lm LM, tok Tokenizer, docs []Doc, opt *Options) ([]Request, []span, error) {

@@ -3,8 +3,11 @@ package eval
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -310,4 +313,54 @@ func (m *recordLM) LogLikelihood(_ context.Context, reqs []Request) ([]Result, e
 		out[i] = Result{LogLikelihood: -1, Tokens: len(r.Continuation)}
 	}
 	return out, nil
+}
+
+// A model that gives NaN or infinite log-likelihoods (NaN weights, a
+// config.json with a negative rms_norm_eps) must not be scored.
+func TestScoreRefusesNonFinite(t *testing.T) {
+	ppl := &Task{Name: "ppl", Docs: []Doc{{Text: "Grüße"}, {Text: "aus Köln"}}}
+	if err := ppl.init(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		bad     float64
+		trigger byte // the log-prob of the last token of a document holding it is bad
+		want    string
+	}{
+		{"nan", math.NaN(), 'G', "task ppl, request 0: log-likelihood NaN"},
+		{"+inf", math.Inf(1), 'G', "log-likelihood +Inf"},
+		{"-inf in the second document", math.Inf(-1), 'K', "task ppl, request 1: log-likelihood -Inf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lm := FromLogProbs(func(ids []int) ([]float64, error) {
+				lp, err := bigramLogProbs(ids)
+				if slices.Contains(ids, int(tt.trigger)+3) {
+					lp[len(lp)-1] = tt.bad
+				}
+				return lp, err
+			}, 2048)
+			_, err := Score(context.Background(), lm, byteTokenizer{}, []*Task{ppl}, Options{BatchSize: 1})
+			if !errors.Is(err, ErrNotFinite) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want ErrNotFinite with %q", err, tt.want)
+			}
+		})
+	}
+	mc := &Task{Name: "mc", TargetDelimiter: " ", Metrics: MultipleChoiceMetrics,
+		Docs: []Doc{{Context: "Farbe:", Choices: []string{"rot", "blau"}, Gold: []int{0}}}}
+	if err := mc.init(); err != nil {
+		t.Fatal(err)
+	}
+	lm := &choiceLM{ll: map[string]float64{" rot": -1, " blau": math.NaN()}}
+	if _, err := Score(context.Background(), lm, byteTokenizer{}, []*Task{mc}, Options{}); !errors.Is(err, ErrNotFinite) {
+		t.Fatalf("multiple choice: error %v, want ErrNotFinite", err)
+	}
+	if _, err := LogLikelihoodRolling(context.Background(), FromLogProbs(func(ids []int) ([]float64, error) {
+		lp := make([]float64, len(ids))
+		lp[len(lp)-1] = math.NaN()
+		return lp, nil
+	}, 4), []int{5, 6, 7, 8, 9, 10}, 1); !errors.Is(err, ErrNotFinite) {
+		t.Fatalf("rolling: error %v, want ErrNotFinite", err)
+	}
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/gomerge/gomerge/pytorch"
 	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/tensor"
 )
 
 // Config is the part of PEFT's adapter_config.json that decides the
@@ -163,7 +164,51 @@ func Open(dir string) (*Adapter, error) {
 		a.file.Close()
 		return nil, fmt.Errorf("lora: %s: %w", wpath, err)
 	}
+	if err := a.checkFinite(); err != nil {
+		a.file.Close()
+		return nil, fmt.Errorf("lora: %s: %w", wpath, err)
+	}
 	return a, nil
+}
+
+// checkFinite reads every low-rank factor, DoRA magnitude and bias delta of
+// the adapter and fails on the first NaN or infinity: such a factor would
+// turn whole rows of the adapted weights into NaN. Adapters are small, so
+// reading them once at open is cheap; the read goes in bounded chunks.
+func (a *Adapter) checkFinite() error {
+	buf := make([]byte, 1<<20)
+	vals := make([]float32, len(buf)/2)
+	for _, wname := range keys(a.Modules) {
+		mod := a.Modules[wname]
+		for _, key := range []string{mod.A, mod.B, mod.Magnitude, mod.Bias} {
+			if key == "" {
+				continue
+			}
+			info, _ := a.file.Tensor(key)
+			dt, err := tensor.ParseDType(string(info.DType))
+			if err != nil || !floatDType(info.DType) {
+				continue // refused with its dtype when the module is applied
+			}
+			size := int64(dt.Size())
+			step := int64(len(buf)) / size * size
+			for off := int64(0); off < info.Size; off += step {
+				n := min(step, info.Size-off)
+				if err := a.file.ReadTensorRange(key, off, buf[:n]); err != nil {
+					return err
+				}
+				v := vals[:n/size]
+				if err := tensor.Decode(v, buf[:n], dt); err != nil {
+					return fmt.Errorf("tensor %s: %w", key, err)
+				}
+				for i, x := range v {
+					if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+						return fmt.Errorf("module %s: tensor %s holds %v at element %d", mod.Name, key, x, off/size+int64(i))
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Close releases the adapter's file.
@@ -253,7 +298,13 @@ func (a *Adapter) index() error {
 		} else {
 			mod.Scale = alpha / float64(r)
 		}
-		if mod.Magnitude != "" && mod.Kind != Linear {
+		switch {
+		case a.Config.UseDoRA && mod.Magnitude == "":
+			// Applied as plain LoRA it would give other weights than PEFT.
+			return fmt.Errorf("module %s: adapter_config.json sets use_dora but the adapter has no lora_magnitude_vector for it", m)
+		case !a.Config.UseDoRA && mod.Magnitude != "":
+			return fmt.Errorf("module %s: the adapter has a DoRA magnitude vector %s but adapter_config.json does not set use_dora", m, mod.Magnitude)
+		case mod.Magnitude != "" && mod.Kind != Linear:
 			return fmt.Errorf("module %s: DoRA is supported for Linear modules only", m)
 		}
 		mod.Rank = r

@@ -313,3 +313,79 @@ func TestSharedReference(t *testing.T) {
 		}
 	}
 }
+
+// TestAdaptersThatLie holds adapters whose config or factors would make
+// Apply compute other weights than PEFT, or NaN ones: Open refuses them,
+// naming the file and the module.
+func TestAdaptersThatLie(t *testing.T) {
+	const (
+		upA   = "base_model.model.model.layers.0.mlp.up_proj.lora_A.weight"
+		qB    = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"
+		upMag = "base_model.model.model.layers.0.mlp.up_proj.lora_magnitude_vector"
+	)
+	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	cases := []struct {
+		name, adapter string
+		cfgFrom       string
+		cfgTo         string
+		tensor        string  // set one element of it to value
+		elem          int64   // the element
+		value         float32 // the value
+		errHas        string
+	}{
+		{"dora without magnitudes", "lora_patterns", `"use_dora": false`, `"use_dora": true`, "", 0, 0,
+			"adapter_model.safetensors: module model.layers.0.mlp.down_proj: adapter_config.json sets use_dora but the adapter has no lora_magnitude_vector"},
+		{"magnitudes without dora", "dora", `"use_dora": true`, `"use_dora": false`, "", 0, 0,
+			"adapter_model.safetensors: module model.layers.0.mlp.up_proj: the adapter has a DoRA magnitude vector"},
+		{"nan in lora_A", "dora", "", "", upA, 77, nan,
+			"adapter_model.safetensors: module model.layers.0.mlp.up_proj: tensor " + upA + " holds NaN at element 77"},
+		{"inf in lora_B", "dora", "", "", qB, 255, inf,
+			"adapter_model.safetensors: module model.layers.0.self_attn.q_proj: tensor " + qB + " holds -Inf at element 255"},
+		{"nan in a magnitude", "dora", "", "", upMag, 0, nan,
+			"tensor " + upMag + " holds NaN at element 0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(ref, "lora", c.adapter, "adapter")
+			cfg, err := os.ReadFile(filepath.Join(src, "adapter_config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := os.ReadFile(filepath.Join(src, "adapter_model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.cfgFrom != "" {
+				edited := strings.Replace(string(cfg), c.cfgFrom, c.cfgTo, 1)
+				if edited == string(cfg) {
+					t.Fatal("edit did not apply")
+				}
+				cfg = []byte(edited)
+			}
+			wpath := filepath.Join(dir, "adapter_model.safetensors")
+			os.WriteFile(filepath.Join(dir, "adapter_config.json"), cfg, 0o644)
+			os.WriteFile(wpath, w, 0o644)
+			if c.tensor != "" {
+				f, err := safetensors.Open(wpath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, ok := f.Tensor(c.tensor)
+				f.Close()
+				if !ok || info.DType != safetensors.F32 {
+					t.Fatalf("no F32 tensor %s", c.tensor)
+				}
+				tensor.Encode(w[info.Offset+4*c.elem:info.Offset+4*c.elem+4], []float32{c.value}, tensor.F32)
+				os.WriteFile(wpath, w, 0o644)
+			}
+			a, err := Open(dir)
+			if err == nil {
+				a.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.errHas) {
+				t.Fatalf("error %v, want one containing %q", err, c.errHas)
+			}
+		})
+	}
+}

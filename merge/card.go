@@ -7,7 +7,7 @@ import (
 
 // modelCard renders README.md in the layout of mergekit's model cards, so
 // that the Hub lists the merge like a mergekit one.
-func modelCard(plan *Plan, title string, seed uint64) string {
+func modelCard(plan *Plan, title string, seed uint64, fixes []string) string {
 	var hub []string
 	for _, m := range plan.Models {
 		if isHubID(m) {
@@ -16,9 +16,9 @@ func modelCard(plan *Plan, title string, seed uint64) string {
 	}
 	var b strings.Builder
 	b.WriteString("---\n")
-	if len(hub) == 0 {
-		b.WriteString("base_model: []\n")
-	} else {
+	// mergekit writes "base_model: []" for local models; an empty list
+	// says nothing, so it is left out.
+	if len(hub) > 0 {
 		b.WriteString("base_model:\n")
 		for _, h := range hub {
 			fmt.Fprintf(&b, "- %s\n", h)
@@ -52,6 +52,13 @@ func modelCard(plan *Plan, title string, seed uint64) string {
 			continue
 		}
 		fmt.Fprintf(&b, "* %s\n", modelLink(sm))
+	}
+	if len(fixes) > 0 {
+		b.WriteString("\n### Special Tokens\n\ngomerge made the special-token ids of config.json and generation_config.json " +
+			"agree with the tokenizer and chat template, so that generation stops at the end of a turn:\n\n")
+		for _, f := range fixes {
+			fmt.Fprintf(&b, "* %s\n", f)
+		}
 	}
 	b.WriteString("\n### Configuration\n\nThe following YAML configuration was used to produce this model:\n\n```yaml\n")
 	b.Write(plan.Config.Raw)

@@ -24,7 +24,12 @@ type ConfigError struct {
 	File string
 	Pos  Pos
 	Msg  string
+	// Err, when set, is the error class Msg describes (ErrDegenerate).
+	Err error
 }
+
+// Unwrap returns e.Err.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Error returns "FILE:LINE:COL: MSG", leaving out the parts that are unknown.
 func (e *ConfigError) Error() string {

@@ -6,26 +6,24 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/merge"
 )
 
 // Run a TIES merge of two fine-tunes onto their base, as
-// `gomerge config.yml OUT` does.
+// `gomerge config.yml OUT` does. The models are the tiny Llamas bundled in
+// the repository's testdata; model paths resolve against PlanOptions.Dir
+// (the CLI uses the current directory).
 func ExampleRun() {
-	dir, _ := os.MkdirTemp("", "gomerge-example")
-	defer os.RemoveAll(dir)
-	testmodel.Write(filepath.Join(dir, "base"), testmodel.Spec{Seed: 1})
-	testmodel.Write(filepath.Join(dir, "ft1"), testmodel.Spec{Seed: 1, Delta: 0.01, DeltaSeed: 2})
-	testmodel.Write(filepath.Join(dir, "ft2"), testmodel.Spec{Seed: 1, Delta: 0.01, DeltaSeed: 3})
+	out, _ := os.MkdirTemp("", "gomerge-example")
+	defer os.RemoveAll(out)
 
 	cfg, err := merge.ParseConfig([]byte(`
 merge_method: ties
-base_model: base
+base_model: base_bf16
 models:
-  - model: ft1
+  - model: ft1_bf16
     parameters: {weight: 0.6, density: 0.5}
-  - model: ft2
+  - model: ft2_bf16
     parameters: {weight: 0.4, density: 0.5}
 dtype: bfloat16
 `), "config.yml")
@@ -33,8 +31,11 @@ dtype: bfloat16
 		fmt.Println(err)
 		return
 	}
-	res, err := merge.Run(context.Background(), cfg, filepath.Join(dir, "out"),
-		merge.Options{PlanOptions: merge.PlanOptions{Dir: dir}, WriteModelCard: true})
+	res, err := merge.Run(context.Background(), cfg, filepath.Join(out, "merged"), merge.Options{
+		PlanOptions:    merge.PlanOptions{Dir: "../testdata/golden/models"},
+		CopyTokenizer:  true, // as the CLI does
+		WriteModelCard: true,
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -54,16 +55,12 @@ func ExampleParseConfig() {
 // merged when it is first read (what an evaluator scoring candidates
 // wants).
 func ExamplePlan_Source() {
-	dir, _ := os.MkdirTemp("", "gomerge-example")
-	defer os.RemoveAll(dir)
-	testmodel.Write(filepath.Join(dir, "a"), testmodel.Spec{Seed: 1})
-	testmodel.Write(filepath.Join(dir, "b"), testmodel.Spec{Seed: 2})
-	cfg, err := merge.ParseConfig([]byte("merge_method: slerp\nbase_model: a\nparameters: {t: 0.5}\nmodels: [{model: a}, {model: b}]\n"), "slerp.yml")
+	cfg, err := merge.ParseConfig([]byte("merge_method: slerp\nbase_model: ft1_f32\nparameters: {t: 0.5}\nmodels: [{model: ft1_f32}, {model: ft2_f32}]\n"), "slerp.yml")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	plan, err := merge.NewPlan(cfg, merge.PlanOptions{Dir: dir})
+	plan, err := merge.NewPlan(cfg, merge.PlanOptions{Dir: "../testdata/golden/models"})
 	if err != nil {
 		fmt.Println(err)
 		return

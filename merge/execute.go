@@ -65,6 +65,12 @@ type Options struct {
 	// generator seeded by (Seed, output tensor name, model), so a seed
 	// gives the same bytes whatever the thread count or order.
 	Seed uint64
+	// KeepSpecialTokens leaves the special-token ids of config.json and
+	// generation_config.json as the donor has them (mergekit's
+	// behaviour). By default they are made to agree with the written
+	// tokenizer and chat template: the EOS set holds the template's
+	// end-of-turn token, so that the merge stops generating.
+	KeepSpecialTokens bool
 	// Overwrite lets the output replace an existing directory that
 	// gomerge did not write (--overwrite). Inputs are never replaced.
 	Overwrite bool
@@ -86,6 +92,11 @@ type Result struct {
 	Elapsed  time.Duration `json:"-"`
 	Seconds  float64       `json:"seconds"`
 	Warnings []string      `json:"warnings,omitempty"`
+	// SpecialTokens lists the special-token changes made so that the
+	// output's config.json and generation_config.json agree with its
+	// tokenizer and chat template (Options.KeepSpecialTokens turns this
+	// off), and what could not be fixed.
+	SpecialTokens []string `json:"special_tokens,omitempty"`
 }
 
 // Run plans and executes the merge described by cfg into the directory out.
@@ -132,14 +143,15 @@ func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Res
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSideFiles(plan, o, opt, log); err != nil {
+	fixes, err := writeSideFiles(plan, o, opt, log)
+	if err != nil {
 		return nil, err
 	}
 	if err := o.commit(); err != nil {
 		return nil, err
 	}
 	res = &Result{Out: o.final, Method: plan.Method.Name, Tensors: len(plan.Tasks), Shards: shards,
-		Seed: opt.Seed, Warnings: plan.Warnings, Elapsed: time.Since(start)}
+		Seed: opt.Seed, Warnings: plan.Warnings, SpecialTokens: fixes, Elapsed: time.Since(start)}
 	for _, t := range plan.Tasks {
 		res.Bytes += t.Bytes()
 	}

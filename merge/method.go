@@ -73,6 +73,12 @@ type Method struct {
 	// PlanTask, when set, checks or adjusts one planned output tensor
 	// before any weight is read; skip leaves the tensor out.
 	PlanTask func(c *TaskContext) (skip bool, err error)
+	// WeightSum, when set, returns the inputs of a planned tensor whose
+	// "weight" parameters Merge divides by the sum of with no guard
+	// against zero (linear's normalize), or nil when its parameters turn
+	// that off. The plan refuses a tensor whose such sum is zero: its
+	// output would be NaN or infinite (ErrDegenerate).
+	WeightSum func(t *Task) []int
 }
 
 // Analysis gathers a method's whole-tensor statistics over the pieces of

@@ -23,6 +23,19 @@ var Linear = &Method{
 	EmbedRule:   EmbedCommon,
 	Merge:       mergeLinear,
 	Elementwise: always,
+	WeightSum:   linearWeightSum,
+}
+
+// linearWeightSum: with normalize, every input's weight is in the divisor.
+func linearWeightSum(t *Task) []int {
+	if t.Global["normalize"] == 0 {
+		return nil
+	}
+	idx := make([]int, len(t.Inputs))
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 func init() { Register(Linear) }

@@ -35,6 +35,26 @@ var MultiSlerp = &Method{
 	MinInputs: 1,
 	EmbedRule: EmbedExact,
 	Merge:     mergeMultiSlerp,
+	WeightSum: multiSlerpWeightSum,
+}
+
+// multiSlerpWeightSum: with normalize_weights, the weights of the inputs
+// other than the base are divided by their sum, unless one of them is
+// alone and returned as it is.
+func multiSlerpWeightSum(t *Task) []int {
+	if t.Global["normalize_weights"] == 0 {
+		return nil
+	}
+	var idx []int
+	for i := range t.Inputs {
+		if i != t.Base {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) < 2 {
+		return nil
+	}
+	return idx
 }
 
 func init() { Register(MultiSlerp) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -38,6 +39,10 @@ type PlanOptions struct {
 	// VirtualOptions are the options the virtual plans' tensors are
 	// merged with (their seed).
 	VirtualOptions *Options
+	// AllowDegenerate plans tensors whose parameters make the output NaN
+	// or infinite (see ErrDegenerate) with a warning instead of failing,
+	// as mergekit does.
+	AllowDegenerate bool
 }
 
 // Plan is a validated merge: every output tensor with its inputs, shapes,
@@ -164,6 +169,14 @@ type planner struct {
 	slices []*planSlice
 	work   tensor.DType
 	out    tensor.DType
+
+	// degenerate is the first degenerate tensor AllowDegenerate let
+	// through, and degenerateCount how many there were.
+	degenerate      string
+	degenerateCount int
+	// lacking counts the optional weights each model lacks.
+	lacking      map[*SourceModel]*lackingCount
+	lackingOrder []*SourceModel
 }
 
 func (p *planner) errorf(pos Pos, format string, args ...any) error {
@@ -185,8 +198,8 @@ func NewPlan(cfg *Config, opt PlanOptions) (*Plan, error) {
 func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, error) {
 	p := &planner{cfg: cfg, opt: opt, res: newResolver(ctx, opt), byKey: map[string]*SourceModel{},
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
-	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.chooseArch,
-		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.outputConfig}
+	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.checkModelConfigs, p.chooseArch,
+		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.finishDegenerate, p.finishLacking, p.outputConfig}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			p.plan.Close()
@@ -286,6 +299,22 @@ func (p *planner) openModels() error {
 }
 
 func (p *planner) chooseArch() error {
+	if !p.opt.AllowCrimes {
+		// Compare what the configs declare before any architecture is
+		// inferred: inference would give every model the same one.
+		first := p.plan.Models[0]
+		for _, m := range p.plan.Models[1:] {
+			if first.Arch != nil && m.Arch != nil {
+				continue // the tables decide, below
+			}
+			fa, ft := declaredArch(first.Config)
+			ma, mt := declaredArch(m.Config)
+			if fa != ma || ft != "" && mt != "" && ft != mt {
+				return p.errorf(m.Ref.Pos, "model %s is %s (%s) but %s is %s (%s): mixing architectures needs --allow-crimes",
+					m.Ref.String(), declaredString(ma, mt), m.configPath(), first.Ref.String(), declaredString(fa, ft), first.configPath())
+			}
+		}
+	}
 	for _, m := range p.plan.Models {
 		if m.Arch == nil {
 			p.warnf("no architecture table for %s: inferring one from the tensor names", m.Ref.String())
@@ -304,6 +333,22 @@ func (p *planner) chooseArch() error {
 	}
 	p.plan.Arch = first.Arch
 	return nil
+}
+
+// declaredArch is a config.json's architectures[0] and model_type.
+func declaredArch(cfg map[string]any) (architecture, modelType string) {
+	if list, _ := cfg["architectures"].([]any); len(list) > 0 {
+		architecture, _ = list[0].(string)
+	}
+	modelType, _ = cfg["model_type"].(string)
+	return architecture, modelType
+}
+
+func declaredString(architecture, modelType string) string {
+	if modelType == "" {
+		return architecture
+	}
+	return architecture + ", model_type " + modelType
 }
 
 func (p *planner) model(r ModelRef) *SourceModel { return p.byKey[r.Key()] }
@@ -477,6 +522,8 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		return err
 	}
 	seen := map[string]bool{}
+	origin := map[*SourceModel]paramOrigin{}
+	var standIn, lacking []planSource // inputs read from tied names; inputs without the weight
 	anyDirect := false
 	for k, src := range sources {
 		key := src.model.Ref.Key()
@@ -498,8 +545,12 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 			found, direct = parts != nil, parts != nil
 		}
 		anyDirect = anyDirect || direct
+		if found && !direct && len(parts) == 0 {
+			standIn = append(standIn, src)
+		}
 		if !found {
 			if iw.Optional {
+				lacking = append(lacking, src)
 				continue
 			}
 			return p.errorf(src.pos, "tensor %s required but not present in model %s", iw.Name, src.model.Ref.String())
@@ -516,6 +567,7 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		if isBase {
 			task.Base = len(task.Inputs)
 		}
+		origin[src.model] = paramOrigin{src: src, name: iw.Name}
 		task.Inputs = append(task.Inputs, TaskInput{Model: src.model, Tensor: info, Parts: parts, DType: dt, Params: params})
 	}
 	if w.Optional && !anyDirect {
@@ -529,6 +581,9 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		}
 		return nil
 	}
+	if err := p.checkLacking(w, standIn, lacking); err != nil {
+		return err
+	}
 	if len(task.Inputs) == 0 {
 		return nil
 	}
@@ -538,6 +593,10 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 		}
 	}
 	if err := p.checkTask(task, s); err != nil {
+		return err
+	}
+	// Before the method's own checks, which may trip over a NaN.
+	if err := p.checkDegenerate(task, s, origin, t); err != nil {
 		return err
 	}
 	if hook := p.method.PlanTask; hook != nil {
@@ -552,6 +611,73 @@ func (p *planner) planWeight(w arch.Weight, s *planSlice, sources []planSource, 
 	}
 	p.plan.Tasks = append(p.plan.Tasks, task)
 	return nil
+}
+
+// checkLacking deals with inputs that do not store a weight other inputs
+// store. An output embedding may be missing from a model that ties it to
+// its input embedding; then that model's tied tensor stands in, as in
+// mergekit (and the plan says so). A model whose config.json says
+// tie_word_embeddings: false has no such excuse: it is an error, as
+// nothing of its own can stand in. Other optional weights are merged from
+// the models that have them, as in mergekit; the plan counts them and
+// warns once per model.
+func (p *planner) checkLacking(w arch.Weight, standIn, lacking []planSource) error {
+	for _, src := range append(standIn, lacking...) {
+		if w.IsEmbed && untied(src.model) {
+			return p.errorf(src.pos, "model %s stores no %s, which other models store, and %s sets tie_word_embeddings: false, so its input embeddings cannot stand in",
+				src.model.Ref.String(), w.Name, src.model.configPath())
+		}
+	}
+	for _, src := range standIn {
+		p.warnf("%s: model %s stores none; its tied %s stands in for it", w.Name, src.model.Ref.String(), w.TiedNames[0])
+	}
+	for _, src := range lacking {
+		if p.lacking == nil {
+			p.lacking = map[*SourceModel]*lackingCount{}
+		}
+		c := p.lacking[src.model]
+		if c == nil {
+			c = &lackingCount{first: w.Name}
+			p.lacking[src.model] = c
+			p.lackingOrder = append(p.lackingOrder, src.model)
+		}
+		c.n++
+	}
+	return nil
+}
+
+// lackingCount counts the optional weights a model lacks.
+type lackingCount struct {
+	first string
+	n     int
+}
+
+// finishLacking warns about the optional weights each model lacks.
+func (p *planner) finishLacking() error {
+	for _, m := range p.lackingOrder {
+		c := p.lacking[m]
+		more := ""
+		if c.n > 1 {
+			more = fmt.Sprintf(" and %d more", c.n-1)
+		}
+		p.warnf("model %s lacks %s%s that other models have; they are merged from those models only", m.Ref.String(), c.first, more)
+	}
+	return nil
+}
+
+// untied reports whether a model's config.json says tie_word_embeddings:
+// false (absent means the model class's default, which varies).
+func untied(m *SourceModel) bool {
+	v, ok := m.Config["tie_word_embeddings"].(bool)
+	return ok && !v
+}
+
+// configPath is the model's config.json, for messages.
+func (m *SourceModel) configPath() string {
+	if m.Dir == "" {
+		return "config.json"
+	}
+	return filepath.Join(m.Dir, "config.json")
 }
 
 // permuteEmbedding points every input of an embedding task at its rows
@@ -783,7 +909,45 @@ func (p *planner) outputConfig() error {
 		}
 	}
 	p.plan.OutConfig = cfg
+	p.fixOutputVocab()
 	return nil
+}
+
+// fixOutputVocab makes the output config's vocabulary size the row count
+// of the output embeddings when they all have the same, other than the
+// donor's: the common sub-matrix of inputs of different vocabularies is
+// smaller than a donor with the larger one. mergekit keeps the donor's
+// number, and transformers then refuses the model; the donor's tokenizer
+// still has the tokens past the rows, which the warning says.
+func (p *planner) fixOutputVocab() {
+	a := p.plan.Arch
+	if a == nil || a.VocabSizeKey == "" {
+		return
+	}
+	vocab, ok := configInt(p.plan.OutConfig, a.VocabSizeKey)
+	if !ok {
+		return
+	}
+	rows := int64(-1)
+	for _, t := range p.plan.Tasks {
+		if !t.IsEmbed || len(t.Shape) != 2 {
+			continue
+		}
+		if rows >= 0 && t.Shape[0] != rows {
+			p.warnf("the output embeddings have different row counts (%s has %d); %s stays %d", t.Name, t.Shape[0], a.VocabSizeKey, vocab)
+			return
+		}
+		rows = t.Shape[0]
+	}
+	if rows < 0 || rows == int64(vocab) {
+		return
+	}
+	if !configSet(p.plan.OutConfig, a.VocabSizeKey, int(rows)) {
+		p.warnf("could not set %s in the output config", a.VocabSizeKey)
+		return
+	}
+	p.warnf("the output embeddings have %d rows but %s's config.json says %s %d: the output config says %d; token ids from %d up in the copied tokenizer have no embedding",
+		rows, p.plan.Donor.Ref.String(), a.VocabSizeKey, vocab, rows, rows)
 }
 
 // OutputBytes is the size of the output tensors.

@@ -10,27 +10,48 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gomerge/gomerge/tokensurgeon"
 )
 
-// writeSideFiles writes everything but the tensors: model card, config
-// copy, tokenizer files and, last, config.json.
-func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) error {
-	if opt.WriteModelCard {
-		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.Seed))); err != nil {
-			return err
-		}
-		if err := o.writeFile("mergekit_config.yml", plan.Config.Raw); err != nil {
-			return err
-		}
-	}
+// writeSideFiles writes everything but the tensors: tokenizer files,
+// config.json, the special-token alignment, then the model card and config
+// copy. It returns the alignment's changes.
+func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]string, error) {
 	if err := copyTokenizer(plan, o, opt, log); err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := marshalJSON(plan.OutConfig)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return o.writeFile("config.json", cfg)
+	if err := o.writeFile("config.json", cfg); err != nil {
+		return nil, err
+	}
+	var fixes []string
+	if !opt.KeepSpecialTokens && exists(o.path("tokenizer_config.json")) {
+		changes, warnings, err := tokensurgeon.AlignFiles(o.tmp)
+		if err != nil {
+			// mergekit copies tokenizers it cannot read; so do we, saying so.
+			warnings = append(warnings, fmt.Sprintf("special tokens not checked: %v", err))
+		}
+		for _, c := range changes {
+			log.Warn("special tokens aligned with the tokenizer and chat template (--no-align-special-tokens keeps the donor's)", "change", c)
+		}
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		fixes = append(changes, warnings...)
+	}
+	if opt.WriteModelCard {
+		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.Seed, fixes))); err != nil {
+			return nil, err
+		}
+		if err := o.writeFile("mergekit_config.yml", plan.Config.Raw); err != nil {
+			return nil, err
+		}
+	}
+	return fixes, nil
 }
 
 // marshalJSON writes v as transformers does: sorted keys, two-space

@@ -84,9 +84,15 @@ func (p *planner) buildTokenizer() error {
 			continue
 		}
 		t, err := tokfile.Load(m.Dir)
-		if err != nil {
-			p.warnf("cannot load the tokenizer of %s (%v); assuming it is the base model's", m.Ref.String(), err)
+		if errors.Is(err, tokfile.ErrNoTokenizerJSON) {
+			p.warnf("%s has no tokenizer.json; assuming its tokenizer is the base model's", m.Ref.String())
 			continue
+		}
+		if err != nil {
+			// A tokenizer that is there but broken (ids that fail
+			// tokfile.CheckIDs, a truncated or huge file) is refused,
+			// not replaced by the base's: its rows would be mismatched.
+			return p.errorf(source.Pos, "tokenizer of model %s: %v", m.Ref.String(), err)
 		}
 		toks[m] = t
 	}
@@ -312,10 +318,16 @@ func (bt *builtTokenizer) index(tok string) int {
 // added_tokens_decoder describing the output's added tokens, as
 // transformers' save_pretrained does) and copies special_tokens_map.json.
 func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
-	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	raw, err := tokfile.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
 	cfg := map[string]any{}
 	switch {
 	case err == nil:
+		// A special token transformers refuses to load (a number, a
+		// list) or a chat template that fails tokfile.CheckTemplate
+		// must not reach the output.
+		if err := tokfile.CheckConfig(raw); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
+		}
 		if cfg, err = decodeJSONObject(raw); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
 		}
@@ -338,10 +350,16 @@ func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
 		return err
 	}
 	bt.files["tokenizer_config.json"] = data
-	if raw, err := os.ReadFile(filepath.Join(dir, "special_tokens_map.json")); err == nil {
+	if raw, err := tokfile.ReadFile(filepath.Join(dir, "special_tokens_map.json")); err == nil {
+		if err := tokfile.CheckConfig(raw); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, "special_tokens_map.json"), err)
+		}
 		bt.files["special_tokens_map.json"] = raw
 	}
-	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+	if raw, err := tokfile.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+		if err := tokfile.CheckTemplate(string(raw)); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dir, "chat_template.jinja"), err)
+		}
 		bt.files["chat_template.jinja"] = raw
 	}
 	return nil

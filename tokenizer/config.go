@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
 // Config is the token configuration of a model directory, one field per
@@ -55,22 +55,14 @@ type IDConfig struct {
 	Raw       map[string]json.RawMessage
 }
 
-// tokenText reads a token written as a string, an AddedToken object or null.
+// tokenText reads a token written as a string, an AddedToken object or null
+// (tokfile.SpecialToken).
 func tokenText(raw json.RawMessage) (*string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return &s, nil
-	}
-	var o struct {
-		Content *string `json:"content"`
-	}
-	if err := json.Unmarshal(raw, &o); err != nil {
+	tok, ok, err := tokfile.SpecialToken(raw)
+	if err != nil || !ok {
 		return nil, err
 	}
-	return o.Content, nil
+	return &tok, nil
 }
 
 func tokenFields(raw map[string]json.RawMessage, dst map[string]**string) error {
@@ -97,6 +89,9 @@ func optBool(raw json.RawMessage) (*bool, error) {
 
 // ParseTokenizerConfig parses tokenizer_config.json.
 func ParseTokenizerConfig(data []byte) (*TokenizerConfig, error) {
+	if err := tokfile.CheckConfig(data); err != nil {
+		return nil, err
+	}
 	c := &TokenizerConfig{}
 	if err := json.Unmarshal(data, &c.Raw); err != nil {
 		return nil, err
@@ -147,6 +142,9 @@ func ParseTokenizerConfig(data []byte) (*TokenizerConfig, error) {
 
 // ParseSpecialTokensMap parses special_tokens_map.json.
 func ParseSpecialTokensMap(data []byte) (*SpecialTokensMap, error) {
+	if err := tokfile.CheckConfig(data); err != nil {
+		return nil, err
+	}
 	c := &SpecialTokensMap{}
 	if err := json.Unmarshal(data, &c.Raw); err != nil {
 		return nil, err
@@ -208,18 +206,19 @@ func ParseIDConfig(data []byte) (*IDConfig, error) {
 	return c, nil
 }
 
-// readMaybeGz reads name, or name.gz when only that exists. It returns
-// fs.ErrNotExist when neither does.
+// readMaybeGz reads name, or name.gz when only that exists, either at most
+// tokfile.MaxFileSize bytes (decompressed). It returns fs.ErrNotExist when
+// neither exists.
 func readMaybeGz(dir, name string) ([]byte, string, error) {
 	p := filepath.Join(dir, name)
-	data, err := os.ReadFile(p)
+	data, err := tokfile.ReadFile(p)
 	if err == nil {
 		return data, p, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, p, err
 	}
-	gz, err := os.ReadFile(p + ".gz")
+	gz, err := tokfile.ReadFile(p + ".gz")
 	if err != nil {
 		return nil, p, err
 	}
@@ -227,7 +226,7 @@ func readMaybeGz(dir, name string) ([]byte, string, error) {
 	if err != nil {
 		return nil, p + ".gz", err
 	}
-	data, err = io.ReadAll(zr)
+	data, err = tokfile.ReadAllLimited(zr, p+".gz")
 	return data, p + ".gz", err
 }
 
@@ -239,6 +238,9 @@ func readMaybeGzFile(p string) ([]byte, error) {
 }
 
 // LoadConfig reads the side files of dir; absent files leave nil fields.
+// Special tokens that are not tokens and chat templates that fail
+// tokfile.CheckTemplate (in tokenizer_config.json or chat_template.jinja)
+// are errors, as every side file over tokfile.MaxFileSize.
 func LoadConfig(dir string) (Config, error) {
 	var c Config
 	type side struct {
@@ -260,8 +262,19 @@ func LoadConfig(dir string) (Config, error) {
 			return c, fmt.Errorf("read %s: %w", p, err)
 		}
 		if err := s.parse(data); err != nil {
-			return c, fmt.Errorf("%w: %s: %v", ErrFormat, p, err)
+			return c, fmt.Errorf("%w: %s: %w", ErrFormat, p, err)
 		}
+	}
+	// transformers prefers chat_template.jinja to tokenizer_config.json's
+	// chat_template; both must pass the same structural check.
+	data, p, err := readMaybeGz(dir, "chat_template.jinja")
+	switch {
+	case err == nil:
+		if err := tokfile.CheckTemplate(string(data)); err != nil {
+			return c, fmt.Errorf("%w: %s: %w", ErrFormat, p, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return c, fmt.Errorf("read %s: %w", p, err)
 	}
 	return c, nil
 }
@@ -278,7 +291,7 @@ func Load(dir string) (*Tokenizer, error) {
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		p = filepath.Join(dir, "tokenizer.model")
-		data, err = os.ReadFile(p)
+		data, err = tokfile.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("load tokenizer from %s: no tokenizer.json or tokenizer.model: %w", dir, err)
 		}

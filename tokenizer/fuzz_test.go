@@ -30,10 +30,21 @@ func FuzzFromJSON(f *testing.F) {
 	if data, err := readMaybeGzFile("../testdata/tokenizers/mistral-7b-v0.1/tokenizer.json.gz"); err == nil && len(data) > 4000 {
 		f.Add(data[:4000]) // a truncated real file
 	}
+	// Hostile ids (issue 12): FromJSON must refuse them, not size tables
+	// by them.
+	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": -1}}}`))
+	f.Add([]byte(`{"added_tokens": [{"id": 2147483653, "content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}}}`))
+	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1000000000}}}`))
+	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 3.5, "c": "7"}}}`))
+	f.Add([]byte(`{"added_tokens": [{"id": 4, "content": "d"}], "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 1, "d": 3}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tk, err := FromJSON(data)
 		if err != nil {
 			return
+		}
+		// The one validation bounds every table indexed by an id.
+		if n := tk.VocabSize(); n <= 0 || n > 2*len(tk.Vocab())+2*len(tk.AddedTokens())+1024 {
+			t.Fatalf("VocabSize %d for %d tokens", n, len(tk.Vocab()))
 		}
 		for _, s := range []string{"", "hallo Welt <eos> ß 😀", "\xff\xfe"} {
 			ids := tk.Encode(s, true)

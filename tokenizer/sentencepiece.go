@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
 // PieceType is a SentencePiece piece's type.
@@ -93,8 +95,13 @@ func protoFields(b []byte) ([]protoField, error) {
 	return out, nil
 }
 
-// ParseSentencePiece parses a SentencePiece tokenizer.model.
+// ParseSentencePiece parses a SentencePiece tokenizer.model. Like
+// sentencepiece it refuses a model that defines a piece twice; a piece's id
+// is its index, checked with tokfile.CheckBounds.
 func ParseSentencePiece(data []byte) (*SentencePieceModel, error) {
+	if len(data) > tokfile.MaxFileSize {
+		return nil, fmt.Errorf("%w: tokenizer.model: %w: %d bytes", ErrFormat, tokfile.ErrTooLarge, len(data))
+	}
 	m := &SentencePieceModel{ModelType: 1, UnkID: 0, BOSID: 1, EOSID: 2, PADID: -1,
 		AddDummyPrefix: true, RemoveExtraWhitespaces: true, EscapeWhitespaces: true}
 	top, err := protoFields(data)
@@ -165,6 +172,17 @@ func ParseSentencePiece(data []byte) (*SentencePieceModel, error) {
 	}
 	if len(m.Pieces) == 0 {
 		return nil, formatErr("tokenizer.model: no pieces")
+	}
+	ids := make(map[string]int, len(m.Pieces))
+	for i, p := range m.Pieces {
+		if j, dup := ids[p.Text]; dup {
+			return nil, fmt.Errorf("%w: tokenizer.model: piece %d %q: %w", ErrFormat, i, p.Text,
+				&tokfile.IDError{Where: "pieces", Token: p.Text, ID: fmt.Sprint(i), Problem: tokfile.IDTwice, Other: fmt.Sprintf("piece %d is the same", j)})
+		}
+		ids[p.Text] = i
+	}
+	if err := tokfile.CheckBounds(ids, nil); err != nil {
+		return nil, fmt.Errorf("%w: tokenizer.model: %w", ErrFormat, err)
 	}
 	return m, nil
 }

@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
 // ErrFormat is wrapped by every error about malformed tokenizer data.
@@ -44,7 +46,7 @@ type Tokenizer struct {
 }
 
 type tokenizerJSON struct {
-	AddedTokens   []AddedToken    `json:"added_tokens"`
+	AddedTokens   json.RawMessage `json:"added_tokens"`
 	Normalizer    json.RawMessage `json:"normalizer"`
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage `json:"post_processor"`
@@ -56,8 +58,16 @@ func formatErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
 }
 
-// FromJSON parses the contents of a tokenizer.json file.
+// FromJSON parses the contents of a tokenizer.json file. Its ids must pass
+// tokfile.CheckBounds (the error then wraps both ErrFormat and the
+// *tokfile.IDError or tokfile.ErrEmptyVocab), and data must not be over
+// tokfile.MaxFileSize (tokfile.ErrTooLarge). Added tokens whose ids in the
+// file disagree with the model's are loaded as the Rust crate loads them
+// (see AddedIDMismatches), not refused: their file ids are not used.
 func FromJSON(data []byte) (*Tokenizer, error) {
+	if len(data) > tokfile.MaxFileSize {
+		return nil, fmt.Errorf("%w: tokenizer.json: %w: %d bytes", ErrFormat, tokfile.ErrTooLarge, len(data))
+	}
 	var j tokenizerJSON
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, formatErr("tokenizer.json: %v", err)
@@ -71,6 +81,21 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(j.Model, &mt); err != nil {
 		return nil, formatErr("tokenizer.json model: %v", err)
 	}
+	fileAdded, err := tokfile.DecodeAdded(j.AddedTokens)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tokenizer.json: %w", ErrFormat, err)
+	}
+	added := make([]AddedToken, len(fileAdded))
+	for i, a := range fileAdded {
+		added[i] = AddedToken{ID: a.ID, Content: a.Content, Special: a.Special, Normalized: a.Normalized,
+			LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord}
+	}
+	checkIDs := func(vocab map[string]int) error {
+		if err := tokfile.CheckBounds(vocab, fileAdded); err != nil {
+			return fmt.Errorf("%w: tokenizer.json: %w", ErrFormat, err)
+		}
+		return nil
+	}
 	t := &Tokenizer{modelType: mt.Type, raw: data}
 	switch mt.Type {
 	case "BPE", "":
@@ -81,7 +106,15 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 		if bj.Dropout != nil && *bj.Dropout > 0 && *bj.Dropout < 1 {
 			return nil, formatErr("tokenizer.json BPE model: dropout %v is not supported", *bj.Dropout)
 		}
-		m, err := newBPE(&bj)
+		vocab, err := tokfile.DecodeVocab(bj.Vocab)
+		if err != nil {
+			return nil, fmt.Errorf("%w: tokenizer.json: %w", ErrFormat, err)
+		}
+		// The ids are checked before newBPE sizes its id table by them.
+		if err := checkIDs(vocab); err != nil {
+			return nil, err
+		}
+		m, err := newBPE(&bj, vocab)
 		if err != nil {
 			return nil, formatErr("tokenizer.json BPE model: %v", err)
 		}
@@ -95,11 +128,13 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 		if err != nil {
 			return nil, formatErr("tokenizer.json Unigram model: %v", err)
 		}
+		if err := checkIDs(m.ids); err != nil {
+			return nil, err
+		}
 		t.model = m
 	default:
 		return nil, formatErr("tokenizer.json: unsupported model type %q", mt.Type)
 	}
-	var err error
 	if t.norm, err = parseNormalizer(j.Normalizer); err != nil {
 		return nil, formatErr("tokenizer.json normalizer: %v", err)
 	}
@@ -112,13 +147,8 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 	if t.dec, err = parseDecoder(j.Decoder); err != nil {
 		return nil, formatErr("tokenizer.json decoder: %v", err)
 	}
-	for i, a := range j.AddedTokens {
-		if a.ID < 0 || a.ID > 1<<30 {
-			return nil, formatErr("tokenizer.json added token %d %q: id %d out of range", i, a.Content, a.ID)
-		}
-	}
-	t.declared = j.AddedTokens
-	t.added = newAddedVocab(assignIDs(j.AddedTokens, t.model), t.norm)
+	t.declared = added
+	t.added = newAddedVocab(assignIDs(added, t.model), t.norm)
 	return t, nil
 }
 

@@ -21,6 +21,10 @@ var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "specia
 
 // AlignOptions configure [AlignSpecial].
 type AlignOptions struct {
+	// TakeTemplateFrom chooses the chat template when the model's and the
+	// donor's differ: "donor" or "model". Unset, such a donor is refused,
+	// so that no model loses its chat format unasked.
+	TakeTemplateFrom string
 	// Overwrite lets out replace an existing directory gomerge did not
 	// write; the input models are never replaced.
 	Overwrite bool
@@ -33,6 +37,8 @@ type AlignOptions struct {
 type AlignResult struct {
 	// Changes are human-readable lines, one per edit.
 	Changes []string `json:"changes"`
+	// Warnings are what could not be fixed.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AlignSpecial writes to out a copy of the model in dir whose special
@@ -59,8 +65,14 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 		if err := compatible(m, d); err != nil {
 			return nil, err
 		}
+		if err := templateChoice(m, d, opt.TakeTemplateFrom); err != nil {
+			return nil, err
+		}
 		src = d
 		res.Changes = append(res.Changes, "tokenizer files taken from "+donor)
+		if m.ChatTemplate != d.ChatTemplate {
+			res.Changes = append(res.Changes, "chat template taken from "+map[string]string{"donor": donor, "model": dir}[opt.TakeTemplateFrom])
+		}
 	}
 	if src.Tokenizer == nil {
 		return nil, fmt.Errorf("align: %s has no tokenizer.json", src.Dir)
@@ -99,32 +111,17 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 			}
 		}
 	}
-	fixed, err := LoadModelFiles(tmp)
+	if donor != "" && opt.TakeTemplateFrom == "model" {
+		if err := keepTemplate(tmp, m); err != nil {
+			return nil, err
+		}
+	}
+	changes, warnings, err := AlignFiles(tmp)
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]int{}
-	for _, role := range []string{"bos", "eos", "pad"} {
-		if id, ok := fixed.Vocab[fixed.TokenOf(role)]; ok {
-			ids[role] = id
-		}
-	}
-	eos := []int{}
-	if id, ok := ids["eos"]; ok {
-		eos = append(eos, id)
-	}
-	if end := turnEnd(fixed.ChatTemplate); end != "" {
-		if id, ok := fixed.Vocab[end]; ok && !slices.Contains(eos, id) {
-			eos = append(eos, id)
-		}
-	}
-	for _, name := range []string{"config.json", "generation_config.json"} {
-		changes, err := rewriteIDs(filepath.Join(tmp, name), ids, eos, name == "generation_config.json")
-		if err != nil {
-			return nil, err
-		}
-		res.Changes = append(res.Changes, changes...)
-	}
+	res.Changes = append(res.Changes, changes...)
+	res.Warnings = warnings
 	if err := o.Commit(); err != nil {
 		return nil, err
 	}
@@ -133,10 +130,21 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 }
 
 // compatible checks that the donor's tokenizer can serve the model's
-// embedding rows as they are.
+// embedding rows as they are, and loses none of the model's tokens.
 func compatible(m, d *ModelFiles) error {
 	if d.Tokenizer == nil {
 		return fmt.Errorf("align: donor %s has no tokenizer.json", d.Dir)
+	}
+	var lost []string
+	for t, id := range m.Vocab {
+		if _, ok := d.Vocab[t]; !ok {
+			lost = append(lost, fmt.Sprintf("%q (%d)", t, id))
+		}
+	}
+	if len(lost) > 0 {
+		slices.Sort(lost)
+		return fmt.Errorf("align: the donor's tokenizer lacks %d of %s's tokens, e.g. %s: taking it would orphan their embedding rows; "+
+			"merge with tokenizer_source: union, or transplant with gomerge tokensurgeon %s %s OUT", len(lost), m.Dir, strings.Join(lost[:min(3, len(lost))], ", "), m.Dir, d.Dir)
 	}
 	var moved []string
 	for t, id := range d.Vocab {
@@ -204,7 +212,20 @@ func rewriteIDs(path string, ids map[string]int, eos []int, create bool) ([]stri
 	}
 	// A hard-linked file must not be written through: replace it.
 	os.Remove(path)
-	return changes, os.WriteFile(path, buf.Bytes(), 0o644)
+	return changes, writeSynced(path, buf.Bytes())
+}
+
+// writeSynced writes a file and flushes it to disk.
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }
 
 func linkOrCopy(src, dst string) error {
@@ -232,4 +253,66 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return errors.Join(out.Sync(), out.Close())
+}
+
+// templateChoice refuses a donor whose chat template differs from the
+// model's unless the caller chose one.
+func templateChoice(m, d *ModelFiles, choice string) error {
+	switch choice {
+	case "", "donor", "model":
+	default:
+		return fmt.Errorf("align: --take-template-from %q: want donor or model", choice)
+	}
+	if m.ChatTemplate == d.ChatTemplate || m.ChatTemplate == "" || choice != "" {
+		return nil
+	}
+	what := func(f *ModelFiles) string {
+		if f.ChatTemplate == "" {
+			return "has no chat template"
+		}
+		if end := turnEnd(f.ChatTemplate); end != "" {
+			return "ends turns with " + end
+		}
+		return "has another chat template"
+	}
+	return fmt.Errorf("align: the chat templates differ (%s %s, the donor %s %s): "+
+		"pass --take-template-from donor to use the donor's, or --take-template-from model to keep the model's",
+		m.Dir, what(m), d.Dir, what(d))
+}
+
+// keepTemplate puts the model's own chat template back over the donor's
+// tokenizer files in dir.
+func keepTemplate(dir string, m *ModelFiles) error {
+	for _, name := range []string{"chat_template.jinja", "chat_template.json"} {
+		os.Remove(filepath.Join(dir, name))
+		if src := filepath.Join(m.Dir, name); fileExists(src) {
+			if err := copyFile(src, filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+	}
+	path := filepath.Join(dir, "tokenizer_config.json")
+	tc, err := readJSONObject(path)
+	if err != nil || tc == nil {
+		return err
+	}
+	if v, ok := m.TokenizerConfig["chat_template"]; ok {
+		tc["chat_template"] = v
+	} else {
+		delete(tc, "chat_template")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(tc); err != nil {
+		return err
+	}
+	os.Remove(path)
+	return writeSynced(path, buf.Bytes())
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

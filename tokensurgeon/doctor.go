@@ -48,12 +48,16 @@ func (r *Report) Errors() int {
 }
 
 // Diagnose checks each model's token configuration and, with several
-// models, every model against the first.
+// models, every model against the first. The defects that make
+// LoadModelFiles refuse a model (a tokenizer.json whose ids fail
+// tokfile.CheckIDs, an empty vocabulary, a file too large or not JSON, a
+// special token that is not a token, a chat template that fails
+// CheckTemplate) are error findings; only a missing directory is an error.
 func Diagnose(dirs ...string) (*Report, error) {
 	r := &Report{Findings: []Finding{}}
 	var models []*ModelFiles
 	for _, d := range dirs {
-		m, err := LoadModelFiles(d)
+		m, err := readModelFiles(d)
 		if err != nil {
 			return nil, fmt.Errorf("doctor: %w", err)
 		}
@@ -75,8 +79,11 @@ func checkModel(m *ModelFiles) []Finding {
 	add := func(sev Severity, check, msg, fix string) {
 		out = append(out, Finding{Severity: sev, Check: check, Model: m.Dir, Message: msg, Fix: fix})
 	}
+	for _, d := range m.defects {
+		add(Error, d.check, d.err.Error(), d.fix)
+	}
 	if m.Tokenizer == nil {
-		if m.TokenizerConfig == nil {
+		if m.TokenizerConfig == nil && !m.hasDefect("tokenizer.json") && !m.hasDefect("tokenizer_config.json") {
 			add(Warning, "no-tokenizer", "no tokenizer.json or tokenizer_config.json", "copy the tokenizer files of the model it was tuned from")
 		}
 		return out
@@ -156,14 +163,6 @@ func checkModel(m *ModelFiles) []Finding {
 			}
 		}
 	}
-	// An added token that is also a model token gets the model's id on
-	// load, whatever added_tokens says (the tokenizers library).
-	for _, a := range m.Tokenizer.Added {
-		if id, ok := m.Tokenizer.Model[a.Content]; ok && id != a.ID {
-			add(Warning, "added-token-id", fmt.Sprintf("tokenizer.json lists %q as added token %d, but it is model token %d, the id it gets on load", a.Content, a.ID, id),
-				fmt.Sprintf("set its id in added_tokens to %d", id))
-		}
-	}
 	// tokenizer_config.json's added_tokens_decoder agrees with tokenizer.json.
 	if dec, ok := m.TokenizerConfig["added_tokens_decoder"].(map[string]any); ok {
 		for key, v := range dec {
@@ -180,6 +179,10 @@ func checkModel(m *ModelFiles) []Finding {
 		}
 	}
 	return out
+}
+
+func (m *ModelFiles) hasDefect(file string) bool {
+	return slices.ContainsFunc(m.defects, func(d defect) bool { return d.file == file })
 }
 
 // stopIDs are the ids generation stops at: generation_config.json's

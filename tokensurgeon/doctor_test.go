@@ -224,3 +224,37 @@ func TestAddedTokenID(t *testing.T) {
 		t.Fatalf("findings %+v", r.Findings)
 	}
 }
+
+// TestDoctorSideFileDefects: defects of the side files are error findings
+// of Diagnose and errors of LoadModelFiles, each naming its file.
+func TestDoctorSideFileDefects(t *testing.T) {
+	cases := []struct {
+		name, file, doc, check string
+	}{
+		{"broken chat_template.jinja", "chat_template.jinja", "{% for m in messages %}{{ m.content }", "chat-template-syntax"},
+		{"bos_token list in special_tokens_map.json", "special_tokens_map.json", `{"bos_token": ["<s>"]}`, "special-token-type"},
+		{"chat_template a number", "tokenizer_config.json", `{"chat_template": 5}`, "chat-template-type"},
+		{"config.json truncated", "config.json", `{"architectures": [`, "json-file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "m")
+			chatModel(t, dir, 66, nil)
+			if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Diagnose(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(r.Findings, func(f Finding) bool {
+				return f.Check == c.check && f.Severity == Error && strings.Contains(f.Message, c.file)
+			}) {
+				t.Errorf("findings %+v, want %s naming %s", r.Findings, c.check, c.file)
+			}
+			if _, err := LoadModelFiles(dir); err == nil || !strings.Contains(err.Error(), c.file) {
+				t.Errorf("LoadModelFiles: err = %v", err)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@
 package tokensurgeon
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,11 +44,42 @@ type ModelFiles struct {
 	EmbedRows int64
 	// EmbedName is the input embedding tensor's name.
 	EmbedName string
+
+	defects []defect
 }
 
 // LoadModelFiles reads the token-related files of a model directory. It
-// reads safetensors headers only, never weights.
+// reads safetensors headers only, never weights. It refuses a directory
+// whose token files are defective — a tokenizer.json that fails
+// tokfile.CheckIDs or is over tokfile.MaxFileSize, a side file that is not
+// JSON or whose special tokens are not tokens, a chat template that fails
+// CheckTemplate —, naming each defect; Diagnose reports them instead.
 func LoadModelFiles(dir string) (*ModelFiles, error) {
+	m, err := readModelFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.defects) > 0 {
+		errs := make([]error, len(m.defects))
+		for i, d := range m.defects {
+			errs[i] = d.err
+		}
+		return nil, errors.Join(errs...)
+	}
+	return m, nil
+}
+
+// defect is a problem of a model's token files that LoadModelFiles
+// refuses and Diagnose reports as an error finding.
+type defect struct {
+	check, file string // file is the base name
+	err         error  // names the file
+	fix         string
+}
+
+// readModelFiles reads what it can of a model directory's token files,
+// recording each defect in m.defects; only a missing directory is an error.
+func readModelFiles(dir string) (*ModelFiles, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, err
@@ -56,27 +88,93 @@ func LoadModelFiles(dir string) (*ModelFiles, error) {
 		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
 	m := &ModelFiles{Dir: dir, EmbedRows: -1}
-	for name, dst := range map[string]*map[string]any{
-		"config.json": &m.Config, "generation_config.json": &m.Generation,
-		"tokenizer_config.json": &m.TokenizerConfig, "special_tokens_map.json": &m.SpecialMap,
+	for _, f := range []struct {
+		name string
+		dst  *map[string]any
+	}{
+		{"config.json", &m.Config}, {"generation_config.json", &m.Generation},
+		{"tokenizer_config.json", &m.TokenizerConfig}, {"special_tokens_map.json", &m.SpecialMap},
 	} {
-		if *dst, err = readJSONObject(filepath.Join(dir, name)); err != nil {
-			return nil, err
+		path := filepath.Join(dir, f.name)
+		v, err := readJSONObject(path)
+		if err != nil {
+			m.defect(f.name, "json-file", err, "the file is not a JSON object (truncated or overwritten?): restore it from the model's source")
+			continue
+		}
+		*f.dst = v
+		if f.name == "tokenizer_config.json" || f.name == "special_tokens_map.json" {
+			m.checkSideFile(path, f.name)
 		}
 	}
 	if m.Tokenizer, err = tokfile.Load(dir); err != nil && !errors.Is(err, tokfile.ErrNoTokenizerJSON) {
-		return nil, err
+		m.tokenizerDefect(err)
 	}
 	if m.Tokenizer != nil {
 		m.Vocab = m.Tokenizer.Vocab()
 	}
-	m.ChatTemplate = chatTemplate(dir, m.TokenizerConfig)
+	var fromFile bool
+	m.ChatTemplate, fromFile, err = chatTemplate(dir, m.TokenizerConfig)
+	switch {
+	case err != nil:
+		m.defect("chat_template.jinja", "chat-template-syntax", err, "restore chat_template.jinja from the model's source")
+	case fromFile:
+		// tokenizer_config.json's template was checked with the file.
+		if err := tokfile.CheckTemplate(m.ChatTemplate); err != nil {
+			m.defect("chat_template.jinja", "chat-template-syntax", fmt.Errorf("%s: %w", filepath.Join(dir, "chat_template.jinja"), err), templateFix)
+		}
+	}
 	m.embedRows()
 	return m, nil
 }
 
+func (m *ModelFiles) defect(file, check string, err error, fix string) {
+	m.defects = append(m.defects, defect{check: check, file: file, err: err, fix: fix})
+}
+
+// checkSideFile checks the special tokens and chat template of
+// tokenizer_config.json or special_tokens_map.json (tokfile.CheckConfig).
+func (m *ModelFiles) checkSideFile(path, name string) {
+	raw, err := tokfile.ReadFile(path)
+	if err != nil {
+		return // readJSONObject read it a moment ago
+	}
+	err = tokfile.CheckConfig(raw)
+	var fe *tokfile.FieldError
+	if !errors.As(err, &fe) {
+		return
+	}
+	check, fix := "special-token-type", fmt.Sprintf(`write %s as a string, e.g. "%s": "<s>", or as an object with a string "content"`, fe.Field, fe.Field)
+	var te *tokfile.TemplateError
+	switch {
+	case errors.As(err, &te):
+		check, fix = "chat-template-syntax", templateFix
+	case strings.HasPrefix(fe.Field, "chat_template"):
+		check, fix = "chat-template-type", `write chat_template as a string, or as a list of {"name": ..., "template": ...}`
+	}
+	m.defect(name, check, fmt.Errorf("%s: %w", path, err), fix)
+}
+
+// tokenizerDefect records why tokenizer.json was refused.
+func (m *ModelFiles) tokenizerDefect(err error) {
+	check, fix := "tokenizer-json", "tokenizer.json is not valid JSON (truncated?): restore it from the model's source"
+	var ie *tokfile.IDError
+	switch {
+	case errors.Is(err, tokfile.ErrTooLarge):
+		check, fix = "tokenizer-size", fmt.Sprintf("a tokenizer.json is at most %d MiB: replace the file with the model's real tokenizer.json", tokfile.MaxFileSize>>20)
+	case errors.Is(err, tokfile.ErrEmptyVocab):
+		check, fix = "vocab-empty", "the tokenizer has no tokens: restore tokenizer.json from the model's source"
+	case errors.As(err, &ie) && ie.Problem == tokfile.IDTwice:
+		check, fix = "added-token-id", fmt.Sprintf("give %q one id: in added_tokens, the id model.vocab gives it", ie.Token)
+	case errors.As(err, &ie) && ie.Problem == tokfile.IDShared:
+		check, fix = "token-id-clash", fmt.Sprintf("give %q and %q different ids, or remove one of them", ie.Token, ie.Other)
+	case errors.As(err, &ie):
+		check, fix = "token-id", "token ids are integers from 0 to one less than the vocabulary size: restore tokenizer.json from the model's source"
+	}
+	m.defect("tokenizer.json", check, err, fix)
+}
+
 func readJSONObject(path string) (map[string]any, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := tokfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -84,33 +182,44 @@ func readJSONObject(path string) (map[string]any, error) {
 		return nil, err
 	}
 	var v map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if v == nil {
+		return nil, fmt.Errorf("%s: not a JSON object", path)
+	}
 	return v, nil
 }
 
-// chatTemplate is the default chat template: chat_template.jinja, else
-// tokenizer_config.json's chat_template (a string, or a list of named
-// templates whose "default" entry counts).
-func chatTemplate(dir string, tc map[string]any) string {
-	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
-		return string(raw)
+// templateFix is the fix for a chat template that fails
+// tokfile.CheckTemplate.
+const templateFix = "repair the template where the message says (the check is structural: tags and delimiters), or take the chat template of the model this one was tuned from"
+
+// chatTemplate is the default chat template: chat_template.jinja
+// (fromFile), else tokenizer_config.json's chat_template (a string, or a
+// list of named templates whose "default" entry counts).
+func chatTemplate(dir string, tc map[string]any) (tmpl string, fromFile bool, err error) {
+	raw, err := tokfile.ReadFile(filepath.Join(dir, "chat_template.jinja"))
+	if err == nil {
+		return string(raw), true, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
 	}
 	switch t := tc["chat_template"].(type) {
 	case string:
-		return t
+		return t, false, nil
 	case []any:
 		for _, e := range t {
 			if m, ok := e.(map[string]any); ok && m["name"] == "default" {
 				s, _ := m["template"].(string)
-				return s
+				return s, false, nil
 			}
 		}
 	}
-	return ""
+	return "", false, nil
 }
 
 // embedRows finds the input embedding in the safetensors headers.

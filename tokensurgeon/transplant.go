@@ -176,6 +176,15 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 	if dHead == "" {
 		dHead = dEmbed // the donor may be tied
 	}
+	for _, c := range []struct {
+		m     *ModelFiles
+		src   *safetensors.Model
+		names []string
+	}{{bf, base, []string{embed, head}}, {df, dm, []string{dEmbed, dHead}}} {
+		if err := fitsVocab(c.m, c.src, c.names...); err != nil {
+			return nil, err
+		}
+	}
 	bv, dv := normalizedVocab(bf, log), normalizedVocab(df, log)
 	if opt.Method == Subword {
 		if opt.baseTok, err = tokenizer.Load(dir); err != nil {
@@ -210,6 +219,26 @@ func Transplant(ctx context.Context, dir, donor, out string, opt TransplantOptio
 	}
 	committed = true
 	return res, nil
+}
+
+// fitsVocab checks that each named tensor of a model is a matrix with a
+// row for every id of its tokenizer, so that rows can be read by id.
+func fitsVocab(m *ModelFiles, src *safetensors.Model, names ...string) error {
+	need := m.VocabRows()
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		info, _ := src.Tensor(n)
+		if len(info.Shape) != 2 || info.Shape[0] <= 0 || info.Shape[1] <= 0 {
+			return fmt.Errorf("tokensurgeon: %s: %s has shape %v, want [rows, hidden] with both above 0", m.Dir, n, info.Shape)
+		}
+		if info.Shape[0] < int64(need) {
+			return fmt.Errorf("tokensurgeon: %s: the tokenizer has ids up to %d but %s has %d rows: resize the embeddings or fix the tokenizer first (gomerge doctor %s)",
+				m.Dir, need-1, n, info.Shape[0], m.Dir)
+		}
+	}
+	return nil
 }
 
 // embedNames finds a model's input embedding and (untied) LM head, and

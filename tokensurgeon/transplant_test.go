@@ -373,3 +373,26 @@ func copyGz(t *testing.T, src, dst string) {
 		os.WriteFile(filepath.Join(dst, name), raw, 0o644)
 	}
 }
+
+// TestTransplantRefusesShortEmbeddings: a base or donor whose tokenizer
+// has ids beyond its embedding rows is refused with the tensor and the
+// counts, not indexed past its rows (issue 12).
+func TestTransplantRefusesShortEmbeddings(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "good")
+	chatModel(t, good, 66, nil)
+	short := filepath.Join(t.TempDir(), "short")
+	chatModel(t, short, 64, nil) // ids up to 65 in 64 rows
+	for _, c := range []struct{ base, donor string }{{good, short}, {short, good}} {
+		out := filepath.Join(t.TempDir(), "out")
+		_, err := Transplant(context.Background(), c.base, c.donor, out, TransplantOptions{Method: Mean})
+		if err == nil || !strings.Contains(err.Error(), "ids up to 65 but model.embed_tokens.weight has 64 rows") || !strings.Contains(err.Error(), short) {
+			t.Errorf("Transplant(%s, %s): err = %v", c.base, c.donor, err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("a refused transplant wrote %s", out)
+		}
+	}
+	if _, err := Transplant(context.Background(), good, good, filepath.Join(t.TempDir(), "out"), TransplantOptions{Method: Mean}); err != nil {
+		t.Fatalf("good model: %v", err)
+	}
+}

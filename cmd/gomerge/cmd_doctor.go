@@ -15,8 +15,13 @@ const doctorUsage = `usage: gomerge doctor MODEL... [--json]
 Check the token side of each model directory (special-token ids in
 config.json, generation_config.json and the tokenizer files, the chat
 template, vocabulary against embedding rows) and, with several models, what
-differs between them. Each finding comes with the fix. Exit status 1 when an
-error is found, 0 when only warnings or nothing.
+differs between them. Files the other commands refuse are error findings:
+token ids that are negative, huge, not integers or given twice, an empty
+vocabulary, a file too large or not JSON, a special token that is not a
+string, a chat template whose Jinja structure does not parse (a structural
+check of tags and delimiters, not a Jinja engine). Each finding comes with
+the fix. Exit status 1 when an error is found, 0 when only warnings or
+nothing.
 `
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {

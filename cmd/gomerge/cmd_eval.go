@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -151,15 +152,23 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.prefix >= 0 {
 		opt.PrefixToken = &f.prefix
 	}
+	var bar *progress
 	if !f.quiet && isTerminal(stderr) {
+		current := ""
 		opt.Progress = func(task string, done, total int) {
-			fmt.Fprintf(stderr, "\r%s: %d/%d requests", task, done, total)
-			if done == total {
-				fmt.Fprintln(stderr)
+			if task != current {
+				if bar != nil {
+					bar.finish()
+				}
+				current, bar = task, newCountProgress(stderr, task, "requests")
 			}
+			bar.update(int64(done), int64(total))
 		}
 	}
 	rep, err := eval.Score(ctx, lm, tok, tasks, opt)
+	if bar != nil {
+		bar.finish()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
 		if ctx.Err() != nil {
@@ -223,6 +232,16 @@ func listEvalTasks(w io.Writer, asJSON bool) int {
 	return exitOK
 }
 
+// metricString prints a metric with four decimals, as lm-eval's table
+// does, or in scientific notation when that would be unreadable (the
+// perplexity of an untrained model).
+func metricString(v float64) string {
+	if a := math.Abs(v); a >= 1e6 || a != 0 && a < 1e-4 {
+		return fmt.Sprintf("%.4e", v)
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
 // printEvalReport prints lm-eval's results table: one line per metric.
 func printEvalReport(w io.Writer, rep *eval.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -236,9 +255,9 @@ func printEvalReport(w io.Writer, rep *eval.Report) {
 		for _, m := range names {
 			se := "± N/A"
 			if v, ok := t.Stderr[m]; ok {
-				se = fmt.Sprintf("± %.4f", v)
+				se = "± " + metricString(v)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%.4f\t%s\n", t.Name, t.Docs, m, t.Metrics[m], se)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", t.Name, t.Docs, m, metricString(t.Metrics[m]), se)
 		}
 		for _, it := range t.Items {
 			if it.LogLikelihood != nil {

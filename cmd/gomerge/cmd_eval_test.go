@@ -136,3 +136,21 @@ func TestEvalUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricString(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{0.5, "0.5000"},
+		{0, "0.0000"},
+		{12.34567, "12.3457"},
+		{109948468905001.1719, "1.0995e+14"},
+		{-2e6, "-2.0000e+06"},
+		{0.00001234, "1.2340e-05"},
+	} {
+		if got := metricString(tc.v); got != tc.want {
+			t.Errorf("metricString(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -78,7 +78,11 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "gomerge: interrupted; the stage in progress left no output")
 			return exitInterrupted
 		}
-		return failure(ctx, stderr, err, exitFailed)
+		code := exitFailed
+		if _, ok := errors.AsType[*merge.ConfigError](err); ok {
+			code = exitUsage
+		}
+		return failure(ctx, stderr, err, code)
 	}
 	if f.jsonOut {
 		printJSON(stdout, res)

@@ -23,8 +23,10 @@ vocab_size and the donor's special-token ids; the tokenizer is the donor's.
 --align-special writes a copy of MODEL whose special tokens agree across
 config.json, generation_config.json and the tokenizer files (the EOS set
 includes the chat template's end-of-turn token), without touching a weight.
-With DONOR, the donor's tokenizer files and chat template are taken first;
-this is refused when the donor's vocabulary would need other embedding rows.
+With DONOR, the donor's tokenizer files are taken first; this is refused
+when the donor's vocabulary would need other embedding rows or lacks some of
+MODEL's tokens, and, when the chat templates differ, unless
+--take-template-from donor|model says whose template to keep.
 `
 
 func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -33,6 +35,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.Usage = func() { fmt.Fprint(stderr, surgeonUsage); fs.PrintDefaults() }
 	align := fs.Bool("align-special", false, "align special tokens across files; weights untouched")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	takeTemplate := fs.String("take-template-from", "", "with --align-special and a DONOR whose chat template differs: donor or model (unset: refused)")
 	overwrite := fs.Bool("overwrite", false, "replace an existing OUT that gomerge did not write (inputs are never replaced)")
 	opt := tokensurgeon.TransplantOptions{Method: tokensurgeon.OMP, K: 64, WeightScheme: tokensurgeon.DistanceProportional,
 		PrefixMatch: "no", ByteMatch: "no", ShardSize: 5e9, Threads: 2}
@@ -111,7 +114,7 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprint(stderr, surgeonUsage)
 		return exitUsage
 	}
-	res, err := tokensurgeon.AlignSpecial(model, donor, out, tokensurgeon.AlignOptions{Overwrite: *overwrite, Logger: newLogger(stderr, 0)})
+	res, err := tokensurgeon.AlignSpecial(model, donor, out, tokensurgeon.AlignOptions{Overwrite: *overwrite, TakeTemplateFrom: *takeTemplate, Logger: newLogger(stderr, 0)})
 	if err != nil {
 		return failure(ctx, stderr, err, exitFailed)
 	}

@@ -154,6 +154,7 @@ func versionString() string {
 // accepted for compatibility, and gomerge's own.
 type mergeFlags struct {
 	allowCrimes, copyTokenizer, writeModelCard, quiet, jsonOut bool
+	allowDegenerate                                            bool
 	shardSize, memory                                          byteSize
 	seed                                                       int64
 	threads                                                    int
@@ -162,7 +163,7 @@ type mergeFlags struct {
 	cuda, gpu                                                  bool
 	safeSerialization                                          bool
 	cacheDir                                                   string
-	offline, overwrite                                         bool
+	offline, overwrite, alignSpecial                           bool
 	stderr                                                     io.Writer
 }
 
@@ -171,11 +172,13 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	f.stderr = stderr
 	f.shardSize = 5e9
-	f.copyTokenizer, f.writeModelCard, f.safeSerialization = true, true, true
+	f.copyTokenizer, f.writeModelCard, f.safeSerialization, f.alignSpecial = true, true, true, true
 	fs.BoolVar(&f.allowCrimes, "allow-crimes", false, "allow mixing architectures")
+	fs.BoolVar(&f.allowDegenerate, "allow-degenerate", false, "merge tensors whose parameters are degenerate (NaN/Inf values, weights summing to 0 under normalize) with a warning, as mergekit does, instead of stopping")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "replace an existing output directory that gomerge did not write (inputs are never replaced)")
 	fs.BoolVar(&f.copyTokenizer, "copy-tokenizer", true, "copy the tokenizer of the base (or first) model")
 	fs.BoolVar(&f.writeModelCard, "write-model-card", true, "write README.md and mergekit_config.yml")
+	fs.BoolVar(&f.alignSpecial, "align-special-tokens", true, "make config.json and generation_config.json EOS/BOS/PAD ids agree with the written tokenizer and chat template")
 	fs.Var(&f.shardSize, "out-shard-size", "largest output shard in bytes; suffixes k, m, b (default 5B)")
 	fs.Int64Var(&f.seed, "random-seed", -1, "seed for random methods (default: a random seed, logged and written to the model card)")
 	fs.IntVar(&f.threads, "j", 0, "threads: tensors, and pieces of a tensor, merged at once (default: number of CPUs)")
@@ -245,12 +248,15 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	}
 	opt.Seed = seed(f.seed, plan, log)
 	limitMemory(plan, opt)
+	var bar *progress
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
-		bar := newProgress(stderr)
+		bar = newProgress(stderr)
 		opt.Progress = bar.update
-		defer bar.finish()
 	}
 	res, err := merge.Execute(ctx, plan, pos[1], opt)
+	if bar != nil {
+		bar.finish() // what follows starts on its own line
+	}
 	if err != nil {
 		return failure(ctx, stderr, err, exitFailed)
 	}
@@ -306,14 +312,15 @@ func (f *mergeFlags) hubClient(log *slog.Logger) *hub.Client {
 // options are the merge options the flags ask for.
 func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 	return merge.Options{
-		PlanOptions:    merge.PlanOptions{AllowCrimes: f.allowCrimes, Hub: f.hubClient(log)},
-		ShardSize:      int64(f.shardSize),
-		Threads:        f.threads,
-		MemoryBudget:   int64(f.memory),
-		Overwrite:      f.overwrite,
-		CopyTokenizer:  f.copyTokenizer,
-		WriteModelCard: f.writeModelCard,
-		Logger:         log,
+		PlanOptions:       merge.PlanOptions{AllowCrimes: f.allowCrimes, AllowDegenerate: f.allowDegenerate, Hub: f.hubClient(log)},
+		ShardSize:         int64(f.shardSize),
+		Threads:           f.threads,
+		MemoryBudget:      int64(f.memory),
+		Overwrite:         f.overwrite,
+		KeepSpecialTokens: !f.alignSpecial,
+		CopyTokenizer:     f.copyTokenizer,
+		WriteModelCard:    f.writeModelCard,
+		Logger:            log,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomerge/gomerge/internal/testmodel"
 )
@@ -153,5 +154,63 @@ func TestRunJSONAndPlan(t *testing.T) {
 	}
 	if plan.Tensors != res.Tensors || plan.Bytes != res.Bytes || plan.Shards != res.Shards || plan.PeakMemory <= 0 {
 		t.Errorf("plan %+v disagrees with run %+v", plan, res)
+	}
+}
+
+func TestRunDegenerate(t *testing.T) {
+	models(t)
+	zero := "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: ft\n    parameters: {weight: -1}\n"
+	nan := "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: .nan}\n  - model: ft\n    parameters: {weight: 1}\n"
+	tests := []struct {
+		name, config string
+		args         []string
+		code         int
+		out, stderr  string
+	}{
+		{"merge", zero, []string{"config.yml", "out"}, exitUsage, "", "config.yml:4:26: linear: degenerate merge parameters: the weights of tensor model.embed_tokens.weight sum to 0"},
+		{"plan", nan, []string{"plan", "config.yml"}, exitUsage, "", `config.yml:4:26: linear: degenerate merge parameters: parameter "weight" of model base is NaN`},
+		{"multi", nan, []string{"multi", "config.yml", "-I", "inter", "--out-path", "out"}, exitUsage, "", `parameter "weight" of model base is NaN`},
+		{"plan allowed", nan, []string{"plan", "config.yml", "--allow-degenerate"}, exitOK, `warning: config.yml:4:26: linear: degenerate merge parameters: parameter "weight" of model base is NaN`, ""},
+		{"merge allowed", zero, []string{"config.yml", "out", "--allow-degenerate", "--quiet"}, exitOK, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			writeConfig(t, tc.config)
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Errorf("stdout %q, stderr %q; want %q, %q", stdout.String(), stderr.String(), tc.out, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	for _, tc := range []struct {
+		done, total int64
+		elapsed     time.Duration
+		want        string
+	}{
+		{0, 4e9, 0, "[                              ]   0% 0.00/4.00 GB 0 MB/s"},
+		{1e9, 4e9, 10 * time.Second, "[#######                       ]  25% 1.00/4.00 GB 100 MB/s ETA 30s"},
+		{2e9, 4e9, 100 * time.Second, "[###############               ]  50% 2.00/4.00 GB 20 MB/s ETA 1m40s"},
+		{1e9, 4e9, time.Hour, "[#######                       ]  25% 1.00/4.00 GB 0 MB/s ETA 3h00m"},
+		{4e9, 4e9, 65 * time.Second, "[##############################] 100% 4.00/4.00 GB 62 MB/s in 1m05s"},
+	} {
+		if got := progressLine(tc.done, tc.total, tc.elapsed, bytesUnit); got != tc.want {
+			t.Errorf("progressLine(%d, %d, %v)\n got %q\nwant %q", tc.done, tc.total, tc.elapsed, got, tc.want)
+		}
+	}
+	var b strings.Builder
+	p := newCountProgress(&b, "de_ud_gsd_ppl", "requests")
+	p.update(3, 3)
+	p.finish()
+	p.update(3, 3)
+	p.finish()
+	if got := b.String(); !strings.HasPrefix(got, "\r[") || !strings.Contains(got, "de_ud_gsd_ppl 3/3 requests") || strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") {
+		t.Errorf("eval progress %q", got)
 	}
 }

@@ -30,7 +30,8 @@ type rope struct {
 // config is the part of config.json the forward pass needs, with every
 // family's defaults filled in.
 type config struct {
-	family    string // llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text
+	family    string // model_type: llama, mistral, …, mixtral, qwen2_moe, qwen3_moe, deepseek
+	base      string // the dense family whose attention and norms it uses
 	vocab     int
 	hidden    int
 	inter     int
@@ -58,12 +59,15 @@ type config struct {
 	sliding   []bool  // per layer: uses the sliding window
 	local     []bool  // per layer: layer type is sliding_attention
 	ropes     []*rope // per layer
+	moe       *moeConfig
 }
 
-// families maps model_type to the family whose forward pass it uses.
+// families maps model_type to the dense family whose attention, norms and
+// embeddings it uses; the mixtures of experts add their MoE blocks (moe.go).
 var families = map[string]string{
 	"llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": "qwen3",
 	"gemma": "gemma", "gemma2": "gemma2", "gemma3_text": "gemma3_text",
+	"mixtral": "mistral", "qwen2_moe": "qwen2", "qwen3_moe": "qwen3", "deepseek": "llama",
 }
 
 // architectures maps the architectures entry to a model_type when
@@ -71,7 +75,8 @@ var families = map[string]string{
 var architectures = map[string]string{
 	"LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2",
 	"Qwen3ForCausalLM": "qwen3", "GemmaForCausalLM": "gemma", "Gemma2ForCausalLM": "gemma2",
-	"Gemma3ForCausalLM": "gemma3_text",
+	"Gemma3ForCausalLM": "gemma3_text", "MixtralForCausalLM": "mixtral", "Qwen2MoeForCausalLM": "qwen2_moe",
+	"Qwen3MoeForCausalLM": "qwen3_moe", "DeepseekForCausalLM": "deepseek",
 }
 
 // fields reads typed values out of a decoded config.json, remembering the
@@ -219,10 +224,10 @@ func fromFields(f *fields) (*config, error) {
 	}
 	fam, ok := families[mt]
 	if !ok {
-		return nil, fmt.Errorf("%w: model_type %q is not supported (want one of llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text)", ErrConfig, mt)
+		return nil, fmt.Errorf("%w: model_type %q is not supported (want one of llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text, mixtral, qwen2_moe, qwen3_moe, deepseek)", ErrConfig, mt)
 	}
 	gemma := fam == "gemma" || fam == "gemma2" || fam == "gemma3_text"
-	c := &config{family: fam}
+	c := &config{family: mt, base: fam}
 	c.vocab = f.int("vocab_size", 0)
 	c.hidden = f.int("hidden_size", 0)
 	c.inter = f.int("intermediate_size", 0)
@@ -251,6 +256,19 @@ func fromFields(f *fields) (*config, error) {
 		{"head_dim", c.headDim}, {"max_position_embeddings", c.maxPos}} {
 		if v.n <= 0 || v.n > 1<<24 {
 			return nil, fmt.Errorf("%w: %s must be a positive integer, got %d", ErrConfig, v.name, v.n)
+		}
+	}
+	if !f.has("head_dim") && c.hidden%c.heads != 0 {
+		return nil, fmt.Errorf("%w: hidden_size %d is not a multiple of num_attention_heads %d (and there is no head_dim)", ErrConfig, c.hidden, c.heads)
+	}
+	if c.eps < 0 {
+		// 0 is legal (HF adds eps under the square root); a negative
+		// eps makes the root of a small mean square NaN.
+		return nil, fmt.Errorf("%w: rms_norm_eps %v must not be negative", ErrConfig, c.eps)
+	}
+	for _, id := range append([]int{c.bos}, c.eos...) {
+		if id >= c.vocab {
+			return nil, fmt.Errorf("%w: token id %d (bos_token_id or eos_token_id) is outside vocab_size %d", ErrConfig, id, c.vocab)
 		}
 	}
 	if c.heads%c.kvHeads != 0 {
@@ -288,7 +306,9 @@ func fromFields(f *fields) (*config, error) {
 		c.mlpBias = f.bool("mlp_bias", false)
 	case "mistral":
 	case "qwen2":
-		c.qkvBias = true
+		// Qwen2-MoE's config has qkv_bias (transformers 5); Qwen2 always
+		// has the biases.
+		c.qkvBias = f.bool("qkv_bias", true)
 	case "qwen3":
 		c.attnBias = f.bool("attention_bias", false)
 		c.qkNorm = true
@@ -299,7 +319,11 @@ func fromFields(f *fields) (*config, error) {
 		c.attnBias = f.bool("attention_bias", false)
 		c.gemmaNorm, c.embScale, c.sandwich = true, true, true
 		c.qkNorm = fam == "gemma3_text"
-		c.scaling = 1 / math.Sqrt(f.num("query_pre_attn_scalar", 256))
+		qpas := f.num("query_pre_attn_scalar", 256)
+		if qpas <= 0 {
+			return nil, fmt.Errorf("%w: query_pre_attn_scalar %v must be positive", ErrConfig, qpas)
+		}
+		c.scaling = 1 / math.Sqrt(qpas)
 		c.attnCap = f.num("attn_logit_softcapping", map[bool]float64{true: 50}[fam == "gemma2"])
 		c.finalCap = f.num("final_logit_softcapping", map[bool]float64{true: 30}[fam == "gemma2"])
 	}
@@ -313,6 +337,9 @@ func fromFields(f *fields) (*config, error) {
 		return nil, err
 	}
 	if err := c.ropeFor(f); err != nil {
+		return nil, err
+	}
+	if err := c.moeFor(f); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -345,7 +372,7 @@ func (c *config) layerTypes(f *fields) error {
 	} else {
 		for i := range types {
 			types[i] = fullAttention
-			switch c.family {
+			switch c.base {
 			case "gemma2":
 				if i%2 == 0 {
 					types[i] = slidingAttention
@@ -366,7 +393,7 @@ func (c *config) layerTypes(f *fields) error {
 			}
 		}
 	}
-	if (c.family == "qwen2" || c.family == "qwen3") && !f.bool("use_sliding_window", false) {
+	if (c.base == "qwen2" || c.base == "qwen3") && !f.bool("use_sliding_window", false) {
 		c.window = 0
 	}
 	c.sliding = make([]bool, c.layers)
@@ -400,7 +427,7 @@ func (c *config) ropeFor(f *fields) error {
 		if !full.has("rope_theta") {
 			full.m["rope_theta"] = json.Number(fmt.Sprint(f.num("rope_theta", 10000)))
 		}
-		if c.family == "gemma3_text" {
+		if c.base == "gemma3_text" {
 			local = &fields{m: map[string]any{"rope_type": "default",
 				"rope_theta": json.Number(fmt.Sprint(f.num("rope_local_base_freq", 10000)))}}
 		}

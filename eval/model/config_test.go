@@ -152,6 +152,16 @@ func TestParseConfigErrors(t *testing.T) {
 		{"activation", "llama", func(m map[string]any) { m["hidden_act"] = "relu2" }, `activation "relu2"`},
 		{"eos", "llama", func(m map[string]any) { m["eos_token_id"] = []any{2, "x"} }, "eos_token_id: bad token id"},
 		{"partial rotary", "llama", func(m map[string]any) { m["partial_rotary_factor"] = 0.5 }, "partial_rotary_factor"},
+		{"negative eps", "llama", func(m map[string]any) { m["rms_norm_eps"] = -1 }, "rms_norm_eps -1 must not be negative"},
+		{"infinite eps", "llama", func(m map[string]any) { m["rms_norm_eps"] = json.Number("1e999") }, "rms_norm_eps: bad number 1e999"},
+		{"heads do not divide hidden", "llama", func(m map[string]any) {
+			delete(m, "head_dim")
+			m["num_attention_heads"], m["num_key_value_heads"] = 6, 2
+		}, "hidden_size 64 is not a multiple of num_attention_heads 6"},
+		{"bos outside the vocabulary", "llama", func(m map[string]any) { m["bos_token_id"] = 320 }, "token id 320 (bos_token_id or eos_token_id) is outside vocab_size 320"},
+		{"eos outside the vocabulary", "llama", func(m map[string]any) { m["eos_token_id"] = []any{2, 1000} }, "token id 1000"},
+		{"zero rope theta", "llama", func(m map[string]any) { m["rope_parameters"].(map[string]any)["rope_theta"] = 0 }, "rope_theta must be positive"},
+		{"query_pre_attn_scalar", "gemma2", func(m map[string]any) { m["query_pre_attn_scalar"] = -4 }, "query_pre_attn_scalar -4 must be positive"},
 		{"llama3 factors", "llama", func(m map[string]any) {
 			m["rope_parameters"].(map[string]any)["high_freq_factor"] = 0.5
 		}, "llama3 rope scaling needs"},
@@ -177,6 +187,10 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"shape", func(m map[string]any) { m["intermediate_size"] = 100 }, "model.layers.0.mlp.gate_proj.weight has shape [96 64], config.json implies [100 64]"},
 		{"bias", func(m map[string]any) { m["attention_bias"] = true }, "tensor model.layers.0.self_attn.q_proj.bias is missing"},
+		{"fewer layers than stored", func(m map[string]any) { m["num_hidden_layers"] = 1 }, "is in layer 1, but config.json has num_hidden_layers 1"},
+		{"more layers than stored", func(m map[string]any) { m["num_hidden_layers"] = 3 }, "tensor model.layers.2.input_layernorm.weight is missing"},
+		{"head width", func(m map[string]any) { m["num_attention_heads"], m["num_key_value_heads"] = 8, 4 }, "model.layers.0.self_attn.q_proj.weight has shape [64 64], config.json implies [128 64]"},
+		{"vocabulary", func(m map[string]any) { m["vocab_size"] = 10 }, "model.embed_tokens.weight has shape [320 64], config.json implies [10 64]"},
 	} {
 		t.Run(c.what, func(t *testing.T) {
 			src := copyAs(t, dir, tensor.F32, c.edit)
@@ -312,5 +326,43 @@ func TestLlamaBiases(t *testing.T) {
 		if e := relErr(got, want); (e == 0) == nonzero {
 			t.Errorf("nonzero bias %v: logits differ by %.3g", nonzero, e)
 		}
+	}
+}
+
+// TestLoadRefusesStrayTensors: a checkpoint whose tensors say more than its
+// config.json is another model than the one the forward pass would score.
+func TestLoadRefusesStrayTensors(t *testing.T) {
+	llama := filepath.Join(refDir, "models", "llama")
+	qwen2 := filepath.Join(refDir, "models", "qwen2")
+	for _, c := range []struct {
+		what string
+		dir  string
+		make func(t *testing.T) string
+		want string
+	}{
+		{"another family's weights", llama, func(t *testing.T) string {
+			return withTensors(t, llama, map[string][]float32{"model.layers.0.self_attn.q_norm.weight": make([]float32, 16)},
+				map[string][]int64{"model.layers.0.self_attn.q_norm.weight": {16}}, nil)
+		}, "tensor model.layers.0.self_attn.q_norm.weight is not part of the llama model config.json describes"},
+		{"a layer past the count", llama, func(t *testing.T) string {
+			return withTensors(t, llama, map[string][]float32{"model.layers.2.input_layernorm.weight": make([]float32, 64)},
+				map[string][]int64{"model.layers.2.input_layernorm.weight": {64}}, nil)
+		}, "tensor model.layers.2.input_layernorm.weight is in layer 2, but config.json has num_hidden_layers 2"},
+		{"untied without lm_head", qwen2, func(t *testing.T) string {
+			return copyAs(t, qwen2, tensor.F32, func(m map[string]any) { m["tie_word_embeddings"] = false })
+		}, "tensor lm_head.weight is missing"},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			_, err := Open(c.make(t), Options{})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+	// Legal: rms_norm_eps 0, and rotary buffers of older checkpoints.
+	dir := withTensors(t, llama, map[string][]float32{"model.layers.0.self_attn.rotary_emb.inv_freq": make([]float32, 8)},
+		map[string][]int64{"model.layers.0.self_attn.rotary_emb.inv_freq": {8}}, func(m map[string]any) { m["rms_norm_eps"] = 0 })
+	if _, err := Open(dir, Options{}); err != nil {
+		t.Error(err)
 	}
 }

@@ -29,6 +29,27 @@
 //     soft-capping by default, and a rope per layer type: sliding layers use
 //     rope_local_base_freq (transformers 4) or rope_parameters
 //     ["sliding_attention"] (transformers 5).
+//   - Mixtures of experts, whose MLP is, in their sparse layers, a router and
+//     experts: mixtral (Mistral's attention; the top num_experts_per_tok
+//     of num_local_experts, always renormalised), qwen2_moe (Qwen2's
+//     attention; num_experts of moe_intermediate_size, renormalised only
+//     with norm_topk_prob, plus a shared expert scaled by
+//     sigmoid(shared_expert_gate·x); decoder_sparse_step and mlp_only_layers
+//     choose the sparse layers), qwen3_moe (Qwen3's attention, Qwen2-MoE's
+//     routing without the shared expert) and deepseek (DeepSeek-MoE v1:
+//     n_routed_experts, n_shared_experts fused into one MLP of
+//     n_shared_experts × moe_intermediate_size, first_k_dense_replace and
+//     moe_layer_freq; norm_topk_prob applies only when more than one expert
+//     is chosen). The router's softmax is rounded to float32 as in
+//     transformers. Experts may be stored one tensor each (Mixtral's
+//     block_sparse_moe.experts.J.w1/w2/w3, or mlp.experts.J.gate_proj/…) or
+//     stacked as transformers 5 writes them (mlp.experts.gate_up_proj
+//     [E, 2I, H], each expert's gate rows then its up rows, and
+//     mlp.experts.down_proj [E, H, I]); stacked experts are held once and
+//     sliced, not copied. A checkpoint whose expert tensors are missing,
+//     mis-shaped, more numerous than config.json says, or where config.json
+//     makes a layer with a router dense, is refused with the tensor or field
+//     named. Route reports every token's experts and weights.
 //
 // Both forms of config.json are read: transformers 4's rope_theta and
 // rope_scaling (keyed "type" or "rope_type") and transformers 5's
@@ -54,7 +75,8 @@
 //
 // Against transformers 5.17 in float64 with eager attention
 // (testdata/ref/eval), logits agree to max|a-b|/max|b| <= 3e-6 for every
-// family, with the weights in float32 and rounded to bfloat16 alike; the
+// dense family (and to 2e-6 for the mixtures of experts in testdata/ref/moe,
+// against a torch transcription of transformers' MoE blocks), with the weights in float32 and rounded to bfloat16 alike; the
 // hidden states after every layer agree as well. Karpathy's stories260K,
 // converted by ConvertLlama2C, generates greedily exactly what llama2.c's
 // run.c prints.

@@ -44,3 +44,27 @@ func Example() {
 	// vocab 512, 4 log-probs, perplexity 1.07
 	// [432 383 286 261 376 298 315 421]
 }
+
+// Show how a mixture of experts routes the last token of a sequence in
+// each of its sparse layers.
+func ExampleModel_Route() {
+	m, err := model.Open("../../testdata/ref/moe/mixtral_legacy", model.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	experts, perToken := m.NumExperts()
+	fmt.Printf("%s: %d experts, %d per token\n", m.Family(), experts, perToken)
+	ids := []int{1, 17, 42, 5, 90, 33}
+	routes, err := m.Route(ids)
+	if err != nil {
+		log.Fatal(err)
+	}
+	last := len(ids) - 1
+	for _, r := range routes {
+		fmt.Printf("layer %d: experts %v, weights %.2f\n", r.Layer, r.Experts[last], r.Weights[last])
+	}
+	// Output:
+	// mixtral: 4 experts, 2 per token
+	// layer 0: experts [1 2], weights [0.58 0.42]
+	// layer 1: experts [2 3], weights [0.82 0.18]
+}

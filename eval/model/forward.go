@@ -29,13 +29,21 @@ type seg struct {
 	off int // first row in the batch
 }
 
+// probe observes a forward pass. hidden, if set, receives the residual
+// stream entering each layer (the first is the embeddings) and then the
+// last layer's output before the final norm: layers+1 calls, each [total
+// tokens, hidden], to be copied if kept. route, if set, receives each
+// sparse layer's routing of every token and its router probabilities
+// [tokens, experts].
+type probe struct {
+	hidden func([]float32)
+	route  func(layer int, routes []route, probs []float32)
+}
+
 // forward runs new tokens of several sequences through the model at once,
 // appending their keys and values to each cache, and returns the final
-// normalized hidden states [total tokens, hidden]. If collect is not nil it
-// receives the residual stream entering each layer (the first is the
-// embeddings) and then the last layer's output before the final norm:
-// layers+1 calls, each [total tokens, hidden], to be copied if kept.
-func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
+// normalized hidden states [total tokens, hidden]; p, if not nil, watches.
+func (m *Model) forward(segs []seg, p *probe) []float32 {
 	c := m.cfg
 	n := 0
 	for i := range segs {
@@ -56,8 +64,8 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 			}
 		}
 	}
-	if collect != nil {
-		collect(x)
+	if p != nil && p.hidden != nil {
+		p.hidden(x)
 	}
 	pos := make([]int, n)
 	for _, s := range segs {
@@ -71,8 +79,7 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 	v := make([]float32, n*kvDim)
 	a := make([]float32, n*qDim)
 	o := make([]float32, n*H)
-	g := make([]float32, n*c.inter)
-	u := make([]float32, n*c.inter)
+	var g, u []float32
 	for li := range m.layers {
 		y := &m.layers[li]
 		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], y.inNorm, c.eps) })
@@ -104,18 +111,23 @@ func (m *Model) forward(segs []seg, collect func([]float32)) []float32 {
 			ffNorm = y.preFFNorm
 		}
 		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], ffNorm, c.eps) })
-		matmul(m.threads, g, h, n, y.gate, y.gateB)
-		matmul(m.threads, u, h, n, y.up, y.upB)
-		m.rows(n, func(t int) {
-			activate(c.act, g[t*c.inter:(t+1)*c.inter], u[t*c.inter:(t+1)*c.inter])
-		})
-		matmul(m.threads, o, g, n, y.down, y.downB)
+		if y.moe != nil {
+			m.moe(li, y.moe, h, o, n, p)
+		} else {
+			g, u = grow(g, n*c.inter), grow(u, n*c.inter)
+			matmul(m.threads, g, h, n, y.gate, y.gateB)
+			matmul(m.threads, u, h, n, y.up, y.upB)
+			m.rows(n, func(t int) {
+				activate(c.act, g[t*c.inter:(t+1)*c.inter], u[t*c.inter:(t+1)*c.inter])
+			})
+			matmul(m.threads, o, g, n, y.down, y.downB)
+		}
 		if c.sandwich {
 			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postFFNorm, c.eps) })
 		}
 		tensor.Add(x, o)
-		if collect != nil {
-			collect(x)
+		if p != nil && p.hidden != nil {
+			p.hidden(x)
 		}
 	}
 	for _, s := range segs {
@@ -393,9 +405,9 @@ func (m *Model) HiddenStates(ids []int) ([][]float32, error) {
 		return nil, err
 	}
 	out := make([][]float32, 0, m.cfg.layers+1)
-	m.forward([]seg{{ids: ids, c: m.newCache()}}, func(h []float32) {
+	m.forward([]seg{{ids: ids, c: m.newCache()}}, &probe{hidden: func(h []float32) {
 		out = append(out, append([]float32(nil), h...))
-	})
+	}})
 	return out, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
@@ -42,6 +44,7 @@ type layer struct {
 	qb, kb, vb, ob                              []float32
 	gate, up, down                              *matrix
 	gateB, upB, downB                           []float32
+	moe                                         *moeLayer // replaces gate, up, down in a sparse layer
 }
 
 // Open loads the model in dir: its config.json and its weights
@@ -76,11 +79,13 @@ func Load(configJSON []byte, src safetensors.Source, opts Options) (*Model, erro
 	if m.threads <= 0 {
 		m.threads = runtime.GOMAXPROCS(0)
 	}
-	l := &loader{src: src, compact: opts.Compact, gemma: cfg.gemmaNorm}
+	l := &loader{src: src, compact: opts.Compact, gemma: cfg.gemmaNorm, used: map[string]bool{}}
 	c := cfg
 	m.embed = l.matrix("model.embed_tokens.weight", c.vocab, c.hidden)
 	m.norm = l.norm("model.norm.weight", c.hidden)
-	if _, ok := src.Tensor("lm_head.weight"); ok && !c.tied {
+	if !c.tied {
+		// transformers would start an absent lm_head from random
+		// weights; the embeddings do not stand in for it.
 		m.head = l.matrix("lm_head.weight", c.vocab, c.hidden)
 	} else {
 		m.head = m.embed
@@ -110,6 +115,15 @@ func Load(configJSON []byte, src safetensors.Source, opts Options) (*Model, erro
 		y.kb = l.bias(a+"k_proj.bias", kvDim, qkv)
 		y.vb = l.bias(a+"v_proj.bias", kvDim, qkv)
 		y.ob = l.bias(a+"o_proj.bias", c.hidden, c.attnBias)
+		if c.moe != nil && c.moe.sparse[i] {
+			if y.moe = l.moeLayer(c, p); l.err != nil {
+				return nil, fmt.Errorf("sparse layer %d (config.json %s %d, %s %d): %w", i, c.moe.expertsKey, c.moe.experts, c.moe.interKey, c.moe.inter, l.err)
+			}
+			continue
+		}
+		if c.moe != nil && (l.has(p+"mlp.gate.weight") || l.has(p+"block_sparse_moe.gate.weight")) {
+			return nil, fmt.Errorf("layer %d has a router, but config.json makes it dense (%s)", i, c.moe.denseWhy(i))
+		}
 		f := p + "mlp."
 		y.gate = l.matrix(f+"gate_proj.weight", c.inter, c.hidden)
 		y.up = l.matrix(f+"up_proj.weight", c.inter, c.hidden)
@@ -121,7 +135,32 @@ func Load(configJSON []byte, src safetensors.Source, opts Options) (*Model, erro
 	if l.err != nil {
 		return nil, l.err
 	}
+	if err := l.checkUnused(c); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// checkUnused refuses tensors the forward pass did not read: layers beyond
+// num_hidden_layers, or weights of another family (q_norm under a Qwen2
+// config). Scoring without them would score another model than the
+// checkpoint holds. A stored lm_head under tie_word_embeddings (HF ties it
+// to the embeddings too) and rotary inv_freq buffers of older checkpoints
+// are not weights and pass.
+func (l *loader) checkUnused(c *config) error {
+	for _, name := range l.src.Names() {
+		if l.used[name] || strings.HasSuffix(name, ".rotary_emb.inv_freq") || name == "lm_head.weight" && c.tied {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(name, "model.layers."); ok {
+			idx, _, _ := strings.Cut(rest, ".")
+			if i, err := strconv.Atoi(idx); err == nil && i >= c.layers {
+				return fmt.Errorf("tensor %s is in layer %d, but config.json has num_hidden_layers %d", name, i, c.layers)
+			}
+		}
+		return fmt.Errorf("tensor %s is not part of the %s model config.json describes", name, c.family)
+	}
+	return nil
 }
 
 // VocabSize returns the number of logits per position.
@@ -138,8 +177,10 @@ func (m *Model) BOS() int { return m.cfg.bos }
 // several); nil if it has none.
 func (m *Model) EOS() []int { return append([]int(nil), m.cfg.eos...) }
 
-// Family returns the architecture family the forward pass follows: llama,
-// mistral, qwen2, qwen3, gemma, gemma2 or gemma3_text.
+// Family returns config.json's model_type, the architecture family the
+// forward pass follows: llama, mistral, qwen2, qwen3, gemma, gemma2,
+// gemma3_text, or one of the mixtures of experts mixtral, qwen2_moe,
+// qwen3_moe and deepseek.
 func (m *Model) Family() string { return m.cfg.family }
 
 // loader reads tensors from a Source, remembering the first error.
@@ -148,6 +189,7 @@ type loader struct {
 	compact bool
 	gemma   bool
 	err     error
+	used    map[string]bool // tensors read
 }
 
 func (l *loader) read(name string, shape ...int) ([]byte, tensor.DType, bool) {
@@ -159,6 +201,7 @@ func (l *loader) read(name string, shape ...int) ([]byte, tensor.DType, bool) {
 		l.err = fmt.Errorf("tensor %s is missing", name)
 		return nil, 0, false
 	}
+	l.used[name] = true
 	want := int64(1)
 	for _, s := range shape {
 		want *= int64(s)
@@ -168,12 +211,12 @@ func (l *loader) read(name string, shape ...int) ([]byte, tensor.DType, bool) {
 		same = info.Shape[i] == int64(shape[i])
 	}
 	if !same {
-		l.err = fmt.Errorf("tensor %s has shape %v, config.json implies %v", name, info.Shape, shape)
+		l.err = fmt.Errorf("tensor %s has shape %v, config.json implies %v%s", name, info.Shape, shape, l.in(name))
 		return nil, 0, false
 	}
 	dt, err := tensor.ParseDType(string(info.DType))
 	if err != nil || !dt.IsFloat() || !dt.Arithmetic() {
-		l.err = fmt.Errorf("tensor %s has dtype %s, want F32, BF16, F16 or F64", name, info.DType)
+		l.err = fmt.Errorf("tensor %s has dtype %s, want F32, BF16, F16 or F64%s", name, info.DType, l.in(name))
 		return nil, 0, false
 	}
 	buf := make([]byte, want*int64(dt.Size()))
@@ -217,8 +260,28 @@ func (l *loader) bias(name string, n int, required bool) []float32 {
 	return l.floats(name, n)
 }
 
+// in names the file holding a tensor, where the source knows it.
+func (l *loader) in(name string) string {
+	if f, ok := l.src.(interface{ File(string) string }); ok {
+		if path := f.File(name); path != "" {
+			return " (in " + filepath.Base(path) + ")"
+		}
+	}
+	return ""
+}
+
 func (l *loader) matrix(name string, rows, cols int) *matrix {
-	buf, dt, ok := l.read(name, rows, cols)
+	return l.matrixOf(name, rows, cols, rows, cols)
+}
+
+// stacked reads a 3-d tensor [n, rows, cols] as one matrix [n*rows, cols].
+func (l *loader) stacked(name string, n, rows, cols int) *matrix {
+	return l.matrixOf(name, n*rows, cols, n, rows, cols)
+}
+
+// matrixOf reads a tensor of the given shape as a matrix [rows, cols].
+func (l *loader) matrixOf(name string, rows, cols int, shape ...int) *matrix {
+	buf, dt, ok := l.read(name, shape...)
 	if !ok {
 		return nil
 	}

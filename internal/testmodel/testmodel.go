@@ -159,6 +159,10 @@ func Write(dir string, s Spec) error {
 		"eos_token_id":            2,
 		"torch_dtype":             s.DType.TorchName(),
 	}
+	if _, ok := arch.Lookup(s.Arch, s.ModelType); ok && s.Arch != "LlamaForCausalLM" {
+		// archTensors makes every matrix [hidden, hidden]: say so.
+		cfg["intermediate_size"], cfg["num_key_value_heads"] = s.Hidden, s.Heads
+	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err

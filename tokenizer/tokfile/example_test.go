@@ -1,6 +1,7 @@
 package tokfile_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -26,4 +27,17 @@ func ExampleFile_AddToken() {
 		log.Fatal(err)
 	}
 	// Output: 3 4
+}
+
+// Check the ids of a vocabulary before sizing anything by them: an added
+// token that lists a model token under another id is refused.
+func ExampleCheckIDs() {
+	model := map[string]int{"<s>": 0, "a": 1, "b": 2}
+	added := []tokfile.AddedToken{{ID: 0, Content: "<s>", Special: true}, {ID: 3, Content: "b"}}
+	err := tokfile.CheckIDs(model, added)
+	var ie *tokfile.IDError
+	if errors.As(err, &ie) {
+		fmt.Println(ie.Problem == tokfile.IDTwice, err)
+	}
+	// Output: true added_tokens[1]: token "b": id 3, but model.vocab gives it id 2
 }

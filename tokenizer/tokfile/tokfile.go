@@ -59,10 +59,11 @@ func (a AddedToken) SameSettings(b AddedToken) bool {
 // tokenizer.json.
 var ErrNoTokenizerJSON = errors.New("no tokenizer.json")
 
-// Load reads dir/tokenizer.json.
+// Load reads dir/tokenizer.json, refusing a file over MaxFileSize before
+// reading it.
 func Load(dir string) (*File, error) {
 	path := filepath.Join(dir, "tokenizer.json")
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNoTokenizerJSON)
 	}
@@ -72,9 +73,14 @@ func Load(dir string) (*File, error) {
 	return Parse(data, path)
 }
 
-// Parse reads a tokenizer.json held in data; name is used in errors.
+// Parse reads a tokenizer.json held in data; name is used in errors. The
+// ids are checked with CheckIDs: a file that fails it is refused, with an
+// error naming the file and wrapping the *IDError or ErrEmptyVocab.
 func Parse(data []byte, name string) (*File, error) {
 	path := name
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d", path, ErrTooLarge, len(data), MaxFileSize)
+	}
 	var err error
 	t := &File{path: path}
 	if t.keys, t.raw, err = orderedObject(data); err != nil {
@@ -88,10 +94,8 @@ func Parse(data []byte, name string) (*File, error) {
 			return nil, fmt.Errorf("%s: model.type: %w", path, err)
 		}
 	}
-	if raw := t.raw["added_tokens"]; len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &t.Added); err != nil {
-			return nil, fmt.Errorf("%s: added_tokens: %w", path, err)
-		}
+	if t.Added, err = DecodeAdded(t.raw["added_tokens"]); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	vraw := t.model["vocab"]
 	switch {
@@ -111,9 +115,16 @@ func Parse(data []byte, name string) (*File, error) {
 			}
 		}
 	default:
-		if err := json.Unmarshal(vraw, &t.Model); err != nil {
+		if t.Model, err = DecodeVocab(vraw); err != nil {
+			var ie *IDError
+			if errors.As(err, &ie) {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
 			return nil, fmt.Errorf("%s: model.vocab: %w", path, err)
 		}
+	}
+	if err := CheckIDs(t.Model, t.Added); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if raw := t.model["merges"]; len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &t.merges); err != nil {

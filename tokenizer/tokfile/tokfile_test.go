@@ -86,10 +86,21 @@ func TestStripNonBPE(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(small))
 	f.Add([]byte(`{"model": {"type": "Unigram", "vocab": [["x", 0]]}}`))
+	for _, c := range hostile {
+		f.Add([]byte(c.doc))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tf, err := Parse(data, "tokenizer.json")
 		if err != nil {
 			return
+		}
+		// What Parse accepts passed CheckIDs: ids are bounded by the
+		// number of tokens, so a table indexed by them is small.
+		if err := CheckIDs(tf.Model, tf.Added); err != nil {
+			t.Fatalf("Parse accepted a file CheckIDs refuses: %v", err)
+		}
+		if n, v := tf.NextID(), tf.Vocab(); n > 2*len(v)+idSlack || n <= 0 {
+			t.Fatalf("NextID %d for %d tokens", n, len(v))
 		}
 		tf.Strip(3)
 		tf.AddToken(AddedToken{Content: "z"})

@@ -1,0 +1,118 @@
+package merge
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomerge/gomerge/tokensurgeon"
+)
+
+// TestMergesStopAtTurnEnd: a merge that writes a ChatML template (union
+// tokenizer, or the base's tokenizer extended by the template) leaves
+// config.json and generation_config.json with an EOS set that holds
+// <|im_end|>, lists the change, and doctor finds nothing; with
+// KeepSpecialTokens the donor's ids stay as mergekit leaves them.
+func TestMergesStopAtTurnEnd(t *testing.T) {
+	dir := tokModels(t)
+	two := "models:\n  - model: base\n    parameters: {weight: 0.5}\n  - model: chatml\n    parameters: {weight: 0.5}\n"
+	eosOf := func(t *testing.T, path string) []int {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			EOS any `json:"eos_token_id"`
+		}
+		json.Unmarshal(b, &cfg)
+		var ids []int
+		switch v := cfg.EOS.(type) {
+		case float64:
+			ids = append(ids, int(v))
+		case []any:
+			for _, x := range v {
+				ids = append(ids, int(x.(float64)))
+			}
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		name, yml string
+	}{
+		{"union + chatml linear", "merge_method: linear\nbase_model: base\ndtype: float32\ntokenizer_source: union\nchat_template: chatml\n" + two},
+		{"union + chatml slerp", "merge_method: slerp\nbase_model: base\ndtype: float32\ntokenizer_source: union\nchat_template: chatml\nparameters: {t: 0.5}\n" + two},
+		{"union + chatml ties", "merge_method: ties\nbase_model: base\ndtype: float32\ntokenizer_source: union\nchat_template: chatml\n" +
+			"models:\n  - model: chatml\n    parameters: {weight: 1, density: 0.5}\n"},
+		{"chatml model's tokenizer", "merge_method: linear\ndtype: float32\ntokenizer_source: chatml\nchat_template: chatml\n" + two},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			res, err := runYAML(t, dir, tc.yml, out, Options{CopyTokenizer: true, WriteModelCard: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			imEnd := 65
+			for _, name := range []string{"config.json", "generation_config.json"} {
+				if eos := eosOf(t, filepath.Join(out, name)); !slices.Equal(eos, []int{2, imEnd}) {
+					t.Errorf("%s eos_token_id = %v, want [2 %d]", name, eos, imEnd)
+				}
+			}
+			if len(res.SpecialTokens) == 0 {
+				t.Error("no change listed in the result")
+			}
+			card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+			if !strings.Contains(string(card), "### Special Tokens") {
+				t.Error("the model card does not list the change")
+			}
+			r, err := tokensurgeon.Diagnose(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range r.Findings {
+				t.Errorf("doctor: %+v", f)
+			}
+		})
+	}
+	t.Run("kept as mergekit leaves them", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		yml := "merge_method: linear\nbase_model: base\ndtype: float32\ntokenizer_source: union\nchat_template: chatml\n" + two
+		res, err := runYAML(t, dir, yml, out, Options{CopyTokenizer: true, KeepSpecialTokens: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(out, "generation_config.json")); err == nil || len(res.SpecialTokens) != 0 {
+			t.Errorf("special tokens changed: %v", res.SpecialTokens)
+		}
+	})
+	t.Run("a template token missing from the vocabulary is reported", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		yml := "merge_method: linear\nbase_model: base\ndtype: float32\ntokenizer_source: base\nchat_template: chatml\n" + two
+		res, err := runYAML(t, dir, yml, out, Options{CopyTokenizer: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(res.SpecialTokens, func(s string) bool { return strings.Contains(s, "not in the vocabulary") }) {
+			t.Errorf("special tokens: %v", res.SpecialTokens)
+		}
+	})
+}
+
+// TestCardWithoutHubModels: local models give no empty base_model list.
+func TestCardWithoutHubModels(t *testing.T) {
+	dir := tokModels(t)
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := runYAML(t, dir, "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n", out, Options{WriteModelCard: true}); err != nil {
+		t.Fatal(err)
+	}
+	card, err := os.ReadFile(filepath.Join(out, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(card), "base_model") || !strings.HasPrefix(string(card), "---\nlibrary_name: transformers\n") {
+		t.Errorf("card front matter:\n%s", card[:min(len(card), 200)])
+	}
+}

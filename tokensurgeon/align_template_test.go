@@ -1,0 +1,92 @@
+package tokensurgeon
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomerge/gomerge/tokenizer/tokfile"
+)
+
+const instTemplate = "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}" +
+	"{% else %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}"
+
+// instModel writes an [INST]-template model of 66 rows (padded, as many
+// fine-tunes are) whose tokenizer
+// has no ChatML tokens.
+func instModel(t *testing.T, dir string) {
+	t.Helper()
+	chatModel(t, dir, 66, func(cfg, gen, tc map[string]any) {
+		cfg["eos_token_id"], gen["eos_token_id"] = 2, 2
+		tc["eos_token"], tc["chat_template"] = "</s>", instTemplate
+	})
+	vocab := map[string]int{"<unk>": 0, "<s>": 1, "</s>": 2}
+	for i := 3; i < 64; i++ {
+		vocab[fmt.Sprintf("_tok_%d", i)] = i
+	}
+	added := []tokfile.AddedToken{{ID: 0, Content: "<unk>", Special: true}, {ID: 1, Content: "<s>", Special: true},
+		{ID: 2, Content: "</s>", Special: true}}
+	write(t, filepath.Join(dir, "tokenizer.json"), map[string]any{"version": "1.0", "added_tokens": added,
+		"post_processor": nil, "model": map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{}}})
+}
+
+// TestAlignNeverDropsAChatFormat: taking a donor's tokenizer never loses
+// the model's tokens or, unasked, its chat template (issue 17: doctor's
+// fix once turned a ChatML model into an [INST] one without a word).
+func TestAlignNeverDropsAChatFormat(t *testing.T) {
+	root := t.TempDir()
+	chat, inst := filepath.Join(root, "chatml"), filepath.Join(root, "inst")
+	chatModel(t, chat, 66, nil)
+	instModel(t, inst)
+	out := func() string { return filepath.Join(t.TempDir(), "out") }
+
+	if _, err := AlignSpecial(chat, inst, out(), AlignOptions{TakeTemplateFrom: "donor"}); err == nil ||
+		!strings.Contains(err.Error(), "lacks 2 of") || !strings.Contains(err.Error(), "<|im_end|>") {
+		t.Errorf("ChatML model onto an [INST] tokenizer: err = %v", err)
+	}
+	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{}); err == nil || !strings.Contains(err.Error(), "--take-template-from") {
+		t.Errorf("templates differ, no choice: err = %v", err)
+	}
+	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{TakeTemplateFrom: "somewhere"}); err == nil {
+		t.Error("a bad --take-template-from was accepted")
+	}
+	for _, tc := range []struct {
+		from, template string
+		eos            string
+	}{
+		// The donor's tokenizer makes <|im_end|> the eos_token, which the
+		// [INST] template also ends assistant turns with.
+		{"donor", chatml, "65"},
+		{"model", instTemplate, "65"},
+	} {
+		t.Run("take "+tc.from, func(t *testing.T) {
+			o := out()
+			res, err := AlignSpecial(inst, chat, o, AlignOptions{TakeTemplateFrom: tc.from})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := LoadModelFiles(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.ChatTemplate != tc.template {
+				t.Errorf("template %q, want the %s's", m.ChatTemplate, tc.from)
+			}
+			if got := fmt.Sprint(m.Generation["eos_token_id"]); got != tc.eos {
+				t.Errorf("eos %s, want %s", got, tc.eos)
+			}
+			r, err := Diagnose(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range r.Findings {
+				t.Errorf("doctor after the fix: %+v (changes %v)", f, res.Changes)
+			}
+		})
+	}
+	if b, _ := os.ReadFile(filepath.Join(inst, "tokenizer_config.json")); !strings.Contains(string(b), "[INST]") {
+		t.Error("the input was changed")
+	}
+}
