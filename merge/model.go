@@ -88,6 +88,14 @@ func (r resolver) dir(ref ModelRef, p, rev string) (string, error) {
 	return d, nil
 }
 
+// OpenModel opens one model the way the planner opens its inputs: a local
+// directory (relative to opt.Dir) or a hub repository through opt.Hub, with
+// its LoRA adapter applied while tensors stream. It reads config.json and
+// every tensor header, and no tensor data. The caller closes m.Tensors.
+func OpenModel(ctx context.Context, ref ModelRef, opt PlanOptions) (*SourceModel, error) {
+	return newResolver(ctx, opt).openSourceModel(ref)
+}
+
 // openSourceModel reads the config and validates every tensor header of a
 // model; it reads no tensor data. With HeadersOnly, a hub model's headers
 // are read over the network and its weights are not downloaded.

@@ -2,6 +2,7 @@
 //
 //	gomerge CONFIG.yml OUT [flags]     merge (same flags as mergekit-yaml)
 //	gomerge plan CONFIG.yml [flags]    validate and describe a merge; read no weights
+//	gomerge moe CONFIG.yml OUT [flags] build a mixture of experts (mergekit-moe)
 //	gomerge multi CONFIG.yml -I DIR [--out-path DIR]
 //	                                   run a multi-stage config (mergekit-multi)
 //	gomerge extract-lora --model FT --base-model BASE --out-path DIR
@@ -79,7 +80,10 @@ static binary. Model paths in a config resolve against the current directory.
 commands:
   gomerge CONFIG.yml OUT           run a mergekit-yaml config, write the model to OUT
                                    (also: gomerge merge CONFIG.yml OUT)
-  gomerge plan CONFIG.yml          validate a config against the models' headers; read no weights
+  gomerge plan CONFIG.yml          validate a config (merge or MoE) against the models' headers; read no weights
+  gomerge moe CONFIG.yml OUT       build a mixture of experts (mergekit-moe)
+  gomerge moe route MODEL --prompt TEXT
+                                   show which experts each layer of a MoE picks
   gomerge multi CONFIG.yml -I DIR [--out-path OUT]
                                    run a multi-stage config (mergekit-multi)
   gomerge extract-lora --model FT --base-model BASE --out-path DIR
@@ -143,7 +147,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "moe":
+		return runMoE(ctx, args[1:], stdout, stderr, false)
 	case "plan":
+		if isMoEConfig(args[1:]) {
+			return runMoE(ctx, args[1:], stdout, stderr, true)
+		}
 		return runMerge(ctx, args[1:], stdout, stderr, true)
 	case "extract-lora":
 		return runExtractLoRA(ctx, args[1:], stdout, stderr)
@@ -166,6 +175,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "gomerge: unknown command %q; run \"gomerge help\" for the commands\n", args[0])
 			return exitUsage
 		}
+	}
+	if isMoEConfig(args) {
+		fmt.Fprintln(stderr, "gomerge: this is a mergekit-moe config (experts:, no merge_method:); build it with: gomerge moe CONFIG.yml OUT")
+		return exitUsage
 	}
 	return runMerge(ctx, args, stdout, stderr, false)
 }
