@@ -2,6 +2,7 @@ package merge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -399,15 +400,22 @@ func (p *planner) buildSlices() error {
 	return nil
 }
 
-// checkParams warns about parameters the method does not use and fails on
-// required parameters that are set nowhere.
+// checkParams warns about parameters the method does not use, fails on
+// names that are a typo of one of the method's parameters (densty for
+// density: mergekit would ignore it and merge with the default), and on
+// required parameters that are set nowhere. Every typo is reported at once.
 func (p *planner) checkParams() error {
+	var typos []error
 	check := func(ps Params, perModel bool) {
 		for _, name := range ps.Names() {
 			s, _ := ps.Get(name)
 			_, global, ok := p.method.param(name)
 			switch {
 			case !ok:
+				if near := p.method.nearParam(name); near != "" && !anyMethodHasParam(name) {
+					typos = append(typos, p.errorf(s.Pos, "parameter %q is not a parameter of %s; did you mean %q?", name, p.method.Name, near))
+					continue
+				}
 				p.warnf("%s: parameter %q is not used by %s; ignored", p.posString(s.Pos), name, p.method.Name)
 			case global && perModel:
 				p.warnf("%s: %q is a global parameter of %s; a per-model value is ignored", p.posString(s.Pos), name, p.method.Name)
@@ -424,7 +432,52 @@ func (p *planner) checkParams() error {
 			check(src.Parameters, true)
 		}
 	}
-	return nil
+	return errors.Join(typos...)
+}
+
+// nearParam is the method's parameter closest to name within two edits,
+// "" if none.
+func (m *Method) nearParam(name string) string {
+	best, bestD := "", 3
+	for _, ps := range [][]Param{m.Global, m.PerModel} {
+		for _, prm := range ps {
+			if d := editDistance(strings.ToLower(name), prm.Name); d < bestD && d < len(prm.Name) {
+				best, bestD = prm.Name, d
+			}
+		}
+	}
+	return best
+}
+
+// anyMethodHasParam reports whether some registered method takes name.
+func anyMethodHasParam(name string) bool {
+	for _, m := range methods {
+		if _, _, ok := m.param(name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func (p *planner) posString(pos Pos) string {

@@ -116,3 +116,48 @@ func TestCardWithoutHubModels(t *testing.T) {
 		t.Errorf("card front matter:\n%s", card[:min(len(card), 200)])
 	}
 }
+
+// TestParameterTypos: a near miss of one of the method's parameter names
+// is an error with a suggestion (every one at once); a parameter some
+// other method takes stays a warning, as in mergekit.
+func TestParameterTypos(t *testing.T) {
+	dir := tokModels(t)
+	for _, tc := range []struct {
+		name, yml string
+		errs      []string
+	}{
+		{"densty", "merge_method: ties\nbase_model: base\nmodels:\n  - model: chatml\n    parameters: {weight: 1, densty: 0.5}\n",
+			[]string{`config.yml:5:37: parameter "densty" is not a parameter of ties; did you mean "density"?`}},
+		{"two at once", "merge_method: ties\nbase_model: base\nparameters: {normalise: true}\nmodels:\n  - model: chatml\n    parameters: {wieght: 1, density: 0.5}\n",
+			[]string{`"normalise" is not a parameter of ties; did you mean "normalize"?`, `"wieght" is not a parameter of ties; did you mean "weight"?`}},
+		{"weights", "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weights: 1, weight: 1}\n",
+			[]string{`did you mean "weight"?`}},
+		{"another method's parameter", "merge_method: slerp\nbase_model: base\nparameters: {t: 0.5, normalize: true, density: 0.3}\nmodels: [{model: base}, {model: chatml}]\n", nil},
+		{"far from every name", "merge_method: linear\nparameters: {my_note: 3}\nmodels:\n  - model: base\n    parameters: {weight: 1}\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tc.yml), "config.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewPlan(cfg, PlanOptions{Dir: dir})
+			if err == nil {
+				p.Close()
+			}
+			if len(tc.errs) == 0 {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, want := range tc.errs {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("err = %v, want %q", err, want)
+				}
+			}
+		})
+	}
+}
