@@ -400,6 +400,15 @@ func (p *planner) buildSlices() error {
 	return nil
 }
 
+// unionHint suggests a tokenizer merge when vocabulary rows of an
+// embedding are cut off.
+func unionHint(task *Task) string {
+	if !task.IsEmbed {
+		return ""
+	}
+	return ": the tokens past the cut lose their rows; tokenizer_source: union keeps every model's tokens"
+}
+
 // checkParams warns about parameters the method does not use, fails on
 // names that are a typo of one of the method's parameters (densty for
 // density: mergekit would ignore it and merge with the default), and on
@@ -890,7 +899,7 @@ func (p *planner) reconcileShapes(task *Task) error {
 			rows, cols = min(rows, in.Tensor.Shape[0]), min(cols, in.Tensor.Shape[1])
 		}
 		task.Shape = []int64{rows, cols}
-		p.warnf("%s: shapes differ (%s); using the common sub-matrix %v", task.Name, desc(), task.Shape)
+		p.warnf("%s: shapes differ (%s); using the common sub-matrix %v%s", task.Name, desc(), task.Shape, unionHint(task))
 		return nil
 	case p.method.EmbedRule == EmbedTruncateToBase && task.Base >= 0:
 		base := task.Inputs[task.Base].Tensor.Shape
@@ -899,7 +908,7 @@ func (p *planner) reconcileShapes(task *Task) error {
 			switch {
 			case slices.Equal(in.Tensor.Shape, base):
 			case task.IsEmbed && all2D && in.Tensor.Shape[0] >= base[0] && in.Tensor.Shape[1] >= base[1]:
-				p.warnf("%s: %s has shape %v; truncated to the base's %v", task.Name, in.Model.Ref.String(), in.Tensor.Shape, base)
+				p.warnf("%s: %s has shape %v; truncated to the base's %v%s", task.Name, in.Model.Ref.String(), in.Tensor.Shape, base, unionHint(task))
 			case task.IsEmbed:
 				return fmt.Errorf("%s: %s has shape %v, smaller than the base's %v", task.Name, in.Model.Ref.String(), in.Tensor.Shape, base)
 			default:

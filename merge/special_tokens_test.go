@@ -161,3 +161,23 @@ func TestParameterTypos(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncationSuggestsUnion: cutting vocabulary rows off says how to
+// keep them.
+func TestTruncationSuggestsUnion(t *testing.T) {
+	dir := tokModels(t)
+	cfg, err := ParseConfig([]byte("merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n  - model: chatml\n    parameters: {weight: 1}\n"), "config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(cfg, PlanOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !slices.ContainsFunc(p.Warnings, func(w string) bool {
+		return strings.Contains(w, "model.embed_tokens.weight") && strings.Contains(w, "tokenizer_source: union")
+	}) {
+		t.Errorf("warnings: %q", p.Warnings)
+	}
+}
