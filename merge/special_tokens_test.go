@@ -2,6 +2,7 @@ package merge
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -179,5 +180,48 @@ func TestTruncationSuggestsUnion(t *testing.T) {
 		return strings.Contains(w, "model.embed_tokens.weight") && strings.Contains(w, "tokenizer_source: union")
 	}) {
 		t.Errorf("warnings: %q", p.Warnings)
+	}
+}
+
+// TestPlanTokenizerOutcome: plan tells the tokenizer a merge will write
+// and the special-token ids generation will use, before any weight.
+func TestPlanTokenizerOutcome(t *testing.T) {
+	dir := tokModels(t)
+	two := "models:\n  - model: base\n    parameters: {weight: 0.5}\n  - model: chatml\n    parameters: {weight: 0.5}\n"
+	for _, tc := range []struct {
+		name, yml string
+		opt       Options
+		want      string
+	}{
+		{"union + chatml", "merge_method: linear\nbase_model: base\ntokenizer_source: union\nchat_template: chatml\n" + two, Options{CopyTokenizer: true},
+			"built 66 tokens 66 rows chatml bos 1 eos [2 65] changes true"},
+		{"copied base", "merge_method: linear\nbase_model: base\n" + two, Options{CopyTokenizer: true},
+			"model base 64 tokens 64 rows none bos 1 eos [2] changes true"},
+		{"no copy", "merge_method: linear\nbase_model: base\n" + two, Options{},
+			"none 0 tokens 64 rows none bos 1 eos [2] changes false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tc.yml), "config.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewPlan(cfg, PlanOptions{Dir: dir, HeadersOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			o, err := p.Tokenizer(tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bos := -1
+			if o.BOS != nil {
+				bos = *o.BOS
+			}
+			got := fmt.Sprintf("%s %d tokens %d rows %s bos %d eos %v changes %v", o.Source, o.Tokens, o.EmbeddingRows, o.ChatTemplate, bos, o.EOS, len(o.Changes) > 0)
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -477,7 +477,10 @@ type planSummary struct {
 	Bytes        int64    `json:"bytes"`
 	Shards       int      `json:"shards"`
 	PeakMemory   int64    `json:"peak_memory_bytes"`
-	Warnings     []string `json:"warnings,omitempty"`
+	// Tokenizer is what the merge will write of the tokenizer and its
+	// special tokens.
+	Tokenizer *merge.TokenizerOutcome `json:"tokenizer,omitempty"`
+	Warnings  []string                `json:"warnings,omitempty"`
 }
 
 func printPlan(plan *merge.Plan, opt merge.Options, stdout io.Writer, asJSON bool) int {
@@ -491,6 +494,11 @@ func printPlan(plan *merge.Plan, opt merge.Options, stdout io.Writer, asJSON boo
 	for _, m := range plan.Models {
 		s.Models = append(s.Models, m.Ref.String())
 	}
+	tok, err := plan.Tokenizer(opt)
+	if err != nil {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("the tokenizer's outcome cannot be told before merging: %v", err))
+	}
+	s.Tokenizer = tok
 	if asJSON {
 		printJSON(stdout, s)
 		return exitOK
@@ -501,10 +509,34 @@ func printPlan(plan *merge.Plan, opt merge.Options, stdout io.Writer, asJSON boo
 	}
 	fmt.Fprintf(stdout, "tensors:       %d\noutput bytes:  %d (%.2f GB)\nshards:        %d\npeak memory:   about %.0f MiB\n",
 		s.Tensors, s.Bytes, float64(s.Bytes)/1e9, s.Shards, float64(s.PeakMemory)/(1<<20))
+	if t := s.Tokenizer; t != nil {
+		fmt.Fprintf(stdout, "tokenizer:     %s, %d tokens, %d embedding rows, chat template %s\n", t.Source, t.Tokens, t.EmbeddingRows, t.ChatTemplate)
+		fmt.Fprintf(stdout, "special ids:   bos %s, eos %s, pad %s\n", idString(t.BOS), idsString(t.EOS), idString(t.PAD))
+		for _, c := range t.Changes {
+			fmt.Fprintf(stdout, "  will align: %s\n", c)
+		}
+	}
 	for _, w := range s.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return exitOK
+}
+
+func idString(id *int) string {
+	if id == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*id)
+}
+
+func idsString(ids []int) string {
+	switch len(ids) {
+	case 0:
+		return "unset"
+	case 1:
+		return fmt.Sprint(ids[0])
+	}
+	return fmt.Sprint(ids)
 }
 
 // failure reports a command's error and returns its exit code: 130 when
