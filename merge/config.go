@@ -450,6 +450,7 @@ func (p *cfgParser) flatten(n *yaml.Node) ([]cfgPair, error) {
 		return nil, err
 	}
 	var merged, explicit []cfgPair
+	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := cfgDeref(n.Content[i]), cfgDeref(n.Content[i+1])
 		if k.Kind == yaml.ScalarNode && cfgTag(k) == "!!merge" {
@@ -475,12 +476,10 @@ func (p *cfgParser) flatten(n *yaml.Node) ([]cfgPair, error) {
 		if k.Kind != yaml.ScalarNode {
 			return nil, p.errorf(k, "a key must be a string, not %s", cfgKindName(k))
 		}
-		for _, e := range explicit {
-			if e.key.Value == k.Value {
-				p.warnf(k, "duplicate key %q: the last value is used", k.Value)
-				break
-			}
+		if seen[k.Value] {
+			p.warnf(k, "duplicate key %q: the last value is used", k.Value)
 		}
+		seen[k.Value] = true
 		explicit = append(explicit, cfgPair{k, v})
 	}
 	out := cfgLastWins(append(merged, explicit...))
