@@ -276,6 +276,9 @@ func (p *planner) openModels() error {
 		}
 		p.byKey[ref.Key()] = m
 		p.plan.Models = append(p.plan.Models, m)
+		if s, ok := m.Tensors.(interface{ Skipped() []string }); ok && len(s.Skipped()) > 0 {
+			p.warnf("model %s: skipped state dict entries that are not tensors: %s", ref.String(), cfgList(s.Skipped(), 8))
+		}
 	}
 	if p.cfg.BaseModel != nil {
 		p.plan.Donor = p.byKey[p.cfg.BaseModel.Key()]
@@ -304,6 +307,14 @@ func (p *planner) chooseArch() error {
 	}
 	p.plan.Arch = first.Arch
 	return nil
+}
+
+// cfgList joins the first n names, noting how many more there are.
+func cfgList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 func (p *planner) model(r ModelRef) *SourceModel { return p.byKey[r.Key()] }
