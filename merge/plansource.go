@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -83,7 +84,7 @@ func (s *PlanSource) ReadTensorRange(name string, off int64, dst []byte) error {
 	pt.once.Do(func() {
 		sink := &memSink{buf: make([]byte, t.Bytes())}
 		ex := &executor{plan: s.plan, opt: s.opt, w: sink}
-		if err := ex.run(t); err != nil {
+		if err := ex.run(context.Background(), t); err != nil {
 			pt.err = fmt.Errorf("tensor %s: %w", name, err)
 			return
 		}
