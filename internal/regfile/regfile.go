@@ -62,7 +62,7 @@ func (e *SizeError) Unwrap() error { return ErrTooLarge }
 func Open(name string) (*os.File, error) {
 	fi, err := os.Stat(name)
 	if err != nil {
-		return nil, err
+		return nil, asOpen(err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, notRegular(name)
@@ -83,6 +83,16 @@ func Open(name string) (*os.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return f, nil
+}
+
+// asOpen reports a failed Stat as the open it stands for, as os.Open
+// would have: "open NAME: no such file or directory".
+func asOpen(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "stat" {
+		return &fs.PathError{Op: "open", Path: pe.Path, Err: pe.Err}
+	}
+	return err
 }
 
 func notRegular(name string) error {
@@ -107,7 +117,7 @@ func ReadFile(name string, limit int64) ([]byte, error) {
 func ReadFileFS(fsys fs.FS, name string, limit int64) ([]byte, error) {
 	fi, err := fs.Stat(fsys, name)
 	if err != nil {
-		return nil, err
+		return nil, asOpen(err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, notRegular(name)
