@@ -1,9 +1,14 @@
 package merge
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // cfgManyKeys is a config with n unknown top-level keys, and n/10 unknown
@@ -72,5 +77,31 @@ func BenchmarkParseConfigManyKeys(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestConfigSizeBound(t *testing.T) {
+	big := make([]byte, cfgMaxBytes+1)
+	for i := range big {
+		big[i] = '#' // one long comment: valid YAML however long
+	}
+	if _, err := ParseConfig(big, "c.yml"); err == nil || !strings.Contains(err.Error(), "c.yml: config too large") {
+		t.Errorf("ParseConfig: err = %v", err)
+	}
+	if _, err := ParseMultiConfig(big, "m.yml"); err == nil || !strings.Contains(err.Error(), "m.yml: config too large") {
+		t.Errorf("ParseMultiConfig: err = %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "c.yml")
+	if err := os.WriteFile(p, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(p); !errors.Is(err, regfile.ErrTooLarge) {
+		t.Errorf("LoadConfig: err = %v, want %v", err, regfile.ErrTooLarge)
+	}
+	// /dev/zero never ends: it must be refused, not read.
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		if _, err := LoadConfig("/dev/zero"); !errors.Is(err, regfile.ErrNotRegular) {
+			t.Errorf("LoadConfig(/dev/zero): err = %v, want %v", err, regfile.ErrNotRegular)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
 
@@ -312,7 +313,7 @@ func (bt *builtTokenizer) index(tok string) int {
 // added_tokens_decoder describing the output's added tokens, as
 // transformers' save_pretrained does) and copies special_tokens_map.json.
 func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
-	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	raw, err := regfile.ReadFile(filepath.Join(dir, "tokenizer_config.json"), regfile.ConfigLimit)
 	cfg := map[string]any{}
 	switch {
 	case err == nil:
@@ -338,10 +339,10 @@ func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
 		return err
 	}
 	bt.files["tokenizer_config.json"] = data
-	if raw, err := os.ReadFile(filepath.Join(dir, "special_tokens_map.json")); err == nil {
+	if raw, err := regfile.ReadFile(filepath.Join(dir, "special_tokens_map.json"), regfile.ConfigLimit); err == nil {
 		bt.files["special_tokens_map.json"] = raw
 	}
-	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+	if raw, err := regfile.ReadFile(filepath.Join(dir, "chat_template.jinja"), regfile.ConfigLimit); err == nil {
 		bt.files["chat_template.jinja"] = raw
 	}
 	return nil

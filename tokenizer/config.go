@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // Config is the token configuration of a model directory, one field per
@@ -212,14 +213,14 @@ func ParseIDConfig(data []byte) (*IDConfig, error) {
 // fs.ErrNotExist when neither does.
 func readMaybeGz(dir, name string) ([]byte, string, error) {
 	p := filepath.Join(dir, name)
-	data, err := os.ReadFile(p)
+	data, err := regfile.ReadFile(p, regfile.TokenizerLimit)
 	if err == nil {
 		return data, p, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, p, err
 	}
-	gz, err := os.ReadFile(p + ".gz")
+	gz, err := regfile.ReadFile(p+".gz", regfile.TokenizerLimit)
 	if err != nil {
 		return nil, p, err
 	}
@@ -227,7 +228,10 @@ func readMaybeGz(dir, name string) ([]byte, string, error) {
 	if err != nil {
 		return nil, p + ".gz", err
 	}
-	data, err = io.ReadAll(zr)
+	data, err = io.ReadAll(io.LimitReader(zr, regfile.TokenizerLimit+1))
+	if err == nil && len(data) > regfile.TokenizerLimit {
+		err = &regfile.SizeError{Path: p + ".gz", Limit: regfile.TokenizerLimit}
+	}
 	return data, p + ".gz", err
 }
 
@@ -278,7 +282,7 @@ func Load(dir string) (*Tokenizer, error) {
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		p = filepath.Join(dir, "tokenizer.model")
-		data, err = os.ReadFile(p)
+		data, err = regfile.ReadFile(p, regfile.TokenizerLimit)
 		if err != nil {
 			return nil, fmt.Errorf("load tokenizer from %s: no tokenizer.json or tokenizer.model: %w", dir, err)
 		}

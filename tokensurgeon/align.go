@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // tokenizerFiles are the files a donor's tokenizer consists of.
@@ -206,7 +208,7 @@ func linkOrCopy(src, dst string) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := regfile.Open(src)
 	if err != nil {
 		return err
 	}

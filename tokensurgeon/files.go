@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tokenizer/tokfile"
@@ -76,7 +77,7 @@ func LoadModelFiles(dir string) (*ModelFiles, error) {
 }
 
 func readJSONObject(path string) (map[string]any, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := regfile.ReadFile(path, regfile.ConfigLimit)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -96,7 +97,7 @@ func readJSONObject(path string) (map[string]any, error) {
 // tokenizer_config.json's chat_template (a string, or a list of named
 // templates whose "default" entry counts).
 func chatTemplate(dir string, tc map[string]any) string {
-	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+	if raw, err := regfile.ReadFile(filepath.Join(dir, "chat_template.jinja"), regfile.ConfigLimit); err == nil {
 		return string(raw)
 	}
 	switch t := tc["chat_template"].(type) {

@@ -3,10 +3,10 @@ package model
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -48,7 +48,7 @@ type layer struct {
 // (model.safetensors or a sharded index), through safetensors.OpenModel.
 func Open(dir string, opts Options) (*Model, error) {
 	cfgPath := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(cfgPath)
+	data, err := regfile.ReadFile(cfgPath, regfile.ConfigLimit)
 	if err != nil {
 		return nil, fmt.Errorf("open model: %w", err)
 	}

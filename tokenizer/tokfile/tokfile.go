@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // File is a tokenizer.json read at the level a merge needs: its
@@ -62,7 +64,7 @@ var ErrNoTokenizerJSON = errors.New("no tokenizer.json")
 // Load reads dir/tokenizer.json.
 func Load(dir string) (*File, error) {
 	path := filepath.Join(dir, "tokenizer.json")
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, regfile.TokenizerLimit)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNoTokenizerJSON)
 	}
