@@ -181,14 +181,22 @@ func NewPlan(cfg *Config, opt PlanOptions) (*Plan, error) {
 	return NewPlanContext(context.Background(), cfg, opt)
 }
 
-// NewPlanContext is NewPlan with a context that cancels hub downloads.
+// NewPlanContext is NewPlan with a context that cancels hub downloads and
+// the planning steps.
 func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	p := &planner{cfg: cfg, opt: opt, res: newResolver(ctx, opt), byKey: map[string]*SourceModel{},
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
 	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.chooseArch,
 		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.outputConfig}
 	for _, step := range steps {
-		if err := step(); err != nil {
+		err := ctx.Err()
+		if err == nil {
+			err = step()
+		}
+		if err != nil {
 			p.plan.Close()
 			return nil, err
 		}
@@ -270,6 +278,9 @@ func (p *planner) refs() []ModelRef {
 
 func (p *planner) openModels() error {
 	for _, ref := range p.refs() {
+		if err := p.res.ctx.Err(); err != nil {
+			return err
+		}
 		m, err := p.res.openSourceModel(ref)
 		if err != nil {
 			return p.errorf(ref.Pos, "%v", err)

@@ -130,3 +130,16 @@ func TestPlanSourceCancel(t *testing.T) {
 		t.Errorf("Execute left %v", left)
 	}
 }
+
+func TestNewPlanContextCancelled(t *testing.T) {
+	dir := tinyModels(t)
+	cfg, err := ParseConfig([]byte("merge_method: linear\nparameters: {weight: 1}\nmodels: [{model: base}, {model: ft1}]\n"), "c.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := NewPlanContext(ctx, cfg, PlanOptions{Dir: dir}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want %v", err, context.Canceled)
+	}
+}
