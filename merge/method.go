@@ -184,9 +184,10 @@ type Tensors struct {
 	ctx context.Context
 }
 
-// Context returns the merge's context. A method whose work is not bounded
-// by the size of the tensor (an iteration count from the config) returns
-// its Err once it is done, checking it every few iterations.
+// Context returns the merge's context. The executor checks it between
+// pieces; a method whose work is not bounded by the size of the tensor
+// (an iteration count from the config) checks it as it iterates and
+// returns its Err once it is done.
 func (t *Tensors) Context() context.Context {
 	if t.ctx == nil {
 		return context.Background()
