@@ -14,9 +14,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/klauspost/compress/zstd"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // TaskType says how a task is scored; the names are lm-eval's output_type.
