@@ -215,10 +215,18 @@ func ParseTaskYAML(data []byte, source string) (*Task, error) {
 // nil when there are no files to read data sets from.
 func parseTaskYAML(data []byte, source, stem string, files *taskFiles, dir string) (*Task, error) {
 	var f taskFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && err != io.EOF {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w: %v", source, ErrFormat, err)
+	}
+	if len(doc.Content) == 1 {
+		root, err := tidyTask(doc.Content[0])
+		if err == nil {
+			err = root.Decode(&f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %v", source, ErrFormat, err)
+		}
 	}
 	t := &Task{
 		Name: f.Task, Description: f.Description, NumFewshot: f.NumFewshot,
