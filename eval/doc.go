@@ -75,7 +75,7 @@
 //	                                   # word_perplexity, byte_perplexity, bits_per_byte, token_perplexity
 //	license: CC BY-SA 4.0
 //	docs: [{context: "…", choices: [a, b], gold: 0}]   # inline documents, and/or
-//	dataset_path: items.jsonl                           # relative to the YAML file
+//	dataset_path: items.jsonl                           # relative to the YAML file, or absolute
 //	fewshot_docs: […]                                   # or fewshot_path: file.jsonl
 //
 // testdata/hauptstaedte.yaml, testdata/saetze.jsonl and

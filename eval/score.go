@@ -163,6 +163,9 @@ func scoreTask(ctx context.Context, lm LM, tok Tokenizer, t *Task, opt *Options)
 func run(ctx context.Context, lm LM, task string, reqs []Request, opt *Options) ([]Result, error) {
 	out := make([]Result, 0, len(reqs))
 	for i := 0; i < len(reqs); i += opt.BatchSize {
+		if err := ctx.Err(); err != nil { // for an LM that does not check it
+			return nil, err
+		}
 		batch := reqs[i:min(i+opt.BatchSize, len(reqs))]
 		res, err := lm.LogLikelihood(ctx, batch)
 		if err != nil {
@@ -312,6 +315,9 @@ func scoreText(ctx context.Context, lm TextLM, t *Task, docs []Doc, opt *Options
 	}
 	res := make([]Result, 0, len(reqs))
 	for i := 0; i < len(reqs); i += opt.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		batch := reqs[i:min(i+opt.BatchSize, len(reqs))]
 		r, err := lm.LogLikelihoodText(ctx, batch)
 		if err != nil {

@@ -364,3 +364,35 @@ func TestScoreRefusesNonFinite(t *testing.T) {
 		t.Fatalf("rolling: error %v, want ErrNotFinite", err)
 	}
 }
+
+// cancellingLM answers every request and cancels the scoring's context on
+// its first call, without returning its error: an LM that does not check
+// the context.
+type cancellingLM struct {
+	cancel context.CancelFunc
+	calls  int
+}
+
+func (m *cancellingLM) LogLikelihood(_ context.Context, reqs []Request) ([]Result, error) {
+	m.calls++
+	m.cancel()
+	return make([]Result, len(reqs)), nil
+}
+
+func (*cancellingLM) MaxLength() int { return 2048 }
+
+// TestScoreCancel: the batches stop once the context is done, even when
+// the LM does not look at it.
+func TestScoreCancel(t *testing.T) {
+	task := &Task{Name: "ppl", Docs: []Doc{{Text: "a"}, {Text: "b"}, {Text: "c"}}}
+	if err := task.init(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lm := &cancellingLM{cancel: cancel}
+	_, err := Score(ctx, lm, byteTokenizer{}, []*Task{task}, Options{BatchSize: 1})
+	if !errors.Is(err, context.Canceled) || lm.calls != 1 {
+		t.Errorf("err = %v after %d calls, want %v after 1", err, lm.calls, context.Canceled)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // TaskType says how a task is scored; the names are lm-eval's output_type.
@@ -119,34 +120,77 @@ type docFile struct {
 	Gold    any      `json:"gold" yaml:"gold"`
 }
 
+// taskFiles is where a task file and the data sets it names are read
+// from: the disk or an fs.FS.
+type taskFiles struct {
+	read func(name string) ([]byte, error)
+	// resolve turns a dataset_path or fewshot_path, as written in the task
+	// file dir/…, into a name for read.
+	resolve func(dir, ref string) (string, error)
+	base    func(name string) string
+	dir     func(name string) string
+}
+
+// diskFiles reads the disk: a relative dataset_path is relative to the
+// task file's directory, an absolute one is used as it is.
+var diskFiles = &taskFiles{
+	read: func(name string) ([]byte, error) { return regfile.ReadFile(name, regfile.TaskLimit) },
+	resolve: func(dir, ref string) (string, error) {
+		if filepath.IsAbs(ref) {
+			return filepath.Clean(ref), nil
+		}
+		return filepath.Join(dir, filepath.FromSlash(ref)), nil
+	},
+	base: filepath.Base,
+	dir:  filepath.Dir,
+}
+
+// fsFiles reads fsys, where names are slash-separated and relative to its
+// root: a dataset_path must stay inside it.
+func fsFiles(fsys fs.FS) *taskFiles {
+	return &taskFiles{
+		read: func(name string) ([]byte, error) { return regfile.ReadFileFS(fsys, name, regfile.TaskLimit) },
+		resolve: func(dir, ref string) (string, error) {
+			if path.IsAbs(ref) || filepath.IsAbs(ref) {
+				return "", fmt.Errorf("%w: %q is an absolute path: a task read from a file system names its data relative to itself (LoadTask reads absolute paths)", ErrFormat, ref)
+			}
+			p := path.Join(dir, filepath.ToSlash(ref))
+			if !fs.ValidPath(p) {
+				return "", fmt.Errorf("%w: %q leaves the task's file system", ErrFormat, ref)
+			}
+			return p, nil
+		},
+		base: path.Base,
+		dir:  path.Dir,
+	}
+}
+
 // LoadTask reads a task file from disk: YAML (.yaml, .yml) or JSONL
-// (.jsonl, .json), either optionally zstd-compressed (.zst).
+// (.jsonl, .json), either optionally zstd-compressed (.zst). A YAML
+// file's dataset_path and fewshot_path are relative to the YAML file's
+// directory unless they are absolute. The task file and its data sets
+// must be regular files of at most 1 GiB.
 func LoadTask(name string) (*Task, error) {
-	dir, base := filepath.Split(filepath.Clean(name))
-	if dir == "" {
-		dir = "."
-	}
-	t, err := LoadTaskFS(os.DirFS(dir), base)
-	if err != nil {
-		return nil, err
-	}
-	t.Source = name
-	return t, nil
+	return loadTask(diskFiles, name)
 }
 
 // LoadTaskFS is LoadTask on a file system; a YAML file's dataset_path and
-// fewshot_path are relative to the YAML file.
+// fewshot_path are relative to the YAML file and must stay inside fsys.
 func LoadTaskFS(fsys fs.FS, name string) (*Task, error) {
-	data, err := readFile(fsys, name)
+	return loadTask(fsFiles(fsys), name)
+}
+
+func loadTask(files *taskFiles, name string) (*Task, error) {
+	data, err := readFile(files, name)
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimSuffix(path.Base(name), ".zst")
+	base := strings.TrimSuffix(files.base(name), ".zst")
 	ext := path.Ext(base)
 	stem := strings.TrimSuffix(base, ext)
 	switch ext {
 	case ".yaml", ".yml":
-		return parseTaskYAML(data, name, stem, fsys, path.Dir(name))
+		return parseTaskYAML(data, name, stem, files, files.dir(name))
 	case ".jsonl", ".json":
 		docs, err := ParseDocsJSONL(bytes.NewReader(data), name)
 		if err != nil {
@@ -167,12 +211,22 @@ func ParseTaskYAML(data []byte, source string) (*Task, error) {
 	return parseTaskYAML(data, source, strings.TrimSuffix(path.Base(source), path.Ext(source)), nil, "")
 }
 
-func parseTaskYAML(data []byte, source, stem string, fsys fs.FS, dir string) (*Task, error) {
+// parseTaskYAML parses a YAML task file read from dir of files; files is
+// nil when there are no files to read data sets from.
+func parseTaskYAML(data []byte, source, stem string, files *taskFiles, dir string) (*Task, error) {
 	var f taskFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && err != io.EOF {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w: %v", source, ErrFormat, err)
+	}
+	if len(doc.Content) == 1 {
+		root, err := tidyTask(doc.Content[0])
+		if err == nil {
+			err = root.Decode(&f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %v", source, ErrFormat, err)
+		}
 	}
 	t := &Task{
 		Name: f.Task, Description: f.Description, NumFewshot: f.NumFewshot,
@@ -229,11 +283,14 @@ func parseTaskYAML(data []byte, source, stem string, fsys fs.FS, dir string) (*T
 		if ref.path == "" {
 			continue
 		}
-		if fsys == nil {
+		if files == nil {
 			return nil, fmt.Errorf("%s: %w: %q needs LoadTask", source, ErrFormat, ref.path)
 		}
-		p := path.Join(dir, filepath.ToSlash(ref.path))
-		data, err := readFile(fsys, p)
+		p, err := files.resolve(dir, ref.path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		data, err := readFile(files, p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", source, err)
 		}
@@ -470,8 +527,8 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 })
 
 // readFile reads a file, decompressing it when its name ends in .zst.
-func readFile(fsys fs.FS, name string) ([]byte, error) {
-	data, err := fs.ReadFile(fsys, name)
+func readFile(files *taskFiles, name string) ([]byte, error) {
+	data, err := files.read(name)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // RepoFolder returns the cache folder name of a model repository,
@@ -43,7 +46,7 @@ func (c cache) lockPath(etag string) string {
 
 // readRef returns the commit that refs/REV names, "" if none.
 func (c cache) readRef(rev string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(c.dir, "refs", filepath.FromSlash(rev)))
+	b, err := regfile.ReadFile(filepath.Join(c.dir, "refs", filepath.FromSlash(rev)), regfile.ConfigLimit)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -57,6 +60,16 @@ func (c cache) readRef(rev string) (string, error) {
 	return commit, nil
 }
 
+// refFresh reports whether refs/REV was written or confirmed less than
+// maxAge ago; never when maxAge is not positive.
+func (c cache) refFresh(rev string, maxAge time.Duration) bool {
+	if maxAge <= 0 {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(c.dir, "refs", filepath.FromSlash(rev)))
+	return err == nil && time.Since(fi.ModTime()) < maxAge
+}
+
 // writeRef records that rev pointed at commit, atomically and only if it
 // changed, as huggingface_hub's _cache_commit_hash_for_specific_revision
 // does (the file holds the hash without a newline).
@@ -64,10 +77,12 @@ func (c cache) writeRef(rev, commit string) error {
 	if rev == commit {
 		return nil
 	}
+	p := filepath.Join(c.dir, "refs", filepath.FromSlash(rev))
 	if old, err := c.readRef(rev); err == nil && old == commit {
+		now := time.Now()
+		os.Chtimes(p, now, now) // confirmed: fresh again (see refFresh)
 		return nil
 	}
-	p := filepath.Join(c.dir, "refs", filepath.FromSlash(rev))
 	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return err
 	}
@@ -129,7 +144,7 @@ func sameFile(a, b string) bool {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := regfile.Open(src)
 	if err != nil {
 		return err
 	}

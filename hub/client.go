@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // DefaultEndpoint is the hub's address when HF_ENDPOINT is unset.
@@ -54,6 +56,19 @@ type Client struct {
 	// Concurrency is how many files download at once; zero means 8, as in
 	// huggingface_hub's snapshot_download.
 	Concurrency int
+	// MetadataTimeout bounds the request that asks which commit a branch
+	// or tag is when the cache already holds a snapshot of it: if the hub
+	// does not answer in time (or cannot be reached at all) the cached
+	// snapshot is used at once, without retries. Zero means 10 s
+	// (huggingface_hub's HF_HUB_ETAG_TIMEOUT).
+	MetadataTimeout time.Duration
+	// RefMaxAge, when positive, trusts a cached branch or tag that was
+	// recorded (refs/REVISION written or confirmed) less than RefMaxAge
+	// ago: its snapshot is used without asking the hub. Zero asks the hub
+	// every time, as huggingface_hub does, so that a moved branch is
+	// followed. A commit hash is always served from the cache when it is
+	// there.
+	RefMaxAge time.Duration
 	// UserAgent is sent with every request; empty means "gomerge".
 	UserAgent string
 }
@@ -73,7 +88,8 @@ type Progress struct {
 // $XDG_CACHE_HOME/huggingface or ~/.cache/huggingface), HF_HUB_CACHE (or the
 // legacy HUGGINGFACE_HUB_CACHE; default $HF_HOME/hub), HF_HUB_OFFLINE (or
 // TRANSFORMERS_OFFLINE), HF_HUB_DOWNLOAD_TIMEOUT (seconds without data
-// before a download is resumed), and the token from HF_TOKEN, HUGGING_FACE_HUB_TOKEN
+// before a download is resumed), HF_HUB_ETAG_TIMEOUT (seconds to wait for
+// the hub before a cached snapshot is used), and the token from HF_TOKEN, HUGGING_FACE_HUB_TOKEN
 // or the file $HF_TOKEN_PATH (default $HF_HOME/token) unless
 // HF_HUB_DISABLE_IMPLICIT_TOKEN is set.
 func NewClient() *Client {
@@ -81,7 +97,7 @@ func NewClient() *Client {
 }
 
 func readTokenFile(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path, regfile.ConfigLimit)
 	if err != nil {
 		return ""
 	}
@@ -100,6 +116,9 @@ func newClientEnv(getenv func(string) string, readFile func(string) string) *Cli
 	}
 	if t, err := strconv.ParseFloat(getenv("HF_HUB_DOWNLOAD_TIMEOUT"), 64); err == nil && t > 0 {
 		c.StallTimeout = time.Duration(t * float64(time.Second))
+	}
+	if t, err := strconv.ParseFloat(getenv("HF_HUB_ETAG_TIMEOUT"), 64); err == nil && t > 0 {
+		c.MetadataTimeout = time.Duration(t * float64(time.Second))
 	}
 	if !isTrue(getenv("HF_HUB_DISABLE_IMPLICIT_TOKEN")) {
 		c.Token = cleanToken(getenv("HF_TOKEN"))
@@ -205,6 +224,13 @@ func (c *Client) concurrency() int {
 		return 8
 	}
 	return c.Concurrency
+}
+
+func (c *Client) metadataTimeout() time.Duration {
+	if c.MetadataTimeout > 0 {
+		return c.MetadataTimeout
+	}
+	return 10 * time.Second
 }
 
 func (c *Client) retries() int {

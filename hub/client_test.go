@@ -32,6 +32,8 @@ func TestNewClientEnv(t *testing.T) {
 			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub"}},
 		{"download timeout", map[string]string{"HOME": "/h", "HF_HUB_DOWNLOAD_TIMEOUT": "2.5"}, nil,
 			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub", StallTimeout: 2500 * time.Millisecond}},
+		{"etag timeout", map[string]string{"HOME": "/h", "HF_HUB_ETAG_TIMEOUT": "3"}, nil,
+			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub", MetadataTimeout: 3 * time.Second}},
 		{"HF_TOKEN_PATH", map[string]string{"HOME": "/h", "HF_TOKEN_PATH": "/secrets/tok"}, map[string]string{"/secrets/tok": "hf_x"},
 			Client{Endpoint: DefaultEndpoint, CacheDir: "/h/.cache/huggingface/hub", Token: "hf_x"}},
 		{"implicit token disabled", map[string]string{"HOME": "/h", "HF_TOKEN": "hf_env", "HF_HUB_DISABLE_IMPLICIT_TOKEN": "true"}, nil,
@@ -39,7 +41,8 @@ func TestNewClientEnv(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClientEnv(func(k string) string { return tc.env[k] }, func(p string) string { return tc.files[p] })
-			if c.Endpoint != tc.want.Endpoint || c.CacheDir != tc.want.CacheDir || c.Offline != tc.want.Offline || c.Token != tc.want.Token || c.StallTimeout != tc.want.StallTimeout {
+			if c.Endpoint != tc.want.Endpoint || c.CacheDir != tc.want.CacheDir || c.Offline != tc.want.Offline || c.Token != tc.want.Token || c.StallTimeout != tc.want.StallTimeout ||
+				c.MetadataTimeout != tc.want.MetadataTimeout {
 				t.Errorf("got endpoint %q cache %q offline %v token %q; want %q %q %v %q", c.Endpoint, c.CacheDir, c.Offline, c.Token,
 					tc.want.Endpoint, tc.want.CacheDir, tc.want.Offline, tc.want.Token)
 			}

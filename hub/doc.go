@@ -17,7 +17,10 @@
 // blobs/ETAG.incomplete), verified against the hub's sha256 or git sha1, and
 // moved into blobs/ atomically, so an interrupted or corrupted download never
 // leaves a file that looks complete. In offline mode (HF_HUB_OFFLINE) it uses
-// the cache only.
+// the cache only. A commit hash that is cached needs no request; for a
+// branch or tag with a cached snapshot the hub is asked once, for at most
+// HF_HUB_ETAG_TIMEOUT (10 s), and the snapshot is used if it does not
+// answer.
 //
 // [Client.Inspect] learns a model's config and every tensor's name, dtype,
 // shape and size without downloading weights: it reads each safetensors

@@ -84,6 +84,11 @@ func (c *Client) backoff(ctx context.Context, try int, resp *http.Response) erro
 // Any response with a status below 500 (other than 408 and 429) is
 // returned to the caller, who must close its body.
 func (c *Client) do(ctx context.Context, hc *http.Client, mk func() (*http.Request, error), what string) (*http.Response, error) {
+	return c.doRetries(ctx, hc, mk, what, c.retries())
+}
+
+// doRetries is do with a number of retries.
+func (c *Client) doRetries(ctx context.Context, hc *http.Client, mk func() (*http.Request, error), what string, retries int) (*http.Response, error) {
 	for try := 0; ; try++ {
 		req, err := mk()
 		if err != nil {
@@ -93,7 +98,7 @@ func (c *Client) do(ctx context.Context, hc *http.Client, mk func() (*http.Reque
 		if !retryable(resp, err) {
 			return resp, err
 		}
-		if try >= c.retries() {
+		if try >= retries {
 			if err != nil {
 				return nil, fmt.Errorf("hub: %s: %w (after %d tries)", what, err, try+1)
 			}
@@ -183,11 +188,12 @@ type repoFile struct {
 	SHA256 string // LFS files only
 }
 
-// fetchRepoInfo asks the API which commit rev is and which files it holds.
-func (c *Client) fetchRepoInfo(ctx context.Context, repo, rev string) (commit string, files map[string]repoFile, err error) {
+// fetchRepoInfo asks the API which commit rev is and which files it holds,
+// retrying as many times as retries says.
+func (c *Client) fetchRepoInfo(ctx context.Context, repo, rev string, retries int) (commit string, files map[string]repoFile, err error) {
 	u := c.endpoint() + "/api/models/" + repo + "/revision/" + quote(rev, "") + "?blobs=true"
 	t := target{repo: repo, revision: rev}
-	resp, err := c.do(ctx, c.httpClient(), func() (*http.Request, error) { return c.newRequest(ctx, http.MethodGet, u) }, repo+" model info")
+	resp, err := c.doRetries(ctx, c.httpClient(), func() (*http.Request, error) { return c.newRequest(ctx, http.MethodGet, u) }, repo+" model info", retries)
 	if err != nil {
 		return "", nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/safetensors"
 )
 
@@ -88,10 +89,10 @@ func (c *Client) Inspect(ctx context.Context, repo, revision string) (*RemoteMod
 		return nil, err
 	}
 	m := &RemoteModel{Repo: repo, Revision: s.revision, Commit: s.commit, Dir: s.dir, tensors: map[string]modelTensor{}}
-	if b, err := os.ReadFile(filepath.Join(s.dir, ConfigFile)); err == nil {
+	if b, err := regfile.ReadFile(filepath.Join(s.dir, ConfigFile), regfile.ConfigLimit); err == nil {
 		m.Config = b
 	}
-	if b, err := os.ReadFile(filepath.Join(s.dir, SafetensorsIndex)); err == nil {
+	if b, err := regfile.ReadFile(filepath.Join(s.dir, SafetensorsIndex), regfile.ConfigLimit); err == nil {
 		m.Index = b
 	}
 	// Headers are read in parallel: each remote one costs two round trips.

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // FileSelector chooses which files of a repository Resolve makes local.
@@ -220,20 +222,29 @@ func (c *Client) resolve(ctx context.Context, repo, revision string, sel FileSel
 	if c.Offline {
 		return c.resolveCached(ch, revision, sel)
 	}
-	if IsCommit(revision) {
-		// A commit never changes: a complete cached snapshot needs no request.
-		if s, err := c.resolveCached(ch, revision, sel); err == nil {
-			return s, nil
-		}
+	// A commit never changes, and a fresh ref is trusted: a complete cached
+	// snapshot of either needs no request.
+	cached, cerr := c.resolveCached(ch, revision, sel)
+	if cerr == nil && (IsCommit(revision) || ch.refFresh(revision, c.RefMaxAge)) {
+		return cached, nil
 	}
-	commit, listing, err := c.fetchRepoInfo(ctx, repo, revision)
+	infoCtx, retries := ctx, c.retries()
+	if cerr == nil {
+		// The cache can serve the revision: ask the hub whether it moved,
+		// but do not wait long for an answer, nor retry.
+		var cancel context.CancelFunc
+		infoCtx, cancel = context.WithTimeout(ctx, c.metadataTimeout())
+		defer cancel()
+		retries = 0
+	}
+	commit, listing, err := c.fetchRepoInfo(infoCtx, repo, revision, retries)
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, ErrRevisionNotFound) {
 			return nil, err
 		}
-		if s, cerr := c.resolveCached(ch, revision, sel); cerr == nil {
+		if cerr == nil {
 			c.logger().Warn("hub: cannot reach the hub, using the cached snapshot", "repo", repo, "revision", revision, "err", err)
-			return s, nil
+			return cached, nil
 		}
 		return nil, err
 	}
@@ -263,7 +274,7 @@ func (c *Client) fetchSnapshot(ctx context.Context, s *snapshotInfo, sel FileSel
 		if err := c.fetchFile(ctx, s.ch, s.commit, f, nil); err != nil {
 			return nil, err
 		}
-		return os.ReadFile(s.ch.pointer(s.commit, name))
+		return regfile.ReadFile(s.ch.pointer(s.commit, name), regfile.ConfigLimit)
 	}
 	selected, err := sel(names, read)
 	if err != nil {
@@ -346,7 +357,7 @@ func (c *Client) resolveCached(ch cache, revision string, sel FileSelector) (*sn
 		if !has[name] {
 			return nil, fmt.Errorf("no %s: %w", name, ErrFileNotFound)
 		}
-		return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		return regfile.ReadFile(filepath.Join(dir, filepath.FromSlash(name)), regfile.ConfigLimit)
 	}
 	selected, err := sel(names, read)
 	if errors.Is(err, ErrNoWeights) || errors.Is(err, ErrFileNotFound) || errors.Is(err, ErrNotCached) {

@@ -30,6 +30,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/pytorch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
@@ -129,7 +130,7 @@ func exists(path string) bool {
 // data.
 func Open(dir string) (*Adapter, error) {
 	cfgPath := filepath.Join(dir, "adapter_config.json")
-	raw, err := os.ReadFile(cfgPath)
+	raw, err := regfile.ReadFile(cfgPath, regfile.ConfigLimit)
 	if err != nil {
 		return nil, fmt.Errorf("lora: %w", err)
 	}

@@ -1,8 +1,13 @@
 package merge
 
 import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -38,4 +43,65 @@ func TestPyTorchCheckpointInput(t *testing.T) {
 		t.Fatal("/tmp/gomerge-pwned exists")
 	}
 	t.Log(err)
+}
+
+// TestPyTorchSkippedEntries: a checkpoint entry that is not a tensor (an
+// optimizer step count) is left out, and the plan says so in a warning,
+// which Execute logs through the caller's logger.
+func TestPyTorchSkippedEntries(t *testing.T) {
+	src := "../testdata/torch/ft2_bin"
+	dir := filepath.Join(t.TempDir(), "ft2_bin")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644)
+	zr, err := zip.OpenReader(filepath.Join(src, "pytorch_model.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f.Name, "/data.pkl") {
+			// Before STOP: state_dict["step"] = 7 (BINUNICODE, BININT1, SETITEM).
+			if b[len(b)-1] != '.' {
+				t.Fatalf("%s does not end in STOP", f.Name)
+			}
+			b = append(b[:len(b)-1:len(b)-1], 'X', 4, 0, 0, 0, 's', 't', 'e', 'p', 'K', 7, 's', '.')
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), buf.Bytes(), 0o644)
+
+	var log bytes.Buffer
+	yml := "merge_method: passthrough\ndtype: float32\nmodels:\n  - model: " + dir + "\n"
+	opt := Options{Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	if _, err := runYAML(t, t.TempDir(), yml, filepath.Join(t.TempDir(), "out"), opt); err != nil {
+		t.Fatal(err)
+	}
+	want := "model " + dir + ": skipped state dict entries that are not tensors: step"
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log\n%s\nlacks %q", log.String(), want)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // Pos is a position in the YAML source (1-based; 0 = unknown).
@@ -172,7 +173,7 @@ type ModelRefOrKeyword struct {
 
 // LoadConfig reads and parses a config file.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, regfile.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +187,9 @@ func LoadConfig(path string) (*Config, error) {
 // unknown keys are ignored with a warning. Errors are *ConfigError values
 // naming the line.
 func ParseConfig(data []byte, file string) (*Config, error) {
+	if err := cfgCheckSize(data, file); err != nil {
+		return nil, err
+	}
 	p := &cfgParser{file: file, flat: map[*yaml.Node][]cfgPair{}, flattening: map[*yaml.Node]bool{}, warned: map[string]bool{}}
 	root, err := p.decode(data)
 	if err != nil {
@@ -197,6 +201,16 @@ func ParseConfig(data []byte, file string) (*Config, error) {
 	}
 	cfg.File, cfg.Raw, cfg.Warnings = file, bytes.Clone(data), p.warnings
 	return cfg, nil
+}
+
+// cfgMaxBytes bounds the size of a config, as LoadConfig reads it.
+const cfgMaxBytes = regfile.ConfigLimit
+
+func cfgCheckSize(data []byte, file string) error {
+	if len(data) > cfgMaxBytes {
+		return &ConfigError{File: file, Msg: fmt.Sprintf("config too large: %d bytes, more than %d", len(data), cfgMaxBytes)}
+	}
+	return nil
 }
 
 // cfgMaxWork bounds the nodes visited while reading a config: aliases can
@@ -455,6 +469,7 @@ func (p *cfgParser) flatten(n *yaml.Node) ([]cfgPair, error) {
 		return nil, err
 	}
 	var merged, explicit []cfgPair
+	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := cfgDeref(n.Content[i]), cfgDeref(n.Content[i+1])
 		if k.Kind == yaml.ScalarNode && cfgTag(k) == "!!merge" {
@@ -480,12 +495,10 @@ func (p *cfgParser) flatten(n *yaml.Node) ([]cfgPair, error) {
 		if k.Kind != yaml.ScalarNode {
 			return nil, p.errorf(k, "a key must be a string, not %s", cfgKindName(k))
 		}
-		for _, e := range explicit {
-			if e.key.Value == k.Value {
-				p.warnf(k, "duplicate key %q: the last value is used", k.Value)
-				break
-			}
+		if seen[k.Value] {
+			p.warnf(k, "duplicate key %q: the last value is used", k.Value)
 		}
+		seen[k.Value] = true
 		explicit = append(explicit, cfgPair{k, v})
 	}
 	out := cfgLastWins(append(merged, explicit...))

@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -398,7 +399,7 @@ func (pe *permutedEmbed) approxRow(m *SourceModel, id int) ([]float32, error) {
 		}
 		var r []float64
 		if pe.bt.approx == "omp" {
-			r, err = ap.OMP(t, pe.bt.k)
+			r, err = ap.OMP(context.Background(), t, pe.bt.k)
 		} else {
 			r, err = ap.Interpolate(t, pe.bt.k, false, tokensurgeon.DistanceProportional)
 		}

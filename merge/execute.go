@@ -191,7 +191,7 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			if err := ex.run(t); err != nil {
+			if err := ex.run(gctx, t); err != nil {
 				return fmt.Errorf("tensor %s: %w", t.Name, err)
 			}
 			n := done.Add(t.Bytes())
@@ -311,10 +311,10 @@ func (w *pieceWorker) release(mark int) {
 	w.scratch = w.scratch[:mark]
 }
 
-func (ex *executor) run(t *Task) error {
+func (ex *executor) run(ctx context.Context, t *Task) error {
 	m := ex.plan.Method
 	if m == Passthrough && ex.rawCopy(t) {
-		return ex.copyRaw(t)
+		return ex.copyRaw(ctx, t)
 	}
 	n := t.NumElements()
 	c, hold := chunk(m, t)
@@ -324,7 +324,7 @@ func (ex *executor) run(t *Task) error {
 		pieces = int((n + c - 1) / c)
 	}
 	workers := ex.workersFor(pieces)
-	tmpl := Tensors{Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
+	tmpl := Tensors{ctx: ctx, Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
 		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name), Pieces: max(pieces, 1), Workers: workers,
 		outRounds: t.Out == t.Work && (t.Work == tensor.BF16 || t.Work == tensor.F16 || t.Work == tensor.F32)}
 	for _, in := range t.Inputs {
@@ -454,7 +454,7 @@ func (ex *executor) run(t *Task) error {
 		}
 		tmpl.State = an
 		for pass := 0; ; pass++ {
-			err := forPieces(pieces, workers, abort, func(wi, p int) error {
+			err := forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
 				w := worker(wi)
 				if pass == 0 {
 					// The first pass reads the copies as it goes.
@@ -507,7 +507,7 @@ func (ex *executor) run(t *Task) error {
 		tmpl.order = newTurnstile(pieces, len(t.Inputs)+1, abort)
 	}
 	writes := newTurnstile(pieces, 1, abort)
-	return forPieces(pieces, workers, abort, func(wi, p int) error {
+	return forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
 		w := worker(wi)
 		off, k, err := load(w, p)
 		if err != nil {
@@ -553,7 +553,7 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 	n := t.NumElements()
 	stride := strideFor(n)
 	m := (n + stride - 1) / stride
-	return forPieces(1, 1, abort, func(int, int) error {
+	return forPieces(ts.Context(), 1, 1, abort, func(int, int) error {
 		for i, in := range t.Inputs {
 			es := int64(in.DType.Size())
 			raw := make([]byte, m*es)
@@ -606,7 +606,7 @@ func (ex *executor) rawCopy(t *Task) bool {
 }
 
 // copyRaw copies a tensor's bytes unchanged, in pieces.
-func (ex *executor) copyRaw(t *Task) error {
+func (ex *executor) copyRaw(ctx context.Context, t *Task) error {
 	in := t.Inputs[0]
 	const piece = 4 << 20
 	size := in.Tensor.Size
@@ -618,8 +618,11 @@ func (ex *executor) copyRaw(t *Task) error {
 		buf = ex.pool.bytes(int(min(size, piece)))
 		defer ex.pool.putBytes(buf)
 	}
-	return forPieces(1, 1, make(chan struct{}), func(int, int) error {
+	return forPieces(ctx, 1, 1, make(chan struct{}), func(int, int) error {
 		for off := int64(0); ; off += piece {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			n := min(piece, size-off)
 			var b []byte
 			if mp != nil {

@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -185,6 +186,19 @@ type Tensors struct {
 	// alloc hands out scratch buffers that live until the tensor is
 	// written; nil means plain allocation.
 	alloc func(n int) []float32
+	// ctx is the merge's context; nil means context.Background().
+	ctx context.Context
+}
+
+// Context returns the merge's context. The executor checks it between
+// pieces; a method whose work is not bounded by the size of the tensor
+// (an iteration count from the config) checks it as it iterates and
+// returns its Err once it is done.
+func (t *Tensors) Context() context.Context {
+	if t.ctx == nil {
+		return context.Background()
+	}
+	return t.ctx
 }
 
 // Scratch returns a float32 buffer of length n for intermediate results.

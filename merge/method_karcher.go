@@ -21,6 +21,8 @@ import (
 //
 // Norms are taken in float32, everything else is rounded to the working
 // dtype. A tensor present in only one input is returned unchanged.
+// max_iter comes from the config, so the iterations stop with the merge's
+// context (see Tensors.Context).
 var Karcher = &Method{
 	Name:   "karcher",
 	Pretty: "Karcher Mean",
@@ -81,7 +83,13 @@ func mergeKarcher(t *Tensors, out []float32) error {
 		}
 	}
 	T := make([]float32, len(u))
+	done := t.Context().Done()
 	for iter := 0; iter < maxIter; iter++ {
+		select {
+		case <-done:
+			return t.Context().Err()
+		default:
+		}
 		clear(T)
 		for _, ui := range units {
 			dot := min(max(r(float32(tensor.Dot(u, ui))), -1), 1)

@@ -1,7 +1,10 @@
 package merge
 
 import (
+	"context"
+	"errors"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -40,4 +43,47 @@ func TestKarcher(t *testing.T) {
 	if angle := math.Atan2(float64(got[1]), float64(got[0])) * 180 / math.Pi; math.Abs(angle-20) > 1e-3 {
 		t.Errorf("mean at %.5f°, want 20°", angle)
 	}
+}
+
+// startedCtx tells when a method first asks for its Done channel, which
+// karcher does just before its iterations start.
+type startedCtx struct {
+	context.Context
+	once    sync.Once
+	started chan struct{}
+}
+
+func (c *startedCtx) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.started) })
+	return c.Context.Done()
+}
+
+// TestKarcherCancel: max_iter comes from the config, and with tol 0 the
+// iterations never converge: only the context ends them. A hang is the
+// failure.
+func TestKarcherCancel(t *testing.T) {
+	data := [][]float32{{1, 0, 0}, {0, 1, 0}, {0, 0.5, 1}}
+	newTensors := func(ctx context.Context) *Tensors {
+		return &Tensors{ctx: ctx, Shape: []int64{3}, Work: tensor.F32, Base: -1, Inputs: inputs(make([]map[string]float64, 3), data...),
+			Global: map[string]float64{"max_iter": 1e9, "tol": 0}}
+	}
+	t.Run("cancelled before", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := Karcher.Merge(newTensors(ctx), make([]float32, 3)); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want %v", err, context.Canceled)
+		}
+	})
+	t.Run("cancelled while iterating", func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ctx := &startedCtx{Context: parent, started: make(chan struct{})}
+		go func() {
+			<-ctx.started
+			cancel()
+		}()
+		if err := Karcher.Merge(newTensors(ctx), make([]float32, 3)); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want %v", err, context.Canceled)
+		}
+	})
 }

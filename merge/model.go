@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/lora"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/pytorch"
@@ -120,7 +121,7 @@ func (r resolver) openSourceModel(ref ModelRef) (*SourceModel, error) {
 	}
 	m.Dir = d
 	cfgPath := filepath.Join(d, "config.json")
-	raw, err := os.ReadFile(cfgPath)
+	raw, err := regfile.ReadFile(cfgPath, regfile.ConfigLimit)
 	if err != nil {
 		if remote != nil {
 			remote.Close()

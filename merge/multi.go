@@ -19,6 +19,9 @@ import (
 // reference whose path is another stage's name refers to that stage's
 // output. Errors name the file, line and column.
 func ParseMultiConfig(data []byte, file string) ([]*Config, error) {
+	if err := cfgCheckSize(data, file); err != nil {
+		return nil, err
+	}
 	var docs []*yaml.Node
 	err := func() (err error) {
 		defer func() {

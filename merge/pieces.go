@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -82,8 +83,9 @@ func callPiece(fn func(worker, piece int) error, w, p int) (err error) {
 // each goroutine takes the lowest piece not yet taken, so a piece never
 // waits in a turnstile for one that has not started. On the first error
 // the abort channel is closed, the remaining pieces are skipped, and that
-// error is returned.
-func forPieces(pieces, workers int, abort chan struct{}, fn func(worker, piece int) error) error {
+// error is returned. Cancelling ctx is such an error, seen before each
+// piece.
+func forPieces(ctx context.Context, pieces, workers int, abort chan struct{}, fn func(worker, piece int) error) error {
 	workers = max(1, min(workers, pieces))
 	var (
 		next     atomic.Int64
@@ -109,6 +111,10 @@ func forPieces(pieces, workers int, abort chan struct{}, fn func(worker, piece i
 			case <-abort:
 				return
 			default:
+			}
+			if err := ctx.Err(); err != nil {
+				fail(err)
+				return
 			}
 			if err := callPiece(fn, w, p); err != nil {
 				if !errors.Is(err, errAborted) {

@@ -195,14 +195,22 @@ func NewPlan(cfg *Config, opt PlanOptions) (*Plan, error) {
 	return NewPlanContext(context.Background(), cfg, opt)
 }
 
-// NewPlanContext is NewPlan with a context that cancels hub downloads.
+// NewPlanContext is NewPlan with a context that cancels hub downloads and
+// the planning steps.
 func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	p := &planner{cfg: cfg, opt: opt, res: newResolver(ctx, opt), byKey: map[string]*SourceModel{},
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
 	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.checkModelConfigs, p.chooseArch,
 		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.finishDegenerate, p.finishLacking, p.outputConfig}
 	for _, step := range steps {
-		if err := step(); err != nil {
+		err := ctx.Err()
+		if err == nil {
+			err = step()
+		}
+		if err != nil {
 			p.plan.Close()
 			return nil, err
 		}
@@ -284,12 +292,18 @@ func (p *planner) refs() []ModelRef {
 
 func (p *planner) openModels() error {
 	for _, ref := range p.refs() {
+		if err := p.res.ctx.Err(); err != nil {
+			return err
+		}
 		m, err := p.res.openSourceModel(ref)
 		if err != nil {
 			return p.errorf(ref.Pos, "%v", err)
 		}
 		p.byKey[ref.Key()] = m
 		p.plan.Models = append(p.plan.Models, m)
+		if s, ok := m.Tensors.(interface{ Skipped() []string }); ok && len(s.Skipped()) > 0 {
+			p.warnf("model %s: skipped state dict entries that are not tensors: %s", ref.String(), cfgList(s.Skipped(), 8))
+		}
 	}
 	if p.cfg.BaseModel != nil {
 		p.plan.Donor = p.byKey[p.cfg.BaseModel.Key()]
@@ -350,6 +364,14 @@ func declaredString(architecture, modelType string) string {
 		return architecture
 	}
 	return architecture + ", model_type " + modelType
+}
+
+// cfgList joins the first n names, noting how many more there are.
+func cfgList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 func (p *planner) model(r ModelRef) *SourceModel { return p.byKey[r.Key()] }

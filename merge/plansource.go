@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -13,6 +14,7 @@ import (
 // evaluator can so score a merge candidate straight from its inputs.
 // Its methods are safe for concurrent use.
 type PlanSource struct {
+	ctx   context.Context
 	plan  *Plan
 	opt   Options
 	tasks map[string]*Task
@@ -41,7 +43,13 @@ func (s *memSink) WriteTensorPart(_ string, off int64, b []byte) error {
 // random methods (Threads, MemoryBudget and Progress do not apply). The
 // plan must stay open while the Source is used.
 func (pl *Plan) Source(opt Options) *PlanSource {
-	s := &PlanSource{plan: pl, opt: opt, tasks: map[string]*Task{}, cached: map[string]*planTensor{}}
+	return pl.SourceContext(context.Background(), opt)
+}
+
+// SourceContext is Source with a context: once it is cancelled, merging a
+// tensor on its first read stops and the read fails with its error.
+func (pl *Plan) SourceContext(ctx context.Context, opt Options) *PlanSource {
+	s := &PlanSource{ctx: ctx, plan: pl, opt: opt, tasks: map[string]*Task{}, cached: map[string]*planTensor{}}
 	for _, t := range pl.Tasks {
 		s.tasks[t.Name] = t
 		s.names = append(s.names, t.Name)
@@ -83,7 +91,7 @@ func (s *PlanSource) ReadTensorRange(name string, off int64, dst []byte) error {
 	pt.once.Do(func() {
 		sink := &memSink{buf: make([]byte, t.Bytes())}
 		ex := &executor{plan: s.plan, opt: s.opt, w: sink}
-		if err := ex.run(t); err != nil {
+		if err := ex.run(s.ctx, t); err != nil {
 			pt.err = fmt.Errorf("tensor %s: %w", name, err)
 			return
 		}

@@ -2,6 +2,8 @@ package merge
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -96,4 +98,48 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
+}
+
+// TestPlanSourceCancel: a tensor merged on its first read stops with the
+// source's context; karcher with max_iter 1e9 and tol 0 would not stop
+// otherwise, and runs in Execute with a cancelled context stop too.
+func TestPlanSourceCancel(t *testing.T) {
+	dir := tinyModels(t)
+	cfg, err := ParseConfig([]byte("merge_method: karcher\nparameters: {max_iter: 1000000000, tol: 0}\nmodels: [{model: base}, {model: ft1}]\n"), "c.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := NewPlan(cfg, PlanOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	src := plan.SourceContext(ctx, Options{})
+	name := src.Names()[0]
+	info, _ := src.Tensor(name)
+	if err := src.ReadTensorRange(name, 0, make([]byte, info.Size)); !errors.Is(err, context.Canceled) {
+		t.Errorf("ReadTensorRange: err = %v, want %v", err, context.Canceled)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := Execute(ctx, plan, out, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Execute: err = %v, want %v", err, context.Canceled)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*")); len(left) != 0 {
+		t.Errorf("Execute left %v", left)
+	}
+}
+
+func TestNewPlanContextCancelled(t *testing.T) {
+	dir := tinyModels(t)
+	cfg, err := ParseConfig([]byte("merge_method: linear\nparameters: {weight: 1}\nmodels: [{model: base}, {model: ft1}]\n"), "c.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := NewPlanContext(ctx, cfg, PlanOptions{Dir: dir}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want %v", err, context.Canceled)
+	}
 }

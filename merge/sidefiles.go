@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/tokensurgeon"
 )
 
@@ -168,7 +169,7 @@ func applyChatTemplate(plan *Plan, o *outputDir, template string) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := regfile.Open(src)
 	if err != nil {
 		return err
 	}
@@ -249,10 +250,10 @@ func resolveChatTemplate(plan *Plan, setting string) (string, bool, error) {
 // modelChatTemplate reads a model's chat template (the "default" one of a
 // list), whitespace-trimmed, or "".
 func modelChatTemplate(dir string) string {
-	if raw, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+	if raw, err := regfile.ReadFile(filepath.Join(dir, "chat_template.jinja"), regfile.ConfigLimit); err == nil {
 		return strings.TrimSpace(string(raw))
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	raw, err := regfile.ReadFile(filepath.Join(dir, "tokenizer_config.json"), regfile.ConfigLimit)
 	if err != nil {
 		return ""
 	}

@@ -8,11 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"math/big"
-	"os"
 	"strings"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/safetensors"
 )
 
@@ -56,9 +55,11 @@ var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
 // restricted unpickler: only storages, dtypes, tensor rebuild functions and
 // collections.OrderedDict are allowed, and anything else is refused with an
 // error wrapping [ErrUnsafe]. No code from the checkpoint is ever run.
-// Errors name path.
+// Errors name path; a path that is not a regular file (a FIFO, a device)
+// is refused before it is opened. Open does not log: state dict entries
+// that are not tensors are left out and listed by Skipped.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,6 @@ func (pf *File) loadZip() error {
 			sd.off = off
 		} else {
 			sd.zf = zf
-			slog.Debug("compressed storage record: reads inflate it from the start", "file", pf.name, "record", zf.Name, "bytes", sd.size)
 		}
 		data[key] = sd
 	}
@@ -320,7 +320,6 @@ func (pf *File) collect(obj any, data map[string]*storageData) error {
 		t, ok := d.vals[i].(*tensorRef)
 		if !ok {
 			pf.skipped = append(pf.skipped, name)
-			slog.Warn("skipping a state dict entry that is not a tensor", "file", pf.name, "key", name, "type", typeName(d.vals[i]))
 			continue
 		}
 		sd, ok := data[t.storage.key]

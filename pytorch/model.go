@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/safetensors"
 )
 
@@ -91,7 +92,7 @@ func OpenModel(dir string) (*Model, error) {
 // index's weight_map if there is one.
 func modelShards(dir string) ([]string, map[string]string, error) {
 	indexPath := filepath.Join(dir, indexFile)
-	data, err := os.ReadFile(indexPath)
+	data, err := regfile.ReadFile(indexPath, regfile.ConfigLimit)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, err := os.Stat(filepath.Join(dir, singleFile)); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -105,6 +106,16 @@ func modelShards(dir string) ([]string, map[string]string, error) {
 		return nil, nil, err
 	}
 	return safetensors.ParseIndex(data, indexPath)
+}
+
+// Skipped returns the state dict keys of every shard whose values are not
+// tensors, which are left out of Names, in shard order.
+func (m *Model) Skipped() []string {
+	var out []string
+	for _, f := range m.files {
+		out = append(out, f.Skipped()...)
+	}
+	return out
 }
 
 // Dir returns the model directory.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -300,5 +301,27 @@ func TestRebuildForms(t *testing.T) {
 				t.Errorf("got % x, %v", got, err)
 			}
 		})
+	}
+}
+
+// TestModelSkipped: entries that are not tensors are left out and listed,
+// for the caller to report through its own logger.
+func TestModelSkipped(t *testing.T) {
+	p := newPK(2).op(opEmptyDict, opMark).str("w").global("torch._utils", "_rebuild_tensor").op(opMark)
+	p.op(opMark).str("storage").global("torch", "FloatStorage").str("0").str("cpu").int(6).op(opTuple, opBinPersID)
+	p.int(0).ints(2, 3).ints(3, 1).op(opTuple, opReduce)
+	p.str("step").int(7).str("lr").op(opBinFloat, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, opSetItems)
+	dir := t.TempDir()
+	data := zipCheckpoint(t, p.stop(), zip.Store, map[string][]byte{"0": f32Bytes(6)})
+	if err := os.WriteFile(filepath.Join(dir, singleFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got := m.Skipped(); !slices.Equal(got, []string{"step", "lr"}) || !slices.Equal(m.Names(), []string{"w"}) {
+		t.Errorf("Skipped = %q, Names = %q", got, m.Names())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // File is an open safetensors file.
@@ -13,9 +15,10 @@ type File struct {
 }
 
 // Open opens the safetensors file at path and validates its header. Errors
-// name the path.
+// name the path; a path that is not a regular file (a FIFO, a device) is
+// refused before it is opened.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // File names of a model directory, as Hugging Face and mergekit write them.
@@ -85,7 +87,7 @@ func OpenModel(dir string) (*Model, error) {
 // and the index's weight_map if there is one.
 func modelShards(dir string) ([]string, map[string]string, error) {
 	indexPath := filepath.Join(dir, indexFile)
-	data, err := os.ReadFile(indexPath)
+	data, err := regfile.ReadFile(indexPath, regfile.ConfigLimit)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, err := os.Stat(filepath.Join(dir, singleFile)); err == nil {
 			return []string{singleFile}, nil, nil

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gomerge/gomerge/internal/outdir"
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // tokenizerFiles are the files a donor's tokenizer consists of.
@@ -239,7 +240,7 @@ func linkOrCopy(src, dst string) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := regfile.Open(src)
 	if err != nil {
 		return err
 	}

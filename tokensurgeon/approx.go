@@ -1,6 +1,7 @@
 package tokensurgeon
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -22,8 +23,9 @@ type Approximator struct {
 // by |⟨residual, atom⟩| with the chosen atoms kept orthonormal, fit their
 // coefficients by least squares, and apply the same coefficients to the
 // base rows. Only coefficients cross between the spaces, so the widths
-// may differ.
-func (a *Approximator) OMP(t []float64, k int) ([]float64, error) {
+// may differ. Each pick scans every shared token and k may be as large as
+// their number, so OMP returns ctx's error once ctx is done.
+func (a *Approximator) OMP(ctx context.Context, t []float64, k int) ([]float64, error) {
 	n := len(a.DonorShared)
 	k = min(k, n)
 	r := slices.Clone(t)
@@ -31,6 +33,9 @@ func (a *Approximator) OMP(t []float64, k int) ([]float64, error) {
 	var chosen []int
 	used := make([]bool, n)
 	for range k {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		best, score := -1, -1.0
 		for j, d := range a.DonorShared {
 			if used[j] {

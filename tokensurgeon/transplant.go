@@ -418,7 +418,7 @@ func buildMatrix(ctx context.Context, base, donor *safetensors.Model, bname, dna
 			var err error
 			switch opt.Method {
 			case OMP:
-				r, err = ap.OMP(df[t.id], opt.K)
+				r, err = ap.OMP(gctx, df[t.id], opt.K)
 			case CommonInterpolation:
 				r, err = ap.Interpolate(df[t.id], opt.K, opt.Cosine, opt.WeightScheme)
 			case Mean:

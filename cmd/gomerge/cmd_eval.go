@@ -148,9 +148,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		model = pos[0]
-		if lm, tok, err = openLocalLM(pos[0]); err != nil {
-			fmt.Fprintln(stderr, "gomerge:", err)
-			return exitFailed
+		if lm, tok, err = openLocalLM(ctx, pos[0]); err != nil {
+			return failure(ctx, stderr, err, exitFailed)
 		}
 	}
 	opt := eval.Options{Limit: f.limit, PerItem: f.perItem, AddBOS: f.addBOS, Logger: log}

@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -46,7 +46,7 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	log := newLogger(stderr, int(f.verbose))
-	data, err := os.ReadFile(pos[0])
+	data, err := regfile.ReadFile(pos[0], regfile.ConfigLimit)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
 		return exitUsage

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,12 +17,12 @@ import (
 // (eval/model) adapted as lm-eval feeds a model, and the model's tokenizer.
 // A merge config (.yml, .yaml) is merged in memory as the forward pass reads
 // its tensors — the candidate is scored without being written.
-func openLocalLM(dir string) (eval.LM, eval.Tokenizer, error) {
+func openLocalLM(ctx context.Context, dir string) (eval.LM, eval.Tokenizer, error) {
 	var m *model.Model
 	var err error
 	if ext := filepath.Ext(dir); ext == ".yml" || ext == ".yaml" {
 		var tokDir string
-		if m, tokDir, err = mergeInMemory(dir); err != nil {
+		if m, tokDir, err = mergeInMemory(ctx, dir); err != nil {
 			return nil, nil, fmt.Errorf("eval %s: %w", dir, err)
 		}
 		dir = tokDir
@@ -95,12 +96,12 @@ func hasTokenizerFiles(dir string) bool {
 // mergeInMemory plans a merge config and loads its output straight into
 // the forward pass; it returns the model and the directory whose tokenizer
 // the merge would copy.
-func mergeInMemory(path string) (*model.Model, string, error) {
+func mergeInMemory(ctx context.Context, path string) (*model.Model, string, error) {
 	cfg, err := merge.LoadConfig(path)
 	if err != nil {
 		return nil, "", err
 	}
-	plan, err := merge.NewPlan(cfg, merge.PlanOptions{Hub: hub.NewClient()})
+	plan, err := merge.NewPlanContext(ctx, cfg, merge.PlanOptions{Hub: hub.NewClient()})
 	if err != nil {
 		return nil, "", err
 	}
@@ -110,7 +111,7 @@ func mergeInMemory(path string) (*model.Model, string, error) {
 		return nil, "", err
 	}
 	// Random methods need a seed; a fixed one keeps scores repeatable.
-	m, err := model.Load(cj, plan.Source(merge.Options{Seed: 0}), model.Options{})
+	m, err := model.Load(cj, plan.SourceContext(ctx, merge.Options{Seed: 0}), model.Options{})
 	if err != nil {
 		return nil, "", err
 	}

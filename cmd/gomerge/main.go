@@ -310,8 +310,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	log := newLogger(stderr, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
 	if err != nil {
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitUsage
+		return failure(ctx, stderr, err, exitUsage)
 	}
 	opt := f.options(log)
 	opt.HeadersOnly = planOnly

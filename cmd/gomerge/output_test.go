@@ -21,10 +21,15 @@ import (
 	"github.com/gomerge/gomerge/internal/testmodel"
 )
 
-// TestMain lets the test binary stand in for gomerge in crash tests: with
-// GOMERGE_TEST_MAIN=1 it runs main, and GOMERGE_CRASH_AT=STEP kills it
-// with SIGKILL at that step of the output's commit.
+// TestMain lets the test binary stand in for gomerge: with
+// GOMERGE_TEST_RUN_MAIN=1 it runs main on its own arguments (TestSignals);
+// with GOMERGE_TEST_MAIN=1 on GOMERGE_TEST_ARGS, and GOMERGE_CRASH_AT=STEP
+// kills it with SIGKILL at that step of the output's commit (crash tests).
 func TestMain(m *testing.M) {
+	if os.Getenv("GOMERGE_TEST_RUN_MAIN") == "1" {
+		main()
+		os.Exit(exitOK)
+	}
 	if os.Getenv("GOMERGE_TEST_MAIN") == "1" {
 		if step := os.Getenv("GOMERGE_CRASH_AT"); step != "" {
 			outdir.CrashHook = func(s string) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -36,7 +37,7 @@ type llama2c struct {
 // layout, as llama2.c's export.py does; rms_norm_eps is 1e-5 and rope_theta
 // 10000, the values run.c uses.
 func ConvertLlama2C(binPath, outDir string) error {
-	f, err := os.Open(binPath)
+	f, err := regfile.Open(binPath)
 	if err != nil {
 		return err
 	}

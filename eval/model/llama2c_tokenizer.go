@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // ConvertLlama2CTokenizer converts a llama2.c tokenizer (tok512.bin: int32
@@ -18,7 +20,7 @@ import (
 // BOS/EOS as "\n<s>\n" and "\n</s>\n"; the conversion undoes both. vocab is
 // the model's vocabulary size.
 func ConvertLlama2CTokenizer(tokPath, outDir string, vocab int) error {
-	raw, err := os.ReadFile(tokPath)
+	raw, err := regfile.ReadFile(tokPath, regfile.TokenizerLimit)
 	if err != nil {
 		return err
 	}

@@ -3,12 +3,12 @@ package model
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -51,7 +51,7 @@ type layer struct {
 // (model.safetensors or a sharded index), through safetensors.OpenModel.
 func Open(dir string, opts Options) (*Model, error) {
 	cfgPath := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(cfgPath)
+	data, err := regfile.ReadFile(cfgPath, regfile.ConfigLimit)
 	if err != nil {
 		return nil, fmt.Errorf("open model: %w", err)
 	}

@@ -1,12 +1,13 @@
 package tokfile
 
 import (
+	"github.com/gomerge/gomerge/internal/regfile"
+
 	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,7 +40,8 @@ var (
 // ReadFile reads a tokenizer file (tokenizer.json, tokenizer.model or a
 // side file), refusing one over MaxFileSize before reading it.
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// A FIFO or device in the file's place is refused, not waited on.
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
