@@ -1,12 +1,13 @@
 package moe
 
 import (
+	"github.com/gomerge/gomerge/internal/regfile"
+
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,7 +84,7 @@ type Expert struct {
 
 // LoadConfig reads and parses a mergekit-moe config file.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.ReadFile(path, regfile.ConfigLimit)
 	if err != nil {
 		return nil, err
 	}

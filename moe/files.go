@@ -1,6 +1,8 @@
 package moe
 
 import (
+	"github.com/gomerge/gomerge/internal/regfile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +65,7 @@ func (pl *Plan) copyTokenizer(dir string, opt Options) error {
 	if !pad.Found {
 		pad = sp.EOS
 	}
-	if raw, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json")); err == nil {
+	if raw, err := regfile.ReadFile(filepath.Join(src, "tokenizer_config.json"), regfile.ConfigLimit); err == nil {
 		var tc map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &tc); err != nil {
 			return fmt.Errorf("base model %s: tokenizer_config.json: %w", pl.Base.Ref.String(), err)
@@ -90,7 +92,7 @@ func (pl *Plan) copyTokenizer(dir string, opt Options) error {
 // tokenizer's EOS, so generation stops where the tokenizer says.
 func (pl *Plan) writeGenerationConfig(dir string, sp tokenizer.SpecialTokens) error {
 	gc := map[string]any{}
-	if raw, err := os.ReadFile(filepath.Join(pl.Base.Dir, "generation_config.json")); err == nil {
+	if raw, err := regfile.ReadFile(filepath.Join(pl.Base.Dir, "generation_config.json"), regfile.ConfigLimit); err == nil {
 		if err := json.Unmarshal(raw, &gc); err != nil {
 			return fmt.Errorf("base model %s: generation_config.json: %w", pl.Base.Ref.String(), err)
 		}

@@ -7,13 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gomerge/gomerge/internal/outdir"
+	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/moe"
 )
@@ -227,7 +227,9 @@ func isMoEConfig(args []string) bool {
 		if strings.HasPrefix(a, "-") {
 			continue
 		}
-		data, err := os.ReadFile(a)
+		// Bounded and regular files only: /dev/zero or a FIFO must not be
+		// read here before the config reader refuses it.
+		data, err := regfile.ReadFile(a, regfile.ConfigLimit)
 		if err != nil {
 			return false
 		}

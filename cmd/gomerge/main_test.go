@@ -246,6 +246,11 @@ func TestHelpAndHabits(t *testing.T) {
 		{[]string{"config.yml", "out", "extra"}, exitUsage, "too many arguments"},
 		{[]string{"frobnicate", "--help"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"plan", "config.yml", "--verbose", "--vv", "-v"}, exitOK, ""},
+		// Every reader of the config, the MoE sniffing included, refuses
+		// a device before reading it (it once read /dev/zero until OOM).
+		{[]string{"/dev/zero", "out"}, exitUsage, "not a regular file"},
+		{[]string{"plan", "/dev/zero"}, exitUsage, "not a regular file"},
+		{[]string{"moe", "/dev/zero", "out"}, exitUsage, "not a regular file"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)
