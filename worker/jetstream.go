@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -222,9 +221,6 @@ func (p *JetStream) startWorkers() {
 	o := ServeOptions{Options: p.opt.Worker, Workers: p.opt.LocalWorkers, Queue: p.opt.Queue}
 	if o.Name == "" {
 		o.Name = "local"
-	}
-	if o.Threads <= 0 {
-		o.Threads = max(1, runtime.GOMAXPROCS(0)/p.opt.LocalWorkers)
 	}
 	p.wg.Add(1)
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -71,6 +72,9 @@ func serve(ctx context.Context, nc *nats.Conn, opt ServeOptions, fn evalFunc) er
 	n := max(opt.Workers, 1)
 	if opt.Cache == nil {
 		opt.Cache = NewCache(1)
+	}
+	if opt.Threads <= 0 {
+		opt.Threads = max(1, runtime.GOMAXPROCS(0)/n)
 	}
 	name := opt.name()
 	g, ctx := errgroup.WithContext(ctx)
