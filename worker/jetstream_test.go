@@ -327,3 +327,79 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// serveOn runs a worker with fn on the pool's connection until the
+// returned stop is called.
+func serveOn(t *testing.T, p *JetStream, name string, fn evalFunc) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, p.nc, ServeOptions{Options: Options{Name: name}}, fn) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker %s: %v", name, err)
+		}
+	}
+}
+
+// result waits for one result, failing after a generous guard time.
+func result(t *testing.T, p Pool) Result {
+	t.Helper()
+	select {
+	case r := <-p.Results():
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("no result")
+		return Result{}
+	}
+}
+
+// TestJetStreamStopMidJob: a worker stopped in the middle of a job gives
+// it back at once (Nak), long before the ack wait would.
+func TestJetStreamStopMidJob(t *testing.T) {
+	p, err := newJetStream(context.Background(), JetStreamOptions{StoreDir: t.TempDir(), AckWait: time.Hour}, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	stopA := serveOn(t, p, "a", func(ctx context.Context, j Job, _ Options) Result {
+		close(started)
+		<-ctx.Done()
+		return Result{ID: j.ID, Err: "stopped"}
+	})
+	submitN(t, p, "j")
+	<-started
+	stopA()
+	stopB := serveOn(t, p, "b", fast)
+	defer stopB()
+	if r := result(t, p); r.Worker != "b" || r.Attempt != 2 || r.Err != "" {
+		t.Errorf("result %+v", r)
+	}
+	closeQuiet(t, p)
+}
+
+// TestJetStreamHeartbeat: a job that runs several ack waits is not
+// redelivered while its worker heartbeats.
+func TestJetStreamHeartbeat(t *testing.T) {
+	const ackWait = 300 * time.Millisecond
+	p, err := newJetStream(context.Background(), JetStreamOptions{StoreDir: t.TempDir(), AckWait: ackWait}, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	stopSlow := serveOn(t, p, "slow", func(_ context.Context, j Job, o Options) Result {
+		close(started)
+		time.Sleep(4 * ackWait) // a long evaluation
+		return fast(nil, j, o)
+	})
+	defer stopSlow()
+	submitN(t, p, "long")
+	<-started
+	stopFast := serveOn(t, p, "fast", fast)
+	defer stopFast()
+	if r := result(t, p); r.Worker != "slow" || r.Attempt != 1 {
+		t.Errorf("result %+v: the job was redelivered during its evaluation", r)
+	}
+	closeQuiet(t, p)
+}
