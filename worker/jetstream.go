@@ -120,6 +120,9 @@ func newJetStream(ctx context.Context, opt JetStreamOptions, fn evalFunc) (*JetS
 func (p *JetStream) connect() error {
 	var err error
 	if p.opt.URL != "" {
+		if p.opt.Listen != "" {
+			return errors.New("worker: Listen is for the embedded server; with a URL the workers connect there")
+		}
 		p.url = p.opt.URL
 		p.nc, err = nats.Connect(p.opt.URL, nats.Name("gomerge coordinator"), nats.MaxReconnects(-1), p.onClose())
 		if err != nil {
@@ -180,8 +183,11 @@ func (p *JetStream) setup(ctx context.Context) error {
 	streams := []jetstream.StreamConfig{
 		{Name: jobsStream(q), Subjects: []string{jobsSubject(q)}, Retention: jetstream.WorkQueuePolicy,
 			Storage: jetstream.FileStorage, Duplicates: p.opt.DedupWindow},
-		{Name: resultsStream(q), Subjects: []string{resultsSubject(q)}, Retention: jetstream.WorkQueuePolicy,
-			Storage: jetstream.FileStorage, Duplicates: p.opt.DedupWindow},
+		// Results are kept for the dedup window, not dropped when read:
+		// a late duplicate (a worker that died between publishing and
+		// acking) is recognised even after a coordinator restart.
+		{Name: resultsStream(q), Subjects: []string{resultsSubject(q)}, Retention: jetstream.LimitsPolicy,
+			Storage: jetstream.FileStorage, Duplicates: p.opt.DedupWindow, MaxAge: p.opt.DedupWindow},
 	}
 	for _, sc := range streams {
 		if _, err := p.js.CreateOrUpdateStream(ctx, sc); err != nil {
