@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -417,6 +416,3 @@ func (c *Cache) model(dir string, open func() (*local.Model, error)) (*local.Mod
 	c.models = append(c.models, cachedModel{dir, m})
 	return m, nil
 }
-
-// errClosed reports use of a closed pool.
-var errClosed = errors.New("worker: pool closed")

@@ -2,10 +2,14 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 )
+
+// errClosed reports use of a closed pool.
+var errClosed = errors.New("worker: pool closed")
 
 // evalFunc scores one job; tests swap in slow or failing ones.
 type evalFunc func(ctx context.Context, job Job, opt Options) Result

@@ -6,11 +6,11 @@
 // It is the one seam between the searches that breed candidates (package
 // evolve, gomerge automerge) and the machines that score them. A [Pool]
 // takes [Job]s and yields [Result]s. Two pools stand behind it: [NewLocal]
-// runs evaluators in this process; a JetStream pool puts jobs on a NATS
+// runs evaluators in this process; [NewJetStream] puts jobs on a NATS
 // JetStream work queue (a server embedded in the binary, or an external
-// cluster) that `gomerge worker` processes on any machine consume, with
-// redelivery when a worker dies. [Evaluate] is what every worker runs for
-// one job.
+// cluster) that in-process evaluators and `gomerge worker` processes
+// ([Serve]) on any machine consume, with redelivery when a worker dies.
+// [Evaluate] is what every worker runs for one job.
 package worker
 
 import "context"
