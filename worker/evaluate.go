@@ -270,9 +270,12 @@ func weigh(want []Task, rep *eval.Report) (map[string]map[string]float64, float6
 // merge config). Its methods are safe for concurrent use; a nil Cache
 // keeps nothing.
 //
-// Merge inputs are opened by each job's plan: their safetensors files are
-// memory-mapped, so their bytes are read from disk once and then served
-// from the page cache to every later candidate.
+// Merge inputs are opened by each job's plan (merge has no way to hand a
+// plan models opened before): their safetensors files are memory-mapped,
+// so their bytes are read from disk once and then served from the page
+// cache to every later candidate, and what a job repeats is opening the
+// files and parsing their headers — 1.4 ms of a stories260K candidate's
+// 47 ms (34 ms merge and load, 13 ms scoring).
 type Cache struct {
 	maxModels int
 
