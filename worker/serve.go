@@ -42,13 +42,15 @@ type ServeOptions struct {
 }
 
 // Serve connects to the NATS server at url and scores the jobs of the
-// coordinator's work queue until ctx is done. It waits for the queue to
-// exist. While a job runs, it tells the server every third of the ack
+// coordinator's work queue until ctx is done. It waits for the server and
+// the queue to exist, and rides out the server's restarts. While a job runs, it tells the server every third of the ack
 // wait that the job is in progress; a job cut short by ctx is Nak'd, so
 // that another worker takes it at once. A worker that dies has its job
 // redelivered one ack wait after its last heartbeat.
 func Serve(ctx context.Context, url string, opt ServeOptions) error {
-	nc, err := nats.Connect(url, nats.Name("gomerge worker "+opt.name()), nats.MaxReconnects(-1))
+	// A worker may start before its coordinator: it keeps trying.
+	nc, err := nats.Connect(url, nats.Name("gomerge worker "+opt.name()), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(time.Second))
 	if err != nil {
 		return fmt.Errorf("worker: connect %s: %w", url, err)
 	}
@@ -101,10 +103,15 @@ func waitConsumer(ctx context.Context, js jetstream.JetStream, queue string, log
 		if err == nil {
 			return cons, nil
 		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		switch {
+		case ctx.Err() != nil:
+		case !js.Conn().IsConnected():
+			log.Warn("waiting for the server", "url", js.Conn().Opts.Url, "err", err)
+		case errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound):
+			log.Info("waiting for the coordinator's queue", "queue", queue)
+		default:
 			return nil, fmt.Errorf("worker: queue %s: %w", queue, err)
 		}
-		log.Info("waiting for the coordinator's queue", "queue", queue)
 		select {
 		case <-ctx.Done():
 			return nil, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,39 @@ func TestWorkerCommand(t *testing.T) {
 		if r.Err != "" || r.Score >= -1 || r.Worker != "w1" {
 			t.Errorf("result %+v", r)
 		}
+	}
+	cancel()
+	if c := <-code; c != exitOK {
+		t.Errorf("worker exit %d: %s", c, werr.String())
+	}
+}
+
+// TestWorkerBeforeCoordinator: a worker started before its coordinator
+// waits for it, then scores its jobs.
+func TestWorkerBeforeCoordinator(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	var wout, werr bytes.Buffer
+	go func() { code <- runWorker(ctx, []string{"--nats", "nats://" + addr, "--name", "early"}, &wout, &werr) }()
+
+	pool, err := worker.NewJetStream(context.Background(), worker.JetStreamOptions{StoreDir: t.TempDir(), Listen: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// A job that fails fast (no such model) still comes back, from the worker.
+	if err := pool.Submit(context.Background(), worker.Job{ID: "j", Model: "/nonexistent/model",
+		Tasks: []worker.Task{{Name: "de_ud_gsd_ppl", Metric: "word_perplexity,none", Weight: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-pool.Results(); r.Worker != "early" || !strings.Contains(r.Err, "/nonexistent/model") {
+		t.Errorf("result %+v", r)
 	}
 	cancel()
 	if c := <-code; c != exitOK {
