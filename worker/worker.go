@@ -6,11 +6,11 @@
 // It is the one seam between the searches that breed candidates (package
 // evolve, gomerge automerge) and the machines that score them. A [Pool]
 // takes [Job]s and yields [Result]s. Two pools stand behind it: [NewLocal]
-// runs evaluators in this process; a JetStream pool puts jobs on a NATS
+// runs evaluators in this process; [NewJetStream] puts jobs on a NATS
 // JetStream work queue (a server embedded in the binary, or an external
-// cluster) that `gomerge worker` processes on any machine consume, with
-// redelivery when a worker dies. [Evaluate] is what every worker runs for
-// one job.
+// cluster) that in-process evaluators and `gomerge worker` processes
+// ([Serve]) on any machine consume, with redelivery when a worker dies.
+// [Evaluate] is what every worker runs for one job.
 package worker
 
 import "context"
@@ -61,6 +61,10 @@ type Result struct {
 	// Worker names who scored it (host:pid or "local-N").
 	Worker  string  `json:"worker"`
 	Seconds float64 `json:"seconds"`
+	// Attempt is which delivery of the job this result came from (1 for
+	// the first) on a JetStream pool; more than 1 means a worker died or
+	// stopped during an earlier one. 0 on a local pool.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Pool scores jobs, in any order, possibly elsewhere.

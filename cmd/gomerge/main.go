@@ -99,6 +99,7 @@ commands:
   gomerge convert-llama2c MODEL.bin OUT
                                    llama2.c checkpoint (+ tokenizer) to a Hugging Face directory
   gomerge clean OUT...             recover what interrupted runs into OUT left behind
+  gomerge worker --nats URL        score candidates from a search's NATS JetStream queue
   gomerge version                  module version, commit and Go version
 
 Run "gomerge COMMAND -h" (or "gomerge help COMMAND") for a command's flags.
@@ -168,6 +169,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runTokenize(ctx, args[1:], stdout, stderr)
 	case "clean":
 		return runClean(ctx, args[1:], stdout, stderr)
+	case "worker":
+		return runWorker(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	default:
