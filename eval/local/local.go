@@ -1,0 +1,142 @@
+// Package local opens models for scoring in this process: a model
+// directory, or a merge config merged in memory straight into the forward
+// pass of package eval/model, with the tokenizer that goes with it. It is
+// what `gomerge eval MODEL` and the evaluation workers (package worker)
+// share.
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gomerge/gomerge/eval"
+	"github.com/gomerge/gomerge/eval/model"
+	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/tokenizer"
+)
+
+// Options tune Open and Merge.
+type Options struct {
+	// Threads is how many goroutines the forward pass uses; 0 means
+	// GOMAXPROCS.
+	Threads int
+	// Hub resolves merge inputs that are not local directories as Hugging
+	// Face repositories (downloading into its cache); nil means local
+	// directories only.
+	Hub *hub.Client
+	// Dir is the directory relative model paths of a config resolve
+	// against; "" is the current directory.
+	Dir string
+	// Seed seeds random merge methods (DARE); a fixed seed keeps a
+	// candidate's score repeatable.
+	Seed uint64
+}
+
+// Model is a model ready to score: its forward pass as an eval.LM, and the
+// directory whose tokenizer goes with it.
+type Model struct {
+	// LM scores requests with the in-process forward pass.
+	LM eval.LM
+	// TokenizerDir holds the tokenizer: the model directory, or for a
+	// merge the donor's (base_model, else the first model), whose
+	// tokenizer the merge would copy.
+	TokenizerDir string
+	m            *model.Model
+}
+
+func wrap(m *model.Model, tokDir string) *Model {
+	return &Model{LM: eval.FromLogitsBatch(m.LogitsBatch, m.VocabSize(), m.MaxPositions()), TokenizerDir: tokDir, m: m}
+}
+
+// Open loads the model in dir.
+func Open(dir string, opt Options) (*Model, error) {
+	m, err := model.Open(dir, model.Options{Threads: opt.Threads})
+	if err != nil {
+		return nil, fmt.Errorf("eval %s: %w", dir, err)
+	}
+	return wrap(m, dir), nil
+}
+
+// Merge plans cfg and loads its output straight into the forward pass:
+// every output tensor is merged from the inputs as the model reads it, and
+// no model is written.
+func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) {
+	plan, err := merge.NewPlanContext(ctx, cfg, merge.PlanOptions{Hub: opt.Hub, Dir: opt.Dir})
+	if err != nil {
+		return nil, err
+	}
+	defer plan.Close()
+	cj, err := plan.ConfigJSON()
+	if err != nil {
+		return nil, err
+	}
+	src := plan.Source(merge.Options{Seed: opt.Seed})
+	defer src.Close()
+	m, err := model.Load(cj, src, model.Options{Threads: opt.Threads})
+	if err != nil {
+		return nil, err
+	}
+	return wrap(m, plan.Donor.Dir), nil
+}
+
+// Tokenizer loads the tokenizer of m's TokenizerDir (tokenizer.json or
+// tokenizer.model). A directory without one still scores tasks given as
+// token ids: the tokenizer returned then knows the model's BOS and EOS and
+// refuses text.
+func (m *Model) Tokenizer() (eval.Tokenizer, error) {
+	dir := m.TokenizerDir
+	t, err := tokenizer.Load(dir)
+	if err == nil {
+		return hfTokenizer{t}, nil
+	}
+	if !hasTokenizerFiles(dir) {
+		eos := -1
+		if e := m.m.EOS(); len(e) > 0 {
+			eos = e[0]
+		}
+		return idsOnly{dir: dir, bos: m.m.BOS(), eos: eos}, nil
+	}
+	return nil, fmt.Errorf("eval %s: %w", dir, err)
+}
+
+// idsOnly serves tasks given as token ids ({"ids": [...]}): it knows the
+// model's BOS and EOS, and refuses text.
+type idsOnly struct {
+	dir      string
+	bos, eos int
+}
+
+func (t idsOnly) Encode(string) ([]int, error) {
+	return nil, fmt.Errorf("eval %s: this task has text, but the model has no tokenizer.json or tokenizer.model; give the task as token ids", t.dir)
+}
+
+func (t idsOnly) BOS() (int, bool) { return t.bos, t.bos >= 0 }
+func (t idsOnly) EOS() (int, bool) { return t.eos, t.eos >= 0 }
+
+// hfTokenizer is a model directory's tokenizer as eval uses one: no
+// special tokens added by Encode.
+type hfTokenizer struct{ t *tokenizer.Tokenizer }
+
+func (h hfTokenizer) Encode(text string) ([]int, error) { return h.t.Encode(text, false), nil }
+
+func (h hfTokenizer) BOS() (int, bool) {
+	r := h.t.Special().BOS
+	return r.ID, r.Found
+}
+
+func (h hfTokenizer) EOS() (int, bool) {
+	r := h.t.Special().EOS
+	return r.ID, r.Found
+}
+
+func hasTokenizerFiles(dir string) bool {
+	for _, f := range []string{"tokenizer.json", "tokenizer.model"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
