@@ -469,7 +469,8 @@ func (s *runState) saveFinal(ctx context.Context, config []byte) (string, error)
 		return "", err
 	}
 	opt := s.opt.Merge
-	opt.Seed = s.opt.Seed
+	// mergekit-evolve copies the tokenizer into the final model always.
+	opt.Seed, opt.CopyTokenizer = s.opt.Seed, true
 	if _, err := merge.Run(ctx, cfg, out, opt); err != nil {
 		return "", fmt.Errorf("final model: %w", err)
 	}
