@@ -324,8 +324,10 @@ func (s *runState) generation(ctx context.Context) error {
 		cfg, err := s.config(x)
 		if err != nil {
 			e := Eval{ID: fmt.Sprintf("invalid-%d-%d", gen, i), Generation: gen, Genotype: x, Score: PenaltyScore, Error: err.Error()}
-			if err := s.record(e); err != nil {
-				return err
+			if _, ok := s.known[e.ID]; !ok {
+				if err := s.record(e); err != nil {
+					return err
+				}
 			}
 			evals[i] = &e
 			continue
@@ -433,16 +435,21 @@ func (s *runState) tell(gen int, xs [][]float64, evals []*Eval) error {
 	if err := s.checkpoint(); err != nil {
 		return err
 	}
+	p := Progress{Generation: gen, Evals: s.es.Evals(), MaxFevals: s.opt.MaxFevals, Best: PenaltyScore,
+		Mean: math.NaN(), Failed: failed, Sigma: s.es.Sigma()}
+	if s.best != nil {
+		p.Best = s.best.Score
+	}
+	if ok > 0 {
+		p.Mean = sum / float64(ok)
+	}
+	if s.scored > 0 && p.Evals < p.MaxFevals {
+		per := time.Since(s.start) / time.Duration(s.scored)
+		p.ETA = per * time.Duration(p.MaxFevals-p.Evals)
+	}
+	s.log.Info("generation", "n", gen, "best", p.Best, "mean", p.Mean, "evals", p.Evals, "failed", failed,
+		"sigma", p.Sigma, "eta", p.ETA.Round(time.Second))
 	if s.opt.Progress != nil {
-		p := Progress{Generation: gen, Evals: s.es.Evals(), MaxFevals: s.opt.MaxFevals, Best: s.best.Score,
-			Mean: math.NaN(), Failed: failed, Sigma: s.es.Sigma()}
-		if ok > 0 {
-			p.Mean = sum / float64(ok)
-		}
-		if s.scored > 0 && p.Evals < p.MaxFevals {
-			per := time.Since(s.start) / time.Duration(s.scored)
-			p.ETA = per * time.Duration(p.MaxFevals-p.Evals)
-		}
 		s.opt.Progress(p)
 	}
 	return nil

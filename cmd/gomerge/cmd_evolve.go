@@ -154,7 +154,10 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 
-	mf := mergeFlags{allowCrimes: f.allowCrimes, cacheDir: f.cacheDir, quiet: true, stderr: stderr}
+	// The final model is written as mergekit-evolve writes it: one
+	// shard, the tokenizer, a model card.
+	mf := mergeFlags{allowCrimes: f.allowCrimes, cacheDir: f.cacheDir, quiet: true, stderr: stderr,
+		copyTokenizer: true, writeModelCard: true}
 	mopt := mf.options(log)
 	mopt.Hub = mf.hubClient(log)
 	if wd, err := os.Getwd(); err == nil {

@@ -146,9 +146,10 @@ func TestEvolveCLI(t *testing.T) {
 		t.Errorf("%d lines in evals.jsonl after the extension, want 12", len(got))
 	}
 
-	// Without --json the best config goes to stdout.
+	// Without --json the best config goes to stdout; the final model of
+	// the first run is replaced.
 	var stdout bytes.Buffer
-	if code := runEvolve(context.Background(), evolveArgs(genome, storage, "--max-fevals", "12", "--no-save-final-model"), &stdout, &stderr); code != exitOK {
+	if code := runEvolve(context.Background(), evolveArgs(genome, storage, "--max-fevals", "12"), &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	best, _ := os.ReadFile(filepath.Join(storage, evolve.BestConfigFile))
