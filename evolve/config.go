@@ -211,6 +211,13 @@ func ParseConfig(data []byte, file string) (cfg *Config, err error) {
 	if c.Genome, err = parseGenome(&raw.Genome, errorf); err != nil {
 		return nil, err
 	}
+	if g := &c.Genome; g.MergeMethod == "slerp" && g.separateBase() {
+		// mergekit adds such a base as a third source of every slice,
+		// which slerp refuses; the config is still read as mergekit reads
+		// it.
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: genome.base_model %s is not one of the models: slerp candidates get it as a third source and cannot be merged; list it among the models or leave it out",
+			file, raw.Genome.Line, g.BaseModel.Ref))
+	}
 	return c, nil
 }
 

@@ -124,3 +124,19 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestSlerpSeparateBaseWarns(t *testing.T) {
+	for src, warn := range map[string]bool{
+		"genome: {models: [a, b], merge_method: slerp, base_model: c}\ntasks: [t]\n": true,
+		"genome: {models: [a, b], merge_method: slerp, base_model: b}\ntasks: [t]\n": false,
+		"genome: {models: [a, b], merge_method: ties, base_model: c}\ntasks: [t]\n":  false,
+	} {
+		c, err := ParseConfig([]byte(src), "evo.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(c.Warnings) == 1 && strings.Contains(c.Warnings[0], "third source"); got != warn {
+			t.Errorf("%q: warnings %q", src, c.Warnings)
+		}
+	}
+}

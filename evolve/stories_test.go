@@ -9,10 +9,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gomerge/gomerge/eval/model"
+	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/worker"
 )
 
@@ -221,5 +223,63 @@ slices:
 	}
 	if math.Abs(final-evolved) > 1e-6*evolved {
 		t.Errorf("final_model scores %.4f, best_config.yaml %.4f", final, evolved)
+	}
+}
+
+// TestMergeConfigsMerge merges what the mapping emits for every method
+// and layout on the stories260K models: the configs must run under gomerge,
+// not only parse.
+func TestMergeConfigsMerge(t *testing.T) {
+	d := storiesDirs(t)
+	for _, genome := range []string{
+		"{models: [%[2]s, %[3]s], merge_method: linear, layer_granularity: 1}",
+		"{models: [%[2]s, %[3]s], merge_method: linear, smooth: true, layer_granularity: 1, filters: [self_attn, mlp]}",
+		"{models: [%[2]s, %[3]s], merge_method: ties, base_model: %[1]s, filters: [mlp]}",
+		"{models: [%[1]s, %[2]s, %[3]s], merge_method: dare_ties, base_model: %[1]s, layer_granularity: 5}",
+		"{models: [%[2]s, %[3]s], merge_method: task_arithmetic, base_model: %[1]s, smooth: true, layer_granularity: 1, allow_negative_weights: true}",
+		"{models: [%[2]s, %[3]s], merge_method: slerp, layer_granularity: 1}",
+		"{models: [%[1]s, %[2]s, %[3]s], merge_method: slerp, base_model: %[1]s}",
+		// mergekit's quirk: a base outside the models is a third slerp
+		// source, and the merge fails.
+		"{models: [%[2]s, %[3]s], merge_method: slerp, base_model: %[1]s}",
+	} {
+		src := fmt.Sprintf("genome: "+genome+"\ntasks: [t]\n", d[0], d[1], d[2])
+		thirdSource := genome == "{models: [%[2]s, %[3]s], merge_method: slerp, base_model: %[1]s}"
+		t.Run(src, func(t *testing.T) {
+			c := testConfig(t, src)
+			n, err := NumLayers(context.Background(), &c.Genome, merge.PlanOptions{})
+			if err != nil || n != 5 {
+				t.Fatalf("layers %d, %v", n, err)
+			}
+			l, err := c.Genome.Layout(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			for range 2 {
+				x := l.Initial(false, nil)
+				for i := range x {
+					x[i] += 0.3 * rng.NormFloat64()
+				}
+				yml, err := c.Genome.MergeConfig(l, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mc, err := merge.ParseConfig(yml, "candidate")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = merge.Run(context.Background(), mc, filepath.Join(t.TempDir(), "out"), merge.Options{Seed: 1})
+				if thirdSource {
+					if err == nil || !strings.Contains(err.Error(), "at most 2 inputs") || len(c.Warnings) != 1 {
+						t.Fatalf("slerp with a third source: %v; warnings %q", err, c.Warnings)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("merge:\n%s\n%v", yml, err)
+				}
+			}
+		})
 	}
 }
