@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/worker"
 )
@@ -173,6 +174,16 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
 	if s.key, err = s.searchKey(); err != nil {
 		return nil, err
 	}
+	if opt.SaveFinalModel {
+		// A final_model/ that cannot be replaced is found now, not after
+		// the search.
+		d, err := outdir.Create(filepath.Join(opt.StoragePath, FinalModelDir),
+			outdir.Options{Overwrite: opt.Merge.Overwrite, Tool: "gomerge evolve", Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		d.Abort()
+	}
 	sum := &Summary{StoragePath: opt.StoragePath}
 	if sum.Resumed, err = s.restore(); err != nil {
 		return nil, err
@@ -279,6 +290,9 @@ func (s *runState) restore() (bool, error) {
 	}
 	if s.es.Dim() != s.layout.Len() {
 		return false, fmt.Errorf("%s: %d genes, the genome has %d", path, s.es.Dim(), s.layout.Len())
+	}
+	if s.opt.PopSize > 0 && s.opt.PopSize != s.es.PopSize() {
+		s.log.Warn("resuming with the checkpoint's population size", "checkpoint", s.es.PopSize(), "asked", s.opt.PopSize)
 	}
 	if cp.Seed != s.opt.Seed {
 		s.log.Warn("resuming with the checkpoint's random state; --random-seed is ignored", "checkpoint_seed", cp.Seed, "seed", s.opt.Seed)

@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/worker"
 )
@@ -414,5 +415,23 @@ func TestRunInvalidSigma(t *testing.T) {
 		Pool: newFakePool(linearTarget), NumLayers: 4, Sigma0: math.Inf(1)})
 	if err == nil {
 		t.Error("infinite sigma0 accepted")
+	}
+}
+
+// TestRunFinalModelRefused: a final_model/ gomerge did not write is found
+// before the search, not after it.
+func TestRunFinalModelRefused(t *testing.T) {
+	dir := t.TempDir()
+	theirs := filepath.Join(dir, FinalModelDir)
+	os.MkdirAll(theirs, 0o755)
+	os.WriteFile(filepath.Join(theirs, "weights.bin"), []byte("precious"), 0o644)
+	pool := newFakePool(linearTarget)
+	_, err := Run(context.Background(), testConfig(t, linearGenome), Options{StoragePath: dir, Pool: pool,
+		NumLayers: 4, MaxFevals: 10, SaveFinalModel: true})
+	if !errors.Is(err, outdir.ErrRefused) || pool.submitted() != 0 {
+		t.Fatalf("error %v after %d candidates; want a refusal before the search", err, pool.submitted())
+	}
+	if b, _ := os.ReadFile(filepath.Join(theirs, "weights.bin")); string(b) != "precious" {
+		t.Fatal("the directory was touched")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomerge/gomerge/eval"
 	"github.com/gomerge/gomerge/evolve"
+	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/worker"
 )
 
@@ -141,6 +142,9 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	if cfg.Shuffle {
+		log.Warn("shuffle is ignored: tasks are scored in file order, so every candidate sees the same documents")
+	}
 	warnings, err := cfg.CheckTasks(f.naughty)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
@@ -180,7 +184,7 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return exitInterrupted
 		}
 		fmt.Fprintln(stderr, "gomerge:", err)
-		if errors.Is(err, evolve.ErrLocked) {
+		if errors.Is(err, evolve.ErrLocked) || errors.Is(err, outdir.ErrRefused) {
 			return exitUsage
 		}
 		return exitFailed

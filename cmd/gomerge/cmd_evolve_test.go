@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -259,5 +260,23 @@ func TestEvolveKill9(t *testing.T) {
 				t.Errorf("best %s %v, the uninterrupted run's %s %v", s.Best.ID, s.Best.Score, ref.Best.ID, ref.Best.Score)
 			}
 		})
+	}
+}
+
+func TestPrintGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		p    evolve.Progress
+		want string
+	}{
+		{evolve.Progress{Generation: 3, Evals: 40, MaxFevals: 100, Best: -35.5, Mean: -80.25, Sigma: 0.125, ETA: 90 * time.Second},
+			"generation 3: best -35.5, mean -80.25, 40/100 evaluations, sigma 0.125, ETA 1m30s\n"},
+		{evolve.Progress{Generation: 0, Evals: 10, MaxFevals: 10, Best: 0.5, Mean: 0.25, Failed: 2, Sigma: 0.2},
+			"generation 0: best 0.5, mean 0.25, 10/10 evaluations (2 failed), sigma 0.2\n"},
+	} {
+		var b bytes.Buffer
+		printGeneration(&b, tc.p)
+		if b.String() != tc.want {
+			t.Errorf("got %q, want %q", b.String(), tc.want)
+		}
 	}
 }
