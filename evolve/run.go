@@ -163,6 +163,7 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
 		return nil, err
 	}
 	defer lock.Close()
+	removeTemps(opt.StoragePath, s.log)
 	if opt.NumLayers == 0 {
 		if opt.NumLayers, err = NumLayers(ctx, &cfg.Genome, opt.Merge.PlanOptions); err != nil {
 			return nil, err
@@ -200,10 +201,7 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
 		s.log.Info("resuming", "storage", opt.StoragePath, "generation", s.es.Generation(), "evals", s.es.Evals(),
 			"scored", len(evals))
 	}
-	for sum.Stop == "" {
-		if sum.Stop = s.stopReason(); sum.Stop != "" {
-			break
-		}
+	for sum.Stop = s.stopReason(); sum.Stop == ""; sum.Stop = s.stopReason() {
 		if err := s.generation(ctx); err != nil {
 			return nil, err
 		}

@@ -299,6 +299,9 @@ func TestRunResume(t *testing.T) {
 	}
 	f.WriteString(`{"id":"torn","genera`)
 	f.Close()
+	// A checkpoint write cut short leaves its temporary file.
+	leftover := filepath.Join(dir, "."+CheckpointFile+".tmp-123")
+	os.WriteFile(leftover, []byte(`{"key":`), 0o644)
 
 	second := newFakePool(linearTarget)
 	sum, err := Run(context.Background(), cfg, Options{StoragePath: dir, Pool: second, NumLayers: 4, MaxFevals: 100, Seed: 3})
@@ -310,6 +313,9 @@ func TestRunResume(t *testing.T) {
 	}
 	if got, want := second.submitted(), ref.Evals-scored; got != want {
 		t.Errorf("the resumed run scored %d candidates, want %d (%d re-used)", got, want, scored)
+	}
+	if _, err := os.Stat(leftover); err == nil {
+		t.Error("the leftover temporary file is still there")
 	}
 	evals := readEvals(t, dir)
 	if len(evals) != ref.Evals {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 )
@@ -76,6 +77,20 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// removeTemps deletes the temporary files of atomic writes that a killed
+// run left in dir; the caller holds the storage lock, so none is being
+// written.
+func removeTemps(dir string, log *slog.Logger) {
+	for _, name := range []string{BestConfigFile, CheckpointFile} {
+		temps, _ := filepath.Glob(filepath.Join(dir, "."+name+".tmp-*"))
+		for _, t := range temps {
+			if err := os.Remove(t); err == nil {
+				log.Info("removed the leftover of an interrupted write", "file", t)
+			}
+		}
+	}
 }
 
 // evalLog is evals.jsonl opened for appending, one synced line per
