@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,9 +111,11 @@ func addNoise(data []byte, layers []int, scale float64, seed uint64) ([]byte, er
 	rng := rand.New(rand.NewPCG(seed, 1))
 	out := append([]byte(nil), data...)
 	body := out[8+n:]
-	for name, raw := range header {
+	// In name order, so that the same seed damages the same weights.
+	for _, name := range slices.Sorted(maps.Keys(header)) {
+		raw := header[name]
 		var layer int
-		if _, err := fmt.Sscanf(name, "model.layers.%d.", &layer); err != nil || !contains(layers, layer) {
+		if _, err := fmt.Sscanf(name, "model.layers.%d.", &layer); err != nil || !slices.Contains(layers, layer) {
 			continue
 		}
 		var info struct {
@@ -138,15 +142,6 @@ func addNoise(data []byte, layers []int, scale float64, seed uint64) ([]byte, er
 		}
 	}
 	return out, nil
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func storiesDirs(t *testing.T) [3]string {
