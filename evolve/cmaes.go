@@ -13,11 +13,12 @@ import (
 )
 
 // CMAES is an ask/tell CMA-ES minimiser with the defaults of Hansen's
-// tutorial ("The CMA Evolution Strategy: A Tutorial", 2016) that pycma
-// also starts from: λ = 4 + ⌊3 ln N⌋, μ = ⌊λ/2⌋ positive log-rank
-// weights, cumulative step-size adaptation (c_σ, d_σ, χ_N) and the rank-one
-// plus rank-μ covariance update (c_c, c_1, c_μ) with the h_σ stall. It has
-// no bounds and no restarts, as mergekit-evolve runs pycma.
+// tutorial ("The CMA Evolution Strategy: A Tutorial", 2016), which are
+// pycma's: λ = 4 + ⌊3 ln N⌋, μ = ⌊λ/2⌋ positive log-rank weights for the
+// mean, negative ones for the active covariance update, cumulative
+// step-size adaptation (c_σ, d_σ, χ_N) and the rank-one plus rank-μ
+// covariance update (c_c, c_1, c_μ) with the h_σ stall. It has no bounds
+// and no restarts, as mergekit-evolve runs pycma.
 //
 // gonum's optimize.CmaEsChol is not used: evolve must checkpoint the whole
 // state (mean, σ, covariance, paths, random generator) between
@@ -84,27 +85,46 @@ func NewCMAES(x0 []float64, sigma0 float64, popsize int, seed uint64) (*CMAES, e
 // 4 + ⌊3 ln n⌋.
 func DefaultPopSize(n int) int { return 4 + int(math.Floor(3*math.Log(float64(n)))) }
 
-// setConstants derives the strategy parameters from n and λ.
+// setConstants derives the strategy parameters from n and λ (the
+// tutorial's Table 1, as pycma sets them): λ log-rank weights, the first
+// μ positive and summing to one, the others negative for the active
+// covariance update, scaled so that C stays positive definite.
 func (c *CMAES) setConstants() {
 	n := float64(c.n)
 	c.mu = c.lambda / 2
-	c.weights = make([]float64, c.mu)
-	var sum, sq float64
-	for i := range c.weights {
-		c.weights[i] = math.Log(float64(c.lambda+1)/2) - math.Log(float64(i+1))
-		sum += c.weights[i]
+	w := make([]float64, c.lambda)
+	var pos, pos2, neg, neg2 float64
+	for i := range w {
+		w[i] = math.Log(float64(c.lambda+1)/2) - math.Log(float64(i+1))
+		if i < c.mu {
+			pos += w[i]
+			pos2 += w[i] * w[i]
+		} else {
+			neg -= w[i]
+			neg2 += w[i] * w[i]
+		}
 	}
-	for i := range c.weights {
-		c.weights[i] /= sum
-		sq += c.weights[i] * c.weights[i]
-	}
-	c.muEff = 1 / sq
+	c.muEff = pos * pos / pos2
+	const alphaCov = 2
 	c.cc = (4 + c.muEff/n) / (n + 4 + 2*c.muEff/n)
 	c.cs = (c.muEff + 2) / (n + c.muEff + 5)
-	c.c1 = 2 / ((n+1.3)*(n+1.3) + c.muEff)
-	c.cmu = min(1-c.c1, 2*(c.muEff-2+1/c.muEff)/((n+2)*(n+2)+c.muEff))
+	c.c1 = alphaCov / ((n+1.3)*(n+1.3) + c.muEff)
+	c.cmu = min(1-c.c1, alphaCov*(0.25+c.muEff+1/c.muEff-2)/((n+2)*(n+2)+alphaCov*c.muEff/2))
 	c.ds = 1 + 2*max(0, math.Sqrt((c.muEff-1)/(n+1))-1) + c.cs
 	c.chiN = math.Sqrt(n) * (1 - 1/(4*n) + 1/(21*n*n))
+	negScale := 0.0
+	if neg > 0 {
+		muEffNeg := neg * neg / neg2
+		negScale = min(1+c.c1/c.cmu, 1+2*muEffNeg/(c.muEff+2), (1-c.c1-c.cmu)/(n*c.cmu)) / neg
+	}
+	for i := range w {
+		if i < c.mu {
+			w[i] /= pos
+		} else {
+			w[i] *= negScale
+		}
+	}
+	c.weights = w
 }
 
 // PopSize is λ, the candidates of one generation.
@@ -167,13 +187,16 @@ func (c *CMAES) Tell(xs [][]float64, f []float64) error {
 	sort.SliceStable(order, func(a, b int) bool { return less(f[order[a]], f[order[b]]) })
 
 	n := c.n
-	ys := make([][]float64, c.mu)
+	// y_k = (x_k − m)/σ in rank order; the best μ move the mean.
+	ys := make([][]float64, c.lambda)
 	yw := make([]float64, n)
-	for k := range c.mu {
+	for k := range ys {
 		y := make([]float64, n)
 		for i := range y {
 			y[i] = (xs[order[k]][i] - c.mean[i]) / c.sigma
-			yw[i] += c.weights[k] * y[i]
+			if k < c.mu {
+				yw[i] += c.weights[k] * y[i]
+			}
 		}
 		ys[k] = y
 	}
@@ -181,24 +204,12 @@ func (c *CMAES) Tell(xs [][]float64, f []float64) error {
 		c.mean[i] += c.sigma * yw[i]
 	}
 
-	// p_σ ← (1−c_σ) p_σ + √(c_σ(2−c_σ)μ_eff) C^{-1/2} y_w, with
-	// C^{-1/2} = B D⁻¹ Bᵀ.
-	bt := make([]float64, n)
-	for j := range n {
-		var s float64
-		for i := range n {
-			s += c.b.At(i, j) * yw[i]
-		}
-		bt[j] = s / c.d[j]
-	}
+	// p_σ ← (1−c_σ) p_σ + √(c_σ(2−c_σ)μ_eff) C^{-1/2} y_w.
 	ks := math.Sqrt(c.cs * (2 - c.cs) * c.muEff)
+	white := c.invSqrt(yw)
 	var psNorm float64
 	for i := range n {
-		var s float64
-		for j := range n {
-			s += c.b.At(i, j) * bt[j]
-		}
-		c.ps[i] = (1-c.cs)*c.ps[i] + ks*s
+		c.ps[i] = (1-c.cs)*c.ps[i] + ks*white[i]
 		psNorm += c.ps[i] * c.ps[i]
 	}
 	psNorm = math.Sqrt(psNorm)
@@ -214,12 +225,29 @@ func (c *CMAES) Tell(xs [][]float64, f []float64) error {
 	if !hs {
 		delta = c.cc * (2 - c.cc)
 	}
-	decay := 1 + c.c1*delta - c.c1 - c.cmu
+	// Rank-μ weights: a negative one is rescaled by n/‖C^{-1/2} y‖², so
+	// that a long bad step does not shrink C too far.
+	wo := make([]float64, c.lambda)
+	var wsum float64
+	for k, w := range c.weights {
+		wsum += w
+		wo[k] = w
+		if w < 0 {
+			var nn float64
+			for _, v := range c.invSqrt(ys[k]) {
+				nn += v * v
+			}
+			if nn > 0 {
+				wo[k] = w * float64(n) / nn
+			}
+		}
+	}
+	decay := 1 + c.c1*delta - c.c1 - c.cmu*wsum
 	for i := range n {
 		for j := i; j < n; j++ {
 			v := decay*c.cov.At(i, j) + c.c1*c.pc[i]*c.pc[j]
 			for k, y := range ys {
-				v += c.cmu * c.weights[k] * y[i] * y[j]
+				v += c.cmu * wo[k] * y[i] * y[j]
 			}
 			c.cov.SetSym(i, j, v)
 		}
@@ -228,6 +256,27 @@ func (c *CMAES) Tell(xs [][]float64, f []float64) error {
 	c.gen++
 	c.evals += len(xs)
 	return c.decompose()
+}
+
+// invSqrt returns C^{-1/2} y = B D⁻¹ Bᵀ y.
+func (c *CMAES) invSqrt(y []float64) []float64 {
+	bt := make([]float64, c.n)
+	for j := range c.n {
+		var s float64
+		for i := range c.n {
+			s += c.b.At(i, j) * y[i]
+		}
+		bt[j] = s / c.d[j]
+	}
+	out := make([]float64, c.n)
+	for i := range c.n {
+		var s float64
+		for j := range c.n {
+			s += c.b.At(i, j) * bt[j]
+		}
+		out[i] = s
+	}
+	return out
 }
 
 // less orders objective values with NaN last.
