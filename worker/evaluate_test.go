@@ -10,6 +10,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(workerProcEnv) != "" {
+		os.Exit(workerProcess())
+	}
 	code := m.Run()
 	if storiesTmp != "" {
 		os.RemoveAll(storiesTmp)

@@ -61,6 +61,10 @@ type Result struct {
 	// Worker names who scored it (host:pid or "local-N").
 	Worker  string  `json:"worker"`
 	Seconds float64 `json:"seconds"`
+	// Attempt is which delivery of the job this result came from (1 for
+	// the first) on a JetStream pool; more than 1 means a worker died or
+	// stopped during an earlier one. 0 on a local pool.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Pool scores jobs, in any order, possibly elsewhere.
