@@ -13,6 +13,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -132,6 +134,10 @@ type runState struct {
 	prior  float64 // seconds of earlier sessions
 	start  time.Time
 	scored int // candidates scored by this session's pool
+	// session tells this session's jobs from an earlier one's: a durable
+	// pool drops a job whose ID it has seen, and its result may have been
+	// taken by a run that died before recording it.
+	session string
 }
 
 // Run searches cfg's genome with CMA-ES, scoring candidates on opt.Pool,
@@ -151,7 +157,8 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
 	if opt.Sigma0 == 0 {
 		opt.Sigma0 = DefaultSigma0
 	}
-	s := &runState{cfg: cfg, opt: opt, log: opt.Logger, known: map[string]Eval{}, start: time.Now()}
+	s := &runState{cfg: cfg, opt: opt, log: opt.Logger, known: map[string]Eval{}, start: time.Now(),
+		session: strconv.FormatUint(rand.Uint64(), 36)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -316,9 +323,9 @@ func (s *runState) config(x []float64) ([]byte, error) {
 	return s.cfg.Genome.MergeConfig(s.layout, x)
 }
 
-// jobID names a candidate by what is scored: equal configs under equal
-// scoring are the same job, in this run or a resumed one.
-func (s *runState) jobID(config []byte) string {
+// candidateID names a candidate by what is scored: equal configs under
+// equal scoring are the same candidate, in this run or a resumed one.
+func (s *runState) candidateID(config []byte) string {
 	h := sha256.New()
 	h.Write([]byte(s.key))
 	binary.Write(h, binary.LittleEndian, s.opt.Seed)
@@ -344,14 +351,14 @@ func (s *runState) generation(ctx context.Context) error {
 			evals[i] = &e
 			continue
 		}
-		id := s.jobID(cfg)
+		id := s.candidateID(cfg)
 		if e, ok := s.known[id]; ok {
 			e.Genotype, e.Generation = x, gen
 			evals[i] = &e
 			continue
 		}
 		if _, ok := waiting[id]; !ok {
-			job := worker.Job{ID: id, Config: cfg, Tasks: s.cfg.Tasks, NumFewshot: s.cfg.NumFewshot,
+			job := worker.Job{ID: id + "." + s.session, Config: cfg, Tasks: s.cfg.Tasks, NumFewshot: s.cfg.NumFewshot,
 				Seed: s.opt.Seed, TaskSearchPath: s.opt.TaskSearchPath}
 			if s.cfg.Limit != nil {
 				job.Limit = *s.cfg.Limit
@@ -373,12 +380,15 @@ func (s *runState) generation(ctx context.Context) error {
 			}
 			r = res
 		}
-		idx, ok := waiting[r.ID]
+		// A result of an earlier session's job for a candidate of this
+		// generation counts as well.
+		id, _, _ := strings.Cut(r.ID, ".")
+		idx, ok := waiting[id]
 		if !ok {
-			continue // a result of an earlier session's job
+			continue
 		}
-		delete(waiting, r.ID)
-		e := Eval{ID: r.ID, Generation: gen, Genotype: xs[idx[0]], Scores: r.Scores, Score: r.Score,
+		delete(waiting, id)
+		e := Eval{ID: id, Generation: gen, Genotype: xs[idx[0]], Scores: r.Scores, Score: r.Score,
 			Error: r.Err, Worker: r.Worker, Seconds: r.Seconds}
 		if e.Error == "" && (math.IsNaN(e.Score) || math.IsInf(e.Score, 0)) {
 			e.Error = fmt.Sprintf("score %v", e.Score)

@@ -35,6 +35,12 @@ type fakePool struct {
 	// after, when set, is called with the count of results delivered.
 	after func(n int)
 	n     int
+	// drop are job IDs a durable pool has seen before: it queues them
+	// no more, and no result comes for them.
+	drop map[string]bool
+	// stale are results of an earlier session's jobs, delivered once
+	// the first job is submitted.
+	stale []worker.Result
 }
 
 func newFakePool(target []float64) *fakePool {
@@ -44,7 +50,22 @@ func newFakePool(target []float64) *fakePool {
 func (p *fakePool) Submit(ctx context.Context, j worker.Job) error {
 	p.mu.Lock()
 	p.jobs = append(p.jobs, j)
+	stale := p.stale
+	p.stale = nil
 	p.mu.Unlock()
+	for _, r := range stale {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			select {
+			case p.results <- r:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	if p.drop[j.ID] {
+		return nil
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -439,5 +460,62 @@ func TestRunFinalModelRefused(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(theirs, "weights.bin")); string(b) != "precious" {
 		t.Fatal("the directory was touched")
+	}
+}
+
+// TestRunDurablePool resumes on a pool that, like a JetStream queue,
+// remembers every job ID it was given: jobs of the killed session are not
+// queued again, and a result of one of them comes back from the queue.
+// The resumed run must neither hang on the dropped jobs nor lose the
+// stale result.
+func TestRunDurablePool(t *testing.T) {
+	cfg := testConfig(t, linearGenome)
+	ref, err := Run(context.Background(), cfg, Options{StoragePath: t.TempDir(), Pool: newFakePool(linearTarget),
+		NumLayers: 4, MaxFevals: 60, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lambda := DefaultPopSize(8)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := newFakePool(linearTarget)
+	first.after = func(n int) {
+		if n == lambda+2 {
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, cfg, Options{StoragePath: dir, Pool: first, NumLayers: 4, MaxFevals: 60, Seed: 4}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	first.wg.Wait()
+	recorded := map[string]bool{}
+	for _, e := range readEvals(t, dir) {
+		recorded[e.ID] = true
+	}
+	second := newFakePool(linearTarget)
+	second.drop = map[string]bool{}
+	var unscored []worker.Job
+	for _, j := range first.jobs {
+		second.drop[j.ID] = true
+		if id, _, _ := strings.Cut(j.ID, "."); !recorded[id] {
+			unscored = append(unscored, j)
+		}
+	}
+	if len(unscored) < 2 {
+		t.Fatalf("%d jobs of the killed session unscored; the test does not test", len(unscored))
+	}
+	second.stale = []worker.Result{first.score(unscored[0])}
+	guard, stop := context.WithTimeout(context.Background(), time.Minute) // a hang fails instead of blocking
+	defer stop()
+	sum, err := Run(guard, cfg, Options{StoragePath: dir, Pool: second, NumLayers: 4, MaxFevals: 60, Seed: 4})
+	if err != nil {
+		t.Fatalf("resumed run on the durable pool: %v", err)
+	}
+	if sum.Evals != ref.Evals || sum.Best.ID != ref.Best.ID || sum.Best.Score != ref.Best.Score {
+		t.Errorf("resumed: %d evals, best %s %v; uninterrupted: %d, %s %v", sum.Evals, sum.Best.ID, sum.Best.Score,
+			ref.Evals, ref.Best.ID, ref.Best.Score)
+	}
+	if n := len(readEvals(t, dir)); n != ref.Evals {
+		t.Errorf("%d lines in evals.jsonl, want %d", n, ref.Evals)
 	}
 }
