@@ -41,8 +41,12 @@ type Options struct {
 	// StoragePath is the run's directory: checkpoint, evals.jsonl,
 	// best_config.yaml, final_model/. Required.
 	StoragePath string
-	// Pool scores the candidates. Required.
+	// Pool scores the candidates. Either Pool or OpenPool is required.
 	Pool worker.Pool
+	// OpenPool, when Pool is nil, opens the pool once the storage path is
+	// locked, so that a durable pool keeping its queue under StoragePath
+	// is never opened by a run that is refused; Run closes it.
+	OpenPool func(ctx context.Context) (worker.Pool, error)
 	// NumLayers is num_hidden_layers of the genome's first model; 0
 	// reads it with [NumLayers] through Merge.PlanOptions.
 	NumLayers int
@@ -148,7 +152,7 @@ type runState struct {
 // if asked; on cancellation the checkpoint of the last completed
 // generation stays for the next run.
 func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
-	if opt.StoragePath == "" || opt.Pool == nil {
+	if opt.StoragePath == "" || (opt.Pool == nil && opt.OpenPool == nil) {
 		return nil, errors.New("evolve: a storage path and a pool are required")
 	}
 	if opt.MaxFevals <= 0 {
@@ -191,6 +195,12 @@ func Run(ctx context.Context, cfg *Config, opt Options) (*Summary, error) {
 			return nil, err
 		}
 		d.Abort()
+	}
+	if s.opt.Pool == nil {
+		if s.opt.Pool, err = opt.OpenPool(ctx); err != nil {
+			return nil, err
+		}
+		defer s.opt.Pool.Close()
 	}
 	sum := &Summary{StoragePath: opt.StoragePath}
 	if sum.Resumed, err = s.restore(); err != nil {

@@ -359,15 +359,17 @@ func TestRunLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opened := 0
+	open := func(context.Context) (worker.Pool, error) { opened++; return newFakePool(linearTarget), nil }
 	_, err = Run(context.Background(), testConfig(t, linearGenome), Options{StoragePath: dir,
-		Pool: newFakePool(linearTarget), NumLayers: 4, MaxFevals: 10})
+		OpenPool: open, NumLayers: 4, MaxFevals: 10})
 	l.Close()
-	if !errors.Is(err, ErrLocked) {
-		t.Fatalf("second run on a locked storage path: %v", err)
+	if !errors.Is(err, ErrLocked) || opened != 0 {
+		t.Fatalf("second run on a locked storage path: %v, pool opened %d times", err, opened)
 	}
 	if _, err := Run(context.Background(), testConfig(t, linearGenome), Options{StoragePath: dir,
-		Pool: newFakePool(linearTarget), NumLayers: 4, MaxFevals: 10}); err != nil {
-		t.Fatalf("after the lock was released: %v", err)
+		OpenPool: open, NumLayers: 4, MaxFevals: 10}); err != nil || opened != 1 {
+		t.Fatalf("after the lock was released: %v, pool opened %d times", err, opened)
 	}
 }
 

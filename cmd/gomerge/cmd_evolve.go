@@ -87,7 +87,7 @@ func newEvolveFlags(stderr io.Writer, f *evolveFlags) *flag.FlagSet {
 	fs.Float64Var(&f.sigma0, "sigma0", evolve.DefaultSigma0, "initial CMA-ES step size")
 	fs.Var(&f.timeout, "timeout", "stop after this much run time, all sessions together: seconds or a duration (default none)")
 	fs.Uint64Var(&f.seed, "random-seed", 0, "seed of the search and of random merge methods")
-	fs.IntVar(&f.workers, "workers", defaultWorkers(), "local evaluators")
+	fs.IntVar(&f.workers, "workers", defaultWorkers(), "local evaluators (0: none, with --listen or --nats)")
 	fs.IntVar(&f.threads, "j", 0, "threads of one evaluator's forward pass (default: CPUs / --workers)")
 	fs.IntVar(&f.batchSize, "batch-size", 0, "requests per forward pass batch (default: the evaluator's)")
 	fs.StringVar(&f.listen, "listen", "", "HOST:PORT: serve a JetStream work queue for `gomerge worker` processes")
@@ -125,12 +125,13 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	if f.workers < 1 || f.maxFevals < 1 || f.popSize < 0 || !(f.sigma0 > 0) || math.IsInf(f.sigma0, 0) {
-		fmt.Fprintln(stderr, "gomerge: --workers and --max-fevals must be positive, --force-population-size not negative, --sigma0 a positive number")
+	remote := f.listen != "" || f.nats != ""
+	if f.workers < 0 || (f.workers == 0 && !remote) || f.maxFevals < 1 || f.popSize < 0 || !(f.sigma0 > 0) || math.IsInf(f.sigma0, 0) {
+		fmt.Fprintln(stderr, "gomerge: --workers must be positive (0 only with --listen or --nats), --max-fevals positive, --force-population-size not negative, --sigma0 a positive number")
 		return exitUsage
 	}
-	if f.listen != "" || f.nats != "" {
-		fmt.Fprintln(stderr, "gomerge: --listen and --nats need the JetStream pool, which this build does not have yet; use --workers")
+	if f.listen != "" && f.nats != "" {
+		fmt.Fprintln(stderr, "gomerge: --listen serves an embedded NATS server, --nats uses another: give one")
 		return exitUsage
 	}
 	log := newLogger(stderr, int(f.verbose))
@@ -167,11 +168,27 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if wd, err := os.Getwd(); err == nil {
 		mopt.Dir = wd
 	}
-	pool := worker.NewLocal(f.workers, worker.Options{Name: "local", Hub: mopt.Hub, Threads: f.threads,
-		BatchSize: f.batchSize, Cache: worker.NewCache(1), Logger: log})
-	defer pool.Close()
+	wopt := worker.Options{Name: "local", Hub: mopt.Hub, Threads: f.threads, BatchSize: f.batchSize,
+		Cache: worker.NewCache(1), Logger: log}
+	openPool := func(context.Context) (worker.Pool, error) { return worker.NewLocal(f.workers, wopt), nil }
+	if remote {
+		// The queue lives under the storage path, so a resumed run finds
+		// the jobs and results the killed one left; evolve opens it only
+		// once it holds the storage path's lock.
+		openPool = func(ctx context.Context) (worker.Pool, error) {
+			p, err := worker.NewJetStream(ctx, worker.JetStreamOptions{StoreDir: filepath.Join(f.storage, "jetstream"),
+				Listen: f.listen, URL: f.nats, LocalWorkers: f.workers, Worker: wopt, Logger: log})
+			if err != nil {
+				return nil, err
+			}
+			if f.listen != "" {
+				fmt.Fprintf(stderr, "gomerge: workers join with: gomerge worker --nats %s\n", p.URL())
+			}
+			return p, nil
+		}
+	}
 
-	opt := evolve.Options{StoragePath: f.storage, Pool: pool, MaxFevals: f.maxFevals, PopSize: f.popSize,
+	opt := evolve.Options{StoragePath: f.storage, OpenPool: openPool, MaxFevals: f.maxFevals, PopSize: f.popSize,
 		Sigma0: f.sigma0, Timeout: time.Duration(f.timeout), Seed: f.seed, TaskSearchPath: f.taskPath,
 		SaveFinalModel: f.saveFinal, Merge: mopt, Logger: log}
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {

@@ -177,7 +177,8 @@ func TestEvolveUsage(t *testing.T) {
 	}{
 		{nil, "usage"},
 		{[]string{good}, "usage"},
-		{[]string{good, "--storage-path", storage, "--listen", ":4222"}, "JetStream"},
+		{[]string{good, "--storage-path", storage, "--workers", "0"}, "0 only with --listen or --nats"},
+		{[]string{good, "--storage-path", storage, "--listen", ":0", "--nats", "nats://x:4222"}, "give one"},
 		{[]string{good, "--storage-path", storage, "--timeout", "soon"}, "timeout"},
 		{[]string{good, "--storage-path", storage, "--sigma0", "0"}, "sigma0"},
 		{[]string{naughty, "--storage-path", storage}, "i-understand-the-depths"},
@@ -278,5 +279,38 @@ func TestPrintGeneration(t *testing.T) {
 		if b.String() != tc.want {
 			t.Errorf("got %q, want %q", b.String(), tc.want)
 		}
+	}
+}
+
+// TestEvolveJetStream runs the search on the JetStream pool: an embedded
+// server under the storage path, listening for remote workers, with one
+// local evaluator; a second command resumes on the same queue.
+func TestEvolveJetStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded NATS server")
+	}
+	genome := evolveSetup(t)
+	storage := filepath.Join(t.TempDir(), "run")
+	args := evolveArgs(genome, storage, "--json", "--listen", "127.0.0.1:0", "--max-fevals", "8",
+		"--force-population-size", "4", "--no-save-final-model")
+	var stdout, stderr bytes.Buffer
+	if code := runEvolve(context.Background(), args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "gomerge worker --nats nats://127.0.0.1:") {
+		t.Errorf("stderr %q does not tell workers where to join", stderr.String())
+	}
+	var s evolve.Summary
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil || s.Evals != 8 || s.Best == nil {
+		t.Fatalf("summary %s (%v)", stdout.String(), err)
+	}
+	for _, e := range evalLines(t, storage) {
+		if e.Worker != "local" || e.Error != "" {
+			t.Errorf("candidate %+v", e)
+		}
+	}
+	s = evolveJSON(t, append(args[:len(args):len(args)], "--max-fevals", "12"))
+	if !s.Resumed || s.Evals != 12 {
+		t.Errorf("resumed on the queue: %+v", s)
 	}
 }
