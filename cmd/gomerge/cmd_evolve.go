@@ -164,7 +164,6 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	mf := mergeFlags{allowCrimes: f.allowCrimes, cacheDir: f.cacheDir, quiet: true, stderr: stderr,
 		copyTokenizer: true, writeModelCard: true}
 	mopt := mf.options(log)
-	mopt.Hub = mf.hubClient(log)
 	if wd, err := os.Getwd(); err == nil {
 		mopt.Dir = wd
 	}
