@@ -229,7 +229,12 @@ func TestEvolveKill9(t *testing.T) {
 	}
 	genome := evolveSetup(t)
 	flags := []string{"--json", "--max-fevals", "24", "--force-population-size", "6", "--no-save-final-model", "-v"}
-	ref := evolveJSON(t, evolveArgs(genome, filepath.Join(t.TempDir(), "ref"), flags...))
+	refDir := filepath.Join(t.TempDir(), "ref")
+	ref := evolveJSON(t, evolveArgs(genome, refDir, flags...))
+	refScores := map[string]float64{}
+	for _, e := range evalLines(t, refDir) {
+		refScores[e.ID] = e.Score
+	}
 	for _, tc := range []struct {
 		kill  int
 		extra []string
@@ -262,6 +267,11 @@ func TestEvolveKill9(t *testing.T) {
 			ids := map[string]bool{}
 			for _, e := range lines {
 				ids[e.ID] = true
+				// The same seed and worker count: the same candidates,
+				// scored the same.
+				if want, ok := refScores[e.ID]; !ok || want != e.Score {
+					t.Errorf("candidate %s scored %v; the uninterrupted run has %v (%v)", e.ID, e.Score, want, ok)
+				}
 			}
 			if s.Evals != ref.Evals || len(lines) != ref.Evals || len(ids) != len(lines) {
 				t.Errorf("%d evaluations, %d lines, %d distinct; the uninterrupted run has %d", s.Evals, len(lines), len(ids), ref.Evals)
