@@ -79,8 +79,7 @@ func defaultWorkers() int { return max(1, runtime.GOMAXPROCS(0)/8) }
 
 func newEvolveFlags(stderr io.Writer, f *evolveFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("gomerge evolve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, evolveUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, evolveUsage)
 	fs.StringVar(&f.storage, "storage-path", "", "run directory: checkpoint, evals.jsonl, best_config.yaml, final_model (required)")
 	fs.IntVar(&f.maxFevals, "max-fevals", evolve.DefaultMaxFevals, "stop after this many scored candidates (the last generation may overshoot)")
 	fs.IntVar(&f.popSize, "force-population-size", 0, "population size (default 4 + floor(3 ln N) for N genes)")
@@ -99,7 +98,7 @@ func newEvolveFlags(stderr io.Writer, f *evolveFlags) *flag.FlagSet {
 	fs.StringVar(&f.cacheDir, "transformers-cache", "", "Hugging Face hub cache for downloaded models")
 	fs.BoolVar(&f.jsonOut, "json", false, "print a JSON summary on stdout instead of the best config")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines")
-	fs.Var(&f.verbose, "v", "more logging (-v info, -v -v debug)")
+	verbosity(fs, &f.verbose)
 	var ignored bool
 	var ignoredStr string
 	for _, name := range []string{"in-memory", "reshard", "merge-cuda", "trust-remote-code"} {

@@ -11,8 +11,7 @@ import (
 	"github.com/gomerge/gomerge/worker"
 )
 
-const workerUsage = `usage:
-  gomerge worker --nats nats://HOST:PORT [--model-dir DIR]... [-j N] [-v]
+const workerUsage = `usage: gomerge worker --nats nats://HOST:PORT [--model-dir DIR]... [-j N] [-v]
 
 Scores merge candidates for a search (gomerge evolve) whose coordinator
 listens at the NATS URL: each job is merged in memory and evaluated here,
@@ -26,8 +25,7 @@ another after the ack wait.
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gomerge worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, workerUsage); fs.PrintDefaults() }
+	setUsage(fs, stderr, workerUsage)
 	var (
 		url, name, queue string
 		dirs             stringList
@@ -35,12 +33,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		verbose          counter
 	)
 	fs.StringVar(&url, "nats", "", "the coordinator's NATS server, nats://HOST:PORT")
-	fs.Var(&dirs, "model-dir", "a directory holding models (repeatable)")
+	fs.Var(&dirs, "model-dir", "a `DIR` holding models (repeatable)")
 	fs.IntVar(&jobs, "j", 1, "jobs scored at once")
 	fs.IntVar(&threads, "threads", 0, "threads per forward pass (default: all CPUs divided by -j)")
 	fs.StringVar(&name, "name", "", "the name results carry (default HOST:PID)")
 	fs.StringVar(&queue, "queue", worker.DefaultQueue, "the coordinator's queue name")
-	fs.Var(&verbose, "v", "more logging (-v info, -v -v debug)")
+	verbosity(fs, &verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

@@ -99,6 +99,8 @@ commands:
   gomerge convert-llama2c MODEL.bin OUT
                                    llama2.c checkpoint (+ tokenizer) to a Hugging Face directory
   gomerge clean OUT...             recover what interrupted runs into OUT left behind
+  gomerge evolve GENOME.yml --storage-path DIR
+                                   search merge recipes with CMA-ES (mergekit-evolve)
   gomerge worker --nats URL        score candidates from a search's NATS JetStream queue
   gomerge version                  module version, commit and Go version
 
@@ -171,6 +173,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runClean(ctx, args[1:], stdout, stderr)
 	case "worker":
 		return runWorker(ctx, args[1:], stdout, stderr)
+	case "evolve":
+		return runEvolve(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	default:

@@ -221,7 +221,7 @@ func TestProgressLine(t *testing.T) {
 func TestHelpAndHabits(t *testing.T) {
 	models(t)
 	writeConfig(t, "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n")
-	for _, cmd := range []string{"merge", "plan", "moe", "multi", "extract-lora", "eval", "doctor", "tokensurgeon", "tokenize", "convert-llama2c", "clean"} {
+	for _, cmd := range []string{"merge", "plan", "moe", "evolve", "worker", "multi", "extract-lora", "eval", "doctor", "tokensurgeon", "tokenize", "convert-llama2c", "clean"} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), []string{"help", cmd}, &stdout, &stderr); code != exitOK {
 			t.Errorf("help %s: exit %d", cmd, code)
