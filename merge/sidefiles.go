@@ -1,10 +1,11 @@
 package merge
 
 import (
+	"github.com/gomerge/gomerge/internal/outdir"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -110,7 +111,7 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 		if !exists(src) {
 			continue
 		}
-		if err := copyFile(src, o.path(name)); err != nil {
+		if err := outdir.CopyFile(src, o.path(name)); err != nil {
 			return fmt.Errorf("copy tokenizer file %s: %w", src, err)
 		}
 	}
@@ -133,7 +134,7 @@ func writeBuiltTokenizer(bt *builtTokenizer, o *outputDir) error {
 			if !exists(src) {
 				continue
 			}
-			if err := copyFile(src, o.path(name)); err != nil {
+			if err := outdir.CopyFile(src, o.path(name)); err != nil {
 				return fmt.Errorf("copy tokenizer file %s: %w", src, err)
 			}
 		}
@@ -166,27 +167,6 @@ func applyChatTemplate(plan *Plan, o *outputDir, template string) error {
 		return err
 	}
 	return setChatTemplate(o, text)
-}
-
-func copyFile(src, dst string) error {
-	in, err := regfile.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // setChatTemplate writes the template into tokenizer_config.json and, when

@@ -1,12 +1,13 @@
 package moe
 
 import (
+	"github.com/gomerge/gomerge/internal/outdir"
+
 	"github.com/gomerge/gomerge/internal/regfile"
 
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -160,25 +161,8 @@ func writeFile(path string, data []byte) error {
 
 // copyFile copies src to dst; a missing src is not an error.
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err := outdir.CopyFile(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/gomerge/gomerge/internal/outdir"
-	"github.com/gomerge/gomerge/internal/regfile"
 )
 
 // tokenizerFiles are the files a donor's tokenizer consists of.
@@ -106,7 +104,7 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 		for _, name := range tokenizerFiles {
 			p := filepath.Join(donor, name)
 			if _, err := os.Stat(p); err == nil {
-				if err := copyFile(p, filepath.Join(tmp, name)); err != nil {
+				if err := outdir.CopyFile(p, filepath.Join(tmp, name)); err != nil {
 					return nil, err
 				}
 			}
@@ -231,29 +229,12 @@ func writeSynced(path string, data []byte) error {
 
 func linkOrCopy(src, dst string) error {
 	if strings.HasSuffix(src, ".json") {
-		return copyFile(src, dst) // small and perhaps rewritten: never share
+		return outdir.CopyFile(src, dst) // small and perhaps rewritten: never share
 	}
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
-	return copyFile(src, dst)
-}
-
-func copyFile(src, dst string) error {
-	in, err := regfile.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return errors.Join(out.Sync(), out.Close())
+	return outdir.CopyFile(src, dst)
 }
 
 // templateChoice refuses a donor whose chat template differs from the
@@ -287,7 +268,7 @@ func keepTemplate(dir string, m *ModelFiles) error {
 	for _, name := range []string{"chat_template.jinja", "chat_template.json"} {
 		os.Remove(filepath.Join(dir, name))
 		if src := filepath.Join(m.Dir, name); fileExists(src) {
-			if err := copyFile(src, filepath.Join(dir, name)); err != nil {
+			if err := outdir.CopyFile(src, filepath.Join(dir, name)); err != nil {
 				return err
 			}
 		}

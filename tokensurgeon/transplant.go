@@ -537,7 +537,7 @@ func writeTransplant(base *safetensors.Model, bf, df *ModelFiles, built map[stri
 	for _, name := range tokenizerFiles {
 		p := filepath.Join(df.Dir, name)
 		if _, err := os.Stat(p); err == nil {
-			if err := copyFile(p, filepath.Join(tmp, name)); err != nil {
+			if err := outdir.CopyFile(p, filepath.Join(tmp, name)); err != nil {
 				return err
 			}
 		}
