@@ -73,22 +73,9 @@ func newMoEFlags(stderr io.Writer, f *moeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.jsonOut, "json", false, "print a JSON summary on stdout")
 	fs.StringVar(&f.device, "device", "cpu", "math device: cpu (the forward pass for hidden gates runs on the CPU)")
 	fs.BoolVar(&f.cuda, "cuda", false, "same as --device cuda")
-	fs.BoolVar(&f.safeSerialization, "safe-serialization", true, "write safetensors (the only format gomerge writes)")
 	fs.BoolVar(&f.quant4, "load-in-4bit", false, "mergekit's quantised forward pass; not available: the forward pass runs in float32")
 	fs.BoolVar(&f.quant8, "load-in-8bit", false, "mergekit's quantised forward pass; not available: the forward pass runs in float32")
-	for _, name := range []string{"gpu-rich", "multi-gpu", "low-cpu-memory", "read-to-gpu"} {
-		fs.BoolVar(&f.gpu, name, false, "GPU option of mergekit; not available in this build")
-	}
-	var ignoredBool bool
-	var ignoredString string
-	for _, name := range []string{"allow-crimes", "clone-tensors", "lazy-unpickle", "trust-remote-code", "async-write"} {
-		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
-	}
-	for _, name := range []string{"write-threads", "lora-merge-cache", "lora-merge-dtype"} {
-		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; no effect")
-	}
-	fs.StringVar(&f.cacheDir, "transformers-cache", "", "Hugging Face hub cache for downloaded models (default $HF_HUB_CACHE)")
-	fs.BoolVar(&f.offline, "offline", false, "use only models already in the hub cache (HF_HUB_OFFLINE=1)")
+	f.mergekitFlags(fs, "allow-crimes")
 	return fs
 }
 

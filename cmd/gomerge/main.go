@@ -273,22 +273,7 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs.Var(&f.memory, "memory", "bytes of tensor buffers in flight (default: the largest tensor's, at least 256 MiB)")
 	fs.StringVar(&f.device, "device", "cpu", "math device: cpu (cuda needs a CUDA build)")
 	fs.BoolVar(&f.cuda, "cuda", false, "same as --device cuda")
-	fs.BoolVar(&f.safeSerialization, "safe-serialization", true, "write safetensors (the only format gomerge writes)")
-	for _, name := range []string{"multi-gpu", "gpu-rich", "low-cpu-memory", "read-to-gpu"} {
-		fs.BoolVar(&f.gpu, name, false, "GPU option of mergekit; not available in this build")
-	}
-	// Accepted for mergekit compatibility; they change nothing here.
-	var ignoredBool bool
-	var ignoredString string
-	for _, name := range []string{"clone-tensors", "lazy-unpickle", "trust-remote-code", "async-write"} {
-		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
-	}
-	fs.StringVar(&ignoredString, "write-threads", "", "accepted for mergekit compatibility; no effect")
-	fs.StringVar(&f.cacheDir, "transformers-cache", "", "Hugging Face hub cache for downloaded models (default $HF_HUB_CACHE)")
-	fs.BoolVar(&f.offline, "offline", false, "use only models already in the hub cache (HF_HUB_OFFLINE=1)")
-	for _, name := range []string{"lora-merge-cache", "lora-merge-dtype"} {
-		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; not needed: adapters are applied while tensors stream")
-	}
+	f.mergekitFlags(fs)
 	return fs
 }
 
@@ -350,6 +335,28 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 			res.Out, res.Tensors, res.Shards, float64(res.Bytes)/1e6, res.Seconds)
 	}
 	return exitOK
+}
+
+// mergekitFlags adds the flags mergekit-yaml and mergekit-moe share that
+// gomerge honours in one way only: safetensors output, the hub cache, GPU
+// options (refused by checkDeviceFlags) and options accepted with no
+// effect; compat names further ones accepted with no effect.
+func (f *mergeFlags) mergekitFlags(fs *flag.FlagSet, compat ...string) {
+	fs.BoolVar(&f.safeSerialization, "safe-serialization", true, "write safetensors (the only format gomerge writes)")
+	for _, name := range []string{"multi-gpu", "gpu-rich", "low-cpu-memory", "read-to-gpu"} {
+		fs.BoolVar(&f.gpu, name, false, "GPU option of mergekit; not available in this build")
+	}
+	var ignoredBool bool
+	var ignoredString string
+	for _, name := range append([]string{"clone-tensors", "lazy-unpickle", "trust-remote-code", "async-write"}, compat...) {
+		fs.BoolVar(&ignoredBool, name, false, "accepted for mergekit compatibility; no effect")
+	}
+	fs.StringVar(&ignoredString, "write-threads", "", "accepted for mergekit compatibility; no effect")
+	for _, name := range []string{"lora-merge-cache", "lora-merge-dtype"} {
+		fs.StringVar(&ignoredString, name, "", "accepted for mergekit compatibility; not needed: adapters are applied while tensors stream")
+	}
+	fs.StringVar(&f.cacheDir, "transformers-cache", "", "Hugging Face hub cache for downloaded models (default $HF_HUB_CACHE)")
+	fs.BoolVar(&f.offline, "offline", false, "use only models already in the hub cache (HF_HUB_OFFLINE=1)")
 }
 
 // checkArgs says what is wrong with a merge's or plan's positional
