@@ -11,8 +11,8 @@
 // computed once), Generate (greedy, with a key/value cache), Session (a
 // growing sequence with its cache: Feed, Generate with a Sampler for
 // temperature/top-k/top-p, streaming, stop tokens and cancellation, Rewind
-// to reuse a re-rendered prompt's prefix) and HiddenStates (the residual stream entering every layer, as mergekit-moe's
-// hidden gates read it).
+// to reuse a re-rendered prompt's prefix) and HiddenStates (the residual
+// stream entering every layer, as mergekit-moe's hidden gates read it).
 //
 // # Architectures
 //
