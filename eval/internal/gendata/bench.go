@@ -321,6 +321,8 @@ metric_list:
     ignore_case: true
     ignore_punctuation: true
 fewshot_split: train
+fewshot_config:
+  sampler: default
 # %d problems.
 dataset_path: mgsm_direct_de.jsonl.zst
 fewshot_path: mgsm_direct_de.fewshot.jsonl.zst
@@ -354,6 +356,8 @@ metric_list:
     ignore_case: true
     ignore_punctuation: true
 fewshot_split: train
+fewshot_config:
+  sampler: default
 # %d problems.
 dataset_path: mgsm_native_cot_de.jsonl.zst
 fewshot_path: mgsm_native_cot_de.fewshot.jsonl.zst
