@@ -38,7 +38,10 @@ type Options struct {
 // Model is a model ready to score: its forward pass as an eval.LM, and the
 // directory whose tokenizer goes with it.
 type Model struct {
-	// LM scores requests with the in-process forward pass.
+	// LM scores requests with the in-process forward pass, reusing the keys
+	// and values of a context it has just seen (few-shot prefixes, the
+	// choices of one document); it also generates greedily
+	// (eval.TokenGenerator) for generate_until tasks.
 	LM eval.LM
 	// TokenizerDir holds the tokenizer: the model directory, or for a
 	// merge the donor's (base_model, else the first model), whose
@@ -48,7 +51,7 @@ type Model struct {
 }
 
 func wrap(m *model.Model, tokDir string) *Model {
-	return &Model{LM: eval.FromLogitsBatch(m.LogitsBatch, m.VocabSize(), m.MaxPositions()), TokenizerDir: tokDir, m: m}
+	return &Model{LM: newSessionLM(m), TokenizerDir: tokDir, m: m}
 }
 
 // Open loads the model in dir.
@@ -121,6 +124,10 @@ func (t idsOnly) EOS() (int, bool) { return t.eos, t.eos >= 0 }
 type hfTokenizer struct{ t *tokenizer.Tokenizer }
 
 func (h hfTokenizer) Encode(text string) ([]int, error) { return h.t.Encode(text, false), nil }
+
+// Decode implements eval.Decoder: special tokens are skipped, as the
+// harness decodes generations.
+func (h hfTokenizer) Decode(ids []int) string { return h.t.Decode(ids, true) }
 
 func (h hfTokenizer) BOS() (int, bool) {
 	r := h.t.Special().BOS
