@@ -17,7 +17,8 @@ import (
 // common prefix through the model. Requests that gain nothing from it — a
 // long continuation, or a short context — go to the batched forward pass.
 // It also generates (eval.TokenGenerator) on the same session, so that
-// few-shot generation prompts share their examples too.
+// few-shot generation prompts share their examples too. Callers that find
+// the session busy use the forward pass (or a fresh session) instead.
 type sessionLM struct {
 	*eval.FuncLM
 	m  *model.Model
@@ -57,9 +58,13 @@ func (l *sessionLM) useSession(r eval.Request) bool {
 
 // LogLikelihood implements eval.LM.
 func (l *sessionLM) LogLikelihood(ctx context.Context, reqs []eval.Request) ([]eval.Result, error) {
+	// Another caller holds the session (evaluators sharing a cached
+	// model): this batch takes the forward pass rather than wait.
+	if !l.mu.TryLock() {
+		return l.FuncLM.LogLikelihood(ctx, reqs)
+	}
 	out := make([]eval.Result, len(reqs))
 	var rest []int
-	l.mu.Lock()
 	for i, r := range reqs {
 		if !l.useSession(r) {
 			rest = append(rest, i)
@@ -140,7 +145,14 @@ func (l *sessionLM) GenerateGreedy(ctx context.Context, prompt []int, maxNew int
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("eval: empty prompt")
 	}
-	l.mu.Lock()
+	if !l.mu.TryLock() {
+		// The shared session is busy: generate on a fresh one.
+		s := l.m.NewSession()
+		if err := s.Feed(prompt); err != nil {
+			return nil, err
+		}
+		return s.Generate(ctx, model.GenerateOptions{MaxNewTokens: maxNew, MaxLen: l.m.MaxPositions(), Stop: stop}, yield)
+	}
 	defer l.mu.Unlock()
 	if err := l.prime(prompt); err != nil {
 		return nil, err
