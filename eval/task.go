@@ -538,6 +538,21 @@ func (t *Task) init() error {
 	if t.NumFewshot < 0 || (t.NumFewshot > 0 && t.Type == Perplexity) {
 		return fmt.Errorf("%w: num_fewshot %d for a %s task", ErrFormat, t.NumFewshot, t.Type)
 	}
+	if t.NumFewshot > 0 && len(t.FewshotDocs) == 0 && t.FewshotSplit != "" && t.FewshotSplit != "test" {
+		return fmt.Errorf("%w: num_fewshot %d: %s takes its few-shot examples from its %s split, which this task does not hold", ErrFormat, t.NumFewshot, t.Name, t.FewshotSplit)
+	}
+	if k := t.NumFewshot; k > 0 {
+		pool, need := len(t.FewshotDocs), k
+		if pool == 0 {
+			pool = len(t.Docs)
+			if !t.FewshotKeepSelf {
+				need = k + 1 // the scored document is not its own example
+			}
+		}
+		if pool < need {
+			return fmt.Errorf("%w: num_fewshot %d needs %d documents to draw examples from, have %d", ErrFormat, k, need, pool)
+		}
+	}
 	switch t.FewshotSampler {
 	case "", "first_n", "default":
 	default:

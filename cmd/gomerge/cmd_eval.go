@@ -239,6 +239,10 @@ func evalTasks(f *evalFlags, stderr io.Writer) ([]*eval.Task, int) {
 			}
 			t.NumFewshot = f.numFewshot
 		}
+		if err := t.Validate(); err != nil {
+			fmt.Fprintf(stderr, "gomerge: task %s: %v\n", t.Name, err)
+			return nil, exitUsage
+		}
 		if f.occiglotPrompt && strings.HasPrefix(t.Name, "belebele_") {
 			if err := eval.OcciglotPrompt(t); err != nil {
 				fmt.Fprintln(stderr, "gomerge:", err)
