@@ -117,8 +117,8 @@ func (o *MatchOptions) compile() error {
 // pyPunctuation is Python's string.punctuation.
 const pyPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 
-func (o *MatchOptions) normalize(s string) string {
-	for _, re := range o.res {
+func (o *MatchOptions) normalize(s string, res []*regexp.Regexp) string {
+	for _, re := range res {
 		s = re.ReplaceAllString(s, "")
 	}
 	if o.IgnoreCase {
@@ -145,13 +145,20 @@ func (o *MatchOptions) normalize(s string) string {
 
 // ExactMatch is lm-eval's exact_match for one prediction: 1 when it
 // equals the reference after the options' normalisation.
+// A pattern that does not compile counts as a mismatch (task files are
+// checked when loaded).
 func (o *MatchOptions) ExactMatch(prediction, reference string) float64 {
-	if len(o.res) != len(o.RegexesToIgnore) {
-		if err := o.compile(); err != nil {
+	res := o.res
+	if len(res) != len(o.RegexesToIgnore) {
+		// Options built in Go: compiled here, not stored, so that a Task
+		// shared by concurrent scorers is only read.
+		c := MatchOptions{RegexesToIgnore: o.RegexesToIgnore}
+		if err := c.compile(); err != nil {
 			return 0
 		}
+		res = c.res
 	}
-	if o.normalize(prediction) == o.normalize(reference) {
+	if o.normalize(prediction, res) == o.normalize(reference, res) {
 		return 1
 	}
 	return 0
@@ -170,12 +177,16 @@ func (f *Filter) Apply(resp string) (string, error) {
 		case "uppercase":
 			resp = strings.ToUpper(resp)
 		case "regex":
-			if st.re == nil {
-				if err := st.compile(); err != nil {
+			re := st.re
+			if re == nil {
+				// A step built in Go: compiled here, not stored (see ExactMatch).
+				c := FilterStep{Pattern: st.Pattern}
+				if err := c.compile(); err != nil {
 					return "", err
 				}
+				re = c.re
 			}
-			resp = st.regex(resp)
+			resp = st.regex(re, resp)
 		default:
 			return "", fmt.Errorf("filter %s: unknown function %q", f.Name, st.Function)
 		}
@@ -197,12 +208,12 @@ func (st *FilterStep) compile() error {
 }
 
 // regex is RegexFilter on one response.
-func (st *FilterStep) regex(resp string) string {
+func (st *FilterStep) regex(re *regexp.Regexp, resp string) string {
 	fallback := st.Fallback
 	if fallback == "" {
 		fallback = "[invalid]"
 	}
-	all := st.re.FindAllStringSubmatch(resp, -1)
+	all := re.FindAllStringSubmatch(resp, -1)
 	if len(all) == 0 {
 		return fallback
 	}

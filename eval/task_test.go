@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -163,6 +164,12 @@ func FuzzParseTaskYAML(f *testing.F) {
 	}
 	f.Add(b)
 	f.Add([]byte("output_type: loglikelihood_rolling\ndocs: [{text: a}, {ids: [1, 2]}]"))
+	if b, err := fs.ReadFile(builtinFS, "data/mgsm_native_cot_de.yaml"); err == nil {
+		// Inline documents instead of the data set.
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("dataset_path:"), []byte("#")), []byte("fewshot_path:"), []byte("#"))
+		f.Add(append(b, "docs: [{context: \"Frage: 1+1?\", target: \"2\"}]\nnum_fewshot: 0\n"...))
+	}
+	f.Add([]byte("output_type: generate_until\ngeneration_kwargs: {until: \"\\n\", max_gen_toks: 5}\nfewshot_config: {sampler: default}\nnum_fewshot: 1\nmetric_list: [{metric: exact_match, regexes_to_ignore: [\",\"]}]\ndocs: [{context: a, target: b}, {context: c, target: \"\"}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		task, err := ParseTaskYAML(data, "fuzz.yaml")
 		if err != nil {
