@@ -139,3 +139,28 @@ func hasString(xs []string, x string) bool {
 	}
 	return false
 }
+
+// logPerplexitySamples writes a loglikelihood_rolling task's samples:
+// the harness's metrics are (loglikelihood, words or bytes) pairs.
+func logPerplexitySamples(w io.Writer, t *Task, docs []Doc, res []Result, spans []span) error {
+	for i := range docs {
+		d := &docs[i]
+		ll := sumResults(res[spans[i].start:spans[i].end]).LogLikelihood
+		var metrics pyDict
+		for _, m := range []string{"word_perplexity", "byte_perplexity", "bits_per_byte"} {
+			if !hasString(t.Metrics, m) {
+				continue
+			}
+			n := len(d.Text)
+			if m == "word_perplexity" {
+				n = countWords(d.Text)
+			}
+			metrics = append(metrics, pyItem{m, []any{ll, n}})
+		}
+		args := []pyDict{{{"arg_0", d.Text}}}
+		if err := writeSample(w, i, d, d.Text, args, []any{[]any{pyStr(ll)}}, []any{pyStr(ll)}, "none", metrics); err != nil {
+			return err
+		}
+	}
+	return nil
+}

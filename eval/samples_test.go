@@ -130,3 +130,22 @@ func TestGenerateNeedsGenerator(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A perplexity document is logged with the harness's (loglikelihood,
+// count) pairs.
+func TestPerplexitySampleLog(t *testing.T) {
+	task, err := Builtin("de_ud_gsd_ppl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := map[string]*bytes.Buffer{}
+	if _, err := Score(context.Background(), FromLogProbs(bigramLogProbs, 64), byteTokenizer{}, []*Task{task}, Options{Limit: 1, SampleLog: sampleLogs(logs)}); err != nil {
+		t.Fatal(err)
+	}
+	got := logs["de_ud_gsd_ppl"].String()
+	for _, want := range []string{`"resps": [["-87.75"]], "filtered_resps": ["-87.75"], "filter": "none"`, `"word_perplexity": [-87.75, 19], "byte_perplexity": [-87.75, 143]`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("sample log %s lacks %s", got, want)
+		}
+	}
+}

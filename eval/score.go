@@ -185,7 +185,13 @@ func scoreTask(ctx context.Context, lm LM, tok Tokenizer, t *Task, opt *Options)
 		return nil, err
 	}
 	if t.Type == Perplexity {
-		return perplexityReport(t, docs, res, spans, opt.PerItem), nil
+		tr := perplexityReport(t, docs, res, spans, opt.PerItem)
+		if log != nil {
+			if err := logPerplexitySamples(log, t, docs, res, spans); err != nil {
+				return nil, fmt.Errorf("sample log: %w", err)
+			}
+		}
+		return tr, nil
 	}
 	return choiceReportLogged(t, docs, res, spans, opt.PerItem, log)
 }
