@@ -79,5 +79,8 @@ func Attribution(name string) string {
 	notice, _ := BuiltinNotice(name)
 	first, _, _ := strings.Cut(notice, "\n\n")
 	first = strings.Join(strings.Fields(first), " ")
-	return fmt.Sprintf("%s — %s. Licence: %s.", name, strings.TrimPrefix(first, name+": "), t.License)
+	if head, rest, ok := strings.Cut(first, ": "); ok && strings.Contains(head, name) {
+		first = rest // "mgsm_direct_de, mgsm_native_cot_de: the German set …"
+	}
+	return fmt.Sprintf("%s — %s Licence: %s. Credit and sources: gomerge eval --license %s.", name, strings.TrimSuffix(first, ".")+".", t.License, name)
 }
