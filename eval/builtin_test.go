@@ -81,8 +81,12 @@ func TestBuiltinRegenerates(t *testing.T) {
 	if _, err := os.Stat(src); err != nil {
 		t.Skip("no German sources:", err)
 	}
+	bench := filepath.Join(shared, "testdata", "german-bench")
+	if _, err := os.Stat(bench); err != nil {
+		t.Skip("no German benchmark sources:", err)
+	}
 	out := t.TempDir()
-	if err := runGendata(t, src, out); err != nil {
+	if err := runGendata(t, src, bench, out); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir("data")
@@ -95,9 +99,9 @@ func TestBuiltinRegenerates(t *testing.T) {
 	}
 }
 
-func runGendata(t *testing.T, src, out string) error {
+func runGendata(t *testing.T, src, bench, out string) error {
 	t.Helper()
-	cmd := exec.Command("go", "run", "./internal/gendata", "-src", src, "-out", out)
+	cmd := exec.Command("go", "run", "./internal/gendata", "-src", src, "-bench", bench, "-out", out)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Log(string(b))

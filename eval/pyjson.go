@@ -7,7 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // The harness writes its sample logs with Python's json.dumps(…,
@@ -145,8 +144,6 @@ func writePyString(b *strings.Builder, s string) {
 		default:
 			if r < 0x20 {
 				fmt.Fprintf(b, `\u%04x`, r)
-			} else if r == utf8.RuneError {
-				b.WriteRune(r)
 			} else {
 				b.WriteRune(r)
 			}

@@ -381,7 +381,11 @@ func printEvalReport(w io.Writer, rep *eval.Report) {
 			} else if it.Pred != nil {
 				fmt.Fprintf(tw, "%s\tdoc %d\tpred\t%d\tgold %v\n", t.Name, it.Doc, *it.Pred, it.Gold)
 			} else if it.Response != nil {
-				fmt.Fprintf(tw, "%s\tdoc %d\tresponse\t%q\t\n", t.Name, it.Doc, *it.Response)
+				r := *it.Response
+				if len([]rune(r)) > 60 {
+					r = string([]rune(r)[:60]) + "…"
+				}
+				fmt.Fprintf(tw, "%s\tdoc %d\tresponse\t%q\t\n", t.Name, it.Doc, r)
 			}
 		}
 	}
