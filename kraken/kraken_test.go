@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -17,6 +18,9 @@ import (
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tokenizer"
 )
+
+// quiet discards the package's logs in tests.
+var quiet = slog.New(slog.DiscardHandler)
 
 // trainedRouter trains a router on stories260K once per test binary.
 var trainedRouter = sync.OnceValues(func() (routerFixture, error) {
@@ -33,12 +37,12 @@ var trainedRouter = sync.OnceValues(func() (routerFixture, error) {
 	if err != nil {
 		return f, err
 	}
-	f.head, f.report, err = TrainRouter(context.Background(), base, tok, promptClasses(30, 1), TrainOptions{Seed: 42, HoldOut: 0.3})
+	f.head, f.report, err = TrainRouter(context.Background(), base, tok, promptClasses(30, 1), TrainOptions{Seed: 42, HoldOut: 0.3, Logger: quiet})
 	if err != nil {
 		return f, err
 	}
 	f.dir = filepath.Join(fixtureTmp, "router")
-	err = WriteRouter(d.base, f.dir, f.head, WriteOptions{})
+	err = WriteRouter(d.base, f.dir, f.head, WriteOptions{Logger: quiet})
 	return f, err
 })
 
@@ -122,7 +126,7 @@ func TestTrainRouterDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	ex := promptClasses(6, 5)
-	opt := TrainOptions{Seed: 7, HoldOut: 0.34, Iterations: 200}
+	opt := TrainOptions{Seed: 7, HoldOut: 0.34, Iterations: 200, Logger: quiet}
 	h1, _, err := TrainRouter(context.Background(), base, tok, ex, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +158,9 @@ func buildStories(t *testing.T, copyExperts bool) (string, *BuildResult) {
 	d, r := routerFix(t)
 	dir := t.TempDir()
 	cfg := map[string]any{
-		"models":       map[string]string{"expert1": d.experts[0], "expert2": d.experts[1], "expert3": d.experts[2]},
-		"tokenizers":   map[string]string{"expert1": d.experts[0], "expert2": d.experts[1], "expert3": d.experts[2]},
-		"quantization": map[string]any{"expert1": nil, "expert2": nil, "expert3": nil},
+		"models":        map[string]string{"expert1": d.experts[0], "expert2": d.experts[1], "expert3": d.experts[2]},
+		"tokenizers":    map[string]string{"expert1": d.experts[0], "expert2": d.experts[1], "expert3": d.experts[2]},
+		"quantization":  map[string]any{"expert1": nil, "expert2": nil, "expert3": nil},
 		"class_indices": map[string]int{"expert1": 0, "expert2": 1, "expert3": 2},
 		"router":        r.dir,
 		"model_type":    "kraken",
@@ -167,7 +171,7 @@ func buildStories(t *testing.T, copyExperts bool) (string, *BuildResult) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "kraken")
-	res, err := Build(c, out, BuildOptions{CopyExperts: copyExperts, Dir: dir})
+	res, err := Build(c, out, BuildOptions{CopyExperts: copyExperts, Dir: dir, WriteOptions: WriteOptions{Logger: quiet}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +265,7 @@ func TestBuildLayout(t *testing.T) {
 func TestKrakenRoutes(t *testing.T) {
 	for _, copyExperts := range []bool{false, true} {
 		out, _ := buildStories(t, copyExperts)
-		k, err := Open(out, Options{})
+		k, err := Open(out, Options{Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -409,7 +413,7 @@ func TestKrakenLoRA(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	if _, err := Build(c, out, BuildOptions{Dir: dir, CopyExperts: true}); err != nil {
+	if _, err := Build(c, out, BuildOptions{Dir: dir, CopyExperts: true, WriteOptions: WriteOptions{Logger: quiet}}); err != nil {
 		t.Fatal(err)
 	}
 	cfgJSON, err := os.ReadFile(filepath.Join(out, ModelDir, "config.json"))
@@ -421,7 +425,7 @@ func TestKrakenLoRA(t *testing.T) {
 		!strings.Contains(string(cfgJSON), `"base": "experts/base"`) {
 		t.Errorf("config.json: %s", cfgJSON)
 	}
-	k, err := Open(out, Options{})
+	k, err := Open(out, Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

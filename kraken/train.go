@@ -493,3 +493,6 @@ func (r *Report) WriteReport(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// sortLabels orders labels as TrainRouter numbers them.
+func sortLabels(s []string) { slices.SortFunc(s, labelOrder) }
