@@ -150,7 +150,7 @@ func Build(c *Config, out string, opt BuildOptions) (*BuildResult, error) {
 		}
 	}
 	d.Router = RouterDir
-	o, err := outdir.Create(out, outdir.Options{Inputs: inputs, Overwrite: opt.Overwrite, Tool: toolName(opt.Tool, "gomerge kraken"), Logger: log})
+	o, err := outdir.Create(out, outdir.Options{Inputs: inputs, Overwrite: opt.Overwrite, Tool: toolName(opt.Tool, "gomerge kraken"), Version: opt.Version, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,8 @@ type WriteOptions struct {
 	// Overwrite lets the output replace a directory gomerge did not
 	// write. Inputs are protected regardless.
 	Overwrite bool
-	// Tool is recorded in the output's marker.
-	Tool string
+	// Tool and Version are recorded in the output's marker.
+	Tool, Version string
 	// Logger receives progress; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -56,7 +56,7 @@ func WriteRouter(baseDir, out string, h *Head, opt WriteOptions) error {
 	if tool == "" {
 		tool = "gomerge kraken train-router"
 	}
-	o, err := outdir.Create(out, outdir.Options{Inputs: []string{baseDir}, Overwrite: opt.Overwrite, Tool: tool, Logger: log})
+	o, err := outdir.Create(out, outdir.Options{Inputs: []string{baseDir}, Overwrite: opt.Overwrite, Tool: tool, Version: opt.Version, Logger: log})
 	if err != nil {
 		return err
 	}

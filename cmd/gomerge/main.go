@@ -84,6 +84,11 @@ commands:
   gomerge moe CONFIG.yml OUT       build a mixture of experts (mergekit-moe)
   gomerge moe route MODEL --prompt TEXT
                                    show which experts each layer of a MoE picks
+  gomerge kraken CONFIG.json OUT   build a Kraken: a router picks one expert model (or LoRA) per prompt
+  gomerge kraken train-router --base MODEL --data FILE.jsonl --out DIR
+                                   train a Kraken router (sequence classifier) on labelled prompts
+  gomerge kraken route KRAKEN --prompt TEXT
+                                   route a prompt through a Kraken and let the chosen expert answer
   gomerge multi CONFIG.yml -I DIR [--out-path OUT]
                                    run a multi-stage config (mergekit-multi)
   gomerge extract-lora --model FT --base-model BASE --out-path DIR
@@ -150,6 +155,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "kraken":
+		return runKraken(ctx, args[1:], stdout, stderr)
 	case "moe":
 		return runMoE(ctx, args[1:], stdout, stderr, false)
 	case "plan":
