@@ -1,0 +1,241 @@
+package chat
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/ardanlabs/jinja"
+)
+
+// A Message is one turn of a conversation.
+type Message struct {
+	// Role is "system", "user" or "assistant" (templates may accept more).
+	Role string `json:"role"`
+	// Content is the turn's text.
+	Content string `json:"content"`
+}
+
+// Options are the variables of one rendering besides the messages.
+type Options struct {
+	// AddGenerationPrompt asks the template to end with the opening of an
+	// assistant turn, the prompt a model answers.
+	AddGenerationPrompt bool
+	// BOS and EOS, when not empty, are bos_token and eos_token, replacing
+	// the template's SpecialTokens entries.
+	BOS, EOS string
+	// Vars are further variables (date_string, enable_thinking, ...); they
+	// cannot replace messages or add_generation_prompt.
+	Vars map[string]any
+	// Now is strftime_now's clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// A Template is a parsed chat template, safe for concurrent Render calls.
+type Template struct {
+	// Name is the template's name: "default" for a tokenizer_config.json
+	// holding one string, the list entry's name otherwise.
+	Name string
+	// SpecialTokens are the tokenizer's special tokens by variable name
+	// (bos_token, eos_token, unk_token, pad_token, ...), passed to every
+	// rendering as transformers does.
+	SpecialTokens map[string]string
+
+	src  string
+	prog *jinja.Template
+}
+
+// Error is a template that cannot be parsed or rendered. Line is the
+// 1-based template line, 0 when the engine did not say.
+type Error struct {
+	Name string
+	Line int
+	Msg  string
+	Err  error
+}
+
+// Error names the template, the line and the problem.
+func (e *Error) Error() string {
+	s := "chat template"
+	if e.Name != "" {
+		s += " " + e.Name
+	}
+	if e.Line > 0 {
+		s += fmt.Sprintf(" line %d", e.Line)
+	}
+	if e.Msg != "" {
+		return s + ": " + e.Msg
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap returns the engine's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrRaised is wrapped by the error of a rendering that the template
+// itself stopped with raise_exception; the error's text is the
+// template's message.
+var ErrRaised = errors.New("raise_exception")
+
+// Parse parses a chat template's source. name labels errors.
+func Parse(name, src string) (*Template, error) {
+	// Jinja drops one trailing newline of the source
+	// (keep_trailing_newline is off).
+	trimmed := strings.TrimSuffix(src, "\n")
+	segs, err := lex(trimmed)
+	if err != nil {
+		err.(*Error).Name = name
+		return nil, err
+	}
+	applyWhitespace(segs)
+	if err := checkSupported(segs); err != nil {
+		err.Name = name
+		return nil, err
+	}
+	prog, err := jinja.Compile(rewrite(segs))
+	if err != nil {
+		return nil, engineError(name, err)
+	}
+	return &Template{Name: name, src: src, prog: prog, SpecialTokens: map[string]string{}}, nil
+}
+
+// Source returns the template's source text.
+func (t *Template) Source() string { return t.src }
+
+// rewrite emits a template the engine renders without any whitespace
+// processing of its own: every text becomes a string literal in a {{ }}
+// (whose raw newlines keep the line numbers of the source), tags lose
+// their "-" and "+" marks, and {% generation %} tags (transformers'
+// AssistantTracker, which only records offsets) and comments disappear
+// but for their newlines.
+func rewrite(segs []segment) string {
+	var b strings.Builder
+	for _, s := range segs {
+		switch {
+		case s.kind == segText:
+			if s.text != "" {
+				b.WriteString(`{{ "`)
+				b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s.text))
+				b.WriteString(`" }}`)
+			}
+			if n := s.lines - strings.Count(s.text, "\n"); n > 0 {
+				b.WriteString("{#" + strings.Repeat("\n", n) + "#}")
+			}
+		case s.kind == segComment, s.kind == segStmt && (s.text == "generation" || s.text == "endgeneration" || s.text == "raw" || s.text == "endraw"):
+			b.WriteString("{#" + strings.Repeat("\n", s.lines) + "#}")
+		case s.kind == segExpr:
+			b.WriteString("{{ " + splitBraces(s.text) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " }}")
+		default:
+			b.WriteString("{% " + splitBraces(s.text) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " %}")
+		}
+	}
+	return b.String()
+}
+
+// splitBraces puts a space between the two braces of a "}}" that closes
+// nested dict literals outside string literals: Jinja's lexer counts
+// brackets, the engine's scanner would end the tag there.
+func splitBraces(s string) string {
+	if !strings.Contains(s, "}}") && !strings.Contains(s, "%}") {
+		return s
+	}
+	var b strings.Builder
+	var q byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case q != 0 && c == '\\' && i+1 < len(s):
+			b.WriteByte(c)
+			i++
+			c = s[i]
+		case q != 0 && c == q:
+			q = 0
+		case q == 0 && (c == '\'' || c == '"'):
+			q = c
+		case q == 0 && c == '}' && i > 0 && (s[i-1] == '}' || s[i-1] == '%'):
+			b.WriteByte(' ')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Render renders the conversation msgs.
+func (t *Template) Render(msgs []Message, opt Options) (string, error) {
+	vals := make(map[string]jinja.Value, 8+len(opt.Vars)+len(t.SpecialTokens))
+	for k, v := range opt.Vars {
+		vals[k] = jinja.FromGoValue(v)
+	}
+	tokens := maps.Clone(t.SpecialTokens)
+	if tokens == nil {
+		tokens = map[string]string{}
+	}
+	if opt.BOS != "" {
+		tokens["bos_token"] = opt.BOS
+	}
+	if opt.EOS != "" {
+		tokens["eos_token"] = opt.EOS
+	}
+	for k, v := range tokens {
+		vals[k] = jinja.NewString(v)
+	}
+	list := make([]jinja.Value, len(msgs))
+	for i, m := range msgs {
+		d := jinja.NewDict()
+		d.AsDict().Set("role", jinja.NewString(m.Role))
+		d.AsDict().Set("content", jinja.NewString(m.Content))
+		list[i] = d
+	}
+	vals["messages"] = jinja.NewList(list)
+	vals["add_generation_prompt"] = jinja.NewBool(opt.AddGenerationPrompt)
+	vals["tools"] = jinja.None()
+	vals["documents"] = jinja.None()
+	var raised error
+	vals["raise_exception"] = jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		msg := ""
+		if len(args) > 0 && args[0].IsString() {
+			msg = args[0].AsString()
+		} else if len(args) > 0 {
+			msg = args[0].String()
+		}
+		raised = fmt.Errorf("%w: %s", ErrRaised, msg)
+		return jinja.Undefined(), raised
+	})
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	vals["strftime_now"] = jinja.NewCallable("strftime_now", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		if len(args) != 1 || !args[0].IsString() {
+			return jinja.Undefined(), errors.New("strftime_now takes one format string")
+		}
+		return jinja.NewString(strftime(now(), args[0].AsString())), nil
+	})
+	out, err := t.prog.RenderValues(vals)
+	if err != nil {
+		if raised != nil {
+			return "", &Error{Name: t.Name, Msg: strings.TrimPrefix(raised.Error(), ErrRaised.Error()+": "), Err: raised}
+		}
+		return "", engineError(t.Name, err)
+	}
+	return out, nil
+}
+
+// engineError turns the engine's "line N: ..." errors into an *Error.
+func engineError(name string, err error) *Error {
+	msg := err.Error()
+	for _, p := range []string{"jinja scan: ", "jinja parse: ", "jinja: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	e := &Error{Name: name, Err: err}
+	if n, rest, ok := strings.Cut(msg, ": "); ok {
+		var line int
+		if _, serr := fmt.Sscanf(n, "line %d", &line); serr == nil {
+			e.Line, msg = line, rest
+		}
+	}
+	e.Msg = msg
+	return e
+}
