@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/gomerge/gomerge/chat"
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/lora"
@@ -20,23 +19,35 @@ import (
 	"github.com/gomerge/gomerge/tokenizer"
 )
 
-// Message is one turn of a conversation.
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
+// Message is one turn of a conversation, as package chat renders it.
+type Message = chat.Message
 
 // A Renderer renders messages with the chat template of the tokenizer in
 // dir (add_generation_prompt as given). ok is false when the tokenizer
-// has no chat template; the prompt is then used as a plain completion.
+// has no chat template; the prompt is then used as a plain completion
+// (PlainPrompt, tokenized with the tokenizer's special tokens).
 type Renderer func(dir string, tok *tokenizer.Tokenizer, msgs []Message, addGenerationPrompt bool) (text string, ok bool, err error)
+
+// ChatRenderer renders with package chat: the directory's
+// chat_template.jinja or tokenizer_config.json's default template, as
+// transformers' apply_chat_template(tokenize=False).
+func ChatRenderer(dir string, _ *tokenizer.Tokenizer, msgs []Message, addGen bool) (string, bool, error) {
+	t, err := chat.Load(dir, "")
+	if errors.Is(err, chat.ErrNoTemplate) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	text, err := t.Render(msgs, chat.Options{AddGenerationPrompt: addGen})
+	return text, err == nil, err
+}
 
 // Options configure Open.
 type Options struct {
 	// Model configures how the router and experts are loaded.
 	Model model.Options
-	// Render renders chat templates; nil uses plain text (see
-	// PlainPrompt) and refuses tokenizers that have a template.
+	// Render renders chat templates; nil is ChatRenderer.
 	Render Renderer
 	// Logger receives routing decisions and loads; nil means
 	// slog.Default().
@@ -224,7 +235,7 @@ func softmax(x []float32) []float64 {
 // tokenizer's chat template (without a generation prompt, as the
 // original's notebooks render it), or PlainPrompt when it has none.
 func (k *Kraken) RouteMessages(msgs []Message) (*Route, error) {
-	text, err := k.render(k.routerDir(), k.rtok, msgs, false)
+	text, _, err := k.render(k.routerDir(), k.rtok, msgs, false)
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
@@ -248,30 +259,21 @@ func PlainPrompt(msgs []Message) string {
 	return strings.Join(parts, "\n")
 }
 
-// ErrNoRenderer is returned when a tokenizer has a chat template but no
-// Renderer was given.
-var ErrNoRenderer = errors.New("the tokenizer has a chat template and no renderer was given")
-
-func hasTemplate(dir string, tok *tokenizer.Tokenizer) bool {
-	if tc := tok.Config.Tokenizer; tc != nil && (tc.ChatTemplate != "" || len(tc.ChatTemplates) > 0) {
-		return true
+// render renders msgs for the tokenizer in dir and reports whether a chat
+// template did it.
+func (k *Kraken) render(dir string, tok *tokenizer.Tokenizer, msgs []Message, addGen bool) (string, bool, error) {
+	r := k.opt.Render
+	if r == nil {
+		r = ChatRenderer
 	}
-	_, err := os.Stat(filepath.Join(dir, "chat_template.jinja"))
-	return !errors.Is(err, fs.ErrNotExist)
-}
-
-func (k *Kraken) render(dir string, tok *tokenizer.Tokenizer, msgs []Message, addGen bool) (string, error) {
-	if k.opt.Render != nil {
-		text, ok, err := k.opt.Render(dir, tok, msgs, addGen)
-		if err != nil || ok {
-			return text, err
-		}
-		return PlainPrompt(msgs), nil
+	text, ok, err := r(dir, tok, msgs, addGen)
+	if err != nil {
+		return "", false, err
 	}
-	if hasTemplate(dir, tok) {
-		return "", fmt.Errorf("%s: %w", dir, ErrNoRenderer)
+	if !ok {
+		return PlainPrompt(msgs), false, nil
 	}
-	return PlainPrompt(msgs), nil
+	return text, true, nil
 }
 
 // Expert returns the expert for key, loading it on first use: the model
@@ -410,11 +412,15 @@ func (k *Kraken) Generate(ctx context.Context, msgs []Message, opt GenerateOptio
 	if err != nil {
 		return nil, err
 	}
-	prompt, err := k.render(e.TokDir, e.Tok, msgs, true)
+	prompt, templated, err := k.render(e.TokDir, e.Tok, msgs, true)
 	if err != nil {
 		return nil, fmt.Errorf("expert %s: %w", r.Expert, err)
 	}
-	ids := e.Tok.Encode(prompt, !e.rendered(k))
+	// A rendered template writes its own BOS: the text is encoded without
+	// special tokens, as apply_chat_template(tokenize=True) does (the
+	// original's tokenizer(text) call would add a second BOS). A plain
+	// completion gets them.
+	ids := e.Tok.Encode(prompt, !templated)
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("expert %s: the prompt has no tokens", r.Expert)
 	}
@@ -431,14 +437,6 @@ func (k *Kraken) Generate(ctx context.Context, msgs []Message, opt GenerateOptio
 	toks, err := s.Generate(ctx, opt.GenerateOptions, opt.Stream)
 	a := &Answer{Route: *r, Prompt: prompt, PromptIDs: ids, Tokens: toks, Text: e.Tok.Decode(toks, true)}
 	return a, err
-}
-
-// rendered reports whether the expert's prompts come from a chat template,
-// which writes its own BOS: the original tokenizes the rendered text with
-// the tokenizer's defaults, but a plain completion needs the special
-// tokens added.
-func (e *Expert) rendered(k *Kraken) bool {
-	return k.opt.Render != nil && hasTemplate(e.TokDir, e.Tok)
 }
 
 func (k *Kraken) labelID(label string) int {

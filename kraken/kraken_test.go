@@ -457,3 +457,59 @@ func TestKrakenLoRA(t *testing.T) {
 		}
 	}
 }
+
+// An expert whose tokenizer has a chat template is prompted with the
+// conversation rendered by it (with the generation prompt), encoded
+// without adding special tokens: a template writes its own.
+func TestKrakenChatTemplate(t *testing.T) {
+	d, r := routerFix(t)
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "templated")
+	if err := copyDir(d.experts[0], tmpl); err != nil {
+		t.Fatal(err)
+	}
+	const src = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
+	writeJSON(t, filepath.Join(tmpl, "tokenizer_config.json"), map[string]any{
+		"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": true, "chat_template": src,
+	})
+	cfg := map[string]any{
+		"models":        map[string]string{"expert1": tmpl, "expert2": d.experts[1], "expert3": d.experts[2]},
+		"tokenizers":    map[string]string{"expert1": tmpl, "expert2": d.experts[1], "expert3": d.experts[2]},
+		"class_indices": map[string]int{"expert1": 0, "expert2": 1, "expert3": 2},
+		"router":        r.dir,
+		"model_type":    "kraken",
+	}
+	raw, _ := json.Marshal(cfg)
+	c, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "k")
+	if _, err := Build(c, out, BuildOptions{Dir: dir, WriteOptions: WriteOptions{Logger: quiet}}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := Open(out, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Once upon a time, there was a little girl named Lily."}}
+	a, err := k.Generate(context.Background(), msgs, GenerateOptions{GenerateOptions: model.GenerateOptions{MaxNewTokens: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "system: Be brief.\nuser: Once upon a time, there was a little girl named Lily.\nassistant:"
+	if a.Expert != "expert1" || a.Prompt != want {
+		t.Fatalf("expert %s, prompt %q, want expert1 and %q", a.Expert, a.Prompt, want)
+	}
+	tok, err := tokenizer.Load(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tok.Encode(want, false); !slices.Equal(a.PromptIDs, ids) || ids[0] == 1 {
+		t.Errorf("prompt ids %v, want %v (no BOS added to a rendered template)", a.PromptIDs, ids)
+	}
+	// The router has no template: it classifies the messages' text.
+	if a.Route.Text != "Be brief.\nOnce upon a time, there was a little girl named Lily." {
+		t.Errorf("router text %q", a.Route.Text)
+	}
+}
