@@ -407,6 +407,11 @@ func (k *Kraken) Generate(ctx context.Context, msgs []Message, opt GenerateOptio
 	if err != nil {
 		return nil, err
 	}
+	return k.answer(ctx, r, msgs, opt)
+}
+
+// answer lets the expert r chose answer msgs.
+func (k *Kraken) answer(ctx context.Context, r *Route, msgs []Message, opt GenerateOptions) (*Answer, error) {
 	k.log.Info("routing", "expert", r.Expert, "label", r.Label, "p", r.Probs[k.labelID(r.Label)])
 	e, err := k.Expert(r.Expert)
 	if err != nil {

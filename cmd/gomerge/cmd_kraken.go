@@ -213,9 +213,12 @@ kraken_model): the router classifies the conversation, class_indices maps
 the top label to an expert, and that expert (for Kraken-LoRA, the base with
 the chosen adapter applied in memory) answers the prompt rendered with its
 own tokenizer's chat template (a model without one gets the raw prompt,
-with its special tokens). The first line names the expert; --json prints
-expert, label, probabilities, text and tokens. --max-new-tokens 0 routes
-without generating. Experts must be local directories.
+with its special tokens). With --rendered the prompt is a conversation
+already rendered with the router's template, and the messages are recovered
+from it as the original's generate does. The first line names the expert;
+--json prints expert, label, probabilities, text and tokens.
+--max-new-tokens 0 routes without generating. Experts must be local
+directories.
 
 examples:
   gomerge kraken route ./my-kraken --prompt "Once upon a time"
@@ -231,6 +234,7 @@ func runKrakenRoute(ctx context.Context, args []string, stdout, stderr io.Writer
 	temperature := fs.Float64("temperature", 0, "sampling temperature; 0 is greedy")
 	topP := fs.Float64("top-p", 1, "nucleus sampling threshold")
 	seedFlag := fs.Uint64("seed", 0, "sampling seed")
+	rendered := fs.Bool("rendered", false, "the prompt is a conversation already rendered with the router's chat template, as the original's generate receives it: route the whole text and recover the messages from it")
 	jsonOut := fs.Bool("json", false, "print one JSON object on stdout")
 	var verbose counter
 	verbosity(fs, &verbose)
@@ -241,7 +245,7 @@ func runKrakenRoute(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return exitUsage
 	}
-	if len(pos) != 1 {
+	if len(pos) != 1 || *rendered && *system != "" {
 		fmt.Fprint(stderr, krakenRouteUsage)
 		return exitUsage
 	}
@@ -264,7 +268,11 @@ func runKrakenRoute(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	msgs = append(msgs, kraken.Message{Role: "user", Content: *prompt})
 	if *maxNew <= 0 {
-		r, err := k.RouteMessages(msgs)
+		route := k.RouteMessages
+		if *rendered {
+			route = func([]kraken.Message) (*kraken.Route, error) { return k.RouteText(*prompt) }
+		}
+		r, err := route(msgs)
 		if err != nil {
 			return failure(ctx, stderr, err, exitFailed)
 		}
@@ -280,8 +288,13 @@ func runKrakenRoute(ctx context.Context, args []string, stdout, stderr io.Writer
 		opt.Sampler = model.NewSampler(*temperature, *topP, 0, *seedFlag)
 	}
 	start := time.Now()
-	a, err := k.Generate(ctx, msgs, opt)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	var a *kraken.Answer
+	if *rendered {
+		a, err = k.GenerateRendered(ctx, *prompt, opt)
+	} else {
+		a, err = k.Generate(ctx, msgs, opt)
+	}
+	if a == nil || err != nil && !errors.Is(err, context.Canceled) {
 		return failure(ctx, stderr, err, exitFailed)
 	}
 	if *jsonOut {
