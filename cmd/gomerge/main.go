@@ -8,6 +8,7 @@
 //	gomerge extract-lora --model FT --base-model BASE --out-path DIR
 //	                                   extract a LoRA adapter (mergekit-extract-lora)
 //	gomerge doctor MODEL... [--json]   check special tokens, chat template, vocabulary
+//	gomerge chat MODEL [--prompt TEXT] talk to a model with its chat template
 //	gomerge tokensurgeon MODEL DONOR OUT [flags]
 //	                                   move MODEL onto DONOR's tokenizer
 //	gomerge tokensurgeon --align-special MODEL [DONOR] OUT
@@ -96,6 +97,8 @@ commands:
   gomerge eval MODEL --task NAME|FILE
                                    score a model or a config (merged in memory) with lm-eval semantics
   gomerge doctor MODEL...          check special tokens, chat template and vocabulary
+  gomerge chat MODEL [--prompt TEXT]
+                                   talk to a model or a config (merged in memory), with its chat template
   gomerge tokensurgeon MODEL DONOR OUT
                                    move MODEL onto DONOR's tokenizer (mergekit-tokensurgeon)
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
@@ -170,6 +173,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMulti(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "chat":
+		return runChat(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "convert-llama2c":
 		return runConvert(ctx, args[1:], stdout, stderr)
 	case "tokensurgeon":

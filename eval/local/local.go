@@ -140,3 +140,7 @@ func hasTokenizerFiles(dir string) bool {
 	}
 	return false
 }
+
+// Forward returns the forward pass itself, for generation
+// (model.Session).
+func (m *Model) Forward() *model.Model { return m.m }
