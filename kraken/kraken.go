@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -370,33 +371,16 @@ type Answer struct {
 }
 
 // StopIDs are the ids generation stops on for an expert: its
-// generation_config.json's, config.json's and tokenizer's EOS.
+// tokenizer's (generation_config.json, config.json, eos_token; see
+// tokenizer.StopIDs) and its model's config.json EOS.
 func (e *Expert) StopIDs() []int {
-	var ids []int
-	add := func(xs ...int) {
-		for _, x := range xs {
-			if x >= 0 && !contains(ids, x) {
-				ids = append(ids, x)
-			}
+	ids := e.Tok.StopIDs()
+	for _, id := range e.Model.EOS() {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
 		}
-	}
-	if g := e.Tok.Config.Generation; g != nil {
-		add(g.EOS...)
-	}
-	add(e.Model.EOS()...)
-	if s := e.Tok.Special().EOS; s.Found {
-		add(s.ID)
 	}
 	return ids
-}
-
-func contains(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Generate routes the conversation (RouteMessages), renders it with the

@@ -38,12 +38,14 @@ with config_dict and auto_map, the router's weights) and kraken_router/;
 experts are referenced (local directories by absolute path) or, with
 --copy-experts, copied into OUT/experts. Relative paths in CONFIG.json
 resolve against its directory. "train-router" trains the router, "route"
-runs one prompt through a built Kraken.
+runs one prompt through a built Kraken; "gomerge chat KRAKEN" talks to it
+(each answer by the expert the router picks, --json naming it).
 
 examples:
   gomerge kraken train-router --base ./Qwen2.5-0.5B --data routes.jsonl --out ./router
   gomerge kraken kraken.json ./my-kraken --copy-experts
   gomerge kraken route ./my-kraken --prompt "SELECT * FROM t" --json
+  gomerge chat ./my-kraken --prompt "SELECT * FROM t" --temperature 0 --json
 `
 
 // runKraken is `gomerge kraken CONFIG OUT` and its subcommands.

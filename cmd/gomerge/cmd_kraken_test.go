@@ -122,6 +122,21 @@ func TestKrakenCLI(t *testing.T) {
 		if !slices.Equal(ans.Tokens, want) || ans.Text != tok.Decode(want, true) {
 			t.Errorf("%s answered %v %q, its greedy generation is %v", ans.Expert, ans.Tokens, ans.Text, want)
 		}
+		// gomerge chat on the Kraken: the same expert, the same answer.
+		var turn struct {
+			Expert string `json:"expert"`
+			Text   string `json:"text"`
+			Tokens []int  `json:"tokens"`
+		}
+		for _, dir := range []string{kdir, filepath.Join(kdir, "kraken_model")} {
+			out = cmd("chat", dir, "--prompt", p["text"], "--temperature", "0", "--max-new-tokens", "8", "--json")
+			if err := json.Unmarshal(out, &turn); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if turn.Expert != p["label"] || !slices.Equal(turn.Tokens, want) || turn.Text != ans.Text {
+				t.Errorf("gomerge chat %s: expert %s %v %q, want %s %v %q", dir, turn.Expert, turn.Tokens, turn.Text, p["label"], want, ans.Text)
+			}
+		}
 	}
 }
 
