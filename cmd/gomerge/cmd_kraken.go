@@ -113,12 +113,13 @@ func runKraken(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-const krakenTrainUsage = `usage: gomerge kraken train-router --base MODEL --data FILE.jsonl --out DIR [flags]
+const krakenTrainUsage = `usage: gomerge kraken train-router --base MODEL --data FILE.jsonl|DIR --out DIR [flags]
 
 Trains a Kraken router: a sequence classifier made of the base model
 (frozen) and a linear head on the final hidden state of each prompt's last
 token, fitted by multinomial logistic regression. Each line of FILE.jsonl is
-{"text": "...", "label": "expert1"} (an integer label k becomes LABEL_k);
+{"text": "...", "label": "expert1"} (an integer label k becomes LABEL_k); a
+directory --data gives every *.jsonl file in it;
 labels, sorted, become id2label. A share of each label's examples (--holdout)
 is kept out, seeded, and the report gives held-out accuracy, per-label
 precision and recall, and the confusion matrix. DIR is a transformers
@@ -134,7 +135,7 @@ func runKrakenTrainRouter(ctx context.Context, args []string, stdout, stderr io.
 	fs := flag.NewFlagSet("gomerge kraken train-router", flag.ContinueOnError)
 	setUsage(fs, stderr, krakenTrainUsage)
 	base := fs.String("base", "", "the base model directory (config.json, safetensors, tokenizer)")
-	data := fs.String("data", "", "labelled prompts, JSON lines {\"text\", \"label\"}")
+	data := fs.String("data", "", "labelled prompts, JSON lines {\"text\", \"label\"}: a file, or a directory of *.jsonl files")
 	out := fs.String("out", "", "the router directory to write")
 	seedFlag := fs.Uint64("seed", 42, "seed of the held-out split")
 	holdout := fs.Float64("holdout", 0.1, "share of each label's examples held out to measure accuracy (0: none)")
@@ -161,13 +162,7 @@ func runKrakenTrainRouter(ctx context.Context, args []string, stdout, stderr io.
 		return exitUsage
 	}
 	log := newLogger(stderr, int(verbose))
-	f, err := regfile.Open(*data)
-	if err != nil {
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitUsage
-	}
-	examples, err := kraken.ReadExamples(f, *data)
-	f.Close()
+	examples, err := readExampleFiles(*data)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
 		return exitUsage
@@ -311,6 +306,35 @@ func runKrakenRoute(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// readExampleFiles reads training data from a JSONL file, or from every
+// *.jsonl file of a directory in name order (Kraken's data comes as one
+// file per expert).
+func readExampleFiles(path string) ([]kraken.Example, error) {
+	files := []string{path}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		if files, err = filepath.Glob(filepath.Join(path, "*.jsonl")); err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s: no *.jsonl files", path)
+		}
+	}
+	var all []kraken.Example
+	for _, name := range files {
+		f, err := regfile.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		ex, err := kraken.ReadExamples(f, name)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ex...)
+	}
+	return all, nil
 }
 
 func indexOf(xs []string, x string) int {

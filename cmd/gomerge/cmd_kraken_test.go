@@ -73,6 +73,25 @@ func TestKrakenCLI(t *testing.T) {
 	if rep.Accuracy == nil || *rep.Accuracy < 0.95 || rep.HeldOut != 10 || !slices.Equal(rep.Labels, []string{"expert1", "expert2"}) {
 		t.Fatalf("report: %s", out)
 	}
+	// The same data as one file per label, in a directory: the same
+	// router.
+	split := filepath.Join(dir, "split")
+	os.Mkdir(split, 0o755)
+	for _, label := range []string{"expert1", "expert2"} {
+		var b bytes.Buffer
+		for _, line := range strings.SplitAfter(data.String(), "\n") {
+			if strings.Contains(line, `"label":"`+label+`"`) {
+				b.WriteString(line)
+			}
+		}
+		os.WriteFile(filepath.Join(split, label+".jsonl"), b.Bytes(), 0o644)
+	}
+	cmd("kraken", "train-router", "--base", base, "--data", split, "--out", filepath.Join(dir, "router2"), "--holdout", "0.25")
+	w1, _ := os.ReadFile(filepath.Join(dir, "router", "model.safetensors"))
+	w2, _ := os.ReadFile(filepath.Join(dir, "router2", "model.safetensors"))
+	if len(w1) == 0 || !bytes.Equal(w1, w2) {
+		t.Error("a directory of per-label files trains another router than the one file")
+	}
 	text := cmd("kraken", "train-router", "--base", base, "--data", filepath.Join(dir, "data.jsonl"), "--out", filepath.Join(dir, "router"),
 		"--holdout", "0.25")
 	if !strings.Contains(string(text), "held-out accuracy  1.0000") || !strings.Contains(string(text), "confusion") {
