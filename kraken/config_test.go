@@ -245,3 +245,39 @@ func FuzzReadExamples(f *testing.F) {
 		}
 	})
 }
+
+// Experts given by Hugging Face id are referenced verbatim; routing to one
+// says it must be local.
+func TestBuildHubExperts(t *testing.T) {
+	d, r := routerFix(t)
+	dir := t.TempDir()
+	c, err := Parse([]byte(`{"models": {"expert1": "org/story", "expert2": "` + d.experts[1] + `", "expert3": "org/math"},
+		"tokenizers": {"expert1": "org/story", "expert2": "` + d.experts[1] + `", "expert3": "org/math"},
+		"quantization": {"expert1": null, "expert2": null, "expert3": null},
+		"class_indices": {"expert1": 0, "expert2": 1, "expert3": 2}, "router": "` + r.dir + `", "model_type": "kraken"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "k")
+	res, err := Build(c, out, BuildOptions{Dir: dir, WriteOptions: WriteOptions{Logger: quiet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Experts["expert1"] != "org/story" || res.Experts["expert2"] != d.experts[1] {
+		t.Errorf("experts %v", res.Experts)
+	}
+	if _, err := Build(c, filepath.Join(dir, "k2"), BuildOptions{Dir: dir, CopyExperts: true, WriteOptions: WriteOptions{Logger: quiet}}); err == nil ||
+		!strings.Contains(err.Error(), `"org/story" is not a local directory, so it cannot be copied`) {
+		t.Errorf("copying a hub expert: %v", err)
+	}
+	k, err := Open(out, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Expert("expert2"); err != nil {
+		t.Error(err)
+	}
+	if _, err := k.Expert("expert1"); err == nil || !strings.Contains(err.Error(), `tokenizers.expert1 "org/story" is not a local directory`) {
+		t.Errorf("hub expert: %v", err)
+	}
+}
