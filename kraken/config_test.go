@@ -3,8 +3,11 @@ package kraken
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -279,5 +282,33 @@ func TestBuildHubExperts(t *testing.T) {
 	}
 	if _, err := k.Expert("expert1"); err == nil || !strings.Contains(err.Error(), `tokenizers.expert1 "org/story" is not a local directory`) {
 		t.Errorf("hub expert: %v", err)
+	}
+}
+
+// The head fits separable features, and does not depend on the number of
+// CPUs computing the gradient.
+func TestFitSoftmax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	f := &features{hidden: 8}
+	for i := range 300 {
+		y := i % 3
+		x := make([]float32, 8)
+		for j := range x {
+			x[j] = float32(rng.NormFloat64())
+		}
+		x[y] += 3
+		f.x, f.y = append(f.x, x), append(f.y, y)
+	}
+	prev := runtime.GOMAXPROCS(1)
+	w1, _, loss := fitSoftmax(f, 3, 1e-3, 500)
+	runtime.GOMAXPROCS(4)
+	w4, _, _ := fitSoftmax(f, 3, 1e-3, 500)
+	runtime.GOMAXPROCS(prev)
+	if !slices.Equal(w1, w4) {
+		t.Error("the head depends on GOMAXPROCS")
+	}
+	acc, _ := score(&Head{Labels: []string{"a", "b", "c"}, Weight: w1}, f)
+	if acc < 0.97 || loss > 0.2 {
+		t.Errorf("train accuracy %g, loss %g", acc, loss)
 	}
 }

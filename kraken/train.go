@@ -11,9 +11,12 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/tokenizer"
@@ -342,8 +345,11 @@ func featurize(ctx context.Context, base *model.Model, tok *tokenizer.Tokenizer,
 // fitSoftmax minimises the mean cross-entropy of softmax(W x) plus
 // l2/2·|W|² by Nesterov-accelerated gradient descent with step 1/L, L
 // bounding the loss's curvature (half the largest |x|², plus l2). It
-// stops after iters steps or once the gradient is negligible, and
-// returns W [k, hidden], the steps taken and the final loss.
+// stops after iters steps or once the gradient norm falls below 1e-6 of
+// its first value, and returns W [k, hidden], the steps taken and the
+// final loss. The gradient is summed over a fixed number of blocks of
+// examples, computed in parallel and added in block order, so the result
+// does not depend on the number of CPUs.
 func fitSoftmax(f *features, k int, l2 float64, iters int) ([]float32, int, float64) {
 	H := f.hidden
 	n := len(f.x)
@@ -360,49 +366,50 @@ func fitSoftmax(f *features, k int, l2 float64, iters int) ([]float32, int, floa
 	prev := make([]float64, k*H)
 	y := make([]float64, k*H)
 	grad := make([]float64, k*H)
-	logits := make([]float64, k)
-	loss := 0.0
+	const blocks = 16
+	parts := make([][]float64, blocks)
+	losses := make([]float64, blocks)
+	for b := range parts {
+		parts[b] = make([]float64, k*H)
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	loss, first := 0.0, 0.0
 	steps := 0
 	t := 1.0
 	for steps < iters {
 		steps++
 		// Gradient at the look-ahead point y.
+		for b := range blocks {
+			g.Go(func() error {
+				losses[b] = softmaxGrad(parts[b], y, f, k, b*n/blocks, (b+1)*n/blocks)
+				return nil
+			})
+		}
+		g.Wait()
 		clear(grad)
 		loss = 0
-		for i, x := range f.x {
-			for c := range k {
-				s := 0.0
-				row := y[c*H : (c+1)*H]
-				for j, v := range x {
-					s += row[j] * float64(v)
-				}
-				logits[c] = s
-			}
-			lse := logSumExp(logits)
-			loss += lse - logits[f.y[i]]
-			for c := range k {
-				g := math.Exp(logits[c] - lse)
-				if c == f.y[i] {
-					g--
-				}
-				g /= float64(n)
-				row := grad[c*H : (c+1)*H]
-				for j, v := range x {
-					row[j] += g * float64(v)
-				}
+		for b := range blocks {
+			loss += losses[b]
+			for j, v := range parts[b] {
+				grad[j] += v
 			}
 		}
 		loss /= float64(n)
 		norm := 0.0
 		for j := range grad {
-			grad[j] += l2 * y[j]
+			grad[j] = grad[j]/float64(n) + l2*y[j]
 			norm += grad[j] * grad[j]
+		}
+		norm = math.Sqrt(norm)
+		if steps == 1 {
+			first = norm
 		}
 		copy(prev, w)
 		for j := range w {
 			w[j] = y[j] - step*grad[j]
 		}
-		if math.Sqrt(norm) < 1e-7 {
+		if norm <= 1e-6*first {
 			break
 		}
 		tNext := (1 + math.Sqrt(1+4*t*t)) / 2
@@ -417,6 +424,39 @@ func fitSoftmax(f *features, k int, l2 float64, iters int) ([]float32, int, floa
 		out[j] = float32(v)
 	}
 	return out, steps, loss
+}
+
+// softmaxGrad writes into grad the summed cross-entropy gradient of
+// examples [lo, hi) at weights w and returns their summed loss.
+func softmaxGrad(grad, w []float64, f *features, k, lo, hi int) float64 {
+	H := f.hidden
+	clear(grad)
+	logits := make([]float64, k)
+	loss := 0.0
+	for i := lo; i < hi; i++ {
+		x := f.x[i]
+		for c := range k {
+			s := 0.0
+			row := w[c*H : (c+1)*H]
+			for j, v := range x {
+				s += row[j] * float64(v)
+			}
+			logits[c] = s
+		}
+		lse := logSumExp(logits)
+		loss += lse - logits[f.y[i]]
+		for c := range k {
+			p := math.Exp(logits[c] - lse)
+			if c == f.y[i] {
+				p--
+			}
+			row := grad[c*H : (c+1)*H]
+			for j, v := range x {
+				row[j] += p * float64(v)
+			}
+		}
+	}
+	return loss
 }
 
 func logSumExp(x []float64) float64 {
