@@ -66,6 +66,7 @@ type Kraken struct {
 	Config *Config
 	router *model.Classifier
 	rtok   *tokenizer.Tokenizer
+	rdir   string
 	opt    Options
 	log    *slog.Logger
 
@@ -154,6 +155,7 @@ func Open(dir string, opt Options) (*Kraken, error) {
 	if err != nil {
 		return nil, err
 	}
+	k.rdir = rdir
 	if k.router, err = model.OpenClassifier(rdir, opt.Model); err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
@@ -236,28 +238,22 @@ func softmax(x []float32) []float64 {
 // tokenizer's chat template (without a generation prompt, as the
 // original's notebooks render it), or PlainPrompt when it has none.
 func (k *Kraken) RouteMessages(msgs []Message) (*Route, error) {
-	text, _, err := k.render(k.routerDir(), k.rtok, msgs, false)
+	text, _, err := k.render(k.rdir, k.rtok, msgs, false)
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
 	return k.RouteText(text)
 }
 
-func (k *Kraken) routerDir() string {
-	d, _ := k.local("router", k.Config.Router)
-	return d
-}
-
 // PlainPrompt is the prompt a model without a chat template gets: the
-// messages' contents, one per line (for a single message, its content).
+// messages' contents concatenated, as gomerge chat builds it (for a single
+// message, its content).
 func PlainPrompt(msgs []Message) string {
-	parts := make([]string, 0, len(msgs))
+	var b strings.Builder
 	for _, m := range msgs {
-		if m.Content != "" {
-			parts = append(parts, m.Content)
-		}
+		b.WriteString(m.Content)
 	}
-	return strings.Join(parts, "\n")
+	return b.String()
 }
 
 // render renders msgs for the tokenizer in dir and reports whether a chat

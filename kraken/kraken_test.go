@@ -509,7 +509,7 @@ func TestKrakenChatTemplate(t *testing.T) {
 		t.Errorf("prompt ids %v, want %v (no BOS added to a rendered template)", a.PromptIDs, ids)
 	}
 	// The router has no template: it classifies the messages' text.
-	if a.Route.Text != "Be brief.\nOnce upon a time, there was a little girl named Lily." {
+	if a.Route.Text != "Be brief.Once upon a time, there was a little girl named Lily." {
 		t.Errorf("router text %q", a.Route.Text)
 	}
 }

@@ -101,7 +101,7 @@ func RecoverMessages(text, template, eosToken string) []Message {
 // chosen expert answers them.
 func (k *Kraken) GenerateRendered(ctx context.Context, text string, opt GenerateOptions) (*Answer, error) {
 	var template string
-	if t, err := chat.Load(k.routerDir(), ""); err == nil {
+	if t, err := chat.Load(k.rdir, ""); err == nil {
 		template = t.Source()
 	}
 	eos := ""
