@@ -2,6 +2,7 @@ package kraken
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -300,9 +301,9 @@ func TestFitSoftmax(t *testing.T) {
 		f.x, f.y = append(f.x, x), append(f.y, y)
 	}
 	prev := runtime.GOMAXPROCS(1)
-	w1, _, loss := fitSoftmax(f, 3, 1e-3, 500)
+	w1, _, loss, _ := fitSoftmax(context.Background(), f, 3, 1e-3, 500)
 	runtime.GOMAXPROCS(4)
-	w4, _, _ := fitSoftmax(f, 3, 1e-3, 500)
+	w4, _, _, _ := fitSoftmax(context.Background(), f, 3, 1e-3, 500)
 	runtime.GOMAXPROCS(prev)
 	if !slices.Equal(w1, w4) {
 		t.Error("the head depends on GOMAXPROCS")
@@ -310,5 +311,10 @@ func TestFitSoftmax(t *testing.T) {
 	acc, _ := score(&Head{Labels: []string{"a", "b", "c"}, Weight: w1}, f)
 	if acc < 0.97 || loss > 0.2 {
 		t.Errorf("train accuracy %g, loss %g", acc, loss)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, _, err := fitSoftmax(ctx, f, 3, 1e-3, 500); err != context.Canceled {
+		t.Errorf("cancelled fit: %v", err)
 	}
 }

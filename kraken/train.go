@@ -104,6 +104,9 @@ type TrainOptions struct {
 	MaxTokens int
 	// Logger receives progress; nil means slog.Default().
 	Logger *slog.Logger
+	// Progress, if set, is called after each example's features are
+	// computed, with the number done and the total.
+	Progress func(done, total int)
 }
 
 // Head is a trained sequence-classification head on a base model.
@@ -186,15 +189,23 @@ func TrainRouter(ctx context.Context, base *model.Model, tok *tokenizer.Tokenize
 	pad := padID(base, tok)
 	train, held := split(examples, labels, opt.HoldOut, opt.Seed)
 	log.Info("router features", "train", len(train), "held_out", len(held), "labels", len(labels))
-	ftrain, err := featurize(ctx, base, tok, train, labels, pad, opt.MaxTokens)
+	progress := func(done int) {
+		if opt.Progress != nil {
+			opt.Progress(done, len(train)+len(held))
+		}
+	}
+	ftrain, err := featurize(ctx, base, tok, train, labels, pad, opt.MaxTokens, func(i int) { progress(i) })
 	if err != nil {
 		return nil, nil, err
 	}
-	fheld, err := featurize(ctx, base, tok, held, labels, pad, opt.MaxTokens)
+	fheld, err := featurize(ctx, base, tok, held, labels, pad, opt.MaxTokens, func(i int) { progress(len(train) + i) })
 	if err != nil {
 		return nil, nil, err
 	}
-	w, steps, loss := fitSoftmax(ftrain, len(labels), opt.L2, opt.Iterations)
+	w, steps, loss, err := fitSoftmax(ctx, ftrain, len(labels), opt.L2, opt.Iterations)
+	if err != nil {
+		return nil, nil, err
+	}
 	head := &Head{Labels: labels, Weight: w, Pad: pad}
 	rep := &Report{Labels: labels, Train: len(train), HeldOut: len(held), Seed: opt.Seed, Hidden: base.HiddenSize(),
 		Steps: steps, Loss: loss}
@@ -322,7 +333,7 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func featurize(ctx context.Context, base *model.Model, tok *tokenizer.Tokenizer, ex []Example, labels []string, pad, maxTokens int) (*features, error) {
+func featurize(ctx context.Context, base *model.Model, tok *tokenizer.Tokenizer, ex []Example, labels []string, pad, maxTokens int, done func(int)) (*features, error) {
 	f := &features{hidden: base.HiddenSize()}
 	for i, e := range ex {
 		if err := ctx.Err(); err != nil {
@@ -338,6 +349,7 @@ func featurize(ctx context.Context, base *model.Model, tok *tokenizer.Tokenizer,
 		}
 		f.x = append(f.x, h)
 		f.y = append(f.y, slices.Index(labels, e.Label))
+		done(i + 1)
 	}
 	return f, nil
 }
@@ -347,10 +359,10 @@ func featurize(ctx context.Context, base *model.Model, tok *tokenizer.Tokenizer,
 // bounding the loss's curvature (half the largest |x|², plus l2). It
 // stops after iters steps or once the gradient norm falls below 1e-6 of
 // its first value, and returns W [k, hidden], the steps taken and the
-// final loss. The gradient is summed over a fixed number of blocks of
+// final loss; a cancelled ctx stops it with ctx's error. The gradient is summed over a fixed number of blocks of
 // examples, computed in parallel and added in block order, so the result
 // does not depend on the number of CPUs.
-func fitSoftmax(f *features, k int, l2 float64, iters int) ([]float32, int, float64) {
+func fitSoftmax(ctx context.Context, f *features, k int, l2 float64, iters int) ([]float32, int, float64, error) {
 	H := f.hidden
 	n := len(f.x)
 	maxSq := 0.0
@@ -378,6 +390,9 @@ func fitSoftmax(f *features, k int, l2 float64, iters int) ([]float32, int, floa
 	steps := 0
 	t := 1.0
 	for steps < iters {
+		if err := ctx.Err(); err != nil {
+			return nil, steps, loss, err
+		}
 		steps++
 		// Gradient at the look-ahead point y.
 		for b := range blocks {
@@ -423,7 +438,7 @@ func fitSoftmax(f *features, k int, l2 float64, iters int) ([]float32, int, floa
 	for j, v := range w {
 		out[j] = float32(v)
 	}
-	return out, steps, loss
+	return out, steps, loss, nil
 }
 
 // softmaxGrad writes into grad the summed cross-entropy gradient of

@@ -179,8 +179,16 @@ func runKrakenTrainRouter(ctx context.Context, args []string, stdout, stderr io.
 	if *holdout == 0 {
 		opt.HoldOut = -1
 	}
+	var bar *progress
+	if !*jsonOut && isTerminal(stderr) {
+		bar = newCountProgress(stderr, "router features", "prompts")
+		opt.Progress = func(done, total int) { bar.update(int64(done), int64(total)) }
+	}
 	start := time.Now()
 	head, rep, err := kraken.TrainRouter(ctx, m, tok, examples, opt)
+	if bar != nil {
+		bar.finish()
+	}
 	if err != nil {
 		return failure(ctx, stderr, err, exitUsage)
 	}
