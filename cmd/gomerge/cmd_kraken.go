@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/internal/regfile"
@@ -24,16 +27,16 @@ var krakenSubcommands = map[string]func(ctx context.Context, args []string, stdo
 	"route":        runKrakenRoute,
 }
 
-const krakenUsage = `usage: gomerge kraken CONFIG.json OUT [--copy-experts] [flags]
+const krakenUsage = `usage: gomerge kraken CONFIG.json|CONFIG.yml OUT [--copy-experts] [flags]
        gomerge kraken train-router --base MODEL --data FILE.jsonl --out DIR [flags]
        gomerge kraken route KRAKEN --prompt TEXT [--json]
 
 Builds a Kraken (cognitivecomputations/kraken): a sequence-classification
 router that picks, per prompt, one whole expert model (or, for Kraken-LoRA,
 one LoRA adapter on a shared base) to answer. CONFIG.json is Kraken's source
-config: models, tokenizers, class_indices, router, model_type "kraken",
-optional lora_adapters (and models.base) for Kraken-LoRA; quantization is
-kept for Python and ignored by gomerge. OUT gets kraken_model/ (config.json
+config (or the same fields in YAML): models, tokenizers, class_indices,
+router, model_type "kraken", optional lora_adapters (and models.base) for
+Kraken-LoRA; quantization is kept for Python and ignored by gomerge. OUT gets kraken_model/ (config.json
 with config_dict and auto_map, the router's weights) and kraken_router/;
 experts are referenced (local directories by absolute path) or, with
 --copy-experts, copied into OUT/experts. Relative paths in CONFIG.json
@@ -85,6 +88,18 @@ func runKraken(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
 		return exitUsage
+	}
+	if ext := filepath.Ext(pos[0]); ext == ".yml" || ext == ".yaml" {
+		// The same fields written as YAML.
+		var v any
+		if err := yaml.Unmarshal(raw, &v); err != nil {
+			fmt.Fprintf(stderr, "gomerge: %s: %v\n", pos[0], err)
+			return exitUsage
+		}
+		if raw, err = json.Marshal(v); err != nil {
+			fmt.Fprintf(stderr, "gomerge: %s: %v\n", pos[0], err)
+			return exitUsage
+		}
 	}
 	cfg, err := kraken.Parse(raw)
 	if err != nil {

@@ -159,6 +159,19 @@ func TestKrakenCLI(t *testing.T) {
 	}
 }
 
+// A YAML config with the same fields builds the same Kraken config.
+func TestKrakenCLIYAML(t *testing.T) {
+	dir := t.TempDir()
+	yml := "models: {expert1: a, expert2: b}\ntokenizers: {expert1: a, expert2: b}\nquantization: null\n" +
+		"class_indices: {LABEL_0: 0, LABEL_1: 1, LABEL_2: 7}\nrouter: r\nmodel_type: kraken\n"
+	os.WriteFile(filepath.Join(dir, "k.yml"), []byte(yml), 0o644)
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"kraken", filepath.Join(dir, "k.yml"), filepath.Join(dir, "out")}, io.Discard, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), `class_indices["LABEL_2"] is 7`) {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}
+
 func TestKrakenCLIRefuses(t *testing.T) {
 	dir := t.TempDir()
 	six := `{"models": {"expert1": "a", "expert2": "a", "expert3": "a", "expert4": "a", "expert5": "a", "expert6": "a"},
