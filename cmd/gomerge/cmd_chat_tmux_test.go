@@ -73,7 +73,9 @@ func TestChatTmuxCtrlC(t *testing.T) {
 	}
 	waitFor("the prompt again", prompt)
 	tmux("send-keys", "-t", "chat", "The dog", "Enter")
-	waitFor("a second answer", func(s string) bool { return strings.Count(s, "[interrupted]") == 1 && strings.Contains(s, "> The dog\n") && len(s) > len(strings.SplitN(s, "> The dog\n", 2)[0])+40 })
+	waitFor("a second answer", func(s string) bool {
+		return strings.Count(s, "[interrupted]") == 1 && strings.Contains(s, "> The dog\n") && len(s) > len(strings.SplitN(s, "> The dog\n", 2)[0])+40
+	})
 	tmux("send-keys", "-t", "chat", "C-c")
 	waitFor("the second answer to stop", func(s string) bool { return strings.Count(s, "[interrupted]") == 2 })
 	waitFor("the prompt after it", prompt)
