@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -134,10 +135,10 @@ func rewrite(segs []segment) string {
 			b.WriteString("{#" + strings.Repeat("\n", s.lines) + "#}")
 		case s.kind == segExpr:
 			fmt.Fprintf(&b, "{{ %s(%d) }}", lineMarker, s.line)
-			b.WriteString("{{ " + engineText(s.text) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " }}")
+			b.WriteString("{{ " + engineText(rewriteToJSON(s.text)) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " }}")
 		default:
 			fmt.Fprintf(&b, "{{ %s(%d) }}", lineMarker, s.line)
-			b.WriteString("{% " + engineText(s.text) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " %}")
+			b.WriteString("{% " + engineText(rewriteToJSON(s.text)) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " %}")
 		}
 	}
 	return b.String()
@@ -169,6 +170,33 @@ func engineText(s string) string {
 			i = k
 		case c == '}' && i > 0 && (s[i-1] == '}' || s[i-1] == '%'):
 			b.WriteString(" }")
+		case c >= '0' && c <= '9' && (i == 0 || !isWordByte(s[i-1]) && s[i-1] != '.'):
+			// The engine reads no exponent: 1e20 is written out.
+			k := i
+			for k < len(s) && (s[k] >= '0' && s[k] <= '9' || s[k] == '.' || s[k] == '_') {
+				k++
+			}
+			if k < len(s) && (s[k] == 'e' || s[k] == 'E') {
+				e := k + 1
+				if e < len(s) && (s[e] == '+' || s[e] == '-') {
+					e++
+				}
+				d := e
+				for d < len(s) && s[d] >= '0' && s[d] <= '9' {
+					d++
+				}
+				if v, err := strconv.ParseFloat(strings.ReplaceAll(s[i:d], "_", ""), 64); d > e && err == nil && !math.IsInf(v, 0) {
+					lit := strconv.FormatFloat(v, 'f', -1, 64)
+					if !strings.Contains(lit, ".") {
+						lit += ".0"
+					}
+					b.WriteString(lit)
+					i = d - 1
+					continue
+				}
+			}
+			b.WriteString(s[i:k])
+			i = k - 1
 		default:
 			b.WriteByte(c)
 		}
@@ -270,6 +298,7 @@ func (t *Template) Render(msgs []Message, opt Options) (string, error) {
 	vals["add_generation_prompt"] = jinja.NewBool(opt.AddGenerationPrompt)
 	vals["tools"] = jinja.None()
 	vals["documents"] = jinja.None()
+	vals[tojsonFunc] = jinja.NewCallable(tojsonFunc, tojson)
 	line := 0
 	vals[lineMarker] = jinja.NewCallable(lineMarker, func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 		if len(args) == 1 && args[0].IsInt() {
