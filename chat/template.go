@@ -107,6 +107,10 @@ func Parse(name, src string) (*Template, error) {
 // Source returns the template's source text.
 func (t *Template) Source() string { return t.src }
 
+// lineMarker is the function the rewritten template calls with the line
+// of each tag it reaches.
+const lineMarker = "__gomerge_line"
+
 // rewrite emits a template the engine renders without any whitespace
 // processing of its own: every text becomes a string literal in a {{ }}
 // (whose raw newlines keep the line numbers of the source), tags lose
@@ -114,10 +118,6 @@ func (t *Template) Source() string { return t.src }
 // AssistantTracker, which only records offsets) and comments disappear
 // but for their newlines. Before each tag a call of lineMarker records
 // the tag's line, so that an error while rendering can name it.
-// lineMarker is the function the rewritten template calls with the line
-// of each tag it reaches.
-const lineMarker = "__gomerge_line"
-
 func rewrite(segs []segment) string {
 	var b strings.Builder
 	for _, s := range segs {
