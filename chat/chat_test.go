@@ -32,14 +32,23 @@ func TestErrorsNameTheLine(t *testing.T) {
 	}
 }
 
-func TestRaise(t *testing.T) {
-	tmpl, err := Parse("t", "{% for m in messages %}{% if m.role == 'tool' %}{{ raise_exception('no tools: ' + m.content) }}{% endif %}{% endfor %}")
+func TestRenderErrorsNameTheLine(t *testing.T) {
+	tmpl, err := Parse("t", "{% for m in messages %}\n{% if m.role == 'tool' %}\n\n{{ raise_exception('no tools: ' + m.content) }}{% endif %}{% endfor %}")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = tmpl.Render([]Message{{"user", "a"}, {"tool", "b"}}, Options{})
-	if !errors.Is(err, ErrRaised) || !strings.HasSuffix(err.Error(), "no tools: b") {
-		t.Fatalf("error %v, want ErrRaised with the template's message", err)
+	var e *Error
+	if !errors.Is(err, ErrRaised) || !strings.HasSuffix(err.Error(), "no tools: b") || !errors.As(err, &e) || e.Line != 4 {
+		t.Fatalf("error %v, want ErrRaised on line 4 with the template's message", err)
+	}
+	tmpl, err = Parse("t", "a\n{{ messages[0].content }}\n{{ messages[0].content.frobnicate() }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tmpl.Render([]Message{{"user", "a"}}, Options{})
+	if !errors.As(err, &e) || e.Line != 3 || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("error %v, want one naming line 3", err)
 	}
 }
 
@@ -89,7 +98,7 @@ func TestLoadPrefersJinjaFile(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"{{ x }}", "{%- if a -%}\n  b\n{% endif %}", "{% raw %}{{{% endraw %}", "{# c #}{{ {'a': {'b': 1}} }}", "{% for m in messages %}{{ m.content | tojson }}{% endfor %}"} {
+	for _, s := range []string{"{{ x }}", "{%- if a -%}\n  b\n{% endif %}", "{% raw %}{{{% endraw %}", "{# c #}{{ {'a': {'b': 1}} }}", "{% for m in messages %}{{ m.content | tojson }}{% endfor %}", "{{ (a or b)|tojson(indent=1e1) ~ '\\u00e9\\x41' }}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {

@@ -16,7 +16,15 @@
 // for {%- -%}, lstrip_blocks and trim_blocks, and {% raw %}), so that the
 // rendered text matches Python's Jinja byte for byte, and checks filters
 // and tests against what the engine supports so that an unsupported
-// feature is an error naming its template line at Parse time. The tests
+// feature is an error naming its template line at Parse time. It also
+// replaces what the engine does differently from Python: string-literal
+// escapes (\uXXXX, \xhh, ...) and exponent number literals are decoded
+// before the engine sees them, "| tojson" becomes a call of transformers'
+// tojson (json.dumps with ensure_ascii=False, indent, separators,
+// sort_keys), and a line marker before each tag lets a rendering error
+// name its line. Known remaining differences: the engine's upper() maps ß
+// to ß (Python: SS), {{ none }} prints nothing (Python: None), and the %
+// string-formatting operator is not Python's. The tests
 // compare every template in testdata (and in ../shared when present) with
 // renderings made by tools/refgen/chat_templates.py.
 package chat

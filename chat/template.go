@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ardanlabs/jinja"
 )
@@ -104,12 +107,17 @@ func Parse(name, src string) (*Template, error) {
 // Source returns the template's source text.
 func (t *Template) Source() string { return t.src }
 
+// lineMarker is the function the rewritten template calls with the line
+// of each tag it reaches.
+const lineMarker = "__gomerge_line"
+
 // rewrite emits a template the engine renders without any whitespace
 // processing of its own: every text becomes a string literal in a {{ }}
 // (whose raw newlines keep the line numbers of the source), tags lose
 // their "-" and "+" marks, and {% generation %} tags (transformers'
 // AssistantTracker, which only records offsets) and comments disappear
-// but for their newlines.
+// but for their newlines. Before each tag a call of lineMarker records
+// the tag's line, so that an error while rendering can name it.
 func rewrite(segs []segment) string {
 	var b strings.Builder
 	for _, s := range segs {
@@ -126,38 +134,136 @@ func rewrite(segs []segment) string {
 		case s.kind == segComment, s.kind == segStmt && (s.text == "generation" || s.text == "endgeneration" || s.text == "raw" || s.text == "endraw"):
 			b.WriteString("{#" + strings.Repeat("\n", s.lines) + "#}")
 		case s.kind == segExpr:
-			b.WriteString("{{ " + splitBraces(s.text) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " }}")
+			fmt.Fprintf(&b, "{{ %s(%d) }}", lineMarker, s.line)
+			b.WriteString("{{ " + engineText(rewriteToJSON(s.text)) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " }}")
 		default:
-			b.WriteString("{% " + splitBraces(s.text) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " %}")
+			fmt.Fprintf(&b, "{{ %s(%d) }}", lineMarker, s.line)
+			b.WriteString("{% " + engineText(rewriteToJSON(s.text)) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " %}")
 		}
 	}
 	return b.String()
 }
 
-// splitBraces puts a space between the two braces of a "}}" that closes
-// nested dict literals outside string literals: Jinja's lexer counts
-// brackets, the engine's scanner would end the tag there.
-func splitBraces(s string) string {
-	if !strings.Contains(s, "}}") && !strings.Contains(s, "%}") {
-		return s
-	}
+// engineText adapts a tag's body to the engine: a "}}" or "%}" that
+// closes nested literals outside strings gets a space inside (Jinja's
+// lexer counts brackets; the engine's scanner would end the tag there),
+// and string literals are decoded as Python's unicode-escape codec does
+// (\xhh, \uXXXX, \r, ...) and written back with only the escapes the
+// engine knows, keeping their raw newlines as newlines after the literal so
+// that line numbers do not move.
+func engineText(s string) string {
 	var b strings.Builder
-	var q byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case q != 0 && c == '\\' && i+1 < len(s):
+		case c == '\'' || c == '"':
+			k := i + 1
+			for k < len(s) && s[k] != c {
+				if s[k] == '\\' {
+					k++
+				}
+				k++
+			}
+			lit := s[i+1 : min(k, len(s))]
+			b.WriteString(engineLiteral(decodeEscapes(lit)))
+			b.WriteString(strings.Repeat("\n", strings.Count(lit, "\n")))
+			i = k
+		case c == '}' && i > 0 && (s[i-1] == '}' || s[i-1] == '%'):
+			b.WriteString(" }")
+		case c >= '0' && c <= '9' && (i == 0 || !isWordByte(s[i-1]) && s[i-1] != '.'):
+			// The engine reads no exponent: 1e20 is written out.
+			k := i
+			for k < len(s) && (s[k] >= '0' && s[k] <= '9' || s[k] == '.' || s[k] == '_') {
+				k++
+			}
+			if k < len(s) && (s[k] == 'e' || s[k] == 'E') {
+				e := k + 1
+				if e < len(s) && (s[e] == '+' || s[e] == '-') {
+					e++
+				}
+				d := e
+				for d < len(s) && s[d] >= '0' && s[d] <= '9' {
+					d++
+				}
+				if v, err := strconv.ParseFloat(strings.ReplaceAll(s[i:d], "_", ""), 64); d > e && err == nil && !math.IsInf(v, 0) {
+					lit := strconv.FormatFloat(v, 'f', -1, 64)
+					if !strings.Contains(lit, ".") {
+						lit += ".0"
+					}
+					b.WriteString(lit)
+					i = d - 1
+					continue
+				}
+			}
+			b.WriteString(s[i:k])
+			i = k - 1
+		default:
 			b.WriteByte(c)
-			i++
-			c = s[i]
-		case q != 0 && c == q:
-			q = 0
-		case q == 0 && (c == '\'' || c == '"'):
-			q = c
-		case q == 0 && c == '}' && i > 0 && (s[i-1] == '}' || s[i-1] == '%'):
-			b.WriteByte(' ')
 		}
-		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// engineLiteral writes s as a double-quoted literal with the escapes the
+// engine decodes: \\, \", \n and \t.
+func engineLiteral(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`).Replace(s) + `"`
+}
+
+// decodeEscapes decodes a Jinja string literal's body as Python does
+// (str.encode("ascii", "backslashreplace").decode("unicode-escape")):
+// unknown escapes keep their backslash.
+func decodeEscapes(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch c := s[i]; c {
+		case '\n':
+			// A backslash before a raw newline joins the lines.
+		case '\\', '\'', '"':
+			b.WriteByte(c)
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		case 'x', 'u', 'U':
+			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[c]
+			if v, err := strconv.ParseUint(s[i+1:min(i+1+n, len(s))], 16, 32); err == nil && i+n < len(s) && utf8.ValidRune(rune(v)) {
+				b.WriteRune(rune(v))
+				i += n
+			} else {
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			}
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			k := i
+			for k < len(s) && k < i+3 && s[k] >= '0' && s[k] <= '7' {
+				k++
+			}
+			v, _ := strconv.ParseUint(s[i:k], 8, 32)
+			b.WriteRune(rune(v))
+			i = k - 1
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		}
 	}
 	return b.String()
 }
@@ -192,6 +298,14 @@ func (t *Template) Render(msgs []Message, opt Options) (string, error) {
 	vals["add_generation_prompt"] = jinja.NewBool(opt.AddGenerationPrompt)
 	vals["tools"] = jinja.None()
 	vals["documents"] = jinja.None()
+	vals[tojsonFunc] = jinja.NewCallable(tojsonFunc, tojson)
+	line := 0
+	vals[lineMarker] = jinja.NewCallable(lineMarker, func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		if len(args) == 1 && args[0].IsInt() {
+			line = int(args[0].AsInt())
+		}
+		return jinja.NewString(""), nil
+	})
 	var raised error
 	vals["raise_exception"] = jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 		msg := ""
@@ -216,9 +330,13 @@ func (t *Template) Render(msgs []Message, opt Options) (string, error) {
 	out, err := t.prog.RenderValues(vals)
 	if err != nil {
 		if raised != nil {
-			return "", &Error{Name: t.Name, Msg: strings.TrimPrefix(raised.Error(), ErrRaised.Error()+": "), Err: raised}
+			return "", &Error{Name: t.Name, Line: line, Msg: strings.TrimPrefix(raised.Error(), ErrRaised.Error()+": "), Err: raised}
 		}
-		return "", engineError(t.Name, err)
+		e := engineError(t.Name, err)
+		if e.Line == 0 {
+			e.Line = line
+		}
+		return "", e
 	}
 	return out, nil
 }

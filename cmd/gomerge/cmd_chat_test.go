@@ -214,3 +214,50 @@ func TestChatUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestChatMergeConfigAndMoE talks to a merge config merged in memory and
+// to a MoE built by gomerge moe, both made of two copies of stories260K:
+// each must answer as stories260K itself (a linear merge of equal models
+// is that model; a MoE of equal experts whose weights sum to 1 is too).
+func TestChatMergeConfigAndMoE(t *testing.T) {
+	a := storiesDir(t)
+	b := filepath.Join(t.TempDir(), "copy")
+	os.MkdirAll(b, 0o755)
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"} {
+		data, err := os.ReadFile(filepath.Join(a, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(b, f), data, 0o644)
+	}
+	args := []string{"--prompt", "Once upon a time", "--temperature", "0", "--max-new-tokens", "40", "--json"}
+	want := chatJSON(t, "", append([]string{a}, args...)...)
+	tmp := t.TempDir()
+	lin := filepath.Join(tmp, "linear.yml")
+	os.WriteFile(lin, []byte("merge_method: linear\ndtype: float32\nmodels:\n  - model: "+a+"\n    parameters: {weight: 0.5}\n  - model: "+b+"\n    parameters: {weight: 0.5}\n"), 0o644)
+	moeCfg := filepath.Join(tmp, "moe.yml")
+	os.WriteFile(moeCfg, []byte("base_model: "+a+"\ngate_mode: random\ndtype: float32\nexperts:\n  - source_model: "+a+"\n    positive_prompts: [\"a\"]\n  - source_model: "+b+"\n    positive_prompts: [\"b\"]\n"), 0o644)
+	moeDir := filepath.Join(tmp, "moe")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"moe", moeCfg, moeDir, "--random-seed", "1", "--quiet"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("moe: exit %d: %s", code, stderr.String())
+	}
+	for _, m := range []string{lin, moeDir} {
+		got := chatJSON(t, "", append([]string{m}, args...)...)
+		if !slices.Equal(got.Tokens, want.Tokens) || got.Text != want.Text {
+			t.Errorf("%s: %q %v, stories260K %q %v", m, got.Text, got.Tokens, want.Text, want.Tokens)
+		}
+	}
+}
+
+// TestChatStdinIsThePrompt checks that stdin (not a terminal) is the
+// one-shot prompt, as --prompt would give it.
+func TestChatStdinIsThePrompt(t *testing.T) {
+	dir := storiesDir(t)
+	args := []string{dir, "--temperature", "0", "--max-new-tokens", "20", "--json"}
+	a := chatJSON(t, "Lily and Ben\n", args...)
+	b := chatJSON(t, "", append(args, "--prompt", "Lily and Ben")...)
+	if !slices.Equal(a.Tokens, b.Tokens) || a.PromptTokens != b.PromptTokens || a.StopReason != "length" {
+		t.Errorf("stdin %+v, --prompt %+v", a, b)
+	}
+}
