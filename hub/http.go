@@ -99,8 +99,11 @@ func (c *Client) doRetries(ctx context.Context, hc *http.Client, mk func() (*htt
 			return resp, err
 		}
 		if try >= retries {
-			if err != nil {
+			if err != nil && try > 0 {
 				return nil, fmt.Errorf("hub: %s: %w (after %d tries)", what, err, try+1)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("hub: %s: %w", what, err)
 			}
 			return resp, nil
 		}

@@ -290,20 +290,29 @@ func (p *planner) refs() []ModelRef {
 	return out
 }
 
+// openModels opens every model, and when some cannot be opened returns
+// all of their errors (each a *ConfigError wrapping a *ModelError)
+// together with those of the parameter names, the other checks that need
+// no model.
 func (p *planner) openModels() error {
+	var errs []error
 	for _, ref := range p.refs() {
 		if err := p.res.ctx.Err(); err != nil {
 			return err
 		}
-		m, err := p.res.openSourceModel(ref)
+		m, err := p.res.openModel(ref)
 		if err != nil {
-			return p.errorf(ref.Pos, "%v", err)
+			errs = append(errs, &ConfigError{File: p.cfg.File, Pos: ref.Pos, Msg: err.Error(), Err: err})
+			continue
 		}
 		p.byKey[ref.Key()] = m
 		p.plan.Models = append(p.plan.Models, m)
 		if s, ok := m.Tensors.(interface{ Skipped() []string }); ok && len(s.Skipped()) > 0 {
 			p.warnf("model %s: skipped state dict entries that are not tensors: %s", ref.String(), cfgList(s.Skipped(), 8))
 		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(append(errs, p.checkParams())...)
 	}
 	if p.cfg.BaseModel != nil {
 		p.plan.Donor = p.byKey[p.cfg.BaseModel.Key()]

@@ -20,6 +20,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -125,12 +126,18 @@ const planUsage = `usage: gomerge plan CONFIG.yml [flags]
 
 Checks a config against the models' config.json and tensor headers without
 reading a weight (hub models: headers only, by range requests), and prints
-the output tensors, bytes, shards and peak memory. Exit 2 names the YAML
-line of each problem.
+the output tensors, bytes, shards, peak memory and the tokenizer the merge
+will write. Exit 2 names the YAML line of each problem, all at once.
+
+Hub models come from the Hugging Face cache first; for one the cache lacks,
+the hub is asked once, for at most 5 s (HF_HUB_ETAG_TIMEOUT), and once it
+has not answered the other models are looked up in the cache alone. Every
+model that was not found is listed at the end (--json: unresolved_models).
 
 examples:
   gomerge plan config.yml
   gomerge plan config.yml --json
+  HF_HUB_OFFLINE=1 gomerge plan config.yml   # the cache only, no network
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -306,9 +313,12 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	}
 	opt := f.options(log)
 	opt.HeadersOnly = planOnly
+	if planOnly {
+		opt.Hub.ReachTimeout = cmp.Or(opt.Hub.MetadataTimeout, planReachTimeout)
+	}
 	plan, err := merge.NewPlanContext(ctx, cfg, opt.PlanOptions)
 	if err != nil {
-		return failure(ctx, stderr, err, exitUsage)
+		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
 	}
 	defer plan.Close()
 	if planOnly {
