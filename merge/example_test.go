@@ -2,10 +2,13 @@ package merge_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/merge"
 )
 
@@ -32,9 +35,7 @@ dtype: bfloat16
 		return
 	}
 	res, err := merge.Run(context.Background(), cfg, filepath.Join(out, "merged"), merge.Options{
-		PlanOptions:    merge.PlanOptions{Dir: "../testdata/golden/models"},
-		CopyTokenizer:  true, // as the CLI does
-		WriteModelCard: true,
+		PlanOptions: merge.PlanOptions{Dir: "../testdata/golden/models"},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -75,4 +76,84 @@ func ExamplePlan_Source() {
 	}
 	fmt.Println(len(src.Names()), "tensors;", info.Name, info.DType, info.Shape)
 	// Output: 39 tensors; model.embed_tokens.weight F32 [256 64]
+}
+
+// Check a config before merging: every mistake comes back at once, each
+// on its YAML line, with a suggestion for misspelt parameters (mergekit
+// would merge with the default instead).
+func ExampleNewPlan() {
+	cfg, err := merge.ParseConfig([]byte(`merge_method: ties
+base_model: base_f32
+models:
+  - model: ft1_f32
+    parameters: {weight: 0.5, densty: 0.5}
+  - model: ft2_f32
+    parameters: {wieght: 0.5, density: 0.5}
+  - model: ft9_f32
+`), "config.yml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = merge.NewPlan(cfg, merge.PlanOptions{Dir: "../testdata/golden/models"})
+	fmt.Println(strings.ReplaceAll(err.Error(), "../testdata/golden/models/", ""))
+	var me *merge.ModelError
+	if errors.As(err, &me) {
+		fmt.Println("not found:", me.Ref.Path, me.NotFound)
+	}
+	// Output:
+	// config.yml:5:39: parameter "densty" is not a parameter of ties; did you mean "density"?
+	// config.yml:7:26: parameter "wieght" is not a parameter of ties; did you mean "weight"?
+	// config.yml:8:12: model ft9_f32: no such directory ft9_f32 and hub downloads are off
+	// not found: ft9_f32 true
+}
+
+// Inspect a plan before any weight is read: the output tensors, their
+// bytes and shards, and the tokenizer the merge will write with its
+// special-token ids. The model is Karpathy's stories260K, bundled in the
+// repository's testdata, converted to a Hugging Face directory; the merge
+// stacks its layers into six.
+func ExamplePlan_Tokenizer() {
+	dir, err := os.MkdirTemp("", "gomerge-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	stories := filepath.Join(dir, "stories")
+	if err := model.ConvertLlama2C("../testdata/stories260K/stories260K.bin", stories); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := model.ConvertLlama2CTokenizer("../testdata/stories260K/tok512.bin", stories, 512); err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg, err := merge.ParseConfig([]byte(`merge_method: passthrough
+slices:
+  - sources: [{model: stories, layer_range: [0, 4]}]
+  - sources: [{model: stories, layer_range: [3, 5]}]
+dtype: bfloat16
+`), "franken.yml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	plan, err := merge.NewPlan(cfg, merge.PlanOptions{Dir: dir})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer plan.Close()
+	var opt merge.Options // the CLI's defaults: tokenizer copied, special tokens aligned
+	fmt.Println(plan.Method.Name, len(plan.Tasks), "tensors,", plan.OutputBytes(), "bytes,", plan.Shards(opt.ShardSize), "shard")
+	tok, err := plan.Tokenizer(opt)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("tokenizer: %s, %d tokens, %d embedding rows, bos %d, eos %v\n", tok.Source, tok.Tokens, tok.EmbeddingRows, *tok.BOS, tok.EOS)
+	// Output:
+	// passthrough 56 tensors, 610944 bytes, 1 shard
+	// tokenizer: model stories, 512 tokens, 512 embedding rows, bos 1, eos [2]
 }

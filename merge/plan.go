@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -312,7 +313,17 @@ func (p *planner) openModels() error {
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(append(errs, p.checkParams())...)
+		if typos, ok := p.checkParams().(interface{ Unwrap() []error }); ok {
+			errs = append(errs, typos.Unwrap()...)
+		}
+		slices.SortStableFunc(errs, func(a, b error) int {
+			var ca, cb *ConfigError
+			if !errors.As(a, &ca) || !errors.As(b, &cb) {
+				return 0
+			}
+			return cmp.Or(cmp.Compare(ca.Pos.Line, cb.Pos.Line), cmp.Compare(ca.Pos.Column, cb.Pos.Column))
+		})
+		return errors.Join(errs...)
 	}
 	if p.cfg.BaseModel != nil {
 		p.plan.Donor = p.byKey[p.cfg.BaseModel.Key()]
@@ -1052,9 +1063,10 @@ func (pl *Plan) OutputBytes() int64 {
 	return n
 }
 
-// Shards is the number of output files for a shard size limit.
+// Shards is the number of output files for a shard size limit, read as
+// Options.ShardSize is (0: DefaultShardSize, negative: one file).
 func (pl *Plan) Shards(shardSize int64) int {
-	return len(safetensors.PlanShards(pl.specs(), shardSize))
+	return len(safetensors.PlanShards(pl.specs(), shardLimit(shardSize)))
 }
 
 func (pl *Plan) specs() []safetensors.TensorSpec {

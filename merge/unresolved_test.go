@@ -107,11 +107,11 @@ models:
 					t.Errorf("unexpected error %v", e)
 				}
 			}
-			want := []string{"acme/ft1", "acme/ft2", "./no/such/dir", "D:/models/ft3", "acme/base"}
+			want := []string{"acme/base", "acme/ft1", "acme/ft2", "./no/such/dir", "D:/models/ft3"}
 			if strings.Join(models, " ") != strings.Join(want, " ") {
 				t.Errorf("models reported: %v; want %v", models, want)
 			}
-			if got, want := lines, []int{4, 6, 8, 10, 2, 5}; !slices.Equal(got, want) {
+			if got, want := lines, []int{2, 4, 5, 6, 8, 10}; !slices.Equal(got, want) {
 				t.Errorf("error lines %v, want %v", got, want)
 			}
 			if !strings.Contains(err.Error(), "a Windows path") {

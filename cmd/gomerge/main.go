@@ -22,8 +22,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -324,7 +322,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	if planOnly {
 		return printPlan(plan, opt, stdout, f.jsonOut)
 	}
-	opt.Seed = seed(f.seed, plan, log)
+	opt.Seed = new(seed(f.seed, plan, log))
 	limitMemory(plan, opt)
 	var bar *progress
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
@@ -434,8 +432,8 @@ func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 		MemoryBudget:      int64(f.memory),
 		Overwrite:         f.overwrite,
 		KeepSpecialTokens: !f.alignSpecial,
-		CopyTokenizer:     f.copyTokenizer,
-		WriteModelCard:    f.writeModelCard,
+		SkipTokenizer:     !f.copyTokenizer,
+		SkipModelCard:     !f.writeModelCard,
 		Logger:            log,
 	}
 }
@@ -480,11 +478,7 @@ func limitMemory(plan *merge.Plan, opt merge.Options) {
 }
 
 // randomSeed is a fresh non-negative seed.
-func randomSeed() uint64 {
-	var b [8]byte
-	rand.Read(b[:])
-	return binary.LittleEndian.Uint64(b[:]) >> 1
-}
+func randomSeed() uint64 { return merge.RandomSeed() }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
