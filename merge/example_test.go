@@ -157,3 +157,62 @@ dtype: bfloat16
 	// passthrough 56 tensors, 610944 bytes, 1 shard
 	// tokenizer: model stories, 512 tokens, 512 embedding rows, bos 1, eos [2]
 }
+
+// A gradient interpolates over the layers of a slice; filters pick
+// tensors by substring.
+func ExampleParseConfig_gradient() {
+	cfg, err := merge.ParseConfig([]byte(`
+merge_method: slerp
+base_model: a
+slices:
+  - sources:
+      - {model: a, layer_range: [0, 40]}
+      - {model: b, layer_range: [0, 40]}
+parameters:
+  t:
+    - filter: self_attn
+      value: [0, 0.5, 0.3, 0.7, 1]
+    - value: 0.5
+legacy_key: 1
+`), "config.yml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	t, _ := cfg.Parameters.Get("t")
+	attn, _ := t.Eval("model.layers.13.self_attn.q_proj.weight", 13.0/39)
+	mlp, _ := t.Eval("model.layers.13.mlp.up_proj.weight", 13.0/39)
+	fmt.Printf("%s: t = %.4f (attention), %.4f (mlp)\n", cfg.MergeMethod, attn, mlp)
+	fmt.Println(cfg.Warnings)
+	// Output:
+	// slerp: t = 0.4333 (attention), 0.5000 (mlp)
+	// [config.yml:13:1: unknown key "legacy_key" ignored]
+}
+
+func ExampleParseModelRef() {
+	r, err := merge.ParseModelRef("mistralai/Mistral-7B-v0.1@main+org/adapter")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(r.Path, r.Revision, r.LoRA.Path, r.String())
+	_, err = merge.ParseModelRef("a+b+c")
+	fmt.Println(err)
+	// Output:
+	// mistralai/Mistral-7B-v0.1 main org/adapter mistralai/Mistral-7B-v0.1@main+org/adapter
+	// model reference "a+b+c" has more than one '+'
+}
+
+func ExampleSetting_Eval() {
+	t := merge.Setting{Kind: merge.Conditional, Conds: []merge.Cond{
+		{Filter: "self_attn", HasFilter: true, Value: merge.Setting{Kind: merge.Gradient, Gradient: []float64{0, 1}}},
+		{Value: merge.Setting{Kind: merge.Scalar, Scalar: 0.5}},
+	}}
+	for _, name := range []string{"model.layers.3.self_attn.q_proj.weight", "model.layers.3.mlp.up_proj.weight"} {
+		v, ok := t.Eval(name, 0.25)
+		fmt.Println(name, v, ok)
+	}
+	// Output:
+	// model.layers.3.self_attn.q_proj.weight 0.25 true
+	// model.layers.3.mlp.up_proj.weight 0.5 true
+}
