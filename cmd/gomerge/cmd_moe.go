@@ -115,8 +115,7 @@ func runMoE(ctx context.Context, args []string, stdout, stderr io.Writer, planOn
 	}
 	cfg, err := moe.LoadConfig(pos[0])
 	if err != nil {
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitUsage
+		return configFailed(ctx, stdout, stderr, err, &f.mergeFlags, planOnly && f.jsonOut)
 	}
 	popt := moe.PlanOptions{PlanOptions: merge.PlanOptions{Hub: f.hubClient(log), HeadersOnly: planOnly}, Layout: layout, AllowAllSame: f.allowSame}
 	if planOnly {

@@ -307,7 +307,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	log := newLogger(stderr, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
 	if err != nil {
-		return failure(ctx, stderr, err, exitUsage)
+		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
 	}
 	opt := f.options(log)
 	opt.HeadersOnly = planOnly

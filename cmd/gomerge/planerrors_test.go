@@ -72,3 +72,23 @@ func TestPlanOfflineReportsEveryModel(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanJSONConfigError: a config that does not parse is reported as
+// JSON too, with its line.
+func TestPlanJSONConfigError(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("config.yml", []byte("models:\n  - model: a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"plan", "config.yml", "--json"}, &stdout, &stderr); code != exitUsage {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var got configFailure
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("--json output %q: %v", stdout.String(), err)
+	}
+	if len(got.Errors) != 1 || got.Errors[0].File != "config.yml" || got.Errors[0].Line != 1 || !strings.Contains(got.Errors[0].Message, "merge_method") {
+		t.Errorf("errors %+v", got.Errors)
+	}
+}
