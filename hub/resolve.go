@@ -254,10 +254,11 @@ func (c *Client) resolve(ctx context.Context, repo, revision string, sel FileSel
 			c.logger().Warn("hub: cannot reach the hub, using the cached snapshot", "repo", repo, "revision", revision, "err", err)
 			return cached, nil
 		}
-		if errors.As(err, new(*HTTPError)) {
+		var na *noAnswerError
+		if !errors.As(err, &na) {
 			return nil, err
 		}
-		return nil, c.unreachable(ch, revision, timeout, err)
+		return nil, c.unreachable(ch, revision, timeout, na.err)
 	}
 	s := &snapshotInfo{repo: repo, revision: revision, commit: commit, dir: ch.snapshot(commit), ch: ch, files: listing}
 	if err := c.fetchSnapshot(ctx, s, sel); err != nil {
