@@ -21,9 +21,8 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -133,12 +132,18 @@ const planUsage = `usage: gomerge plan CONFIG.yml [flags]
 
 Checks a config against the models' config.json and tensor headers without
 reading a weight (hub models: headers only, by range requests), and prints
-the output tensors, bytes, shards and peak memory. Exit 2 names the YAML
-line of each problem.
+the output tensors, bytes, shards, peak memory and the tokenizer the merge
+will write. Exit 2 names the YAML line of each problem, all at once.
+
+Hub models come from the Hugging Face cache first; for one the cache lacks,
+the hub is asked once, for at most 5 s (HF_HUB_ETAG_TIMEOUT), and once it
+has not answered the other models are looked up in the cache alone. Every
+model that was not found is listed at the end (--json: unresolved_models).
 
 examples:
   gomerge plan config.yml
   gomerge plan config.yml --json
+  HF_HUB_OFFLINE=1 gomerge plan config.yml   # the cache only, no network
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -314,19 +319,22 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	log := newLogger(stderr, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
 	if err != nil {
-		return failure(ctx, stderr, err, exitUsage)
+		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
 	}
 	opt := f.options(log)
 	opt.HeadersOnly = planOnly
+	if planOnly {
+		opt.Hub.ReachTimeout = cmp.Or(opt.Hub.MetadataTimeout, planReachTimeout)
+	}
 	plan, err := merge.NewPlanContext(ctx, cfg, opt.PlanOptions)
 	if err != nil {
-		return failure(ctx, stderr, err, exitUsage)
+		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
 	}
 	defer plan.Close()
 	if planOnly {
 		return printPlan(plan, opt, stdout, f.jsonOut)
 	}
-	opt.Seed = seed(f.seed, plan, log)
+	opt.Seed = new(seed(f.seed, plan, log))
 	limitMemory(plan, opt)
 	var bar *progress
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
@@ -436,8 +444,8 @@ func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 		MemoryBudget:      int64(f.memory),
 		Overwrite:         f.overwrite,
 		KeepSpecialTokens: !f.alignSpecial,
-		CopyTokenizer:     f.copyTokenizer,
-		WriteModelCard:    f.writeModelCard,
+		SkipTokenizer:     !f.copyTokenizer,
+		SkipModelCard:     !f.writeModelCard,
 		Logger:            log,
 	}
 }
@@ -482,11 +490,7 @@ func limitMemory(plan *merge.Plan, opt merge.Options) {
 }
 
 // randomSeed is a fresh non-negative seed.
-func randomSeed() uint64 {
-	var b [8]byte
-	rand.Read(b[:])
-	return binary.LittleEndian.Uint64(b[:]) >> 1
-}
+func randomSeed() uint64 { return merge.RandomSeed() }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -73,7 +73,7 @@ func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
-	src := plan.SourceContext(ctx, merge.Options{Seed: opt.Seed})
+	src := plan.SourceContext(ctx, merge.Options{Seed: &opt.Seed})
 	defer src.Close()
 	m, err := model.Load(cj, src, model.Options{Threads: opt.Threads})
 	if err != nil {
@@ -90,7 +90,7 @@ func (m *Model) Tokenizer() (eval.Tokenizer, error) {
 	dir := m.TokenizerDir
 	t, err := tokenizer.Load(dir)
 	if err == nil {
-		return hfTokenizer{t}, nil
+		return eval.FromTokenizer(t), nil
 	}
 	if !hasTokenizerFiles(dir) {
 		eos := -1
@@ -115,22 +115,6 @@ func (t idsOnly) Encode(string) ([]int, error) {
 
 func (t idsOnly) BOS() (int, bool) { return t.bos, t.bos >= 0 }
 func (t idsOnly) EOS() (int, bool) { return t.eos, t.eos >= 0 }
-
-// hfTokenizer is a model directory's tokenizer as eval uses one: no
-// special tokens added by Encode.
-type hfTokenizer struct{ t *tokenizer.Tokenizer }
-
-func (h hfTokenizer) Encode(text string) ([]int, error) { return h.t.Encode(text, false), nil }
-
-func (h hfTokenizer) BOS() (int, bool) {
-	r := h.t.Special().BOS
-	return r.ID, r.Found
-}
-
-func (h hfTokenizer) EOS() (int, bool) {
-	r := h.t.Special().EOS
-	return r.ID, r.Found
-}
 
 func hasTokenizerFiles(dir string) bool {
 	for _, f := range []string{"tokenizer.json", "tokenizer.model"} {
