@@ -88,7 +88,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.textPrompts, "text-prompts", false, "send --endpoint text, tokenized by the server (multiple-choice tasks and pre-tokenized perplexity only; lm-eval's gguf model)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
 	fs.StringVar(&f.logSamples, "log-samples", "", "write lm-eval's per-sample JSONL of each task to `DIR`")
-	fs.StringVar(&f.preset, "preset", "", "run a leaderboard's tasks: "+strings.Join(eval.Presets(), ", "))
+	fs.StringVar(&f.preset, "preset", "", "run the leaderboard tasks of preset `NAME`: "+strings.Join(eval.Presets(), ", "))
 	fs.BoolVar(&f.occiglotPrompt, "occiglot-prompt", false, "score Belebele with the occiglot leaderboard's prompt (full-width colon, scored question among its examples)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
