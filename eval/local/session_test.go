@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/gomerge/gomerge/eval"
@@ -142,5 +143,58 @@ func TestSessionBelebele(t *testing.T) {
 				t.Errorf("doc %d choice %d differs by %g", i, j, d)
 			}
 		}
+	}
+}
+
+// Evaluators sharing one cached model score at the same time: one holds
+// the session, the others take the forward pass or a fresh session, and
+// every one gets the results it would get alone.
+func TestSessionConcurrent(t *testing.T) {
+	m, err := Open(stories(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm := m.LM.(*sessionLM)
+	ctx := make([]int, 40)
+	for i := range ctx {
+		ctx[i] = 5 + (i*13)%400
+	}
+	reqs := []eval.Request{{Context: ctx, Continuation: []int{7}}, {Context: ctx, Continuation: []int{8, 9}}}
+	want, err := lm.FuncLM.LogLikelihood(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGen, err := m.m.Generate(ctx, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 8)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Go(func() {
+			for range 3 {
+				got, err := lm.LogLikelihood(context.Background(), reqs)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for i := range got {
+					if math.Abs(got[i].LogLikelihood-want[i].LogLikelihood) > 1e-3 {
+						errs <- "log-likelihood differs"
+						return
+					}
+				}
+				gen, err := lm.GenerateGreedy(context.Background(), ctx, 8, nil, nil)
+				if err != nil || len(gen) != len(wantGen) || gen[0] != wantGen[0] || gen[7] != wantGen[7] {
+					errs <- "generation differs"
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
