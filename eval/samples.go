@@ -84,7 +84,7 @@ func choiceTarget(d *Doc) string {
 }
 
 // logChoiceSamples writes a multiple-choice task's samples.
-func logChoiceSamples(w io.Writer, t *Task, docs []Doc, ctxs []string, tr *TaskReport, res []Result, spans []span) error {
+func logChoiceSamples(w io.Writer, t *Task, docs []Doc, ctxs []string, res []Result, spans []span) error {
 	for i := range docs {
 		d := &docs[i]
 		rs := res[spans[i].start:spans[i].end]

@@ -205,7 +205,7 @@ func choiceReportLogged(t *Task, docs []Doc, res []Result, spans []span, perItem
 		if err != nil {
 			return nil, err
 		}
-		if err := logChoiceSamples(log, t, docs, ctxs, tr, res, spans); err != nil {
+		if err := logChoiceSamples(log, t, docs, ctxs, res, spans); err != nil {
 			return nil, fmt.Errorf("sample log: %w", err)
 		}
 	}
