@@ -92,7 +92,13 @@
 // sanitize_list writes them (Python str() of each value), filter, metrics,
 // doc_hash, prompt_hash and target_hash (SHA-256 of Python's json.dumps
 // with indent=2, of the context and of the target) and the per-document
-// metric values, every line in CPython's json.dumps layout.
+// metric values, every line in CPython's json.dumps layout. Known
+// differences from a harness log of the built-in tasks: a Belebele "doc"
+// lacks the Hugging Face fields question_number, dialect and ds (the
+// embedded source does not hold them), so its doc_hash differs while
+// prompt_hash and target_hash agree; log-likelihoods agree to the
+// forward pass's precision, not bit for bit; MGSM's answer_number is the
+// source's integer with thousands separators removed ("2,125" → 2125).
 //
 // # Task files
 //
