@@ -304,6 +304,9 @@ func Load(dir string) (*Tokenizer, error) {
 	if t.Config, err = LoadConfig(dir); err != nil {
 		return nil, err
 	}
+	if t.sp != nil && t.Config.Tokenizer != nil && len(t.Config.Tokenizer.AddedTokensDecoder) > 0 {
+		t.addConfigTokens(t.Config.Tokenizer.AddedTokensDecoder)
+	}
 	return t, nil
 }
 
