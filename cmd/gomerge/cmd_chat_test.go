@@ -143,6 +143,11 @@ func TestChatTemplateAndCache(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Fatalf("prompt ids %v, want %v", ids, want)
 	}
+	// The template prints bos_token; the tokenizer.model tokenizer must
+	// read it as the BOS id, once, as transformers does.
+	if ids[0] != 1 || ids[1] == 1 {
+		t.Fatalf("prompt ids %v: want one BOS (1) from the template's <s>", ids)
+	}
 	opt := genOptions{maxNew: 20}
 	first, err := e.Answer(context.Background(), msgs, opt, nil)
 	if err != nil {
