@@ -281,6 +281,8 @@ func LoadConfig(dir string) (Config, error) {
 
 // Load reads a tokenizer from dir: tokenizer.json (or tokenizer.json.gz),
 // else a SentencePiece tokenizer.model, plus the side files into Config.
+// For a tokenizer.model, tokenizer_config.json's added_tokens_decoder
+// adds its tokens (matched in raw text), as transformers does.
 func Load(dir string) (*Tokenizer, error) {
 	var t *Tokenizer
 	data, p, err := readMaybeGz(dir, "tokenizer.json")
