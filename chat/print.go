@@ -20,7 +20,17 @@ const printFunc = "__gomerge_print"
 // and dicts; strings, integers and undefined as the engine prints them.
 func pyPrint(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 	if len(args) != 1 {
-		return jinja.Undefined(), fmt.Errorf("%s takes one argument", printFunc)
+		// {{ a, b }} prints a tuple.
+		var b strings.Builder
+		b.WriteByte('(')
+		for i, a := range args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			pyRepr(&b, a)
+		}
+		b.WriteByte(')')
+		return jinja.NewString(b.String()), nil
 	}
 	v := args[0]
 	switch {
