@@ -425,6 +425,10 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var out func(string)
 	if !f.jsonOut {
 		out = func(s string) { fmt.Fprint(stdout, s) }
+		if expert != "" {
+			// Which expert answers, on stderr: stdout stays the answer.
+			fmt.Fprintf(stderr, "[%s]\n", expert)
+		}
 	}
 	turn, err := e.Answer(ctx, msgs, opt, out)
 	if err != nil {
