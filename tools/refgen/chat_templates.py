@@ -25,7 +25,8 @@ Sources, in order:
   features:NAME templates of single features, chat/testdata/features.json
   ollama:N   line N (1-based) of chat/testdata/ollama_templates.jsonl
   hf:N       line N of chat/testdata/hf_templates.jsonl (real Hub templates
-             gathered from huggingface.js and mistral.rs test data)
+             gathered from huggingface.js and mistral.rs test data and
+             chujiezheng/chat_templates)
   repo:PATH  a tokenizer_config.json in this repository
   shared:PATH a tokenizer_config.json(.gz) under ../shared (not vendored:
              Llama/Gemma licences; the Go test skips these without it)
