@@ -19,3 +19,19 @@ func TestRewriteFor(t *testing.T) {
 		}
 	}
 }
+
+func TestRewriteUpper(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"m.content.upper()", "__gomerge_upper(m.content)"},
+		{"m['role'].upper() + 'x'", "__gomerge_upper(m['role']) + 'x'"},
+		{"x | trim | upper", "__gomerge_upper(x | trim)"},
+		{"x|upper()|length", "__gomerge_upper(x)|length"},
+		{"'a.upper()' ~ b.upper ( )", "'a.upper()' ~ __gomerge_upper(b)"},
+		{"x.uppercase", "x.uppercase"},
+		{"role | upper != 'SYSTEM'", "__gomerge_upper(role) != 'SYSTEM'"},
+	} {
+		if got := rewriteUpper(tc.in); got != tc.want {
+			t.Errorf("rewriteUpper(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -127,8 +127,6 @@ func readLines(t *testing.T, path string) []string {
 // Python, by template key and conversation ("" for all): the test fails
 // when one of them starts to match, so that the list stays true.
 var knownDeviations = map[string][]string{
-	// Python's upper() maps ß to SS (full case mapping); Go's does not.
-	"features:strings#strings": {"german", "long"},
 	// messages[0]['content'][0]['type'] on an empty string: Python's
 	// Undefined raises on the attribute lookup, the engine's yields
 	// undefined again (no real conversation has empty image content).
