@@ -98,7 +98,7 @@ func TestLoadPrefersJinjaFile(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"{{ x }}", "{%- if a -%}\n  b\n{% endif %}", "{% raw %}{{{% endraw %}", "{# c #}{{ {'a': {'b': 1}} }}", "{% for m in messages %}{{ m.content | tojson }}{% endfor %}", "{{ (a or b)|tojson(indent=1e1) ~ '\\u00e9\\x41' }}"} {
+	for _, s := range []string{"{{ x }}", "{%- if a -%}\n  b\n{% endif %}", "{% raw %}{{{% endraw %}", "{# c #}{{ {'a': {'b': 1}} }}", "{% for m in messages %}{{ m.content | tojson }}{% endfor %}", "{{ (a or b)|tojson(indent=1e1) ~ '\\u00e9\\x41' }}", "{% for k, v in {'in': none}.items() if v %}{{ [k, 1.5, none] }}{% endfor %}{{ 1, 2 }}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {

@@ -17,14 +17,22 @@
 // rendered text matches Python's Jinja byte for byte, and checks filters
 // and tests against what the engine supports so that an unsupported
 // feature is an error naming its template line at Parse time. It also
-// replaces what the engine does differently from Python: string-literal
-// escapes (\uXXXX, \xhh, ...) and exponent number literals are decoded
-// before the engine sees them, "| tojson" becomes a call of transformers'
-// tojson (json.dumps with ensure_ascii=False, indent, separators,
-// sort_keys), and a line marker before each tag lets a rendering error
-// name its line. Known remaining differences: the engine's upper() maps ß
-// to ß (Python: SS), {{ none }} prints nothing (Python: None), and the %
-// string-formatting operator is not Python's. The tests
+// replaces what the engine does differently from Python: a {% for %} over
+// none (tools, documents) fails with Python's TypeError instead of looping
+// zero times; upper() (method and filter) applies the full case mapping (ß
+// → SS); {{ }} prints none, booleans, floats, lists and dicts as Python's
+// str() does (None, 2.0, ['a', None]); string-literal escapes (\uXXXX,
+// \xhh, ...) and exponent number literals are decoded before the engine
+// sees them; "| tojson" becomes a call of transformers' tojson (json.dumps
+// with ensure_ascii=False, indent, separators, sort_keys); and a line
+// marker before each tag lets a rendering error name its line. Known
+// remaining differences (of the real templates in testdata only idefics3
+// meets one, the undefined attribute lookup, and only with empty content):
+// none joined with ~ is "" (Python: "None"); {% with %} is refused at
+// Parse time; the % string-formatting operator is not Python's; an
+// attribute lookup on an undefined value yields undefined (Python raises);
+// tuples are lists; and call arguments unpacked with *args are refused at
+// Parse time (AI21 Jamba's template) with the line named. The tests
 // compare every template in testdata (and in ../shared when present) with
 // renderings made by tools/refgen/chat_templates.py.
 package chat

@@ -135,10 +135,10 @@ func rewrite(segs []segment) string {
 			b.WriteString("{#" + strings.Repeat("\n", s.lines) + "#}")
 		case s.kind == segExpr:
 			fmt.Fprintf(&b, "{{ %s(%d) }}", lineMarker, s.line)
-			b.WriteString("{{ " + engineText(rewriteToJSON(s.text)) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " }}")
+			b.WriteString("{{ " + printFunc + "(" + engineText(rewriteToJSON(rewriteUpper(s.text))) + ")" + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " }}")
 		default:
 			fmt.Fprintf(&b, "{{ %s(%d) }}", lineMarker, s.line)
-			b.WriteString("{% " + engineText(rewriteToJSON(s.text)) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " %}")
+			b.WriteString("{% " + engineText(rewriteFor(rewriteToJSON(rewriteUpper(s.text)))) + strings.Repeat("\n", s.lines-strings.Count(s.text, "\n")) + " %}")
 		}
 	}
 	return b.String()
@@ -299,6 +299,9 @@ func (t *Template) Render(msgs []Message, opt Options) (string, error) {
 	vals["tools"] = jinja.None()
 	vals["documents"] = jinja.None()
 	vals[tojsonFunc] = jinja.NewCallable(tojsonFunc, tojson)
+	vals[iterFunc] = jinja.NewCallable(iterFunc, iterate)
+	vals[printFunc] = jinja.NewCallable(printFunc, pyPrint)
+	vals[upperFunc] = jinja.NewCallable(upperFunc, upper)
 	line := 0
 	vals[lineMarker] = jinja.NewCallable(lineMarker, func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 		if len(args) == 1 && args[0].IsInt() {

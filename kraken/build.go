@@ -92,7 +92,7 @@ func Build(c *Config, out string, opt BuildOptions) (*BuildResult, error) {
 	}
 	router, ok := localDir(opt.Dir, c.Router)
 	if !ok {
-		return nil, fmt.Errorf("%w: router %q is not a local directory (download the classifier first)", ErrConfig, c.Router)
+		return nil, fmt.Errorf("%w: router %q is not a local directory: Build copies the router into OUT, so download the classifier first (e.g. huggingface-cli download %s --local-dir ./router) and set \"router\" to that directory", ErrConfig, c.Router, c.Router)
 	}
 	labels, dtype, err := routerInfo(router)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -366,18 +365,11 @@ type Answer struct {
 	Text   string `json:"text"`
 }
 
-// StopIDs are the ids generation stops on for an expert: its
-// tokenizer's (generation_config.json, config.json, eos_token; see
-// tokenizer.StopIDs) and its model's config.json EOS.
-func (e *Expert) StopIDs() []int {
-	ids := e.Tok.StopIDs()
-	for _, id := range e.Model.EOS() {
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
+// StopIDs are the ids generation stops on for an expert, chosen as
+// transformers' generate() chooses them (see tokenizer.StopIDsFor): its
+// generation_config.json's eos_token_id, else its model's config.json's,
+// else its tokenizer's eos_token.
+func (e *Expert) StopIDs() []int { return e.Tok.StopIDsFor(e.Model.EOS()) }
 
 // Generate routes the conversation (RouteMessages), renders it with the
 // chosen expert's chat template and generation prompt, and generates the

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -27,14 +28,19 @@ import (
 
 const chatUsage = `usage: gomerge chat MODEL [--system TEXT] [--prompt TEXT] [flags]
 
-Talks to MODEL: a model directory (dense or a MoE gomerge built) or a merge
-config (.yml), merged in memory. The conversation is rendered with the
-model's chat template (tokenizer_config.json or chat_template.jinja) as
-transformers' apply_chat_template does, and the answer is generated in this
-process. Generation stops on any EOS id of generation_config.json,
-config.json and the tokenizer, at --max-new-tokens, or at the model's
-context length. A model without a chat template gets the raw text (with the
-tokenizer's BOS) as a completion.
+Talks to MODEL: a model directory (dense or a MoE gomerge built), a merge
+config (.yml), merged in memory, or a Kraken directory (OUT of gomerge
+kraken, or its kraken_model), whose router picks, per prompt, the expert
+that answers (the expert's own chat template and EOS ids apply; the answer
+says which expert, and --json records it as "expert"). The conversation is
+rendered with the model's chat template (tokenizer_config.json or
+chat_template.jinja) as transformers' apply_chat_template does, and the
+answer is generated in this process. Generation stops where transformers'
+generate() stops: on an EOS id of generation_config.json when it lists any,
+else of config.json, else the tokenizer's eos_token (the ids gomerge doctor
+checks the rendered template's turn end against); or at --max-new-tokens, or
+at the model's context length. A model without a chat template gets the raw
+text (with the tokenizer's BOS) as a completion.
 
 On a terminal, chat is interactive: answers stream as they are generated,
 the conversation is kept (and its key/value cache reused between turns),
@@ -48,6 +54,7 @@ examples:
   gomerge chat ./merged --prompt "Wie heißt die Hauptstadt von Österreich?" --temperature 0
   echo "Once upon a time" | gomerge chat ./stories --max-new-tokens 50 --json
   gomerge chat config.yml --system "Antworte auf Deutsch." --temperature 0.7 --top-p 0.9 --seed 1
+  gomerge chat ./my-kraken --prompt "Write a SQL query for ..." --temperature 0 --json
 `
 
 // chatFlags are the options of one `gomerge chat` run.
@@ -116,20 +123,26 @@ func openChatBackend(ctx context.Context, path string) (chatBackend, error) {
 			return b, err
 		}
 	}
-	var lm *local.Model
-	var err error
+	var m *model.Model
+	tokDir := path
 	if ext := filepath.Ext(path); ext == ".yml" || ext == ".yaml" {
-		var cfg *merge.Config
-		if cfg, err = merge.LoadConfig(path); err == nil {
-			lm, err = local.Merge(ctx, cfg, local.Options{Hub: hub.NewClient()})
+		cfg, err := merge.LoadConfig(path)
+		if err != nil {
+			return nil, err
 		}
+		lm, err := local.Merge(ctx, cfg, local.Options{Hub: hub.NewClient()})
+		if err != nil {
+			return nil, err
+		}
+		m, tokDir = lm.Forward(), lm.TokenizerDir
 	} else {
-		lm, err = local.Open(path, local.Options{})
+		// model.Open, not local.Open: its errors would say "eval DIR".
+		var err error
+		if m, err = model.Open(path, model.Options{}); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	e, err := newChatEngine(lm.Forward(), lm.TokenizerDir)
+	e, err := newChatEngine(m, tokDir)
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +173,10 @@ func newChatEngine(m *model.Model, tokDir string) (*chatEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.stop = tok.StopIDs()
-	for _, id := range m.EOS() {
-		if !containsInt(e.stop, id) {
-			e.stop = append(e.stop, id)
-		}
-	}
+	// Where transformers' generate() stops (and what doctor checks the
+	// rendered template against): generation_config.json's EOS ids, else
+	// the model's config.json's, else the tokenizer's.
+	e.stop = tok.StopIDsFor(m.EOS())
 	return e, nil
 }
 
@@ -234,7 +245,7 @@ func (e *chatEngine) Answer(ctx context.Context, msgs []chat.Message, opt genOpt
 	}
 	turn.Timings.PromptSeconds = time.Since(t0).Seconds()
 	turn.Timings.PromptTokensPerSec = rate(len(ids)-keep, turn.Timings.PromptSeconds)
-	stream := textStream{tok: e.tok}
+	stream := &textStream{tok: e.tok}
 	t1 := time.Now()
 	gen, err := e.sess.Generate(ctx, model.GenerateOptions{MaxNewTokens: opt.maxNew, MaxLen: maxLen, Stop: e.stop, Sampler: opt.sampler},
 		func(tok int) bool {
@@ -277,34 +288,70 @@ func rate(n int, seconds float64) float64 {
 	return float64(n) / seconds
 }
 
-// textStream turns generated ids into text as they come. It decodes the
-// whole answer each time (decoders such as SentencePiece's treat the
-// first token differently) and holds back a tail that ends in U+FFFD: a
-// character whose UTF-8 bytes (byte-fallback tokens) have not all come.
+// textStream turns generated ids into text as they come, in time
+// linear in the answer's length. Each new id is decoded together with the
+// ids of the piece sent last (the window ids[prefix:]), and what that
+// window adds to the decoding of ids[prefix:read] is the new text: the
+// window starts at a token boundary, so a decoder that treats the first
+// token differently (SentencePiece strips its leading space) treats both
+// decodings alike, and the first window starts at the answer's start as
+// the final Decode does (for text the model writes as valid UTF-8 the
+// pieces add up to it). A new text that ends in U+FFFD is held back
+// while the window is short: a character whose UTF-8 bytes
+// (byte-fallback tokens) have not all come.
 type textStream struct {
-	tok  *tokenizer.Tokenizer
-	ids  []int
-	sent string
+	tok *tokenizer.Tokenizer
+	ids []int
+	// prefix and read bound the ids of the last piece sent: ids[:read]
+	// are sent, ids[prefix:read] start the next window.
+	prefix, read int
+	sent         strings.Builder
+	// decoded counts the ids passed to Decode, for the tests.
+	decoded int
+}
+
+// maxHeldBytes is how many ids a trailing U+FFFD is held back for: a
+// UTF-8 character has at most 4 bytes; more is an invalid sequence,
+// which is sent as U+FFFD as Decode writes it.
+const maxHeldBytes = 4
+
+func (s *textStream) decode(ids []int) string {
+	s.decoded += len(ids)
+	return s.tok.Decode(ids, true)
 }
 
 func (s *textStream) add(id int) string {
 	s.ids = append(s.ids, id)
-	text := s.tok.Decode(s.ids, true)
-	if strings.HasSuffix(text, "\uFFFD") || !strings.HasPrefix(text, s.sent) {
+	before := s.decode(s.ids[s.prefix:s.read])
+	text := s.decode(s.ids[s.prefix:])
+	held := strings.HasSuffix(text, "\uFFFD") && len(s.ids)-s.read < maxHeldBytes
+	if held || len(text) <= len(before) && strings.HasPrefix(before, text) {
 		return ""
 	}
-	delta := text[len(s.sent):]
-	s.sent = text
+	// A byte token can join bytes sent before as U+FFFD (an invalid
+	// sequence the model went on to complete): what was sent stays sent,
+	// the text from the first difference on follows.
+	c := 0
+	for c < len(before) && c < len(text) && before[c] == text[c] {
+		c++
+	}
+	for c > 0 && c < len(text) && !utf8.RuneStart(text[c]) {
+		c--
+	}
+	delta := text[c:]
+	s.prefix, s.read = s.read, len(s.ids)
+	s.sent.WriteString(delta)
 	return delta
 }
 
 // flush returns what of the final text has not been sent.
 func (s *textStream) flush(final string) string {
-	if !strings.HasPrefix(final, s.sent) {
+	sent := s.sent.String()
+	if !strings.HasPrefix(final, sent) {
 		return ""
 	}
-	delta := final[len(s.sent):]
-	s.sent = final
+	delta := final[len(sent):]
+	s.sent.WriteString(delta)
 	return delta
 }
 
@@ -378,6 +425,10 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var out func(string)
 	if !f.jsonOut {
 		out = func(s string) { fmt.Fprint(stdout, s) }
+		if expert != "" {
+			// Which expert answers, on stderr: stdout stays the answer.
+			fmt.Fprintf(stderr, "[%s]\n", expert)
+		}
 	}
 	turn, err := e.Answer(ctx, msgs, opt, out)
 	if err != nil {

@@ -143,6 +143,11 @@ func TestChatTemplateAndCache(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Fatalf("prompt ids %v, want %v", ids, want)
 	}
+	// The template prints bos_token; the tokenizer.model tokenizer must
+	// read it as the BOS id, once, as transformers does.
+	if ids[0] != 1 || ids[1] == 1 {
+		t.Fatalf("prompt ids %v: want one BOS (1) from the template's <s>", ids)
+	}
 	opt := genOptions{maxNew: 20}
 	first, err := e.Answer(context.Background(), msgs, opt, nil)
 	if err != nil {
@@ -206,11 +211,89 @@ func TestTextStreamUTF8(t *testing.T) {
 	}
 }
 
+// TestTextStreamIncremental streams German, emoji and CJK text and
+// random ids through SentencePiece (byte fallback), Mistral's
+// tokenizer.json and Qwen3's byte-level BPE: the pieces must add up to
+// Decode of all ids, hold no broken character, and the work must stay
+// linear (each id decoded a bounded number of times, not once per later
+// token).
+func TestTextStreamIncremental(t *testing.T) {
+	dirs := map[string]string{"stories260K": storiesDir(t), "mistral": "../../testdata/tokenizers/mistral-7b-v0.1", "qwen3": "../../testdata/tokenizers/qwen3"}
+	texts := []string{
+		"Grüß Gott, schöne Grüße – 日本 🙂! Die größte Stadt Österreichs ist Wien.\n\n  Zweite Zeile .",
+		strings.Repeat("Once upon a time, there was a little girl named Lily. ", 40),
+	}
+	for name, dir := range dirs {
+		tok, err := tokenizer.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs [][]int
+		for _, text := range texts {
+			seqs = append(seqs, tok.Encode(text, false))
+		}
+		// Random ids: special tokens, stray byte tokens, anything.
+		r := uint64(1)
+		random := make([]int, 600)
+		for i := range random {
+			r = r*6364136223846793005 + 1442695040888963407
+			random[i] = int(r>>33) % tok.VocabSize()
+		}
+		seqs = append(seqs, random)
+		for i, ids := range seqs {
+			s := textStream{tok: tok}
+			var got strings.Builder
+			for _, id := range ids {
+				piece := s.add(id)
+				if i < len(texts) && strings.ContainsRune(piece, utf8.RuneError) {
+					t.Errorf("%s: piece %q holds a broken character", name, piece)
+				}
+				got.WriteString(piece)
+			}
+			want := tok.Decode(ids, true)
+			got.WriteString(s.flush(want))
+			if i == len(texts) {
+				// Invalid byte sequences: no stall, no quadratic work.
+				if got.Len() < len(want)/2 {
+					t.Errorf("%s random ids: streamed %d bytes of %d", name, got.Len(), len(want))
+				}
+			} else if got.String() != want {
+				t.Errorf("%s seq %d: streamed\n%q\ndecoded\n%q", name, i, got.String(), want)
+			}
+			t.Logf("%s seq %d: %d ids, %d decoded", name, i, len(ids), s.decoded)
+			if s.decoded > 16*len(ids) {
+				t.Errorf("%s seq %d: %d ids decoded for %d generated: not incremental", name, i, s.decoded, len(ids))
+			}
+		}
+	}
+}
+
 func TestChatUsage(t *testing.T) {
 	for _, args := range [][]string{{}, {"a", "b"}, {"a", "--top-p", "2"}, {"a", "--temperature", "-1"}} {
 		var stdout, stderr bytes.Buffer
 		if code := runChat(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// TestChatErrorsAndHelp checks that a directory that is no model is an
+// error of chat (not of eval, whose loader chat shares), and that the
+// help names every kind of MODEL, Kraken directories included.
+func TestChatErrorsAndHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	dir := t.TempDir()
+	if code := runChat(context.Background(), []string{dir, "--prompt", "x"}, strings.NewReader(""), &stdout, &stderr); code != exitFailed {
+		t.Errorf("empty dir: exit %d, want %d", code, exitFailed)
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "chat "+dir) || strings.Contains(msg, "eval ") {
+		t.Errorf("empty dir: %q, want an error of chat naming %s", msg, dir)
+	}
+	stderr.Reset()
+	runChat(context.Background(), []string{"--help"}, strings.NewReader(""), &stdout, &stderr)
+	for _, want := range []string{"Kraken directory", "merge", "generation_config.json", "--json"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("help lacks %q", want)
 		}
 	}
 }

@@ -156,6 +156,13 @@ func TestKrakenCLI(t *testing.T) {
 				t.Errorf("gomerge chat %s: expert %s %v %q, want %s %v %q", dir, turn.Expert, turn.Tokens, turn.Text, p["label"], want, ans.Text)
 			}
 		}
+		// Without --json the answer is stdout and the expert is named
+		// on stderr.
+		var stdout, stderr bytes.Buffer
+		if code := run(ctx, []string{"chat", kdir, "--prompt", p["text"], "--temperature", "0", "--max-new-tokens", "8"}, &stdout, &stderr); code != exitOK ||
+			stdout.String() != ans.Text+"\n" || !strings.Contains(stderr.String(), "["+p["label"]+"]") {
+			t.Errorf("gomerge chat %s (text): exit %d, stdout %q, stderr %q; want %q and [%s]", kdir, code, stdout.String(), stderr.String(), ans.Text, p["label"])
+		}
 	}
 }
 

@@ -24,6 +24,9 @@ Usage (Debian's python3-jinja2 3.1.2):
 Sources, in order:
   features:NAME templates of single features, chat/testdata/features.json
   ollama:N   line N (1-based) of chat/testdata/ollama_templates.jsonl
+  hf:N       line N of chat/testdata/hf_templates.jsonl (real Hub templates
+             gathered from huggingface.js and mistral.rs test data and
+             chujiezheng/chat_templates)
   repo:PATH  a tokenizer_config.json in this repository
   shared:PATH a tokenizer_config.json(.gz) under ../shared (not vendored:
              Llama/Gemma licences; the Go test skips these without it)
@@ -88,6 +91,9 @@ U2 = {"role": "user", "content": "What is 2+2?"}
 DE_U = {"role": "user", "content": "Grüß Gott! Wie heißt die größte Stadt Österreichs?"}
 DE_A = {"role": "assistant", "content": "Die größte Stadt Österreichs ist Wien – „Weltstadt“ mit ß und Ü."}
 DE_SYS = {"role": "system", "content": "Antworte bitte auf Deutsch, höflich und kurz."}
+A2 = {"role": "assistant", "content": "2+2 ist 4."}
+EMPTY_SYS = {"role": "system", "content": ""}
+EMPTY_U = {"role": "user", "content": ""}
 
 CONVERSATIONS = [
     ("user", [U1]),
@@ -98,6 +104,8 @@ CONVERSATIONS = [
     ("german", [DE_SYS, DE_U, DE_A, DE_U]),
     ("bad-roles-user-user", [U1, U2]),
     ("bad-roles-assistant-first", [A1, U1]),
+    ("empty-content", [EMPTY_SYS, EMPTY_U]),
+    ("long", [SYS, U1, A1, U2, A2, DE_U]),
 ]
 
 
@@ -140,6 +148,10 @@ def sources():
         for i, line in enumerate(f, 1):
             (name, tmpl), = json.loads(line).items()
             yield "ollama:%d" % i, name, tmpl, {"bos_token": "<s>", "eos_token": "</s>"}
+    with open(os.path.join(ROOT, "chat", "testdata", "hf_templates.jsonl"), encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            (name, tmpl), = json.loads(line).items()
+            yield "hf:%d" % i, name, tmpl, {"bos_token": "<s>", "eos_token": "</s>"}
     for path in sorted(glob.glob(os.path.join(ROOT, "testdata", "tokenizers", "*", "tokenizer_config.json"))):
         cfg = load_json(path)
         for name, tmpl in templates_of(cfg):
@@ -166,6 +178,8 @@ def main():
                                                     add_generation_prompt=agp, **tokens)
                 except jinja2.TemplateError as e:
                     rec["error"] = str(e)
+                except Exception as e:  # TypeError, ...: transformers lets these through too
+                    rec["exception"] = "%s: %s" % (type(e).__name__, e)
                 print(json.dumps(rec, ensure_ascii=False))
 
 
