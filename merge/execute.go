@@ -61,6 +61,11 @@ type Options struct {
 	CopyTokenizer bool
 	// WriteModelCard writes README.md and mergekit_config.yml.
 	WriteModelCard bool
+	// ExtraFiles are written into the output after everything else and
+	// before it is committed, replacing a file of the same name: a caller's
+	// own model card (README.md), a scores file. Names must be plain file
+	// names.
+	ExtraFiles map[string][]byte
 	// Seed seeds random methods. Every random mask is drawn from a
 	// generator seeded by (Seed, output tensor name, model), so a seed
 	// gives the same bytes whatever the thread count or order.
