@@ -1,0 +1,130 @@
+package automerge
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomerge/gomerge/automerge/leaderboard"
+	"github.com/gomerge/gomerge/internal/outdir"
+	"github.com/gomerge/gomerge/worker"
+)
+
+// poolFile writes a pool over the fixture, the issue's smallest form plus
+// the unrelated model and extra keys.
+func poolFile(t *testing.T, fx fixture, extra string) *Pool {
+	t.Helper()
+	src := fmt.Sprintf(`base: %s
+models: [%s, %s, %s, %s]
+tasks:
+  - name: stories_train
+    metric: "word_perplexity,none"
+    weight: -1.0
+%s`, fx.Base, fx.FT[0], fx.FT[1], fx.FT[2], fx.Unrelated, extra)
+	p, err := ParsePool([]byte(src), filepath.Join(t.TempDir(), "pool.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runOpts(state string, runs, keep int) Options {
+	return Options{State: state, Runs: runs, Keep: keep, Seed: 1, TaskSearchPath: []string{"testdata"},
+		Pool: worker.NewLocal(1, worker.Options{Cache: worker.NewCache(2)})}
+}
+
+// TestStoriesAutomerge is the issue's check: N runs give N rows, no recipe
+// repeats, the best child beats every parent on held-out text, and
+// exactly K children keep their weights.
+func TestStoriesAutomerge(t *testing.T) {
+	fx := stories(t)
+	p := poolFile(t, fx, "")
+	state := t.TempDir()
+	const runs, keep = 12, 2
+	ctx := context.Background()
+	// Two sessions, as two nights: the second goes on from the first.
+	for _, n := range []int{7, runs - 7} {
+		opt := runOpts(state, n, keep)
+		sum, err := Run(ctx, p, opt)
+		opt.Pool.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Done+sum.Failed != n {
+			t.Fatalf("summary %+v, want %d runs", sum, n)
+		}
+	}
+	db, err := leaderboard.Open(ctx, filepath.Join(state, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	all, err := db.Runs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != runs {
+		t.Fatalf("%d rows, want %d", len(all), runs)
+	}
+	hashes := map[string]bool{}
+	var weightDirs, withScores int
+	for _, r := range all {
+		t.Logf("run %2d %-22s %-15s %-6s score %v parents %v %s", r.ID, r.Name, r.Method, r.Status, deref(r.Score),
+			[]string{filepath.Base(r.Parents[0]), filepath.Base(r.Parents[1])}, r.Error)
+		if hashes[r.Hash] {
+			t.Errorf("run %d repeats a recipe", r.ID)
+		}
+		hashes[r.Hash] = true
+		if r.Status != leaderboard.StatusDone && r.Status != leaderboard.StatusFailed {
+			t.Errorf("run %d status %s", r.ID, r.Status)
+		}
+		if len(r.Scores) > 0 {
+			withScores++
+		}
+		if r.Model != nil {
+			if _, err := os.Stat(filepath.Join(r.Model.Path, "README.md")); err != nil {
+				t.Errorf("run %d: card: %v", r.ID, err)
+			}
+			if r.Model.Weights {
+				weightDirs++
+			}
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(state, ModelsDir))
+	onDisk := 0
+	for _, e := range entries {
+		if weightBytes(filepath.Join(state, ModelsDir, e.Name())) > 0 {
+			onDisk++
+		}
+	}
+	if weightDirs != keep || onDisk != keep {
+		t.Errorf("%d children recorded with weights, %d weight directories on disk, want %d", weightDirs, onDisk, keep)
+	}
+	best := all[0]
+	if best.Model == nil || !best.Model.Weights {
+		t.Fatalf("best run %d has no weights on disk", best.ID)
+	}
+	got := heldOut(t, best.Model.Path)
+	for _, parent := range append(fx.FT[:], fx.Unrelated) {
+		if pp := heldOut(t, parent); got >= pp {
+			t.Errorf("best child %s: held-out perplexity %.3f, parent %s %.3f", best.Name, got, filepath.Base(parent), pp)
+		} else {
+			t.Logf("best child %s: held-out perplexity %.3f < parent %s %.3f", best.Name, got, filepath.Base(parent), pp)
+		}
+	}
+	if ok, err := db.IntegrityCheck(ctx); err != nil || ok != "ok" {
+		t.Errorf("integrity_check %q, %v", ok, err)
+	}
+	if _, err := os.Stat(filepath.Join(best.Model.Path, outdir.MarkerName)); err != nil {
+		t.Errorf("child without the output marker: %v", err)
+	}
+}
+
+func deref(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}
