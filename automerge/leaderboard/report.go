@@ -111,6 +111,17 @@ func Plot(runs []Run) (*plot.Plot, error) {
 	for i, r := range scored {
 		vals[i] = *r.Score
 	}
+	// Scores that span orders of magnitude (perplexities of merges with
+	// an unrelated model) are drawn on a signed log scale.
+	tf := func(v float64) float64 { return v }
+	if spread(vals) > 1e3 {
+		tf = symlog
+		p.Y.Tick.Marker = symlogTicks{}
+		p.Y.Label.Text = "score, signed log scale (higher is better)"
+	}
+	for i := range vals {
+		vals[i] = tf(vals[i])
+	}
 	sorted := slices.Sorted(slices.Values(vals))
 	hi := sorted[len(sorted)-1]
 	floor := sorted[len(sorted)/4]
@@ -131,9 +142,9 @@ func Plot(runs []Run) (*plot.Plot, error) {
 	top := math.Inf(-1)
 	byMethod := map[string]plotter.XYs{}
 	for i, r := range scored {
-		top = max(top, *r.Score)
+		top = max(top, vals[i])
 		best[i] = plotter.XY{X: float64(r.ID), Y: top}
-		byMethod[r.Method] = append(byMethod[r.Method], plotter.XY{X: float64(r.ID), Y: clip(*r.Score)})
+		byMethod[r.Method] = append(byMethod[r.Method], plotter.XY{X: float64(r.ID), Y: clip(vals[i])})
 	}
 	line, err := plotter.NewLine(best)
 	if err != nil {
@@ -160,14 +171,60 @@ func Plot(runs []Run) (*plot.Plot, error) {
 		p.Add(s)
 		p.Legend.Add(m, s)
 	}
-	p.Legend.Top = false
-	p.Legend.Left = true
+	// Right, a third of the way down: the best-so-far line runs along the
+	// top and clipped runs along the bottom.
+	p.Legend.Top, p.Legend.Left = true, false
+	p.Legend.YOffs = -1.4 * vg.Inch
 	p.Y.Min = floor
 	p.Y.Max = hi + (hi-floor)/20
 	if clipped > 0 {
-		p.Title.Text += fmt.Sprintf(" (%d runs below %.4g drawn on the bottom edge)", clipped, floor)
+		p.Title.Text += fmt.Sprintf(" (%d runs below %.4g drawn on the bottom edge)", clipped, unsymlog(floor, tf))
 	}
 	return p, nil
+}
+
+// spread is the ratio of the largest to the smallest magnitude of vals.
+func spread(vals []float64) float64 {
+	lo, hi := math.Inf(1), 0.0
+	for _, v := range vals {
+		a := math.Abs(v)
+		lo, hi = min(lo, a), max(hi, a)
+	}
+	return hi / max(lo, 1e-9)
+}
+
+// symlog is sgn(v)·log10(1+|v|): a log scale that keeps the sign.
+func symlog(v float64) float64 {
+	return math.Copysign(math.Log10(1+math.Abs(v)), v)
+}
+
+// unsymlog maps a drawn value back to a score.
+func unsymlog(y float64, tf func(float64) float64) float64 {
+	if tf(10) == 10 {
+		return y
+	}
+	return math.Copysign(math.Pow(10, math.Abs(y))-1, y)
+}
+
+// symlogTicks labels a symlog axis with the scores at whole powers of ten.
+type symlogTicks struct{}
+
+func (symlogTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := max(1, math.Ceil((hi-lo)/8))
+	var ticks []plot.Tick
+	for k := math.Ceil(lo/step) * step; k <= hi; k += step {
+		label := "0"
+		if k != 0 {
+			label = fmt.Sprintf("%.0e", math.Copysign(math.Pow(10, math.Abs(k)), k))
+		}
+		ticks = append(ticks, plot.Tick{Value: k, Label: label})
+	}
+	if len(ticks) < 2 {
+		for _, v := range []float64{lo, hi} {
+			ticks = append(ticks, plot.Tick{Value: v, Label: fmt.Sprintf("%.3g", unsymlog(v, symlog))})
+		}
+	}
+	return ticks
 }
 
 // PNG renders Plot as a PNG image.

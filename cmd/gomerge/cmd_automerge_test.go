@@ -171,6 +171,7 @@ func TestAutomergeCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkBoardHTML(t, page, runs)
+	screenshotBoard(t, htmlFile)
 
 	if sqlite, err := exec.LookPath("sqlite3"); err == nil {
 		out, err := exec.Command(sqlite, filepath.Join(state, automerge.DBFile),
@@ -218,6 +219,51 @@ func checkBoardHTML(t *testing.T, page []byte, runs []leaderboard.Run) {
 	}
 	if strings.Contains(s, "http://") || strings.Contains(s, "<link ") || strings.Contains(s, "<script src") {
 		t.Error("the page loads something from elsewhere; it must be self-contained")
+	}
+}
+
+// screenshotBoard opens the page in headless Chromium, when installed, and
+// checks the screenshot shows the table (its header's colour) and the plot
+// (the best-so-far line's black and the method colours).
+func screenshotBoard(t *testing.T, page string) {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Log("chromium not installed; the browser check is skipped")
+		return
+	}
+	shot := filepath.Join(t.TempDir(), "shot.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir="+t.TempDir(),
+		"--window-size=1400,1000", "--screenshot="+shot, "file://"+page)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[3]uint32]int{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			seen[[3]uint32{r >> 8, g >> 8, bl >> 8}]++
+		}
+	}
+	for what, c := range map[string][3]uint32{"table header": {0x24, 0x3b, 0x55}, "plot line": {0, 0, 0},
+		"dare_ties points": {31, 119, 180}, "slerp points": {214, 39, 40}} {
+		t.Logf("screenshot: %d pixels of the %s colour", seen[c], what)
+		if seen[c] < 50 {
+			t.Errorf("the screenshot shows no %s (%d pixels of %v)", what, seen[c], c)
+		}
 	}
 }
 
