@@ -3,7 +3,7 @@
 // scraper and rented GPUs, done by one unattended run over a pool of
 // models.
 //
-// A [Pool] (a YAML file: models, an optional base, the tasks that score a
+// A [poolfile.Pool] (a YAML file: models, an optional base, the tasks that score a
 // child, the recipes with their probabilities and parameter ranges, how
 // parents are selected, how many children to keep) drives [Run]. Each run
 // draws a recipe and two parents (earlier children among them: merges of

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
+	"github.com/gomerge/gomerge/automerge/poolfile"
 	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/worker"
@@ -109,7 +110,7 @@ type Summary struct {
 }
 
 type session struct {
-	pool  *Pool
+	pool  *poolfile.Pool
 	opt   Options
 	db    *leaderboard.DB
 	log   *slog.Logger
@@ -122,7 +123,7 @@ type session struct {
 
 type pending struct {
 	run   leaderboard.Run
-	cand  *Candidate
+	cand  *poolfile.Candidate
 	jobID string
 }
 
@@ -131,7 +132,7 @@ type pending struct {
 // is left. It holds the state directory's lock for its whole life (a
 // second Run fails at once with ErrLocked), marks the runs of a killed
 // session interrupted, and removes what they left half-written.
-func Run(ctx context.Context, pool *Pool, opt Options) (*Summary, error) {
+func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error) {
 	start := time.Now()
 	if opt.State == "" || (opt.Pool == nil && opt.OpenPool == nil) {
 		return nil, errors.New("automerge: a state directory and a worker pool are required")
@@ -141,7 +142,7 @@ func Run(ctx context.Context, pool *Pool, opt Options) (*Summary, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.keep = cmp(opt.Keep, pool.Keep, DefaultKeep)
+	s.keep = cmp(opt.Keep, pool.Keep, poolfile.DefaultKeep)
 	if s.opt.Parallel < 1 {
 		s.opt.Parallel = 1
 	}
@@ -331,7 +332,7 @@ func (s *session) begin(ctx context.Context) (*pending, error) {
 }
 
 // draw picks a recipe and parents until it finds a config not tried yet.
-func (s *session) draw(ctx context.Context) (*Candidate, error) {
+func (s *session) draw(ctx context.Context) (*poolfile.Candidate, error) {
 	cands := make([]candidate, 0, len(s.pool.Models))
 	for _, m := range s.pool.Models {
 		cands = append(cands, candidate{ref: m})

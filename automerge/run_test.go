@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
+	"github.com/gomerge/gomerge/automerge/poolfile"
 	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/worker"
 )
 
 // poolFile writes a pool over the fixture, the issue's smallest form plus
 // the unrelated model and extra keys.
-func poolFile(t *testing.T, fx fixture, extra string) *Pool {
+func poolFile(t *testing.T, fx fixture, extra string) *poolfile.Pool {
 	t.Helper()
 	src := fmt.Sprintf(`base: %s
 models: [%s, %s, %s, %s]
@@ -23,7 +24,7 @@ tasks:
     metric: "word_perplexity,none"
     weight: -1.0
 %s`, fx.Base, fx.FT[0], fx.FT[1], fx.FT[2], fx.Unrelated, extra)
-	p, err := ParsePool([]byte(src), filepath.Join(t.TempDir(), "pool.yml"))
+	p, err := poolfile.ParsePool([]byte(src), filepath.Join(t.TempDir(), "pool.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomerge/gomerge/automerge"
+	"github.com/gomerge/gomerge/automerge/poolfile"
 	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/worker"
 )
@@ -119,7 +120,7 @@ func runAutomerge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		f.runs = 1
 	}
 	log := newLogger(stderr, int(f.verbose))
-	pool, err := automerge.LoadPool(f.pool)
+	pool, err := poolfile.LoadPool(f.pool)
 	if err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)
 		return exitUsage

@@ -1,4 +1,9 @@
-package automerge
+// Package poolfile reads gomerge automerge's pool files (the models to
+// breed from, the tasks that score a child, the recipes with their
+// probabilities and parameter ranges) and renders a recipe into a merge
+// config. It is apart from package automerge so that its parser (and
+// fuzz target) builds without the leaderboard's database.
+package poolfile
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package automerge
+package poolfile
 
 import (
 	"crypto/sha256"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strings"
 
 	"github.com/gomerge/gomerge/merge"
@@ -46,6 +45,9 @@ func (r Recipe) Build(rng *rand.Rand, a, b, base, dtype string) (*Candidate, err
 	}
 	if spec.needsBase && base == "" {
 		return nil, fmt.Errorf("method %s needs a base model", r.Method)
+	}
+	if symmetric[r.Method] && b < a {
+		a, b = b, a
 	}
 	ps := r.params()
 	var y strings.Builder
@@ -97,7 +99,7 @@ func (r Recipe) Build(rng *rand.Rand, a, b, base, dtype string) (*Candidate, err
 	if _, err := merge.ParseConfig(cfg, r.Method+" recipe"); err != nil {
 		return nil, fmt.Errorf("recipe %s: %w", r.Method, err)
 	}
-	return &Candidate{Method: r.Method, Parents: []string{a, b}, Config: cfg, Hash: Normalize(r.Method, cfg, a, b)}, nil
+	return &Candidate{Method: r.Method, Parents: []string{a, b}, Config: cfg, Hash: Normalize(cfg)}, nil
 }
 
 func list(v []float64) string {
@@ -108,111 +110,15 @@ func list(v []float64) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-// symmetric methods give the same model whichever parent comes first, when
-// their parameters are swapped with them: model_stock has none, so its
-// parents are sorted before hashing.
+// symmetric methods give the same model whichever parent comes first:
+// their parents are written in sorted order, so that the two orders are
+// one recipe.
 var symmetric = map[string]bool{"model_stock": true}
 
-// Normalize returns the hash of a recipe's config: the config as Build
-// writes it (parameters already rounded, keys in a fixed order), with the
-// parents of a symmetric method in sorted order.
-func Normalize(method string, config []byte, a, b string) string {
-	s := string(config)
-	if symmetric[method] && b < a {
-		const ph = "\x00parent\x00"
-		s = strings.ReplaceAll(s, quote(a), ph)
-		s = strings.ReplaceAll(s, quote(b), quote(a))
-		s = strings.ReplaceAll(s, ph, quote(b))
-	}
-	sum := sha256.Sum256([]byte(s))
+// Normalize returns the hash that identifies a recipe: the SHA-256 of its
+// config as Build writes it (parameters rounded, keys in a fixed order,
+// the parents of a symmetric method sorted).
+func Normalize(config []byte) string {
+	sum := sha256.Sum256(config)
 	return hex.EncodeToString(sum[:])
-}
-
-// pickRecipe draws a recipe by probability.
-func pickRecipe(rng *rand.Rand, recipes []Recipe) Recipe {
-	var total float64
-	for _, r := range recipes {
-		total += r.Probability
-	}
-	x := rng.Float64() * total
-	for _, r := range recipes {
-		if x < r.Probability {
-			return r
-		}
-		x -= r.Probability
-	}
-	return recipes[len(recipes)-1]
-}
-
-// candidate is a model that may be a parent, with its leaderboard score
-// when it has one.
-type candidate struct {
-	ref    string
-	score  float64
-	scored bool
-}
-
-// pickParents draws two distinct parents: uniformly, or (SelectTop) with
-// weight 1/(rank+1) by score, unscored models ranking in the middle.
-func pickParents(rng *rand.Rand, cands []candidate, selection string) (string, string) {
-	if selection != SelectTop {
-		i := rng.IntN(len(cands))
-		j := rng.IntN(len(cands) - 1)
-		if j >= i {
-			j++
-		}
-		return cands[i].ref, cands[j].ref
-	}
-	order := slices.Clone(cands)
-	var scored []candidate
-	var unscored []candidate
-	for _, c := range order {
-		if c.scored {
-			scored = append(scored, c)
-		} else {
-			unscored = append(unscored, c)
-		}
-	}
-	slices.SortStableFunc(scored, func(x, y candidate) int {
-		switch {
-		case x.score > y.score:
-			return -1
-		case x.score < y.score:
-			return 1
-		}
-		return 0
-	})
-	mid := len(scored) / 2
-	ranked := append(append(slices.Clone(scored[:mid]), unscored...), scored[mid:]...)
-	w := make([]float64, len(ranked))
-	for i := range w {
-		w[i] = 1 / float64(i+1)
-	}
-	pick := func(skip int) int {
-		var total float64
-		for i, x := range w {
-			if i != skip {
-				total += x
-			}
-		}
-		x := rng.Float64() * total
-		for i, v := range w {
-			if i == skip {
-				continue
-			}
-			if x < v {
-				return i
-			}
-			x -= v
-		}
-		for i := len(w) - 1; i >= 0; i-- {
-			if i != skip {
-				return i
-			}
-		}
-		return 0
-	}
-	i := pick(-1)
-	j := pick(i)
-	return ranked[i].ref, ranked[j].ref
 }
