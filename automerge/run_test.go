@@ -2,9 +2,12 @@ package automerge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
@@ -128,4 +131,129 @@ func deref(f *float64) any {
 		return nil
 	}
 	return *f
+}
+
+// snapshotDir maps each file under dir to its size and modification time.
+func snapshotDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			fi, _ := d.Info()
+			m[p] = fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+		}
+		return nil
+	})
+	return m
+}
+
+// TestDiskFull: a child that enters the top K while the disk has no room
+// for it is recorded failed with the reason; the database and the kept
+// children stay as they were, and the session goes on.
+func TestDiskFull(t *testing.T) {
+	fx := stories(t)
+	p := poolFile(t, fx, "")
+	state := t.TempDir()
+	ctx := context.Background()
+	opt := runOpts(state, 4, 3)
+	if _, err := Run(ctx, p, opt); err != nil {
+		t.Fatal(err)
+	}
+	opt.Pool.Close()
+	models := filepath.Join(state, ModelsDir)
+	before := snapshotDir(t, models)
+	opt = runOpts(state, 3, 3)
+	opt.FreeSpace = func(string) (uint64, error) { return 1 << 20, nil }
+	var events []Event
+	opt.Events = func(e Event) { events = append(events, e) }
+	sum, err := Run(ctx, p, opt)
+	opt.Pool.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(before, snapshotDir(t, models)) {
+		t.Error("a full disk changed the kept children")
+	}
+	db, err := leaderboard.Open(ctx, filepath.Join(state, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, _ := db.Runs(ctx)
+	full := 0
+	for _, r := range runs {
+		if r.Status == leaderboard.StatusFailed && strings.Contains(r.Error, "not enough disk space to write the child") {
+			full++
+			if r.Score == nil || len(r.Scores) != 1 {
+				t.Errorf("run %d: the scores of a child that could not be written are lost", r.ID)
+			}
+		}
+	}
+	if full == 0 || sum.Failed != full || len(runs) != 7 {
+		t.Errorf("%d runs failed for disk space, summary %+v, %d runs", full, sum, len(runs))
+	}
+	if ok, err := db.IntegrityCheck(ctx); err != nil || ok != "ok" {
+		t.Errorf("integrity_check %q, %v", ok, err)
+	}
+	failed := false
+	for _, e := range events {
+		failed = failed || (e.Event == "run_failed" && strings.Contains(e.Error, "disk space"))
+	}
+	if !failed {
+		t.Error("no run_failed event for the full disk")
+	}
+}
+
+// TestCancel: a session cancelled mid-run (SIGINT) records the run in
+// progress as interrupted itself.
+func TestCancel(t *testing.T) {
+	fx := stories(t)
+	p := poolFile(t, fx, "")
+	state := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	opt := runOpts(state, 5, 2)
+	opt.Events = func(e Event) {
+		if e.Event == "run_start" && e.Run == 2 {
+			cancel()
+		}
+	}
+	_, err := Run(ctx, p, opt)
+	opt.Pool.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want cancelled", err)
+	}
+	db, err := leaderboard.Open(context.Background(), filepath.Join(state, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, _ := db.Runs(context.Background())
+	st := map[string]int{}
+	for _, r := range runs {
+		st[r.Status]++
+	}
+	if len(runs) != 2 || st[leaderboard.StatusInterrupted] != 1 {
+		t.Errorf("statuses %v", st)
+	}
+}
+
+// TestExhausted: a pool whose every recipe was tried stops with
+// "exhausted" instead of repeating one.
+func TestExhausted(t *testing.T) {
+	fx := stories(t)
+	// Two models, slerp only: two recipes (a, b) and (b, a).
+	src := fmt.Sprintf("models: [%s, %s]\ntasks: [{name: stories_train, metric: 'word_perplexity,none', weight: -1}]\nchildren_as_parents: false\nrecipes: [{method: slerp}]\n", fx.FT[0], fx.FT[1])
+	p, err := poolfile.ParsePool([]byte(src), "pool.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := runOpts(t.TempDir(), 5, 2)
+	sum, err := Run(context.Background(), p, opt)
+	opt.Pool.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stop != "exhausted" || sum.Done != 2 {
+		t.Errorf("summary %+v, want 2 runs then exhausted", sum)
+	}
 }
