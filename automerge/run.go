@@ -179,7 +179,8 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	s.event(Event{Event: "session_start", Detail: fmt.Sprintf("runs so far %d, keep %d", n, s.keep)})
 	sum.Stop, err = s.loop(ctx, sum, start)
 	sum.Seconds = time.Since(start).Seconds()
-	if best, berr := s.db.Runs(context.WithoutCancel(ctx)); berr == nil && len(best) > 0 && best[0].Score != nil {
+	if best, berr := s.db.Runs(context.WithoutCancel(ctx)); berr == nil && len(best) > 0 &&
+		best[0].Score != nil && best[0].Status == leaderboard.StatusDone {
 		sum.Best = &best[0]
 	}
 	s.event(Event{Event: "session_end", Detail: fmt.Sprintf("stop %s, done %d, failed %d", sum.Stop, sum.Done, sum.Failed)})
@@ -471,13 +472,13 @@ func byPath(runs []leaderboard.Run) map[string]*leaderboard.Run {
 }
 
 // estimateBytes is the room a child needs: its largest local parent's
-// weights, plus a tenth and 16 MiB for the tokenizer and slack.
+// weights, plus a tenth and 1 MiB for the tokenizer, card and slack.
 func estimateBytes(parents []string) uint64 {
 	var most int64
 	for _, p := range parents {
 		most = max(most, weightBytes(displayRef(p)))
 	}
-	return uint64(most) + uint64(most)/10 + 16<<20
+	return uint64(most) + uint64(most)/10 + 1<<20
 }
 
 // weightFile says whether a file of a model directory holds weights (what

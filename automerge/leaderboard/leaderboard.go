@@ -306,10 +306,11 @@ func (l *DB) HasConfig(ctx context.Context, hash string) (bool, error) {
 	return n > 0, err
 }
 
-// Runs returns every run, best score first; runs without a score follow
-// in id order.
+// Runs returns every run: the done ones best score first, then the
+// others (failed, interrupted, running) in the same order, those without
+// a score last.
 func (l *DB) Runs(ctx context.Context) ([]Run, error) {
-	return l.query(ctx, "ORDER BY r.score IS NULL, r.score DESC, r.id")
+	return l.query(ctx, "ORDER BY r.status != 'done', r.score IS NULL, r.score DESC, r.id")
 }
 
 // Kept returns the done runs whose weights are on disk, best first.
