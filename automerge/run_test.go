@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
@@ -255,5 +256,56 @@ func TestExhausted(t *testing.T) {
 	}
 	if sum.Stop != "exhausted" || sum.Done != 2 {
 		t.Errorf("summary %+v, want 2 runs then exhausted", sum)
+	}
+}
+
+// TestWorkers scores a session's children on a JetStream queue served to
+// two remote workers (what `gomerge worker --nats URL` runs on other
+// machines), with two children in flight at once.
+func TestWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded NATS server")
+	}
+	fx := stories(t)
+	p := poolFile(t, fx, "")
+	state := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	opt := Options{State: state, Runs: 6, Keep: 2, Seed: 2, TaskSearchPath: []string{"testdata"}, Parallel: 2}
+	opt.OpenPool = func(ctx context.Context) (worker.Pool, error) {
+		js, err := worker.NewJetStream(ctx, worker.JetStreamOptions{StoreDir: filepath.Join(state, "jetstream"),
+			Listen: "127.0.0.1:0"})
+		if err != nil {
+			return nil, err
+		}
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				worker.Serve(ctx, js.URL(), worker.ServeOptions{Options: worker.Options{Name: fmt.Sprintf("remote-%d", i), Threads: 1}})
+			}()
+		}
+		return js, nil
+	}
+	sum, err := Run(ctx, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done+sum.Failed != 6 {
+		t.Fatalf("summary %+v", sum)
+	}
+	db, err := leaderboard.Open(ctx, filepath.Join(state, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, _ := db.Runs(ctx)
+	for _, r := range runs {
+		if !strings.HasPrefix(r.Worker, "remote-") {
+			t.Errorf("run %d scored by %q", r.ID, r.Worker)
+		}
 	}
 }
