@@ -35,7 +35,7 @@ func runLeaderboard(ctx context.Context, args []string, stdout, stderr io.Writer
 	var state, htmlOut, plotOut string
 	var jsonOut bool
 	var verbose counter
-	fs.StringVar(&state, "state", "", "automerge state directory (required)")
+	fs.StringVar(&state, "state", "", "automerge state DIR (required)")
 	fs.BoolVar(&jsonOut, "json", false, "print every run, with its scores and model, as JSON")
 	fs.StringVar(&htmlOut, "html", "", "write a self-contained HTML page to FILE")
 	fs.StringVar(&plotOut, "plot", "", "write the plot to FILE.png")
