@@ -137,6 +137,13 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	if opt.State == "" || (opt.Pool == nil && opt.OpenPool == nil) {
 		return nil, errors.New("automerge: a state directory and a worker pool are required")
 	}
+	// Children are parents of later runs, and the leaderboard names them
+	// by path: absolute, whatever the directory automerge runs in.
+	state, err := filepath.Abs(opt.State)
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	opt.State = state
 	s := &session{pool: pool, opt: opt, log: opt.Logger, names: map[string]bool{},
 		id: strconv.FormatUint(rand.Uint64(), 36), dir: filepath.Join(opt.State, ModelsDir)}
 	if s.log == nil {
@@ -149,7 +156,7 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	if s.opt.FreeSpace == nil {
 		s.opt.FreeSpace = freeSpace
 	}
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	if err = os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	lock, err := lockState(filepath.Join(opt.State, LockFile))
@@ -440,7 +447,9 @@ func (s *session) write(ctx context.Context, p *pending) (reason string, err err
 		return "", err
 	}
 	card := Card(p.run.Name, s.opt.Org, &p.run, Lineage(&p.run, byPath(all)))
-	record, _ := json.MarshalIndent(p.run, "", "  ")
+	done := p.run
+	done.Status = leaderboard.StatusDone
+	record, _ := json.MarshalIndent(done, "", "  ")
 	mopt := s.opt.Merge
 	mopt.Seed, mopt.CopyTokenizer, mopt.WriteModelCard = p.run.Seed, true, false
 	mopt.ExtraFiles = map[string][]byte{"README.md": []byte(card), "mergekit_config.yml": p.cand.Config,
