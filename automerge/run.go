@@ -71,6 +71,10 @@ type Options struct {
 	Merge merge.Options
 	// Org is the hub organisation named in the cards' usage snippet.
 	Org string
+	// Push uploads every child written to disk to the hub repository
+	// Org/NAME through Merge.Hub (its token from HF_TOKEN). A failed
+	// upload is logged and leaves the run done. Off by default.
+	Push bool
 	// Logger receives a line per event; nil discards.
 	Logger *slog.Logger
 	// Events, when set, receives every event (for --json).
@@ -150,6 +154,9 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.keep = cmp(opt.Keep, pool.Keep, poolfile.DefaultKeep)
+	if opt.Push && (opt.Org == "" || opt.Merge.Hub == nil) {
+		return nil, errors.New("automerge: pushing needs a hub organisation and a hub client")
+	}
 	if s.opt.Parallel < 1 {
 		s.opt.Parallel = 1
 	}
@@ -466,7 +473,29 @@ func (s *session) write(ctx context.Context, p *pending) (reason string, err err
 		return "", err
 	}
 	s.event(Event{Event: "child_written", Run: p.run.ID, Name: p.run.Name, Path: out})
+	if s.opt.Push {
+		s.push(ctx, p.run.ID, p.run.Name, out)
+	}
 	return "", nil
+}
+
+// push uploads a written child to Org/NAME.
+func (s *session) push(ctx context.Context, id int64, name, dir string) {
+	repo := s.opt.Org + "/" + name
+	c := s.opt.Merge.Hub
+	var err error
+	if c == nil {
+		err = errors.New("no hub client")
+	} else if err = c.CreateRepo(ctx, repo, false); err == nil {
+		var commit string
+		if commit, err = c.UploadFolder(ctx, repo, dir, "Upload "+name+" (gomerge automerge)"); err == nil {
+			err = s.db.SetPushed(ctx, id, repo)
+			s.event(Event{Event: "child_pushed", Run: id, Name: name, Path: repo, Detail: "commit " + commit})
+		}
+	}
+	if err != nil {
+		s.event(Event{Event: "push_failed", Run: id, Name: name, Path: repo, Error: err.Error()})
+	}
 }
 
 // byPath maps a child's directory to its run.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
 	"github.com/gomerge/gomerge/automerge/poolfile"
+	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/hub/hubtest"
 	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/worker"
 )
@@ -307,5 +309,54 @@ func TestWorkers(t *testing.T) {
 		if !strings.HasPrefix(r.Worker, "remote-") {
 			t.Errorf("run %d scored by %q", r.ID, r.Worker)
 		}
+	}
+}
+
+// TestPush uploads every child written to disk to the fake hub as
+// ORG/NAME, card included, and records where.
+func TestPush(t *testing.T) {
+	fx := stories(t)
+	p := poolFile(t, fx, "")
+	srv := hubtest.NewServer(t)
+	srv.AddWriter("hf_writer")
+	c := &hub.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Token: "hf_writer"}
+	state := t.TempDir()
+	opt := runOpts(state, 3, 2)
+	opt.Push, opt.Org, opt.Merge.Hub = true, "automerger", c
+	ctx := context.Background()
+	if _, err := Run(ctx, p, opt); err != nil {
+		t.Fatal(err)
+	}
+	opt.Pool.Close()
+	db, err := leaderboard.Open(ctx, filepath.Join(state, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, _ := db.Runs(ctx)
+	pushed := 0
+	for _, r := range runs {
+		if r.Model == nil {
+			continue
+		}
+		if r.Model.Pushed != "automerger/"+r.Name {
+			t.Errorf("run %d pushed to %q", r.ID, r.Model.Pushed)
+			continue
+		}
+		pushed++
+		dir, err := c.Resolve(ctx, r.Model.Pushed, "main", hub.AllFiles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		if err != nil || !strings.Contains(string(card), `model = "automerger/`+r.Name+`"`) {
+			t.Errorf("card on the hub: %v\n%s", err, card)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err != nil {
+			t.Error(err)
+		}
+	}
+	if pushed == 0 {
+		t.Error("nothing was pushed")
 	}
 }

@@ -74,6 +74,8 @@ var migrations = []string{
 		written_at TEXT NOT NULL,
 		pruned_at  TEXT
 	);`,
+	// 2: where a child was published (gomerge automerge --push ORG).
+	`ALTER TABLE models ADD COLUMN pushed TEXT; -- hub repository id`,
 }
 
 // SchemaVersion is the schema version this package writes.
@@ -213,6 +215,8 @@ type Model struct {
 	Bytes   int64     `json:"bytes"`
 	Written time.Time `json:"written"`
 	Pruned  time.Time `json:"pruned,omitzero"`
+	// Pushed is the hub repository the child was uploaded to, if any.
+	Pushed string `json:"pushed,omitempty"`
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
@@ -298,6 +302,12 @@ func (l *DB) Pruned(ctx context.Context, id int64) error {
 	return err
 }
 
+// SetPushed records the hub repository a child was uploaded to.
+func (l *DB) SetPushed(ctx context.Context, id int64, repo string) error {
+	_, err := l.db.ExecContext(ctx, `UPDATE models SET pushed = ? WHERE run_id = ?`, repo, id)
+	return err
+}
+
 // HasConfig reports whether a run with this config hash was done or
 // failed (an interrupted run may be tried again).
 func (l *DB) HasConfig(ctx context.Context, hash string) (bool, error) {
@@ -329,7 +339,7 @@ func (l *DB) query(ctx context.Context, tail string) ([]Run, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT r.id, r.name, r.status, r.method, r.config, r.config_hash, r.parents, r.seed,
 		r.score, coalesce(r.error, ''), coalesce(r.worker, ''), r.started_at, coalesce(r.finished_at, ''),
 		coalesce(r.eval_seconds, 0), coalesce(r.merge_seconds, 0),
-		m.path, coalesce(m.weights, 0), coalesce(m.bytes, 0), coalesce(m.written_at, ''), coalesce(m.pruned_at, '')
+		m.path, coalesce(m.weights, 0), coalesce(m.bytes, 0), coalesce(m.written_at, ''), coalesce(m.pruned_at, ''), coalesce(m.pushed, '')
 		FROM runs r LEFT JOIN models m ON m.run_id = r.id `+tail)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.path, err)
@@ -339,13 +349,13 @@ func (l *DB) query(ctx context.Context, tail string) ([]Run, error) {
 	byID := map[int64]int{}
 	for rows.Next() {
 		var r Run
-		var parents, started, finished, written, pruned string
+		var parents, started, finished, written, pruned, pushed string
 		var score sql.NullFloat64
 		var path sql.NullString
 		var weights int
 		var bytes, seed int64
 		if err := rows.Scan(&r.ID, &r.Name, &r.Status, &r.Method, &r.Config, &r.Hash, &parents, &seed, &score, &r.Error,
-			&r.Worker, &started, &finished, &r.EvalSeconds, &r.MergeSeconds, &path, &weights, &bytes, &written, &pruned); err != nil {
+			&r.Worker, &started, &finished, &r.EvalSeconds, &r.MergeSeconds, &path, &weights, &bytes, &written, &pruned, &pushed); err != nil {
 			return nil, fmt.Errorf("%s: %w", l.path, err)
 		}
 		r.Seed = uint64(seed)
@@ -358,7 +368,7 @@ func (l *DB) query(ctx context.Context, tail string) ([]Run, error) {
 		r.Started, _ = time.Parse(time.RFC3339Nano, started)
 		r.Finished, _ = time.Parse(time.RFC3339Nano, finished)
 		if path.Valid {
-			r.Model = &Model{Path: path.String, Weights: weights == 1, Bytes: bytes}
+			r.Model = &Model{Path: path.String, Weights: weights == 1, Bytes: bytes, Pushed: pushed}
 			r.Model.Written, _ = time.Parse(time.RFC3339Nano, written)
 			r.Model.Pruned, _ = time.Parse(time.RFC3339Nano, pruned)
 		}

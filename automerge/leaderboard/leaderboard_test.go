@@ -161,3 +161,39 @@ func ExampleOpen() {
 	fmt.Println(runs[0].Name, runs[0].Status, *runs[0].Score)
 	// Output: MeliodasPercival-7B done 0.71
 }
+
+// TestMigrate opens a database at schema version 1 (as the first gomerge
+// automerge wrote it) and migrates it, keeping its rows.
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "leaderboard.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{migrations[0], "PRAGMA user_version = 1",
+		`INSERT INTO runs (id, name, status, method, config, config_hash, parents, seed, started_at) VALUES (1, 'old', 'done', 'slerp', 'x', 'h', '["a","b"]', 0, '2026-12-01T00:00:00Z')`,
+		`INSERT INTO models (run_id, path, weights, bytes, written_at) VALUES (1, '/m/old', 1, 5, '2026-12-01T00:00:00Z')`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	db.db.QueryRow("PRAGMA user_version").Scan(&v)
+	if v != SchemaVersion || SchemaVersion < 2 {
+		t.Fatalf("user_version %d, want %d", v, SchemaVersion)
+	}
+	if err := db.SetPushed(ctx, 1, "automerger/old"); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := db.Runs(ctx)
+	if err != nil || len(runs) != 1 || runs[0].Model.Path != "/m/old" || runs[0].Model.Pushed != "automerger/old" {
+		t.Errorf("runs %+v, %v", runs, err)
+	}
+}

@@ -59,7 +59,7 @@ type automergeFlags struct {
 	taskPath       stringList
 	allowCrimes    bool
 	cacheDir       string
-	org            string
+	org, push      string
 	jsonOut, quiet bool
 	verbose        counter
 }
@@ -152,7 +152,14 @@ func runAutomerge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return p, nil
 		}
 	}
-	opt := automerge.Options{State: f.state, Runs: f.runs, TimeBudget: time.Duration(f.budget), Keep: f.keep,
+	if f.push != "" {
+		f.org = f.push
+		if mopt.Hub == nil || mopt.Hub.Token == "" {
+			fmt.Fprintln(stderr, "gomerge: --push needs a hub token: set HF_TOKEN")
+			return exitUsage
+		}
+	}
+	opt := automerge.Options{State: f.state, Push: f.push != "", Runs: f.runs, TimeBudget: time.Duration(f.budget), Keep: f.keep,
 		Seed: f.seed, TaskSearchPath: f.taskPath, OpenPool: openPool, Parallel: max(f.parallel, f.workers, 1),
 		Merge: mopt, Org: f.org, Logger: log}
 	var mu sync.Mutex
