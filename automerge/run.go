@@ -153,7 +153,7 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.keep = cmp(opt.Keep, pool.Keep, poolfile.DefaultKeep)
+	s.keep = firstPositive(opt.Keep, pool.Keep, poolfile.DefaultKeep)
 	if opt.Push && (opt.Org == "" || opt.Merge.Hub == nil) {
 		return nil, errors.New("automerge: pushing needs a hub organisation and a hub client")
 	}
@@ -201,8 +201,8 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	return sum, err
 }
 
-// cmp returns the first positive value.
-func cmp(v ...int) int {
+// firstPositive returns the first positive value.
+func firstPositive(v ...int) int {
 	for _, x := range v {
 		if x > 0 {
 			return x
