@@ -176,7 +176,7 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	}
 	defer s.db.Close()
 	sum := &Summary{State: opt.State}
-	if sum.Interrupted, err = s.recover(ctx); err != nil {
+	if sum.Interrupted, err = s.recoverState(ctx); err != nil {
 		return nil, err
 	}
 	n, err := s.db.Count(ctx)
@@ -605,13 +605,13 @@ func removeWeights(dir string) error {
 	return nil
 }
 
-// recover makes the state directory consistent after a session that died:
+// recoverState makes the state directory consistent after a session that died:
 // runs left "running" are marked interrupted; staging directories are
 // removed and interrupted commits finished (package outdir); a child
 // directory no run recorded (its session died between writing it and
 // recording it) is removed; a kept child whose weights are gone is
 // recorded as pruned; children beyond the top K lose their weights.
-func (s *session) recover(ctx context.Context) (int, error) {
+func (s *session) recoverState(ctx context.Context) (int, error) {
 	interrupted, err := s.db.MarkInterrupted(ctx)
 	if err != nil {
 		return 0, err
