@@ -89,6 +89,9 @@ var ErrNewerSchema = errors.New("leaderboard: database schema is newer than this
 type DB struct {
 	db   *sql.DB
 	path string
+	// version is the schema version of the file: SchemaVersion once
+	// migrated, possibly older when opened read-only.
+	version int
 }
 
 // Open opens (creating it if needed) the leaderboard at path and migrates
@@ -100,7 +103,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	l := &DB{db: db, path: path}
+	l := &DB{db: db, path: path, version: SchemaVersion}
 	if err := l.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -109,7 +112,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // OpenReadOnly opens an existing leaderboard for reading only; it fails
-// when there is none.
+// when there is none. A database of an older schema version is read as
+// it is, without migrating it.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_pragma=busy_timeout(10000)"
 	db, err := sql.Open("sqlite", dsn)
@@ -129,7 +133,8 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: version %d: %w", path, v, ErrNewerSchema)
 	}
-	return &DB{db: db, path: path}, nil
+	// An older schema is read as it is: a reader never migrates.
+	return &DB{db: db, path: path, version: v}, nil
 }
 
 // Close closes the database.
@@ -336,10 +341,14 @@ func (l *DB) Count(ctx context.Context) (int, error) {
 }
 
 func (l *DB) query(ctx context.Context, tail string) ([]Run, error) {
+	pushed := "coalesce(m.pushed, '')"
+	if l.version < 2 {
+		pushed = "''"
+	}
 	rows, err := l.db.QueryContext(ctx, `SELECT r.id, r.name, r.status, r.method, r.config, r.config_hash, r.parents, r.seed,
 		r.score, coalesce(r.error, ''), coalesce(r.worker, ''), r.started_at, coalesce(r.finished_at, ''),
 		coalesce(r.eval_seconds, 0), coalesce(r.merge_seconds, 0),
-		m.path, coalesce(m.weights, 0), coalesce(m.bytes, 0), coalesce(m.written_at, ''), coalesce(m.pruned_at, ''), coalesce(m.pushed, '')
+		m.path, coalesce(m.weights, 0), coalesce(m.bytes, 0), coalesce(m.written_at, ''), coalesce(m.pruned_at, ''), `+pushed+`
 		FROM runs r LEFT JOIN models m ON m.run_id = r.id `+tail)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.path, err)

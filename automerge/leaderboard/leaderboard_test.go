@@ -179,6 +179,15 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 	raw.Close()
+	// A reader reads version 1 as it is and migrates nothing.
+	ro, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs, err := ro.Runs(ctx); err != nil || len(runs) != 1 || runs[0].Model.Path != "/m/old" {
+		t.Fatalf("read-only on version 1: %+v, %v", runs, err)
+	}
+	ro.Close()
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

@@ -292,7 +292,7 @@ img.plot{max-width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.12);mar
 <td>{{.ParentText}}</td>
 <td class="num" data-sort="{{.EvalSeconds}}">{{printf "%.2f" .EvalSeconds}}</td>
 <td>{{.Started}}</td>
-<td><details><summary>recipe</summary><pre>{{.Config}}</pre>
+<td><details{{if eq .Rank 1}} open{{end}}><summary>recipe</summary><pre>{{.Config}}</pre>
 {{if .Scores}}<table>{{range .Scores}}<tr><td>{{.Task}}</td><td>{{.Metric}}</td><td class="num">{{printf "%.6g" .Value}}</td><td class="num">×{{.Weight}}</td></tr>{{end}}</table>{{end}}
 {{if .Lineage}}<ul class="lineage">{{range .Lineage}}<li>{{.}}</li>{{end}}</ul>{{end}}</details></td>
 </tr>
