@@ -458,7 +458,9 @@ func (s *session) write(ctx context.Context, p *pending) (reason string, err err
 	done.Status = leaderboard.StatusDone
 	record, _ := json.MarshalIndent(done, "", "  ")
 	mopt := s.opt.Merge
-	mopt.Seed, mopt.CopyTokenizer, mopt.WriteModelCard = p.run.Seed, true, false
+	// The seed the child was scored with: the same random masks.
+	seed := p.run.Seed
+	mopt.Seed, mopt.SkipTokenizer, mopt.SkipModelCard = &seed, false, true
 	mopt.ExtraFiles = map[string][]byte{"README.md": []byte(card), "mergekit_config.yml": p.cand.Config,
 		"automerge.json": append(record, '\n')}
 	out := filepath.Join(s.dir, p.run.Name)

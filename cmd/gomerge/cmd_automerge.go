@@ -129,7 +129,11 @@ func runAutomerge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "gomerge:", err)
 		return exitUsage
 	}
-	mf := mergeFlags{allowCrimes: f.allowCrimes, cacheDir: f.cacheDir, quiet: true, stderr: stderr}
+	// Children are written as AutoMerger wrote them (mergekit-yaml
+	// --copy-tokenizer --out-shard-size 1B), special tokens aligned as
+	// gomerge merge aligns them; the card is automerge's own.
+	mf := mergeFlags{allowCrimes: f.allowCrimes, cacheDir: f.cacheDir, quiet: true, stderr: stderr,
+		copyTokenizer: true, alignSpecial: true, shardSize: 1e9}
 	mopt := mf.options(log)
 	if wd, err := os.Getwd(); err == nil {
 		mopt.Dir = wd

@@ -8,9 +8,11 @@
 // answers Logits and LogitsBatch (every position's logits), LogProbs and
 // LogProbsBatch (log p(ids[i] | ids[:i]) without keeping the logits),
 // ContinuationLogProbs (several continuations of one context, the context
-// computed once), Generate (greedy, with a key/value cache) and
-// HiddenStates (the residual stream entering every layer, as mergekit-moe's
-// hidden gates read it).
+// computed once), Generate (greedy, with a key/value cache), Session (a
+// growing sequence with its cache: Feed, Generate with a Sampler for
+// temperature/top-k/top-p, streaming, stop tokens and cancellation, Rewind
+// to reuse a re-rendered prompt's prefix) and HiddenStates (the residual
+// stream entering every layer, as mergekit-moe's hidden gates read it).
 //
 // # Architectures
 //
