@@ -69,6 +69,11 @@ type Options struct {
 	// (--no-write-model-card); the zero value writes them, as the CLI
 	// does.
 	SkipModelCard bool
+	// ExtraFiles are written into the output after everything else and
+	// before it is committed, replacing a file of the same name: a caller's
+	// own model card (README.md), a scores file. Names must be plain file
+	// names.
+	ExtraFiles map[string][]byte
 	// Seed seeds random methods (--random-seed). Every random mask is
 	// drawn from a generator seeded by (seed, output tensor name, model),
 	// so a seed gives the same bytes whatever the thread count or order.

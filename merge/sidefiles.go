@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,6 +51,14 @@ func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]
 			return nil, err
 		}
 		if err := o.writeFile("mergekit_config.yml", plan.Config.Raw); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(opt.ExtraFiles)) {
+		if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".gomerge") {
+			return nil, fmt.Errorf("extra output file %q: want a plain file name", name)
+		}
+		if err := o.writeFile(name, opt.ExtraFiles[name]); err != nil {
 			return nil, err
 		}
 	}

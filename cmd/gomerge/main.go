@@ -14,10 +14,13 @@
 //	gomerge tokensurgeon --align-special MODEL [DONOR] OUT
 //	                                   make special-token ids agree across files
 //	gomerge clean OUT... [--json]     recover the leftovers of interrupted runs into OUT
+//	gomerge automerge --pool POOL.yml --state DIR
+//	                                   breed, score and rank merges unattended
+//	gomerge leaderboard --state DIR    automerge's ranking (table, JSON, HTML, PNG)
 //	gomerge version
 //
 // Exit codes: 0 success, 1 merge failed, 2 usage or config error,
-// 130 interrupted.
+// 130 interrupted, 75 (automerge) state directory busy.
 package main
 
 import (
@@ -109,10 +112,14 @@ commands:
   gomerge evolve GENOME.yml --storage-path DIR
                                    search merge recipes with CMA-ES (mergekit-evolve)
   gomerge worker --nats URL        score candidates from a search's NATS JetStream queue
+  gomerge automerge --pool POOL.yml --state DIR
+                                   breed, score and rank merges unattended (AutoMerger), for cron
+  gomerge leaderboard --state DIR  automerge's ranking: table, --json, --html page, --plot PNG
   gomerge version                  module version, commit and Go version
 
 Run "gomerge COMMAND -h" (or "gomerge help COMMAND") for a command's flags.
-Exit codes: 0 done, 1 failed, 2 usage, config or refused output, 130 interrupted.
+Exit codes: 0 done, 1 failed, 2 usage, config or refused output, 130 interrupted
+(automerge: 75 when another automerge holds the state directory).
 `
 
 const mergeUsage = `usage: gomerge CONFIG.yml OUT [flags]
@@ -192,6 +199,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runWorker(ctx, args[1:], stdout, stderr)
 	case "evolve":
 		return runEvolve(ctx, args[1:], stdout, stderr)
+	case "automerge":
+		return runAutomerge(ctx, args[1:], stdout, stderr)
+	case "leaderboard":
+		return runLeaderboard(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	default:
