@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,8 +122,11 @@ type session struct {
 	rng   *rand.Rand
 	keep  int
 	names map[string]bool
-	id    string
-	dir   string // models directory
+	// skipped maps the pool models left out (their shape differs from
+	// their family's) to the reason.
+	skipped map[string]string
+	id      string
+	dir     string // models directory
 }
 
 type pending struct {
@@ -191,6 +195,7 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 		defer s.opt.Pool.Close()
 	}
 	s.event(Event{Event: "session_start", Detail: fmt.Sprintf("runs so far %d, keep %d", n, s.keep)})
+	s.checkShapes()
 	sum.Stop, err = s.loop(ctx, sum, start)
 	sum.Seconds = time.Since(start).Seconds()
 	if best, berr := s.db.Runs(context.WithoutCancel(ctx)); berr == nil && len(best) > 0 &&
@@ -346,25 +351,39 @@ func (s *session) begin(ctx context.Context) (*pending, error) {
 	return p, nil
 }
 
-// draw picks a recipe and parents until it finds a config not tried yet.
+// draw picks a family, a recipe the family can use and two parents of
+// the family until it finds a config not tried yet.
 func (s *session) draw(ctx context.Context) (*poolfile.Candidate, error) {
-	cands := make([]candidate, 0, len(s.pool.Models))
-	for _, m := range s.pool.Models {
-		cands = append(cands, candidate{ref: m})
+	fams, err := s.familyCandidates(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if s.pool.ChildrenAsParents {
-		kept, err := s.db.Kept(ctx)
-		if err != nil {
-			return nil, err
+	var usable []int
+	for fi, c := range fams {
+		if len(c) >= 2 && len(usableRecipes(s.pool.Recipes, s.pool.Families[fi])) > 0 {
+			usable = append(usable, fi)
 		}
-		for _, r := range kept {
-			cands = append(cands, candidate{ref: r.Model.Path, score: *r.Score, scored: true})
+	}
+	if len(usable) == 0 {
+		var why []string
+		for fi, f := range s.pool.Families {
+			why = append(why, fmt.Sprintf("family %s: %d usable models", f.Name, len(fams[fi])))
 		}
+		for m, r := range s.skipped {
+			why = append(why, fmt.Sprintf("%s skipped: %s", displayRef(m), r))
+		}
+		slices.Sort(why[len(s.pool.Families):])
+		return nil, fmt.Errorf("automerge: no family has two models to merge with its recipes (%s)", strings.Join(why, "; "))
 	}
 	for range maxDraws {
-		rec := pickRecipe(s.rng, s.pool.Recipes)
-		a, b := pickParents(s.rng, cands, s.pool.Selection)
-		c, err := rec.Build(s.rng, a, b, s.pool.Base, s.pool.DType)
+		fi := usable[0]
+		if len(usable) > 1 {
+			fi = usable[s.rng.IntN(len(usable))]
+		}
+		f := s.pool.Families[fi]
+		rec := pickRecipe(s.rng, usableRecipes(s.pool.Recipes, f))
+		a, b := pickParents(s.rng, fams[fi], s.pool.Selection)
+		c, err := rec.Build(s.rng, a, b, f.Base, s.pool.DType)
 		if err != nil {
 			return nil, err
 		}

@@ -39,6 +39,13 @@ type Pool struct {
 	// Models are the candidate parents: local directories, hub ids,
 	// model+lora references.
 	Models []string
+	// Families are the groups parents are drawn from: a child's two
+	// parents are of one family, and the methods that need a base use
+	// that family's. The top-level base and models are the first family
+	// (named "default") when models lists any; the families key adds
+	// more, each with its own base (the top-level base when it gives
+	// none). Never empty after ParsePool.
+	Families []Family
 	// Tasks are the weighted tasks that score a child (as in
 	// mergekit-evolve: the score is Σ metric × weight, higher is better).
 	Tasks []worker.Task
@@ -63,6 +70,24 @@ type Pool struct {
 	// resolve.
 	File, Dir string
 }
+
+// Family is a group of models that share a base model (fine-tunes of one
+// pretrained model): parents of one child are drawn from one family.
+type Family struct {
+	// Name names the family in logs and errors.
+	Name string
+	// Base is the family's base model ("" : the methods that need a base
+	// are not drawn for this family).
+	Base string
+	// Models are the family's candidate parents.
+	Models []string
+	// Line is the pool file line of the family (0: the top level).
+	Line int
+}
+
+// DefaultFamily is the name of the family of the pool's top-level base
+// and models.
+const DefaultFamily = "default"
 
 // Parent selection modes.
 const (
@@ -147,8 +172,9 @@ func (r Recipe) params() map[string]Range {
 }
 
 var (
-	poolKeys   = []string{"base", "models", "tasks", "limit", "num_fewshot", "recipes", "selection", "keep", "children_as_parents", "dtype"}
+	poolKeys   = []string{"base", "models", "families", "tasks", "limit", "num_fewshot", "recipes", "selection", "keep", "children_as_parents", "dtype"}
 	recipeKeys = []string{"method", "probability", "parameters"}
+	familyKeys = []string{"name", "base", "models"}
 	dtypes     = []string{"float32", "float16", "bfloat16"}
 )
 
@@ -195,15 +221,30 @@ func ParsePool(data []byte, file string) (p *Pool, err error) {
 			return nil, err
 		}
 	}
-	if len(p.Models) < 2 {
-		return nil, pp.errorf(root, "models must list at least two models")
+	if len(p.Models) > 0 || p.Base != "" && len(p.Families) == 0 {
+		if len(p.Models) < 2 {
+			n := root
+			if seen["models"] != nil {
+				n = seen["models"]
+			}
+			return nil, pp.errorf(n, "models must list at least two models")
+		}
+		p.Families = append([]Family{{Name: DefaultFamily, Base: p.Base, Models: p.Models}}, p.Families...)
+	}
+	if len(p.Families) == 0 {
+		return nil, pp.errorf(root, "models must list at least two models (or families, each with its models)")
+	}
+	for i := range p.Families {
+		if p.Families[i].Base == "" {
+			p.Families[i].Base = p.Base
+		}
 	}
 	if len(p.Tasks) == 0 {
 		return nil, pp.errorf(root, "tasks must list at least one task")
 	}
 	if seen["recipes"] == nil {
 		for _, r := range DefaultRecipes() {
-			if methods[r.Method].needsBase && p.Base == "" {
+			if methods[r.Method].needsBase && !p.anyBase() {
 				continue
 			}
 			p.Recipes = append(p.Recipes, r)
@@ -260,6 +301,22 @@ func (pp *poolParser) key(p *Pool, key string, v *yaml.Node) error {
 				return pp.errorf(n, "models[%d]: %s is listed twice", i, m)
 			}
 			p.Models = append(p.Models, m)
+		}
+	case "families":
+		if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+			return pp.errorf(v, "families must be a non-empty list of {name, base, models}")
+		}
+		for i, n := range v.Content {
+			f, err := pp.family(n, fmt.Sprintf("families[%d]", i))
+			if err != nil {
+				return err
+			}
+			for _, g := range p.Families {
+				if g.Name == f.Name {
+					return pp.errorf(n, "families[%d]: the name %s is given twice (first on line %d)", i, f.Name, g.Line)
+				}
+			}
+			p.Families = append(p.Families, f)
 		}
 	case "tasks":
 		if v.Kind != yaml.SequenceNode {
@@ -325,6 +382,56 @@ func (pp *poolParser) key(p *Pool, key string, v *yaml.Node) error {
 		}
 	}
 	return err
+}
+
+// family reads one entry of families.
+func (pp *poolParser) family(n *yaml.Node, what string) (Family, error) {
+	f := Family{Line: n.Line}
+	if n.Kind != yaml.MappingNode {
+		return f, pp.errorf(n, "%s must be a mapping with name, base and models", what)
+	}
+	if err := pp.keys(n, familyKeys, what+"."); err != nil {
+		return f, err
+	}
+	var models *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var err error
+		switch k.Value {
+		case "name":
+			f.Name, err = pp.str(v, what+".name")
+		case "base":
+			if v.Tag != "!!null" {
+				f.Base, err = pp.str(v, what+".base")
+			}
+		case "models":
+			models = v
+		}
+		if err != nil {
+			return f, err
+		}
+	}
+	if f.Name == "" {
+		f.Name = fmt.Sprintf("family%d", n.Line)
+	}
+	if models == nil || models.Kind != yaml.SequenceNode || len(models.Content) < 2 {
+		at := n
+		if models != nil {
+			at = models
+		}
+		return f, pp.errorf(at, "%s.models must list at least two models", what)
+	}
+	for i, m := range models.Content {
+		s, err := pp.str(m, fmt.Sprintf("%s.models[%d]", what, i))
+		if err != nil {
+			return f, err
+		}
+		if slices.Contains(f.Models, s) {
+			return f, pp.errorf(m, "%s.models[%d]: %s is listed twice", what, i, s)
+		}
+		f.Models = append(f.Models, s)
+	}
+	return f, nil
 }
 
 func (pp *poolParser) str(n *yaml.Node, what string) (string, error) {
@@ -472,36 +579,72 @@ func (pp *poolParser) checkRecipes(p *Pool, v *yaml.Node) error {
 	return nil
 }
 
-// checkModels resolves relative local paths against the pool's directory
-// and checks that recipes needing a base have one.
-func (p *Pool) checkModels() error {
-	for i, m := range p.Models {
-		p.Models[i] = p.resolve(m)
-		if p.Base != "" && p.Models[i] == p.resolve(p.Base) {
-			return fmt.Errorf("models[%d]: %s is the base model; list it as base only", i, m)
+// anyBase reports whether some family (or the top level) has a base.
+func (p *Pool) anyBase() bool {
+	if p.Base != "" {
+		return true
+	}
+	for _, f := range p.Families {
+		if f.Base != "" {
+			return true
 		}
 	}
+	return false
+}
+
+// checkModels resolves relative local paths against the pool's directory,
+// checks that no model is in two families or is a family's own base, and
+// that recipes needing a base have a family with one.
+func (p *Pool) checkModels() error {
 	if p.Base != "" {
 		p.Base = p.resolve(p.Base)
 	}
+	for i := range p.Models {
+		p.Models[i] = p.resolve(p.Models[i])
+	}
+	owner := map[string]string{}
+	var all []string
+	for fi := range p.Families {
+		f := &p.Families[fi]
+		at := "models"
+		if f.Line > 0 {
+			at = fmt.Sprintf("line %d: family %s: models", f.Line, f.Name)
+		}
+		if f.Base != "" {
+			f.Base = p.resolve(f.Base)
+			all = append(all, f.Base)
+		}
+		for i, m := range f.Models {
+			f.Models[i] = p.resolve(m)
+			if f.Base != "" && f.Models[i] == f.Base {
+				return fmt.Errorf("%s[%d]: %s is the base model; list it as base only", at, i, m)
+			}
+			if o, dup := owner[f.Models[i]]; dup {
+				return fmt.Errorf("%s[%d]: %s is also in family %s; a model belongs to one family", at, i, m, o)
+			}
+			owner[f.Models[i]] = f.Name
+			all = append(all, f.Models[i])
+		}
+	}
 	for _, r := range p.Recipes {
-		if methods[r.Method].needsBase && p.Base == "" {
-			return fmt.Errorf("line %d: method %s needs a base model: set base", r.Line, r.Method)
+		if methods[r.Method].needsBase && !p.anyBase() {
+			return fmt.Errorf("line %d: method %s needs a base model: set base (or a family's base)", r.Line, r.Method)
 		}
 	}
 	// Every reference must read as a merge model reference.
 	var b bytes.Buffer
 	b.WriteString("merge_method: passthrough\nmodels:\n")
-	for _, m := range append(slices.Clone(p.Models), p.Base) {
-		if m != "" {
-			fmt.Fprintf(&b, "  - model: %s\n", quote(m))
-		}
+	for _, m := range all {
+		fmt.Fprintf(&b, "  - model: %s\n", quote(m))
 	}
 	if _, err := merge.ParseConfig(b.Bytes(), "pool models"); err != nil {
 		return err
 	}
 	return nil
 }
+
+// NeedsBase reports whether method needs a base model.
+func NeedsBase(method string) bool { return methods[method].needsBase }
 
 // resolve makes a model path that exists relative to the pool file's
 // directory absolute; hub ids and absolute paths stay as written. A

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -76,11 +77,61 @@ func TestParsePoolErrors(t *testing.T) {
 		{"models: [a, b]\ntasks: [x]\ntasks: [y]\n", "pool.yml:3: tasks is given twice (first on line 2)"},
 		{"base: a\nmodels: [a, b]\ntasks: [x]\n", "models[0]: a is the base model"},
 		{"- a\n", "the pool must be a mapping"},
+		{"tasks: [x]\nfamilies:\n  - name: l\n    models: [a]\n", "pool.yml:4: families[0].models must list at least two models"},
+		{"tasks: [x]\nfamilies:\n  - name: l\n    bsae: b\n    models: [a, c]\n", "pool.yml:4: unknown key families[0].bsae; did you mean base?"},
+		{"tasks: [x]\nfamilies:\n  - {name: l, models: [a, c]}\n  - {name: l, models: [d, e]}\n", "pool.yml:4: families[1]: the name l is given twice (first on line 3)"},
+		{"tasks: [x]\nfamilies:\n  - {name: l, models: [a, c]}\n  - {name: m, models: [d, a]}\n", "line 4: family m: models[1]: a is also in family l"},
+		{"models: [a, b]\ntasks: [x]\nfamilies:\n  - {name: m, base: d, models: [d, e]}\n", "line 4: family m: models[0]: d is the base model"},
+		{"tasks: [x]\nfamilies: []\n", "pool.yml:2: families must be a non-empty list"},
+		{"tasks: [x]\nfamilies:\n  - [a, b]\n", "pool.yml:3: families[0] must be a mapping"},
+		{"tasks: [x]\nfamilies:\n  - {name: l, models: [a, c]}\nrecipes:\n  - method: dare_ties\n", "line 5: method dare_ties needs a base model: set base (or a family's base)"},
+		{"base: s\ntasks: [x]\n", "models must list at least two models"},
 		{"models: [a, b]\ntasks: [x]\ndtype: int8\n", "pool.yml:3: dtype \"int8\""},
 	} {
 		_, err := ParsePool([]byte(tc.src), "pool.yml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\n got %v\nwant %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+// TestParsePoolFamilies: the top-level models are the default family,
+// each family keeps its own base, and a family without one takes the
+// top-level base.
+func TestParsePoolFamilies(t *testing.T) {
+	p, err := ParsePool([]byte(`base: llama
+models: [l1, l2]
+families:
+  - name: mistral
+    base: mistral-base
+    models: [m1, m2, m3]
+  - name: plain
+    models: [p1, p2]
+tasks: [x]
+`), "pool.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Family{
+		{Name: DefaultFamily, Base: "llama", Models: []string{"l1", "l2"}},
+		{Name: "mistral", Base: "mistral-base", Models: []string{"m1", "m2", "m3"}, Line: 4},
+		{Name: "plain", Base: "llama", Models: []string{"p1", "p2"}, Line: 7},
+	}
+	if !reflect.DeepEqual(p.Families, want) {
+		t.Errorf("families\n got %+v\nwant %+v", p.Families, want)
+	}
+	// Without top-level models, only the families; no base anywhere drops
+	// the default recipes that need one.
+	p, err = ParsePool([]byte("families:\n  - {name: a, models: [x1, x2]}\ntasks: [x]\n"), "pool.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Families) != 1 || p.Families[0].Name != "a" || len(p.Models) != 0 {
+		t.Errorf("families %+v, models %q", p.Families, p.Models)
+	}
+	for _, r := range p.Recipes {
+		if NeedsBase(r.Method) {
+			t.Errorf("default recipe %s needs a base, and no family has one", r.Method)
 		}
 	}
 }
