@@ -78,7 +78,7 @@ func (s *session) checkShapes() {
 					}
 					reason := fmt.Sprintf("%s %s, %s of family %s (%s) has %s", k, orNone(sh[k]), role, f.Name, displayRef(refName), orNone(ref[k]))
 					s.skipped[m] = reason
-					s.event(Event{Event: "model_skipped", Name: displayRef(m), Path: m, Detail: reason})
+					s.event(Event{Event: "model_skipped", Name: displayRef(m), Path: m, Error: reason})
 					break
 				}
 			}

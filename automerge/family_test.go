@@ -82,7 +82,7 @@ recipes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(skipped) != 1 || skipped[0].Path != shallow || !strings.Contains(skipped[0].Detail, "num_hidden_layers 4") {
+	if len(skipped) != 1 || skipped[0].Path != shallow || !strings.Contains(skipped[0].Error, "num_hidden_layers 4") {
 		t.Errorf("skipped %+v, want %s for num_hidden_layers 4", skipped, shallow)
 	}
 	db, err := leaderboard.Open(ctx, filepath.Join(state, DBFile))

@@ -38,6 +38,10 @@ var ErrLocked = errors.New("state directory is in use by another gomerge automer
 // drawn: every pair and method of the pool was tried.
 var ErrExhausted = errors.New("no untried recipe left in the pool")
 
+// minDBFree is the free space below which a failure to open the database
+// is put down to a full disk.
+const minDBFree = 64 << 10
+
 // maxDraws is how many recipes are drawn, before giving up, to find one
 // not tried yet.
 const maxDraws = 200
@@ -176,6 +180,11 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	}
 	defer lock.Close()
 	if s.db, err = leaderboard.Open(ctx, filepath.Join(opt.State, DBFile)); err != nil {
+		// SQLite says "disk I/O error" when it cannot grow its WAL index
+		// on a full disk: name the cause.
+		if free, ferr := s.opt.FreeSpace(opt.State); ferr == nil && free < minDBFree {
+			return nil, fmt.Errorf("%w (the file system holding %s is full: %d bytes free)", err, opt.State, free)
+		}
 		return nil, err
 	}
 	defer s.db.Close()
