@@ -206,3 +206,19 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("runs %+v, %v", runs, err)
 	}
 }
+
+func TestShortRef(t *testing.T) {
+	child := map[string]*Run{"/s/models/FtB": {Name: "FtB"}}
+	for _, tc := range []struct{ ref, want string }{
+		{"/pool/ftA", "ftA"},
+		{"org/model", "org/model"},
+		{"/s/models/FtB", "FtB"},
+		{"/pool/stories+/pool/loraQ", "stories+loraQ"},
+		{"org/base+org/lora", "org/base+org/lora"},
+		{"/pool/stories+org/lora", "stories+org/lora"},
+	} {
+		if got := shortRef(tc.ref, child); got != tc.want {
+			t.Errorf("shortRef(%q) = %q, want %q", tc.ref, got, tc.want)
+		}
+	}
+}

@@ -22,10 +22,14 @@ import (
 )
 
 // shortRef is a model reference as tables show it: a directory's base
-// name, a hub id as is.
+// name, a hub id as is, each part of a model+lora reference so (not the
+// base name of the whole, which would show the LoRA alone).
 func shortRef(ref string, byPath map[string]*Run) string {
 	if r, ok := byPath[ref]; ok {
 		return r.Name
+	}
+	if m, lora, ok := strings.Cut(ref, "+"); ok {
+		return shortRef(m, byPath) + "+" + shortRef(lora, byPath)
 	}
 	if filepath.IsAbs(ref) {
 		return filepath.Base(ref)
