@@ -275,14 +275,16 @@ tr.failed td,tr.interrupted td{color:#999}
 .status{display:inline-block;padding:1px 6px;border-radius:8px;font-size:12px;background:#e8f5e9;color:#1b5e20}
 .status.failed{background:#ffebee;color:#b71c1c}.status.interrupted{background:#fff8e1;color:#8d6e00}.status.running{background:#e3f2fd;color:#0d47a1}
 details summary{cursor:pointer;color:#1565c0}
-pre{background:#f4f4f4;padding:8px;overflow:auto;max-width:60em;margin:4px 0}
+pre{background:#f4f4f4;padding:8px;margin:4px 0;max-width:40em;white-space:pre-wrap;overflow-wrap:anywhere}
+div.scroll{overflow-x:auto;max-width:100%;box-shadow:0 1px 3px rgba(0,0,0,.12)}
+div.scroll>table{box-shadow:none}
 ul.lineage{margin:4px 0;padding-left:18px}
 img.plot{max-width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.12);margin:16px 0}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p class="meta">{{len .Rows}} runs: {{.Done}} done, {{.Failed}} failed, {{.Interrupted}} interrupted · generated {{.Generated}} by gomerge leaderboard</p>
 <img class="plot" alt="score per run, best so far, per method" src="{{.Plot}}">
-<table id="board">
+<div class="scroll"><table id="board">
 <thead><tr><th data-type="num">Rank</th><th data-type="num">Run</th><th>Name</th><th data-type="num">Score</th><th>Method</th><th>Status</th><th>Weights</th><th>Parents</th><th data-type="num">Eval s</th><th>Started</th><th>Recipe and lineage</th></tr></thead>
 <tbody>
 {{range .Rows}}<tr class="{{.Status}}">
@@ -300,7 +302,7 @@ img.plot{max-width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.12);mar
 {{if .Scores}}<table>{{range .Scores}}<tr><td>{{.Task}}</td><td>{{.Metric}}</td><td class="num">{{printf "%.6g" .Value}}</td><td class="num">×{{.Weight}}</td></tr>{{end}}</table>{{end}}
 {{if .Lineage}}<ul class="lineage">{{range .Lineage}}<li>{{.}}</li>{{end}}</ul>{{end}}</details></td>
 </tr>
-{{end}}</tbody></table>
+{{end}}</tbody></table></div>
 <script>
 document.querySelectorAll("#board > thead th").forEach(function (th, col) {
   th.addEventListener("click", function () {
