@@ -28,11 +28,11 @@ recipes:
 	// base_model: mistralai/Mistral-7B-v0.1
 	// models:
 	//   - model: mistralai/Mistral-7B-v0.1
-	//   - model: mlabonne/Meliodas-7B
+	//   - model: automerger/Percival_01-7B
 	//     parameters:
 	//       density: 0.53
 	//       weight: 0.58
-	//   - model: automerger/Percival_01-7B
+	//   - model: mlabonne/Meliodas-7B
 	//     parameters:
 	//       density: 0.53
 	//       weight: 0.56

@@ -233,3 +233,29 @@ func FuzzParsePool(f *testing.F) {
 		}
 	})
 }
+
+// TestBuildSymmetric: a method that sums the parents' task vectors is one
+// recipe whichever parent comes first (same hash for the same draws);
+// slerp, which runs from the first parent to the second, is two.
+func TestBuildSymmetric(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		same   bool
+	}{
+		{"slerp", false}, {"model_stock", true}, {"task_arithmetic", true},
+		{"ties", true}, {"dare_ties", true}, {"della", true},
+	} {
+		r := Recipe{Method: tc.method, Probability: 1}
+		x, err := r.Build(rand.New(rand.NewPCG(1, 2)), "/m/ftQ", "/m/ftM", "/m/base", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := r.Build(rand.New(rand.NewPCG(1, 2)), "/m/ftM", "/m/ftQ", "/m/base", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (x.Hash == y.Hash) != tc.same {
+			t.Errorf("%s: the two parent orders give equal hashes %v, want %v:\n%s\n%s", tc.method, x.Hash == y.Hash, tc.same, x.Config, y.Config)
+		}
+	}
+}

@@ -110,10 +110,11 @@ func list(v []float64) string {
 	return "[" + strings.Join(s, ", ") + "]"
 }
 
-// symmetric methods give the same model whichever parent comes first:
-// their parents are written in sorted order, so that the two orders are
-// one recipe.
-var symmetric = map[string]bool{"model_stock": true}
+// symmetric methods give the same model whichever parent comes first
+// (all but slerp, whose t runs from the first parent to the second: the
+// others sum the parents' task vectors): their parents are written in
+// sorted order, so that the two orders are one recipe.
+var symmetric = map[string]bool{"model_stock": true, "task_arithmetic": true, "ties": true, "dare_ties": true, "della": true}
 
 // Normalize returns the hash that identifies a recipe: the SHA-256 of its
 // config as Build writes it (parameters rounded, keys in a fixed order,
