@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
 	"github.com/gomerge/gomerge/automerge/poolfile"
+	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/worker"
@@ -77,8 +78,9 @@ type Options struct {
 	// Org is the hub organisation named in the cards' usage snippet.
 	Org string
 	// Push uploads every child written to disk to the hub repository
-	// Org/NAME through Merge.Hub (its token from HF_TOKEN). A failed
-	// upload is logged and leaves the run done. Off by default.
+	// Org/NAME through Merge.Hub (its token from HF_TOKEN), trying a
+	// failed upload up to three times (5 s, then 20 s apart). An upload
+	// that still fails is logged and leaves the run done. Off by default.
 	Push bool
 	// Logger receives a line per event; nil discards.
 	Logger *slog.Logger
@@ -509,18 +511,40 @@ func (s *session) write(ctx context.Context, p *pending) (reason string, err err
 	return "", nil
 }
 
-// push uploads a written child to Org/NAME.
+// pushTries is how many times a child's upload is tried before the run
+// gives up on it (the hub client does not retry uploads itself).
+const pushTries = 3
+
+// pushWait is the wait before retry try (1-based): 5 s, 20 s.
+var pushWait = func(try int) time.Duration { return 5 * time.Second << (2 * (try - 1)) }
+
+// push uploads a written child to Org/NAME, trying again after a failure
+// (a network error, the hub's 5xx) up to pushTries times.
 func (s *session) push(ctx context.Context, id int64, name, dir string) {
 	repo := s.opt.Org + "/" + name
 	c := s.opt.Merge.Hub
 	var err error
-	if c == nil {
-		err = errors.New("no hub client")
-	} else if err = c.CreateRepo(ctx, repo, false); err == nil {
+	for try := 1; ; try++ {
 		var commit string
-		if commit, err = c.UploadFolder(ctx, repo, dir, "Upload "+name+" (gomerge automerge)"); err == nil {
+		if c == nil {
+			err = errors.New("no hub client")
+		} else if err = c.CreateRepo(ctx, repo, false); err == nil {
+			commit, err = c.UploadFolder(ctx, repo, dir, "Upload "+name+" (gomerge automerge)")
+		}
+		if err == nil {
 			err = s.db.SetPushed(ctx, id, repo)
 			s.event(Event{Event: "child_pushed", Run: id, Name: name, Path: repo, Detail: "commit " + commit})
+			break
+		}
+		if try >= pushTries || c == nil || errors.Is(err, hub.ErrNoToken) || ctx.Err() != nil {
+			break
+		}
+		wait := pushWait(try)
+		s.event(Event{Event: "push_retry", Run: id, Name: name, Path: repo, Error: err.Error(),
+			Detail: fmt.Sprintf("try %d of %d failed; next in %s", try, pushTries, wait)})
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
 		}
 	}
 	if err != nil {

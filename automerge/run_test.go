@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
 	"github.com/gomerge/gomerge/automerge/poolfile"
@@ -358,5 +360,42 @@ func TestPush(t *testing.T) {
 	}
 	if pushed == 0 {
 		t.Error("nothing was pushed")
+	}
+}
+
+// TestPushRetry: a push that meets the hub's 503s is tried again and
+// succeeds; one that keeps failing is given up after pushTries tries,
+// logged, and the run stays done.
+func TestPushRetry(t *testing.T) {
+	defer func(w func(int) time.Duration) { pushWait = w }(pushWait)
+	pushWait = func(int) time.Duration { return time.Millisecond }
+	fx := stories(t)
+	p := poolFile(t, fx, "")
+	for _, tc := range []struct {
+		fails          int
+		retries        int
+		pushed, failed bool
+	}{
+		{fails: 2, retries: 2, pushed: true},
+		{fails: 1000, retries: pushTries - 1, failed: true},
+	} {
+		srv := hubtest.NewServer(t)
+		srv.AddWriter("hf_writer")
+		c := &hub.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Token: "hf_writer"}
+		state := t.TempDir()
+		opt := runOpts(state, 1, 2)
+		opt.Push, opt.Org, opt.Merge.Hub = true, "automerger", c
+		count := map[string]int{}
+		opt.Events = func(e Event) { count[e.Event]++ }
+		srv.Fail("", tc.fails, http.StatusServiceUnavailable)
+		sum, err := Run(context.Background(), p, opt)
+		opt.Pool.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if count["push_retry"] != tc.retries || (count["child_pushed"] == 1) != tc.pushed ||
+			(count["push_failed"] == 1) != tc.failed || sum.Done != 1 {
+			t.Errorf("%d hub failures: events %v, summary %+v", tc.fails, count, sum)
+		}
 	}
 }
