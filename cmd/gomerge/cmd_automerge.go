@@ -83,6 +83,7 @@ func newAutomergeFlags(stderr io.Writer, f *automergeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.allowCrimes, "allow-crimes", false, "allow mixing architectures")
 	fs.StringVar(&f.cacheDir, "transformers-cache", "", "Hugging Face hub cache DIR for downloaded models")
 	fs.StringVar(&f.org, "org", "", "hub organisation (ORG) named in the model cards' usage snippet")
+	fs.StringVar(&f.push, "push", "", "upload every child written to disk to the hub as `ORG`/NAME (token from HF_TOKEN; failed uploads tried 3 times); off by default")
 	fs.BoolVar(&f.jsonOut, "json", false, "one JSON line per event on stdout, the summary last")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines")
 	verbosity(fs, &f.verbose)

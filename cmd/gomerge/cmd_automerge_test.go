@@ -25,6 +25,7 @@ import (
 
 	"github.com/gomerge/gomerge/automerge"
 	"github.com/gomerge/gomerge/automerge/leaderboard"
+	"github.com/gomerge/gomerge/hub/hubtest"
 	"github.com/gomerge/gomerge/internal/outdir"
 	"github.com/gomerge/gomerge/internal/storiestest"
 )
@@ -439,5 +440,37 @@ func TestAutomergeKill9(t *testing.T) {
 				t.Errorf("%d children with weights, --keep 2", kept)
 			}
 		})
+	}
+}
+
+// TestAutomergePush: --push ORG refuses to start without HF_TOKEN, and
+// with one uploads the children to ORG/NAME on the hub of HF_ENDPOINT.
+func TestAutomergePush(t *testing.T) {
+	pool := automergePool(t)
+	state := filepath.Join(t.TempDir(), "am")
+	t.Setenv("HF_TOKEN", "")
+	var stderr bytes.Buffer
+	if code := runAutomerge(context.Background(), automergeArgs(pool, state, "--push", "automerger"), io.Discard, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), "--push needs a hub token") {
+		t.Errorf("no token: exit %d, stderr %q", code, stderr.String())
+	}
+	srv := hubtest.NewServer(t)
+	srv.AddWriter("hf_writer")
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_TOKEN", "hf_writer")
+	t.Setenv("HF_HOME", t.TempDir())
+	stderr.Reset()
+	if code := runAutomerge(context.Background(), automergeArgs(pool, state, "--push", "automerger", "--runs", "2"), io.Discard, &stderr); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	_, runs := openBoard(t, state)
+	pushed := 0
+	for _, r := range runs {
+		if r.Model != nil && r.Model.Pushed == "automerger/"+r.Name {
+			pushed++
+		}
+	}
+	if pushed == 0 {
+		t.Errorf("no child pushed\n%s", stderr.String())
 	}
 }

@@ -72,7 +72,9 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 			spelled = append(spelled, dash+n+placeholder)
 		}
 		fmt.Fprintf(w, "  %s\n", strings.Join(spelled, ", "))
-		usage := f.Usage
+		// The back-quoted word names the value (placeholder above); the
+		// text shows it without the quotes, as the flag package does.
+		usage := strings.ReplaceAll(f.Usage, "`", "")
 		if def := shownDefault(f); def != "" && !strings.Contains(usage, "(default") {
 			usage += " (default " + def + ")"
 		}
