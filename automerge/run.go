@@ -467,7 +467,7 @@ func (s *session) finish(ctx context.Context, p *pending, res worker.Result) (st
 // reason is why the child could not be written (disk space, a merge
 // error); err is a failure of the leaderboard itself.
 func (s *session) write(ctx context.Context, p *pending) (reason string, err error) {
-	need := estimateBytes(p.cand.Parents)
+	need := estimateBytes(p.cand.Parents, func(ref string) int64 { return s.parentBytes(ctx, ref) })
 	free, ferr := s.opt.FreeSpace(s.dir)
 	if ferr != nil {
 		return fmt.Sprintf("check disk space: %v", ferr), nil
@@ -563,14 +563,43 @@ func byPath(runs []leaderboard.Run) map[string]*leaderboard.Run {
 	return m
 }
 
-// estimateBytes is the room a child needs: its largest local parent's
-// weights, plus a tenth and 1 MiB for the tokenizer, card and slack.
-func estimateBytes(parents []string) uint64 {
+// estimateBytes is the room a child needs: its largest parent's weights,
+// plus a tenth and 1 MiB for the tokenizer, card and slack. size gives a
+// parent's weight bytes (0: unknown).
+func estimateBytes(parents []string, size func(string) int64) uint64 {
 	var most int64
 	for _, p := range parents {
-		most = max(most, weightBytes(displayRef(p)))
+		most = max(most, size(p))
 	}
 	return uint64(most) + uint64(most)/10 + 1<<20
+}
+
+// parentBytes is the size of a parent's weights: a local directory's
+// weight files, else, for a hub id, the weight files the hub (or, offline,
+// its cache) lists; 0 when it cannot be known.
+func (s *session) parentBytes(ctx context.Context, ref string) int64 {
+	m := displayRef(ref)
+	if n := weightBytes(m); n > 0 {
+		return n
+	}
+	repo, rev, _ := strings.Cut(m, "@")
+	if s.opt.Merge.Hub == nil || !hub.IsRepoID(repo) {
+		return 0
+	}
+	if _, err := os.Stat(m); err == nil {
+		return 0 // a local directory without weights
+	}
+	rm, err := s.opt.Merge.Hub.Inspect(ctx, repo, rev)
+	if err != nil {
+		s.log.Warn("automerge: size of a hub parent unknown; the disk check counts 1 MiB for it", "model", m, "err", err)
+		return 0
+	}
+	defer rm.Close()
+	var n int64
+	for _, w := range rm.Weights {
+		n += w.Size
+	}
+	return n
 }
 
 // weightFile says whether a file of a model directory holds weights (what
