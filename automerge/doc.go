@@ -3,11 +3,11 @@
 // scraper and rented GPUs, done by one unattended run over a pool of
 // models.
 //
-// A [poolfile.Pool] (a YAML file: models, an optional base, the tasks that score a
-// child, the recipes with their probabilities and parameter ranges, how
+// A [poolfile.Pool] (a YAML file: models, an optional base, or families
+// of models each with its own base, the tasks that score a child, the recipes with their probabilities and parameter ranges, how
 // parents are selected, how many children to keep) drives [Run]. Each run
-// draws a recipe and two parents (earlier children among them: merges of
-// merges), skips a config already tried (the hash of its normalized
+// draws a family, a recipe and two parents of that family (earlier
+// children among them: merges of merges), skips a config already tried (the hash of its normalized
 // form), scores the child in memory through a [worker.Pool] (so that
 // `gomerge worker` processes on other machines can share a night's work),
 // and writes it to disk, with a LazyMergekit-style model card, only when
