@@ -213,21 +213,30 @@ func FuzzParsePool(f *testing.F) {
 	f.Add([]byte(smallestPool + "recipes:\n  - {method: della, probability: 2, parameters: {density: [0.1, 0.9]}}\nselection: top\nkeep: 2\n"))
 	f.Add([]byte("models: [a, b+c]\ntasks: [x, {name: y, weight: .inf}]\n"))
 	f.Add([]byte("models: &a [a, b]\ntasks: *a\n"))
+	f.Add([]byte("base: s\ntasks: [x]\nfamilies:\n  - {name: l, models: [a, b]}\n  - {name: m, base: t, models: [c, d+e]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePool(data, "fuzz.yml")
 		if err != nil {
 			return
 		}
-		if len(p.Models) < 2 || len(p.Tasks) == 0 || len(p.Recipes) == 0 {
+		if len(p.Families) == 0 || len(p.Tasks) == 0 || len(p.Recipes) == 0 {
 			t.Fatalf("accepted an incomplete pool: %+v", p)
 		}
 		rng := rand.New(rand.NewPCG(1, 1))
-		for _, r := range p.Recipes {
-			if _, err := r.Build(rng, p.Models[0], p.Models[1], p.Base, p.DType); err != nil && p.Base != "" {
-				// A model reference merge refuses as a config is the only
-				// way a parsed pool's recipe fails to build.
-				if !strings.Contains(err.Error(), "recipe") {
-					t.Fatalf("recipe %s: %v", r.Method, err)
+		for _, fam := range p.Families {
+			if len(fam.Models) < 2 {
+				t.Fatalf("accepted family %s with %d models", fam.Name, len(fam.Models))
+			}
+			for _, r := range p.Recipes {
+				if NeedsBase(r.Method) && fam.Base == "" {
+					continue
+				}
+				if _, err := r.Build(rng, fam.Models[0], fam.Models[1], fam.Base, p.DType); err != nil {
+					// A model reference merge refuses as a config is the
+					// only way a parsed pool's recipe fails to build.
+					if !strings.Contains(err.Error(), "recipe") {
+						t.Fatalf("recipe %s: %v", r.Method, err)
+					}
 				}
 			}
 		}
