@@ -161,14 +161,6 @@ GLOBAL void gm_bernoulli(float *x, u64 n, u64 key, u64 first, u64 bound, u64 *ke
   }
 }
 
-// gm_count_equal: counts[b] += the elements of block b (of 'block'
-// elements each) whose magnitude bits equal thr.
-GLOBAL void gm_count_equal(const float *x, u64 n, u32 thr, u32 *counts, u64 block) {
-  for (u64 j = gid(); j < n; j += gstride()) {
-    if ((fbits(x[j]) & 0x7fffffffu) == thr) __nvvm_atom_add_gen_i((int *)&counts[j / block], 1);
-  }
-}
-
 // gm_prune_magnitude: keeps the elements whose magnitude bits are above
 // thr, and those equal to it before index tie_end; clears the rest to +0.
 GLOBAL void gm_prune_magnitude(float *x, u64 n, u32 thr, u64 tie_end) {
