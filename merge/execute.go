@@ -332,7 +332,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	tmpl := Tensors{ctx: ctx, Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
 		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name), Pieces: max(pieces, 1), Workers: workers,
 		outRounds: t.Out == t.Work && (t.Work == tensor.BF16 || t.Work == tensor.F16 || t.Work == tensor.F32),
-		backend: ex.opt.Backend}
+		backend:   ex.opt.Backend}
 	for _, in := range t.Inputs {
 		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
 	}

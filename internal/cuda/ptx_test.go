@@ -101,7 +101,7 @@ func TestPTXUpToDate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if out, err := exec.Command(dir+"/gen.sh").CombinedOutput(); err != nil {
+	if out, err := exec.Command(dir + "/gen.sh").CombinedOutput(); err != nil {
 		t.Fatalf("gen.sh: %v\n%s", err, out)
 	}
 	got, err := os.ReadFile(dir + "/kernels.ptx")
