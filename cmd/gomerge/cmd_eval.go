@@ -44,6 +44,7 @@ func (s *taskList) Set(v string) error {
 }
 
 type evalFlags struct {
+	device                                string
 	tasks                                 taskList
 	limit, numFewshot, batchSize          int
 	maxLength, concurrent, prefix         int
@@ -73,6 +74,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.concurrent, "concurrent", 1, "requests to --endpoint in flight")
 	fs.BoolVar(&f.textPrompts, "text-prompts", false, "send --endpoint text, tokenized by the server (multiple-choice tasks and pre-tokenized perplexity only; lm-eval's gguf model)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory (the forward pass runs on the CPU)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +85,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if f.list {
 		return listEvalTasks(stdout, f.jsonOut)
+	}
+	if code := checkDevice(f.device, stderr); code != exitOK {
+		return code
 	}
 	if f.license != "" {
 		notice, err := eval.BuiltinNotice(f.license)
@@ -148,7 +153,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		model = pos[0]
-		if lm, tok, err = openLocalLM(ctx, pos[0]); err != nil {
+		be, release, err := openDevice(f.device, stderr)
+		if err != nil {
+			return failure(ctx, stderr, err, exitFailed)
+		}
+		defer release()
+		if lm, tok, err = openLocalLM(ctx, pos[0], be); err != nil {
 			return failure(ctx, stderr, err, exitFailed)
 		}
 	}
