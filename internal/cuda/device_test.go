@@ -23,7 +23,8 @@ func required() bool { return os.Getenv("GOMERGE_REQUIRE_CUDA") == "1" }
 // several chunks through both slots, or skips without a GPU.
 func open(t testing.TB, chunk int) *Device {
 	t.Helper()
-	d, err := Open(Config{Chunk: chunk})
+	fake := os.Getenv("GOMERGE_FAKE_CUDA") // set by TestFakeDriver
+	d, err := Open(Config{Driver: fake, BLAS: fake, Chunk: chunk})
 	if err != nil {
 		if required() {
 			t.Fatalf("GOMERGE_REQUIRE_CUDA=1 and Open: %v", err)

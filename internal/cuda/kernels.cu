@@ -13,9 +13,10 @@
 // Work dtype codes: 0 = float32 (also float64, carried in float32),
 // 1 = bfloat16, 2 = float16.
 
+#ifndef GM_HOST_EMULATION
 #define GLOBAL extern "C" __attribute__((global))
 #define DEVICE static __attribute__((device)) __attribute__((always_inline)) inline
-#define SHARED __attribute__((shared))
+#endif
 
 typedef unsigned int u32;
 typedef unsigned long long u64;
@@ -136,9 +137,13 @@ DEVICE u64 mix64(u64 z) {
 // warp_count adds the number of threads of the warp with p set to *counter
 // (one atomic per warp). Every thread of the warp must call it.
 DEVICE void warp_count(u64 *counter, int p) {
+#ifdef GM_HOST_EMULATION // testdata/fakecuda.cpp runs one thread at a time
+  if (p) *counter += 1;
+#else
   u32 ballot = __nvvm_vote_ballot_sync(0xffffffffu, p);
   if ((__nvvm_read_ptx_sreg_tid_x() & 31u) == 0 && ballot != 0)
     __nvvm_atom_add_gen_ll((long long *)counter, (long long)__builtin_popcount(ballot));
+#endif
 }
 
 // gm_bernoulli: DARE's mask. Element j takes 32-bit draw first+j of the
