@@ -49,6 +49,9 @@ for f in gomerge genmodel cuda.test gomerge.test; do
 done
 g=$work/bin
 export GOMERGE_REQUIRE_CUDA=1
+for d in /usr/local/nvidia/lib64 /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d" # libcuda, cuBLAS
+done
 size=${BENCH_SIZE:-3e9}
 shape=${BENCH_SHAPE:-"-hidden 4096 -intermediate 11008 -vocab 32000"}
 if [ -n "${GPU_SH_FAKE:-}" ]; then

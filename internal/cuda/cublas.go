@@ -4,7 +4,11 @@ package cuda
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"unsafe"
+
+	"github.com/ebitengine/purego"
 )
 
 // blas holds the cuBLAS functions and the device's handle.
@@ -43,9 +47,24 @@ func (d *Device) loadBLAS() (*blas, error) {
 	if d.cfg.BLAS != "" {
 		paths = []string{d.cfg.BLAS}
 	}
-	lib, p, err := dlopenFirst("cuBLAS (libcublas.so)", paths)
-	if err != nil {
-		return nil, err
+	var lib uintptr
+	var p string
+	var tried []string
+	for _, try := range paths {
+		// libcublas needs libcublasLt from its own directory, which the
+		// loader may not search: load it first where the path names one.
+		if dir, name := filepath.Split(try); dir != "" {
+			purego.Dlopen(filepath.Join(dir, strings.Replace(name, "libcublas", "libcublasLt", 1)), purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		}
+		h, err := purego.Dlopen(try, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		if err == nil {
+			lib, p = h, try
+			break
+		}
+		tried = append(tried, err.Error())
+	}
+	if lib == 0 {
+		return nil, fmt.Errorf("cuda: cannot load cuBLAS (libcublas.so): %s", strings.Join(tried, "; "))
 	}
 	b := &blas{path: p}
 	for _, s := range []struct {

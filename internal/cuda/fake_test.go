@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomerge/gomerge/tensor"
 )
 
 // TestFakeDriver runs this package's device tests against
@@ -31,14 +33,14 @@ func TestFakeDriver(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the fake driver: %v\n%s", err, out)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^Test(Combine|Elementwise|Bernoulli|PruneMagnitude|Convert)MatchesCPU$|^TestMatMulBF16$|^TestOutOfMemory$", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run", "^Test(Combine|Elementwise|Bernoulli|PruneMagnitude|Convert)MatchesCPU$|^TestMatMulBF16$|^TestOutOfMemory$|^TestBLASMissing$", "-test.v")
 	cmd.Env = append(os.Environ(), "GOMERGE_FAKE_CUDA="+lib, "GOMERGE_REQUIRE_CUDA=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("device tests on the fake driver: %v\n%s", err, out)
 	}
-	if n := strings.Count(string(out), "--- PASS"); n != 7 {
-		t.Fatalf("%d device tests passed on the fake driver, want 7:\n%s", n, out)
+	if n := strings.Count(string(out), "--- PASS"); n != 8 {
+		t.Fatalf("%d device tests passed on the fake driver, want 8:\n%s", n, out)
 	}
 	t.Logf("%s", out)
 }
@@ -60,5 +62,26 @@ func TestOutOfMemory(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "not enough GPU memory for tensor model.embed_tokens.weight (needs ") || !strings.Contains(msg, "free ") {
 		t.Errorf("error %q", msg)
+	}
+}
+
+// TestBLASMissing checks that a GEMM without cuBLAS fails with an error
+// naming the library, and that the device still works afterwards.
+func TestBLASMissing(t *testing.T) {
+	d, err := Open(Config{Driver: os.Getenv("GOMERGE_FAKE_CUDA"), BLAS: "/nonexistent/libcublas.so.13"})
+	if err != nil {
+		if required() {
+			t.Fatal(err)
+		}
+		t.Skipf("no CUDA device: %v", err)
+	}
+	defer d.Close()
+	err = d.MatMulBF16(make([]float32, 1), []uint16{0x3f80}, []uint16{0x3f80}, 1, 1, 1)
+	if err == nil || !strings.Contains(err.Error(), "cannot load cuBLAS") || !strings.Contains(err.Error(), "/nonexistent/libcublas.so.13") {
+		t.Fatalf("MatMulBF16 without cuBLAS: %v", err)
+	}
+	x := []float32{1.5}
+	if err := d.ScaleRound(tensor.BF16, x, 2); err != nil || x[0] != 3 {
+		t.Fatalf("ScaleRound after the failed GEMM: %v, %v", x, err)
 	}
 }
