@@ -12,7 +12,10 @@
 // Endpoint talks to an OpenAI-compatible /v1/completions server with
 // echo and logprobs, as lm-eval's local-completions model does. Text is
 // tokenized by a Tokenizer (Encode without special tokens, plus BOS and
-// EOS ids); RemoteTokenizer uses the server's /tokenize.
+// EOS ids): FromTokenizer adapts a model's own tokenizer (package
+// tokenizer's *Tokenizer, from tokenizer.json or tokenizer.model);
+// RemoteTokenizer uses the server's /tokenize. Package eval/local opens a
+// model directory or a merge config with both at once.
 //
 // # Semantics (lm-eval at 4e7e0d4)
 //

@@ -78,7 +78,7 @@ func TestBackendSameBytes(t *testing.T) {
 			be := &countingBackend{}
 			var outs [2]string
 			for k, backend := range []tensor.Backend{nil, be} {
-				opt := Options{PlanOptions: PlanOptions{Dir: goldenDir}, Seed: 42, Threads: 2, ShardSize: 5e9, Backend: backend}
+				opt := Options{PlanOptions: PlanOptions{Dir: goldenDir}, Seed: new(uint64(42)), Threads: 2, ShardSize: 5e9, Backend: backend}
 				outs[k] = filepath.Join(t.TempDir(), "out")
 				if _, err := Run(context.Background(), cfg, outs[k], opt); err != nil {
 					t.Fatal(err)

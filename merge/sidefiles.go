@@ -45,8 +45,8 @@ func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]
 		}
 		fixes = append(changes, warnings...)
 	}
-	if opt.WriteModelCard {
-		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.Seed, fixes))); err != nil {
+	if !opt.SkipModelCard {
+		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.seed(), fixes))); err != nil {
 			return nil, err
 		}
 		if err := o.writeFile("mergekit_config.yml", plan.Config.Raw); err != nil {
@@ -90,7 +90,7 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 		}
 		return applyChatTemplate(plan, o, template)
 	}
-	if !opt.CopyTokenizer {
+	if opt.SkipTokenizer {
 		if template != "" {
 			log.Warn("chat_template is set but no tokenizer is written (--no-copy-tokenizer)")
 		}

@@ -77,7 +77,7 @@ func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
-	src := plan.SourceContext(ctx, merge.Options{Seed: opt.Seed, Backend: opt.Backend})
+	src := plan.SourceContext(ctx, merge.Options{Seed: &opt.Seed, Backend: opt.Backend})
 	defer src.Close()
 	m, err := model.Load(cj, src, model.Options{Threads: opt.Threads})
 	if err != nil {
@@ -94,7 +94,7 @@ func (m *Model) Tokenizer() (eval.Tokenizer, error) {
 	dir := m.TokenizerDir
 	t, err := tokenizer.Load(dir)
 	if err == nil {
-		return hfTokenizer{t}, nil
+		return eval.FromTokenizer(t), nil
 	}
 	if !hasTokenizerFiles(dir) {
 		eos := -1
@@ -120,22 +120,6 @@ func (t idsOnly) Encode(string) ([]int, error) {
 func (t idsOnly) BOS() (int, bool) { return t.bos, t.bos >= 0 }
 func (t idsOnly) EOS() (int, bool) { return t.eos, t.eos >= 0 }
 
-// hfTokenizer is a model directory's tokenizer as eval uses one: no
-// special tokens added by Encode.
-type hfTokenizer struct{ t *tokenizer.Tokenizer }
-
-func (h hfTokenizer) Encode(text string) ([]int, error) { return h.t.Encode(text, false), nil }
-
-func (h hfTokenizer) BOS() (int, bool) {
-	r := h.t.Special().BOS
-	return r.ID, r.Found
-}
-
-func (h hfTokenizer) EOS() (int, bool) {
-	r := h.t.Special().EOS
-	return r.ID, r.Found
-}
-
 func hasTokenizerFiles(dir string) bool {
 	for _, f := range []string{"tokenizer.json", "tokenizer.model"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
@@ -144,3 +128,7 @@ func hasTokenizerFiles(dir string) bool {
 	}
 	return false
 }
+
+// Forward returns the forward pass itself, for generation
+// (model.Session).
+func (m *Model) Forward() *model.Model { return m.m }
