@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -48,4 +49,11 @@ func openDevice(device string, stderr io.Writer) (tensor.Backend, func(), error)
 	}
 	fmt.Fprintf(stderr, "gomerge: --device auto: %v; running on the CPU\n", err)
 	return nil, func() {}, nil
+}
+
+// isConfigPath says that a MODEL argument names a merge config (merged in
+// memory, on the --device) rather than a model directory.
+func isConfigPath(path string) bool {
+	ext := filepath.Ext(path)
+	return ext == ".yml" || ext == ".yaml"
 }

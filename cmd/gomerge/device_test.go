@@ -56,6 +56,7 @@ func TestDeviceFlags(t *testing.T) {
 	if !cudaBuilt {
 		for _, args := range [][]string{
 			{"eval", "--task", "x", "--device", "cuda", "model"},
+			{"chat", "--device", "cuda", "config.yml"},
 			{"evolve", "--storage-path", "s", "--merge-cuda", "evolve.yml"},
 			{"worker", "--nats", "nats://127.0.0.1:1", "--device", "cuda"},
 			{"moe", "config.yml", "o", "--device", "cuda"},
