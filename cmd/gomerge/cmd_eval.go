@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/gomerge/gomerge/eval"
+	"github.com/gomerge/gomerge/tensor"
 )
 
 const evalUsage = `usage: gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
@@ -153,11 +154,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		model = pos[0]
-		be, release, err := openDevice(f.device, stderr)
-		if err != nil {
-			return failure(ctx, stderr, err, exitFailed)
+		var be tensor.Backend
+		if isConfigPath(pos[0]) { // the device does the in-memory merge
+			dev, release, err := openDevice(f.device, stderr)
+			if err != nil {
+				return failure(ctx, stderr, err, exitFailed)
+			}
+			defer release()
+			be = dev
 		}
-		defer release()
 		if lm, tok, err = openLocalLM(ctx, pos[0], be); err != nil {
 			return failure(ctx, stderr, err, exitFailed)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/gomerge/gomerge/eval"
 	"github.com/gomerge/gomerge/eval/local"
@@ -19,7 +18,7 @@ import (
 func openLocalLM(ctx context.Context, dir string, be tensor.Backend) (eval.LM, eval.Tokenizer, error) {
 	var m *local.Model
 	var err error
-	if ext := filepath.Ext(dir); ext == ".yml" || ext == ".yaml" {
+	if isConfigPath(dir) {
 		var cfg *merge.Config
 		if cfg, err = merge.LoadConfig(dir); err == nil {
 			// Random methods need a seed; a fixed one keeps scores repeatable.
