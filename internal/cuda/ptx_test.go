@@ -112,3 +112,23 @@ func TestPTXUpToDate(t *testing.T) {
 		t.Error("kernels.ptx is not gen.sh's output for kernels.cu: run internal/cuda/gen.sh")
 	}
 }
+
+// FuzzParsePTX checks that parsePTX never panics and that what it accepts
+// has a version and a target.
+func FuzzParsePTX(f *testing.F) {
+	f.Add(PTX[:strings.Index(PTX, "{")]) // the header and the first entry's signature
+	f.Add(".version 7.0\n.target sm_80\n.visible .entry f(\n\t.param .u64 f_param_0\n)\n{\n}")
+	f.Add(".version 7.0\n.target sm_80\n.entry g()")
+	f.Fuzz(func(t *testing.T, src string) {
+		m, err := parsePTX(src)
+		if err != nil {
+			return
+		}
+		if m.version == "" || m.target == "" {
+			t.Fatalf("accepted PTX without version or target: %+v", m)
+		}
+		for name := range m.entries {
+			m.check(launch{name: name})
+		}
+	})
+}
