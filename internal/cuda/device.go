@@ -385,7 +385,7 @@ func (d *Device) pipeline(n int, arrays []array, kernel func(dev []uint64, lo, m
 		host := unsafe.Slice((*byte)(s.host), len(arrays)*stride)
 		for a, arr := range arrays {
 			if arr.down {
-				copy(arr.host[s.lo*arr.size:(s.lo+s.m)*arr.size], host[a*stride:])
+				pcopy(arr.host[s.lo*arr.size:(s.lo+s.m)*arr.size], host[a*stride:])
 			}
 		}
 		if done != nil {
@@ -408,7 +408,7 @@ func (d *Device) pipeline(n int, arrays []array, kernel func(dev []uint64, lo, m
 			dev[a] = s.dev + uint64(a*stride)
 			if arr.up {
 				nb := m * arr.size
-				copy(host[a*stride:a*stride+nb], arr.host[lo*arr.size:])
+				pcopy(host[a*stride:a*stride+nb], arr.host[lo*arr.size:])
 				r := d.drv.cuMemcpyHtoDAsync(dev[a], unsafe.Add(s.host, a*stride), uint64(nb), stream)
 				if err := d.drv.check("cuMemcpyHtoDAsync", r); err != nil {
 					return err
@@ -432,6 +432,29 @@ func (d *Device) pipeline(n int, arrays []array, kernel func(dev []uint64, lo, m
 		return err
 	}
 	return wait((c + 1) % 2)
+}
+
+// pcopy is copy for the pinned staging buffers: a large copy is split
+// over several goroutines, since one core's memcpy is slower than the PCIe
+// link it feeds, and the device is locked meanwhile.
+func pcopy(dst, src []byte) {
+	n := min(len(dst), len(src))
+	parts := min(runtime.GOMAXPROCS(0), 8, n>>20) // at least 1 MiB each
+	if parts < 2 {
+		copy(dst, src)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + parts - 1) / parts
+	for lo := 0; lo < n; lo += step {
+		hi := min(n, lo+step)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copy(dst[lo:hi], src[lo:hi])
+		}()
+	}
+	wg.Wait()
 }
 
 // upload copies the weights into the device's small buffer.

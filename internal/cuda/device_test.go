@@ -371,3 +371,17 @@ func BenchmarkSignConsensus(b *testing.B) {
 		})
 	}
 }
+
+func TestPcopy(t *testing.T) {
+	for _, n := range []int{0, 1, 1 << 20, 3<<20 + 7, 20 << 20} {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(i * 7)
+		}
+		dst := make([]byte, n+5)
+		pcopy(dst, src)
+		if !slices.Equal(dst[:n], src) || !slices.Equal(dst[n:], make([]byte, 5)) {
+			t.Fatalf("pcopy of %d bytes", n)
+		}
+	}
+}
