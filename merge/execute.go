@@ -94,6 +94,11 @@ type Options struct {
 	// Logger receives warnings and progress lines; nil discards them (the
 	// CLI logs warnings to stderr).
 	Logger *slog.Logger
+	// Backend runs the task-vector methods' arithmetic (linear,
+	// task_arithmetic, ties, dare_ties, dare_linear: task vectors, DARE
+	// masks, magnitude pruning, sums and sign consensus) piece by piece;
+	// nil means tensor.CPU. Every backend gives the CPU's bytes.
+	Backend tensor.Backend
 	// Progress, when set, is called after each tensor with the output
 	// bytes written so far and the total (the CLI draws its bar from it).
 	Progress func(done, total int64)
@@ -388,7 +393,8 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	workers := ex.workersFor(pieces)
 	tmpl := Tensors{ctx: ctx, Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
 		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.seed(), t.Name), Pieces: max(pieces, 1), Workers: workers,
-		outRounds: t.Out == t.Work && (t.Work == tensor.BF16 || t.Work == tensor.F16 || t.Work == tensor.F32)}
+		outRounds: t.Out == t.Work && (t.Work == tensor.BF16 || t.Work == tensor.F16 || t.Work == tensor.F32),
+		backend:   ex.opt.Backend}
 	for _, in := range t.Inputs {
 		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
 	}
@@ -471,7 +477,10 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			w.ts.Inputs[i].Data = data
 		}
 		if m.TaskVectors {
-			toTaskVectors(&w.ts, func(i int) bool { return src[i].delta || subtract[i] && src[i].data != nil && src[t.Base].data != nil })
+			err := toTaskVectors(&w.ts, func(i int) bool { return src[i].delta || subtract[i] && src[i].data != nil && src[t.Base].data != nil })
+			if err != nil {
+				return 0, 0, err
+			}
 		}
 		w.ts.Offset, w.ts.Piece = off, p
 		return off, k, nil
@@ -641,7 +650,9 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 			ts.Inputs[i].Data = data
 		}
 		if ex.plan.Method.TaskVectors {
-			toTaskVectors(ts, nil)
+			if err := toTaskVectors(ts, nil); err != nil {
+				return err
+			}
 		}
 		ts.Sample = int(stride)
 		return nil

@@ -183,6 +183,9 @@ type Tensors struct {
 	// outRounds is set when the executor encodes the result in the working
 	// dtype, which rounds it: a method's last rounding is then redundant.
 	outRounds bool
+	// backend runs the coarse arithmetic of the task-vector methods; nil
+	// means tensor.CPU.
+	backend tensor.Backend
 	// alloc hands out scratch buffers that live until the tensor is
 	// written; nil means plain allocation.
 	alloc func(n int) []float32
@@ -239,16 +242,27 @@ type Input struct {
 
 // toTaskVectors replaces the Data of every input but the base by its task
 // vector, round(X_i − B), in place; skip lists inputs already converted.
-func toTaskVectors(t *Tensors, skip func(i int) bool) {
+func toTaskVectors(t *Tensors, skip func(i int) bool) error {
 	if t.Base < 0 {
-		return
+		return nil
 	}
 	base := t.Inputs[t.Base].Data
 	for i, in := range t.Inputs {
 		if i != t.Base && (skip == nil || !skip(i)) {
-			tensor.SubRound(t.Work, in.Data, in.Data, base)
+			if err := t.be().SubRound(t.Work, in.Data, in.Data, base); err != nil {
+				return fmt.Errorf("task vector of %s for %s: %w", in.Model, t.Name, err)
+			}
 		}
 	}
+	return nil
+}
+
+// be returns the backend that runs the tensor's coarse arithmetic.
+func (t *Tensors) be() tensor.Backend {
+	if t.backend == nil {
+		return tensor.CPU
+	}
+	return t.backend
 }
 
 // round rounds x to the working dtype in place.

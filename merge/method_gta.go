@@ -101,10 +101,7 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			if err := sparsify(t, i, d); err != nil {
 				return err
 			}
-			w := t.w(i, "weight")
-			if consensus {
-				scaleRound(t.Work, d, w)
-			} // else sumDeltas weighs them as it adds
+			w := t.w(i, "weight") // applied by SignConsensus or WeightedSum
 			deltas = append(deltas, d)
 			weights = append(weights, w)
 		}
@@ -112,10 +109,15 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			copy(out, base)
 			return nil
 		}
+		normalize := t.Global["normalize"] != 0
+		var err error
 		if consensus {
-			signConsensus(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
+			err = t.be().SignConsensus(t.Work, out, deltas, weights, normalize)
 		} else {
-			sumDeltas(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
+			err = sumDeltas(t.be(), t.Work, out, deltas, weights, normalize)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.Name, err)
 		}
 		if l := float32(t.Global["lambda"]); l != 1 {
 			scaleRound(t.Work, out, l)
@@ -131,62 +133,18 @@ func scaleRound(work tensor.DType, x []float32, a float32) {
 }
 
 // sumDeltas writes Σ Ŵ_i = Σ round(w_i·δ_i), divided by Σ w_i when
-// normalize, into out; deltas are not weighted yet.
-func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
-	clear(out)
+// normalize (by 1 when that sum rounds below 1e-8), into out; deltas are
+// not weighted yet.
+func sumDeltas(be tensor.Backend, work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) error {
 	var wsum float32
-	for i, d := range deltas {
-		tensor.AxpyRound(work, out, weights[i], d)
-		wsum += weights[i]
-	}
-	tensor.Round(work, out)
-	if !normalize {
-		return
+	for _, w := range weights {
+		wsum += w
 	}
 	div := tensor.RoundScalar(work, wsum)
 	if math.Abs(float64(div)) < 1e-8 {
 		div = 1
 	}
-	tensor.DivScalarRound(work, out, div)
-}
-
-// signConsensus writes the TIES disjoint merge of the weighted deltas into
-// out: per element, the entries whose sign agrees with the sign of the sum
-// are added, and divided by the sum of their weights when normalize.
-func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
-	parallelBlocks(len(out), func(lo, hi int) {
-		var divBuf [consensusBlock]float32
-		for ; lo < hi; lo += consensusBlock {
-			end := min(hi, lo+consensusBlock)
-			consensusBlockRange(work, out[lo:end], divBuf[:end-lo], deltas, weights, lo, normalize)
-		}
-	})
-}
-
-const consensusBlock = 2048
-
-func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, lo int, normalize bool) {
-	n := len(out)
-	sign := out // the sum's sign is computed in out, then out is reused for the mixed sum
-	clear(sign)
-	for _, d := range deltas {
-		tensor.Add(sign, d[lo:lo+n])
-	}
-	tensor.Round(work, sign)
-	clear(div)
-	var mixed [consensusBlock]float32
-	m := mixed[:n]
-	for i, d := range deltas {
-		// d counts where it is non-zero and has the elected sign (a sum
-		// ≥ 0 elects +).
-		tensor.AddAgreeing(m, div[:n], d[lo:lo+n], sign[:n], weights[i])
-	}
-	tensor.Round(work, m)
-	if normalize {
-		tensor.Round(work, div)
-		tensor.DivNonZeroRound(work, m, div[:n])
-	}
-	copy(out, m)
+	return be.WeightedSum(work, out, deltas, weights, normalize, div)
 }
 
 // parallelUnits runs fn over units [0, n) of size elements each, split
@@ -205,28 +163,6 @@ func parallelUnits(n, size int, fn func(lo, hi int)) {
 		go func() {
 			defer wg.Done()
 			fn(lo, min(n, lo+step))
-		}()
-	}
-	wg.Wait()
-}
-
-// parallelBlocks runs fn over [0, n) split into contiguous ranges, one per
-// CPU, when n is large enough to pay for the goroutines. fn must treat
-// elements independently, so the split never changes results.
-func parallelBlocks(n int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 1<<18 || workers < 2 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	step := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += step {
-		hi := min(n, lo+step)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
 		}()
 	}
 	wg.Wait()

@@ -45,7 +45,9 @@ func runMethod(t *testing.T, m *Method, ts *Tensors) []float32 {
 		for i := range ts.Inputs {
 			ts.Inputs[i].Data = slices.Clone(ts.Inputs[i].Data)
 		}
-		toTaskVectors(ts, nil)
+		if err := toTaskVectors(ts, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out := make([]float32, n)
 	if err := m.Merge(ts, out); err != nil {
@@ -216,7 +218,9 @@ func TestKeepTopK(t *testing.T) {
 			}
 			for _, k := range []int{1, (n + 1) / 2, n} {
 				got := slices.Clone(x)
-				keepTopK(got, k)
+				if err := keepTopK(tensor.CPU, got, k); err != nil {
+					t.Fatal(err)
+				}
 				// reference: stable sort of indices by descending magnitude
 				idx := make([]int, n)
 				for i := range idx {

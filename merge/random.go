@@ -93,6 +93,28 @@ func (r *randomSource) intN(n uint64) uint64 {
 	return hi
 }
 
+// bernoulliOn is bernoulli run by the backend be: the same mask and the
+// same stream position afterwards, whatever the backend.
+func (r *randomSource) bernoulliOn(be tensor.Backend, x []float32, bound uint64) (int, error) {
+	if be == tensor.CPU {
+		return r.bernoulli(x, bound), nil
+	}
+	first := 2 * r.ctr // the next 32-bit draw
+	if r.have {
+		first-- // the high half of draw r.ctr's word
+	}
+	kept, err := be.Bernoulli(x, r.key, first, bound)
+	if err != nil {
+		return 0, err
+	}
+	next := first + uint64(len(x))
+	r.ctr, r.have = (next+1)/2, next%2 == 1
+	if r.have {
+		r.bits = mix64(r.key + r.ctr*golden)
+	}
+	return kept, nil
+}
+
 // randomThreshold turns a keep probability into the bound a uint32 draw is
 // compared with: the element is kept when draw < bound, which happens with
 // probability bound/2³², the float32 probability to within 2⁻³². p ≤ 0

@@ -30,7 +30,9 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 	if t.Global["rescale"] != 0 {
 		orig = tensor.SumAbs(delta)
 	}
-	keepTopK(delta, k)
+	if err := keepTopK(t.be(), delta, k); err != nil {
+		return fmt.Errorf("magnitude pruning of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+	}
 	if t.Global["rescale"] != 0 {
 		rescaleL1(t.Work, delta, orig)
 	}
@@ -129,8 +131,7 @@ func sparsifyRandom(t *Tensors, i int, delta []float32) error {
 		return fmt.Errorf("density %g of %s for %s is not a probability", density, t.Inputs[i].Model, t.Name)
 	}
 	if st, ok := t.State.(*randomState); ok {
-		st.apply(t, i, delta)
-		return nil
+		return st.apply(t, i, delta)
 	}
 	work := randomWorkDType(t.Work)
 	rescale := t.Global["rescale"] != 0
@@ -139,7 +140,9 @@ func sparsifyRandom(t *Tensors, i int, delta []float32) error {
 		orig = tensor.SumAbs(delta)
 	}
 	src := newRandomSource(t.Seed, t.Inputs[i].Model)
-	src.bernoulli(delta, randomThreshold(randomProbability(t.Work, density)))
+	if _, err := src.bernoulliOn(t.be(), delta, randomThreshold(randomProbability(t.Work, density))); err != nil {
+		return fmt.Errorf("DARE mask of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+	}
 	if rescale {
 		rescaleL1(work, delta, orig)
 		tensor.Round(t.Work, delta)
@@ -655,7 +658,9 @@ func (st *randomState) Piece(t *Tensors) error {
 		m.all[t.Piece] = tensor.SumAbs(d)
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
-		src.bernoulli(d, m.bound)
+		if _, err := src.bernoulliOn(t.be(), d, m.bound); err != nil {
+			return fmt.Errorf("DARE mask of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+		}
 		m.kept[t.Piece] = tensor.SumAbs(d)
 	}
 	return nil
@@ -677,18 +682,21 @@ func (st *randomState) EndPass(int) (bool, error) {
 }
 
 // apply prunes (and rescales) one piece of task vector i.
-func (st *randomState) apply(t *Tensors, i int, x []float32) {
+func (st *randomState) apply(t *Tensors, i int, x []float32) error {
 	m, ok := st.models[i]
 	if !ok {
-		return
+		return nil
 	}
 	src := newRandomSource(t.Seed, t.Inputs[i].Model)
 	src.skip(uint64(t.Offset))
-	src.bernoulli(x, m.bound)
+	if _, err := src.bernoulliOn(t.be(), x, m.bound); err != nil {
+		return fmt.Errorf("DARE mask of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+	}
 	if m.factor != 0 {
 		tensor.ScaleRound(st.work, x, m.factor)
 		if st.work != t.Work {
 			tensor.Round(t.Work, x)
 		}
 	}
+	return nil
 }

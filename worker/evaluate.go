@@ -17,6 +17,7 @@ import (
 	"github.com/gomerge/gomerge/eval/local"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/tensor"
 )
 
 // Options tune Evaluate, and the evaluators of a pool.
@@ -37,6 +38,9 @@ type Options struct {
 	// BatchSize is how many requests go to the model at once (eval's
 	// default when 0).
 	BatchSize int
+	// Backend runs the merge arithmetic of in-memory merges (see
+	// merge.Options); nil means tensor.CPU.
+	Backend tensor.Backend
 	// Cache keeps what jobs share on this machine (tasks, tokenizers,
 	// opened models) between jobs; nil keeps nothing.
 	Cache *Cache
@@ -117,7 +121,7 @@ func evaluate(ctx context.Context, job Job, opt *Options) (map[string]map[string
 
 // openModel merges the job's config in memory or opens its model.
 func openModel(ctx context.Context, job Job, opt *Options) (*local.Model, error) {
-	lo := local.Options{Threads: opt.Threads, Hub: opt.Hub, Seed: job.Seed}
+	lo := local.Options{Threads: opt.Threads, Hub: opt.Hub, Seed: job.Seed, Backend: opt.Backend}
 	if job.Model != "" {
 		dir, err := opt.modelDir(ctx, job.Model)
 		if err != nil {

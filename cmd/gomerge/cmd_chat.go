@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,6 +22,7 @@ import (
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/tensor"
 	"github.com/gomerge/gomerge/tokenizer"
 )
 
@@ -60,6 +60,7 @@ examples:
 // chatFlags are the options of one `gomerge chat` run.
 type chatFlags struct {
 	system, prompt string
+	device         string
 	maxNew         int
 	temperature    float64
 	topP           float64
@@ -115,9 +116,9 @@ func (s singleModel) Engine(context.Context, []chat.Message) (*chatEngine, strin
 // adds its opener here.
 var chatBackendOpeners []func(ctx context.Context, path string) (b chatBackend, ok bool, err error)
 
-// openChatBackend opens MODEL: a merge config merged in memory, or a model
-// directory.
-func openChatBackend(ctx context.Context, path string) (chatBackend, error) {
+// openChatBackend opens MODEL: a merge config merged in memory (its
+// arithmetic on be; nil is the CPU), or a model directory.
+func openChatBackend(ctx context.Context, path string, be tensor.Backend) (chatBackend, error) {
 	for _, open := range chatBackendOpeners {
 		if b, ok, err := open(ctx, path); ok || err != nil {
 			return b, err
@@ -125,12 +126,12 @@ func openChatBackend(ctx context.Context, path string) (chatBackend, error) {
 	}
 	var m *model.Model
 	tokDir := path
-	if ext := filepath.Ext(path); ext == ".yml" || ext == ".yaml" {
+	if isConfigPath(path) {
 		cfg, err := merge.LoadConfig(path)
 		if err != nil {
 			return nil, err
 		}
-		lm, err := local.Merge(ctx, cfg, local.Options{Hub: hub.NewClient()})
+		lm, err := local.Merge(ctx, cfg, local.Options{Hub: hub.NewClient(), Backend: be})
 		if err != nil {
 			return nil, err
 		}
@@ -368,6 +369,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&f.topK, "top-k", 0, "keep only the K most likely tokens (0: all)")
 	fs.Uint64Var(&f.seed, "seed", 0, "sampling seed (default: random)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the one-shot answer as JSON: text, tokens, timings")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory (the forward pass runs on the CPU)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -387,12 +389,24 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "gomerge chat: --max-new-tokens, --temperature and --top-k must not be negative, --top-p lies in [0, 1]")
 		return exitUsage
 	}
+	if code := checkDevice(f.device, stderr); code != exitOK {
+		return code
+	}
 	seedSet := false
 	fs.Visit(func(fl *flag.Flag) { seedSet = seedSet || fl.Name == "seed" })
 	if !seedSet {
 		f.seed = randomSeed()
 	}
-	backend, err := openChatBackend(ctx, pos[0])
+	var dev tensor.Backend
+	if isConfigPath(pos[0]) {
+		be, release, err := openDevice(f.device, stderr)
+		if err != nil {
+			return failure(ctx, stderr, err, exitFailed)
+		}
+		defer release()
+		dev = be
+	}
+	backend, err := openChatBackend(ctx, pos[0], dev)
 	if err != nil {
 		return failure(ctx, stderr, fmt.Errorf("chat %s: %w", pos[0], err), exitFailed)
 	}

@@ -123,7 +123,7 @@ func chatTemplateDir(t *testing.T) string {
 // session would.
 func TestChatTemplateAndCache(t *testing.T) {
 	dir := chatTemplateDir(t)
-	b, err := openChatBackend(context.Background(), dir)
+	b, err := openChatBackend(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,13 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}
+	be, release, err := openDevice(f.device, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomerge:", err)
+		return exitFailed
+	}
+	defer release()
+	opt.Backend = be
 	res, err := merge.RunMulti(ctx, stages, mo, opt)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -93,7 +93,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"unknown method", "merge_method: nope\nmodels: [{model: ft}]\n", []string{"config.yml", "out4"}, exitUsage, `config.yml:1:15: unknown merge_method "nope"`},
 		{"missing config", good, []string{"nothere.yml", "out5"}, exitUsage, "nothere.yml"},
 		{"config is a device", good, []string{os.DevNull, "out9"}, exitUsage, os.DevNull + ": not a regular file"},
-		{"cuda", good, []string{"config.yml", "out6", "--cuda"}, exitUsage, "CUDA"},
+		{"unknown device", good, []string{"config.yml", "out6", "--device", "gpu"}, exitUsage, `unknown --device "gpu"`},
 		{"merge fails", "merge_method: ties\nbase_model: base\nmodels:\n  - model: ft\n    parameters: {weight: 1, density: 0.001}\n",
 			[]string{"config.yml", "out7"}, exitFailed, "keeps no element"},
 		{"interrupted", good, []string{"config.yml", "out8"}, exitInterrupted, "interrupted"},

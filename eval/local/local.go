@@ -15,6 +15,7 @@ import (
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/tensor"
 	"github.com/gomerge/gomerge/tokenizer"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	// Seed seeds random merge methods (DARE); a fixed seed keeps a
 	// candidate's score repeatable.
 	Seed uint64
+	// Backend runs the merge arithmetic of Merge (see merge.Options);
+	// nil means tensor.CPU. The forward pass runs on the CPU.
+	Backend tensor.Backend
 }
 
 // Model is a model ready to score: its forward pass as an eval.LM, and the
@@ -76,7 +80,7 @@ func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
-	src := plan.SourceContext(ctx, merge.Options{Seed: &opt.Seed})
+	src := plan.SourceContext(ctx, merge.Options{Seed: &opt.Seed, Backend: opt.Backend})
 	defer src.Close()
 	m, err := model.Load(cj, src, model.Options{Threads: opt.Threads})
 	if err != nil {
