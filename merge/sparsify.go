@@ -495,6 +495,10 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 	if c < 2 {
 		return fmt.Errorf("%s: della ranks along dimension 1, which has size %d: the keep probabilities are NaN (mergekit fails here too)", t.Name, c)
 	}
+	if st, ok := t.State.(*dellaState); ok {
+		st.apply(t, i, delta)
+		return nil
+	}
 	work := randomWorkDType(t.Work)
 	bounds := dellaBounds(work, c, density, eps)
 	rescale := t.Global["rescale"] != 0
@@ -509,23 +513,158 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 	parallelUnits(rows, rowSize, func(lo, hi int) {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
-		rank := make([]int32, rowSize)
 		var rk ranker
-		for row := lo; row < hi; row++ {
-			x := delta[row*rowSize : (row+1)*rowSize]
-			rk.ranks(rank, x, c, inner)
-			for j, r := range rank {
-				if uint64(src.uint32()) >= bounds[r] {
-					x[j] = 0
-				}
-			}
-		}
+		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil)
 	})
 	if rescale {
 		rescaleL1(work, delta, orig)
 		tensor.Round(t.Work, delta)
 	}
 	return nil
+}
+
+// dellaDrop ranks the magnitudes of each row of x (rows of c × inner
+// elements, see ranker) and zeroes each element unless the next draw of
+// src is below the bound of its rank; one draw per element, in index
+// order. rank is a buffer of one row. When keep is not nil, bit j of keep
+// (keep[j/64] bit j%64) is set for every element j kept.
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64) {
+	rowSize := c * inner
+	for lo := 0; lo < len(x); lo += rowSize {
+		row := x[lo : lo+rowSize]
+		rk.ranks(rank, row, c, inner)
+		for j, r := range rank {
+			if uint64(src.uint32()) >= bounds[r] {
+				row[j] = 0
+			} else if keep != nil {
+				keep[(lo+j)/64] |= 1 << ((lo + j) % 64)
+			}
+		}
+	}
+}
+
+// dellaState is DELLA's drop streamed over pieces of whole rows
+// (PieceUnit): one Analysis pass ranks each piece's rows, draws their
+// masks (from the model's stream skipped to the piece's first element, so
+// the masks are those of the whole tensor), keeps them as bits, and sums
+// |δ| and the kept |δ| for the L1 rescale; Merge then applies the stored
+// masks and the rescale factor. Piece sums are added in piece order.
+type dellaState struct {
+	models   []*dellaStream // per input; nil when it is not pruned
+	rescale  bool
+	work     tensor.DType
+	c, inner int
+	rankers  []ranker  // per worker
+	ranks    [][]int32 // per worker
+}
+
+type dellaStream struct {
+	bounds    []uint64
+	none      bool       // density ≤ 0: every element dropped
+	keep      [][]uint64 // per piece: the mask bits
+	all, kept []float64  // per piece
+	factor    float32    // rescale factor; 0 means none
+}
+
+// dellaUnit is DELLA's PieceUnit: a row along dimension 0 (dellaLayout),
+// the span its ranks are taken over.
+func dellaUnit(t *Tensors) int64 {
+	_, c, inner := dellaLayout(t.Shape, int(numElements(t.Shape)))
+	return int64(c * inner)
+}
+
+func analyzeDella(t *Tensors) (Analysis, error) {
+	n := int(numElements(t.Shape))
+	_, c, inner := dellaLayout(t.Shape, n)
+	st := &dellaState{models: make([]*dellaStream, len(t.Inputs)), rescale: t.Global["rescale"] != 0,
+		work: randomWorkDType(t.Work), c: c, inner: inner,
+		rankers: make([]ranker, t.Workers), ranks: make([][]int32, t.Workers)}
+	for i, in := range t.Inputs {
+		density, eps := in.Params["density"], in.Params["epsilon"]
+		switch {
+		case i == t.Base || density >= 1:
+			continue
+		case density <= 0:
+			st.models[i] = &dellaStream{none: true}
+			continue
+		case density+eps >= 1 || density-eps <= 0 || math.IsNaN(eps):
+			return nil, fmt.Errorf("%s, %s: density %g, epsilon %g: %w", t.Name, in.Model, density, eps, ErrDellaEpsilon)
+		case c < 2:
+			return nil, fmt.Errorf("%s: della ranks along dimension 1, which has size %d: the keep probabilities are NaN (mergekit fails here too)", t.Name, c)
+		}
+		st.models[i] = &dellaStream{bounds: dellaBounds(st.work, c, density, eps), keep: make([][]uint64, t.Pieces),
+			all: make([]float64, t.Pieces), kept: make([]float64, t.Pieces)}
+	}
+	return st, nil
+}
+
+func (st *dellaState) Piece(t *Tensors) error {
+	rank := st.ranks[t.Worker]
+	if rank == nil {
+		rank = make([]int32, st.c*st.inner)
+		st.ranks[t.Worker] = rank
+	}
+	for i, m := range st.models {
+		if m == nil || m.none {
+			continue
+		}
+		d := t.Inputs[i].Data // a task vector (TaskVectors), pruned in place
+		if st.rescale {
+			m.all[t.Piece] = tensor.SumAbs(d)
+		}
+		src := newRandomSource(t.Seed, t.Inputs[i].Model)
+		src.skip(uint64(t.Offset))
+		keep := make([]uint64, (len(d)+63)/64)
+		dellaDrop(d, st.c, st.inner, m.bounds, src, &st.rankers[t.Worker], rank, keep)
+		m.keep[t.Piece] = keep
+		if st.rescale {
+			m.kept[t.Piece] = tensor.SumAbs(d)
+		}
+	}
+	return nil
+}
+
+func (st *dellaState) EndPass(int) (bool, error) {
+	if !st.rescale {
+		return false, nil
+	}
+	for _, m := range st.models {
+		if m == nil || m.none {
+			continue
+		}
+		var all, kept float64
+		for p := range m.all {
+			all += m.all[p]
+			kept += m.kept[p]
+		}
+		m.factor = rescaleFactor(st.work, all, kept)
+	}
+	return false, nil
+}
+
+// apply prunes (and rescales) one piece of task vector i with its stored
+// mask.
+func (st *dellaState) apply(t *Tensors, i int, x []float32) {
+	m := st.models[i]
+	switch {
+	case m == nil:
+		return
+	case m.none:
+		clear(x)
+		return
+	}
+	keep := m.keep[t.Piece]
+	for j := range x {
+		if keep[j/64]>>(j%64)&1 == 0 {
+			x[j] = 0
+		}
+	}
+	if st.rescale {
+		if m.factor != 0 {
+			tensor.ScaleRound(st.work, x, m.factor)
+		}
+		tensor.Round(t.Work, x)
+	}
 }
 
 // dellaLayout views a tensor of n elements as [rows, c, inner] with c the
