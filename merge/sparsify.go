@@ -530,15 +530,23 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // (keep[j/64] bit j%64) is set for every element j kept.
 func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64) {
 	rowSize := c * inner
+	draws := rk.draws(rowSize)
 	for lo := 0; lo < len(x); lo += rowSize {
 		row := x[lo : lo+rowSize]
 		rk.ranks(rank, row, c, inner)
-		for j, r := range rank {
-			if uint64(src.uint32()) >= bounds[r] {
-				row[j] = 0
-			} else if keep != nil {
-				keep[(lo+j)/64] |= 1 << ((lo + j) % 64)
+		src.fill(draws)
+		// Branch-free: the outcomes are random.
+		if keep == nil {
+			for j, r := range rank {
+				k := b2u(uint64(draws[j]) < bounds[r])
+				row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
 			}
+			continue
+		}
+		for j, r := range rank {
+			k := b2u(uint64(draws[j]) < bounds[r])
+			row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
+			keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
 		}
 	}
 }
@@ -653,10 +661,10 @@ func (st *dellaState) apply(t *Tensors, i int, x []float32) {
 		clear(x)
 		return
 	}
-	keep := m.keep[t.Piece]
-	for j := range x {
-		if keep[j/64]>>(j%64)&1 == 0 {
-			x[j] = 0
+	for w, bits := range m.keep[t.Piece] {
+		seg := x[w*64 : min(len(x), w*64+64)]
+		for b := range seg {
+			seg[b] = math.Float32frombits(math.Float32bits(seg[b]) & -uint32(bits>>b&1))
 		}
 	}
 	if st.rescale {
@@ -709,6 +717,15 @@ func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
 type ranker struct {
 	key, tmpKey []uint32
 	idx, tmpIdx []int32
+	drawBuf     []uint32
+}
+
+// draws returns a buffer of n draws, reused.
+func (r *ranker) draws(n int) []uint32 {
+	if cap(r.drawBuf) < n {
+		r.drawBuf = make([]uint32, n)
+	}
+	return r.drawBuf[:n]
 }
 
 func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
@@ -716,33 +733,36 @@ func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
 		r.key, r.tmpKey = make([]uint32, c), make([]uint32, c)
 		r.idx, r.tmpIdx = make([]int32, c), make([]int32, c)
 	}
-	key, tmpKey := r.key[:c], r.tmpKey[:c]
-	idx, tmpIdx := r.idx[:c], r.tmpIdx[:c]
 	for in := 0; in < inner; in++ {
-		var or uint32
+		key, tmpKey := r.key[:c], r.tmpKey[:c]
+		idx, tmpIdx := r.idx[:c], r.tmpIdx[:c]
+		// The histograms of all four digits in one pass.
+		var count [4][256]int32
 		for k := range key {
-			key[k] = magnitudeBits(x[in+k*inner])
+			v := magnitudeBits(x[in+k*inner])
+			key[k] = v
 			idx[k] = int32(k)
-			or |= key[k]
+			count[0][v&0xff]++
+			count[1][v>>8&0xff]++
+			count[2][v>>16&0xff]++
+			count[3][v>>24]++
 		}
-		for shift := uint(0); shift < 32 && or>>shift != 0; shift += 8 {
-			var count [256]int
-			for _, v := range key {
-				count[v>>shift&0xff]++
+		for d := range count {
+			shift := uint(8 * d)
+			cd := &count[d]
+			if int(cd[key[0]>>shift&0xff]) == c {
+				continue // every key has this digit (bfloat16 values: the low two)
 			}
-			if count[key[0]>>shift&0xff] == c {
-				continue // every key has this digit
-			}
-			sum := 0
-			for d, n := range count {
-				count[d] = sum
+			var sum int32
+			for b, n := range cd {
+				cd[b] = sum
 				sum += n
 			}
 			for k, v := range key {
-				d := v >> shift & 0xff
-				tmpKey[count[d]] = v
-				tmpIdx[count[d]] = idx[k]
-				count[d]++
+				b := v >> shift & 0xff
+				tmpKey[cd[b]] = v
+				tmpIdx[cd[b]] = idx[k]
+				cd[b]++
 			}
 			key, tmpKey = tmpKey, key
 			idx, tmpIdx = tmpIdx, idx
