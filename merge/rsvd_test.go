@@ -3,9 +3,12 @@ package merge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -153,4 +156,91 @@ func TestUseRandomized(t *testing.T) {
 			t.Errorf("useRandomized(%d, %d, %d) = %v, want %v", c.m, c.n, c.r, got, c.want)
 		}
 	}
+}
+
+// BenchmarkTruncatedSVD times the rank-r decomposition of a synthetic
+// fine-tune delta (geometric spectrum over 1024 directions plus Gaussian
+// noise) by the randomized range finder, and reports its relative
+// residual ‖A − A_r‖_F/‖A‖_F and that over the optimum (Eckart–Young,
+// from the exact singular values: the eigenvalues of the Gram matrix of
+// the smaller side). SVD_BENCH_SIZES picks the shapes (default
+// "1024x1024"; the README's figures use "4096x4096 4096x14336"),
+// RSVD_POWER the subspace iterations, and SVD_BENCH_EXACT=1 times the
+// exact thin SVD too.
+func BenchmarkTruncatedSVD(b *testing.B) {
+	sizes := "1024x1024"
+	if s := os.Getenv("SVD_BENCH_SIZES"); s != "" {
+		sizes = s
+	}
+	if q := os.Getenv("RSVD_POWER"); q != "" {
+		defer func(v int) { rsvdPowerIters = v }(rsvdPowerIters)
+		if _, err := fmt.Sscan(q, &rsvdPowerIters); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, size := range strings.Fields(sizes) {
+		var m, n int
+		if _, err := fmt.Sscanf(size, "%dx%d", &m, &n); err != nil {
+			b.Fatal(err)
+		}
+		a := spectrumMatrix(m, n, 1024, 0.995, 1e-3, 11)
+		norm := mat.Norm(a, 2)
+		sv := gramSingularValues(b, a)
+		optimum := func(r int) float64 {
+			rest := norm * norm
+			for _, s := range sv[:r] {
+				rest -= s * s
+			}
+			return math.Sqrt(max(rest, 0)) / norm
+		}
+		for _, r := range []int{64, 128, 256} {
+			b.Run(fmt.Sprintf("%s randomized r=%d", size, r), func(b *testing.B) {
+				var u, v *mat.Dense
+				var s []float64
+				for b.Loop() {
+					var err error
+					u, v, s, err = truncatedSVD(context.Background(), a, r, true, 1)
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				got := residual(a, u, v, s, r) / norm
+				b.ReportMetric(got, "resid")
+				b.ReportMetric(got/optimum(r), "resid/opt")
+				b.ReportMetric(math.Abs(s[r-1]-sv[r-1])/sv[r-1], "σr-err")
+			})
+		}
+		if os.Getenv("SVD_BENCH_EXACT") == "" {
+			continue
+		}
+		b.Run(size+" exact", func(b *testing.B) {
+			for b.Loop() {
+				if _, _, _, err := truncatedSVD(context.Background(), a, 256, false, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// gramSingularValues returns the singular values of a in decreasing
+// order, from the eigenvalues of a·aᵀ or aᵀ·a, whichever is smaller.
+func gramSingularValues(b *testing.B, a *mat.Dense) []float64 {
+	m, n := a.Dims()
+	var g mat.SymDense
+	if m <= n {
+		g.SymOuterK(1, a)
+	} else {
+		g.SymOuterK(1, a.T())
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(&g, false) {
+		b.Fatal("eigendecomposition failed")
+	}
+	ev := eig.Values(nil)
+	sv := make([]float64, len(ev))
+	for i, e := range ev {
+		sv[len(ev)-1-i] = math.Sqrt(max(e, 0)) // ascending → descending
+	}
+	return sv
 }
