@@ -101,27 +101,42 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			if err := sparsify(t, i, d); err != nil {
 				return err
 			}
-			w := t.w(i, "weight")
-			if consensus {
-				scaleRound(t.Work, d, w)
-			} // else sumDeltas weighs them as it adds
 			deltas = append(deltas, d)
-			weights = append(weights, w)
+			weights = append(weights, t.w(i, "weight"))
 		}
 		if len(deltas) == 0 {
 			copy(out, base)
 			return nil
 		}
-		if consensus {
-			signConsensus(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
-		} else {
-			sumDeltas(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
-		}
-		if l := float32(t.Global["lambda"]); l != 1 {
-			scaleRound(t.Work, out, l)
-		}
-		tensor.Add(out, base)
-		t.roundOut(out)
+		// The steps after pruning, block by block: each block's weighted
+		// task vectors, their sum and the result stay in the L1 cache from
+		// one kernel to the next. Every step is element-wise, so the
+		// blocks give the bytes of whole passes.
+		normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
+		parallelBlocks(len(out), func(lo, hi int) {
+			var div [consensusBlock]float32
+			blk := make([][]float32, len(deltas))
+			for ; lo < hi; lo += consensusBlock {
+				end := min(hi, lo+consensusBlock)
+				o := out[lo:end]
+				for i, d := range deltas {
+					blk[i] = d[lo:end]
+				}
+				if consensus {
+					for i, d := range blk {
+						scaleRound(t.Work, d, weights[i])
+					}
+					consensusBlockRange(t.Work, o, div[:end-lo], blk, weights, normalize)
+				} else {
+					sumDeltas(t.Work, o, blk, weights, normalize) // weighs them as it adds
+				}
+				if lambda != 1 {
+					scaleRound(t.Work, o, lambda)
+				}
+				tensor.Add(o, base[lo:end])
+				t.roundOut(o)
+			}
+		})
 		return nil
 	}
 }
@@ -150,27 +165,20 @@ func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []f
 	tensor.DivScalarRound(work, out, div)
 }
 
-// signConsensus writes the TIES disjoint merge of the weighted deltas into
-// out: per element, the entries whose sign agrees with the sign of the sum
-// are added, and divided by the sum of their weights when normalize.
-func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
-	parallelBlocks(len(out), func(lo, hi int) {
-		var divBuf [consensusBlock]float32
-		for ; lo < hi; lo += consensusBlock {
-			end := min(hi, lo+consensusBlock)
-			consensusBlockRange(work, out[lo:end], divBuf[:end-lo], deltas, weights, lo, normalize)
-		}
-	})
-}
-
+// consensusBlock is the block the steps after pruning run in.
 const consensusBlock = 2048
 
-func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, lo int, normalize bool) {
+// consensusBlockRange writes the TIES disjoint merge of the weighted
+// deltas (blocks of at most consensusBlock elements) into out: per
+// element, the entries whose sign agrees with the sign of the sum are
+// added, and divided by the sum of their weights when normalize. div is
+// scratch of len(out).
+func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, normalize bool) {
 	n := len(out)
 	sign := out // the sum's sign is computed in out, then out is reused for the mixed sum
 	clear(sign)
 	for _, d := range deltas {
-		tensor.Add(sign, d[lo:lo+n])
+		tensor.Add(sign, d)
 	}
 	tensor.Round(work, sign)
 	clear(div)
@@ -179,12 +187,12 @@ func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float
 	for i, d := range deltas {
 		// d counts where it is non-zero and has the elected sign (a sum
 		// ≥ 0 elects +).
-		tensor.AddAgreeing(m, div[:n], d[lo:lo+n], sign[:n], weights[i])
+		tensor.AddAgreeing(m, div, d, sign, weights[i])
 	}
 	tensor.Round(work, m)
 	if normalize {
 		tensor.Round(work, div)
-		tensor.DivNonZeroRound(work, m, div[:n])
+		tensor.DivNonZeroRound(work, m, div)
 	}
 	copy(out, m)
 }
