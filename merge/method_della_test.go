@@ -3,6 +3,7 @@ package merge
 import (
 	"errors"
 	"math"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -319,5 +320,34 @@ func TestDellaStreamedMatchesWhole(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRowStreamedThreads checks that the methods streamed in pieces of
+// whole rows give the same bytes for every thread count: DELLA (masks
+// drawn per piece) and filter_wise model_stock (coefficients per row), on
+// matrices cut into many pieces.
+func TestRowStreamedThreads(t *testing.T) {
+	dir := tinyModels(t)
+	defer func(n int64) { chunkElements = n }(chunkElements)
+	chunkElements = 1000
+	for _, yml := range []string{
+		"merge_method: della\nbase_model: base\ndtype: bfloat16\nmodels:\n" +
+			"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3, epsilon: 0.2}\n" +
+			"  - model: ft2\n    parameters: {weight: 0.4, density: 0.7}\n",
+		"merge_method: della_linear\nbase_model: base\nmodels:\n" +
+			"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3}\n" +
+			"  - model: ft2\n    parameters: {weight: 0.4, density: 0.5}\n",
+		"merge_method: model_stock\nbase_model: base\nparameters: {filter_wise: true}\nmodels: [{model: ft1}, {model: ft2}]\n",
+	} {
+		var outs []string
+		for _, threads := range []int{1, 3} {
+			out := filepath.Join(t.TempDir(), "out")
+			if _, err := runYAML(t, dir, yml, out, Options{Threads: threads, Seed: 4}); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out)
+		}
+		sameTensors(t, outs[0], outs[1])
 	}
 }
