@@ -271,8 +271,11 @@ func normRound(work tensor.DType, x []float32) float32 {
 // roundTo is tensor.RoundScalar with the float32 case inlined, so that the
 // methods' per-element rounding costs nothing when it has nothing to do.
 func roundTo(work tensor.DType, v float32) float32 {
-	if work == tensor.F32 {
+	switch work {
+	case tensor.F32:
 		return float32(v) // an explicit conversion: no fused multiply-add across it
+	case tensor.BF16:
+		return tensor.RoundBF16(v)
 	}
 	return tensor.RoundScalar(work, v)
 }

@@ -68,8 +68,15 @@ func blockStats(work tensor.DType, offsets [][]float32, a, b int) stockStats {
 		for k := i + 1; k < len(offsets); k++ {
 			var s float64
 			x, y := offsets[i][a:b], offsets[k][a:b]
-			for j := range x {
-				s += float64(roundTo(work, x[j]*y[j]))
+			y = y[:len(x)]
+			if work == tensor.BF16 { // inlined rounding
+				for j := range x {
+					s += float64(tensor.RoundBF16(x[j] * y[j]))
+				}
+			} else {
+				for j := range x {
+					s += float64(roundTo(work, x[j]*y[j]))
+				}
 			}
 			st.dots = append(st.dots, s)
 		}
@@ -125,11 +132,12 @@ func stockMean(t *Tensors, out []float32, ws [][]float32) {
 	tensor.DivScalarRound(t.Work, out, float32(len(ws)))
 }
 
-// stockBlend writes ratio·out + keep·base, each product rounded, into out.
+// stockBlend writes ratio·out + keep·base, each product and the sum
+// rounded, into out.
 func stockBlend(work tensor.DType, out, base []float32, ratio, keep float32) {
-	for j := range out {
-		out[j] = roundTo(work, roundTo(work, ratio*out[j])+roundTo(work, keep*base[j]))
-	}
+	tensor.ScaleRound(work, out, ratio)
+	tensor.AxpyRound(work, out, keep, base)
+	tensor.Round(work, out)
 }
 
 // stockAnalysis streams model_stock. Whole-tensor: each piece's sums are
