@@ -192,16 +192,20 @@ func TestSparsifyDellaParallel(t *testing.T) {
 }
 
 // TestRankerMatchesStableSort compares the radix ranks with a stable sort
-// by magnitude, with heavy ties, negative zeros, NaNs and inner strides.
+// by magnitude, with heavy ties, negative zeros, NaNs, bfloat16 values and
+// inner strides.
 func TestRankerMatchesStableSort(t *testing.T) {
 	r := newRandomSource(11, "ranks")
 	var rk ranker
 	for _, c := range []int{1, 2, 3, 17, 300} {
 		for _, inner := range []int{1, 3} {
-			for _, distinct := range []uint32{2, 50, 1 << 31} {
+			for _, distinct := range []uint32{2, 50, 1 << 31, 1<<15 + 1} {
 				x := make([]float32, c*inner)
 				for j := range x {
 					x[j] = math.Float32frombits(r.uint32() % distinct)
+					if distinct == 1<<15+1 { // bfloat16 values: no low bits
+						x[j] = math.Float32frombits(r.uint32() % distinct << 16)
+					}
 					if r.uint32()%3 == 0 {
 						x[j] = -x[j]
 					}

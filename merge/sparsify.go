@@ -736,16 +736,26 @@ func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
 	for in := 0; in < inner; in++ {
 		key, tmpKey := r.key[:c], r.tmpKey[:c]
 		idx, tmpIdx := r.idx[:c], r.tmpIdx[:c]
-		// The histograms of all four digits in one pass.
+		// The histograms of the high digits in one pass; those of the low
+		// two in a second one only when some key has low bits (bfloat16
+		// values have none).
 		var count [4][256]int32
+		var low uint32
 		for k := range key {
 			v := magnitudeBits(x[in+k*inner])
 			key[k] = v
 			idx[k] = int32(k)
-			count[0][v&0xff]++
-			count[1][v>>8&0xff]++
+			low |= v
 			count[2][v>>16&0xff]++
 			count[3][v>>24]++
+		}
+		if low&0xffff != 0 {
+			for _, v := range key {
+				count[0][v&0xff]++
+				count[1][v>>8&0xff]++
+			}
+		} else {
+			count[0][0], count[1][0] = int32(c), int32(c)
 		}
 		for d := range count {
 			shift := uint(8 * d)
