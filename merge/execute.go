@@ -291,11 +291,12 @@ var chunkElements int64 = 1 << 18
 // chunk returns the number of elements the task is processed in at a time,
 // and whether the inputs are held whole in their stored form meanwhile:
 // pieces of chunkElements for element-wise merges (read piece by piece)
-// and for methods with an Analyze pass (inputs held, read once) when no
-// input needs cropping; otherwise the whole tensor.
+// and for methods with an Analyze pass (inputs held, read once; rounded to
+// whole PieceUnits) when no input needs cropping; otherwise the whole
+// tensor.
 func chunk(m *Method, t *Task) (c int64, hold bool) {
 	n := t.NumElements()
-	ts := &Tensors{Global: t.Global}
+	ts := &Tensors{Shape: t.Shape, Global: t.Global}
 	for _, in := range t.Inputs {
 		if !slices.Equal(in.Tensor.Shape, t.Shape) {
 			return n, false
@@ -306,7 +307,13 @@ func chunk(m *Method, t *Task) (c int64, hold bool) {
 	case m.Elementwise != nil && m.Elementwise(ts):
 		return min(n, chunkElements), false
 	case m.Analyze != nil && (m.CanAnalyze == nil || m.CanAnalyze(ts)):
-		return min(n, chunkElements), true
+		c := chunkElements
+		if m.PieceUnit != nil {
+			if u := m.PieceUnit(ts); u > 0 {
+				c = max(1, c/u) * u
+			}
+		}
+		return min(n, c), true
 	}
 	return n, false
 }

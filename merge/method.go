@@ -71,6 +71,11 @@ type Method struct {
 	// CanAnalyze, when set, says whether Analyze can stream this tensor
 	// with its parameters; nil means always.
 	CanAnalyze func(t *Tensors) bool
+	// PieceUnit, when set, returns the number of elements (a row, say) that
+	// Analyze and Merge need whole in one piece, or 0 for none: the pieces
+	// of a streamed tensor are then whole multiples of it, one unit at
+	// least. t holds the shape and the parameters, not the data.
+	PieceUnit func(t *Tensors) int64
 	// PlanTask, when set, checks or adjusts one planned output tensor
 	// before any weight is read; skip leaves the tensor out.
 	PlanTask func(c *TaskContext) (skip bool, err error)

@@ -174,6 +174,29 @@ func (r *randomSource) bernoulli(x []float32, bound uint64) int {
 	return kept
 }
 
+// fill sets dst to the stream's next len(dst) 32-bit draws, exactly as
+// that many uint32 calls would give them, the bulk from the vector kernel.
+func (r *randomSource) fill(dst []uint32) {
+	j := 0
+	if r.have && len(dst) > 0 {
+		dst[0] = r.uint32()
+		j = 1
+	}
+	var words [512]uint64
+	for j+1 < len(dst) {
+		n := min(2*len(words), (len(dst)-j)&^1)
+		tensor.SplitMix64(words[:n/2], r.key, r.ctr)
+		r.ctr += uint64(n / 2)
+		for i, w := range words[:n/2] {
+			dst[j+2*i], dst[j+2*i+1] = uint32(w), uint32(w>>32) // low half first
+		}
+		j += n
+	}
+	if j < len(dst) {
+		dst[j] = r.uint32()
+	}
+}
+
 // randomProbability rounds a keep probability the way mergekit's
 // probability tensors hold it: in bfloat16 when the working dtype is
 // bfloat16, else in float32 (torch.bernoulli has no float16 CPU kernel).

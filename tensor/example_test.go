@@ -20,6 +20,15 @@ func ExampleF32ToBF16() {
 	// [0.30078125 0.33398438 +Inf]
 }
 
+func ExampleRoundBF16() {
+	// A product rounded to bfloat16 inside a per-element loop, as torch
+	// rounds each operation's result in that dtype.
+	x, y := float32(0.3), float32(1.0/3)
+	fmt.Println(tensor.RoundBF16(x*y), tensor.RoundBF16(x*y) == tensor.RoundScalar(tensor.BF16, x*y))
+	// Output:
+	// 0.100097656 true
+}
+
 func ExampleSubRound() {
 	// A task vector in bfloat16: the difference, rounded as torch rounds it.
 	model := []float32{0.5, 0.25, -1}
