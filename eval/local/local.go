@@ -48,7 +48,7 @@ type Model struct {
 }
 
 func wrap(m *model.Model, tokDir string) *Model {
-	return &Model{LM: eval.FromLogitsBatch(m.LogitsBatch, m.VocabSize(), m.MaxPositions()), TokenizerDir: tokDir, m: m}
+	return &Model{LM: eval.FromTailScores(m.TailLogProbs, m.MaxPositions()), TokenizerDir: tokDir, m: m}
 }
 
 // Open loads the model in dir.
