@@ -111,6 +111,52 @@ loop:
 	VZEROUPPER
 	RET
 
+// func expStoreAVX2(x *float32, n int, m float32) float32
+//
+// expSumAVX2's loop that also stores e^(x[i]-m) over x[i].
+TEXT ·expStoreAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y4
+	VMOVUPS      expConst<>+352(SB), Y5
+	VXORPS       Y6, Y6, Y6
+	SHRQ         $3, CX
+
+loop:
+	VMOVUPS      (SI), Y0
+	VSUBPS       Y4, Y0, Y0
+	VMAXPS       Y0, Y5, Y0 // NaN in x stays NaN
+	VMULPS       expConst<>+320(SB), Y0, Y1
+	VROUNDPS     $0, Y1, Y1
+	VFNMADD231PS expConst<>+0(SB), Y1, Y0
+	VFNMADD231PS expConst<>+32(SB), Y1, Y0
+	VMOVUPS      expConst<>+64(SB), Y2
+	VFMADD213PS  expConst<>+96(SB), Y0, Y2
+	VFMADD213PS  expConst<>+128(SB), Y0, Y2
+	VFMADD213PS  expConst<>+160(SB), Y0, Y2
+	VFMADD213PS  expConst<>+192(SB), Y0, Y2
+	VFMADD213PS  expConst<>+224(SB), Y0, Y2
+	VMULPS       Y0, Y0, Y3
+	VFMADD213PS  Y0, Y3, Y2
+	VADDPS       expConst<>+256(SB), Y2, Y2
+	VADDPS       expConst<>+288(SB), Y1, Y1
+	VCVTPS2DQ    Y1, Y1
+	VPSLLD       $23, Y1, Y1
+	VMULPS       Y1, Y2, Y2
+	VADDPS       Y2, Y6, Y6
+	VMOVUPS      Y2, (SI)
+	ADDQ         $32, SI
+	DECQ         CX
+	JNZ          loop
+
+	VEXTRACTF128 $1, Y6, X7
+	VADDPS       X7, X6, X6
+	VHADDPS      X6, X6, X6
+	VHADDPS      X6, X6, X6
+	VMOVSS       X6, ret+24(FP)
+	VZEROUPPER
+	RET
+
 // func maxAVX2(x *float32, n int) float32
 //
 // The largest of x[:n], n a positive multiple of 8.

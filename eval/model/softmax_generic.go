@@ -48,6 +48,17 @@ func expSumGeneric(x []float32, m float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// expStoreGeneric replaces x[i] by e^(x[i]-m) and returns their sum in
+// float32.
+func expStoreGeneric(x []float32, m float32) float32 {
+	var s float32
+	for i, v := range x {
+		x[i] = exp32(v - m)
+		s += x[i]
+	}
+	return s
+}
+
 // maxGeneric returns the largest element of a non-empty x.
 func maxGeneric(x []float32) float32 {
 	m := x[0]
