@@ -334,7 +334,9 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 	hidden := m.forward(segs, nil)
 	V := m.cfg.vocab
 	block := m.headRows()
-	logits := make([]float32, block*V)
+	buf := getFloats(block * V)
+	defer floatPool.Put(buf)
+	logits := *buf
 	out := make([][]float64, len(segs))
 	for si, s := range segs {
 		out[si] = make([]float64, len(s.ids)-1)

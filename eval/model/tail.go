@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 )
 
 // TailLogProbs scores the last tokens of several sequences, as
@@ -119,7 +120,9 @@ func (m *Model) scoreRows(rows []scoreRow) {
 	H, V := m.cfg.hidden, m.cfg.vocab
 	block := min(len(rows), m.headRows())
 	x := make([]float32, block*H)
-	logits := make([]float32, block*V)
+	buf := getFloats(block * V)
+	defer floatPool.Put(buf)
+	logits := *buf
 	for lo := 0; lo < len(rows); lo += block {
 		hi := min(len(rows), lo+block)
 		for r := lo; r < hi; r++ {
@@ -135,4 +138,20 @@ func (m *Model) scoreRows(rows []scoreRow) {
 			}
 		})
 	}
+}
+
+// floatPool recycles the logits blocks of scoring: at up to 32 MiB a
+// call, allocating them anew made the garbage collector run every few
+// calls.
+var floatPool sync.Pool
+
+// getFloats returns a slice of n floats from floatPool (contents
+// undefined); put it back when done.
+func getFloats(n int) *[]float32 {
+	if p, ok := floatPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]float32, n)
+	return &b
 }
