@@ -47,6 +47,16 @@ func BenchmarkLogits(b *testing.B) {
 				}
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
 			})
+			// What llama-bench -p N measures: the prompt through every
+			// layer and the output layer at its last position only.
+			b.Run(fmt.Sprintf("compact=%v/prompt=%d", compact, n), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := m.Generate(ids, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
+			})
 		}
 		b.Run(fmt.Sprintf("compact=%v/generate", compact), func(b *testing.B) {
 			const n = 32

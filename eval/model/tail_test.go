@@ -91,3 +91,24 @@ func TestTailLogProbsErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTailLogProbs scores four five-token continuations of one
+// 200-token context with stories260K, as a multiple-choice question does.
+func BenchmarkTailLogProbs(b *testing.B) {
+	m := storiesModel(b)
+	ctx := make([]int, 200)
+	for i := range ctx {
+		ctx[i] = (i*7 + 3) % m.VocabSize()
+	}
+	var seqs [][]int
+	var tails []int
+	for c := range 4 {
+		seqs = append(seqs, append(append([]int(nil), ctx...), 10+c, 20+c, 30+c, 40+c, 50+c))
+		tails = append(tails, 5)
+	}
+	for b.Loop() {
+		if _, _, err := m.TailLogProbs(seqs, tails); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
