@@ -237,12 +237,11 @@ func (m *Model) softmaxV(sc []float32, v []float32, stride int, acc []float32) {
 	for lo := 0; lo < len(sc); lo += expChunk {
 		sum += float64(expStore(sc[lo:min(len(sc), lo+expChunk)], best))
 	}
-	clear(acc)
-	hd := len(acc)
 	inv := 1 / sum
 	for j, w := range sc {
-		tensor.Axpy(acc, float32(float64(w)*inv), v[j*stride:j*stride+hd])
+		sc[j] = float32(float64(w) * inv)
 	}
+	wsum(acc, sc, v, stride)
 }
 
 // check validates a sequence of ids against the vocabulary.
