@@ -101,3 +101,40 @@ func ExampleFromTailScores() {
 	// -7.140 2 true
 	// -5.570 1 false
 }
+
+// The occiglot leaderboard's German column: Belebele 5-shot, and the
+// prompt that leaderboard scored.
+func ExamplePreset() {
+	tasks, err := eval.Preset("occiglot-de")
+	if err != nil {
+		panic(err)
+	}
+	t := tasks[0]
+	fmt.Println(t.Name, t.NumFewshot, t.Metrics)
+	if err := eval.OcciglotPrompt(t); err != nil {
+		panic(err)
+	}
+	ctx := t.Docs[0].Context
+	fmt.Printf("%q\n", ctx[strings.LastIndex(ctx, "\n")+1:])
+	fmt.Println(eval.Attribution("paws_de"))
+	// Output:
+	// belebele_deu_Latn 5 [acc acc_norm]
+	// "Answer："
+	// paws_de — the German test set of PAWS-X, 2000 sentence pairs (paraphrase or not), processed as lm-evaluation-harness's process_docs_paraphrases processes them. Licence: PAWS-X, Google LLC (free for any purpose; acknowledgement appreciated). Credit and sources: gomerge eval --license paws_de.
+}
+
+// MGSM's flexible-extract filter and exact_match options on a generated
+// answer.
+func ExampleFilter_Apply() {
+	task, err := eval.Builtin("mgsm_direct_de")
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range task.Filters {
+		got, _ := f.Apply(" Sie verdient 1,800 Dollar.\n\n")
+		fmt.Printf("%s: %q exact_match %v\n", f.Name, got, task.Match.ExactMatch(got, "1800"))
+	}
+	// Output:
+	// remove_whitespace: "Sie verdient 1,800 Dollar." exact_match 0
+	// flexible-extract: "1,800" exact_match 1
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"strings"
@@ -33,6 +34,9 @@ type Options struct {
 	Progress func(task string, done, total int)
 	// Logger receives one line per task (default: discard).
 	Logger *slog.Logger
+	// SampleLog, when set, is asked once per task for the writer that
+	// receives the task's per-sample log (lm-eval's --log_samples JSONL).
+	SampleLog func(task string) (io.Writer, error)
 }
 
 // Report is the result of Score; it marshals to JSON.
@@ -61,16 +65,31 @@ type TaskReport struct {
 	Stderr  map[string]float64 `json:"stderr,omitempty"`
 	// Tokens is the number of tokens scored (perplexity tasks).
 	Tokens int `json:"tokens,omitempty"`
+	// Filters names a generate_until task's filters in order.
+	Filters []string `json:"filters,omitempty"`
 	// Items is filled when Options.PerItem is set.
 	Items []ItemResult `json:"items,omitempty"`
 }
 
 // Metric returns a metric by name; lm-eval's filtered form ("acc,none")
-// is accepted too.
+// is accepted too. A generate_until task's metrics carry their filter
+// ("exact_match,flexible-extract"); the bare name is its first filter's.
 func (r *TaskReport) Metric(name string) (float64, bool) {
-	name, _, _ = strings.Cut(name, ",")
-	v, ok := r.Metrics[name]
-	return v, ok
+	if v, ok := r.Metrics[name]; ok {
+		return v, true
+	}
+	base, _, _ := strings.Cut(name, ",")
+	if v, ok := r.Metrics[base]; ok {
+		return v, true
+	}
+	if base == name {
+		for _, k := range r.Filters {
+			if v, ok := r.Metrics[name+","+k]; ok {
+				return v, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // ItemResult is one document's scores.
@@ -89,6 +108,10 @@ type ItemResult struct {
 	Choices []Result `json:"choices,omitempty"`
 	Gold    []int    `json:"gold,omitempty"`
 	Pred    *int     `json:"pred,omitempty"`
+	// Response is a generate_until document's generated answer (cut at
+	// the stop strings); Filtered maps each filter to what it made of it.
+	Response *string           `json:"response,omitempty"`
+	Filtered map[string]string `json:"filtered,omitempty"`
 	// Metrics are the document's values of the task's metrics (1 or 0).
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
@@ -135,12 +158,20 @@ func scoreTask(ctx context.Context, lm LM, tok Tokenizer, t *Task, opt *Options)
 		spans []span
 		err   error
 	)
+	var log io.Writer
+	if opt.SampleLog != nil {
+		if log, err = opt.SampleLog(t.Name); err != nil {
+			return nil, err
+		}
+	}
 	switch t.Type {
 	case Perplexity:
 		reqs, spans, err = perplexityRequests(lm, tok, docs, opt)
+	case GenerateUntil:
+		return scoreGenerate(ctx, lm, tok, t, docs, opt, log)
 	case MultipleChoice:
 		if tlm, ok := lm.(TextLM); ok && tok == nil {
-			return scoreText(ctx, tlm, t, docs, opt)
+			return scoreText(ctx, tlm, t, docs, opt, log)
 		}
 		reqs, spans, err = choiceRequests(lm, tok, t, docs, opt)
 	default:
@@ -154,9 +185,31 @@ func scoreTask(ctx context.Context, lm LM, tok Tokenizer, t *Task, opt *Options)
 		return nil, err
 	}
 	if t.Type == Perplexity {
-		return perplexityReport(t, docs, res, spans, opt.PerItem), nil
+		tr := perplexityReport(t, docs, res, spans, opt.PerItem)
+		if log != nil {
+			if err := logPerplexitySamples(log, t, docs, res, spans); err != nil {
+				return nil, fmt.Errorf("sample log: %w", err)
+			}
+		}
+		return tr, nil
 	}
-	return choiceReport(t, docs, res, spans, opt.PerItem), nil
+	return choiceReportLogged(t, docs, res, spans, opt.PerItem, log)
+}
+
+// choiceReportLogged is choiceReport, writing the sample log when there
+// is one.
+func choiceReportLogged(t *Task, docs []Doc, res []Result, spans []span, perItem bool, log io.Writer) (*TaskReport, error) {
+	tr := choiceReport(t, docs, res, spans, perItem)
+	if log != nil {
+		ctxs, err := renderContexts(t, len(docs))
+		if err != nil {
+			return nil, err
+		}
+		if err := logChoiceSamples(log, t, docs, ctxs, res, spans); err != nil {
+			return nil, fmt.Errorf("sample log: %w", err)
+		}
+	}
+	return tr, nil
 }
 
 // run sends reqs to lm in batches.
@@ -272,41 +325,17 @@ func perplexityReport(t *Task, docs []Doc, res []Result, spans []span, perItem b
 	return tr
 }
 
-// fewshotContext is lm-eval's plain-text fewshot_context: the description,
-// then for each example its context, the target delimiter, its (first)
-// gold choice and the few-shot delimiter, then the document's context.
-func fewshotContext(t *Task, i int) string {
-	var b strings.Builder
-	b.WriteString(t.Description)
-	if t.NumFewshot > 0 {
-		pool, self := t.FewshotDocs, -1
-		if len(pool) == 0 {
-			pool, self = t.Docs, i
-		}
-		n := 0
-		for j := 0; j < len(pool) && n < t.NumFewshot; j++ {
-			if j == self {
-				continue
-			}
-			ex := pool[j]
-			b.WriteString(ex.Context)
-			b.WriteString(t.TargetDelimiter)
-			b.WriteString(ex.Choices[ex.Gold[0]])
-			b.WriteString(t.FewshotDelimiter)
-			n++
-		}
-	}
-	b.WriteString(t.Docs[i].Context)
-	return b.String()
-}
-
 // scoreText scores a multiple-choice task through a TextLM: the same
 // contexts and continuations, tokenized by the model.
-func scoreText(ctx context.Context, lm TextLM, t *Task, docs []Doc, opt *Options) (*TaskReport, error) {
+func scoreText(ctx context.Context, lm TextLM, t *Task, docs []Doc, opt *Options, log io.Writer) (*TaskReport, error) {
 	var reqs []TextRequest
 	spans := make([]span, len(docs))
+	ctxs, err := renderContexts(t, len(docs))
+	if err != nil {
+		return nil, err
+	}
 	for i, d := range docs {
-		context := fewshotContext(t, i)
+		context := ctxs[i]
 		spans[i].start = len(reqs)
 		for _, c := range d.Choices {
 			reqs = append(reqs, TextRequest{context, t.TargetDelimiter + c})
@@ -331,18 +360,16 @@ func scoreText(ctx context.Context, lm TextLM, t *Task, docs []Doc, opt *Options
 			opt.Progress(t.Name, len(res), len(reqs))
 		}
 	}
-	return choiceReport(t, docs, res, spans, opt.PerItem), nil
+	return choiceReportLogged(t, docs, res, spans, opt.PerItem, log)
 }
 
 func choiceRequests(lm LM, tok Tokenizer, t *Task, docs []Doc, opt *Options) ([]Request, []span, error) {
 	if tok == nil {
 		return nil, nil, errors.New("multiple-choice tasks need a tokenizer")
 	}
-	if t.NumFewshot > 0 && len(t.FewshotDocs) == 0 && len(t.Docs) <= t.NumFewshot {
-		return nil, nil, fmt.Errorf("num_fewshot %d needs more than %d documents", t.NumFewshot, len(t.Docs))
-	}
-	if len(t.FewshotDocs) > 0 && len(t.FewshotDocs) < t.NumFewshot {
-		return nil, nil, fmt.Errorf("num_fewshot %d but only %d fewshot_docs", t.NumFewshot, len(t.FewshotDocs))
+	ctxs, err := renderContexts(t, len(docs))
+	if err != nil {
+		return nil, nil, err
 	}
 	enc, err := newEncoder(tok, opt.AddBOS)
 	if err != nil {
@@ -352,7 +379,7 @@ func choiceRequests(lm LM, tok Tokenizer, t *Task, docs []Doc, opt *Options) ([]
 	var reqs []Request
 	spans := make([]span, len(docs))
 	for i, d := range docs {
-		context := fewshotContext(t, i)
+		context := ctxs[i]
 		if context == "" && prefix < 0 {
 			if prefix, err = prefixToken(tok, opt); err != nil {
 				return nil, nil, err
@@ -379,25 +406,8 @@ func choiceReport(t *Task, docs []Doc, res []Result, spans []span, perItem bool)
 	values := map[string][]float64{}
 	for i, d := range docs {
 		rs := res[spans[i].start:spans[i].end]
-		lls := make([]float64, len(rs))
-		norm := make([]float64, len(rs))
-		byteNorm := make([]float64, len(rs))
-		for j, r := range rs {
-			lls[j] = r.LogLikelihood
-			norm[j] = r.LogLikelihood / float64(utf8.RuneCountInString(d.Choices[j]))
-			byteNorm[j] = r.LogLikelihood / float64(len(d.Choices[j]))
-		}
-		pred := argmax(lls)
-		acc := map[string]float64{
-			"acc":       hit(d.Gold, pred),
-			"acc_norm":  hit(d.Gold, argmax(norm)),
-			"acc_bytes": hit(d.Gold, argmax(byteNorm)),
-		}
-		for _, g := range d.Gold {
-			if rs[g].IsGreedy {
-				acc["exact_match"] = 1
-			}
-		}
+		acc := choiceMetrics(&d, rs)
+		pred := int(acc["pred"])
 		item := ItemResult{Doc: i, Choices: rs, Gold: d.Gold, Pred: &pred, Metrics: map[string]float64{}}
 		for _, m := range t.Metrics {
 			values[m] = append(values[m], acc[m])
@@ -421,6 +431,33 @@ func choiceReport(t *Task, docs []Doc, res []Result, spans []span, perItem bool)
 		}
 	}
 	return tr
+}
+
+// choiceMetrics is a multiple-choice document's acc, acc_norm, acc_bytes
+// and exact_match, and its pred (the argmax of the log-likelihoods).
+func choiceMetrics(d *Doc, rs []Result) map[string]float64 {
+	lls := make([]float64, len(rs))
+	norm := make([]float64, len(rs))
+	byteNorm := make([]float64, len(rs))
+	for j, r := range rs {
+		lls[j] = r.LogLikelihood
+		norm[j] = r.LogLikelihood / float64(utf8.RuneCountInString(d.Choices[j]))
+		byteNorm[j] = r.LogLikelihood / float64(len(d.Choices[j]))
+	}
+	pred := argmax(lls)
+	acc := map[string]float64{
+		"pred":        float64(pred),
+		"acc":         hit(d.Gold, pred),
+		"acc_norm":    hit(d.Gold, argmax(norm)),
+		"acc_bytes":   hit(d.Gold, argmax(byteNorm)),
+		"exact_match": 0,
+	}
+	for _, g := range d.Gold {
+		if rs[g].IsGreedy {
+			acc["exact_match"] = 1
+		}
+	}
+	return acc
 }
 
 // argmax is numpy's: the first maximum, and a NaN wins over every number.

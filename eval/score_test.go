@@ -221,10 +221,14 @@ func TestFewshotContext(t *testing.T) {
 			{Context: "F3:", Choices: []string{"e", "f"}, Gold: []int{0}},
 		},
 	}
-	if got, want := fewshotContext(task, 0), "Beschreibung.\n\nF2: c\n\nF3: e\n\nF1:"; got != want {
+	ctxs, err := renderContexts(task, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ctxs[0], "Beschreibung.\n\nF2: c\n\nF3: e\n\nF1:"; got != want {
 		t.Errorf("doc 0: %q, want %q", got, want)
 	}
-	if got, want := fewshotContext(task, 2), "Beschreibung.\n\nF1: b\n\nF2: c\n\nF3:"; got != want {
+	if got, want := ctxs[2], "Beschreibung.\n\nF1: b\n\nF2: c\n\nF3:"; got != want {
 		t.Errorf("doc 2: %q, want %q", got, want)
 	}
 }

@@ -31,6 +31,9 @@ const (
 	// Perplexity scores whole documents with rolling windows
 	// (lm-eval's loglikelihood_rolling).
 	Perplexity TaskType = "loglikelihood_rolling"
+	// GenerateUntil generates greedily from each context until a stop
+	// string and scores the filtered answer against the document's target.
+	GenerateUntil TaskType = "generate_until"
 )
 
 // Metric names a task can report.
@@ -43,12 +46,16 @@ var (
 	// PerplexityMetrics are lm-eval's word_perplexity, byte_perplexity and
 	// bits_per_byte, and gomerge's token_perplexity, exp(−Σ ll / Σ tokens).
 	PerplexityMetrics = []string{"word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity"}
+	// GenerateMetrics is exact_match, reported once per filter as
+	// "exact_match,FILTER" (lm-eval's names).
+	GenerateMetrics = []string{"exact_match"}
 )
 
 // defaultMetrics are reported when a task file names none.
 var defaultMetrics = map[TaskType][]string{
 	MultipleChoice: {"acc", "acc_norm"},
 	Perplexity:     PerplexityMetrics,
+	GenerateUntil:  GenerateMetrics,
 }
 
 // Task is a set of documents and how to score them. See the package
@@ -65,11 +72,30 @@ type Task struct {
 	// default it to "\n\n".
 	FewshotDelimiter string
 	// NumFewshot solved examples are put before each context, the first ones
-	// of FewshotDocs, or of Docs without the document itself.
+	// of FewshotDocs, or of Docs without the document itself (see
+	// FewshotSampler).
 	NumFewshot  int
 	Metrics     []string
 	Docs        []Doc
 	FewshotDocs []Doc
+	// FewshotSplit names the split the harness draws few-shot examples
+	// from when it is not the documents' own ("train" for paws_de): a task
+	// with FewshotSplit set and no FewshotDocs refuses NumFewshot > 0.
+	FewshotSplit string
+	// FewshotSampler is lm-eval's fewshot_config.sampler: "first_n" (or
+	// "") takes the first examples in order; "default" draws them as the
+	// harness does, Python's random.Random(1234).sample, document after
+	// document.
+	FewshotSampler string
+	// FewshotKeepSelf keeps the scored document among the examples drawn
+	// from Docs, as the occiglot leaderboard's harness fork did (see
+	// OcciglotPrompt).
+	FewshotKeepSelf bool
+	// Generation, Filters and Match configure a generate_until task:
+	// lm-eval's generation_kwargs, filter_list and the exact_match options.
+	Generation *Generation
+	Filters    []Filter
+	Match      MatchOptions
 	// Source is where the task was read from; License is its data licence
 	// when known.
 	Source  string
@@ -89,6 +115,10 @@ type Doc struct {
 	Context string   `json:"context,omitempty"`
 	Choices []string `json:"choices,omitempty"`
 	Gold    []int    `json:"gold,omitempty"`
+	// Target is a generate_until document's answer (with Context).
+	Target string `json:"target,omitempty"`
+	// Raw is the harness's own document, written to sample logs.
+	Raw json.RawMessage `json:"doc,omitempty"`
 }
 
 // ErrFormat reports a malformed task file.
@@ -108,6 +138,12 @@ type taskFile struct {
 	FewshotDocs      []yaml.Node `yaml:"fewshot_docs"`
 	FewshotPath      string      `yaml:"fewshot_path"`
 	License          string      `yaml:"license"`
+	FewshotSplit     string      `yaml:"fewshot_split"`
+	FewshotConfig    struct {
+		Sampler string `yaml:"sampler"`
+	} `yaml:"fewshot_config"`
+	GenerationKwargs yaml.Node   `yaml:"generation_kwargs"`
+	FilterList       []yaml.Node `yaml:"filter_list"`
 }
 
 // docFile is one document as written in a file; Gold may be an index, a
@@ -118,6 +154,9 @@ type docFile struct {
 	Context *string  `json:"context" yaml:"context"`
 	Choices []string `json:"choices" yaml:"choices"`
 	Gold    any      `json:"gold" yaml:"gold"`
+	Target  *string  `json:"target" yaml:"target"`
+	// Raw is the harness's document (JSONL only).
+	Raw json.RawMessage `json:"doc" yaml:"-"`
 }
 
 // taskFiles is where a task file and the data sets it names are read
@@ -247,8 +286,14 @@ func parseTaskYAML(data []byte, source, stem string, files *taskFiles, dir strin
 		t.Type = MultipleChoice
 	case string(Perplexity), "perplexity":
 		t.Type = Perplexity
+	case string(GenerateUntil):
+		t.Type = GenerateUntil
 	default:
-		return nil, fmt.Errorf("%s: %w: output_type %q (want multiple_choice or loglikelihood_rolling)", source, ErrFormat, f.OutputType)
+		return nil, fmt.Errorf("%s: %w: output_type %q (want multiple_choice, loglikelihood_rolling or generate_until)", source, ErrFormat, f.OutputType)
+	}
+	t.FewshotSplit, t.FewshotSampler = f.FewshotSplit, f.FewshotConfig.Sampler
+	if err := parseGeneration(t, &f, source); err != nil {
+		return nil, err
 	}
 	for _, n := range f.MetricList {
 		var name string
@@ -256,13 +301,14 @@ func parseTaskYAML(data []byte, source, stem string, files *taskFiles, dir strin
 		case yaml.ScalarNode:
 			name = n.Value
 		case yaml.MappingNode:
-			var m struct {
-				Metric string `yaml:"metric"`
-			}
+			var m metricEntry
 			if err := n.Decode(&m); err != nil {
 				return nil, fmt.Errorf("%s:%d: %w: %v", source, n.Line, ErrFormat, err)
 			}
 			name = m.Metric
+			if err := m.apply(&t.Match); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w: %v", source, n.Line, ErrFormat, err)
+			}
 		}
 		if name == "" {
 			return nil, fmt.Errorf("%s:%d: %w: metric_list entries are names or {metric: name}", source, n.Line, ErrFormat)
@@ -356,7 +402,17 @@ func ParseDocsJSONL(r io.Reader, source string) ([]Doc, error) {
 }
 
 func (df *docFile) doc() (Doc, error) {
-	var d Doc
+	d := Doc{Raw: df.Raw}
+	if df.Target != nil {
+		if df.Choices != nil || df.Text != nil || df.IDs != nil || df.Gold != nil {
+			return d, errors.New("a generation document has context and target only")
+		}
+		if df.Context != nil {
+			d.Context = *df.Context
+		}
+		d.Target = *df.Target
+		return d, nil
+	}
 	if df.Choices != nil {
 		if df.Text != nil || df.IDs != nil {
 			return d, errors.New("a document has either choices or text/ids")
@@ -461,30 +517,59 @@ func (t *Task) Validate() error {
 func (t *Task) init() error {
 	if t.Type == "" && len(t.Docs) > 0 {
 		t.Type = Perplexity
-		if t.Docs[0].Choices != nil {
+		switch d := t.Docs[0]; {
+		case d.Choices != nil:
 			t.Type = MultipleChoice
+		case d.Target != "" || d.Context != "":
+			t.Type = GenerateUntil
 		}
 	}
 	if t.Type == "" {
 		return fmt.Errorf("%w: no documents and no output_type", ErrFormat)
 	}
 	for i, d := range append(t.Docs[:len(t.Docs):len(t.Docs)], t.FewshotDocs...) {
-		if (d.Choices != nil) != (t.Type == MultipleChoice) {
+		if (d.Choices != nil) != (t.Type == MultipleChoice) || !d.fits(t.Type) {
 			return fmt.Errorf("%w: document %d does not fit a %s task", ErrFormat, i+1, t.Type)
 		}
 		if err := d.check(); err != nil {
 			return fmt.Errorf("%w: document %d: %v", ErrFormat, i+1, err)
 		}
 	}
-	if t.NumFewshot < 0 || (t.NumFewshot > 0 && t.Type != MultipleChoice) {
+	if t.NumFewshot < 0 || (t.NumFewshot > 0 && t.Type == Perplexity) {
 		return fmt.Errorf("%w: num_fewshot %d for a %s task", ErrFormat, t.NumFewshot, t.Type)
+	}
+	if t.NumFewshot > 0 && len(t.FewshotDocs) == 0 && t.FewshotSplit != "" && t.FewshotSplit != "test" {
+		return fmt.Errorf("%w: num_fewshot %d: %s takes its few-shot examples from its %s split, which this task does not hold", ErrFormat, t.NumFewshot, t.Name, t.FewshotSplit)
+	}
+	if k := t.NumFewshot; k > 0 {
+		pool, need := len(t.FewshotDocs), k
+		if pool == 0 {
+			pool = len(t.Docs)
+			if !t.FewshotKeepSelf {
+				need = k + 1 // the scored document is not its own example
+			}
+		}
+		if pool < need {
+			return fmt.Errorf("%w: num_fewshot %d needs %d documents to draw examples from, have %d", ErrFormat, k, need, pool)
+		}
+	}
+	switch t.FewshotSampler {
+	case "", "first_n", "default":
+	default:
+		return fmt.Errorf("%w: fewshot_config sampler %q (want first_n or default)", ErrFormat, t.FewshotSampler)
+	}
+	if t.Type == GenerateUntil && t.Generation == nil {
+		t.Generation = &Generation{Until: []string{t.FewshotDelimiter}}
 	}
 	if len(t.Metrics) == 0 {
 		t.Metrics = append([]string(nil), defaultMetrics[t.Type]...)
 	}
 	known := MultipleChoiceMetrics
-	if t.Type == Perplexity {
+	switch t.Type {
+	case Perplexity:
 		known = PerplexityMetrics
+	case GenerateUntil:
+		known = GenerateMetrics
 	}
 	for _, m := range t.Metrics {
 		ok := false
@@ -496,6 +581,17 @@ func (t *Task) init() error {
 		}
 	}
 	return nil
+}
+
+// fits reports whether d has only the fields of a document of type tt.
+func (d *Doc) fits(tt TaskType) bool {
+	switch tt {
+	case GenerateUntil:
+		return d.Text == "" && d.IDs == nil
+	case Perplexity:
+		return d.Context == "" && d.Target == ""
+	}
+	return d.Target == "" && d.Text == "" && d.IDs == nil
 }
 
 // check is what Score relies on: golds inside the choices, ids present.

@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,7 +34,11 @@ func TestLoadTaskYAML(t *testing.T) {
 	want := "Die folgenden Fragen betreffen Geografie.\n\n" +
 		"Frage: Was ist die Hauptstadt von Frankreich?\nAntwort: Paris\n\n" +
 		"Frage: Was ist die Hauptstadt von Deutschland?\nAntwort:"
-	if got := fewshotContext(task, 0); got != want {
+	ctxs, err := renderContexts(task, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ctxs[0]; got != want {
 		t.Errorf("context %q, want %q", got, want)
 	}
 }
@@ -100,7 +105,14 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 	yml := []struct{ in, want string }{
-		{"output_type: generate_until\ndocs: [{text: a}]", "output_type"},
+		{"output_type: generate_until\ndocs: [{text: a}]", "does not fit"},
+		{"output_type: greedy_until\ndocs: [{text: a}]", "output_type"},
+		{"output_type: multiple_choice\ngeneration_kwargs: {until: [x]}\ndocs: [{context: a, choices: [b], gold: 0}]", "generation_kwargs needs"},
+		{"output_type: generate_until\ngeneration_kwargs: {do_sample: true}\ndocs: [{context: a, target: b}]", "greedily"},
+		{"output_type: generate_until\nfilter_list: [{name: x, filter: [{function: regex, regex_pattern: '(?<=a)b'}]}]\ndocs: [{context: a, target: b}]", "regex_pattern"},
+		{"output_type: generate_until\nfilter_list: [{name: x, filter: [{function: majority_vote}]}]\ndocs: [{context: a, target: b}]", "majority_vote"},
+		{"docs: [{context: a, target: b, choices: [c]}]", "context and target only"},
+		{"fewshot_config: {sampler: balanced}\ndocs: [{context: a, target: b}]", "sampler"},
 		{"docs:\n  - text: a\n  - choices: [a]\n    gold: 0\n", "does not fit"},
 		{"docs:\n  - text: a\n  - txt: b\n", "t.yaml:3:"},
 		{"metric_list: [acc]\ndocs: [{text: a}]", `metric "acc"`},
@@ -152,16 +164,28 @@ func FuzzParseTaskYAML(f *testing.F) {
 	}
 	f.Add(b)
 	f.Add([]byte("output_type: loglikelihood_rolling\ndocs: [{text: a}, {ids: [1, 2]}]"))
+	if b, err := fs.ReadFile(builtinFS, "data/mgsm_native_cot_de.yaml"); err == nil {
+		// Inline documents instead of the data set.
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("dataset_path:"), []byte("#")), []byte("fewshot_path:"), []byte("#"))
+		f.Add(append(b, "docs: [{context: \"Frage: 1+1?\", target: \"2\"}]\nnum_fewshot: 0\n"...))
+	}
+	f.Add([]byte("output_type: generate_until\ngeneration_kwargs: {until: \"\\n\", max_gen_toks: 5}\nfewshot_config: {sampler: default}\nnum_fewshot: 1\nmetric_list: [{metric: exact_match, regexes_to_ignore: [\",\"]}]\ndocs: [{context: a, target: b}, {context: c, target: \"\"}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		task, err := ParseTaskYAML(data, "fuzz.yaml")
 		if err != nil {
 			return
 		}
-		if task.Type != MultipleChoice && task.Type != Perplexity {
+		if task.Type != MultipleChoice && task.Type != Perplexity && task.Type != GenerateUntil {
 			t.Fatalf("type %q accepted", task.Type)
 		}
-		if task.Type == MultipleChoice && task.NumFewshot > 0 && len(task.Docs) > 0 {
-			_ = fewshotContext(task, 0)
+		if task.Type != Perplexity && len(task.Docs) > 0 {
+			_, _ = renderContexts(task, len(task.Docs))
+		}
+		for _, d := range task.Docs {
+			for _, f := range task.Filters {
+				_, _ = f.Apply(d.Target)
+			}
+			task.Match.ExactMatch(d.Context, d.Target)
 		}
 	})
 }

@@ -19,9 +19,10 @@ const yamlMaxKeys = 64
 
 var (
 	taskFileKeys = keySet("task", "output_type", "description", "target_delimiter", "fewshot_delimiter", "num_fewshot",
-		"metric_list", "docs", "dataset_path", "fewshot_docs", "fewshot_path", "license")
-	docFileKeys = keySet("text", "ids", "context", "choices", "gold")
-	metricKeys  = keySet("metric")
+		"metric_list", "docs", "dataset_path", "fewshot_docs", "fewshot_path", "license",
+		"fewshot_split", "fewshot_config", "generation_kwargs", "filter_list")
+	docFileKeys = keySet("text", "ids", "context", "choices", "gold", "target")
+	metricKeys  = keySet("metric", "ignore_case", "ignore_punctuation", "ignore_numbers", "regexes_to_ignore")
 )
 
 func keySet(keys ...string) map[string]bool {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/gomerge/gomerge/tokenizer"
 )
 
 // Tokenizer turns text into token ids. Encode adds no special tokens;
@@ -15,6 +17,32 @@ type Tokenizer interface {
 	BOS() (int, bool)
 	// EOS returns the end-of-sequence id, if the model has one.
 	EOS() (int, bool)
+}
+
+// FromTokenizer adapts a Hugging Face tokenizer (tokenizer.json or
+// tokenizer.model, loaded by package tokenizer) to eval's Tokenizer: Encode
+// adds no special tokens, and BOS and EOS are the tokenizer's own
+// (tokenizer_config.json, else special_tokens_map.json), as lm-eval's
+// Hugging Face model reads them. It also decodes (Decoder), which
+// generate_until tasks need.
+func FromTokenizer(t *tokenizer.Tokenizer) Tokenizer { return hfTokenizer{t} }
+
+type hfTokenizer struct{ t *tokenizer.Tokenizer }
+
+func (h hfTokenizer) Encode(text string) ([]int, error) { return h.t.Encode(text, false), nil }
+
+// Decode implements Decoder: special tokens are skipped, as the harness
+// decodes generations.
+func (h hfTokenizer) Decode(ids []int) string { return h.t.Decode(ids, true) }
+
+func (h hfTokenizer) BOS() (int, bool) {
+	r := h.t.Special().BOS
+	return r.ID, r.Found
+}
+
+func (h hfTokenizer) EOS() (int, bool) {
+	r := h.t.Special().EOS
+	return r.ID, r.Found
 }
 
 // prefixToken is lm-eval's prefix_token_id: a custom one, else BOS, else

@@ -509,7 +509,7 @@ func (s *runState) saveFinal(ctx context.Context, config []byte) (string, error)
 	}
 	opt := s.opt.Merge
 	// mergekit-evolve copies the tokenizer into the final model always.
-	opt.Seed, opt.CopyTokenizer = s.opt.Seed, true
+	opt.Seed, opt.SkipTokenizer = new(s.opt.Seed), false
 	if _, err := merge.Run(ctx, cfg, out, opt); err != nil {
 		return "", fmt.Errorf("final model: %w", err)
 	}

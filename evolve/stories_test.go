@@ -264,7 +264,7 @@ func TestMergeConfigsMerge(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = merge.Run(context.Background(), mc, filepath.Join(t.TempDir(), "out"), merge.Options{Seed: 1})
+				_, err = merge.Run(context.Background(), mc, filepath.Join(t.TempDir(), "out"), merge.Options{Seed: new(uint64(1))})
 				if thirdSource {
 					if err == nil || !strings.Contains(err.Error(), "at most 2 inputs") || len(c.Warnings) != 1 {
 						t.Fatalf("slerp with a third source: %v; warnings %q", err, c.Warnings)

@@ -2,7 +2,9 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,5 +126,45 @@ func TestCacheFirstPinnedAndFresh(t *testing.T) {
 	}
 	if dir2 == dir1 {
 		t.Errorf("with RefMaxAge 0 main stayed at %s; want commit %s", dir2, c2)
+	}
+}
+
+// TestReachTimeout: with ReachTimeout set (gomerge plan), a repository the
+// cache lacks costs one request to a hub that refuses connections or never
+// answers, and fails with ErrUnreachable; a hub that answers is used as
+// always. Retries wait an hour here, so a retry shows as a test that
+// times out.
+func TestReachTimeout(t *testing.T) {
+	s := hubtest.NewServer(t)
+	s.AddRepo(repoID, testModel(t))
+	for _, tc := range []struct {
+		name, endpoint string
+		want           error
+	}{
+		{"connection refused", closedPort(t), ErrUnreachable},
+		{"no answer", silentHub(t), ErrUnreachable},
+		{"answers", s.URL, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testClient(t, s)
+			c.Endpoint, c.RetryWait, c.ReachTimeout = tc.endpoint, time.Hour, 200*time.Millisecond
+			for _, inspect := range []bool{false, true} {
+				var err error
+				if inspect {
+					var m *RemoteModel
+					if m, err = c.Inspect(context.Background(), repoID, "main"); err == nil {
+						m.Close()
+					}
+				} else {
+					_, err = c.Resolve(context.Background(), repoID, "main", Files("config.json"))
+				}
+				if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+					t.Fatalf("inspect %v: err = %v, want %v", inspect, err, tc.want)
+				}
+				if tc.want != nil && (!strings.Contains(err.Error(), "not in the Hugging Face cache") || !strings.Contains(err.Error(), "asked once")) {
+					t.Errorf("inspect %v: err = %v; want it to say the cache lacks the model and the hub was asked once", inspect, err)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -33,6 +34,14 @@ type Client struct {
 	CacheDir string
 	// Offline uses the cache only (HF_HUB_OFFLINE).
 	Offline bool
+	// ReachTimeout, when positive, is for tools that can go on without
+	// the hub (gomerge plan): the request that asks the hub which commit a
+	// revision is, the first one each Resolve or Inspect makes, is sent
+	// once, without retries, and waits at most ReachTimeout for the answer.
+	// A hub that cannot be reached or does not answer in time fails it
+	// with ErrUnreachable, unless the cache holds the revision, which is
+	// then used. Zero waits as HTTPClient does and retries as Retries says.
+	ReachTimeout time.Duration
 	// HTTPClient makes the requests; nil means a client that waits at most
 	// a minute for response headers. Its CheckRedirect is replaced so that
 	// the token never leaves the hub.
@@ -71,6 +80,11 @@ type Client struct {
 	RefMaxAge time.Duration
 	// UserAgent is sent with every request; empty means "gomerge".
 	UserAgent string
+
+	// offlineVar is the environment variable that made NewClient set
+	// Offline, "" if none did: error messages say why the client is
+	// offline only when they know.
+	offlineVar string
 }
 
 // Progress is the state of the downloads of one Resolve call.
@@ -109,7 +123,12 @@ func newClientEnv(getenv func(string) string, readFile func(string) string) *Cli
 	c := &Client{
 		Endpoint: strings.TrimRight(getenv("HF_ENDPOINT"), "/"),
 		CacheDir: hubCache(getenv, home),
-		Offline:  isTrue(getenv("HF_HUB_OFFLINE")) || isTrue(getenv("TRANSFORMERS_OFFLINE")),
+	}
+	for _, v := range []string{"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"} {
+		if isTrue(getenv(v)) {
+			c.Offline, c.offlineVar = true, v
+			break
+		}
 	}
 	if c.Endpoint == "" {
 		c.Endpoint = DefaultEndpoint
@@ -231,6 +250,16 @@ func (c *Client) metadataTimeout() time.Duration {
 		return c.MetadataTimeout
 	}
 	return 10 * time.Second
+}
+
+// offlineHint says why the client is offline and how to go online, for
+// the messages of ErrNotCached.
+func (c *Client) offlineHint(repo string) string {
+	get := "run `hf download " + repo + "` where there is a network"
+	if c.offlineVar != "" {
+		return fmt.Sprintf("offline because %s is set in the environment: unset it to download, or %s", c.offlineVar, get)
+	}
+	return "offline: only the cache was searched; " + get
 }
 
 func (c *Client) retries() int {

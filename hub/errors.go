@@ -21,11 +21,25 @@ var (
 	ErrUnauthorized = errors.New("access denied")
 	// ErrNotCached: offline, and the cache lacks what was asked for.
 	ErrNotCached = errors.New("not in the Hugging Face cache")
+	// ErrUnreachable: the hub could not be reached (no network, a name
+	// that does not resolve, a refused connection) or did not answer in
+	// time, and the cache lacks what was asked for.
+	ErrUnreachable = errors.New("the hub cannot be reached")
 	// ErrChecksum: a downloaded file does not match the hub's checksum.
 	ErrChecksum = errors.New("checksum mismatch")
 	// ErrNoWeights: the repository holds no weights gomerge can read.
 	ErrNoWeights = errors.New("no model weights")
 )
+
+// classError is an error whose message already says what its class, a
+// sentinel above, says.
+type classError struct {
+	msg   string
+	class error
+}
+
+func (e *classError) Error() string        { return e.msg }
+func (e *classError) Is(target error) bool { return target == e.class }
 
 // HTTPError is a failed request to the hub, explained for the user. It
 // matches ErrRepoNotFound, ErrRevisionNotFound, ErrFileNotFound or

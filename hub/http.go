@@ -99,8 +99,11 @@ func (c *Client) doRetries(ctx context.Context, hc *http.Client, mk func() (*htt
 			return resp, err
 		}
 		if try >= retries {
-			if err != nil {
+			if err != nil && try > 0 {
 				return nil, fmt.Errorf("hub: %s: %w (after %d tries)", what, err, try+1)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("hub: %s: %w", what, err)
 			}
 			return resp, nil
 		}
@@ -195,7 +198,7 @@ func (c *Client) fetchRepoInfo(ctx context.Context, repo, rev string, retries in
 	t := target{repo: repo, revision: rev}
 	resp, err := c.doRetries(ctx, c.httpClient(), func() (*http.Request, error) { return c.newRequest(ctx, http.MethodGet, u) }, repo+" model info", retries)
 	if err != nil {
-		return "", nil, err
+		return "", nil, &noAnswerError{err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -203,10 +206,17 @@ func (c *Client) fetchRepoInfo(ctx context.Context, repo, rev string, retries in
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return "", nil, fmt.Errorf("hub: %s: read model info: %w", repo, err)
+		return "", nil, &noAnswerError{fmt.Errorf("hub: %s: read model info: %w", repo, err)}
 	}
 	return parseRepoInfo(repo, body)
 }
+
+// noAnswerError is a request that got no (complete) answer: the hub could
+// not be reached, or timed out.
+type noAnswerError struct{ err error }
+
+func (e *noAnswerError) Error() string { return e.err.Error() }
+func (e *noAnswerError) Unwrap() error { return e.err }
 
 func parseRepoInfo(repo string, body []byte) (string, map[string]repoFile, error) {
 	var info repoInfo

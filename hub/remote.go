@@ -46,7 +46,7 @@ func (c *Client) OpenRemote(ctx context.Context, repo, revision, file string) (*
 		return nil, err
 	}
 	if c.Offline {
-		return nil, fmt.Errorf("hub: %s/%s: cannot read a remote file offline (HF_HUB_OFFLINE is set): %w", repo, file, ErrNotCached)
+		return nil, fmt.Errorf("hub: %s/%s: cannot read a remote file (%s): %w", repo, file, c.offlineHint(repo), ErrNotCached)
 	}
 	m, err := c.head(ctx, repo, revision, file)
 	if err != nil {

@@ -1,15 +1,18 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -228,14 +231,19 @@ func (c *Client) resolve(ctx context.Context, repo, revision string, sel FileSel
 	if cerr == nil && (IsCommit(revision) || ch.refFresh(revision, c.RefMaxAge)) {
 		return cached, nil
 	}
-	infoCtx, retries := ctx, c.retries()
+	infoCtx, retries, timeout := ctx, c.retries(), time.Duration(0)
 	if cerr == nil {
 		// The cache can serve the revision: ask the hub whether it moved,
 		// but do not wait long for an answer, nor retry.
+		retries, timeout = 0, c.metadataTimeout()
+	}
+	if c.ReachTimeout > 0 {
+		retries, timeout = 0, min(c.ReachTimeout, cmp.Or(timeout, c.ReachTimeout))
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		infoCtx, cancel = context.WithTimeout(ctx, c.metadataTimeout())
+		infoCtx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
-		retries = 0
 	}
 	commit, listing, err := c.fetchRepoInfo(infoCtx, repo, revision, retries)
 	if err != nil {
@@ -246,7 +254,11 @@ func (c *Client) resolve(ctx context.Context, repo, revision string, sel FileSel
 			c.logger().Warn("hub: cannot reach the hub, using the cached snapshot", "repo", repo, "revision", revision, "err", err)
 			return cached, nil
 		}
-		return nil, err
+		var na *noAnswerError
+		if !errors.As(err, &na) {
+			return nil, err
+		}
+		return nil, c.unreachable(ch, revision, timeout, na.err)
 	}
 	s := &snapshotInfo{repo: repo, revision: revision, commit: commit, dir: ch.snapshot(commit), ch: ch, files: listing}
 	if err := c.fetchSnapshot(ctx, s, sel); err != nil {
@@ -257,6 +269,22 @@ func (c *Client) resolve(ctx context.Context, repo, revision string, sel FileSel
 		c.logger().Warn("hub: cannot record the revision's commit", "repo", repo, "revision", revision, "err", err)
 	}
 	return s, nil
+}
+
+// unreachable explains why a revision the cache lacks cannot be had: the
+// hub did not answer. It matches ErrUnreachable and the cause.
+func (c *Client) unreachable(ch cache, revision string, timeout time.Duration, err error) error {
+	how := ""
+	if timeout > 0 {
+		how = fmt.Sprintf(" (asked once, for at most %s)", timeout)
+	}
+	// The URL is the endpoint's; the cause is what the user can act on.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("hub: %s@%s: not in the Hugging Face cache %s, and %s did not answer%s: %w: %w",
+		ch.repo, revision, ch.root, c.endpoint(), how, ErrUnreachable, err)
 }
 
 // fetchSnapshot makes the selected files of a listed snapshot local.
@@ -325,9 +353,9 @@ func (c *Client) resolveCached(ch cache, revision string, sel FileSelector) (*sn
 	notCached := func(why string) error {
 		msg := fmt.Sprintf("hub: %s@%s: %s in the Hugging Face cache %s", ch.repo, revision, why, ch.root)
 		if c.Offline {
-			msg += " (offline because HF_HUB_OFFLINE is set: unset it to download, or run `hf download " + ch.repo + "` where there is a network)"
+			msg += " (" + c.offlineHint(ch.repo) + ")"
 		}
-		return fmt.Errorf("%s: %w", msg, ErrNotCached)
+		return &classError{msg: msg, class: ErrNotCached}
 	}
 	commit := revision
 	if !IsCommit(revision) {

@@ -273,15 +273,25 @@ func TestOffline(t *testing.T) {
 			t.Errorf("offline Resolve(%q) = %s, %v; want %s", rev, dir, err, want)
 		}
 	}
-	// Not cached: a clear error, and no request (the server is gone anyway).
+	// Not cached: a clear error, and no request (the server is gone
+	// anyway). It names HF_HUB_OFFLINE only when that made the client
+	// offline.
+	env := newClientEnv(func(k string) string {
+		return map[string]string{"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": online.CacheDir}[k]
+	}, func(string) string { return "" })
 	for _, tc := range []struct{ repo, rev, msg string }{
 		{"org/other", "main", "no record of revision"},
 		{repoID, "v2", `no record of revision "v2"`},
 		{repoID, strings.Repeat("ab", 20), "no snapshot of commit"},
 	} {
 		_, err := off.Resolve(context.Background(), tc.repo, tc.rev, nil)
-		if !errors.Is(err, ErrNotCached) || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), "HF_HUB_OFFLINE") {
+		if !errors.Is(err, ErrNotCached) || !strings.Contains(err.Error(), tc.msg) ||
+			!strings.Contains(err.Error(), "only the cache was searched") || strings.Contains(err.Error(), "HF_HUB_OFFLINE") {
 			t.Errorf("offline Resolve(%s@%s): err = %v", tc.repo, tc.rev, err)
+		}
+		_, err = env.Resolve(context.Background(), tc.repo, tc.rev, nil)
+		if !errors.Is(err, ErrNotCached) || !strings.Contains(err.Error(), "HF_HUB_OFFLINE is set in the environment: unset it") {
+			t.Errorf("Resolve(%s@%s) with HF_HUB_OFFLINE=1: err = %v", tc.repo, tc.rev, err)
 		}
 	}
 	// A snapshot missing a shard is not complete.

@@ -563,34 +563,3 @@ func TestLoadConfigMissing(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
-
-// A gradient interpolates over the layers of a slice; filters pick
-// tensors by substring.
-func ExampleParseConfig_gradient() {
-	cfg, err := ParseConfig([]byte(`
-merge_method: slerp
-base_model: a
-slices:
-  - sources:
-      - {model: a, layer_range: [0, 40]}
-      - {model: b, layer_range: [0, 40]}
-parameters:
-  t:
-    - filter: self_attn
-      value: [0, 0.5, 0.3, 0.7, 1]
-    - value: 0.5
-legacy_key: 1
-`), "config.yml")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	t, _ := cfg.Parameters.Get("t")
-	attn, _ := t.Eval("model.layers.13.self_attn.q_proj.weight", 13.0/39)
-	mlp, _ := t.Eval("model.layers.13.mlp.up_proj.weight", 13.0/39)
-	fmt.Printf("%s: t = %.4f (attention), %.4f (mlp)\n", cfg.MergeMethod, attn, mlp)
-	fmt.Println(cfg.Warnings)
-	// Output:
-	// slerp: t = 0.4333 (attention), 0.5000 (mlp)
-	// [config.yml:13:1: unknown key "legacy_key" ignored]
-}

@@ -156,7 +156,7 @@ func TestDegenerateMeansNonFinite(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := filepath.Join(t.TempDir(), "out")
-		opt := Options{PlanOptions: PlanOptions{Dir: dir, AllowDegenerate: true}, Seed: 1}
+		opt := Options{PlanOptions: PlanOptions{Dir: dir, AllowDegenerate: true}, Seed: new(uint64(1))}
 		if _, err := Run(context.Background(), cfg, out, opt); err != nil {
 			return 0, 0, err
 		}

@@ -2,6 +2,9 @@
 // (LoadConfig), checks it against the models' config.json files and
 // safetensors headers and plans every output tensor (NewPlan), and streams
 // the merge one tensor at a time into a new model directory (Execute).
+// The zero Options is what the gomerge command does without flags: the
+// tokenizer is copied, the model card written, special tokens aligned,
+// shards of DefaultShardSize, a fresh random seed reported in Result.Seed.
 //
 // The behaviour follows mergekit v0.1.4. Where mergekit has a quirk, gomerge
 // follows it unless noted:
@@ -29,7 +32,10 @@
 //
 //   - Validation happens before any weight is read: unknown methods,
 //     missing parameters, layer ranges beyond a model, missing tensors and
-//     shape mismatches are reported with the YAML line.
+//     shape mismatches are reported with the YAML line. Every model is
+//     opened before planning gives up, so one error names each model that
+//     is missing (a *ModelError) together with every misspelt parameter;
+//     hub models come from the cache first (see hub.Client.ReachTimeout).
 //   - When no base_model is given, the first model of the config donates
 //     config.json and the tokenizer (mergekit takes one in set order).
 //   - When the output config sets tie_word_embeddings, no lm_head is

@@ -2,6 +2,8 @@ package merge
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -47,38 +49,97 @@ func (pl *Plan) defaultBudget(workers int) int64 {
 type Options struct {
 	PlanOptions
 	// ShardSize is the largest output shard in bytes (mergekit's
-	// --out-shard-size, default 5e9); ≤ 0 writes one file.
+	// --out-shard-size); 0 means DefaultShardSize, as in the CLI, and a
+	// negative size writes one file.
 	ShardSize int64
 	// Threads bounds the tensors merged at once and the goroutines that
-	// merge the pieces of one tensor; 0 means GOMAXPROCS.
+	// merge the pieces of one tensor; 0 means GOMAXPROCS, as in the CLI.
 	Threads int
 	// MemoryBudget bounds the bytes of tensor buffers in flight; 0 means
 	// the costliest tensor's buffers (at least 256 MiB), so that it runs
-	// alone. A tensor that alone needs more still runs, by itself.
+	// alone, as in the CLI. A tensor that alone needs more still runs, by
+	// itself.
 	MemoryBudget int64
-	// CopyTokenizer copies the donor's tokenizer files (mergekit's
-	// --copy-tokenizer, on by default in the CLI).
-	CopyTokenizer bool
-	// WriteModelCard writes README.md and mergekit_config.yml.
-	WriteModelCard bool
-	// Seed seeds random methods. Every random mask is drawn from a
-	// generator seeded by (Seed, output tensor name, model), so a seed
-	// gives the same bytes whatever the thread count or order.
-	Seed uint64
+	// SkipTokenizer leaves the donor's tokenizer files out of the output
+	// (--no-copy-tokenizer). The zero value copies them, as the CLI and
+	// mergekit do; a built vocabulary (tokenizer_source, tokenizer:) is
+	// written either way.
+	SkipTokenizer bool
+	// SkipModelCard leaves README.md and mergekit_config.yml out
+	// (--no-write-model-card); the zero value writes them, as the CLI
+	// does.
+	SkipModelCard bool
+	// ExtraFiles are written into the output after everything else and
+	// before it is committed, replacing a file of the same name: a caller's
+	// own model card (README.md), a scores file. Names must be plain file
+	// names.
+	ExtraFiles map[string][]byte
+	// Seed seeds random methods (--random-seed). Every random mask is
+	// drawn from a generator seeded by (seed, output tensor name, model),
+	// so a seed gives the same bytes whatever the thread count or order.
+	// Nil picks a fresh seed, as the CLI does without --random-seed: it
+	// is logged when the method is random, returned in Result.Seed and
+	// written into the model card. Use new(uint64(42)) for a fixed one.
+	Seed *uint64
 	// KeepSpecialTokens leaves the special-token ids of config.json and
-	// generation_config.json as the donor has them (mergekit's
-	// behaviour). By default they are made to agree with the written
-	// tokenizer and chat template: the EOS set holds the template's
-	// end-of-turn token, so that the merge stops generating.
+	// generation_config.json as the donor has them
+	// (--no-align-special-tokens, mergekit's behaviour). The zero value
+	// makes them agree with the written tokenizer and chat template, as
+	// the CLI does: the EOS set holds the template's end-of-turn token, so
+	// that the merge stops generating.
 	KeepSpecialTokens bool
 	// Overwrite lets the output replace an existing directory that
 	// gomerge did not write (--overwrite). Inputs are never replaced.
 	Overwrite bool
-	// Logger receives warnings and progress lines; nil discards them.
+	// Logger receives warnings and progress lines; nil discards them (the
+	// CLI logs warnings to stderr).
 	Logger *slog.Logger
 	// Progress, when set, is called after each tensor with the output
-	// bytes written so far and the total.
+	// bytes written so far and the total (the CLI draws its bar from it).
 	Progress func(done, total int64)
+}
+
+// DefaultShardSize is the output shard limit a zero Options.ShardSize
+// means: mergekit's default --out-shard-size, 5B.
+const DefaultShardSize = 5_000_000_000
+
+// shardLimit is ShardSize as safetensors.WriterOptions takes it: ≤ 0 is
+// one file.
+func shardLimit(size int64) int64 {
+	if size == 0 {
+		return DefaultShardSize
+	}
+	return size
+}
+
+// withSeed returns opt with Seed set: a fresh seed when it is nil, logged
+// when the plan's method draws random numbers.
+func (opt Options) withSeed(plan *Plan) Options {
+	if opt.Seed != nil {
+		return opt
+	}
+	seed := RandomSeed()
+	opt.Seed = &seed
+	if opt.Logger != nil && plan != nil && UsesRandomness(plan.Method) {
+		opt.Logger.Warn("no seed given for a random method; pass this one to repeat the merge", "seed", seed)
+	}
+	return opt
+}
+
+// seed is the seed of options that went through withSeed.
+func (opt Options) seed() uint64 {
+	if opt.Seed == nil {
+		return 0
+	}
+	return *opt.Seed
+}
+
+// RandomSeed returns a fresh non-negative seed from crypto/rand, the kind
+// the CLI picks without --random-seed.
+func RandomSeed() uint64 {
+	var b [8]byte
+	crand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) >> 1
 }
 
 // Result describes a finished merge.
@@ -114,6 +175,7 @@ func Run(ctx context.Context, cfg *Config, out string, opt Options) (*Result, er
 // any error or cancellation the temporary directory is removed.
 func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Result, err error) {
 	start := time.Now()
+	opt = opt.withSeed(plan)
 	for _, m := range plan.Models {
 		if _, remote := m.Tensors.(*hub.RemoteModel); remote {
 			return nil, fmt.Errorf("model %s: the plan was made from headers only (HeadersOnly) and cannot be executed", m.Ref.String())
@@ -151,7 +213,7 @@ func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Res
 		return nil, err
 	}
 	res = &Result{Out: o.final, Method: plan.Method.Name, Tensors: len(plan.Tasks), Shards: shards,
-		Seed: opt.Seed, Warnings: plan.Warnings, SpecialTokens: fixes, Elapsed: time.Since(start)}
+		Seed: opt.seed(), Warnings: plan.Warnings, SpecialTokens: fixes, Elapsed: time.Since(start)}
 	for _, t := range plan.Tasks {
 		res.Bytes += t.Bytes()
 	}
@@ -162,7 +224,7 @@ func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Res
 func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log *slog.Logger) (int, error) {
 	total := plan.OutputBytes()
 	w, err := safetensors.Create(dir, plan.specs(), safetensors.WriterOptions{
-		MaxShardSize:  opt.ShardSize,
+		MaxShardSize:  shardLimit(opt.ShardSize),
 		IndexMetadata: map[string]any{"mergekit_version": MergekitVersion},
 	})
 	if err != nil {
@@ -325,7 +387,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	}
 	workers := ex.workersFor(pieces)
 	tmpl := Tensors{ctx: ctx, Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
-		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.Seed, t.Name), Pieces: max(pieces, 1), Workers: workers,
+		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.seed(), t.Name), Pieces: max(pieces, 1), Workers: workers,
 		outRounds: t.Out == t.Work && (t.Work == tensor.BF16 || t.Work == tensor.F16 || t.Work == tensor.F32)}
 	for _, in := range t.Inputs {
 		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})

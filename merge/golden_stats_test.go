@@ -74,7 +74,7 @@ func goldenStatsRun(t *testing.T, c goldenCase, threads int, seed uint64) string
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	opt := Options{PlanOptions: PlanOptions{Dir: goldenDir}, Seed: seed, Threads: threads}
+	opt := Options{PlanOptions: PlanOptions{Dir: goldenDir}, Seed: &seed, Threads: threads}
 	if _, err := Run(context.Background(), cfg, out, opt); err != nil {
 		t.Fatal(err)
 	}

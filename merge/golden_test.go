@@ -54,7 +54,7 @@ func runGolden(t *testing.T, c goldenCase, threads int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := Options{PlanOptions: PlanOptions{Dir: goldenDir}, Seed: 42, Threads: threads, ShardSize: 5e9, WriteModelCard: true}
+	opt := Options{PlanOptions: PlanOptions{Dir: goldenDir}, Seed: new(uint64(42)), Threads: threads, ShardSize: 5e9}
 	if i := slices.Index(c.Command, "--out-shard-size"); i >= 0 {
 		opt.ShardSize = 100e3 // the only value the manifest uses: 100K
 		if c.Command[i+1] != "100K" {

@@ -44,7 +44,7 @@ func TestExecuteInputTruncated(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := filepath.Join(dir, "out")
-				_, err = Execute(context.Background(), plan, out, Options{Threads: 2, Seed: 1})
+				_, err = Execute(context.Background(), plan, out, Options{Threads: 2, Seed: new(uint64(1))})
 				if err == nil {
 					t.Fatal("merge of a truncated input succeeded")
 				}

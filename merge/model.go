@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/gomerge/gomerge/hub"
@@ -41,18 +43,96 @@ type SourceModel struct {
 	AdapterDir string
 }
 
+// ErrModelNotFound is matched (errors.Is) by the error for a model path
+// that is no local directory and that no hub client could look up.
+var ErrModelNotFound = errors.New("model not found")
+
+// ModelError is a model of a config that could not be opened. Planning
+// opens every model before it gives up, so that one run names each model
+// that is missing or broken.
+type ModelError struct {
+	Ref ModelRef
+	// NotFound: the model was not found at all (no such directory, not in
+	// the Hugging Face cache and the hub did not answer, refused or has no
+	// such repository), as opposed to found and unreadable.
+	NotFound bool
+	Err      error
+}
+
+// Error returns the cause's message, which names the model.
+func (e *ModelError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *ModelError) Unwrap() error { return e.Err }
+
+// notFoundError is a model path that names nothing; it matches
+// ErrModelNotFound.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == ErrModelNotFound }
+
+// windowsPath matches paths such as D:/models/x or C:\models\x, common in
+// configs copied from model cards.
+var windowsPath = regexp.MustCompile(`^[A-Za-z]:[/\\]`)
+
+// notFound reports whether err says a model is missing rather than broken.
+func notFound(err error) bool {
+	for _, target := range []error{ErrModelNotFound, hub.ErrNotCached, hub.ErrUnreachable, hub.ErrRepoNotFound,
+		hub.ErrRevisionNotFound, hub.ErrUnauthorized} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
 // resolver finds model and adapter directories: local paths first, then
 // Hugging Face repositories through the hub client when there is one.
 type resolver struct {
 	ctx context.Context
 	opt PlanOptions
+	// down records the first repository the hub did not answer for; the
+	// models after it are looked up in the cache alone, so that a config
+	// of many hub models fails in one timeout, not one per model.
+	down *hubDown
+}
+
+type hubDown struct {
+	repo string
+	err  error
 }
 
 func newResolver(ctx context.Context, opt PlanOptions) resolver {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return resolver{ctx: ctx, opt: opt}
+	return resolver{ctx: ctx, opt: opt, down: &hubDown{}}
+}
+
+// hub is the client to look repository repo up with: opt.Hub, or once the
+// hub has not answered, a copy of it that uses the cache alone.
+func (r resolver) hub() *hub.Client {
+	if r.down.err == nil {
+		return r.opt.Hub
+	}
+	c := *r.opt.Hub
+	c.Offline = true
+	return &c
+}
+
+// hubError notes a hub that did not answer and explains the errors of
+// the lookups that skipped it.
+func (r resolver) hubError(repo string, err error) error {
+	switch {
+	case r.down.err != nil && errors.Is(err, hub.ErrNotCached):
+		cache := cmp.Or(r.opt.Hub.CacheDir, hub.DefaultCacheDir())
+		return fmt.Errorf("not in the Hugging Face cache %s, and the hub was not asked again after it did not answer for %s: %w",
+			cache, r.down.repo, hub.ErrUnreachable)
+	case r.down.err == nil && errors.Is(err, hub.ErrUnreachable):
+		r.down.repo, r.down.err = repo, err
+	}
+	return err
 }
 
 // resolveModelDir finds the directory of a model reference's model.
@@ -77,14 +157,17 @@ func (r resolver) dir(ref ModelRef, p, rev string) (string, error) {
 	}
 	if r.opt.Hub == nil || !hub.IsRepoID(p) {
 		why := "and it is not a Hugging Face repository id"
-		if hub.IsRepoID(p) {
+		switch {
+		case hub.IsRepoID(p):
 			why = "and hub downloads are off"
+		case windowsPath.MatchString(p):
+			why = "(a Windows path: give where the model is on this machine)"
 		}
-		return "", fmt.Errorf("model %s: no such directory %s %s", ref.String(), local, why)
+		return "", &notFoundError{fmt.Sprintf("model %s: no such directory %s %s", ref.String(), local, why)}
 	}
-	d, err := r.opt.Hub.Resolve(r.ctx, p, rev, nil)
+	d, err := r.hub().Resolve(r.ctx, p, rev, nil)
 	if err != nil {
-		return "", fmt.Errorf("model %s: %w", ref.String(), err)
+		return "", fmt.Errorf("model %s: %w", ref.String(), r.hubError(p, err))
 	}
 	return d, nil
 }
@@ -93,8 +176,36 @@ func (r resolver) dir(ref ModelRef, p, rev string) (string, error) {
 // directory (relative to opt.Dir) or a hub repository through opt.Hub, with
 // its LoRA adapter applied while tensors stream. It reads config.json and
 // every tensor header, and no tensor data. The caller closes m.Tensors.
+// The error is a *ModelError.
 func OpenModel(ctx context.Context, ref ModelRef, opt PlanOptions) (*SourceModel, error) {
-	return newResolver(ctx, opt).openSourceModel(ref)
+	return newResolver(ctx, opt).openModel(ref)
+}
+
+// OpenModels opens several models as OpenModel does, trying every one, so
+// that one run names each model that is missing; once the hub has not
+// answered for one, the rest are looked up in the cache alone. models[i]
+// is refs[i] opened, or nil with errs[i] saying why (a *ModelError, or
+// ctx's error once it is done).
+func OpenModels(ctx context.Context, refs []ModelRef, opt PlanOptions) (models []*SourceModel, errs []error) {
+	r := newResolver(ctx, opt)
+	models, errs = make([]*SourceModel, len(refs)), make([]error, len(refs))
+	for i, ref := range refs {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		models[i], errs[i] = r.openModel(ref)
+	}
+	return models, errs
+}
+
+// openModel is openSourceModel with its error a *ModelError.
+func (r resolver) openModel(ref ModelRef) (*SourceModel, error) {
+	m, err := r.openSourceModel(ref)
+	if err != nil {
+		return nil, &ModelError{Ref: ref, NotFound: notFound(err), Err: err}
+	}
+	return m, nil
 }
 
 // openSourceModel reads the config and validates every tensor header of a
@@ -112,8 +223,8 @@ func (r resolver) openSourceModel(ref ModelRef) (*SourceModel, error) {
 	m.Local = statErr == nil
 	if !m.Local && r.opt.HeadersOnly && r.opt.Hub != nil && hub.IsRepoID(ref.Path) {
 		// Config, tokenizer files and shard headers only.
-		if remote, err = r.opt.Hub.Inspect(r.ctx, ref.Path, ref.Revision); err != nil {
-			return nil, fmt.Errorf("model %s: %w", ref.String(), err)
+		if remote, err = r.hub().Inspect(r.ctx, ref.Path, ref.Revision); err != nil {
+			return nil, fmt.Errorf("model %s: %w", ref.String(), r.hubError(ref.Path, err))
 		}
 		d = remote.Dir
 	} else if d, err = r.resolveModelDir(ref); err != nil {

@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"fmt"
 	"testing"
 )
 
@@ -88,18 +87,4 @@ func TestModelRefKey(t *testing.T) {
 	if l1.Equal(l2) {
 		t.Errorf("%q and %q: equal keys", l1.Key(), l2.Key())
 	}
-}
-
-func ExampleParseModelRef() {
-	r, err := ParseModelRef("mistralai/Mistral-7B-v0.1@main+org/adapter")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(r.Path, r.Revision, r.LoRA.Path, r.String())
-	_, err = ParseModelRef("a+b+c")
-	fmt.Println(err)
-	// Output:
-	// mistralai/Mistral-7B-v0.1 main org/adapter mistralai/Mistral-7B-v0.1@main+org/adapter
-	// model reference "a+b+c" has more than one '+'
 }

@@ -134,6 +134,8 @@ func RunMulti(ctx context.Context, stages []*Config, mo MultiOptions, opt Option
 			pl.Close()
 		}
 	}()
+	// One seed for every stage, streamed or written.
+	opt = opt.withSeed(nil)
 	opt.Virtual, opt.VirtualOptions = virtual, &opt
 	if err := os.MkdirAll(mo.IntermediateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("multi: %w", err)

@@ -45,7 +45,7 @@ func TestMultiStage(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	mo := MultiOptions{IntermediateDir: filepath.Join(tmp, "inter"), OutPath: filepath.Join(tmp, "final"), Lazy: true}
-	res, err := RunMulti(context.Background(), stages, mo, Options{WriteModelCard: true})
+	res, err := RunMulti(context.Background(), stages, mo, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestNotRegularInputs(t *testing.T) {
 			if file == "config.yml" {
 				_, err = LoadConfig(p)
 			} else {
-				_, err = runYAML(t, dir, yml, filepath.Join(t.TempDir(), "out"), Options{CopyTokenizer: true})
+				_, err = runYAML(t, dir, yml, filepath.Join(t.TempDir(), "out"), Options{})
 			}
 			if err == nil || !strings.Contains(err.Error(), p+": not a regular file") {
 				t.Errorf("err = %v, want %s: not a regular file", err, p)

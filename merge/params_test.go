@@ -139,17 +139,3 @@ func TestNewParamsPanics(t *testing.T) {
 		}()
 	}
 }
-
-func ExampleSetting_Eval() {
-	t := Setting{Kind: Conditional, Conds: []Cond{
-		{Filter: "self_attn", HasFilter: true, Value: Setting{Kind: Gradient, Gradient: []float64{0, 1}}},
-		{Value: Setting{Kind: Scalar, Scalar: 0.5}},
-	}}
-	for _, name := range []string{"model.layers.3.self_attn.q_proj.weight", "model.layers.3.mlp.up_proj.weight"} {
-		v, ok := t.Eval(name, 0.25)
-		fmt.Println(name, v, ok)
-	}
-	// Output:
-	// model.layers.3.self_attn.q_proj.weight 0.25 true
-	// model.layers.3.mlp.up_proj.weight 0.5 true
-}

@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -290,20 +291,39 @@ func (p *planner) refs() []ModelRef {
 	return out
 }
 
+// openModels opens every model, and when some cannot be opened returns
+// all of their errors (each a *ConfigError wrapping a *ModelError)
+// together with those of the parameter names, the other checks that need
+// no model.
 func (p *planner) openModels() error {
+	var errs []error
 	for _, ref := range p.refs() {
 		if err := p.res.ctx.Err(); err != nil {
 			return err
 		}
-		m, err := p.res.openSourceModel(ref)
+		m, err := p.res.openModel(ref)
 		if err != nil {
-			return p.errorf(ref.Pos, "%v", err)
+			errs = append(errs, &ConfigError{File: p.cfg.File, Pos: ref.Pos, Msg: err.Error(), Err: err})
+			continue
 		}
 		p.byKey[ref.Key()] = m
 		p.plan.Models = append(p.plan.Models, m)
 		if s, ok := m.Tensors.(interface{ Skipped() []string }); ok && len(s.Skipped()) > 0 {
 			p.warnf("model %s: skipped state dict entries that are not tensors: %s", ref.String(), cfgList(s.Skipped(), 8))
 		}
+	}
+	if len(errs) > 0 {
+		if typos, ok := p.checkParams().(interface{ Unwrap() []error }); ok {
+			errs = append(errs, typos.Unwrap()...)
+		}
+		slices.SortStableFunc(errs, func(a, b error) int {
+			var ca, cb *ConfigError
+			if !errors.As(a, &ca) || !errors.As(b, &cb) {
+				return 0
+			}
+			return cmp.Or(cmp.Compare(ca.Pos.Line, cb.Pos.Line), cmp.Compare(ca.Pos.Column, cb.Pos.Column))
+		})
+		return errors.Join(errs...)
 	}
 	if p.cfg.BaseModel != nil {
 		p.plan.Donor = p.byKey[p.cfg.BaseModel.Key()]
@@ -1043,9 +1063,10 @@ func (pl *Plan) OutputBytes() int64 {
 	return n
 }
 
-// Shards is the number of output files for a shard size limit.
+// Shards is the number of output files for a shard size limit, read as
+// Options.ShardSize is (0: DefaultShardSize, negative: one file).
 func (pl *Plan) Shards(shardSize int64) int {
-	return len(safetensors.PlanShards(pl.specs(), shardSize))
+	return len(safetensors.PlanShards(pl.specs(), shardLimit(shardSize)))
 }
 
 func (pl *Plan) specs() []safetensors.TensorSpec {

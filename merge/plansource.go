@@ -40,8 +40,9 @@ func (s *memSink) WriteTensorPart(_ string, off int64, b []byte) error {
 }
 
 // Source returns the plan's output as a Source; opt gives the seed for
-// random methods (Threads, MemoryBudget and Progress do not apply). The
-// plan must stay open while the Source is used.
+// random methods (nil: a fresh one, see Seed; Threads, MemoryBudget and
+// Progress do not apply). The plan must stay open while the Source is
+// used.
 func (pl *Plan) Source(opt Options) *PlanSource {
 	return pl.SourceContext(context.Background(), opt)
 }
@@ -49,13 +50,17 @@ func (pl *Plan) Source(opt Options) *PlanSource {
 // SourceContext is Source with a context: once it is cancelled, merging a
 // tensor on its first read stops and the read fails with its error.
 func (pl *Plan) SourceContext(ctx context.Context, opt Options) *PlanSource {
-	s := &PlanSource{ctx: ctx, plan: pl, opt: opt, tasks: map[string]*Task{}, cached: map[string]*planTensor{}}
+	s := &PlanSource{ctx: ctx, plan: pl, opt: opt.withSeed(pl), tasks: map[string]*Task{}, cached: map[string]*planTensor{}}
 	for _, t := range pl.Tasks {
 		s.tasks[t.Name] = t
 		s.names = append(s.names, t.Name)
 	}
 	return s
 }
+
+// Seed returns the seed random methods use: Options.Seed, or the one
+// picked for it.
+func (s *PlanSource) Seed() uint64 { return s.opt.seed() }
 
 // ConfigJSON is the output config.json the merge would write.
 func (pl *Plan) ConfigJSON() ([]byte, error) { return marshalJSON(pl.OutConfig) }

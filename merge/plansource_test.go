@@ -28,7 +28,7 @@ func TestPlanSource(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opt := Options{Seed: 42}
+			opt := Options{Seed: new(uint64(42))}
 			out := filepath.Join(t.TempDir(), "out")
 			if _, err := Run(t.Context(), cfg, out, opt); err != nil {
 				t.Fatal(err)

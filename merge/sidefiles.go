@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,11 +46,19 @@ func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]
 		}
 		fixes = append(changes, warnings...)
 	}
-	if opt.WriteModelCard {
-		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.Seed, fixes))); err != nil {
+	if !opt.SkipModelCard {
+		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.seed(), fixes))); err != nil {
 			return nil, err
 		}
 		if err := o.writeFile("mergekit_config.yml", plan.Config.Raw); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(opt.ExtraFiles)) {
+		if name == "" || name != filepath.Base(name) || name == "." || name == ".." || strings.HasPrefix(name, ".gomerge") {
+			return nil, fmt.Errorf("extra output file %q: want a plain file name", name)
+		}
+		if err := o.writeFile(name, opt.ExtraFiles[name]); err != nil {
 			return nil, err
 		}
 	}
@@ -90,7 +99,7 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 		}
 		return applyChatTemplate(plan, o, template)
 	}
-	if !opt.CopyTokenizer {
+	if opt.SkipTokenizer {
 		if template != "" {
 			log.Warn("chat_template is set but no tokenizer is written (--no-copy-tokenizer)")
 		}

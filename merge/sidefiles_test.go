@@ -62,7 +62,7 @@ func TestSideFiles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			if _, err := runYAML(t, dir, models+tc.extra, out, Options{CopyTokenizer: tc.copy, WriteModelCard: true}); err != nil {
+			if _, err := runYAML(t, dir, models+tc.extra, out, Options{SkipTokenizer: !tc.copy}); err != nil {
 				t.Fatal(err)
 			}
 			_, err := os.Stat(filepath.Join(out, "tokenizer.json"))
@@ -94,7 +94,7 @@ func TestModelCardAndConfig(t *testing.T) {
 	dir := tinyModels(t)
 	yml := "merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 1, density: 0.5}\n  - model: ft2\n    parameters: {weight: 1, density: 0.5}\nout_dtype: bfloat16\n"
 	out := filepath.Join(t.TempDir(), "merged")
-	if _, err := runYAML(t, dir, yml, out, Options{WriteModelCard: true}); err != nil {
+	if _, err := runYAML(t, dir, yml, out, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	card, err := os.ReadFile(filepath.Join(out, "README.md"))

@@ -52,7 +52,7 @@ func TestMergesStopAtTurnEnd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			res, err := runYAML(t, dir, tc.yml, out, Options{CopyTokenizer: true, WriteModelCard: true})
+			res, err := runYAML(t, dir, tc.yml, out, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func TestMergesStopAtTurnEnd(t *testing.T) {
 	t.Run("kept as mergekit leaves them", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
 		yml := "merge_method: linear\nbase_model: base\ndtype: float32\ntokenizer_source: union\nchat_template: chatml\n" + two
-		res, err := runYAML(t, dir, yml, out, Options{CopyTokenizer: true, KeepSpecialTokens: true})
+		res, err := runYAML(t, dir, yml, out, Options{KeepSpecialTokens: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestMergesStopAtTurnEnd(t *testing.T) {
 	t.Run("a template token missing from the vocabulary is reported", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
 		yml := "merge_method: linear\nbase_model: base\ndtype: float32\ntokenizer_source: base\nchat_template: chatml\n" + two
-		res, err := runYAML(t, dir, yml, out, Options{CopyTokenizer: true})
+		res, err := runYAML(t, dir, yml, out, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestMergesStopAtTurnEnd(t *testing.T) {
 func TestCardWithoutHubModels(t *testing.T) {
 	dir := tokModels(t)
 	out := filepath.Join(t.TempDir(), "out")
-	if _, err := runYAML(t, dir, "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n", out, Options{WriteModelCard: true}); err != nil {
+	if _, err := runYAML(t, dir, "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n", out, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	card, err := os.ReadFile(filepath.Join(out, "README.md"))
@@ -193,11 +193,11 @@ func TestPlanTokenizerOutcome(t *testing.T) {
 		opt       Options
 		want      string
 	}{
-		{"union + chatml", "merge_method: linear\nbase_model: base\ntokenizer_source: union\nchat_template: chatml\n" + two, Options{CopyTokenizer: true},
+		{"union + chatml", "merge_method: linear\nbase_model: base\ntokenizer_source: union\nchat_template: chatml\n" + two, Options{},
 			"built 66 tokens 66 rows chatml bos 1 eos [2 65] changes true"},
-		{"copied base", "merge_method: linear\nbase_model: base\n" + two, Options{CopyTokenizer: true},
+		{"copied base", "merge_method: linear\nbase_model: base\n" + two, Options{},
 			"model base 64 tokens 64 rows none bos 1 eos [2] changes true"},
-		{"no copy", "merge_method: linear\nbase_model: base\n" + two, Options{},
+		{"no copy", "merge_method: linear\nbase_model: base\n" + two, Options{SkipTokenizer: true},
 			"none 0 tokens 64 rows none bos 1 eos [2] changes false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -193,7 +193,7 @@ func TestTokenizerMerges(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			if _, err := runYAML(t, dir, c.yml, out, Options{CopyTokenizer: true}); err != nil {
+			if _, err := runYAML(t, dir, c.yml, out, Options{}); err != nil {
 				t.Fatal(err)
 			}
 			e := readEmbeddings(t, out)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomerge/gomerge/tokenizer"
 	"github.com/gomerge/gomerge/tokensurgeon"
 )
 
@@ -48,7 +49,7 @@ func (p *Plan) Tokenizer(opt Options) (*TokenizerOutcome, error) {
 	switch {
 	case p.tokenizer != nil:
 		out.Source = "built"
-	case opt.CopyTokenizer && p.Donor != nil:
+	case !opt.SkipTokenizer && p.Donor != nil:
 		out.Source = "model " + p.Donor.Ref.String()
 	}
 	scratch, err := os.MkdirTemp("", "gomerge-plan-")
@@ -61,7 +62,7 @@ func (p *Plan) Tokenizer(opt Options) (*TokenizerOutcome, error) {
 		return nil, err
 	}
 	defer o.abort()
-	opt.WriteModelCard = false
+	opt.SkipModelCard = true
 	changes, err := writeSideFiles(p, o, opt, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer outcome: %w", err)
@@ -72,6 +73,12 @@ func (p *Plan) Tokenizer(opt Options) (*TokenizerOutcome, error) {
 		return nil, fmt.Errorf("tokenizer outcome: %w", err)
 	}
 	out.Tokens = len(m.Vocab)
+	if m.Tokenizer == nil && exists(filepath.Join(o.tmp, "tokenizer.model")) {
+		// A SentencePiece model alone: its vocabulary is in the protobuf.
+		if t, err := tokenizer.Load(o.tmp); err == nil {
+			out.Tokens = t.VocabSize()
+		}
+	}
 	if m.Tokenizer == nil && !exists(filepath.Join(o.tmp, "tokenizer.model")) && out.Source != "none" {
 		out.Source = "none (" + strings.TrimPrefix(out.Source, "model ") + " has no tokenizer files)"
 	}

@@ -6,35 +6,31 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/moe"
 )
 
 // Build a four-expert Mixtral from a base and three fine-tunes, with
 // random routers, as `gomerge moe config.yml OUT --random-seed 1` does.
+// The models are the tiny Llamas bundled in the repository's testdata.
 func ExampleBuild() {
 	dir, _ := os.MkdirTemp("", "gomerge-moe-example")
 	defer os.RemoveAll(dir)
-	testmodel.Write(filepath.Join(dir, "base"), testmodel.Spec{Seed: 1})
-	for i := 1; i <= 3; i++ {
-		testmodel.Write(filepath.Join(dir, fmt.Sprint("ft", i)), testmodel.Spec{Seed: 1, Delta: 0.01, DeltaSeed: uint64(i + 1)})
-	}
 	cfg, err := moe.ParseConfig([]byte(`
-base_model: base
+base_model: base_f32
 gate_mode: random
 dtype: bfloat16
 experts:
-  - source_model: ft1
-  - source_model: ft2
-  - source_model: ft3
-  - source_model: base
+  - source_model: ft1_f32
+  - source_model: ft2_f32
+  - source_model: ft3_f32
+  - source_model: base_f32
 `), "moe.yml")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	opt := moe.PlanOptions{}
-	opt.Dir = dir
+	opt.Dir = "../testdata/golden/models"
 	plan, err := moe.NewPlan(context.Background(), cfg, opt)
 	if err != nil {
 		fmt.Println(err)

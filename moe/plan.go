@@ -108,36 +108,21 @@ func NewPlan(ctx context.Context, cfg *Config, opt PlanOptions) (_ *Plan, err er
 	if cfg.GateMode != Random && cfg.AllSameSource() && !opt.AllowAllSame {
 		return nil, cfg.errorAt(cfg.Experts[0].Pos, "every expert is %s: the MoE would be no better than the model until it is trained; pass --i-understand-this-is-not-useful-without-training (or --allow-all-same) to build it anyway", cfg.Experts[0].SourceModel.String())
 	}
-	opened := map[string]*merge.SourceModel{}
-	open := func(ref merge.ModelRef) (*merge.SourceModel, error) {
-		if m, ok := opened[ref.Key()]; ok {
-			return m, nil
-		}
-		m, err := merge.OpenModel(ctx, ref, opt.PlanOptions)
-		if err != nil {
-			return nil, cfg.errorAt(ref.Pos, "%v", err)
-		}
-		opened[ref.Key()] = m
-		pl.models = append(pl.models, m)
-		return m, nil
-	}
-	if pl.Base, err = open(cfg.BaseModel); err != nil {
+	opened, err := pl.openModels(ctx, opt.PlanOptions)
+	if err != nil {
 		return nil, err
 	}
+	pl.Base = opened[cfg.BaseModel.Key()]
 	for j, e := range cfg.Experts {
-		m, err := open(e.SourceModel)
-		if err != nil {
-			return nil, err
-		}
-		pl.experts = append(pl.experts, &source{Expert: e, model: m, index: j, what: fmt.Sprintf("expert %d (%s)", j, e.SourceModel.String())})
+		pl.experts = append(pl.experts, &source{Expert: e, model: opened[e.SourceModel.Key()], index: j, what: fmt.Sprintf("expert %d (%s)", j, e.SourceModel.String())})
 	}
 	for j, e := range cfg.SharedExperts {
-		if _, ok := opened[e.SourceModel.Key()]; !ok {
+		m, ok := opened[e.SourceModel.Key()]
+		if !ok {
 			// mergekit opens only the base and the routed experts, and
 			// crashes on any other shared expert.
 			return nil, cfg.errorAt(e.Pos, "shared expert %s is neither the base model nor a routed expert; mergekit-moe cannot build that either: use one of those models", e.SourceModel.String())
 		}
-		m, _ := open(e.SourceModel)
 		pl.shared = append(pl.shared, &source{Expert: e, model: m, index: len(cfg.Experts) + j, what: fmt.Sprintf("shared expert %d (%s)", j, e.SourceModel.String())})
 	}
 	if err := pl.pickArch(); err != nil {
@@ -158,6 +143,43 @@ func NewPlan(ctx context.Context, cfg *Config, opt PlanOptions) (_ *Plan, err er
 	}
 	pl.OutConfig = pl.outConfig()
 	return pl, nil
+}
+
+// openModels opens the base and the routed experts, each once, by key;
+// when some cannot be opened, the error names every one (each a
+// *merge.ConfigError wrapping a *merge.ModelError).
+func (pl *Plan) openModels(ctx context.Context, opt merge.PlanOptions) (map[string]*merge.SourceModel, error) {
+	var refs []merge.ModelRef
+	seen := map[string]bool{}
+	for _, ref := range append([]merge.ModelRef{pl.Config.BaseModel}, expertRefs(pl.Config.Experts)...) {
+		if !seen[ref.Key()] {
+			seen[ref.Key()] = true
+			refs = append(refs, ref)
+		}
+	}
+	models, errs := merge.OpenModels(ctx, refs, opt)
+	opened := map[string]*merge.SourceModel{}
+	var failed []error
+	for i, m := range models {
+		if m != nil {
+			opened[refs[i].Key()] = m
+			pl.models = append(pl.models, m)
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		failed = append(failed, &merge.ConfigError{File: pl.Config.File, Pos: refs[i].Pos, Msg: errs[i].Error(), Err: errs[i]})
+	}
+	return opened, errors.Join(failed...)
+}
+
+func expertRefs(experts []Expert) []merge.ModelRef {
+	refs := make([]merge.ModelRef, len(experts))
+	for i, e := range experts {
+		refs[i] = e.SourceModel
+	}
+	return refs
 }
 
 func (c *Config) errorAt(at merge.Pos, format string, args ...any) error {

@@ -281,6 +281,8 @@ func LoadConfig(dir string) (Config, error) {
 
 // Load reads a tokenizer from dir: tokenizer.json (or tokenizer.json.gz),
 // else a SentencePiece tokenizer.model, plus the side files into Config.
+// For a tokenizer.model, tokenizer_config.json's added_tokens_decoder
+// adds its tokens (matched in raw text), as transformers does.
 func Load(dir string) (*Tokenizer, error) {
 	var t *Tokenizer
 	data, p, err := readMaybeGz(dir, "tokenizer.json")
@@ -303,6 +305,9 @@ func Load(dir string) (*Tokenizer, error) {
 	}
 	if t.Config, err = LoadConfig(dir); err != nil {
 		return nil, err
+	}
+	if t.sp != nil && t.Config.Tokenizer != nil && len(t.Config.Tokenizer.AddedTokensDecoder) > 0 {
+		t.addConfigTokens(t.Config.Tokenizer.AddedTokensDecoder)
 	}
 	return t, nil
 }

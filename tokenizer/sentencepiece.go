@@ -3,7 +3,9 @@ package tokenizer
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -438,8 +440,11 @@ func (n spNormalizer) normalize(s string) string {
 
 // FromSentencePiece builds a tokenizer from a SentencePiece BPE
 // tokenizer.model (Llama-2 style): byte fallback, the ▁ convention and BOS
-// added as special token. Control pieces are never matched in the text,
-// as in sentencepiece. Normalizer rules other than identity are
+// added as special token. Control and unknown pieces (<s>, </s>, <unk>)
+// are special added tokens matched in the raw text, as transformers'
+// tokenizers (slow and converted fast) match them, unlike sentencepiece
+// itself: a chat template that writes bos_token into the prompt text
+// (Llama-2, Mistral) gives the BOS id, not "<", "s", ">". Normalizer rules other than identity are
 // approximated by NFKC.
 func FromSentencePiece(data []byte) (*Tokenizer, error) {
 	sp, err := ParseSentencePiece(data)
@@ -474,6 +479,29 @@ func FromSentencePiece(data []byte) (*Tokenizer, error) {
 		t.post = template{before: []int{sp.BOSID}}
 	}
 	t.added = newAddedVocab(added, nil)
-	t.added.raw, t.added.normd = newTrie(), newTrie() // never matched in text
 	return t, nil
+}
+
+// addConfigTokens adds tokenizer_config.json's added_tokens_decoder to a
+// tokenizer built from tokenizer.model, as transformers does when it
+// loads a directory without tokenizer.json: the chat tokens a fine-tune
+// added (<|im_start|>, <|im_end|>, ...) get their ids and are found in
+// text. An entry for an id the tokenizer already has replaces its flags.
+// Every entry is matched in the raw text, as the slow tokenizer's trie
+// matches added tokens, whatever its "normalized" flag.
+func (t *Tokenizer) addConfigTokens(dec map[int]AddedToken) {
+	tokens := append([]AddedToken(nil), t.added.tokens...)
+	for _, id := range slices.Sorted(maps.Keys(dec)) {
+		a := dec[id]
+		a.ID, a.Normalized = id, false
+		if a.Content == "" {
+			continue
+		}
+		if k, ok := t.added.byID[id]; ok {
+			tokens[k] = a
+			continue
+		}
+		tokens = append(tokens, a)
+	}
+	t.added = newAddedVocab(tokens, nil)
 }

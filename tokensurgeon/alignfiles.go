@@ -32,7 +32,7 @@ func AlignFiles(dir string) (changes, warnings []string, err error) {
 	if id, ok := ids["eos"]; ok {
 		eos = append(eos, id)
 	}
-	if end := turnEnd(m.ChatTemplate); end != "" {
+	if end := m.turnEndToken(); end != "" {
 		if id, ok := m.Vocab[end]; !ok {
 			warnings = append(warnings, fmt.Sprintf("the chat template ends turns with %s, which is not in the vocabulary: "+
 				"generation will not stop at the end of a turn (add the token, e.g. with tokenizer_source: union or a tokenizer: tokens entry)", end))

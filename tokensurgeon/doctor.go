@@ -137,15 +137,7 @@ func checkModel(m *ModelFiles) []Finding {
 					"use the tokenizer the template was written for, or add the token (gomerge tokensurgeon)")
 			}
 		}
-		if end := turnEnd(m.ChatTemplate); end != "" {
-			if id, ok := idOf(end); ok {
-				stops := stopIDs(m)
-				if len(stops) > 0 && !slices.Contains(stops, id) {
-					add(Error, "turn-end", fmt.Sprintf("the chat template ends turns with %s (%d) but generation stops only at %s: generate() runs on past the end of the answer", end, id, idList(stops, desc)),
-						fmt.Sprintf("set eos_token_id in generation_config.json to %s", idList(appendUnique(stops, id), strconv.Itoa)))
-				}
-			}
-		}
+		out = append(out, checkRenderedTemplate(m, desc)...)
 	}
 	// Vocabulary and embedding sizes.
 	if rows := m.VocabRows(); m.EmbedRows >= 0 && int64(rows) > m.EmbedRows {

@@ -80,6 +80,17 @@ func TestDoctorFindsAndAlignFixes(t *testing.T) {
 			[]string{"turn-end"}},
 		{"config eos stale", 66, func(cfg, gen, tc map[string]any) { cfg["eos_token_id"], gen["eos_token_id"] = 2, 2 },
 			[]string{"eos-config", "eos-generation_config", "turn-end"}},
+		// The turn end comes from a variable, not a string literal: only
+		// the rendered template shows it.
+		{"turn end from eos_token", 66, func(cfg, gen, tc map[string]any) {
+			gen["eos_token_id"] = 2
+			tc["chat_template"] = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + eos_token + '\\n' }}{% endfor %}"
+		},
+			[]string{"eos-generation_config", "turn-end"}},
+		{"template raises", 66, func(cfg, gen, tc map[string]any) {
+			tc["chat_template"] = "{% if messages[0].role == 'user' %}\n{{ raise_exception('only system first') }}{% endif %}"
+		},
+			[]string{"chat-template-render"}},
 		{"missing role token", 66, func(cfg, gen, tc map[string]any) { tc["pad_token"] = "<pad>" }, []string{"pad-token"}},
 		{"template token missing", 66, func(cfg, gen, tc map[string]any) {
 			tc["chat_template"] = "{{ '<start_of_turn>' + messages[0]['content'] + '<|im_end|>' }}"
@@ -99,7 +110,7 @@ func TestDoctorFindsAndAlignFixes(t *testing.T) {
 			if got := checks(r); !slices.Equal(got, c.want) {
 				t.Fatalf("findings %v, want %v\n%+v", got, c.want, r.Findings)
 			}
-			if c.name != "eos still </s>" && c.name != "config eos stale" {
+			if c.name != "eos still </s>" && c.name != "config eos stale" && c.name != "turn end from eos_token" {
 				return
 			}
 			out := filepath.Join(t.TempDir(), "fixed")
@@ -256,5 +267,58 @@ func TestDoctorSideFileDefects(t *testing.T) {
 				t.Errorf("LoadModelFiles: err = %v", err)
 			}
 		})
+	}
+}
+
+// TestLeoMistralEOS plants the Leo-Mistral / DiscoLM German trap on the
+// vendored Mistral-7B tokenizer: ChatML turn markers added as 32000
+// (<|im_end|>) and 32001 (<|im_start|>), a ChatML template, and eos 2
+// (</s>) everywhere else. Doctor must find from the rendered template
+// that turns end with 32000, which generation does not stop on.
+func TestLeoMistralEOS(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Open("../testdata/tokenizers/mistral-7b-v0.1/tokenizer.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := tokfile.Parse(raw, "tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf.AddToken(tokfile.AddedToken{ID: 32000, Content: "<|im_end|>", Special: true})
+	tf.AddToken(tokfile.AddedToken{ID: 32001, Content: "<|im_start|>", Special: true})
+	data, err := tf.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644)
+	write(t, filepath.Join(dir, "config.json"), map[string]any{"model_type": "mistral", "bos_token_id": 1, "eos_token_id": 2, "vocab_size": 32002})
+	write(t, filepath.Join(dir, "generation_config.json"), map[string]any{"bos_token_id": 1, "eos_token_id": 2})
+	write(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+		"chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"})
+	r, err := Diagnose(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *Finding
+	for i, f := range r.Findings {
+		if f.Check == "turn-end" {
+			found = &r.Findings[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no turn-end finding: %+v", r.Findings)
+	}
+	if !strings.Contains(found.Message, "<|im_end|> (32000)") || !strings.Contains(found.Fix, "[2, 32000]") {
+		t.Errorf("finding %+v, want <|im_end|> (32000) and the fix [2, 32000]", *found)
 	}
 }

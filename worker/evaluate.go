@@ -203,17 +203,40 @@ func relocate(cfg *merge.Config, find func(string) string) {
 // gomerge reports is the per-token perplexity of a rolling task.
 var lmEvalMetrics = map[string]string{"perplexity": "token_perplexity"}
 
-// metricName turns "acc,none" into "acc"; only lm-eval's "none" filter
-// exists here.
-func metricName(m string) (string, error) {
+// metricName turns "acc,none" into "acc"; a filter other than "none" is
+// kept when the task reports it ("exact_match,flexible-extract").
+func metricName(m string, tr *eval.TaskReport) (string, error) {
 	name, filter, ok := strings.Cut(m, ",")
 	if ok && filter != "none" {
-		return "", fmt.Errorf("metric %q: filter %q (only \"none\" exists here)", m, filter)
+		// A generate_until task reports each metric per filter
+		// ("exact_match,flexible-extract").
+		if _, has := tr.Metrics[m]; has {
+			return m, nil
+		}
+		return "", fmt.Errorf("metric %q: filter %q (task %s has %s)", m, filter, tr.Name, strings.Join(reportFilters(tr), ", "))
 	}
 	if alias, ok := lmEvalMetrics[name]; ok {
 		name = alias
 	}
 	return name, nil
+}
+
+// reportFilters lists the filters a task's metrics carry ("none" for
+// metrics without one).
+func reportFilters(tr *eval.TaskReport) []string {
+	if len(tr.Filters) > 0 {
+		return tr.Filters
+	}
+	return []string{"none"}
+}
+
+// resultKey is lm-eval's results key of a report metric: "acc,none", or
+// the metric with its filter as the report holds it.
+func resultKey(k string) string {
+	if strings.Contains(k, ",") {
+		return k
+	}
+	return k + ",none"
 }
 
 // weigh reads each task's metric from the report and sums the weighted
@@ -228,7 +251,7 @@ func weigh(want []Task, rep *eval.Report) (map[string]map[string]float64, float6
 		byName[tr.Name] = tr
 		s := map[string]float64{}
 		for k, v := range tr.Metrics {
-			s[k+",none"] = v
+			s[resultKey(k)] = v
 		}
 		scores[tr.Name] = s
 	}
@@ -238,7 +261,7 @@ func weigh(want []Task, rep *eval.Report) (map[string]map[string]float64, float6
 		if tr == nil {
 			return nil, 0, fmt.Errorf("task %s: not in the report", t.Name)
 		}
-		name, err := metricName(t.Metric)
+		name, err := metricName(t.Metric, tr)
 		if err != nil {
 			return nil, 0, fmt.Errorf("task %s: %w", t.Name, err)
 		}
@@ -246,7 +269,7 @@ func weigh(want []Task, rep *eval.Report) (map[string]map[string]float64, float6
 		if !ok {
 			have := slices.Sorted(func(yield func(string) bool) {
 				for k := range tr.Metrics {
-					if !yield(k + ",none") {
+					if !yield(resultKey(k)) {
 						return
 					}
 				}

@@ -60,6 +60,19 @@ func TestEvaluateStories(t *testing.T) {
 	if tp := p.Scores["stories_ppl"]["token_perplexity,none"]; p.Err != "" || tp <= 1 || p.Score != 2*tp {
 		t.Errorf("perplexity,none: score %v, token_perplexity %v, err %q", p.Score, tp, p.Err)
 	}
+	// A generation task is named like any built-in one, its metric with
+	// its filter; an unknown filter is refused, naming the task's filters.
+	j = base
+	j.Limit = 2
+	j.Tasks = []Task{{Name: "mgsm_direct_de", Metric: "exact_match,flexible-extract", Weight: 1}}
+	g := Evaluate(ctx, j, opt)
+	if _, ok := g.Scores["mgsm_direct_de"]["exact_match,remove_whitespace"]; g.Err != "" || !ok {
+		t.Errorf("mgsm_direct_de: scores %v, err %q", g.Scores, g.Err)
+	}
+	j.Tasks[0].Metric = "exact_match,strict-match"
+	if g := Evaluate(ctx, j, opt); !strings.Contains(g.Err, "remove_whitespace, flexible-extract") {
+		t.Errorf("unknown filter: err %q", g.Err)
+	}
 	// A different candidate scores differently.
 	j = base
 	j.Model, j.Config = "", linearSelf(dir, "0.9", "0.2")

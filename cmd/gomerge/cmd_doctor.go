@@ -19,8 +19,13 @@ differs between them. Files the other commands refuse are error findings:
 token ids that are negative, huge, not integers or given twice, an empty
 vocabulary, a file too large or not JSON, a special token that is not a
 string, a chat template whose Jinja structure does not parse (a structural
-check of tags and delimiters, not a Jinja engine). Each finding comes with
-the fix. Exit status 1 when an error is found, 0 when only warnings or
+check of tags and delimiters). The chat template is also rendered (as
+gomerge chat renders it) on a user/assistant exchange and tokenized with the
+model's tokenizer: the token that ends the assistant's turn must be one
+generation stops on (generation_config.json's eos_token_id, else
+config.json's, else the tokenizer's), the trap of Llama-3 (turns end with
+128009, generation stopped at 128001) and of ChatML fine-tunes of Mistral
+(<|im_end|> 32000, eos 2). Each finding comes with the fix. Exit status 1 when an error is found, 0 when only warnings or
 nothing.
 `
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,24 +10,36 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gomerge/gomerge/eval"
 )
 
 const evalUsage = `usage: gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
+       gomerge eval MODEL_DIR --preset occiglot-de [--occiglot-prompt] [flags]
        gomerge eval --endpoint URL [SERVED_MODEL] --task NAME|FILE [flags]
        gomerge eval --list
        gomerge eval --license NAME
 
 Scores a model on tasks with lm-evaluation-harness semantics: built-in German
-sets (see --list) or task files (YAML or JSONL, see "go doc
-github.com/gomerge/gomerge/eval"). With --endpoint the model is served by an
+sets (see --list: the harness's belebele_deu_Latn, paws_de, mgsm_direct_de and
+mgsm_native_cot_de, and gomerge's own de_* sets) or task files (YAML or JSONL,
+see "go doc github.com/gomerge/gomerge/eval"). Generation tasks (MGSM) decode
+greedily until their stop strings. With --endpoint the model is served by an
 OpenAI-compatible /v1/completions server that echoes prompt log-probs (vLLM,
 llama-cpp-python); text is tokenized by its /tokenize endpoint (or, with
 --text-prompts, sent as text).
+
+--log-samples DIR writes the harness's per-sample JSONL for every task
+(DIR/samples_TASK_DATE.jsonl), to diff against an lm_eval --log_samples run.
+--preset occiglot-de runs the occiglot Euro LLM Leaderboard's German Belebele
+column (5-shot, acc_norm); --occiglot-prompt reproduces the prompt that
+leaderboard scored (a full-width colon in "Answer：", and the scored question
+left among its own first-5 examples), which today's harness no longer uses.
 
 `
 
@@ -48,8 +61,9 @@ type evalFlags struct {
 	limit, numFewshot, batchSize          int
 	maxLength, concurrent, prefix         int
 	jsonOut, perItem, list, addBOS, quiet bool
-	textPrompts                           bool
+	textPrompts, occiglotPrompt           bool
 	endpoint, apiKey, license             string
+	logSamples, preset                    string
 	verbose                               counter
 }
 
@@ -73,6 +87,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.concurrent, "concurrent", 1, "requests to --endpoint in flight")
 	fs.BoolVar(&f.textPrompts, "text-prompts", false, "send --endpoint text, tokenized by the server (multiple-choice tasks and pre-tokenized perplexity only; lm-eval's gguf model)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	fs.StringVar(&f.logSamples, "log-samples", "", "write lm-eval's per-sample JSONL of each task to `DIR`")
+	fs.StringVar(&f.preset, "preset", "", "run the leaderboard tasks of preset `NAME`: "+strings.Join(eval.Presets(), ", "))
+	fs.BoolVar(&f.occiglotPrompt, "occiglot-prompt", false, "score Belebele with the occiglot leaderboard's prompt (full-width colon, scored question among its examples)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -103,25 +120,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case len(pos) > 1:
 		fmt.Fprintf(stderr, "gomerge eval: one model at a time, got %d: %s (see gomerge eval -h)\n", len(pos), strings.Join(pos, " "))
 		return exitUsage
-	case len(f.tasks) == 0:
-		fmt.Fprintln(stderr, "gomerge eval: missing --task NAME|FILE (gomerge eval --list shows the built-in tasks)")
+	case len(f.tasks) == 0 && f.preset == "":
+		fmt.Fprintln(stderr, "gomerge eval: missing --task NAME|FILE or --preset NAME (gomerge eval --list shows the built-in tasks)")
 		return exitUsage
 	}
-	tasks := make([]*eval.Task, 0, len(f.tasks))
-	for _, name := range f.tasks {
-		t, err := eval.FindTask(name)
-		if err != nil {
-			fmt.Fprintln(stderr, "gomerge:", err)
-			return exitUsage
-		}
-		if f.numFewshot >= 0 {
-			if t.Type != eval.MultipleChoice && f.numFewshot > 0 {
-				fmt.Fprintf(stderr, "gomerge: task %s: --num-fewshot needs a multiple-choice task\n", t.Name)
-				return exitUsage
-			}
-			t.NumFewshot = f.numFewshot
-		}
-		tasks = append(tasks, t)
+	tasks, code := evalTasks(&f, stderr)
+	if code != exitOK {
+		return code
 	}
 	log := newLogger(stderr, int(f.verbose))
 	var (
@@ -153,6 +158,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	opt := eval.Options{Limit: f.limit, PerItem: f.perItem, AddBOS: f.addBOS, Logger: log}
+	var logs *sampleLogs
+	if f.logSamples != "" {
+		logs, err = newSampleLogs(f.logSamples)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return exitFailed
+		}
+		defer logs.close()
+		opt.SampleLog = logs.open
+	}
 	if f.prefix >= 0 {
 		opt.PrefixToken = &f.prefix
 	}
@@ -180,6 +195,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFailed
 	}
+	if opt.SampleLog != nil {
+		if err := logs.close(); err != nil {
+			fmt.Fprintln(stderr, "gomerge: --log-samples:", err)
+			return exitFailed
+		}
+	}
 	rep.Model = model
 	if f.jsonOut {
 		printJSON(stdout, rep)
@@ -189,10 +210,101 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// evalTasks loads the tasks of --preset and --task, with --num-fewshot
+// and --occiglot-prompt applied.
+func evalTasks(f *evalFlags, stderr io.Writer) ([]*eval.Task, int) {
+	var tasks []*eval.Task
+	if f.preset != "" {
+		pt, err := eval.Preset(f.preset)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return nil, exitUsage
+		}
+		tasks = append(tasks, pt...)
+	}
+	for _, name := range f.tasks {
+		t, err := eval.FindTask(name)
+		if err != nil {
+			fmt.Fprintln(stderr, "gomerge:", err)
+			return nil, exitUsage
+		}
+		tasks = append(tasks, t)
+	}
+	belebele := false
+	for _, t := range tasks {
+		if f.numFewshot >= 0 {
+			if t.Type == eval.Perplexity && f.numFewshot > 0 {
+				fmt.Fprintf(stderr, "gomerge: task %s: --num-fewshot needs a multiple-choice or generation task\n", t.Name)
+				return nil, exitUsage
+			}
+			t.NumFewshot = f.numFewshot
+		}
+		if err := t.Validate(); err != nil {
+			fmt.Fprintf(stderr, "gomerge: task %s: %v\n", t.Name, err)
+			return nil, exitUsage
+		}
+		if f.occiglotPrompt && strings.HasPrefix(t.Name, "belebele_") {
+			if err := eval.OcciglotPrompt(t); err != nil {
+				fmt.Fprintln(stderr, "gomerge:", err)
+				return nil, exitUsage
+			}
+			belebele = true
+		}
+	}
+	if f.occiglotPrompt && !belebele {
+		fmt.Fprintln(stderr, "gomerge eval: --occiglot-prompt applies to Belebele tasks (--task belebele_deu_Latn or --preset occiglot-de)")
+		return nil, exitUsage
+	}
+	return tasks, exitOK
+}
+
+// sampleLogs are the --log-samples files, one per task, named as the
+// harness names them: samples_TASK_DATE.jsonl.
+type sampleLogs struct {
+	dir, date string
+	files     []*os.File
+	bufs      []*bufio.Writer
+}
+
+func newSampleLogs(dir string) (*sampleLogs, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--log-samples: %w", err)
+	}
+	// The harness's date_id: datetime.now().isoformat() with "-" for ":".
+	date := strings.ReplaceAll(time.Now().Format("2006-01-02T15:04:05.000000"), ":", "-")
+	return &sampleLogs{dir: dir, date: date}, nil
+}
+
+func (l *sampleLogs) open(task string) (io.Writer, error) {
+	name := filepath.Join(l.dir, "samples_"+strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, task)+"_"+l.date+".jsonl")
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("--log-samples: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	l.files, l.bufs = append(l.files, f), append(l.bufs, w)
+	return w, nil
+}
+
+// close flushes and closes the files; a second call does nothing.
+func (l *sampleLogs) close() error {
+	var errs []error
+	for i, f := range l.files {
+		errs = append(errs, l.bufs[i].Flush(), f.Close())
+	}
+	l.files, l.bufs = nil, nil
+	return errors.Join(errs...)
+}
+
 // evalNeedsTokenizer reports whether any task has text to encode.
 func evalNeedsTokenizer(tasks []*eval.Task) bool {
 	for _, t := range tasks {
-		if t.Type == eval.MultipleChoice {
+		if t.Type != eval.Perplexity {
 			return true
 		}
 		for _, d := range t.Docs {
@@ -268,6 +380,12 @@ func printEvalReport(w io.Writer, rep *eval.Report) {
 				fmt.Fprintf(tw, "%s\tdoc %d\tloglikelihood\t%.6f\t%d tokens\n", t.Name, it.Doc, *it.LogLikelihood, it.Tokens)
 			} else if it.Pred != nil {
 				fmt.Fprintf(tw, "%s\tdoc %d\tpred\t%d\tgold %v\n", t.Name, it.Doc, *it.Pred, it.Gold)
+			} else if it.Response != nil {
+				r := *it.Response
+				if len([]rune(r)) > 60 {
+					r = string([]rune(r)[:60]) + "…"
+				}
+				fmt.Fprintf(tw, "%s\tdoc %d\tresponse\t%q\t\n", t.Name, it.Doc, r)
 			}
 		}
 	}

@@ -128,6 +128,13 @@ func TestEvalUsage(t *testing.T) {
 		{[]string{"eval", "dir", "--task", "nope"}, exitUsage, ""},
 		{[]string{"eval", "dir", "--task", "de_ud_gsd_ppl", "--num-fewshot", "2"}, exitUsage, ""},
 		{[]string{"eval", "dir", "--task", "de_ud_gsd_ppl"}, exitFailed, ""},
+		{[]string{"eval", "--license", "belebele_deu_Latn"}, exitOK, "Bandarkar"},
+		{[]string{"eval", "--license", "mgsm_native_cot_de"}, exitOK, "creativecommons.org/licenses/by/4.0"},
+		{[]string{"eval", "--list"}, exitOK, "mgsm_direct_de      generate_until"},
+		{[]string{"eval", "dir", "--preset", "nope"}, exitUsage, ""},
+		{[]string{"eval", "dir", "--task", "de_xquad_mc", "--occiglot-prompt"}, exitUsage, ""},
+		{[]string{"eval", "dir", "--task", "paws_de", "--num-fewshot", "1"}, exitUsage, ""},
+		{[]string{"eval", "dir", "--task", "mgsm_direct_de", "--num-fewshot", "9"}, exitUsage, ""},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -114,13 +115,15 @@ func runMoE(ctx context.Context, args []string, stdout, stderr io.Writer, planOn
 	}
 	cfg, err := moe.LoadConfig(pos[0])
 	if err != nil {
-		fmt.Fprintln(stderr, "gomerge:", err)
-		return exitUsage
+		return configFailed(ctx, stdout, stderr, err, &f.mergeFlags, planOnly && f.jsonOut)
 	}
 	popt := moe.PlanOptions{PlanOptions: merge.PlanOptions{Hub: f.hubClient(log), HeadersOnly: planOnly}, Layout: layout, AllowAllSame: f.allowSame}
+	if planOnly {
+		popt.Hub.ReachTimeout = cmp.Or(popt.Hub.MetadataTimeout, planReachTimeout)
+	}
 	plan, err := moe.NewPlan(ctx, cfg, popt)
 	if err != nil {
-		return failure(ctx, stderr, err, exitUsage)
+		return configFailed(ctx, stdout, stderr, err, &f.mergeFlags, planOnly && f.jsonOut)
 	}
 	defer plan.Close()
 	for _, w := range plan.Warnings {

@@ -62,12 +62,12 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	opt := f.options(log)
-	opt.Seed = uint64(f.seed)
+	opt.Seed = new(uint64(f.seed))
 	if f.seed < 0 {
-		opt.Seed = randomSeed()
+		opt.Seed = new(randomSeed())
 		for _, s := range stages {
 			if m, ok := merge.LookupMethod(s.MergeMethod); ok && merge.UsesRandomness(m) {
-				log.Warn("no --random-seed given; pass this one to repeat the merge", "seed", opt.Seed)
+				log.Warn("no --random-seed given; pass this one to repeat the merge", "seed", *opt.Seed)
 				break
 			}
 		}

@@ -8,21 +8,24 @@
 //	gomerge extract-lora --model FT --base-model BASE --out-path DIR
 //	                                   extract a LoRA adapter (mergekit-extract-lora)
 //	gomerge doctor MODEL... [--json]   check special tokens, chat template, vocabulary
+//	gomerge chat MODEL [--prompt TEXT] talk to a model with its chat template
 //	gomerge tokensurgeon MODEL DONOR OUT [flags]
 //	                                   move MODEL onto DONOR's tokenizer
 //	gomerge tokensurgeon --align-special MODEL [DONOR] OUT
 //	                                   make special-token ids agree across files
 //	gomerge clean OUT... [--json]     recover the leftovers of interrupted runs into OUT
+//	gomerge automerge --pool POOL.yml --state DIR
+//	                                   breed, score and rank merges unattended
+//	gomerge leaderboard --state DIR    automerge's ranking (table, JSON, HTML, PNG)
 //	gomerge version
 //
 // Exit codes: 0 success, 1 merge failed, 2 usage or config error,
-// 130 interrupted.
+// 130 interrupted, 75 (automerge) state directory busy.
 package main
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -84,6 +87,11 @@ commands:
   gomerge moe CONFIG.yml OUT       build a mixture of experts (mergekit-moe)
   gomerge moe route MODEL --prompt TEXT
                                    show which experts each layer of a MoE picks
+  gomerge kraken CONFIG.json OUT   build a Kraken: a router picks one expert model (or LoRA) per prompt
+  gomerge kraken train-router --base MODEL --data FILE.jsonl --out DIR
+                                   train a Kraken router (sequence classifier) on labelled prompts
+  gomerge kraken route KRAKEN --prompt TEXT
+                                   route a prompt through a Kraken and let the chosen expert answer
   gomerge multi CONFIG.yml -I DIR [--out-path OUT]
                                    run a multi-stage config (mergekit-multi)
   gomerge extract-lora --model FT --base-model BASE --out-path DIR
@@ -91,6 +99,8 @@ commands:
   gomerge eval MODEL --task NAME|FILE
                                    score a model or a config (merged in memory) with lm-eval semantics
   gomerge doctor MODEL...          check special tokens, chat template and vocabulary
+  gomerge chat MODEL [--prompt TEXT]
+                                   talk to a model or a config (merged in memory), with its chat template
   gomerge tokensurgeon MODEL DONOR OUT
                                    move MODEL onto DONOR's tokenizer (mergekit-tokensurgeon)
   gomerge tokensurgeon --align-special MODEL [DONOR] OUT
@@ -102,10 +112,14 @@ commands:
   gomerge evolve GENOME.yml --storage-path DIR
                                    search merge recipes with CMA-ES (mergekit-evolve)
   gomerge worker --nats URL        score candidates from a search's NATS JetStream queue
+  gomerge automerge --pool POOL.yml --state DIR
+                                   breed, score and rank merges unattended (AutoMerger), for cron
+  gomerge leaderboard --state DIR  automerge's ranking: table, --json, --html page, --plot PNG
   gomerge version                  module version, commit and Go version
 
 Run "gomerge COMMAND -h" (or "gomerge help COMMAND") for a command's flags.
-Exit codes: 0 done, 1 failed, 2 usage, config or refused output, 130 interrupted.
+Exit codes: 0 done, 1 failed, 2 usage, config or refused output, 130 interrupted
+(automerge: 75 when another automerge holds the state directory).
 `
 
 const mergeUsage = `usage: gomerge CONFIG.yml OUT [flags]
@@ -125,12 +139,18 @@ const planUsage = `usage: gomerge plan CONFIG.yml [flags]
 
 Checks a config against the models' config.json and tensor headers without
 reading a weight (hub models: headers only, by range requests), and prints
-the output tensors, bytes, shards and peak memory. Exit 2 names the YAML
-line of each problem.
+the output tensors, bytes, shards, peak memory and the tokenizer the merge
+will write. Exit 2 names the YAML line of each problem, all at once.
+
+Hub models come from the Hugging Face cache first; for one the cache lacks,
+the hub is asked once, for at most 5 s (HF_HUB_ETAG_TIMEOUT), and once it
+has not answered the other models are looked up in the cache alone. Every
+model that was not found is listed at the end (--json: unresolved_models).
 
 examples:
   gomerge plan config.yml
   gomerge plan config.yml --json
+  HF_HUB_OFFLINE=1 gomerge plan config.yml   # the cache only, no network
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -150,6 +170,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
+	case "kraken":
+		return runKraken(ctx, args[1:], stdout, stderr)
 	case "moe":
 		return runMoE(ctx, args[1:], stdout, stderr, false)
 	case "plan":
@@ -163,6 +185,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runMulti(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "chat":
+		return runChat(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "convert-llama2c":
 		return runConvert(ctx, args[1:], stdout, stderr)
 	case "tokensurgeon":
@@ -175,6 +199,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runWorker(ctx, args[1:], stdout, stderr)
 	case "evolve":
 		return runEvolve(ctx, args[1:], stdout, stderr)
+	case "automerge":
+		return runAutomerge(ctx, args[1:], stdout, stderr)
+	case "leaderboard":
+		return runLeaderboard(ctx, args[1:], stdout, stderr)
 	case "merge":
 		args = args[1:]
 	default:
@@ -302,19 +330,22 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	log := newLogger(stderr, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
 	if err != nil {
-		return failure(ctx, stderr, err, exitUsage)
+		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
 	}
 	opt := f.options(log)
 	opt.HeadersOnly = planOnly
+	if planOnly {
+		opt.Hub.ReachTimeout = cmp.Or(opt.Hub.MetadataTimeout, planReachTimeout)
+	}
 	plan, err := merge.NewPlanContext(ctx, cfg, opt.PlanOptions)
 	if err != nil {
-		return failure(ctx, stderr, err, exitUsage)
+		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
 	}
 	defer plan.Close()
 	if planOnly {
 		return printPlan(plan, opt, stdout, f.jsonOut)
 	}
-	opt.Seed = seed(f.seed, plan, log)
+	opt.Seed = new(seed(f.seed, plan, log))
 	limitMemory(plan, opt)
 	var bar *progress
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
@@ -424,8 +455,8 @@ func (f *mergeFlags) options(log *slog.Logger) merge.Options {
 		MemoryBudget:      int64(f.memory),
 		Overwrite:         f.overwrite,
 		KeepSpecialTokens: !f.alignSpecial,
-		CopyTokenizer:     f.copyTokenizer,
-		WriteModelCard:    f.writeModelCard,
+		SkipTokenizer:     !f.copyTokenizer,
+		SkipModelCard:     !f.writeModelCard,
 		Logger:            log,
 	}
 }
@@ -470,11 +501,7 @@ func limitMemory(plan *merge.Plan, opt merge.Options) {
 }
 
 // randomSeed is a fresh non-negative seed.
-func randomSeed() uint64 {
-	var b [8]byte
-	rand.Read(b[:])
-	return binary.LittleEndian.Uint64(b[:]) >> 1
-}
+func randomSeed() uint64 { return merge.RandomSeed() }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -42,7 +42,11 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if automergeTmp != "" {
+		os.RemoveAll(automergeTmp)
+	}
+	os.Exit(code)
 }
 
 // sums maps every regular file under dir to its hash; links are listed

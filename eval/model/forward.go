@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -422,33 +423,18 @@ func logProbAt(row []float32, target int) float64 {
 // Generate runs ids through the model and then appends greedily (argmax,
 // lowest id on ties) up to n new tokens, reusing each position's keys and
 // values. It returns the new tokens only, stopping early after emitting any
-// of stop (which is then the last token returned).
+// of stop (which is then the last token returned). It is a Session fed ids
+// and generating with the zero GenerateOptions' greedy choice.
 func (m *Model) Generate(ids []int, n int, stop ...int) ([]int, error) {
 	if err := m.check(ids); err != nil {
 		return nil, err
 	}
-	c := m.newCache()
-	V := m.cfg.vocab
-	logits := make([]float32, V)
-	next := ids
-	var out []int
-	for len(out) < n {
-		hidden := m.forward([]seg{{ids: next, c: c}}, nil)
-		last := len(next) - 1
-		m.logitsOf(logits, hidden, last, last+1)
-		best := 0
-		for i, v := range logits {
-			if v > logits[best] {
-				best = i
-			}
-		}
-		out = append(out, best)
-		for _, s := range stop {
-			if best == s {
-				return out, nil
-			}
-		}
-		next = []int{best}
+	if n <= 0 {
+		return nil, nil
 	}
-	return out, nil
+	s := m.NewSession()
+	if err := s.Feed(ids); err != nil {
+		return nil, err
+	}
+	return s.Generate(context.Background(), GenerateOptions{MaxNewTokens: n, Stop: stop}, nil)
 }

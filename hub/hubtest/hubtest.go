@@ -1,8 +1,9 @@
 // Package hubtest runs a fake Hugging Face hub for tests: the model API
 // (/api/models/REPO, /api/models/REPO/revision/REV and
 // /api/models/REPO/tree/REV), file downloads
-// (/REPO/resolve/REV/FILE) with the hub's headers, and a separate CDN
-// server that LFS downloads are redirected to, as on the real hub. Knobs
+// (/REPO/resolve/REV/FILE) with the hub's headers, a separate CDN
+// server that LFS downloads are redirected to, as on the real hub, and
+// the upload API for tokens given to AddWriter. Knobs
 // cut connections, corrupt bytes, fail requests and gate repositories, and
 // counters say what was fetched.
 package hubtest
@@ -39,6 +40,7 @@ type Server struct {
 	blobs    map[string][]byte // sha256 -> LFS content
 	faults   map[string]*fault // by file name; "" for every request
 	tokens   map[string]bool   // valid tokens of users without access
+	writers  map[string]bool   // tokens that may create and commit
 	served   map[string]int64  // body bytes by file name
 	requests []Request
 }
@@ -357,6 +359,9 @@ func (s *Server) splitRepo(p string) (id, rest string, ok bool) {
 }
 
 func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
+	if s.serveUpload(w, r) {
+		return
+	}
 	escaped := r.URL.EscapedPath()
 	if rest, ok := strings.CutPrefix(escaped, "/api/models/"); ok {
 		s.serveAPI(w, r, rest)
@@ -411,6 +416,12 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/upload/") {
+		if !s.record(w, r, "", true) {
+			s.putBlob(w, r)
+		}
+		return
+	}
 	file := r.URL.Query().Get("filename")
 	if s.record(w, r, file, true) {
 		return

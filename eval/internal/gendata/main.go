@@ -31,9 +31,10 @@ func main() {
 		def = "../../shared"
 	}
 	src := flag.String("src", filepath.Join(def, "testdata", "german"), "directory with the German source files")
+	bench := flag.String("bench", filepath.Join(def, "testdata", "german-bench"), "directory with the leaderboard sets (Belebele, PAWS-X, MGSM)")
 	out := flag.String("out", "data", "output directory")
 	flag.Parse()
-	if err := run(*src, *out); err != nil {
+	if err := run(*src, *bench, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "gendata:", err)
 		os.Exit(1)
 	}
@@ -42,9 +43,11 @@ func main() {
 type set struct {
 	name, yaml, license string
 	docs                []any
+	// fewshot, when set, is written to NAME.fewshot.jsonl.zst.
+	fewshot []any
 }
 
-func run(src, out string) error {
+func run(src, benchSrc, out string) error {
 	gsd, err := readLines(filepath.Join(src, "ud_german_gsd_test.sentences.txt"))
 	if err != nil {
 		return err
@@ -62,10 +65,15 @@ func run(src, out string) error {
 		return err
 	}
 	sets := []set{
-		{"de_ud_gsd_ppl", yamlPPL, licenseGSD, perplexityDocs(gsd, 400)},
-		{"de_ud_pud_order", yamlOrder, licensePUD, orderPairs(pud)},
-		{"de_xquad_mc", yamlXQuAD, licenseXQuAD, xqDocs},
+		{name: "de_ud_gsd_ppl", yaml: yamlPPL, license: licenseGSD, docs: perplexityDocs(gsd, 400)},
+		{name: "de_ud_pud_order", yaml: yamlOrder, license: licensePUD, docs: orderPairs(pud)},
+		{name: "de_xquad_mc", yaml: yamlXQuAD, license: licenseXQuAD, docs: xqDocs},
 	}
+	bench, err := benchSets(benchSrc)
+	if err != nil {
+		return err
+	}
+	sets = append(sets, bench...)
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return err
@@ -74,27 +82,41 @@ func run(src, out string) error {
 		return err
 	}
 	for _, s := range sets {
-		var buf bytes.Buffer
-		for _, d := range s.docs {
-			b, err := marshal(d)
-			if err != nil {
-				return err
+		jsonl := func(docs []any) ([]byte, error) {
+			var buf bytes.Buffer
+			for _, d := range docs {
+				b, err := marshal(d)
+				if err != nil {
+					return nil, err
+				}
+				buf.Write(b)
+				buf.WriteByte('\n')
 			}
-			buf.Write(b)
-			buf.WriteByte('\n')
+			return buf.Bytes(), nil
 		}
-		z := enc.EncodeAll(buf.Bytes(), nil)
+		raw, err := jsonl(s.docs)
+		if err != nil {
+			return err
+		}
+		z := enc.EncodeAll(raw, nil)
 		files := map[string][]byte{
 			s.name + ".jsonl.zst":   z,
 			s.name + ".yaml":        []byte(fmt.Sprintf(s.yaml, len(s.docs))),
 			s.name + ".LICENSE.txt": []byte(s.license),
+		}
+		if s.fewshot != nil {
+			b, err := jsonl(s.fewshot)
+			if err != nil {
+				return err
+			}
+			files[s.name+".fewshot.jsonl.zst"] = enc.EncodeAll(b, nil)
 		}
 		for name, data := range files {
 			if err := os.WriteFile(filepath.Join(out, name), data, 0o644); err != nil {
 				return err
 			}
 		}
-		fmt.Printf("%-18s %4d docs  %7d bytes jsonl  %6d bytes zstd\n", s.name, len(s.docs), buf.Len(), len(z))
+		fmt.Printf("%-18s %4d docs  %7d bytes jsonl  %6d bytes zstd\n", s.name, len(s.docs), len(raw), len(z))
 	}
 	return nil
 }
