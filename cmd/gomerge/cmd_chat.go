@@ -35,11 +35,11 @@ that answers (the expert's own chat template and EOS ids apply; the answer
 says which expert, and --json records it as "expert"). The conversation is
 rendered with the model's chat template (tokenizer_config.json or
 chat_template.jinja) as transformers' apply_chat_template does, and the
-answer is generated in this process. Generation stops where transformers'
-generate() stops: on an EOS id of generation_config.json when it lists any,
-else of config.json, else the tokenizer's eos_token (the ids gomerge doctor
-checks the rendered template's turn end against); or at --max-new-tokens, or
-at the model's context length. A model without a chat template gets the raw
+answer is generated in this process. Generation stops on any EOS id of
+generation_config.json, config.json and the tokenizer (gomerge doctor
+reports a model whose rendered turn end Python's generate(), which reads
+only the first of these that names one, would not stop on), at
+--max-new-tokens, or at the model's context length. A model without a chat template gets the raw
 text (with the tokenizer's BOS) as a completion.
 
 On a terminal, chat is interactive: answers stream as they are generated,
@@ -174,10 +174,9 @@ func newChatEngine(m *model.Model, tokDir string) (*chatEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Where transformers' generate() stops (and what doctor checks the
-	// rendered template against): generation_config.json's EOS ids, else
-	// the model's config.json's, else the tokenizer's.
-	e.stop = tok.StopIDsFor(m.EOS())
+	// Any EOS id the model names; doctor checks the narrower set Python's
+	// generate() stops on (tokenizer.StopIDsFor).
+	e.stop = tok.AnyStopIDsFor(m.EOS())
 	return e, nil
 }
 
