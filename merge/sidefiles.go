@@ -45,6 +45,7 @@ func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]
 		}
 		fixes = append(changes, warnings...)
 	}
+	fixes = append(fixes, diagnoseOutput(o.tmp, log)...)
 	if !opt.SkipModelCard {
 		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.seed(), fixes))); err != nil {
 			return nil, err
@@ -54,6 +55,34 @@ func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]
 		}
 	}
 	return fixes, nil
+}
+
+// diagnoseOutput runs gomerge doctor's checks on the written side files
+// and says loudly what is still wrong: a merge whose user kept the donor's
+// special tokens (--no-align-special-tokens) or chose a template the
+// vocabulary cannot write must not come out broken in silence. Each
+// error is returned as a line for --json and the model card.
+func diagnoseOutput(dir string, log *slog.Logger) []string {
+	if !exists(filepath.Join(dir, "tokenizer_config.json")) {
+		return nil
+	}
+	rep, err := tokensurgeon.Diagnose(dir)
+	if err != nil {
+		return nil // AlignFiles already said why the files cannot be read
+	}
+	var out []string
+	for _, f := range rep.Findings {
+		if f.Severity != tokensurgeon.Error {
+			continue
+		}
+		line := "gomerge doctor: " + f.Message
+		if f.Fix != "" {
+			line += " (fix: " + f.Fix + ")"
+		}
+		log.Warn("the merged model is inconsistent: "+f.Message, "check", f.Check, "fix", f.Fix)
+		out = append(out, line)
+	}
+	return out
 }
 
 // marshalJSON writes v as transformers does: sorted keys, two-space

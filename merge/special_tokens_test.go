@@ -85,8 +85,19 @@ func TestMergesStopAtTurnEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(out, "generation_config.json")); err == nil || len(res.SpecialTokens) != 0 {
+		if _, err := os.Stat(filepath.Join(out, "generation_config.json")); err == nil {
 			t.Errorf("special tokens changed: %v", res.SpecialTokens)
+		}
+		// The user forced a model that never stops: the merge says so,
+		// in the result (--json) and the model card, not only doctor.
+		if !slices.ContainsFunc(res.SpecialTokens, func(s string) bool {
+			return strings.HasPrefix(s, "gomerge doctor: ") && strings.Contains(s, "<|im_end|>") && strings.Contains(s, "generation stops only at")
+		}) {
+			t.Errorf("the unstoppable result is not reported: %v", res.SpecialTokens)
+		}
+		card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+		if !strings.Contains(string(card), "generation stops only at") {
+			t.Error("the model card does not say the merge never stops")
 		}
 	})
 	t.Run("a template token missing from the vocabulary is reported", func(t *testing.T) {

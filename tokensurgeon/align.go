@@ -183,6 +183,9 @@ func rewriteIDs(path string, ids map[string]int, eos []int, create bool) ([]stri
 			return
 		}
 		cfg[key] = v
+		if !had {
+			old = "unset"
+		}
 		changes = append(changes, fmt.Sprintf("%s: %s %v -> %v", name, key, old, v))
 	}
 	for _, role := range []string{"bos", "pad"} {

@@ -35,7 +35,8 @@ func AlignFiles(dir string) (changes, warnings []string, err error) {
 	if end := m.turnEndToken(); end != "" {
 		if id, ok := m.Vocab[end]; !ok {
 			warnings = append(warnings, fmt.Sprintf("the chat template ends turns with %s, which is not in the vocabulary: "+
-				"generation will not stop at the end of a turn (add the token, e.g. with tokenizer_source: union or a tokenizer: tokens entry)", end))
+				"generation will not stop at the end of a turn (choose a template this vocabulary has the tokens of, or take them from a model that has them: "+
+				"tokenizer_source: union, or a tokenizer: tokens entry)", end))
 		} else if !slices.Contains(eos, id) {
 			eos = append(eos, id)
 		}
