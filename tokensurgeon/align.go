@@ -22,7 +22,8 @@ var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "specia
 type AlignOptions struct {
 	// TakeTemplateFrom chooses the chat template when the model's and the
 	// donor's differ: "donor" or "model". Unset, such a donor is refused,
-	// so that no model loses its chat format unasked.
+	// so that no model loses its chat format unasked. "model" also keeps
+	// the model's bos_token and eos_token, which its template writes.
 	TakeTemplateFrom string
 	// Overwrite lets out replace an existing directory gomerge did not
 	// write; the input models are never replaced.
@@ -46,7 +47,8 @@ type AlignResult struct {
 // allowed only when every token the two share has the same id and every
 // donor id fits the embedding matrix —; then config.json and
 // generation_config.json get the tokenizer's bos/eos/pad ids, the EOS set
-// including the chat template's end-of-turn token. Weights are hard-linked
+// including the chat template's end-of-turn token and, with a donor, the
+// model's own EOS (its weights end answers with it). Weights are hard-linked
 // where the file system allows, else copied; out appears only when
 // complete.
 func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error) {
@@ -115,7 +117,15 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 			return nil, err
 		}
 	}
-	changes, warnings, err := AlignFiles(tmp)
+	// The model's weights end answers with its own EOS: a donor's
+	// tokenizer must not take that stop away.
+	var keepEOS []int
+	if donor != "" {
+		if id, ok := m.Vocab[m.TokenOf("eos")]; ok {
+			keepEOS = append(keepEOS, id)
+		}
+	}
+	changes, warnings, err := alignFiles(tmp, keepEOS)
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +295,14 @@ func keepTemplate(dir string, m *ModelFiles) error {
 		tc["chat_template"] = v
 	} else {
 		delete(tc, "chat_template")
+	}
+	// The template writes bos_token and eos_token: keep the model's, or
+	// the kept template would end turns with the donor's EOS, which the
+	// model never learned to emit.
+	for _, role := range []string{"bos", "eos"} {
+		if v, ok := m.TokenizerConfig[role+"_token"]; ok && m.TokenOf(role) != "" {
+			tc[role+"_token"] = v
+		}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

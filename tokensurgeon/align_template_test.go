@@ -56,10 +56,13 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 		from, template string
 		eos            string
 	}{
-		// The donor's tokenizer makes <|im_end|> the eos_token, which the
-		// [INST] template also ends assistant turns with.
-		{"donor", chatml, "65"},
-		{"model", instTemplate, "65"},
+		// The donor's tokenizer makes <|im_end|> the eos_token; the
+		// model's weights still end answers with </s> (2), so generation
+		// stops at both. Keeping the model's [INST] template keeps the
+		// eos_token it writes, </s>: the donor's <|im_end|> would end its
+		// turns with a token the model never learned to emit.
+		{"donor", chatml, "[65 2]"},
+		{"model", instTemplate, "2"},
 	} {
 		t.Run("take "+tc.from, func(t *testing.T) {
 			o := out()
@@ -74,8 +77,13 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 			if m.ChatTemplate != tc.template {
 				t.Errorf("template %q, want the %s's", m.ChatTemplate, tc.from)
 			}
-			if got := fmt.Sprint(m.Generation["eos_token_id"]); got != tc.eos {
-				t.Errorf("eos %s, want %s", got, tc.eos)
+			for _, f := range []map[string]any{m.Generation, m.Config} {
+				if got := fmt.Sprint(f["eos_token_id"]); got != tc.eos {
+					t.Errorf("eos %s, want %s", got, tc.eos)
+				}
+			}
+			if tc.from == "model" && m.TokenOf("eos") != "</s>" {
+				t.Errorf("eos_token %q: the kept [INST] template would end turns with the donor's", m.TokenOf("eos"))
 			}
 			r, err := Diagnose(o)
 			if err != nil {

@@ -26,7 +26,9 @@ includes the chat template's end-of-turn token), without touching a weight.
 With DONOR, the donor's tokenizer files are taken first; this is refused
 when the donor's vocabulary would need other embedding rows or lacks some of
 MODEL's tokens, and, when the chat templates differ, unless
---take-template-from donor|model says whose template to keep.
+--take-template-from donor|model says whose template to keep ("model"
+also keeps the model's bos_token and eos_token, which its template writes).
+MODEL's own EOS stays in the EOS set: its weights end answers with it.
 `
 
 func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
