@@ -98,3 +98,40 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 		t.Error("the input was changed")
 	}
 }
+
+// TestDoctorSuggestsAFixThatWorks: doctor's fix for special tokens that
+// differ names --align-special (with --take-template-from when the
+// templates differ) only where AlignSpecial accepts that donor, and
+// otherwise a union merge (issue 17: it once suggested a command that is
+// refused).
+func TestDoctorSuggestsAFixThatWorks(t *testing.T) {
+	root := t.TempDir()
+	chat, inst := filepath.Join(root, "chatml"), filepath.Join(root, "inst")
+	chatModel(t, chat, 66, nil)
+	instModel(t, inst)
+	for _, tc := range []struct {
+		ref, model string
+		align      bool
+	}{{chat, inst, true}, {inst, chat, false}} {
+		r, err := Diagnose(tc.ref, tc.model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fix string
+		for _, f := range r.Findings {
+			if f.Check == "mismatch-eos" {
+				fix = f.Fix
+			}
+		}
+		if fix == "" {
+			t.Fatalf("%s vs %s: no mismatch-eos finding: %+v", tc.ref, tc.model, r.Findings)
+		}
+		_, err = AlignSpecial(tc.model, tc.ref, filepath.Join(t.TempDir(), "out"), AlignOptions{TakeTemplateFrom: "donor"})
+		switch {
+		case tc.align && (!strings.Contains(fix, "--align-special "+tc.model+" "+tc.ref+" OUT --take-template-from") || err != nil):
+			t.Errorf("fix %q; AlignSpecial: %v", fix, err)
+		case !tc.align && (strings.Contains(fix, "(gomerge tokensurgeon --align-special") || !strings.Contains(fix, "tokenizer_source: union") || err == nil):
+			t.Errorf("fix %q suggests a refused command (AlignSpecial: %v)", fix, err)
+		}
+	}
+}
