@@ -117,7 +117,7 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 		if err := writeBuiltTokenizer(bt, o); err != nil {
 			return err
 		}
-		return applyChatTemplate(plan, o, template)
+		return applyChatTemplate(plan, o, template, log)
 	}
 	if opt.SkipTokenizer {
 		if template != "" {
@@ -144,7 +144,7 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 			return fmt.Errorf("copy tokenizer file %s: %w", src, err)
 		}
 	}
-	return applyChatTemplate(plan, o, template)
+	return applyChatTemplate(plan, o, template, log)
 }
 
 // builtTokenizerFiles are the files a built tokenizer copies from the
@@ -184,16 +184,32 @@ func writeBuiltTokenizer(bt *builtTokenizer, o *outputDir) error {
 
 // applyChatTemplate sets the configured chat template, if any, in the
 // written tokenizer files.
-func applyChatTemplate(plan *Plan, o *outputDir, template string) error {
+func applyChatTemplate(plan *Plan, o *outputDir, template string, log *slog.Logger) error {
 	if template == "" {
 		return nil
 	}
 	if !exists(o.path("tokenizer_config.json")) {
 		return nil
 	}
-	text, ok, err := resolveChatTemplate(plan, template)
+	var fits func(string) bool
+	if template == "auto" {
+		if m, err := tokensurgeon.LoadModelFiles(o.tmp); err == nil && m.Tokenizer != nil {
+			fits = func(t string) bool {
+				for _, tok := range tokensurgeon.TemplateTokens(t) {
+					if _, ok := m.Vocab[tok]; !ok {
+						return false
+					}
+				}
+				return true
+			}
+		}
+	}
+	text, ok, skipped, err := resolveChatTemplate(plan, template, fits)
 	if err != nil || !ok {
 		return err
+	}
+	if skipped {
+		log.Warn("chat_template auto: the most common template writes tokens the merged vocabulary lacks; took the most common one it can write instead")
 	}
 	return setChatTemplate(o, text)
 }
@@ -227,9 +243,14 @@ func setChatTemplate(o *outputDir, text string) error {
 
 // resolveChatTemplate turns the chat_template setting into template text:
 // a built-in name, "auto" (the most common template among the inputs), or
-// the literal template. ok is false when "auto" finds none.
-func resolveChatTemplate(plan *Plan, setting string) (string, bool, error) {
+// the literal template. ok is false when "auto" finds none. With fits set,
+// "auto" takes the most common template among those fits accepts (those
+// whose special tokens the written vocabulary has), if any: the ChatML of
+// one fine-tune is no use on the base's tokenizer when another input's
+// [INST] template works.
+func resolveChatTemplate(plan *Plan, setting string, fits func(string) bool) (text string, ok, skipped bool, err error) {
 	if setting == "auto" {
+		skipped := false
 		counts := map[string]int{}
 		var order []string
 		for _, m := range plan.Models {
@@ -248,12 +269,24 @@ func resolveChatTemplate(plan *Plan, setting string) (string, bool, error) {
 				best = t
 			}
 		}
-		return best, best != "", nil
+		if fits != nil && best != "" && !fits(best) {
+			usable := ""
+			for _, t := range order {
+				if fits(t) && counts[t] > counts[usable] {
+					usable = t
+				}
+			}
+			if usable != "" {
+				best = usable
+				skipped = true
+			}
+		}
+		return best, best != "", skipped, nil
 	}
 	if t, ok := builtinTemplates[setting]; ok {
-		return t, true, nil
+		return t, true, false, nil
 	}
-	return setting, true, nil
+	return setting, true, false, nil
 }
 
 // modelChatTemplate reads a model's chat template (the "default" one of a

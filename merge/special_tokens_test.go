@@ -236,3 +236,40 @@ func TestPlanTokenizerOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoTemplateFitsTheVocabulary: chat_template: auto takes the most
+// common input template whose tokens the written vocabulary has, so a
+// merge on the base's tokenizer of a ChatML and an [INST] fine-tune gets
+// the [INST] template, not a ChatML one it cannot write; with the union
+// tokenizer, ChatML (listed first) stays the choice.
+func TestAutoTemplateFitsTheVocabulary(t *testing.T) {
+	dir := tokModels(t)
+	const inst = "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}" +
+		"{% else %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}"
+	setTemplate := func(model, tmpl string) {
+		writeJSON(t, filepath.Join(dir, model, "tokenizer_config.json"), map[string]any{
+			"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "chat_template": tmpl})
+	}
+	setTemplate("chatml", builtinTemplates["chatml"])
+	setTemplate("base", inst)
+	for _, tc := range []struct{ source, want string }{{"base", inst}, {"union", builtinTemplates["chatml"]}} {
+		t.Run(tc.source, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			yml := "merge_method: linear\ndtype: float32\ntokenizer_source: " + tc.source + "\nchat_template: auto\nbase_model: base\n" +
+				"models:\n  - model: chatml\n    parameters: {weight: 0.5}\n  - model: base\n    parameters: {weight: 0.5}\n"
+			if _, err := runYAML(t, dir, yml, out, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := modelChatTemplate(out); got != strings.TrimSpace(tc.want) {
+				t.Errorf("template %q, want %q", got, tc.want)
+			}
+			r, err := tokensurgeon.Diagnose(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range r.Findings {
+				t.Errorf("doctor: %+v", f)
+			}
+		})
+	}
+}
