@@ -28,6 +28,12 @@ OpenAI-compatible /v1/completions server that echoes prompt log-probs (vLLM,
 llama-cpp-python); text is tokenized by its /tokenize endpoint (or, with
 --text-prompts, sent as text).
 
+
+examples:
+  gomerge eval ./merged --task de_ud_gsd_ppl --limit 100
+  gomerge eval config.yml --task de_ud_pud_order --json   # merged in memory, never written
+  gomerge eval --endpoint http://localhost:8080 --task mytask.yaml
+  gomerge eval --list
 `
 
 // taskList is a repeatable flag whose values may also be comma-separated.

@@ -17,6 +17,10 @@ const extractUsage = `usage: gomerge extract-lora --model FT --base-model BASE -
 Extract a PEFT LoRA adapter that turns BASE into (an approximation of) FT,
 as mergekit-extract-lora does: a truncated SVD of every matrix FT - BASE.
 Embeddings and norms are saved whole (modules_to_save) unless told otherwise.
+
+examples:
+  gomerge extract-lora --model ./ft --base-model ./base --out-path ./lora --max-rank 64
+  gomerge extract-lora --model ./ft --base-model ./base --out-path ./lora --json
 `
 
 // stringList is a repeatable string flag.

@@ -29,6 +29,11 @@ MODEL's tokens, and, when the chat templates differ, unless
 --take-template-from donor|model says whose template to keep ("model"
 also keeps the model's bos_token and eos_token, which its template writes).
 MODEL's own EOS stays in the EOS set: its weights end answers with it.
+
+examples:
+  gomerge tokensurgeon ./leo-mistral ./llama3-donor ./leo-on-llama3 -a omp -k 64
+  gomerge tokensurgeon --align-special ./ft-chatml ./ft-chatml-fixed
+  gomerge tokensurgeon --align-special ./ft-inst ./ft-chatml OUT --take-template-from donor
 `
 
 func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
