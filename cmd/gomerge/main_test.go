@@ -228,7 +228,11 @@ func TestHelpAndHabits(t *testing.T) {
 			t.Errorf("help %s: exit %d", cmd, code)
 		}
 		help := stderr.String()
-		if !strings.HasPrefix(help, "usage: gomerge "+cmd) || strings.Contains(help, "Usage of") {
+		synopsis := "usage: gomerge " + cmd
+		if cmd == "merge" {
+			synopsis = "usage: gomerge CONFIG.yml OUT"
+		}
+		if !strings.HasPrefix(help, synopsis) || strings.Contains(help, "Usage of") {
 			t.Errorf("help %s:\n%s", cmd, help)
 		}
 		// One style: synopsis, description, examples, flags.
