@@ -255,6 +255,10 @@ func TestHelpAndHabits(t *testing.T) {
 		{[]string{"config.yml", "out", "extra"}, exitUsage, "too many arguments"},
 		{[]string{"frobnicate", "--help"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"plan", "config.yml", "--verbose", "--vv", "-v"}, exitOK, ""},
+		// click's short forms, as mergekit users type them.
+		{[]string{"plan", "config.yml", "-vvv", "-j2"}, exitOK, ""},
+		// A mistyped flag: the error and where the flags are, not 60 lines.
+		{[]string{"config.yml", "out", "--frobnicate"}, exitUsage, "flag provided but not defined: -frobnicate\nrun \"gomerge merge -h\" for its flags\n"},
 		// Every reader of the config, the MoE sniffing included, refuses
 		// a device before reading it (it once read /dev/zero until OOM).
 		{[]string{"/dev/zero", "out"}, exitUsage, "not a regular file"},
