@@ -316,7 +316,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	if code := checkDeviceFlags(&f, stderr); code != exitOK {
 		return code
 	}
-	log := newLogger(stderr, int(f.verbose))
+	logw := &barWriter{w: stderr}
+	log := newLogger(logw, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
 	if err != nil {
 		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
@@ -340,6 +341,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
 		bar = newProgress(stderr)
 		opt.Progress = bar.update
+		logw.bar.Store(bar)
 	}
 	res, err := merge.Execute(ctx, plan, pos[1], opt)
 	if bar != nil {
