@@ -30,3 +30,16 @@ func TestLogAroundTheBar(t *testing.T) {
 		t.Errorf("finish added an empty line: %q", got)
 	}
 }
+
+func TestChangeLabel(t *testing.T) {
+	for _, tc := range []struct{ change, want string }{
+		{"config.json: eos_token_id 2 -> [2 32001]", "will align"},
+		{"generation_config.json: bos_token_id unset -> 1", "will align"},
+		{"the chat template ends turns with <|im_end|>, which is not in the vocabulary: generation will not stop", "problem"},
+		{"gomerge doctor: the chat template writes <|im_start|>, which the vocabulary lacks", "problem"},
+	} {
+		if got := changeLabel(tc.change); got != tc.want {
+			t.Errorf("changeLabel(%q) = %q, want %q", tc.change, got, tc.want)
+		}
+	}
+}
