@@ -33,6 +33,19 @@ type AlignOptions struct {
 	Logger *slog.Logger
 }
 
+// ErrRefused is matched (errors.Is) by AlignSpecial's refusals, made
+// before anything is written: a donor whose tokenizer cannot serve the
+// model's embedding rows as they are, or chat templates that differ
+// without TakeTemplateFrom.
+var ErrRefused = errors.New("tokensurgeon: refused")
+
+type refusal struct{ msg string }
+
+func (r refusal) Error() string        { return r.msg }
+func (r refusal) Is(target error) bool { return target == ErrRefused }
+
+func refusef(format string, args ...any) error { return refusal{fmt.Sprintf(format, args...)} }
+
 // AlignResult says what AlignSpecial changed.
 type AlignResult struct {
 	// Changes are human-readable lines, one per edit.
@@ -142,7 +155,7 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 // embedding rows as they are, and loses none of the model's tokens.
 func compatible(m, d *ModelFiles) error {
 	if d.Tokenizer == nil {
-		return fmt.Errorf("align: donor %s has no tokenizer.json", d.Dir)
+		return refusef("align: donor %s has no tokenizer.json", d.Dir)
 	}
 	var lost []string
 	for t, id := range m.Vocab {
@@ -152,7 +165,7 @@ func compatible(m, d *ModelFiles) error {
 	}
 	if len(lost) > 0 {
 		slices.Sort(lost)
-		return fmt.Errorf("align: the donor's tokenizer lacks %d of %s's tokens, e.g. %s: taking it would orphan their embedding rows; "+
+		return refusef("align: the donor's tokenizer lacks %d of %s's tokens, e.g. %s: taking it would orphan their embedding rows; "+
 			"merge with tokenizer_source: union, or transplant with gomerge tokensurgeon %s %s OUT", len(lost), m.Dir, strings.Join(lost[:min(3, len(lost))], ", "), m.Dir, d.Dir)
 	}
 	var moved []string
@@ -163,10 +176,10 @@ func compatible(m, d *ModelFiles) error {
 	}
 	if len(moved) > 0 {
 		slices.Sort(moved)
-		return fmt.Errorf("align: %d tokens have other ids in the donor's tokenizer, e.g. %s: the embeddings must be transplanted, not just the files", len(moved), moved[0])
+		return refusef("align: %d tokens have other ids in the donor's tokenizer, e.g. %s: the embeddings must be transplanted, not just the files", len(moved), moved[0])
 	}
 	if rows := d.VocabRows(); m.EmbedRows >= 0 && int64(rows) > m.EmbedRows {
-		return fmt.Errorf("align: the donor's tokenizer has ids up to %d but %s has %d rows: the embeddings must be resized", rows-1, m.EmbedName, m.EmbedRows)
+		return refusef("align: the donor's tokenizer has ids up to %d but %s has %d rows: the embeddings must be resized", rows-1, m.EmbedName, m.EmbedRows)
 	}
 	return nil
 }
@@ -256,7 +269,7 @@ func templateChoice(m, d *ModelFiles, choice string) error {
 	switch choice {
 	case "", "donor", "model":
 	default:
-		return fmt.Errorf("align: --take-template-from %q: want donor or model", choice)
+		return refusef("align: --take-template-from %q: want donor or model", choice)
 	}
 	if m.ChatTemplate == d.ChatTemplate || m.ChatTemplate == "" || choice != "" {
 		return nil
@@ -270,7 +283,7 @@ func templateChoice(m, d *ModelFiles, choice string) error {
 		}
 		return "has another chat template"
 	}
-	return fmt.Errorf("align: the chat templates differ (%s %s, the donor %s %s): "+
+	return refusef("align: the chat templates differ (%s %s, the donor %s %s): "+
 		"pass --take-template-from donor to use the donor's, or --take-template-from model to keep the model's",
 		m.Dir, what(m), d.Dir, what(d))
 }

@@ -1,6 +1,7 @@
 package tokensurgeon
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,8 +47,12 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 		!strings.Contains(err.Error(), "lacks 2 of") || !strings.Contains(err.Error(), "<|im_end|>") {
 		t.Errorf("ChatML model onto an [INST] tokenizer: err = %v", err)
 	}
-	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{}); err == nil || !strings.Contains(err.Error(), "--take-template-from") {
+	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{}); err == nil || !strings.Contains(err.Error(), "--take-template-from") ||
+		!errors.Is(err, ErrRefused) {
 		t.Errorf("templates differ, no choice: err = %v", err)
+	}
+	if _, err := AlignSpecial(chat, inst, out(), AlignOptions{TakeTemplateFrom: "donor"}); !errors.Is(err, ErrRefused) {
+		t.Errorf("a donor lacking the model's tokens: err = %v, not ErrRefused (gomerge exits 2)", err)
 	}
 	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{TakeTemplateFrom: "somewhere"}); err == nil {
 		t.Error("a bad --take-template-from was accepted")
