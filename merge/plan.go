@@ -211,12 +211,15 @@ func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, e
 		if err == nil {
 			err = step()
 		}
-		if err != nil && i > 2 && i < 7 && ctx.Err() == nil {
+		// steps[3:7] are checkModelConfigs .. buildTokenizer: they run
+		// after openModels (which joins the typos itself) and before
+		// checkParams.
+		if err != nil && i >= 3 && i < 7 && ctx.Err() == nil {
 			// The parameter names need only the method, the tokenizer
 			// source only the hub: report their problems with the one
 			// that stopped the plan, not on the next run.
 			errs := []error{err}
-			if i < 6 {
+			if i < 6 { // buildTokenizer has not run
 				errs = append(errs, p.checkTokenizerSource())
 			}
 			err = p.withTypos(errs)
