@@ -42,6 +42,12 @@ column (5-shot, acc_norm); --occiglot-prompt reproduces the prompt that
 leaderboard scored (a full-width colon in "Answer：", and the scored question
 left among its own first-5 examples), which today's harness no longer uses.
 
+examples:
+  gomerge eval ./merged --task de_ud_gsd_ppl --limit 100
+  gomerge eval config.yml --task de_ud_pud_order --json   # merged in memory, never written
+  gomerge eval --endpoint http://localhost:8080 --task mytask.yaml
+  gomerge eval ./merged --preset occiglot-de --log-samples samples/
+  gomerge eval --list
 `
 
 // taskList is a repeatable flag whose values may also be comma-separated.

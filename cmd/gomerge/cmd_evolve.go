@@ -28,6 +28,11 @@ memory and scored on the tasks (built-in sets, or NAME.yaml / NAME.jsonl
 files in --task-search-path directories). DIR holds best_config.yaml,
 evals.jsonl, the optimizer's checkpoint and final_model/; running the same
 command again resumes from the last completed generation.
+
+examples:
+  gomerge evolve genome.yml --storage-path ./search --max-fevals 200 --random-seed 1
+  gomerge evolve genome.yml --storage-path ./search --task-search-path ./tasks --workers 2 --json
+  gomerge evolve genome.yml --storage-path ./search --listen 0.0.0.0:4222   # workers join with gomerge worker
 `
 
 // evolveFlags are the flags of gomerge evolve.

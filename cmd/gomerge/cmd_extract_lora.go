@@ -20,6 +20,10 @@ Ranks up to 256 are found by a randomized range finder (Halko, Martinsson
 and Tropp; deterministic for --random-seed), much faster than the full SVD
 that --exact computes. Ctrl-C stops between matrices.
 Embeddings and norms are saved whole (modules_to_save) unless told otherwise.
+
+examples:
+  gomerge extract-lora --model ./ft --base-model ./base --out-path ./lora --max-rank 64
+  gomerge extract-lora --model ./ft --base-model ./base --out-path ./lora --json
 `
 
 // stringList is a repeatable string flag.

@@ -21,6 +21,10 @@ when needed). SIGINT or SIGTERM stops the worker; the job in hand goes
 back to the queue at once. A worker that dies has its job redelivered to
 another after the ack wait.
 
+
+examples:
+  gomerge worker --nats nats://searchhost:4222
+  gomerge worker --nats nats://searchhost:4222 --model-dir /models -j 8 -v
 `
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -327,7 +327,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	if code := checkDeviceFlags(&f, stderr); code != exitOK {
 		return code
 	}
-	log := newLogger(stderr, int(f.verbose))
+	logw := &barWriter{w: stderr}
+	log := newLogger(logw, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
 	if err != nil {
 		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
@@ -357,6 +358,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
 		bar = newProgress(stderr)
 		opt.Progress = bar.update
+		logw.bar.Store(bar)
 	}
 	res, err := merge.Execute(ctx, plan, pos[1], opt)
 	if bar != nil {
@@ -562,7 +564,7 @@ func printPlan(plan *merge.Plan, opt merge.Options, stdout io.Writer, asJSON boo
 		fmt.Fprintf(stdout, "tokenizer:     %s, %d tokens, %d embedding rows, chat template %s\n", t.Source, t.Tokens, t.EmbeddingRows, t.ChatTemplate)
 		fmt.Fprintf(stdout, "special ids:   bos %s, eos %s, pad %s\n", idString(t.BOS), idsString(t.EOS), idString(t.PAD))
 		for _, c := range t.Changes {
-			fmt.Fprintf(stdout, "  will align: %s\n", c)
+			fmt.Fprintf(stdout, "  %s: %s\n", changeLabel(c), c)
 		}
 	}
 	for _, w := range s.Warnings {
@@ -609,4 +611,14 @@ func printJSON(w io.Writer, v any) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// changeLabel heads a line of the tokenizer outcome's changes in plan's
+// text: "file: key old -> new" is a change the merge will make, anything
+// else a problem it cannot fix.
+func changeLabel(c string) string {
+	if strings.Contains(c, " -> ") {
+		return "will align"
+	}
+	return "problem"
 }
