@@ -12,7 +12,8 @@
 # prints the medians and their ratio, and the floor's range, since this
 # VM's disk varies from run to run.
 # Peak RSS comes from /usr/bin/time when it is installed.
-# SCALING=1 adds a table of -j 1 (GOMAXPROCS=1) against -j 2 for the
+# METHODS takes merge_method names and model_stock_fw (model_stock with
+# filter_wise). SCALING=1 adds a table of -j 1 (GOMAXPROCS=1) against -j 2 for the
 # compute-bound methods.
 # Models are kept in $BENCH_DIR (default /tmp/gomerge-bench) between runs.
 set -euo pipefail
@@ -36,8 +37,12 @@ done
 base=${models[0]}
 others=("${models[@]:1}")
 
-config() { # method -> YAML on stdout
+config() { # method -> YAML on stdout (model_stock_fw: model_stock with filter_wise)
   local method=$1
+  if [ "$method" = model_stock_fw ]; then
+    config model_stock | sed 's/^dtype: bfloat16$/dtype: bfloat16\nparameters: {filter_wise: true}/'
+    return
+  fi
   echo "merge_method: $method"
   case $method in
     linear) ;;

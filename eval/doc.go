@@ -10,6 +10,9 @@
 // request on token ids: Request{Context, Continuation} → Result
 // {LogLikelihood, Tokens, IsGreedy}. An LM answers batches of them.
 // FromLogits wraps an in-process forward pass (logits for a list of ids);
+// FromTailScores one that scores continuation tokens itself, as
+// eval/model's TailLogProbs does at the least cost (a shared context run
+// once, the output layer only where a continuation token is predicted);
 // Endpoint talks to an OpenAI-compatible /v1/completions server with
 // echo and logprobs, as lm-eval's local-completions model does. Text is
 // tokenized by a Tokenizer (Encode without special tokens, plus BOS and

@@ -66,6 +66,42 @@ docs:
 	// token_perplexity 35.5105 (by hand 35.5105)
 }
 
+// A forward pass that scores continuation tokens itself gets each
+// context+continuation with the continuation's length; here the
+// distribution of likesA, where 'a' has probability e²/(e²+255).
+func ExampleFromTailScores() {
+	pA := math.Exp(2) / (math.Exp(2) + 255)
+	score := func(seqs [][]int, tails []int) ([][]float64, [][]bool, error) {
+		lps, greedy := make([][]float64, len(seqs)), make([][]bool, len(seqs))
+		for s, ids := range seqs {
+			for _, id := range ids[len(ids)-tails[s]:] {
+				p := (1 - pA) / 255
+				if id == 'a' {
+					p = pA
+				}
+				lps[s] = append(lps[s], math.Log(p))
+				greedy[s] = append(greedy[s], id == 'a')
+			}
+		}
+		return lps, greedy, nil
+	}
+	lm := eval.FromTailScores(score, 64)
+	res, err := lm.LogLikelihood(context.Background(), []eval.Request{
+		{Context: []int{'x'}, Continuation: []int{'a', 'a'}},
+		{Context: []int{'x'}, Continuation: []int{'b'}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range res {
+		fmt.Printf("%.3f %d %v\n", r.LogLikelihood, r.Tokens, r.IsGreedy)
+	}
+	// Output:
+	// -7.140 2 true
+	// -5.570 1 false
+}
+
 // The occiglot leaderboard's German column: Belebele 5-shot, and the
 // prompt that leaderboard scored.
 func ExamplePreset() {

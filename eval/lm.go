@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -59,6 +60,7 @@ var ErrNotFinite = errors.New("eval: the model's log-likelihood is not a finite 
 type FuncLM struct {
 	logits   func(seqs [][]int) ([][]float32, error)
 	logprobs func(seqs [][]int) ([][]float64, error)
+	tails    func(seqs [][]int, tails []int) ([][]float64, [][]bool, error)
 	batched  bool
 	vocab    int
 	maxLen   int
@@ -67,7 +69,8 @@ type FuncLM struct {
 	Parallel int
 	// BatchTokens bounds the ids handed to one call of a batched forward
 	// pass (a sequence longer than that goes alone). The default keeps the
-	// logits of one call under 256 MiB (2048 ids for log-prob functions).
+	// logits of one call under 256 MiB (2048 ids for log-prob functions,
+	// 4096 for tail scorers, which hold no logits).
 	BatchTokens int
 }
 
@@ -103,6 +106,20 @@ func FromLogProbsBatch(fn func(seqs [][]int) ([][]float64, error), maxLen int) *
 	return &FuncLM{logprobs: fn, batched: true, maxLen: maxLen}
 }
 
+// FromTailScores returns an LM around a forward pass that scores the
+// last tokens of sequences itself, such as eval/model's
+// Model.TailLogProbs: fn(seqs, tails) returns, for each sequence, the
+// log-probabilities of its last tails[s] ids, each given every id before
+// it, and whether each id was its distribution's first argmax. It is
+// called with context+continuation (at most maxLen+1 ids, the last one
+// only scored) and tails[s] = len(continuation), so the forward pass can
+// run a context shared by several continuations once and skip the output
+// layer wherever no continuation token is predicted. Sequences and tails
+// are batched as FromLogProbsBatch batches them.
+func FromTailScores(fn func(seqs [][]int, tails []int) ([][]float64, [][]bool, error), maxLen int) *FuncLM {
+	return &FuncLM{tails: fn, batched: true, maxLen: maxLen}
+}
+
 func each[T any](fn func(ids []int) ([]T, error)) func([][]int) ([][]T, error) {
 	return func(seqs [][]int) ([][]T, error) {
 		out := make([][]T, len(seqs))
@@ -122,6 +139,7 @@ func (m *FuncLM) MaxLength() int { return m.maxLen }
 // feedGroup is one sequence fed to the model and the requests it answers.
 type feedGroup struct {
 	feed []int
+	tail int // continuation tokens scored, for a tail scorer
 	reqs []int
 }
 
@@ -141,9 +159,15 @@ func (m *FuncLM) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, e
 			feed = inp[:len(inp)-1]
 		}
 		key := idsKey(feed)
+		tail := 0
+		if m.tails != nil {
+			// One feed split in two places is two questions.
+			tail = len(r.Continuation)
+			key += "/" + strconv.Itoa(tail)
+		}
 		g := byFeed[key]
 		if g == nil {
-			g = &feedGroup{feed: feed}
+			g = &feedGroup{feed: feed, tail: tail}
 			byFeed[key] = g
 			groups = append(groups, g)
 		}
@@ -154,6 +178,9 @@ func (m *FuncLM) LogLikelihood(ctx context.Context, reqs []Request) ([]Result, e
 	limit := m.BatchTokens
 	if limit <= 0 {
 		limit = 2048
+		if m.tails != nil {
+			limit = 4096
+		}
 		if m.logits != nil {
 			limit = max(1, (64<<20)/max(1, m.vocab))
 		}
@@ -199,6 +226,9 @@ func (m *FuncLM) run(groups []*feedGroup, reqs []Request, out []Result) error {
 		feeds[i] = g.feed
 	}
 	first := groups[0].reqs[0]
+	if m.tails != nil {
+		return m.runTails(groups, feeds, reqs, out)
+	}
 	if m.logprobs != nil {
 		lps, err := m.logprobs(feeds)
 		if err == nil && len(lps) != len(feeds) {
@@ -224,6 +254,35 @@ func (m *FuncLM) run(groups []*feedGroup, reqs []Request, out []Result) error {
 	for gi, g := range groups {
 		if err := m.scoreLogits(g, logits[gi], reqs, out); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// runTails makes one call of a tail scorer for groups.
+func (m *FuncLM) runTails(groups []*feedGroup, feeds [][]int, reqs []Request, out []Result) error {
+	tails := make([]int, len(groups))
+	for i, g := range groups {
+		tails[i] = g.tail
+	}
+	lps, greedy, err := m.tails(feeds, tails)
+	if err == nil && (len(lps) != len(feeds) || len(greedy) != len(feeds)) {
+		err = fmt.Errorf("eval: forward pass answered %d of %d sequences", min(len(lps), len(greedy)), len(feeds))
+	}
+	if err != nil {
+		return fmt.Errorf("request %d: %w", groups[0].reqs[0], err)
+	}
+	for gi, g := range groups {
+		if len(lps[gi]) != g.tail || len(greedy[gi]) != g.tail {
+			return fmt.Errorf("request %d: eval: forward pass gave %d log-probs for a continuation of %d tokens", g.reqs[0], len(lps[gi]), g.tail)
+		}
+		res := Result{Tokens: g.tail, IsGreedy: true}
+		for j, v := range lps[gi] {
+			res.LogLikelihood += v
+			res.IsGreedy = res.IsGreedy && greedy[gi][j]
+		}
+		for _, i := range g.reqs {
+			out[i] = res
 		}
 	}
 	return nil

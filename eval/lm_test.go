@@ -207,3 +207,60 @@ func TestBatchedForms(t *testing.T) {
 		}
 	}
 }
+
+// A tail scorer gets context+continuation and the continuation's length,
+// also when one feed is split in two places, and gives the results
+// FromLogits computes from the same table, in calls of at most
+// BatchTokens ids.
+func TestFromTailScores(t *testing.T) {
+	m := &tableLogits{}
+	reqs := []Request{{[]int{0, 1}, []int{2}}, {[]int{0}, []int{1, 2}}, {[]int{0, 1}, []int{1}}, {[]int{2, 2, 2, 2, 2, 2, 2, 2, 0}, []int{1, 1}}}
+	for i := 0; i < 12; i++ {
+		reqs = append(reqs, Request{[]int{i % 3, (i + 1) % 3}, []int{(i * 2) % 3, i % 2}})
+	}
+	want, err := FromLogits(m.logits, 3, 8).LogLikelihood(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls [][]int
+	tails := func(seqs [][]int, tails []int) ([][]float64, [][]bool, error) {
+		n := 0
+		lps, greedy := make([][]float64, len(seqs)), make([][]bool, len(seqs))
+		for s, ids := range seqs {
+			n += len(ids)
+			for k := len(ids) - tails[s]; k < len(ids); k++ {
+				row := bigramTable[ids[k-1]]
+				best := 0
+				for j, p := range row {
+					if p > row[best] {
+						best = j
+					}
+				}
+				lps[s] = append(lps[s], math.Log(row[ids[k]]))
+				greedy[s] = append(greedy[s], best == ids[k])
+			}
+		}
+		calls = append(calls, []int{len(seqs), n})
+		return lps, greedy, nil
+	}
+	lm := FromTailScores(tails, 8)
+	lm.BatchTokens = 10
+	got, err := lm.LogLikelihood(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range reqs {
+		if math.Abs(got[i].LogLikelihood-want[i].LogLikelihood) > 1e-6 || got[i].IsGreedy != want[i].IsGreedy || got[i].Tokens != want[i].Tokens {
+			t.Errorf("request %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, c := range calls {
+		if c[1] > 10 && c[0] > 1 {
+			t.Errorf("call of %d sequences, %d ids", c[0], c[1])
+		}
+	}
+	bad := func([][]int, []int) ([][]float64, [][]bool, error) { return [][]float64{{0}}, nil, nil }
+	if _, err := FromTailScores(bad, 8).LogLikelihood(context.Background(), reqs[:1]); err == nil {
+		t.Error("a scorer without greedy flags: no error")
+	}
+}

@@ -365,11 +365,10 @@ type Answer struct {
 	Text   string `json:"text"`
 }
 
-// StopIDs are the ids generation stops on for an expert, chosen as
-// transformers' generate() chooses them (see tokenizer.StopIDsFor): its
-// generation_config.json's eos_token_id, else its model's config.json's,
-// else its tokenizer's eos_token.
-func (e *Expert) StopIDs() []int { return e.Tok.StopIDsFor(e.Model.EOS()) }
+// StopIDs are the ids generation stops on for an expert, as gomerge chat
+// chooses them (tokenizer.AnyStopIDsFor): every EOS id of its
+// generation_config.json, its model's config.json and its tokenizer.
+func (e *Expert) StopIDs() []int { return e.Tok.AnyStopIDsFor(e.Model.EOS()) }
 
 // Generate routes the conversation (RouteMessages), renders it with the
 // chosen expert's chat template and generation prompt, and generates the

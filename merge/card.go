@@ -53,10 +53,27 @@ func modelCard(plan *Plan, title string, seed uint64, fixes []string) string {
 		}
 		fmt.Fprintf(&b, "* %s\n", modelLink(sm))
 	}
+	var made, wrong []string
+	for _, f := range fixes {
+		if strings.Contains(f, " -> ") {
+			made = append(made, f)
+		} else {
+			wrong = append(wrong, f)
+		}
+	}
 	if len(fixes) > 0 {
-		b.WriteString("\n### Special Tokens\n\ngomerge made the special-token ids of config.json and generation_config.json " +
+		b.WriteString("\n### Special Tokens\n")
+	}
+	if len(made) > 0 {
+		b.WriteString("\ngomerge made the special-token ids of config.json and generation_config.json " +
 			"agree with the tokenizer and chat template, so that generation stops at the end of a turn:\n\n")
-		for _, f := range fixes {
+		for _, f := range made {
+			fmt.Fprintf(&b, "* %s\n", f)
+		}
+	}
+	if len(wrong) > 0 {
+		b.WriteString("\n**Warning:** the special tokens of this model are inconsistent (`gomerge doctor` reports it):\n\n")
+		for _, f := range wrong {
 			fmt.Fprintf(&b, "* %s\n", f)
 		}
 	}

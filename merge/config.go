@@ -81,7 +81,8 @@ type Config struct {
 	// Tokenizer is the tokenizer: block, nil when absent.
 	Tokenizer *TokenizerConfig
 	// ChatTemplate is "auto", a built-in template name or a literal Jinja
-	// template ("" = unset).
+	// template ("" = unset). "auto" is the inputs' most common template
+	// among those whose special tokens the written vocabulary has.
 	ChatTemplate    string
 	ChatTemplatePos Pos
 	// Name is the optional name: of a stage of a multi-stage config.

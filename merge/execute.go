@@ -94,6 +94,11 @@ type Options struct {
 	// Logger receives warnings and progress lines; nil discards them (the
 	// CLI logs warnings to stderr).
 	Logger *slog.Logger
+	// Backend runs the task-vector methods' arithmetic (linear,
+	// task_arithmetic, ties, dare_ties, dare_linear: task vectors, DARE
+	// masks, magnitude pruning, sums and sign consensus) piece by piece;
+	// nil means tensor.CPU. Every backend gives the CPU's bytes.
+	Backend tensor.Backend
 	// Progress, when set, is called after each tensor with the output
 	// bytes written so far and the total (the CLI draws its bar from it).
 	Progress func(done, total int64)
@@ -286,11 +291,12 @@ var chunkElements int64 = 1 << 18
 // chunk returns the number of elements the task is processed in at a time,
 // and whether the inputs are held whole in their stored form meanwhile:
 // pieces of chunkElements for element-wise merges (read piece by piece)
-// and for methods with an Analyze pass (inputs held, read once) when no
-// input needs cropping; otherwise the whole tensor.
+// and for methods with an Analyze pass (inputs held, read once; rounded to
+// whole PieceUnits) when no input needs cropping; otherwise the whole
+// tensor.
 func chunk(m *Method, t *Task) (c int64, hold bool) {
 	n := t.NumElements()
-	ts := &Tensors{Global: t.Global}
+	ts := &Tensors{Shape: t.Shape, Global: t.Global}
 	for _, in := range t.Inputs {
 		if !slices.Equal(in.Tensor.Shape, t.Shape) {
 			return n, false
@@ -301,7 +307,13 @@ func chunk(m *Method, t *Task) (c int64, hold bool) {
 	case m.Elementwise != nil && m.Elementwise(ts):
 		return min(n, chunkElements), false
 	case m.Analyze != nil && (m.CanAnalyze == nil || m.CanAnalyze(ts)):
-		return min(n, chunkElements), true
+		c := chunkElements
+		if m.PieceUnit != nil {
+			if u := m.PieceUnit(ts); u > 0 {
+				c = max(1, c/u) * u
+			}
+		}
+		return min(n, c), true
 	}
 	return n, false
 }
@@ -388,7 +400,8 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	workers := ex.workersFor(pieces)
 	tmpl := Tensors{ctx: ctx, Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
 		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.seed(), t.Name), Pieces: max(pieces, 1), Workers: workers,
-		outRounds: t.Out == t.Work && (t.Work == tensor.BF16 || t.Work == tensor.F16 || t.Work == tensor.F32)}
+		outRounds: t.Out == t.Work && (t.Work == tensor.BF16 || t.Work == tensor.F16 || t.Work == tensor.F32),
+		backend:   ex.opt.Backend}
 	for _, in := range t.Inputs {
 		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
 	}
@@ -471,7 +484,10 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			w.ts.Inputs[i].Data = data
 		}
 		if m.TaskVectors {
-			toTaskVectors(&w.ts, func(i int) bool { return src[i].delta || subtract[i] && src[i].data != nil && src[t.Base].data != nil })
+			err := toTaskVectors(&w.ts, func(i int) bool { return src[i].delta || subtract[i] && src[i].data != nil && src[t.Base].data != nil })
+			if err != nil {
+				return 0, 0, err
+			}
 		}
 		w.ts.Offset, w.ts.Piece = off, p
 		return off, k, nil
@@ -641,7 +657,9 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 			ts.Inputs[i].Data = data
 		}
 		if ex.plan.Method.TaskVectors {
-			toTaskVectors(ts, nil)
+			if err := toTaskVectors(ts, nil); err != nil {
+				return err
+			}
 		}
 		ts.Sample = int(stride)
 		return nil

@@ -48,6 +48,16 @@ type ExtractOptions struct {
 	Hub *hub.Client
 	// Threads bounds the decompositions running at once; <= 0 means 1.
 	Threads int
+	// Exact computes every module's full thin SVD. By default a module
+	// whose rank is at most 256 and small against its shape is decomposed
+	// by a randomized range finder (Halko, Martinsson and Tropp), which is
+	// much faster and, in singular values, as good to a fraction of a
+	// percent on fine-tune deltas (see randomizedSVD).
+	Exact bool
+	// Seed seeds the randomized decompositions: each module's sketch is
+	// drawn from (Seed, module name), so a seed gives the same bytes
+	// whatever Threads is.
+	Seed uint64
 	// Invocation is the command line, for the adapter's model card.
 	Invocation string
 	// Overwrite lets the output replace an existing directory that
@@ -147,7 +157,7 @@ func ExtractLoRA(ctx context.Context, out string, opt ExtractOptions) (*ExtractR
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			return decompose(m, base, ft, opt)
+			return decompose(gctx, m, base, ft, opt)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -291,7 +301,7 @@ func vocabRows(m *SourceModel, list []extractEntry) int64 {
 }
 
 // decompose computes a module's truncated SVD factors.
-func decompose(m *extractModule, base, ft *SourceModel, opt ExtractOptions) error {
+func decompose(ctx context.Context, m *extractModule, base, ft *SourceModel, opt ExtractOptions) error {
 	bw, err := readFloat64(base, m.weight.Name)
 	if err != nil {
 		return err
@@ -313,11 +323,10 @@ func decompose(m *extractModule, base, ft *SourceModel, opt ExtractOptions) erro
 	if m.transpose {
 		d = delta.T()
 	}
-	var svd mat.SVD
-	if !svd.Factorize(d, mat.SVDThin) {
-		return fmt.Errorf("extract-lora: %s: SVD did not converge", m.weight.Name)
+	u, v, s, err := truncatedSVD(ctx, d, opt.MaxRank, !opt.Exact, tensorSeed(opt.Seed, m.weight.Name))
+	if err != nil {
+		return fmt.Errorf("extract-lora: %s: %w", m.weight.Name, err)
 	}
-	s := svd.Values(nil)
 	r := min(opt.MaxRank, len(s))
 	if opt.SVEpsilon > 0 {
 		n := 0
@@ -328,9 +337,6 @@ func decompose(m *extractModule, base, ft *SourceModel, opt ExtractOptions) erro
 		}
 		r = min(r, n)
 	}
-	var u, v mat.Dense
-	svd.UTo(&u)
-	svd.VTo(&v)
 	ur, _ := u.Dims()
 	vr, _ := v.Dims()
 	// A = scaleA·Vᵀ[:r] ([r, vr]), B = U[:, :r]·scaleB ([ur, r]).
@@ -350,6 +356,25 @@ func decompose(m *extractModule, base, ft *SourceModel, opt ExtractOptions) erro
 	}
 	m.rank = r
 	return nil
+}
+
+// truncatedSVD returns singular values of d in decreasing order, at
+// least min(r, rank) of them, with their left (u) and right (v) singular
+// vectors as columns: by randomizedSVD when randomized is set and
+// useRandomized allows, else the exact thin SVD.
+func truncatedSVD(ctx context.Context, d mat.Matrix, r int, randomized bool, seed uint64) (u, v *mat.Dense, s []float64, err error) {
+	rows, cols := d.Dims()
+	if randomized && useRandomized(rows, cols, r) {
+		return randomizedSVD(ctx, d, r, seed)
+	}
+	var svd mat.SVD
+	if !svd.Factorize(d, mat.SVDThin) {
+		return nil, nil, nil, fmt.Errorf("SVD did not converge")
+	}
+	u, v = &mat.Dense{}, &mat.Dense{}
+	svd.UTo(u)
+	svd.VTo(v)
+	return u, v, svd.Values(nil), nil
 }
 
 func readFloat64(m *SourceModel, name string) ([]float64, error) {

@@ -71,6 +71,11 @@ type Method struct {
 	// CanAnalyze, when set, says whether Analyze can stream this tensor
 	// with its parameters; nil means always.
 	CanAnalyze func(t *Tensors) bool
+	// PieceUnit, when set, returns the number of elements (a row, say) that
+	// Analyze and Merge need whole in one piece, or 0 for none: the pieces
+	// of a streamed tensor are then whole multiples of it, one unit at
+	// least. t holds the shape and the parameters, not the data.
+	PieceUnit func(t *Tensors) int64
 	// PlanTask, when set, checks or adjusts one planned output tensor
 	// before any weight is read; skip leaves the tensor out.
 	PlanTask func(c *TaskContext) (skip bool, err error)
@@ -183,6 +188,9 @@ type Tensors struct {
 	// outRounds is set when the executor encodes the result in the working
 	// dtype, which rounds it: a method's last rounding is then redundant.
 	outRounds bool
+	// backend runs the coarse arithmetic of the task-vector methods; nil
+	// means tensor.CPU.
+	backend tensor.Backend
 	// alloc hands out scratch buffers that live until the tensor is
 	// written; nil means plain allocation.
 	alloc func(n int) []float32
@@ -239,16 +247,27 @@ type Input struct {
 
 // toTaskVectors replaces the Data of every input but the base by its task
 // vector, round(X_i − B), in place; skip lists inputs already converted.
-func toTaskVectors(t *Tensors, skip func(i int) bool) {
+func toTaskVectors(t *Tensors, skip func(i int) bool) error {
 	if t.Base < 0 {
-		return
+		return nil
 	}
 	base := t.Inputs[t.Base].Data
 	for i, in := range t.Inputs {
 		if i != t.Base && (skip == nil || !skip(i)) {
-			tensor.SubRound(t.Work, in.Data, in.Data, base)
+			if err := t.be().SubRound(t.Work, in.Data, in.Data, base); err != nil {
+				return fmt.Errorf("task vector of %s for %s: %w", in.Model, t.Name, err)
+			}
 		}
 	}
+	return nil
+}
+
+// be returns the backend that runs the tensor's coarse arithmetic.
+func (t *Tensors) be() tensor.Backend {
+	if t.backend == nil {
+		return tensor.CPU
+	}
+	return t.backend
 }
 
 // round rounds x to the working dtype in place.

@@ -38,6 +38,8 @@ var DELLA = &Method{
 	TaskVectors: true,
 	PlanTask:    planDella,
 	Elementwise: denseOnly,
+	Analyze:     analyzeDella,
+	PieceUnit:   dellaUnit,
 }
 
 // DELLALinear is mergekit's "della_linear" ("Linear DELLA",
@@ -58,6 +60,8 @@ var DELLALinear = &Method{
 	TaskVectors: true,
 	PlanTask:    planDella,
 	Elementwise: denseOnly,
+	Analyze:     analyzeDella,
+	PieceUnit:   dellaUnit,
 }
 
 func init() {

@@ -3,6 +3,7 @@ package merge
 import (
 	"errors"
 	"math"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -191,16 +192,20 @@ func TestSparsifyDellaParallel(t *testing.T) {
 }
 
 // TestRankerMatchesStableSort compares the radix ranks with a stable sort
-// by magnitude, with heavy ties, negative zeros, NaNs and inner strides.
+// by magnitude, with heavy ties, negative zeros, NaNs, bfloat16 values and
+// inner strides.
 func TestRankerMatchesStableSort(t *testing.T) {
 	r := newRandomSource(11, "ranks")
 	var rk ranker
 	for _, c := range []int{1, 2, 3, 17, 300} {
 		for _, inner := range []int{1, 3} {
-			for _, distinct := range []uint32{2, 50, 1 << 31} {
+			for _, distinct := range []uint32{2, 50, 1 << 31, 1<<15 + 1} {
 				x := make([]float32, c*inner)
 				for j := range x {
 					x[j] = math.Float32frombits(r.uint32() % distinct)
+					if distinct == 1<<15+1 { // bfloat16 values: no low bits
+						x[j] = math.Float32frombits(r.uint32() % distinct << 16)
+					}
 					if r.uint32()%3 == 0 {
 						x[j] = -x[j]
 					}
@@ -223,5 +228,130 @@ func TestRankerMatchesStableSort(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDellaStreamedMatchesWhole drives DELLA's Analysis over pieces of
+// whole rows, as the executor does, and checks its masks and rescaled
+// values against sparsifyDella on the whole tensor: bit for bit without
+// rescale; with it the same masks, and the factor (from piece sums added
+// in order) within one unit in the last place of the working dtype.
+func TestDellaStreamedMatchesWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		shape     []int64
+		work      tensor.DType
+		rowsPiece int
+		rescale   float64
+	}{
+		{"matrix f32", []int64{37, 50}, tensor.F32, 4, 0},
+		{"matrix f32 rescale", []int64{37, 50}, tensor.F32, 4, 1},
+		{"matrix bf16 rescale", []int64{40, 300}, tensor.BF16, 7, 1},
+		{"3-d f32", []int64{6, 10, 7}, tensor.F32, 1, 0},
+		{"3-d f16 rescale", []int64{6, 10, 7}, tensor.F16, 5, 1},
+		{"vector", []int64{90}, tensor.F32, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := int(numElements(tc.shape))
+			r := newRandomSource(3, "data")
+			x := make([]float32, n)
+			for j := range x {
+				x[j] = tensor.RoundScalar(tc.work, float32(int32(r.uint32()))/(1<<31))
+			}
+			mk := func() *Tensors {
+				return &Tensors{Name: "x", Shape: tc.shape, Work: tc.work, Seed: 9, Base: 0,
+					Global: map[string]float64{"rescale": tc.rescale},
+					Inputs: []Input{{Model: "base"}, {Model: "m", Params: map[string]float64{"density": 0.4, "epsilon": 0.2}},
+						{Model: "dense", Params: map[string]float64{"density": 1}}, {Model: "empty", Params: map[string]float64{"density": 0}}}}
+			}
+			whole := slices.Clone(x)
+			if err := sparsifyDella(mk(), 1, whole); err != nil {
+				t.Fatal(err)
+			}
+			unit := int(dellaUnit(mk()))
+			c := tc.rowsPiece * unit
+			ts := mk()
+			ts.Pieces, ts.Workers = (n+c-1)/c, 1
+			an, err := analyzeDella(ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts.State = an
+			piece := func(p int) (lo, hi int) { return p * c, min(n, (p+1)*c) }
+			for p := range ts.Pieces {
+				lo, hi := piece(p)
+				ts.Piece, ts.Offset = p, int64(lo)
+				ts.Inputs[1].Data = slices.Clone(x[lo:hi])
+				if err := an.Piece(ts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := an.EndPass(0); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float32, 0, n)
+			for p := range ts.Pieces {
+				lo, hi := piece(p)
+				ts.Piece, ts.Offset = p, int64(lo)
+				for _, i := range []int{1, 2, 3} {
+					d := slices.Clone(x[lo:hi])
+					if err := sparsifyDella(ts, i, d); err != nil {
+						t.Fatal(err)
+					}
+					switch i {
+					case 1:
+						got = append(got, d...)
+					case 2:
+						if !slices.Equal(d, x[lo:hi]) {
+							t.Fatal("density 1 changed the piece")
+						}
+					case 3:
+						if slices.ContainsFunc(d, func(v float32) bool { return v != 0 }) {
+							t.Fatal("density 0 kept an element")
+						}
+					}
+				}
+			}
+			for j := range whole {
+				if (got[j] == 0) != (whole[j] == 0) {
+					t.Fatalf("element %d: streamed %v, whole %v: the masks differ", j, got[j], whole[j])
+				}
+				if tc.rescale == 0 && got[j] != whole[j] {
+					t.Fatalf("element %d: streamed %v, whole %v", j, got[j], whole[j])
+				}
+				if d := math.Abs(float64(got[j] - whole[j])); d > math.Abs(float64(whole[j]))/100 {
+					t.Fatalf("element %d: streamed %v, whole %v", j, got[j], whole[j])
+				}
+			}
+		})
+	}
+}
+
+// TestRowStreamedThreads checks that the methods streamed in pieces of
+// whole rows give the same bytes for every thread count: DELLA (masks
+// drawn per piece) and filter_wise model_stock (coefficients per row), on
+// matrices cut into many pieces.
+func TestRowStreamedThreads(t *testing.T) {
+	dir := tinyModels(t)
+	defer func(n int64) { chunkElements = n }(chunkElements)
+	chunkElements = 1000
+	for _, yml := range []string{
+		"merge_method: della\nbase_model: base\ndtype: bfloat16\nmodels:\n" +
+			"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3, epsilon: 0.2}\n" +
+			"  - model: ft2\n    parameters: {weight: 0.4, density: 0.7}\n",
+		"merge_method: della_linear\nbase_model: base\nmodels:\n" +
+			"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3}\n" +
+			"  - model: ft2\n    parameters: {weight: 0.4, density: 0.5}\n",
+		"merge_method: model_stock\nbase_model: base\nparameters: {filter_wise: true}\nmodels: [{model: ft1}, {model: ft2}]\n",
+	} {
+		var outs []string
+		for _, threads := range []int{1, 3} {
+			out := filepath.Join(t.TempDir(), "out")
+			if _, err := runYAML(t, dir, yml, out, Options{Threads: threads, Seed: new(uint64(4))}); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out)
+		}
+		sameTensors(t, outs[0], outs[1])
 	}
 }

@@ -101,27 +101,60 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			if err := sparsify(t, i, d); err != nil {
 				return err
 			}
-			w := t.w(i, "weight")
-			if consensus {
-				scaleRound(t.Work, d, w)
-			} // else sumDeltas weighs them as it adds
 			deltas = append(deltas, d)
-			weights = append(weights, w)
+			weights = append(weights, t.w(i, "weight"))
 		}
 		if len(deltas) == 0 {
 			copy(out, base)
 			return nil
 		}
-		if consensus {
-			signConsensus(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
-		} else {
-			sumDeltas(t.Work, out, deltas, weights, t.Global["normalize"] != 0)
+		normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
+		if be := t.be(); be != tensor.CPU {
+			// Another backend (a GPU) takes whole pieces.
+			var err error
+			if consensus {
+				err = t.be().SignConsensus(t.Work, out, deltas, weights, normalize)
+			} else {
+				err = sumDeltas(t.be(), t.Work, out, deltas, weights, normalize)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.Name, err)
+			}
+			if lambda != 1 {
+				scaleRound(t.Work, out, lambda)
+			}
+			tensor.Add(out, base)
+			t.roundOut(out)
+			return nil
 		}
-		if l := float32(t.Global["lambda"]); l != 1 {
-			scaleRound(t.Work, out, l)
-		}
-		tensor.Add(out, base)
-		t.roundOut(out)
+		// The steps after pruning, block by block: each block's weighted
+		// task vectors, their sum and the result stay in the L1 cache from
+		// one kernel to the next. Every step is element-wise, so the
+		// blocks give the bytes of whole passes.
+		parallelBlocks(len(out), func(lo, hi int) {
+			var div [consensusBlock]float32
+			blk := make([][]float32, len(deltas))
+			for ; lo < hi; lo += consensusBlock {
+				end := min(hi, lo+consensusBlock)
+				o := out[lo:end]
+				for i, d := range deltas {
+					blk[i] = d[lo:end]
+				}
+				if consensus {
+					for i, d := range blk {
+						scaleRound(t.Work, d, weights[i])
+					}
+					consensusBlockRange(t.Work, o, div[:end-lo], blk, weights, normalize)
+				} else {
+					sumDeltasCPU(t.Work, o, blk, weights, normalize) // weighs them as it adds
+				}
+				if lambda != 1 {
+					scaleRound(t.Work, o, lambda)
+				}
+				tensor.Add(o, base[lo:end])
+				t.roundOut(o)
+			}
+		})
 		return nil
 	}
 }
@@ -131,8 +164,24 @@ func scaleRound(work tensor.DType, x []float32, a float32) {
 }
 
 // sumDeltas writes Σ Ŵ_i = Σ round(w_i·δ_i), divided by Σ w_i when
-// normalize, into out; deltas are not weighted yet.
-func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
+// normalize (by 1 when that sum rounds below 1e-8), into out; deltas are
+// not weighted yet.
+func sumDeltas(be tensor.Backend, work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) error {
+	var wsum float32
+	for _, w := range weights {
+		wsum += w
+	}
+	div := tensor.RoundScalar(work, wsum)
+	if math.Abs(float64(div)) < 1e-8 {
+		div = 1
+	}
+	return be.WeightedSum(work, out, deltas, weights, normalize, div)
+}
+
+// sumDeltasCPU writes Σ Ŵ_i = Σ round(w_i·δ_i), divided by Σ w_i when
+// normalize, into out on the CPU; deltas are not weighted yet. It gives
+// the bytes of tensor.CPU's WeightedSum on a block.
+func sumDeltasCPU(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
 	clear(out)
 	var wsum float32
 	for i, d := range deltas {
@@ -150,27 +199,20 @@ func sumDeltas(work tensor.DType, out []float32, deltas [][]float32, weights []f
 	tensor.DivScalarRound(work, out, div)
 }
 
-// signConsensus writes the TIES disjoint merge of the weighted deltas into
-// out: per element, the entries whose sign agrees with the sign of the sum
-// are added, and divided by the sum of their weights when normalize.
-func signConsensus(work tensor.DType, out []float32, deltas [][]float32, weights []float32, normalize bool) {
-	parallelBlocks(len(out), func(lo, hi int) {
-		var divBuf [consensusBlock]float32
-		for ; lo < hi; lo += consensusBlock {
-			end := min(hi, lo+consensusBlock)
-			consensusBlockRange(work, out[lo:end], divBuf[:end-lo], deltas, weights, lo, normalize)
-		}
-	})
-}
-
+// consensusBlock is the block the steps after pruning run in.
 const consensusBlock = 2048
 
-func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, lo int, normalize bool) {
+// consensusBlockRange writes the TIES disjoint merge of the weighted
+// deltas (blocks of at most consensusBlock elements) into out: per
+// element, the entries whose sign agrees with the sign of the sum are
+// added, and divided by the sum of their weights when normalize. div is
+// scratch of len(out).
+func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, normalize bool) {
 	n := len(out)
 	sign := out // the sum's sign is computed in out, then out is reused for the mixed sum
 	clear(sign)
 	for _, d := range deltas {
-		tensor.Add(sign, d[lo:lo+n])
+		tensor.Add(sign, d)
 	}
 	tensor.Round(work, sign)
 	clear(div)
@@ -179,12 +221,12 @@ func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float
 	for i, d := range deltas {
 		// d counts where it is non-zero and has the elected sign (a sum
 		// ≥ 0 elects +).
-		tensor.AddAgreeing(m, div[:n], d[lo:lo+n], sign[:n], weights[i])
+		tensor.AddAgreeing(m, div, d, sign, weights[i])
 	}
 	tensor.Round(work, m)
 	if normalize {
 		tensor.Round(work, div)
-		tensor.DivNonZeroRound(work, m, div[:n])
+		tensor.DivNonZeroRound(work, m, div)
 	}
 	copy(out, m)
 }
@@ -205,28 +247,6 @@ func parallelUnits(n, size int, fn func(lo, hi int)) {
 		go func() {
 			defer wg.Done()
 			fn(lo, min(n, lo+step))
-		}()
-	}
-	wg.Wait()
-}
-
-// parallelBlocks runs fn over [0, n) split into contiguous ranges, one per
-// CPU, when n is large enough to pay for the goroutines. fn must treat
-// elements independently, so the split never changes results.
-func parallelBlocks(n int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 1<<18 || workers < 2 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	step := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += step {
-		hi := min(n, lo+step)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
 		}()
 	}
 	wg.Wait()
@@ -263,8 +283,33 @@ func normRound(work tensor.DType, x []float32) float32 {
 // roundTo is tensor.RoundScalar with the float32 case inlined, so that the
 // methods' per-element rounding costs nothing when it has nothing to do.
 func roundTo(work tensor.DType, v float32) float32 {
-	if work == tensor.F32 {
+	switch work {
+	case tensor.F32:
 		return float32(v) // an explicit conversion: no fused multiply-add across it
+	case tensor.BF16:
+		return tensor.RoundBF16(v)
 	}
 	return tensor.RoundScalar(work, v)
+}
+
+// parallelBlocks runs fn over [0, n) split into contiguous ranges, one per
+// CPU, when n is large enough to pay for the goroutines. fn must treat
+// elements independently, so the split never changes results.
+func parallelBlocks(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 1<<18 || workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += step {
+		hi := min(n, lo+step)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
 }

@@ -1,6 +1,10 @@
 package merge
 
-import "github.com/gomerge/gomerge/tensor"
+import (
+	"fmt"
+
+	"github.com/gomerge/gomerge/tensor"
+)
 
 // Linear is mergekit's "linear" method, a weighted average of the inputs
 // (Wortsman et al., "Model soups", arXiv:2203.05482):
@@ -41,23 +45,17 @@ func linearWeightSum(t *Task) []int {
 func init() { Register(Linear) }
 
 func mergeLinear(t *Tensors, out []float32) error {
-	clear(out)
+	xs := make([][]float32, len(t.Inputs))
+	ws := make([]float32, len(t.Inputs))
 	var wsum float32
 	for i, in := range t.Inputs {
-		w := t.w(i, "weight")
-		wsum += w
-		axpyRound(t.Work, out, w, in.Data)
+		ws[i] = t.w(i, "weight")
+		wsum += ws[i]
+		xs[i] = in.Data
 	}
-	t.round(out)
-	if t.Global["normalize"] != 0 {
-		div := tensor.RoundScalar(t.Work, wsum)
-		tensor.DivScalarRound(t.Work, out, div)
+	normalize := t.Global["normalize"] != 0
+	if err := t.be().WeightedSum(t.Work, out, xs, ws, normalize, tensor.RoundScalar(t.Work, wsum)); err != nil {
+		return fmt.Errorf("linear merge of %s: %w", t.Name, err)
 	}
 	return nil
-}
-
-// axpyRound adds round(w·x[j]) to acc[j]: a product rounded to the working
-// dtype, accumulated in float32 like torch's sum over a stacked dimension.
-func axpyRound(work tensor.DType, acc []float32, w float32, x []float32) {
-	tensor.AxpyRound(work, acc, w, x)
 }

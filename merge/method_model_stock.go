@@ -22,17 +22,17 @@ import (
 // the base has is returned as is; fewer than three inputs is an error
 // (the planner drops optional tensors in that case).
 var ModelStock = &Method{
-	Name:       "model_stock",
-	Pretty:     "Model Stock",
-	URL:        "https://arxiv.org/abs/2403.19522",
-	Base:       BaseRequired,
-	Global:     []Param{{Name: "filter_wise", Default: 0}},
-	MinInputs:  1,
-	EmbedRule:  EmbedCommon,
-	Merge:      mergeModelStock,
-	PlanTask:   planModelStock,
-	Analyze:    analyzeModelStock,
-	CanAnalyze: canAnalyzeModelStock,
+	Name:      "model_stock",
+	Pretty:    "Model Stock",
+	URL:       "https://arxiv.org/abs/2403.19522",
+	Base:      BaseRequired,
+	Global:    []Param{{Name: "filter_wise", Default: 0}},
+	MinInputs: 1,
+	EmbedRule: EmbedCommon,
+	Merge:     mergeModelStock,
+	PlanTask:  planModelStock,
+	Analyze:   analyzeModelStock,
+	PieceUnit: stockUnit,
 }
 
 // planModelStock leaves out an optional tensor that fewer than three
@@ -68,8 +68,15 @@ func blockStats(work tensor.DType, offsets [][]float32, a, b int) stockStats {
 		for k := i + 1; k < len(offsets); k++ {
 			var s float64
 			x, y := offsets[i][a:b], offsets[k][a:b]
-			for j := range x {
-				s += float64(roundTo(work, x[j]*y[j]))
+			y = y[:len(x)]
+			if work == tensor.BF16 { // inlined rounding
+				for j := range x {
+					s += float64(tensor.RoundBF16(x[j] * y[j]))
+				}
+			} else {
+				for j := range x {
+					s += float64(roundTo(work, x[j]*y[j]))
+				}
 			}
 			st.dots = append(st.dots, s)
 		}
@@ -125,40 +132,79 @@ func stockMean(t *Tensors, out []float32, ws [][]float32) {
 	tensor.DivScalarRound(t.Work, out, float32(len(ws)))
 }
 
-// stockBlend writes ratio·out + keep·base, each product rounded, into out.
+// stockBlend writes ratio·out + keep·base, each product and the sum
+// rounded, into out.
 func stockBlend(work tensor.DType, out, base []float32, ratio, keep float32) {
-	for j := range out {
-		out[j] = roundTo(work, roundTo(work, ratio*out[j])+roundTo(work, keep*base[j]))
-	}
+	tensor.ScaleRound(work, out, ratio)
+	tensor.AxpyRound(work, out, keep, base)
+	tensor.Round(work, out)
 }
 
-// stockAnalysis streams model_stock (not filter_wise): each piece's sums
-// are one block of the single row.
+// stockAnalysis streams model_stock. Whole-tensor: each piece's sums are
+// one block of the single row, and EndPass turns them into one pair of
+// coefficients. filter_wise: pieces hold whole rows (stockUnit), and each
+// piece works out the coefficients of its rows.
 type stockAnalysis struct {
 	blocks      []stockStats
 	work        tensor.DType
 	models      int
 	ratio, keep float32
+	// cols is the row length with filter_wise, else 0; rows holds each
+	// row's (ratio, keep).
+	cols int
+	rows [][2]float32
 }
 
 func analyzeModelStock(t *Tensors) (Analysis, error) {
-	return &stockAnalysis{blocks: make([]stockStats, t.Pieces), work: t.Work, models: len(t.Inputs) - 1}, nil
+	a := &stockAnalysis{work: t.Work, models: len(t.Inputs) - 1}
+	if cols := stockUnit(t); cols > 0 {
+		n := numElements(t.Shape)
+		a.cols, a.rows = int(cols), make([][2]float32, (n+cols-1)/cols)
+		return a, nil
+	}
+	a.blocks = make([]stockStats, t.Pieces)
+	return a, nil
 }
 
-// canAnalyzeModelStock streams the whole-tensor form only.
-func canAnalyzeModelStock(t *Tensors) bool { return t.Global["filter_wise"] == 0 }
+// stockUnit is model_stock's PieceUnit: with filter_wise a row (a vector
+// along the last dimension), else none.
+func stockUnit(t *Tensors) int64 {
+	if t.Global["filter_wise"] == 0 || len(t.Shape) == 0 || numElements(t.Shape) == 0 {
+		return 0
+	}
+	return t.Shape[len(t.Shape)-1]
+}
 
 func (a *stockAnalysis) Piece(t *Tensors) error {
 	base, offsets, err := stockOffsets(t)
 	if err != nil || base == nil {
 		return err
 	}
-	a.blocks[t.Piece] = blockStats(t.Work, offsets, 0, len(base))
+	if a.cols == 0 {
+		a.blocks[t.Piece] = blockStats(t.Work, offsets, 0, len(base))
+		return nil
+	}
+	first := int(t.Offset) / a.cols
+	for r := 0; r*a.cols < len(base); r++ {
+		ratio, keep := stockRow(t.Work, offsets, r*a.cols, min(len(base), (r+1)*a.cols))
+		a.rows[first+r] = [2]float32{ratio, keep}
+	}
 	return nil
 }
 
+// stockRow returns the coefficients of the row [a, b) of the task
+// vectors, summed in blocks of stockBlock from the row's start.
+func stockRow(work tensor.DType, offsets [][]float32, a, b int) (ratio, keep float32) {
+	block := stockBlock()
+	blocks := make([]stockStats, (b-a+block-1)/block)
+	for k := range blocks {
+		blocks[k] = blockStats(work, offsets, a+k*block, min(b, a+(k+1)*block))
+	}
+	return stockCoefficients(work, blocks, len(offsets))
+}
+
 func (a *stockAnalysis) EndPass(int) (bool, error) {
-	if len(a.blocks) > 0 && a.blocks[0].squares != nil {
+	if a.cols == 0 && len(a.blocks) > 0 && a.blocks[0].squares != nil {
 		a.ratio, a.keep = stockCoefficients(a.work, a.blocks, a.models)
 	}
 	return false, nil
@@ -203,8 +249,21 @@ func mergeModelStock(t *Tensors, out []float32) error {
 	}
 	if an, ok := t.State.(*stockAnalysis); ok {
 		// A piece of a streamed tensor: the coefficients are known.
+		if t.Base < 0 {
+			return fmt.Errorf("%s: model_stock: base model tensor not found", t.Name)
+		}
 		stockMean(t, out, others(t))
-		stockBlend(t.Work, out, t.Inputs[t.Base].Data, an.ratio, an.keep)
+		base := t.Inputs[t.Base].Data
+		if an.cols == 0 {
+			stockBlend(t.Work, out, base, an.ratio, an.keep)
+			return nil
+		}
+		first := int(t.Offset) / an.cols
+		for r := 0; r*an.cols < len(out); r++ {
+			a, b := r*an.cols, min(len(out), (r+1)*an.cols)
+			c := an.rows[first+r]
+			stockBlend(t.Work, out[a:b], base[a:b], c[0], c[1])
+		}
 		return nil
 	}
 	base, offsets, err := stockOffsets(t)

@@ -45,7 +45,9 @@ func runMethod(t *testing.T, m *Method, ts *Tensors) []float32 {
 		for i := range ts.Inputs {
 			ts.Inputs[i].Data = slices.Clone(ts.Inputs[i].Data)
 		}
-		toTaskVectors(ts, nil)
+		if err := toTaskVectors(ts, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out := make([]float32, n)
 	if err := m.Merge(ts, out); err != nil {
@@ -216,7 +218,9 @@ func TestKeepTopK(t *testing.T) {
 			}
 			for _, k := range []int{1, (n + 1) / 2, n} {
 				got := slices.Clone(x)
-				keepTopK(got, k)
+				if err := keepTopK(tensor.CPU, got, k); err != nil {
+					t.Fatal(err)
+				}
 				// reference: stable sort of indices by descending magnitude
 				idx := make([]int, n)
 				for i := range idx {
@@ -268,9 +272,15 @@ func checkMerge(t *testing.T, got []float32, err error, want []float32, wantErr 
 // keeps, ties included.
 func TestStreamedPruningMatchesWhole(t *testing.T) {
 	dir := tinyModels(t)
-	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, Breadcrumbs, BreadcrumbsTIES, ModelStock} {
-		t.Run(m.Name, func(t *testing.T) {
-			yml := "merge_method: " + m.Name + "\nbase_model: base\ndtype: bfloat16\nmodels:\n" +
+	for _, c := range []struct {
+		m            *Method
+		name, global string
+	}{{TIES, "", ""}, {TaskArithmetic, "", ""}, {DARETIES, "", ""}, {DARELinear, "", ""}, {Breadcrumbs, "", ""},
+		{BreadcrumbsTIES, "", ""}, {ModelStock, "", ""}, {ModelStock, " filter_wise", "parameters: {filter_wise: true}\n"},
+		{DELLA, "", ""}, {DELLALinear, "", ""}} {
+		m := c.m
+		t.Run(m.Name+c.name, func(t *testing.T) {
+			yml := "merge_method: " + m.Name + "\nbase_model: base\ndtype: bfloat16\n" + c.global + "models:\n" +
 				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3, gamma: 0.1}\n" +
 				"  - model: ft2\n    parameters: {weight: 0.4, density: 0.7, gamma: 0.05}\n"
 			if !strings.HasPrefix(m.Name, "breadcrumbs") {

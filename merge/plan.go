@@ -206,10 +206,23 @@ func NewPlanContext(ctx context.Context, cfg *Config, opt PlanOptions) (*Plan, e
 		plan: &Plan{Config: cfg, Warnings: slices.Clone(cfg.Warnings)}}
 	steps := []func() error{p.lookupMethod, p.parseDTypes, p.openModels, p.checkModelConfigs, p.chooseArch,
 		p.buildSlices, p.buildTokenizer, p.checkParams, p.planTensors, p.finishDegenerate, p.finishLacking, p.outputConfig}
-	for _, step := range steps {
+	for i, step := range steps {
 		err := ctx.Err()
 		if err == nil {
 			err = step()
+		}
+		// steps[3:7] are checkModelConfigs .. buildTokenizer: they run
+		// after openModels (which joins the typos itself) and before
+		// checkParams.
+		if err != nil && i >= 3 && i < 7 && ctx.Err() == nil {
+			// The parameter names need only the method, the tokenizer
+			// source only the hub: report their problems with the one
+			// that stopped the plan, not on the next run.
+			errs := []error{err}
+			if i < 6 { // buildTokenizer has not run
+				errs = append(errs, p.checkTokenizerSource())
+			}
+			err = p.withTypos(errs)
 		}
 		if err != nil {
 			p.plan.Close()
@@ -313,17 +326,7 @@ func (p *planner) openModels() error {
 		}
 	}
 	if len(errs) > 0 {
-		if typos, ok := p.checkParams().(interface{ Unwrap() []error }); ok {
-			errs = append(errs, typos.Unwrap()...)
-		}
-		slices.SortStableFunc(errs, func(a, b error) int {
-			var ca, cb *ConfigError
-			if !errors.As(a, &ca) || !errors.As(b, &cb) {
-				return 0
-			}
-			return cmp.Or(cmp.Compare(ca.Pos.Line, cb.Pos.Line), cmp.Compare(ca.Pos.Column, cb.Pos.Column))
-		})
-		return errors.Join(errs...)
+		return p.withTypos(errs)
 	}
 	if p.cfg.BaseModel != nil {
 		p.plan.Donor = p.byKey[p.cfg.BaseModel.Key()]
@@ -397,6 +400,7 @@ func cfgList(names []string, n int) string {
 func (p *planner) model(r ModelRef) *SourceModel { return p.byKey[r.Key()] }
 
 func (p *planner) buildSlices() error {
+	var errs []error
 	if len(p.cfg.Models) > 0 {
 		s := &planSlice{params: Params{}, base: p.cfg.BaseModel}
 		for _, im := range p.cfg.Models {
@@ -421,8 +425,8 @@ func (p *planner) buildSlices() error {
 				if src.LayerRange != nil {
 					ps.start, ps.end = src.LayerRange[0], src.LayerRange[1]
 					if ps.end > m.Layers {
-						return p.errorf(src.Pos, "layer_range [%d, %d] of %s goes beyond its %d layers",
-							ps.start, ps.end, m.Ref.String(), m.Layers)
+						errs = append(errs, p.errorf(src.Pos, "layer_range [%d, %d] of %s goes beyond its %d layers",
+							ps.start, ps.end, m.Ref.String(), m.Layers))
 					}
 				}
 				s.sources = append(s.sources, ps)
@@ -430,16 +434,49 @@ func (p *planner) buildSlices() error {
 			p.slices = append(p.slices, s)
 		}
 	}
+	// Every slice is checked, so that one run lists every bad range.
 	for _, s := range p.slices {
 		n := s.sources[0].end - s.sources[0].start
 		for _, src := range s.sources[1:] {
 			if src.end-src.start != n {
-				return p.errorf(src.pos, "all inputs to a slice must contain the same number of layers: %s has %d, %s has %d",
-					s.sources[0].model.Ref.String(), n, src.model.Ref.String(), src.end-src.start)
+				errs = append(errs, p.errorf(src.pos, "all inputs to a slice must contain the same number of layers: %s has %d, %s has %d",
+					s.sources[0].model.Ref.String(), n, src.model.Ref.String(), src.end-src.start))
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// withTypos joins errs with the parameter-name typos (checkParams), one
+// error per problem sorted by YAML line, so that a plan stopped by a
+// missing model or a bad layer range still reports every typo.
+func (p *planner) withTypos(errs []error) error {
+	var flat []error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			flat = append(flat, j.Unwrap()...)
+		} else {
+			flat = append(flat, err)
+		}
+	}
+	if typos, ok := p.checkParams().(interface{ Unwrap() []error }); ok {
+		for _, t := range typos.Unwrap() {
+			if !slices.ContainsFunc(flat, func(e error) bool { return e.Error() == t.Error() }) {
+				flat = append(flat, t)
+			}
+		}
+	}
+	slices.SortStableFunc(flat, func(a, b error) int {
+		var ca, cb *ConfigError
+		if !errors.As(a, &ca) || !errors.As(b, &cb) {
+			return 0
+		}
+		return cmp.Or(cmp.Compare(ca.Pos.Line, cb.Pos.Line), cmp.Compare(ca.Pos.Column, cb.Pos.Column))
+	})
+	return errors.Join(flat...)
 }
 
 // unionHint suggests a tokenizer merge when vocabulary rows of an

@@ -93,6 +93,28 @@ func (r *randomSource) intN(n uint64) uint64 {
 	return hi
 }
 
+// bernoulliOn is bernoulli run by the backend be: the same mask and the
+// same stream position afterwards, whatever the backend.
+func (r *randomSource) bernoulliOn(be tensor.Backend, x []float32, bound uint64) (int, error) {
+	if be == tensor.CPU {
+		return r.bernoulli(x, bound), nil
+	}
+	first := 2 * r.ctr // the next 32-bit draw
+	if r.have {
+		first-- // the high half of draw r.ctr's word
+	}
+	kept, err := be.Bernoulli(x, r.key, first, bound)
+	if err != nil {
+		return 0, err
+	}
+	next := first + uint64(len(x))
+	r.ctr, r.have = (next+1)/2, next%2 == 1
+	if r.have {
+		r.bits = mix64(r.key + r.ctr*golden)
+	}
+	return kept, nil
+}
+
 // randomThreshold turns a keep probability into the bound a uint32 draw is
 // compared with: the element is kept when draw < bound, which happens with
 // probability bound/2³², the float32 probability to within 2⁻³². p ≤ 0
@@ -150,6 +172,29 @@ func (r *randomSource) bernoulli(x []float32, bound uint64) int {
 		keep(j, r.uint32())
 	}
 	return kept
+}
+
+// fill sets dst to the stream's next len(dst) 32-bit draws, exactly as
+// that many uint32 calls would give them, the bulk from the vector kernel.
+func (r *randomSource) fill(dst []uint32) {
+	j := 0
+	if r.have && len(dst) > 0 {
+		dst[0] = r.uint32()
+		j = 1
+	}
+	var words [512]uint64
+	for j+1 < len(dst) {
+		n := min(2*len(words), (len(dst)-j)&^1)
+		tensor.SplitMix64(words[:n/2], r.key, r.ctr)
+		r.ctr += uint64(n / 2)
+		for i, w := range words[:n/2] {
+			dst[j+2*i], dst[j+2*i+1] = uint32(w), uint32(w>>32) // low half first
+		}
+		j += n
+	}
+	if j < len(dst) {
+		dst[j] = r.uint32()
+	}
 }
 
 // randomProbability rounds a keep probability the way mergekit's

@@ -46,6 +46,7 @@ func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]
 		}
 		fixes = append(changes, warnings...)
 	}
+	fixes = append(fixes, diagnoseOutput(o.tmp, log)...)
 	if !opt.SkipModelCard {
 		if err := o.writeFile("README.md", []byte(modelCard(plan, filepath.Base(o.final), opt.seed(), fixes))); err != nil {
 			return nil, err
@@ -63,6 +64,34 @@ func writeSideFiles(plan *Plan, o *outputDir, opt Options, log *slog.Logger) ([]
 		}
 	}
 	return fixes, nil
+}
+
+// diagnoseOutput runs gomerge doctor's checks on the written side files
+// and says loudly what is still wrong: a merge whose user kept the donor's
+// special tokens (--no-align-special-tokens) or chose a template the
+// vocabulary cannot write must not come out broken in silence. Each
+// error is returned as a line for --json and the model card.
+func diagnoseOutput(dir string, log *slog.Logger) []string {
+	if !exists(filepath.Join(dir, "tokenizer_config.json")) {
+		return nil
+	}
+	rep, err := tokensurgeon.Diagnose(dir)
+	if err != nil {
+		return nil // AlignFiles already said why the files cannot be read
+	}
+	var out []string
+	for _, f := range rep.Findings {
+		if f.Severity != tokensurgeon.Error {
+			continue
+		}
+		line := "gomerge doctor: " + f.Message
+		if f.Fix != "" {
+			line += " (fix: " + f.Fix + ")"
+		}
+		log.Warn("the merged model is inconsistent: "+f.Message, "check", f.Check, "fix", f.Fix)
+		out = append(out, line)
+	}
+	return out
 }
 
 // marshalJSON writes v as transformers does: sorted keys, two-space
@@ -97,7 +126,7 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 		if err := writeBuiltTokenizer(bt, o); err != nil {
 			return err
 		}
-		return applyChatTemplate(plan, o, template)
+		return applyChatTemplate(plan, o, template, log)
 	}
 	if opt.SkipTokenizer {
 		if template != "" {
@@ -124,7 +153,7 @@ func copyTokenizer(plan *Plan, o *outputDir, opt Options, log *slog.Logger) erro
 			return fmt.Errorf("copy tokenizer file %s: %w", src, err)
 		}
 	}
-	return applyChatTemplate(plan, o, template)
+	return applyChatTemplate(plan, o, template, log)
 }
 
 // builtTokenizerFiles are the files a built tokenizer copies from the
@@ -164,16 +193,32 @@ func writeBuiltTokenizer(bt *builtTokenizer, o *outputDir) error {
 
 // applyChatTemplate sets the configured chat template, if any, in the
 // written tokenizer files.
-func applyChatTemplate(plan *Plan, o *outputDir, template string) error {
+func applyChatTemplate(plan *Plan, o *outputDir, template string, log *slog.Logger) error {
 	if template == "" {
 		return nil
 	}
 	if !exists(o.path("tokenizer_config.json")) {
 		return nil
 	}
-	text, ok, err := resolveChatTemplate(plan, template)
+	var fits func(string) bool
+	if template == "auto" {
+		if m, err := tokensurgeon.LoadModelFiles(o.tmp); err == nil && m.Tokenizer != nil {
+			fits = func(t string) bool {
+				for _, tok := range tokensurgeon.TemplateTokens(t) {
+					if _, ok := m.Vocab[tok]; !ok {
+						return false
+					}
+				}
+				return true
+			}
+		}
+	}
+	text, ok, skipped, err := resolveChatTemplate(plan, template, fits)
 	if err != nil || !ok {
 		return err
+	}
+	if skipped {
+		log.Warn("chat_template auto: the most common template writes tokens the merged vocabulary lacks; took the most common one it can write instead")
 	}
 	return setChatTemplate(o, text)
 }
@@ -207,9 +252,14 @@ func setChatTemplate(o *outputDir, text string) error {
 
 // resolveChatTemplate turns the chat_template setting into template text:
 // a built-in name, "auto" (the most common template among the inputs), or
-// the literal template. ok is false when "auto" finds none.
-func resolveChatTemplate(plan *Plan, setting string) (string, bool, error) {
+// the literal template. ok is false when "auto" finds none. With fits set,
+// "auto" takes the most common template among those fits accepts (those
+// whose special tokens the written vocabulary has), if any: the ChatML of
+// one fine-tune is no use on the base's tokenizer when another input's
+// [INST] template works.
+func resolveChatTemplate(plan *Plan, setting string, fits func(string) bool) (text string, ok, skipped bool, err error) {
 	if setting == "auto" {
+		skipped := false
 		counts := map[string]int{}
 		var order []string
 		for _, m := range plan.Models {
@@ -228,12 +278,24 @@ func resolveChatTemplate(plan *Plan, setting string) (string, bool, error) {
 				best = t
 			}
 		}
-		return best, best != "", nil
+		if fits != nil && best != "" && !fits(best) {
+			usable := ""
+			for _, t := range order {
+				if fits(t) && counts[t] > counts[usable] {
+					usable = t
+				}
+			}
+			if usable != "" {
+				best = usable
+				skipped = true
+			}
+		}
+		return best, best != "", skipped, nil
 	}
 	if t, ok := builtinTemplates[setting]; ok {
-		return t, true, nil
+		return t, true, false, nil
 	}
-	return setting, true, nil
+	return setting, true, false, nil
 }
 
 // modelChatTemplate reads a model's chat template (the "default" one of a

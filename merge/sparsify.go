@@ -30,7 +30,9 @@ func sparsifyMagnitude(t *Tensors, i int, delta []float32) error {
 	if t.Global["rescale"] != 0 {
 		orig = tensor.SumAbs(delta)
 	}
-	keepTopK(delta, k)
+	if err := keepTopK(t.be(), delta, k); err != nil {
+		return fmt.Errorf("magnitude pruning of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+	}
 	if t.Global["rescale"] != 0 {
 		rescaleL1(t.Work, delta, orig)
 	}
@@ -129,8 +131,7 @@ func sparsifyRandom(t *Tensors, i int, delta []float32) error {
 		return fmt.Errorf("density %g of %s for %s is not a probability", density, t.Inputs[i].Model, t.Name)
 	}
 	if st, ok := t.State.(*randomState); ok {
-		st.apply(t, i, delta)
-		return nil
+		return st.apply(t, i, delta)
 	}
 	work := randomWorkDType(t.Work)
 	rescale := t.Global["rescale"] != 0
@@ -139,7 +140,9 @@ func sparsifyRandom(t *Tensors, i int, delta []float32) error {
 		orig = tensor.SumAbs(delta)
 	}
 	src := newRandomSource(t.Seed, t.Inputs[i].Model)
-	src.bernoulli(delta, randomThreshold(randomProbability(t.Work, density)))
+	if _, err := src.bernoulliOn(t.be(), delta, randomThreshold(randomProbability(t.Work, density))); err != nil {
+		return fmt.Errorf("DARE mask of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+	}
 	if rescale {
 		rescaleL1(work, delta, orig)
 		tensor.Round(t.Work, delta)
@@ -495,6 +498,10 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 	if c < 2 {
 		return fmt.Errorf("%s: della ranks along dimension 1, which has size %d: the keep probabilities are NaN (mergekit fails here too)", t.Name, c)
 	}
+	if st, ok := t.State.(*dellaState); ok {
+		st.apply(t, i, delta)
+		return nil
+	}
 	work := randomWorkDType(t.Work)
 	bounds := dellaBounds(work, c, density, eps)
 	rescale := t.Global["rescale"] != 0
@@ -509,23 +516,166 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 	parallelUnits(rows, rowSize, func(lo, hi int) {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
-		rank := make([]int32, rowSize)
 		var rk ranker
-		for row := lo; row < hi; row++ {
-			x := delta[row*rowSize : (row+1)*rowSize]
-			rk.ranks(rank, x, c, inner)
-			for j, r := range rank {
-				if uint64(src.uint32()) >= bounds[r] {
-					x[j] = 0
-				}
-			}
-		}
+		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil)
 	})
 	if rescale {
 		rescaleL1(work, delta, orig)
 		tensor.Round(t.Work, delta)
 	}
 	return nil
+}
+
+// dellaDrop ranks the magnitudes of each row of x (rows of c × inner
+// elements, see ranker) and zeroes each element unless the next draw of
+// src is below the bound of its rank; one draw per element, in index
+// order. rank is a buffer of one row. When keep is not nil, bit j of keep
+// (keep[j/64] bit j%64) is set for every element j kept.
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64) {
+	rowSize := c * inner
+	draws := rk.draws(rowSize)
+	for lo := 0; lo < len(x); lo += rowSize {
+		row := x[lo : lo+rowSize]
+		rk.ranks(rank, row, c, inner)
+		src.fill(draws)
+		// Branch-free: the outcomes are random.
+		if keep == nil {
+			for j, r := range rank {
+				k := b2u(uint64(draws[j]) < bounds[r])
+				row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
+			}
+			continue
+		}
+		for j, r := range rank {
+			k := b2u(uint64(draws[j]) < bounds[r])
+			row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
+			keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
+		}
+	}
+}
+
+// dellaState is DELLA's drop streamed over pieces of whole rows
+// (PieceUnit): one Analysis pass ranks each piece's rows, draws their
+// masks (from the model's stream skipped to the piece's first element, so
+// the masks are those of the whole tensor), keeps them as bits, and sums
+// |δ| and the kept |δ| for the L1 rescale; Merge then applies the stored
+// masks and the rescale factor. Piece sums are added in piece order.
+type dellaState struct {
+	models   []*dellaStream // per input; nil when it is not pruned
+	rescale  bool
+	work     tensor.DType
+	c, inner int
+	rankers  []ranker  // per worker
+	ranks    [][]int32 // per worker
+}
+
+type dellaStream struct {
+	bounds    []uint64
+	none      bool       // density ≤ 0: every element dropped
+	keep      [][]uint64 // per piece: the mask bits
+	all, kept []float64  // per piece
+	factor    float32    // rescale factor; 0 means none
+}
+
+// dellaUnit is DELLA's PieceUnit: a row along dimension 0 (dellaLayout),
+// the span its ranks are taken over.
+func dellaUnit(t *Tensors) int64 {
+	_, c, inner := dellaLayout(t.Shape, int(numElements(t.Shape)))
+	return int64(c * inner)
+}
+
+func analyzeDella(t *Tensors) (Analysis, error) {
+	n := int(numElements(t.Shape))
+	_, c, inner := dellaLayout(t.Shape, n)
+	st := &dellaState{models: make([]*dellaStream, len(t.Inputs)), rescale: t.Global["rescale"] != 0,
+		work: randomWorkDType(t.Work), c: c, inner: inner,
+		rankers: make([]ranker, t.Workers), ranks: make([][]int32, t.Workers)}
+	for i, in := range t.Inputs {
+		density, eps := in.Params["density"], in.Params["epsilon"]
+		switch {
+		case i == t.Base || density >= 1:
+			continue
+		case density <= 0:
+			st.models[i] = &dellaStream{none: true}
+			continue
+		case density+eps >= 1 || density-eps <= 0 || math.IsNaN(eps):
+			return nil, fmt.Errorf("%s, %s: density %g, epsilon %g: %w", t.Name, in.Model, density, eps, ErrDellaEpsilon)
+		case c < 2:
+			return nil, fmt.Errorf("%s: della ranks along dimension 1, which has size %d: the keep probabilities are NaN (mergekit fails here too)", t.Name, c)
+		}
+		st.models[i] = &dellaStream{bounds: dellaBounds(st.work, c, density, eps), keep: make([][]uint64, t.Pieces),
+			all: make([]float64, t.Pieces), kept: make([]float64, t.Pieces)}
+	}
+	return st, nil
+}
+
+func (st *dellaState) Piece(t *Tensors) error {
+	rank := st.ranks[t.Worker]
+	if rank == nil {
+		rank = make([]int32, st.c*st.inner)
+		st.ranks[t.Worker] = rank
+	}
+	for i, m := range st.models {
+		if m == nil || m.none {
+			continue
+		}
+		d := t.Inputs[i].Data // a task vector (TaskVectors), pruned in place
+		if st.rescale {
+			m.all[t.Piece] = tensor.SumAbs(d)
+		}
+		src := newRandomSource(t.Seed, t.Inputs[i].Model)
+		src.skip(uint64(t.Offset))
+		keep := make([]uint64, (len(d)+63)/64)
+		dellaDrop(d, st.c, st.inner, m.bounds, src, &st.rankers[t.Worker], rank, keep)
+		m.keep[t.Piece] = keep
+		if st.rescale {
+			m.kept[t.Piece] = tensor.SumAbs(d)
+		}
+	}
+	return nil
+}
+
+func (st *dellaState) EndPass(int) (bool, error) {
+	if !st.rescale {
+		return false, nil
+	}
+	for _, m := range st.models {
+		if m == nil || m.none {
+			continue
+		}
+		var all, kept float64
+		for p := range m.all {
+			all += m.all[p]
+			kept += m.kept[p]
+		}
+		m.factor = rescaleFactor(st.work, all, kept)
+	}
+	return false, nil
+}
+
+// apply prunes (and rescales) one piece of task vector i with its stored
+// mask.
+func (st *dellaState) apply(t *Tensors, i int, x []float32) {
+	m := st.models[i]
+	switch {
+	case m == nil:
+		return
+	case m.none:
+		clear(x)
+		return
+	}
+	for w, bits := range m.keep[t.Piece] {
+		seg := x[w*64 : min(len(x), w*64+64)]
+		for b := range seg {
+			seg[b] = math.Float32frombits(math.Float32bits(seg[b]) & -uint32(bits>>b&1))
+		}
+	}
+	if st.rescale {
+		if m.factor != 0 {
+			tensor.ScaleRound(st.work, x, m.factor)
+		}
+		tensor.Round(t.Work, x)
+	}
 }
 
 // dellaLayout views a tensor of n elements as [rows, c, inner] with c the
@@ -570,6 +720,15 @@ func dellaBounds(work tensor.DType, c int, density, eps float64) []uint64 {
 type ranker struct {
 	key, tmpKey []uint32
 	idx, tmpIdx []int32
+	drawBuf     []uint32
+}
+
+// draws returns a buffer of n draws, reused.
+func (r *ranker) draws(n int) []uint32 {
+	if cap(r.drawBuf) < n {
+		r.drawBuf = make([]uint32, n)
+	}
+	return r.drawBuf[:n]
 }
 
 func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
@@ -577,33 +736,46 @@ func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
 		r.key, r.tmpKey = make([]uint32, c), make([]uint32, c)
 		r.idx, r.tmpIdx = make([]int32, c), make([]int32, c)
 	}
-	key, tmpKey := r.key[:c], r.tmpKey[:c]
-	idx, tmpIdx := r.idx[:c], r.tmpIdx[:c]
 	for in := 0; in < inner; in++ {
-		var or uint32
+		key, tmpKey := r.key[:c], r.tmpKey[:c]
+		idx, tmpIdx := r.idx[:c], r.tmpIdx[:c]
+		// The histograms of the high digits in one pass; those of the low
+		// two in a second one only when some key has low bits (bfloat16
+		// values have none).
+		var count [4][256]int32
+		var low uint32
 		for k := range key {
-			key[k] = magnitudeBits(x[in+k*inner])
+			v := magnitudeBits(x[in+k*inner])
+			key[k] = v
 			idx[k] = int32(k)
-			or |= key[k]
+			low |= v
+			count[2][v>>16&0xff]++
+			count[3][v>>24]++
 		}
-		for shift := uint(0); shift < 32 && or>>shift != 0; shift += 8 {
-			var count [256]int
+		if low&0xffff != 0 {
 			for _, v := range key {
-				count[v>>shift&0xff]++
+				count[0][v&0xff]++
+				count[1][v>>8&0xff]++
 			}
-			if count[key[0]>>shift&0xff] == c {
-				continue // every key has this digit
+		} else {
+			count[0][0], count[1][0] = int32(c), int32(c)
+		}
+		for d := range count {
+			shift := uint(8 * d)
+			cd := &count[d]
+			if int(cd[key[0]>>shift&0xff]) == c {
+				continue // every key has this digit (bfloat16 values: the low two)
 			}
-			sum := 0
-			for d, n := range count {
-				count[d] = sum
+			var sum int32
+			for b, n := range cd {
+				cd[b] = sum
 				sum += n
 			}
 			for k, v := range key {
-				d := v >> shift & 0xff
-				tmpKey[count[d]] = v
-				tmpIdx[count[d]] = idx[k]
-				count[d]++
+				b := v >> shift & 0xff
+				tmpKey[cd[b]] = v
+				tmpIdx[cd[b]] = idx[k]
+				cd[b]++
 			}
 			key, tmpKey = tmpKey, key
 			idx, tmpIdx = tmpIdx, idx
@@ -655,7 +827,9 @@ func (st *randomState) Piece(t *Tensors) error {
 		m.all[t.Piece] = tensor.SumAbs(d)
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
-		src.bernoulli(d, m.bound)
+		if _, err := src.bernoulliOn(t.be(), d, m.bound); err != nil {
+			return fmt.Errorf("DARE mask of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+		}
 		m.kept[t.Piece] = tensor.SumAbs(d)
 	}
 	return nil
@@ -677,18 +851,21 @@ func (st *randomState) EndPass(int) (bool, error) {
 }
 
 // apply prunes (and rescales) one piece of task vector i.
-func (st *randomState) apply(t *Tensors, i int, x []float32) {
+func (st *randomState) apply(t *Tensors, i int, x []float32) error {
 	m, ok := st.models[i]
 	if !ok {
-		return
+		return nil
 	}
 	src := newRandomSource(t.Seed, t.Inputs[i].Model)
 	src.skip(uint64(t.Offset))
-	src.bernoulli(x, m.bound)
+	if _, err := src.bernoulliOn(t.be(), x, m.bound); err != nil {
+		return fmt.Errorf("DARE mask of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+	}
 	if m.factor != 0 {
 		tensor.ScaleRound(st.work, x, m.factor)
 		if st.work != t.Work {
 			tensor.Round(t.Work, x)
 		}
 	}
+	return nil
 }

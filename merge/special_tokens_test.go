@@ -85,8 +85,19 @@ func TestMergesStopAtTurnEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(out, "generation_config.json")); err == nil || len(res.SpecialTokens) != 0 {
+		if _, err := os.Stat(filepath.Join(out, "generation_config.json")); err == nil {
 			t.Errorf("special tokens changed: %v", res.SpecialTokens)
+		}
+		// The user forced a model that never stops: the merge says so,
+		// in the result (--json) and the model card, not only doctor.
+		if !slices.ContainsFunc(res.SpecialTokens, func(s string) bool {
+			return strings.HasPrefix(s, "gomerge doctor: ") && strings.Contains(s, "<|im_end|>") && strings.Contains(s, "generation stops only at")
+		}) {
+			t.Errorf("the unstoppable result is not reported: %v", res.SpecialTokens)
+		}
+		card, _ := os.ReadFile(filepath.Join(out, "README.md"))
+		if !strings.Contains(string(card), "generation stops only at") {
+			t.Error("the model card does not say the merge never stops")
 		}
 	})
 	t.Run("a template token missing from the vocabulary is reported", func(t *testing.T) {
@@ -221,6 +232,43 @@ func TestPlanTokenizerOutcome(t *testing.T) {
 			got := fmt.Sprintf("%s %d tokens %d rows %s bos %d eos %v changes %v", o.Source, o.Tokens, o.EmbeddingRows, o.ChatTemplate, bos, o.EOS, len(o.Changes) > 0)
 			if got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAutoTemplateFitsTheVocabulary: chat_template: auto takes the most
+// common input template whose tokens the written vocabulary has, so a
+// merge on the base's tokenizer of a ChatML and an [INST] fine-tune gets
+// the [INST] template, not a ChatML one it cannot write; with the union
+// tokenizer, ChatML (listed first) stays the choice.
+func TestAutoTemplateFitsTheVocabulary(t *testing.T) {
+	dir := tokModels(t)
+	const inst = "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}" +
+		"{% else %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}"
+	setTemplate := func(model, tmpl string) {
+		writeJSON(t, filepath.Join(dir, model, "tokenizer_config.json"), map[string]any{
+			"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "chat_template": tmpl})
+	}
+	setTemplate("chatml", builtinTemplates["chatml"])
+	setTemplate("base", inst)
+	for _, tc := range []struct{ source, want string }{{"base", inst}, {"union", builtinTemplates["chatml"]}} {
+		t.Run(tc.source, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			yml := "merge_method: linear\ndtype: float32\ntokenizer_source: " + tc.source + "\nchat_template: auto\nbase_model: base\n" +
+				"models:\n  - model: chatml\n    parameters: {weight: 0.5}\n  - model: base\n    parameters: {weight: 0.5}\n"
+			if _, err := runYAML(t, dir, yml, out, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if got := modelChatTemplate(out); got != strings.TrimSpace(tc.want) {
+				t.Errorf("template %q, want %q", got, tc.want)
+			}
+			r, err := tokensurgeon.Diagnose(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range r.Findings {
+				t.Errorf("doctor: %+v", f)
 			}
 		})
 	}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gomerge/gomerge/tokenizer/tokfile"
 )
@@ -104,7 +106,7 @@ func (p *planner) buildTokenizer() error {
 	case source.Model != nil:
 		dir, err := p.res.resolveModelDir(*source.Model)
 		if err != nil {
-			return p.errorf(source.Pos, "tokenizer source: %v", err)
+			return p.errorf(source.Pos, "tokenizer source: %v%s", err, p.sourceHint(*source.Model))
 		}
 		if out, err = tokfile.Load(dir); err != nil {
 			return p.errorf(source.Pos, "tokenizer source %s: %v", source.Model.String(), err)
@@ -361,6 +363,39 @@ func (bt *builtTokenizer) tokenizerConfig(dir string, out *tokfile.File) error {
 			return fmt.Errorf("%s: %w", filepath.Join(dir, "chat_template.jinja"), err)
 		}
 		bt.files["chat_template.jinja"] = raw
+	}
+	return nil
+}
+
+// sourceHint suggests the config's model that a tokenizer source which
+// could not be found probably means: mergekit wants the model's reference
+// as written under models:, and "ftA" for "./models/ftA" is a common slip.
+func (p *planner) sourceHint(ref ModelRef) string {
+	name := strings.TrimSuffix(ref.String(), "/")
+	for _, m := range p.refs() {
+		full := strings.TrimSuffix(m.String(), "/")
+		if full != name && (path.Base(full) == name || strings.EqualFold(path.Base(full), path.Base(name))) {
+			return fmt.Sprintf("; did you mean %q, a model of this config?", m.String())
+		}
+	}
+	return ""
+}
+
+// checkTokenizerSource finds a tokenizer source model that cannot be
+// found, for a plan that stopped before building the tokenizer.
+func (p *planner) checkTokenizerSource() error {
+	var src *ModelRefOrKeyword
+	switch {
+	case p.cfg.Tokenizer != nil:
+		src = &p.cfg.Tokenizer.Source
+	case p.cfg.TokenizerSource != nil:
+		src = p.cfg.TokenizerSource
+	}
+	if src == nil || src.Model == nil || p.byKey[src.Model.Key()] != nil {
+		return nil
+	}
+	if _, err := p.res.resolveModelDir(*src.Model); err != nil {
+		return p.errorf(src.Pos, "tokenizer source: %v%s", err, p.sourceHint(*src.Model))
 	}
 	return nil
 }

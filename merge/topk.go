@@ -48,9 +48,10 @@ func descend(hist []int, above, k int) (digit, newAbove int) {
 
 // keepTopK zeroes every entry of x but the k of largest magnitude; among
 // entries equal to the threshold the first ones in index order are kept.
-func keepTopK(x []float32, k int) {
+func keepTopK(be tensor.Backend, x []float32, k int) error {
 	thr, ties := topKThreshold(x, k)
-	tensor.PruneMagnitude(x, thr, ties)
+	_, err := be.PruneMagnitude(x, thr, ties)
+	return err
 }
 
 // magnitudeK is the number of entries magnitude pruning keeps of input i's
@@ -256,6 +257,8 @@ func (st *magnitudeState) apply(t *Tensors, i int, x []float32) error {
 	if err != nil {
 		return err
 	}
-	tensor.PruneMagnitude(x, m.thr, keep)
+	if _, err := t.be().PruneMagnitude(x, m.thr, keep); err != nil {
+		return fmt.Errorf("magnitude pruning of %s for %s: %w", t.Inputs[i].Model, t.Name, err)
+	}
 	return nil
 }

@@ -54,7 +54,12 @@ func roundBF16Generic(x []float32) {
 }
 
 // roundBF16Scalar is BF16ToF32(F32ToBF16(v)) without the trip through 16 bits.
-func roundBF16Scalar(v float32) float32 {
+func roundBF16Scalar(v float32) float32 { return RoundBF16(v) }
+
+// RoundBF16 is RoundScalar(BF16, v), small enough to be inlined into a
+// per-element loop: v rounded to the nearest bfloat16 (ties to even), NaN
+// kept a quiet NaN.
+func RoundBF16(v float32) float32 {
 	b := math.Float32bits(v)
 	if b&0x7fffffff > 0x7f800000 {
 		return math.Float32frombits((b | 0x00400000) & 0xffff0000)

@@ -48,3 +48,34 @@ func (t *Tokenizer) StopIDsFor(modelEOS []int) []int {
 	}
 	return nil
 }
+
+// AnyStopIDsFor is the union of every EOS id a model names:
+// generation_config.json's, its config.json's (modelEOS, or the
+// config.json beside the tokenizer when modelEOS is empty) and the
+// tokenizer's eos_token, in that order without duplicates. gomerge chat
+// stops on any of them, so that a model whose sources disagree (eos 2 in
+// config.json, <|im_end|> 32000 in generation_config.json) still ends its
+// turns; StopIDsFor is what Python's generate() would stop on, and what
+// doctor checks.
+func (t *Tokenizer) AnyStopIDsFor(modelEOS []int) []int {
+	var out []int
+	add := func(ids []int) {
+		for _, id := range ids {
+			if id >= 0 && !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	if g := t.Config.Generation; g != nil {
+		add(g.EOS)
+	}
+	if len(modelEOS) > 0 {
+		add(modelEOS)
+	} else if m := t.Config.Model; m != nil {
+		add(m.EOS)
+	}
+	if e := t.Special().EOS; e.Found && e.ID >= 0 {
+		add([]int{e.ID})
+	}
+	return out
+}

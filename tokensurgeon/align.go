@@ -22,7 +22,8 @@ var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "specia
 type AlignOptions struct {
 	// TakeTemplateFrom chooses the chat template when the model's and the
 	// donor's differ: "donor" or "model". Unset, such a donor is refused,
-	// so that no model loses its chat format unasked.
+	// so that no model loses its chat format unasked. "model" also keeps
+	// the model's bos_token and eos_token, which its template writes.
 	TakeTemplateFrom string
 	// Overwrite lets out replace an existing directory gomerge did not
 	// write; the input models are never replaced.
@@ -31,6 +32,19 @@ type AlignOptions struct {
 	// nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// ErrRefused is matched (errors.Is) by AlignSpecial's refusals, made
+// before anything is written: a donor whose tokenizer cannot serve the
+// model's embedding rows as they are, or chat templates that differ
+// without TakeTemplateFrom.
+var ErrRefused = errors.New("tokensurgeon: refused")
+
+type refusal struct{ msg string }
+
+func (r refusal) Error() string        { return r.msg }
+func (r refusal) Is(target error) bool { return target == ErrRefused }
+
+func refusef(format string, args ...any) error { return refusal{fmt.Sprintf(format, args...)} }
 
 // AlignResult says what AlignSpecial changed.
 type AlignResult struct {
@@ -46,7 +60,8 @@ type AlignResult struct {
 // allowed only when every token the two share has the same id and every
 // donor id fits the embedding matrix —; then config.json and
 // generation_config.json get the tokenizer's bos/eos/pad ids, the EOS set
-// including the chat template's end-of-turn token. Weights are hard-linked
+// including the chat template's end-of-turn token and, with a donor, the
+// model's own EOS (its weights end answers with it). Weights are hard-linked
 // where the file system allows, else copied; out appears only when
 // complete.
 func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error) {
@@ -115,7 +130,15 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 			return nil, err
 		}
 	}
-	changes, warnings, err := AlignFiles(tmp)
+	// The model's weights end answers with its own EOS: a donor's
+	// tokenizer must not take that stop away.
+	var keepEOS []int
+	if donor != "" {
+		if id, ok := m.Vocab[m.TokenOf("eos")]; ok {
+			keepEOS = append(keepEOS, id)
+		}
+	}
+	changes, warnings, err := alignFiles(tmp, keepEOS)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +155,7 @@ func AlignSpecial(dir, donor, out string, opt AlignOptions) (*AlignResult, error
 // embedding rows as they are, and loses none of the model's tokens.
 func compatible(m, d *ModelFiles) error {
 	if d.Tokenizer == nil {
-		return fmt.Errorf("align: donor %s has no tokenizer.json", d.Dir)
+		return refusef("align: donor %s has no tokenizer.json", d.Dir)
 	}
 	var lost []string
 	for t, id := range m.Vocab {
@@ -142,7 +165,7 @@ func compatible(m, d *ModelFiles) error {
 	}
 	if len(lost) > 0 {
 		slices.Sort(lost)
-		return fmt.Errorf("align: the donor's tokenizer lacks %d of %s's tokens, e.g. %s: taking it would orphan their embedding rows; "+
+		return refusef("align: the donor's tokenizer lacks %d of %s's tokens, e.g. %s: taking it would orphan their embedding rows; "+
 			"merge with tokenizer_source: union, or transplant with gomerge tokensurgeon %s %s OUT", len(lost), m.Dir, strings.Join(lost[:min(3, len(lost))], ", "), m.Dir, d.Dir)
 	}
 	var moved []string
@@ -153,10 +176,10 @@ func compatible(m, d *ModelFiles) error {
 	}
 	if len(moved) > 0 {
 		slices.Sort(moved)
-		return fmt.Errorf("align: %d tokens have other ids in the donor's tokenizer, e.g. %s: the embeddings must be transplanted, not just the files", len(moved), moved[0])
+		return refusef("align: %d tokens have other ids in the donor's tokenizer, e.g. %s: the embeddings must be transplanted, not just the files", len(moved), moved[0])
 	}
 	if rows := d.VocabRows(); m.EmbedRows >= 0 && int64(rows) > m.EmbedRows {
-		return fmt.Errorf("align: the donor's tokenizer has ids up to %d but %s has %d rows: the embeddings must be resized", rows-1, m.EmbedName, m.EmbedRows)
+		return refusef("align: the donor's tokenizer has ids up to %d but %s has %d rows: the embeddings must be resized", rows-1, m.EmbedName, m.EmbedRows)
 	}
 	return nil
 }
@@ -183,6 +206,9 @@ func rewriteIDs(path string, ids map[string]int, eos []int, create bool) ([]stri
 			return
 		}
 		cfg[key] = v
+		if !had {
+			old = "unset"
+		}
 		changes = append(changes, fmt.Sprintf("%s: %s %v -> %v", name, key, old, v))
 	}
 	for _, role := range []string{"bos", "pad"} {
@@ -243,7 +269,7 @@ func templateChoice(m, d *ModelFiles, choice string) error {
 	switch choice {
 	case "", "donor", "model":
 	default:
-		return fmt.Errorf("align: --take-template-from %q: want donor or model", choice)
+		return refusef("align: --take-template-from %q: want donor or model", choice)
 	}
 	if m.ChatTemplate == d.ChatTemplate || m.ChatTemplate == "" || choice != "" {
 		return nil
@@ -257,7 +283,7 @@ func templateChoice(m, d *ModelFiles, choice string) error {
 		}
 		return "has another chat template"
 	}
-	return fmt.Errorf("align: the chat templates differ (%s %s, the donor %s %s): "+
+	return refusef("align: the chat templates differ (%s %s, the donor %s %s): "+
 		"pass --take-template-from donor to use the donor's, or --take-template-from model to keep the model's",
 		m.Dir, what(m), d.Dir, what(d))
 }
@@ -282,6 +308,14 @@ func keepTemplate(dir string, m *ModelFiles) error {
 		tc["chat_template"] = v
 	} else {
 		delete(tc, "chat_template")
+	}
+	// The template writes bos_token and eos_token: keep the model's, or
+	// the kept template would end turns with the donor's EOS, which the
+	// model never learned to emit.
+	for _, role := range []string{"bos", "eos"} {
+		if v, ok := m.TokenizerConfig[role+"_token"]; ok && m.TokenOf(role) != "" {
+			tc[role+"_token"] = v
+		}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

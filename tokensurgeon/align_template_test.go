@@ -1,6 +1,7 @@
 package tokensurgeon
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,8 +47,12 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 		!strings.Contains(err.Error(), "lacks 2 of") || !strings.Contains(err.Error(), "<|im_end|>") {
 		t.Errorf("ChatML model onto an [INST] tokenizer: err = %v", err)
 	}
-	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{}); err == nil || !strings.Contains(err.Error(), "--take-template-from") {
+	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{}); err == nil || !strings.Contains(err.Error(), "--take-template-from") ||
+		!errors.Is(err, ErrRefused) {
 		t.Errorf("templates differ, no choice: err = %v", err)
+	}
+	if _, err := AlignSpecial(chat, inst, out(), AlignOptions{TakeTemplateFrom: "donor"}); !errors.Is(err, ErrRefused) {
+		t.Errorf("a donor lacking the model's tokens: err = %v, not ErrRefused (gomerge exits 2)", err)
 	}
 	if _, err := AlignSpecial(inst, chat, out(), AlignOptions{TakeTemplateFrom: "somewhere"}); err == nil {
 		t.Error("a bad --take-template-from was accepted")
@@ -56,10 +61,13 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 		from, template string
 		eos            string
 	}{
-		// The donor's tokenizer makes <|im_end|> the eos_token, which the
-		// [INST] template also ends assistant turns with.
-		{"donor", chatml, "65"},
-		{"model", instTemplate, "65"},
+		// The donor's tokenizer makes <|im_end|> the eos_token; the
+		// model's weights still end answers with </s> (2), so generation
+		// stops at both. Keeping the model's [INST] template keeps the
+		// eos_token it writes, </s>: the donor's <|im_end|> would end its
+		// turns with a token the model never learned to emit.
+		{"donor", chatml, "[65 2]"},
+		{"model", instTemplate, "2"},
 	} {
 		t.Run("take "+tc.from, func(t *testing.T) {
 			o := out()
@@ -74,8 +82,13 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 			if m.ChatTemplate != tc.template {
 				t.Errorf("template %q, want the %s's", m.ChatTemplate, tc.from)
 			}
-			if got := fmt.Sprint(m.Generation["eos_token_id"]); got != tc.eos {
-				t.Errorf("eos %s, want %s", got, tc.eos)
+			for _, f := range []map[string]any{m.Generation, m.Config} {
+				if got := fmt.Sprint(f["eos_token_id"]); got != tc.eos {
+					t.Errorf("eos %s, want %s", got, tc.eos)
+				}
+			}
+			if tc.from == "model" && m.TokenOf("eos") != "</s>" {
+				t.Errorf("eos_token %q: the kept [INST] template would end turns with the donor's", m.TokenOf("eos"))
 			}
 			r, err := Diagnose(o)
 			if err != nil {
@@ -88,5 +101,42 @@ func TestAlignNeverDropsAChatFormat(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(inst, "tokenizer_config.json")); !strings.Contains(string(b), "[INST]") {
 		t.Error("the input was changed")
+	}
+}
+
+// TestDoctorSuggestsAFixThatWorks: doctor's fix for special tokens that
+// differ names --align-special (with --take-template-from when the
+// templates differ) only where AlignSpecial accepts that donor, and
+// otherwise a union merge (issue 17: it once suggested a command that is
+// refused).
+func TestDoctorSuggestsAFixThatWorks(t *testing.T) {
+	root := t.TempDir()
+	chat, inst := filepath.Join(root, "chatml"), filepath.Join(root, "inst")
+	chatModel(t, chat, 66, nil)
+	instModel(t, inst)
+	for _, tc := range []struct {
+		ref, model string
+		align      bool
+	}{{chat, inst, true}, {inst, chat, false}} {
+		r, err := Diagnose(tc.ref, tc.model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fix string
+		for _, f := range r.Findings {
+			if f.Check == "mismatch-eos" {
+				fix = f.Fix
+			}
+		}
+		if fix == "" {
+			t.Fatalf("%s vs %s: no mismatch-eos finding: %+v", tc.ref, tc.model, r.Findings)
+		}
+		_, err = AlignSpecial(tc.model, tc.ref, filepath.Join(t.TempDir(), "out"), AlignOptions{TakeTemplateFrom: "donor"})
+		switch {
+		case tc.align && (!strings.Contains(fix, "--align-special "+tc.model+" "+tc.ref+" OUT --take-template-from") || err != nil):
+			t.Errorf("fix %q; AlignSpecial: %v", fix, err)
+		case !tc.align && (strings.Contains(fix, "(gomerge tokensurgeon --align-special") || !strings.Contains(fix, "tokenizer_source: union") || err == nil):
+			t.Errorf("fix %q suggests a refused command (AlignSpecial: %v)", fix, err)
+		}
 	}
 }

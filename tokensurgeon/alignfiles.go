@@ -15,6 +15,12 @@ import (
 // what it cannot fix (a template whose end-of-turn token is not in the
 // vocabulary). A directory without a tokenizer is left alone.
 func AlignFiles(dir string) (changes, warnings []string, err error) {
+	return alignFiles(dir, nil)
+}
+
+// alignFiles is AlignFiles with more ids for the EOS set: those a model's
+// weights were trained to end with when its tokenizer is replaced.
+func alignFiles(dir string, keepEOS []int) (changes, warnings []string, err error) {
 	m, err := LoadModelFiles(dir)
 	if err != nil {
 		return nil, nil, err
@@ -35,8 +41,14 @@ func AlignFiles(dir string) (changes, warnings []string, err error) {
 	if end := m.turnEndToken(); end != "" {
 		if id, ok := m.Vocab[end]; !ok {
 			warnings = append(warnings, fmt.Sprintf("the chat template ends turns with %s, which is not in the vocabulary: "+
-				"generation will not stop at the end of a turn (add the token, e.g. with tokenizer_source: union or a tokenizer: tokens entry)", end))
+				"generation will not stop at the end of a turn (choose a template this vocabulary has the tokens of, or take them from a model that has them: "+
+				"tokenizer_source: union, or a tokenizer: tokens entry)", end))
 		} else if !slices.Contains(eos, id) {
+			eos = append(eos, id)
+		}
+	}
+	for _, id := range keepEOS {
+		if !slices.Contains(eos, id) {
 			eos = append(eos, id)
 		}
 	}

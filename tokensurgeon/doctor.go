@@ -210,6 +210,22 @@ func idList(ids []int, f func(int) string) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
+// alignFix is the fix for special tokens that differ between ref and m:
+// --align-special with ref as the donor where AlignSpecial would accept it
+// (naming --take-template-from when the templates differ, since it is
+// refused without), else a merge that builds one tokenizer.
+func alignFix(ref, m *ModelFiles) string {
+	if err := compatible(m, ref); err != nil {
+		return "merge with tokenizer_source: union (or a tokenizer: block), which gives the merge one vocabulary and one set of special tokens; " +
+			"--align-special cannot take one tokenizer for both: " + strings.TrimPrefix(err.Error(), "align: ")
+	}
+	flag := ""
+	if m.ChatTemplate != "" && strings.TrimSpace(m.ChatTemplate) != strings.TrimSpace(ref.ChatTemplate) {
+		flag = " --take-template-from donor|model"
+	}
+	return fmt.Sprintf("merge with tokenizer_source: union, or align them first (gomerge tokensurgeon --align-special %s %s OUT%s)", m.Dir, ref.Dir, flag)
+}
+
 // compare finds what differs between a reference model and another one.
 func compare(ref, m *ModelFiles) []Finding {
 	var out []Finding
@@ -222,8 +238,7 @@ func compare(ref, m *ModelFiles) []Finding {
 		ib, okb := m.Vocab[b]
 		switch {
 		case a != b:
-			add(Error, "mismatch-"+role, fmt.Sprintf("%s_token is %q in %s but %q in %s", role, a, ref.Dir, b, m.Dir),
-				fmt.Sprintf("merge with a tokenizer block or align them first (gomerge tokensurgeon --align-special %s %s OUT)", m.Dir, ref.Dir))
+			add(Error, "mismatch-"+role, fmt.Sprintf("%s_token is %q in %s but %q in %s", role, a, ref.Dir, b, m.Dir), alignFix(ref, m))
 		case oka && okb && ia != ib:
 			add(Error, "mismatch-"+role, fmt.Sprintf("%s_token %q has id %d in %s but %d in %s", role, a, ia, ref.Dir, ib, m.Dir), "merge with tokenizer_source: union")
 		}

@@ -322,6 +322,12 @@ func mustJSON(s string) string {
 
 // templateTokens are the special-looking tokens a chat template writes:
 // <...> and <|...|> forms inside its string literals, in order of first use.
+// TemplateTokens returns the special-token-like strings ("<|im_end|>",
+// "[INST]" is not one) that the string literals of a Jinja chat template
+// write, in order of first appearance. A vocabulary that lacks one splits
+// it into pieces the model never learned.
+func TemplateTokens(tmpl string) []string { return templateTokens(tmpl) }
+
 func templateTokens(tmpl string) []string {
 	var out []string
 	for _, lit := range stringLiterals(tmpl) {

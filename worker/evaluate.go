@@ -17,6 +17,7 @@ import (
 	"github.com/gomerge/gomerge/eval/local"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/tensor"
 )
 
 // Options tune Evaluate, and the evaluators of a pool.
@@ -37,6 +38,9 @@ type Options struct {
 	// BatchSize is how many requests go to the model at once (eval's
 	// default when 0).
 	BatchSize int
+	// Backend runs the merge arithmetic of in-memory merges (see
+	// merge.Options); nil means tensor.CPU.
+	Backend tensor.Backend
 	// Cache keeps what jobs share on this machine (tasks, tokenizers,
 	// opened models) between jobs; nil keeps nothing.
 	Cache *Cache
@@ -117,7 +121,7 @@ func evaluate(ctx context.Context, job Job, opt *Options) (map[string]map[string
 
 // openModel merges the job's config in memory or opens its model.
 func openModel(ctx context.Context, job Job, opt *Options) (*local.Model, error) {
-	lo := local.Options{Threads: opt.Threads, Hub: opt.Hub, Seed: job.Seed}
+	lo := local.Options{Threads: opt.Threads, Hub: opt.Hub, Seed: job.Seed, Backend: opt.Backend, Reuse: opt.Cache.reuseTensors()}
 	if job.Model != "" {
 		dir, err := opt.modelDir(ctx, job.Model)
 		if err != nil {
@@ -301,6 +305,7 @@ func weigh(want []Task, rep *eval.Report) (map[string]map[string]float64, float6
 // 47 ms (34 ms merge and load, 13 ms scoring).
 type Cache struct {
 	maxModels int
+	reuse     *local.Reuse
 
 	mu     sync.Mutex
 	loaded map[string]*eval.Task
@@ -313,9 +318,25 @@ type cachedModel struct {
 	m   *local.Model
 }
 
-// NewCache returns a cache that keeps up to maxModels opened models.
+// NewCache returns a cache that keeps up to maxModels opened models, and
+// up to ReuseBudget bytes of merged tensors: a candidate whose tensor
+// recipe did not change since an earlier job (see local.Reuse) does not
+// merge, read or decode that tensor's inputs again.
 func NewCache(maxModels int) *Cache {
-	return &Cache{maxModels: maxModels, loaded: map[string]*eval.Task{}, toks: map[string]eval.Tokenizer{}}
+	return &Cache{maxModels: maxModels, reuse: local.NewReuse(ReuseBudget), loaded: map[string]*eval.Task{}, toks: map[string]eval.Tokenizer{}}
+}
+
+// ReuseBudget is how many bytes of merged tensors a Cache keeps between
+// candidates.
+const ReuseBudget = 1 << 30
+
+// reuseTensors returns the cache's merged-tensor store; nil for a nil
+// Cache.
+func (c *Cache) reuseTensors() *local.Reuse {
+	if c == nil {
+		return nil
+	}
+	return c.reuse
 }
 
 // tasks loads the job's tasks once each: a file NAME.yaml, NAME.yml,

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,6 +22,7 @@ import (
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/tensor"
 	"github.com/gomerge/gomerge/tokenizer"
 )
 
@@ -35,11 +35,11 @@ that answers (the expert's own chat template and EOS ids apply; the answer
 says which expert, and --json records it as "expert"). The conversation is
 rendered with the model's chat template (tokenizer_config.json or
 chat_template.jinja) as transformers' apply_chat_template does, and the
-answer is generated in this process. Generation stops where transformers'
-generate() stops: on an EOS id of generation_config.json when it lists any,
-else of config.json, else the tokenizer's eos_token (the ids gomerge doctor
-checks the rendered template's turn end against); or at --max-new-tokens, or
-at the model's context length. A model without a chat template gets the raw
+answer is generated in this process. Generation stops on any EOS id of
+generation_config.json, config.json and the tokenizer (gomerge doctor
+reports a model whose rendered turn end Python's generate(), which reads
+only the first of these that names one, would not stop on), at
+--max-new-tokens, or at the model's context length. A model without a chat template gets the raw
 text (with the tokenizer's BOS) as a completion.
 
 On a terminal, chat is interactive: answers stream as they are generated,
@@ -60,6 +60,7 @@ examples:
 // chatFlags are the options of one `gomerge chat` run.
 type chatFlags struct {
 	system, prompt string
+	device         string
 	maxNew         int
 	temperature    float64
 	topP           float64
@@ -115,9 +116,9 @@ func (s singleModel) Engine(context.Context, []chat.Message) (*chatEngine, strin
 // adds its opener here.
 var chatBackendOpeners []func(ctx context.Context, path string) (b chatBackend, ok bool, err error)
 
-// openChatBackend opens MODEL: a merge config merged in memory, or a model
-// directory.
-func openChatBackend(ctx context.Context, path string) (chatBackend, error) {
+// openChatBackend opens MODEL: a merge config merged in memory (its
+// arithmetic on be; nil is the CPU), or a model directory.
+func openChatBackend(ctx context.Context, path string, be tensor.Backend) (chatBackend, error) {
 	for _, open := range chatBackendOpeners {
 		if b, ok, err := open(ctx, path); ok || err != nil {
 			return b, err
@@ -125,12 +126,12 @@ func openChatBackend(ctx context.Context, path string) (chatBackend, error) {
 	}
 	var m *model.Model
 	tokDir := path
-	if ext := filepath.Ext(path); ext == ".yml" || ext == ".yaml" {
+	if isConfigPath(path) {
 		cfg, err := merge.LoadConfig(path)
 		if err != nil {
 			return nil, err
 		}
-		lm, err := local.Merge(ctx, cfg, local.Options{Hub: hub.NewClient()})
+		lm, err := local.Merge(ctx, cfg, local.Options{Hub: hub.NewClient(), Backend: be})
 		if err != nil {
 			return nil, err
 		}
@@ -173,10 +174,9 @@ func newChatEngine(m *model.Model, tokDir string) (*chatEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Where transformers' generate() stops (and what doctor checks the
-	// rendered template against): generation_config.json's EOS ids, else
-	// the model's config.json's, else the tokenizer's.
-	e.stop = tok.StopIDsFor(m.EOS())
+	// Any EOS id the model names; doctor checks the narrower set Python's
+	// generate() stops on (tokenizer.StopIDsFor).
+	e.stop = tok.AnyStopIDsFor(m.EOS())
 	return e, nil
 }
 
@@ -368,6 +368,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&f.topK, "top-k", 0, "keep only the K most likely tokens (0: all)")
 	fs.Uint64Var(&f.seed, "seed", 0, "sampling seed (default: random)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the one-shot answer as JSON: text, tokens, timings")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory (the forward pass runs on the CPU)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -387,12 +388,24 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "gomerge chat: --max-new-tokens, --temperature and --top-k must not be negative, --top-p lies in [0, 1]")
 		return exitUsage
 	}
+	if code := checkDevice(f.device, stderr); code != exitOK {
+		return code
+	}
 	seedSet := false
 	fs.Visit(func(fl *flag.Flag) { seedSet = seedSet || fl.Name == "seed" })
 	if !seedSet {
 		f.seed = randomSeed()
 	}
-	backend, err := openChatBackend(ctx, pos[0])
+	var dev tensor.Backend
+	if isConfigPath(pos[0]) {
+		be, release, err := openDevice(f.device, stderr)
+		if err != nil {
+			return failure(ctx, stderr, err, exitFailed)
+		}
+		defer release()
+		dev = be
+	}
+	backend, err := openChatBackend(ctx, pos[0], dev)
 	if err != nil {
 		return failure(ctx, stderr, fmt.Errorf("chat %s: %w", pos[0], err), exitFailed)
 	}

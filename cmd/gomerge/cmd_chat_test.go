@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,7 +124,7 @@ func chatTemplateDir(t *testing.T) string {
 // session would.
 func TestChatTemplateAndCache(t *testing.T) {
 	dir := chatTemplateDir(t)
-	b, err := openChatBackend(context.Background(), dir)
+	b, err := openChatBackend(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,5 +343,43 @@ func TestChatStdinIsThePrompt(t *testing.T) {
 	b := chatJSON(t, "", append(args, "--prompt", "Lily and Ben")...)
 	if !slices.Equal(a.Tokens, b.Tokens) || a.PromptTokens != b.PromptTokens || a.StopReason != "length" {
 		t.Errorf("stdin %+v, --prompt %+v", a, b)
+	}
+}
+
+// TestChatStopsOnAnyEOS checks that chat stops on an EOS id that only
+// config.json names when generation_config.json names another (the
+// Leo-Mistral/DiscoLM case): Python's generate() would read only the
+// latter, chat stops on either.
+func TestChatStopsOnAnyEOS(t *testing.T) {
+	dir := storiesDir(t)
+	free := chatJSON(t, "", dir, "--prompt", "Once upon a time", "--temperature", "0", "--max-new-tokens", "8", "--json")
+	if len(free.Tokens) < 3 {
+		t.Fatalf("greedy answer %v too short", free.Tokens)
+	}
+	stop := free.Tokens[2]
+	cfgPath := filepath.Join(dir, "config.json")
+	var cfg map[string]any
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["eos_token_id"] = stop
+	b, _ = json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := 511
+	if stop == other {
+		other = 510
+	}
+	if err := os.WriteFile(filepath.Join(dir, "generation_config.json"), []byte(fmt.Sprintf(`{"eos_token_id": [%d]}`, other)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := chatJSON(t, "", dir, "--prompt", "Once upon a time", "--temperature", "0", "--max-new-tokens", "8", "--json")
+	if got.StopReason != "eos" || !slices.Equal(got.Tokens, free.Tokens[:3]) {
+		t.Errorf("config.json eos %d, generation_config [%d]: tokens %v (%s), want %v (eos)", stop, other, got.Tokens, got.StopReason, free.Tokens[:3])
 	}
 }

@@ -17,6 +17,10 @@ off between its renames is finished (or the previous output put back), and
 hidden .OUT.partial-* staging directories whose writer is gone are removed.
 Directories of runs still writing are kept. Every gomerge command that
 writes OUT does the same before it starts; this does it on its own.
+
+examples:
+  gomerge clean ./out
+  gomerge clean ./out ./out2 --json
 `
 
 // cleanResult is one OUT's recovery, for --json.

@@ -20,6 +20,10 @@ Convert a llama2.c checkpoint (Karpathy's run.c format, e.g. stories260K.bin)
 into a Hugging Face Llama directory: config.json, model.safetensors and, with
 --tokenizer (default: tok*.bin or tokenizer.bin next to MODEL.bin), a
 SentencePiece tokenizer.model and tokenizer_config.json.
+
+examples:
+  gomerge convert-llama2c testdata/stories260K/stories260K.bin /tmp/stories
+  gomerge convert-llama2c model.bin ./hf --tokenizer tok512.bin
 `
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -27,6 +27,11 @@ config.json's, else the tokenizer's), the trap of Llama-3 (turns end with
 128009, generation stopped at 128001) and of ChatML fine-tunes of Mistral
 (<|im_end|> 32000, eos 2). Each finding comes with the fix. Exit status 1 when an error is found, 0 when only warnings or
 nothing.
+
+examples:
+  gomerge doctor ./LeoLM-chat
+  gomerge doctor ./ft-chatml ./ft-inst ./base --json
+  gomerge doctor ./merged   # after a merge: no findings unless the merge warned
 `
 
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomerge/gomerge/eval"
+	"github.com/gomerge/gomerge/tensor"
 )
 
 const evalUsage = `usage: gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
@@ -41,6 +42,12 @@ column (5-shot, acc_norm); --occiglot-prompt reproduces the prompt that
 leaderboard scored (a full-width colon in "Answer：", and the scored question
 left among its own first-5 examples), which today's harness no longer uses.
 
+examples:
+  gomerge eval ./merged --task de_ud_gsd_ppl --limit 100
+  gomerge eval config.yml --task de_ud_pud_order --json   # merged in memory, never written
+  gomerge eval --endpoint http://localhost:8080 --task mytask.yaml
+  gomerge eval ./merged --preset occiglot-de --log-samples samples/
+  gomerge eval --list
 `
 
 // taskList is a repeatable flag whose values may also be comma-separated.
@@ -57,6 +64,7 @@ func (s *taskList) Set(v string) error {
 }
 
 type evalFlags struct {
+	device                                string
 	tasks                                 taskList
 	limit, numFewshot, batchSize          int
 	maxLength, concurrent, prefix         int
@@ -90,6 +98,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.logSamples, "log-samples", "", "write lm-eval's per-sample JSONL of each task to `DIR`")
 	fs.StringVar(&f.preset, "preset", "", "run the leaderboard tasks of preset `NAME`: "+strings.Join(eval.Presets(), ", "))
 	fs.BoolVar(&f.occiglotPrompt, "occiglot-prompt", false, "score Belebele with the occiglot leaderboard's prompt (full-width colon, scored question among its examples)")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory (the forward pass runs on the CPU)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -100,6 +109,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if f.list {
 		return listEvalTasks(stdout, f.jsonOut)
+	}
+	if code := checkDevice(f.device, stderr); code != exitOK {
+		return code
 	}
 	if f.license != "" {
 		notice, err := eval.BuiltinNotice(f.license)
@@ -153,7 +165,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		model = pos[0]
-		if lm, tok, err = openLocalLM(ctx, pos[0]); err != nil {
+		var be tensor.Backend
+		if isConfigPath(pos[0]) { // the device does the in-memory merge
+			dev, release, err := openDevice(f.device, stderr)
+			if err != nil {
+				return failure(ctx, stderr, err, exitFailed)
+			}
+			defer release()
+			be = dev
+		}
+		if lm, tok, err = openLocalLM(ctx, pos[0], be); err != nil {
 			return failure(ctx, stderr, err, exitFailed)
 		}
 	}

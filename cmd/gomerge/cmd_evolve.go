@@ -28,10 +28,17 @@ memory and scored on the tasks (built-in sets, or NAME.yaml / NAME.jsonl
 files in --task-search-path directories). DIR holds best_config.yaml,
 evals.jsonl, the optimizer's checkpoint and final_model/; running the same
 command again resumes from the last completed generation.
+
+examples:
+  gomerge evolve genome.yml --storage-path ./search --max-fevals 200 --random-seed 1
+  gomerge evolve genome.yml --storage-path ./search --task-search-path ./tasks --workers 2 --json
+  gomerge evolve genome.yml --storage-path ./search --listen 0.0.0.0:4222   # workers join with gomerge worker
 `
 
 // evolveFlags are the flags of gomerge evolve.
 type evolveFlags struct {
+	device         string
+	mergeCUDA      bool
 	storage        string
 	maxFevals      int
 	popSize        int
@@ -101,7 +108,9 @@ func newEvolveFlags(stderr io.Writer, f *evolveFlags) *flag.FlagSet {
 	verbosity(fs, &f.verbose)
 	var ignored bool
 	var ignoredStr string
-	for _, name := range []string{"in-memory", "reshard", "merge-cuda", "trust-remote-code"} {
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for the local evaluators' in-memory merges (the forward pass runs on the CPU)")
+	fs.BoolVar(&f.mergeCUDA, "merge-cuda", false, "same as --device cuda (mergekit-evolve's flag)")
+	for _, name := range []string{"in-memory", "reshard", "trust-remote-code"} {
 		fs.BoolVar(&ignored, name, false, "accepted for mergekit compatibility; no effect")
 	}
 	for _, name := range []string{"strategy", "num-gpus"} {
@@ -132,6 +141,12 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f.listen != "" && f.nats != "" {
 		fmt.Fprintln(stderr, "gomerge: --listen serves an embedded NATS server, --nats uses another: give one")
 		return exitUsage
+	}
+	if f.mergeCUDA {
+		f.device = "cuda"
+	}
+	if code := checkDevice(f.device, stderr); code != exitOK {
+		return code
 	}
 	log := newLogger(stderr, int(f.verbose))
 	cfg, err := evolve.LoadConfig(pos[0])
@@ -166,8 +181,14 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if wd, err := os.Getwd(); err == nil {
 		mopt.Dir = wd
 	}
+	be, release, err := openDevice(f.device, stderr)
+	if err != nil {
+		return failure(ctx, stderr, err, exitFailed)
+	}
+	defer release()
+	mopt.Backend = be
 	wopt := worker.Options{Name: "local", Hub: mopt.Hub, Threads: f.threads, BatchSize: f.batchSize,
-		Cache: worker.NewCache(1), Logger: log}
+		Cache: worker.NewCache(1), Logger: log, Backend: be}
 	openPool := func(context.Context) (worker.Pool, error) { return worker.NewLocal(f.workers, wopt), nil }
 	if remote {
 		// The queue lives under the storage path, so a resumed run finds

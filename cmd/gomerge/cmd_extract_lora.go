@@ -16,7 +16,14 @@ const extractUsage = `usage: gomerge extract-lora --model FT --base-model BASE -
 
 Extract a PEFT LoRA adapter that turns BASE into (an approximation of) FT,
 as mergekit-extract-lora does: a truncated SVD of every matrix FT - BASE.
+Ranks up to 256 are found by a randomized range finder (Halko, Martinsson
+and Tropp; deterministic for --random-seed), much faster than the full SVD
+that --exact computes. Ctrl-C stops between matrices.
 Embeddings and norms are saved whole (modules_to_save) unless told otherwise.
+
+examples:
+  gomerge extract-lora --model ./ft --base-model ./base --out-path ./lora --max-rank 64
+  gomerge extract-lora --model ./ft --base-model ./base --out-path ./lora --json
 `
 
 // stringList is a repeatable string flag.
@@ -47,6 +54,8 @@ func runExtractLoRA(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.Float64Var(&opt.SVEpsilon, "sv-epsilon", 0, "drop singular values not above this")
 	fs.BoolVar(&opt.SkipUndecomposable, "skip-undecomposable", false, "leave out modules that are not matrices instead of saving them whole")
 	fs.IntVar(&opt.Threads, "j", 2, "decompositions at once")
+	fs.BoolVar(&opt.Exact, "exact", false, "compute every module's full thin SVD instead of the randomized range finder used for ranks up to 256")
+	fs.Uint64Var(&opt.Seed, "random-seed", 0, "seed of the randomized decompositions")
 	fs.BoolVar(&jsonOut, "json", false, "print a JSON summary on stdout")
 	fs.BoolVar(&opt.Overwrite, "overwrite", false, "replace an existing --out-path that gomerge did not write (inputs are never replaced)")
 	verbosity(fs, &verbose)

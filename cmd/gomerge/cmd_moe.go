@@ -72,7 +72,7 @@ func newMoEFlags(stderr io.Writer, f *moeFlags) *flag.FlagSet {
 	verbosity(fs, &f.verbose)
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	fs.BoolVar(&f.jsonOut, "json", false, "print a JSON summary on stdout")
-	fs.StringVar(&f.device, "device", "cpu", "math device: cpu (the forward pass for hidden gates runs on the CPU)")
+	fs.StringVar(&f.device, "device", "cpu", "math device: cpu or auto (the MoE merge and the hidden gates' forward pass run on the CPU)")
 	fs.BoolVar(&f.cuda, "cuda", false, "same as --device cuda")
 	fs.BoolVar(&f.quant4, "load-in-4bit", false, "mergekit's quantised forward pass; not available: the forward pass runs in float32")
 	fs.BoolVar(&f.quant8, "load-in-8bit", false, "mergekit's quantised forward pass; not available: the forward pass runs in float32")
@@ -103,6 +103,10 @@ func runMoE(ctx context.Context, args []string, stdout, stderr io.Writer, planOn
 	}
 	if code := checkDeviceFlags(&f.mergeFlags, stderr); code != exitOK {
 		return code
+	}
+	if f.device == "cuda" {
+		fmt.Fprintln(stderr, "gomerge: moe has no CUDA path: the MoE merge and the hidden gates run on the CPU (use --device cpu or auto)")
+		return exitUsage
 	}
 	layout, err := moe.ParseLayout(f.layout)
 	if err != nil {

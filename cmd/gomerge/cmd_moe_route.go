@@ -25,6 +25,10 @@ tokenized with MODEL's tokenizer (tokenizer.json or tokenizer.model), with
 its special tokens (such as BOS) unless --no-special; --ids gives token ids
 instead. --json prints every token's experts, weights and router
 probabilities.
+
+examples:
+  gomerge moe route ./my-moe --prompt "Wie spät ist es?"
+  gomerge moe route ./my-moe --ids 1,450,4996 --json
 `
 
 // moeRouteReport is the --json output of `gomerge moe route`.

@@ -19,6 +19,10 @@ stage reads that stage's output from DIR/NAME. Stages run in dependency
 order; with --lazy (the default) stages whose output is already complete
 are skipped. The unnamed stage, if any, is the final merge and goes to
 --out-path. Every merge flag of "gomerge CONFIG OUT" applies to each stage.
+
+examples:
+  gomerge multi multi.yml -I ./stages --out-path ./final
+  gomerge multi multi.yml --intermediate-dir ./stages --json
 `
 
 func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +76,13 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}
+	be, release, err := openDevice(f.device, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomerge:", err)
+		return exitFailed
+	}
+	defer release()
+	opt.Backend = be
 	res, err := merge.RunMulti(ctx, stages, mo, opt)
 	if err != nil {
 		if ctx.Err() != nil {

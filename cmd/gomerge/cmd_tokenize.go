@@ -26,6 +26,10 @@ SentencePiece tokenizer.model). The tokenizer's post-processor adds its
 special tokens (such as BOS) unless --no-special. Lines end at \n; a \r
 before it is dropped. With --json-strings every line is a JSON string, so
 inputs can hold newlines.
+
+examples:
+  echo "Grüße aus München" | gomerge tokenize --tokenizer ./model
+  gomerge tokenize --tokenizer ./model --no-special --json-strings < lines.jsonl
 `
 
 // runTokenize is `gomerge tokenize`.

@@ -23,10 +23,17 @@ vocab_size and the donor's special-token ids; the tokenizer is the donor's.
 --align-special writes a copy of MODEL whose special tokens agree across
 config.json, generation_config.json and the tokenizer files (the EOS set
 includes the chat template's end-of-turn token), without touching a weight.
-With DONOR, the donor's tokenizer files are taken first; this is refused
+With DONOR, the donor's tokenizer files are taken first; this is refused (exit 2)
 when the donor's vocabulary would need other embedding rows or lacks some of
 MODEL's tokens, and, when the chat templates differ, unless
---take-template-from donor|model says whose template to keep.
+--take-template-from donor|model says whose template to keep ("model"
+also keeps the model's bos_token and eos_token, which its template writes).
+MODEL's own EOS stays in the EOS set: its weights end answers with it.
+
+examples:
+  gomerge tokensurgeon ./leo-mistral ./llama3-donor ./leo-on-llama3 -a omp -k 64
+  gomerge tokensurgeon --align-special ./ft-chatml ./ft-chatml-fixed
+  gomerge tokensurgeon --align-special ./ft-inst ./ft-chatml OUT --take-template-from donor
 `
 
 func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -115,7 +122,11 @@ func runTokensurgeon(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	res, err := tokensurgeon.AlignSpecial(model, donor, out, tokensurgeon.AlignOptions{Overwrite: *overwrite, TakeTemplateFrom: *takeTemplate, Logger: newLogger(stderr, 0)})
 	if err != nil {
-		return failure(ctx, stderr, err, exitFailed)
+		code := exitFailed
+		if errors.Is(err, tokensurgeon.ErrRefused) {
+			code = exitUsage // refused before anything was written
+		}
+		return failure(ctx, stderr, err, code)
 	}
 	if *jsonOut {
 		printJSON(stdout, res)

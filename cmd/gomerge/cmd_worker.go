@@ -21,6 +21,10 @@ when needed). SIGINT or SIGTERM stops the worker; the job in hand goes
 back to the queue at once. A worker that dies has its job redelivered to
 another after the ack wait.
 
+
+examples:
+  gomerge worker --nats nats://searchhost:4222
+  gomerge worker --nats nats://searchhost:4222 --model-dir /models -j 8 -v
 `
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -28,6 +32,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	setUsage(fs, stderr, workerUsage)
 	var (
 		url, name, queue string
+		device           string
 		dirs             stringList
 		jobs, threads    int
 		verbose          counter
@@ -38,6 +43,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&threads, "threads", 0, "threads per forward pass (default: all CPUs divided by -j)")
 	fs.StringVar(&name, "name", "", "the name results carry (default HOST:PID)")
 	fs.StringVar(&queue, "queue", worker.DefaultQueue, "the coordinator's queue name")
+	fs.StringVar(&device, "device", "cpu", deviceUsage+"; for in-memory merges (the forward pass runs on the CPU)")
 	verbosity(fs, &verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -50,10 +56,19 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
+	if code := checkDevice(device, stderr); code != exitOK {
+		return code
+	}
 	log := newLogger(stderr, int(verbose))
+	be, release, err := openDevice(device, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "gomerge:", err)
+		return exitFailed
+	}
+	defer release()
 	opt := worker.ServeOptions{Workers: jobs, Queue: queue, Options: worker.Options{
 		Name: name, ModelDirs: dirs, Hub: hub.NewClient(), Threads: threads,
-		Cache: worker.NewCache(1), Logger: log}}
+		Cache: worker.NewCache(1), Logger: log, Backend: be}}
 	log.Info("worker started", "nats", url, "jobs", jobs)
 	if err := worker.Serve(ctx, url, opt); err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)

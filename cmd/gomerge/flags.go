@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,6 +24,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 			pos = append(pos, a)
 			continue
 		}
+		if short := clickShort(fs, a); short != nil {
+			flags = append(flags, short...)
+			continue
+		}
 		flags = append(flags, a)
 		name := strings.TrimLeft(a, "-")
 		if strings.Contains(name, "=") {
@@ -33,10 +38,44 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 			flags = append(flags, args[i])
 		}
 	}
+	if !slices.ContainsFunc(flags, func(f string) bool { return f == "-h" || f == "--h" || f == "-help" || f == "--help" }) {
+		// A mistyped flag gets the error and where the flags are, not the
+		// whole help (which -h prints).
+		full := fs.Usage
+		fs.Usage = func() {
+			name := fs.Name()
+			if name == "gomerge" {
+				name = "gomerge merge"
+			}
+			fmt.Fprintf(fs.Output(), "run \"%s -h\" for its flags\n", name)
+		}
+		defer func() { fs.Usage = full }()
+	}
 	if err := fs.Parse(flags); err != nil {
 		return nil, err
 	}
 	return pos, nil
+}
+
+// clickShort rewrites click's short-option forms that Go's flag package
+// does not read: a repeated counter (-vvv for -v -v -v) and a value
+// attached to a one-letter flag (-j8 for -j 8). It returns nil for
+// anything else.
+func clickShort(fs *flag.FlagSet, a string) []string {
+	if len(a) < 3 || a[1] == '-' || strings.Contains(a, "=") || fs.Lookup(a[1:]) != nil {
+		return nil
+	}
+	f := fs.Lookup(a[1:2])
+	if f == nil {
+		return nil
+	}
+	if _, ok := f.Value.(*counter); ok && strings.Count(a[1:], a[1:2]) == len(a)-1 {
+		return slices.Repeat([]string{a[:2]}, len(a)-1)
+	}
+	if !isBool(f) {
+		return []string{a[:2], a[2:]}
+	}
+	return nil
 }
 
 func isBool(f *flag.Flag) bool {

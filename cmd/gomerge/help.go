@@ -87,7 +87,7 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		fmt.Fprintf(w, "Accepted for mergekit compatibility, with no effect here: %s.\n", flagList(compat))
 	}
 	if len(gpu) > 0 {
-		fmt.Fprintf(w, "mergekit's GPU flags, refused by this CPU build: %s.\n", flagList(gpu))
+		fmt.Fprintf(w, "mergekit's GPU flags, refused (use --device cuda): %s.\n", flagList(gpu))
 	}
 }
 

@@ -299,8 +299,8 @@ func newMergeFlags(stderr io.Writer, f *mergeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	fs.BoolVar(&f.jsonOut, "json", false, "print a JSON summary on stdout")
 	fs.Var(&f.memory, "memory", "bytes of tensor buffers in flight (default: the largest tensor's, at least 256 MiB)")
-	fs.StringVar(&f.device, "device", "cpu", "math device: cpu (cuda needs a CUDA build)")
-	fs.BoolVar(&f.cuda, "cuda", false, "same as --device cuda")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage)
+	fs.BoolVar(&f.cuda, "cuda", false, "same as --device cuda (mergekit's flag)")
 	f.mergekitFlags(fs)
 	return fs
 }
@@ -327,7 +327,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	if code := checkDeviceFlags(&f, stderr); code != exitOK {
 		return code
 	}
-	log := newLogger(stderr, int(f.verbose))
+	logw := &barWriter{w: stderr}
+	log := newLogger(logw, int(f.verbose))
 	cfg, err := merge.LoadConfig(pos[0])
 	if err != nil {
 		return configFailed(ctx, stdout, stderr, err, &f, planOnly && f.jsonOut)
@@ -347,10 +348,17 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 	}
 	opt.Seed = new(seed(f.seed, plan, log))
 	limitMemory(plan, opt)
+	be, release, err := openDevice(f.device, stderr)
+	if err != nil {
+		return failure(ctx, stderr, err, exitFailed)
+	}
+	defer release()
+	opt.Backend = be
 	var bar *progress
 	if !f.quiet && !f.jsonOut && isTerminal(stderr) {
 		bar = newProgress(stderr)
 		opt.Progress = bar.update
+		logw.bar.Store(bar)
 	}
 	res, err := merge.Execute(ctx, plan, pos[1], opt)
 	if bar != nil {
@@ -375,7 +383,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 func (f *mergeFlags) mergekitFlags(fs *flag.FlagSet, compat ...string) {
 	fs.BoolVar(&f.safeSerialization, "safe-serialization", true, "write safetensors (the only format gomerge writes)")
 	for _, name := range []string{"multi-gpu", "gpu-rich", "low-cpu-memory", "read-to-gpu"} {
-		fs.BoolVar(&f.gpu, name, false, "GPU option of mergekit; not available in this build")
+		fs.BoolVar(&f.gpu, name, false, "GPU option of mergekit; not supported (see --device)")
 	}
 	var ignoredBool bool
 	var ignoredString string
@@ -406,14 +414,17 @@ func checkArgs(pos []string, planOnly bool) string {
 	return ""
 }
 
-// checkDeviceFlags refuses the flags this build cannot honour.
+// checkDeviceFlags refuses the flags this build cannot honour; --cuda is
+// --device cuda.
 func checkDeviceFlags(f *mergeFlags, stderr io.Writer) int {
-	if f.cuda || f.device == "cuda" || f.gpu {
-		fmt.Fprintln(stderr, "gomerge: built without CUDA support; merges run on the CPU (drop --cuda/--device/GPU flags)")
-		return exitUsage
+	if f.cuda {
+		f.device = "cuda"
 	}
-	if f.device != "cpu" && f.device != "auto" {
-		fmt.Fprintf(stderr, "gomerge: unknown --device %q (want cpu or auto)\n", f.device)
+	if code := checkDevice(f.device, stderr); code != exitOK {
+		return code
+	}
+	if f.gpu {
+		fmt.Fprintln(stderr, "gomerge: mergekit's --multi-gpu, --gpu-rich, --low-cpu-memory and --read-to-gpu are not supported (use --device cuda: one GPU, inputs streamed to it)")
 		return exitUsage
 	}
 	if !f.safeSerialization {
@@ -553,7 +564,7 @@ func printPlan(plan *merge.Plan, opt merge.Options, stdout io.Writer, asJSON boo
 		fmt.Fprintf(stdout, "tokenizer:     %s, %d tokens, %d embedding rows, chat template %s\n", t.Source, t.Tokens, t.EmbeddingRows, t.ChatTemplate)
 		fmt.Fprintf(stdout, "special ids:   bos %s, eos %s, pad %s\n", idString(t.BOS), idsString(t.EOS), idString(t.PAD))
 		for _, c := range t.Changes {
-			fmt.Fprintf(stdout, "  will align: %s\n", c)
+			fmt.Fprintf(stdout, "  %s: %s\n", changeLabel(c), c)
 		}
 	}
 	for _, w := range s.Warnings {
@@ -600,4 +611,14 @@ func printJSON(w io.Writer, v any) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// changeLabel heads a line of the tokenizer outcome's changes in plan's
+// text: "file: key old -> new" is a change the merge will make, anything
+// else a problem it cannot fix.
+func changeLabel(c string) string {
+	if strings.Contains(c, " -> ") {
+		return "will align"
+	}
+	return "problem"
 }

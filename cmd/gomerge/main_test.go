@@ -93,7 +93,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"unknown method", "merge_method: nope\nmodels: [{model: ft}]\n", []string{"config.yml", "out4"}, exitUsage, `config.yml:1:15: unknown merge_method "nope"`},
 		{"missing config", good, []string{"nothere.yml", "out5"}, exitUsage, "nothere.yml"},
 		{"config is a device", good, []string{os.DevNull, "out9"}, exitUsage, os.DevNull + ": not a regular file"},
-		{"cuda", good, []string{"config.yml", "out6", "--cuda"}, exitUsage, "CUDA"},
+		{"unknown device", good, []string{"config.yml", "out6", "--device", "gpu"}, exitUsage, `unknown --device "gpu"`},
 		{"merge fails", "merge_method: ties\nbase_model: base\nmodels:\n  - model: ft\n    parameters: {weight: 1, density: 0.001}\n",
 			[]string{"config.yml", "out7"}, exitFailed, "keeps no element"},
 		{"interrupted", good, []string{"config.yml", "out8"}, exitInterrupted, "interrupted"},
@@ -221,14 +221,23 @@ func TestProgressLine(t *testing.T) {
 func TestHelpAndHabits(t *testing.T) {
 	models(t)
 	writeConfig(t, "merge_method: linear\nmodels:\n  - model: base\n    parameters: {weight: 1}\n")
-	for _, cmd := range []string{"merge", "plan", "moe", "evolve", "worker", "multi", "extract-lora", "eval", "doctor", "tokensurgeon", "tokenize", "convert-llama2c", "clean"} {
+	for _, cmd := range []string{"merge", "plan", "moe", "moe route", "kraken", "kraken train-router", "kraken route", "chat", "evolve", "worker",
+		"multi", "extract-lora", "eval", "doctor", "tokensurgeon", "tokenize", "convert-llama2c", "clean"} {
 		var stdout, stderr bytes.Buffer
-		if code := run(context.Background(), []string{"help", cmd}, &stdout, &stderr); code != exitOK {
+		if code := run(context.Background(), append(strings.Fields(cmd), "-h"), &stdout, &stderr); code != exitOK {
 			t.Errorf("help %s: exit %d", cmd, code)
 		}
 		help := stderr.String()
-		if !strings.HasPrefix(help, "usage: gomerge") || strings.Contains(help, "Usage of") {
+		synopsis := "usage: gomerge " + cmd
+		if cmd == "merge" {
+			synopsis = "usage: gomerge CONFIG.yml OUT"
+		}
+		if !strings.HasPrefix(help, synopsis) || strings.Contains(help, "Usage of") {
 			t.Errorf("help %s:\n%s", cmd, help)
+		}
+		// One style: synopsis, description, examples, flags.
+		if i, j := strings.Index(help, "\nexamples:\n  "), strings.Index(help, "\nflags:\n  -"); i < 0 || j < i {
+			t.Errorf("help %s lacks examples or flags, in that order:\n%s", cmd, help)
 		}
 		for _, line := range strings.Split(help, "\n") {
 			if strings.Count(line, "(default") > 1 || strings.HasPrefix(line, "  -") && strings.Contains(line, " value") {
@@ -246,6 +255,10 @@ func TestHelpAndHabits(t *testing.T) {
 		{[]string{"config.yml", "out", "extra"}, exitUsage, "too many arguments"},
 		{[]string{"frobnicate", "--help"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"plan", "config.yml", "--verbose", "--vv", "-v"}, exitOK, ""},
+		// click's short forms, as mergekit users type them.
+		{[]string{"plan", "config.yml", "-vvv", "-j2"}, exitOK, ""},
+		// A mistyped flag: the error and where the flags are, not 60 lines.
+		{[]string{"config.yml", "out", "--frobnicate"}, exitUsage, "flag provided but not defined: -frobnicate\nrun \"gomerge merge -h\" for its flags\n"},
 		// Every reader of the config, the MoE sniffing included, refuses
 		// a device before reading it (it once read /dev/zero until OOM).
 		{[]string{"/dev/zero", "out"}, exitUsage, "not a regular file"},

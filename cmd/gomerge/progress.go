@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,7 @@ type progress struct {
 	start    time.Time
 	last     time.Time
 	finished bool
+	line     string // the bar as last drawn
 	// unit formats an amount and a rate: bytes (GB, MB/s) by default.
 	unit func(done, total int64, perSec float64) string
 }
@@ -46,7 +48,42 @@ func (p *progress) update(done, total int64) {
 		return
 	}
 	p.last = now
-	fmt.Fprintf(p.w, "\r%s\x1b[K", progressLine(done, total, now.Sub(p.start), p.unit))
+	p.line = progressLine(done, total, now.Sub(p.start), p.unit)
+	fmt.Fprintf(p.w, "\r%s\x1b[K", p.line)
+	if done >= total {
+		// Done: end the line now, so that what is logged before finish
+		// (the tokenizer and special-token steps) starts on its own.
+		fmt.Fprintln(p.w)
+		p.finished = true
+	}
+}
+
+// writeAbove writes b (whole log lines) above the bar: the bar's line is
+// cleared, b written, and the bar drawn again below it.
+func (p *progress) writeAbove(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last.IsZero() || p.finished {
+		return p.w.Write(b)
+	}
+	fmt.Fprint(p.w, "\r\x1b[K")
+	n, err := p.w.Write(b)
+	fmt.Fprintf(p.w, "\r%s\x1b[K", p.line)
+	return n, err
+}
+
+// barWriter is the log's writer: lines go above the progress bar once
+// one is drawn, never onto its line.
+type barWriter struct {
+	w   io.Writer
+	bar atomic.Pointer[progress]
+}
+
+func (b *barWriter) Write(p []byte) (int, error) {
+	if bar := b.bar.Load(); bar != nil {
+		return bar.writeAbove(p)
+	}
+	return b.w.Write(p)
 }
 
 // progressLine is the bar's text after elapsed time.

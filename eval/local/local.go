@@ -15,6 +15,8 @@ import (
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
+	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/tensor"
 	"github.com/gomerge/gomerge/tokenizer"
 )
 
@@ -33,6 +35,13 @@ type Options struct {
 	// Seed seeds random merge methods (DARE); a fixed seed keeps a
 	// candidate's score repeatable.
 	Seed uint64
+	// Backend runs the merge arithmetic of Merge (see merge.Options);
+	// nil means tensor.CPU. The forward pass runs on the CPU.
+	Backend tensor.Backend
+	// Reuse, when set, keeps Merge's merged tensors for later Merge calls
+	// that share it: a tensor whose recipe did not change is not merged,
+	// read or decoded again.
+	Reuse *Reuse
 }
 
 // Model is a model ready to score: its forward pass as an eval.LM, and the
@@ -76,9 +85,13 @@ func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
-	src := plan.SourceContext(ctx, merge.Options{Seed: &opt.Seed})
+	src := plan.SourceContext(ctx, merge.Options{Seed: &opt.Seed, Backend: opt.Backend})
 	defer src.Close()
-	m, err := model.Load(cj, src, model.Options{Threads: opt.Threads})
+	var weights safetensors.Source = src
+	if opt.Reuse != nil {
+		weights = opt.Reuse.source(plan, src, opt.Seed)
+	}
+	m, err := model.Load(cj, weights, model.Options{Threads: opt.Threads})
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ const (
 )
 
 func newSessionLM(m *model.Model) *sessionLM {
-	return &sessionLM{FuncLM: eval.FromLogitsBatch(m.LogitsBatch, m.VocabSize(), m.MaxPositions()), m: m}
+	return &sessionLM{FuncLM: eval.FromTailScores(m.TailLogProbs, m.MaxPositions()), m: m}
 }
 
 // whole is context+continuation left-truncated to MaxLength()+1 tokens

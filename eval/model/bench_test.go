@@ -13,17 +13,10 @@ import (
 //	go run ./internal/testmodel/cmd/genmodel -size 2e8 -hidden 768 -intermediate 2048 -vocab 32000 /tmp/m100
 //	GOMERGE_BENCH_MODEL=/tmp/m100 go test ./eval/model -run '^$' -bench Logits -cpu 1,2
 //
-// On the 2-vCPU AMD EPYC development VM (shared with other jobs, so these
-// are the best of three runs of two iterations) that model (98.7M
-// parameters, 8 layers, hidden 768, vocab 32000) scored, in tokens/s:
-//
-//	                      1 thread   2 threads
-//	f32 weights, 128 tok     505        869
-//	f32 weights, 512 tok     429        785
-//	compact bf16, 128 tok    523        909
-//	compact bf16, 512 tok    442        756
-//	generate, f32             71        102
-//	generate, compact bf16    66         94
+// The prompt=N cases run what llama-bench -p N measures (every layer, the
+// output layer at the last position only); tokens=N cases score every
+// position (LogProbs). bench/README.md has the figures, side by side with
+// llama.cpp on the same models.
 func BenchmarkLogits(b *testing.B) {
 	dir := os.Getenv("GOMERGE_BENCH_MODEL")
 	if dir == "" {
@@ -42,6 +35,16 @@ func BenchmarkLogits(b *testing.B) {
 			b.Run(fmt.Sprintf("compact=%v/tokens=%d", compact, n), func(b *testing.B) {
 				for b.Loop() {
 					if _, err := m.LogProbs(ids); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
+			})
+			// What llama-bench -p N measures: the prompt through every
+			// layer and the output layer at its last position only.
+			b.Run(fmt.Sprintf("compact=%v/prompt=%d", compact, n), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := m.Generate(ids, 1); err != nil {
 						b.Fatal(err)
 					}
 				}

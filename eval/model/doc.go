@@ -8,7 +8,9 @@
 // answers Logits and LogitsBatch (every position's logits), LogProbs and
 // LogProbsBatch (log p(ids[i] | ids[:i]) without keeping the logits),
 // ContinuationLogProbs (several continuations of one context, the context
-// computed once), Generate (greedy, with a key/value cache), Session (a
+// computed once), TailLogProbs (the log-probabilities and greediness of
+// the last tokens of several sequences: what loglikelihood requests ask,
+// at the least cost), Generate (greedy, with a key/value cache), Session (a
 // growing sequence with its cache: Feed, Generate with a Sampler for
 // temperature/top-k/top-p, streaming, stop tokens and cancellation, Rewind
 // to reuse a re-rendered prompt's prefix) and HiddenStates (the residual
@@ -64,11 +66,20 @@
 // # Numerics
 //
 // Weights may be stored as F32, BF16, F16 (or F64); all arithmetic is in
-// float32 with float64 where it is cheap: matrix products accumulate in
-// float32 with fused multiply-adds (AVX2+FMA on amd64, eight lanes times
-// eight independent sums, added at the end; a Go reference elsewhere and
-// under the purego tag), RMSNorm's mean of squares, the softmaxes and the
-// log-softmax of LogProbs accumulate in float64. Rotary angles are formed
+// float32 with float64 where it is cheap. Matrix products over eight or
+// more tokens use, on CPUs with AVX-512, a packed product: 32 weight rows
+// at a time are interleaved into a panel (and widened from 16 bits as they
+// are packed), and a register tile of 8 tokens × 32 rows accumulates each
+// output as one float32 sum in column order, with no horizontal sums.
+// Fewer tokens (greedy generation), other CPUs and the purego tag take dot
+// products that accumulate in float32 with fused
+// multiply-adds (AVX2+FMA, eight lanes times eight independent sums, added
+// at the end; a Go reference elsewhere). RMSNorm's mean of squares accumulates in float64. The
+// softmaxes of attention and the log-softmax of LogProbs and
+// TailLogProbs take float32 exponentials (Cephes' polynomial, relative
+// error below 2e-7, AVX2 on amd64) summed in float32 within blocks of
+// 1024 and in float64 across blocks: the vocabulary-wide work of a
+// position stays in float32. Rotary angles are formed
 // in float32 from float32 inverse frequencies, as transformers does. The
 // embedding scale of the Gemma family is sqrt(hidden_size) rounded to
 // float32 — transformers rounds it to the activation dtype, so a bfloat16 run
@@ -86,10 +97,13 @@
 // # Memory and speed
 //
 // By default every weight is widened to float32 at load. Options.Compact
-// keeps BF16 and F16 matrices in 16 bits (half the memory) and widens a
-// block of 16 rows at a time while every token of the batch passes over
-// it, so prompt scoring costs the same or less (less memory traffic);
-// single-token generation, which reads every weight once per token, is
-// memory-bound either way. Matrix products split the output rows among
+// keeps BF16 and F16 matrices in 16 bits (half the memory); the packed
+// product widens them while packing, once per 32 rows and 512 columns
+// for the whole batch, so prompt scoring costs about the same (see
+// bench/README.md); single-token generation, which reads every weight
+// once per token, is memory-bound either way. TailLogProbs, what package
+// eval/local scores requests with, runs a context shared by several
+// continuations once and the output layer only at the positions that
+// predict a continuation token. Matrix products split the output rows among
 // Options.Threads goroutines, attention splits sequences and heads.
 package model

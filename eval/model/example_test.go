@@ -68,3 +68,43 @@ func ExampleModel_Route() {
 	// layer 0: experts [1 2], weights [0.58 0.42]
 	// layer 1: experts [2 3], weights [0.82 0.18]
 }
+
+// Score two answers to one question as a multiple-choice task does: the
+// question runs through the model once, and only the answers' tokens
+// reach the output layer.
+func ExampleModel_TailLogProbs() {
+	dir, err := os.MkdirTemp("", "stories")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := model.ConvertLlama2C("../../testdata/stories260K/stories260K.bin", dir); err != nil {
+		log.Fatal(err)
+	}
+	m, err := model.Open(dir, model.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	question := []int{m.BOS(), 403, 407, 261} // "Once upon a"
+	answers := [][]int{{378}, {432, 383}}     // "time", two other tokens
+	var seqs [][]int
+	var tails []int
+	for _, a := range answers {
+		seqs = append(seqs, append(append([]int(nil), question...), a...))
+		tails = append(tails, len(a))
+	}
+	lp, greedy, err := m.TailLogProbs(seqs, tails)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range answers {
+		var sum float64
+		for _, v := range lp[i] {
+			sum += v
+		}
+		fmt.Printf("answer %d: log-likelihood %.1f, greedy %v\n", i, sum, greedy[i])
+	}
+	// Output:
+	// answer 0: log-likelihood -0.0, greedy [true]
+	// answer 1: log-likelihood -14.0, greedy [false true]
+}

@@ -181,7 +181,7 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 		start := total - len(s.ids) // position of the first new token
 		kh := h / group
 		kh0 := kc[kh*hd:]
-		p := [2][]float64{make([]float64, total), make([]float64, total)}
+		p := [2][]float32{make([]float32, total), make([]float32, total)}
 		acc := make([]float32, hd)
 		var out [8]float32
 		for i := 0; i < len(s.ids); i += 2 {
@@ -198,12 +198,12 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 			for ; j+4 <= last+1; j += 4 {
 				dot2x4(&out, q0, q1, kh0[j*kvDim:], kvDim, hd)
 				for r := range 4 {
-					p[0][j+r], p[1][j+r] = float64(out[2*r]), float64(out[2*r+1])
+					p[0][j+r], p[1][j+r] = out[2*r], out[2*r+1]
 				}
 			}
 			for ; j <= last; j++ {
 				k := kh0[j*kvDim : j*kvDim+hd]
-				p[0][j], p[1][j] = float64(dotGeneric(q0, k)), float64(dotGeneric(q1, k))
+				p[0][j], p[1][j] = dotGeneric(q0, k), dotGeneric(q1, k)
 			}
 			for u := range pair {
 				me := start + i + u
@@ -220,30 +220,29 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 }
 
 // softmaxV turns raw scores into attention weights (scaled, soft-capped,
-// softmax in float64) and sets acc to the weighted sum of the value rows
-// that start stride floats apart in v.
-func (m *Model) softmaxV(sc []float64, v []float32, stride int, acc []float32) {
+// softmax with float32 exponentials summed as in logSoftmaxStats) and sets
+// acc to the weighted sum of the value rows that start stride floats
+// apart in v.
+func (m *Model) softmaxV(sc []float32, v []float32, stride int, acc []float32) {
 	c := m.cfg
 	scale := float32(c.scaling)
-	best := math.Inf(-1)
 	for j, x := range sc {
-		x = float64(float32(x) * scale)
+		x *= scale
 		if c.attnCap > 0 {
-			x = float64(float32(c.attnCap * math.Tanh(x/c.attnCap)))
+			x = float32(c.attnCap * math.Tanh(float64(x)/c.attnCap))
 		}
 		sc[j] = x
-		best = max(best, x)
 	}
+	best := maxF32(sc)
 	var sum float64
-	for j, x := range sc {
-		sc[j] = math.Exp(x - best)
-		sum += sc[j]
+	for lo := 0; lo < len(sc); lo += expChunk {
+		sum += float64(expStore(sc[lo:min(len(sc), lo+expChunk)], best))
 	}
-	clear(acc)
-	hd := len(acc)
+	inv := 1 / sum
 	for j, w := range sc {
-		tensor.Axpy(acc, float32(w/sum), v[j*stride:j*stride+hd])
+		sc[j] = float32(float64(w) * inv)
 	}
+	wsum(acc, sc, v, stride)
 }
 
 // check validates a sequence of ids against the vocabulary.
@@ -312,8 +311,9 @@ func (m *Model) segments(seqs [][]int) ([]seg, error) {
 }
 
 // LogProbs returns log p(ids[i] | ids[:i]) for i = 1 .. len(ids)-1, at
-// index i-1: len(ids)-1 values. Each is a log-softmax over the vocabulary
-// computed in float64 (max-subtracted, so it cannot overflow); the logits
+// index i-1: len(ids)-1 values. Each is a log-softmax over the vocabulary,
+// max-subtracted so it cannot overflow, with float32 exponentials summed in
+// float32 within blocks of 1024 and the blocks in float64; the logits
 // are computed a block of positions at a time (at most 32 MiB) and never
 // held all at once.
 func (m *Model) LogProbs(ids []int) ([]float64, error) {
@@ -334,7 +334,9 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 	hidden := m.forward(segs, nil)
 	V := m.cfg.vocab
 	block := m.headRows()
-	logits := make([]float32, block*V)
+	buf := getFloats(block * V)
+	defer floatPool.Put(buf)
+	logits := *buf
 	out := make([][]float64, len(segs))
 	for si, s := range segs {
 		out[si] = make([]float64, len(s.ids)-1)
@@ -342,7 +344,7 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 			hi := min(len(s.ids)-1, lo+block)
 			m.logitsOf(logits, hidden, s.off+lo, s.off+hi)
 			for i := lo; i < hi; i++ {
-				out[si][i] = logSoftmaxAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
+				out[si][i] = logProbAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
 			}
 		}
 	}
@@ -383,12 +385,12 @@ func (m *Model) ContinuationLogProbs(context []int, conts [][]int) ([][]float64,
 	out := make([][]float64, len(segs))
 	for si, s := range segs {
 		out[si] = make([]float64, len(s.ids))
-		out[si][0] = logSoftmaxAt(first, s.ids[0])
+		out[si][0] = logProbAt(first, s.ids[0])
 		for lo := 0; lo < len(s.ids)-1; lo += block {
 			hi := min(len(s.ids)-1, lo+block)
 			m.logitsOf(logits, hidden, s.off+lo, s.off+hi)
 			for i := lo; i < hi; i++ {
-				out[si][i+1] = logSoftmaxAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
+				out[si][i+1] = logProbAt(logits[(i-lo)*V:(i-lo+1)*V], s.ids[i+1])
 			}
 		}
 	}
@@ -412,17 +414,10 @@ func (m *Model) HiddenStates(ids []int) ([][]float32, error) {
 	return out, nil
 }
 
-// logSoftmaxAt returns log softmax(row)[target] in float64.
-func logSoftmaxAt(row []float32, target int) float64 {
-	best := math.Inf(-1)
-	for _, v := range row {
-		best = max(best, float64(v))
-	}
-	var sum float64
-	for _, v := range row {
-		sum += math.Exp(float64(v) - best)
-	}
-	return float64(row[target]) - best - math.Log(sum)
+// logProbAt returns log softmax(row)[target], by logSoftmaxStats.
+func logProbAt(row []float32, target int) float64 {
+	lse, _ := logSoftmaxStats(row)
+	return float64(row[target]) - lse
 }
 
 // Generate runs ids through the model and then appends greedily (argmax,

@@ -1,0 +1,93 @@
+//go:build amd64 && gc && !purego
+
+#include "textflag.h"
+
+// func gemm8x32AVX512(xs *[8]*float32, panel *float32, k int, out *[256]float32)
+//
+// out[32i+j] = Σ_{l<k} xs[i][l] · panel[32l+j] for eight token rows i and
+// 32 weight rows j, k > 0: the packed panel holds the 32 rows interleaved,
+// so each step loads two vectors of it and broadcasts one float of each
+// token row into 16 fused multiply-adds. Every output is one float32 sum
+// in order of l, with no horizontal sums. Z0-Z15 accumulate (token i in
+// Z(2i) and Z(2i+1)), Z16-Z23 hold the broadcasts, Z24-Z25 the panel.
+TEXT ·gemm8x32AVX512(SB), NOSPLIT, $0-32
+	MOVQ xs+0(FP), BX
+	MOVQ 8(BX), SI
+	MOVQ 16(BX), R8
+	MOVQ 24(BX), R9
+	MOVQ 32(BX), R10
+	MOVQ 40(BX), R11
+	MOVQ 48(BX), R12
+	MOVQ 56(BX), R13
+	MOVQ 0(BX), AX
+	MOVQ panel+8(FP), DI
+	MOVQ k+16(FP), CX
+	MOVQ out+24(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ BX, BX
+
+loop:
+	VMOVUPS (DI), Z24
+	VMOVUPS 64(DI), Z25
+	VBROADCASTSS (AX)(BX*1), Z16
+	VFMADD231PS Z24, Z16, Z0
+	VFMADD231PS Z25, Z16, Z1
+	VBROADCASTSS (SI)(BX*1), Z17
+	VFMADD231PS Z24, Z17, Z2
+	VFMADD231PS Z25, Z17, Z3
+	VBROADCASTSS (R8)(BX*1), Z18
+	VFMADD231PS Z24, Z18, Z4
+	VFMADD231PS Z25, Z18, Z5
+	VBROADCASTSS (R9)(BX*1), Z19
+	VFMADD231PS Z24, Z19, Z6
+	VFMADD231PS Z25, Z19, Z7
+	VBROADCASTSS (R10)(BX*1), Z20
+	VFMADD231PS Z24, Z20, Z8
+	VFMADD231PS Z25, Z20, Z9
+	VBROADCASTSS (R11)(BX*1), Z21
+	VFMADD231PS Z24, Z21, Z10
+	VFMADD231PS Z25, Z21, Z11
+	VBROADCASTSS (R12)(BX*1), Z22
+	VFMADD231PS Z24, Z22, Z12
+	VFMADD231PS Z25, Z22, Z13
+	VBROADCASTSS (R13)(BX*1), Z23
+	VFMADD231PS Z24, Z23, Z14
+	VFMADD231PS Z25, Z23, Z15
+	ADDQ $128, DI
+	ADDQ $4, BX
+	DECQ CX
+	JNZ loop
+
+	VMOVUPS Z0, 0(DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	VMOVUPS Z4, 256(DX)
+	VMOVUPS Z5, 320(DX)
+	VMOVUPS Z6, 384(DX)
+	VMOVUPS Z7, 448(DX)
+	VMOVUPS Z8, 512(DX)
+	VMOVUPS Z9, 576(DX)
+	VMOVUPS Z10, 640(DX)
+	VMOVUPS Z11, 704(DX)
+	VMOVUPS Z12, 768(DX)
+	VMOVUPS Z13, 832(DX)
+	VMOVUPS Z14, 896(DX)
+	VMOVUPS Z15, 960(DX)
+	VZEROUPPER
+	RET

@@ -1,0 +1,204 @@
+//go:build cuda && linux && amd64
+
+package cuda
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// blas holds the cuBLAS functions and the device's handle.
+type blas struct {
+	path   string
+	handle uintptr
+
+	create    func(h *uintptr) result
+	destroyFn func(h uintptr) result
+	setStream func(h uintptr, s uintptr) result
+	gemmEx    func(h uintptr, transa, transb, m, n, k int32, alpha unsafe.Pointer, a uint64, atype, lda int32,
+		b uint64, btype, ldb int32, beta unsafe.Pointer, c uint64, ctype, ldc, compute, algo int32) result
+}
+
+var blasPaths = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so",
+	"/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
+	"/usr/local/cuda/targets/x86_64-linux/lib/libcublas.so.13"}
+
+// cuBLAS constants.
+const (
+	cudaR32F      = 0  // CUDA_R_32F
+	cudaR16BF     = 14 // CUDA_R_16BF
+	cublasCompute = 68 // CUBLAS_COMPUTE_32F
+	cublasDefault = -1 // CUBLAS_GEMM_DEFAULT
+	cublasNoTrans = 0
+	cublasOK      = 0
+)
+
+// loadBLAS opens cuBLAS and creates a handle on stream; the caller has
+// entered.
+func (d *Device) loadBLAS() (*blas, error) {
+	if d.blas != nil {
+		return d.blas, nil
+	}
+	paths := blasPaths
+	if d.cfg.BLAS != "" {
+		paths = []string{d.cfg.BLAS}
+	}
+	var lib uintptr
+	var p string
+	var tried []string
+	for _, try := range paths {
+		// libcublas needs libcublasLt from its own directory, which the
+		// loader may not search: load it first where the path names one.
+		if dir, name := filepath.Split(try); dir != "" {
+			purego.Dlopen(filepath.Join(dir, strings.Replace(name, "libcublas", "libcublasLt", 1)), purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		}
+		h, err := purego.Dlopen(try, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		if err == nil {
+			lib, p = h, try
+			break
+		}
+		tried = append(tried, err.Error())
+	}
+	if lib == 0 {
+		return nil, fmt.Errorf("cuda: cannot load cuBLAS (libcublas.so): %s", strings.Join(tried, "; "))
+	}
+	b := &blas{path: p}
+	for _, s := range []struct {
+		name string
+		fn   any
+	}{
+		{"cublasCreate_v2", &b.create},
+		{"cublasDestroy_v2", &b.destroyFn},
+		{"cublasSetStream_v2", &b.setStream},
+		{"cublasGemmEx", &b.gemmEx},
+	} {
+		if err := bind(lib, p, s.name, s.fn); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.check("cublasCreate_v2", b.create(&b.handle)); err != nil {
+		return nil, err
+	}
+	if err := b.check("cublasSetStream_v2", b.setStream(b.handle, d.streams[0])); err != nil {
+		b.destroy()
+		return nil, err
+	}
+	d.blas = b
+	return b, nil
+}
+
+func (b *blas) check(call string, r result) error {
+	if r == cublasOK {
+		return nil
+	}
+	return &Error{Lib: b.path, Call: call, Code: int32(r)}
+}
+
+func (b *blas) destroy() {
+	if b != nil && b.handle != 0 {
+		b.destroyFn(b.handle)
+		b.handle = 0
+	}
+}
+
+// gemm computes C = A·B for row-major A (m×k) and B (k×n) in bfloat16 with
+// float32 accumulation into C (m×n) of ctype (cudaR32F or cudaR16BF), all
+// in device memory, on stream 0; the caller has entered. cuBLAS is
+// column-major, so it computes Cᵀ = Bᵀ·Aᵀ.
+func (d *Device) gemm(m, n, k int, a, b, c uint64, ctype int32) error {
+	bl, err := d.loadBLAS()
+	if err != nil {
+		return err
+	}
+	ab := unsafe.Slice((*float32)(d.smallH), 2)
+	ab[0], ab[1] = 1, 0 // alpha, beta: read by cuBLAS before the call returns
+	r := bl.gemmEx(bl.handle, cublasNoTrans, cublasNoTrans, int32(n), int32(m), int32(k),
+		d.smallH, b, cudaR16BF, int32(n), a, cudaR16BF, int32(k),
+		unsafe.Add(d.smallH, 4), c, ctype, int32(n), cublasCompute, cublasDefault)
+	return bl.check(fmt.Sprintf("cublasGemmEx %dx%dx%d", m, n, k), r)
+}
+
+// MatMulBF16 computes c = a·b for row-major a (m×k) and b (k×n) holding
+// bfloat16 bits, accumulating in float32 (cuBLAS GemmEx, compute type
+// 32F) into c (m×n). The sums' order is cuBLAS's, so c agrees with a
+// float64 reference to float32 accumulation error, not bit for bit.
+func (d *Device) MatMulBF16(c []float32, a, b []uint16, m, n, k int) error {
+	if len(a) != m*k || len(b) != k*n || len(c) != m*n {
+		return fmt.Errorf("cuda: MatMulBF16 %dx%dx%d: buffers of %d, %d and %d elements", m, n, k, len(a), len(b), len(c))
+	}
+	leave, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	var da, db, dc uint64
+	defer func() {
+		for _, p := range []uint64{da, db, dc} {
+			if p != 0 {
+				d.drv.cuMemFree(p)
+			}
+		}
+	}()
+	for _, x := range []struct {
+		p    *uint64
+		n    int
+		what string
+	}{{&da, 2 * m * k, "matrix A"}, {&db, 2 * k * n, "matrix B"}, {&dc, 4 * m * n, "matrix C"}} {
+		if err := d.alloc(x.p, uint64(max(x.n, 4)), fmt.Sprintf("%s of a %dx%dx%d GEMM", x.what, m, n, k)); err != nil {
+			return err
+		}
+	}
+	if err := d.copyIn(da, u16s(a)); err != nil {
+		return err
+	}
+	if err := d.copyIn(db, u16s(b)); err != nil {
+		return err
+	}
+	if err := d.gemm(m, n, k, da, db, dc, cudaR32F); err != nil {
+		return err
+	}
+	return d.copyOut(f32s(c), dc)
+}
+
+// copyIn copies host bytes to device memory through the first slot's
+// pinned buffer, a chunk at a time, on stream 0; the caller has entered.
+func (d *Device) copyIn(dst uint64, src []byte) error {
+	if err := d.ensure(1); err != nil {
+		return err
+	}
+	s, stream, step := &d.slots[0], d.streams[0], d.chunk*4
+	for off := 0; off < len(src); off += step {
+		nb := min(step, len(src)-off)
+		copy(unsafe.Slice((*byte)(s.host), nb), src[off:])
+		if err := d.drv.check("cuMemcpyHtoDAsync", d.drv.cuMemcpyHtoDAsync(dst+uint64(off), s.host, uint64(nb), stream)); err != nil {
+			return err
+		}
+		if err := d.drv.check("cuStreamSynchronize", d.drv.cuStreamSynchronize(stream)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyOut copies device memory to host bytes like copyIn.
+func (d *Device) copyOut(dst []byte, src uint64) error {
+	if err := d.ensure(1); err != nil {
+		return err
+	}
+	s, stream, step := &d.slots[0], d.streams[0], d.chunk*4
+	for off := 0; off < len(dst); off += step {
+		nb := min(step, len(dst)-off)
+		if err := d.drv.check("cuMemcpyDtoHAsync", d.drv.cuMemcpyDtoHAsync(s.host, src+uint64(off), uint64(nb), stream)); err != nil {
+			return err
+		}
+		if err := d.drv.check("cuStreamSynchronize", d.drv.cuStreamSynchronize(stream)); err != nil {
+			return err
+		}
+		copy(dst[off:off+nb], unsafe.Slice((*byte)(s.host), nb))
+	}
+	return nil
+}
