@@ -6,11 +6,20 @@ package model
 // one tensor.Axpy call per key, whose call and dispatch cost more than
 // its 4 or 8 multiply-adds. Same order of summation as wsumGeneric. It
 // reports false for other widths.
+// minNormal32 is the smallest normal float32. Softmax weights far below
+// the largest underflow to subnormals, and every scalar multiply by one
+// takes a microcode assist (about a hundred cycles): such a weight times a
+// value row adds less than 2⁻¹²⁶·|v| and is skipped.
+const minNormal32 = 0x1p-126
+
 func wsumNarrow(acc, p, v []float32, stride int) bool {
 	switch len(acc) {
 	case 8:
 		var a0, a1, a2, a3, a4, a5, a6, a7 float32
 		for j, w := range p {
+			if w > -minNormal32 && w < minNormal32 {
+				continue
+			}
 			r := v[j*stride : j*stride+8 : j*stride+8]
 			a0 += w * r[0]
 			a1 += w * r[1]
@@ -25,6 +34,9 @@ func wsumNarrow(acc, p, v []float32, stride int) bool {
 	case 4:
 		var a0, a1, a2, a3 float32
 		for j, w := range p {
+			if w > -minNormal32 && w < minNormal32 {
+				continue
+			}
 			r := v[j*stride : j*stride+4 : j*stride+4]
 			a0 += w * r[0]
 			a1 += w * r[1]
@@ -35,6 +47,9 @@ func wsumNarrow(acc, p, v []float32, stride int) bool {
 	case 2:
 		var a0, a1 float32
 		for j, w := range p {
+			if w > -minNormal32 && w < minNormal32 {
+				continue
+			}
 			r := v[j*stride : j*stride+2 : j*stride+2]
 			a0 += w * r[0]
 			a1 += w * r[1]
