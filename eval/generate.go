@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 )
 
 // DefaultMaxGenToks is lm-eval's default number of generated tokens.
@@ -122,7 +124,7 @@ func (o *MatchOptions) normalize(s string, res []*regexp.Regexp) string {
 		s = re.ReplaceAllString(s, "")
 	}
 	if o.IgnoreCase {
-		s = strings.ToLower(s)
+		s = pyLower(s)
 	}
 	if o.IgnorePunctuation {
 		s = strings.Map(func(r rune) rune {
@@ -173,9 +175,9 @@ func (f *Filter) Apply(resp string) (string, error) {
 		case "remove_whitespace":
 			resp = strings.TrimFunc(resp, pyIsSpace)
 		case "lowercase":
-			resp = strings.ToLower(resp)
+			resp = pyLower(resp)
 		case "uppercase":
-			resp = strings.ToUpper(resp)
+			resp = pyUpper(resp)
 		case "regex":
 			re := st.re
 			if re == nil {
@@ -495,3 +497,11 @@ func containsInt(xs []int, x int) bool {
 	}
 	return false
 }
+
+// pyLower and pyUpper are Python's str.lower and str.upper, which apply
+// Unicode's full case mapping ("Straße" → "STRASSE", a final Σ → ς,
+// "İ" → "i̇"); strings.ToLower and ToUpper map rune by rune. A Caser keeps
+// state, so each call makes its own.
+func pyLower(s string) string { return cases.Lower(language.Und).String(s) }
+
+func pyUpper(s string) string { return cases.Upper(language.Und).String(s) }

@@ -221,6 +221,32 @@ func TestExactMatch(t *testing.T) {
 	}
 }
 
+// The lowercase and uppercase filters and ignore_case are Python's
+// str.lower and str.upper: Unicode's full case mapping, not rune by rune
+// (expected values printed by CPython 3.11).
+func TestPythonCaseMapping(t *testing.T) {
+	lower := Filter{Name: "lc", Steps: []FilterStep{{Function: "lowercase"}}}
+	upper := Filter{Name: "uc", Steps: []FilterStep{{Function: "uppercase"}}}
+	for _, c := range []struct{ in, lower, upper string }{
+		{"Straße", "straße", "STRASSE"},
+		{"İstanbul", "i\u0307stanbul", "İSTANBUL"},
+		{"ΟΔΟΣ ΟΔΟΣ.", "οδος οδος.", "ΟΔΟΣ ΟΔΟΣ."},
+		{"ﬁnal", "ﬁnal", "FINAL"},
+		{"Die Antwort: 18", "die antwort: 18", "DIE ANTWORT: 18"},
+	} {
+		if got, _ := lower.Apply(c.in); got != c.lower {
+			t.Errorf("lowercase(%q) = %q, want %q", c.in, got, c.lower)
+		}
+		if got, _ := upper.Apply(c.in); got != c.upper {
+			t.Errorf("uppercase(%q) = %q, want %q", c.in, got, c.upper)
+		}
+	}
+	o := MatchOptions{IgnoreCase: true}
+	if o.ExactMatch("STRASSE", "strasse") != 1 || o.ExactMatch("ΑΣ", "ας") != 1 || o.ExactMatch("ΑΣ", "ασ") != 0 {
+		t.Error("ignore_case does not fold as str.lower does")
+	}
+}
+
 // Python's repr(float), as CPython 3 prints these values.
 func TestPyFloatRepr(t *testing.T) {
 	for _, c := range []struct {

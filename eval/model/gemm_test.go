@@ -72,11 +72,12 @@ func TestMatmulPacked(t *testing.T) {
 
 // TestWsum compares attention's weighted sum of value rows (AVX-512
 // where available, for head sizes that are multiples of 16 up to 128) and
-// its Go reference with float64, on head sizes the assembly takes and
-// ones it leaves to Go.
+// its Go reference with float64, on head sizes the assembly takes, the
+// narrow ones wsumNarrow keeps in registers (2, 4, 8) and others left to
+// Go.
 func TestWsum(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	for _, hd := range []int{4, 16, 20, 48, 64, 128, 144} {
+	for _, hd := range []int{2, 4, 8, 12, 16, 20, 48, 64, 128, 144} {
 		for _, n := range []int{1, 7, 100} {
 			stride := hd*2 + 3
 			v := make([]float32, (n-1)*stride+hd)
