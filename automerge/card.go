@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/gomerge/gomerge/automerge/leaderboard"
+	"github.com/gomerge/gomerge/eval"
 	"github.com/gomerge/gomerge/hub"
 )
 
@@ -118,8 +119,18 @@ func Card(name, org string, run *leaderboard.Run, lineage []string) string {
 		fmt.Fprintf(&b, "Weighted score: **%.6g** (Σ metric × weight; higher is better).\n\n", *run.Score)
 	}
 	b.WriteString("| Task | Metric | Value | Weight |\n|---|---|---:|---:|\n")
+	var credits []string
 	for _, s := range run.Scores {
 		fmt.Fprintf(&b, "| %s | %s | %.6g | %g |\n", s.Task, s.Metric, s.Value, s.Weight)
+		if a := eval.Attribution(s.Task); a != "" && !slices.Contains(credits, a) {
+			credits = append(credits, a)
+		}
+	}
+	if len(credits) > 0 {
+		b.WriteString("\nTask data credits (built-in gomerge tasks):\n\n")
+		for _, a := range credits {
+			fmt.Fprintf(&b, "* %s\n", a)
+		}
 	}
 	if len(lineage) > 0 {
 		b.WriteString("\n## 🌳 Lineage\n\n")
