@@ -243,15 +243,9 @@ func (m *Model) scores2(p []float32, stride int, q []float32, t0, pair, h, lo, f
 	q0 := q[t0*qDim+h*hd : t0*qDim+(h+1)*hd]
 	q1 := q[t1*qDim+h*hd : t1*qDim+(h+1)*hd]
 	last := first + pair - 1
-	var out [8]float32
-	j := lo
-	for ; j+4 <= last+1; j += 4 {
-		dot2x4(&out, q0, q1, kh0[j*kvDim:], kvDim, hd)
-		for r := range 4 {
-			p[j+r], p[stride+j+r] = out[2*r], out[2*r+1]
-		}
-	}
-	for ; j <= last; j++ {
+	blocks := (last + 1 - lo) / 4
+	dot2xN(p[lo:], p[stride+lo:], q0, q1, kh0[lo*kvDim:], kvDim, hd, blocks)
+	for j := lo + 4*blocks; j <= last; j++ {
 		k := kh0[j*kvDim : j*kvDim+hd]
 		p[j], p[stride+j] = dotGeneric(q0, k), dotGeneric(q1, k)
 	}

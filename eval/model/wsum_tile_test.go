@@ -70,3 +70,41 @@ func TestWsumTile(t *testing.T) {
 		}
 	}
 }
+
+// TestDot2xN checks that scoring two queries against runs of keys in one
+// call gives the same bits as dot2x4 block by block, which it replaces in
+// attention, on head sizes the assembly takes (multiples of 8) and not.
+func TestDot2xN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{8, 12, 16, 32, 128} {
+		for _, blocks := range []int{1, 2, 7} {
+			ws := n + 5
+			w := make([]float32, (4*blocks-1)*ws+n)
+			x0, x1 := make([]float32, n), make([]float32, n)
+			for _, s := range [][]float32{w, x0, x1} {
+				for i := range s {
+					s[i] = float32(rng.NormFloat64())
+				}
+			}
+			p0, p1 := make([]float32, 4*blocks+1), make([]float32, 4*blocks+1)
+			q0, q1 := make([]float32, 4*blocks+1), make([]float32, 4*blocks+1)
+			dot2xN(p0, p1, x0, x1, w, ws, n, blocks)
+			dot2xNGeneric(q0, q1, x0, x1, w, ws, n, blocks)
+			for r := range p0 {
+				if math.Float32bits(p0[r]) != math.Float32bits(q0[r]) || math.Float32bits(p1[r]) != math.Float32bits(q1[r]) {
+					t.Fatalf("n %d blocks %d row %d: %v, %v; dot2x4 gives %v, %v", n, blocks, r, p0[r], p1[r], q0[r], q1[r])
+				}
+			}
+			if p0[4*blocks] != 0 || p1[4*blocks] != 0 {
+				t.Fatalf("n %d blocks %d: wrote past the last block", n, blocks)
+			}
+			var want float64
+			for i := range n {
+				want += float64(x1[i]) * float64(w[(4*blocks-1)*ws+i])
+			}
+			if math.Abs(float64(p1[4*blocks-1])-want) > 1e-5*(1+math.Abs(want)) {
+				t.Fatalf("n %d blocks %d: last score %v, want %v", n, blocks, p1[4*blocks-1], want)
+			}
+		}
+	}
+}
