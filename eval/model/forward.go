@@ -256,23 +256,18 @@ func (m *Model) scores2(p []float32, stride int, q []float32, t0, pair, h, lo, f
 // logSoftmaxStats.
 func (m *Model) softmaxW(sc []float32) {
 	c := m.cfg
-	scale := float32(c.scaling)
-	for j, x := range sc {
-		x *= scale
-		if c.attnCap > 0 {
-			x = float32(c.attnCap * math.Tanh(float64(x)/c.attnCap))
+	tensor.Scale(sc, float32(c.scaling))
+	if c.attnCap > 0 {
+		for j, x := range sc {
+			sc[j] = float32(c.attnCap * math.Tanh(float64(x)/c.attnCap))
 		}
-		sc[j] = x
 	}
 	best := maxF32(sc)
 	var sum float64
 	for lo := 0; lo < len(sc); lo += expChunk {
 		sum += float64(expStore(sc[lo:min(len(sc), lo+expChunk)], best))
 	}
-	inv := 1 / sum
-	for j, w := range sc {
-		sc[j] = float32(float64(w) * inv)
-	}
+	mulF64(sc, 1/sum)
 }
 
 // check validates a sequence of ids against the vocabulary.
