@@ -25,3 +25,14 @@ func dotGeneric(x, w []float32) float32 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+// dot2xNGeneric is dot2xN through dot2x4, block by block.
+func dot2xNGeneric(p0, p1, x0, x1, w []float32, ws, n, blocks int) {
+	var out [8]float32
+	for b := range blocks {
+		dot2x4(&out, x0, x1, w[4*b*ws:], ws, n)
+		for r := range 4 {
+			p0[4*b+r], p1[4*b+r] = out[2*r], out[2*r+1]
+		}
+	}
+}

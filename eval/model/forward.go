@@ -156,11 +156,18 @@ func (m *Model) rows(n int, fn func(t int)) {
 // sequence, each query seeing its cache up to its own position (and no
 // further back than the sliding window on sliding layers); a is
 // [tokens, heads*headDim]. Queries go in pairs so that dot2x4 scores two
-// queries against four keys at a time.
+// queries against four keys at a time, and in tiles of tileQueries for
+// the weighted sum of value rows, so that each value row is read once per
+// tile rather than once per query.
 func (m *Model) attention(li int, segs []seg, q, a []float32) {
 	c := m.cfg
 	hd, qDim, kvDim := c.headDim, c.heads*c.headDim, c.kvHeads*c.headDim
 	group := c.heads / c.kvHeads
+	// Queries are scored in pairs (dot2x4) and weighed in tiles (wsumTile);
+	// block is a whole number of both, so that where the pairs fall, and
+	// with them the rounding of every score, does not depend on the tile.
+	tile := tileQueries(hd)
+	block := max(tile, 2)
 	type task struct{ s, h int }
 	var tasks []task
 	work := 0
@@ -181,68 +188,86 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 		start := total - len(s.ids) // position of the first new token
 		kh := h / group
 		kh0 := kc[kh*hd:]
-		p := [2][]float32{make([]float32, total), make([]float32, total)}
-		acc := make([]float32, hd)
-		var out [8]float32
-		for i := 0; i < len(s.ids); i += 2 {
-			pair := min(2, len(s.ids)-i)
-			t0, t1 := s.off+i, s.off+i+pair-1
-			q0 := q[t0*qDim+h*hd : t0*qDim+(h+1)*hd]
-			q1 := q[t1*qDim+h*hd : t1*qDim+(h+1)*hd]
-			last := start + i + pair - 1
-			lo := 0
+		vh0 := vc[kh*hd:]
+		p := make([]float32, block*total) // query u's scores at u*total
+		acc := make([]float32, block*hd)
+		lo := func(me int) int { // first key position query me sees
 			if c.sliding[li] {
-				lo = max(0, start+i-c.window+1)
+				return max(0, me-c.window+1)
 			}
-			j := lo
-			for ; j+4 <= last+1; j += 4 {
-				dot2x4(&out, q0, q1, kh0[j*kvDim:], kvDim, hd)
-				for r := range 4 {
-					p[0][j+r], p[1][j+r] = out[2*r], out[2*r+1]
-				}
+			return 0
+		}
+		for i := 0; i < len(s.ids); i += block {
+			tq := min(block, len(s.ids)-i)
+			for u := 0; u < tq; u += 2 {
+				m.scores2(p[u*total:], total, q, s.off+i+u, min(2, tq-u), h, lo(start+i+u), start+i+u, kh0, kvDim)
 			}
-			for ; j <= last; j++ {
-				k := kh0[j*kvDim : j*kvDim+hd]
-				p[0][j], p[1][j] = dotGeneric(q0, k), dotGeneric(q1, k)
-			}
-			for u := range pair {
+			for u := range tq {
 				me := start + i + u
-				ulo := 0
-				if c.sliding[li] {
-					ulo = max(0, me-c.window+1)
+				m.softmaxW(p[u*total+lo(me) : u*total+me+1])
+			}
+			first, lastLo := start+i, lo(start+i+tq-1)
+			if tile == 1 || lo(first) != lastLo {
+				for u := range tq {
+					me := start + i + u
+					l := lo(me)
+					wsum(acc[u*hd:(u+1)*hd], p[u*total+l:u*total+me+1], vc[l*kvDim+kh*hd:], kvDim)
 				}
-				m.softmaxV(p[u][ulo:me+1], vc[ulo*kvDim+kh*hd:], kvDim, acc)
+			} else {
+				// The keys every query of the tile sees, together; then
+				// each later query's own last few, continuing its sum in
+				// the same order as wsum.
+				clear(acc)
+				n0 := first - lastLo + 1
+				wsumTile(acc, hd, p[lastLo:], total, vh0[lastLo*kvDim:], kvDim, n0, tq, hd)
+				for u := 1; u < tq; u++ {
+					wsumTile(acc[u*hd:], hd, p[u*total+first+1:], total, vh0[(first+1)*kvDim:], kvDim, u, 1, hd)
+				}
+			}
+			for u := range tq {
 				t := s.off + i + u
-				copy(a[t*qDim+h*hd:t*qDim+(h+1)*hd], acc)
+				copy(a[t*qDim+h*hd:t*qDim+(h+1)*hd], acc[u*hd:(u+1)*hd])
 			}
 		}
 	})
 }
 
-// softmaxV turns raw scores into attention weights (scaled, soft-capped,
-// softmax with float32 exponentials summed as in logSoftmaxStats) and sets
-// acc to the weighted sum of the value rows that start stride floats
-// apart in v.
-func (m *Model) softmaxV(sc []float32, v []float32, stride int, acc []float32) {
+// scores2 sets p[j] and p[stride+j], for key positions lo ≤ j ≤
+// first+pair-1, to the dot products of the pair (1 or 2) of queries of
+// head h at tokens t0 and t0+pair-1 with the keys of one kv head, whose
+// rows start kvDim floats apart in kh0. With one query both rows get its
+// scores.
+func (m *Model) scores2(p []float32, stride int, q []float32, t0, pair, h, lo, first int, kh0 []float32, kvDim int) {
+	hd, qDim := m.cfg.headDim, m.cfg.heads*m.cfg.headDim
+	t1 := t0 + pair - 1
+	q0 := q[t0*qDim+h*hd : t0*qDim+(h+1)*hd]
+	q1 := q[t1*qDim+h*hd : t1*qDim+(h+1)*hd]
+	last := first + pair - 1
+	blocks := (last + 1 - lo) / 4
+	dot2xN(p[lo:], p[stride+lo:], q0, q1, kh0[lo*kvDim:], kvDim, hd, blocks)
+	for j := lo + 4*blocks; j <= last; j++ {
+		k := kh0[j*kvDim : j*kvDim+hd]
+		p[j], p[stride+j] = dotGeneric(q0, k), dotGeneric(q1, k)
+	}
+}
+
+// softmaxW turns raw scores into attention weights in place: scaled,
+// soft-capped, softmax with float32 exponentials summed as in
+// logSoftmaxStats.
+func (m *Model) softmaxW(sc []float32) {
 	c := m.cfg
-	scale := float32(c.scaling)
-	for j, x := range sc {
-		x *= scale
-		if c.attnCap > 0 {
-			x = float32(c.attnCap * math.Tanh(float64(x)/c.attnCap))
+	tensor.Scale(sc, float32(c.scaling))
+	if c.attnCap > 0 {
+		for j, x := range sc {
+			sc[j] = float32(c.attnCap * math.Tanh(float64(x)/c.attnCap))
 		}
-		sc[j] = x
 	}
 	best := maxF32(sc)
 	var sum float64
 	for lo := 0; lo < len(sc); lo += expChunk {
 		sum += float64(expStore(sc[lo:min(len(sc), lo+expChunk)], best))
 	}
-	inv := 1 / sum
-	for j, w := range sc {
-		sc[j] = float32(float64(w) * inv)
-	}
-	wsum(acc, sc, v, stride)
+	mulF64(sc, 1/sum)
 }
 
 // check validates a sequence of ids against the vocabulary.

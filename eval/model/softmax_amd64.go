@@ -43,3 +43,17 @@ func expStore(x []float32, m float32) float32 {
 	}
 	return expStoreAVX2(&x[0], n8, m) + expStoreGeneric(x[n8:], m)
 }
+
+//go:noescape
+func mulF64AVX2(x *float32, n int, s float64)
+
+// mulF64 sets x[i] to float32(float64(x[i]) * s).
+func mulF64(x []float32, s float64) {
+	n4 := len(x) &^ 3
+	if !useFMA || n4 == 0 {
+		mulF64Generic(x, s)
+		return
+	}
+	mulF64AVX2(&x[0], n4, s)
+	mulF64Generic(x[n4:], s)
+}

@@ -185,3 +185,25 @@ done:
 	VMOVSS       X0, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func mulF64AVX2(x *float32, n int, s float64)
+//
+// x[i] = float32(float64(x[i]) · s) for i < n, n a positive multiple of 4:
+// four floats widened, multiplied in float64 and rounded back at a time,
+// each exactly as the Go expression rounds it.
+TEXT ·mulF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	SHRQ         $2, CX
+	VBROADCASTSD s+16(FP), Y1
+
+mulf64loop:
+	VCVTPS2PD (SI), Y0
+	VMULPD    Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS   X0, (SI)
+	ADDQ      $16, SI
+	DECQ      CX
+	JNZ       mulf64loop
+	VZEROUPPER
+	RET

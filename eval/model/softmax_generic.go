@@ -69,3 +69,11 @@ func maxGeneric(x []float32) float32 {
 	}
 	return m
 }
+
+// mulF64Generic is the Go reference of mulF64: x[i] = float32(float64(x[i])
+// * s), the product rounded once to float64 and then to float32.
+func mulF64Generic(x []float32, s float64) {
+	for i, w := range x {
+		x[i] = float32(float64(w) * s)
+	}
+}

@@ -95,3 +95,31 @@ func TestLogSoftmaxStats(t *testing.T) {
 		t.Errorf("with +Inf: %v, want NaN or Inf", lse)
 	}
 }
+
+// TestMulF64 checks the vector normalization of attention weights against
+// its Go reference bit for bit, on odd lengths and unaligned starts, with
+// subnormal, zero, infinite and NaN entries and scales that round
+// differently in float32 than in float64.
+func TestMulF64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{1, 3, 4, 7, 8, 33, 1000} {
+		for _, s := range []float64{1, 1.0 / 3, 1e-30, 7.123456789e12} {
+			x := make([]float32, n+1)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			x[0] = 0x1p-140
+			if n > 5 {
+				x[2], x[3], x[5] = float32(math.Inf(1)), float32(math.NaN()), 0
+			}
+			got, want := append([]float32(nil), x[1:]...), append([]float32(nil), x[1:]...)
+			mulF64(got, s)
+			mulF64Generic(want, s)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n %d s %v: x[%d] = %v, want %v", n, s, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

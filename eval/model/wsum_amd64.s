@@ -181,3 +181,125 @@ loop8:
 done:
 	VZEROUPPER
 	RET
+
+// func wsumTileAVX512(acc, p, v *float32, accStride, pStride, stride, n, q int)
+//
+// For each query u < q (1 ≤ q ≤ 4), acc[u·accStride : u·accStride+16] += Σ_{j<n}
+// p[u·pStride + j] · v[j·stride : j·stride+16] (strides in floats, n > 0):
+// one 16-wide chunk of the weighted sum for a tile of queries. Each value
+// row is loaded once for the whole tile, and the q accumulators are
+// independent chains of fused multiply-adds, each in the order of j as in
+// wsumAVX512, so a query's sum is the same bits as there.
+TEXT ·wsumTileAVX512(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DX
+	MOVQ p+8(FP), SI
+	MOVQ v+16(FP), DI
+	MOVQ accStride+24(FP), BX
+	SHLQ $2, BX
+	MOVQ pStride+32(FP), R9
+	SHLQ $2, R9
+	MOVQ stride+40(FP), R8
+	SHLQ $2, R8
+	MOVQ n+48(FP), CX
+	MOVQ q+56(FP), AX
+	LEAQ (DX)(BX*1), R13
+	LEAQ (R13)(BX*1), R14
+	LEAQ (R14)(BX*1), BX
+	LEAQ (SI)(R9*1), R10
+	LEAQ (R10)(R9*1), R11
+	LEAQ (R11)(R9*1), R12
+	CMPQ AX, $1
+	JEQ tile1
+	CMPQ AX, $2
+	JEQ tile2
+	CMPQ AX, $3
+	JEQ tile3
+	CMPQ AX, $4
+	JEQ tile4
+	RET
+
+tile1:
+	VMOVUPS 0(DX), Z0
+tile1loop:
+	VMOVUPS 0(DI), Z8
+	VBROADCASTSS (SI), Z16
+	VFMADD231PS Z8, Z16, Z0
+	ADDQ $4, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ tile1loop
+	VMOVUPS Z0, 0(DX)
+	VZEROUPPER
+	RET
+
+tile2:
+	VMOVUPS 0(DX), Z0
+	VMOVUPS 0(R13), Z1
+tile2loop:
+	VMOVUPS 0(DI), Z8
+	VBROADCASTSS (SI), Z16
+	VBROADCASTSS (R10), Z17
+	VFMADD231PS Z8, Z16, Z0
+	VFMADD231PS Z8, Z17, Z1
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ R8, DI
+	DECQ CX
+	JNZ tile2loop
+	VMOVUPS Z0, 0(DX)
+	VMOVUPS Z1, 0(R13)
+	VZEROUPPER
+	RET
+
+tile3:
+	VMOVUPS 0(DX), Z0
+	VMOVUPS 0(R13), Z1
+	VMOVUPS 0(R14), Z2
+tile3loop:
+	VMOVUPS 0(DI), Z8
+	VBROADCASTSS (SI), Z16
+	VBROADCASTSS (R10), Z17
+	VBROADCASTSS (R11), Z18
+	VFMADD231PS Z8, Z16, Z0
+	VFMADD231PS Z8, Z17, Z1
+	VFMADD231PS Z8, Z18, Z2
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	ADDQ R8, DI
+	DECQ CX
+	JNZ tile3loop
+	VMOVUPS Z0, 0(DX)
+	VMOVUPS Z1, 0(R13)
+	VMOVUPS Z2, 0(R14)
+	VZEROUPPER
+	RET
+
+tile4:
+	VMOVUPS 0(DX), Z0
+	VMOVUPS 0(R13), Z1
+	VMOVUPS 0(R14), Z2
+	VMOVUPS 0(BX), Z3
+tile4loop:
+	VMOVUPS 0(DI), Z8
+	VBROADCASTSS (SI), Z16
+	VBROADCASTSS (R10), Z17
+	VBROADCASTSS (R11), Z18
+	VBROADCASTSS (R12), Z19
+	VFMADD231PS Z8, Z16, Z0
+	VFMADD231PS Z8, Z17, Z1
+	VFMADD231PS Z8, Z18, Z2
+	VFMADD231PS Z8, Z19, Z3
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	ADDQ $4, R12
+	ADDQ R8, DI
+	DECQ CX
+	JNZ tile4loop
+	VMOVUPS Z0, 0(DX)
+	VMOVUPS Z1, 0(R13)
+	VMOVUPS Z2, 0(R14)
+	VMOVUPS Z3, 0(BX)
+	VZEROUPPER
+	RET
