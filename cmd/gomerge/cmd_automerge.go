@@ -184,7 +184,7 @@ func runAutomerge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		switch {
 		case errors.Is(err, automerge.ErrLocked):
-			fmt.Fprintf(stderr, "gomerge: %v; another gomerge automerge is running on %s, try again later\n", err, f.state)
+			fmt.Fprintf(stderr, "gomerge: another gomerge automerge is running on %s (it holds %s); try again later\n", f.state, filepath.Join(f.state, automerge.LockFile))
 			return exitBusy
 		case ctx.Err() != nil:
 			fmt.Fprintf(stderr, "gomerge: interrupted; the runs in progress are recorded as interrupted in %s\n", filepath.Join(f.state, automerge.DBFile))
