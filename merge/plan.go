@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/internal/editdist"
 	"github.com/gomerge/gomerge/merge/arch"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
@@ -529,7 +530,7 @@ func (m *Method) nearParam(name string) string {
 	best, bestD := "", 3
 	for _, ps := range [][]Param{m.Global, m.PerModel} {
 		for _, prm := range ps {
-			if d := editDistance(strings.ToLower(name), prm.Name); d < bestD && d < len(prm.Name) {
+			if d := editdist.Distance(strings.ToLower(name), prm.Name); d < bestD && d < len(prm.Name) {
 				best, bestD = prm.Name, d
 			}
 		}
@@ -545,27 +546,6 @@ func anyMethodHasParam(name string) bool {
 		}
 	}
 	return false
-}
-
-// editDistance is the Levenshtein distance of a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (p *planner) posString(pos Pos) string {

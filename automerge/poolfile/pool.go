@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomerge/gomerge/internal/editdist"
 	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/worker"
@@ -670,32 +671,12 @@ func (p *Pool) resolve(m string) string {
 func nearest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
-		d := editDistance(s, c)
+		d := editdist.Distance(s, c)
 		if d < bestD || (bestD > 2 && len(s) >= 4 && strings.HasPrefix(c, s[:4])) {
 			best, bestD = c, min(d, 2)
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // quote writes s as a YAML scalar.
