@@ -2,20 +2,18 @@ package evolve
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gomerge/gomerge/eval/model"
+	"github.com/gomerge/gomerge/internal/storiestest"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/worker"
 )
@@ -51,7 +49,7 @@ var storiesModels = sync.OnceValues(func() ([3]string, error) {
 	dirs[0] = orig
 	for i, layers := range [][]int{{0, 1, 2}, {3, 4}} {
 		dirs[i+1] = filepath.Join(tmp, fmt.Sprintf("damaged_%d", i))
-		if err := damage(orig, dirs[i+1], layers, storiesNoise, uint64(i+1)); err != nil {
+		if err := storiestest.Damage(orig, dirs[i+1], storiestest.Layers(layers...), storiesNoise, false, uint64(i+1)); err != nil {
 			return dirs, err
 		}
 	}
@@ -70,78 +68,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(storiesTmp)
 	}
 	os.Exit(code)
-}
-
-// damage copies the model directory src to dst, adding Gaussian noise
-// (scale × the tensor's RMS) to every float32 tensor of the given layers.
-func damage(src, dst string, layers []int, scale float64, seed uint64) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			return err
-		}
-		if e.Name() == "model.safetensors" {
-			if data, err = addNoise(data, layers, scale, seed); err != nil {
-				return err
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func addNoise(data []byte, layers []int, scale float64, seed uint64) ([]byte, error) {
-	if len(data) < 8 {
-		return nil, fmt.Errorf("short safetensors file")
-	}
-	n := binary.LittleEndian.Uint64(data)
-	var header map[string]json.RawMessage
-	if err := json.Unmarshal(data[8:8+n], &header); err != nil {
-		return nil, err
-	}
-	rng := rand.New(rand.NewPCG(seed, 1))
-	out := append([]byte(nil), data...)
-	body := out[8+n:]
-	// In name order, so that the same seed damages the same weights.
-	for _, name := range slices.Sorted(maps.Keys(header)) {
-		raw := header[name]
-		var layer int
-		if _, err := fmt.Sscanf(name, "model.layers.%d.", &layer); err != nil || !slices.Contains(layers, layer) {
-			continue
-		}
-		var info struct {
-			DType   string   `json:"dtype"`
-			Offsets [2]int64 `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(raw, &info); err != nil {
-			return nil, err
-		}
-		if info.DType != "F32" {
-			return nil, fmt.Errorf("%s: dtype %s, want F32", name, info.DType)
-		}
-		t := body[info.Offsets[0]:info.Offsets[1]]
-		var ss float64
-		for i := 0; i < len(t); i += 4 {
-			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(t[i:])))
-			ss += v * v
-		}
-		sd := scale * math.Sqrt(ss/float64(len(t)/4))
-		for i := 0; i < len(t); i += 4 {
-			v := math.Float32frombits(binary.LittleEndian.Uint32(t[i:]))
-			v += float32(sd * rng.NormFloat64())
-			binary.LittleEndian.PutUint32(t[i:], math.Float32bits(v))
-		}
-	}
-	return out, nil
 }
 
 func storiesDirs(t *testing.T) [3]string {

@@ -75,6 +75,11 @@ func inLayers(name string, layers []int) bool {
 	return err == nil && slices.Contains(layers, l)
 }
 
+// Layers selects, for Damage, the tensors of the given decoder layers.
+func Layers(layers ...int) func(string) bool {
+	return func(name string) bool { return inLayers(name, layers) }
+}
+
 // Damage copies the model directory src to dst, adding Gaussian noise
 // (scale × the tensor's RMS) to every float32 tensor pick selects, or
 // replacing it by such noise when replace is set.
