@@ -131,7 +131,7 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 		// task vectors, their sum and the result stay in the L1 cache from
 		// one kernel to the next. Every step is element-wise, so the
 		// blocks give the bytes of whole passes.
-		parallelBlocks(len(out), func(lo, hi int) {
+		parallelUnits(len(out), 1, func(lo, hi int) {
 			var div [consensusBlock]float32
 			blk := make([][]float32, len(deltas))
 			for ; lo < hi; lo += consensusBlock {
@@ -290,26 +290,4 @@ func roundTo(work tensor.DType, v float32) float32 {
 		return tensor.RoundBF16(v)
 	}
 	return tensor.RoundScalar(work, v)
-}
-
-// parallelBlocks runs fn over [0, n) split into contiguous ranges, one per
-// CPU, when n is large enough to pay for the goroutines. fn must treat
-// elements independently, so the split never changes results.
-func parallelBlocks(n int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 1<<18 || workers < 2 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	step := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += step {
-		hi := min(n, lo+step)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
 }
