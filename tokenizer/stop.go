@@ -21,25 +21,16 @@ func (t *Tokenizer) StopIDs() []int { return t.StopIDsFor(nil) }
 // in memory, an expert whose tokenizer lives elsewhere): they take the
 // place of config.json's.
 func (t *Tokenizer) StopIDsFor(modelEOS []int) []int {
-	valid := func(ids []int) []int {
-		var out []int
-		for _, id := range ids {
-			if id >= 0 && !slices.Contains(out, id) {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
 	if g := t.Config.Generation; g != nil {
-		if ids := valid(g.EOS); len(ids) > 0 {
+		if ids := appendIDs(nil, g.EOS); len(ids) > 0 {
 			return ids
 		}
 	}
-	if ids := valid(modelEOS); len(ids) > 0 {
+	if ids := appendIDs(nil, modelEOS); len(ids) > 0 {
 		return ids
 	}
 	if m := t.Config.Model; m != nil {
-		if ids := valid(m.EOS); len(ids) > 0 {
+		if ids := appendIDs(nil, m.EOS); len(ids) > 0 {
 			return ids
 		}
 	}
@@ -59,23 +50,26 @@ func (t *Tokenizer) StopIDsFor(modelEOS []int) []int {
 // doctor checks.
 func (t *Tokenizer) AnyStopIDsFor(modelEOS []int) []int {
 	var out []int
-	add := func(ids []int) {
-		for _, id := range ids {
-			if id >= 0 && !slices.Contains(out, id) {
-				out = append(out, id)
-			}
-		}
-	}
 	if g := t.Config.Generation; g != nil {
-		add(g.EOS)
+		out = appendIDs(out, g.EOS)
 	}
 	if len(modelEOS) > 0 {
-		add(modelEOS)
+		out = appendIDs(out, modelEOS)
 	} else if m := t.Config.Model; m != nil {
-		add(m.EOS)
+		out = appendIDs(out, m.EOS)
 	}
 	if e := t.Special().EOS; e.Found && e.ID >= 0 {
-		add([]int{e.ID})
+		out = appendIDs(out, []int{e.ID})
+	}
+	return out
+}
+
+// appendIDs appends the valid (non-negative) ids not in out yet.
+func appendIDs(out, ids []int) []int {
+	for _, id := range ids {
+		if id >= 0 && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
 	}
 	return out
 }
