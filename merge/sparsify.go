@@ -760,7 +760,21 @@ func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
 		} else {
 			count[0][0], count[1][0] = int32(c), int32(c)
 		}
+		// The last digit that sorts anything writes the ranks directly
+		// instead of scattering keys once more and then reading them back.
+		last := -1
 		for d := range count {
+			if int(count[d][key[0]>>uint(8*d)&0xff]) != c {
+				last = d
+			}
+		}
+		if last < 0 { // every key equal: ranks in index order
+			for k := range c {
+				rank[in+k*inner] = int32(k)
+			}
+			continue
+		}
+		for d := 0; d <= last; d++ {
 			shift := uint(8 * d)
 			cd := &count[d]
 			if int(cd[key[0]>>shift&0xff]) == c {
@@ -771,6 +785,14 @@ func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
 				cd[b] = sum
 				sum += n
 			}
+			if d == last {
+				for k, v := range key {
+					b := v >> shift & 0xff
+					rank[in+int(idx[k])*inner] = cd[b]
+					cd[b]++
+				}
+				break
+			}
 			for k, v := range key {
 				b := v >> shift & 0xff
 				tmpKey[cd[b]] = v
@@ -779,9 +801,6 @@ func (r *ranker) ranks(rank []int32, x []float32, c, inner int) {
 			}
 			key, tmpKey = tmpKey, key
 			idx, tmpIdx = tmpIdx, idx
-		}
-		for pos, k := range idx {
-			rank[in+int(k)*inner] = int32(pos)
 		}
 	}
 }
