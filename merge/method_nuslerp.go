@@ -28,11 +28,14 @@ var NuSlerp = &Method{
 		{Name: "nuslerp_row_wise", Default: 0},
 		{Name: "nuslerp_flatten", Default: 1},
 	},
-	PerModel:  []Param{{Name: "weight", Required: true}},
-	MinInputs: 1,
-	MaxInputs: 3,
-	EmbedRule: EmbedCommon,
-	Merge:     mergeNuSlerp,
+	PerModel:   []Param{{Name: "weight", Required: true}},
+	MinInputs:  1,
+	MaxInputs:  3,
+	EmbedRule:  EmbedCommon,
+	Merge:      mergeNuSlerp,
+	Analyze:    analyzeNuSlerp,
+	CanAnalyze: nuslerpRows,
+	PieceUnit:  nuslerpUnit,
 	PlanTask: func(c *TaskContext) (bool, error) {
 		if c.BaseSet && c.Task.Base < 0 && len(c.Task.Inputs) > 1 {
 			return false, fmt.Errorf("nuslerp: the base model has no %s", c.Task.Name)
@@ -42,6 +45,32 @@ var NuSlerp = &Method{
 }
 
 func init() { Register(NuSlerp) }
+
+// nuslerpRows reports whether nuslerp interpolates t row by row (vectors
+// along the last dimension: nuslerp_flatten and nuslerp_row_wise off, two
+// dimensions at least). Each row is then independent of the others, so
+// the executor can stream the tensor in pieces of whole rows.
+func nuslerpRows(t *Tensors) bool {
+	return t.Global["nuslerp_flatten"] == 0 && t.Global["nuslerp_row_wise"] == 0 &&
+		len(t.Shape) >= 2 && numElements(t.Shape) > 0
+}
+
+// nuslerpUnit is nuslerp's PieceUnit: a row when it streams, else none.
+func nuslerpUnit(t *Tensors) int64 {
+	if !nuslerpRows(t) {
+		return 0
+	}
+	return t.Shape[len(t.Shape)-1]
+}
+
+// nuslerpRowAnalysis is the Analysis of row-by-row nuslerp: every row
+// carries its own norms and dot product, so there is nothing to gather.
+type nuslerpRowAnalysis struct{}
+
+func analyzeNuSlerp(*Tensors) (Analysis, error) { return nuslerpRowAnalysis{}, nil }
+
+func (nuslerpRowAnalysis) Piece(*Tensors) error      { return nil }
+func (nuslerpRowAnalysis) EndPass(int) (bool, error) { return false, nil }
 
 func mergeNuSlerp(t *Tensors, out []float32) error {
 	if len(t.Inputs) == 1 {

@@ -231,7 +231,7 @@ func (e *chatEngine) Answer(ctx context.Context, msgs []chat.Message, opt genOpt
 	}
 	maxLen := e.m.MaxPositions()
 	if maxLen > 0 && len(ids) >= maxLen {
-		return turn, fmt.Errorf("the prompt has %d tokens; the model's context is %d", len(ids), maxLen)
+		return turn, &promptTooLongError{Tokens: len(ids), Context: maxLen}
 	}
 	turn.Template, turn.PromptTokens = e.tmpl != nil, len(ids)
 	// Keep the common prefix, but feed at least one token: the logits of
@@ -445,7 +445,13 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	turn, err := e.Answer(ctx, msgs, opt, out)
 	if err != nil {
-		return failure(ctx, stderr, fmt.Errorf("chat %s: %w", pos[0], err), exitFailed)
+		// A prompt the model cannot hold is the user's input, not a failure.
+		code := exitFailed
+		var long *promptTooLongError
+		if errors.As(err, &long) {
+			code = exitUsage
+		}
+		return failure(ctx, stderr, fmt.Errorf("chat %s: %w", pos[0], err), code)
 	}
 	turn.Model, turn.Expert = pos[0], expert
 	if f.jsonOut {
@@ -461,6 +467,17 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return exitInterrupted
 	}
 	return exitOK
+}
+
+// promptTooLongError is a prompt with no room left in the model's context:
+// an input error (exit 2), which says both lengths so the user knows how
+// much to cut.
+type promptTooLongError struct {
+	Tokens, Context int
+}
+
+func (e *promptTooLongError) Error() string {
+	return fmt.Sprintf("the prompt has %d tokens; the model's context is %d", e.Tokens, e.Context)
 }
 
 // chatInteractive is the terminal conversation. SIGINT is taken from the

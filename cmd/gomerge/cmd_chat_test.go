@@ -383,3 +383,20 @@ func TestChatStopsOnAnyEOS(t *testing.T) {
 		t.Errorf("config.json eos %d, generation_config [%d]: tokens %v (%s), want %v (eos)", stop, other, got.Tokens, got.StopReason, free.Tokens[:3])
 	}
 }
+
+// TestChatPromptLongerThanContext checks that a prompt the model cannot
+// hold is a usage error (exit 2) whose message gives the prompt's token
+// count and the context length, not a failure (exit 1).
+func TestChatPromptLongerThanContext(t *testing.T) {
+	dir := storiesDir(t)
+	prompt := strings.Repeat("Once upon a time ", 400)
+	var stdout, stderr bytes.Buffer
+	code := runChat(context.Background(), []string{dir, "--prompt", prompt, "--temperature", "0"}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d: %s", code, exitUsage, stderr.String())
+	}
+	msg := stderr.String()
+	if !strings.Contains(msg, "the prompt has ") || !strings.Contains(msg, "the model's context is ") {
+		t.Errorf("message %q lacks the token count or the context length", msg)
+	}
+}
