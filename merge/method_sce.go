@@ -101,31 +101,30 @@ func sceSelect(work tensor.DType, tvs [][]float32, topk float64) {
 	}
 	// count_nonzero(var) * select_topk is a float32 tensor in torch.
 	k := int(float32(float32(nonzero) * float32(topk)))
-	keep := make([]bool, n)
+	// Walk the variances once, zeroing every model's task vector at the
+	// positions that are not kept; equal variances at the boundary are
+	// taken in index order.
+	thr, ties := float32(math.Inf(1)), 0
 	if k > 0 {
-		thr := kthLargest(append([]float32(nil), v...), k)
+		thr = kthLargest(append([]float32(nil), v...), k)
 		above := 0
 		for _, a := range v {
 			if a > thr {
 				above++
 			}
 		}
-		ties := k - above
-		for j, a := range v {
-			switch {
-			case a > thr:
-				keep[j] = true
-			case a == thr && ties > 0:
-				keep[j] = true
-				ties--
-			}
-		}
+		ties = k - above
 	}
-	for _, tv := range tvs {
-		for j := range tv {
-			if !keep[j] {
-				tv[j] = 0
-			}
+	for j, a := range v {
+		if k > 0 && a > thr {
+			continue
+		}
+		if k > 0 && a == thr && ties > 0 {
+			ties--
+			continue
+		}
+		for _, tv := range tvs {
+			tv[j] = 0
 		}
 	}
 }

@@ -41,3 +41,29 @@ func TestSCE(t *testing.T) {
 		})
 	}
 }
+
+// TestSCESelectTies pins which positions sceSelect keeps when variances tie
+// at the boundary (taken in index order) and when ⌊topk·nnz⌋ is zero.
+func TestSCESelectTies(t *testing.T) {
+	for _, c := range []struct {
+		topk float64
+		want []float32
+	}{
+		{0.2, []float32{0, 0, 0, 0, 0}},
+		{0.25, []float32{0, 0, 0, 0, 2}},
+		{0.5, []float32{1, 0, 0, 0, 2}},
+		{0.75, []float32{1, 1, 0, 0, 2}},
+		{1, []float32{1, 1, 1, 0, 2}},
+	} {
+		// Variances are 1, 1, 1, 0, 4: three ties, one zero.
+		a := []float32{1, 1, 1, 0, 2}
+		b := []float32{-1, -1, -1, 0, -2}
+		sceSelect(tensor.F32, [][]float32{a, b}, c.topk)
+		for j := range a {
+			if a[j] != c.want[j] || b[j] != -c.want[j] {
+				t.Errorf("topk %v: got %v %v, want %v and its negation", c.topk, a, b, c.want)
+				break
+			}
+		}
+	}
+}
