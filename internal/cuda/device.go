@@ -194,6 +194,26 @@ func (d *Device) alloc(p *uint64, size uint64, what string) error {
 	return d.drv.check("cuMemAlloc", r)
 }
 
+// CheckFits reports an error naming what when need bytes exceed the
+// device memory free now (cuMemGetInfo). Callers that upload a whole model
+// ask before the first allocation, so that a model too big for the GPU
+// fails with one clear message instead of midway through the upload.
+func (d *Device) CheckFits(what string, need uint64) error {
+	leave, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	var free, total uint64
+	if err := d.drv.check("cuMemGetInfo", d.drv.cuMemGetInfo(&free, &total)); err != nil {
+		return err
+	}
+	if need > free {
+		return fmt.Errorf("cuda: %s does not fit in GPU memory (needs %d bytes, free %d of %d)", what, need, free, total)
+	}
+	return nil
+}
+
 // Name returns "cuda", the tensor.Backend name.
 func (d *Device) Name() string { return "cuda" }
 
