@@ -602,6 +602,18 @@ func (d *Device) SubRound(work tensor.DType, dst, a, b []float32) error {
 	})
 }
 
+// AddInPlace adds y to x element by element in float32 (x[j] += y[j]),
+// as tensor.Add: the forward pass's residual add.
+func (d *Device) AddInPlace(x, y []float32) error {
+	if err := sameLen("AddInPlace", len(x), y); err != nil {
+		return err
+	}
+	arrays := []array{{host: f32s(y), size: 4, up: true}, {host: f32s(x), size: 4, up: true, down: true}}
+	return d.elementwise(len(x), arrays, func(dev []uint64, lo, m int) launch {
+		return addInplaceArgs(dev[1], dev[0], uint64(m))
+	})
+}
+
 // Blend stores round(round(s0·a) + round(s1·b)) in out, rounding to work:
 // the two-input linear blend. out may be a or b.
 func (d *Device) Blend(work tensor.DType, out, a, b []float32, s0, s1 float32) error {

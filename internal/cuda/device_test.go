@@ -181,6 +181,25 @@ func TestElementwiseMatchesCPU(t *testing.T) {
 	}
 }
 
+// TestAddInPlaceMatchesCPU checks the residual-add kernel against
+// tensor.Add bit for bit, across the chunk boundaries of sizes.
+func TestAddInPlaceMatchesCPU(t *testing.T) {
+	d := open(t, 4096)
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range sizes {
+		x, y := values(r, tensor.F32, n), values(r, tensor.F32, n)
+		want := slices.Clone(x)
+		tensor.Add(want, y)
+		if err := d.AddInPlace(x, y); err != nil {
+			t.Fatal(err)
+		}
+		sameBits(t, "AddInPlace", x, want)
+	}
+	if err := d.AddInPlace(make([]float32, 3), make([]float32, 2)); err == nil {
+		t.Error("AddInPlace of lengths 3 and 2 succeeded")
+	}
+}
+
 func TestBernoulliMatchesCPU(t *testing.T) {
 	d := open(t, 4096)
 	r := rand.New(rand.NewPCG(5, 6))

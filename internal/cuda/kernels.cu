@@ -128,6 +128,13 @@ GLOBAL void gm_blend(float *out, const float *a, const float *b, u64 n, float s0
   for (u64 j = gid(); j < n; j += gstride()) out[j] = rnd(work, rnd(work, s0 * a[j]) + rnd(work, s1 * b[j]));
 }
 
+// gm_add_inplace: x[j] = x[j] + y[j] in float32, the forward pass's
+// residual add (eval/model adds the attention and MLP outputs to the
+// residual stream in float32 without rounding).
+GLOBAL void gm_add_inplace(float *x, const float *y, u64 n) {
+  for (u64 j = gid(); j < n; j += gstride()) x[j] = x[j] + y[j];
+}
+
 DEVICE u64 mix64(u64 z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

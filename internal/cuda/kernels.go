@@ -74,6 +74,10 @@ func blendArgs(out, a, b, n uint64, s0, s1 float32, work int32) launch {
 	return launch{"gm_blend", []any{out, a, b, n, s0, s1, work}}
 }
 
+func addInplaceArgs(x, y, n uint64) launch {
+	return launch{"gm_add_inplace", []any{x, y, n}}
+}
+
 func bernoulliArgs(x, n, key, first, bound, kept uint64) launch {
 	return launch{"gm_bernoulli", []any{x, n, key, first, bound, kept}}
 }
@@ -97,6 +101,7 @@ func allLaunches() []launch {
 		scaleRoundArgs(0, 0, 0, 0),
 		subRoundArgs(0, 0, 0, 0, 0),
 		blendArgs(0, 0, 0, 0, 0, 0, 0),
+		addInplaceArgs(0, 0, 0),
 		bernoulliArgs(0, 0, 0, 0, 0, 0),
 		pruneMagnitudeArgs(0, 0, 0, 0),
 		convertArgs("gm_bf16_to_f32", 0, 0, 0),

@@ -58,6 +58,7 @@ static const kernel kernels[] = {
     {"gm_blend", 7, [](const std::vector<uint64_t> &a) {
        gm_blend(P(float *, 0), P(const float *, 1), P(const float *, 2), P(u64, 3), P(float, 4), P(float, 5), P(int, 6));
      }},
+    {"gm_add_inplace", 3, [](const std::vector<uint64_t> &a) { gm_add_inplace(P(float *, 0), P(const float *, 1), P(u64, 2)); }},
     {"gm_bernoulli", 6, [](const std::vector<uint64_t> &a) {
        gm_bernoulli(P(float *, 0), P(u64, 1), P(u64, 2), P(u64, 3), P(u64, 4), P(u64 *, 5));
      }},
