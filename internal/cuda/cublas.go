@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"unsafe"
@@ -201,4 +202,50 @@ func (d *Device) copyOut(dst []byte, src uint64) error {
 		copy(dst[off:off+nb], unsafe.Slice((*byte)(s.host), nb))
 	}
 	return nil
+}
+
+// RMSNorm normalizes each row of x (len(w) floats) into dst as eval/model's
+// rmsNorm: x·float32(1/sqrt(mean(x²)+eps))·w, the mean accumulated in
+// float64 (in row order here, so the last bits of a row's scale may differ
+// from the CPU's unrolled sum).
+func (d *Device) RMSNorm(dst, x, w []float32, eps float64) error {
+	n := len(w)
+	if n == 0 || len(x)%n != 0 || len(dst) != len(x) {
+		return fmt.Errorf("cuda: RMSNorm: buffers of %d and %d elements, rows of %d", len(dst), len(x), n)
+	}
+	leave, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	var dd, dx, dw uint64
+	defer func() {
+		for _, p := range []uint64{dd, dx, dw} {
+			if p != 0 {
+				d.drv.cuMemFree(p)
+			}
+		}
+	}()
+	for _, p := range []*uint64{&dd, &dx, &dw} {
+		size := len(x)
+		if p == &dw {
+			size = n
+		}
+		if err := d.alloc(p, uint64(4*max(size, 1)), "RMSNorm buffer"); err != nil {
+			return err
+		}
+	}
+	if err := d.copyIn(dx, f32s(x)); err != nil {
+		return err
+	}
+	if err := d.copyIn(dw, f32s(w)); err != nil {
+		return err
+	}
+	rows := len(x) / n
+	if rows > 0 {
+		if err := d.launch(rmsNormArgs(dd, dx, dw, uint64(rows), uint64(n), math.Float64bits(eps)), rows, d.streams[0]); err != nil {
+			return err
+		}
+	}
+	return d.copyOut(f32s(dst), dd)
 }

@@ -200,6 +200,43 @@ func TestAddInPlaceMatchesCPU(t *testing.T) {
 	}
 }
 
+// TestRMSNormMatchesReference checks the RMSNorm kernel against a Go
+// reference with eval/model's formula, on odd row lengths and row counts.
+func TestRMSNormMatchesReference(t *testing.T) {
+	d := open(t, 4096)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct{ rows, n int }{{1, 1}, {3, 7}, {5, 64}, {2, 4097}} {
+		x, w := make([]float32, c.rows*c.n), make([]float32, c.n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		for i := range w {
+			w[i] = float32(1 + r.NormFloat64()/8)
+		}
+		got := make([]float32, len(x))
+		if err := d.RMSNorm(got, x, w, 1e-5); err != nil {
+			t.Fatal(err)
+		}
+		for row := range c.rows {
+			xs := x[row*c.n : (row+1)*c.n]
+			ss := 0.0
+			for _, v := range xs {
+				ss += float64(v) * float64(v)
+			}
+			s := float32(1 / math.Sqrt(float64(float32(ss/float64(c.n)+1e-5))))
+			for i, v := range xs {
+				want := float32(v*s) * w[i]
+				if g := got[row*c.n+i]; g != want {
+					t.Fatalf("%dx%d [%d,%d]: %g, want %g", c.rows, c.n, row, i, g, want)
+				}
+			}
+		}
+	}
+	if err := d.RMSNorm(make([]float32, 5), make([]float32, 5), make([]float32, 2), 1e-5); err == nil {
+		t.Error("RMSNorm of 5 floats in rows of 2 succeeded")
+	}
+}
+
 func TestBernoulliMatchesCPU(t *testing.T) {
 	d := open(t, 4096)
 	r := rand.New(rand.NewPCG(5, 6))

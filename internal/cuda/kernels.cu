@@ -135,6 +135,29 @@ GLOBAL void gm_add_inplace(float *x, const float *y, u64 n) {
   for (u64 j = gid(); j < n; j += gstride()) x[j] = x[j] + y[j];
 }
 
+// gm_rmsnorm: each of the rows of x (d floats) into dst as eval/model's
+// rmsNorm: r = float32(1/sqrt(float64(float32(Σx²/d + eps)))) with Σx² in
+// float64, then dst[i] = float32(x[i]·r)·w[i]. eps is a float64's bits.
+// One thread per row (a grid-stride loop over the rows).
+GLOBAL void gm_rmsnorm(float *dst, const float *x, const float *w, u64 rows, u64 d, u64 eps_bits) {
+  double eps = __builtin_bit_cast(double, eps_bits);
+  for (u64 t = gid(); t < rows; t += gstride()) {
+    const float *xs = x + t * d;
+    float *ds = dst + t * d;
+    double ss = 0.0;
+    for (u64 i = 0; i < d; i++) ss = ss + (double)xs[i] * (double)xs[i];
+    double m = (double)(float)(ss / (double)d + eps);
+    double q = __nvvm_sqrt_rn_d(m), inv;
+#ifdef GM_HOST_EMULATION
+    inv = 1.0 / q;
+#else // div.rn.f64 written out: clang would emit rcp.rn.f64 (also exact)
+    asm("div.rn.f64 %0, 0d3FF0000000000000, %1;" : "=d"(inv) : "d"(q));
+#endif
+    float r = (float)inv;
+    for (u64 i = 0; i < d; i++) ds[i] = (xs[i] * r) * w[i];
+  }
+}
+
 DEVICE u64 mix64(u64 z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

@@ -78,6 +78,10 @@ func addInplaceArgs(x, y, n uint64) launch {
 	return launch{"gm_add_inplace", []any{x, y, n}}
 }
 
+func rmsNormArgs(dst, x, w, rows, d, epsBits uint64) launch {
+	return launch{"gm_rmsnorm", []any{dst, x, w, rows, d, epsBits}}
+}
+
 func bernoulliArgs(x, n, key, first, bound, kept uint64) launch {
 	return launch{"gm_bernoulli", []any{x, n, key, first, bound, kept}}
 }
@@ -102,6 +106,7 @@ func allLaunches() []launch {
 		subRoundArgs(0, 0, 0, 0, 0),
 		blendArgs(0, 0, 0, 0, 0, 0, 0),
 		addInplaceArgs(0, 0, 0),
+		rmsNormArgs(0, 0, 0, 0, 0, 0),
 		bernoulliArgs(0, 0, 0, 0, 0, 0),
 		pruneMagnitudeArgs(0, 0, 0, 0),
 		convertArgs("gm_bf16_to_f32", 0, 0, 0),
