@@ -249,3 +249,50 @@ func (d *Device) RMSNorm(dst, x, w []float32, eps float64) error {
 	}
 	return d.copyOut(f32s(dst), dd)
 }
+
+// RoPE rotates each head of x ([n, heads·d], d even; HF's rotate_half
+// layout) in place by the angles whose cosines and sines cos and sin hold
+// ([n, d/2] each, computed on the host as eval/model's applyRope does).
+func (d *Device) RoPE(x []float32, n, heads, dim int, cos, sin []float32) error {
+	half := dim / 2
+	if dim%2 != 0 || len(x) != n*heads*dim || len(cos) != n*half || len(sin) != n*half {
+		return fmt.Errorf("cuda: RoPE: %d, %d and %d elements for %d rows of %d heads of %d", len(x), len(cos), len(sin), n, heads, dim)
+	}
+	if len(x) == 0 {
+		return nil
+	}
+	leave, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	var dx, dc, ds uint64
+	defer func() {
+		for _, p := range []uint64{dx, dc, ds} {
+			if p != 0 {
+				d.drv.cuMemFree(p)
+			}
+		}
+	}()
+	if err := d.alloc(&dx, uint64(4*len(x)), "RoPE activations"); err != nil {
+		return err
+	}
+	if err := d.alloc(&dc, uint64(4*max(len(cos), 1)), "RoPE cosines"); err != nil {
+		return err
+	}
+	if err := d.alloc(&ds, uint64(4*max(len(sin), 1)), "RoPE sines"); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		p uint64
+		h []float32
+	}{{dx, x}, {dc, cos}, {ds, sin}} {
+		if err := d.copyIn(c.p, f32s(c.h)); err != nil {
+			return err
+		}
+	}
+	if err := d.launch(ropeArgs(dx, dc, ds, uint64(n), uint64(heads), uint64(dim)), n*heads*half, d.streams[0]); err != nil {
+		return err
+	}
+	return d.copyOut(f32s(x), dx)
+}

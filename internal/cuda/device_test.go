@@ -237,6 +237,41 @@ func TestRMSNormMatchesReference(t *testing.T) {
 	}
 }
 
+// TestRoPEMatchesReference checks the RoPE kernel against eval/model's
+// rotation written out in Go, bit for bit, with several heads and rows.
+func TestRoPEMatchesReference(t *testing.T) {
+	d := open(t, 4096)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []struct{ n, heads, dim int }{{1, 1, 2}, {3, 2, 8}, {7, 4, 64}} {
+		half := c.dim / 2
+		x := make([]float32, c.n*c.heads*c.dim)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		cos, sin := make([]float32, c.n*half), make([]float32, c.n*half)
+		for i := range cos {
+			a := r.Float64() * 100
+			cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+		}
+		want := slices.Clone(x)
+		for th := range c.n * c.heads {
+			v, tt := want[th*c.dim:(th+1)*c.dim], th/c.heads
+			for i := range half {
+				a, b := v[i], v[i+half]
+				v[i] = a*cos[tt*half+i] - b*sin[tt*half+i]
+				v[i+half] = b*cos[tt*half+i] + a*sin[tt*half+i]
+			}
+		}
+		if err := d.RoPE(x, c.n, c.heads, c.dim, cos, sin); err != nil {
+			t.Fatal(err)
+		}
+		sameBits(t, "RoPE", x, want)
+	}
+	if err := d.RoPE(make([]float32, 6), 1, 2, 3, make([]float32, 1), make([]float32, 1)); err == nil {
+		t.Error("RoPE with an odd head size succeeded")
+	}
+}
+
 func TestBernoulliMatchesCPU(t *testing.T) {
 	d := open(t, 4096)
 	r := rand.New(rand.NewPCG(5, 6))

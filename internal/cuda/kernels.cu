@@ -158,6 +158,22 @@ GLOBAL void gm_rmsnorm(float *dst, const float *x, const float *w, u64 rows, u64
   }
 }
 
+// gm_rope: rotates each head of x ([n, heads·d], HF's rotate_half layout:
+// pairs i and i+d/2) by the angles of its row, whose cos and sin the host
+// computed as eval/model's applyRope does ([n, d/2] tables each):
+// a·cos − b·sin and b·cos + a·sin. One thread per pair.
+GLOBAL void gm_rope(float *x, const float *cs, const float *sn, u64 n, u64 heads, u64 d) {
+  u64 half = d / 2;
+  for (u64 j = gid(); j < n * heads * half; j += gstride()) {
+    u64 i = j % half, th = j / half, t = th / heads;
+    float *v = x + th * d;
+    float c = cs[t * half + i], s = sn[t * half + i];
+    float a = v[i], b = v[i + half];
+    v[i] = a * c - b * s;
+    v[i + half] = b * c + a * s;
+  }
+}
+
 DEVICE u64 mix64(u64 z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

@@ -82,6 +82,10 @@ func rmsNormArgs(dst, x, w, rows, d, epsBits uint64) launch {
 	return launch{"gm_rmsnorm", []any{dst, x, w, rows, d, epsBits}}
 }
 
+func ropeArgs(x, cos, sin, n, heads, d uint64) launch {
+	return launch{"gm_rope", []any{x, cos, sin, n, heads, d}}
+}
+
 func bernoulliArgs(x, n, key, first, bound, kept uint64) launch {
 	return launch{"gm_bernoulli", []any{x, n, key, first, bound, kept}}
 }
@@ -107,6 +111,7 @@ func allLaunches() []launch {
 		blendArgs(0, 0, 0, 0, 0, 0, 0),
 		addInplaceArgs(0, 0, 0),
 		rmsNormArgs(0, 0, 0, 0, 0, 0),
+		ropeArgs(0, 0, 0, 0, 0, 0),
 		bernoulliArgs(0, 0, 0, 0, 0, 0),
 		pruneMagnitudeArgs(0, 0, 0, 0),
 		convertArgs("gm_bf16_to_f32", 0, 0, 0),

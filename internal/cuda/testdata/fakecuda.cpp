@@ -63,6 +63,9 @@ static const kernel kernels[] = {
     {"gm_rmsnorm", 6, [](const std::vector<uint64_t> &a) {
        gm_rmsnorm(P(float *, 0), P(const float *, 1), P(const float *, 2), P(u64, 3), P(u64, 4), P(u64, 5));
      }},
+    {"gm_rope", 6, [](const std::vector<uint64_t> &a) {
+       gm_rope(P(float *, 0), P(const float *, 1), P(const float *, 2), P(u64, 3), P(u64, 4), P(u64, 5));
+     }},
     {"gm_bernoulli", 6, [](const std::vector<uint64_t> &a) {
        gm_bernoulli(P(float *, 0), P(u64, 1), P(u64, 2), P(u64, 3), P(u64, 4), P(u64 *, 5));
      }},
