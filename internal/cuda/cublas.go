@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"unsafe"
@@ -201,4 +202,97 @@ func (d *Device) copyOut(dst []byte, src uint64) error {
 		copy(dst[off:off+nb], unsafe.Slice((*byte)(s.host), nb))
 	}
 	return nil
+}
+
+// RMSNorm normalizes each row of x (len(w) floats) into dst as eval/model's
+// rmsNorm: x·float32(1/sqrt(mean(x²)+eps))·w, the mean accumulated in
+// float64 (in row order here, so the last bits of a row's scale may differ
+// from the CPU's unrolled sum).
+func (d *Device) RMSNorm(dst, x, w []float32, eps float64) error {
+	n := len(w)
+	if n == 0 || len(x)%n != 0 || len(dst) != len(x) {
+		return fmt.Errorf("cuda: RMSNorm: buffers of %d and %d elements, rows of %d", len(dst), len(x), n)
+	}
+	leave, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	var dd, dx, dw uint64
+	defer func() {
+		for _, p := range []uint64{dd, dx, dw} {
+			if p != 0 {
+				d.drv.cuMemFree(p)
+			}
+		}
+	}()
+	for _, p := range []*uint64{&dd, &dx, &dw} {
+		size := len(x)
+		if p == &dw {
+			size = n
+		}
+		if err := d.alloc(p, uint64(4*max(size, 1)), "RMSNorm buffer"); err != nil {
+			return err
+		}
+	}
+	if err := d.copyIn(dx, f32s(x)); err != nil {
+		return err
+	}
+	if err := d.copyIn(dw, f32s(w)); err != nil {
+		return err
+	}
+	rows := len(x) / n
+	if rows > 0 {
+		if err := d.launch(rmsNormArgs(dd, dx, dw, uint64(rows), uint64(n), math.Float64bits(eps)), rows, d.streams[0]); err != nil {
+			return err
+		}
+	}
+	return d.copyOut(f32s(dst), dd)
+}
+
+// RoPE rotates each head of x ([n, heads·d], d even; HF's rotate_half
+// layout) in place by the angles whose cosines and sines cos and sin hold
+// ([n, d/2] each, computed on the host as eval/model's applyRope does).
+func (d *Device) RoPE(x []float32, n, heads, dim int, cos, sin []float32) error {
+	half := dim / 2
+	if dim%2 != 0 || len(x) != n*heads*dim || len(cos) != n*half || len(sin) != n*half {
+		return fmt.Errorf("cuda: RoPE: %d, %d and %d elements for %d rows of %d heads of %d", len(x), len(cos), len(sin), n, heads, dim)
+	}
+	if len(x) == 0 {
+		return nil
+	}
+	leave, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	var dx, dc, ds uint64
+	defer func() {
+		for _, p := range []uint64{dx, dc, ds} {
+			if p != 0 {
+				d.drv.cuMemFree(p)
+			}
+		}
+	}()
+	if err := d.alloc(&dx, uint64(4*len(x)), "RoPE activations"); err != nil {
+		return err
+	}
+	if err := d.alloc(&dc, uint64(4*max(len(cos), 1)), "RoPE cosines"); err != nil {
+		return err
+	}
+	if err := d.alloc(&ds, uint64(4*max(len(sin), 1)), "RoPE sines"); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		p uint64
+		h []float32
+	}{{dx, x}, {dc, cos}, {ds, sin}} {
+		if err := d.copyIn(c.p, f32s(c.h)); err != nil {
+			return err
+		}
+	}
+	if err := d.launch(ropeArgs(dx, dc, ds, uint64(n), uint64(heads), uint64(dim)), n*heads*half, d.streams[0]); err != nil {
+		return err
+	}
+	return d.copyOut(f32s(x), dx)
 }

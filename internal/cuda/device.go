@@ -194,6 +194,26 @@ func (d *Device) alloc(p *uint64, size uint64, what string) error {
 	return d.drv.check("cuMemAlloc", r)
 }
 
+// CheckFits reports an error naming what when need bytes exceed the
+// device memory free now (cuMemGetInfo). Callers that upload a whole model
+// ask before the first allocation, so that a model too big for the GPU
+// fails with one clear message instead of midway through the upload.
+func (d *Device) CheckFits(what string, need uint64) error {
+	leave, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	var free, total uint64
+	if err := d.drv.check("cuMemGetInfo", d.drv.cuMemGetInfo(&free, &total)); err != nil {
+		return err
+	}
+	if need > free {
+		return fmt.Errorf("cuda: %s does not fit in GPU memory (needs %d bytes, free %d of %d)", what, need, free, total)
+	}
+	return nil
+}
+
 // Name returns "cuda", the tensor.Backend name.
 func (d *Device) Name() string { return "cuda" }
 
@@ -579,6 +599,18 @@ func (d *Device) SubRound(work tensor.DType, dst, a, b []float32) error {
 	arrays := []array{{host: f32s(a), size: 4, up: true}, {host: f32s(b), size: 4, up: true}, {host: f32s(dst), size: 4, down: true}}
 	return d.elementwise(len(dst), arrays, func(dev []uint64, lo, m int) launch {
 		return subRoundArgs(dev[2], dev[0], dev[1], uint64(m), w)
+	})
+}
+
+// AddInPlace adds y to x element by element in float32 (x[j] += y[j]),
+// as tensor.Add: the forward pass's residual add.
+func (d *Device) AddInPlace(x, y []float32) error {
+	if err := sameLen("AddInPlace", len(x), y); err != nil {
+		return err
+	}
+	arrays := []array{{host: f32s(y), size: 4, up: true}, {host: f32s(x), size: 4, up: true, down: true}}
+	return d.elementwise(len(x), arrays, func(dev []uint64, lo, m int) launch {
+		return addInplaceArgs(dev[1], dev[0], uint64(m))
 	})
 }
 

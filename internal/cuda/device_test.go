@@ -181,6 +181,97 @@ func TestElementwiseMatchesCPU(t *testing.T) {
 	}
 }
 
+// TestAddInPlaceMatchesCPU checks the residual-add kernel against
+// tensor.Add bit for bit, across the chunk boundaries of sizes.
+func TestAddInPlaceMatchesCPU(t *testing.T) {
+	d := open(t, 4096)
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range sizes {
+		x, y := values(r, tensor.F32, n), values(r, tensor.F32, n)
+		want := slices.Clone(x)
+		tensor.Add(want, y)
+		if err := d.AddInPlace(x, y); err != nil {
+			t.Fatal(err)
+		}
+		sameBits(t, "AddInPlace", x, want)
+	}
+	if err := d.AddInPlace(make([]float32, 3), make([]float32, 2)); err == nil {
+		t.Error("AddInPlace of lengths 3 and 2 succeeded")
+	}
+}
+
+// TestRMSNormMatchesReference checks the RMSNorm kernel against a Go
+// reference with eval/model's formula, on odd row lengths and row counts.
+func TestRMSNormMatchesReference(t *testing.T) {
+	d := open(t, 4096)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct{ rows, n int }{{1, 1}, {3, 7}, {5, 64}, {2, 4097}} {
+		x, w := make([]float32, c.rows*c.n), make([]float32, c.n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		for i := range w {
+			w[i] = float32(1 + r.NormFloat64()/8)
+		}
+		got := make([]float32, len(x))
+		if err := d.RMSNorm(got, x, w, 1e-5); err != nil {
+			t.Fatal(err)
+		}
+		for row := range c.rows {
+			xs := x[row*c.n : (row+1)*c.n]
+			ss := 0.0
+			for _, v := range xs {
+				ss += float64(v) * float64(v)
+			}
+			s := float32(1 / math.Sqrt(float64(float32(ss/float64(c.n)+1e-5))))
+			for i, v := range xs {
+				want := float32(v*s) * w[i]
+				if g := got[row*c.n+i]; g != want {
+					t.Fatalf("%dx%d [%d,%d]: %g, want %g", c.rows, c.n, row, i, g, want)
+				}
+			}
+		}
+	}
+	if err := d.RMSNorm(make([]float32, 5), make([]float32, 5), make([]float32, 2), 1e-5); err == nil {
+		t.Error("RMSNorm of 5 floats in rows of 2 succeeded")
+	}
+}
+
+// TestRoPEMatchesReference checks the RoPE kernel against eval/model's
+// rotation written out in Go, bit for bit, with several heads and rows.
+func TestRoPEMatchesReference(t *testing.T) {
+	d := open(t, 4096)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []struct{ n, heads, dim int }{{1, 1, 2}, {3, 2, 8}, {7, 4, 64}} {
+		half := c.dim / 2
+		x := make([]float32, c.n*c.heads*c.dim)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		cos, sin := make([]float32, c.n*half), make([]float32, c.n*half)
+		for i := range cos {
+			a := r.Float64() * 100
+			cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+		}
+		want := slices.Clone(x)
+		for th := range c.n * c.heads {
+			v, tt := want[th*c.dim:(th+1)*c.dim], th/c.heads
+			for i := range half {
+				a, b := v[i], v[i+half]
+				v[i] = a*cos[tt*half+i] - b*sin[tt*half+i]
+				v[i+half] = b*cos[tt*half+i] + a*sin[tt*half+i]
+			}
+		}
+		if err := d.RoPE(x, c.n, c.heads, c.dim, cos, sin); err != nil {
+			t.Fatal(err)
+		}
+		sameBits(t, "RoPE", x, want)
+	}
+	if err := d.RoPE(make([]float32, 6), 1, 2, 3, make([]float32, 1), make([]float32, 1)); err == nil {
+		t.Error("RoPE with an odd head size succeeded")
+	}
+}
+
 func TestBernoulliMatchesCPU(t *testing.T) {
 	d := open(t, 4096)
 	r := rand.New(rand.NewPCG(5, 6))

@@ -33,14 +33,14 @@ func TestFakeDriver(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the fake driver: %v\n%s", err, out)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^Test(Combine|Elementwise|Bernoulli|PruneMagnitude|Convert)MatchesCPU$|^TestMatMulBF16$|^TestOutOfMemory$|^TestBLASMissing$", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run", "^Test(Combine|Elementwise|AddInPlace|Bernoulli|PruneMagnitude|Convert)MatchesCPU$|^TestRMSNormMatchesReference$|^TestRoPEMatchesReference$|^TestMatMulBF16$|^TestOutOfMemory$|^TestCheckFits$|^TestBLASMissing$", "-test.v")
 	cmd.Env = append(os.Environ(), "GOMERGE_FAKE_CUDA="+lib, "GOMERGE_REQUIRE_CUDA=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("device tests on the fake driver: %v\n%s", err, out)
 	}
-	if n := strings.Count(string(out), "--- PASS"); n != 8 {
-		t.Fatalf("%d device tests passed on the fake driver, want 8:\n%s", n, out)
+	if n := strings.Count(string(out), "--- PASS"); n != 12 {
+		t.Fatalf("%d device tests passed on the fake driver, want 12:\n%s", n, out)
 	}
 	t.Logf("%s", out)
 }
@@ -61,6 +61,22 @@ func TestOutOfMemory(t *testing.T) {
 		t.Fatal("allocating 4× the GPU's memory succeeded")
 	}
 	if msg := err.Error(); !strings.Contains(msg, "not enough GPU memory for tensor model.embed_tokens.weight (needs ") || !strings.Contains(msg, "free ") {
+		t.Errorf("error %q", msg)
+	}
+}
+
+// TestCheckFits checks the pre-upload memory check: a size within the
+// free memory passes, one beyond it fails naming what and the bytes.
+func TestCheckFits(t *testing.T) {
+	d := open(t, 0)
+	if err := d.CheckFits("model tiny", 1<<20); err != nil {
+		t.Fatalf("1 MiB: %v", err)
+	}
+	err := d.CheckFits("model big", d.total*4)
+	if err == nil {
+		t.Fatal("4× the GPU's memory fits")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "model big does not fit in GPU memory (needs ") || !strings.Contains(msg, "free ") {
 		t.Errorf("error %q", msg)
 	}
 }

@@ -128,6 +128,52 @@ GLOBAL void gm_blend(float *out, const float *a, const float *b, u64 n, float s0
   for (u64 j = gid(); j < n; j += gstride()) out[j] = rnd(work, rnd(work, s0 * a[j]) + rnd(work, s1 * b[j]));
 }
 
+// gm_add_inplace: x[j] = x[j] + y[j] in float32, the forward pass's
+// residual add (eval/model adds the attention and MLP outputs to the
+// residual stream in float32 without rounding).
+GLOBAL void gm_add_inplace(float *x, const float *y, u64 n) {
+  for (u64 j = gid(); j < n; j += gstride()) x[j] = x[j] + y[j];
+}
+
+// gm_rmsnorm: each of the rows of x (d floats) into dst as eval/model's
+// rmsNorm: r = float32(1/sqrt(float64(float32(Σx²/d + eps)))) with Σx² in
+// float64, then dst[i] = float32(x[i]·r)·w[i]. eps is a float64's bits.
+// One thread per row (a grid-stride loop over the rows).
+GLOBAL void gm_rmsnorm(float *dst, const float *x, const float *w, u64 rows, u64 d, u64 eps_bits) {
+  double eps = __builtin_bit_cast(double, eps_bits);
+  for (u64 t = gid(); t < rows; t += gstride()) {
+    const float *xs = x + t * d;
+    float *ds = dst + t * d;
+    double ss = 0.0;
+    for (u64 i = 0; i < d; i++) ss = ss + (double)xs[i] * (double)xs[i];
+    double m = (double)(float)(ss / (double)d + eps);
+    double q = __nvvm_sqrt_rn_d(m), inv;
+#ifdef GM_HOST_EMULATION
+    inv = 1.0 / q;
+#else // div.rn.f64 written out: clang would emit rcp.rn.f64 (also exact)
+    asm("div.rn.f64 %0, 0d3FF0000000000000, %1;" : "=d"(inv) : "d"(q));
+#endif
+    float r = (float)inv;
+    for (u64 i = 0; i < d; i++) ds[i] = (xs[i] * r) * w[i];
+  }
+}
+
+// gm_rope: rotates each head of x ([n, heads·d], HF's rotate_half layout:
+// pairs i and i+d/2) by the angles of its row, whose cos and sin the host
+// computed as eval/model's applyRope does ([n, d/2] tables each):
+// a·cos − b·sin and b·cos + a·sin. One thread per pair.
+GLOBAL void gm_rope(float *x, const float *cs, const float *sn, u64 n, u64 heads, u64 d) {
+  u64 half = d / 2;
+  for (u64 j = gid(); j < n * heads * half; j += gstride()) {
+    u64 i = j % half, th = j / half, t = th / heads;
+    float *v = x + th * d;
+    float c = cs[t * half + i], s = sn[t * half + i];
+    float a = v[i], b = v[i + half];
+    v[i] = a * c - b * s;
+    v[i + half] = b * c + a * s;
+  }
+}
+
 DEVICE u64 mix64(u64 z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

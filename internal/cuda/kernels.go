@@ -74,6 +74,18 @@ func blendArgs(out, a, b, n uint64, s0, s1 float32, work int32) launch {
 	return launch{"gm_blend", []any{out, a, b, n, s0, s1, work}}
 }
 
+func addInplaceArgs(x, y, n uint64) launch {
+	return launch{"gm_add_inplace", []any{x, y, n}}
+}
+
+func rmsNormArgs(dst, x, w, rows, d, epsBits uint64) launch {
+	return launch{"gm_rmsnorm", []any{dst, x, w, rows, d, epsBits}}
+}
+
+func ropeArgs(x, cos, sin, n, heads, d uint64) launch {
+	return launch{"gm_rope", []any{x, cos, sin, n, heads, d}}
+}
+
 func bernoulliArgs(x, n, key, first, bound, kept uint64) launch {
 	return launch{"gm_bernoulli", []any{x, n, key, first, bound, kept}}
 }
@@ -97,6 +109,9 @@ func allLaunches() []launch {
 		scaleRoundArgs(0, 0, 0, 0),
 		subRoundArgs(0, 0, 0, 0, 0),
 		blendArgs(0, 0, 0, 0, 0, 0, 0),
+		addInplaceArgs(0, 0, 0),
+		rmsNormArgs(0, 0, 0, 0, 0, 0),
+		ropeArgs(0, 0, 0, 0, 0, 0),
 		bernoulliArgs(0, 0, 0, 0, 0, 0),
 		pruneMagnitudeArgs(0, 0, 0, 0),
 		convertArgs("gm_bf16_to_f32", 0, 0, 0),

@@ -25,6 +25,7 @@ static unsigned __nvvm_read_ptx_sreg_ntid_x() { return g_ntid; }
 static unsigned __nvvm_read_ptx_sreg_ctaid_x() { return g_ctaid; }
 static unsigned __nvvm_read_ptx_sreg_nctaid_x() { return g_nctaid; }
 
+static double __nvvm_sqrt_rn_d(double x) { return __builtin_sqrt(x); }
 #define GLOBAL static
 #define DEVICE static inline
 #include "../kernels.cu"
@@ -57,6 +58,13 @@ static const kernel kernels[] = {
      }},
     {"gm_blend", 7, [](const std::vector<uint64_t> &a) {
        gm_blend(P(float *, 0), P(const float *, 1), P(const float *, 2), P(u64, 3), P(float, 4), P(float, 5), P(int, 6));
+     }},
+    {"gm_add_inplace", 3, [](const std::vector<uint64_t> &a) { gm_add_inplace(P(float *, 0), P(const float *, 1), P(u64, 2)); }},
+    {"gm_rmsnorm", 6, [](const std::vector<uint64_t> &a) {
+       gm_rmsnorm(P(float *, 0), P(const float *, 1), P(const float *, 2), P(u64, 3), P(u64, 4), P(u64, 5));
+     }},
+    {"gm_rope", 6, [](const std::vector<uint64_t> &a) {
+       gm_rope(P(float *, 0), P(const float *, 1), P(const float *, 2), P(u64, 3), P(u64, 4), P(u64, 5));
      }},
     {"gm_bernoulli", 6, [](const std::vector<uint64_t> &a) {
        gm_bernoulli(P(float *, 0), P(u64, 1), P(u64, 2), P(u64, 3), P(u64, 4), P(u64 *, 5));
