@@ -248,10 +248,18 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(threads)
 	var done atomic.Int64
-	for _, t := range plan.Tasks {
+	if len(plan.Tasks) > 0 {
+		prefetchTask(plan.Tasks[0])
+	}
+	for i, t := range plan.Tasks {
 		cost := min(taskCost(plan.Method, t, threads), budget)
 		if err := sem.Acquire(gctx, cost); err != nil {
 			break
+		}
+		// Read ahead across tensors: while this one merges, the disk
+		// brings in the next one's inputs.
+		if i+1 < len(plan.Tasks) {
+			prefetchTask(plan.Tasks[i+1])
 		}
 		g.Go(func() error {
 			defer sem.Release(cost)
@@ -770,6 +778,24 @@ func mapInput(in TaskInput) *safetensors.Mapping {
 		return nil // read it instead
 	}
 	return mp
+}
+
+// prefetchTask starts reading every input of t into the page cache, in the
+// background. The pages go to the page cache, not to the process, so the
+// read-ahead costs no resident memory.
+func prefetchTask(t *Task) {
+	for _, in := range t.Inputs {
+		p, ok := in.Model.Tensors.(safetensors.Prefetcher)
+		if !ok || in.read != nil {
+			continue
+		}
+		if len(in.Parts) == 0 {
+			p.PrefetchTensor(in.Tensor.Name)
+		}
+		for _, part := range in.Parts {
+			p.PrefetchTensor(part.Name)
+		}
+	}
 }
 
 // releaseWindow is the span of a mapped input dropped at once.

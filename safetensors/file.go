@@ -66,3 +66,13 @@ func (f *File) MapTensor(name string) (*Mapping, error) {
 	}
 	return m, nil
 }
+
+// PrefetchTensor starts reading a tensor's data into the page cache in the
+// background, so that a later read or mapping of it does not wait on the
+// disk. It is a hint: it returns at once, and unknown names and systems
+// without read-ahead hints are ignored.
+func (f *File) PrefetchTensor(name string) {
+	if t, ok := f.Tensor(name); ok {
+		f.prefetch(t.Offset, t.Size)
+	}
+}

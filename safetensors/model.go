@@ -206,3 +206,11 @@ func (m *Model) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// PrefetchTensor starts reading a tensor's data into the page cache in the
+// background; see [File.PrefetchTensor].
+func (m *Model) PrefetchTensor(name string) {
+	if mt, ok := m.tensors[name]; ok {
+		m.files[mt.file].PrefetchTensor(name)
+	}
+}

@@ -30,3 +30,13 @@ type Mapper interface {
 }
 
 var _ Mapper = (*Model)(nil)
+
+// Prefetcher is a Source that can start reading a tensor ahead of its use
+// (*Model).
+type Prefetcher interface {
+	// PrefetchTensor starts bringing a tensor's data into the page cache
+	// and returns at once.
+	PrefetchTensor(name string)
+}
+
+var _ Prefetcher = (*Model)(nil)
