@@ -103,7 +103,8 @@ func sceSelect(work tensor.DType, tvs [][]float32, topk float64) {
 	k := int(float32(float32(nonzero) * float32(topk)))
 	// Walk the variances once, zeroing every model's task vector at the
 	// positions that are not kept; equal variances at the boundary are
-	// taken in index order.
+	// taken in index order. With k = 0 the threshold +Inf and no ties
+	// keep nothing.
 	thr, ties := float32(math.Inf(1)), 0
 	if k > 0 {
 		thr = kthLargest(append([]float32(nil), v...), k)
@@ -116,10 +117,10 @@ func sceSelect(work tensor.DType, tvs [][]float32, topk float64) {
 		ties = k - above
 	}
 	for j, a := range v {
-		if k > 0 && a > thr {
+		if a > thr {
 			continue
 		}
-		if k > 0 && a == thr && ties > 0 {
+		if a == thr && ties > 0 {
 			ties--
 			continue
 		}

@@ -136,23 +136,16 @@ func (d *Device) MatMulBF16(c []float32, a, b []uint16, m, n, k int) error {
 		return err
 	}
 	defer leave()
-	var da, db, dc uint64
-	defer func() {
-		for _, p := range []uint64{da, db, dc} {
-			if p != 0 {
-				d.drv.cuMemFree(p)
-			}
-		}
-	}()
-	for _, x := range []struct {
-		p    *uint64
-		n    int
-		what string
-	}{{&da, 2 * m * k, "matrix A"}, {&db, 2 * k * n, "matrix B"}, {&dc, 4 * m * n, "matrix C"}} {
-		if err := d.alloc(x.p, uint64(max(x.n, 4)), fmt.Sprintf("%s of a %dx%dx%d GEMM", x.what, m, n, k)); err != nil {
-			return err
-		}
+	gemm := fmt.Sprintf("a %dx%dx%d GEMM", m, n, k)
+	bufs, free, err := d.scratch(
+		scratchBuf{2 * m * k, "matrix A of " + gemm},
+		scratchBuf{2 * k * n, "matrix B of " + gemm},
+		scratchBuf{4 * m * n, "matrix C of " + gemm})
+	defer free()
+	if err != nil {
+		return err
 	}
+	da, db, dc := bufs[0], bufs[1], bufs[2]
 	if err := d.copyIn(da, u16s(a)); err != nil {
 		return err
 	}
@@ -218,23 +211,15 @@ func (d *Device) RMSNorm(dst, x, w []float32, eps float64) error {
 		return err
 	}
 	defer leave()
-	var dd, dx, dw uint64
-	defer func() {
-		for _, p := range []uint64{dd, dx, dw} {
-			if p != 0 {
-				d.drv.cuMemFree(p)
-			}
-		}
-	}()
-	for _, p := range []*uint64{&dd, &dx, &dw} {
-		size := len(x)
-		if p == &dw {
-			size = n
-		}
-		if err := d.alloc(p, uint64(4*max(size, 1)), "RMSNorm buffer"); err != nil {
-			return err
-		}
+	bufs, free, err := d.scratch(
+		scratchBuf{4 * len(x), "RMSNorm buffer"},
+		scratchBuf{4 * len(x), "RMSNorm buffer"},
+		scratchBuf{4 * n, "RMSNorm buffer"})
+	defer free()
+	if err != nil {
+		return err
 	}
+	dd, dx, dw := bufs[0], bufs[1], bufs[2]
 	if err := d.copyIn(dx, f32s(x)); err != nil {
 		return err
 	}
@@ -266,23 +251,15 @@ func (d *Device) RoPE(x []float32, n, heads, dim int, cos, sin []float32) error 
 		return err
 	}
 	defer leave()
-	var dx, dc, ds uint64
-	defer func() {
-		for _, p := range []uint64{dx, dc, ds} {
-			if p != 0 {
-				d.drv.cuMemFree(p)
-			}
-		}
-	}()
-	if err := d.alloc(&dx, uint64(4*len(x)), "RoPE activations"); err != nil {
+	bufs, free, err := d.scratch(
+		scratchBuf{4 * len(x), "RoPE activations"},
+		scratchBuf{4 * len(cos), "RoPE cosines"},
+		scratchBuf{4 * len(sin), "RoPE sines"})
+	defer free()
+	if err != nil {
 		return err
 	}
-	if err := d.alloc(&dc, uint64(4*max(len(cos), 1)), "RoPE cosines"); err != nil {
-		return err
-	}
-	if err := d.alloc(&ds, uint64(4*max(len(sin), 1)), "RoPE sines"); err != nil {
-		return err
-	}
+	dx, dc, ds := bufs[0], bufs[1], bufs[2]
 	for _, c := range []struct {
 		p uint64
 		h []float32
@@ -295,4 +272,31 @@ func (d *Device) RoPE(x []float32, n, heads, dim int, cos, sin []float32) error 
 		return err
 	}
 	return d.copyOut(f32s(x), dx)
+}
+
+// scratchBuf is one device buffer of a call: its size in bytes and what it
+// holds, for the out-of-memory error.
+type scratchBuf struct {
+	bytes int
+	what  string
+}
+
+// scratch allocates a call's device buffers, each at least 4 bytes so that
+// an empty host slice still gets a valid pointer; free releases the ones
+// allocated, after an error too (the caller defers it at once).
+func (d *Device) scratch(bufs ...scratchBuf) (p []uint64, free func(), err error) {
+	p = make([]uint64, len(bufs))
+	free = func() {
+		for _, q := range p {
+			if q != 0 {
+				d.drv.cuMemFree(q)
+			}
+		}
+	}
+	for i, b := range bufs {
+		if err := d.alloc(&p[i], uint64(max(b.bytes, 4)), b.what); err != nil {
+			return p, free, err
+		}
+	}
+	return p, free, nil
 }
