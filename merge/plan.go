@@ -252,6 +252,16 @@ func (pl *Plan) Close() error {
 func (p *planner) lookupMethod() error {
 	m, ok := LookupMethod(p.cfg.MergeMethod)
 	if !ok {
+		best, bestD := "", 3
+		for _, name := range MethodNames() {
+			if d := editdist.Distance(strings.ToLower(p.cfg.MergeMethod), name); d < bestD && 2*d < len(name) {
+				best, bestD = name, d
+			}
+		}
+		if best != "" {
+			return p.errorf(p.cfg.MergeMethodPos, "unknown merge_method %q; did you mean %q? (known: %s)",
+				p.cfg.MergeMethod, best, strings.Join(MethodNames(), ", "))
+		}
 		return p.errorf(p.cfg.MergeMethodPos, "unknown merge_method %q (known: %s)",
 			p.cfg.MergeMethod, strings.Join(MethodNames(), ", "))
 	}
