@@ -91,6 +91,73 @@ func SumSquares(x []float32) float64 {
 	return sumSquares(x)
 }
 
+// SumSquaresBlock is the piece granularity of SumSquaresAcc: every piece
+// but the last must be a whole number of blocks.
+const SumSquaresBlock = 16
+
+// SumSquaresAcc computes SumSquares of a slice handed over in consecutive
+// pieces, with the very bits SumSquares returns for the whole slice (the
+// order of its additions, SIMD lanes included, is kept): Add the pieces
+// in order, every one but the last a whole number of SumSquaresBlock
+// elements long, then call Sum. The zero value is ready to use.
+type SumSquaresAcc struct {
+	lanes [SumSquaresBlock]float64
+	rest  float64 // the last len&3 squares, summed on their own
+	last  bool    // a piece not a whole number of blocks has been added
+}
+
+// Add adds the squares of the next piece. It panics if the piece is not
+// empty and an earlier one was not a whole number of SumSquaresBlock
+// elements.
+func (a *SumSquaresAcc) Add(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	if a.last {
+		panic("tensor: SumSquaresAcc.Add after a piece that is not a whole number of blocks")
+	}
+	if !useAVX2 {
+		// sumSquaresGeneric's order: one running sum.
+		for _, v := range x {
+			a.lanes[0] += float64(float64(v) * float64(v))
+		}
+		a.last = len(x)%SumSquaresBlock != 0
+		return
+	}
+	n := len(x) &^ (SumSquaresBlock - 1)
+	sumSquaresLanes(&a.lanes, x[:n])
+	if n == len(x) {
+		return
+	}
+	// The tail as sumSquaresAVX2 and sumSquares treat it: groups of four
+	// into the first four lanes, the last len&3 in a sum of their own.
+	a.last = true
+	x = x[n:]
+	m := len(x) &^ 3
+	for i := 0; i < m; i += 4 {
+		for j := range 4 {
+			a.lanes[j] += float64(float64(x[i+j]) * float64(x[i+j]))
+		}
+	}
+	a.rest = sumSquaresGeneric(x[m:])
+}
+
+// Sum returns the sum of the squares of the pieces added so far, as
+// SumSquares returns it for their concatenation.
+func (a *SumSquaresAcc) Sum() float64 {
+	if !useAVX2 {
+		return a.lanes[0]
+	}
+	// SUM4 in kernels_amd64.s: the four vectors lane by lane, then the
+	// upper half onto the lower, then the two lanes left.
+	l := &a.lanes
+	var v [4]float64
+	for j := range v {
+		v[j] = (l[j] + l[4+j]) + (l[8+j] + l[12+j])
+	}
+	return ((v[0] + v[2]) + (v[1] + v[3])) + a.rest
+}
+
 func mustSameLen(op string, n, m int) {
 	if n != m {
 		panic("tensor: " + op + ": slice lengths differ")

@@ -86,6 +86,17 @@ func sumSquaresGeneric(x []float32) float64 {
 	return s
 }
 
+// sumSquaresLanesGeneric adds the squares of x, a whole number of
+// SumSquaresBlock elements long, to 16 running sums: element i goes to
+// lane i mod 16 (sumSquaresAVX2's main loop with its sums kept).
+func sumSquaresLanesGeneric(lanes *[SumSquaresBlock]float64, x []float32) {
+	for i := 0; i+SumSquaresBlock <= len(x); i += SumSquaresBlock {
+		for j, v := range x[i : i+SumSquaresBlock] {
+			lanes[j] += float64(float64(v) * float64(v))
+		}
+	}
+}
+
 func addAgreeingGeneric(sum, weight, x, sign []float32, w float32) {
 	x, sign, weight = x[:len(sum)], sign[:len(sum)], weight[:len(sum)]
 	wb := math.Float32bits(w)

@@ -140,6 +140,14 @@ func sumSquares(x []float32) float64 {
 	return sumSquaresAVX2(x[:n]) + sumSquaresGeneric(x[n:])
 }
 
+func sumSquaresLanes(lanes *[SumSquaresBlock]float64, x []float32) {
+	if useAVX2 {
+		sumSquaresLanesAVX2(lanes, x)
+		return
+	}
+	sumSquaresLanesGeneric(lanes, x)
+}
+
 func addAgreeing(sum, weight, x, sign []float32, w float32) {
 	if useAVX2 {
 		n := len(sum) &^ 7

@@ -28,6 +28,9 @@ func addAgreeing(sum, weight, x, sign []float32, w float32) {
 func dot(a, b []float32) float64     { return dotGeneric(a, b) }
 func sumAbs(x []float32) float64     { return sumAbsGeneric(x) }
 func sumSquares(x []float32) float64 { return sumSquaresGeneric(x) }
+func sumSquaresLanes(lanes *[SumSquaresBlock]float64, x []float32) {
+	sumSquaresLanesGeneric(lanes, x)
+}
 
 func keepBelow(x []float32, draws []uint32, bound uint32) int {
 	return keepBelowGeneric(x, draws, bound)

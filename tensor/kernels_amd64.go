@@ -70,6 +70,12 @@ func sumAbsAVX2(x []float32) float64
 //go:noescape
 func sumSquaresAVX2(x []float32) float64
 
+// sumSquaresLanesAVX2 is sumSquaresAVX2's main loop on sums loaded from
+// and stored back to lanes, for a length that is a multiple of 16.
+//
+//go:noescape
+func sumSquaresLanesAVX2(lanes *[SumSquaresBlock]float64, x []float32)
+
 // addAgreeingAVX2 is addAgreeingGeneric on eight lanes, with the same
 // comparisons (x != 0, x < 0, sign < 0 as VCMPPS), so NaNs count alike.
 //

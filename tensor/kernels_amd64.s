@@ -699,6 +699,43 @@ sqdone:
 	VZEROUPPER
 	RET
 
+// func sumSquaresLanesAVX2(lanes *[16]float64, x []float32)
+TEXT ·sumSquaresLanesAVX2(SB), NOSPLIT, $0-32
+	MOVQ    lanes+0(FP), DI
+	MOVQ    x_base+8(FP), SI
+	MOVQ    x_len+16(FP), BX
+	VMOVUPD (DI), Y8
+	VMOVUPD 32(DI), Y9
+	VMOVUPD 64(DI), Y10
+	VMOVUPD 96(DI), Y11
+	SHRQ    $4, BX
+	JZ      sqldone
+
+sqlloop:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VCVTPS2PD 32(SI), Y2
+	VCVTPS2PD 48(SI), Y3
+	VMULPD    Y0, Y0, Y0
+	VMULPD    Y1, Y1, Y1
+	VMULPD    Y2, Y2, Y2
+	VMULPD    Y3, Y3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $64, SI
+	DECQ      BX
+	JNZ       sqlloop
+
+sqldone:
+	VMOVUPD Y8, (DI)
+	VMOVUPD Y9, 32(DI)
+	VMOVUPD Y10, 64(DI)
+	VMOVUPD Y11, 96(DI)
+	VZEROUPPER
+	RET
+
 // func addAgreeingAVX2(sum, weight, x, sign []float32, w float32)
 TEXT ·addAgreeingAVX2(SB), NOSPLIT, $0-100
 	MOVQ         sum_base+0(FP), DI
