@@ -20,6 +20,10 @@ import (
 //
 // Unlike slerp it runs in the working dtype, rounding every op. A tensor
 // present in one input only is returned unchanged.
+//
+// Row vectors are streamed in pieces of whole rows. A flattened tensor is
+// streamed in three passes: the norms (tensor.SumSquaresAcc, in piece
+// order), the dot product (a float64 sum in element order) and the merge.
 var NuSlerp = &Method{
 	Name:   "nuslerp",
 	Pretty: "NuSLERP",
@@ -28,14 +32,15 @@ var NuSlerp = &Method{
 		{Name: "nuslerp_row_wise", Default: 0},
 		{Name: "nuslerp_flatten", Default: 1},
 	},
-	PerModel:   []Param{{Name: "weight", Required: true}},
-	MinInputs:  1,
-	MaxInputs:  3,
-	EmbedRule:  EmbedCommon,
-	Merge:      mergeNuSlerp,
-	Analyze:    analyzeNuSlerp,
-	CanAnalyze: nuslerpRows,
-	PieceUnit:  nuslerpUnit,
+	PerModel:    []Param{{Name: "weight", Required: true}},
+	MinInputs:   1,
+	MaxInputs:   3,
+	EmbedRule:   EmbedCommon,
+	Merge:       mergeNuSlerp,
+	Analyze:     analyzeNuSlerp,
+	CanAnalyze:  nuslerpStreams,
+	PieceUnit:   nuslerpUnit,
+	TaskVectors: true,
 	PlanTask: func(c *TaskContext) (bool, error) {
 		if c.BaseSet && c.Task.Base < 0 && len(c.Task.Inputs) > 1 {
 			return false, fmt.Errorf("nuslerp: the base model has no %s", c.Task.Name)
@@ -55,30 +60,91 @@ func nuslerpRows(t *Tensors) bool {
 		len(t.Shape) >= 2 && numElements(t.Shape) > 0
 }
 
-// nuslerpUnit is nuslerp's PieceUnit: a row when it streams, else none.
+// nuslerpFlat reports whether nuslerp interpolates t as one vector
+// (nuslerp_flatten, or a tensor of fewer than two dimensions).
+func nuslerpFlat(t *Tensors) bool {
+	return (t.Global["nuslerp_flatten"] != 0 || len(t.Shape) < 2) && numElements(t.Shape) > 0
+}
+
+// nuslerpStreams is nuslerp's CanAnalyze: row vectors and flattened
+// tensors stream; column vectors (nuslerp_row_wise) do not.
+func nuslerpStreams(t *Tensors) bool { return nuslerpRows(t) || nuslerpFlat(t) }
+
+// nuslerpUnit is nuslerp's PieceUnit: a row for row vectors, a block of
+// tensor.SumSquaresAcc for a flattened tensor, else none.
 func nuslerpUnit(t *Tensors) int64 {
-	if !nuslerpRows(t) {
-		return 0
+	switch {
+	case nuslerpRows(t):
+		return t.Shape[len(t.Shape)-1]
+	case nuslerpFlat(t):
+		return tensor.SumSquaresBlock
 	}
-	return t.Shape[len(t.Shape)-1]
+	return 0
 }
 
 // nuslerpRowAnalysis is the Analysis of row-by-row nuslerp: every row
 // carries its own norms and dot product, so there is nothing to gather.
 type nuslerpRowAnalysis struct{}
 
-func analyzeNuSlerp(*Tensors) (Analysis, error) { return nuslerpRowAnalysis{}, nil }
-
 func (nuslerpRowAnalysis) Piece(*Tensors) error      { return nil }
 func (nuslerpRowAnalysis) EndPass(int) (bool, error) { return false, nil }
 
-func mergeNuSlerp(t *Tensors, out []float32) error {
-	if len(t.Inputs) == 1 {
-		copy(out, t.Inputs[0].Data)
-		return nil
+// nuslerpFlatAnalysis gathers the norms and the dot product of a
+// flattened tensor's two vectors over its pieces, in the order the
+// whole-tensor path adds them: pass 0 sums the squares, pass 1 the
+// products of the normalized elements; Merge then applies the
+// coefficients piece by piece.
+type nuslerpFlatAnalysis struct {
+	work   tensor.DType
+	a, c   int // the inputs interpolated
+	frac   float64
+	sq     [2]tensor.SumSquaresAcc
+	n0, n1 float32
+	dot    float64
+	k      nuslerpCoefs
+}
+
+func analyzeNuSlerp(t *Tensors) (Analysis, error) {
+	if nuslerpRows(t) || len(t.Inputs) == 1 {
+		return nuslerpRowAnalysis{}, nil
 	}
+	a, c, frac, err := nuslerpPair(t)
+	if err != nil {
+		return nil, err
+	}
+	return &nuslerpFlatAnalysis{work: t.Work, a: a, c: c, frac: frac}, nil
+}
+
+// InOrderPass: both passes carry sums from piece to piece.
+func (s *nuslerpFlatAnalysis) InOrderPass(int) bool { return true }
+
+func (s *nuslerpFlatAnalysis) Piece(t *Tensors) error {
+	v0, v1 := t.Inputs[s.a].Data, t.Inputs[s.c].Data
+	switch t.Pass {
+	case 0:
+		return t.InOrder(func() { s.sq[0].Add(v0); s.sq[1].Add(v1) })
+	case 1:
+		terms := t.Scratch(len(v0))
+		nuslerpTerms(s.work, terms, v0, v1, s.n0, s.n1)
+		return t.InOrder(func() { s.dot = sumInOrder(s.dot, terms) })
+	}
+	return nil
+}
+
+func (s *nuslerpFlatAnalysis) EndPass(pass int) (bool, error) {
+	if pass == 0 {
+		s.n0, s.n1 = nuslerpNorm(s.work, s.sq[0].Sum()), nuslerpNorm(s.work, s.sq[1].Sum())
+		return true, nil
+	}
+	s.k = newNuslerpCoefs(s.work, s.frac, s.dot)
+	return false, nil
+}
+
+// nuslerpPair returns the inputs nuslerp interpolates, A and C, and the
+// interpolation factor t = w_C/(w_A + w_C).
+func nuslerpPair(t *Tensors) (a, c int, frac float64, err error) {
 	if t.Base >= 0 && len(t.Inputs) != 3 {
-		return fmt.Errorf("%s: nuslerp with a base model needs two other models, got %d (the base can not be one of the two models to merge)",
+		return 0, 0, 0, fmt.Errorf("%s: nuslerp with a base model needs two other models, got %d (the base can not be one of the two models to merge)",
 			t.Name, len(t.Inputs)-1)
 	}
 	var pair []int
@@ -88,26 +154,40 @@ func mergeNuSlerp(t *Tensors, out []float32) error {
 		}
 	}
 	if len(pair) != 2 {
-		return fmt.Errorf("%s: nuslerp merges exactly two models (plus an optional base model), got %d", t.Name, len(pair))
+		return 0, 0, 0, fmt.Errorf("%s: nuslerp merges exactly two models (plus an optional base model), got %d", t.Name, len(pair))
 	}
-	wA, wC := t.Inputs[pair[0]].Params["weight"], t.Inputs[pair[1]].Params["weight"]
-	frac := 0.5
+	a, c = pair[0], pair[1]
+	wA, wC := t.Inputs[a].Params["weight"], t.Inputs[c].Params["weight"]
+	frac = 0.5
 	if math.Abs(wA+wC) >= 1e-6 {
 		frac = wC / (wA + wC)
 	}
-	v0, v1 := t.Inputs[pair[0]].Data, t.Inputs[pair[1]].Data
-	var base []float32
+	return a, c, frac, nil
+}
+
+// mergeNuSlerp interpolates the task vectors (TaskVectors) or the models
+// themselves and adds the base back.
+func mergeNuSlerp(t *Tensors, out []float32) error {
+	if len(t.Inputs) == 1 {
+		copy(out, t.Inputs[0].Data)
+		return nil
+	}
+	a, c, frac, err := nuslerpPair(t)
+	if err != nil {
+		return err
+	}
+	v0, v1 := t.Inputs[a].Data, t.Inputs[c].Data
+	if fl, ok := t.State.(*nuslerpFlatAnalysis); ok {
+		fl.k.apply(t.Work, v0, v1, out)
+	} else {
+		start, stride, length := nuslerpVectors(t.Shape, len(out), t.Global["nuslerp_flatten"] != 0, t.Global["nuslerp_row_wise"] != 0)
+		s := &nuslerpScratch{}
+		for _, off := range start {
+			s.vector(t.Work, frac, v0, v1, out, off, stride, length)
+		}
+	}
 	if t.Base >= 0 {
-		base = t.Inputs[t.Base].Data
-		v0, v1 = subRound(t, v0, base), subRound(t, v1, base)
-	}
-	start, stride, length := nuslerpVectors(t.Shape, len(out), t.Global["nuslerp_flatten"] != 0, t.Global["nuslerp_row_wise"] != 0)
-	s := &nuslerpScratch{}
-	for _, off := range start {
-		s.vector(t.Work, frac, v0, v1, out, off, stride, length)
-	}
-	if base != nil {
-		tensor.Add(out, base)
+		tensor.Add(out, t.Inputs[t.Base].Data)
 		t.round(out)
 	}
 	return nil
@@ -155,7 +235,7 @@ func (s *nuslerpScratch) vector(work tensor.DType, frac float64, v0, v1, out []f
 			a[k], b[k] = v0[off+k*stride], v1[off+k*stride]
 		}
 	}
-	nuslerpPair(work, frac, a, b, res)
+	nuslerpVector(work, frac, a, b, res)
 	if stride != 1 {
 		for k, v := range res {
 			out[off+k*stride] = v
@@ -163,29 +243,74 @@ func (s *nuslerpScratch) vector(work tensor.DType, frac float64, v0, v1, out []f
 	}
 }
 
-// nuslerpPair interpolates one pair of vectors into res, rounding each
-// torch op to the working dtype.
-func nuslerpPair(work tensor.DType, frac float64, v0, v1, res []float32) {
+// nuslerpVector interpolates one pair of vectors into res, rounding each
+// torch op to the working dtype; res is scratch until the end.
+func nuslerpVector(work tensor.DType, frac float64, v0, v1, res []float32) {
+	n0 := nuslerpNorm(work, tensor.SumSquares(v0))
+	n1 := nuslerpNorm(work, tensor.SumSquares(v1))
+	nuslerpTerms(work, res, v0, v1, n0, n1)
+	newNuslerpCoefs(work, frac, sumInOrder(0, res)).apply(work, v0, v1, res)
+}
+
+// nuslerpNorm is a vector's norm from its sum of squares, rounded, at
+// least 1e-7.
+func nuslerpNorm(work tensor.DType, sumSquares float64) float32 {
+	return max(roundTo(work, float32(math.Sqrt(sumSquares))), 1e-7)
+}
+
+// nuslerpTerms sets dst[k] to the k-th term of the normalized vectors'
+// dot product, r(r(v0[k]/n0)·r(v1[k]/n1)).
+func nuslerpTerms(work tensor.DType, dst, v0, v1 []float32, n0, n1 float32) {
 	r := func(v float32) float32 { return roundTo(work, v) }
-	n0 := max(r(float32(math.Sqrt(tensor.SumSquares(v0)))), 1e-7)
-	n1 := max(r(float32(math.Sqrt(tensor.SumSquares(v1)))), 1e-7)
-	var dot float64
-	for k := range v0 {
-		dot += float64(r(r(v0[k]/n0) * r(v1[k]/n1)))
+	v0, v1 = v0[:len(dst)], v1[:len(dst)]
+	for k := range dst {
+		dst[k] = r(r(v0[k]/n0) * r(v1[k]/n1))
 	}
+}
+
+// sumInOrder adds the terms to s one after another, in float64.
+func sumInOrder(s float64, terms []float32) float64 {
+	for _, x := range terms {
+		s += float64(x)
+	}
+	return s
+}
+
+// nuslerpCoefs are the coefficients of one interpolation, from the dot
+// product of the normalized vectors: res = r(r(r(c0·v0)+r(c1·v1))/div),
+// or r(r(c0·v0)+r(c1·v1)) when lerp (sin θ ≈ 0).
+type nuslerpCoefs struct {
+	c0, c1, div float32
+	lerp        bool
+}
+
+func newNuslerpCoefs(work tensor.DType, frac, dot float64) nuslerpCoefs {
+	r := func(v float32) float32 { return roundTo(work, v) }
 	cos := min(max(r(float32(dot)), -1), 1)
 	theta := r(float32(math.Acos(float64(cos))))
 	sinTheta := r(float32(math.Sin(float64(theta))))
 	s0, s1 := float32(1-frac), float32(frac)
 	if math.Abs(float64(sinTheta)) < 1e-8 {
-		for k := range res {
-			res[k] = r(r(s0*v0[k]) + r(s1*v1[k]))
+		return nuslerpCoefs{c0: s0, c1: s1, lerp: true}
+	}
+	return nuslerpCoefs{
+		c0:  r(float32(math.Sin(float64(r(s0 * theta))))),
+		c1:  r(float32(math.Sin(float64(r(s1 * theta))))),
+		div: sinTheta,
+	}
+}
+
+// apply writes the interpolation of v0 and v1 into res.
+func (k nuslerpCoefs) apply(work tensor.DType, v0, v1, res []float32) {
+	r := func(v float32) float32 { return roundTo(work, v) }
+	v0, v1 = v0[:len(res)], v1[:len(res)]
+	if k.lerp {
+		for i := range res {
+			res[i] = r(r(k.c0*v0[i]) + r(k.c1*v1[i]))
 		}
 		return
 	}
-	c0 := r(float32(math.Sin(float64(r(s0 * theta)))))
-	c1 := r(float32(math.Sin(float64(r(s1 * theta)))))
-	for k := range res {
-		res[k] = r(r(r(c0*v0[k])+r(c1*v1[k])) / sinTheta)
+	for i := range res {
+		res[i] = r(r(r(k.c0*v0[i])+r(k.c1*v1[i])) / k.div)
 	}
 }
