@@ -66,16 +66,26 @@ func nuslerpFlat(t *Tensors) bool {
 	return (t.Global["nuslerp_flatten"] != 0 || len(t.Shape) < 2) && numElements(t.Shape) > 0
 }
 
-// nuslerpStreams is nuslerp's CanAnalyze: row vectors and flattened
-// tensors stream; column vectors (nuslerp_row_wise) do not.
-func nuslerpStreams(t *Tensors) bool { return nuslerpRows(t) || nuslerpFlat(t) }
+// nuslerpCols reports whether nuslerp interpolates t column by column
+// (vectors along dimension 0: nuslerp_row_wise without nuslerp_flatten,
+// two dimensions at least).
+func nuslerpCols(t *Tensors) bool {
+	return t.Global["nuslerp_flatten"] == 0 && t.Global["nuslerp_row_wise"] != 0 &&
+		len(t.Shape) >= 2 && numElements(t.Shape) > 0
+}
 
-// nuslerpUnit is nuslerp's PieceUnit: a row for row vectors, a block of
-// tensor.SumSquaresAcc for a flattened tensor, else none.
+// nuslerpStreams is nuslerp's CanAnalyze: every tensor with elements.
+func nuslerpStreams(t *Tensors) bool { return nuslerpRows(t) || nuslerpFlat(t) || nuslerpCols(t) }
+
+// nuslerpUnit is nuslerp's PieceUnit: a row of the last dimension for row
+// vectors, a slice of dimension 0 for column vectors, a block of
+// tensor.SumSquaresAcc for a flattened tensor.
 func nuslerpUnit(t *Tensors) int64 {
 	switch {
 	case nuslerpRows(t):
 		return t.Shape[len(t.Shape)-1]
+	case nuslerpCols(t):
+		return numElements(t.Shape) / t.Shape[0]
 	case nuslerpFlat(t):
 		return tensor.SumSquaresBlock
 	}
@@ -112,6 +122,9 @@ func analyzeNuSlerp(t *Tensors) (Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
+	if nuslerpCols(t) {
+		return newNuslerpColAnalysis(t, a, c, frac), nil
+	}
 	return &nuslerpFlatAnalysis{work: t.Work, a: a, c: c, frac: frac}, nil
 }
 
@@ -138,6 +151,78 @@ func (s *nuslerpFlatAnalysis) EndPass(pass int) (bool, error) {
 	}
 	s.k = newNuslerpCoefs(s.work, s.frac, s.dot)
 	return false, nil
+}
+
+// nuslerpColAnalysis is nuslerpFlatAnalysis for the columns of a matrix
+// (the slices along dimension 0 of a tensor) streamed in pieces of whole
+// rows: every column has its own sums, added in row order as the
+// whole-tensor path adds the gathered column, and its own coefficients.
+type nuslerpColAnalysis struct {
+	work   tensor.DType
+	a, c   int
+	frac   float64
+	cols   int
+	sq     [2]*tensor.SumSquaresCols
+	n0, n1 []float32
+	dot    []float64
+	k      []nuslerpCoefs
+}
+
+func newNuslerpColAnalysis(t *Tensors, a, c int, frac float64) *nuslerpColAnalysis {
+	rows := int(t.Shape[0])
+	cols := int(numElements(t.Shape)) / rows
+	return &nuslerpColAnalysis{work: t.Work, a: a, c: c, frac: frac, cols: cols,
+		sq: [2]*tensor.SumSquaresCols{tensor.NewSumSquaresCols(rows, cols), tensor.NewSumSquaresCols(rows, cols)}}
+}
+
+// InOrderPass: both passes carry sums from piece to piece.
+func (s *nuslerpColAnalysis) InOrderPass(int) bool { return true }
+
+func (s *nuslerpColAnalysis) Piece(t *Tensors) error {
+	v0, v1 := t.Inputs[s.a].Data, t.Inputs[s.c].Data
+	switch t.Pass {
+	case 0:
+		return t.InOrder(func() { s.sq[0].Add(v0); s.sq[1].Add(v1) })
+	case 1:
+		terms := t.Scratch(len(v0))
+		for off := 0; off < len(v0); off += s.cols {
+			nuslerpColTerms(s.work, terms[off:off+s.cols], v0[off:off+s.cols], v1[off:off+s.cols], s.n0, s.n1)
+		}
+		return t.InOrder(func() {
+			for off := 0; off < len(terms); off += s.cols {
+				for k, x := range terms[off : off+s.cols] {
+					s.dot[k] += float64(x)
+				}
+			}
+		})
+	}
+	return nil
+}
+
+func (s *nuslerpColAnalysis) EndPass(pass int) (bool, error) {
+	if pass == 0 {
+		s.n0, s.n1 = make([]float32, s.cols), make([]float32, s.cols)
+		for k := range s.cols {
+			s.n0[k], s.n1[k] = nuslerpNorm(s.work, s.sq[0].Sum(k)), nuslerpNorm(s.work, s.sq[1].Sum(k))
+		}
+		s.sq = [2]*tensor.SumSquaresCols{}
+		s.dot = make([]float64, s.cols)
+		return true, nil
+	}
+	s.k = make([]nuslerpCoefs, s.cols)
+	for k, d := range s.dot {
+		s.k[k] = newNuslerpCoefs(s.work, s.frac, d)
+	}
+	return false, nil
+}
+
+// nuslerpColTerms is nuslerpTerms for one row, with column k's norms.
+func nuslerpColTerms(work tensor.DType, dst, v0, v1, n0, n1 []float32) {
+	r := func(v float32) float32 { return roundTo(work, v) }
+	v0, v1, n0, n1 = v0[:len(dst)], v1[:len(dst)], n0[:len(dst)], n1[:len(dst)]
+	for k := range dst {
+		dst[k] = r(r(v0[k]/n0[k]) * r(v1[k]/n1[k]))
+	}
 }
 
 // nuslerpPair returns the inputs nuslerp interpolates, A and C, and the
@@ -177,9 +262,16 @@ func mergeNuSlerp(t *Tensors, out []float32) error {
 		return err
 	}
 	v0, v1 := t.Inputs[a].Data, t.Inputs[c].Data
-	if fl, ok := t.State.(*nuslerpFlatAnalysis); ok {
-		fl.k.apply(t.Work, v0, v1, out)
-	} else {
+	switch st := t.State.(type) {
+	case *nuslerpFlatAnalysis:
+		st.k.apply(t.Work, v0, v1, out)
+	case *nuslerpColAnalysis:
+		for off := 0; off < len(out); off += st.cols {
+			for k := range st.cols {
+				st.k[k].apply(t.Work, v0[off+k:off+k+1], v1[off+k:off+k+1], out[off+k:off+k+1])
+			}
+		}
+	default:
 		start, stride, length := nuslerpVectors(t.Shape, len(out), t.Global["nuslerp_flatten"] != 0, t.Global["nuslerp_row_wise"] != 0)
 		s := &nuslerpScratch{}
 		for _, off := range start {

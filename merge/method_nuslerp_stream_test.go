@@ -92,12 +92,12 @@ func oddModels(t *testing.T) string {
 }
 
 // TestNuSlerpFlatStreamedMatchesWhole checks that flattened nuslerp (the
-// default), streamed in three passes over pieces, writes the bytes of the
-// whole-tensor path on odd shapes, for several piece sizes and thread
-// counts, with the inputs mapped and read: with and without a base, in
-// float32 and bfloat16, with zero task vectors (norm clamped to 1e-7),
-// parallel vectors (the linear fallback), an embedding vocabulary
-// mismatch, and the 1-D tensors of the row and column modes.
+// default) and column-wise nuslerp (nuslerp_row_wise), streamed in three
+// passes over pieces, write the bytes of the whole-tensor path on odd
+// shapes, for several piece sizes and thread counts, with the inputs
+// mapped and read: with and without a base, in float32 and bfloat16, with
+// zero task vectors (norm clamped to 1e-7), parallel vectors (the linear
+// fallback), an embedding vocabulary mismatch, and rows.
 func TestNuSlerpFlatStreamedMatchesWhole(t *testing.T) {
 	dir := oddModels(t)
 	defer func(n int64) { chunkElements = n }(chunkElements)
@@ -117,6 +117,9 @@ func TestNuSlerpFlatStreamedMatchesWhole(t *testing.T) {
 		{"vocab mismatch", two("ft1", "bigvocab", 0.4, 0.6)},
 		{"rows", "base_model: base\nparameters: {nuslerp_flatten: false}\n" + two("ft1", "ft2", 0.7, 0.3)},
 		{"row_wise", "base_model: base\nparameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\n" + two("ft1", "ft2", 0.7, 0.3)},
+		{"row_wise no base bf16", "dtype: bfloat16\nparameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\n" + two("ft1_b", "ft2", 0.2, 0.6)},
+		{"row_wise zero and parallel", "base_model: base\nparameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\n" + two("base2", "ft1", 0, 0)},
+		{"row_wise vocab mismatch", "parameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\n" + two("ft1", "bigvocab", 0.4, 0.6)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			yml := "merge_method: nuslerp\n" + c.yml
@@ -278,6 +281,89 @@ func TestNuSlerpFlatAnalysisPieces(t *testing.T) {
 				if an.n0 != n0 || an.n1 != n1 || math.Float64bits(an.dot) != math.Float64bits(sumInOrder(0, terms)) || an.k != want {
 					t.Errorf("%v n=%d pieces of %d: norms %v %v dot %v coefs %+v; whole %v %v %v %+v",
 						work, n, piece, an.n0, an.n1, an.dot, an.k, n0, n1, sumInOrder(0, terms), want)
+				}
+			}
+		}
+	}
+}
+
+// TestNuSlerpColAnalysisPieces is TestNuSlerpFlatAnalysisPieces for the
+// columns of nuslerp_row_wise: matrices of widely spread values handed
+// over in runs of whole rows, every column's norms, dot product and
+// coefficients against the gathered column's, and the merged pieces
+// against the whole-tensor path.
+func TestNuSlerpColAnalysisPieces(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	wide := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(math.Ldexp(r.NormFloat64(), r.IntN(61)-40))
+		}
+		return x
+	}
+	for _, work := range []tensor.DType{tensor.F32, tensor.BF16} {
+		for _, shape := range [][]int64{{1, 3}, {17, 3}, {35, 2, 3}, {100, 5}} {
+			n := int(numElements(shape))
+			v0, v1 := wide(n), wide(n)
+			tensor.Round(work, v0)
+			tensor.Round(work, v1)
+			ts := &Tensors{Work: work, Shape: shape, Base: -1, Global: map[string]float64{"nuslerp_row_wise": 1},
+				Inputs: []Input{{Data: v0, Params: map[string]float64{"weight": 0.3}}, {Data: v1, Params: map[string]float64{"weight": 0.5}}}}
+			want := make([]float32, n)
+			if err := mergeNuSlerp(ts, want); err != nil {
+				t.Fatal(err)
+			}
+			rows, cols := int(shape[0]), n/int(shape[0])
+			for _, size := range []int{1, 4, 16} {
+				an, err := analyzeNuSlerp(ts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ca := an.(*nuslerpColAnalysis)
+				merge := func(pass, row int, out []float32) {
+					end := min(rows, row+size)
+					p := *ts
+					p.Pass, p.State = pass, ca
+					p.Inputs = []Input{{Data: v0[row*cols : end*cols], Params: ts.Inputs[0].Params}, {Data: v1[row*cols : end*cols], Params: ts.Inputs[1].Params}}
+					var err error
+					if out != nil {
+						err = mergeNuSlerp(&p, out[row*cols:end*cols])
+					} else {
+						err = ca.Piece(&p)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				for pass := 0; ; pass++ {
+					for row := 0; row < rows; row += size {
+						merge(pass, row, nil)
+					}
+					if more, err := ca.EndPass(pass); err != nil || !more {
+						break
+					}
+				}
+				got := make([]float32, n)
+				for row := 0; row < rows; row += size {
+					merge(0, row, got)
+				}
+				a, b, terms := make([]float32, rows), make([]float32, rows), make([]float32, rows)
+				for k := range cols {
+					for i := range rows {
+						a[i], b[i] = v0[i*cols+k], v1[i*cols+k]
+					}
+					n0, n1 := nuslerpNorm(work, tensor.SumSquares(a)), nuslerpNorm(work, tensor.SumSquares(b))
+					nuslerpTerms(work, terms, a, b, n0, n1)
+					dot := sumInOrder(0, terms)
+					if ca.n0[k] != n0 || ca.n1[k] != n1 || math.Float64bits(ca.dot[k]) != math.Float64bits(dot) ||
+						ca.k[k] != newNuslerpCoefs(work, 0.5/(0.3+0.5), dot) {
+						t.Errorf("%v %v rows of %d, column %d: norms %v %v dot %v; gathered %v %v %v", work, shape, size, k, ca.n0[k], ca.n1[k], ca.dot[k], n0, n1, dot)
+					}
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v %v rows of %d: element %d = %v, whole %v", work, shape, size, i, got[i], want[i])
+					}
 				}
 			}
 		}

@@ -158,6 +158,64 @@ func (a *SumSquaresAcc) Sum() float64 {
 	return ((v[0] + v[2]) + (v[1] + v[3])) + a.rest
 }
 
+// SumSquaresCols computes SumSquares of every column of a row-major matrix
+// handed over in consecutive pieces of whole rows, with the bits
+// SumSquares returns for each column gathered into a slice of its own.
+type SumSquaresCols struct {
+	rows, cols, row int
+	// lanes[j*cols+k] is lane j of column k's sum, as SumSquaresAcc's
+	// lanes (lane 0 the whole sum without assembly); rest[k] the sum of
+	// its last rows&3 squares.
+	lanes, rest []float64
+}
+
+// NewSumSquaresCols returns the sums for a rows×cols matrix.
+func NewSumSquaresCols(rows, cols int) *SumSquaresCols {
+	return &SumSquaresCols{rows: rows, cols: cols,
+		lanes: make([]float64, SumSquaresBlock*cols), rest: make([]float64, cols)}
+}
+
+// Add adds the squares of the next whole rows. It panics if x is not a
+// whole number of rows or goes past the last one.
+func (a *SumSquaresCols) Add(x []float32) {
+	if a.cols == 0 || len(x)%a.cols != 0 || a.row+len(x)/a.cols > a.rows {
+		panic("tensor: SumSquaresCols.Add: not whole rows of the matrix")
+	}
+	// Row r goes where SumSquares puts element r of a column: lane r mod
+	// 16 in whole blocks, lane r mod 4 in the groups of four after them,
+	// the rest on its own (without assembly, all in one sum).
+	blocks, groups := a.rows&^(SumSquaresBlock-1), a.rows&^3
+	for ; len(x) > 0; x, a.row = x[a.cols:], a.row+1 {
+		var acc []float64
+		switch r := a.row; {
+		case !useAVX2:
+			acc = a.lanes[:a.cols]
+		case r < blocks:
+			j := r % SumSquaresBlock
+			acc = a.lanes[j*a.cols : (j+1)*a.cols]
+		case r < groups:
+			j := r % 4
+			acc = a.lanes[j*a.cols : (j+1)*a.cols]
+		default:
+			acc = a.rest
+		}
+		addSquares(acc, x[:a.cols])
+	}
+}
+
+// Sum returns column k's sum of squares once every row has been added.
+func (a *SumSquaresCols) Sum(k int) float64 {
+	l := func(j int) float64 { return a.lanes[j*a.cols+k] }
+	if !useAVX2 {
+		return l(0)
+	}
+	var v [4]float64
+	for j := range v {
+		v[j] = (l(j) + l(4+j)) + (l(8+j) + l(12+j))
+	}
+	return ((v[0] + v[2]) + (v[1] + v[3])) + a.rest[k]
+}
+
 func mustSameLen(op string, n, m int) {
 	if n != m {
 		panic("tensor: " + op + ": slice lengths differ")

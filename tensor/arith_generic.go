@@ -86,6 +86,14 @@ func sumSquaresGeneric(x []float32) float64 {
 	return s
 }
 
+// addSquaresGeneric adds x[k]², exact in float64, to acc[k].
+func addSquaresGeneric(acc []float64, x []float32) {
+	x = x[:len(acc)]
+	for k, v := range x {
+		acc[k] += float64(float64(v) * float64(v))
+	}
+}
+
 // sumSquaresLanesGeneric adds the squares of x, a whole number of
 // SumSquaresBlock elements long, to 16 running sums: element i goes to
 // lane i mod 16 (sumSquaresAVX2's main loop with its sums kept).

@@ -140,6 +140,8 @@ func sumSquares(x []float32) float64 {
 	return sumSquaresAVX2(x[:n]) + sumSquaresGeneric(x[n:])
 }
 
+func addSquares(acc []float64, x []float32) { addSquaresGeneric(acc, x) }
+
 func sumSquaresLanes(lanes *[SumSquaresBlock]float64, x []float32) {
 	if useAVX2 {
 		sumSquaresLanesAVX2(lanes, x)

@@ -25,9 +25,10 @@ func divNonZero(dst, div []float32)              { divNonZeroGeneric(dst, div) }
 func addAgreeing(sum, weight, x, sign []float32, w float32) {
 	addAgreeingGeneric(sum, weight, x, sign, w)
 }
-func dot(a, b []float32) float64     { return dotGeneric(a, b) }
-func sumAbs(x []float32) float64     { return sumAbsGeneric(x) }
-func sumSquares(x []float32) float64 { return sumSquaresGeneric(x) }
+func dot(a, b []float32) float64            { return dotGeneric(a, b) }
+func sumAbs(x []float32) float64            { return sumAbsGeneric(x) }
+func sumSquares(x []float32) float64        { return sumSquaresGeneric(x) }
+func addSquares(acc []float64, x []float32) { addSquaresGeneric(acc, x) }
 func sumSquaresLanes(lanes *[SumSquaresBlock]float64, x []float32) {
 	sumSquaresLanesGeneric(lanes, x)
 }

@@ -132,3 +132,50 @@ func FuzzSumSquaresLanes(f *testing.F) {
 		}
 	})
 }
+
+// TestSumSquaresColsMatchesSumSquares checks every column's sum against
+// SumSquares of the gathered column, bit for bit, for matrices handed over
+// in random runs of whole rows, with the assembly and without.
+func TestSumSquaresColsMatchesSumSquares(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(33, 34))
+		for _, rows := range []int{1, 3, 4, 15, 16, 17, 19, 35, 100, 333} {
+			for _, cols := range []int{1, 3, 8} {
+				x := randFloats(r, rows*cols)
+				for i := range x {
+					x[i] = float32(math.Ldexp(float64(x[i]), r.IntN(61)-30))
+				}
+				a := NewSumSquaresCols(rows, cols)
+				for row := 0; row < rows; {
+					k := min(rows-row, r.IntN(20))
+					a.Add(x[row*cols : (row+k)*cols])
+					row += k
+				}
+				col := make([]float32, rows)
+				for k := range cols {
+					for i := range col {
+						col[i] = x[i*cols+k]
+					}
+					if got, want := a.Sum(k), SumSquares(col); math.Float64bits(got) != math.Float64bits(want) {
+						t.Fatalf("%d×%d column %d: %v, SumSquares %v", rows, cols, k, got, want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestSumSquaresColsRefusesPartialRows checks Add's panics.
+func TestSumSquaresColsRefusesPartialRows(t *testing.T) {
+	for _, n := range []int{5, 12} { // not whole rows; past the last row
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Add of %d elements to a 3×4 matrix did not panic", n)
+				}
+			}()
+			NewSumSquaresCols(3, 4).Add(make([]float32, n))
+			NewSumSquaresCols(2, 4).Add(make([]float32, n))
+		}()
+	}
+}
