@@ -264,12 +264,15 @@ func mergeNuSlerp(t *Tensors, out []float32) error {
 	v0, v1 := t.Inputs[a].Data, t.Inputs[c].Data
 	switch st := t.State.(type) {
 	case *nuslerpFlatAnalysis:
-		st.k.apply(t.Work, v0, v1, out)
+		var base []float32
+		if t.Base >= 0 {
+			base = t.Inputs[t.Base].Data
+		}
+		st.k.apply(t.Work, v0, v1, base, out)
+		return nil
 	case *nuslerpColAnalysis:
 		for off := 0; off < len(out); off += st.cols {
-			for k := range st.cols {
-				st.k[k].apply(t.Work, v0[off+k:off+k+1], v1[off+k:off+k+1], out[off+k:off+k+1])
-			}
+			nuslerpColApply(t.Work, st.k, v0[off:off+st.cols], v1[off:off+st.cols], out[off:off+st.cols])
 		}
 	default:
 		start, stride, length := nuslerpVectors(t.Shape, len(out), t.Global["nuslerp_flatten"] != 0, t.Global["nuslerp_row_wise"] != 0)
@@ -341,7 +344,7 @@ func nuslerpVector(work tensor.DType, frac float64, v0, v1, res []float32) {
 	n0 := nuslerpNorm(work, tensor.SumSquares(v0))
 	n1 := nuslerpNorm(work, tensor.SumSquares(v1))
 	nuslerpTerms(work, res, v0, v1, n0, n1)
-	newNuslerpCoefs(work, frac, sumInOrder(0, res)).apply(work, v0, v1, res)
+	newNuslerpCoefs(work, frac, sumInOrder(0, res)).apply(work, v0, v1, nil, res)
 }
 
 // nuslerpNorm is a vector's norm from its sum of squares, rounded, at
@@ -353,11 +356,7 @@ func nuslerpNorm(work tensor.DType, sumSquares float64) float32 {
 // nuslerpTerms sets dst[k] to the k-th term of the normalized vectors'
 // dot product, r(r(v0[k]/n0)·r(v1[k]/n1)).
 func nuslerpTerms(work tensor.DType, dst, v0, v1 []float32, n0, n1 float32) {
-	r := func(v float32) float32 { return roundTo(work, v) }
-	v0, v1 = v0[:len(dst)], v1[:len(dst)]
-	for k := range dst {
-		dst[k] = r(r(v0[k]/n0) * r(v1[k]/n1))
-	}
+	tensor.DivMulRound(work, dst, v0[:len(dst)], v1[:len(dst)], n0, n1)
 }
 
 // sumInOrder adds the terms to s one after another, in float64.
@@ -370,11 +369,9 @@ func sumInOrder(s float64, terms []float32) float64 {
 
 // nuslerpCoefs are the coefficients of one interpolation, from the dot
 // product of the normalized vectors: res = r(r(r(c0·v0)+r(c1·v1))/div),
-// or r(r(c0·v0)+r(c1·v1)) when lerp (sin θ ≈ 0).
-type nuslerpCoefs struct {
-	c0, c1, div float32
-	lerp        bool
-}
+// where div is 1 when sin θ ≈ 0 (r(x/1) = x: the linear fallback
+// r(r(c0·v0)+r(c1·v1))).
+type nuslerpCoefs struct{ c0, c1, div float32 }
 
 func newNuslerpCoefs(work tensor.DType, frac, dot float64) nuslerpCoefs {
 	r := func(v float32) float32 { return roundTo(work, v) }
@@ -383,7 +380,7 @@ func newNuslerpCoefs(work tensor.DType, frac, dot float64) nuslerpCoefs {
 	sinTheta := r(float32(math.Sin(float64(theta))))
 	s0, s1 := float32(1-frac), float32(frac)
 	if math.Abs(float64(sinTheta)) < 1e-8 {
-		return nuslerpCoefs{c0: s0, c1: s1, lerp: true}
+		return nuslerpCoefs{c0: s0, c1: s1, div: 1}
 	}
 	return nuslerpCoefs{
 		c0:  r(float32(math.Sin(float64(r(s0 * theta))))),
@@ -392,17 +389,18 @@ func newNuslerpCoefs(work tensor.DType, frac, dot float64) nuslerpCoefs {
 	}
 }
 
-// apply writes the interpolation of v0 and v1 into res.
-func (k nuslerpCoefs) apply(work tensor.DType, v0, v1, res []float32) {
+// apply writes the interpolation of v0 and v1 into res, plus base unless
+// it is nil.
+func (k nuslerpCoefs) apply(work tensor.DType, v0, v1, base, res []float32) {
+	tensor.CombineDivRound(work, res, v0[:len(res)], v1[:len(res)], base, k.c0, k.c1, k.div)
+}
+
+// nuslerpColApply is apply for one row of column vectors, with column
+// i's coefficients k[i].
+func nuslerpColApply(work tensor.DType, k []nuslerpCoefs, v0, v1, res []float32) {
 	r := func(v float32) float32 { return roundTo(work, v) }
-	v0, v1 = v0[:len(res)], v1[:len(res)]
-	if k.lerp {
-		for i := range res {
-			res[i] = r(r(k.c0*v0[i]) + r(k.c1*v1[i]))
-		}
-		return
-	}
+	k, v0, v1 = k[:len(res)], v0[:len(res)], v1[:len(res)]
 	for i := range res {
-		res[i] = r(r(r(k.c0*v0[i])+r(k.c1*v1[i])) / k.div)
+		res[i] = r(r(r(k[i].c0*v0[i])+r(k[i].c1*v1[i])) / k[i].div)
 	}
 }

@@ -305,6 +305,67 @@ func SubRound(work DType, dst, a, b []float32) {
 	}
 }
 
+// DivMulRound stores in dst the products of a and b divided by da and db,
+// every operation rounded to work:
+//
+//	dst[i] = round(round(a[i]/da) · round(b[i]/db))
+//
+// in one pass (the terms of the dot product of two normalized vectors).
+// dst may be a or b.
+func DivMulRound(work DType, dst, a, b []float32, da, db float32) {
+	mustSameLen("DivMulRound", len(dst), len(a))
+	mustSameLen("DivMulRound", len(dst), len(b))
+	switch work {
+	case BF16:
+		divMulRoundBF16(dst, a, b, da, db)
+	case F32, F64:
+		for i := range dst {
+			dst[i] = float32(a[i]/da) * float32(b[i]/db)
+		}
+	default:
+		for i := range dst {
+			dst[i] = RoundScalar(work, RoundScalar(work, a[i]/da)*RoundScalar(work, b[i]/db))
+		}
+	}
+}
+
+// CombineDivRound stores in dst the combination ca·a + cb·b divided by d,
+// plus base[i] unless base is nil, every operation rounded to work:
+//
+//	dst[i] = round(round(round(ca·a[i]) + round(cb·b[i])) / d)
+//	dst[i] = round(dst[i] + base[i])
+//
+// in one pass (spherical interpolation's last step). dst may be a, b or
+// base.
+func CombineDivRound(work DType, dst, a, b, base []float32, ca, cb, d float32) {
+	mustSameLen("CombineDivRound", len(dst), len(a))
+	mustSameLen("CombineDivRound", len(dst), len(b))
+	if base != nil {
+		mustSameLen("CombineDivRound", len(dst), len(base))
+	}
+	switch work {
+	case BF16:
+		combineDivRoundBF16(dst, a, b, base, ca, cb, d)
+	case F32, F64:
+		for i := range dst {
+			v := float32(float32(ca*a[i])+float32(cb*b[i])) / d
+			if base != nil {
+				v += base[i]
+			}
+			dst[i] = v
+		}
+	default:
+		r := func(v float32) float32 { return RoundScalar(work, v) }
+		for i := range dst {
+			v := r(r(r(ca*a[i])+r(cb*b[i])) / d)
+			if base != nil {
+				v = r(v + base[i])
+			}
+			dst[i] = v
+		}
+	}
+}
+
 // ScaleRound multiplies x by a in place and rounds the products to work:
 //
 //	Scale(x, a)

@@ -298,3 +298,25 @@ func subBF16Generic(dst []float32, a, b []uint16) {
 		dst[i] = roundBF16Scalar(x - y)
 	}
 }
+
+func divMulRoundBF16Generic(dst, a, b []float32, da, db float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = roundBF16Scalar(roundBF16Scalar(a[i]/da) * roundBF16Scalar(b[i]/db))
+	}
+}
+
+func combineDivRoundBF16Generic(dst, a, b, base []float32, ca, cb, d float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	if base == nil {
+		for i := range dst {
+			dst[i] = roundBF16Scalar(roundBF16Scalar(roundBF16Scalar(ca*a[i])+roundBF16Scalar(cb*b[i])) / d)
+		}
+		return
+	}
+	base = base[:len(dst)]
+	for i := range dst {
+		v := roundBF16Scalar(roundBF16Scalar(roundBF16Scalar(ca*a[i])+roundBF16Scalar(cb*b[i])) / d)
+		dst[i] = roundBF16Scalar(v + base[i])
+	}
+}

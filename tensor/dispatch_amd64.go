@@ -358,3 +358,26 @@ func subBF16(dst []float32, a, b []uint16) {
 	}
 	subBF16Generic(dst, a, b)
 }
+
+func divMulRoundBF16(dst, a, b []float32, da, db float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		divMulRoundBF16AVX2(dst[:n], a[:n], b[:n], da, db)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	divMulRoundBF16Generic(dst, a, b, da, db)
+}
+
+// combineDivRoundBF16 passes the assembly an empty base for none.
+func combineDivRoundBF16(dst, a, b, base []float32, ca, cb, d float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		var bs []float32
+		if base != nil {
+			bs, base = base[:n], base[n:]
+		}
+		combineDivRoundBF16AVX2(dst[:n], a[:n], b[:n], bs, ca, cb, d)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	combineDivRoundBF16Generic(dst, a, b, base, ca, cb, d)
+}

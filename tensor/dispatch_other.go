@@ -61,3 +61,8 @@ func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
 func splitMix64(dst []uint64, key, ctr uint64) { splitMix64Generic(dst, key, ctr) }
 
 func subBF16(dst []float32, a, b []uint16) { subBF16Generic(dst, a, b) }
+
+func divMulRoundBF16(dst, a, b []float32, da, db float32) { divMulRoundBF16Generic(dst, a, b, da, db) }
+func combineDivRoundBF16(dst, a, b, base []float32, ca, cb, d float32) {
+	combineDivRoundBF16Generic(dst, a, b, base, ca, cb, d)
+}

@@ -183,3 +183,15 @@ func splitMix64AVX512(dst []uint64, state uint64)
 //
 //go:noescape
 func subBF16AVX2(dst []float32, a, b []uint16)
+
+// divMulRoundBF16AVX2 is divMulRoundBF16Generic on eight lanes (VDIVPS,
+// VMULPS, each rounded with BF16ROUNDF).
+//
+//go:noescape
+func divMulRoundBF16AVX2(dst, a, b []float32, da, db float32)
+
+// combineDivRoundBF16AVX2 is combineDivRoundBF16Generic on eight lanes;
+// an empty base (len 0) adds none.
+//
+//go:noescape
+func combineDivRoundBF16AVX2(dst, a, b, base []float32, ca, cb, d float32)

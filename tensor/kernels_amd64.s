@@ -2054,3 +2054,88 @@ subBF16Tail:
 subBF16Done:
 	VZEROUPPER
 	RET
+
+// BF16CONSTS loads the constants of BF16ROUNDF into Y14..Y9.
+#define BF16CONSTS \
+	VPBROADCASTD ·c7fff<>(SB), Y14 \
+	VPBROADCASTD ·c1<>(SB), Y13    \
+	VPBROADCASTD ·chigh<>(SB), Y12 \
+	VPBROADCASTD ·cabs<>(SB), Y11  \
+	VPBROADCASTD ·cinf<>(SB), Y10  \
+	VPBROADCASTD ·cquiet<>(SB), Y9
+
+// func divMulRoundBF16AVX2(dst, a, b []float32, da, db float32)
+TEXT ·divMulRoundBF16AVX2(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	VBROADCASTSS da+72(FP), Y8
+	VBROADCASTSS db+76(FP), Y15
+	BF16CONSTS
+	SHRQ         $3, CX
+	JZ           dmrdone
+
+dmrloop:
+	VMOVUPS (SI), Y0
+	VDIVPS  Y8, Y0, Y0            // a/da
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VDIVPS  Y15, Y0, Y0           // b/db
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VMULPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     dmrloop
+
+dmrdone:
+	VZEROUPPER
+	RET
+
+// func combineDivRoundBF16AVX2(dst, a, b, base []float32, ca, cb, d float32)
+TEXT ·combineDivRoundBF16AVX2(SB), NOSPLIT, $0-108
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	MOVQ         base_base+72(FP), R8
+	MOVQ         base_len+80(FP), R9
+	VBROADCASTSS ca+96(FP), Y8
+	VBROADCASTSS cb+100(FP), Y15
+	VBROADCASTSS d+104(FP), Y7
+	BF16CONSTS
+	SHRQ         $3, CX
+	JZ           cdrdone
+
+cdrloop:
+	VMOVUPS (SI), Y0
+	VMULPS  Y8, Y0, Y0            // ca·a
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VMULPS  Y15, Y0, Y0           // cb·b
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VADDPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VDIVPS  Y7, Y1, Y0            // /d
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	TESTQ   R9, R9
+	JZ      cdrstore
+	VADDPS  (R8), Y1, Y0          // + base
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	ADDQ    $32, R8
+
+cdrstore:
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     cdrloop
+
+cdrdone:
+	VZEROUPPER
+	RET
