@@ -165,7 +165,8 @@ type nuslerpColAnalysis struct {
 	sq     [2]*tensor.SumSquaresCols
 	n0, n1 []float32
 	dot    []float64
-	k      []nuslerpCoefs
+	// c0, c1 and div are the columns' nuslerpCoefs, field by field.
+	c0, c1, div []float32
 }
 
 func newNuslerpColAnalysis(t *Tensors, a, c int, frac float64) *nuslerpColAnalysis {
@@ -186,7 +187,7 @@ func (s *nuslerpColAnalysis) Piece(t *Tensors) error {
 	case 1:
 		terms := t.Scratch(len(v0))
 		for off := 0; off < len(v0); off += s.cols {
-			nuslerpColTerms(s.work, terms[off:off+s.cols], v0[off:off+s.cols], v1[off:off+s.cols], s.n0, s.n1)
+			tensor.DivMulRoundVec(s.work, terms[off:off+s.cols], v0[off:off+s.cols], v1[off:off+s.cols], s.n0, s.n1)
 		}
 		return t.InOrder(func() {
 			for off := 0; off < len(terms); off += s.cols {
@@ -209,20 +210,12 @@ func (s *nuslerpColAnalysis) EndPass(pass int) (bool, error) {
 		s.dot = make([]float64, s.cols)
 		return true, nil
 	}
-	s.k = make([]nuslerpCoefs, s.cols)
+	s.c0, s.c1, s.div = make([]float32, s.cols), make([]float32, s.cols), make([]float32, s.cols)
 	for k, d := range s.dot {
-		s.k[k] = newNuslerpCoefs(s.work, s.frac, d)
+		co := newNuslerpCoefs(s.work, s.frac, d)
+		s.c0[k], s.c1[k], s.div[k] = co.c0, co.c1, co.div
 	}
 	return false, nil
-}
-
-// nuslerpColTerms is nuslerpTerms for one row, with column k's norms.
-func nuslerpColTerms(work tensor.DType, dst, v0, v1, n0, n1 []float32) {
-	r := func(v float32) float32 { return roundTo(work, v) }
-	v0, v1, n0, n1 = v0[:len(dst)], v1[:len(dst)], n0[:len(dst)], n1[:len(dst)]
-	for k := range dst {
-		dst[k] = r(r(v0[k]/n0[k]) * r(v1[k]/n1[k]))
-	}
 }
 
 // nuslerpPair returns the inputs nuslerp interpolates, A and C, and the
@@ -272,7 +265,7 @@ func mergeNuSlerp(t *Tensors, out []float32) error {
 		return nil
 	case *nuslerpColAnalysis:
 		for off := 0; off < len(out); off += st.cols {
-			nuslerpColApply(t.Work, st.k, v0[off:off+st.cols], v1[off:off+st.cols], out[off:off+st.cols])
+			tensor.CombineDivRoundVec(t.Work, out[off:off+st.cols], v0[off:off+st.cols], v1[off:off+st.cols], st.c0, st.c1, st.div)
 		}
 	default:
 		start, stride, length := nuslerpVectors(t.Shape, len(out), t.Global["nuslerp_flatten"] != 0, t.Global["nuslerp_row_wise"] != 0)
@@ -393,14 +386,4 @@ func newNuslerpCoefs(work tensor.DType, frac, dot float64) nuslerpCoefs {
 // it is nil.
 func (k nuslerpCoefs) apply(work tensor.DType, v0, v1, base, res []float32) {
 	tensor.CombineDivRound(work, res, v0[:len(res)], v1[:len(res)], base, k.c0, k.c1, k.div)
-}
-
-// nuslerpColApply is apply for one row of column vectors, with column
-// i's coefficients k[i].
-func nuslerpColApply(work tensor.DType, k []nuslerpCoefs, v0, v1, res []float32) {
-	r := func(v float32) float32 { return roundTo(work, v) }
-	k, v0, v1 = k[:len(res)], v0[:len(res)], v1[:len(res)]
-	for i := range res {
-		res[i] = r(r(r(k[i].c0*v0[i])+r(k[i].c1*v1[i])) / k[i].div)
-	}
 }

@@ -356,7 +356,7 @@ func TestNuSlerpColAnalysisPieces(t *testing.T) {
 					nuslerpTerms(work, terms, a, b, n0, n1)
 					dot := sumInOrder(0, terms)
 					if ca.n0[k] != n0 || ca.n1[k] != n1 || math.Float64bits(ca.dot[k]) != math.Float64bits(dot) ||
-						ca.k[k] != newNuslerpCoefs(work, 0.5/(0.3+0.5), dot) {
+						(nuslerpCoefs{ca.c0[k], ca.c1[k], ca.div[k]}) != newNuslerpCoefs(work, 0.5/(0.3+0.5), dot) {
 						t.Errorf("%v %v rows of %d, column %d: norms %v %v dot %v; gathered %v %v %v", work, shape, size, k, ca.n0[k], ca.n1[k], ca.dot[k], n0, n1, dot)
 					}
 				}

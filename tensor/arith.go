@@ -366,6 +366,55 @@ func CombineDivRound(work DType, dst, a, b, base []float32, ca, cb, d float32) {
 	}
 }
 
+// DivMulRoundVec is DivMulRound with a divisor per element:
+//
+//	dst[i] = round(round(a[i]/da[i]) · round(b[i]/db[i]))
+//
+// (the terms of the dot products of many normalized vectors at once, one
+// element of each). dst may be a or b.
+func DivMulRoundVec(work DType, dst, a, b, da, db []float32) {
+	for _, x := range [][]float32{a, b, da, db} {
+		mustSameLen("DivMulRoundVec", len(dst), len(x))
+	}
+	switch work {
+	case BF16:
+		divMulRoundVecBF16(dst, a, b, da, db)
+	case F32, F64:
+		for i := range dst {
+			dst[i] = float32(a[i]/da[i]) * float32(b[i]/db[i])
+		}
+	default:
+		for i := range dst {
+			dst[i] = RoundScalar(work, RoundScalar(work, a[i]/da[i])*RoundScalar(work, b[i]/db[i]))
+		}
+	}
+}
+
+// CombineDivRoundVec is CombineDivRound without a base and with
+// coefficients per element:
+//
+//	dst[i] = round(round(round(ca[i]·a[i]) + round(cb[i]·b[i])) / d[i])
+//
+// dst may be a or b.
+func CombineDivRoundVec(work DType, dst, a, b, ca, cb, d []float32) {
+	for _, x := range [][]float32{a, b, ca, cb, d} {
+		mustSameLen("CombineDivRoundVec", len(dst), len(x))
+	}
+	switch work {
+	case BF16:
+		combineDivRoundVecBF16(dst, a, b, ca, cb, d)
+	case F32, F64:
+		for i := range dst {
+			dst[i] = float32(float32(ca[i]*a[i])+float32(cb[i]*b[i])) / d[i]
+		}
+	default:
+		r := func(v float32) float32 { return RoundScalar(work, v) }
+		for i := range dst {
+			dst[i] = r(r(r(ca[i]*a[i])+r(cb[i]*b[i])) / d[i])
+		}
+	}
+}
+
 // ScaleRound multiplies x by a in place and rounds the products to work:
 //
 //	Scale(x, a)

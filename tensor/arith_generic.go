@@ -320,3 +320,17 @@ func combineDivRoundBF16Generic(dst, a, b, base []float32, ca, cb, d float32) {
 		dst[i] = roundBF16Scalar(v + base[i])
 	}
 }
+
+func divMulRoundVecBF16Generic(dst, a, b, da, db []float32) {
+	a, b, da, db = a[:len(dst)], b[:len(dst)], da[:len(dst)], db[:len(dst)]
+	for i := range dst {
+		dst[i] = roundBF16Scalar(roundBF16Scalar(a[i]/da[i]) * roundBF16Scalar(b[i]/db[i]))
+	}
+}
+
+func combineDivRoundVecBF16Generic(dst, a, b, ca, cb, d []float32) {
+	a, b, ca, cb, d = a[:len(dst)], b[:len(dst)], ca[:len(dst)], cb[:len(dst)], d[:len(dst)]
+	for i := range dst {
+		dst[i] = roundBF16Scalar(roundBF16Scalar(roundBF16Scalar(ca[i]*a[i])+roundBF16Scalar(cb[i]*b[i])) / d[i])
+	}
+}

@@ -381,3 +381,21 @@ func combineDivRoundBF16(dst, a, b, base []float32, ca, cb, d float32) {
 	}
 	combineDivRoundBF16Generic(dst, a, b, base, ca, cb, d)
 }
+
+func divMulRoundVecBF16(dst, a, b, da, db []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		divMulRoundVecBF16AVX2(dst[:n], a[:n], b[:n], da[:n], db[:n])
+		dst, a, b, da, db = dst[n:], a[n:], b[n:], da[n:], db[n:]
+	}
+	divMulRoundVecBF16Generic(dst, a, b, da, db)
+}
+
+func combineDivRoundVecBF16(dst, a, b, ca, cb, d []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		combineDivRoundVecBF16AVX2(dst[:n], a[:n], b[:n], ca[:n], cb[:n], d[:n])
+		dst, a, b, ca, cb, d = dst[n:], a[n:], b[n:], ca[n:], cb[n:], d[n:]
+	}
+	combineDivRoundVecBF16Generic(dst, a, b, ca, cb, d)
+}

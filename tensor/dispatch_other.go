@@ -66,3 +66,7 @@ func divMulRoundBF16(dst, a, b []float32, da, db float32) { divMulRoundBF16Gener
 func combineDivRoundBF16(dst, a, b, base []float32, ca, cb, d float32) {
 	combineDivRoundBF16Generic(dst, a, b, base, ca, cb, d)
 }
+func divMulRoundVecBF16(dst, a, b, da, db []float32) { divMulRoundVecBF16Generic(dst, a, b, da, db) }
+func combineDivRoundVecBF16(dst, a, b, ca, cb, d []float32) {
+	combineDivRoundVecBF16Generic(dst, a, b, ca, cb, d)
+}

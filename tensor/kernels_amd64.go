@@ -195,3 +195,14 @@ func divMulRoundBF16AVX2(dst, a, b []float32, da, db float32)
 //
 //go:noescape
 func combineDivRoundBF16AVX2(dst, a, b, base []float32, ca, cb, d float32)
+
+// divMulRoundVecBF16AVX2 is divMulRoundVecBF16Generic on eight lanes.
+//
+//go:noescape
+func divMulRoundVecBF16AVX2(dst, a, b, da, db []float32)
+
+// combineDivRoundVecBF16AVX2 is combineDivRoundVecBF16Generic on eight
+// lanes.
+//
+//go:noescape
+func combineDivRoundVecBF16AVX2(dst, a, b, ca, cb, d []float32)

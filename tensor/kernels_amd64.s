@@ -2139,3 +2139,80 @@ cdrstore:
 cdrdone:
 	VZEROUPPER
 	RET
+
+// func divMulRoundVecBF16AVX2(dst, a, b, da, db []float32)
+TEXT ·divMulRoundVecBF16AVX2(SB), NOSPLIT, $0-120
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ da_base+72(FP), R8
+	MOVQ db_base+96(FP), R9
+	BF16CONSTS
+	SHRQ $3, CX
+	JZ   dmrvdone
+
+dmrvloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (R8), Y5
+	VDIVPS  Y5, Y0, Y0            // a/da
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VMOVUPS (R9), Y5
+	VDIVPS  Y5, Y0, Y0            // b/db
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VMULPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     dmrvloop
+
+dmrvdone:
+	VZEROUPPER
+	RET
+
+// func combineDivRoundVecBF16AVX2(dst, a, b, ca, cb, d []float32)
+TEXT ·combineDivRoundVecBF16AVX2(SB), NOSPLIT, $0-144
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ ca_base+72(FP), R8
+	MOVQ cb_base+96(FP), R9
+	MOVQ d_base+120(FP), R10
+	BF16CONSTS
+	SHRQ $3, CX
+	JZ   cdrvdone
+
+cdrvloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (R8), Y5
+	VMULPS  Y5, Y0, Y0            // ca·a
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VMOVUPS (R9), Y5
+	VMULPS  Y5, Y0, Y0            // cb·b
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VADDPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (R10), Y5
+	VDIVPS  Y5, Y1, Y0            // /d
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, R10
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     cdrvloop
+
+cdrvdone:
+	VZEROUPPER
+	RET

@@ -420,6 +420,10 @@ func FuzzKernelsMatchGeneric(f *testing.F) {
 		}
 		compareWith(t, "divMulRoundBF16", d, guardVal, func(d []float32) { divMulRoundBF16(d, x, d, da, db) },
 			func(d []float32) { divMulRoundBF16Generic(d, x, d, da, db) }, nanPair(x, d, []float32{da}, []float32{db}))
+		compareWith(t, "divMulRoundVecBF16", d, guardVal, func(d []float32) { divMulRoundVecBF16(d, x, d, d, x) },
+			func(d []float32) { divMulRoundVecBF16Generic(d, x, d, d, x) }, nanPair(x, d))
+		compareWith(t, "combineDivRoundVecBF16", d, guardVal, func(d []float32) { combineDivRoundVecBF16(d, x, d, x, d, x) },
+			func(d []float32) { combineDivRoundVecBF16Generic(d, x, d, x, d, x) }, nanPair(x, d))
 		for _, base := range [][]float32{nil, x} {
 			compareWith(t, "combineDivRoundBF16", d, guardVal, func(d []float32) { combineDivRoundBF16(d, x, d, base, da, db, a) },
 				func(d []float32) { combineDivRoundBF16Generic(d, x, d, base, da, db, a) }, nanPair(x, d, []float32{da}, []float32{db}, as))
