@@ -21,9 +21,12 @@ import (
 // Unlike slerp it runs in the working dtype, rounding every op. A tensor
 // present in one input only is returned unchanged.
 //
-// Row vectors are streamed in pieces of whole rows. A flattened tensor is
-// streamed in three passes: the norms (tensor.SumSquaresAcc, in piece
-// order), the dot product (a float64 sum in element order) and the merge.
+// Every tensor is streamed. Row vectors come in pieces of whole rows. A
+// flattened tensor takes three passes: the norms (tensor.SumSquaresAcc,
+// in piece order), the dot product (a float64 sum in element order) and
+// the merge; column vectors the same three, in pieces of whole rows, with
+// sums per column (tensor.SumSquaresCols). The sums are added in the
+// order the whole-tensor path adds them, so the bytes are the same.
 var NuSlerp = &Method{
 	Name:   "nuslerp",
 	Pretty: "NuSLERP",
