@@ -539,7 +539,12 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			return err
 		}
 		tmpl.State = an
+		ordered, _ := an.(OrderedAnalysis)
 		for pass := 0; ; pass++ {
+			tmpl.order = nil
+			if ordered != nil && ordered.InOrderPass(pass) && pieces > 1 && workers > 1 {
+				tmpl.order = newTurnstile(pieces, len(t.Inputs)+1, abort)
+			}
 			err := forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
 				w := worker(wi)
 				if pass == 0 {
@@ -567,9 +572,13 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 					}
 				}
 				w.ts.Pass = pass
+				w.ts.stop = 0
 				mark := len(w.scratch)
 				err = an.Piece(&w.ts)
 				w.release(mark)
+				if err == nil && w.ts.order != nil {
+					err = w.ts.order.finish(w.ts.stop, p) // the stops Piece did not use
+				}
 				return err
 			})
 			if err != nil {
@@ -589,6 +598,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			}
 		}
 	}
+	tmpl.order = nil
 	if pieces > 1 && workers > 1 {
 		tmpl.order = newTurnstile(pieces, len(t.Inputs)+1, abort)
 	}

@@ -91,14 +91,27 @@ type Method struct {
 // one tensor. The executor may examine different pieces of a pass, and
 // merge different pieces, at the same time, each with its own *Tensors:
 // per-piece results belong in slots indexed by t.Piece, per-goroutine ones
-// in slots indexed by t.Worker, and Merge only reads the Analysis (or uses
-// t.InOrder). Every result must be the same whatever the number of workers.
+// in slots indexed by t.Worker, state carried from piece to piece is
+// updated in t.InOrder (see OrderedAnalysis), and Merge only reads the
+// Analysis (or uses t.InOrder). Every result must be the same whatever the
+// number of workers.
 type Analysis interface {
 	// Piece examines one piece of pass t.Pass.
 	Piece(t *Tensors) error
 	// EndPass is called once every piece of pass has been examined; more
 	// asks for another pass.
 	EndPass(pass int) (more bool, err error)
+}
+
+// OrderedAnalysis is an Analysis whose Piece calls t.InOrder in some
+// passes, to carry state (a running sum whose rounding depends on the
+// order of its terms, say) from piece to piece in index order. In other
+// passes, and in an Analysis that is not an OrderedAnalysis, InOrder runs
+// its function at once.
+type OrderedAnalysis interface {
+	Analysis
+	// InOrderPass reports whether the pieces of pass call t.InOrder.
+	InOrderPass(pass int) bool
 }
 
 // TaskContext is what a method's PlanTask hook sees of a planned tensor.
