@@ -204,6 +204,11 @@ func (d *Device) CheckFits(what string, need uint64) error {
 		return err
 	}
 	defer leave()
+	return d.checkFits(what, need)
+}
+
+// checkFits is CheckFits for a caller that has entered.
+func (d *Device) checkFits(what string, need uint64) error {
 	var free, total uint64
 	if err := d.drv.check("cuMemGetInfo", d.drv.cuMemGetInfo(&free, &total)); err != nil {
 		return err

@@ -143,8 +143,11 @@ CUresult cuModuleGetFunction(void **f, void *, const char *name) {
     if (!strcmp(k.name, name)) return (*f = (void *)&k, 0);
   return 500; // CUDA_ERROR_NOT_FOUND
 }
+// GOMERGE_FAKE_CUDA_FREE, if set, is the free memory cuMemGetInfo reports
+// (allocations are still limited to 512 MiB each), for out-of-memory tests.
 CUresult cuMemGetInfo_v2(size_t *free, size_t *total) {
-  *free = size_t(1) << 29;
+  const char *f = getenv("GOMERGE_FAKE_CUDA_FREE");
+  *free = f ? size_t(strtoull(f, nullptr, 10)) : size_t(1) << 29;
   *total = size_t(1) << 30;
   return 0;
 }
@@ -241,18 +244,22 @@ static float load(const void *p, size_t i, int type) {
   if (type == 0) return ((const float *)p)[i];
   return from_bf16(((const u16 *)p)[i]);
 }
-// cublasGemmEx: column-major C (m×n) = op(A) (m×k) · op(B) (k×n), no
-// transposes, alpha and beta read from the host at the call, queued on
-// the handle's stream.
+// cublasGemmEx: column-major C (m×n) = op(A) (m×k) · op(B) (k×n), op a
+// transpose where ta or tb is CUBLAS_OP_T (1), alpha and beta read from the
+// host at the call, queued on the handle's stream.
 CUresult cublasGemmEx(void *, int ta, int tb, int m, int n, int k, const float *alpha, uint64_t A, int at, int lda,
                       uint64_t B, int bt, int ldb, const float *beta, uint64_t C, int ct, int ldc, int compute, int) {
-  if (ta || tb || compute != 68 || lda < m || ldb < k || ldc < m) return 7; // CUBLAS_STATUS_INVALID_VALUE
+  if (ta < 0 || ta > 1 || tb < 0 || tb > 1 || compute != 68 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m)
+    return 7; // CUBLAS_STATUS_INVALID_VALUE
   float al = *alpha, be = *beta;
   blas_stream->q.push_back([=] {
     for (int j = 0; j < n; j++)
       for (int i = 0; i < m; i++) {
         double acc = 0;
-        for (int l = 0; l < k; l++) acc += double(load((void *)A, i + size_t(l) * lda, at)) * load((void *)B, l + size_t(j) * ldb, bt);
+        for (int l = 0; l < k; l++) {
+          size_t ai = ta ? l + size_t(i) * lda : i + size_t(l) * lda, bi = tb ? j + size_t(l) * ldb : l + size_t(j) * ldb;
+          acc += double(load((void *)A, ai, at)) * load((void *)B, bi, bt);
+        }
         float c = al * float(acc) + (be != 0 ? be * load((void *)C, i + size_t(j) * ldc, ct) : 0);
         if (ct == 0)
           ((float *)C)[i + size_t(j) * ldc] = c;
