@@ -69,8 +69,8 @@ type DenseWeights struct {
 // none.
 type DenseLayer struct {
 	InNorm, PostAttnNorm, PreFFNorm, PostFFNorm, QNorm, KNorm []float32
-	Q, K, V, O, Gate, Up, Down                                 *Matrix
-	QB, KB, VB, OB, GateB, UpB, DownB                          []float32
+	Q, K, V, O, Gate, Up, Down                                *Matrix
+	QB, KB, VB, OB, GateB, UpB, DownB                         []float32
 }
 
 // Matrix is a weight [Rows, Cols] of a model, row-major.

@@ -207,11 +207,11 @@ func greedyPart(g [][]bool, lo, hi int) [][]bool {
 
 // workspace holds one pass's activations in one device allocation.
 type workspace struct {
-	base   uint64
-	bytes  uint64
-	tokens int // the pass size it was laid out for
+	base                                                               uint64
+	bytes                                                              uint64
+	tokens                                                             int // the pass size it was laid out for
 	ids, x, h, hb, q, k, v, a, o, g, u, cos, sin, logits, targets, out uint64
-	headRows                                                            int
+	headRows                                                           int
 }
 
 func (ws *workspace) free(d *Device) {
