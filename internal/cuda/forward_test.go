@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -377,5 +378,59 @@ func TestForwardOutOfMemory(t *testing.T) {
 	}
 	if m.OnDevice() {
 		t.Error("on the device after the failed upload")
+	}
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkScoring measures prompt scoring (LogProbsBatch, every position
+// scored) in tokens/s on the model in GOMERGE_SCORE_MODEL (bench/gpu.sh):
+// GOMERGE_SCORE_DOCS documents (default 8) of GOMERGE_SCORE_LEN tokens
+// (default 512) at once on the GPU, and GOMERGE_SCORE_CPU_DOCS of them
+// (default 1; 0 skips) on the CPU. One untimed pass warms each up.
+func BenchmarkScoring(b *testing.B) {
+	dir := os.Getenv("GOMERGE_SCORE_MODEL")
+	if dir == "" {
+		b.Skip("GOMERGE_SCORE_MODEL not set")
+	}
+	docs, n := envInt("GOMERGE_SCORE_DOCS", 8), envInt("GOMERGE_SCORE_LEN", 512)
+	m, err := model.Open(dir, model.Options{Compact: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seqs := make([][]int, docs)
+	for i := range seqs {
+		seqs[i] = make([]int, n)
+		for j := range seqs[i] {
+			seqs[i][j] = (i*7919 + j*104729 + 13) % m.VocabSize()
+		}
+	}
+	run := func(b *testing.B, seqs [][]int) {
+		if _, err := m.LogProbsBatch(seqs); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for range b.N {
+			if _, err := m.LogProbsBatch(seqs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(seqs)*n)/b.Elapsed().Seconds(), "tokens/s")
+	}
+	b.Run("cuda", func(b *testing.B) {
+		d := open(b, 0)
+		if err := m.UseDevice(d, dir); err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		run(b, seqs)
+	})
+	if c := os.Getenv("GOMERGE_SCORE_CPU_DOCS"); c != "0" {
+		b.Run("cpu", func(b *testing.B) { run(b, seqs[:min(docs, envInt("GOMERGE_SCORE_CPU_DOCS", 1))]) })
 	}
 }
