@@ -33,14 +33,14 @@ func TestFakeDriver(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the fake driver: %v\n%s", err, out)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^Test(Combine|Elementwise|AddInPlace|Bernoulli|PruneMagnitude|Convert)MatchesCPU$|^TestRMSNormMatchesReference$|^TestRoPEMatchesReference$|^Test(ActMul|Attention|LogProbs)MatchesReference$|^Test(EmbedBF16|AddBias|ToBF16Dev)MatchesCPU$|^TestMatMulBF16$|^TestOutOfMemory$|^TestCheckFits$|^TestBLASMissing$", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run", "^Test(Combine|Elementwise|AddInPlace|Bernoulli|PruneMagnitude|Convert)MatchesCPU$|^TestRMSNormMatchesReference$|^TestRoPEMatchesReference$|^Test(ActMul|Attention|LogProbs|Softcap)MatchesReference$|^Test(EmbedBF16|AddBias|ToBF16Dev)MatchesCPU$|^TestMatMulBF16$|^TestOutOfMemory$|^TestCheckFits$|^TestBLASMissing$", "-test.v")
 	cmd.Env = append(os.Environ(), "GOMERGE_FAKE_CUDA="+lib, "GOMERGE_REQUIRE_CUDA=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("device tests on the fake driver: %v\n%s", err, out)
 	}
-	if n := strings.Count(string(out), "--- PASS"); n != 18 {
-		t.Fatalf("%d device tests passed on the fake driver, want 18:\n%s", n, out)
+	if n := strings.Count(string(out), "--- PASS"); n != 19 {
+		t.Fatalf("%d device tests passed on the fake driver, want 19:\n%s", n, out)
 	}
 	t.Logf("%s", out)
 }

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -85,13 +86,33 @@ func (d *Device) attentionDev(out, q, k, v uint64, p attnParams) error {
 // softmax(logits[r·vocab:(r+1)·vocab])[targets[r]], targets an int32
 // array; one block per row.
 func (d *Device) logProbsDev(out, logits, targets uint64, rows, vocab int) error {
+	return d.logProbsGreedyDev(out, 0, logits, targets, rows, vocab)
+}
+
+// logProbsGreedyDev is logProbsDev that also sets best[r] (an int32
+// array; none when best is 0) to the index of row r's first maximum, NaNs
+// never winning (vocab-1 for a row of NaNs), as the greedy flags take it,
+// so that the logits need not be copied back.
+func (d *Device) logProbsGreedyDev(out, best, logits, targets uint64, rows, vocab int) error {
 	if rows == 0 {
 		return nil
 	}
-	if vocab <= 0 {
+	if vocab <= 0 || vocab > math.MaxInt32 {
 		return fmt.Errorf("cuda: log-probabilities over a vocabulary of %d", vocab)
 	}
-	return d.launchGrid(logProbsArgs(out, logits, targets, uint64(vocab)), rows, fwdBlock, 8*fwdBlock, d.streams[0])
+	return d.launchGrid(logProbsArgs(out, best, logits, targets, uint64(vocab)), rows, fwdBlock, 12*fwdBlock, d.streams[0])
+}
+
+// softcapDev: x[i] = cap·tanh(x[i]/cap) for n float32s (cap > 0), final
+// logit soft-capping.
+func (d *Device) softcapDev(x uint64, n int, cap float32) error {
+	if !(cap > 0) {
+		return fmt.Errorf("cuda: soft-cap %g", cap)
+	}
+	if n == 0 {
+		return nil
+	}
+	return d.launch(softcapArgs(x, uint64(n), cap), n, d.streams[0])
 }
 
 // toBF16Dev: dst (a uint16 bf16 array) = src (float32) rounded to nearest
@@ -212,18 +233,31 @@ func (d *Device) Attention(out, q, k, v []float32, p AttentionParams) error {
 
 // LogProbs sets out[r] = log softmax(logits row r)[targets[r]] for the
 // len(out) rows of vocab logits, in float64 from float32 exponentials of
-// the max-subtracted logits, as eval/model's logSoftmaxStats.
-func (d *Device) LogProbs(out []float64, logits []float32, targets []int32, vocab int) error {
-	if vocab <= 0 || len(targets) != len(out) || len(logits) != len(out)*vocab {
-		return fmt.Errorf("cuda: LogProbs: %d rows, %d targets, %d logits of a vocabulary of %d", len(out), len(targets), len(logits), vocab)
+// the max-subtracted logits, as eval/model's logSoftmaxStats. With best
+// not nil (len(out) long) it also sets best[r] to the index of the row's
+// first maximum (NaNs never win).
+func (d *Device) LogProbs(out []float64, best []int32, logits []float32, targets []int32, vocab int) error {
+	if vocab <= 0 || len(targets) != len(out) || len(logits) != len(out)*vocab || best != nil && len(best) != len(out) {
+		return fmt.Errorf("cuda: LogProbs: %d rows, %d targets, %d best, %d logits of a vocabulary of %d", len(out), len(targets), len(best), len(logits), vocab)
 	}
 	for r, t := range targets {
 		if t < 0 || int(t) >= vocab {
 			return fmt.Errorf("cuda: LogProbs: target %d of row %d is outside the vocabulary [0, %d)", t, r, vocab)
 		}
 	}
-	bufs := []hostBuf{{f64s(out), true}, {f32s(logits), false}, {i32s(targets), false}}
-	return d.hostCall("LogProbs", bufs, func(b []uint64) error { return d.logProbsDev(b[0], b[1], b[2], len(out), vocab) })
+	bufs := []hostBuf{{f64s(out), true}, {f32s(logits), false}, {i32s(targets), false}, {i32s(best), true}}
+	return d.hostCall("LogProbs", bufs, func(b []uint64) error {
+		if best == nil {
+			return d.logProbsDev(b[0], b[1], b[2], len(out), vocab)
+		}
+		return d.logProbsGreedyDev(b[0], b[3], b[1], b[2], len(out), vocab)
+	})
+}
+
+// Softcap sets x[i] = cap·tanh(x[i]/cap), in float32 within a few ulps of
+// eval/model's float64 softcap.
+func (d *Device) Softcap(x []float32, cap float32) error {
+	return d.hostCall("Softcap", []hostBuf{{f32s(x), true}}, func(b []uint64) error { return d.softcapDev(b[0], len(x), cap) })
 }
 
 // EmbedBF16 sets dst row t to row ids[t] of the bfloat16 table ([vocab,

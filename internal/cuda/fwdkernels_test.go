@@ -191,15 +191,28 @@ func TestAttentionMatchesReference(t *testing.T) {
 	}
 }
 
+// firstMax is the greedy flags' argmax: the index of the first maximum,
+// NaNs never winning (the last index for a row of NaNs).
+func firstMax(row []float32) int32 {
+	best := 0
+	for i, v := range row {
+		if v > row[best] || math.IsNaN(float64(row[best])) {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
 // TestLogProbsMatchesReference checks gm_log_probs against float64
 // log-softmax (max-subtracted, as logSoftmaxStats): within 1e-6·max(1,
 // |want|), on odd vocabularies and rows with huge, tiny, spread and equal
-// logits, targets at the maximum, the minimum and anywhere.
+// logits, targets at the maximum, the minimum and anywhere; and its
+// argmax against firstMax exactly, on ties and NaNs too.
 func TestLogProbsMatchesReference(t *testing.T) {
 	d := open(t, 4096)
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, vocab := range []int{1, 7, 1000, 32003} {
-		rows := 7
+		rows := 9
 		logits, targets := make([]float32, rows*vocab), make([]int32, rows)
 		for row := range rows {
 			x := logits[row*vocab : (row+1)*vocab]
@@ -215,9 +228,15 @@ func TestLogProbsMatchesReference(t *testing.T) {
 					x[i] = float32(r.Float64()*400 - 200)
 				case 5:
 					x[i] = 2.5
-				default:
+				case 6:
 					x[i] = float32(r.NormFloat64() * 1e-3)
+				default: // ties of the maximum, which greedy takes the first of
+					x[i] = float32(r.IntN(5))
 				}
+			}
+			if row == 8 { // NaNs, and none at the maximum, which wins
+				x[0] = float32(math.NaN())
+				x[vocab/2] = float32(math.NaN())
 			}
 			switch row {
 			case 0:
@@ -228,14 +247,30 @@ func TestLogProbsMatchesReference(t *testing.T) {
 				targets[row] = int32(r.IntN(vocab))
 			}
 		}
-		got := make([]float64, rows)
-		if err := d.LogProbs(got, logits, targets, vocab); err != nil {
+		got, best := make([]float64, rows), make([]int32, rows)
+		if err := d.LogProbs(got, best, logits, targets, vocab); err != nil {
+			t.Fatal(err)
+		}
+		plain := make([]float64, rows)
+		if err := d.LogProbs(plain, nil, logits, targets, vocab); err != nil {
 			t.Fatal(err)
 		}
 		worst := 0.0
 		defer func() { t.Logf("vocab %d: worst error %.3g", vocab, worst) }()
 		for row := range rows {
 			x := logits[row*vocab : (row+1)*vocab]
+			if w := firstMax(x); best[row] != w {
+				t.Errorf("vocab %d row %d: argmax %d, want %d", vocab, row, best[row], w)
+			}
+			if math.Float64bits(plain[row]) != math.Float64bits(got[row]) {
+				t.Errorf("vocab %d row %d: %g without argmax, %g with", vocab, row, plain[row], got[row])
+			}
+			if row == 8 {
+				if vocab > 2 && !math.IsNaN(got[row]) {
+					t.Errorf("vocab %d: row with NaNs: %g", vocab, got[row])
+				}
+				continue
+			}
 			m := float64(slices.Max(x))
 			sum := 0.0
 			for _, v := range x {
@@ -249,7 +284,7 @@ func TestLogProbsMatchesReference(t *testing.T) {
 			worst = max(worst, diff/max(1, math.Abs(want)))
 		}
 	}
-	if err := d.LogProbs(make([]float64, 1), make([]float32, 3), []int32{3}, 3); err == nil {
+	if err := d.LogProbs(make([]float64, 1), nil, make([]float32, 3), []int32{3}, 3); err == nil {
 		t.Error("LogProbs with a target outside the vocabulary succeeded")
 	}
 }
@@ -328,5 +363,32 @@ func TestToBF16DevMatchesCPU(t *testing.T) {
 				t.Fatalf("n %d: bf16 of %g (%#08x): %#04x, want %#04x", n, v, math.Float32bits(v), got[i], w)
 			}
 		}
+	}
+}
+
+// TestSoftcapMatchesReference checks gm_softcap against eval/model's
+// softcap, float32(cap·tanh(x/cap)) in float64: within 2e-6 relative.
+func TestSoftcapMatchesReference(t *testing.T) {
+	d := open(t, 4096)
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, cp := range []float32{30, 50, 0.5} {
+		x := make([]float32, 3001)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * float64(cp) * []float64{1e-6, 0.1, 1, 4}[i%4])
+		}
+		x[0], x[1] = 0, float32(math.Inf(-1))
+		got := slices.Clone(x)
+		if err := d.Softcap(got, cp); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x {
+			want := float32(float64(cp) * math.Tanh(float64(v)/float64(cp)))
+			if diff := math.Abs(float64(got[i] - want)); !(diff <= 2e-6*math.Abs(float64(want))) {
+				t.Fatalf("cap %g: softcap(%g) = %g, want %g", cp, v, got[i], want)
+			}
+		}
+	}
+	if err := d.Softcap(make([]float32, 1), 0); err == nil {
+		t.Error("Softcap with cap 0 succeeded")
 	}
 }

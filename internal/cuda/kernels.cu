@@ -417,22 +417,54 @@ template <class F> DEVICE double block_reduce(double *red, double v, F op) {
 // one block per row: m = the row's maximum (NaNs skipped, as maxF32), then
 // lse = m + log Σ e^(x−m) with float32 exponentials summed in float64, as
 // eval/model's logSoftmaxStats. A target outside [0, vocab) gives NaN.
-// Shared memory: one double per thread.
-GLOBAL void gm_log_probs(double *out, const float *logits, const int *targets, u64 vocab) {
+// Where best is not null, best[r] = the index of the row's first maximum,
+// NaNs never winning (vocab−1 for a row of NaNs), for the greedy flags.
+// Shared memory: a double and an int per thread.
+GLOBAL void gm_log_probs(double *out, int *best, const float *logits, const int *targets, u64 vocab) {
   u32 tid = __nvvm_read_ptx_sreg_tid_x(), nt = __nvvm_read_ptx_sreg_ntid_x();
   u64 r = __nvvm_read_ptx_sreg_ctaid_x();
   const float *x = logits + r * vocab;
   double *red = (double *)SMEM;
+  int *at = (int *)(red + nt);
+  // Each thread's first maximum over its stride, then the block's: the
+  // larger value, or the smaller index of equal ones (-1: none yet).
   float m = -__builtin_inff();
-  for (u64 i = tid; i < vocab; i += nt) m = x[i] > m ? x[i] : m;
-  m = (float)block_reduce(red, (double)m, [](double a, double b) { return b > a ? b : a; });
+  int mi = -1;
+  for (u64 i = tid; i < vocab; i += nt)
+    if (x[i] > m || (mi < 0 && x[i] == m)) {
+      m = x[i];
+      mi = (int)i;
+    }
+  red[tid] = m;
+  at[tid] = mi;
+  __syncthreads();
+  for (u32 s = nt / 2; s > 0; s >>= 1) {
+    if (tid < s) {
+      float m2 = (float)red[tid + s];
+      int i2 = at[tid + s];
+      if (i2 >= 0 && (at[tid] < 0 || m2 > (float)red[tid] || (m2 == (float)red[tid] && i2 < at[tid]))) {
+        red[tid] = m2;
+        at[tid] = i2;
+      }
+    }
+    __syncthreads();
+  }
+  m = (float)red[0];
+  mi = at[0];
+  __syncthreads(); // red is reused below
   double sum = 0.0;
   for (u64 i = tid; i < vocab; i += nt) sum = sum + (double)gm_exp(x[i] - m);
   sum = block_reduce(red, sum, [](double a, double b) { return a + b; });
   if (tid == 0) {
     int t = targets[r];
     out[r] = t >= 0 && (u64)t < vocab ? (double)x[t] - ((double)m + gm_log(sum)) : __builtin_nan("");
+    if (best) best[r] = mi >= 0 ? mi : (int)(vocab - 1);
   }
+}
+
+// gm_softcap: x[j] = cap·tanh(x[j]/cap), final logit soft-capping.
+GLOBAL void gm_softcap(float *x, u64 n, float cap) {
+  for (u64 j = gid(); j < n; j += gstride()) x[j] = cap * gm_tanh(x[j] / cap);
 }
 
 // Most output elements one thread of gm_attention holds: the host keeps

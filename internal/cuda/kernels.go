@@ -112,8 +112,12 @@ func embedArgs(dst, table, ids, n, hidden uint64, scale float32) launch {
 	return launch{"gm_embed_bf16", []any{dst, table, ids, n, hidden, scale}}
 }
 
-func logProbsArgs(out, logits, targets, vocab uint64) launch {
-	return launch{"gm_log_probs", []any{out, logits, targets, vocab}}
+func logProbsArgs(out, best, logits, targets, vocab uint64) launch {
+	return launch{"gm_log_probs", []any{out, best, logits, targets, vocab}}
+}
+
+func softcapArgs(x, n uint64, cap float32) launch {
+	return launch{"gm_softcap", []any{x, n, cap}}
 }
 
 func attentionArgs(out, q, k, v, tokens, past, heads, kvHeads, hd uint64, scale float32, window uint64, softcap float32, bq, bk uint64) launch {
@@ -141,7 +145,8 @@ func allLaunches() []launch {
 		actMulArgs(0, 0, 0, 0),
 		addBiasArgs(0, 0, 0, 0),
 		embedArgs(0, 0, 0, 0, 0, 0),
-		logProbsArgs(0, 0, 0, 0),
+		logProbsArgs(0, 0, 0, 0, 0),
+		softcapArgs(0, 0, 0),
 		attentionArgs(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
 	}
 }

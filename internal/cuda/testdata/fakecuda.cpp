@@ -109,9 +109,12 @@ static const kernel kernels[] = {
     {"gm_embed_bf16", 6, [](const std::vector<uint64_t> &a) {
        gm_embed_bf16(P(float *, 0), P(const u16 *, 1), P(const int *, 2), P(u64, 3), P(u64, 4), P(float, 5));
      }},
-    {"gm_log_probs", 4,
-     [](const std::vector<uint64_t> &a) { gm_log_probs(P(double *, 0), P(const float *, 1), P(const int *, 2), P(u64, 3)); },
+    {"gm_log_probs", 5,
+     [](const std::vector<uint64_t> &a) {
+       gm_log_probs(P(double *, 0), P(int *, 1), P(const float *, 2), P(const int *, 3), P(u64, 4));
+     },
      true},
+    {"gm_softcap", 3, [](const std::vector<uint64_t> &a) { gm_softcap(P(float *, 0), P(u64, 1), P(float, 2)); }},
     {"gm_attention", 14,
      [](const std::vector<uint64_t> &a) {
        gm_attention(P(float *, 0), P(const float *, 1), P(const float *, 2), P(const float *, 3), P(u64, 4), P(u64, 5),
