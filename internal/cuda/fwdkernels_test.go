@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -390,5 +391,121 @@ func TestSoftcapMatchesReference(t *testing.T) {
 	}
 	if err := d.Softcap(make([]float32, 1), 0); err == nil {
 		t.Error("Softcap with cap 0 succeeded")
+	}
+}
+
+// devBufs allocates device buffers of the given float32 counts for a
+// benchmark, filled with value, on an entered device; the caller defers
+// free.
+func devBufs(b *testing.B, d *Device, value float32, counts ...int) (p []uint64, free func()) {
+	b.Helper()
+	sb := make([]scratchBuf, len(counts))
+	for i, n := range counts {
+		sb[i] = scratchBuf{4 * n, "a benchmark buffer"}
+	}
+	p, free, err := d.scratch(sb...)
+	if err != nil {
+		free()
+		b.Fatal(err)
+	}
+	for i, n := range counts {
+		if err := d.drv.check("cuMemsetD32Async", d.drv.cuMemsetD32Async(p[i], math.Float32bits(value), uint64(n), d.streams[0])); err != nil {
+			free()
+			b.Fatal(err)
+		}
+	}
+	return p, free
+}
+
+// benchLoop times b.N calls of run on stream 0, synchronizing after the
+// last (and after one warm-up call).
+func benchLoop(b *testing.B, d *Device, run func() error) {
+	b.Helper()
+	if err := run(); err != nil {
+		b.Fatal(err)
+	}
+	d.drv.cuStreamSynchronize(d.streams[0])
+	b.ResetTimer()
+	for range b.N {
+		if err := run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := d.drv.check("cuStreamSynchronize", d.drv.cuStreamSynchronize(d.streams[0])); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkAttention measures gm_attention on device buffers for one
+// 2048-token prompt of a layer shaped as TinyLlama-1.1B (32 heads over 4,
+// 64 wide), Mistral-7B (32 over 8, 128 wide) and Gemma-2-2B (8 over 4,
+// 256 wide, soft-capped): tokens/s per layer and the causal FLOP rate.
+func BenchmarkAttention(b *testing.B) {
+	d := open(b, 0)
+	for _, c := range []struct {
+		name string
+		p    attnParams
+	}{
+		{"1B", attnParams{tokens: 2048, heads: 32, kvHeads: 4, headDim: 64}},
+		{"7B", attnParams{tokens: 2048, heads: 32, kvHeads: 8, headDim: 128}},
+		{"gemma2-2B", attnParams{tokens: 2048, heads: 8, kvHeads: 4, headDim: 256, softcap: 50}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p := c.p
+			p.scale = float32(1 / math.Sqrt(float64(p.headDim)))
+			leave, err := d.enter()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer leave()
+			qn, kvn := p.tokens*p.heads*p.headDim, p.tokens*p.kvHeads*p.headDim
+			buf, free := devBufs(b, d, 0.01, qn, qn, kvn, kvn)
+			defer free()
+			benchLoop(b, d, func() error { return d.attentionDev(buf[0], buf[1], buf[2], buf[3], p) })
+			s := b.Elapsed().Seconds()
+			flops := 4 * float64(p.heads*p.headDim) * float64(p.tokens) * float64(p.tokens+1) / 2
+			b.ReportMetric(float64(p.tokens)*float64(b.N)/s, "tokens/s")
+			b.ReportMetric(flops*float64(b.N)/s/1e12, "TFLOP/s")
+		})
+	}
+}
+
+// BenchmarkLogProbs measures gm_log_probs with the argmax over 512 rows
+// of a 32000- and a 256000-token vocabulary.
+func BenchmarkLogProbs(b *testing.B) {
+	d := open(b, 0)
+	for _, vocab := range []int{32000, 256000} {
+		b.Run(strconv.Itoa(vocab), func(b *testing.B) {
+			const rows = 512
+			leave, err := d.enter()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer leave()
+			buf, free := devBufs(b, d, 0, 2*rows, rows, rows, rows*vocab) // out (float64), best, targets, logits
+			defer free()
+			b.SetBytes(4 * rows * int64(vocab))
+			benchLoop(b, d, func() error { return d.logProbsGreedyDev(buf[0], buf[1], buf[3], buf[2], rows, vocab) })
+		})
+	}
+}
+
+// BenchmarkActMul measures gm_act_mul over a 2048-token prompt's MLP of
+// a 7B model (14336 wide).
+func BenchmarkActMul(b *testing.B) {
+	d := open(b, 0)
+	for _, act := range []string{"silu", "gelu_pytorch_tanh", "gelu"} {
+		b.Run(act, func(b *testing.B) {
+			const n = 2048 * 14336
+			leave, err := d.enter()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer leave()
+			buf, free := devBufs(b, d, 0.5, n, n)
+			defer free()
+			b.SetBytes(3 * 4 * n) // two read, one written
+			benchLoop(b, d, func() error { return d.actDev(actKind(act), buf[0], buf[1], n) })
+		})
 	}
 }
