@@ -22,7 +22,7 @@
 #define GLOBAL extern "C" __attribute__((global))
 #define DEVICE static __attribute__((device)) __attribute__((always_inline)) inline
 // The block's dynamic shared memory (the launch's sharedMemBytes).
-extern __attribute__((shared)) float gm_smem[];
+extern __attribute__((shared)) __attribute__((aligned(16))) float gm_smem[];
 #define SMEM gm_smem
 #endif
 
@@ -471,6 +471,22 @@ GLOBAL void gm_softcap(float *x, u64 n, float cap) {
 // bq·headDim ≤ ATTN_PER_THREAD·blockDim.
 #define ATTN_PER_THREAD 16
 
+// A thread's elements i = tid, tid+nt, … of a tile of rows of cols: row j
+// and column c, stepped by (nt/cols, nt%cols) with a carry instead of a
+// division per element (a 64-bit division is dozens of instructions).
+struct tile_iter {
+  u32 j, c, dj, dc, cols;
+};
+DEVICE tile_iter tile_start(u32 tid, u32 nt, u32 cols) { return tile_iter{tid / cols, tid % cols, nt / cols, nt % cols, cols}; }
+DEVICE void tile_next(tile_iter &t) {
+  t.j += t.dj;
+  t.c += t.dc;
+  if (t.c >= t.cols) {
+    t.c -= t.cols;
+    t.j++;
+  }
+}
+
 // gm_attention: causal softmax attention of one sequence, one block per
 // (head, tile of bq queries), with an online softmax over tiles of bk keys
 // (running maximum and sum per query, FlashAttention's recurrence), so
@@ -485,22 +501,23 @@ GLOBAL void gm_softcap(float *x, u64 n, float cap) {
 // [bk][hd+1] (the padding spreads a column's reads over the banks), the
 // scores [bq][bk], and each query's running max, sum and rescale factor.
 // Each thread keeps its output elements tid + r·blockDim of the tile's
-// [bq][hd] accumulator in registers.
+// [bq][hd] accumulator in registers. bq, bk and hd are at most 4096.
 GLOBAL void gm_attention(float *out, const float *q, const float *k, const float *v, u64 tokens, u64 past, u64 heads,
-                         u64 kvHeads, u64 hd, float scale, u64 window, float softcap, u64 bq, u64 bk) {
+                         u64 kvHeads, u64 hd64, float scale, u64 window, float softcap, u64 bq64, u64 bk64) {
   const float NEG_INF = -__builtin_inff();
   u32 tid = __nvvm_read_ptx_sreg_tid_x(), nt = __nvvm_read_ptx_sreg_ntid_x();
+  u32 hd = (u32)hd64, bq = (u32)bq64, bk = (u32)bk64, ks = hd + 1;
   u64 tiles = (tokens + bq - 1) / bq, b = __nvvm_read_ptx_sreg_ctaid_x();
   u64 h = b % heads, tile = tiles - 1 - b / heads; // the longest rows first
-  u64 q0 = tile * bq, nq = tokens - q0 < bq ? tokens - q0 : bq;
-  u64 kh = h / (heads / kvHeads), qDim = heads * hd, kvDim = kvHeads * hd, ks = hd + 1;
+  u64 q0 = tile * bq;
+  u32 nq = tokens - q0 < bq ? (u32)(tokens - q0) : bq;
+  u64 kh = h / (heads / kvHeads), qDim = heads * hd, kvDim = kvHeads * hd;
+  const float *qb = q + q0 * qDim + h * hd, *kb = k + kh * hd, *vb = v + kh * hd;
   float *Qs = SMEM, *KV = Qs + bq * hd, *S = KV + bk * ks, *rm = S + bq * bk, *rl = rm + bq, *ra = rl + bq;
 
-  for (u64 i = tid; i < bq * hd; i += nt) {
-    u64 r = i / hd, c = i % hd;
-    Qs[i] = r < nq ? q[(q0 + r) * qDim + h * hd + c] : 0.0f;
-  }
-  for (u64 i = tid; i < bq; i += nt) {
+  for (tile_iter t = tile_start(tid, nt, hd); t.j < bq; tile_next(t))
+    Qs[t.j * hd + t.c] = t.j < nq ? qb[t.j * qDim + t.c] : 0.0f;
+  for (u32 i = tid; i < bq; i += nt) {
     rm[i] = NEG_INF;
     rl[i] = 0.0f;
   }
@@ -512,36 +529,35 @@ GLOBAL void gm_attention(float *out, const float *q, const float *k, const float
   u64 klo = window != 0 && first + 1 > window ? first + 1 - window : 0;
   __syncthreads();
   for (u64 k0 = klo; k0 <= last; k0 += bk) {
-    u64 nk = last + 1 - k0 < bk ? last + 1 - k0 : bk;
-    for (u64 i = tid; i < bk * hd; i += nt) {
-      u64 j = i / hd, c = i % hd;
-      KV[j * ks + c] = j < nk ? k[(k0 + j) * kvDim + kh * hd + c] : 0.0f;
-    }
+    u32 nk = last + 1 - k0 < bk ? (u32)(last + 1 - k0) : bk;
+    for (tile_iter t = tile_start(tid, nt, hd); t.j < bk; tile_next(t))
+      KV[t.j * ks + t.c] = t.j < nk ? kb[(k0 + t.j) * kvDim + t.c] : 0.0f;
     __syncthreads();
-    for (u64 i = tid; i < bq * bk; i += nt) {
-      u64 r = i / bk, j = i % bk, p = first + r, key = k0 + j;
+    for (tile_iter t = tile_start(tid, nt, bk); t.j < bq; tile_next(t)) {
+      u32 r = t.j, j = t.c;
+      u64 p = first + r, key = k0 + j;
       float s = NEG_INF;
       if (r < nq && j < nk && key <= p && (window == 0 || key + window > p)) {
         float acc = 0.0f;
         const float *qr = Qs + r * hd, *kr = KV + j * ks;
-        for (u64 c = 0; c < hd; c++) acc = acc + qr[c] * kr[c];
+        for (u32 c = 0; c < hd; c++) acc = acc + qr[c] * kr[c];
         s = acc * scale;
         if (softcap != 0.0f) s = softcap * gm_tanh(s / softcap);
       }
-      S[i] = s;
+      S[r * bk + j] = s;
     }
     __syncthreads();
     // One thread per query: the new running max, the weights e^(s−max),
     // the rescale factor of what was summed before, and the running sum.
-    for (u64 r = tid; r < bq; r += nt) {
+    for (u32 r = tid; r < bq; r += nt) {
       float *sr = S + r * bk, mo = rm[r], mx = mo;
-      for (u64 j = 0; j < bk; j++) mx = sr[j] > mx ? sr[j] : mx;
+      for (u32 j = 0; j < bk; j++) mx = sr[j] > mx ? sr[j] : mx;
       float alpha = 1.0f, sum = 0.0f;
       if (mx == NEG_INF) { // nothing visible yet
-        for (u64 j = 0; j < bk; j++) sr[j] = 0.0f;
+        for (u32 j = 0; j < bk; j++) sr[j] = 0.0f;
       } else {
         alpha = gm_exp(mo - mx); // 0 while mo is −∞
-        for (u64 j = 0; j < bk; j++) {
+        for (u32 j = 0; j < bk; j++) {
           float e = sr[j] == NEG_INF ? 0.0f : gm_exp(sr[j] - mx);
           sr[j] = e;
           sum = sum + e;
@@ -551,30 +567,25 @@ GLOBAL void gm_attention(float *out, const float *q, const float *k, const float
       rl[r] = rl[r] * alpha + sum;
       ra[r] = alpha;
     }
-    for (u64 i = tid; i < bk * hd; i += nt) { // the scores are done with the keys
-      u64 j = i / hd, c = i % hd;
-      KV[j * ks + c] = j < nk ? v[(k0 + j) * kvDim + kh * hd + c] : 0.0f;
-    }
+    // The scores are done with the keys: the values replace them.
+    for (tile_iter t = tile_start(tid, nt, hd); t.j < bk; tile_next(t))
+      KV[t.j * ks + t.c] = t.j < nk ? vb[(k0 + t.j) * kvDim + t.c] : 0.0f;
     __syncthreads();
+    tile_iter t = tile_start(tid, nt, hd);
 #pragma unroll
-    for (int r = 0; r < ATTN_PER_THREAD; r++) {
-      u64 i = tid + (u64)r * nt;
-      if (i < bq * hd) {
-        u64 row = i / hd, c = i % hd;
-        const float *pr = S + row * bk;
-        float acc = o[r] * ra[row];
-        for (u64 j = 0; j < nk; j++) acc = acc + pr[j] * KV[j * ks + c];
+    for (int r = 0; r < ATTN_PER_THREAD; r++, tile_next(t)) {
+      if (t.j < bq) {
+        const float *pr = S + t.j * bk, *vc = KV + t.c;
+        float acc = o[r] * ra[t.j];
+        for (u32 j = 0; j < nk; j++) acc = acc + pr[j] * vc[j * ks];
         o[r] = acc;
       }
     }
     __syncthreads(); // before the next tile overwrites KV, S and ra
   }
+  float *ob = out + q0 * qDim + h * hd;
+  tile_iter t = tile_start(tid, nt, hd);
 #pragma unroll
-  for (int r = 0; r < ATTN_PER_THREAD; r++) {
-    u64 i = tid + (u64)r * nt;
-    if (i < bq * hd) {
-      u64 row = i / hd, c = i % hd;
-      if (row < nq) out[(q0 + row) * qDim + h * hd + c] = o[r] / rl[row];
-    }
-  }
+  for (int r = 0; r < ATTN_PER_THREAD; r++, tile_next(t))
+    if (t.j < nq) ob[t.j * qDim + t.c] = o[r] / rl[t.j];
 }

@@ -125,7 +125,8 @@ static const kernel kernels[] = {
 
 // run_block runs one block of a cooperative kernel: each thread a fiber,
 // resumed in turn until it waits at a barrier or finishes; a round in
-// which every thread reached the barrier releases them all.
+// which every thread reached the barrier releases them all. The order
+// alternates between rounds.
 static const kernel *g_kernel;
 static const std::vector<uint64_t> *g_args;
 static void fiber_main() {
@@ -153,9 +154,13 @@ static void run_block(const kernel *k, const std::vector<uint64_t> &a, unsigned 
     makecontext(&f.ctx, fiber_main, 0);
     f.state = 0;
   }
-  for (;;) {
+  for (unsigned round = 0;; round++) {
     unsigned done = 0, waiting = 0;
-    for (unsigned t = 0; t < bx; t++) {
+    for (unsigned u = 0; u < bx; u++) {
+      // Alternate rounds run the threads in reverse, so that a thread
+      // reading what another writes between the same two barriers sees
+      // it unwritten one way or the other.
+      unsigned t = round % 2 ? bx - 1 - u : u;
       fiber &f = fibers[t];
       if (f.state != 2) {
         f.state = 0;
