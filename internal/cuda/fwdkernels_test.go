@@ -296,12 +296,17 @@ func TestEmbedBF16MatchesCPU(t *testing.T) {
 	d := open(t, 4096)
 	r := rand.New(rand.NewPCG(17, 18))
 	const vocab = 50
-	for _, hidden := range []int{1, 7, 256} {
+	for _, hidden := range []int{1, 7, 256, 4099} {
 		table := make([]uint16, vocab*hidden)
 		for i := range table {
 			table[i] = tensor.F32ToBF16(float32(r.NormFloat64()))
 		}
 		ids := []int32{0, vocab - 1, 3, 3, int32(r.IntN(vocab)), 17, 42}
+		if hidden == 4099 { // beyond one grid: threads step across rows
+			for range 600 {
+				ids = append(ids, int32(r.IntN(vocab)))
+			}
+		}
 		for _, scale := range []float32{1, float32(math.Sqrt(float64(hidden))), 0.5} {
 			got := make([]float32, len(ids)*hidden)
 			if err := d.EmbedBF16(got, table, ids, hidden, scale); err != nil {
@@ -328,7 +333,9 @@ func TestEmbedBF16MatchesCPU(t *testing.T) {
 func TestAddBiasMatchesCPU(t *testing.T) {
 	d := open(t, 4096)
 	r := rand.New(rand.NewPCG(19, 20))
-	for _, c := range []struct{ rows, dim int }{{1, 1}, {3, 7}, {17, 4097}} {
+	// 600×4099 is beyond one grid (8192 blocks of 256), so that threads
+	// step their column across rows.
+	for _, c := range []struct{ rows, dim int }{{1, 1}, {3, 7}, {17, 4097}, {600, 4099}} {
 		x, b := values(r, tensor.F32, c.rows*c.dim), values(r, tensor.F32, c.dim)
 		want := slices.Clone(x)
 		for i := range want {

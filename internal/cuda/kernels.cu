@@ -381,19 +381,32 @@ GLOBAL void gm_act_mul(float *g, const float *u, u64 n, int kind) {
 }
 
 // gm_add_bias: x[r·dim + j] += b[j] for every row r, a projection's bias.
+// The column steps by gstride % dim with a carry: no division per element.
 GLOBAL void gm_add_bias(float *x, const float *b, u64 rows, u64 dim) {
-  for (u64 j = gid(); j < rows * dim; j += gstride()) x[j] = x[j] + b[j % dim];
+  u64 j = gid(), c = j % dim, dc = gstride() % dim;
+  for (; j < rows * dim; j += gstride()) {
+    x[j] = x[j] + b[c];
+    c += dc;
+    if (c >= dim) c -= dim;
+  }
 }
 
 // gm_embed_bf16: dst row t = the bf16 table's row ids[t] (hidden wide) as
 // float32, times scale when scale is not 1, as eval/model's embedding
-// (exact: one rounding, the same as the CPU's).
+// (exact: one rounding, the same as the CPU's). Row and column step as in
+// gm_add_bias.
 GLOBAL void gm_embed_bf16(float *dst, const u16 *table, const int *ids, u64 n, u64 hidden, float scale) {
-  for (u64 j = gid(); j < n * hidden; j += gstride()) {
-    u64 t = j / hidden, c = j % hidden;
+  u64 j = gid(), t = j / hidden, c = j % hidden, dt = gstride() / hidden, dc = gstride() % hidden;
+  for (; j < n * hidden; j += gstride()) {
     float v = from_bf16(table[(u64)(u32)ids[t] * hidden + c]);
     if (scale != 1.0f) v = v * scale;
     dst[j] = v;
+    t += dt;
+    c += dc;
+    if (c >= hidden) {
+      c -= hidden;
+      t++;
+    }
   }
 }
 
