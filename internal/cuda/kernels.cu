@@ -500,6 +500,20 @@ DEVICE void tile_next(tile_iter &t) {
   }
 }
 
+// Most scores one thread of gm_attention computes on its one-key path:
+// bq·bk ≤ 2048 = 8·256.
+#define ATTN_SCORES_PER_THREAD 8
+
+// attn_score is the score of query position p and key position key from
+// their dot product: −∞ where the key is not visible (or not in the tile),
+// else dot·scale, soft-capped when softcap ≠ 0.
+DEVICE float attn_score(float dot, bool in, u64 p, u64 key, u64 window, float scale, float softcap) {
+  if (!in || key > p || (window != 0 && key + window <= p)) return -__builtin_inff();
+  float s = dot * scale;
+  if (softcap != 0.0f) s = softcap * gm_tanh(s / softcap);
+  return s;
+}
+
 // gm_attention: causal softmax attention of one sequence, one block per
 // (head, tile of bq queries), with an online softmax over tiles of bk keys
 // (running maximum and sum per query, FlashAttention's recurrence), so
@@ -515,6 +529,10 @@ DEVICE void tile_next(tile_iter &t) {
 // scores [bq][bk], and each query's running max, sum and rescale factor.
 // Each thread keeps its output elements tid + r·blockDim of the tile's
 // [bq][hd] accumulator in registers. bq, bk and hd are at most 4096.
+// Where blockDim is a multiple of bk (of hd), a thread's scores (output
+// elements) share one key (one value column), which it then reads from
+// shared memory once for all of them instead of once each; the
+// arithmetic, and its order, is the same either way.
 GLOBAL void gm_attention(float *out, const float *q, const float *k, const float *v, u64 tokens, u64 past, u64 heads,
                          u64 kvHeads, u64 hd64, float scale, u64 window, float softcap, u64 bq64, u64 bk64) {
   const float NEG_INF = -__builtin_inff();
@@ -546,18 +564,35 @@ GLOBAL void gm_attention(float *out, const float *q, const float *k, const float
     for (tile_iter t = tile_start(tid, nt, hd); t.j < bk; tile_next(t))
       KV[t.j * ks + t.c] = t.j < nk ? kb[(k0 + t.j) * kvDim + t.c] : 0.0f;
     __syncthreads();
-    for (tile_iter t = tile_start(tid, nt, bk); t.j < bq; tile_next(t)) {
-      u32 r = t.j, j = t.c;
-      u64 p = first + r, key = k0 + j;
-      float s = NEG_INF;
-      if (r < nq && j < nk && key <= p && (window == 0 || key + window > p)) {
-        float acc = 0.0f;
-        const float *qr = Qs + r * hd, *kr = KV + j * ks;
-        for (u32 c = 0; c < hd; c++) acc = acc + qr[c] * kr[c];
-        s = acc * scale;
-        if (softcap != 0.0f) s = softcap * gm_tanh(s / softcap);
+    if (nt % bk == 0 && bq <= ATTN_SCORES_PER_THREAD * (nt / bk)) {
+      // Every score of this thread is of the same key: read each of its
+      // elements once for all of them (rows r0, r0+dr, …).
+      u32 j = tid % bk, r0 = tid / bk, dr = nt / bk;
+      const float *kr = KV + j * ks;
+      float acc[ATTN_SCORES_PER_THREAD];
+#pragma unroll
+      for (int i = 0; i < ATTN_SCORES_PER_THREAD; i++) acc[i] = 0.0f;
+      for (u32 c = 0; c < hd; c++) {
+        float kc = kr[c];
+#pragma unroll
+        for (int i = 0; i < ATTN_SCORES_PER_THREAD; i++)
+          if (r0 + i * dr < bq) acc[i] = acc[i] + Qs[(r0 + i * dr) * hd + c] * kc;
       }
-      S[r * bk + j] = s;
+#pragma unroll
+      for (int i = 0; i < ATTN_SCORES_PER_THREAD; i++) {
+        u32 r = r0 + i * dr;
+        if (r < bq) S[r * bk + j] = attn_score(acc[i], r < nq && j < nk, first + r, k0 + j, window, scale, softcap);
+      }
+    } else {
+      for (tile_iter t = tile_start(tid, nt, bk); t.j < bq; tile_next(t)) {
+        u32 r = t.j, j = t.c;
+        float acc = 0.0f;
+        if (r < nq && j < nk) {
+          const float *qr = Qs + r * hd, *kr = KV + j * ks;
+          for (u32 c = 0; c < hd; c++) acc = acc + qr[c] * kr[c];
+        }
+        S[r * bk + j] = attn_score(acc, r < nq && j < nk, first + r, k0 + j, window, scale, softcap);
+      }
     }
     __syncthreads();
     // One thread per query: the new running max, the weights e^(s−max),
@@ -584,14 +619,29 @@ GLOBAL void gm_attention(float *out, const float *q, const float *k, const float
     for (tile_iter t = tile_start(tid, nt, hd); t.j < bk; tile_next(t))
       KV[t.j * ks + t.c] = t.j < nk ? vb[(k0 + t.j) * kvDim + t.c] : 0.0f;
     __syncthreads();
-    tile_iter t = tile_start(tid, nt, hd);
+    if (nt % hd == 0) {
+      // Every output element of this thread is in column c (rows r0,
+      // r0+dr, …, tile_iter's order): read each value once for all.
+      u32 c = tid % hd, r0 = tid / hd, dr = nt / hd;
 #pragma unroll
-    for (int r = 0; r < ATTN_PER_THREAD; r++, tile_next(t)) {
-      if (t.j < bq) {
-        const float *pr = S + t.j * bk, *vc = KV + t.c;
-        float acc = o[r] * ra[t.j];
-        for (u32 j = 0; j < nk; j++) acc = acc + pr[j] * vc[j * ks];
-        o[r] = acc;
+      for (int r = 0; r < ATTN_PER_THREAD; r++)
+        if (r0 + r * dr < bq) o[r] = o[r] * ra[r0 + r * dr];
+      for (u32 j = 0; j < nk; j++) {
+        float vj = KV[j * ks + c];
+#pragma unroll
+        for (int r = 0; r < ATTN_PER_THREAD; r++)
+          if (r0 + r * dr < bq) o[r] = o[r] + S[(r0 + r * dr) * bk + j] * vj;
+      }
+    } else {
+      tile_iter t = tile_start(tid, nt, hd);
+#pragma unroll
+      for (int r = 0; r < ATTN_PER_THREAD; r++, tile_next(t)) {
+        if (t.j < bq) {
+          const float *pr = S + t.j * bk, *vc = KV + t.c;
+          float acc = o[r] * ra[t.j];
+          for (u32 j = 0; j < nk; j++) acc = acc + pr[j] * vc[j * ks];
+          o[r] = acc;
+        }
       }
     }
     __syncthreads(); // before the next tile overwrites KV, S and ra
