@@ -97,7 +97,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.logSamples, "log-samples", "", "write lm-eval's per-sample JSONL of each task to `DIR`")
 	fs.StringVar(&f.preset, "preset", "", "run the leaderboard tasks of preset `NAME`: "+strings.Join(eval.Presets(), ", "))
 	fs.BoolVar(&f.occiglotPrompt, "occiglot-prompt", false, "score Belebele with the occiglot leaderboard's prompt (full-width colon, scored question among its examples)")
-	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory and for the scoring forward pass of dense models (log-likelihood and perplexity; generation tasks, MoE and final-logit soft-capping models stay on the CPU)")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory and for the scoring forward pass of dense models (log-likelihood and perplexity; generation tasks and mixtures of experts stay on the CPU)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {

@@ -108,7 +108,7 @@ func newEvolveFlags(stderr io.Writer, f *evolveFlags) *flag.FlagSet {
 	verbosity(fs, &f.verbose)
 	var ignored bool
 	var ignoredStr string
-	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for the local evaluators' in-memory merges and their scoring forward pass of dense models (MoE and final-logit soft-capping models, and generation, stay on the CPU)")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for the local evaluators' in-memory merges and their scoring forward pass of dense models (mixtures of experts and generation stay on the CPU)")
 	fs.BoolVar(&f.mergeCUDA, "merge-cuda", false, "same as --device cuda (mergekit-evolve's flag)")
 	for _, name := range []string{"in-memory", "reshard", "trust-remote-code"} {
 		fs.BoolVar(&ignored, name, false, "accepted for mergekit compatibility; no effect")

@@ -9,8 +9,8 @@ import (
 )
 
 // ErrNotOnDevice is wrapped by UseDevice's error for a model whose forward
-// pass the accelerator does not run (a mixture of experts, final logit
-// soft-capping): the model keeps scoring on the CPU.
+// pass the accelerator does not run (a mixture of experts): the model
+// keeps scoring on the CPU.
 var ErrNotOnDevice = errors.New("forward pass not supported on the device")
 
 // Accelerator runs the forward pass of dense models on another device, such
@@ -48,6 +48,9 @@ type DenseWeights struct {
 	// Scaling multiplies attention scores; AttnSoftcap, if not 0, caps
 	// them (cap·tanh(x/cap)) before the softmax.
 	Scaling, AttnSoftcap float32
+	// FinalSoftcap, if not 0, caps the logits (Gemma 2's
+	// final_logit_softcapping) before the log-softmax.
+	FinalSoftcap float32
 	// Window is the sliding window of the layers whose Sliding entry is
 	// set: a query sees itself and the Window-1 positions before it.
 	Window  int
@@ -152,11 +155,8 @@ func (m *Model) denseWeights(name string) (*DenseWeights, error) {
 	if c.moe != nil {
 		return nil, fmt.Errorf("%w: %s is a mixture of experts", ErrNotOnDevice, c.family)
 	}
-	if c.finalCap > 0 {
-		return nil, fmt.Errorf("%w: %s caps its final logits (final_logit_softcapping)", ErrNotOnDevice, c.family)
-	}
 	w := &DenseWeights{Name: name, Vocab: c.vocab, Hidden: c.hidden, Inter: c.inter, Heads: c.heads, KVHeads: c.kvHeads,
-		HeadDim: c.headDim, Eps: c.eps, Scaling: float32(c.scaling), AttnSoftcap: float32(c.attnCap), Window: c.window,
+		HeadDim: c.headDim, Eps: c.eps, Scaling: float32(c.scaling), AttnSoftcap: float32(c.attnCap), FinalSoftcap: float32(c.finalCap), Window: c.window,
 		Sliding: c.sliding, QKNorm: c.qkNorm, Sandwich: c.sandwich, Norm: m.norm, Embed: &Matrix{m.embed}}
 	if c.embScale {
 		w.EmbedScale = float32(math.Sqrt(float64(c.hidden)))

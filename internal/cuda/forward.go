@@ -5,8 +5,6 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"math"
-	"unsafe"
 
 	"github.com/gomerge/gomerge/eval/model"
 )
@@ -19,13 +17,9 @@ import (
 // inputs rounded to bfloat16 first as transformers' bf16 eager forward
 // has them, while the residual stream, norms, attention and the
 // log-softmax are float32 (log-probs in float64). Only the target tokens'
-// log-probs (and, for greedy flags, the rows of logits that predict them)
-// are copied back.
+// log-probs (and, for greedy flags, each row's argmax) are copied back.
 func (d *Device) Upload(w *model.DenseWeights) (model.DeviceModel, error) {
-	act, ok := map[string]int32{"silu": actSiLU, "gelu_tanh": actGELUTanh, "gelu": actGELUErf}[w.Act]
-	if !ok {
-		return nil, fmt.Errorf("cuda: model %s: activation %q", w.Name, w.Act)
-	}
+	act := actKind(w.Act)
 	leave, err := d.enter()
 	if err != nil {
 		return nil, err
@@ -207,11 +201,11 @@ func greedyPart(g [][]bool, lo, hi int) [][]bool {
 
 // workspace holds one pass's activations in one device allocation.
 type workspace struct {
-	base                                                               uint64
-	bytes                                                              uint64
-	tokens                                                             int // the pass size it was laid out for
-	ids, x, h, hb, q, k, v, a, o, g, u, cos, sin, logits, targets, out uint64
-	headRows                                                           int
+	base                                                                     uint64
+	bytes                                                                    uint64
+	tokens                                                                   int // the pass size it was laid out for
+	ids, x, h, hb, q, k, v, a, o, g, u, cos, sin, logits, targets, out, best uint64
+	headRows                                                                 int
 }
 
 func (ws *workspace) free(d *Device) {
@@ -258,22 +252,19 @@ func (f *fwdModel) layout(n int) error {
 	lay.logits = at(4 * headRows * w.Vocab)
 	lay.targets = at(4 * n)
 	lay.out = at(8 * n)
+	lay.best = at(4 * n)
 	ws.free(f.d)
 	var base uint64
 	if err := f.d.alloc(&base, off, fmt.Sprintf("the activations of %d tokens of model %s", n, w.Name)); err != nil {
 		return err
 	}
 	for _, p := range []*uint64{&lay.ids, &lay.x, &lay.h, &lay.hb, &lay.q, &lay.k, &lay.v, &lay.a, &lay.o, &lay.g, &lay.u,
-		&lay.cos, &lay.sin, &lay.logits, &lay.targets, &lay.out} {
+		&lay.cos, &lay.sin, &lay.logits, &lay.targets, &lay.out, &lay.best} {
 		*p += base
 	}
 	lay.base, lay.bytes = base, off
 	*ws = lay
 	return nil
-}
-
-func i32s(x []int32) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
 }
 
 // pass runs one batch of sequences through the model and scores their
@@ -445,7 +436,7 @@ func (f *fwdModel) layer(li, n int, seqs [][]int, offs []int) error {
 
 // score runs the output layer over the rows that predict tail tokens,
 // headRows at a time, and copies back their log-probs (and, for greedy,
-// their logits, whose first maximum the host finds).
+// the index of each row's first maximum).
 func (f *fwdModel) score(seqs [][]int, tails, offs []int, lp [][]float64, greedy [][]bool) error {
 	d, w, ws := f.d, f.w, &f.ws
 	H, V := w.Hidden, w.Vocab
@@ -460,12 +451,6 @@ func (f *fwdModel) score(seqs [][]int, tails, offs []int, lp [][]float64, greedy
 	}
 	if err := d.copyIn(ws.targets, i32s(targets)); err != nil {
 		return err
-	}
-	var logits []float32
-	var best []int
-	if greedy != nil {
-		logits = make([]float32, ws.headRows*V)
-		best = make([]int, len(rows))
 	}
 	for lo := 0; lo < len(rows); lo += ws.headRows {
 		hi := min(len(rows), lo+ws.headRows)
@@ -482,21 +467,29 @@ func (f *fwdModel) score(seqs [][]int, tails, offs []int, lp [][]float64, greedy
 		if err := d.gemmNT(hi-lo, V, H, ws.hb, f.head.p, ws.logits); err != nil {
 			return err
 		}
-		if err := d.logProbsDev(ws.out+uint64(8*lo), ws.logits, ws.targets+uint64(4*lo), hi-lo, V); err != nil {
-			return err
-		}
-		if greedy != nil {
-			if err := d.copyOut(f32s(logits[:(hi-lo)*V]), ws.logits); err != nil {
+		if w.FinalSoftcap > 0 {
+			if err := d.softcapDev(ws.logits, (hi-lo)*V, w.FinalSoftcap); err != nil {
 				return err
 			}
-			for r := lo; r < hi; r++ {
-				best[r] = argmax(logits[(r-lo)*V : (r-lo+1)*V])
-			}
+		}
+		var best uint64
+		if greedy != nil {
+			best = ws.best + uint64(4*lo)
+		}
+		if err := d.logProbsGreedyDev(ws.out+uint64(8*lo), best, ws.logits, ws.targets+uint64(4*lo), hi-lo, V); err != nil {
+			return err
 		}
 	}
 	out := make([]float64, len(rows))
-	if err := d.copyOut(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), 8*len(out)), ws.out); err != nil {
+	if err := d.copyOut(f64s(out), ws.out); err != nil {
 		return err
+	}
+	var best []int32
+	if greedy != nil {
+		best = make([]int32, len(rows))
+		if err := d.copyOut(i32s(best), ws.best); err != nil {
+			return err
+		}
 	}
 	j := 0
 	for i := range seqs {
@@ -504,22 +497,10 @@ func (f *fwdModel) score(seqs [][]int, tails, offs []int, lp [][]float64, greedy
 		if greedy != nil {
 			greedy[i] = make([]bool, tails[i])
 			for k := range tails[i] {
-				greedy[i][k] = best[j+k] == int(targets[j+k])
+				greedy[i][k] = best[j+k] == targets[j+k]
 			}
 		}
 		j += tails[i]
 	}
 	return nil
-}
-
-// argmax returns the index of the first maximum of row, as the CPU's
-// greedy flags take it; NaNs never win.
-func argmax(row []float32) int {
-	best := 0
-	for i, v := range row {
-		if v > row[best] || math.IsNaN(float64(row[best])) {
-			best = i
-		}
-	}
-	return best
 }

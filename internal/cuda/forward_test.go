@@ -278,11 +278,12 @@ func compare(t *testing.T, cpu, dev *model.Model, seqs [][]int) {
 // TestForwardMatchesCPU compares the device forward pass with the CPU's on
 // the reference models of every dense family the device runs: GQA, biases
 // (qwen2), q/k norms (qwen3, gemma3), Gemma's embedding scale, GELU and
-// sandwich norms, sliding windows and attention soft-capping (gemma3),
+// sandwich norms, sliding windows, attention and final logit soft-capping
+// (gemma2, gemma3),
 // with weights both widened at load and kept in 16 bits.
 func TestForwardMatchesCPU(t *testing.T) {
 	d := open(t, 1<<12)
-	for _, name := range []string{"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma3"} {
+	for _, name := range []string{"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"} {
 		t.Run(name, func(t *testing.T) {
 			dir := bf16Copy(t, filepath.Join(refModels, name))
 			cpu, dev := pair(t, d, dir, model.Options{Compact: name == "qwen3"})
@@ -304,12 +305,12 @@ func TestForwardStories(t *testing.T) {
 	compare(t, cpu, dev, append(seqs, testSeqs(cpu.VocabSize())...))
 }
 
-// TestForwardFallback checks that the models the device does not run are
-// refused with ErrNotOnDevice and a reason, and keep scoring on the CPU.
+// TestForwardFallback checks that the models the device does not run
+// (mixtures of experts) are refused with ErrNotOnDevice and a reason, and
+// keep scoring on the CPU.
 func TestForwardFallback(t *testing.T) {
 	d := open(t, 0)
 	for _, c := range []struct{ dir, why string }{
-		{filepath.Join(refModels, "gemma2"), "final_logit_softcapping"},
 		{"../../testdata/ref/moe/mixtral_fused", "mixture of experts"},
 	} {
 		m, err := model.Open(c.dir, model.Options{})
