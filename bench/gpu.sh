@@ -14,8 +14,9 @@
 #      TestEvalDevice: eval --device cuda scores as the CPU does (bf16 tolerance).
 #   3. every config of testdata/golden merged with --device cpu and
 #      --device cuda (seed 42): the output files must be equal byte for byte.
-#   4. benchmarks: a bf16 base and two fine-tunes with 7B shapes (hidden
-#      4096, intermediate 11008, vocabulary 32000; BENCH_SIZE bytes each,
+#   4. benchmarks: a bf16 base and two fine-tunes with 7B shapes (Llama 2
+#      7B's: hidden 4096, intermediate 11008, vocabulary 32000, 32 heads of
+#      128; BENCH_SIZE bytes each,
 #      default 3e9, about 10 layers; 13.5e9 is a whole 7B; BENCH_SHAPE
 #      overrides the genmodel shape flags), generated there;
 #      ties and dare_ties with --device cpu and cuda against the disk floor
@@ -23,7 +24,8 @@
 #      combine in GB/s, GPU and CPU.
 #   6. prompt scoring tokens/s (LogProbsBatch, the evolve evaluator's inner
 #      loop; internal/cuda's BenchmarkScoring, 8 documents of 512 tokens)
-#      on a ~1B bf16 model (genmodel -size 2.2e9, TinyLlama's shape) and on
+#      on a ~1B bf16 model (genmodel -size 2.2e9: TinyLlama's shape, 32
+#      heads over 4 kv heads of 64) and on
 #      step 4's 7B-shaped base: GPU, CPU (1 document), and
 #      PyTorch/transformers eager bf16 (bench/score_torch.py) where python3
 #      with torch and transformers is installed. The forward-pass tests
@@ -61,7 +63,7 @@ for d in /usr/local/nvidia/lib64 /usr/local/cuda/lib64 /usr/local/cuda/targets/x
   [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d" # libcuda, cuBLAS
 done
 size=${BENCH_SIZE:-3e9}
-shape=${BENCH_SHAPE:-"-hidden 4096 -intermediate 11008 -vocab 32000"}
+shape=${BENCH_SHAPE:-"-hidden 4096 -intermediate 11008 -vocab 32000 -heads 32 -kv-heads 32"}
 if [ -n "${GPU_SH_FAKE:-}" ]; then
   export GOMERGE_FAKE_CUDA=$GPU_SH_FAKE GOMERGE_LIBCUDA=$GPU_SH_FAKE GOMERGE_LIBCUBLAS=$GPU_SH_FAKE
   size=${BENCH_SIZE:-5e7}
@@ -145,7 +147,7 @@ step "5. kernels: GEMM (device-resident) and the TIES combine (host to host)"
 
 step "6. prompt scoring tokens/s: GPU vs CPU vs transformers eager bf16"
 m1=$work/score-1b
-[ -f "$m1/config.json" ] || "$g/genmodel" -size "${SCORE_1B_SIZE:-2.2e9}" ${SCORE_1B_SHAPE:-} -seed 1 "$m1" >/dev/null || fail "genmodel 1B"
+[ -f "$m1/config.json" ] || "$g/genmodel" -size "${SCORE_1B_SIZE:-2.2e9}" ${SCORE_1B_SHAPE:-"-heads 32 -kv-heads 4"} -seed 1 "$m1" >/dev/null || fail "genmodel 1B"
 docs=${SCORE_DOCS:-8} len=${SCORE_LEN:-512}
 if [ -n "${GPU_SH_FAKE:-}" ]; then docs=${SCORE_DOCS:-1} len=${SCORE_LEN:-8}; fi
 torch_ok=0
