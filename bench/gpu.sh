@@ -17,7 +17,7 @@
 #   4. benchmarks: a bf16 base and two fine-tunes with 7B shapes (Llama 2
 #      7B's: hidden 4096, intermediate 11008, vocabulary 32000, 32 heads of
 #      128; BENCH_SIZE bytes each,
-#      default 3e9, about 10 layers; 13.5e9 is a whole 7B; BENCH_SHAPE
+#      default 3e9, 6 layers; 13.5e9 is a whole 7B; BENCH_SHAPE
 #      overrides the genmodel shape flags), generated there;
 #      ties and dare_ties with --device cpu and cuda against the disk floor
 #      (read the inputs, write one model); then GEMM TFLOP/s and the TIES
