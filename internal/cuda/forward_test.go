@@ -199,14 +199,17 @@ func compare(t *testing.T, cpu, dev *model.Model, seqs [][]int) {
 	if sum/float64(count) > forwardMeanTol {
 		t.Errorf("mean |Δ| %.3g > %g", sum/float64(count), forwardMeanTol)
 	}
-	// One sequence alone gives what it gives in the batch, to float32
-	// accumulation order (cuBLAS may split the sums by the batch size).
+	// One sequence alone gives what it gives in the batch, up to the
+	// accumulation order (cuBLAS may pick another algorithm for another
+	// batch size, and a last-bit change can flip a bf16 rounding of an
+	// activation): a sequence reading another's rows would be off by far
+	// more.
 	one, err := dev.LogProbs(seqs[2])
 	if err != nil {
 		t.Fatal(err)
 	}
 	for j := range one {
-		if math.Abs(one[j]-got[2][j]) > 1e-4 {
+		if math.Abs(one[j]-got[2][j]) > 1e-2 {
 			t.Errorf("alone vs batched, position %d: %.6f vs %.6f", j+1, one[j], got[2][j])
 		}
 	}
