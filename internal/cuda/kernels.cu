@@ -595,30 +595,33 @@ GLOBAL void gm_attention(float *out, const float *q, const float *k, const float
       }
     }
     __syncthreads();
-    // One thread per query: the new running max, the weights e^(s−max),
-    // the rescale factor of what was summed before, and the running sum.
+    // One thread per query: the new running max and the factor that
+    // rescales what was summed under the old one (e^(old−new), 0 while
+    // the old is −∞, 1 while nothing is visible yet).
     for (u32 r = tid; r < bq; r += nt) {
-      float *sr = S + r * bk, mo = rm[r], mx = mo;
+      const float *sr = S + r * bk;
+      float mo = rm[r], mx = mo;
       for (u32 j = 0; j < bk; j++) mx = sr[j] > mx ? sr[j] : mx;
-      float alpha = 1.0f, sum = 0.0f;
-      if (mx == NEG_INF) { // nothing visible yet
-        for (u32 j = 0; j < bk; j++) sr[j] = 0.0f;
-      } else {
-        alpha = gm_exp(mo - mx); // 0 while mo is −∞
-        for (u32 j = 0; j < bk; j++) {
-          float e = sr[j] == NEG_INF ? 0.0f : gm_exp(sr[j] - mx);
-          sr[j] = e;
-          sum = sum + e;
-        }
-      }
+      ra[r] = mx == NEG_INF ? 1.0f : gm_exp(mo - mx);
       rm[r] = mx;
-      rl[r] = rl[r] * alpha + sum;
-      ra[r] = alpha;
     }
     // The scores are done with the keys: the values replace them.
     for (tile_iter t = tile_start(tid, nt, hd); t.j < bk; tile_next(t))
       KV[t.j * ks + t.c] = t.j < nk ? vb[(k0 + t.j) * kvDim + t.c] : 0.0f;
     __syncthreads();
+    // The weights e^(s−max), all threads over all scores (−∞: 0).
+    for (tile_iter t = tile_start(tid, nt, bk); t.j < bq; tile_next(t)) {
+      float *e = S + t.j * bk + t.c;
+      *e = *e == NEG_INF ? 0.0f : gm_exp(*e - rm[t.j]);
+    }
+    __syncthreads();
+    // One thread per query: the running sum, in key order.
+    for (u32 r = tid; r < bq; r += nt) {
+      const float *sr = S + r * bk;
+      float sum = 0.0f;
+      for (u32 j = 0; j < bk; j++) sum = sum + sr[j];
+      rl[r] = rl[r] * ra[r] + sum;
+    }
     if (nt % hd == 0) {
       // Every output element of this thread is in column c (rows r0,
       // r0+dr, …, tile_iter's order): read each value once for all.
