@@ -264,10 +264,12 @@ DEVICE float gm_recip(float x) {
 #endif
 }
 
-// gm_exp is e^x for x ≤ 0 (callers subtract a maximum first), 0 below
-// float32's normal range and for −∞, NaN for NaN: Cephes' expf, the
-// exp32 of eval/model's softmax_generic.go (range reduction x = n·ln2 + r,
-// |r| ≤ ln2/2, degree-6 polynomial), relative error below 2e-7.
+// gm_exp is e^x for x ≤ 0 (callers subtract a maximum first), NaN for
+// NaN: Cephes' expf, the exp32 of eval/model's softmax_generic.go (range
+// reduction x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial), relative
+// error below 2e-7, except that below float32's normal range (and for −∞)
+// it returns 0 where exp32 clamps to e^−87.34: a masked score's weight
+// must be 0.
 DEVICE float gm_exp(float x) {
   if (x != x) return x;
   if (x < -87.33654f) return 0.0f;
