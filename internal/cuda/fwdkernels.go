@@ -147,11 +147,11 @@ func (d *Device) addBiasDev(x, b uint64, rows, dim int) error {
 	return d.launch(addBiasArgs(x, b, uint64(rows), uint64(dim)), rows*dim, d.streams[0])
 }
 
-// sliceBytes is the memory of x as bytes (f32s and u16s for the other
-// element types).
-func sliceBytes[T int32 | float64](x []T) []byte {
-	var z T
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), int(unsafe.Sizeof(z))*len(x))
+func i32s(x []int32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
+}
+func f64s(x []float64) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 8*len(x))
 }
 
 // hostCall runs launch on device copies of bufs: it allocates one scratch
@@ -250,7 +250,7 @@ func (d *Device) LogProbs(out []float64, best []int32, logits []float32, targets
 			return fmt.Errorf("cuda: LogProbs: target %d of row %d is outside the vocabulary [0, %d)", t, r, vocab)
 		}
 	}
-	bufs := []hostBuf{{sliceBytes(out), true}, {f32s(logits), false}, {sliceBytes(targets), false}, {sliceBytes(best), true}}
+	bufs := []hostBuf{{f64s(out), true}, {f32s(logits), false}, {i32s(targets), false}, {i32s(best), true}}
 	return d.hostCall("LogProbs", bufs, func(b []uint64) error {
 		if best == nil {
 			return d.logProbsDev(b[0], b[1], b[2], len(out), vocab)
@@ -276,7 +276,7 @@ func (d *Device) EmbedBF16(dst []float32, table []uint16, ids []int32, hidden in
 			return fmt.Errorf("cuda: EmbedBF16: id %d at %d is outside the table's %d rows", id, t, len(table)/hidden)
 		}
 	}
-	bufs := []hostBuf{{f32s(dst), true}, {u16s(table), false}, {sliceBytes(ids), false}}
+	bufs := []hostBuf{{f32s(dst), true}, {u16s(table), false}, {i32s(ids), false}}
 	return d.hostCall("EmbedBF16", bufs, func(b []uint64) error { return d.embedDev(b[0], b[1], b[2], len(ids), hidden, scale) })
 }
 
