@@ -286,7 +286,9 @@ DEVICE float gm_exp(float x) {
 // rounding of 1e-6, which e^a turns into a relative error of 1e-6; the
 // split keeps gm_exp's 2e-7.
 DEVICE float gm_exp_d(double a) {
-  float h = (float)a, l = (float)(a - (double)h);
+  float h = (float)a;
+  if (!(h >= -87.33654f)) return gm_exp(h); // 0, or NaN for NaN (and −∞ − −∞ is no l)
+  float l = (float)(a - (double)h);
   return gm_exp(h) * (1.0f + l);
 }
 
@@ -321,7 +323,10 @@ DEVICE float gm_tanh(float x) {
 // −z² ≈ −h² − (2h·l + l²) − 2zf·zl with l = zf − h, and e^−h² and the
 // rest are exponentiated separately.
 DEVICE float gm_erfc(double zd) {
-  float z = (float)zd, zl = (float)(zd - (double)z);
+  float z = (float)zd;
+  if (z != z) return z;
+  if (z >= 10.0f) return 0.0f; // erfc(10) is below float32's subnormals (and ∞ − ∞ is no zl)
+  float zl = (float)(zd - (double)z);
   float t = gm_recip(1.0f + 0.5f * z);
   float p = -1.26551223f +
             t * (1.00002368f +
