@@ -12,8 +12,10 @@ import (
 // on device buffers: every pointer is a device address (float32 arrays
 // unless said), each launches on stream 0, and the caller has entered and
 // synchronizes later. The exported wrappers below (ActMul, Attention,
-// LogProbs, EmbedBF16, AddBias) copy host slices through d.scratch to
-// test them.
+// LogProbs, EmbedBF16, AddBias, Softcap) copy host slices through
+// d.scratch to test them. The kernels are in kernels.cu from gm_act_mul
+// on; they agree with eval/model's float64 formulas to a few float32
+// ulps (fwdkernels_test.go gives each tolerance), not bit for bit.
 
 // Activations of actDev.
 const (
@@ -55,6 +57,9 @@ type attnParams struct {
 	softcap                 float32 // 0: none; else scores become softcap·tanh(score/softcap) after scaling
 }
 
+// check rejects shapes gm_attention cannot run: GQA needs heads to be a
+// multiple of kvHeads, and the tiles (attnTiles) head sizes up to
+// maxHeadDim.
 func (p attnParams) check() error {
 	if p.tokens < 0 || p.past < 0 || p.window < 0 || p.heads <= 0 || p.kvHeads <= 0 || p.heads%p.kvHeads != 0 ||
 		p.headDim <= 0 || p.headDim > maxHeadDim {

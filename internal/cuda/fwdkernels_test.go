@@ -33,9 +33,10 @@ func act64(kind int32, x float64) float64 {
 // rounded as eval/model rounds them (float32(act(g))·u): within 2e-6
 // relative, and 1e-12 absolute where the exact value is below float32's
 // reach or cancels (GELU of large negative x, where eval/model's own
-// 1+tanh is 0).
+// 1+tanh is 0); ±∞ and NaN give what the float64 formulas give.
 func TestActMulMatchesReference(t *testing.T) {
 	d := open(t, 4096)
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, act := range []string{"silu", "gelu_pytorch_tanh", "gelu"} {
 		kind, worst := actKind(act), 0.0
@@ -52,7 +53,7 @@ func TestActMulMatchesReference(t *testing.T) {
 				case 3:
 					g[i] = float32(r.Float64()*240 - 120)
 				default:
-					g[i] = []float32{0, -0.6249, 0.625, 0.6251, -1, 3, -88, 89, 1e-30, -1e-30}[r.IntN(10)]
+					g[i] = []float32{0, -0.6249, 0.625, 0.6251, -1, 3, -88, 89, 1e-30, -1e-30, inf, -inf, nan}[r.IntN(13)]
 				}
 				u[i] = float32(1 + r.NormFloat64())
 			}
@@ -65,6 +66,12 @@ func TestActMulMatchesReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range x {
+				if math.IsNaN(want[i]) || math.IsInf(want[i], 0) { // ±∞ and NaN inputs
+					if float64(x[i]) != want[i] && !(math.IsNaN(want[i]) && x[i] != x[i]) {
+						t.Fatalf("%s: act(%g)·%g = %g, want %g", act, g[i], u[i], x[i], want[i])
+					}
+					continue
+				}
 				diff := math.Abs(float64(x[i]) - want[i])
 				if !(diff <= 2e-6*math.Abs(want[i])+1e-12) {
 					t.Fatalf("%s n %d: act(%g)·%g = %g, want %g (error %.3g relative)", act, n, g[i], u[i], x[i], want[i], diff/math.Abs(want[i]))

@@ -264,10 +264,12 @@ DEVICE float gm_recip(float x) {
 #endif
 }
 
-// gm_exp is e^x for x ≤ 0 (callers subtract a maximum first), 0 below
-// float32's normal range and for −∞, NaN for NaN: Cephes' expf, the
-// exp32 of eval/model's softmax_generic.go (range reduction x = n·ln2 + r,
-// |r| ≤ ln2/2, degree-6 polynomial), relative error below 2e-7.
+// gm_exp is e^x for x ≤ 0 (callers subtract a maximum first), NaN for
+// NaN: Cephes' expf, the exp32 of eval/model's softmax_generic.go (range
+// reduction x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial), relative
+// error below 2e-7, except that below float32's normal range (and for −∞)
+// it returns 0 where exp32 clamps to e^−87.34: a masked score's weight
+// must be 0.
 DEVICE float gm_exp(float x) {
   if (x != x) return x;
   if (x < -87.33654f) return 0.0f;
@@ -284,7 +286,9 @@ DEVICE float gm_exp(float x) {
 // rounding of 1e-6, which e^a turns into a relative error of 1e-6; the
 // split keeps gm_exp's 2e-7.
 DEVICE float gm_exp_d(double a) {
-  float h = (float)a, l = (float)(a - (double)h);
+  float h = (float)a;
+  if (!(h >= -87.33654f)) return gm_exp(h); // 0, or NaN for NaN (and −∞ − −∞ is no l)
+  float l = (float)(a - (double)h);
   return gm_exp(h) * (1.0f + l);
 }
 
@@ -319,7 +323,10 @@ DEVICE float gm_tanh(float x) {
 // −z² ≈ −h² − (2h·l + l²) − 2zf·zl with l = zf − h, and e^−h² and the
 // rest are exponentiated separately.
 DEVICE float gm_erfc(double zd) {
-  float z = (float)zd, zl = (float)(zd - (double)z);
+  float z = (float)zd;
+  if (z != z) return z;
+  if (z >= 10.0f) return 0.0f; // erfc(10) is below float32's subnormals (and ∞ − ∞ is no zl)
+  float zl = (float)(zd - (double)z);
   float t = gm_recip(1.0f + 0.5f * z);
   float p = -1.26551223f +
             t * (1.00002368f +
@@ -595,30 +602,33 @@ GLOBAL void gm_attention(float *out, const float *q, const float *k, const float
       }
     }
     __syncthreads();
-    // One thread per query: the new running max, the weights e^(s−max),
-    // the rescale factor of what was summed before, and the running sum.
+    // One thread per query: the new running max and the factor that
+    // rescales what was summed under the old one (e^(old−new), 0 while
+    // the old is −∞, 1 while nothing is visible yet).
     for (u32 r = tid; r < bq; r += nt) {
-      float *sr = S + r * bk, mo = rm[r], mx = mo;
+      const float *sr = S + r * bk;
+      float mo = rm[r], mx = mo;
       for (u32 j = 0; j < bk; j++) mx = sr[j] > mx ? sr[j] : mx;
-      float alpha = 1.0f, sum = 0.0f;
-      if (mx == NEG_INF) { // nothing visible yet
-        for (u32 j = 0; j < bk; j++) sr[j] = 0.0f;
-      } else {
-        alpha = gm_exp(mo - mx); // 0 while mo is −∞
-        for (u32 j = 0; j < bk; j++) {
-          float e = sr[j] == NEG_INF ? 0.0f : gm_exp(sr[j] - mx);
-          sr[j] = e;
-          sum = sum + e;
-        }
-      }
+      ra[r] = mx == NEG_INF ? 1.0f : gm_exp(mo - mx);
       rm[r] = mx;
-      rl[r] = rl[r] * alpha + sum;
-      ra[r] = alpha;
     }
     // The scores are done with the keys: the values replace them.
     for (tile_iter t = tile_start(tid, nt, hd); t.j < bk; tile_next(t))
       KV[t.j * ks + t.c] = t.j < nk ? vb[(k0 + t.j) * kvDim + t.c] : 0.0f;
     __syncthreads();
+    // The weights e^(s−max), all threads over all scores (−∞: 0).
+    for (tile_iter t = tile_start(tid, nt, bk); t.j < bq; tile_next(t)) {
+      float *e = S + t.j * bk + t.c;
+      *e = *e == NEG_INF ? 0.0f : gm_exp(*e - rm[t.j]);
+    }
+    __syncthreads();
+    // One thread per query: the running sum, in key order.
+    for (u32 r = tid; r < bq; r += nt) {
+      const float *sr = S + r * bk;
+      float sum = 0.0f;
+      for (u32 j = 0; j < bk; j++) sum = sum + sr[j];
+      rl[r] = rl[r] * ra[r] + sum;
+    }
     if (nt % hd == 0) {
       // Every output element of this thread is in column c (rows r0,
       // r0+dr, …, tile_iter's order): read each value once for all.
