@@ -52,6 +52,7 @@ var TaskArithmetic = &Method{
 	Analyze:     analyzeMagnitude,
 	WantsSample: true,
 	CanAnalyze:  canAnalyzeMagnitude,
+	StoredBF16:  true,
 }
 
 // TIES is mergekit's "ties" (Yadav et al., "TIES-Merging",
@@ -75,6 +76,7 @@ var TIES = &Method{
 	Analyze:     analyzeMagnitude,
 	WantsSample: true,
 	CanAnalyze:  canAnalyzeMagnitude,
+	StoredBF16:  true,
 }
 
 func init() {
@@ -89,6 +91,9 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 	return func(t *Tensors, out []float32) error {
 		if t.Base < 0 {
 			return fmt.Errorf("%s: base model is not among the inputs", t.Name)
+		}
+		if t.Stored {
+			return gtaStored(t, out, consensus)
 		}
 		base := t.Inputs[t.Base].Data
 		var deltas [][]float32
@@ -136,27 +141,98 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 			blk := make([][]float32, len(deltas))
 			for ; lo < hi; lo += consensusBlock {
 				end := min(hi, lo+consensusBlock)
-				o := out[lo:end]
 				for i, d := range deltas {
 					blk[i] = d[lo:end]
 				}
-				if consensus {
-					for i, d := range blk {
-						scaleRound(t.Work, d, weights[i])
-					}
-					consensusBlockRange(t.Work, o, div[:end-lo], blk, weights, normalize)
-				} else {
-					sumDeltasCPU(t.Work, o, blk, weights, normalize) // weighs them as it adds
-				}
-				if lambda != 1 {
-					scaleRound(t.Work, o, lambda)
-				}
-				tensor.Add(o, base[lo:end])
-				t.roundOut(o)
+				gtaBlock(t, out[lo:end], div[:end-lo], blk, weights, base[lo:end], consensus)
 			}
 		})
 		return nil
 	}
+}
+
+// gtaBlock writes the merge of one block of pruned task vectors blk (at
+// most consensusBlock elements, weighted in place) over base into out;
+// div is scratch of len(out).
+func gtaBlock(t *Tensors, out, div []float32, blk [][]float32, weights, base []float32, consensus bool) {
+	normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
+	if consensus {
+		for i, d := range blk {
+			scaleRound(t.Work, d, weights[i])
+		}
+		consensusBlockRange(t.Work, out, div, blk, weights, normalize)
+	} else {
+		sumDeltasCPU(t.Work, out, blk, weights, normalize) // weighs them as it adds
+	}
+	if lambda != 1 {
+		scaleRound(t.Work, out, lambda)
+	}
+	tensor.Add(out, base)
+	t.roundOut(out)
+}
+
+// prunerState is the Analysis of a sparsifier that can prune stored
+// inputs (Tensors.Stored) block by block.
+type prunerState interface {
+	pruner(t *Tensors, i int) (func(d []float32), error)
+}
+
+// gtaStored is gta on stored bfloat16 inputs: block by block, each task
+// vector is computed from the stored bytes, pruned, weighted and merged
+// while it stays in the L1 cache, so that every input byte is read once.
+// The pieces of the tensor are the parallel units.
+func gtaStored(t *Tensors, out []float32, consensus bool) error {
+	baseRaw := t.Inputs[t.Base].BF16
+	var (
+		raws    [][]byte
+		prune   []func([]float32)
+		weights []float32
+	)
+	for i, in := range t.Inputs {
+		if i == t.Base {
+			continue
+		}
+		var p func([]float32)
+		if in.Params["density"] < 1 {
+			ps, ok := t.State.(prunerState)
+			if !ok {
+				return fmt.Errorf("%s: internal error: stored inputs without a block pruner", t.Name)
+			}
+			var err error
+			if p, err = ps.pruner(t, i); err != nil {
+				return err
+			}
+		}
+		raws = append(raws, in.BF16)
+		prune = append(prune, p)
+		weights = append(weights, t.w(i, "weight"))
+	}
+	var base, div [consensusBlock]float32
+	scratch := t.Scratch(len(raws) * consensusBlock)
+	blk := make([][]float32, len(raws))
+	for lo := 0; lo < len(out); lo += consensusBlock {
+		end := min(len(out), lo+consensusBlock)
+		b := baseRaw[2*lo : 2*end]
+		for i, x := range raws {
+			d := scratch[i*consensusBlock : i*consensusBlock+end-lo]
+			tensor.SubBF16Bytes(d, x[2*lo:2*end], b)
+			if prune[i] != nil {
+				prune[i](d)
+			}
+			blk[i] = d
+		}
+		if len(raws) == 0 {
+			if err := tensor.Decode(out[lo:end], b, tensor.BF16); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := tensor.Decode(base[:end-lo], b, tensor.BF16); err != nil {
+			return err
+		}
+		gtaBlock(t, out[lo:end], div[:end-lo], blk, weights, base[:end-lo], consensus)
+	}
+	return nil
 }
 
 func scaleRound(work tensor.DType, x []float32, a float32) {
