@@ -137,14 +137,14 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 		// one kernel to the next. Every step is element-wise, so the
 		// blocks give the bytes of whole passes.
 		parallelUnits(len(out), 1, func(lo, hi int) {
-			var div [consensusBlock]float32
+			var div, sign [consensusBlock]float32
 			blk := make([][]float32, len(deltas))
 			for ; lo < hi; lo += consensusBlock {
 				end := min(hi, lo+consensusBlock)
 				for i, d := range deltas {
 					blk[i] = d[lo:end]
 				}
-				gtaBlock(t, out[lo:end], div[:end-lo], blk, weights, base[lo:end], consensus)
+				gtaBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[lo:end], consensus)
 			}
 		})
 		return nil
@@ -153,14 +153,14 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 
 // gtaBlock writes the merge of one block of pruned task vectors blk (at
 // most consensusBlock elements, weighted in place) over base into out;
-// div is scratch of len(out).
-func gtaBlock(t *Tensors, out, div []float32, blk [][]float32, weights, base []float32, consensus bool) {
+// div and sign are scratch of len(out).
+func gtaBlock(t *Tensors, out, div, sign []float32, blk [][]float32, weights, base []float32, consensus bool) {
 	normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
 	if consensus {
 		for i, d := range blk {
 			scaleRound(t.Work, d, weights[i])
 		}
-		consensusBlockRange(t.Work, out, div, blk, weights, normalize)
+		consensusBlockRange(t.Work, out, div, sign, blk, weights, normalize)
 	} else {
 		sumDeltasCPU(t.Work, out, blk, weights, normalize) // weighs them as it adds
 	}
@@ -207,7 +207,7 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		prune = append(prune, p)
 		weights = append(weights, t.w(i, "weight"))
 	}
-	var base, div [consensusBlock]float32
+	var base, div, sign [consensusBlock]float32
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
 	for lo := 0; lo < len(out); lo += consensusBlock {
@@ -230,7 +230,7 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		if err := tensor.Decode(base[:end-lo], b, tensor.BF16); err != nil {
 			return err
 		}
-		gtaBlock(t, out[lo:end], div[:end-lo], blk, weights, base[:end-lo], consensus)
+		gtaBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[:end-lo], consensus)
 	}
 	return nil
 }
@@ -281,30 +281,27 @@ const consensusBlock = 2048
 // consensusBlockRange writes the TIES disjoint merge of the weighted
 // deltas (blocks of at most consensusBlock elements) into out: per
 // element, the entries whose sign agrees with the sign of the sum are
-// added, and divided by the sum of their weights when normalize. div is
-// scratch of len(out).
-func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, normalize bool) {
-	n := len(out)
-	sign := out // the sum's sign is computed in out, then out is reused for the mixed sum
+// added, and divided by the sum of their weights when normalize. div and
+// sign are scratch of len(out): the sum's sign has a buffer of its own, so
+// that the agreeing entries are added into out directly.
+func consensusBlockRange(work tensor.DType, out, div, sign []float32, deltas [][]float32, weights []float32, normalize bool) {
 	clear(sign)
 	for _, d := range deltas {
 		tensor.Add(sign, d)
 	}
 	tensor.Round(work, sign)
+	clear(out)
 	clear(div)
-	var mixed [consensusBlock]float32
-	m := mixed[:n]
 	for i, d := range deltas {
 		// d counts where it is non-zero and has the elected sign (a sum
 		// ≥ 0 elects +).
-		tensor.AddAgreeing(m, div, d, sign, weights[i])
+		tensor.AddAgreeing(out, div, d, sign, weights[i])
 	}
-	tensor.Round(work, m)
+	tensor.Round(work, out)
 	if normalize {
 		tensor.Round(work, div)
-		tensor.DivNonZeroRound(work, m, div)
+		tensor.DivNonZeroRound(work, out, div)
 	}
-	copy(out, m)
 }
 
 // parallelUnits runs fn over units [0, n) of size elements each, split
