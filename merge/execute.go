@@ -468,7 +468,9 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		subtract[i] = m.TaskVectors && !whole && t.Base >= 0 && i != t.Base && t.Work == tensor.BF16 &&
 			in.DType == tensor.BF16 && t.Inputs[t.Base].DType == tensor.BF16
 	}
-	stored := hold && !whole && m.StoredBF16 && storedBF16(t, ex.opt.Backend)
+	// Held inputs have the task's shape (chunk holds no input that needs
+	// cropping), so a tensor of one piece can be stored too.
+	stored := hold && m.StoredBF16 && storedBF16(t, ex.opt.Backend)
 	load := func(w *pieceWorker, p int) (off, k int64, err error) {
 		off = int64(p) * c
 		k = min(c, n-off)
