@@ -468,9 +468,19 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		subtract[i] = m.TaskVectors && !whole && t.Base >= 0 && i != t.Base && t.Work == tensor.BF16 &&
 			in.DType == tensor.BF16 && t.Inputs[t.Base].DType == tensor.BF16
 	}
+	// Held inputs have the task's shape (chunk holds no input that needs
+	// cropping), so a tensor of one piece can be stored too.
+	stored := hold && m.StoredBF16 && storedBF16(t, ex.opt.Backend)
 	load := func(w *pieceWorker, p int) (off, k int64, err error) {
 		off = int64(p) * c
 		k = min(c, n-off)
+		if stored {
+			for i := range t.Inputs {
+				w.ts.Inputs[i].Data, w.ts.Inputs[i].BF16 = nil, src[i].data[2*off:2*(off+k)]
+			}
+			w.ts.Offset, w.ts.Piece = off, p
+			return off, k, nil
+		}
 		for i, in := range t.Inputs {
 			if subtract[i] && src[i].data != nil && src[t.Base].data != nil && !src[i].delta {
 				// X − B straight from the stored bytes, in one pass.
@@ -518,7 +528,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		// keep them in place of their values once the first pass has
 		// computed them, so that later passes decode instead of subtracting.
 		var convert []int
-		if m.TaskVectors && t.Base >= 0 {
+		if m.TaskVectors && t.Base >= 0 && !stored {
 			for _, i := range copied {
 				if i != t.Base && holdsExactly(t.Inputs[i].DType, t.Work) {
 					convert = append(convert, i)
@@ -530,6 +540,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 				return err
 			}
 		}
+		tmpl.Stored = stored
 		an, err := m.Analyze(&tmpl)
 		for i := range tmpl.Inputs {
 			tmpl.Inputs[i].Data = nil
@@ -630,43 +641,65 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	})
 }
 
-// sampleStride is the smallest stride of the sample Analyze may get: a
-// prime, so that the sample walks through the columns of a matrix.
-const sampleStride = 61
+// storedBF16 reports whether a task's inputs can be handed to a
+// Method.StoredBF16 method as stored bytes: bfloat16 work, stored
+// inputs and base, CPU arithmetic.
+func storedBF16(t *Task, be tensor.Backend) bool {
+	if t.Work != tensor.BF16 || t.Base < 0 || (be != nil && be != tensor.CPU) {
+		return false
+	}
+	for _, in := range t.Inputs {
+		if in.DType != tensor.BF16 {
+			return false
+		}
+	}
+	return true
+}
 
 // sampleSize is about how many elements a sample holds: enough to place a
 // quantile within a fraction of a percent.
 const sampleSize = 1 << 16
 
-// strideFor returns the sample stride for n elements: odd, at least
-// sampleStride, for about sampleSize elements.
-func strideFor(n int64) int64 { return max(sampleStride, n/sampleSize|1) }
+// sampleRun is the length of the runs of consecutive elements a sample is
+// made of: 512 bytes of bfloat16, so that the sample reads a few pages of
+// each input instead of a cache line of every page (a sample of single
+// elements at a stride touches all of them, and the first touch of a page
+// of a mapped input costs a page fault).
+const sampleRun = 256
 
-// sample puts every sampleStride-th element of each input (as loaded:
-// decoded, rounded, task vectors where the method wants them) into
-// ts.Inputs[i].Data for Analyze. The inputs must be in memory.
+// sampleRuns returns the runs of a sample of n elements: count runs of
+// sampleRun consecutive elements, the first starting at 0 and the others
+// every step elements; one run of n when n is at most sampleSize.
+func sampleRuns(n int64) (count, step, run int64) {
+	if n <= sampleSize {
+		return 1, n, n
+	}
+	count = sampleSize / sampleRun
+	return count, n / count, sampleRun
+}
+
+// sample puts a sample of each input (as loaded: decoded, rounded, task
+// vectors where the method wants them) into ts.Inputs[i].Data for
+// Analyze: runs of consecutive elements spread evenly over the tensor
+// (sampleRuns). The inputs must be in memory.
 func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan struct{}) error {
 	n := t.NumElements()
-	stride := strideFor(n)
-	m := (n + stride - 1) / stride
+	count, step, run := sampleRuns(n)
 	return forPieces(ts.Context(), 1, 1, abort, func(int, int) error {
 		for i, in := range t.Inputs {
 			es := int64(in.DType.Size())
-			raw := make([]byte, m*es)
+			data := make([]float32, count*run)
+			var decErr error
 			err := guardMapped(in, func() {
-				data := src[i].data
-				for j := range m {
-					from := j * stride * es
-					for b := range es { // a few bytes: no memmove call
-						raw[j*es+b] = data[from+b]
-					}
+				for r := int64(0); r < count && decErr == nil; r++ {
+					from := r * step * es
+					decErr = tensor.Decode(data[r*run:(r+1)*run], src[i].data[from:from+run*es], in.DType)
 				}
 			})
-			if err != nil {
-				return err
+			if err == nil {
+				err = decErr
 			}
-			data := make([]float32, m)
-			if err := tensor.Decode(data, raw, in.DType); err != nil {
+			if err != nil {
 				return err
 			}
 			if in.DType != t.Work {
@@ -679,7 +712,7 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 				return err
 			}
 		}
-		ts.Sample = int(stride)
+		ts.Sample = int(max(1, n/(count*run)))
 		return nil
 	})
 }

@@ -71,6 +71,16 @@ type Method struct {
 	// CanAnalyze, when set, says whether Analyze can stream this tensor
 	// with its parameters; nil means always.
 	CanAnalyze func(t *Tensors) bool
+	// StoredBF16 says that Analyze's passes and Merge take the inputs of a
+	// streamed tensor in their stored form when they can: when the working
+	// dtype and every input's stored dtype are bfloat16, the tensor has a
+	// base, its inputs are held in memory and the CPU runs the arithmetic,
+	// the executor sets Tensors.Stored and hands each piece as Input.BF16,
+	// the stored bytes of the values (not task vectors), with Data nil. The
+	// method then reads every input byte once per pass in blocks that stay
+	// in the L1 cache, instead of the executor writing float32 task vectors
+	// that the method reads again.
+	StoredBF16 bool
 	// PieceUnit, when set, returns the number of elements (a row, say) that
 	// Analyze and Merge need whole in one piece, or 0 for none: the pieces
 	// of a streamed tensor are then whole multiples of it, one unit at
@@ -189,9 +199,13 @@ type Tensors struct {
 	State Analysis
 	// Pass numbers the Analysis passes over the pieces from 0.
 	Pass int
-	// Sample, when Analyze is called with a sample of the tensor, is its
-	// stride: Inputs[i].Data holds elements 0, Sample, 2·Sample, … (task
-	// vectors for TaskVectors methods). 0 means no sample.
+	// Stored is set when the inputs come as Input.BF16 (see
+	// Method.StoredBF16), from Analyze on.
+	Stored bool
+	// Sample, when Analyze is called with a sample of the tensor, is about
+	// how many of its elements each sampled one stands for:
+	// Inputs[i].Data holds runs of consecutive elements spread evenly over
+	// the tensor (task vectors for TaskVectors methods). 0 means no sample.
 	Sample int
 
 	// order passes pieces through InOrder one after another; nil when
@@ -254,6 +268,9 @@ type Input struct {
 	Model string
 	// Data holds the values in the working dtype.
 	Data []float32
+	// BF16 holds the piece's values as stored, two little-endian bytes
+	// each, when Tensors.Stored is set; Data is nil then.
+	BF16 []byte
 	// Params holds the method's per-model parameters for this model.
 	Params map[string]float64
 }
