@@ -81,6 +81,7 @@ type sceState struct {
 	digit   uint32     // the chosen high 16 bits
 	thr     uint32     // the bits of the k-th largest variance
 	keep    []int      // per piece: variances equal to thr that it keeps
+	masks   [][]uint64 // per piece: a bit for each position kept
 
 	sums [][]float64 // per piece, per task vector: Σ round(τ²) over kept positions
 	q    []float32
@@ -113,6 +114,7 @@ func newSCEState(t *Tensors, n int64, pieces int) (*sceState, error) {
 		st.nonzero = make([]int, pieces)
 		st.counts = make([]int, pieces)
 		st.keep = make([]int, pieces)
+		st.masks = make([][]uint64, pieces)
 	}
 	if st.mode == sceWeigh || st.mode == sceHigh {
 		st.sums = make([][]float64, pieces)
@@ -137,8 +139,8 @@ func (st *sceState) Piece(t *Tensors) error {
 	return st.piece(t, t.Scratch(len(base)))
 }
 
-// piece examines one piece; v is scratch for its variances. It leaves the
-// task vectors as they are.
+// piece examines one piece; v is scratch for its variances. Only the
+// weights pass changes the task vectors: it zeroes those not selected.
 func (st *sceState) piece(t *Tensors, v []float32) error {
 	_, tvs := sceInputs(t)
 	p := t.Piece
@@ -161,16 +163,18 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 		}
 		st.hists[p] = h
 	case sceWeigh:
-		sums := make([]float64, len(tvs))
 		if st.selecting {
+			// The kept positions, for Merge; the task vectors are zeroed
+			// elsewhere (a tensor merged whole is zeroed once for both).
 			sceVariance(st.work, v, tvs)
-			for i, tv := range tvs {
-				sums[i] = sceKeptSquares(st.work, tv, v, st.thr, st.keep[p])
-			}
-		} else {
-			for i, tv := range tvs {
-				sums[i] = sceSquares(st.work, tv)
-			}
+			mask := make([]uint64, (len(v)+63)/64)
+			sceMark(mask, v, st.thr, st.keep[p])
+			sceZero(mask, tvs)
+			st.masks[p] = mask
+		}
+		sums := make([]float64, len(tvs))
+		for i, tv := range tvs {
+			sums[i] = sceSquares(st.work, tv) // zeros add nothing
 		}
 		st.sums[p] = sums
 	}
@@ -259,23 +263,18 @@ func mergeSCE(t *Tensors, out []float32) error {
 	if !ok {
 		return mergeSCEWhole(t, out)
 	}
-	var v []float32
-	if st.selecting {
-		v = t.Scratch(len(out))
-	}
-	return st.merge(t, out, v)
+	return st.merge(t, out)
 }
 
-// merge merges one piece; v is scratch for its variances when selecting.
-func (st *sceState) merge(t *Tensors, out, v []float32) error {
+// merge merges one piece.
+func (st *sceState) merge(t *Tensors, out []float32) error {
 	base, tvs := sceInputs(t)
 	if len(tvs) == 0 {
 		copy(out, base)
 		return nil
 	}
 	if st.selecting {
-		sceVariance(st.work, v, tvs)
-		sceSelect(v, st.thr, st.keep[t.Piece], tvs)
+		sceZero(st.masks[t.Piece], tvs)
 	} else if st.topk <= 0 {
 		for _, tv := range tvs {
 			clear(tv)
@@ -323,7 +322,7 @@ func mergeSCEWhole(t *Tensors, out []float32) error {
 	}
 	for p := range pieces {
 		lo, hi := p*c, min(n, (p+1)*c)
-		if err := st.merge(at(p), out[lo:hi], v[:hi-lo]); err != nil {
+		if err := st.merge(at(p), out[lo:hi]); err != nil {
 			return err
 		}
 	}
@@ -338,69 +337,57 @@ func mergeSCEWhole(t *Tensors, out []float32) error {
 // vectors, rounded to the working dtype, into v and returns how many are
 // non-zero.
 func sceVariance(work tensor.DType, v []float32, tvs [][]float32) (nonzero int) {
-	m := float64(len(tvs))
-	for j := range v {
-		var mean float64
-		for _, tv := range tvs {
-			mean += float64(tv[j])
-		}
-		mean /= m
-		var ss float64
-		for _, tv := range tvs {
-			d := float64(tv[j]) - mean
-			ss += d * d
-		}
-		v[j] = roundTo(work, float32(ss/m))
-		if v[j] != 0 {
-			nonzero++
-		}
-	}
-	return nonzero
+	return tensor.Variance(work, v, tvs)
 }
 
-// sceKept calls fn for every position kept by the selection: variances
-// whose bits are above thr, and the first keep of those equal to it.
-func sceKept(v []float32, thr uint32, keep int, fn func(j int, kept bool)) {
+// sceMark sets the bits of mask at the positions the selection keeps:
+// variances whose bits are above thr, and the first keep of those equal
+// to it.
+func sceMark(mask []uint64, v []float32, thr uint32, keep int) {
 	for j, a := range v {
 		u := magnitudeBits(a)
-		kept := u > thr
-		if u == thr && keep > 0 {
-			keep--
-			kept = true
+		if u > thr || u == thr && keep > 0 {
+			if u == thr {
+				keep--
+			}
+			mask[j>>6] |= 1 << (j & 63)
 		}
-		fn(j, kept)
 	}
 }
 
-// sceSelect zeroes the task vectors at the positions the selection does
-// not keep.
-func sceSelect(v []float32, thr uint32, keep int, tvs [][]float32) {
-	sceKept(v, thr, keep, func(j int, kept bool) {
-		if !kept {
-			for _, tv := range tvs {
-				tv[j] = 0
+// sceZero zeroes the task vectors where mask has no bit set.
+func sceZero(mask []uint64, tvs [][]float32) {
+	for _, tv := range tvs {
+		for w, bits := range mask {
+			lo := w << 6
+			x := tv[lo:min(len(tv), lo+64)]
+			switch bits {
+			case math.MaxUint64:
+			case 0:
+				clear(x)
+			default:
+				for b := range x {
+					if bits&(1<<b) == 0 {
+						x[b] = 0
+					}
+				}
 			}
 		}
-	})
+	}
 }
 
 // sceSquares returns Σ round(τ_j²), accumulated in float64 in order.
 func sceSquares(work tensor.DType, tv []float32) float64 {
 	var ss float64
+	if work == tensor.BF16 {
+		for _, a := range tv {
+			ss += float64(tensor.RoundBF16(a * a))
+		}
+		return ss
+	}
 	for _, a := range tv {
 		ss += float64(roundTo(work, a*a))
 	}
-	return ss
-}
-
-// sceKeptSquares is sceSquares over the positions the selection keeps.
-func sceKeptSquares(work tensor.DType, tv, v []float32, thr uint32, keep int) float64 {
-	var ss float64
-	sceKept(v, thr, keep, func(j int, kept bool) {
-		if kept {
-			ss += float64(roundTo(work, tv[j]*tv[j]))
-		}
-	})
 	return ss
 }
 
@@ -429,7 +416,31 @@ func sceWeights(work tensor.DType, ss []float64, n int64) []float32 {
 // with M_i the entries of τ_i that are non-zero and have the sign of
 // Σ_i τ_i (a sum ≥ 0 elects +).
 func sceErase(work tensor.DType, out, base []float32, tvs [][]float32, q []float32) {
+	if work == tensor.BF16 {
+		sceEraseBF16(out, base, tvs, q)
+		return
+	}
 	r := func(v float32) float32 { return roundTo(work, v) }
+	for j := range out {
+		var sum float32
+		for _, tv := range tvs {
+			sum += tv[j]
+		}
+		positive := r(sum) >= 0
+		var num, den float32
+		for i, tv := range tvs {
+			if v := tv[j]; v != 0 && (v > 0) == positive {
+				num += r(v * q[i])
+				den += q[i]
+			}
+		}
+		out[j] = r(base[j] + r(r(num)/max(r(den), 1e-6)))
+	}
+}
+
+// sceEraseBF16 is sceErase for bfloat16 work, with the rounding inlined.
+func sceEraseBF16(out, base []float32, tvs [][]float32, q []float32) {
+	r := tensor.RoundBF16
 	for j := range out {
 		var sum float32
 		for _, tv := range tvs {
