@@ -342,16 +342,25 @@ func sceVariance(work tensor.DType, v []float32, tvs [][]float32) (nonzero int) 
 
 // sceMark sets the bits of mask at the positions the selection keeps:
 // variances whose bits are above thr, and the first keep of those equal
-// to it.
+// to it. It is written without branches on the comparison with thr, which
+// goes either way at random.
 func sceMark(mask []uint64, v []float32, thr uint32, keep int) {
-	for j, a := range v {
-		u := magnitudeBits(a)
-		if u > thr || u == thr && keep > 0 {
-			if u == thr {
-				keep--
+	for w := range mask {
+		x := v[w<<6 : min(len(v), (w+1)<<6)]
+		var bits uint64
+		for b, a := range x {
+			u := magnitudeBits(a)
+			var above uint64
+			if u > thr {
+				above = 1
 			}
-			mask[j>>6] |= 1 << (j & 63)
+			bits |= above << b
+			if u == thr && keep > 0 {
+				keep--
+				bits |= 1 << b
+			}
 		}
+		mask[w] = bits
 	}
 }
 
@@ -367,9 +376,8 @@ func sceZero(mask []uint64, tvs [][]float32) {
 				clear(x)
 			default:
 				for b := range x {
-					if bits&(1<<b) == 0 {
-						x[b] = 0
-					}
+					keep := uint32(0) - uint32(bits>>b&1)
+					x[b] = math.Float32frombits(math.Float32bits(x[b]) & keep)
 				}
 			}
 		}
