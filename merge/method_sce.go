@@ -420,48 +420,32 @@ func sceWeights(work tensor.DType, ss []float64, n int64) []float32 {
 	return q
 }
 
+// sceBlock is the block sceErase works in: its sums stay in the L1 cache
+// from one kernel to the next.
+const sceBlock = 1024
+
 // sceErase writes B + Σ_i q_i·M_i·τ_i / max(Σ_i q_i·M_i, 1e-6) into out,
 // with M_i the entries of τ_i that are non-zero and have the sign of
-// Σ_i τ_i (a sum ≥ 0 elects +).
+// Σ_i τ_i (a sum ≥ 0 elects +), every step rounded to the working dtype:
+//
+//	σ = r(Σ_i τ_i)    (summed in float32 in model order)
+//	num = Σ_i [M_i] r(τ_i·q_i),  den = Σ_i [M_i] q_i
+//	R = r(B + r(r(num)/max(r(den), 1e-6)))
 func sceErase(work tensor.DType, out, base []float32, tvs [][]float32, q []float32) {
-	if work == tensor.BF16 {
-		sceEraseBF16(out, base, tvs, q)
-		return
-	}
-	r := func(v float32) float32 { return roundTo(work, v) }
-	for j := range out {
-		var sum float32
+	var sum, num, den [sceBlock]float32
+	for lo := 0; lo < len(out); lo += sceBlock {
+		hi := min(len(out), lo+sceBlock)
+		s, nu, de := sum[:hi-lo], num[:hi-lo], den[:hi-lo]
+		clear(s)
+		clear(nu)
+		clear(de)
 		for _, tv := range tvs {
-			sum += tv[j]
+			tensor.Add(s, tv[lo:hi])
 		}
-		positive := r(sum) >= 0
-		var num, den float32
+		tensor.Round(work, s)
 		for i, tv := range tvs {
-			if v := tv[j]; v != 0 && (v > 0) == positive {
-				num += r(v * q[i])
-				den += q[i]
-			}
+			tensor.AddElectedRound(work, nu, de, tv[lo:hi], s, q[i])
 		}
-		out[j] = r(base[j] + r(r(num)/max(r(den), 1e-6)))
-	}
-}
-
-// sceEraseBF16 is sceErase for bfloat16 work, with the rounding inlined.
-func sceEraseBF16(out, base []float32, tvs [][]float32, q []float32) {
-	r := tensor.RoundBF16
-	for j := range out {
-		var sum float32
-		for _, tv := range tvs {
-			sum += tv[j]
-		}
-		positive := r(sum) >= 0
-		var num, den float32
-		for i, tv := range tvs {
-			if v := tv[j]; v != 0 && (v > 0) == positive {
-				num += r(v * q[i])
-				den += q[i]
-			}
-		}
-		out[j] = r(base[j] + r(r(num)/max(r(den), 1e-6)))
+		tensor.DivMaxAddRound(work, out[lo:hi], base[lo:hi], nu, de, 1e-6)
 	}
 }
