@@ -367,20 +367,7 @@ func sceMark(mask []uint64, v []float32, thr uint32, keep int) {
 // sceZero zeroes the task vectors where mask has no bit set.
 func sceZero(mask []uint64, tvs [][]float32) {
 	for _, tv := range tvs {
-		for w, bits := range mask {
-			lo := w << 6
-			x := tv[lo:min(len(tv), lo+64)]
-			switch bits {
-			case math.MaxUint64:
-			case 0:
-				clear(x)
-			default:
-				for b := range x {
-					keep := uint32(0) - uint32(bits>>b&1)
-					x[b] = math.Float32frombits(math.Float32bits(x[b]) & keep)
-				}
-			}
-		}
+		tensor.KeepBits(tv, mask)
 	}
 }
 
