@@ -23,21 +23,13 @@ const varianceBlock = 512
 // A NaN result may carry another payload than that loop's. Every x must
 // be at least as long as dst; xs must not be empty.
 func Variance(work DType, dst []float32, xs [][]float32) (nonzero int) {
+	for _, x := range xs {
+		_ = x[:len(dst)]
+	}
 	m := float64(len(xs))
-	var mean, ss [varianceBlock]float64
 	for lo := 0; lo < len(dst); lo += varianceBlock {
-		n := min(varianceBlock, len(dst)-lo)
-		mu, s, v := mean[:n], ss[:n], dst[lo:lo+n]
-		clear(mu)
-		clear(s)
-		for _, x := range xs {
-			addWiden(mu, x[lo:lo+n])
-		}
-		divF64(mu, m)
-		for _, x := range xs {
-			addSquaredDiff(s, mu, x[lo:lo+n])
-		}
-		narrowDiv(v, s, m)
+		v := dst[lo:min(len(dst), lo+varianceBlock)]
+		widenedVariance(v, xs, lo, m)
 		Round(work, v)
 		for _, a := range v {
 			if a != 0 {
@@ -46,6 +38,23 @@ func Variance(work DType, dst []float32, xs [][]float32) (nonzero int) {
 		}
 	}
 	return nonzero
+}
+
+// widenedVarianceGeneric writes float32(ss/m) for positions off … off +
+// len(dst) of xs into dst (len(dst) ≤ varianceBlock), in steps over the
+// whole block: the float64 means, then the sums of squared differences.
+func widenedVarianceGeneric(dst []float32, xs [][]float32, off int, m float64) {
+	var mean, ss [varianceBlock]float64
+	n := len(dst)
+	mu, s := mean[:n], ss[:n]
+	for _, x := range xs {
+		addWidenGeneric(mu, x[off:off+n])
+	}
+	divF64Generic(mu, m)
+	for _, x := range xs {
+		addSquaredDiffGeneric(s, mu, x[off:off+n])
+	}
+	narrowDivGeneric(dst, s, m)
 }
 
 // addWidenGeneric adds x, widened to float64, to acc.
