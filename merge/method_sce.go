@@ -171,7 +171,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 			// elsewhere (a tensor merged whole is zeroed once for both).
 			sceVariance(st.work, v, tvs)
 			mask := make([]uint64, (len(v)+63)/64)
-			sceMark(mask, v, st.thr, st.keep[p])
+			sceMark(mask, v, st.thr, st.keep[p], st.counts[p])
 			sceZero(mask, tvs)
 			st.masks[p] = mask
 		}
@@ -195,7 +195,7 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 		st.k = int(float32(float32(nonzero) * float32(st.topk)))
 		if st.k == 0 {
 			st.thr, st.mode = sceNothing, sceWeigh
-			st.hists, st.counts = nil, nil
+			st.hists = nil
 			break
 		}
 		digit, above := descend(sumPieceHists(st.hists, 1<<15), 0, st.k)
@@ -256,7 +256,7 @@ func (st *sceState) setThreshold(thr uint32) {
 		st.keep[p] = min(ties, c)
 		ties -= st.keep[p]
 	}
-	st.hists, st.counts = nil, nil
+	st.hists = nil
 }
 
 // mergeSCE merges one piece with the tensor's sceState, or a whole tensor
@@ -343,27 +343,20 @@ func sceVariance(work tensor.DType, v []float32, tvs [][]float32) (nonzero int) 
 	return tensor.Variance(work, v, tvs)
 }
 
-// sceMark sets the bits of mask at the positions the selection keeps:
-// variances whose bits are above thr, and the first keep of those equal
-// to it. It is written without branches on the comparison with thr, which
-// goes either way at random.
-func sceMark(mask []uint64, v []float32, thr uint32, keep int) {
-	for w := range mask {
-		x := v[w<<6 : min(len(v), (w+1)<<6)]
-		var bits uint64
-		for b, a := range x {
-			u := magnitudeBits(a)
-			var above uint64
-			if u > thr {
-				above = 1
-			}
-			bits |= above << b
-			if u == thr && keep > 0 {
-				keep--
-				bits |= 1 << b
-			}
+// sceMark sets the bits of mask at the positions the selection keeps,
+// and clears the others: variances whose bits are above thr, and the
+// first keep of the ties of those equal to it.
+func sceMark(mask []uint64, v []float32, thr uint32, keep, ties int) {
+	if keep > 0 && keep == ties {
+		tensor.MarkAbove(mask, v, thr-1) // every tie is kept (thr > 0 when any is)
+		return
+	}
+	tensor.MarkAbove(mask, v, thr)
+	for j := 0; keep > 0 && j < len(v); j++ {
+		if magnitudeBits(v[j]) == thr {
+			mask[j>>6] |= 1 << (j & 63)
+			keep--
 		}
-		mask[w] = bits
 	}
 }
 

@@ -31,11 +31,7 @@ func Variance(work DType, dst []float32, xs [][]float32) (nonzero int) {
 		v := dst[lo:min(len(dst), lo+varianceBlock)]
 		widenedVariance(v, xs, lo, m)
 		Round(work, v)
-		for _, a := range v {
-			if a != 0 {
-				nonzero++
-			}
-		}
+		nonzero += len(v) - countMagnitude(v, 0) // ±0 have magnitude bits 0
 	}
 	return nonzero
 }
