@@ -167,8 +167,10 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 		st.hists[p] = h
 	case sceWeigh:
 		if st.selecting {
-			// The kept positions, for Merge; the task vectors are zeroed
-			// elsewhere (a tensor merged whole is zeroed once for both).
+			// Mark the kept positions for Merge, and zero the task
+			// vectors elsewhere before their squares are summed (in a
+			// tensor merged whole they stay zeroed: Merge's zeroing then
+			// changes nothing).
 			sceVariance(st.work, v, tvs)
 			mask := make([]uint64, (len(v)+63)/64)
 			sceMark(mask, v, st.thr, st.keep[p], st.counts[p])
