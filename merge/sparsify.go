@@ -517,7 +517,7 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
 		var rk ranker
-		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil)
+		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16)
 	})
 	if rescale {
 		rescaleL1(work, delta, orig)
@@ -530,14 +530,18 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // elements, see ranker) and zeroes each element unless the next draw of
 // src is below the bound of its rank; one draw per element, in index
 // order. rank is a buffer of one row. When keep is not nil, bit j of keep
-// (keep[j/64] bit j%64) is set for every element j kept.
-func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64) {
+// (keep[j/64] bit j%64) is set for every element j kept. counted says that
+// x holds bfloat16 values, which dropCounted ranks faster (it checks).
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
 	for lo := 0; lo < len(x); lo += rowSize {
 		row := x[lo : lo+rowSize]
-		rk.ranks(rank, row, c, inner)
 		src.fill(draws)
+		if inner == 1 && counted && rk.dropCounted(row, draws, bounds, keep, lo) {
+			continue
+		}
+		rk.ranks(rank, row, c, inner)
 		// Branch-free: the outcomes are random.
 		if keep == nil {
 			for j, r := range rank {
@@ -626,7 +630,7 @@ func (st *dellaState) Piece(t *Tensors) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
 		keep := make([]uint64, (len(d)+63)/64)
-		dellaDrop(d, st.c, st.inner, m.bounds, src, &st.rankers[t.Worker], rank, keep)
+		dellaDrop(d, st.c, st.inner, m.bounds, src, &st.rankers[t.Worker], rank, keep, t.Work == tensor.BF16)
 		m.keep[t.Piece] = keep
 		if st.rescale {
 			m.kept[t.Piece] = tensor.SumAbs(d)
@@ -721,6 +725,7 @@ type ranker struct {
 	key, tmpKey []uint32
 	idx, tmpIdx []int32
 	drawBuf     []uint32
+	counts      *countTable // dropCounted's
 }
 
 // draws returns a buffer of n draws, reused.

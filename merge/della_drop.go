@@ -1,0 +1,121 @@
+package merge
+
+import "math"
+
+// bf16Keys is the number of magnitude keys of bfloat16 values: the high
+// 16 bits of a float32 without its sign.
+const bf16Keys = 1 << 15
+
+// keyBlock is the span of keys dropCounted flags as one block in use.
+const keyBlock = 64
+
+// countTable is dropCounted's histogram of keys and its flags of the key
+// blocks in use, zero between rows.
+type countTable struct {
+	hist [bf16Keys]int32
+	used [bf16Keys / keyBlock]byte
+}
+
+// dropCounted is dellaDrop for one row of bfloat16 values along dimension
+// 1 (inner = 1): a counting sort instead of the radix sort of ranks. The
+// magnitudes of bfloat16 values have at most 2¹⁵ bit patterns, so one
+// histogram of them, its prefix sums over the keys the row uses, and a
+// walk in index order that hands out hist[key]++ give every element its
+// rank with equal magnitudes in index order, as a stable sort would; the
+// walk draws and masks in the same pass, so the ranks are never stored.
+// draws holds the row's draws. When keep is not nil, the bit of every
+// kept element is set, at position off + j for element j (see dellaDrop).
+// It returns false, leaving x untouched, when some magnitude has low bits
+// (not a bfloat16 value).
+func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, keep []uint64, off int) bool {
+	if r.counts == nil {
+		r.counts = new(countTable)
+	}
+	h, used := &r.counts.hist, &r.counts.used
+	var low uint32
+	for _, v := range x {
+		u := math.Float32bits(v)
+		low |= u
+		k := u >> 16 & (bf16Keys - 1)
+		h[k]++
+		used[k/keyBlock] = 1 // a store, not a read-modify-write: no chain from element to element
+	}
+	if low&0xffff != 0 {
+		r.counts.clear()
+		return false
+	}
+	// Prefix sums over the blocks in use only: a row's magnitudes span
+	// thousands of keys (zeros and 2⁻¹⁵ to 2⁻⁷, say) but few blocks.
+	var sum int32
+	for b, u := range used {
+		if u == 0 {
+			continue
+		}
+		for k := b * keyBlock; k < (b+1)*keyBlock; k++ {
+			n := h[k]
+			h[k] = sum
+			sum += n
+		}
+	}
+	bounds = bounds[:len(x)]
+	draws = draws[:len(x)]
+	// Element j's keep bit is bit (off+j)%64 of word (off+j)/64: the walk
+	// goes word by word, gathers each word's bits in a register and ors
+	// them in once.
+	for j := 0; j < len(x); {
+		g := off + j
+		first, n := g%64, min(len(x)-j, 64-g%64)
+		var w uint64
+		if n == 64 {
+			w = dropWord((*[64]float32)(x[j:]), (*[64]uint32)(draws[j:]), h, bounds)
+		} else {
+			for e := range n { // in index order: the ranks are handed out in it
+				w |= dropOne(&x[j+e], draws[j+e], h, bounds) << (first + e)
+			}
+		}
+		if keep != nil {
+			keep[g/64] |= w
+		}
+		j += n
+	}
+	r.counts.clear()
+	return true
+}
+
+// clear zeroes the blocks in use.
+func (c *countTable) clear() {
+	for b, u := range c.used {
+		if u != 0 {
+			clear(c.hist[b*keyBlock : (b+1)*keyBlock])
+			c.used[b] = 0
+		}
+	}
+}
+
+// dropWord runs dropCounted's walk over 64 elements and returns their keep
+// bits, element b's in bit b.
+func dropWord(x *[64]float32, draws *[64]uint32, h *[bf16Keys]int32, bounds []uint64) uint64 {
+	var w uint64
+	for b := range x {
+		u := math.Float32bits(x[b])
+		k := u >> 16 & (bf16Keys - 1)
+		rank := h[k]
+		h[k] = rank + 1
+		// Branch-free: the outcomes are random.
+		kept := b2u(uint64(draws[b]) < bounds[rank])
+		x[b] = math.Float32frombits(u & -kept)
+		w = w>>1 | uint64(kept)<<63
+	}
+	return w
+}
+
+// dropOne is one step of dropWord.
+func dropOne(x *float32, draw uint32, h *[bf16Keys]int32, bounds []uint64) uint64 {
+	u := math.Float32bits(*x)
+	k := u >> 16 & (bf16Keys - 1)
+	rank := h[k]
+	h[k] = rank + 1
+	kept := b2u(uint64(draw) < bounds[rank])
+	*x = math.Float32frombits(u & -kept)
+	return uint64(kept)
+}
