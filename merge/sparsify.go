@@ -668,16 +668,15 @@ func (st *dellaState) apply(t *Tensors, i int, x []float32) {
 		clear(x)
 		return
 	}
-	for w, bits := range m.keep[t.Piece] {
-		seg := x[w*64 : min(len(x), w*64+64)]
-		for b := range seg {
-			seg[b] = math.Float32frombits(math.Float32bits(seg[b]) & -uint32(bits>>b&1))
-		}
+	bits := m.keep[t.Piece]
+	if !st.rescale || m.factor == 0 {
+		tensor.KeepBits(x, bits)
+	} else {
+		tensor.KeepBitsScaleRound(st.work, x, bits, m.factor)
 	}
-	if st.rescale {
-		if m.factor != 0 {
-			tensor.ScaleRound(st.work, x, m.factor)
-		}
+	// The task vectors are in t.Work already, and so is the rescale
+	// when st.work is t.Work (bfloat16, float32).
+	if st.rescale && st.work != t.Work {
 		tensor.Round(t.Work, x)
 	}
 }
