@@ -374,21 +374,7 @@ func magnitudeOutliersKeep(x []float32, lo, hi int, lowZero bool) {
 // where the first entry equal to vLo has rank rLo and the first equal to
 // vHi rank rHi; it zeroes the rest.
 func keepRanks(x []float32, vLo, vHi uint32, rLo, rHi, lo, hi int) {
-	for j, v := range x {
-		bits := math.Float32bits(v)
-		u := bits &^ (1 << 31)
-		// vLo < u < vHi, without branches (magnitudes are below 2³¹).
-		keep := (vLo - u) >> 31 & ((u - vHi) >> 31)
-		if u == vLo || u == vHi { // rare: rank the boundary values
-			r := &rLo
-			if u != vLo {
-				r = &rHi
-			}
-			keep = uint32(b2i(*r >= lo && *r < hi))
-			*r++
-		}
-		x[j] = math.Float32frombits(bits & -keep)
-	}
+	tensor.KeepMagnitudeWindow(x, vLo, vHi, rLo, rHi, lo, hi)
 }
 
 // rankBlock is the block of magnitudeOutliersKeep's boundary counts.
