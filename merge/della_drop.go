@@ -1,10 +1,15 @@
 package merge
 
-import "math"
+import (
+	"math"
+	"unsafe"
+
+	"github.com/gomerge/gomerge/tensor"
+)
 
 // bf16Keys is the number of magnitude keys of bfloat16 values: the high
 // 16 bits of a float32 without its sign.
-const bf16Keys = 1 << 15
+const bf16Keys = tensor.BF16Keys
 
 // keyBlock is the span of keys dropCounted flags as one block in use.
 const keyBlock = 64
@@ -25,9 +30,10 @@ type countTable struct {
 // walk draws and masks in the same pass, so the ranks are never stored.
 // draws holds the row's draws. When keep is not nil, the bit of every
 // kept element is set, at position off + j for element j (see dellaDrop).
-// It returns false, leaving x untouched, when some magnitude has low bits
-// (not a bfloat16 value).
-func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, keep []uint64, off int) bool {
+// limits, when not nil, are the bounds less one (see dellaLimits), for
+// tensor.RankKeep's vector walk. It returns false, leaving x untouched,
+// when some magnitude has low bits (not a bfloat16 value).
+func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int) bool {
 	if r.counts == nil {
 		r.counts = new(countTable)
 	}
@@ -56,6 +62,22 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, keep 
 			h[k] = sum
 			sum += n
 		}
+	}
+	if limits != nil && (keep == nil || off%16 == 0 && littleEndian) {
+		// Keep bits as 16-bit words: on a little-endian CPU word i of keep
+		// viewed as []uint16 holds bits 16i to 16i+15.
+		var words []uint16
+		if keep == nil {
+			if cap(r.words) < (len(x)+15)/16 {
+				r.words = make([]uint16, (len(x)+15)/16)
+			}
+			words = r.words[:(len(x)+15)/16]
+		} else {
+			words = unsafe.Slice((*uint16)(unsafe.Pointer(&keep[0])), 4*len(keep))[off/16:]
+		}
+		tensor.RankKeep(x, draws, h, limits[:len(x)], words)
+		r.counts.clear()
+		return true
 	}
 	bounds = bounds[:len(x)]
 	draws = draws[:len(x)]
@@ -118,4 +140,21 @@ func dropOne(x *float32, draw uint32, h *[bf16Keys]int32, bounds []uint64) uint6
 	kept := b2u(uint64(draw) < bounds[rank])
 	*x = math.Float32frombits(u & -kept)
 	return uint64(kept)
+}
+
+// dellaLimits returns the bounds less one as uint32s in buf (reused), so
+// that draw < bound reads draw ≤ limit, or nil when a bound is 0 (never
+// keep), which has no such limit.
+func dellaLimits(bounds []uint64, buf []uint32) []uint32 {
+	if cap(buf) < len(bounds) {
+		buf = make([]uint32, len(bounds))
+	}
+	buf = buf[:len(bounds)]
+	for r, b := range bounds {
+		if b == 0 {
+			return nil
+		}
+		buf[r] = uint32(b - 1) // bounds are at most 2³²
+	}
+	return buf
 }

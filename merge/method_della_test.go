@@ -382,6 +382,13 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 				draws, bounds := make([]uint32, c), make([]uint64, c)
 				for j := range draws {
 					draws[j], bounds[j] = r.uint32(), uint64(r.uint32())
+					switch r.uint32() % 64 {
+					case 0:
+						bounds[j] = 1 << 32 // always kept
+					case 1:
+						bounds[j] = 1 // kept only by draw 0
+						draws[j] %= 2
+					}
 				}
 				order := make([]int, c)
 				for k := range order {
@@ -396,17 +403,28 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 						want[j] = 0
 					}
 				}
-				got, keep := slices.Clone(x), make([]uint64, len(wantKeep))
-				if !rk.dropCounted(got, draws, bounds, keep, off) {
-					t.Fatalf("c %d: bfloat16 row refused", c)
-				}
-				for j := range got {
-					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-						t.Fatalf("c %d off %d distinct %d: element %d = %v, stable sort gives %v", c, off, distinct, j, got[j], want[j])
+				// Every path: the scalar walk, tensor.RankKeep (limits),
+				// with and without keep bits.
+				for _, path := range []struct {
+					limits []uint32
+					keep   bool
+				}{{nil, true}, {dellaLimits(bounds, nil), true}, {dellaLimits(bounds, nil), false}, {nil, false}} {
+					got := slices.Clone(x)
+					var keep []uint64
+					if path.keep {
+						keep = make([]uint64, len(wantKeep))
 					}
-				}
-				if !slices.Equal(keep, wantKeep) {
-					t.Fatalf("c %d off %d distinct %d: keep bits %x, want %x", c, off, distinct, keep, wantKeep)
+					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off) {
+						t.Fatalf("c %d: bfloat16 row refused", c)
+					}
+					for j := range got {
+						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("c %d off %d distinct %d limits %v: element %d = %v, stable sort gives %v", c, off, distinct, path.limits != nil, j, got[j], want[j])
+						}
+					}
+					if path.keep && !slices.Equal(keep, wantKeep) {
+						t.Fatalf("c %d off %d distinct %d limits %v: keep bits %x, want %x", c, off, distinct, path.limits != nil, keep, wantKeep)
+					}
 				}
 			}
 		}
@@ -418,11 +436,23 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 		}
 		x[c-1] = 1.0000001
 		before := slices.Clone(x)
-		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), nil, 0) || !slices.Equal(x, before) {
+		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0) || !slices.Equal(x, before) {
 			t.Fatalf("c %d: a float32 row was counted or changed", c)
 		}
 		if *rk.counts != (countTable{}) {
 			t.Fatalf("c %d: the count table is not clear after a refused row", c)
 		}
+	}
+}
+
+// TestDellaLimits checks that the limits read draw < bound as draw ≤
+// limit, from bound 1 to 2³², and that a bound of 0 has none.
+func TestDellaLimits(t *testing.T) {
+	got := dellaLimits([]uint64{1, 2, 1 << 31, 1 << 32}, nil)
+	if want := []uint32{0, 1, 1<<31 - 1, 1<<32 - 1}; !slices.Equal(got, want) {
+		t.Errorf("limits %v, want %v", got, want)
+	}
+	if got := dellaLimits([]uint64{5, 0, 7}, make([]uint32, 3)); got != nil {
+		t.Errorf("a zero bound gave limits %v", got)
 	}
 }

@@ -521,10 +521,17 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
+	var limits []uint32
+	if inner == 1 && counted {
+		limits = dellaLimits(bounds, rk.limits)
+		if limits != nil {
+			rk.limits = limits
+		}
+	}
 	for lo := 0; lo < len(x); lo += rowSize {
 		row := x[lo : lo+rowSize]
 		src.fill(draws)
-		if inner == 1 && counted && rk.dropCounted(row, draws, bounds, keep, lo) {
+		if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo) {
 			continue
 		}
 		rk.ranks(rank, row, c, inner)
@@ -711,6 +718,8 @@ type ranker struct {
 	idx, tmpIdx []int32
 	drawBuf     []uint32
 	counts      *countTable // dropCounted's
+	limits      []uint32    // dellaLimits's
+	words       []uint16    // keep bits dropCounted discards
 }
 
 // draws returns a buffer of n draws, reused.
