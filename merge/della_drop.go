@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"encoding/binary"
 	"math"
 	"unsafe"
 
@@ -53,14 +54,19 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 	// Prefix sums over the blocks in use only: a row's magnitudes span
 	// thousands of keys (zeros and 2⁻¹⁵ to 2⁻⁷, say) but few blocks.
 	var sum int32
-	for b, u := range used {
-		if u == 0 {
+	for w := 0; w < len(used); w += 8 {
+		if binary.NativeEndian.Uint64(used[w:w+8]) == 0 { // eight blocks at a time
 			continue
 		}
-		for k := b * keyBlock; k < (b+1)*keyBlock; k++ {
-			n := h[k]
-			h[k] = sum
-			sum += n
+		for b := w; b < w+8; b++ {
+			if used[b] == 0 {
+				continue
+			}
+			for k := b * keyBlock; k < (b+1)*keyBlock; k++ {
+				n := h[k]
+				h[k] = sum
+				sum += n
+			}
 		}
 	}
 	if limits != nil && (keep == nil || off%16 == 0 && littleEndian) {
@@ -106,10 +112,15 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 
 // clear zeroes the blocks in use.
 func (c *countTable) clear() {
-	for b, u := range c.used {
-		if u != 0 {
-			clear(c.hist[b*keyBlock : (b+1)*keyBlock])
-			c.used[b] = 0
+	for w := 0; w < len(c.used); w += 8 {
+		if binary.NativeEndian.Uint64(c.used[w:w+8]) == 0 { // eight blocks at a time
+			continue
+		}
+		for b := w; b < w+8; b++ {
+			if c.used[b] != 0 {
+				clear(c.hist[b*keyBlock : (b+1)*keyBlock])
+				c.used[b] = 0
+			}
 		}
 	}
 }
