@@ -37,13 +37,19 @@ func RankKeep(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint3
 
 func rankKeepGeneric(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16) {
 	draws = draws[:len(x)]
-	for j := range x {
-		u := math.Float32bits(x[j])
-		k := u >> 16 & (BF16Keys - 1)
-		rank := next[k]
-		next[k] = rank + 1
-		kept := b2u(draws[j] <= limits[rank]) // without branches: the outcomes are random
-		x[j] = math.Float32frombits(u & -kept)
-		keep[j/16] |= uint16(kept) << (j % 16)
+	// Each word's bits gather in a register and are ored in once: a
+	// read-modify-write of keep per element would chain the elements.
+	for g := 0; g < len(x); g += 16 {
+		var w uint16
+		for j := g; j < min(len(x), g+16); j++ {
+			u := math.Float32bits(x[j])
+			k := u >> 16 & (BF16Keys - 1)
+			rank := next[k]
+			next[k] = rank + 1
+			kept := b2u(draws[j] <= limits[rank]) // without branches: the outcomes are random
+			x[j] = math.Float32frombits(u & -kept)
+			w |= uint16(kept) << (j - g)
+		}
+		keep[g/16] |= w
 	}
 }
