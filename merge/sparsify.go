@@ -314,7 +314,7 @@ func (st *outliersState) apply(t *Tensors, i int, x []float32) error {
 	if err != nil {
 		return err
 	}
-	keepRanks(x, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
+	tensor.KeepMagnitudeWindow(x, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
 	return nil
 }
 
@@ -364,17 +364,9 @@ func magnitudeOutliersKeep(x []float32, lo, hi int, lowZero bool) {
 	}
 	parallelUnits(blocks, rankBlock, func(b0, b1 int) {
 		for b := b0; b < b1; b++ {
-			keepRanks(x[b*rankBlock:min(n, (b+1)*rankBlock)], vLo, vHi, eqLo[b], eqHi[b], lo, hi)
+			tensor.KeepMagnitudeWindow(x[b*rankBlock:min(n, (b+1)*rankBlock)], vLo, vHi, eqLo[b], eqHi[b], lo, hi)
 		}
 	})
-}
-
-// keepRanks keeps the entries of x whose magnitude lies strictly between
-// vLo and vHi, and those equal to vLo or vHi whose rank is in [lo, hi),
-// where the first entry equal to vLo has rank rLo and the first equal to
-// vHi rank rHi; it zeroes the rest.
-func keepRanks(x []float32, vLo, vHi uint32, rLo, rHi, lo, hi int) {
-	tensor.KeepMagnitudeWindow(x, vLo, vHi, rLo, rHi, lo, hi)
 }
 
 // rankBlock is the block of magnitudeOutliersKeep's boundary counts.
