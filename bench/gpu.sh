@@ -10,16 +10,26 @@
 #   1. internal/cuda's tests with GOMERGE_REQUIRE_CUDA=1 (a GPU that does
 #      not open fails them): every kernel against package tensor, bit for
 #      bit; cuBLAS GEMM against a float64 reference; out-of-memory error.
-#   2. cmd/gomerge's TestDeviceFlags: --device cuda|auto merges equal --device cpu.
+#   2. cmd/gomerge's TestDeviceFlags: --device cuda|auto merges equal --device cpu;
+#      TestEvalDevice: eval --device cuda scores as the CPU does (bf16 tolerance).
 #   3. every config of testdata/golden merged with --device cpu and
 #      --device cuda (seed 42): the output files must be equal byte for byte.
-#   4. benchmarks: a bf16 base and two fine-tunes with 7B shapes (hidden
-#      4096, intermediate 11008, vocabulary 32000; BENCH_SIZE bytes each,
-#      default 3e9, about 10 layers; 13.5e9 is a whole 7B; BENCH_SHAPE
+#   4. benchmarks: a bf16 base and two fine-tunes with 7B shapes (Llama 2
+#      7B's: hidden 4096, intermediate 11008, vocabulary 32000, 32 heads of
+#      128; BENCH_SIZE bytes each,
+#      default 3e9, 6 layers; 13.5e9 is a whole 7B; BENCH_SHAPE
 #      overrides the genmodel shape flags), generated there;
 #      ties and dare_ties with --device cpu and cuda against the disk floor
 #      (read the inputs, write one model); then GEMM TFLOP/s and the TIES
 #      combine in GB/s, GPU and CPU.
+#   6. prompt scoring tokens/s (LogProbsBatch, the evolve evaluator's inner
+#      loop; internal/cuda's BenchmarkScoring, 8 documents of 512 tokens)
+#      on a ~1B bf16 model (genmodel -size 2.2e9: TinyLlama's shape, 32
+#      heads over 4 kv heads of 64) and on
+#      step 4's 7B-shaped base: GPU, CPU (1 document), and
+#      PyTorch/transformers eager bf16 (bench/score_torch.py) where python3
+#      with torch and transformers is installed. The forward-pass tests
+#      (TestForward*, GPU against CPU log-probs) run in step 1.
 # GPU_SH_FAKE=/path/libfakecuda.so runs the script against the fake driver
 # of internal/cuda/testdata (a dry run without a GPU; tiny models).
 set -uo pipefail
@@ -53,12 +63,13 @@ for d in /usr/local/nvidia/lib64 /usr/local/cuda/lib64 /usr/local/cuda/targets/x
   [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d" # libcuda, cuBLAS
 done
 size=${BENCH_SIZE:-3e9}
-shape=${BENCH_SHAPE:-"-hidden 4096 -intermediate 11008 -vocab 32000"}
+shape=${BENCH_SHAPE:-"-hidden 4096 -intermediate 11008 -vocab 32000 -heads 32 -kv-heads 32"}
 if [ -n "${GPU_SH_FAKE:-}" ]; then
   export GOMERGE_FAKE_CUDA=$GPU_SH_FAKE GOMERGE_LIBCUDA=$GPU_SH_FAKE GOMERGE_LIBCUBLAS=$GPU_SH_FAKE
   size=${BENCH_SIZE:-5e7}
   shape=${BENCH_SHAPE:-"-hidden 512 -intermediate 1376 -vocab 32000"}
   export GPU_SH_BENCH=${GPU_SH_BENCH:-SignConsensus} # a naive GEMM on the host would take hours
+  export SCORE_1B_SIZE=${SCORE_1B_SIZE:-5e7} SCORE_1B_SHAPE=${SCORE_1B_SHAPE:-"-hidden 512 -intermediate 1376 -vocab 32000"}
 fi
 status=0
 step() { echo; echo "== $* ($(date -u +%H:%M:%S))"; }
@@ -71,9 +82,10 @@ nproc; free -g | head -2
 step "1. internal/cuda tests"
 (cd internal/cuda && "$g/cuda.test" -test.v -test.run . 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|device:|\.go:[0-9]+:' | grep -v '=== RUN') || fail "internal/cuda tests"
 
-step "2. cmd/gomerge TestDeviceFlags"
-(cd cmd/gomerge && "$g/gomerge.test" -test.run '^TestDeviceFlags$' -test.v 2>&1 | tail -5) | tee "$work/flags.log"
+step "2. cmd/gomerge TestDeviceFlags, TestEvalDevice"
+(cd cmd/gomerge && "$g/gomerge.test" -test.run '^Test(DeviceFlags|EvalDevice)$' -test.v 2>&1 | tail -8) | tee "$work/flags.log"
 grep -q '^--- PASS: TestDeviceFlags' "$work/flags.log" || fail "TestDeviceFlags"
+grep -q '^--- PASS: TestEvalDevice' "$work/flags.log" || fail "TestEvalDevice"
 
 step "3. golden configs: --device cuda against --device cpu"
 n=0 same=0
@@ -132,6 +144,24 @@ done
 
 step "5. kernels: GEMM (device-resident) and the TIES combine (host to host)"
 (cd internal/cuda && "$g/cuda.test" -test.run '^$' -test.bench "${GPU_SH_BENCH:-GEMM|SignConsensus}" -test.benchtime 10x 2>&1 | grep -E 'Benchmark|FAIL|ok') || fail "benchmarks"
+
+step "6. prompt scoring tokens/s: GPU vs CPU vs transformers eager bf16"
+m1=$work/score-1b
+[ -f "$m1/config.json" ] || "$g/genmodel" -size "${SCORE_1B_SIZE:-2.2e9}" ${SCORE_1B_SHAPE:-"-heads 32 -kv-heads 4"} -seed 1 "$m1" >/dev/null || fail "genmodel 1B"
+docs=${SCORE_DOCS:-8} len=${SCORE_LEN:-512}
+if [ -n "${GPU_SH_FAKE:-}" ]; then docs=${SCORE_DOCS:-1} len=${SCORE_LEN:-8}; fi
+torch_ok=0
+[ -z "${GPU_SH_FAKE:-}" ] && python3 -c 'import torch, transformers; assert torch.cuda.is_available()' 2>/dev/null && torch_ok=1
+for m in "$m1" "$work/m0-$size"; do
+  echo "-- $(basename "$m"): $(grep -oE '"num_hidden_layers": *[0-9]+' "$m/config.json"), $(du -sh "$m" | cut -f1)"
+  (cd internal/cuda && GOMERGE_SCORE_MODEL=$m GOMERGE_SCORE_DOCS=$docs GOMERGE_SCORE_LEN=$len \
+    "$g/cuda.test" -test.run '^$' -test.bench '^BenchmarkScoring$' -test.benchtime 3x 2>&1 | grep -E 'Benchmark|FAIL|ok') || fail "scoring $m"
+  if [ $torch_ok = 1 ]; then
+    timeout 300 python3 bench/score_torch.py "$m" "$docs" "$len" 3 2>&1 | tail -1 || fail "score_torch.py $m"
+  else
+    echo "(no python3 with torch, transformers and CUDA here: no transformers row)"
+  fi
+done
 
 step "done"
 [ $status = 0 ] && echo "gpu.sh: all checks passed" || echo "gpu.sh: FAILURES above"

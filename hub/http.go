@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -43,10 +45,14 @@ func (c *Client) sameHost(u *url.URL) bool {
 }
 
 // retryable reports whether a failed request is worth repeating: network
-// errors and the statuses huggingface_hub retries.
+// errors and the statuses huggingface_hub retries. A host whose name does
+// not resolve or a network with no route to it is not retried: on a
+// machine without a network, waiting through the back-off (about 30 s)
+// only delays the fall-back to the cache, which huggingface_hub makes at
+// once on such errors.
 func retryable(resp *http.Response, err error) bool {
 	if err != nil {
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !noRoute(err)
 	}
 	switch resp.StatusCode {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
@@ -54,6 +60,17 @@ func retryable(resp *http.Response, err error) bool {
 		return true
 	}
 	return false
+}
+
+// noRoute reports whether err says the hub cannot be reached at all from
+// here: its name is unknown to the resolver, or the network or host is
+// unreachable.
+func noRoute(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return true
+	}
+	return errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH)
 }
 
 // backoff waits before retry number try (0-based), or less if the server

@@ -75,7 +75,10 @@ func (p *planner) checkDegenerate(task *Task, s *planSlice, origin map[*SourceMo
 			Msg: msg + " (mergekit merges it anyway; pass --allow-degenerate to do the same)"}
 	}
 	if p.degenerateCount == 0 {
-		p.degenerate = p.posString(pos) + msg
+		p.degenerate = msg
+		if at := p.posString(pos); at != "" {
+			p.degenerate = at + ": " + msg
+		}
 	}
 	p.degenerateCount++
 	return nil

@@ -104,7 +104,7 @@ models:
 	// Output:
 	// config.yml:5:39: parameter "densty" is not a parameter of ties; did you mean "density"?
 	// config.yml:7:26: parameter "wieght" is not a parameter of ties; did you mean "weight"?
-	// config.yml:8:12: model ft9_f32: no such directory ft9_f32 and hub downloads are off
+	// config.yml:8:12: model ft9_f32: no such directory ft9_f32; did you mean ft1_f32?
 	// not found: ft9_f32 true
 }
 

@@ -71,6 +71,16 @@ type Method struct {
 	// CanAnalyze, when set, says whether Analyze can stream this tensor
 	// with its parameters; nil means always.
 	CanAnalyze func(t *Tensors) bool
+	// StoredBF16 says that Analyze's passes and Merge take the inputs of a
+	// streamed tensor in their stored form when they can: when the working
+	// dtype and every input's stored dtype are bfloat16, the tensor has a
+	// base, its inputs are held in memory and the CPU runs the arithmetic,
+	// the executor sets Tensors.Stored and hands each piece as Input.BF16,
+	// the stored bytes of the values (not task vectors), with Data nil. The
+	// method then reads every input byte once per pass in blocks that stay
+	// in the L1 cache, instead of the executor writing float32 task vectors
+	// that the method reads again.
+	StoredBF16 bool
 	// PieceUnit, when set, returns the number of elements (a row, say) that
 	// Analyze and Merge need whole in one piece, or 0 for none: the pieces
 	// of a streamed tensor are then whole multiples of it, one unit at
@@ -91,14 +101,27 @@ type Method struct {
 // one tensor. The executor may examine different pieces of a pass, and
 // merge different pieces, at the same time, each with its own *Tensors:
 // per-piece results belong in slots indexed by t.Piece, per-goroutine ones
-// in slots indexed by t.Worker, and Merge only reads the Analysis (or uses
-// t.InOrder). Every result must be the same whatever the number of workers.
+// in slots indexed by t.Worker, state carried from piece to piece is
+// updated in t.InOrder (see OrderedAnalysis), and Merge only reads the
+// Analysis (or uses t.InOrder). Every result must be the same whatever the
+// number of workers.
 type Analysis interface {
 	// Piece examines one piece of pass t.Pass.
 	Piece(t *Tensors) error
 	// EndPass is called once every piece of pass has been examined; more
 	// asks for another pass.
 	EndPass(pass int) (more bool, err error)
+}
+
+// OrderedAnalysis is an Analysis whose Piece calls t.InOrder in some
+// passes, to carry state (a running sum whose rounding depends on the
+// order of its terms, say) from piece to piece in index order. In other
+// passes, and in an Analysis that is not an OrderedAnalysis, InOrder runs
+// its function at once.
+type OrderedAnalysis interface {
+	Analysis
+	// InOrderPass reports whether the pieces of pass call t.InOrder.
+	InOrderPass(pass int) bool
 }
 
 // TaskContext is what a method's PlanTask hook sees of a planned tensor.
@@ -176,9 +199,13 @@ type Tensors struct {
 	State Analysis
 	// Pass numbers the Analysis passes over the pieces from 0.
 	Pass int
-	// Sample, when Analyze is called with a sample of the tensor, is its
-	// stride: Inputs[i].Data holds elements 0, Sample, 2·Sample, … (task
-	// vectors for TaskVectors methods). 0 means no sample.
+	// Stored is set when the inputs come as Input.BF16 (see
+	// Method.StoredBF16), from Analyze on.
+	Stored bool
+	// Sample, when Analyze is called with a sample of the tensor, is about
+	// how many of its elements each sampled one stands for:
+	// Inputs[i].Data holds runs of consecutive elements spread evenly over
+	// the tensor (task vectors for TaskVectors methods). 0 means no sample.
 	Sample int
 
 	// order passes pieces through InOrder one after another; nil when
@@ -241,6 +268,9 @@ type Input struct {
 	Model string
 	// Data holds the values in the working dtype.
 	Data []float32
+	// BF16 holds the piece's values as stored, two little-endian bytes
+	// each, when Tensors.Stored is set; Data is nil then.
+	BF16 []byte
 	// Params holds the method's per-model parameters for this model.
 	Params map[string]float64
 }

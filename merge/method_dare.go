@@ -26,6 +26,7 @@ var DARETIES = &Method{
 	TaskVectors: true,
 	Analyze:     analyzeRandom,
 	Elementwise: denseOnly,
+	StoredBF16:  true,
 }
 
 // DARELinear is mergekit's "dare_linear" ("Linear DARE", arXiv:2311.03099):
@@ -48,6 +49,7 @@ var DARELinear = &Method{
 	TaskVectors: true,
 	Analyze:     analyzeRandom,
 	Elementwise: denseOnly,
+	StoredBF16:  true,
 }
 
 func init() {

@@ -52,6 +52,7 @@ var TaskArithmetic = &Method{
 	Analyze:     analyzeMagnitude,
 	WantsSample: true,
 	CanAnalyze:  canAnalyzeMagnitude,
+	StoredBF16:  true,
 }
 
 // TIES is mergekit's "ties" (Yadav et al., "TIES-Merging",
@@ -75,6 +76,7 @@ var TIES = &Method{
 	Analyze:     analyzeMagnitude,
 	WantsSample: true,
 	CanAnalyze:  canAnalyzeMagnitude,
+	StoredBF16:  true,
 }
 
 func init() {
@@ -89,6 +91,9 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 	return func(t *Tensors, out []float32) error {
 		if t.Base < 0 {
 			return fmt.Errorf("%s: base model is not among the inputs", t.Name)
+		}
+		if t.Stored {
+			return gtaStored(t, out, consensus)
 		}
 		base := t.Inputs[t.Base].Data
 		var deltas [][]float32
@@ -132,31 +137,102 @@ func gta(sparsify sparsifier, consensus bool) func(*Tensors, []float32) error {
 		// one kernel to the next. Every step is element-wise, so the
 		// blocks give the bytes of whole passes.
 		parallelUnits(len(out), 1, func(lo, hi int) {
-			var div [consensusBlock]float32
+			var div, sign [consensusBlock]float32
 			blk := make([][]float32, len(deltas))
 			for ; lo < hi; lo += consensusBlock {
 				end := min(hi, lo+consensusBlock)
-				o := out[lo:end]
 				for i, d := range deltas {
 					blk[i] = d[lo:end]
 				}
-				if consensus {
-					for i, d := range blk {
-						scaleRound(t.Work, d, weights[i])
-					}
-					consensusBlockRange(t.Work, o, div[:end-lo], blk, weights, normalize)
-				} else {
-					sumDeltasCPU(t.Work, o, blk, weights, normalize) // weighs them as it adds
-				}
-				if lambda != 1 {
-					scaleRound(t.Work, o, lambda)
-				}
-				tensor.Add(o, base[lo:end])
-				t.roundOut(o)
+				gtaBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[lo:end], consensus)
 			}
 		})
 		return nil
 	}
+}
+
+// gtaBlock writes the merge of one block of pruned task vectors blk (at
+// most consensusBlock elements, weighted in place) over base into out;
+// div and sign are scratch of len(out).
+func gtaBlock(t *Tensors, out, div, sign []float32, blk [][]float32, weights, base []float32, consensus bool) {
+	normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
+	if consensus {
+		for i, d := range blk {
+			scaleRound(t.Work, d, weights[i])
+		}
+		consensusBlockRange(t.Work, out, div, sign, blk, weights, normalize)
+	} else {
+		sumDeltasCPU(t.Work, out, blk, weights, normalize) // weighs them as it adds
+	}
+	if lambda != 1 {
+		scaleRound(t.Work, out, lambda)
+	}
+	tensor.Add(out, base)
+	t.roundOut(out)
+}
+
+// prunerState is the Analysis of a sparsifier that can prune stored
+// inputs (Tensors.Stored) block by block.
+type prunerState interface {
+	pruner(t *Tensors, i int) (func(d []float32), error)
+}
+
+// gtaStored is gta on stored bfloat16 inputs: block by block, each task
+// vector is computed from the stored bytes, pruned, weighted and merged
+// while it stays in the L1 cache, so that every input byte is read once.
+// The pieces of the tensor are the parallel units.
+func gtaStored(t *Tensors, out []float32, consensus bool) error {
+	baseRaw := t.Inputs[t.Base].BF16
+	var (
+		raws    [][]byte
+		prune   []func([]float32)
+		weights []float32
+	)
+	for i, in := range t.Inputs {
+		if i == t.Base {
+			continue
+		}
+		var p func([]float32)
+		if in.Params["density"] < 1 {
+			ps, ok := t.State.(prunerState)
+			if !ok {
+				return fmt.Errorf("%s: internal error: stored inputs without a block pruner", t.Name)
+			}
+			var err error
+			if p, err = ps.pruner(t, i); err != nil {
+				return err
+			}
+		}
+		raws = append(raws, in.BF16)
+		prune = append(prune, p)
+		weights = append(weights, t.w(i, "weight"))
+	}
+	var base, div, sign [consensusBlock]float32
+	scratch := t.Scratch(len(raws) * consensusBlock)
+	blk := make([][]float32, len(raws))
+	for lo := 0; lo < len(out); lo += consensusBlock {
+		end := min(len(out), lo+consensusBlock)
+		b := baseRaw[2*lo : 2*end]
+		for i, x := range raws {
+			d := scratch[i*consensusBlock : i*consensusBlock+end-lo]
+			tensor.SubBF16Bytes(d, x[2*lo:2*end], b)
+			if prune[i] != nil {
+				prune[i](d)
+			}
+			blk[i] = d
+		}
+		if len(raws) == 0 {
+			if err := tensor.Decode(out[lo:end], b, tensor.BF16); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := tensor.Decode(base[:end-lo], b, tensor.BF16); err != nil {
+			return err
+		}
+		gtaBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[:end-lo], consensus)
+	}
+	return nil
 }
 
 func scaleRound(work tensor.DType, x []float32, a float32) {
@@ -205,30 +281,27 @@ const consensusBlock = 2048
 // consensusBlockRange writes the TIES disjoint merge of the weighted
 // deltas (blocks of at most consensusBlock elements) into out: per
 // element, the entries whose sign agrees with the sign of the sum are
-// added, and divided by the sum of their weights when normalize. div is
-// scratch of len(out).
-func consensusBlockRange(work tensor.DType, out, div []float32, deltas [][]float32, weights []float32, normalize bool) {
-	n := len(out)
-	sign := out // the sum's sign is computed in out, then out is reused for the mixed sum
+// added, and divided by the sum of their weights when normalize. div and
+// sign are scratch of len(out): the sum's sign has a buffer of its own, so
+// that the agreeing entries are added into out directly.
+func consensusBlockRange(work tensor.DType, out, div, sign []float32, deltas [][]float32, weights []float32, normalize bool) {
 	clear(sign)
 	for _, d := range deltas {
 		tensor.Add(sign, d)
 	}
 	tensor.Round(work, sign)
+	clear(out)
 	clear(div)
-	var mixed [consensusBlock]float32
-	m := mixed[:n]
 	for i, d := range deltas {
 		// d counts where it is non-zero and has the elected sign (a sum
 		// ≥ 0 elects +).
-		tensor.AddAgreeing(m, div, d, sign, weights[i])
+		tensor.AddAgreeing(out, div, d, sign, weights[i])
 	}
-	tensor.Round(work, m)
+	tensor.Round(work, out)
 	if normalize {
 		tensor.Round(work, div)
-		tensor.DivNonZeroRound(work, m, div)
+		tensor.DivNonZeroRound(work, out, div)
 	}
-	copy(out, m)
 }
 
 // parallelUnits runs fn over units [0, n) of size elements each, split

@@ -21,11 +21,13 @@ func TestMagnitudeWindow(t *testing.T) {
 		d[j] = tensor.RoundScalar(tensor.BF16, float32(0.002*math.Sqrt(-2*math.Log(u1))*math.Cos(2*math.Pi*u2)))
 	}
 	for _, density := range []float64{0.1, 0.5, 0.9} {
-		sample := make([]float32, 0, n/sampleStride+1)
-		for j := 0; j < n; j += sampleStride {
-			sample = append(sample, d[j])
+		// The executor's sample: runs of consecutive elements.
+		count, step, run := sampleRuns(n)
+		var sample []float32
+		for r := range count {
+			sample = append(sample, d[r*step:r*step+run]...)
 		}
-		ts := &Tensors{Name: "w", Shape: []int64{n}, Base: 0, Work: tensor.BF16, Workers: 1, Pieces: 1, Sample: sampleStride,
+		ts := &Tensors{Name: "w", Shape: []int64{n}, Base: 0, Work: tensor.BF16, Workers: 1, Pieces: 1, Sample: int(n / len(sample)),
 			Global: map[string]float64{"rescale": 0},
 			Inputs: []Input{{Model: "base"}, {Model: "ft", Params: map[string]float64{"density": density}, Data: sample}}}
 		an, err := analyzeMagnitude(ts)

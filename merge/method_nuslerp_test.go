@@ -2,6 +2,7 @@ package merge
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -18,6 +19,16 @@ func runMethodShape(m *Method, ts *Tensors, shape ...int64) ([]float32, error) {
 		g[k] = v
 	}
 	ts.Global = g
+	if m.TaskVectors {
+		// as the executor does; on copies, since tests share their inputs
+		ts.Inputs = slices.Clone(ts.Inputs)
+		for i := range ts.Inputs {
+			ts.Inputs[i].Data = slices.Clone(ts.Inputs[i].Data)
+		}
+		if err := toTaskVectors(ts, nil); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]float32, numElements(shape))
 	return out, m.Merge(ts, out)
 }
@@ -70,7 +81,7 @@ func nuslerpColumns(x, y []float32) []float32 {
 		v0 := []float32{x[col], x[2+col]}
 		v1 := []float32{y[col], y[2+col]}
 		res := make([]float32, 2)
-		nuslerpPair(tensor.F32, 0.5, v0, v1, res)
+		nuslerpVector(tensor.F32, 0.5, v0, v1, res)
 		out[col], out[2+col] = res[0], res[1]
 	}
 	return out
@@ -83,7 +94,7 @@ func TestNuSlerpPairBF16(t *testing.T) {
 	tensor.Round(tensor.BF16, v0)
 	tensor.Round(tensor.BF16, v1)
 	res := make([]float32, 4)
-	nuslerpPair(tensor.BF16, 0.3, v0, v1, res)
+	nuslerpVector(tensor.BF16, 0.3, v0, v1, res)
 	for _, v := range res {
 		if tensor.RoundScalar(tensor.BF16, v) != v {
 			t.Fatalf("%v is not a bfloat16 value", v)

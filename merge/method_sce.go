@@ -22,6 +22,9 @@ import (
 //
 // There are no per-model weights. Equal variances at the selection
 // boundary are taken in index order. int8_mask has no numerical effect.
+//
+// The tensor is streamed in pieces (sceState): analysis passes find the
+// selection threshold and the weights q_i, then every piece is merged.
 var SCE = &Method{
 	Name:   "sce",
 	Pretty: "SCE",
@@ -31,116 +34,364 @@ var SCE = &Method{
 		{Name: "int8_mask", Default: 0},
 		{Name: "select_topk", Default: 1},
 	},
-	MinInputs: 1,
-	EmbedRule: EmbedExact,
-	Merge:     mergeSCE,
+	MinInputs:   1,
+	EmbedRule:   EmbedExact,
+	Merge:       mergeSCE,
+	TaskVectors: true,
+	Analyze:     analyzeSCE,
 }
 
 func init() { Register(SCE) }
 
-func mergeSCE(t *Tensors, out []float32) error {
-	base, tvs, ok := taskVectors(t)
-	if !ok {
-		return fmt.Errorf("%s: sce: base model tensor required but not present", t.Name)
+// The passes of sceState.
+const (
+	sceHigh  = iota // variances: non-zeros and a histogram of the high 16 bits
+	sceLow          // histogram of the low 16 bits inside the chosen bucket
+	sceWeigh        // sums of the kept task vectors' squares
+	sceDone
+)
+
+// sceState is sce streamed over the pieces of one tensor. The selection
+// threshold is found by radix selection over the float32 bits of the
+// variances (which are ≥ 0, so their bits order like their values): a
+// histogram of the high 16 bits, and for a working dtype other than
+// bfloat16 (whose low 16 bits are zero) one of the low 16 bits inside the
+// chosen bucket. Every piece keeps its own histograms, so that once the
+// threshold is known so is how many variances equal to it each piece
+// holds, and hence, in index order, how many of them it keeps (keep): the
+// weights pass and Merge then need nothing from other pieces. (A piece's
+// high histogram is 128 KiB, half a byte per element of a full piece.) The
+// weights pass records the kept positions of each piece in a bit mask,
+// which Merge applies instead of computing the variances a third time.
+//
+// The squares of the kept task vectors are summed in float64 piece by
+// piece, and the pieces' sums added in piece order; a tensor merged whole
+// is cut into pieces of chunkElements, as the executor cuts it, so both
+// give the same bytes.
+type sceState struct {
+	work      tensor.DType
+	n         int64 // elements in the tensor
+	models    int   // task vectors
+	selecting bool  // 0 < select_topk < 1
+	topk      float64
+	mode      int
+
+	hists   [][]uint32 // per piece, in sceHigh and sceLow
+	nonzero []int      // per piece: non-zero variances
+	counts  []int      // per piece: variances in the chosen bucket, then equal to thr
+	k       int        // positions kept
+	above   int        // variances above the chosen bucket
+	digit   uint32     // the chosen high 16 bits
+	thr     uint32     // the bits of the k-th largest variance
+	keep    []int      // per piece: variances equal to thr that it keeps
+	masks   [][]uint64 // per piece: a bit for each position kept
+
+	sums [][]float64 // per piece, per task vector: Σ round(τ²) over kept positions
+	q    []float32
+}
+
+// sceNothing is a threshold no variance's bits exceed or equal: nothing
+// is kept.
+const sceNothing = math.MaxUint32
+
+func analyzeSCE(t *Tensors) (Analysis, error) {
+	return newSCEState(t, numElements(t.Shape), t.Pieces)
+}
+
+func newSCEState(t *Tensors, n int64, pieces int) (*sceState, error) {
+	if t.Base < 0 {
+		return nil, fmt.Errorf("%s: sce: base model tensor required but not present", t.Name)
 	}
-	if len(tvs) == 0 {
-		copy(out, base)
-		return nil
+	topk := t.Global["select_topk"]
+	st := &sceState{work: t.Work, n: n, models: len(t.Inputs) - 1, topk: topk, mode: sceWeigh,
+		selecting: topk > 0 && topk < 1}
+	switch {
+	case st.models == 0:
+		st.mode = sceDone
+	case topk <= 0:
+		// Everything is zeroed: every Σq is 0.
+		st.q, st.mode = sceWeights(st.work, make([]float64, st.models), n), sceDone
+	case st.selecting:
+		st.mode = sceHigh
+		st.hists = make([][]uint32, pieces)
+		st.nonzero = make([]int, pieces)
+		st.counts = make([]int, pieces)
+		st.keep = make([]int, pieces)
+		st.masks = make([][]uint64, pieces)
 	}
-	if k := t.Global["select_topk"]; k < 1 {
-		sceSelect(t.Work, tvs, k)
+	if st.mode == sceWeigh || st.mode == sceHigh {
+		st.sums = make([][]float64, pieces)
 	}
-	r := func(v float32) float32 { return roundTo(t.Work, v) }
-	q := sceWeights(t.Work, tvs)
-	for j := range out {
-		var sum float32
-		for _, tv := range tvs {
-			sum += tv[j]
+	return st, nil
+}
+
+// sceInputs returns the base's data and the task vectors, in input order.
+func sceInputs(t *Tensors) (base []float32, tvs [][]float32) {
+	for i, in := range t.Inputs {
+		if i == t.Base {
+			base = in.Data
+		} else {
+			tvs = append(tvs, in.Data)
 		}
-		positive := r(sum) >= 0
-		var num, den float32
-		for i, tv := range tvs {
-			if v := tv[j]; v != 0 && (v > 0) == positive {
-				num += r(v * q[i])
-				den += q[i]
+	}
+	return base, tvs
+}
+
+func (st *sceState) Piece(t *Tensors) error {
+	base, _ := sceInputs(t)
+	return st.piece(t, t.Scratch(len(base)))
+}
+
+// piece examines one piece; v is scratch for its variances. Only the
+// weights pass changes the task vectors: it zeroes those not selected.
+func (st *sceState) piece(t *Tensors, v []float32) error {
+	_, tvs := sceInputs(t)
+	p := t.Piece
+	switch st.mode {
+	case sceHigh:
+		st.nonzero[p] = sceVariance(st.work, v, tvs)
+		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
+		tensor.MagnitudeHistogram(h, v, 16)
+		st.hists[p] = h
+	case sceLow:
+		if st.counts[p] == 0 {
+			return nil
+		}
+		sceVariance(st.work, v, tvs)
+		h := make([]uint32, 1<<16)
+		for _, a := range v {
+			if u := magnitudeBits(a); u>>16 == st.digit {
+				h[u&0xffff]++
 			}
 		}
-		out[j] = r(base[j] + r(r(num)/max(r(den), 1e-6)))
+		st.hists[p] = h
+	case sceWeigh:
+		if st.selecting {
+			// Mark the kept positions for Merge, and zero the task
+			// vectors elsewhere before their squares are summed (in a
+			// tensor merged whole they stay zeroed: Merge's zeroing then
+			// changes nothing).
+			sceVariance(st.work, v, tvs)
+			mask := make([]uint64, (len(v)+63)/64)
+			sceMark(mask, v, st.thr, st.keep[p], st.counts[p])
+			sceZero(mask, tvs)
+			st.masks[p] = mask
+		}
+		sums := make([]float64, len(tvs))
+		for i, tv := range tvs {
+			sums[i] = sceSquares(st.work, tv) // zeros add nothing
+		}
+		st.sums[p] = sums
 	}
 	return nil
 }
 
-// sceSelect zeroes every task vector outside the positions of the
-// ⌊topk·nnz⌋ largest variances across models.
-func sceSelect(work tensor.DType, tvs [][]float32, topk float64) {
-	if topk <= 0 {
+func (st *sceState) EndPass(int) (more bool, err error) {
+	switch st.mode {
+	case sceHigh:
+		nonzero := 0
+		for _, c := range st.nonzero {
+			nonzero += c
+		}
+		// count_nonzero(var) * select_topk is a float32 tensor in torch.
+		st.k = int(float32(float32(nonzero) * float32(st.topk)))
+		if st.k == 0 {
+			st.thr, st.mode = sceNothing, sceWeigh
+			st.hists = nil
+			break
+		}
+		digit, above := descend(sumPieceHists(st.hists, 1<<15), 0, st.k)
+		st.digit, st.above = uint32(digit), above
+		for p, h := range st.hists {
+			if h != nil {
+				st.counts[p] = int(h[digit])
+			}
+		}
+		clear(st.hists)
+		if st.work == tensor.BF16 {
+			// The variances are bfloat16 values: their low 16 bits are 0.
+			st.setThreshold(st.digit << 16)
+			break
+		}
+		st.mode = sceLow
+	case sceLow:
+		low, above := descend(sumPieceHists(st.hists, 1<<16), st.above, st.k)
+		st.above = above
+		for p, h := range st.hists {
+			st.counts[p] = 0
+			if h != nil {
+				st.counts[p] = int(h[low])
+			}
+		}
+		st.hists = nil
+		st.setThreshold(st.digit<<16 | uint32(low))
+	case sceWeigh:
+		ss := make([]float64, st.models)
+		for _, sums := range st.sums {
+			for i, s := range sums {
+				ss[i] += s
+			}
+		}
+		st.q, st.mode = sceWeights(st.work, ss, st.n), sceDone
+	}
+	return st.mode != sceDone, nil
+}
+
+// sumPieceHists returns the sum of the pieces' histograms of size bins
+// (nil for a piece without one), leaving them as they are.
+func sumPieceHists(hists [][]uint32, size int) []int {
+	total := make([]int, size)
+	for _, h := range hists {
+		for b, c := range h {
+			total[b] += int(c)
+		}
+	}
+	return total
+}
+
+// setThreshold sets the threshold bits, and hands the k − above variances
+// equal to it that are kept to the pieces in index order.
+func (st *sceState) setThreshold(thr uint32) {
+	st.thr, st.mode = thr, sceWeigh
+	ties := st.k - st.above
+	for p, c := range st.counts {
+		st.keep[p] = min(ties, c)
+		ties -= st.keep[p]
+	}
+	st.hists = nil
+}
+
+// mergeSCE merges one piece with the tensor's sceState, or a whole tensor
+// (cut into pieces as the executor would) without one.
+func mergeSCE(t *Tensors, out []float32) error {
+	st, ok := t.State.(*sceState)
+	if !ok {
+		return mergeSCEWhole(t, out)
+	}
+	return st.merge(t, out)
+}
+
+// merge merges one piece.
+func (st *sceState) merge(t *Tensors, out []float32) error {
+	base, tvs := sceInputs(t)
+	if len(tvs) == 0 {
+		copy(out, base)
+		return nil
+	}
+	if st.selecting {
+		sceZero(st.masks[t.Piece], tvs)
+	} else if st.topk <= 0 {
 		for _, tv := range tvs {
 			clear(tv)
 		}
-		return
 	}
-	n := len(tvs[0])
-	m := float64(len(tvs))
-	v := make([]float32, n)
-	nonzero := 0
-	for j := range v {
-		var mean float64
-		for _, tv := range tvs {
-			mean += float64(tv[j])
-		}
-		mean /= m
-		var ss float64
-		for _, tv := range tvs {
-			d := float64(tv[j]) - mean
-			ss += d * d
-		}
-		v[j] = roundTo(work, float32(ss/m))
-		if v[j] != 0 {
-			nonzero++
-		}
+	sceErase(st.work, out, base, tvs, st.q)
+	return nil
+}
+
+// mergeSCEWhole runs sceState's passes over a tensor held whole, in
+// pieces of chunkElements, and merges it.
+func mergeSCEWhole(t *Tensors, out []float32) error {
+	n := len(out)
+	c := min(n, int(chunkElements))
+	pieces := 0
+	if n > 0 {
+		pieces = (n + c - 1) / c
 	}
-	// count_nonzero(var) * select_topk is a float32 tensor in torch.
-	k := int(float32(float32(nonzero) * float32(topk)))
-	// Walk the variances once, zeroing every model's task vector at the
-	// positions that are not kept; equal variances at the boundary are
-	// taken in index order. With k = 0 the threshold +Inf and no ties
-	// keep nothing.
-	thr, ties := float32(math.Inf(1)), 0
-	if k > 0 {
-		thr = kthLargest(append([]float32(nil), v...), k)
-		above := 0
-		for _, a := range v {
-			if a > thr {
-				above++
+	st, err := newSCEState(t, int64(n), pieces)
+	if err != nil {
+		return err
+	}
+	v := make([]float32, c)
+	at := func(p int) *Tensors {
+		pt := *t
+		lo, hi := p*c, min(n, (p+1)*c)
+		pt.Inputs = make([]Input, len(t.Inputs))
+		for i, in := range t.Inputs {
+			pt.Inputs[i] = in
+			pt.Inputs[i].Data = in.Data[lo:hi]
+		}
+		pt.Offset, pt.Piece, pt.Pieces, pt.Worker, pt.Workers = int64(lo), p, pieces, 0, 1
+		pt.State = st
+		return &pt
+	}
+	for pass := 0; st.mode != sceDone; pass++ {
+		for p := range pieces {
+			if err := st.piece(at(p), v[:min(c, n-p*c)]); err != nil {
+				return err
 			}
 		}
-		ties = k - above
+		if _, err := st.EndPass(pass); err != nil {
+			return err
+		}
 	}
-	for j, a := range v {
-		if a > thr {
-			continue
+	for p := range pieces {
+		lo, hi := p*c, min(n, (p+1)*c)
+		if err := st.merge(at(p), out[lo:hi]); err != nil {
+			return err
 		}
-		if a == thr && ties > 0 {
-			ties--
-			continue
-		}
-		for _, tv := range tvs {
-			tv[j] = 0
+	}
+	if pieces == 0 {
+		base, _ := sceInputs(t)
+		copy(out, base)
+	}
+	return nil
+}
+
+// sceVariance writes each position's population variance across the task
+// vectors, rounded to the working dtype, into v and returns how many are
+// non-zero.
+func sceVariance(work tensor.DType, v []float32, tvs [][]float32) (nonzero int) {
+	return tensor.Variance(work, v, tvs)
+}
+
+// sceMark sets the bits of mask at the positions the selection keeps,
+// and clears the others: variances whose bits are above thr, and the
+// first keep of the ties of those equal to it.
+func sceMark(mask []uint64, v []float32, thr uint32, keep, ties int) {
+	if keep > 0 && keep == ties {
+		tensor.MarkAbove(mask, v, thr-1) // every tie is kept (thr > 0 when any is)
+		return
+	}
+	tensor.MarkAbove(mask, v, thr)
+	for j := 0; keep > 0 && j < len(v); j++ {
+		if magnitudeBits(v[j]) == thr {
+			mask[j>>6] |= 1 << (j & 63)
+			keep--
 		}
 	}
 }
 
-// sceWeights returns the matrix-level weights q_i = mean(τ_i²)/Σq.
-func sceWeights(work tensor.DType, tvs [][]float32) []float32 {
-	r := func(v float32) float32 { return roundTo(work, v) }
-	q := make([]float32, len(tvs))
-	var sum float32
-	for i, tv := range tvs {
-		var ss float64
-		for _, v := range tv {
-			ss += float64(r(v * v))
+// sceZero zeroes the task vectors where mask has no bit set.
+func sceZero(mask []uint64, tvs [][]float32) {
+	for _, tv := range tvs {
+		tensor.KeepBits(tv, mask)
+	}
+}
+
+// sceSquares returns Σ round(τ_j²), accumulated in float64 in order.
+func sceSquares(work tensor.DType, tv []float32) float64 {
+	var ss float64
+	if work == tensor.BF16 {
+		for _, a := range tv {
+			ss += float64(tensor.RoundBF16(a * a))
 		}
-		q[i] = r(float32(ss / float64(len(tv))))
+		return ss
+	}
+	for _, a := range tv {
+		ss += float64(roundTo(work, a*a))
+	}
+	return ss
+}
+
+// sceWeights returns the matrix-level weights q_i = mean(τ_i²)/Σq from
+// the sums of squares ss over n elements.
+func sceWeights(work tensor.DType, ss []float64, n int64) []float32 {
+	r := func(v float32) float32 { return roundTo(work, v) }
+	q := make([]float32, len(ss))
+	var sum float32
+	for i, s := range ss {
+		q[i] = r(float32(s / float64(n)))
 		sum += q[i]
 	}
 	total := float64(r(sum))
@@ -152,4 +403,34 @@ func sceWeights(work tensor.DType, tvs [][]float32) []float32 {
 		}
 	}
 	return q
+}
+
+// sceBlock is the block sceErase works in: its sums stay in the L1 cache
+// from one kernel to the next.
+const sceBlock = 1024
+
+// sceErase writes B + Σ_i q_i·M_i·τ_i / max(Σ_i q_i·M_i, 1e-6) into out,
+// with M_i the entries of τ_i that are non-zero and have the sign of
+// Σ_i τ_i (a sum ≥ 0 elects +), every step rounded to the working dtype:
+//
+//	σ = r(Σ_i τ_i)    (summed in float32 in model order)
+//	num = Σ_i [M_i] r(τ_i·q_i),  den = Σ_i [M_i] q_i
+//	R = r(B + r(r(num)/max(r(den), 1e-6)))
+func sceErase(work tensor.DType, out, base []float32, tvs [][]float32, q []float32) {
+	var sum, num, den [sceBlock]float32
+	for lo := 0; lo < len(out); lo += sceBlock {
+		hi := min(len(out), lo+sceBlock)
+		s, nu, de := sum[:hi-lo], num[:hi-lo], den[:hi-lo]
+		clear(s)
+		clear(nu)
+		clear(de)
+		for _, tv := range tvs {
+			tensor.Add(s, tv[lo:hi])
+		}
+		tensor.Round(work, s)
+		for i, tv := range tvs {
+			tensor.AddElectedRound(work, nu, de, tv[lo:hi], s, q[i])
+		}
+		tensor.DivMaxAddRound(work, out[lo:hi], base[lo:hi], nu, de, 1e-6)
+	}
 }

@@ -1,6 +1,11 @@
 package merge
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -42,9 +47,13 @@ func TestSCE(t *testing.T) {
 	}
 }
 
-// TestSCESelectTies pins which positions sceSelect keeps when variances tie
-// at the boundary (taken in index order) and when ⌊topk·nnz⌋ is zero.
+// TestSCESelectTies pins which positions the selection keeps when
+// variances tie at the boundary (taken in index order) and when
+// ⌊topk·nnz⌋ is zero, with the tensor cut into pieces of 2 so that the
+// ties fall into different pieces.
 func TestSCESelectTies(t *testing.T) {
+	defer func(n int64) { chunkElements = n }(chunkElements)
+	chunkElements = 2
 	for _, c := range []struct {
 		topk float64
 		want []float32
@@ -55,15 +64,275 @@ func TestSCESelectTies(t *testing.T) {
 		{0.75, []float32{1, 1, 0, 0, 2}},
 		{1, []float32{1, 1, 1, 0, 2}},
 	} {
-		// Variances are 1, 1, 1, 0, 4: three ties, one zero.
+		// Variances are 1, 1, 1, 0, 4: three ties, one zero. The sum of
+		// the task vectors is 0 (elects +), so the output holds a's kept
+		// entries: q = ½ each, ½·a/½ = a.
 		a := []float32{1, 1, 1, 0, 2}
 		b := []float32{-1, -1, -1, 0, -2}
-		sceSelect(tensor.F32, [][]float32{a, b}, c.topk)
-		for j := range a {
-			if a[j] != c.want[j] || b[j] != -c.want[j] {
-				t.Errorf("topk %v: got %v %v, want %v and its negation", c.topk, a, b, c.want)
-				break
+		ts := &Tensors{Work: tensor.F32, Base: 0, Inputs: inputs(make([]map[string]float64, 3), make([]float32, 5), a, b),
+			Global: map[string]float64{"select_topk": c.topk}}
+		if got := runMethod(t, SCE, ts); !slices.Equal(got, c.want) {
+			t.Errorf("topk %v: got %v, want %v", c.topk, got, c.want)
+		}
+	}
+}
+
+// sceReference is sce as it was computed on whole tensors before it was
+// streamed: a quickselect for the threshold, the boundary's ties kept in
+// index order, and the squares summed in float64 in one run over the
+// tensor. The inputs but the base are task vectors (TaskVectors).
+func sceReference(t *Tensors, out []float32) error {
+	base, tvs := sceInputs(t)
+	for i := range tvs {
+		tvs[i] = slices.Clone(tvs[i])
+	}
+	if len(tvs) == 0 {
+		copy(out, base)
+		return nil
+	}
+	r := func(v float32) float32 { return roundTo(t.Work, v) }
+	if topk := t.Global["select_topk"]; topk <= 0 {
+		for _, tv := range tvs {
+			clear(tv)
+		}
+	} else if topk < 1 {
+		m := float64(len(tvs))
+		v := make([]float32, len(out))
+		nonzero := 0
+		for j := range v {
+			var mean, ss float64
+			for _, tv := range tvs {
+				mean += float64(tv[j])
+			}
+			mean /= m
+			for _, tv := range tvs {
+				d := float64(tv[j]) - mean
+				ss += d * d
+			}
+			if v[j] = r(float32(ss / m)); v[j] != 0 {
+				nonzero++
 			}
 		}
+		k := int(float32(float32(nonzero) * float32(topk)))
+		thr, ties := float32(math.Inf(1)), 0
+		if k > 0 {
+			thr = kthLargest(slices.Clone(v), k)
+			ties = k
+			for _, a := range v {
+				if a > thr {
+					ties--
+				}
+			}
+		}
+		for j, a := range v {
+			if a > thr {
+				continue
+			}
+			if a == thr && ties > 0 {
+				ties--
+				continue
+			}
+			for _, tv := range tvs {
+				tv[j] = 0
+			}
+		}
+	}
+	ss := make([]float64, len(tvs))
+	for i, tv := range tvs {
+		for _, v := range tv {
+			ss[i] += float64(r(v * v))
+		}
+	}
+	q := sceWeights(t.Work, ss, int64(len(out)))
+	for j := range out {
+		var sum float32
+		for _, tv := range tvs {
+			sum += tv[j]
+		}
+		positive := r(sum) >= 0
+		var num, den float32
+		for i, tv := range tvs {
+			if v := tv[j]; v != 0 && (v > 0) == positive {
+				num += r(v * q[i])
+				den += q[i]
+			}
+		}
+		out[j] = r(base[j] + r(r(num)/max(r(den), 1e-6)))
+	}
+	return nil
+}
+
+// TestSCEStreamedMatchesReference runs sce's analysis passes and merge
+// over pieces taken in reverse order, and over a whole tensor, and checks
+// both against the whole-tensor reference bit for bit: odd sizes and piece
+// sizes, small integer task vectors (many variances tie at the
+// threshold) and noise, in float32 and bfloat16.
+func TestSCEStreamedMatchesReference(t *testing.T) {
+	defer func(n int64) { chunkElements = n }(chunkElements)
+	type gen func(rng *rand.Rand) float32
+	gens := map[string]gen{
+		"ties":  func(rng *rand.Rand) float32 { return float32(rng.IntN(5) - 2) },
+		"noise": func(rng *rand.Rand) float32 { return float32(rng.NormFloat64() * 0.01) },
+		"sparse": func(rng *rand.Rand) float32 {
+			if rng.IntN(4) > 0 {
+				return 0
+			}
+			return float32(rng.IntN(3) - 1)
+		},
+	}
+	for _, work := range []tensor.DType{tensor.F32, tensor.BF16, tensor.F16} {
+		for gname, g := range gens {
+			for _, n := range []int{1, 7, 1000, 4099} {
+				if n == 1000 && work != tensor.F32 {
+					continue
+				}
+				for _, models := range []int{1, 2, 5} {
+					for _, topk := range []float64{0, 0.1, 0.33, 0.999, 1} {
+						rng := rand.New(rand.NewPCG(uint64(n), uint64(models)))
+						data := make([][]float32, models+1)
+						for i := range data {
+							data[i] = make([]float32, n)
+							for j := range data[i] {
+								data[i][j] = tensor.RoundScalar(work, g(rng))
+								if i == 0 {
+									data[i][j] += 3 // a base
+								}
+							}
+						}
+						ts := func() *Tensors { // on copies: Merge zeroes unselected entries
+							cp := make([][]float32, len(data))
+							for i := range data {
+								cp[i] = slices.Clone(data[i])
+							}
+							return &Tensors{Name: "w", Shape: []int64{int64(n)}, Work: work, Base: 0,
+								Inputs: inputs(make([]map[string]float64, models+1), cp...),
+								Global: map[string]float64{"select_topk": topk}}
+						}
+						want := make([]float32, n)
+						if err := sceReference(ts(), want); err != nil {
+							t.Fatal(err)
+						}
+						for _, c := range []int64{7, 64, 1000} {
+							if c < 64 && n > 1000 {
+								continue // many pieces, each with its histograms
+							}
+							name := fmt.Sprintf("%v/%s/n%d/m%d/k%v/c%d", work, gname, n, models, topk, c)
+							chunkElements = c
+							got := make([]float32, n)
+							if err := mergeSCE(ts(), got); err != nil {
+								t.Fatal(err)
+							}
+							if !sameBits(got, want) {
+								t.Fatalf("%s: whole: got %v, want %v", name, got, want)
+							}
+							got = streamSCE(t, ts(), int(c))
+							if !sameBits(got, want) {
+								t.Fatalf("%s: streamed: got %v, want %v", name, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func sameBits(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
+}
+
+// streamSCE runs sce's Analysis over pieces of c elements taken in reverse
+// order, as several workers might, and merges the pieces, also in reverse
+// order.
+func streamSCE(t *testing.T, ts *Tensors, c int) []float32 {
+	t.Helper()
+	data := make([][]float32, len(ts.Inputs))
+	for i, in := range ts.Inputs {
+		data[i] = in.Data
+	}
+	n := len(data[0])
+	ts.Pieces, ts.Workers = (n+c-1)/c, 1
+	for i := range ts.Inputs {
+		ts.Inputs[i].Data = nil
+	}
+	an, err := SCE.Analyze(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.State = an
+	load := func(p int) (lo, hi int) {
+		lo, hi = p*c, min(n, (p+1)*c)
+		for i := range ts.Inputs {
+			ts.Inputs[i].Data = slices.Clone(data[i][lo:hi])
+		}
+		ts.Piece, ts.Offset = p, int64(lo)
+		return lo, hi
+	}
+	for pass := 0; ; pass++ {
+		ts.Pass = pass
+		for p := ts.Pieces - 1; p >= 0; p-- {
+			load(p)
+			if err := an.Piece(ts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		more, err := an.EndPass(pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+		if pass > 3 {
+			t.Fatal("more than four passes")
+		}
+	}
+	out := make([]float32, n)
+	for p := ts.Pieces - 1; p >= 0; p-- {
+		lo, hi := load(p)
+		if err := SCE.Merge(ts, out[lo:hi]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestSCEStreamedThreads checks that sce merged by the executor in pieces
+// writes the bytes of the whole-tensor path and of the reference for
+// several thread counts, with odd pieces (777 elements) and bfloat16
+// variances, which tie often.
+func TestSCEStreamedThreads(t *testing.T) {
+	dir := tinyModels(t)
+	defer func(n int64) { chunkElements = n }(chunkElements)
+	chunkElements = 777
+	for _, c := range []struct{ name, yml string }{
+		{"bf16 topk 0.3", "dtype: bfloat16\nparameters: {select_topk: 0.3}\n"},
+		{"bf16 topk 0.9", "dtype: bfloat16\nparameters: {select_topk: 0.9}\n"},
+		{"f32 topk 0.5", "parameters: {select_topk: 0.5}\n"},
+		{"bf16 no selection", "dtype: bfloat16\n"},
+		{"f16 topk 0.2", "dtype: float16\nparameters: {select_topk: 0.2}\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			yml := "merge_method: sce\nbase_model: base\nmodels: [{model: ft1}, {model: ft2}, {model: ft1_bf16}]\n" + c.yml
+			run := func(name string, threads int) string {
+				out := filepath.Join(t.TempDir(), name)
+				if _, err := runYAML(t, dir, yml, out, Options{Threads: threads}); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			analyze, merge := SCE.Analyze, SCE.Merge
+			SCE.Analyze = nil
+			whole := run("whole", 1)
+			SCE.Merge = sceReference
+			ref := run("reference", 2)
+			SCE.Analyze, SCE.Merge = analyze, merge
+			sameTensors(t, ref, whole)
+			for _, threads := range []int{1, 2, 3} {
+				t.Run(fmt.Sprint("j", threads), func(t *testing.T) {
+					sameTensors(t, whole, run("streamed", threads))
+				})
+			}
+		})
 	}
 }

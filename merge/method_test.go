@@ -316,6 +316,18 @@ func TestStreamedPruningMatchesWhole(t *testing.T) {
 					sameTensors(t, streamed, other)
 				}
 			}
+			if m.StoredBF16 {
+				// The same from task vectors in float32 buffers, not the
+				// stored bytes.
+				m.StoredBF16 = false
+				other := filepath.Join(t.TempDir(), "unstored")
+				_, err := runYAML(t, dir, yml, other, seeded)
+				m.StoredBF16 = true
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameTensors(t, streamed, other)
+			}
 			analyze := m.Analyze
 			m.Analyze = nil
 			defer func() { m.Analyze = analyze }()

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gomerge/gomerge/hub"
+	"github.com/gomerge/gomerge/internal/editdist"
 	"github.com/gomerge/gomerge/internal/regfile"
 	"github.com/gomerge/gomerge/lora"
 	"github.com/gomerge/gomerge/merge/arch"
@@ -155,6 +156,10 @@ func (r resolver) dir(ref ModelRef, p, rev string) (string, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("model %s: %w", ref.String(), err)
 	}
+	hint, isLocal := r.localTypo(p, local)
+	if isLocal {
+		return "", &notFoundError{fmt.Sprintf("model %s: no such directory %s%s", ref.String(), local, hint)}
+	}
 	if r.opt.Hub == nil || !hub.IsRepoID(p) {
 		why := "and it is not a Hugging Face repository id"
 		switch {
@@ -167,9 +172,52 @@ func (r resolver) dir(ref ModelRef, p, rev string) (string, error) {
 	}
 	d, err := r.hub().Resolve(r.ctx, p, rev, nil)
 	if err != nil {
-		return "", fmt.Errorf("model %s: %w", ref.String(), r.hubError(p, err))
+		return "", fmt.Errorf("model %s: %w%s", ref.String(), r.hubError(p, err), hint)
 	}
 	return d, nil
+}
+
+// localTypo tells a misspelled local path from a hub repository id for a
+// path p, resolved to local, that names nothing. p is taken as local when
+// a model directory beside where it points has a name within two edits of
+// its last element; the hint suggests it, and the lookup fails at once
+// instead of waiting on the hub for a repository that was never meant.
+// Otherwise, when p is owner/name and owner is a directory here
+// (models/mistral-ft with models/ present), p still goes to the hub, and
+// the hint, for the hub's error, says the local path does not exist.
+func (r resolver) localTypo(p, local string) (hint string, isLocal bool) {
+	parent, base := filepath.Split(local)
+	if near := nearModelDir(parent, base); near != "" {
+		return fmt.Sprintf("; did you mean %s?", filepath.Join(parent, near)), true
+	}
+	if owner, _, ok := strings.Cut(p, "/"); ok && hub.IsRepoID(p) {
+		if st, err := os.Stat(r.localPath(owner)); err == nil && st.IsDir() {
+			return fmt.Sprintf(" (%s is a directory here, but there is no %s in it: looked it up as a Hugging Face repository instead)", r.localPath(owner), base), false
+		}
+	}
+	return "", false
+}
+
+// nearModelDir is the model directory (one with a config.json) in dir
+// whose name is closest to name within two edits and less than half of
+// name's length, "" if none.
+func nearModelDir(dir, name string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil || name == "" {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, e := range entries {
+		d := editdist.Distance(strings.ToLower(name), strings.ToLower(e.Name()))
+		if d >= bestD || 2*d >= len(name) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), "config.json")); err != nil {
+			continue
+		}
+		best, bestD = e.Name(), d
+	}
+	return best
 }
 
 // OpenModel opens one model the way the planner opens its inputs: a local

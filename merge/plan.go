@@ -180,6 +180,9 @@ type planner struct {
 	// lacking counts the optional weights each model lacks.
 	lacking      map[*SourceModel]*lackingCount
 	lackingOrder []*SourceModel
+	// densityWarned marks the models already warned about a density
+	// above 1.
+	densityWarned map[*SourceModel]bool
 }
 
 func (p *planner) errorf(pos Pos, format string, args ...any) error {
@@ -249,6 +252,16 @@ func (pl *Plan) Close() error {
 func (p *planner) lookupMethod() error {
 	m, ok := LookupMethod(p.cfg.MergeMethod)
 	if !ok {
+		best, bestD := "", 3
+		for _, name := range MethodNames() {
+			if d := editdist.Distance(strings.ToLower(p.cfg.MergeMethod), name); d < bestD && 2*d < len(name) {
+				best, bestD = name, d
+			}
+		}
+		if best != "" {
+			return p.errorf(p.cfg.MergeMethodPos, "unknown merge_method %q; did you mean %q? (known: %s)",
+				p.cfg.MergeMethod, best, strings.Join(MethodNames(), ", "))
+		}
 		return p.errorf(p.cfg.MergeMethodPos, "unknown merge_method %q (known: %s)",
 			p.cfg.MergeMethod, strings.Join(MethodNames(), ", "))
 	}
@@ -549,7 +562,7 @@ func anyMethodHasParam(name string) bool {
 }
 
 func (p *planner) posString(pos Pos) string {
-	return (&ConfigError{File: p.cfg.File, Pos: pos}).Error()
+	return strings.TrimSuffix((&ConfigError{File: p.cfg.File, Pos: pos}).Error(), ": ")
 }
 
 // evalFirst returns the first level that has a value for name.
@@ -589,9 +602,34 @@ func (p *planner) perModel(s *planSlice, src planSource, inName string, t float6
 			}
 			v = prm.Default
 		}
+		if prm.Name == "density" && !isBase {
+			if err := p.checkDensity(src, inName, v); err != nil {
+				return nil, err
+			}
+		}
 		params[prm.Name] = v
 	}
 	return params, nil
+}
+
+// checkDensity refuses a negative density (mergekit fails on it: a
+// negative number of entries to keep, a Bernoulli probability below 0)
+// and warns, once per model, about one above 1, which keeps everything as
+// 1 does.
+func (p *planner) checkDensity(src planSource, inName string, v float64) error {
+	switch {
+	case v < 0:
+		return p.errorf(src.pos, "density %g for %s (tensor %s) is not in [0, 1]: it is the fraction of each task vector kept", v, src.model.Ref.String(), inName)
+	case v > 1:
+		if p.densityWarned == nil {
+			p.densityWarned = map[*SourceModel]bool{}
+		}
+		if !p.densityWarned[src.model] {
+			p.densityWarned[src.model] = true
+			p.warnf("%s: density %g for %s (tensor %s) is above 1; it keeps every entry, as 1 does", p.posString(src.pos), v, src.model.Ref.String(), inName)
+		}
+	}
+	return nil
 }
 
 func (p *planner) planTensors() error {

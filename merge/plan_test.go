@@ -53,7 +53,9 @@ func planYAML(t *testing.T, dir, yml string) (*Plan, error) {
 func TestPlanErrors(t *testing.T) {
 	dir := tinyModels(t)
 	tests := []struct{ name, yml, want string }{
-		{"unknown method", "merge_method: linaer\nmodels:\n  - model: base\n", `config.yml:1:15: unknown merge_method "linaer"`},
+		{"unknown method", "merge_method: linaer\nmodels:\n  - model: base\n", `config.yml:1:15: unknown merge_method "linaer"; did you mean "linear"?`},
+		{"unknown method, upper case", "merge_method: DARE-TIES\nmodels:\n  - model: base\n", `unknown merge_method "DARE-TIES"; did you mean "dare_ties"?`},
+		{"unknown method, nothing near", "merge_method: frankenmerge\nmodels:\n  - model: base\n", `config.yml:1:15: unknown merge_method "frankenmerge" (known: arcee_fusion,`},
 		{"missing weight", "merge_method: linear\nmodels:\n  - model: base\n  - model: ft1\n    parameters: {weight: 1}\n",
 			`config.yml:3:5: missing required parameter "weight" for base`},
 		{"layer range too deep", "merge_method: passthrough\nslices:\n  - sources:\n      - model: base\n        layer_range: [0, 5]\n",

@@ -832,8 +832,17 @@ func (st *randomState) Piece(t *Tensors) error {
 	if t.Base < 0 || !st.rescale {
 		return nil
 	}
+	var base []byte
+	var d []float32
+	if t.Stored {
+		base, d = t.Inputs[t.Base].BF16, t.Scratch(len(t.Inputs[t.Base].BF16)/2)
+	}
 	for i, m := range st.models {
-		d := t.Inputs[i].Data // a task vector (TaskVectors), pruned in place
+		if t.Stored {
+			tensor.SubBF16Bytes(d, t.Inputs[i].BF16, base)
+		} else {
+			d = t.Inputs[i].Data // a task vector (TaskVectors), pruned in place
+		}
 		m.all[t.Piece] = tensor.SumAbs(d)
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
@@ -858,6 +867,27 @@ func (st *randomState) EndPass(int) (bool, error) {
 		m.factor = rescaleFactor(st.work, all, kept)
 	}
 	return false, nil
+}
+
+// pruner returns DARE's drop (and rescale) of input i's task vector on
+// the current piece with stored inputs, to be called on its blocks in
+// index order; nil when the input is not pruned.
+func (st *randomState) pruner(t *Tensors, i int) (func(d []float32), error) {
+	m, ok := st.models[i]
+	if !ok {
+		return nil, nil
+	}
+	src := newRandomSource(t.Seed, t.Inputs[i].Model)
+	src.skip(uint64(t.Offset))
+	return func(d []float32) {
+		src.bernoulli(d, m.bound) // the stream goes on from block to block
+		if m.factor != 0 {
+			tensor.ScaleRound(st.work, d, m.factor)
+			if st.work != t.Work {
+				tensor.Round(t.Work, d)
+			}
+		}
+	}, nil
 }
 
 // apply prunes (and rescales) one piece of task vector i.

@@ -2,8 +2,10 @@ package merge
 
 import (
 	"fmt"
-	"github.com/gomerge/gomerge/tensor"
 	"math"
+	"sync"
+
+	"github.com/gomerge/gomerge/tensor"
 )
 
 // magnitudeBits is |x| as an unsigned integer: for non-negative floats the
@@ -82,11 +84,21 @@ func magnitudeK(t *Tensors, i int, n int64) (int, error) {
 // only counts the entries above the window and histograms those inside it
 // (tensor.CountAboveWindow, a SIMD count), and a full histogram pass
 // follows only when the threshold lies outside.
+//
+// With stored inputs (Tensors.Stored) each piece's task vectors are
+// computed block by block from the stored bytes, and the analysis also
+// finds how many entries equal to the threshold every piece keeps: the
+// window pass keeps each piece's window counts, and after a histogram
+// pass one more pass counts each piece's entries equal to the threshold.
+// Merge then prunes every piece without waiting for the pieces before it.
 type magnitudeState struct {
 	models map[int]*topkStream
 	// lowZero is set when the working dtype is bfloat16: task vectors are
 	// then bfloat16 values, whose float32 bits have 16 zero low bits.
 	lowZero bool
+	stored  bool
+	pieces  int
+	blocks  [][]float32 // per worker, with stored inputs
 }
 
 // The passes a topkStream goes through.
@@ -94,6 +106,7 @@ const (
 	topkWindow = iota // count above a window, histogram inside it
 	topkHigh          // histogram of the high 16 bits
 	topkLow           // histogram of the low 16 bits in the chosen bucket
+	topkCount         // stored inputs: count each piece's entries equal to thr
 	topkDone
 )
 
@@ -107,7 +120,17 @@ type topkStream struct {
 	above  int        // entries above the chosen bucket, then above the threshold
 	thr    uint32
 	ties   int // entries equal to thr still to be kept
+
+	// With stored inputs, per piece: the window's counts (windowLen()
+	// each) in topkWindow, the entries equal to thr in topkCount, and
+	// once done the entries equal to thr that the piece keeps.
+	pieceWin []uint32
+	pieceEq  []int
+	keep     []int
 }
+
+// windowLen is the number of bfloat16 values in the window.
+func (m *topkStream) windowLen() int { return int(m.hi-m.lo)>>16 + 1 }
 
 // windowSteps is how many bfloat16 values on each side of the sample's
 // estimate the window holds.
@@ -118,7 +141,10 @@ const windowSteps = 2
 func canAnalyzeMagnitude(t *Tensors) bool { return t.Global["rescale"] == 0 }
 
 func analyzeMagnitude(t *Tensors) (Analysis, error) {
-	st := &magnitudeState{models: map[int]*topkStream{}, lowZero: t.Work == tensor.BF16}
+	st := &magnitudeState{models: map[int]*topkStream{}, lowZero: t.Work == tensor.BF16, stored: t.Stored, pieces: t.Pieces}
+	if st.stored {
+		st.blocks = make([][]float32, t.Workers)
+	}
 	n := numElements(t.Shape)
 	for i, in := range t.Inputs {
 		if i == t.Base || in.Params["density"] >= 1 {
@@ -129,19 +155,30 @@ func analyzeMagnitude(t *Tensors) (Analysis, error) {
 			return nil, err
 		}
 		m := &topkStream{k: k, mode: topkHigh, hists: make([][]uint32, t.Workers), aboves: make([]int, t.Workers)}
-		size := 1 << 16
 		if st.lowZero && t.Sample > 0 && len(in.Data) > 0 {
 			m.mode = topkWindow
 			m.lo, m.hi = chooseWindow(in.Data, k, n)
-			size = int(m.hi-m.lo) + 1
 		}
 		for w := range m.hists {
-			m.hists[w] = make([]uint32, size)
+			if m.mode == topkWindow {
+				m.hists[w] = windowHists.Get().([]uint32)
+			} else {
+				m.hists[w] = make([]uint32, 1<<16)
+			}
+		}
+		if st.stored && m.mode == topkWindow {
+			m.pieceWin = make([]uint32, t.Pieces*m.windowLen())
 		}
 		st.models[i] = m
 	}
 	return st, nil
 }
+
+// windowHists holds zeroed histograms for CountAboveWindow over the
+// widest window: 1 MiB each, too much to allocate and clear for every
+// tensor, model and worker when at most windowLen of its counters are
+// used. They go back cleared.
+var windowHists = sync.Pool{New: func() any { return make([]uint32, 2*windowSteps<<16+1) }}
 
 // chooseWindow is sampleWindow; tests replace it to force misses.
 var chooseWindow = sampleWindow
@@ -163,6 +200,10 @@ func (st *magnitudeState) Piece(t *Tensors) error {
 	if t.Base < 0 {
 		return nil
 	}
+	if st.stored {
+		st.storedPiece(t)
+		return nil
+	}
 	for i, m := range st.models {
 		d := t.Inputs[i].Data // a task vector (TaskVectors)
 		hist := m.hists[t.Worker]
@@ -182,6 +223,81 @@ func (st *magnitudeState) Piece(t *Tensors) error {
 	return nil
 }
 
+// storedPiece is Piece on stored inputs: the task vectors are computed
+// block by block into a buffer that stays in the L1 cache.
+func (st *magnitudeState) storedPiece(t *Tensors) {
+	base := t.Inputs[t.Base].BF16
+	n := len(base) / 2
+	buf := st.blocks[t.Worker]
+	if buf == nil {
+		buf = make([]float32, consensusBlock)
+		st.blocks[t.Worker] = buf
+	}
+	for i, m := range st.models {
+		x, hist := t.Inputs[i].BF16, m.hists[t.Worker]
+		above, eq := 0, 0
+		for lo := 0; lo < n; lo += consensusBlock {
+			end := min(n, lo+consensusBlock)
+			d := buf[:end-lo]
+			tensor.SubBF16Bytes(d, x[2*lo:2*end], base[2*lo:2*end])
+			switch m.mode {
+			case topkWindow:
+				above += tensor.CountAboveWindow(hist, d, m.lo, m.hi)
+			case topkHigh:
+				tensor.MagnitudeHistogram(hist[:1<<15], d, 16)
+			case topkCount:
+				eq += tensor.CountMagnitude(d, m.thr)
+			}
+		}
+		switch m.mode {
+		case topkWindow:
+			// Task vectors are bfloat16 values: only every 1<<16-th
+			// counter of the window can be non-zero.
+			m.aboves[t.Worker] += above
+			win := m.pieceWin[t.Piece*m.windowLen() : (t.Piece+1)*m.windowLen()]
+			for s := range win {
+				win[s], hist[s<<16] = hist[s<<16], 0
+			}
+		case topkCount:
+			m.pieceEq[t.Piece] = eq
+		}
+	}
+}
+
+// windowCounts sums the counts of the window's bfloat16 values, from the
+// pieces with stored inputs, else from the workers' histograms (clearing
+// them).
+func (m *topkStream) windowCounts() []int {
+	wl := m.windowLen()
+	window := make([]int, wl)
+	if m.pieceWin != nil {
+		for p := 0; p < len(m.pieceWin); p += wl {
+			for s, c := range m.pieceWin[p : p+wl] {
+				window[s] += int(c)
+			}
+		}
+		return window
+	}
+	for _, h := range m.hists {
+		for s := range window {
+			window[s] += int(h[s<<16])
+			h[s<<16] = 0
+		}
+	}
+	return window
+}
+
+// keepTies hands out the m.ties entries equal to thr that are kept to
+// the pieces in index order, from each piece's count eq(p) of them.
+func (m *topkStream) keepTies(pieces int, eq func(p int) int) {
+	m.keep = make([]int, pieces)
+	left := m.ties
+	for p := range m.keep {
+		m.keep[p] = min(left, eq(p))
+		left -= m.keep[p]
+	}
+}
+
 func (st *magnitudeState) EndPass(int) (more bool, err error) {
 	for _, m := range st.models {
 		switch m.mode {
@@ -191,22 +307,31 @@ func (st *magnitudeState) EndPass(int) (more bool, err error) {
 				above += a
 				m.aboves[w] = 0
 			}
-			window := make([]int, len(m.hists[0]))
-			sumHists(window, m.hists)
+			window := m.windowCounts()
+			for _, h := range m.hists {
+				windowHists.Put(h) // cleared by windowCounts or storedPiece
+			}
+			m.hists = nil
 			if above < m.k {
 				// Walk the window from its top value down.
-				for u := int64(m.hi); u >= int64(m.lo); u -= 1 << 16 {
-					c := window[u-int64(m.lo)]
+				for s := len(window) - 1; s >= 0; s-- {
+					c := window[s]
 					if above+c >= m.k {
-						m.thr, m.ties, m.mode = uint32(u), m.k-above, topkDone
+						m.thr, m.ties, m.mode = m.lo+uint32(s)<<16, m.k-above, topkDone
 						break
 					}
 					above += c
 				}
 			}
+			if m.mode == topkDone && m.pieceWin != nil {
+				wl, s := m.windowLen(), int(m.thr-m.lo)>>16
+				m.keepTies(len(m.pieceWin)/wl, func(p int) int { return int(m.pieceWin[p*wl+s]) })
+			}
+			m.pieceWin = nil
 			if m.mode != topkDone {
 				// The threshold is outside the window: histogram everything.
 				m.mode = topkHigh
+				m.hists = make([][]uint32, len(m.aboves))
 				for w := range m.hists {
 					m.hists[w] = make([]uint32, 1<<16)
 				}
@@ -216,6 +341,10 @@ func (st *magnitudeState) EndPass(int) (more bool, err error) {
 			sumHists(total, m.hists)
 			digit, above := descend(total, m.above, m.k)
 			switch {
+			case m.mode == topkHigh && st.lowZero && st.stored:
+				// As below, and then each piece's share of the ties.
+				m.thr, m.ties, m.mode = uint32(digit)<<16, m.k-above, topkCount
+				m.pieceEq = make([]int, st.pieces)
 			case m.mode == topkHigh && st.lowZero:
 				// Every entry of the chosen bucket has low digit 0.
 				m.thr, m.ties, m.mode = uint32(digit)<<16, m.k-above, topkDone
@@ -225,6 +354,9 @@ func (st *magnitudeState) EndPass(int) (more bool, err error) {
 				m.thr, m.ties, m.mode = uint32(m.digit)<<16|uint32(digit), m.k-above, topkDone
 			}
 			m.above = above
+		case topkCount:
+			m.keepTies(st.pieces, func(p int) int { return m.pieceEq[p] })
+			m.pieceEq, m.mode = nil, topkDone
 		}
 		more = more || m.mode != topkDone
 	}
@@ -239,6 +371,18 @@ func sumHists(total []int, hists [][]uint32) {
 		}
 		clear(h)
 	}
+}
+
+// pruner returns the pruning of input i's task vector on the current
+// piece with stored inputs, to be called on its blocks in index order; nil
+// when the input is not pruned.
+func (st *magnitudeState) pruner(t *Tensors, i int) (func(d []float32), error) {
+	m, ok := st.models[i]
+	if !ok {
+		return nil, nil
+	}
+	thr, keep := m.thr, m.keep[t.Piece]
+	return func(d []float32) { keep = tensor.PruneMagnitude(d, thr, keep) }, nil
 }
 
 // apply prunes one piece of task vector i.

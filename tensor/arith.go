@@ -91,6 +91,131 @@ func SumSquares(x []float32) float64 {
 	return sumSquares(x)
 }
 
+// SumSquaresBlock is the piece granularity of SumSquaresAcc: every piece
+// but the last must be a whole number of blocks.
+const SumSquaresBlock = 16
+
+// SumSquaresAcc computes SumSquares of a slice handed over in consecutive
+// pieces, with the very bits SumSquares returns for the whole slice (the
+// order of its additions, SIMD lanes included, is kept): Add the pieces
+// in order, every one but the last a whole number of SumSquaresBlock
+// elements long, then call Sum. The zero value is ready to use.
+type SumSquaresAcc struct {
+	lanes [SumSquaresBlock]float64
+	rest  float64 // the last len&3 squares, summed on their own
+	last  bool    // a piece not a whole number of blocks has been added
+}
+
+// Add adds the squares of the next piece. It panics if the piece is not
+// empty and an earlier one was not a whole number of SumSquaresBlock
+// elements.
+func (a *SumSquaresAcc) Add(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	if a.last {
+		panic("tensor: SumSquaresAcc.Add after a piece that is not a whole number of blocks")
+	}
+	if !useAVX2 {
+		// sumSquaresGeneric's order: one running sum.
+		for _, v := range x {
+			a.lanes[0] += float64(float64(v) * float64(v))
+		}
+		a.last = len(x)%SumSquaresBlock != 0
+		return
+	}
+	n := len(x) &^ (SumSquaresBlock - 1)
+	sumSquaresLanes(&a.lanes, x[:n])
+	if n == len(x) {
+		return
+	}
+	// The tail as sumSquaresAVX2 and sumSquares treat it: groups of four
+	// into the first four lanes, the last len&3 in a sum of their own.
+	a.last = true
+	x = x[n:]
+	m := len(x) &^ 3
+	for i := 0; i < m; i += 4 {
+		for j := range 4 {
+			a.lanes[j] += float64(float64(x[i+j]) * float64(x[i+j]))
+		}
+	}
+	a.rest = sumSquaresGeneric(x[m:])
+}
+
+// Sum returns the sum of the squares of the pieces added so far, as
+// SumSquares returns it for their concatenation.
+func (a *SumSquaresAcc) Sum() float64 {
+	if !useAVX2 {
+		return a.lanes[0]
+	}
+	// SUM4 in kernels_amd64.s: the four vectors lane by lane, then the
+	// upper half onto the lower, then the two lanes left.
+	l := &a.lanes
+	var v [4]float64
+	for j := range v {
+		v[j] = (l[j] + l[4+j]) + (l[8+j] + l[12+j])
+	}
+	return ((v[0] + v[2]) + (v[1] + v[3])) + a.rest
+}
+
+// SumSquaresCols computes SumSquares of every column of a row-major matrix
+// handed over in consecutive pieces of whole rows, with the bits
+// SumSquares returns for each column gathered into a slice of its own.
+type SumSquaresCols struct {
+	rows, cols, row int
+	// lanes[j*cols+k] is lane j of column k's sum, as SumSquaresAcc's
+	// lanes (lane 0 the whole sum without assembly); rest[k] the sum of
+	// its last rows&3 squares.
+	lanes, rest []float64
+}
+
+// NewSumSquaresCols returns the sums for a rows×cols matrix.
+func NewSumSquaresCols(rows, cols int) *SumSquaresCols {
+	return &SumSquaresCols{rows: rows, cols: cols,
+		lanes: make([]float64, SumSquaresBlock*cols), rest: make([]float64, cols)}
+}
+
+// Add adds the squares of the next whole rows. It panics if x is not a
+// whole number of rows or goes past the last one.
+func (a *SumSquaresCols) Add(x []float32) {
+	if a.cols == 0 || len(x)%a.cols != 0 || a.row+len(x)/a.cols > a.rows {
+		panic("tensor: SumSquaresCols.Add: not whole rows of the matrix")
+	}
+	// Row r goes where SumSquares puts element r of a column: lane r mod
+	// 16 in whole blocks, lane r mod 4 in the groups of four after them,
+	// the rest on its own (without assembly, all in one sum).
+	blocks, groups := a.rows&^(SumSquaresBlock-1), a.rows&^3
+	for ; len(x) > 0; x, a.row = x[a.cols:], a.row+1 {
+		var acc []float64
+		switch r := a.row; {
+		case !useAVX2:
+			acc = a.lanes[:a.cols]
+		case r < blocks:
+			j := r % SumSquaresBlock
+			acc = a.lanes[j*a.cols : (j+1)*a.cols]
+		case r < groups:
+			j := r % 4
+			acc = a.lanes[j*a.cols : (j+1)*a.cols]
+		default:
+			acc = a.rest
+		}
+		addSquares(acc, x[:a.cols])
+	}
+}
+
+// Sum returns column k's sum of squares once every row has been added.
+func (a *SumSquaresCols) Sum(k int) float64 {
+	l := func(j int) float64 { return a.lanes[j*a.cols+k] }
+	if !useAVX2 {
+		return l(0)
+	}
+	var v [4]float64
+	for j := range v {
+		v[j] = (l(j) + l(4+j)) + (l(8+j) + l(12+j))
+	}
+	return ((v[0] + v[2]) + (v[1] + v[3])) + a.rest[k]
+}
+
 func mustSameLen(op string, n, m int) {
 	if n != m {
 		panic("tensor: " + op + ": slice lengths differ")
@@ -177,6 +302,116 @@ func SubRound(work DType, dst, a, b []float32) {
 	default:
 		sub(dst, a, b)
 		Round(work, dst)
+	}
+}
+
+// DivMulRound stores in dst the products of a and b divided by da and db,
+// every operation rounded to work:
+//
+//	dst[i] = round(round(a[i]/da) · round(b[i]/db))
+//
+// in one pass (the terms of the dot product of two normalized vectors).
+// dst may be a or b.
+func DivMulRound(work DType, dst, a, b []float32, da, db float32) {
+	mustSameLen("DivMulRound", len(dst), len(a))
+	mustSameLen("DivMulRound", len(dst), len(b))
+	switch work {
+	case BF16:
+		divMulRoundBF16(dst, a, b, da, db)
+	case F32, F64:
+		for i := range dst {
+			dst[i] = float32(a[i]/da) * float32(b[i]/db)
+		}
+	default:
+		for i := range dst {
+			dst[i] = RoundScalar(work, RoundScalar(work, a[i]/da)*RoundScalar(work, b[i]/db))
+		}
+	}
+}
+
+// CombineDivRound stores in dst the combination ca·a + cb·b divided by d,
+// plus base[i] unless base is nil, every operation rounded to work:
+//
+//	dst[i] = round(round(round(ca·a[i]) + round(cb·b[i])) / d)
+//	dst[i] = round(dst[i] + base[i])
+//
+// in one pass (spherical interpolation's last step). dst may be a, b or
+// base.
+func CombineDivRound(work DType, dst, a, b, base []float32, ca, cb, d float32) {
+	mustSameLen("CombineDivRound", len(dst), len(a))
+	mustSameLen("CombineDivRound", len(dst), len(b))
+	if base != nil {
+		mustSameLen("CombineDivRound", len(dst), len(base))
+	}
+	switch work {
+	case BF16:
+		combineDivRoundBF16(dst, a, b, base, ca, cb, d)
+	case F32, F64:
+		for i := range dst {
+			v := float32(float32(ca*a[i])+float32(cb*b[i])) / d
+			if base != nil {
+				v += base[i]
+			}
+			dst[i] = v
+		}
+	default:
+		r := func(v float32) float32 { return RoundScalar(work, v) }
+		for i := range dst {
+			v := r(r(r(ca*a[i])+r(cb*b[i])) / d)
+			if base != nil {
+				v = r(v + base[i])
+			}
+			dst[i] = v
+		}
+	}
+}
+
+// DivMulRoundVec is DivMulRound with a divisor per element:
+//
+//	dst[i] = round(round(a[i]/da[i]) · round(b[i]/db[i]))
+//
+// (the terms of the dot products of many normalized vectors at once, one
+// element of each). dst may be a or b.
+func DivMulRoundVec(work DType, dst, a, b, da, db []float32) {
+	for _, x := range [][]float32{a, b, da, db} {
+		mustSameLen("DivMulRoundVec", len(dst), len(x))
+	}
+	switch work {
+	case BF16:
+		divMulRoundVecBF16(dst, a, b, da, db)
+	case F32, F64:
+		for i := range dst {
+			dst[i] = float32(a[i]/da[i]) * float32(b[i]/db[i])
+		}
+	default:
+		for i := range dst {
+			dst[i] = RoundScalar(work, RoundScalar(work, a[i]/da[i])*RoundScalar(work, b[i]/db[i]))
+		}
+	}
+}
+
+// CombineDivRoundVec is CombineDivRound without a base and with
+// coefficients per element:
+//
+//	dst[i] = round(round(round(ca[i]·a[i]) + round(cb[i]·b[i])) / d[i])
+//
+// dst may be a or b.
+func CombineDivRoundVec(work DType, dst, a, b, ca, cb, d []float32) {
+	for _, x := range [][]float32{a, b, ca, cb, d} {
+		mustSameLen("CombineDivRoundVec", len(dst), len(x))
+	}
+	switch work {
+	case BF16:
+		combineDivRoundVecBF16(dst, a, b, ca, cb, d)
+	case F32, F64:
+		for i := range dst {
+			dst[i] = float32(float32(ca[i]*a[i])+float32(cb[i]*b[i])) / d[i]
+		}
+	default:
+		r := func(v float32) float32 { return RoundScalar(work, v) }
+		for i := range dst {
+			dst[i] = r(r(r(ca[i]*a[i])+r(cb[i]*b[i])) / d[i])
+		}
 	}
 }
 

@@ -86,6 +86,25 @@ func sumSquaresGeneric(x []float32) float64 {
 	return s
 }
 
+// addSquaresGeneric adds x[k]², exact in float64, to acc[k].
+func addSquaresGeneric(acc []float64, x []float32) {
+	x = x[:len(acc)]
+	for k, v := range x {
+		acc[k] += float64(float64(v) * float64(v))
+	}
+}
+
+// sumSquaresLanesGeneric adds the squares of x, a whole number of
+// SumSquaresBlock elements long, to 16 running sums: element i goes to
+// lane i mod 16 (sumSquaresAVX2's main loop with its sums kept).
+func sumSquaresLanesGeneric(lanes *[SumSquaresBlock]float64, x []float32) {
+	for i := 0; i+SumSquaresBlock <= len(x); i += SumSquaresBlock {
+		for j, v := range x[i : i+SumSquaresBlock] {
+			lanes[j] += float64(float64(v) * float64(v))
+		}
+	}
+}
+
 func addAgreeingGeneric(sum, weight, x, sign []float32, w float32) {
 	x, sign, weight = x[:len(sum)], sign[:len(sum)], weight[:len(sum)]
 	wb := math.Float32bits(w)
@@ -277,5 +296,41 @@ func subBF16Generic(dst []float32, a, b []uint16) {
 		x := math.Float32frombits(uint32(a[i]) << 16)
 		y := math.Float32frombits(uint32(b[i]) << 16)
 		dst[i] = roundBF16Scalar(x - y)
+	}
+}
+
+func divMulRoundBF16Generic(dst, a, b []float32, da, db float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = roundBF16Scalar(roundBF16Scalar(a[i]/da) * roundBF16Scalar(b[i]/db))
+	}
+}
+
+func combineDivRoundBF16Generic(dst, a, b, base []float32, ca, cb, d float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	if base == nil {
+		for i := range dst {
+			dst[i] = roundBF16Scalar(roundBF16Scalar(roundBF16Scalar(ca*a[i])+roundBF16Scalar(cb*b[i])) / d)
+		}
+		return
+	}
+	base = base[:len(dst)]
+	for i := range dst {
+		v := roundBF16Scalar(roundBF16Scalar(roundBF16Scalar(ca*a[i])+roundBF16Scalar(cb*b[i])) / d)
+		dst[i] = roundBF16Scalar(v + base[i])
+	}
+}
+
+func divMulRoundVecBF16Generic(dst, a, b, da, db []float32) {
+	a, b, da, db = a[:len(dst)], b[:len(dst)], da[:len(dst)], db[:len(dst)]
+	for i := range dst {
+		dst[i] = roundBF16Scalar(roundBF16Scalar(a[i]/da[i]) * roundBF16Scalar(b[i]/db[i]))
+	}
+}
+
+func combineDivRoundVecBF16Generic(dst, a, b, ca, cb, d []float32) {
+	a, b, ca, cb, d = a[:len(dst)], b[:len(dst)], ca[:len(dst)], cb[:len(dst)], d[:len(dst)]
+	for i := range dst {
+		dst[i] = roundBF16Scalar(roundBF16Scalar(roundBF16Scalar(ca[i]*a[i])+roundBF16Scalar(cb[i]*b[i])) / d[i])
 	}
 }

@@ -140,6 +140,16 @@ func sumSquares(x []float32) float64 {
 	return sumSquaresAVX2(x[:n]) + sumSquaresGeneric(x[n:])
 }
 
+func addSquares(acc []float64, x []float32) { addSquaresGeneric(acc, x) }
+
+func sumSquaresLanes(lanes *[SumSquaresBlock]float64, x []float32) {
+	if useAVX2 {
+		sumSquaresLanesAVX2(lanes, x)
+		return
+	}
+	sumSquaresLanesGeneric(lanes, x)
+}
+
 func addAgreeing(sum, weight, x, sign []float32, w float32) {
 	if useAVX2 {
 		n := len(sum) &^ 7
@@ -347,4 +357,45 @@ func subBF16(dst []float32, a, b []uint16) {
 		dst, a, b = dst[n:], a[n:], b[n:]
 	}
 	subBF16Generic(dst, a, b)
+}
+
+func divMulRoundBF16(dst, a, b []float32, da, db float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		divMulRoundBF16AVX2(dst[:n], a[:n], b[:n], da, db)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	divMulRoundBF16Generic(dst, a, b, da, db)
+}
+
+// combineDivRoundBF16 passes the assembly an empty base for none.
+func combineDivRoundBF16(dst, a, b, base []float32, ca, cb, d float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		var bs []float32
+		if base != nil {
+			bs, base = base[:n], base[n:]
+		}
+		combineDivRoundBF16AVX2(dst[:n], a[:n], b[:n], bs, ca, cb, d)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
+	combineDivRoundBF16Generic(dst, a, b, base, ca, cb, d)
+}
+
+func divMulRoundVecBF16(dst, a, b, da, db []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		divMulRoundVecBF16AVX2(dst[:n], a[:n], b[:n], da[:n], db[:n])
+		dst, a, b, da, db = dst[n:], a[n:], b[n:], da[n:], db[n:]
+	}
+	divMulRoundVecBF16Generic(dst, a, b, da, db)
+}
+
+func combineDivRoundVecBF16(dst, a, b, ca, cb, d []float32) {
+	if useAVX2 {
+		n := len(dst) &^ 7
+		combineDivRoundVecBF16AVX2(dst[:n], a[:n], b[:n], ca[:n], cb[:n], d[:n])
+		dst, a, b, ca, cb, d = dst[n:], a[n:], b[n:], ca[n:], cb[n:], d[n:]
+	}
+	combineDivRoundVecBF16Generic(dst, a, b, ca, cb, d)
 }

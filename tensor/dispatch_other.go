@@ -25,9 +25,13 @@ func divNonZero(dst, div []float32)              { divNonZeroGeneric(dst, div) }
 func addAgreeing(sum, weight, x, sign []float32, w float32) {
 	addAgreeingGeneric(sum, weight, x, sign, w)
 }
-func dot(a, b []float32) float64     { return dotGeneric(a, b) }
-func sumAbs(x []float32) float64     { return sumAbsGeneric(x) }
-func sumSquares(x []float32) float64 { return sumSquaresGeneric(x) }
+func dot(a, b []float32) float64            { return dotGeneric(a, b) }
+func sumAbs(x []float32) float64            { return sumAbsGeneric(x) }
+func sumSquares(x []float32) float64        { return sumSquaresGeneric(x) }
+func addSquares(acc []float64, x []float32) { addSquaresGeneric(acc, x) }
+func sumSquaresLanes(lanes *[SumSquaresBlock]float64, x []float32) {
+	sumSquaresLanesGeneric(lanes, x)
+}
 
 func keepBelow(x []float32, draws []uint32, bound uint32) int {
 	return keepBelowGeneric(x, draws, bound)
@@ -57,3 +61,12 @@ func countAboveWindow(hist []uint32, x []float32, lo, hi uint32) int {
 func splitMix64(dst []uint64, key, ctr uint64) { splitMix64Generic(dst, key, ctr) }
 
 func subBF16(dst []float32, a, b []uint16) { subBF16Generic(dst, a, b) }
+
+func divMulRoundBF16(dst, a, b []float32, da, db float32) { divMulRoundBF16Generic(dst, a, b, da, db) }
+func combineDivRoundBF16(dst, a, b, base []float32, ca, cb, d float32) {
+	combineDivRoundBF16Generic(dst, a, b, base, ca, cb, d)
+}
+func divMulRoundVecBF16(dst, a, b, da, db []float32) { divMulRoundVecBF16Generic(dst, a, b, da, db) }
+func combineDivRoundVecBF16(dst, a, b, ca, cb, d []float32) {
+	combineDivRoundVecBF16Generic(dst, a, b, ca, cb, d)
+}

@@ -75,7 +75,11 @@
 // Round reads and writes each buffer twice. SubRound, ScaleRound,
 // AxpyRound, DivScalarRound and DivNonZeroRound do the operation and the
 // rounding to the working dtype in one pass, with results identical to
-// the chain's, bit for bit. PruneMagnitude, CountMagnitude,
+// the chain's, bit for bit; DivMulRound, CombineDivRound and their *Vec
+// forms do nuslerp's chains of three to five rounded operations.
+// SumSquaresAcc and SumSquaresCols give SumSquares' bits (its SIMD order
+// of additions included) for a slice or for the columns of a matrix
+// handed over piece by piece. PruneMagnitude, CountMagnitude,
 // MagnitudeHistogram and CountAboveWindow are the passes of magnitude
 // (top-k) pruning over the magnitude bits of float32s.
 package tensor

@@ -69,6 +69,37 @@ func fusedCases(work DType, d, x, y []float32, a float32) []fusedCase {
 			func(d []float32) { DivScalar(d, a); Round(work, d) }, [][]float32{d, as}},
 		{"DivNonZeroRound", func(d []float32) { DivNonZeroRound(work, d, y) },
 			func(d []float32) { DivNonZero(d, y); Round(work, d) }, [][]float32{d, y}},
+		{"DivMulRound", func(d []float32) { DivMulRound(work, d, x, y, a, 1.5) },
+			func(d []float32) {
+				for j := range d {
+					d[j] = RoundScalar(work, RoundScalar(work, x[j]/a)*RoundScalar(work, y[j]/1.5))
+				}
+			}, [][]float32{x, y, as}},
+		{"CombineDivRound", func(d []float32) { CombineDivRound(work, d, x, y, nil, a, -0.75, 1.25) },
+			func(d []float32) {
+				for j := range d {
+					d[j] = RoundScalar(work, RoundScalar(work, RoundScalar(work, a*x[j])+RoundScalar(work, -0.75*y[j]))/1.25)
+				}
+			}, [][]float32{x, y, as}},
+		{"DivMulRoundVec", func(d []float32) { DivMulRoundVec(work, d, x, y, y, x) },
+			func(d []float32) {
+				for j := range d {
+					d[j] = RoundScalar(work, RoundScalar(work, x[j]/y[j])*RoundScalar(work, y[j]/x[j]))
+				}
+			}, [][]float32{x, y}},
+		{"CombineDivRoundVec", func(d []float32) { CombineDivRoundVec(work, d, x, y, y, d, x) },
+			func(d []float32) {
+				for j := range d {
+					d[j] = RoundScalar(work, RoundScalar(work, RoundScalar(work, y[j]*x[j])+RoundScalar(work, d[j]*y[j]))/x[j])
+				}
+			}, [][]float32{d, x, y}},
+		{"CombineDivRound with base", func(d []float32) { CombineDivRound(work, d, x, y, d, 0.5, a, 0.75) },
+			func(d []float32) {
+				for j := range d {
+					v := RoundScalar(work, RoundScalar(work, RoundScalar(work, 0.5*x[j])+RoundScalar(work, a*y[j]))/0.75)
+					d[j] = RoundScalar(work, v+d[j])
+				}
+			}, [][]float32{d, x, y, as}},
 	}
 }
 
@@ -126,6 +157,12 @@ func TestFusedKernelsMatchGeneric(t *testing.T) {
 				{"divScalarRoundF16", func(d []float32) { divScalarRoundF16(d, a) }, func(d []float32) { divScalarRoundF16Generic(d, a) }, [][]float32{d, as}},
 				{"divNonZeroRoundBF16", func(d []float32) { divNonZeroRoundBF16(d, y) }, func(d []float32) { divNonZeroRoundBF16Generic(d, y) }, [][]float32{d, y}},
 				{"divNonZeroRoundF16", func(d []float32) { divNonZeroRoundF16(d, y) }, func(d []float32) { divNonZeroRoundF16Generic(d, y) }, [][]float32{d, y}},
+				{"divMulRoundBF16", func(d []float32) { divMulRoundBF16(d, x, y, a, 0.3) }, func(d []float32) { divMulRoundBF16Generic(d, x, y, a, 0.3) }, [][]float32{x, y, as}},
+				{"divMulRoundBF16 zero divisors", func(d []float32) { divMulRoundBF16(d, x, y, 0, a) }, func(d []float32) { divMulRoundBF16Generic(d, x, y, 0, a) }, [][]float32{x, y, as}},
+				{"combineDivRoundBF16", func(d []float32) { combineDivRoundBF16(d, x, y, nil, a, 0.3, 0.7) }, func(d []float32) { combineDivRoundBF16Generic(d, x, y, nil, a, 0.3, 0.7) }, [][]float32{x, y, as}},
+				{"divMulRoundVecBF16", func(d []float32) { divMulRoundVecBF16(d, x, y, d, x) }, func(d []float32) { divMulRoundVecBF16Generic(d, x, y, d, x) }, [][]float32{d, x, y}},
+				{"combineDivRoundVecBF16", func(d []float32) { combineDivRoundVecBF16(d, x, y, y, x, d) }, func(d []float32) { combineDivRoundVecBF16Generic(d, x, y, y, x, d) }, [][]float32{d, x, y}},
+				{"combineDivRoundBF16 base", func(d []float32) { combineDivRoundBF16(d, x, y, d, 0.3, -0.6, a) }, func(d []float32) { combineDivRoundBF16Generic(d, x, y, d, 0.3, -0.6, a) }, [][]float32{d, x, y, as}},
 			} {
 				compareWith(t, fmt.Sprintf("%s(a=%#x)", c.name, math.Float32bits(a)), d, guardVal, c.got, c.want, nanPair(c.ops...))
 			}

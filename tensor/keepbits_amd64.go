@@ -4,35 +4,19 @@ package tensor
 
 import "unsafe"
 
-// The AVX2 bodies take the mask eight bits (one byte, eight elements) at a
-// time: the byte broadcast to every lane, ANDed with each lane's bit and
-// compared with it (VPCMPEQD) gives the lane mask. They read the bits as
-// bytes, which is the order of bits j%64 in bits[j/64] on a little-endian
-// CPU. len(x) is a multiple of 8.
+func keepBits(x []float32, mask []uint64) {
+	if useAVX2 && len(x) >= 64 {
+		n := len(x) &^ 63 // whole mask words, so that the rest starts at one
+		bytes := unsafe.Slice((*byte)(unsafe.Pointer(&mask[0])), 8*len(mask))
+		keepBitsAVX2(x[:n], bytes) // little-endian: byte k holds bits 8k…8k+7
+		x, mask = x[n:], mask[n>>6:]
+	}
+	keepBitsGeneric(x, mask)
+}
 
-//go:noescape
-func keepBitsAVX2(x []float32, bits *byte)
-
-// keepBitsScaleRoundBF16AVX2 masks, multiplies (VMULPS, x*a as
-// scaleRoundBF16AVX2) and rounds to bfloat16 as BF16ROUNDF does.
+// keepBitsAVX2 handles eight elements per mask byte: the byte broadcast to
+// eight lanes, each lane ANDed with its bit and compared with it, gives
+// the lanes to keep.
 //
 //go:noescape
-func keepBitsScaleRoundBF16AVX2(x []float32, bits *byte, a float32)
-
-func keepBits(x []float32, bits []uint64) {
-	n := 0
-	if useAVX2 && len(x) >= 8 {
-		n = len(x) &^ 7
-		keepBitsAVX2(x[:n], (*byte)(unsafe.Pointer(&bits[0])))
-	}
-	keepBitsGeneric(x[n:], bits, n)
-}
-
-func keepBitsScaleRoundBF16(x []float32, bits []uint64, a float32) {
-	n := 0
-	if useAVX2 && len(x) >= 8 {
-		n = len(x) &^ 7
-		keepBitsScaleRoundBF16AVX2(x[:n], (*byte)(unsafe.Pointer(&bits[0])), a)
-	}
-	keepBitsScaleRoundBF16Generic(x[n:], bits, n, a)
-}
+func keepBitsAVX2(x []float32, mask []byte)

@@ -3,102 +3,49 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
-// randomBits returns a mask of n bits, about one in three set, or all
-// set or all clear for some n.
-func randomBits(r *rand.Rand, n int) []uint64 {
-	bits := make([]uint64, (n+63)/64+1) // a word more than needed: it must not matter
-	for i := range bits {
-		switch n % 5 {
-		case 0:
-			bits[i] = ^uint64(0)
-		case 1:
-		default:
-			bits[i] = r.Uint64()&r.Uint64() | r.Uint64()&r.Uint64()&r.Uint64()
-		}
-	}
-	return bits
-}
-
-// TestKeepBits checks KeepBits against its definition, and the assembly
-// of KeepBits and KeepBitsScaleRound against the Go references, on odd
-// lengths, misaligned slices and special values.
+// TestKeepBits checks KeepBits, with and without AVX2, against the
+// per-element loop on lengths around the mask's words, with all-set,
+// all-clear and random masks.
 func TestKeepBits(t *testing.T) {
-	r := rand.New(rand.NewPCG(31, 32))
-	for _, n := range asmLengths {
-		x := shifted(kernelFloats(r, n), n%8)
-		bits := randomBits(r, n)
-		got := append([]float32(nil), x...)
-		KeepBits(got, bits)
-		for j := range got {
-			want := x[j]
-			if bits[j/64]>>(j%64)&1 == 0 {
-				want = 0
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 200, 1000, 4099} {
+		x0 := make([]float32, n)
+		for j := range x0 {
+			x0[j] = math.Float32frombits(r.Uint32())
+		}
+		for _, fill := range []string{"set", "clear", "random"} {
+			mask := make([]uint64, (n+63)/64)
+			for w := range mask {
+				switch fill {
+				case "set":
+					mask[w] = math.MaxUint64
+				case "random":
+					mask[w] = r.Uint64()
+				}
 			}
-			if math.Float32bits(got[j]) != math.Float32bits(want) {
-				t.Fatalf("KeepBits n=%d [%d] = %#x, want %#x", n, j, math.Float32bits(got[j]), math.Float32bits(want))
+			want := slices.Clone(x0)
+			for j := range want {
+				if mask[j/64]&(1<<(j%64)) == 0 {
+					want[j] = 0
+				}
 			}
-		}
-		if !useAVX2 {
-			continue
-		}
-		a := float32(r.NormFloat64())
-		if n%7 == 0 {
-			a = float32(math.Inf(1)) // dropped elements become 0·Inf: NaN, as in the chain
-		}
-		compareKernel(t, "keepBits", x, guardVal, func(d []float32) { keepBits(d, bits) }, func(d []float32) { keepBitsGeneric(d, bits, 0) })
-		compareWith(t, "keepBitsScaleRoundBF16", x, guardVal, func(d []float32) { keepBitsScaleRoundBF16(d, bits, a) },
-			func(d []float32) { keepBitsScaleRoundBF16Generic(d, bits, 0, a) }, nanPair(x, []float32{a}))
-	}
-}
-
-// TestKeepBitsScaleRound checks the fused call against KeepBits followed
-// by ScaleRound for every working dtype, bit for bit.
-func TestKeepBitsScaleRound(t *testing.T) {
-	r := rand.New(rand.NewPCG(33, 34))
-	for _, work := range arithDTypes {
-		for _, n := range []int{0, 1, 7, 8, 9, 64, 65, 1000} {
-			x := kernelFloats(r, n)
-			bits := randomBits(r, n)
-			a := float32(r.NormFloat64())
-			compareKernel(t, "KeepBitsScaleRound "+work.String(), x, guardVal,
-				func(d []float32) { KeepBitsScaleRound(work, d, bits, a) },
-				func(d []float32) { KeepBits(d, bits); ScaleRound(work, d, a) })
+			for _, avx := range []bool{false, true} {
+				saved := useAVX2
+				useAVX2 = useAVX2 && avx
+				got := slices.Clone(x0)
+				KeepBits(got, mask)
+				useAVX2 = saved
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("n %d %s avx %v: [%d] = %#08x, want %#08x", n, fill, avx, j,
+							math.Float32bits(got[j]), math.Float32bits(want[j]))
+					}
+				}
+			}
 		}
 	}
-}
-
-// TestKeepBitsShortMask checks that a mask with too few bits panics
-// instead of reading past its end.
-func TestKeepBitsShortMask(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("65 elements with one word of bits did not panic")
-		}
-	}()
-	KeepBits(make([]float32, 65), make([]uint64, 1))
-}
-
-// FuzzKeepBitsMatchGeneric reads float32s and mask bits from the input and
-// checks the assembly of KeepBits and KeepBitsScaleRound (BF16) against the
-// Go references.
-func FuzzKeepBitsMatchGeneric(f *testing.F) {
-	f.Add([]byte("\x00\x00\x80\x7f\x01\x00\x80\x7f\x00\x80\x80\x3f\x00\x10\x80\x3f"+"0123456789abcdef0123456789abcdef"), float32(0.5))
-	f.Fuzz(func(t *testing.T, b []byte, a float32) {
-		if !useAVX2 {
-			t.Skip("no assembly kernels on this host")
-		}
-		n := len(b) / 4
-		x := make([]float32, n)
-		bits := make([]uint64, (n+63)/64)
-		for i := range n {
-			x[i] = math.Float32frombits(uint32(b[4*i]) | uint32(b[4*i+1])<<8 | uint32(b[4*i+2])<<16 | uint32(b[4*i+3])<<24)
-			bits[i/64] |= uint64(b[(4*i+1)%len(b)]&1) << (i % 64)
-		}
-		compareKernel(t, "keepBits", x, guardVal, func(d []float32) { keepBits(d, bits) }, func(d []float32) { keepBitsGeneric(d, bits, 0) })
-		compareWith(t, "keepBitsScaleRoundBF16", x, guardVal, func(d []float32) { keepBitsScaleRoundBF16(d, bits, a) },
-			func(d []float32) { keepBitsScaleRoundBF16Generic(d, bits, 0, a) }, nanPair(x, []float32{a}))
-	})
 }

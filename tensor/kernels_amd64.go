@@ -70,6 +70,12 @@ func sumAbsAVX2(x []float32) float64
 //go:noescape
 func sumSquaresAVX2(x []float32) float64
 
+// sumSquaresLanesAVX2 is sumSquaresAVX2's main loop on sums loaded from
+// and stored back to lanes, for a length that is a multiple of 16.
+//
+//go:noescape
+func sumSquaresLanesAVX2(lanes *[SumSquaresBlock]float64, x []float32)
+
 // addAgreeingAVX2 is addAgreeingGeneric on eight lanes, with the same
 // comparisons (x != 0, x < 0, sign < 0 as VCMPPS), so NaNs count alike.
 //
@@ -177,3 +183,26 @@ func splitMix64AVX512(dst []uint64, state uint64)
 //
 //go:noescape
 func subBF16AVX2(dst []float32, a, b []uint16)
+
+// divMulRoundBF16AVX2 is divMulRoundBF16Generic on eight lanes (VDIVPS,
+// VMULPS, each rounded with BF16ROUNDF).
+//
+//go:noescape
+func divMulRoundBF16AVX2(dst, a, b []float32, da, db float32)
+
+// combineDivRoundBF16AVX2 is combineDivRoundBF16Generic on eight lanes;
+// an empty base (len 0) adds none.
+//
+//go:noescape
+func combineDivRoundBF16AVX2(dst, a, b, base []float32, ca, cb, d float32)
+
+// divMulRoundVecBF16AVX2 is divMulRoundVecBF16Generic on eight lanes.
+//
+//go:noescape
+func divMulRoundVecBF16AVX2(dst, a, b, da, db []float32)
+
+// combineDivRoundVecBF16AVX2 is combineDivRoundVecBF16Generic on eight
+// lanes.
+//
+//go:noescape
+func combineDivRoundVecBF16AVX2(dst, a, b, ca, cb, d []float32)

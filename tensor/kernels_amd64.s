@@ -699,6 +699,43 @@ sqdone:
 	VZEROUPPER
 	RET
 
+// func sumSquaresLanesAVX2(lanes *[16]float64, x []float32)
+TEXT ·sumSquaresLanesAVX2(SB), NOSPLIT, $0-32
+	MOVQ    lanes+0(FP), DI
+	MOVQ    x_base+8(FP), SI
+	MOVQ    x_len+16(FP), BX
+	VMOVUPD (DI), Y8
+	VMOVUPD 32(DI), Y9
+	VMOVUPD 64(DI), Y10
+	VMOVUPD 96(DI), Y11
+	SHRQ    $4, BX
+	JZ      sqldone
+
+sqlloop:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VCVTPS2PD 32(SI), Y2
+	VCVTPS2PD 48(SI), Y3
+	VMULPD    Y0, Y0, Y0
+	VMULPD    Y1, Y1, Y1
+	VMULPD    Y2, Y2, Y2
+	VMULPD    Y3, Y3, Y3
+	VADDPD    Y0, Y8, Y8
+	VADDPD    Y1, Y9, Y9
+	VADDPD    Y2, Y10, Y10
+	VADDPD    Y3, Y11, Y11
+	ADDQ      $64, SI
+	DECQ      BX
+	JNZ       sqlloop
+
+sqldone:
+	VMOVUPD Y8, (DI)
+	VMOVUPD Y9, 32(DI)
+	VMOVUPD Y10, 64(DI)
+	VMOVUPD Y11, 96(DI)
+	VZEROUPPER
+	RET
+
 // func addAgreeingAVX2(sum, weight, x, sign []float32, w float32)
 TEXT ·addAgreeingAVX2(SB), NOSPLIT, $0-100
 	MOVQ         sum_base+0(FP), DI
@@ -2015,5 +2052,167 @@ subBF16Tail:
 	BF16ROUNDF(Y0, Y2, Y4, Y5)
 	VMOVUPS      Y2, (DI)
 subBF16Done:
+	VZEROUPPER
+	RET
+
+// BF16CONSTS loads the constants of BF16ROUNDF into Y14..Y9.
+#define BF16CONSTS \
+	VPBROADCASTD ·c7fff<>(SB), Y14 \
+	VPBROADCASTD ·c1<>(SB), Y13    \
+	VPBROADCASTD ·chigh<>(SB), Y12 \
+	VPBROADCASTD ·cabs<>(SB), Y11  \
+	VPBROADCASTD ·cinf<>(SB), Y10  \
+	VPBROADCASTD ·cquiet<>(SB), Y9
+
+// func divMulRoundBF16AVX2(dst, a, b []float32, da, db float32)
+TEXT ·divMulRoundBF16AVX2(SB), NOSPLIT, $0-80
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	VBROADCASTSS da+72(FP), Y8
+	VBROADCASTSS db+76(FP), Y15
+	BF16CONSTS
+	SHRQ         $3, CX
+	JZ           dmrdone
+
+dmrloop:
+	VMOVUPS (SI), Y0
+	VDIVPS  Y8, Y0, Y0            // a/da
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VDIVPS  Y15, Y0, Y0           // b/db
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VMULPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     dmrloop
+
+dmrdone:
+	VZEROUPPER
+	RET
+
+// func combineDivRoundBF16AVX2(dst, a, b, base []float32, ca, cb, d float32)
+TEXT ·combineDivRoundBF16AVX2(SB), NOSPLIT, $0-108
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         a_base+24(FP), SI
+	MOVQ         b_base+48(FP), DX
+	MOVQ         base_base+72(FP), R8
+	MOVQ         base_len+80(FP), R9
+	VBROADCASTSS ca+96(FP), Y8
+	VBROADCASTSS cb+100(FP), Y15
+	VBROADCASTSS d+104(FP), Y7
+	BF16CONSTS
+	SHRQ         $3, CX
+	JZ           cdrdone
+
+cdrloop:
+	VMOVUPS (SI), Y0
+	VMULPS  Y8, Y0, Y0            // ca·a
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VMULPS  Y15, Y0, Y0           // cb·b
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VADDPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VDIVPS  Y7, Y1, Y0            // /d
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	TESTQ   R9, R9
+	JZ      cdrstore
+	VADDPS  (R8), Y1, Y0          // + base
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	ADDQ    $32, R8
+
+cdrstore:
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     cdrloop
+
+cdrdone:
+	VZEROUPPER
+	RET
+
+// func divMulRoundVecBF16AVX2(dst, a, b, da, db []float32)
+TEXT ·divMulRoundVecBF16AVX2(SB), NOSPLIT, $0-120
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ da_base+72(FP), R8
+	MOVQ db_base+96(FP), R9
+	BF16CONSTS
+	SHRQ $3, CX
+	JZ   dmrvdone
+
+dmrvloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (R8), Y5
+	VDIVPS  Y5, Y0, Y0            // a/da
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VMOVUPS (R9), Y5
+	VDIVPS  Y5, Y0, Y0            // b/db
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VMULPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     dmrvloop
+
+dmrvdone:
+	VZEROUPPER
+	RET
+
+// func combineDivRoundVecBF16AVX2(dst, a, b, ca, cb, d []float32)
+TEXT ·combineDivRoundVecBF16AVX2(SB), NOSPLIT, $0-144
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	MOVQ ca_base+72(FP), R8
+	MOVQ cb_base+96(FP), R9
+	MOVQ d_base+120(FP), R10
+	BF16CONSTS
+	SHRQ $3, CX
+	JZ   cdrvdone
+
+cdrvloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (R8), Y5
+	VMULPS  Y5, Y0, Y0            // ca·a
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (DX), Y0
+	VMOVUPS (R9), Y5
+	VMULPS  Y5, Y0, Y0            // cb·b
+	BF16ROUNDF(Y0, Y4, Y2, Y3)
+	VADDPS  Y4, Y1, Y0
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS (R10), Y5
+	VDIVPS  Y5, Y1, Y0            // /d
+	BF16ROUNDF(Y0, Y1, Y2, Y3)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	ADDQ    $32, R10
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     cdrvloop
+
+cdrvdone:
 	VZEROUPPER
 	RET

@@ -412,6 +412,22 @@ func FuzzKernelsMatchGeneric(f *testing.F) {
 		compareWith(t, "divScalarRoundF16", d, guardVal, func(d []float32) { divScalarRoundF16(d, a) }, func(d []float32) { divScalarRoundF16Generic(d, a) }, nanPair(d, as))
 		compareWith(t, "divNonZeroRoundBF16", d, guardVal, func(d []float32) { divNonZeroRoundBF16(d, x) }, func(d []float32) { divNonZeroRoundBF16Generic(d, x) }, nanPair(d, x))
 		compareWith(t, "divNonZeroRoundF16", d, guardVal, func(d []float32) { divNonZeroRoundF16(d, x) }, func(d []float32) { divNonZeroRoundF16Generic(d, x) }, nanPair(d, x))
+		// nuslerp's fused steps, with the scalars taken from a and the
+		// first elements.
+		da, db := a, float32(1.5)
+		if n > 0 {
+			db = x[0]
+		}
+		compareWith(t, "divMulRoundBF16", d, guardVal, func(d []float32) { divMulRoundBF16(d, x, d, da, db) },
+			func(d []float32) { divMulRoundBF16Generic(d, x, d, da, db) }, nanPair(x, d, []float32{da}, []float32{db}))
+		compareWith(t, "divMulRoundVecBF16", d, guardVal, func(d []float32) { divMulRoundVecBF16(d, x, d, d, x) },
+			func(d []float32) { divMulRoundVecBF16Generic(d, x, d, d, x) }, nanPair(x, d))
+		compareWith(t, "combineDivRoundVecBF16", d, guardVal, func(d []float32) { combineDivRoundVecBF16(d, x, d, x, d, x) },
+			func(d []float32) { combineDivRoundVecBF16Generic(d, x, d, x, d, x) }, nanPair(x, d))
+		for _, base := range [][]float32{nil, x} {
+			compareWith(t, "combineDivRoundBF16", d, guardVal, func(d []float32) { combineDivRoundBF16(d, x, d, base, da, db, a) },
+				func(d []float32) { combineDivRoundBF16Generic(d, x, d, base, da, db, a) }, nanPair(x, d, []float32{da}, []float32{db}, as))
+		}
 		// Magnitude kernels, with the threshold taken from a.
 		thr := math.Float32bits(a) &^ (1 << 31)
 		if got, want := countMagnitude(x, thr), countMagnitudeGeneric(x, thr); got != want {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomerge/gomerge/eval"
 	"github.com/gomerge/gomerge/eval/local"
+	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/merge"
 	"github.com/gomerge/gomerge/tensor"
@@ -41,6 +42,10 @@ type Options struct {
 	// Backend runs the merge arithmetic of in-memory merges (see
 	// merge.Options); nil means tensor.CPU.
 	Backend tensor.Backend
+	// Accelerator, when set, scores the candidates merged from job
+	// configs on a device (see local.Options); models named by jobs,
+	// which Cache may share between jobs, are scored on the CPU.
+	Accelerator model.Accelerator
 	// Cache keeps what jobs share on this machine (tasks, tokenizers,
 	// opened models) between jobs; nil keeps nothing.
 	Cache *Cache
@@ -108,6 +113,9 @@ func evaluate(ctx context.Context, job Job, opt *Options) (map[string]map[string
 	if err != nil {
 		return nil, 0, fmt.Errorf("job %s: %w", job.ID, err)
 	}
+	if job.Model == "" {
+		defer m.Close() // the merged candidate's device copy
+	}
 	tok, err := opt.Cache.tokenizer(m)
 	if err != nil {
 		return nil, 0, fmt.Errorf("job %s: %w", job.ID, err)
@@ -129,6 +137,8 @@ func openModel(ctx context.Context, job Job, opt *Options) (*local.Model, error)
 		}
 		return opt.Cache.model(dir, func() (*local.Model, error) { return local.Open(dir, lo) })
 	}
+	lo.Accelerator = opt.Accelerator
+	lo.Notice = func(err error) { opt.logger().Info("job on the CPU", "job", job.ID, "why", err) }
 	cfg, err := merge.ParseConfig(job.Config, "job "+job.ID+" config")
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gomerge/gomerge/eval"
-	"github.com/gomerge/gomerge/tensor"
 )
 
 const evalUsage = `usage: gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
@@ -98,7 +97,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.logSamples, "log-samples", "", "write lm-eval's per-sample JSONL of each task to `DIR`")
 	fs.StringVar(&f.preset, "preset", "", "run the leaderboard tasks of preset `NAME`: "+strings.Join(eval.Presets(), ", "))
 	fs.BoolVar(&f.occiglotPrompt, "occiglot-prompt", false, "score Belebele with the occiglot leaderboard's prompt (full-width colon, scored question among its examples)")
-	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory (the forward pass runs on the CPU)")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for merging a config in memory and for the scoring forward pass of dense models (log-likelihood and perplexity; generation tasks and mixtures of experts stay on the CPU)")
 	verbosity(fs, &f.verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -165,18 +164,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		model = pos[0]
-		var be tensor.Backend
-		if isConfigPath(pos[0]) { // the device does the in-memory merge
-			dev, release, err := openDevice(f.device, stderr)
-			if err != nil {
-				return failure(ctx, stderr, err, exitFailed)
-			}
-			defer release()
-			be = dev
-		}
-		if lm, tok, err = openLocalLM(ctx, pos[0], be); err != nil {
+		// The device does the in-memory merge and the scoring forward pass.
+		be, release, err := openDevice(f.device, stderr)
+		if err != nil {
 			return failure(ctx, stderr, err, exitFailed)
 		}
+		defer release()
+		var closeLM func() error
+		if lm, tok, closeLM, err = openLocalLM(ctx, pos[0], be, stderr); err != nil {
+			return failure(ctx, stderr, err, exitFailed)
+		}
+		defer closeLM()
 	}
 	opt := eval.Options{Limit: f.limit, PerItem: f.perItem, AddBOS: f.addBOS, Logger: log}
 	var logs *sampleLogs

@@ -108,7 +108,7 @@ func newEvolveFlags(stderr io.Writer, f *evolveFlags) *flag.FlagSet {
 	verbosity(fs, &f.verbose)
 	var ignored bool
 	var ignoredStr string
-	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for the local evaluators' in-memory merges (the forward pass runs on the CPU)")
+	fs.StringVar(&f.device, "device", "cpu", deviceUsage+"; for the local evaluators' in-memory merges and their scoring forward pass of dense models (mixtures of experts and generation stay on the CPU)")
 	fs.BoolVar(&f.mergeCUDA, "merge-cuda", false, "same as --device cuda (mergekit-evolve's flag)")
 	for _, name := range []string{"in-memory", "reshard", "trust-remote-code"} {
 		fs.BoolVar(&ignored, name, false, "accepted for mergekit compatibility; no effect")
@@ -188,7 +188,7 @@ func runEvolve(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer release()
 	mopt.Backend = be
 	wopt := worker.Options{Name: "local", Hub: mopt.Hub, Threads: f.threads, BatchSize: f.batchSize,
-		Cache: worker.NewCache(1), Logger: log, Backend: be}
+		Cache: worker.NewCache(1), Logger: log, Backend: be, Accelerator: accelerator(be)}
 	openPool := func(context.Context) (worker.Pool, error) { return worker.NewLocal(f.workers, wopt), nil }
 	if remote {
 		// The queue lives under the storage path, so a resumed run finds

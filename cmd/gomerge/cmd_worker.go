@@ -43,7 +43,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.IntVar(&threads, "threads", 0, "threads per forward pass (default: all CPUs divided by -j)")
 	fs.StringVar(&name, "name", "", "the name results carry (default HOST:PID)")
 	fs.StringVar(&queue, "queue", worker.DefaultQueue, "the coordinator's queue name")
-	fs.StringVar(&device, "device", "cpu", deviceUsage+"; for in-memory merges (the forward pass runs on the CPU)")
+	fs.StringVar(&device, "device", "cpu", deviceUsage+"; for in-memory merges and for scoring the merged candidates of dense models (generation and jobs naming a model directory stay on the CPU)")
 	verbosity(fs, &verbose)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -68,7 +68,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer release()
 	opt := worker.ServeOptions{Workers: jobs, Queue: queue, Options: worker.Options{
 		Name: name, ModelDirs: dirs, Hub: hub.NewClient(), Threads: threads,
-		Cache: worker.NewCache(1), Logger: log, Backend: be}}
+		Cache: worker.NewCache(1), Logger: log, Backend: be, Accelerator: accelerator(be)}}
 	log.Info("worker started", "nats", url, "jobs", jobs)
 	if err := worker.Serve(ctx, url, opt); err != nil {
 		fmt.Fprintln(stderr, "gomerge:", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/tensor"
 )
 
@@ -49,6 +50,13 @@ func openDevice(device string, stderr io.Writer) (tensor.Backend, func(), error)
 	}
 	fmt.Fprintf(stderr, "gomerge: --device auto: %v; running on the CPU\n", err)
 	return nil, func() {}, nil
+}
+
+// accelerator returns the backend as a forward-pass accelerator (the CUDA
+// device of a -tags cuda build), or nil for the CPU.
+func accelerator(be tensor.Backend) model.Accelerator {
+	a, _ := be.(model.Accelerator)
+	return a
 }
 
 // isConfigPath says that a MODEL argument names a merge config (merged in

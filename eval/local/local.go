@@ -7,6 +7,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,8 +37,14 @@ type Options struct {
 	// candidate's score repeatable.
 	Seed uint64
 	// Backend runs the merge arithmetic of Merge (see merge.Options);
-	// nil means tensor.CPU. The forward pass runs on the CPU.
+	// nil means tensor.CPU.
 	Backend tensor.Backend
+	// Accelerator, when set, runs the scoring forward pass of dense models
+	// (model.Model.UseDevice); generation stays on the CPU. A model it
+	// does not support stays on the CPU, and Notice (if set) gets the
+	// reason. Close the Model to free the device's copy.
+	Accelerator model.Accelerator
+	Notice      func(error)
 	// Reuse, when set, keeps Merge's merged tensors for later Merge calls
 	// that share it: a tensor whose recipe did not change is not merged,
 	// read or decoded again.
@@ -63,10 +70,33 @@ func wrap(m *model.Model, tokDir string) *Model {
 	return &Model{LM: newSessionLM(m), TokenizerDir: tokDir, m: m}
 }
 
+// useDevice uploads m to opt.Accelerator, if any; a model it does not run
+// stays on the CPU with a notice.
+func (opt *Options) useDevice(m *model.Model, name string) error {
+	if opt.Accelerator == nil {
+		return nil
+	}
+	err := m.UseDevice(opt.Accelerator, name)
+	if errors.Is(err, model.ErrNotOnDevice) {
+		if opt.Notice != nil {
+			opt.Notice(fmt.Errorf("%s: %w; scoring on the CPU", name, err))
+		}
+		return nil
+	}
+	return err
+}
+
+// Close frees the device's copy of the model (Options.Accelerator); the
+// model goes on scoring on the CPU.
+func (m *Model) Close() error { return m.m.Close() }
+
 // Open loads the model in dir.
 func Open(dir string, opt Options) (*Model, error) {
 	m, err := model.Open(dir, model.Options{Threads: opt.Threads})
 	if err != nil {
+		return nil, fmt.Errorf("eval %s: %w", dir, err)
+	}
+	if err := opt.useDevice(m, dir); err != nil {
 		return nil, fmt.Errorf("eval %s: %w", dir, err)
 	}
 	return wrap(m, dir), nil
@@ -93,6 +123,9 @@ func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) 
 	}
 	m, err := model.Load(cj, weights, model.Options{Threads: opt.Threads})
 	if err != nil {
+		return nil, err
+	}
+	if err := opt.useDevice(m, "the merged model"); err != nil {
 		return nil, err
 	}
 	return wrap(m, plan.Donor.Dir), nil

@@ -49,6 +49,9 @@ func (l *sessionLM) whole(r eval.Request) ([]int, int) {
 }
 
 func (l *sessionLM) useSession(r eval.Request) bool {
+	if l.m.OnDevice() { // the device's batched pass beats the CPU's cache
+		return false
+	}
 	if len(r.Continuation) == 0 || len(r.Continuation) > sessionMaxCont || len(r.Continuation) > l.MaxLength() {
 		return false
 	}

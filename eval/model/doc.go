@@ -2,6 +2,10 @@
 // Hugging Face's layout, enough to score text and to generate greedily:
 // the inference engine behind gomerge's embedded evaluation.
 //
+// UseDevice hands the scoring methods of a dense model (LogProbs,
+// LogProbsBatch, ContinuationLogProbs, TailLogProbs) to an Accelerator,
+// such as internal/cuda's GPU device; the rest stays on the CPU.
+//
 // Open reads a model directory (config.json and safetensors weights); Load
 // takes the bytes of a config.json and any safetensors.Source, so a merge
 // result held in memory can be scored without writing it out. A *Model

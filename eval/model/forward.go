@@ -356,6 +356,9 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.dev != nil {
+		return m.deviceLogProbs(seqs)
+	}
 	hidden := m.forward(segs, nil)
 	V := m.cfg.vocab
 	block := m.headRows()
@@ -384,6 +387,9 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 func (m *Model) ContinuationLogProbs(context []int, conts [][]int) ([][]float64, error) {
 	if err := m.check(context); err != nil {
 		return nil, fmt.Errorf("context: %w", err)
+	}
+	if m.dev != nil {
+		return m.deviceContinuations(context, conts)
 	}
 	ctx := m.newCache()
 	hidden := m.forward([]seg{{ids: context, c: ctx}}, nil)

@@ -35,6 +35,7 @@ type Model struct {
 	head    *matrix // == embed when tied
 	norm    []float32
 	layers  []layer
+	dev     DeviceModel // UseDevice: scoring runs there
 }
 
 type layer struct {

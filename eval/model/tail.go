@@ -45,6 +45,9 @@ func (m *Model) TailLogProbs(seqs [][]int, tails []int) (lp [][]float64, greedy 
 		}
 		headOf[i] = h
 	}
+	if m.dev != nil {
+		return m.dev.TailLogProbs(seqs, tails, true)
+	}
 	H := m.cfg.hidden
 	hidden := m.forward(heads, nil)
 	// The last position of each head predicts the first tail token of

@@ -35,6 +35,7 @@ const (
 	cublasCompute = 68 // CUBLAS_COMPUTE_32F
 	cublasDefault = -1 // CUBLAS_GEMM_DEFAULT
 	cublasNoTrans = 0
+	cublasTrans   = 1
 	cublasOK      = 0
 )
 
@@ -121,6 +122,24 @@ func (d *Device) gemm(m, n, k int, a, b, c uint64, ctype int32) error {
 		d.smallH, b, cudaR16BF, int32(n), a, cudaR16BF, int32(k),
 		unsafe.Add(d.smallH, 4), c, ctype, int32(n), cublasCompute, cublasDefault)
 	return bl.check(fmt.Sprintf("cublasGemmEx %dx%dx%d", m, n, k), r)
+}
+
+// gemmNT computes C = A·Wᵀ for row-major A (m×k) and W (n×k), a
+// weight stored as PyTorch's Linear stores it ([out, in]), in bfloat16
+// with float32 accumulation into float32 C (m×n), in device memory on
+// stream 0; the caller has entered. In cuBLAS's column-major terms:
+// Cᵀ (n×m) = op(W)·Aᵀ with W transposed.
+func (d *Device) gemmNT(m, n, k int, a, w, c uint64) error {
+	bl, err := d.loadBLAS()
+	if err != nil {
+		return err
+	}
+	ab := unsafe.Slice((*float32)(d.smallH), 2)
+	ab[0], ab[1] = 1, 0
+	r := bl.gemmEx(bl.handle, cublasTrans, cublasNoTrans, int32(n), int32(m), int32(k),
+		d.smallH, w, cudaR16BF, int32(k), a, cudaR16BF, int32(k),
+		unsafe.Add(d.smallH, 4), c, cudaR32F, int32(n), cublasCompute, cublasDefault)
+	return bl.check(fmt.Sprintf("cublasGemmEx %dx%dx%d (Wᵀ)", m, n, k), r)
 }
 
 // MatMulBF16 computes c = a·b for row-major a (m×k) and b (k×n) holding
@@ -233,6 +252,32 @@ func (d *Device) RMSNorm(dst, x, w []float32, eps float64) error {
 		}
 	}
 	return d.copyOut(f32s(dst), dd)
+}
+
+// rmsNormDev is RMSNorm on device buffers (dst may be x): rows rows of
+// d floats; the caller has entered.
+func (d *Device) rmsNormDev(dst, x, w uint64, rows, dim int, eps float64) error {
+	if rows == 0 {
+		return nil
+	}
+	return d.launch(rmsNormArgs(dst, x, w, uint64(rows), uint64(dim), math.Float64bits(eps)), rows, d.streams[0])
+}
+
+// ropeDev is RoPE on device buffers; the caller has entered.
+func (d *Device) ropeDev(x, cos, sin uint64, n, heads, dim int) error {
+	if n == 0 {
+		return nil
+	}
+	return d.launch(ropeArgs(x, cos, sin, uint64(n), uint64(heads), uint64(dim)), n*heads*(dim/2), d.streams[0])
+}
+
+// addInPlaceDev is AddInPlace on device buffers of n floats; the caller
+// has entered.
+func (d *Device) addInPlaceDev(x, y uint64, n int) error {
+	if n == 0 {
+		return nil
+	}
+	return d.launch(addInplaceArgs(x, y, uint64(n)), n, d.streams[0])
 }
 
 // RoPE rotates each head of x ([n, heads·d], d even; HF's rotate_half

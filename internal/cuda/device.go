@@ -204,6 +204,11 @@ func (d *Device) CheckFits(what string, need uint64) error {
 		return err
 	}
 	defer leave()
+	return d.checkFits(what, need)
+}
+
+// checkFits is CheckFits for a caller that has entered.
+func (d *Device) checkFits(what string, need uint64) error {
 	var free, total uint64
 	if err := d.drv.check("cuMemGetInfo", d.drv.cuMemGetInfo(&free, &total)); err != nil {
 		return err
@@ -327,8 +332,17 @@ func (d *Device) enter() (func(), error) {
 	return leave, nil
 }
 
-// launch runs kernel l over m elements on stream.
+// launch runs kernel l over m elements on stream: blocks of 256 threads,
+// at most 8192 of them (the kernels' loops stride over the grid).
 func (d *Device) launch(l launch, m int, stream uintptr) error {
+	const block = 256
+	grid := min((m+block-1)/block, 8192)
+	return d.launchGrid(l, max(grid, 1), block, 0, stream)
+}
+
+// launchGrid runs kernel l on stream as grid blocks of block threads, each
+// with shared bytes of dynamic shared memory.
+func (d *Device) launchGrid(l launch, grid, block, shared int, stream uintptr) error {
 	f, ok := d.fns[l.name]
 	if !ok {
 		return fmt.Errorf("cuda: kernel %s not loaded", l.name)
@@ -351,9 +365,7 @@ func (d *Device) launch(l launch, m int, stream uintptr) error {
 		}
 		ptrs[i] = v
 	}
-	const block = 256
-	grid := uint32(min((m+block-1)/block, 8192))
-	r := d.drv.cuLaunchKernel(f, max(grid, 1), 1, 1, block, 1, 1, 0, stream, unsafe.Add(d.params, 512), nil)
+	r := d.drv.cuLaunchKernel(f, uint32(grid), 1, 1, uint32(block), 1, 1, uint32(shared), stream, unsafe.Add(d.params, 512), nil)
 	return d.drv.check("cuLaunchKernel "+l.name, r)
 }
 

@@ -28,6 +28,11 @@
 // the bytes needed and the bytes free. The memory needed does not grow
 // with the tensors: two chunks of each buffer of an operation.
 //
+// A Device is also an eval/model Accelerator (forward.go): Upload puts a
+// dense model's weights on the GPU once, and its log-prob scoring then
+// runs there with every activation device-resident, the GEMMs in cuBLAS
+// (bf16 inputs, float32 accumulation).
+//
 // Without a GPU the tests that need one skip, unless GOMERGE_REQUIRE_CUDA=1
 // (bench/gpu.sh sets it). TestFakeDriver runs them against
 // testdata/fakecuda.cpp, a fake libcuda and libcublas built with

@@ -100,6 +100,30 @@ func convertArgs(name string, dst, src, n uint64) launch {
 	return launch{name, []any{dst, src, n}}
 }
 
+func actMulArgs(g, u, n uint64, kind int32) launch {
+	return launch{"gm_act_mul", []any{g, u, n, kind}}
+}
+
+func addBiasArgs(x, b, rows, dim uint64) launch {
+	return launch{"gm_add_bias", []any{x, b, rows, dim}}
+}
+
+func embedArgs(dst, table, ids, n, hidden uint64, scale float32) launch {
+	return launch{"gm_embed_bf16", []any{dst, table, ids, n, hidden, scale}}
+}
+
+func logProbsArgs(out, best, logits, targets, vocab uint64) launch {
+	return launch{"gm_log_probs", []any{out, best, logits, targets, vocab}}
+}
+
+func softcapArgs(x, n uint64, cap float32) launch {
+	return launch{"gm_softcap", []any{x, n, cap}}
+}
+
+func attentionArgs(out, q, k, v, tokens, past, heads, kvHeads, hd uint64, scale float32, window uint64, softcap float32, bq, bk uint64) launch {
+	return launch{"gm_attention", []any{out, q, k, v, tokens, past, heads, kvHeads, hd, scale, window, softcap, bq, bk}}
+}
+
 // allLaunches returns one launch of every kernel the Go code calls, with
 // zero arguments: the list the PTX test checks.
 func allLaunches() []launch {
@@ -118,5 +142,31 @@ func allLaunches() []launch {
 		convertArgs("gm_f32_to_bf16", 0, 0, 0),
 		convertArgs("gm_f16_to_f32", 0, 0, 0),
 		convertArgs("gm_f32_to_f16", 0, 0, 0),
+		actMulArgs(0, 0, 0, 0),
+		addBiasArgs(0, 0, 0, 0),
+		embedArgs(0, 0, 0, 0, 0, 0),
+		logProbsArgs(0, 0, 0, 0, 0),
+		softcapArgs(0, 0, 0),
+		attentionArgs(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
 	}
+}
+
+// Forward-pass kernel launch shapes: gm_log_probs and gm_attention run
+// blocks of fwdBlock threads (a power of two, for their reductions), and
+// gm_attention's threads hold at most attnPerThread output elements each
+// (ATTN_PER_THREAD in kernels.cu).
+const (
+	fwdBlock      = 256
+	attnPerThread = 16
+	maxHeadDim    = 512
+)
+
+// attnTiles returns gm_attention's query and key tile sizes for head size
+// hd and the block's shared memory in bytes: the query tile holds at most
+// 4096 floats (attnPerThread per thread) and a key tile 2048, so that the
+// whole stays under the 48 KiB a launch gets without opting in.
+func attnTiles(hd int) (bq, bk, shared int) {
+	bq = min(64, attnPerThread*fwdBlock/hd)
+	bk = min(32, 2048/hd)
+	return bq, bk, 4 * (bq*hd + bk*(hd+1) + bq*bk + 3*bq)
 }

@@ -28,6 +28,8 @@ func main() {
 	hidden := flag.Int("hidden", 2048, "hidden size")
 	inter := flag.Int("intermediate", 5632, "intermediate size")
 	vocab := flag.Int("vocab", 32000, "vocabulary size")
+	heads := flag.Int("heads", 16, "attention heads")
+	kvHeads := flag.Int("kv-heads", 4, "key/value heads (GQA)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: genmodel [flags] OUT")
@@ -39,11 +41,15 @@ func main() {
 		os.Exit(2)
 	}
 	h, m, v := *hidden, *inter, *vocab
-	kv := h / 4
+	if *heads < 1 || *kvHeads < 1 || h%*heads != 0 || *heads%*kvHeads != 0 {
+		fmt.Fprintf(os.Stderr, "genmodel: -heads %d must divide -hidden %d, -kv-heads %d must divide -heads\n", *heads, h, *kvHeads)
+		os.Exit(2)
+	}
+	kv := h / *heads * *kvHeads
 	perLayer := 2*h + 2*h*h + 2*kv*h + 3*h*m
 	fixed := 2*v*h + h
 	layers := max(1, int((*size/float64(dt.Size())-float64(fixed))/float64(perLayer)))
-	s := testmodel.Spec{Hidden: h, Intermediate: m, Layers: layers, Heads: 16, KVHeads: 4, Vocab: v, DType: dt,
+	s := testmodel.Spec{Hidden: h, Intermediate: m, Layers: layers, Heads: *heads, KVHeads: *kvHeads, Vocab: v, DType: dt,
 		Seed: *seed, Delta: *delta, DeltaSeed: *deltaSeed, ShardSize: int64(*shard)}
 	if err := testmodel.Write(flag.Arg(0), s); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,73 @@
+package merge
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/gomerge/gomerge/internal/testmodel"
+	"github.com/gomerge/gomerge/tensor"
+)
+
+// TestStoredMatchesUnstored checks that the task-vector methods give the
+// same bytes from stored bfloat16 inputs (Method.StoredBF16: fused blocks,
+// per-piece ties) as from the executor's float32 task vectors: with the
+// sample's window holding the threshold, missing it above and below,
+// with inputs read instead of mapped (no sample), and on one and two
+// threads.
+func TestStoredMatchesUnstored(t *testing.T) {
+	dir := t.TempDir()
+	for name, s := range map[string]testmodel.Spec{
+		"base": {Seed: 1, DType: tensor.BF16},
+		"ft1":  {Seed: 1, Delta: 0.01, DeltaSeed: 2, DType: tensor.BF16},
+		"ft2":  {Seed: 1, Delta: 0.01, DeltaSeed: 3, DType: tensor.BF16},
+		"ft3":  {Seed: 1, Delta: 0.02, DeltaSeed: 4, DType: tensor.BF16},
+	} {
+		if err := testmodel.Write(filepath.Join(dir, name), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func(n int64, f func([]float32, int, int64) (uint32, uint32), v bool) {
+		chunkElements, chooseWindow, noMmap = n, f, v
+	}(chunkElements, chooseWindow, noMmap)
+	chunkElements = 1000 // many pieces, and entries equal to a threshold in several
+	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear} {
+		if !m.StoredBF16 {
+			t.Errorf("%s does not take stored inputs", m.Name)
+			continue
+		}
+		for _, params := range []string{"", "parameters: {normalize: false, lambda: 0.7}\n"} {
+			yml := "merge_method: " + m.Name + "\nbase_model: base\ndtype: bfloat16\n" + params + "models:\n" +
+				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3}\n" +
+				"  - model: ft2\n    parameters: {weight: -0.4, density: 0.7}\n" +
+				"  - model: ft3\n    parameters: {weight: 0.3, density: 1}\n"
+			run := func(name string, stored bool, threads int) string {
+				t.Helper()
+				m.StoredBF16 = stored
+				defer func() { m.StoredBF16 = true }()
+				out := filepath.Join(t.TempDir(), name)
+				if _, err := runYAML(t, dir, yml, out, Options{Seed: new(uint64(5)), Threads: threads}); err != nil {
+					t.Fatalf("%s %s: %v", m.Name, name, err)
+				}
+				return out
+			}
+			want := run("unstored", false, 2)
+			for _, c := range []struct {
+				name    string
+				lo, hi  uint32
+				read    bool
+				threads int
+			}{
+				{"sampled", 0, 0, false, 2}, {"sampled -j 1", 0, 0, false, 1},
+				{"window above", 0x7f00 << 16, 0x7f04 << 16, false, 2}, {"window below", 0, 0, false, 2},
+				{"read", 0, 0, true, 2},
+			} {
+				chooseWindow, noMmap = sampleWindow, c.read
+				if c.lo != 0 || c.name == "window below" {
+					chooseWindow = func([]float32, int, int64) (uint32, uint32) { return c.lo, c.hi }
+				}
+				sameTensors(t, want, run(c.name, true, c.threads))
+			}
+			chooseWindow, noMmap = sampleWindow, false
+		}
+	}
+}
