@@ -355,3 +355,104 @@ func TestRowStreamedThreads(t *testing.T) {
 		sameTensors(t, outs[0], outs[1])
 	}
 }
+
+// TestDropCountedMatchesStableSort pins dropCounted, the counting ranks of
+// bfloat16 rows, against ranks from a stable sort by magnitude: rows with
+// heavy ties, zeros of both signs, infinities and NaNs, odd lengths and
+// keep bits starting anywhere in a word. The bounds are random per rank,
+// so that a wrong rank shows as a wrong keep bit about half the time.
+func TestDropCountedMatchesStableSort(t *testing.T) {
+	r := newRandomSource(12, "counted")
+	var rk ranker
+	for _, c := range []int{1, 2, 3, 17, 63, 64, 65, 300, 2053} {
+		for _, off := range []int{0, 5, 63, 64} {
+			for _, distinct := range []uint32{1, 2, 50, 1 << 15} {
+				x := make([]float32, c)
+				for j := range x {
+					x[j] = math.Float32frombits(r.uint32() % distinct << 16)
+					switch r.uint32() % 16 {
+					case 0:
+						x[j] = float32(math.Inf(1))
+					case 1:
+						x[j] = float32(math.NaN())
+					case 2, 3, 4, 5:
+						x[j] = -x[j]
+					}
+				}
+				draws, bounds := make([]uint32, c), make([]uint64, c)
+				for j := range draws {
+					draws[j], bounds[j] = r.uint32(), uint64(r.uint32())
+					switch r.uint32() % 64 {
+					case 0:
+						bounds[j] = 1 << 32 // always kept
+					case 1:
+						bounds[j] = 1 // kept only by draw 0
+						draws[j] %= 2
+					}
+				}
+				order := make([]int, c)
+				for k := range order {
+					order[k] = k
+				}
+				sort.SliceStable(order, func(a, b int) bool { return magnitudeBits(x[order[a]]) < magnitudeBits(x[order[b]]) })
+				want, wantKeep := slices.Clone(x), make([]uint64, (off+c+63)/64)
+				for rank, j := range order {
+					if uint64(draws[j]) < bounds[rank] {
+						wantKeep[(off+j)/64] |= 1 << ((off + j) % 64)
+					} else {
+						want[j] = 0
+					}
+				}
+				// Every path: the scalar walk, tensor.RankKeep (limits),
+				// with and without keep bits.
+				for _, path := range []struct {
+					limits []uint32
+					keep   bool
+				}{{nil, true}, {dellaLimits(bounds, nil), true}, {dellaLimits(bounds, nil), false}, {nil, false}} {
+					got := slices.Clone(x)
+					var keep []uint64
+					if path.keep {
+						keep = make([]uint64, len(wantKeep))
+					}
+					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off) {
+						t.Fatalf("c %d: bfloat16 row refused", c)
+					}
+					for j := range got {
+						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("c %d off %d distinct %d limits %v: element %d = %v, stable sort gives %v", c, off, distinct, path.limits != nil, j, got[j], want[j])
+						}
+					}
+					if path.keep && !slices.Equal(keep, wantKeep) {
+						t.Fatalf("c %d off %d distinct %d limits %v: keep bits %x, want %x", c, off, distinct, path.limits != nil, keep, wantKeep)
+					}
+				}
+			}
+		}
+		// A float32 value with low bits is refused and left alone, and
+		// the next row is counted from a clean table.
+		x := make([]float32, c)
+		for j := range x {
+			x[j] = float32(j%7) * 0.25
+		}
+		x[c-1] = 1.0000001
+		before := slices.Clone(x)
+		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0) || !slices.Equal(x, before) {
+			t.Fatalf("c %d: a float32 row was counted or changed", c)
+		}
+		if *rk.counts != (countTable{}) {
+			t.Fatalf("c %d: the count table is not clear after a refused row", c)
+		}
+	}
+}
+
+// TestDellaLimits checks that the limits read draw < bound as draw ≤
+// limit, from bound 1 to 2³², and that a bound of 0 has none.
+func TestDellaLimits(t *testing.T) {
+	got := dellaLimits([]uint64{1, 2, 1 << 31, 1 << 32}, nil)
+	if want := []uint32{0, 1, 1<<31 - 1, 1<<32 - 1}; !slices.Equal(got, want) {
+		t.Errorf("limits %v, want %v", got, want)
+	}
+	if got := dellaLimits([]uint64{5, 0, 7}, make([]uint32, 3)); got != nil {
+		t.Errorf("a zero bound gave limits %v", got)
+	}
+}

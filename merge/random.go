@@ -187,8 +187,12 @@ func (r *randomSource) fill(dst []uint32) {
 		n := min(2*len(words), (len(dst)-j)&^1)
 		tensor.SplitMix64(words[:n/2], r.key, r.ctr)
 		r.ctr += uint64(n / 2)
-		for i, w := range words[:n/2] {
-			dst[j+2*i], dst[j+2*i+1] = uint32(w), uint32(w>>32) // low half first
+		if littleEndian { // the words' memory holds the draws in order, low half first
+			copy(dst[j:j+n], unsafe.Slice((*uint32)(unsafe.Pointer(&words[0])), n))
+		} else {
+			for i, w := range words[:n/2] {
+				dst[j+2*i], dst[j+2*i+1] = uint32(w), uint32(w>>32) // low half first
+			}
 		}
 		j += n
 	}

@@ -314,7 +314,7 @@ func (st *outliersState) apply(t *Tensors, i int, x []float32) error {
 	if err != nil {
 		return err
 	}
-	keepRanks(x, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
+	tensor.KeepMagnitudeWindow(x, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
 	return nil
 }
 
@@ -364,31 +364,9 @@ func magnitudeOutliersKeep(x []float32, lo, hi int, lowZero bool) {
 	}
 	parallelUnits(blocks, rankBlock, func(b0, b1 int) {
 		for b := b0; b < b1; b++ {
-			keepRanks(x[b*rankBlock:min(n, (b+1)*rankBlock)], vLo, vHi, eqLo[b], eqHi[b], lo, hi)
+			tensor.KeepMagnitudeWindow(x[b*rankBlock:min(n, (b+1)*rankBlock)], vLo, vHi, eqLo[b], eqHi[b], lo, hi)
 		}
 	})
-}
-
-// keepRanks keeps the entries of x whose magnitude lies strictly between
-// vLo and vHi, and those equal to vLo or vHi whose rank is in [lo, hi),
-// where the first entry equal to vLo has rank rLo and the first equal to
-// vHi rank rHi; it zeroes the rest.
-func keepRanks(x []float32, vLo, vHi uint32, rLo, rHi, lo, hi int) {
-	for j, v := range x {
-		bits := math.Float32bits(v)
-		u := bits &^ (1 << 31)
-		// vLo < u < vHi, without branches (magnitudes are below 2³¹).
-		keep := (vLo - u) >> 31 & ((u - vHi) >> 31)
-		if u == vLo || u == vHi { // rare: rank the boundary values
-			r := &rLo
-			if u != vLo {
-				r = &rHi
-			}
-			keep = uint32(b2i(*r >= lo && *r < hi))
-			*r++
-		}
-		x[j] = math.Float32frombits(bits & -keep)
-	}
 }
 
 // rankBlock is the block of magnitudeOutliersKeep's boundary counts.
@@ -517,7 +495,7 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
 		var rk ranker
-		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil)
+		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16)
 	})
 	if rescale {
 		rescaleL1(work, delta, orig)
@@ -530,14 +508,25 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // elements, see ranker) and zeroes each element unless the next draw of
 // src is below the bound of its rank; one draw per element, in index
 // order. rank is a buffer of one row. When keep is not nil, bit j of keep
-// (keep[j/64] bit j%64) is set for every element j kept.
-func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64) {
+// (keep[j/64] bit j%64) is set for every element j kept. counted says that
+// x holds bfloat16 values, which dropCounted ranks faster (it checks).
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
+	var limits []uint32
+	if inner == 1 && counted {
+		limits = dellaLimits(bounds, rk.limits)
+		if limits != nil {
+			rk.limits = limits
+		}
+	}
 	for lo := 0; lo < len(x); lo += rowSize {
 		row := x[lo : lo+rowSize]
-		rk.ranks(rank, row, c, inner)
 		src.fill(draws)
+		if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo) {
+			continue
+		}
+		rk.ranks(rank, row, c, inner)
 		// Branch-free: the outcomes are random.
 		if keep == nil {
 			for j, r := range rank {
@@ -626,7 +615,7 @@ func (st *dellaState) Piece(t *Tensors) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
 		keep := make([]uint64, (len(d)+63)/64)
-		dellaDrop(d, st.c, st.inner, m.bounds, src, &st.rankers[t.Worker], rank, keep)
+		dellaDrop(d, st.c, st.inner, m.bounds, src, &st.rankers[t.Worker], rank, keep, t.Work == tensor.BF16)
 		m.keep[t.Piece] = keep
 		if st.rescale {
 			m.kept[t.Piece] = tensor.SumAbs(d)
@@ -664,16 +653,15 @@ func (st *dellaState) apply(t *Tensors, i int, x []float32) {
 		clear(x)
 		return
 	}
-	for w, bits := range m.keep[t.Piece] {
-		seg := x[w*64 : min(len(x), w*64+64)]
-		for b := range seg {
-			seg[b] = math.Float32frombits(math.Float32bits(seg[b]) & -uint32(bits>>b&1))
-		}
+	bits := m.keep[t.Piece]
+	if !st.rescale || m.factor == 0 {
+		tensor.KeepBits(x, bits)
+	} else {
+		tensor.KeepBitsScaleRound(st.work, x, bits, m.factor)
 	}
-	if st.rescale {
-		if m.factor != 0 {
-			tensor.ScaleRound(st.work, x, m.factor)
-		}
+	// The task vectors are in t.Work already, and so is the rescale
+	// when st.work is t.Work (bfloat16, float32).
+	if st.rescale && st.work != t.Work {
 		tensor.Round(t.Work, x)
 	}
 }
@@ -721,6 +709,9 @@ type ranker struct {
 	key, tmpKey []uint32
 	idx, tmpIdx []int32
 	drawBuf     []uint32
+	counts      *countTable // dropCounted's
+	limits      []uint32    // dellaLimits's
+	words       []uint16    // keep bits dropCounted discards
 }
 
 // draws returns a buffer of n draws, reused.

@@ -1,0 +1,10 @@
+//go:build !amd64 || !gc || purego
+
+package tensor
+
+// useRankKeepAVX512 exists so that tests can flip it on every platform.
+var useRankKeepAVX512 = false
+
+func rankKeep(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16) {
+	rankKeepGeneric(x, draws, next, limits, keep)
+}
