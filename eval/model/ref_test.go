@@ -2,12 +2,11 @@ package model
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -113,70 +112,13 @@ func TestReferenceLogits(t *testing.T) {
 // tensor converted to dt, and config.json edited by edit (if not nil).
 func copyAs(t testing.TB, srcDir string, dt tensor.DType, edit func(map[string]any)) string {
 	t.Helper()
-	src, err := safetensors.OpenModel(srcDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	dir := t.TempDir()
-	var specs []safetensors.TensorSpec
-	for _, name := range src.Names() {
-		info, _ := src.Tensor(name)
-		specs = append(specs, safetensors.TensorSpec{Name: name, DType: safetensors.DType(dt.String()), Shape: info.Shape})
-	}
-	w, err := safetensors.Create(dir, specs, safetensors.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	for _, name := range src.Names() {
-		info, _ := src.Tensor(name)
-		raw := make([]byte, info.Size)
-		if err := src.ReadTensor(name, raw); err != nil {
-			t.Fatal(err)
-		}
-		sdt, err := tensor.ParseDType(string(info.DType))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := make([]float32, info.NumElements())
-		if err := tensor.Decode(v, raw, sdt); err != nil {
-			t.Fatal(err)
-		}
-		out := make([]byte, len(v)*dt.Size())
-		if err := tensor.Encode(out, v, dt); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WriteTensor(name, out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile(filepath.Join(srcDir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if edit != nil {
-		var m map[string]any
-		if err := json.Unmarshal(cfg, &m); err != nil {
-			t.Fatal(err)
-		}
-		edit(m)
-		if cfg, err = json.MarshalIndent(m, "", "  "); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+	if err := testmodel.CopyAs(dir, srcDir, dt, edit); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
-// TestReferenceBF16 converts each model to bf16 and compares with the
-// logits transformers computes with every weight rounded to bf16, with
-// the weights both widened at load and kept in 16 bits.
 func TestReferenceBF16(t *testing.T) {
 	for _, name := range families7 {
 		t.Run(name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gomerge/gomerge/eval/model"
 	"github.com/gomerge/gomerge/internal/storiestest"
-	"github.com/gomerge/gomerge/safetensors"
+	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/tensor"
 )
 
@@ -79,52 +79,8 @@ const refModels = "../../testdata/ref/eval/models"
 // that the CPU and the device multiply the same weights.
 func bf16Copy(t *testing.T, dir string) string {
 	t.Helper()
-	src, err := safetensors.OpenModel(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	out := t.TempDir()
-	var specs []safetensors.TensorSpec
-	for _, name := range src.Names() {
-		info, _ := src.Tensor(name)
-		specs = append(specs, safetensors.TensorSpec{Name: name, DType: "BF16", Shape: info.Shape})
-	}
-	w, err := safetensors.Create(out, specs, safetensors.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	for _, name := range src.Names() {
-		info, _ := src.Tensor(name)
-		raw := make([]byte, info.Size)
-		if err := src.ReadTensor(name, raw); err != nil {
-			t.Fatal(err)
-		}
-		dt, err := tensor.ParseDType(string(info.DType))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := make([]float32, info.NumElements())
-		if err := tensor.Decode(v, raw, dt); err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 2*len(v))
-		if err := tensor.Encode(b, v, tensor.BF16); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WriteTensor(name, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(out, "config.json"), cfg, 0o644); err != nil {
+	if err := testmodel.CopyAs(out, dir, tensor.BF16, nil); err != nil {
 		t.Fatal(err)
 	}
 	return out
