@@ -31,6 +31,7 @@ var Breadcrumbs = &Method{
 	Elementwise: denseOnly,
 	Analyze:     analyzeOutliers,
 	CanAnalyze:  canAnalyzeOutliers,
+	StoredBF16:  true,
 }
 
 // BreadcrumbsTIES is mergekit's "breadcrumbs_ties" ("Model Breadcrumbs
@@ -55,6 +56,7 @@ var BreadcrumbsTIES = &Method{
 	Elementwise: denseOnly,
 	Analyze:     analyzeOutliers,
 	CanAnalyze:  canAnalyzeOutliers,
+	StoredBF16:  true,
 }
 
 func init() {
