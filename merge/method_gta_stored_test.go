@@ -30,7 +30,7 @@ func TestStoredMatchesUnstored(t *testing.T) {
 		chunkElements, chooseWindow, noMmap = n, f, v
 	}(chunkElements, chooseWindow, noMmap)
 	chunkElements = 1000 // many pieces, and entries equal to a threshold in several
-	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, BreadcrumbsTIES, Breadcrumbs} {
+	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, BreadcrumbsTIES, Breadcrumbs, DELLA, DELLALinear} {
 		extra := "" // the sparsifier's own parameters
 		switch m {
 		case BreadcrumbsTIES, Breadcrumbs:
