@@ -31,7 +31,6 @@ var Breadcrumbs = &Method{
 	Elementwise: denseOnly,
 	Analyze:     analyzeOutliers,
 	CanAnalyze:  canAnalyzeOutliers,
-	StoredBF16:  true,
 }
 
 // BreadcrumbsTIES is mergekit's "breadcrumbs_ties" ("Model Breadcrumbs
@@ -56,7 +55,6 @@ var BreadcrumbsTIES = &Method{
 	Elementwise: denseOnly,
 	Analyze:     analyzeOutliers,
 	CanAnalyze:  canAnalyzeOutliers,
-	StoredBF16:  true,
 }
 
 func init() {

@@ -30,11 +30,9 @@ func TestStoredMatchesUnstored(t *testing.T) {
 		chunkElements, chooseWindow, noMmap = n, f, v
 	}(chunkElements, chooseWindow, noMmap)
 	chunkElements = 1000 // many pieces, and entries equal to a threshold in several
-	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, BreadcrumbsTIES, Breadcrumbs, DELLA, DELLALinear} {
+	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, DELLA, DELLALinear} {
 		extra := "" // the sparsifier's own parameters
 		switch m {
-		case BreadcrumbsTIES, Breadcrumbs:
-			extra = ", gamma: 0.05"
 		case DELLA, DELLALinear:
 			extra = ", epsilon: 0.1"
 		}

@@ -199,16 +199,9 @@ func outliersRanks(n int, density, gamma float64) (lo, hi int) {
 // each; Merge keeps the entries strictly between them and ranks the
 // entries equal to a boundary in index order, counting them from piece to
 // piece through InOrder.
-//
-// With stored inputs (Tensors.Stored) the passes and Merge work block by
-// block from the stored bytes, and a last pass counts each piece's entries
-// equal to the boundaries, so that Merge ranks them without waiting for
-// the pieces before it.
 type outliersState struct {
 	models  map[int]*outliersStream
 	lowZero bool
-	stored  bool
-	pieces  int
 }
 
 type outliersStream struct {
@@ -222,17 +215,13 @@ type outliersStream struct {
 	seenLo    int // ranks of the next entries equal to vLo, vHi (in order)
 	seenHi    int
 	done      bool
-	// With stored inputs: the count pass is on, and each piece's entries
-	// equal to vLo and vHi, then the ranks of its first such entries.
-	counting   bool
-	eqLo, eqHi []int
 }
 
 // canAnalyzeOutliers streams magnitude_outliers unless L1 rescaling is on.
 func canAnalyzeOutliers(t *Tensors) bool { return t.Global["rescale"] == 0 }
 
 func analyzeOutliers(t *Tensors) (Analysis, error) {
-	st := &outliersState{models: map[int]*outliersStream{}, lowZero: t.Work == tensor.BF16, stored: t.Stored, pieces: t.Pieces}
+	st := &outliersState{models: map[int]*outliersStream{}, lowZero: t.Work == tensor.BF16}
 	n := int(numElements(t.Shape))
 	for i, in := range t.Inputs {
 		if i == t.Base || in.Params["density"] >= 1 {
@@ -253,65 +242,31 @@ func analyzeOutliers(t *Tensors) (Analysis, error) {
 }
 
 func (st *outliersState) Piece(t *Tensors) error {
-	if !t.Stored {
-		for i, m := range st.models {
-			if !m.done {
-				m.examine(t, t.Inputs[i].Data)
-			}
+	for i, m := range st.models {
+		if m.done {
+			continue
 		}
-		return nil
-	}
-	// Task vectors block by block from the stored bytes.
-	base := t.Inputs[t.Base].BF16
-	var d [consensusBlock]float32
-	for lo := 0; lo < len(base)/2; lo += consensusBlock {
-		end := min(len(base)/2, lo+consensusBlock)
-		for i, m := range st.models {
-			if !m.done {
-				tensor.SubBF16Bytes(d[:end-lo], t.Inputs[i].BF16[2*lo:2*end], base[2*lo:2*end])
-				m.examine(t, d[:end-lo])
+		d, h := t.Inputs[i].Data, m.hists[t.Worker]
+		if m.pass == 0 {
+			tensor.MagnitudeHistogram(h[:1<<15], d, 16)
+			continue
+		}
+		for _, v := range d {
+			u := magnitudeBits(v)
+			switch int(u >> 16) {
+			case m.d1:
+				h[u&0xffff]++
+			case m.d2:
+				h[1<<16|u&0xffff]++
 			}
 		}
 	}
 	return nil
 }
 
-// examine runs the current pass over d, a part of a task vector of the
-// current piece.
-func (m *outliersStream) examine(t *Tensors, d []float32) {
-	if m.counting {
-		m.eqLo[t.Piece] += tensor.CountMagnitude(d, m.vLo)
-		m.eqHi[t.Piece] += tensor.CountMagnitude(d, m.vHi)
-		return
-	}
-	h := m.hists[t.Worker]
-	if m.pass == 0 {
-		tensor.MagnitudeHistogram(h[:1<<15], d, 16)
-		return
-	}
-	for _, v := range d {
-		u := magnitudeBits(v)
-		switch int(u >> 16) {
-		case m.d1:
-			h[u&0xffff]++
-		case m.d2:
-			h[1<<16|u&0xffff]++
-		}
-	}
-}
-
 func (st *outliersState) EndPass(int) (more bool, err error) {
 	for _, m := range st.models {
 		if m.done {
-			continue
-		}
-		if m.counting {
-			// The rank of each piece's first entry equal to a boundary.
-			for p := range m.eqLo {
-				m.eqLo[p], m.b1 = m.b1, m.b1+m.eqLo[p]
-				m.eqHi[p], m.b2 = m.b2, m.b2+m.eqHi[p]
-			}
-			m.counting, m.done = false, true
 			continue
 		}
 		total := make([]int, 2<<16)
@@ -334,31 +289,10 @@ func (st *outliersState) EndPass(int) (more bool, err error) {
 		m.pass++
 		if m.done {
 			m.seenLo, m.seenHi, m.hists = m.b1, m.b2, nil
-			if st.stored {
-				m.done, m.counting = false, true
-				m.eqLo, m.eqHi = make([]int, st.pieces), make([]int, st.pieces)
-			}
 		}
 		more = more || !m.done
 	}
 	return more, nil
-}
-
-// pruner returns the pruning of input i's task vector on the current
-// piece with stored inputs, to be called on its blocks in index order; nil
-// when the input is not pruned.
-func (st *outliersState) pruner(t *Tensors, i int) (func(d []float32), error) {
-	m, ok := st.models[i]
-	switch {
-	case !ok || m.all:
-		return nil, nil
-	case m.none:
-		return func(d []float32) { clear(d) }, nil
-	}
-	rLo, rHi := m.eqLo[t.Piece], m.eqHi[t.Piece]
-	return func(d []float32) {
-		rLo, rHi = tensor.KeepMagnitudeWindow(d, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
-	}, nil
 }
 
 // apply prunes one piece of task vector i.
