@@ -40,6 +40,7 @@ var DELLA = &Method{
 	Elementwise: denseOnly,
 	Analyze:     analyzeDella,
 	PieceUnit:   dellaUnit,
+	StoredBF16:  true,
 }
 
 // DELLALinear is mergekit's "della_linear" ("Linear DELLA",
@@ -62,6 +63,7 @@ var DELLALinear = &Method{
 	Elementwise: denseOnly,
 	Analyze:     analyzeDella,
 	PieceUnit:   dellaUnit,
+	StoredBF16:  true,
 }
 
 func init() {

@@ -30,16 +30,21 @@ func TestStoredMatchesUnstored(t *testing.T) {
 		chunkElements, chooseWindow, noMmap = n, f, v
 	}(chunkElements, chooseWindow, noMmap)
 	chunkElements = 1000 // many pieces, and entries equal to a threshold in several
-	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear} {
+	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, DELLA, DELLALinear} {
+		extra := "" // the sparsifier's own parameters
+		switch m {
+		case DELLA, DELLALinear:
+			extra = ", epsilon: 0.1"
+		}
 		if !m.StoredBF16 {
 			t.Errorf("%s does not take stored inputs", m.Name)
 			continue
 		}
 		for _, params := range []string{"", "parameters: {normalize: false, lambda: 0.7}\n"} {
 			yml := "merge_method: " + m.Name + "\nbase_model: base\ndtype: bfloat16\n" + params + "models:\n" +
-				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3}\n" +
-				"  - model: ft2\n    parameters: {weight: -0.4, density: 0.7}\n" +
-				"  - model: ft3\n    parameters: {weight: 0.3, density: 1}\n"
+				"  - model: ft1\n    parameters: {weight: 0.6, density: 0.3" + extra + "}\n" +
+				"  - model: ft2\n    parameters: {weight: -0.4, density: 0.7" + extra + "}\n" +
+				"  - model: ft3\n    parameters: {weight: 0.3, density: 1" + extra + "}\n"
 			run := func(name string, stored bool, threads int) string {
 				t.Helper()
 				m.StoredBF16 = stored
@@ -57,7 +62,7 @@ func TestStoredMatchesUnstored(t *testing.T) {
 				read    bool
 				threads int
 			}{
-				{"sampled", 0, 0, false, 2}, {"sampled -j 1", 0, 0, false, 1},
+				{"sampled", 0, 0, false, 2}, {"sampled -j 1", 0, 0, false, 1}, {"sampled -j 3", 0, 0, false, 3},
 				{"window above", 0x7f00 << 16, 0x7f04 << 16, false, 2}, {"window below", 0, 0, false, 2},
 				{"read", 0, 0, true, 2},
 			} {

@@ -554,8 +554,9 @@ type dellaState struct {
 	rescale  bool
 	work     tensor.DType
 	c, inner int
-	rankers  []ranker  // per worker
-	ranks    [][]int32 // per worker
+	rankers  []ranker    // per worker
+	ranks    [][]int32   // per worker
+	tvs      [][]float32 // per worker: a piece's task vector from stored inputs
 }
 
 type dellaStream struct {
@@ -578,7 +579,7 @@ func analyzeDella(t *Tensors) (Analysis, error) {
 	_, c, inner := dellaLayout(t.Shape, n)
 	st := &dellaState{models: make([]*dellaStream, len(t.Inputs)), rescale: t.Global["rescale"] != 0,
 		work: randomWorkDType(t.Work), c: c, inner: inner,
-		rankers: make([]ranker, t.Workers), ranks: make([][]int32, t.Workers)}
+		rankers: make([]ranker, t.Workers), ranks: make([][]int32, t.Workers), tvs: make([][]float32, t.Workers)}
 	for i, in := range t.Inputs {
 		density, eps := in.Params["density"], in.Params["epsilon"]
 		switch {
@@ -609,6 +610,16 @@ func (st *dellaState) Piece(t *Tensors) error {
 			continue
 		}
 		d := t.Inputs[i].Data // a task vector (TaskVectors), pruned in place
+		if t.Stored {
+			// The task vector from the stored bytes, as the executor
+			// computes it otherwise: the L1 rescale sums the whole piece.
+			base := t.Inputs[t.Base].BF16
+			if cap(st.tvs[t.Worker]) < len(base)/2 {
+				st.tvs[t.Worker] = make([]float32, len(base)/2)
+			}
+			d = st.tvs[t.Worker][:len(base)/2]
+			tensor.SubBF16Bytes(d, t.Inputs[i].BF16, base)
+		}
 		if st.rescale {
 			m.all[t.Piece] = tensor.SumAbs(d)
 		}
@@ -640,6 +651,36 @@ func (st *dellaState) EndPass(int) (bool, error) {
 		m.factor = rescaleFactor(st.work, all, kept)
 	}
 	return false, nil
+}
+
+// pruner returns the drop (and rescale) of input i's task vector on the
+// current piece with stored inputs, from the masks of the Analysis pass,
+// to be called on its blocks (whole multiples of 64 elements but the last)
+// in index order; nil when the input is not pruned.
+func (st *dellaState) pruner(t *Tensors, i int) (func(d []float32), error) {
+	m := st.models[i]
+	switch {
+	case m == nil:
+		return nil, nil
+	case m.none:
+		return func(d []float32) { clear(d) }, nil
+	}
+	bits, pos := m.keep[t.Piece], 0
+	return func(d []float32) {
+		if pos%64 != 0 {
+			panic("della: stored block not aligned to its mask words")
+		}
+		b := bits[pos/64:]
+		if !st.rescale || m.factor == 0 {
+			tensor.KeepBits(d, b)
+		} else {
+			tensor.KeepBitsScaleRound(st.work, d, b, m.factor)
+		}
+		if st.rescale && st.work != t.Work {
+			tensor.Round(t.Work, d)
+		}
+		pos += len(d)
+	}, nil
 }
 
 // apply prunes (and rescales) one piece of task vector i with its stored
