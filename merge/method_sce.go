@@ -182,9 +182,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 			st.masks[p] = mask
 		}
 		sums := make([]float64, len(tvs))
-		for i, tv := range tvs {
-			sums[i] = sceSquares(st.work, 0, tv) // zeros add nothing
-		}
+		sceSquaresAll(st.work, sums, tvs) // zeros add nothing
 		st.sums[p] = sums
 	}
 	return nil
@@ -273,9 +271,7 @@ func (st *sceState) pieceStored(t *Tensors) error {
 				keep = sceMarkBlock(m, v, st.thr, keep, all)
 				sceZero(m, tvs)
 			}
-			for i, tv := range tvs {
-				sums[i] = sceSquares(st.work, sums[i], tv)
-			}
+			sceSquaresAll(st.work, sums, tvs)
 		})
 		if st.selecting {
 			st.masks[p] = mask
@@ -530,6 +526,48 @@ func sceSquares(work tensor.DType, ss float64, tv []float32) float64 {
 		ss += float64(roundTo(work, a*a))
 	}
 	return ss
+}
+
+// sceSquaresAll adds Σ round(τ_j²) of each task vector tvs[i] to sums[i],
+// as sceSquares does. Each sum is one chain of dependent float64 additions
+// whose latency bounds sceSquares; in bfloat16 the chains of up to four
+// task vectors run side by side, in the same order each, so that they
+// overlap.
+func sceSquaresAll(work tensor.DType, sums []float64, tvs [][]float32) {
+	if work != tensor.BF16 {
+		for i, tv := range tvs {
+			sums[i] = sceSquares(work, sums[i], tv)
+		}
+		return
+	}
+	sq := func(a float32) float64 { return float64(tensor.RoundBF16(a * a)) }
+	i := 0
+	for ; i+4 <= len(tvs); i += 4 {
+		a, b, c, d := tvs[i], tvs[i+1], tvs[i+2], tvs[i+3]
+		n := len(a)
+		b, c, d = b[:n], c[:n], d[:n]
+		sa, sb, sc, sd := sums[i], sums[i+1], sums[i+2], sums[i+3]
+		for j := range a {
+			sa += sq(a[j])
+			sb += sq(b[j])
+			sc += sq(c[j])
+			sd += sq(d[j])
+		}
+		sums[i], sums[i+1], sums[i+2], sums[i+3] = sa, sb, sc, sd
+	}
+	for ; i+2 <= len(tvs); i += 2 {
+		a, b := tvs[i], tvs[i+1]
+		b = b[:len(a)]
+		sa, sb := sums[i], sums[i+1]
+		for j := range a {
+			sa += sq(a[j])
+			sb += sq(b[j])
+		}
+		sums[i], sums[i+1] = sa, sb
+	}
+	for ; i < len(tvs); i++ {
+		sums[i] = sceSquares(work, sums[i], tvs[i])
+	}
 }
 
 // sceWeights returns the matrix-level weights q_i = mean(τ_i²)/Σq from
