@@ -399,3 +399,43 @@ func TestSCEStoredMatchesUnstored(t *testing.T) {
 		}
 	}
 }
+
+// TestSCESquaresAll checks that the interleaved sums of squares are those
+// of sceSquares, task vector by task vector, for one to six task vectors,
+// odd lengths, values of every magnitude (their float64 sums round) and
+// infinities, from non-zero starting sums.
+func TestSCESquaresAll(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, work := range []tensor.DType{tensor.BF16, tensor.F32, tensor.F16} {
+		for models := 1; models <= 6; models++ {
+			for _, n := range []int{0, 1, 511, 512, 513, 2048, 3001} {
+				tvs := make([][]float32, models)
+				for i := range tvs {
+					tvs[i] = make([]float32, n)
+					for j := range tvs[i] {
+						v := float32(rng.NormFloat64() * math.Pow(2, float64(rng.IntN(60)-40)))
+						switch rng.IntN(50) {
+						case 0:
+							v = 0
+						case 1:
+							v = float32(math.Inf(1 - 2*rng.IntN(2)))
+						}
+						tvs[i][j] = tensor.RoundScalar(work, v)
+					}
+				}
+				got := make([]float64, models)
+				want := make([]float64, models)
+				for i := range got {
+					got[i] = rng.Float64() * 1e-3
+					want[i] = sceSquares(work, got[i], tvs[i])
+				}
+				sceSquaresAll(work, got, tvs)
+				for i := range got {
+					if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+						t.Fatalf("%v, %d models, n %d: sum %d is %v, want %v", work, models, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
