@@ -39,6 +39,7 @@ var SCE = &Method{
 	Merge:       mergeSCE,
 	TaskVectors: true,
 	Analyze:     analyzeSCE,
+	StoredBF16:  true,
 }
 
 func init() { Register(SCE) }
@@ -138,6 +139,9 @@ func sceInputs(t *Tensors) (base []float32, tvs [][]float32) {
 }
 
 func (st *sceState) Piece(t *Tensors) error {
+	if t.Stored {
+		return st.pieceStored(t)
+	}
 	base, _ := sceInputs(t)
 	return st.piece(t, t.Scratch(len(base)))
 }
@@ -178,8 +182,99 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 			st.masks[p] = mask
 		}
 		sums := make([]float64, len(tvs))
-		for i, tv := range tvs {
-			sums[i] = sceSquares(st.work, tv) // zeros add nothing
+		sceSquaresAll(st.work, sums, tvs) // zeros add nothing
+		st.sums[p] = sums
+	}
+	return nil
+}
+
+// sceStoredBlock is the block that sce on stored inputs works in: the
+// task vectors and variances of a block stay in the L1 or L2 cache from
+// one kernel to the next. A multiple of 64, so that each block has whole
+// words of a piece's mask.
+const sceStoredBlock = 2048
+
+// sceStoredBlocks calls fn for every block of a piece of stored bfloat16
+// inputs (Tensors.Stored), in index order, with the block's bounds, its
+// stored base bytes and the task vectors round(X_i − B) of the block,
+// computed from the stored bytes into scratch. The task vectors are those
+// the executor would hand over: the bytes of each pass do not change.
+func sceStoredBlocks(t *Tensors, fn func(lo, hi int, base []byte, tvs [][]float32)) {
+	baseRaw := t.Inputs[t.Base].BF16
+	var raws [][]byte
+	for i, in := range t.Inputs {
+		if i != t.Base {
+			raws = append(raws, in.BF16)
+		}
+	}
+	scratch := t.Scratch(len(raws) * sceStoredBlock)
+	tvs := make([][]float32, len(raws))
+	n := len(baseRaw) / 2
+	for lo := 0; lo < n; lo += sceStoredBlock {
+		hi := min(n, lo+sceStoredBlock)
+		b := baseRaw[2*lo : 2*hi]
+		for i, x := range raws {
+			d := scratch[i*sceStoredBlock : i*sceStoredBlock+hi-lo]
+			tensor.SubBF16Bytes(d, x[2*lo:2*hi], b)
+			tvs[i] = d
+		}
+		fn(lo, hi, b, tvs)
+	}
+}
+
+// pieceStored is piece on stored inputs: every pass computes the task
+// vectors block by block and runs its kernels on each block while it is
+// in the cache. Variances, histograms, marks and sums of squares are
+// computed element by element in index order, as piece computes them.
+func (st *sceState) pieceStored(t *Tensors) error {
+	p := t.Piece
+	var vb [sceStoredBlock]float32
+	switch st.mode {
+	case sceHigh:
+		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
+		nonzero := 0
+		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
+			v := vb[:hi-lo]
+			nonzero += sceVariance(st.work, v, tvs)
+			tensor.MagnitudeHistogram(h, v, 16)
+		})
+		st.nonzero[p], st.hists[p] = nonzero, h
+	case sceLow:
+		if st.counts[p] == 0 {
+			return nil
+		}
+		h := make([]uint32, 1<<16)
+		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
+			v := vb[:hi-lo]
+			sceVariance(st.work, v, tvs)
+			for _, a := range v {
+				if u := magnitudeBits(a); u>>16 == st.digit {
+					h[u&0xffff]++
+				}
+			}
+		})
+		st.hists[p] = h
+	case sceWeigh:
+		var mask []uint64
+		keep, all := 0, false
+		if st.selecting {
+			mask = make([]uint64, (len(t.Inputs[t.Base].BF16)/2+63)/64)
+			keep = st.keep[p]
+			all = keep > 0 && keep == st.counts[p]
+		}
+		sums := make([]float64, st.models)
+		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
+			if st.selecting {
+				v := vb[:hi-lo]
+				sceVariance(st.work, v, tvs)
+				m := mask[lo/64 : (hi+63)/64]
+				keep = sceMarkBlock(m, v, st.thr, keep, all)
+				sceZero(m, tvs)
+			}
+			sceSquaresAll(st.work, sums, tvs)
+		})
+		if st.selecting {
+			st.masks[p] = mask
 		}
 		st.sums[p] = sums
 	}
@@ -266,6 +361,9 @@ func (st *sceState) setThreshold(thr uint32) {
 func mergeSCE(t *Tensors, out []float32) error {
 	st, ok := t.State.(*sceState)
 	if !ok {
+		if t.Stored {
+			return fmt.Errorf("%s: internal error: sce on stored inputs without its analysis", t.Name)
+		}
 		return mergeSCEWhole(t, out)
 	}
 	return st.merge(t, out)
@@ -273,6 +371,9 @@ func mergeSCE(t *Tensors, out []float32) error {
 
 // merge merges one piece.
 func (st *sceState) merge(t *Tensors, out []float32) error {
+	if t.Stored {
+		return st.mergeStored(t, out)
+	}
 	base, tvs := sceInputs(t)
 	if len(tvs) == 0 {
 		copy(out, base)
@@ -287,6 +388,31 @@ func (st *sceState) merge(t *Tensors, out []float32) error {
 	}
 	sceErase(st.work, out, base, tvs, st.q)
 	return nil
+}
+
+// mergeStored is merge on stored inputs, block by block.
+func (st *sceState) mergeStored(t *Tensors, out []float32) error {
+	if st.models == 0 {
+		return tensor.Decode(out, t.Inputs[t.Base].BF16, tensor.BF16)
+	}
+	var base [sceStoredBlock]float32
+	var err error
+	sceStoredBlocks(t, func(lo, hi int, b []byte, tvs [][]float32) {
+		if err != nil {
+			return
+		}
+		if st.selecting {
+			sceZero(st.masks[t.Piece][lo/64:(hi+63)/64], tvs)
+		} else if st.topk <= 0 {
+			for _, tv := range tvs {
+				clear(tv)
+			}
+		}
+		if err = tensor.Decode(base[:hi-lo], b, tensor.BF16); err == nil {
+			sceErase(st.work, out[lo:hi], base[:hi-lo], tvs, st.q)
+		}
+	})
+	return err
 }
 
 // mergeSCEWhole runs sceState's passes over a tensor held whole, in
@@ -362,6 +488,25 @@ func sceMark(mask []uint64, v []float32, thr uint32, keep, ties int) {
 	}
 }
 
+// sceMarkBlock is sceMark on one block of a piece, whose blocks are
+// marked in index order: keep is how many of the piece's ties are still
+// to be kept, all whether the piece keeps every tie. It returns how many
+// are left to keep after the block.
+func sceMarkBlock(mask []uint64, v []float32, thr uint32, keep int, all bool) int {
+	if all {
+		tensor.MarkAbove(mask, v, thr-1) // thr > 0 when any tie is kept
+		return keep
+	}
+	tensor.MarkAbove(mask, v, thr)
+	for j := 0; keep > 0 && j < len(v); j++ {
+		if magnitudeBits(v[j]) == thr {
+			mask[j>>6] |= 1 << (j & 63)
+			keep--
+		}
+	}
+	return keep
+}
+
 // sceZero zeroes the task vectors where mask has no bit set.
 func sceZero(mask []uint64, tvs [][]float32) {
 	for _, tv := range tvs {
@@ -369,9 +514,8 @@ func sceZero(mask []uint64, tvs [][]float32) {
 	}
 }
 
-// sceSquares returns Σ round(τ_j²), accumulated in float64 in order.
-func sceSquares(work tensor.DType, tv []float32) float64 {
-	var ss float64
+// sceSquares returns ss + Σ round(τ_j²), accumulated in float64 in order.
+func sceSquares(work tensor.DType, ss float64, tv []float32) float64 {
 	if work == tensor.BF16 {
 		for _, a := range tv {
 			ss += float64(tensor.RoundBF16(a * a))
@@ -382,6 +526,48 @@ func sceSquares(work tensor.DType, tv []float32) float64 {
 		ss += float64(roundTo(work, a*a))
 	}
 	return ss
+}
+
+// sceSquaresAll adds Σ round(τ_j²) of each task vector tvs[i] to sums[i],
+// as sceSquares does. Each sum is one chain of dependent float64 additions
+// whose latency bounds sceSquares; in bfloat16 the chains of up to four
+// task vectors run side by side, in the same order each, so that they
+// overlap.
+func sceSquaresAll(work tensor.DType, sums []float64, tvs [][]float32) {
+	if work != tensor.BF16 {
+		for i, tv := range tvs {
+			sums[i] = sceSquares(work, sums[i], tv)
+		}
+		return
+	}
+	sq := func(a float32) float64 { return float64(tensor.RoundBF16(a * a)) }
+	i := 0
+	for ; i+4 <= len(tvs); i += 4 {
+		a, b, c, d := tvs[i], tvs[i+1], tvs[i+2], tvs[i+3]
+		n := len(a)
+		b, c, d = b[:n], c[:n], d[:n]
+		sa, sb, sc, sd := sums[i], sums[i+1], sums[i+2], sums[i+3]
+		for j := range a {
+			sa += sq(a[j])
+			sb += sq(b[j])
+			sc += sq(c[j])
+			sd += sq(d[j])
+		}
+		sums[i], sums[i+1], sums[i+2], sums[i+3] = sa, sb, sc, sd
+	}
+	for ; i+2 <= len(tvs); i += 2 {
+		a, b := tvs[i], tvs[i+1]
+		b = b[:len(a)]
+		sa, sb := sums[i], sums[i+1]
+		for j := range a {
+			sa += sq(a[j])
+			sb += sq(b[j])
+		}
+		sums[i], sums[i+1] = sa, sb
+	}
+	for ; i < len(tvs); i++ {
+		sums[i] = sceSquares(work, sums[i], tvs[i])
+	}
 }
 
 // sceWeights returns the matrix-level weights q_i = mean(τ_i²)/Σq from

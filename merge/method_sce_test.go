@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 
+	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/tensor"
 )
 
@@ -334,5 +336,106 @@ func TestSCEStreamedThreads(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestSCEStoredMatchesUnstored checks that sce on stored bfloat16 inputs
+// (Method.StoredBF16: task vectors computed block by block in every pass)
+// writes the bytes of sce on the executor's float32 task vectors: pieces
+// smaller than a block and pieces of several blocks, neither a multiple of
+// 64, with and without selection, one and three fine-tunes, inputs mapped
+// and read, on one to three threads.
+func TestSCEStoredMatchesUnstored(t *testing.T) {
+	dir := t.TempDir()
+	for name, s := range map[string]testmodel.Spec{
+		"base": {Seed: 1, DType: tensor.BF16},
+		"ft1":  {Seed: 1, Delta: 0.01, DeltaSeed: 2, DType: tensor.BF16},
+		"ft2":  {Seed: 1, Delta: 0.01, DeltaSeed: 3, DType: tensor.BF16},
+		"ft3":  {Seed: 1, Delta: 0.02, DeltaSeed: 4, DType: tensor.BF16},
+	} {
+		if err := testmodel.Write(filepath.Join(dir, name), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !SCE.StoredBF16 {
+		t.Fatal("sce does not take stored inputs")
+	}
+	defer func(n int64, v bool) { chunkElements, noMmap = n, v }(chunkElements, noMmap)
+	analyze := SCE.Analyze
+	defer func() { SCE.Analyze = analyze }()
+	var stored atomic.Int64
+	SCE.Analyze = func(t *Tensors) (Analysis, error) {
+		if t.Stored {
+			stored.Add(1)
+		}
+		return analyze(t)
+	}
+	for _, models := range []string{"[{model: ft1}]", "[{model: ft1}, {model: ft2}, {model: ft3}]"} {
+		for _, params := range []string{"{select_topk: 0.3}", "{select_topk: 0.9}", "{select_topk: 0}", "{}"} {
+			for _, c := range []int64{777, 5000} {
+				name := fmt.Sprintf("%s/%s/c%d", models, params, c)
+				chunkElements = c
+				yml := "merge_method: sce\nbase_model: base\ndtype: bfloat16\nparameters: " + params + "\nmodels: " + models + "\n"
+				run := func(label string, st bool, threads int, read bool) string {
+					t.Helper()
+					SCE.StoredBF16, noMmap = st, read
+					defer func() { SCE.StoredBF16, noMmap = true, false }()
+					stored.Store(0)
+					out := filepath.Join(t.TempDir(), label)
+					if _, err := runYAML(t, dir, yml, out, Options{Threads: threads}); err != nil {
+						t.Fatalf("%s %s: %v", name, label, err)
+					}
+					if got := stored.Load() > 0; got != st {
+						t.Fatalf("%s %s: stored inputs %v, want %v", name, label, got, st)
+					}
+					return out
+				}
+				want := run("unstored", false, 2, false)
+				for _, threads := range []int{1, 2, 3} {
+					sameTensors(t, want, run(fmt.Sprint("stored j", threads), true, threads, false))
+				}
+				sameTensors(t, want, run("stored read", true, 2, true))
+			}
+		}
+	}
+}
+
+// TestSCESquaresAll checks that the interleaved sums of squares are those
+// of sceSquares, task vector by task vector, for one to six task vectors,
+// odd lengths, values of every magnitude (their float64 sums round) and
+// infinities, from non-zero starting sums.
+func TestSCESquaresAll(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, work := range []tensor.DType{tensor.BF16, tensor.F32, tensor.F16} {
+		for models := 1; models <= 6; models++ {
+			for _, n := range []int{0, 1, 511, 512, 513, 2048, 3001} {
+				tvs := make([][]float32, models)
+				for i := range tvs {
+					tvs[i] = make([]float32, n)
+					for j := range tvs[i] {
+						v := float32(rng.NormFloat64() * math.Pow(2, float64(rng.IntN(60)-40)))
+						switch rng.IntN(50) {
+						case 0:
+							v = 0
+						case 1:
+							v = float32(math.Inf(1 - 2*rng.IntN(2)))
+						}
+						tvs[i][j] = tensor.RoundScalar(work, v)
+					}
+				}
+				got := make([]float64, models)
+				want := make([]float64, models)
+				for i := range got {
+					got[i] = rng.Float64() * 1e-3
+					want[i] = sceSquares(work, got[i], tvs[i])
+				}
+				sceSquaresAll(work, got, tvs)
+				for i := range got {
+					if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+						t.Fatalf("%v, %d models, n %d: sum %d is %v, want %v", work, models, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
 	}
 }
