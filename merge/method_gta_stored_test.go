@@ -8,13 +8,10 @@ import (
 	"github.com/gomerge/gomerge/tensor"
 )
 
-// TestStoredMatchesUnstored checks that the task-vector methods give the
-// same bytes from stored bfloat16 inputs (Method.StoredBF16: fused blocks,
-// per-piece ties) as from the executor's float32 task vectors: with the
-// sample's window holding the threshold, missing it above and below,
-// with inputs read instead of mapped (no sample), and on one and two
-// threads.
-func TestStoredMatchesUnstored(t *testing.T) {
+// bf16Models writes a bfloat16 base and three fine-tunes of it (ft1..ft3)
+// into a temporary directory, for the stored-bytes tests.
+func bf16Models(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	for name, s := range map[string]testmodel.Spec{
 		"base": {Seed: 1, DType: tensor.BF16},
@@ -26,6 +23,17 @@ func TestStoredMatchesUnstored(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return dir
+}
+
+// TestStoredMatchesUnstored checks that the task-vector methods give the
+// same bytes from stored bfloat16 inputs (Method.StoredBF16: fused blocks,
+// per-piece ties) as from the executor's float32 task vectors: with the
+// sample's window holding the threshold, missing it above and below,
+// with inputs read instead of mapped (no sample), and on one and two
+// threads.
+func TestStoredMatchesUnstored(t *testing.T) {
+	dir := bf16Models(t)
 	defer func(n int64, f func([]float32, int, int64) (uint32, uint32), v bool) {
 		chunkElements, chooseWindow, noMmap = n, f, v
 	}(chunkElements, chooseWindow, noMmap)

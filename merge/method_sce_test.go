@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/gomerge/gomerge/internal/testmodel"
 	"github.com/gomerge/gomerge/tensor"
 )
 
@@ -346,17 +345,7 @@ func TestSCEStreamedThreads(t *testing.T) {
 // 64, with and without selection, one and three fine-tunes, inputs mapped
 // and read, on one to three threads.
 func TestSCEStoredMatchesUnstored(t *testing.T) {
-	dir := t.TempDir()
-	for name, s := range map[string]testmodel.Spec{
-		"base": {Seed: 1, DType: tensor.BF16},
-		"ft1":  {Seed: 1, Delta: 0.01, DeltaSeed: 2, DType: tensor.BF16},
-		"ft2":  {Seed: 1, Delta: 0.01, DeltaSeed: 3, DType: tensor.BF16},
-		"ft3":  {Seed: 1, Delta: 0.02, DeltaSeed: 4, DType: tensor.BF16},
-	} {
-		if err := testmodel.Write(filepath.Join(dir, name), s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := bf16Models(t)
 	if !SCE.StoredBF16 {
 		t.Fatal("sce does not take stored inputs")
 	}
