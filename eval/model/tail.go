@@ -25,9 +25,6 @@ func (m *Model) TailLogProbs(seqs [][]int, tails []int) (lp [][]float64, greedy 
 	if len(tails) != len(seqs) {
 		return nil, nil, fmt.Errorf("%d tails for %d sequences", len(tails), len(seqs))
 	}
-	headOf := make([]int, len(seqs))
-	var heads []seg
-	byHead := map[string]int{}
 	for i, ids := range seqs {
 		if err := m.check(ids); err != nil {
 			return nil, nil, fmt.Errorf("sequence %d: %w", i, err)
@@ -35,6 +32,14 @@ func (m *Model) TailLogProbs(seqs [][]int, tails []int) (lp [][]float64, greedy 
 		if tails[i] < 1 || tails[i] >= len(ids) {
 			return nil, nil, fmt.Errorf("%w: sequence %d: tail of %d tokens, want 1 to %d", ErrToken, i, tails[i], len(ids)-1)
 		}
+	}
+	if m.dev != nil { // the device shares no heads: it needs no grouping
+		return m.dev.TailLogProbs(seqs, tails, true)
+	}
+	headOf := make([]int, len(seqs))
+	var heads []seg
+	byHead := map[string]int{}
+	for i, ids := range seqs {
 		head := ids[:len(ids)-tails[i]]
 		key := idsKey(head)
 		h, ok := byHead[key]
@@ -44,9 +49,6 @@ func (m *Model) TailLogProbs(seqs [][]int, tails []int) (lp [][]float64, greedy 
 			heads = append(heads, seg{ids: head, c: m.newCache()})
 		}
 		headOf[i] = h
-	}
-	if m.dev != nil {
-		return m.dev.TailLogProbs(seqs, tails, true)
 	}
 	H := m.cfg.hidden
 	hidden := m.forward(heads, nil)

@@ -245,11 +245,8 @@ func (d *Device) RMSNorm(dst, x, w []float32, eps float64) error {
 	if err := d.copyIn(dw, f32s(w)); err != nil {
 		return err
 	}
-	rows := len(x) / n
-	if rows > 0 {
-		if err := d.launch(rmsNormArgs(dd, dx, dw, uint64(rows), uint64(n), math.Float64bits(eps)), rows, d.streams[0]); err != nil {
-			return err
-		}
+	if err := d.rmsNormDev(dd, dx, dw, len(x)/n, n, eps); err != nil {
+		return err
 	}
 	return d.copyOut(f32s(dst), dd)
 }
@@ -313,7 +310,7 @@ func (d *Device) RoPE(x []float32, n, heads, dim int, cos, sin []float32) error 
 			return err
 		}
 	}
-	if err := d.launch(ropeArgs(dx, dc, ds, uint64(n), uint64(heads), uint64(dim)), n*heads*half, d.streams[0]); err != nil {
+	if err := d.ropeDev(dx, dc, ds, n, heads, dim); err != nil {
 		return err
 	}
 	return d.copyOut(f32s(x), dx)
