@@ -670,15 +670,7 @@ func (st *dellaState) pruner(t *Tensors, i int) (func(d []float32), error) {
 		if pos%64 != 0 {
 			panic("della: stored block not aligned to its mask words")
 		}
-		b := bits[pos/64:]
-		if !st.rescale || m.factor == 0 {
-			tensor.KeepBits(d, b)
-		} else {
-			tensor.KeepBitsScaleRound(st.work, d, b, m.factor)
-		}
-		if st.rescale && st.work != t.Work {
-			tensor.Round(t.Work, d)
-		}
+		st.keepBits(t.Work, m, d, bits[pos/64:])
 		pos += len(d)
 	}, nil
 }
@@ -694,16 +686,22 @@ func (st *dellaState) apply(t *Tensors, i int, x []float32) {
 		clear(x)
 		return
 	}
-	bits := m.keep[t.Piece]
+	st.keepBits(t.Work, m, x, m.keep[t.Piece])
+}
+
+// keepBits zeroes the elements of x whose bit in bits is clear and
+// rescales the others by m's factor, if any, rounding to the working
+// dtype work.
+func (st *dellaState) keepBits(work tensor.DType, m *dellaStream, x []float32, bits []uint64) {
 	if !st.rescale || m.factor == 0 {
 		tensor.KeepBits(x, bits)
 	} else {
 		tensor.KeepBitsScaleRound(st.work, x, bits, m.factor)
 	}
-	// The task vectors are in t.Work already, and so is the rescale
-	// when st.work is t.Work (bfloat16, float32).
-	if st.rescale && st.work != t.Work {
-		tensor.Round(t.Work, x)
+	// The task vectors are in work already, and so is the rescale when
+	// st.work is work (bfloat16, float32).
+	if st.rescale && st.work != work {
+		tensor.Round(work, x)
 	}
 }
 
