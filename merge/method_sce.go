@@ -475,17 +475,7 @@ func sceVariance(work tensor.DType, v []float32, tvs [][]float32) (nonzero int) 
 // and clears the others: variances whose bits are above thr, and the
 // first keep of the ties of those equal to it.
 func sceMark(mask []uint64, v []float32, thr uint32, keep, ties int) {
-	if keep > 0 && keep == ties {
-		tensor.MarkAbove(mask, v, thr-1) // every tie is kept (thr > 0 when any is)
-		return
-	}
-	tensor.MarkAbove(mask, v, thr)
-	for j := 0; keep > 0 && j < len(v); j++ {
-		if magnitudeBits(v[j]) == thr {
-			mask[j>>6] |= 1 << (j & 63)
-			keep--
-		}
-	}
+	sceMarkBlock(mask, v, thr, keep, keep > 0 && keep == ties) // one block: the whole piece
 }
 
 // sceMarkBlock is sceMark on one block of a piece, whose blocks are
