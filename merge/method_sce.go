@@ -163,11 +163,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 		}
 		sceVariance(st.work, v, tvs)
 		h := make([]uint32, 1<<16)
-		for _, a := range v {
-			if u := magnitudeBits(a); u>>16 == st.digit {
-				h[u&0xffff]++
-			}
-		}
+		sceLowHist(h, v, st.digit)
 		st.hists[p] = h
 	case sceWeigh:
 		if st.selecting {
@@ -247,11 +243,7 @@ func (st *sceState) pieceStored(t *Tensors) error {
 		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
 			v := vb[:hi-lo]
 			sceVariance(st.work, v, tvs)
-			for _, a := range v {
-				if u := magnitudeBits(a); u>>16 == st.digit {
-					h[u&0xffff]++
-				}
-			}
+			sceLowHist(h, v, st.digit)
 		})
 		st.hists[p] = h
 	case sceWeigh:
@@ -469,6 +461,16 @@ func mergeSCEWhole(t *Tensors, out []float32) error {
 // non-zero.
 func sceVariance(work tensor.DType, v []float32, tvs [][]float32) (nonzero int) {
 	return tensor.Variance(work, v, tvs)
+}
+
+// sceLowHist counts the low 16 bits of the variances in v whose high 16
+// bits are digit into h.
+func sceLowHist(h []uint32, v []float32, digit uint32) {
+	for _, a := range v {
+		if u := magnitudeBits(a); u>>16 == digit {
+			h[u&0xffff]++
+		}
+	}
 }
 
 // sceMark sets the bits of mask at the positions the selection keeps,
