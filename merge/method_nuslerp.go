@@ -77,8 +77,9 @@ func nuslerpCols(t *Tensors) bool {
 		len(t.Shape) >= 2 && numElements(t.Shape) > 0
 }
 
-// nuslerpStreams is nuslerp's CanAnalyze: every tensor with elements.
-func nuslerpStreams(t *Tensors) bool { return nuslerpRows(t) || nuslerpFlat(t) || nuslerpCols(t) }
+// nuslerpStreams is nuslerp's CanAnalyze: every tensor with elements
+// (nuslerpRows, nuslerpCols and nuslerpFlat cover them all).
+func nuslerpStreams(t *Tensors) bool { return numElements(t.Shape) > 0 }
 
 // nuslerpUnit is nuslerp's PieceUnit: a row of the last dimension for row
 // vectors, a slice of dimension 0 for column vectors, a block of

@@ -163,11 +163,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 		}
 		sceVariance(st.work, v, tvs)
 		h := make([]uint32, 1<<16)
-		for _, a := range v {
-			if u := magnitudeBits(a); u>>16 == st.digit {
-				h[u&0xffff]++
-			}
-		}
+		sceLowHist(h, v, st.digit)
 		st.hists[p] = h
 	case sceWeigh:
 		if st.selecting {
@@ -247,11 +243,7 @@ func (st *sceState) pieceStored(t *Tensors) error {
 		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
 			v := vb[:hi-lo]
 			sceVariance(st.work, v, tvs)
-			for _, a := range v {
-				if u := magnitudeBits(a); u>>16 == st.digit {
-					h[u&0xffff]++
-				}
-			}
+			sceLowHist(h, v, st.digit)
 		})
 		st.hists[p] = h
 	case sceWeigh:
@@ -471,21 +463,21 @@ func sceVariance(work tensor.DType, v []float32, tvs [][]float32) (nonzero int) 
 	return tensor.Variance(work, v, tvs)
 }
 
+// sceLowHist counts the low 16 bits of the variances in v whose high 16
+// bits are digit into h.
+func sceLowHist(h []uint32, v []float32, digit uint32) {
+	for _, a := range v {
+		if u := magnitudeBits(a); u>>16 == digit {
+			h[u&0xffff]++
+		}
+	}
+}
+
 // sceMark sets the bits of mask at the positions the selection keeps,
 // and clears the others: variances whose bits are above thr, and the
 // first keep of the ties of those equal to it.
 func sceMark(mask []uint64, v []float32, thr uint32, keep, ties int) {
-	if keep > 0 && keep == ties {
-		tensor.MarkAbove(mask, v, thr-1) // every tie is kept (thr > 0 when any is)
-		return
-	}
-	tensor.MarkAbove(mask, v, thr)
-	for j := 0; keep > 0 && j < len(v); j++ {
-		if magnitudeBits(v[j]) == thr {
-			mask[j>>6] |= 1 << (j & 63)
-			keep--
-		}
-	}
+	sceMarkBlock(mask, v, thr, keep, keep > 0 && keep == ties) // one block: the whole piece
 }
 
 // sceMarkBlock is sceMark on one block of a piece, whose blocks are

@@ -554,9 +554,8 @@ type dellaState struct {
 	rescale  bool
 	work     tensor.DType
 	c, inner int
-	rankers  []ranker    // per worker
-	ranks    [][]int32   // per worker
-	tvs      [][]float32 // per worker: a piece's task vector from stored inputs
+	rankers  []ranker  // per worker
+	ranks    [][]int32 // per worker
 }
 
 type dellaStream struct {
@@ -579,7 +578,7 @@ func analyzeDella(t *Tensors) (Analysis, error) {
 	_, c, inner := dellaLayout(t.Shape, n)
 	st := &dellaState{models: make([]*dellaStream, len(t.Inputs)), rescale: t.Global["rescale"] != 0,
 		work: randomWorkDType(t.Work), c: c, inner: inner,
-		rankers: make([]ranker, t.Workers), ranks: make([][]int32, t.Workers), tvs: make([][]float32, t.Workers)}
+		rankers: make([]ranker, t.Workers), ranks: make([][]int32, t.Workers)}
 	for i, in := range t.Inputs {
 		density, eps := in.Params["density"], in.Params["epsilon"]
 		switch {
@@ -605,6 +604,11 @@ func (st *dellaState) Piece(t *Tensors) error {
 		rank = make([]int32, st.c*st.inner)
 		st.ranks[t.Worker] = rank
 	}
+	var base []byte
+	var tv []float32
+	if t.Stored {
+		base, tv = t.Inputs[t.Base].BF16, t.Scratch(len(t.Inputs[t.Base].BF16)/2)
+	}
 	for i, m := range st.models {
 		if m == nil || m.none {
 			continue
@@ -613,11 +617,7 @@ func (st *dellaState) Piece(t *Tensors) error {
 		if t.Stored {
 			// The task vector from the stored bytes, as the executor
 			// computes it otherwise: the L1 rescale sums the whole piece.
-			base := t.Inputs[t.Base].BF16
-			if cap(st.tvs[t.Worker]) < len(base)/2 {
-				st.tvs[t.Worker] = make([]float32, len(base)/2)
-			}
-			d = st.tvs[t.Worker][:len(base)/2]
+			d = tv
 			tensor.SubBF16Bytes(d, t.Inputs[i].BF16, base)
 		}
 		if st.rescale {
@@ -670,15 +670,7 @@ func (st *dellaState) pruner(t *Tensors, i int) (func(d []float32), error) {
 		if pos%64 != 0 {
 			panic("della: stored block not aligned to its mask words")
 		}
-		b := bits[pos/64:]
-		if !st.rescale || m.factor == 0 {
-			tensor.KeepBits(d, b)
-		} else {
-			tensor.KeepBitsScaleRound(st.work, d, b, m.factor)
-		}
-		if st.rescale && st.work != t.Work {
-			tensor.Round(t.Work, d)
-		}
+		st.keepBits(t.Work, m, d, bits[pos/64:])
 		pos += len(d)
 	}, nil
 }
@@ -694,16 +686,22 @@ func (st *dellaState) apply(t *Tensors, i int, x []float32) {
 		clear(x)
 		return
 	}
-	bits := m.keep[t.Piece]
+	st.keepBits(t.Work, m, x, m.keep[t.Piece])
+}
+
+// keepBits zeroes the elements of x whose bit in bits is clear and
+// rescales the others by m's factor, if any, rounding to the working
+// dtype work.
+func (st *dellaState) keepBits(work tensor.DType, m *dellaStream, x []float32, bits []uint64) {
 	if !st.rescale || m.factor == 0 {
 		tensor.KeepBits(x, bits)
 	} else {
 		tensor.KeepBitsScaleRound(st.work, x, bits, m.factor)
 	}
-	// The task vectors are in t.Work already, and so is the rescale
-	// when st.work is t.Work (bfloat16, float32).
-	if st.rescale && st.work != t.Work {
-		tensor.Round(t.Work, x)
+	// The task vectors are in work already, and so is the rescale when
+	// st.work is work (bfloat16, float32).
+	if st.rescale && st.work != work {
+		tensor.Round(work, x)
 	}
 }
 
