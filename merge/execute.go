@@ -413,6 +413,9 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	for _, in := range t.Inputs {
 		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
 	}
+	// Held inputs have the task's shape (chunk holds no input that needs
+	// cropping), so a tensor of one piece can be stored too.
+	stored := hold && m.StoredBF16 && storedBF16(t, ex.opt.Backend)
 	ws := make([]*pieceWorker, workers)
 	defer func() {
 		for _, w := range ws {
@@ -436,12 +439,16 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			w.scratch = append(w.scratch, b)
 			return b
 		}
-		for _, in := range t.Inputs {
-			size := c
-			if whole {
-				size = numElements(in.Tensor.Shape) // whole tensor, cropped after decoding
+		// With stored inputs load hands out the held bytes: no buffers to
+		// decode into.
+		if !stored {
+			for _, in := range t.Inputs {
+				size := c
+				if whole {
+					size = numElements(in.Tensor.Shape) // whole tensor, cropped after decoding
+				}
+				w.bufs = append(w.bufs, w.ts.Scratch(int(size)))
 			}
-			w.bufs = append(w.bufs, w.ts.Scratch(int(size)))
 		}
 		w.out = w.ts.Scratch(int(c))
 		w.raw = ex.pool.bytes(int(c) * t.Out.Size())
@@ -456,19 +463,18 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			}
 		}
 	}()
-	for i, in := range t.Inputs {
-		// One pass over the pieces reads them with pread into reused
-		// buffers rather than through a mapping: on the virtual machines
-		// merges mostly run on, the first touch of each page of a fresh
-		// mapping (a fault, nested page walks) costs more CPU than the
-		// copy (linear of two 533 MB bf16 models: 1.9 CPU s mapped, 1.2
-		// read). Tasks that go over their inputs several times map them,
-		// which spares a held copy and makes the later passes cheap.
-		if !hold {
-			break
-		}
-		if mp := mapInput(in); mp != nil {
-			src[i] = inputBytes{data: mp.Data, mp: mp}
+	// One pass over the pieces reads them with pread into reused buffers
+	// rather than through a mapping: on the virtual machines merges mostly
+	// run on, the first touch of each page of a fresh mapping (a fault,
+	// nested page walks) costs more CPU than the copy (linear of two 533 MB
+	// bf16 models: 1.9 CPU s mapped, 1.2 read). Tasks that go over their
+	// inputs several times map them, which spares a held copy and makes the
+	// later passes cheap.
+	if hold {
+		for i, in := range t.Inputs {
+			if mp := mapInput(in); mp != nil {
+				src[i] = inputBytes{data: mp.Data, mp: mp}
+			}
 		}
 	}
 	// subtract marks the inputs whose task vectors can be computed from the
@@ -478,9 +484,6 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		subtract[i] = m.TaskVectors && !whole && t.Base >= 0 && i != t.Base && t.Work == tensor.BF16 &&
 			in.DType == tensor.BF16 && t.Inputs[t.Base].DType == tensor.BF16
 	}
-	// Held inputs have the task's shape (chunk holds no input that needs
-	// cropping), so a tensor of one piece can be stored too.
-	stored := hold && m.StoredBF16 && storedBF16(t, ex.opt.Backend)
 	load := func(w *pieceWorker, p int) (off, k int64, err error) {
 		off = int64(p) * c
 		k = min(c, n-off)

@@ -207,6 +207,9 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		prune = append(prune, p)
 		weights = append(weights, t.w(i, "weight"))
 	}
+	if len(raws) == 0 {
+		return tensor.Decode(out, baseRaw, tensor.BF16)
+	}
 	var base, div, sign [consensusBlock]float32
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
@@ -220,12 +223,6 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 				prune[i](d)
 			}
 			blk[i] = d
-		}
-		if len(raws) == 0 {
-			if err := tensor.Decode(out[lo:end], b, tensor.BF16); err != nil {
-				return err
-			}
-			continue
 		}
 		if err := tensor.Decode(base[:end-lo], b, tensor.BF16); err != nil {
 			return err

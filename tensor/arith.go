@@ -148,14 +148,18 @@ func (a *SumSquaresAcc) Sum() float64 {
 	if !useAVX2 {
 		return a.lanes[0]
 	}
-	// SUM4 in kernels_amd64.s: the four vectors lane by lane, then the
-	// upper half onto the lower, then the two lanes left.
-	l := &a.lanes
+	return foldLanes(func(j int) float64 { return a.lanes[j] }) + a.rest
+}
+
+// foldLanes adds up the SumSquaresBlock lane sums l(0), l(1), … as SUM4
+// in kernels_amd64.s does: the four vectors lane by lane, then the upper
+// half onto the lower, then the two lanes left.
+func foldLanes(l func(j int) float64) float64 {
 	var v [4]float64
 	for j := range v {
-		v[j] = (l[j] + l[4+j]) + (l[8+j] + l[12+j])
+		v[j] = (l(j) + l(4+j)) + (l(8+j) + l(12+j))
 	}
-	return ((v[0] + v[2]) + (v[1] + v[3])) + a.rest
+	return (v[0] + v[2]) + (v[1] + v[3])
 }
 
 // SumSquaresCols computes SumSquares of every column of a row-major matrix
@@ -209,11 +213,7 @@ func (a *SumSquaresCols) Sum(k int) float64 {
 	if !useAVX2 {
 		return l(0)
 	}
-	var v [4]float64
-	for j := range v {
-		v[j] = (l(j) + l(4+j)) + (l(8+j) + l(12+j))
-	}
-	return ((v[0] + v[2]) + (v[1] + v[3])) + a.rest[k]
+	return foldLanes(l) + a.rest[k]
 }
 
 func mustSameLen(op string, n, m int) {

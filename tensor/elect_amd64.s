@@ -21,20 +21,7 @@ GLOBL ·eabs<>(SB), RODATA|NOPTR, $4
 DATA ·einf<>+0(SB)/4, $0x7f800000
 GLOBL ·einf<>(SB), RODATA|NOPTR, $4
 
-// BF16R is kernels_amd64.s's BF16ROUNDF (macros are local to a file):
-// roundBF16Scalar on float32 bits. Y14..Y9 hold 0x7fff, 1, 0xffff0000,
-// 0x7fffffff, 0x7f800000 and 0x00400000.
-#define BF16R(in, out, t1, t2) \
-	VPSRLD    $16, in, t1        \
-	VPAND     Y13, t1, t1        \
-	VPADDD    Y14, in, out       \
-	VPADDD    t1, out, out       \
-	VPAND     Y12, out, out      \
-	VPOR      Y9, in, t1         \
-	VPAND     Y12, t1, t1        \
-	VPAND     Y11, in, t2        \
-	VPCMPGTD  Y10, t2, t2        \
-	VPBLENDVB t2, t1, out, out
+#include "bf16round_amd64.h"
 
 #define BF16CONSTS \
 	VPBROADCASTD ·e7fff<>(SB), Y14  \
@@ -66,7 +53,7 @@ elloop:
 	VXORPS  Y4, Y3, Y3         // the signs differ
 	VANDNPS Y2, Y3, Y3         // elected = nonzero &^ differ
 	VMULPS  Y8, Y0, Y5         // x·q
-	BF16R(Y5, Y6, Y4, Y7)
+	BF16ROUNDF(Y5, Y6, Y4, Y7)
 	VANDPS  Y3, Y6, Y6         // p, +0 where not elected
 	VMOVUPS (DI), Y7
 	VADDPS  Y6, Y7, Y7         // num + p
@@ -100,15 +87,15 @@ TEXT ·divMaxAddRoundBF16AVX2(SB), NOSPLIT, $0-100
 
 dmloop:
 	VMOVUPS (DX), Y0
-	BF16R(Y0, Y1, Y2, Y3)      // r(num)
+	BF16ROUNDF(Y0, Y1, Y2, Y3)      // r(num)
 	VMOVUPS (R8), Y0
-	BF16R(Y0, Y4, Y2, Y3)      // r(den)
+	BF16ROUNDF(Y0, Y4, Y2, Y3)      // r(den)
 	VMAXPS  Y4, Y8, Y4         // max(r(den), eps): r(den) if it is a NaN
 	VDIVPS  Y4, Y1, Y1         // r(num) / max
-	BF16R(Y1, Y5, Y2, Y3)
+	BF16ROUNDF(Y1, Y5, Y2, Y3)
 	VMOVUPS (SI), Y0
 	VADDPS  Y5, Y0, Y0         // base + quotient
-	BF16R(Y0, Y6, Y2, Y3)
+	BF16ROUNDF(Y0, Y6, Y2, Y3)
 	VMOVUPS Y6, (DI)
 	ADDQ    $32, SI
 	ADDQ    $32, DX

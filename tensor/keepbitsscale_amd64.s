@@ -36,19 +36,7 @@ GLOBL ·ksinf<>(SB), RODATA|NOPTR, $4
 	VPAND        Y15, sy, sy \
 	VPCMPEQD     Y15, sy, out
 
-// BF16ROUNDF as in kernels_amd64.s: round to nearest even bfloat16, NaNs
-// quieted; needs Y9-Y14 set as there.
-#define BF16ROUNDF(in, out, t1, t2) \
-	VPSRLD    $16, in, t1        \
-	VPAND     Y13, t1, t1        \
-	VPADDD    Y14, in, out       \
-	VPADDD    t1, out, out       \
-	VPAND     Y12, out, out      \
-	VPOR      Y9, in, t1         \
-	VPAND     Y12, t1, t1        \
-	VPAND     Y11, in, t2        \
-	VPCMPGTD  Y10, t2, t2        \
-	VPBLENDVB t2, t1, out, out
+#include "bf16round_amd64.h"
 
 // func keepBitsScaleRoundBF16AVX2(x []float32, mask *byte, a float32)
 TEXT ·keepBitsScaleRoundBF16AVX2(SB), NOSPLIT, $0-36
