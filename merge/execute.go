@@ -383,6 +383,7 @@ type pieceWorker struct {
 	bufs    [][]float32
 	out     []float32
 	raw     []byte
+	in      [][]byte // reread inputs' stored bytes of the current piece
 	scratch [][]float32
 }
 
@@ -422,6 +423,11 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			if w != nil {
 				w.release(0)
 				ex.pool.putBytes(w.raw)
+				for _, b := range w.in {
+					if b != nil {
+						ex.pool.putBytes(b)
+					}
+				}
 			}
 		}
 	}()
@@ -463,20 +469,50 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			}
 		}
 	}()
-	// One pass over the pieces reads them with pread into reused buffers
-	// rather than through a mapping: on the virtual machines merges mostly
-	// run on, the first touch of each page of a fresh mapping (a fault,
-	// nested page walks) costs more CPU than the copy (linear of two 533 MB
-	// bf16 models: 1.9 CPU s mapped, 1.2 read). Tasks that go over their
-	// inputs several times map them, which spares a held copy and makes the
-	// later passes cheap.
+	// Pieces are read with pread into reused buffers rather than through a
+	// mapping, by tasks that go over their inputs once and, by default,
+	// by tasks that go over them several times too (reread: each pass
+	// reads its pieces again). On the virtual machines merges mostly run
+	// on, the first touch of each page of a fresh mapping costs 1.5-2 µs
+	// (a fault, shadow or nested page tables), about 0.4 s per GB against
+	// 0.1 s per GB for a copy from the page cache, and fresh memory for a
+	// held copy costs more still; even sce and nuslerp, which read their
+	// inputs three times, are faster reread. heldAccess picks mapping or
+	// held copies instead (GOMERGE_MMAP=1, GOMERGE_NO_MMAP=1).
+	reread := make([]bool, len(t.Inputs))
 	if hold {
 		for i, in := range t.Inputs {
-			if mp := mapInput(in); mp != nil {
-				src[i] = inputBytes{data: mp.Data, mp: mp}
+			switch {
+			case heldAccess == accessReread && rereadable(in):
+				reread[i] = true
+			case heldAccess != accessCopy:
+				if mp := mapInput(in); mp != nil {
+					src[i] = inputBytes{data: mp.Data, mp: mp}
+				}
 			}
 		}
 	}
+	// raw returns input i's stored bytes of elements [off, off+k): a slice
+	// of the mapping or held copy, or read into the worker's buffer; nil
+	// when the input has neither.
+	raw := func(w *pieceWorker, i int, off, k int64) ([]byte, error) {
+		es := int64(t.Inputs[i].DType.Size())
+		if src[i].data != nil {
+			return src[i].data[off*es : (off+k)*es], nil
+		}
+		if !reread[i] {
+			return nil, nil
+		}
+		if w.in == nil {
+			w.in = make([][]byte, len(t.Inputs))
+		}
+		if w.in[i] == nil {
+			w.in[i] = ex.pool.bytes(int(c * es))
+		}
+		b := w.in[i][:k*es]
+		return b, t.Inputs[i].readRange(off*es, b)
+	}
+	hasBytes := func(i int) bool { return src[i].data != nil || reread[i] }
 	// subtract marks the inputs whose task vectors can be computed from the
 	// stored bfloat16 bytes of the input and the base in one kernel.
 	subtract := make([]bool, len(t.Inputs))
@@ -489,18 +525,28 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		k = min(c, n-off)
 		if stored {
 			for i := range t.Inputs {
-				w.ts.Inputs[i].Data, w.ts.Inputs[i].BF16 = nil, src[i].data[2*off:2*(off+k)]
+				b, err := raw(w, i, off, k)
+				if err != nil {
+					return 0, 0, err
+				}
+				w.ts.Inputs[i].Data, w.ts.Inputs[i].BF16 = nil, b
 			}
 			w.ts.Offset, w.ts.Piece = off, p
 			return off, k, nil
 		}
+		var base []byte // the base's bytes of the piece, read once
 		for i, in := range t.Inputs {
-			if subtract[i] && src[i].data != nil && src[t.Base].data != nil && !src[i].delta {
+			if subtract[i] && hasBytes(i) && hasBytes(t.Base) && !src[i].delta {
 				// X − B straight from the stored bytes, in one pass.
+				x, err := raw(w, i, off, k)
+				if err == nil && base == nil {
+					base, err = raw(w, t.Base, off, k)
+				}
+				if err != nil {
+					return 0, 0, err
+				}
 				data := w.bufs[i][:k]
-				err := guardMapped(in, func() {
-					tensor.SubBF16Bytes(data, src[i].data[2*off:2*(off+k)], src[t.Base].data[2*off:2*(off+k)])
-				})
+				err = guardMapped(in, func() { tensor.SubBF16Bytes(data, x, base) })
 				if err != nil {
 					return 0, 0, err
 				}
@@ -514,7 +560,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			w.ts.Inputs[i].Data = data
 		}
 		if m.TaskVectors {
-			err := toTaskVectors(&w.ts, func(i int) bool { return src[i].delta || subtract[i] && src[i].data != nil && src[t.Base].data != nil })
+			err := toTaskVectors(&w.ts, func(i int) bool { return src[i].delta || subtract[i] && hasBytes(i) && hasBytes(t.Base) })
 			if err != nil {
 				return 0, 0, err
 			}
@@ -528,7 +574,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		// a copy read once, whole and in its stored form.
 		var copied []int
 		for i := range t.Inputs {
-			if src[i].data != nil {
+			if src[i].data != nil || reread[i] {
 				continue
 			}
 			held := ex.pool.bytes(int(t.Inputs[i].Tensor.Size))
@@ -548,7 +594,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			}
 		}
 		if m.WantsSample && len(copied) == 0 {
-			if err := ex.sample(t, &tmpl, src, abort); err != nil {
+			if err := ex.sample(t, &tmpl, src, reread, abort); err != nil {
 				return err
 			}
 		}
@@ -694,7 +740,7 @@ func sampleRuns(n int64) (count, step, run int64) {
 // vectors where the method wants them) into ts.Inputs[i].Data for
 // Analyze: runs of consecutive elements spread evenly over the tensor
 // (sampleRuns). The inputs must be in memory.
-func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan struct{}) error {
+func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, reread []bool, abort chan struct{}) error {
 	n := t.NumElements()
 	count, step, run := sampleRuns(n)
 	return forPieces(ts.Context(), 1, 1, abort, func(int, int) error {
@@ -702,10 +748,20 @@ func (ex *executor) sample(t *Task, ts *Tensors, src []inputBytes, abort chan st
 			es := int64(in.DType.Size())
 			data := make([]float32, count*run)
 			var decErr error
+			var buf []byte
+			if reread[i] {
+				buf = make([]byte, run*es)
+			}
 			err := guardMapped(in, func() {
 				for r := int64(0); r < count && decErr == nil; r++ {
 					from := r * step * es
-					decErr = tensor.Decode(data[r*run:(r+1)*run], src[i].data[from:from+run*es], in.DType)
+					b := buf
+					if b == nil {
+						b = src[i].data[from : from+run*es]
+					} else if decErr = in.readRange(from, b); decErr != nil {
+						break
+					}
+					decErr = tensor.Decode(data[r*run:(r+1)*run], b, in.DType)
 				}
 			})
 			if err == nil {
@@ -867,6 +923,42 @@ func guardMapped(in TaskInput, fn func()) (err error) {
 // noMmap turns mapping off (GOMERGE_NO_MMAP=1), for comparison and for
 // file systems where mapping is slow.
 var noMmap = os.Getenv("GOMERGE_NO_MMAP") == "1"
+
+// inputAccess is how the executor serves the inputs of a task that goes
+// over them several times.
+type inputAccess int
+
+const (
+	accessReread inputAccess = iota // each pass reads its pieces with pread
+	accessMap                       // the tensors are mapped into memory
+	accessCopy                      // a copy is read once and held
+)
+
+func (a inputAccess) String() string {
+	return [...]string{"reread", "mapped", "held"}[a]
+}
+
+// heldAccess is the inputAccess of multi-pass tasks: reread by default,
+// mapped with GOMERGE_MMAP=1 (cheaper where page faults are, on bare
+// metal), held copies with GOMERGE_NO_MMAP=1. Inputs that cannot be
+// reread or mapped are held.
+var heldAccess = func() inputAccess {
+	switch {
+	case noMmap:
+		return accessCopy
+	case os.Getenv("GOMERGE_MMAP") == "1":
+		return accessMap
+	}
+	return accessReread
+}()
+
+// rereadable reports whether pieces of an input can be read again on
+// every pass at the cost of a copy: a tensor of a local file, not one
+// computed on the fly (a permuted embedding).
+func rereadable(in TaskInput) bool {
+	_, ok := in.Model.Tensors.(safetensors.Mapper)
+	return ok && in.read == nil
+}
 
 // load reads elements [off, off+k) of an input tensor into buf, decodes
 // them to float32 and rounds them to the working dtype. whole loads the

@@ -34,9 +34,9 @@ func bf16Models(t *testing.T) string {
 // threads.
 func TestStoredMatchesUnstored(t *testing.T) {
 	dir := bf16Models(t)
-	defer func(n int64, f func([]float32, int, int64) (uint32, uint32), v bool) {
-		chunkElements, chooseWindow, noMmap = n, f, v
-	}(chunkElements, chooseWindow, noMmap)
+	defer func(n int64, f func([]float32, int, int64) (uint32, uint32), v inputAccess) {
+		chunkElements, chooseWindow, heldAccess = n, f, v
+	}(chunkElements, chooseWindow, heldAccess)
 	chunkElements = 1000 // many pieces, and entries equal to a threshold in several
 	for _, m := range []*Method{TIES, TaskArithmetic, DARETIES, DARELinear, DELLA, DELLALinear} {
 		extra := "" // the sparsifier's own parameters
@@ -67,20 +67,20 @@ func TestStoredMatchesUnstored(t *testing.T) {
 			for _, c := range []struct {
 				name    string
 				lo, hi  uint32
-				read    bool
+				access  inputAccess
 				threads int
 			}{
-				{"sampled", 0, 0, false, 2}, {"sampled -j 1", 0, 0, false, 1}, {"sampled -j 3", 0, 0, false, 3},
-				{"window above", 0x7f00 << 16, 0x7f04 << 16, false, 2}, {"window below", 0, 0, false, 2},
-				{"read", 0, 0, true, 2},
+				{"sampled", 0, 0, accessReread, 2}, {"sampled -j 1", 0, 0, accessReread, 1}, {"sampled -j 3", 0, 0, accessReread, 3},
+				{"window above", 0x7f00 << 16, 0x7f04 << 16, accessReread, 2}, {"window below", 0, 0, accessReread, 2},
+				{"mapped", 0, 0, accessMap, 2}, {"held", 0, 0, accessCopy, 2},
 			} {
-				chooseWindow, noMmap = sampleWindow, c.read
+				chooseWindow, heldAccess = sampleWindow, c.access
 				if c.lo != 0 || c.name == "window below" {
 					chooseWindow = func([]float32, int, int64) (uint32, uint32) { return c.lo, c.hi }
 				}
 				sameTensors(t, want, run(c.name, true, c.threads))
 			}
-			chooseWindow, noMmap = sampleWindow, false
+			chooseWindow, heldAccess = sampleWindow, accessReread
 		}
 	}
 }

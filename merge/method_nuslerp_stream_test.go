@@ -101,7 +101,7 @@ func oddModels(t *testing.T) string {
 func TestNuSlerpFlatStreamedMatchesWhole(t *testing.T) {
 	dir := oddModels(t)
 	defer func(n int64) { chunkElements = n }(chunkElements)
-	defer func(v bool) { noMmap = v }(noMmap)
+	defer func(v inputAccess) { heldAccess = v }(heldAccess)
 	two := func(a, c string, wa, wc float64) string {
 		return fmt.Sprintf("models:\n  - model: %s\n    parameters: {weight: %v}\n  - model: %s\n    parameters: {weight: %v}\n", a, wa, c, wc)
 	}
@@ -133,7 +133,7 @@ func TestNuSlerpFlatStreamedMatchesWhole(t *testing.T) {
 			analyze := NuSlerp.Analyze
 			defer func() { NuSlerp.Analyze = analyze }()
 			NuSlerp.Analyze = nil
-			chunkElements, noMmap = 1<<18, false
+			chunkElements, heldAccess = 1<<18, accessReread
 			whole := run("whole", 1)
 			var flat atomic.Int64
 			NuSlerp.Analyze = func(t *Tensors) (Analysis, error) {
@@ -144,10 +144,10 @@ func TestNuSlerpFlatStreamedMatchesWhole(t *testing.T) {
 				return an, err
 			}
 			for _, chunk := range []int64{100, 1000} {
-				for _, mapped := range []bool{true, false} {
+				for _, access := range []inputAccess{accessReread, accessMap, accessCopy} {
 					for _, threads := range []int{1, 2, 3} {
-						t.Run(fmt.Sprintf("chunk%d mmap %v j%d", chunk, mapped, threads), func(t *testing.T) {
-							chunkElements, noMmap = chunk, !mapped
+						t.Run(fmt.Sprintf("chunk%d %v j%d", chunk, access, threads), func(t *testing.T) {
+							chunkElements, heldAccess = chunk, access
 							sameTensors(t, whole, run("streamed", threads))
 						})
 					}

@@ -349,7 +349,7 @@ func TestSCEStoredMatchesUnstored(t *testing.T) {
 	if !SCE.StoredBF16 {
 		t.Fatal("sce does not take stored inputs")
 	}
-	defer func(n int64, v bool) { chunkElements, noMmap = n, v }(chunkElements, noMmap)
+	defer func(n int64, v inputAccess) { chunkElements, heldAccess = n, v }(chunkElements, heldAccess)
 	analyze := SCE.Analyze
 	defer func() { SCE.Analyze = analyze }()
 	var stored atomic.Int64
@@ -365,10 +365,10 @@ func TestSCEStoredMatchesUnstored(t *testing.T) {
 				name := fmt.Sprintf("%s/%s/c%d", models, params, c)
 				chunkElements = c
 				yml := "merge_method: sce\nbase_model: base\ndtype: bfloat16\nparameters: " + params + "\nmodels: " + models + "\n"
-				run := func(label string, st bool, threads int, read bool) string {
+				run := func(label string, st bool, threads int, access inputAccess) string {
 					t.Helper()
-					SCE.StoredBF16, noMmap = st, read
-					defer func() { SCE.StoredBF16, noMmap = true, false }()
+					SCE.StoredBF16, heldAccess = st, access
+					defer func() { SCE.StoredBF16, heldAccess = true, accessReread }()
 					stored.Store(0)
 					out := filepath.Join(t.TempDir(), label)
 					if _, err := runYAML(t, dir, yml, out, Options{Threads: threads}); err != nil {
@@ -379,11 +379,12 @@ func TestSCEStoredMatchesUnstored(t *testing.T) {
 					}
 					return out
 				}
-				want := run("unstored", false, 2, false)
+				want := run("unstored", false, 2, accessReread)
 				for _, threads := range []int{1, 2, 3} {
-					sameTensors(t, want, run(fmt.Sprint("stored j", threads), true, threads, false))
+					sameTensors(t, want, run(fmt.Sprint("stored j", threads), true, threads, accessReread))
 				}
-				sameTensors(t, want, run("stored read", true, 2, true))
+				sameTensors(t, want, run("stored mapped", true, 2, accessMap))
+				sameTensors(t, want, run("stored held", true, 2, accessCopy))
 			}
 		}
 	}

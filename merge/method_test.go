@@ -297,18 +297,21 @@ func TestStreamedPruningMatchesWhole(t *testing.T) {
 			}
 			if m == TIES || m == TaskArithmetic {
 				// The same with the sample's window missing the threshold
-				// (above it, below it) and with no sample (inputs read, not
-				// mapped): the full histogram decides.
+				// (above it, below it), with inputs mapped, and with no
+				// sample (inputs held): the full histogram decides.
 				for _, c := range []struct {
 					name   string
 					lo, hi uint32
-					noMmap bool
-				}{{"window above", 0x7f00 << 16, 0x7f04 << 16, false}, {"window below", 0, 0, false}, {"read", 0, 0, true}} {
-					defer func(f func([]float32, int, int64) (uint32, uint32), v bool) { chooseWindow, noMmap = f, v }(chooseWindow, noMmap)
-					if !c.noMmap {
+					access inputAccess
+				}{
+					{"window above", 0x7f00 << 16, 0x7f04 << 16, accessReread}, {"window below", 0, 0, accessReread},
+					{"mapped", 0, 0, accessMap}, {"held", 0, 0, accessCopy},
+				} {
+					defer func(f func([]float32, int, int64) (uint32, uint32), v inputAccess) { chooseWindow, heldAccess = f, v }(chooseWindow, heldAccess)
+					if c.lo != 0 || c.name == "window below" {
 						chooseWindow = func([]float32, int, int64) (uint32, uint32) { return c.lo, c.hi }
 					}
-					noMmap = c.noMmap
+					heldAccess = c.access
 					other := filepath.Join(t.TempDir(), "other")
 					if _, err := runYAML(t, dir, yml, other, seeded); err != nil {
 						t.Fatal(err)

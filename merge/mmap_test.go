@@ -11,14 +11,14 @@ import (
 )
 
 // TestExecuteInputTruncated cuts an input file after the plan has opened
-// it: the merge must fail with an error, mapped or read, and leave no
-// output behind.
+// it: the merge must fail with an error, mapped, reread or held, and
+// leave no output behind.
 func TestExecuteInputTruncated(t *testing.T) {
 	for _, method := range []string{"linear", "ties", "passthrough"} {
-		for _, mapped := range []bool{true, false} {
-			t.Run(method, func(t *testing.T) {
-				defer func(v bool) { noMmap = v }(noMmap)
-				noMmap = !mapped
+		for _, access := range []inputAccess{accessReread, accessMap, accessCopy} {
+			t.Run(method+" "+access.String(), func(t *testing.T) {
+				defer func(v bool, a inputAccess) { noMmap, heldAccess = v, a }(noMmap, heldAccess)
+				noMmap, heldAccess = access == accessCopy, access
 				dir := t.TempDir()
 				testmodel.Must(t.Fatal, filepath.Join(dir, "base"), testmodel.Spec{Seed: 1})
 				testmodel.Must(t.Fatal, filepath.Join(dir, "ft"), testmodel.Spec{Seed: 1, Delta: 0.01, DeltaSeed: 2})
