@@ -187,7 +187,9 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		raws    [][]byte
 		prune   []func([]float32)
 		weights []float32
+		terms   []termStep
 	)
+	mins, _ := t.State.(keepMinState)
 	for i, in := range t.Inputs {
 		if i == t.Base {
 			continue
@@ -203,9 +205,17 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 				return err
 			}
 		}
+		ts := termStep{}
+		switch {
+		case p == nil:
+			ts.fused = true // min 0 keeps everything
+		case mins != nil:
+			ts.min, ts.fused = mins.keepMin(t, i)
+		}
 		raws = append(raws, in.BF16)
 		prune = append(prune, p)
 		weights = append(weights, t.w(i, "weight"))
+		terms = append(terms, ts)
 	}
 	if len(raws) == 0 {
 		return tensor.Decode(out, baseRaw, tensor.BF16)
@@ -213,23 +223,77 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 	var base, div, sign [consensusBlock]float32
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
+	fused := consensus && t.Work == tensor.BF16
 	for lo := 0; lo < len(out); lo += consensusBlock {
 		end := min(len(out), lo+consensusBlock)
 		b := baseRaw[2*lo : 2*end]
 		for i, x := range raws {
 			d := scratch[i*consensusBlock : i*consensusBlock+end-lo]
+			blk[i] = d
+			first, last := i == 0, i == len(raws)-1
+			if fused && terms[i].fused {
+				tensor.SubPruneScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, terms[i].min, weights[i], first, last)
+				continue
+			}
 			tensor.SubBF16Bytes(d, x[2*lo:2*end], b)
 			if prune[i] != nil {
 				prune[i](d)
 			}
-			blk[i] = d
+			if fused {
+				weighAndSum(d, sign[:end-lo], weights[i], first, last)
+			}
 		}
 		if err := tensor.Decode(base[:end-lo], b, tensor.BF16); err != nil {
 			return err
 		}
+		if fused {
+			// The weighted task vectors and the sum that elects the
+			// signs are done.
+			agreeBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[:end-lo])
+			continue
+		}
 		gtaBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[:end-lo], consensus)
 	}
 	return nil
+}
+
+// keepMinState is the Analysis of a sparsifier whose pruning of input i on
+// the current piece may keep exactly the entries whose magnitude bits are
+// at least min (ok), so that tensor.SubPruneScaleBF16 does it.
+type keepMinState interface {
+	keepMin(t *Tensors, i int) (min uint32, ok bool)
+}
+
+// termStep is how gtaStored makes one input's weighted task vector:
+// fused, with tensor.SubPruneScaleBF16 and min, or in separate steps.
+type termStep struct {
+	min   uint32
+	fused bool
+}
+
+// weighAndSum is the rest of tensor.SubPruneScaleBF16 for a task vector d
+// pruned in separate steps: d weighted in place and added to sign.
+func weighAndSum(d, sign []float32, w float32, first, last bool) {
+	tensor.ScaleRound(tensor.BF16, d, w)
+	if first {
+		clear(sign)
+	}
+	tensor.Add(sign, d)
+	if last {
+		tensor.Round(tensor.BF16, sign)
+	}
+}
+
+// agreeBlock is gtaBlock with sign consensus once the task vectors of blk
+// are weighted and their rounded sum is in sign.
+func agreeBlock(t *Tensors, out, div, sign []float32, blk [][]float32, weights, base []float32) {
+	normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
+	addAgreeing(t.Work, out, div, sign, blk, weights, normalize)
+	if lambda != 1 {
+		scaleRound(t.Work, out, lambda)
+	}
+	tensor.Add(out, base)
+	t.roundOut(out)
 }
 
 func scaleRound(work tensor.DType, x []float32, a float32) {
@@ -287,6 +351,12 @@ func consensusBlockRange(work tensor.DType, out, div, sign []float32, deltas [][
 		tensor.Add(sign, d)
 	}
 	tensor.Round(work, sign)
+	addAgreeing(work, out, div, sign, deltas, weights, normalize)
+}
+
+// addAgreeing is consensusBlockRange once the rounded sum of the deltas
+// is in sign.
+func addAgreeing(work tensor.DType, out, div, sign []float32, deltas [][]float32, weights []float32, normalize bool) {
 	clear(out)
 	clear(div)
 	for i, d := range deltas {

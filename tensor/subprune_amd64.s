@@ -1,0 +1,91 @@
+//go:build amd64 && gc && !purego
+
+#include "textflag.h"
+
+// AVX2 body of subprune_amd64.go, with the constants of BF16ROUNDF.
+
+DATA ·sp7fff<>+0(SB)/4, $0x00007fff
+GLOBL ·sp7fff<>(SB), RODATA|NOPTR, $4
+DATA ·sp1<>+0(SB)/4, $0x00000001
+GLOBL ·sp1<>(SB), RODATA|NOPTR, $4
+DATA ·spquiet<>+0(SB)/4, $0x00400000
+GLOBL ·spquiet<>(SB), RODATA|NOPTR, $4
+DATA ·sphigh<>+0(SB)/4, $0xffff0000
+GLOBL ·sphigh<>(SB), RODATA|NOPTR, $4
+DATA ·spabs<>+0(SB)/4, $0x7fffffff
+GLOBL ·spabs<>(SB), RODATA|NOPTR, $4
+DATA ·spinf<>+0(SB)/4, $0x7f800000
+GLOBL ·spinf<>(SB), RODATA|NOPTR, $4
+
+#include "bf16round_amd64.h"
+
+// func subPruneScaleBF16AVX2(dst, sum []float32, a, b []uint16, min uint32, w float32, first, last bool)
+//
+// One vector of 8 per iteration: widen and subtract as subBF16AVX2, round
+// (BF16ROUNDF), keep the lanes whose magnitude bits are above min−1
+// (VPCMPGTD: a signed compare, right for magnitudes below 2^31 and min in
+// [0, 2^31]), multiply by w (x*w as scaleRoundBF16AVX2) and round, then
+// add to sum (sum+x as addAVX2; +0 when first) and round that when last.
+// The branches on first and last go the same way every iteration.
+TEXT ·subPruneScaleBF16AVX2(SB), NOSPLIT, $0-106
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVL         min+96(FP), AX
+	DECL         AX
+	MOVQ         AX, X15
+	VPBROADCASTD X15, Y15
+	VBROADCASTSS w+100(FP), Y8
+	MOVBLZX      first+104(FP), R9
+	MOVBLZX      last+105(FP), R10
+	VPBROADCASTD ·sp7fff<>(SB), Y14
+	VPBROADCASTD ·sp1<>(SB), Y13
+	VPBROADCASTD ·sphigh<>(SB), Y12
+	VPBROADCASTD ·spabs<>(SB), Y11
+	VPBROADCASTD ·spinf<>(SB), Y10
+	VPBROADCASTD ·spquiet<>(SB), Y9
+	SHRQ         $3, CX
+	JZ           spDone
+
+spLoop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD (DX), Y1
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	VSUBPS    Y1, Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y3, Y4)   // d
+	VPAND     Y11, Y2, Y3
+	VPCMPGTD  Y15, Y3, Y3        // magnitude ≥ min
+	VPAND     Y2, Y3, Y2
+	VMULPS    Y8, Y2, Y2
+	BF16ROUNDF(Y2, Y0, Y3, Y4)   // the term
+	VMOVUPS   Y0, (DI)
+	TESTQ     R9, R9
+	JNZ       spFirst
+	VMOVUPS   (R8), Y1
+	JMP       spAdd
+
+spFirst:
+	VXORPS Y1, Y1, Y1
+
+spAdd:
+	VADDPS Y0, Y1, Y1
+	TESTQ  R10, R10
+	JZ     spStore
+	BF16ROUNDF(Y1, Y2, Y3, Y4)
+	VMOVAPS Y2, Y1
+
+spStore:
+	VMOVUPS Y1, (R8)
+	ADDQ    $16, SI
+	ADDQ    $16, DX
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	DECQ    CX
+	JNZ     spLoop
+
+spDone:
+	VZEROUPPER
+	RET
