@@ -224,6 +224,7 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
 	fused := consensus && t.Work == tensor.BF16
+	normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
 	for lo := 0; lo < len(out); lo += consensusBlock {
 		end := min(len(out), lo+consensusBlock)
 		b := baseRaw[2*lo : 2*end]
@@ -243,12 +244,17 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 				weighAndSum(d, sign[:end-lo], weights[i], first, last)
 			}
 		}
+		if fused && lambda == 1 {
+			// The weighted task vectors and the sum that elects the
+			// signs are done: the rest is one pass.
+			tensor.DisjointMergeBF16(out[lo:end], blk, weights, sign[:end-lo], b, normalize)
+			t.roundOut(out[lo:end])
+			continue
+		}
 		if err := tensor.Decode(base[:end-lo], b, tensor.BF16); err != nil {
 			return err
 		}
 		if fused {
-			// The weighted task vectors and the sum that elects the
-			// signs are done.
 			agreeBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[:end-lo])
 			continue
 		}
