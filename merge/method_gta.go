@@ -190,6 +190,7 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		terms   []termStep
 	)
 	mins, _ := t.State.(keepMinState)
+	draws, _ := t.State.(keepDrawsState)
 	for i, in := range t.Inputs {
 		if i == t.Base {
 			continue
@@ -211,6 +212,8 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 			ts.fused = true // min 0 keeps everything
 		case mins != nil:
 			ts.min, ts.fused = mins.keepMin(t, i)
+		case draws != nil:
+			ts.src, ts.bound, ts.factor = draws.keepDraws(t, i)
 		}
 		raws = append(raws, in.BF16)
 		prune = append(prune, p)
@@ -221,6 +224,7 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		return tensor.Decode(out, baseRaw, tensor.BF16)
 	}
 	var base, div, sign [consensusBlock]float32
+	var rnd [consensusBlock]uint32
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
 	fused := consensus && t.Work == tensor.BF16
@@ -232,8 +236,13 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 			d := scratch[i*consensusBlock : i*consensusBlock+end-lo]
 			blk[i] = d
 			first, last := i == 0, i == len(raws)-1
-			if fused && terms[i].fused {
-				tensor.SubPruneScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, terms[i].min, weights[i], first, last)
+			switch ts := &terms[i]; {
+			case fused && ts.fused:
+				tensor.SubPruneScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, ts.min, weights[i], first, last)
+				continue
+			case fused && ts.src != nil:
+				ts.src.fill(rnd[:end-lo]) // the draws bernoulli would take
+				tensor.SubKeepScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, rnd[:end-lo], ts.bound, ts.factor, weights[i], first, last)
 				continue
 			}
 			tensor.SubBF16Bytes(d, x[2*lo:2*end], b)
@@ -270,11 +279,23 @@ type keepMinState interface {
 	keepMin(t *Tensors, i int) (min uint32, ok bool)
 }
 
+// keepDrawsState is the Analysis of a sparsifier whose pruning of input i
+// on the current piece keeps the entries whose draw from src is below
+// bound and rescales them by factor (0: not), so that
+// tensor.SubKeepScaleBF16 does it; src is nil where it does not.
+type keepDrawsState interface {
+	keepDraws(t *Tensors, i int) (src *randomSource, bound uint32, factor float32)
+}
+
 // termStep is how gtaStored makes one input's weighted task vector:
-// fused, with tensor.SubPruneScaleBF16 and min, or in separate steps.
+// fused, with tensor.SubPruneScaleBF16 and min; with src, with
+// tensor.SubKeepScaleBF16 and the draws from src; else in separate steps.
 type termStep struct {
-	min   uint32
-	fused bool
+	min    uint32
+	fused  bool
+	src    *randomSource
+	bound  uint32
+	factor float32
 }
 
 // weighAndSum is the rest of tensor.SubPruneScaleBF16 for a task vector d

@@ -72,3 +72,54 @@ func pruneScaleSumBF16Generic(dst, sum []float32, min uint32, w float32, first, 
 		sum[j] = s
 	}
 }
+
+// SubKeepScaleBF16 is SubPruneScaleBF16 for DARE: the task vector a − b
+// is pruned by random draws instead of by magnitude, and rescaled by f
+// before it is weighted:
+//
+//	for j := range dst {
+//		d := roundBF16(a[j] − b[j])           // SubBF16Bytes
+//		if !(draws[j] < bound) {
+//			d = 0                                 // KeepBelow: the bits cleared
+//		}
+//		if f != 0 {
+//			d = roundBF16(d·f)                // ScaleRound(BF16, …, f)
+//		}
+//		d = roundBF16(d·w)                    // ScaleRound(BF16, …, w)
+//		dst[j] = d
+//		sum[j] = s + d                        // as SubPruneScaleBF16
+//	}
+//
+// It panics if a or b does not hold 2·len(dst) bytes or sum or draws is
+// shorter than dst.
+func SubKeepScaleBF16(dst, sum []float32, a, b []byte, draws []uint32, bound uint32, f, w float32, first, last bool) {
+	mustSameLen("SubKeepScaleBF16", 2*len(dst), len(a))
+	mustSameLen("SubKeepScaleBF16", 2*len(dst), len(b))
+	sum, draws = sum[:len(dst)], draws[:len(dst)]
+	va, okA := view16(a)
+	vb, okB := view16(b)
+	if okA && okB {
+		subKeepScaleBF16(dst, sum, va, vb, draws, bound, f, w, first, last)
+		return
+	}
+	SubBF16Bytes(dst, a, b)
+	keepScaleSumBF16Generic(dst, sum, draws, bound, f, w, first, last)
+}
+
+func subKeepScaleBF16Generic(dst, sum []float32, a, b []uint16, draws []uint32, bound uint32, f, w float32, first, last bool) {
+	subBF16Generic(dst, a, b)
+	keepScaleSumBF16Generic(dst, sum, draws, bound, f, w, first, last)
+}
+
+// keepScaleSumBF16Generic is SubKeepScaleBF16 after the subtraction, on
+// the task vector in dst.
+func keepScaleSumBF16Generic(dst, sum []float32, draws []uint32, bound uint32, f, w float32, first, last bool) {
+	for j, d := range dst {
+		d = math.Float32frombits(math.Float32bits(d) & -b2u(draws[j] < bound))
+		if f != 0 {
+			d = roundBF16Scalar(d * f)
+		}
+		dst[j] = d
+	}
+	pruneScaleSumBF16Generic(dst, sum, 0, w, first, last) // min 0 keeps every entry
+}

@@ -89,3 +89,87 @@ spStore:
 spDone:
 	VZEROUPPER
 	RET
+
+// func subKeepScaleBF16AVX2(dst, sum []float32, a, b []uint16, draws []uint32, bound uint32, f, w float32, first, last bool)
+//
+// subPruneScaleBF16AVX2 with keepBelowAVX2's mask (draw < bound, unsigned:
+// a signed compare with the top bits flipped) instead of the magnitude
+// test, and a multiplication by f (rounded, as scaleRoundBF16AVX2) before
+// the one by w unless f is ±0.
+TEXT ·subKeepScaleBF16AVX2(SB), NOSPLIT, $0-134
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVQ         draws_base+96(FP), R11
+	MOVL         bound+120(FP), AX
+	XORL         $0x80000000, AX
+	MOVQ         AX, X15
+	VPBROADCASTD X15, Y15          // bound with the top bit flipped
+	MOVL         $0x80000000, AX
+	MOVQ         AX, X6
+	VPBROADCASTD X6, Y6            // the top bit
+	MOVL         f+124(FP), R12
+	ANDL         $0x7fffffff, R12  // zero for f = ±0: no rescale
+	VBROADCASTSS f+124(FP), Y7
+	VBROADCASTSS w+128(FP), Y8
+	MOVBLZX      first+132(FP), R9
+	MOVBLZX      last+133(FP), R10
+	VPBROADCASTD ·sp7fff<>(SB), Y14
+	VPBROADCASTD ·sp1<>(SB), Y13
+	VPBROADCASTD ·sphigh<>(SB), Y12
+	VPBROADCASTD ·spabs<>(SB), Y11
+	VPBROADCASTD ·spinf<>(SB), Y10
+	VPBROADCASTD ·spquiet<>(SB), Y9
+	SHRQ         $3, CX
+	JZ           skDone
+
+skLoop:
+	VPMOVZXWD (SI), Y0
+	VPMOVZXWD (DX), Y1
+	VPSLLD    $16, Y0, Y0
+	VPSLLD    $16, Y1, Y1
+	VSUBPS    Y1, Y0, Y0
+	BF16ROUNDF(Y0, Y2, Y3, Y4)   // d
+	VPXOR     (R11), Y6, Y3      // draws with the top bit flipped
+	VPCMPGTD  Y3, Y15, Y3        // bound > draw
+	VPAND     Y2, Y3, Y2
+	TESTL     R12, R12
+	JZ        skWeigh
+	VMULPS    Y7, Y2, Y2
+	BF16ROUNDF(Y2, Y0, Y3, Y4)
+	VMOVAPS   Y0, Y2
+
+skWeigh:
+	VMULPS  Y8, Y2, Y2
+	BF16ROUNDF(Y2, Y0, Y3, Y4)   // the term
+	VMOVUPS Y0, (DI)
+	TESTQ   R9, R9
+	JNZ     skFirst
+	VMOVUPS (R8), Y1
+	JMP     skAdd
+
+skFirst:
+	VXORPS Y1, Y1, Y1
+
+skAdd:
+	VADDPS Y0, Y1, Y1
+	TESTQ  R10, R10
+	JZ     skStore
+	BF16ROUNDF(Y1, Y2, Y3, Y4)
+	VMOVAPS Y2, Y1
+
+skStore:
+	VMOVUPS Y1, (R8)
+	ADDQ    $16, SI
+	ADDQ    $16, DX
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	ADDQ    $32, R11
+	DECQ    CX
+	JNZ     skLoop
+
+skDone:
+	VZEROUPPER
+	RET

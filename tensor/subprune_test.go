@@ -131,3 +131,82 @@ func FuzzSubPruneScaleBF16(f *testing.F) {
 		sameOrBothNaN(t, "sum", gsum, wsum)
 	})
 }
+
+// subKeepChain is SubKeepScaleBF16 as the calls it replaces.
+func subKeepChain(dst, sum []float32, a, b []byte, draws []uint32, bound uint32, f, w float32, first, last bool) {
+	SubBF16Bytes(dst, a, b)
+	KeepBelow(dst, draws[:len(dst)], bound)
+	if f != 0 {
+		ScaleRound(BF16, dst, f)
+	}
+	ScaleRound(BF16, dst, w)
+	if first {
+		clear(sum[:len(dst)])
+	}
+	Add(sum[:len(dst)], dst)
+	if last {
+		Round(BF16, sum[:len(dst)])
+	}
+}
+
+// TestSubKeepScaleBF16 checks the fused kernel, with and without AVX2,
+// aligned and not, against the chain of calls it replaces, for bounds
+// that keep nothing, about half and nearly everything, with and without
+// a rescale factor.
+func TestSubKeepScaleBF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, n := range asmLengths {
+		for _, off := range []int{0, 1} {
+			a, b := bf16Bytes(r, n, off), bf16Bytes(r, n, off)
+			sum0 := kernelFloats(r, n)
+			draws := make([]uint32, n+3) // longer than dst: it must not matter
+			for i := range draws {
+				draws[i] = r.Uint32()
+			}
+			w := float32(r.NormFloat64())
+			for _, bound := range []uint32{0, 1 << 31, math.MaxUint32} {
+				for _, f := range []float32{0, float32(math.Copysign(0, -1)), 2.015625, float32(math.Inf(1))} {
+					for _, fl := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+						want, wsum := make([]float32, n), append([]float32(nil), sum0...)
+						subKeepChain(want, wsum, a, b, draws, bound, f, w, fl[0], fl[1])
+						for _, avx := range []bool{false, true} {
+							saved := useAVX2
+							useAVX2 = useAVX2 && avx
+							got, gsum := make([]float32, n), append([]float32(nil), sum0...)
+							SubKeepScaleBF16(got, gsum, a, b, draws, bound, f, w, fl[0], fl[1])
+							useAVX2 = saved
+							sameOrBothNaN(t, "dst", got, want)
+							sameOrBothNaN(t, "sum", gsum, wsum)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzSubKeepScaleBF16 checks the assembly against the Go reference on
+// inputs, draws, bound, factor and weight read from the fuzzer's bytes.
+func FuzzSubKeepScaleBF16(f *testing.F) {
+	f.Add([]byte("\x80\x3f\x00\x00\x80\x7f\x01\x00\x80\xbf\xc0\x7f\x00\x80\x10\x3c"+"0123456789abcdef0123456789abcdef"), uint32(1<<31), float32(2), float32(0.5), uint8(1))
+	f.Fuzz(func(t *testing.T, raw []byte, bound uint32, fac, w float32, flags uint8) {
+		if !useAVX2 {
+			t.Skip("no assembly kernels on this host")
+		}
+		n := len(raw) / 4
+		va, vb := make([]uint16, n), make([]uint16, n)
+		sum, draws := make([]float32, n), make([]uint32, n)
+		for i := range n {
+			va[i], vb[i] = binary.LittleEndian.Uint16(raw[2*i:]), binary.LittleEndian.Uint16(raw[2*n+2*i:])
+			sum[i] = math.Float32frombits(uint32(va[i])<<16 | uint32(vb[i]))
+			draws[i] = binary.LittleEndian.Uint32(raw[4*i:]) * 0x9e3779b9
+		}
+		first, last := flags&1 != 0, flags&2 != 0
+		got, gsum := make([]float32, n), append([]float32(nil), sum...)
+		subKeepScaleBF16(got, gsum, va, vb, draws, bound, fac, w, first, last)
+		want, wsum := make([]float32, n), append([]float32(nil), sum...)
+		subKeepScaleBF16Generic(want, wsum, va, vb, draws, bound, fac, w, first, last)
+		sameOrBothNaN(t, "dst", got, want)
+		sameOrBothNaN(t, "sum", gsum, wsum)
+	})
+}
