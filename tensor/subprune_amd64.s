@@ -173,3 +173,138 @@ skStore:
 skDone:
 	VZEROUPPER
 	RET
+
+#include "bf16round512_amd64.h"
+
+// func subPruneScaleBF16AVX512(dst, sum []float32, a, b []uint16, min uint32, w float32, first, last bool)
+//
+// subPruneScaleBF16AVX2 on 16 lanes (AVX-512F and BW), the magnitude test
+// into K2 and the pruning a zero-masked move.
+TEXT ·subPruneScaleBF16AVX512(SB), NOSPLIT, $0-106
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVL         min+96(FP), AX
+	DECL         AX
+	VPBROADCASTD AX, Z24
+	VBROADCASTSS w+100(FP), Z23
+	MOVBLZX      first+104(FP), R9
+	MOVBLZX      last+105(FP), R10
+	BF16CONSTS512(·sp7fff<>(SB), ·sp1<>(SB), ·sphigh<>(SB), ·spabs<>(SB), ·spinf<>(SB), ·spquiet<>(SB))
+	SHRQ         $4, CX
+	JZ           sp5Done
+
+sp5Loop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD (DX), Z1
+	VPSLLD    $16, Z0, Z0
+	VPSLLD    $16, Z1, Z1
+	VSUBPS    Z1, Z0, Z0
+	BF16ROUND512(Z0, Z2, Z3)     // d
+	VPANDD    Z27, Z2, Z3
+	VPCMPGTD  Z24, Z3, K2        // magnitude ≥ min
+	VMOVDQU32.Z Z2, K2, Z2
+	VMULPS    Z23, Z2, Z2
+	BF16ROUND512(Z2, Z0, Z3)     // the term
+	VMOVUPS   Z0, (DI)
+	TESTQ     R9, R9
+	JNZ       sp5First
+	VMOVUPS   (R8), Z1
+	JMP       sp5Add
+
+sp5First:
+	VPXORD Z1, Z1, Z1
+
+sp5Add:
+	VADDPS Z0, Z1, Z1
+	TESTQ  R10, R10
+	JZ     sp5Store
+	BF16ROUND512(Z1, Z2, Z3)
+	VMOVDQU32 Z2, Z1
+
+sp5Store:
+	VMOVUPS Z1, (R8)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $64, DI
+	ADDQ    $64, R8
+	DECQ    CX
+	JNZ     sp5Loop
+
+sp5Done:
+	VZEROUPPER
+	RET
+
+// func subKeepScaleBF16AVX512(dst, sum []float32, a, b []uint16, draws []uint32, bound uint32, f, w float32, first, last bool)
+//
+// subKeepScaleBF16AVX2 on 16 lanes (AVX-512F and BW), with an unsigned
+// compare (VPCMPUD) for draw < bound.
+TEXT ·subKeepScaleBF16AVX512(SB), NOSPLIT, $0-134
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVQ         draws_base+96(FP), R11
+	MOVL         bound+120(FP), AX
+	VPBROADCASTD AX, Z24
+	MOVL         f+124(FP), R12
+	ANDL         $0x7fffffff, R12  // zero for f = ±0: no rescale
+	VBROADCASTSS f+124(FP), Z22
+	VBROADCASTSS w+128(FP), Z23
+	MOVBLZX      first+132(FP), R9
+	MOVBLZX      last+133(FP), R10
+	BF16CONSTS512(·sp7fff<>(SB), ·sp1<>(SB), ·sphigh<>(SB), ·spabs<>(SB), ·spinf<>(SB), ·spquiet<>(SB))
+	SHRQ         $4, CX
+	JZ           sk5Done
+
+sk5Loop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD (DX), Z1
+	VPSLLD    $16, Z0, Z0
+	VPSLLD    $16, Z1, Z1
+	VSUBPS    Z1, Z0, Z0
+	BF16ROUND512(Z0, Z2, Z3)     // d
+	VMOVDQU32 (R11), Z4
+	VPCMPUD   $1, Z24, Z4, K2    // draw < bound
+	VMOVDQU32.Z Z2, K2, Z2
+	TESTL     R12, R12
+	JZ        sk5Weigh
+	VMULPS    Z22, Z2, Z2
+	BF16ROUND512(Z2, Z0, Z3)
+	VMOVDQU32 Z0, Z2
+
+sk5Weigh:
+	VMULPS  Z23, Z2, Z2
+	BF16ROUND512(Z2, Z0, Z3)     // the term
+	VMOVUPS Z0, (DI)
+	TESTQ   R9, R9
+	JNZ     sk5First
+	VMOVUPS (R8), Z1
+	JMP     sk5Add
+
+sk5First:
+	VPXORD Z1, Z1, Z1
+
+sk5Add:
+	VADDPS Z0, Z1, Z1
+	TESTQ  R10, R10
+	JZ     sk5Store
+	BF16ROUND512(Z1, Z2, Z3)
+	VMOVDQU32 Z2, Z1
+
+sk5Store:
+	VMOVUPS Z1, (R8)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $64, DI
+	ADDQ    $64, R8
+	ADDQ    $64, R11
+	DECQ    CX
+	JNZ     sk5Loop
+
+sk5Done:
+	VZEROUPPER
+	RET

@@ -69,12 +69,11 @@ func TestSubPruneScaleBF16(t *testing.T) {
 				for _, fl := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 					want, wsum := make([]float32, n), append([]float32(nil), sum0...)
 					subPruneChain(want, wsum, a, b, min, w, fl[0], fl[1])
-					for _, avx := range []bool{false, true} {
-						saved := useAVX2
-						useAVX2 = useAVX2 && avx
+					for _, impl := range fusedImpls {
+						restore := impl.use()
 						got, gsum := make([]float32, n), append([]float32(nil), sum0...)
 						SubPruneScaleBF16(got, gsum, a, b, min, w, fl[0], fl[1])
-						useAVX2 = saved
+						restore()
 						sameOrBothNaN(t, "dst", got, want)
 						sameOrBothNaN(t, "sum", gsum, wsum)
 					}
@@ -165,16 +164,18 @@ func TestSubKeepScaleBF16(t *testing.T) {
 			}
 			w := float32(r.NormFloat64())
 			for _, bound := range []uint32{0, 1 << 31, math.MaxUint32} {
+				for j := 3; j < n; j += 17 {
+					draws[j] = bound // draw == bound drops
+				}
 				for _, f := range []float32{0, float32(math.Copysign(0, -1)), 2.015625, float32(math.Inf(1))} {
 					for _, fl := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 						want, wsum := make([]float32, n), append([]float32(nil), sum0...)
 						subKeepChain(want, wsum, a, b, draws, bound, f, w, fl[0], fl[1])
-						for _, avx := range []bool{false, true} {
-							saved := useAVX2
-							useAVX2 = useAVX2 && avx
+						for _, impl := range fusedImpls {
+							restore := impl.use()
 							got, gsum := make([]float32, n), append([]float32(nil), sum0...)
 							SubKeepScaleBF16(got, gsum, a, b, draws, bound, f, w, fl[0], fl[1])
-							useAVX2 = saved
+							restore()
 							sameOrBothNaN(t, "dst", got, want)
 							sameOrBothNaN(t, "sum", gsum, wsum)
 						}
@@ -209,4 +210,24 @@ func FuzzSubKeepScaleBF16(f *testing.F) {
 		sameOrBothNaN(t, "dst", got, want)
 		sameOrBothNaN(t, "sum", gsum, wsum)
 	})
+}
+
+// fusedImpls are the bodies the fused kernels' tests compare with the chains
+// they replace: the Go references, AVX2 alone, and AVX2 with AVX-512 where
+// the host has them.
+var fusedImpls = []struct {
+	name string
+	use  func() (restore func())
+}{
+	{"generic", func() func() {
+		a, b := useAVX2, useAVX512BW
+		useAVX2 = false
+		return func() { useAVX2, useAVX512BW = a, b }
+	}},
+	{"avx2", func() func() {
+		a, b := useAVX2, useAVX512BW
+		useAVX512BW = false
+		return func() { useAVX2, useAVX512BW = a, b }
+	}},
+	{"avx512", func() func() { return func() {} }},
 }
