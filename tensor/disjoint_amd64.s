@@ -99,3 +99,76 @@ djBase:
 djDone:
 	VZEROUPPER
 	RET
+
+#include "bf16round512_amd64.h"
+
+// func disjointMergeBF16AVX512(out []float32, x [][]float32, w, sign []float32, base []uint16, normalize bool)
+//
+// disjointMergeBF16AVX2 on 16 lanes (AVX-512F and BW), the compares into
+// mask registers: K3 sign < 0, K4 x < 0 then the differing signs, K5
+// x != 0, K6 agree; the agreeing entries and weights are zero-masked moves.
+TEXT ·disjointMergeBF16AVX512(SB), NOSPLIT, $0-121
+	MOVQ         out_base+0(FP), DI
+	MOVQ         out_len+8(FP), CX
+	MOVQ         x_base+24(FP), R8
+	MOVQ         x_len+32(FP), R9
+	MOVQ         w_base+48(FP), R11
+	MOVQ         sign_base+72(FP), DX
+	MOVQ         base_base+96(FP), SI
+	MOVBLZX      normalize+120(FP), R13
+	VPXORD       Z31, Z31, Z31
+	VPBROADCASTD ·djone<>(SB), Z24
+	BF16CONSTS512(·dj7fff<>(SB), ·dj1<>(SB), ·djhigh<>(SB), ·djabs<>(SB), ·djinf<>(SB), ·djquiet<>(SB))
+	XORQ         R10, R10          // byte offset into the float32 slices
+	SHRQ         $4, CX
+	JZ           dj5Done
+
+dj5Loop:
+	VPXORD  Z0, Z0, Z0           // sum
+	VPXORD  Z1, Z1, Z1           // weight sum
+	VMOVUPS (DX)(R10*1), Z2
+	VCMPPS  $1, Z31, Z2, K3      // sign < 0 (a zero elects +)
+	MOVQ    R8, AX
+	MOVQ    R11, R12
+	MOVQ    R9, BX
+
+dj5Input:
+	MOVQ         (AX), R14
+	VMOVUPS      (R14)(R10*1), Z3
+	VCMPPS       $1, Z31, Z3, K4   // x < 0
+	KXORW        K3, K4, K4        // the signs differ
+	VCMPPS       $4, Z31, Z3, K5   // x != 0 (NEQ_UQ)
+	KANDNW       K5, K4, K6        // agree
+	VMOVDQU32.Z  Z3, K6, Z6
+	VADDPS       Z0, Z6, Z0
+	VBROADCASTSS (R12), Z7
+	VMOVDQU32.Z  Z7, K6, Z7
+	VADDPS       Z1, Z7, Z1
+	ADDQ         $24, AX
+	ADDQ         $4, R12
+	DECQ         BX
+	JNZ          dj5Input
+
+	BF16ROUND512(Z0, Z3, Z4)     // the rounded sum
+	TESTQ     R13, R13
+	JZ        dj5Base
+	BF16ROUND512(Z1, Z6, Z4)     // the rounded weight sum
+	VCMPPS    $0, Z31, Z6, K2
+	VMOVDQU32 Z24, K2, Z6        // 1 where it is ±0
+	VDIVPS    Z6, Z3, Z3
+	BF16ROUND512(Z3, Z0, Z4)
+	VMOVDQU32 Z0, Z3
+
+dj5Base:
+	VPMOVZXWD (SI), Z4
+	VPSLLD    $16, Z4, Z4
+	VADDPS    Z4, Z3, Z3
+	VMOVUPS   Z3, (DI)(R10*1)
+	ADDQ      $32, SI
+	ADDQ      $64, R10
+	DECQ      CX
+	JNZ       dj5Loop
+
+dj5Done:
+	VZEROUPPER
+	RET

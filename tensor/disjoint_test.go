@@ -54,7 +54,7 @@ func disjointInputs(r *rand.Rand, k, n int) (x [][]float32, w, sign []float32) {
 	return x, w, sign
 }
 
-// TestDisjointMergeBF16 checks the fused kernel, with and without AVX2,
+// TestDisjointMergeBF16 checks the fused kernel's bodies (fusedImpls),
 // aligned base and not, against the chain of calls it replaces, for one
 // to six inputs, with and without normalize.
 func TestDisjointMergeBF16(t *testing.T) {
@@ -70,12 +70,11 @@ func TestDisjointMergeBF16(t *testing.T) {
 				for _, normalize := range []bool{false, true} {
 					want := make([]float32, n)
 					disjointChain(want, x, w, sign, base, normalize)
-					for _, avx := range []bool{false, true} {
-						saved := useAVX2
-						useAVX2 = useAVX2 && avx
+					for _, impl := range fusedImpls {
+						restore := impl.use()
 						got := make([]float32, n)
 						DisjointMergeBF16(got, x, w, sign, base, normalize)
-						useAVX2 = saved
+						restore()
 						sameOrBothNaN(t, "out", got, want)
 					}
 				}
