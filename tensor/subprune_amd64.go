@@ -27,6 +27,12 @@ func subPruneScaleBF16AVX512(dst, sum []float32, a, b []uint16, min uint32, w fl
 //go:noescape
 func subKeepScaleBF16AVX512(dst, sum []float32, a, b []uint16, draws []uint32, bound uint32, f, w float32, first, last bool)
 
+// subBF16AVX512 is subBF16AVX2 on 16 lanes for a length that is a
+// multiple of 16.
+//
+//go:noescape
+func subBF16AVX512(dst []float32, a, b []uint16)
+
 func subPruneScaleBF16(dst, sum []float32, a, b []uint16, min uint32, w float32, first, last bool) {
 	if useAVX2 && useAVX512BW {
 		n := len(dst) &^ 15

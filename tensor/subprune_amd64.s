@@ -308,3 +308,52 @@ sk5Store:
 sk5Done:
 	VZEROUPPER
 	RET
+
+// func subBF16AVX512(dst []float32, a, b []uint16)
+//
+// subBF16AVX2 on 16 lanes (AVX-512F and BW), two vectors per iteration.
+TEXT ·subBF16AVX512(SB), NOSPLIT, $0-72
+	MOVQ      dst_base+0(FP), DI
+	MOVQ      dst_len+8(FP), CX
+	MOVQ      a_base+24(FP), SI
+	MOVQ      b_base+48(FP), DX
+	BF16CONSTS512(·sp7fff<>(SB), ·sp1<>(SB), ·sphigh<>(SB), ·spabs<>(SB), ·spinf<>(SB), ·spquiet<>(SB))
+	MOVQ      CX, BX
+	SHRQ      $5, BX
+	JZ        sb5Tail
+
+sb5Loop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD (DX), Z2
+	VPMOVZXWD 32(SI), Z1
+	VPMOVZXWD 32(DX), Z3
+	VPSLLD    $16, Z0, Z0
+	VPSLLD    $16, Z2, Z2
+	VPSLLD    $16, Z1, Z1
+	VPSLLD    $16, Z3, Z3
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z3, Z1, Z1
+	BF16ROUND512(Z0, Z4, Z5)
+	BF16ROUND512(Z1, Z6, Z7)
+	VMOVUPS   Z4, (DI)
+	VMOVUPS   Z6, 64(DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	ADDQ      $128, DI
+	DECQ      BX
+	JNZ       sb5Loop
+
+sb5Tail:
+	TESTQ     $16, CX
+	JZ        sb5Done
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD (DX), Z2
+	VPSLLD    $16, Z0, Z0
+	VPSLLD    $16, Z2, Z2
+	VSUBPS    Z2, Z0, Z0
+	BF16ROUND512(Z0, Z4, Z5)
+	VMOVUPS   Z4, (DI)
+
+sb5Done:
+	VZEROUPPER
+	RET
