@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -224,7 +225,8 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		return tensor.Decode(out, baseRaw, tensor.BF16)
 	}
 	var base, div, sign [consensusBlock]float32
-	var rnd [consensusBlock]uint32
+	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
+	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
 	fused := consensus && t.Work == tensor.BF16
