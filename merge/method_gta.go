@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -187,7 +188,10 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		raws    [][]byte
 		prune   []func([]float32)
 		weights []float32
+		terms   []termStep
 	)
+	mins, _ := t.State.(keepMinState)
+	draws, _ := t.State.(keepDrawsState)
 	for i, in := range t.Inputs {
 		if i == t.Base {
 			continue
@@ -203,33 +207,122 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 				return err
 			}
 		}
+		ts := termStep{}
+		switch {
+		case p == nil:
+			ts.fused = true // min 0 keeps everything
+		case mins != nil:
+			ts.min, ts.fused = mins.keepMin(t, i)
+		case draws != nil:
+			ts.src, ts.bound, ts.factor = draws.keepDraws(t, i)
+		}
 		raws = append(raws, in.BF16)
 		prune = append(prune, p)
 		weights = append(weights, t.w(i, "weight"))
+		terms = append(terms, ts)
 	}
 	if len(raws) == 0 {
 		return tensor.Decode(out, baseRaw, tensor.BF16)
 	}
 	var base, div, sign [consensusBlock]float32
+	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
+	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
+	fused := consensus && t.Work == tensor.BF16
+	normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
 	for lo := 0; lo < len(out); lo += consensusBlock {
 		end := min(len(out), lo+consensusBlock)
 		b := baseRaw[2*lo : 2*end]
 		for i, x := range raws {
 			d := scratch[i*consensusBlock : i*consensusBlock+end-lo]
+			blk[i] = d
+			first, last := i == 0, i == len(raws)-1
+			switch ts := &terms[i]; {
+			case fused && ts.fused:
+				tensor.SubPruneScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, ts.min, weights[i], first, last)
+				continue
+			case fused && ts.src != nil:
+				ts.src.fill(rnd[:end-lo]) // the draws bernoulli would take
+				tensor.SubKeepScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, rnd[:end-lo], ts.bound, ts.factor, weights[i], first, last)
+				continue
+			}
 			tensor.SubBF16Bytes(d, x[2*lo:2*end], b)
 			if prune[i] != nil {
 				prune[i](d)
 			}
-			blk[i] = d
+			if fused {
+				weighAndSum(d, sign[:end-lo], weights[i], first, last)
+			}
+		}
+		if fused && lambda == 1 {
+			// The weighted task vectors and the sum that elects the
+			// signs are done: the rest is one pass.
+			tensor.DisjointMergeBF16(out[lo:end], blk, weights, sign[:end-lo], b, normalize)
+			t.roundOut(out[lo:end])
+			continue
 		}
 		if err := tensor.Decode(base[:end-lo], b, tensor.BF16); err != nil {
 			return err
 		}
+		if fused {
+			agreeBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[:end-lo])
+			continue
+		}
 		gtaBlock(t, out[lo:end], div[:end-lo], sign[:end-lo], blk, weights, base[:end-lo], consensus)
 	}
 	return nil
+}
+
+// keepMinState is the Analysis of a sparsifier whose pruning of input i on
+// the current piece may keep exactly the entries whose magnitude bits are
+// at least min (ok), so that tensor.SubPruneScaleBF16 does it.
+type keepMinState interface {
+	keepMin(t *Tensors, i int) (min uint32, ok bool)
+}
+
+// keepDrawsState is the Analysis of a sparsifier whose pruning of input i
+// on the current piece keeps the entries whose draw from src is below
+// bound and rescales them by factor (0: not), so that
+// tensor.SubKeepScaleBF16 does it; src is nil where it does not.
+type keepDrawsState interface {
+	keepDraws(t *Tensors, i int) (src *randomSource, bound uint32, factor float32)
+}
+
+// termStep is how gtaStored makes one input's weighted task vector:
+// fused, with tensor.SubPruneScaleBF16 and min; with src, with
+// tensor.SubKeepScaleBF16 and the draws from src; else in separate steps.
+type termStep struct {
+	min    uint32
+	fused  bool
+	src    *randomSource
+	bound  uint32
+	factor float32
+}
+
+// weighAndSum is the rest of tensor.SubPruneScaleBF16 for a task vector d
+// pruned in separate steps: d weighted in place and added to sign.
+func weighAndSum(d, sign []float32, w float32, first, last bool) {
+	tensor.ScaleRound(tensor.BF16, d, w)
+	if first {
+		clear(sign)
+	}
+	tensor.Add(sign, d)
+	if last {
+		tensor.Round(tensor.BF16, sign)
+	}
+}
+
+// agreeBlock is gtaBlock with sign consensus once the task vectors of blk
+// are weighted and their rounded sum is in sign.
+func agreeBlock(t *Tensors, out, div, sign []float32, blk [][]float32, weights, base []float32) {
+	normalize, lambda := t.Global["normalize"] != 0, float32(t.Global["lambda"])
+	addAgreeing(t.Work, out, div, sign, blk, weights, normalize)
+	if lambda != 1 {
+		scaleRound(t.Work, out, lambda)
+	}
+	tensor.Add(out, base)
+	t.roundOut(out)
 }
 
 func scaleRound(work tensor.DType, x []float32, a float32) {
@@ -287,6 +380,12 @@ func consensusBlockRange(work tensor.DType, out, div, sign []float32, deltas [][
 		tensor.Add(sign, d)
 	}
 	tensor.Round(work, sign)
+	addAgreeing(work, out, div, sign, deltas, weights, normalize)
+}
+
+// addAgreeing is consensusBlockRange once the rounded sum of the deltas
+// is in sign.
+func addAgreeing(work tensor.DType, out, div, sign []float32, deltas [][]float32, weights []float32, normalize bool) {
 	clear(out)
 	clear(div)
 	for i, d := range deltas {

@@ -185,6 +185,14 @@ func (r *randomSource) fill(dst []uint32) {
 	var words [512]uint64
 	for j+1 < len(dst) {
 		n := min(2*len(words), (len(dst)-j)&^1)
+		if littleEndian && uintptr(unsafe.Pointer(&dst[j]))%8 == 0 {
+			// Straight into dst, whose memory then holds the draws in
+			// order, low half first.
+			tensor.SplitMix64(unsafe.Slice((*uint64)(unsafe.Pointer(&dst[j])), n/2), r.key, r.ctr)
+			r.ctr += uint64(n / 2)
+			j += n
+			continue
+		}
 		tensor.SplitMix64(words[:n/2], r.key, r.ctr)
 		r.ctr += uint64(n / 2)
 		if littleEndian { // the words' memory holds the draws in order, low half first

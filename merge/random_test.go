@@ -173,22 +173,25 @@ func TestRandomSkip(t *testing.T) {
 
 // TestFillMatchesUint32 checks that fill gives the draws of as many
 // uint32 calls, from an even and an odd position in the stream, for
-// lengths around the kernel's batch.
+// lengths around the kernel's batch, into an 8-byte aligned buffer (the
+// draws written as words) and a misaligned one (copied).
 func TestFillMatchesUint32(t *testing.T) {
 	for _, start := range []uint64{0, 1, 1001} {
 		for _, n := range []int{0, 1, 2, 3, 1023, 1024, 1025, 3001} {
-			a, b := newRandomSource(7, "m"), newRandomSource(7, "m")
-			a.skip(start)
-			b.skip(start)
-			got := make([]uint32, n)
-			a.fill(got)
-			for j := range got {
-				if want := b.uint32(); got[j] != want {
-					t.Fatalf("start %d, n %d: draw %d = %#x, want %#x", start, n, j, got[j], want)
+			for _, off := range []int{0, 1} {
+				a, b := newRandomSource(7, "m"), newRandomSource(7, "m")
+				a.skip(start)
+				b.skip(start)
+				got := make([]uint32, n+off)[off:] // allocations of 4 KiB and more are 8-byte aligned
+				a.fill(got)
+				for j := range got {
+					if want := b.uint32(); got[j] != want {
+						t.Fatalf("start %d, n %d, off %d: draw %d = %#x, want %#x", start, n, off, j, got[j], want)
+					}
 				}
-			}
-			if x, y := a.uint32(), b.uint32(); x != y {
-				t.Fatalf("start %d, n %d: the stream goes on at %#x, want %#x", start, n, x, y)
+				if x, y := a.uint32(), b.uint32(); x != y {
+					t.Fatalf("start %d, n %d, off %d: the stream goes on at %#x, want %#x", start, n, off, x, y)
+				}
 			}
 		}
 	}

@@ -929,6 +929,21 @@ func (st *randomState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	}, nil
 }
 
+// keepDraws returns input i's stream skipped to the current piece, the
+// bound its draws are kept below and the rescale factor, for
+// tensor.SubKeepScaleBF16; src is nil when the input is not pruned, when
+// the bound keeps everything (bernoulli draws nothing then) or the work
+// dtype is not bfloat16.
+func (st *randomState) keepDraws(t *Tensors, i int) (src *randomSource, bound uint32, factor float32) {
+	m, ok := st.models[i]
+	if !ok || m.bound >= 1<<32 || st.work != tensor.BF16 || t.Work != tensor.BF16 {
+		return nil, 0, 0
+	}
+	src = newRandomSource(t.Seed, t.Inputs[i].Model)
+	src.skip(uint64(t.Offset))
+	return src, uint32(m.bound), m.factor
+}
+
 // apply prunes (and rescales) one piece of task vector i.
 func (st *randomState) apply(t *Tensors, i int, x []float32) error {
 	m, ok := st.models[i]

@@ -127,6 +127,7 @@ type topkStream struct {
 	pieceWin []uint32
 	pieceEq  []int
 	keep     []int
+	keepsAll []bool // per piece: keep is all its entries equal to thr
 }
 
 // windowLen is the number of bfloat16 values in the window.
@@ -290,10 +291,12 @@ func (m *topkStream) windowCounts() []int {
 // keepTies hands out the m.ties entries equal to thr that are kept to
 // the pieces in index order, from each piece's count eq(p) of them.
 func (m *topkStream) keepTies(pieces int, eq func(p int) int) {
-	m.keep = make([]int, pieces)
+	m.keep, m.keepsAll = make([]int, pieces), make([]bool, pieces)
 	left := m.ties
 	for p := range m.keep {
-		m.keep[p] = min(left, eq(p))
+		e := eq(p)
+		m.keep[p] = min(left, e)
+		m.keepsAll[p] = m.keep[p] == e
 		left -= m.keep[p]
 	}
 }
@@ -383,6 +386,25 @@ func (st *magnitudeState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	}
 	thr, keep := m.thr, m.keep[t.Piece]
 	return func(d []float32) { keep = tensor.PruneMagnitude(d, thr, keep) }, nil
+}
+
+// keepMin returns, when the pruning of input i's task vector on the
+// current piece with stored inputs keeps exactly the entries whose
+// magnitude bits are at least min (all or none of those equal to the
+// threshold), that min, for tensor.SubPruneScaleBF16; ok is false when
+// the piece keeps some but not all of them. Inputs that are not pruned
+// keep everything: min 0.
+func (st *magnitudeState) keepMin(t *Tensors, i int) (min uint32, ok bool) {
+	m, pruned := st.models[i]
+	switch {
+	case !pruned:
+		return 0, true
+	case m.keep[t.Piece] == 0:
+		return m.thr + 1, true
+	case m.keepsAll[t.Piece]:
+		return m.thr, true
+	}
+	return 0, false
 }
 
 // apply prunes one piece of task vector i.

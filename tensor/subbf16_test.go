@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestSubBF16 checks the fused kernel, with and without AVX2, against
+// TestSubBF16 checks the fused kernel's bodies (fusedImpls), against
 // decoding both inputs and calling SubRound, on random bfloat16 bit
 // patterns (NaNs, infinities, zeros and subnormals included) and every
 // length up to 70 plus long ones. Where both inputs are NaN only a NaN is
@@ -35,17 +35,16 @@ func TestSubBF16(t *testing.T) {
 		decodeBF16Generic(db, b)
 		subGeneric(want, da, db)
 		roundBF16Generic(want)
-		for _, avx := range []bool{false, true} {
-			saved := useAVX2
-			useAVX2 = useAVX2 && avx
+		for _, impl := range fusedImpls {
+			restore := impl.use()
 			got := make([]float32, n)
 			SubBF16(got, a, b)
-			useAVX2 = saved
+			restore()
 			for i := range got {
 				g, w := math.Float32bits(got[i]), math.Float32bits(want[i])
 				bothNaN := math.IsNaN(float64(da[i])) && math.IsNaN(float64(db[i]))
 				if g != w && !(bothNaN && math.IsNaN(float64(got[i]))) {
-					t.Fatalf("n %d avx %v: [%d] %#04x - %#04x = %#08x, want %#08x", n, avx, i, a[i], b[i], g, w)
+					t.Fatalf("n %d %s: [%d] %#04x - %#04x = %#08x, want %#08x", n, impl.name, i, a[i], b[i], g, w)
 				}
 			}
 		}
