@@ -15,22 +15,22 @@ import (
 // three threads.
 func TestOutliersStoredMatchesUnstored(t *testing.T) {
 	dir := bf16Models(t)
-	type chooser = func([]float32, int, int64, bool) (uint32, uint32)
+	type chooser = func([]float32, [2]int, int64) (lo, hi [2]uint32)
 	defer func(n int64, f chooser, v inputAccess) {
-		chunkElements, chooseRankWindow, heldAccess = n, f, v
-	}(chunkElements, chooseRankWindow, heldAccess)
-	sampled := chooseRankWindow
-	// miss returns a chooser whose window for one boundary lies above
-	// every magnitude or at zero only, below the boundaries.
-	miss := func(upper, above bool) chooser {
-		return func(s []float32, q int, n int64, u bool) (uint32, uint32) {
-			switch {
-			case u != upper:
-				return sampled(s, q, n, u)
-			case above:
-				return 0x7f00 << 16, 0x7f3f << 16
+		chunkElements, chooseRankWindows, heldAccess = n, f, v
+	}(chunkElements, chooseRankWindows, heldAccess)
+	sampled := chooseRankWindows
+	// miss returns a chooser whose window for one boundary (0 the lower,
+	// 1 the upper) lies above every magnitude or at zero only, below the
+	// boundaries.
+	miss := func(b int, above bool) chooser {
+		return func(s []float32, q [2]int, n int64) (lo, hi [2]uint32) {
+			lo, hi = sampled(s, q, n)
+			lo[b], hi[b] = 0, 0
+			if above {
+				lo[b], hi[b] = 0x7f00<<16, 0x7f3f<<16
 			}
-			return 0, 0
+			return lo, hi
 		}
 	}
 	chunkElements = 1000 // many pieces, and entries equal to a boundary in several
@@ -64,18 +64,18 @@ func TestOutliersStoredMatchesUnstored(t *testing.T) {
 			}{
 				{"sampled", sampled, accessReread, 2, false}, {"sampled -j 1", sampled, accessReread, 1, false},
 				{"sampled -j 3", sampled, accessReread, 3, false},
-				{"lower window above", miss(false, true), accessReread, 2, false},
-				{"lower window below", miss(false, false), accessReread, 2, false},
-				{"upper window above", miss(true, true), accessReread, 2, false},
-				{"upper window below", miss(true, false), accessReread, 3, false},
+				{"lower window above", miss(0, true), accessReread, 2, false},
+				{"lower window below", miss(0, false), accessReread, 2, false},
+				{"upper window above", miss(1, true), accessReread, 2, false},
+				{"upper window below", miss(1, false), accessReread, 3, false},
 				{"mapped", sampled, accessMap, 2, false}, {"held", sampled, accessCopy, 2, false},
-				{"unstored, lower window below", miss(false, false), accessReread, 2, true},
-				{"unstored, upper window above", miss(true, true), accessReread, 2, true},
+				{"unstored, lower window below", miss(0, false), accessReread, 2, true},
+				{"unstored, upper window above", miss(1, true), accessReread, 2, true},
 			} {
-				chooseRankWindow, heldAccess = c.choose, c.access
+				chooseRankWindows, heldAccess = c.choose, c.access
 				sameTensors(t, want, run(c.name, !c.float32, c.threads))
 			}
-			chooseRankWindow, heldAccess = sampled, accessReread
+			chooseRankWindows, heldAccess = sampled, accessReread
 		}
 	}
 }

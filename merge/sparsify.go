@@ -260,48 +260,53 @@ type rankWindow struct {
 	pieceWin []uint32   // with stored inputs: each piece's window counts
 }
 
-// chooseRankWindow is sampleRankWindow, for the lower (upper false) or
-// the upper boundary; tests replace it to force misses.
-var chooseRankWindow = func(sample []float32, q int, n int64, upper bool) (lo, hi uint32) {
-	return sampleRankWindow(sample, q, n)
-}
+// chooseRankWindows is sampleRankWindows; tests replace it to force
+// misses.
+var chooseRankWindows = sampleRankWindows
 
 // rankWindowMax is the most bfloat16 values a rankWindow spans.
 const rankWindowMax = 64
 
-// sampleRankWindow returns the magnitude bits of the bfloat16 values that
-// bound the window for the entry of ascending rank q of n magnitudes: the
-// sample's entries of ranks q·len(sample)/n ± 8 standard deviations of a
-// sample quantile there, one value wider on either side. Task vectors of
-// bfloat16 weights crowd on a few values (differences of neighbouring
-// bfloat16 numbers), so a window of a fixed number of values around the
-// estimate misses often; a margin in ranks does not. The sample is runs
-// of consecutive entries, whose quantiles vary more than those of as many
-// independent draws: hence 8 deviations.
-func sampleRankWindow(sample []float32, q int, n int64) (lo, hi uint32) {
-	var hist [1 << 15]int
-	for _, v := range sample {
-		hist[magnitudeBits(v)>>16]++
-	}
+// sampleRankWindows returns the magnitude bits of the bfloat16 values that
+// bound the windows for the entries of ascending ranks q[0] and q[1] of n
+// magnitudes: for each, the sample's entries of ranks q·len(sample)/n ± 8
+// standard deviations of a sample quantile there, one value wider on
+// either side. Task vectors of bfloat16 weights crowd on a few values
+// (differences of neighbouring bfloat16 numbers), so a window of a fixed
+// number of values around the estimate misses often; a margin in ranks
+// does not. The sample is runs of consecutive entries, whose quantiles
+// vary more than those of as many independent draws: hence 8 deviations.
+func sampleRankWindows(sample []float32, q [2]int, n int64) (lo, hi [2]uint32) {
+	var hist [1 << 15]uint32
+	tensor.MagnitudeHistogram(hist[:], sample, 16)
 	s := float64(len(sample))
-	qs := float64(q) * s / float64(n)
-	p := min(max(qs/s, 0), 1)
-	margin := 8*math.Sqrt(p*(1-p)*s) + 1
+	// at returns the high digit of the sample's entry of rank r.
 	at := func(r float64) int {
-		d, _ := ascend(hist[:], 0, int(min(max(r, 0), s-1)))
-		return d
+		r = min(max(r, 0), s-1)
+		below := 0
+		for d, c := range hist {
+			if below += int(c); float64(below) > r {
+				return d
+			}
+		}
+		return len(hist) - 1
 	}
-	mid, dLo, dHi := at(qs), max(at(qs-margin)-1, 0), min(at(qs+margin)+1, 1<<15-1)
-	if dHi-dLo >= rankWindowMax { // too wide: centre it on the estimate
-		dLo = max(0, min(mid-rankWindowMax/2, 1<<15-rankWindowMax))
-		dHi = dLo + rankWindowMax - 1
+	for i, q := range q {
+		qs := float64(q) * s / float64(n)
+		p := min(max(qs/s, 0), 1)
+		margin := 8*math.Sqrt(p*(1-p)*s) + 1
+		mid, dLo, dHi := at(qs), max(at(qs-margin)-1, 0), min(at(qs+margin)+1, 1<<15-1)
+		if dHi-dLo >= rankWindowMax { // too wide: centre it on the estimate
+			dLo = max(0, min(mid-rankWindowMax/2, 1<<15-rankWindowMax))
+			dHi = dLo + rankWindowMax - 1
+		}
+		lo[i], hi[i] = uint32(dLo)<<16, uint32(dHi)<<16
 	}
-	return uint32(dLo) << 16, uint32(dHi) << 16
+	return lo, hi
 }
 
-func newRankWindow(t *Tensors, sample []float32, q int, n int64, upper bool) *rankWindow {
-	w := &rankWindow{q: q, aboves: make([]int, t.Workers)}
-	w.lo, w.hi = chooseRankWindow(sample, q, n, upper)
+func newRankWindow(t *Tensors, q int, lo, hi uint32) *rankWindow {
+	w := &rankWindow{q: q, lo: lo, hi: hi, aboves: make([]int, t.Workers)}
 	w.hists = newHists(t.Workers, w.windowLen())
 	if t.Stored {
 		w.pieceWin = make([]uint32, t.Pieces*w.windowLen())
@@ -378,7 +383,8 @@ func analyzeOutliers(t *Tensors) (Analysis, error) {
 			m.mode = outliersDone
 		case st.lowZero && t.Sample > 0 && len(in.Data) > 0:
 			m.mode = outliersWindow
-			m.win = [2]*rankWindow{newRankWindow(t, in.Data, lo, n, false), newRankWindow(t, in.Data, hi-1, n, true)}
+			wLo, wHi := chooseRankWindows(in.Data, [2]int{lo, hi - 1}, n)
+			m.win = [2]*rankWindow{newRankWindow(t, lo, wLo[0], wHi[0]), newRankWindow(t, hi-1, wLo[1], wHi[1])}
 		default:
 			m.mode = outliersHigh
 			m.hists = newHists(t.Workers, 1<<15) // magnitudes' high digits are below 2^15
