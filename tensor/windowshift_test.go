@@ -108,3 +108,17 @@ func FuzzCountAboveWindowShift(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCountAboveWindowShift measures CountAboveWindowShift at shift
+// 16 on windowWeights, its window widened to bfloat16 values: the data
+// and window of BenchmarkCountAboveWindow.
+func BenchmarkCountAboveWindowShift(b *testing.B) {
+	benchMagnitude(b, func(b *testing.B, n int) func() {
+		x, lo, hi := windowWeights(n)
+		lo, hi = lo&^0xffff, hi&^0xffff
+		hist := make([]uint32, (hi-lo)>>16+1)
+		op := func() { sink += float64(CountAboveWindowShift(hist, x, lo, hi, 16)) }
+		op()
+		return op
+	})
+}
