@@ -30,7 +30,9 @@ var Breadcrumbs = &Method{
 	TaskVectors: true,
 	Elementwise: denseOnly,
 	Analyze:     analyzeOutliers,
+	WantsSample: true,
 	CanAnalyze:  canAnalyzeOutliers,
+	StoredBF16:  true,
 }
 
 // BreadcrumbsTIES is mergekit's "breadcrumbs_ties" ("Model Breadcrumbs
@@ -54,7 +56,9 @@ var BreadcrumbsTIES = &Method{
 	TaskVectors: true,
 	Elementwise: denseOnly,
 	Analyze:     analyzeOutliers,
+	WantsSample: true,
 	CanAnalyze:  canAnalyzeOutliers,
+	StoredBF16:  true,
 }
 
 func init() {

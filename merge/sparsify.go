@@ -194,63 +194,271 @@ func outliersRanks(n int, density, gamma float64) (lo, hi int) {
 }
 
 // outliersState is magnitude_outliers streamed over pieces, as
-// magnitudeState is for top-k: one or two histogram passes find the
-// magnitudes at the two boundary ranks and how many entries lie below
-// each; Merge keeps the entries strictly between them and ranks the
-// entries equal to a boundary in index order, counting them from piece to
-// piece through InOrder.
+// magnitudeState is for top-k: Analysis passes find, for each of the two
+// boundary ranks lo and hi−1, the magnitude there and how many entries lie
+// below it; Merge keeps the entries strictly between the two magnitudes
+// and ranks the entries equal to one of them in index order.
+//
+// The magnitudes come from radix histograms: of the high 16 magnitude
+// bits, then of the low 16 bits inside the two chosen buckets. For
+// bfloat16 work the low bits are zero, so one histogram decides, and when
+// the executor hands Analyze a sample of the tensor the sample names a
+// window of bfloat16 values around each boundary: the first pass then
+// only counts the entries above each window and histograms those inside it
+// (tensor.CountAboveWindowShift), and a full histogram pass follows only
+// when a boundary lies outside its window.
+//
+// With stored inputs (Tensors.Stored) each piece's task vectors are
+// computed block by block from the stored bytes, and the analysis also
+// finds how many entries equal to each boundary every piece holds: the
+// window pass keeps each piece's window counts, and after a histogram pass
+// one more pass counts them. Merge then ranks each piece's boundary
+// entries from there without waiting for the pieces before it; without
+// stored inputs the ranks go from piece to piece through InOrder.
 type outliersState struct {
 	models  map[int]*outliersStream
-	lowZero bool
+	lowZero bool // bfloat16 work: the task vectors' low 16 bits are zero
+	stored  bool
+	pieces  int
+	n       int         // entries of the tensor
+	blocks  [][]float32 // per worker, with stored inputs
 }
 
+// The passes an outliersStream goes through.
+const (
+	outliersWindow = iota // count above the two windows, histogram inside them
+	outliersHigh          // histogram of the high 16 bits
+	outliersLow           // histograms of the low 16 bits in the two chosen buckets
+	outliersCount         // stored inputs: count each piece's entries equal to vLo, vHi
+	outliersDone
+)
+
 type outliersStream struct {
-	lo, hi    int        // kept ranks [lo, hi)
-	all, none bool       // keep everything / nothing
-	hists     [][]uint32 // per worker
-	pass      int
-	d1, d2    int // high digits of the boundaries, after pass 0
-	b1, b2    int // entries below the boundaries' buckets, then below the boundaries
+	lo, hi    int  // kept ranks [lo, hi)
+	all, none bool // keep everything / nothing
+	mode      int
+	win       [2]*rankWindow // in outliersWindow: around the ranks lo and hi−1
+	hists     [][]uint32     // per worker, in outliersHigh and outliersLow
+	d1, d2    int            // high digits of the boundaries, in outliersLow
+	b1, b2    int            // entries below the boundaries' buckets, then below the boundaries
 	vLo, vHi  uint32
-	seenLo    int // ranks of the next entries equal to vLo, vHi (in order)
+	seenLo    int // ranks of the next entries equal to vLo, vHi (in order), without stored inputs
 	seenHi    int
-	done      bool
+	// With stored inputs, per piece: the entries equal to vLo and vHi
+	// (outliersCount), then the ranks of the piece's first such entries.
+	rankLo, rankHi []int
 }
+
+// rankWindow is a window [lo, hi] of bfloat16 magnitudes that a sample
+// says very likely holds the entry of ascending rank q. Its counters are
+// one per bfloat16 value (tensor.CountAboveWindowShift).
+type rankWindow struct {
+	q        int
+	lo, hi   uint32
+	hists    [][]uint32 // per worker
+	aboves   []int      // per worker: entries above hi
+	pieceWin []uint32   // with stored inputs: each piece's window counts
+}
+
+// chooseRankWindows is sampleRankWindows; tests replace it to force
+// misses.
+var chooseRankWindows = sampleRankWindows
+
+// rankWindowMax is the most bfloat16 values a rankWindow spans.
+const rankWindowMax = 64
+
+// sampleRankWindows returns the magnitude bits of the bfloat16 values that
+// bound the windows for the entries of ascending ranks q[0] and q[1] of n
+// magnitudes: for each, the sample's entries of ranks q·len(sample)/n ± 8
+// standard deviations of a sample quantile there, one value wider on
+// either side. Task vectors of bfloat16 weights crowd on a few values
+// (differences of neighbouring bfloat16 numbers), so a window of a fixed
+// number of values around the estimate misses often; a margin in ranks
+// does not. The sample is runs of consecutive entries, whose quantiles
+// vary more than those of as many independent draws: hence 8 deviations.
+func sampleRankWindows(sample []float32, q [2]int, n int64) (lo, hi [2]uint32) {
+	var hist [1 << 15]uint32
+	tensor.MagnitudeHistogram(hist[:], sample, 16)
+	s := float64(len(sample))
+	// at returns the high digit of the sample's entry of rank r.
+	at := func(r float64) int {
+		r = min(max(r, 0), s-1)
+		below := 0
+		for d, c := range hist {
+			if below += int(c); float64(below) > r {
+				return d
+			}
+		}
+		return len(hist) - 1
+	}
+	for i, q := range q {
+		qs := float64(q) * s / float64(n)
+		p := min(max(qs/s, 0), 1)
+		margin := 8*math.Sqrt(p*(1-p)*s) + 1
+		mid, dLo, dHi := at(qs), max(at(qs-margin)-1, 0), min(at(qs+margin)+1, 1<<15-1)
+		if dHi-dLo >= rankWindowMax { // too wide: centre it on the estimate
+			dLo = max(0, min(mid-rankWindowMax/2, 1<<15-rankWindowMax))
+			dHi = dLo + rankWindowMax - 1
+		}
+		lo[i], hi[i] = uint32(dLo)<<16, uint32(dHi)<<16
+	}
+	return lo, hi
+}
+
+func newRankWindow(t *Tensors, q int, lo, hi uint32) *rankWindow {
+	w := &rankWindow{q: q, lo: lo, hi: hi, aboves: make([]int, t.Workers)}
+	w.hists = newHists(t.Workers, w.windowLen())
+	if t.Stored {
+		w.pieceWin = make([]uint32, t.Pieces*w.windowLen())
+	}
+	return w
+}
+
+// windowLen is the number of bfloat16 values in the window.
+func (w *rankWindow) windowLen() int { return int(w.hi-w.lo)>>16 + 1 }
+
+// count adds the entries of d to worker's counts.
+func (w *rankWindow) count(worker int, d []float32) {
+	w.aboves[worker] += tensor.CountAboveWindowShift(w.hists[worker], d, w.lo, w.hi, 16)
+}
+
+// endPiece moves the window counts of piece p out of worker's histogram.
+func (w *rankWindow) endPiece(worker, p int) {
+	wl, h := w.windowLen(), w.hists[worker]
+	copy(w.pieceWin[p*wl:(p+1)*wl], h)
+	clear(h)
+}
+
+// resolve returns the magnitude bits v of the entry of rank q among n, how
+// many entries lie below v and v's slot in the window; ok is false when v
+// lies outside the window.
+func (w *rankWindow) resolve(n int) (v uint32, below, slot int, ok bool) {
+	above := 0
+	for _, a := range w.aboves {
+		above += a
+	}
+	window := make([]int, w.windowLen())
+	for p := 0; p < len(w.pieceWin); p += len(window) {
+		for s, c := range w.pieceWin[p : p+len(window)] {
+			window[s] += int(c)
+		}
+	}
+	for _, h := range w.hists { // without stored inputs
+		for s, c := range h {
+			window[s] += int(c)
+		}
+	}
+	k := n - w.q // v is the k-th largest
+	for s := len(window) - 1; s >= 0 && above < k; s-- {
+		c := window[s]
+		if above+c >= k {
+			return w.lo + uint32(s)<<16, n - above - c, s, true
+		}
+		above += c
+	}
+	return 0, 0, 0, false
+}
+
+// pieceCount returns how many entries of piece p the window's slot holds.
+func (w *rankWindow) pieceCount(p, slot int) int { return int(w.pieceWin[p*w.windowLen()+slot]) }
 
 // canAnalyzeOutliers streams magnitude_outliers unless L1 rescaling is on.
 func canAnalyzeOutliers(t *Tensors) bool { return t.Global["rescale"] == 0 }
 
 func analyzeOutliers(t *Tensors) (Analysis, error) {
-	st := &outliersState{models: map[int]*outliersStream{}, lowZero: t.Work == tensor.BF16}
-	n := int(numElements(t.Shape))
+	st := &outliersState{models: map[int]*outliersStream{}, lowZero: t.Work == tensor.BF16, stored: t.Stored, pieces: t.Pieces,
+		n: int(numElements(t.Shape))}
+	if st.stored {
+		st.blocks = make([][]float32, t.Workers)
+	}
+	n := numElements(t.Shape)
 	for i, in := range t.Inputs {
 		if i == t.Base || in.Params["density"] >= 1 {
 			continue
 		}
-		lo, hi := outliersRanks(n, in.Params["density"], in.Params["gamma"])
-		m := &outliersStream{lo: lo, hi: hi, all: lo == 0 && hi == n, none: lo >= hi}
-		m.done = m.all || m.none
-		if !m.done {
-			m.hists = make([][]uint32, t.Workers)
-			for w := range m.hists {
-				m.hists[w] = make([]uint32, 2<<16)
-			}
+		lo, hi := outliersRanks(int(n), in.Params["density"], in.Params["gamma"])
+		m := &outliersStream{lo: lo, hi: hi, all: lo == 0 && hi == int(n), none: lo >= hi}
+		switch {
+		case m.all || m.none:
+			m.mode = outliersDone
+		case st.lowZero && t.Sample > 0 && len(in.Data) > 0:
+			m.mode = outliersWindow
+			wLo, wHi := chooseRankWindows(in.Data, [2]int{lo, hi - 1}, n)
+			m.win = [2]*rankWindow{newRankWindow(t, lo, wLo[0], wHi[0]), newRankWindow(t, hi-1, wLo[1], wHi[1])}
+		default:
+			m.mode = outliersHigh
+			m.hists = newHists(t.Workers, 1<<15) // magnitudes' high digits are below 2^15
 		}
 		st.models[i] = m
 	}
 	return st, nil
 }
 
+// newHists returns zeroed histograms of size counters, one per worker.
+func newHists(workers, size int) [][]uint32 {
+	h := make([][]uint32, workers)
+	for w := range h {
+		h[w] = make([]uint32, size)
+	}
+	return h
+}
+
 func (st *outliersState) Piece(t *Tensors) error {
+	if st.stored {
+		st.storedPiece(t)
+		return nil
+	}
 	for i, m := range st.models {
-		if m.done {
+		m.examine(t.Worker, t.Inputs[i].Data) // a task vector (TaskVectors)
+	}
+	return nil
+}
+
+// storedPiece is Piece on stored inputs: the task vectors are computed
+// block by block into a buffer that stays in the L1 cache.
+func (st *outliersState) storedPiece(t *Tensors) {
+	base := t.Inputs[t.Base].BF16
+	n := len(base) / 2
+	buf := st.blocks[t.Worker]
+	if buf == nil {
+		buf = make([]float32, consensusBlock)
+		st.blocks[t.Worker] = buf
+	}
+	for i, m := range st.models {
+		if m.mode == outliersDone {
 			continue
 		}
-		d, h := t.Inputs[i].Data, m.hists[t.Worker]
-		if m.pass == 0 {
-			tensor.MagnitudeHistogram(h[:1<<15], d, 16)
-			continue
+		x := t.Inputs[i].BF16
+		eqLo, eqHi := 0, 0
+		for lo := 0; lo < n; lo += consensusBlock {
+			end := min(n, lo+consensusBlock)
+			d := buf[:end-lo]
+			tensor.SubBF16Bytes(d, x[2*lo:2*end], base[2*lo:2*end])
+			l, h := m.examine(t.Worker, d)
+			eqLo += l
+			eqHi += h
 		}
+		switch m.mode {
+		case outliersWindow:
+			m.win[0].endPiece(t.Worker, t.Piece)
+			m.win[1].endPiece(t.Worker, t.Piece)
+		case outliersCount:
+			m.rankLo[t.Piece], m.rankHi[t.Piece] = eqLo, eqHi
+		}
+	}
+}
+
+// examine adds task vector values d to the current pass on worker w; in
+// outliersCount it returns how many equal vLo and vHi.
+func (m *outliersStream) examine(w int, d []float32) (eqLo, eqHi int) {
+	switch m.mode {
+	case outliersWindow:
+		m.win[0].count(w, d)
+		m.win[1].count(w, d)
+	case outliersHigh:
+		tensor.MagnitudeHistogram(m.hists[w], d, 16)
+	case outliersLow:
+		h := m.hists[w]
 		for _, v := range d {
 			u := magnitudeBits(v)
 			switch int(u >> 16) {
@@ -260,39 +468,101 @@ func (st *outliersState) Piece(t *Tensors) error {
 				h[1<<16|u&0xffff]++
 			}
 		}
+	case outliersCount:
+		return tensor.CountMagnitude(d, m.vLo), tensor.CountMagnitude(d, m.vHi)
 	}
-	return nil
+	return 0, 0
 }
 
 func (st *outliersState) EndPass(int) (more bool, err error) {
 	for _, m := range st.models {
-		if m.done {
-			continue
-		}
-		total := make([]int, 2<<16)
-		sumHists(total, m.hists)
-		if m.pass == 0 {
-			m.d1, m.b1 = ascend(total[:1<<16], 0, m.lo)
-			m.d2, m.b2 = ascend(total[:1<<16], 0, m.hi-1)
-			if st.lowZero {
-				m.vLo, m.vHi, m.done = uint32(m.d1)<<16, uint32(m.d2)<<16, true
+		switch m.mode {
+		case outliersWindow:
+			st.endWindow(m)
+		case outliersHigh:
+			total := make([]int, 1<<15)
+			sumHists(total, m.hists)
+			m.d1, m.b1 = ascend(total, 0, m.lo)
+			m.d2, m.b2 = ascend(total, 0, m.hi-1)
+			switch {
+			case st.lowZero && st.stored:
+				// Every entry of the chosen buckets has low digit 0; each
+				// piece's entries equal to the boundaries are counted next.
+				m.vLo, m.vHi, m.mode = uint32(m.d1)<<16, uint32(m.d2)<<16, outliersCount
+				m.rankLo, m.rankHi = make([]int, st.pieces), make([]int, st.pieces)
+			case st.lowZero:
+				m.vLo, m.vHi, m.mode = uint32(m.d1)<<16, uint32(m.d2)<<16, outliersDone
+			default:
+				m.mode, m.hists = outliersLow, newHists(len(m.hists), 2<<16)
 			}
-		} else {
+		case outliersLow:
+			total := make([]int, 2<<16)
+			sumHists(total, m.hists)
 			low1, low2 := total[:1<<16], total[1<<16:]
 			if m.d1 == m.d2 {
 				low2 = low1
 			}
 			l1, b1 := ascend(low1, m.b1, m.lo)
 			l2, b2 := ascend(low2, m.b2, m.hi-1)
-			m.vLo, m.vHi, m.b1, m.b2, m.done = uint32(m.d1)<<16|uint32(l1), uint32(m.d2)<<16|uint32(l2), b1, b2, true
+			m.vLo, m.vHi, m.b1, m.b2, m.mode = uint32(m.d1)<<16|uint32(l1), uint32(m.d2)<<16|uint32(l2), b1, b2, outliersDone
+		case outliersCount:
+			m.pieceRanks(func(p int) (int, int) { return m.rankLo[p], m.rankHi[p] })
+			m.mode = outliersDone
 		}
-		m.pass++
-		if m.done {
+		if m.mode == outliersDone {
 			m.seenLo, m.seenHi, m.hists = m.b1, m.b2, nil
 		}
-		more = more || !m.done
+		more = more || m.mode != outliersDone
 	}
 	return more, nil
+}
+
+// endWindow ends the window pass of m: both boundaries in their windows
+// end the analysis, else a histogram pass follows.
+func (st *outliersState) endWindow(m *outliersStream) {
+	n := st.n
+	wLo, wHi := m.win[0], m.win[1]
+	m.win = [2]*rankWindow{}
+	vLo, b1, sLo, okLo := wLo.resolve(n)
+	vHi, b2, sHi, okHi := wHi.resolve(n)
+	if !okLo || !okHi {
+		m.mode, m.hists = outliersHigh, newHists(len(wLo.aboves), 1<<15)
+		return
+	}
+	m.vLo, m.vHi, m.b1, m.b2, m.mode = vLo, vHi, b1, b2, outliersDone
+	if st.stored {
+		m.rankLo, m.rankHi = make([]int, st.pieces), make([]int, st.pieces)
+		m.pieceRanks(func(p int) (int, int) { return wLo.pieceCount(p, sLo), wHi.pieceCount(p, sHi) })
+	}
+}
+
+// pieceRanks sets rankLo and rankHi to the ranks of each piece's first
+// entries equal to vLo and vHi, from each piece's count eq(p) of them.
+func (m *outliersStream) pieceRanks(eq func(p int) (eqLo, eqHi int)) {
+	rLo, rHi := m.b1, m.b2
+	for p := range m.rankLo {
+		l, h := eq(p)
+		m.rankLo[p], m.rankHi[p] = rLo, rHi
+		rLo += l
+		rHi += h
+	}
+}
+
+// pruner returns the pruning of input i's task vector on the current
+// piece with stored inputs, to be called on its blocks in index order; nil
+// when the input is not pruned.
+func (st *outliersState) pruner(t *Tensors, i int) (func(d []float32), error) {
+	m, ok := st.models[i]
+	switch {
+	case !ok || m.all:
+		return nil, nil
+	case m.none:
+		return func(d []float32) { clear(d) }, nil
+	}
+	rLo, rHi := m.rankLo[t.Piece], m.rankHi[t.Piece]
+	return func(d []float32) {
+		rLo, rHi = tensor.KeepMagnitudeWindow(d, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
+	}, nil
 }
 
 // apply prunes one piece of task vector i.

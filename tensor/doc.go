@@ -81,5 +81,7 @@
 // of additions included) for a slice or for the columns of a matrix
 // handed over piece by piece. PruneMagnitude, CountMagnitude,
 // MagnitudeHistogram and CountAboveWindow are the passes of magnitude
-// (top-k) pruning over the magnitude bits of float32s.
+// (top-k) pruning over the magnitude bits of float32s;
+// CountAboveWindowShift and KeepMagnitudeWindow those of breadcrumbs'
+// pruning of both ends.
 package tensor

@@ -7,11 +7,17 @@ GLOBL ·kwabs<>(SB), RODATA|NOPTR, $4
 
 // func keepWindowAVX2(x []float32, vLo, vHi uint32, rLo, rHi, lo, hi int) (done, newLo, newHi int)
 //
-// Signed compares (VPCMPGTD) order the magnitudes, which are below 2^31. A
-// vector holding boundary values counts them (VMOVMSKPS, POPCNT) and keeps
-// or drops all of those equal to one boundary when their ranks lie all in
-// or all out of [lo, hi); the vector where the ranks cross lo or hi is
-// left to the caller, with the counts as they were before it.
+// Signed compares (VPCMPGTD) order the magnitudes, which are below 2^31.
+// Whether the entries equal to a boundary are kept changes only where
+// their running rank reaches lo or hi, so the loop sets, for each
+// boundary, a mask of whether they are kept now and the rank up to which
+// that holds (lo, hi or never), and per vector adds their number
+// (VMOVMSKPS, POPCNT) to the rank: no branch depends on where the
+// boundary values fall, which are as good as random (the earlier body
+// branched on "any boundary value in this vector", mispredicted for a
+// few percent of vectors, and spent half its time there). A vector whose
+// boundary values reach past that rank is left to the caller, with the
+// counts as they were before it.
 TEXT ·keepWindowAVX2(SB), NOSPLIT, $0-88
 	MOVQ         x_base+0(FP), DI
 	MOVQ         x_len+8(FP), CX
@@ -27,77 +33,77 @@ TEXT ·keepWindowAVX2(SB), NOSPLIT, $0-88
 	MOVQ         lo+48(FP), R13
 	MOVQ         hi+56(FP), R14
 	XORQ         R10, R10        // done
+
+	// R8 and Y12: the rank up to which the entries equal to vLo keep
+	// being kept (all ones) or dropped (zero) as the one of rank rLo is.
+	MOVQ         $0x7fffffffffffffff, R8
+	XORL         AX, AX
+	CMPQ         R11, R14
+	JGE          kwLoSet         // rLo ≥ hi: dropped from here on
+	MOVQ         R14, R8
+	CMPQ         R11, R13
+	JLT          kwLoBelow
+	MOVL         $-1, AX         // lo ≤ rLo < hi: kept up to hi
+	JMP          kwLoSet
+
+kwLoBelow:
+	MOVQ R13, R8                 // rLo < lo: dropped up to lo
+
+kwLoSet:
+	MOVQ         AX, X12
+	VPBROADCASTD X12, Y12
+
+	// R9 and Y13: the same for vHi and rHi.
+	MOVQ         $0x7fffffffffffffff, R9
+	XORL         AX, AX
+	CMPQ         R12, R14
+	JGE          kwHiSet
+	MOVQ         R14, R9
+	CMPQ         R12, R13
+	JLT          kwHiBelow
+	MOVL         $-1, AX
+	JMP          kwHiSet
+
+kwHiBelow:
+	MOVQ R13, R9
+
+kwHiSet:
+	MOVQ         AX, X13
+	VPBROADCASTD X13, Y13
 	SHRQ         $3, CX
 	JZ           kwDone
 
 kwLoop:
-	VMOVDQU  (DI), Y0
-	VPAND    Y11, Y0, Y1     // u
-	VPCMPGTD Y8, Y1, Y2      // u > vLo
-	VPCMPGTD Y1, Y9, Y3      // vHi > u
-	VPAND    Y2, Y3, Y2      // strictly inside: kept
-	VPCMPEQD Y8, Y1, Y4      // u == vLo
-	VPCMPEQD Y9, Y1, Y5      // u == vHi
-	VPOR     Y4, Y5, Y6
-	VPTEST   Y6, Y6
-	JNZ      kwTies
-
-kwStore:
-	VPAND   Y0, Y2, Y0
-	VMOVDQU Y0, (DI)
-	ADDQ    $32, DI
-	ADDQ    $8, R10
-	DECQ    CX
-	JNZ     kwLoop
-	JMP     kwDone
-
-kwTies:
-	VPANDN    Y5, Y4, Y5     // u == vHi but not vLo (vLo = vHi counts as vLo)
-	MOVQ      R11, SI        // rLo after this vector
+	VMOVDQU   (DI), Y0
+	VPAND     Y11, Y0, Y1     // u
+	VPCMPGTD  Y8, Y1, Y2      // u > vLo
+	VPCMPGTD  Y1, Y9, Y3      // vHi > u
+	VPAND     Y2, Y3, Y2      // strictly inside: kept
+	VPCMPEQD  Y8, Y1, Y4      // u == vLo
+	VPCMPEQD  Y9, Y1, Y5      // u == vHi
+	VPANDN    Y5, Y4, Y5      // u == vHi but not vLo (vLo = vHi counts as vLo)
 	VMOVMSKPS Y4, AX
+	VMOVMSKPS Y5, DX
 	POPCNTL   AX, AX
-	TESTQ     AX, AX
-	JZ        kwHi
-	ADDQ      AX, SI
-	CMPQ      R11, R13
-	JLT       kwLoNotAll     // rLo < lo
-	CMPQ      SI, R14
-	JGT       kwLoNotAll     // rLo + count > hi
-	VPOR      Y4, Y2, Y2     // every one in [lo, hi)
-	JMP       kwHi
-
-kwLoNotAll:
-	CMPQ SI, R13
-	JLE  kwHi                // every one below lo: dropped
-	CMPQ R11, R14
-	JGE  kwHi                // every one at hi or above: dropped
-	JMP  kwDone              // crossing lo or hi: left to the caller
-
-kwHi:
-	MOVQ      R12, DX        // rHi after this vector
-	VMOVMSKPS Y5, AX
-	POPCNTL   AX, AX
-	TESTQ     AX, AX
-	JZ        kwCommit
-	ADDQ      AX, DX
-	CMPQ      R12, R13
-	JLT       kwHiNotAll
-	CMPQ      DX, R14
-	JGT       kwHiNotAll
+	POPCNTL   DX, DX
+	ADDQ      R11, AX         // rLo after this vector
+	ADDQ      R12, DX         // rHi after this vector
+	CMPQ      AX, R8
+	JGT       kwDone          // its vLo entries reach past R8: left to the caller
+	CMPQ      DX, R9
+	JGT       kwDone
+	MOVQ      AX, R11
+	MOVQ      DX, R12
+	VPAND     Y12, Y4, Y4
+	VPAND     Y13, Y5, Y5
+	VPOR      Y4, Y2, Y2
 	VPOR      Y5, Y2, Y2
-	JMP       kwCommit
-
-kwHiNotAll:
-	CMPQ DX, R13
-	JLE  kwCommit
-	CMPQ R12, R14
-	JGE  kwCommit
-	JMP  kwDone
-
-kwCommit:
-	MOVQ SI, R11
-	MOVQ DX, R12
-	JMP  kwStore
+	VPAND     Y0, Y2, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ      $32, DI
+	ADDQ      $8, R10
+	DECQ      CX
+	JNZ       kwLoop
 
 kwDone:
 	MOVQ R10, done+64(FP)

@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -96,4 +97,52 @@ func FuzzKeepMagnitudeWindowMatchGeneric(f *testing.F) {
 			t.Fatalf("counts %d %d, generic %d %d; or elements differ", gLo, gHi, wLo, wHi)
 		}
 	})
+}
+
+// BenchmarkKeepMagnitudeWindow prunes task vectors of bfloat16 weights
+// (a fine-tune minus its base, both rounded, so the magnitudes crowd on
+// few values and many equal a boundary) to the ranks between the 49th and
+// 99th percentiles, as breadcrumbs' Merge does: in blocks of 2048 copied
+// into a buffer that stays in the L1 cache, over 1M elements so that the
+// branch predictor cannot learn the data. The copies are part of the op.
+func BenchmarkKeepMagnitudeWindow(b *testing.B) {
+	const n, block = 1 << 20, 2048
+	base := append([]float32(nil), weights(n)...)
+	Round(BF16, base)
+	ft := append([]float32(nil), weights2(n)...)
+	Scale(ft, 0.05) // 1.4% of the elements equal the lower boundary, 0.2% the upper
+	Add(ft, base)
+	Round(BF16, ft)
+	x := make([]float32, n)
+	SubRound(BF16, x, ft, base)
+	u := make([]uint32, n)
+	for i, v := range x {
+		u[i] = magnitudeBits(v)
+	}
+	slices.Sort(u)
+	vLo, vHi := u[n*49/100], u[n*99/100]
+	below := func(v uint32) int { i, _ := slices.BinarySearch(u, v); return i }
+	lo, hi := n*49/100, n*99/100
+	buf := make([]float32, block)
+	for _, impl := range []struct {
+		name string
+		asm  bool
+	}{{"generic", false}, {"avx2", true}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			if impl.asm && !useAVX2 {
+				b.Skip("no AVX2")
+			}
+			saved := useAVX2
+			useAVX2 = impl.asm
+			defer func() { useAVX2 = saved }()
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				rLo, rHi := below(vLo), below(vHi)
+				for off := 0; off < n; off += block {
+					copy(buf, x[off:off+block])
+					rLo, rHi = KeepMagnitudeWindow(buf, vLo, vHi, rLo, rHi, lo, hi)
+				}
+			}
+		})
+	}
 }
