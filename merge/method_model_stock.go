@@ -58,30 +58,47 @@ type stockStats struct {
 	dots    []float64
 }
 
-// blockStats computes the sums over one block.
+// blockStats computes the sums over one block. In bfloat16 all the pairs'
+// dot products are summed in one pass (tensor.RoundedDotsBF16), each in
+// index order as the loop for the other dtypes sums it.
 func blockStats(work tensor.DType, offsets [][]float32, a, b int) stockStats {
 	st := stockStats{squares: make([]float64, len(offsets))}
 	for i, o := range offsets {
 		st.squares[i] = tensor.SumSquares(o[a:b])
+	}
+	if work == tensor.BF16 {
+		block := make([][]float32, len(offsets))
+		for i, o := range offsets {
+			block[i] = o[a:b]
+		}
+		pairs := stockPairs(len(offsets))
+		st.dots = make([]float64, len(pairs))
+		tensor.RoundedDotsBF16(st.dots, block, pairs)
+		return st
 	}
 	for i := range offsets {
 		for k := i + 1; k < len(offsets); k++ {
 			var s float64
 			x, y := offsets[i][a:b], offsets[k][a:b]
 			y = y[:len(x)]
-			if work == tensor.BF16 { // inlined rounding
-				for j := range x {
-					s += float64(tensor.RoundBF16(x[j] * y[j]))
-				}
-			} else {
-				for j := range x {
-					s += float64(roundTo(work, x[j]*y[j]))
-				}
+			for j := range x {
+				s += float64(roundTo(work, x[j]*y[j]))
 			}
 			st.dots = append(st.dots, s)
 		}
 	}
 	return st
+}
+
+// stockPairs returns the pairs i < k of m task vectors, in order.
+func stockPairs(m int) [][2]int {
+	pairs := make([][2]int, 0, m*(m-1)/2)
+	for i := range m {
+		for k := i + 1; k < m; k++ {
+			pairs = append(pairs, [2]int{i, k})
+		}
+	}
+	return pairs
 }
 
 // stockBlock is the block whose sums are added up, in order, for a row
