@@ -35,23 +35,19 @@ func RoundedDotsBF16(sums []float64, xs [][]float32, pairs [][2]int) {
 	}
 	buf := dotsBufs.Get().(*[dotsRows * dotsBlock]float64)
 	defer dotsBufs.Put(buf)
-	groups := (len(pairs) + dotsRows - 1) / dotsRows
-	acc := make([][dotsRows]float64, groups)
-	for g := range acc {
-		copy(acc[g][:], sums[g*dotsRows:])
-	}
-	for lo := 0; lo < n; lo += dotsBlock {
-		hi := min(n, lo+dotsBlock)
-		for g := range acc {
-			group := pairs[g*dotsRows : min(len(pairs), (g+1)*dotsRows)]
+	// More than dotsRows pairs sweep the vectors once per group of them.
+	for g := 0; g < len(pairs); g += dotsRows {
+		group := pairs[g:min(len(pairs), g+dotsRows)]
+		var acc [dotsRows]float64
+		copy(acc[:], sums[g:])
+		for lo := 0; lo < n; lo += dotsBlock {
+			hi := min(n, lo+dotsBlock)
 			for r, p := range group {
 				mulWidenBF16(buf[r*dotsBlock:r*dotsBlock+hi-lo], xs[p[0]][lo:hi], xs[p[1]][lo:hi])
 			}
-			addRows(&acc[g], buf, len(group), hi-lo)
+			addRows(&acc, buf, len(group), hi-lo)
 		}
-	}
-	for g := range acc {
-		copy(sums[g*dotsRows:], acc[g][:min(dotsRows, len(pairs)-g*dotsRows)])
+		copy(sums[g:g+len(group)], acc[:])
 	}
 }
 
