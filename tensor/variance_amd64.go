@@ -20,6 +20,9 @@ func widenedVariance(dst []float32, xs [][]float32, off int, m float64) {
 			varianceAVX2(dst[:n], xs, off, m)
 		}
 		dst, off = dst[n:], off+n
+		if len(dst) == 0 {
+			return // widenedVarianceGeneric clears 8 KiB of sums even for nothing
+		}
 	}
 	widenedVarianceGeneric(dst, xs, off, m)
 }
