@@ -438,45 +438,27 @@ func (a *stockAnalysis) pieceStored(t *Tensors) error {
 // mergeStored is Merge on stored inputs, segment by segment: the models'
 // mean (each input decoded, added and rounded in input order, then
 // divided) and its blend with the base, element by element as
-// mergeModelStock's.
+// mergeModelStock's, in one kernel (tensor.MeanBlendBF16Bytes).
 func (a *stockAnalysis) mergeStored(t *Tensors, out []float32) error {
 	baseRaw, raws := storedRaws(t)
 	if len(raws) == 0 {
 		return tensor.Decode(out, baseRaw, tensor.BF16)
 	}
-	n := len(baseRaw) / 2
-	scratch := t.Scratch(2 * stockStoredBlock)
-	w, base := scratch[:stockStoredBlock], scratch[stockStoredBlock:]
 	unit := a.cols
 	if unit == 0 {
-		unit = max(n, 1)
+		unit = max(len(out), 1)
 	}
 	first := int(t.Offset) / max(a.cols, 1)
-	var err error
-	stockStoredSegments(n, unit, unit, func(u int, _, _ bool, lo, hi int) {
-		if err != nil {
-			return
-		}
-		o, w, b := out[lo:hi], w[:hi-lo], base[:hi-lo]
-		if err = tensor.Decode(o, raws[0][2*lo:2*hi], tensor.BF16); err != nil {
-			return
-		}
-		for _, x := range raws[1:] {
-			if err = tensor.Decode(w, x[2*lo:2*hi], tensor.BF16); err != nil {
-				return
-			}
-			tensor.Add(o, w)
-			t.round(o)
-		}
-		tensor.DivScalarRound(t.Work, o, float32(len(raws)))
-		if err = tensor.Decode(b, baseRaw[2*lo:2*hi], tensor.BF16); err != nil {
-			return
+	xs := make([][]byte, len(raws))
+	stockStoredSegments(len(out), unit, unit, func(u int, _, _ bool, lo, hi int) {
+		for i, x := range raws {
+			xs[i] = x[2*lo : 2*hi]
 		}
 		ratio, keep := a.ratio, a.keep
 		if a.cols != 0 {
 			ratio, keep = a.rows[first+u][0], a.rows[first+u][1]
 		}
-		stockBlend(t.Work, o, b, ratio, keep)
+		tensor.MeanBlendBF16Bytes(out[lo:hi], xs, baseRaw[2*lo:2*hi], ratio, keep)
 	})
-	return err
+	return nil
 }
