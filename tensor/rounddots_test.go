@@ -157,3 +157,36 @@ func FuzzRoundedDotsBF16MatchGeneric(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRoundedDotsBF16 times model_stock's ten pairs of five task
+// vectors over a 2048-element segment, all chains side by side and pair by
+// pair (roundedDotsGeneric, model_stock's former loop).
+func BenchmarkRoundedDotsBF16(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	xs := make([][]float32, 5)
+	for i := range xs {
+		xs[i] = make([]float32, 2048)
+		for j := range xs[i] {
+			xs[i][j] = RoundBF16(float32(r.NormFloat64() * 1e-3))
+		}
+	}
+	var pairs [][2]int
+	for i := range xs {
+		for k := i + 1; k < len(xs); k++ {
+			pairs = append(pairs, [2]int{i, k})
+		}
+	}
+	sums := make([]float64, len(pairs))
+	b.Run("fused", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(xs) * len(xs[0])))
+		for range b.N {
+			RoundedDotsBF16(sums, xs, pairs)
+		}
+	})
+	b.Run("pairwise", func(b *testing.B) {
+		b.SetBytes(int64(4 * len(xs) * len(xs[0])))
+		for range b.N {
+			roundedDotsGeneric(sums, xs, pairs)
+		}
+	})
+}
