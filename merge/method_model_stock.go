@@ -33,6 +33,9 @@ var ModelStock = &Method{
 	PlanTask:  planModelStock,
 	Analyze:   analyzeModelStock,
 	PieceUnit: stockUnit,
+	// The task vectors of a block are computed from the stored bytes
+	// in each pass (stockStoredSegments).
+	StoredBF16: true,
 }
 
 // planModelStock leaves out an optional tensor that fewer than three
@@ -58,30 +61,47 @@ type stockStats struct {
 	dots    []float64
 }
 
-// blockStats computes the sums over one block.
+// blockStats computes the sums over one block. In bfloat16 all the pairs'
+// dot products are summed in one pass (tensor.RoundedDotsBF16), each in
+// index order as the loop for the other dtypes sums it.
 func blockStats(work tensor.DType, offsets [][]float32, a, b int) stockStats {
 	st := stockStats{squares: make([]float64, len(offsets))}
 	for i, o := range offsets {
 		st.squares[i] = tensor.SumSquares(o[a:b])
+	}
+	if work == tensor.BF16 {
+		block := make([][]float32, len(offsets))
+		for i, o := range offsets {
+			block[i] = o[a:b]
+		}
+		pairs := stockPairs(len(offsets))
+		st.dots = make([]float64, len(pairs))
+		tensor.RoundedDotsBF16(st.dots, block, pairs)
+		return st
 	}
 	for i := range offsets {
 		for k := i + 1; k < len(offsets); k++ {
 			var s float64
 			x, y := offsets[i][a:b], offsets[k][a:b]
 			y = y[:len(x)]
-			if work == tensor.BF16 { // inlined rounding
-				for j := range x {
-					s += float64(tensor.RoundBF16(x[j] * y[j]))
-				}
-			} else {
-				for j := range x {
-					s += float64(roundTo(work, x[j]*y[j]))
-				}
+			for j := range x {
+				s += float64(roundTo(work, x[j]*y[j]))
 			}
 			st.dots = append(st.dots, s)
 		}
 	}
 	return st
+}
+
+// stockPairs returns the pairs i < k of m task vectors, in order.
+func stockPairs(m int) [][2]int {
+	pairs := make([][2]int, 0, m*(m-1)/2)
+	for i := range m {
+		for k := i + 1; k < m; k++ {
+			pairs = append(pairs, [2]int{i, k})
+		}
+	}
+	return pairs
 }
 
 // stockBlock is the block whose sums are added up, in order, for a row
@@ -176,6 +196,9 @@ func stockUnit(t *Tensors) int64 {
 }
 
 func (a *stockAnalysis) Piece(t *Tensors) error {
+	if t.Stored {
+		return a.pieceStored(t)
+	}
 	base, offsets, err := stockOffsets(t)
 	if err != nil || base == nil {
 		return err
@@ -243,6 +266,13 @@ func others(t *Tensors) [][]float32 {
 }
 
 func mergeModelStock(t *Tensors, out []float32) error {
+	if t.Stored {
+		an, ok := t.State.(*stockAnalysis)
+		if !ok {
+			return fmt.Errorf("%s: internal error: model_stock on stored inputs without its analysis", t.Name)
+		}
+		return an.mergeStored(t, out)
+	}
 	if len(t.Inputs) == 1 && t.Base == 0 {
 		copy(out, t.Inputs[0].Data)
 		return nil
@@ -306,6 +336,129 @@ func mergeModelStock(t *Tensors, out []float32) error {
 				stockBlend(t.Work, out[a:b], base[a:b], ratio, keep)
 			}
 		}
+	})
+	return nil
+}
+
+// stockStoredBlock is the longest segment model_stock works in on stored
+// inputs: its task vectors stay in the L1 or L2 cache from one kernel to
+// the next. A multiple of tensor.SumSquaresBlock.
+const stockStoredBlock = 2048
+
+// stockStoredSegments calls fn for the segments of a piece of n elements
+// of stored bfloat16 inputs (Tensors.Stored), in index order: the units of
+// the piece (rows with filter_wise, else the whole piece) are cut into
+// blocks of block elements from their start, as Piece cuts them, and the
+// blocks into segments of at most stockStoredBlock. fn gets the unit's
+// index in the piece, whether the segment ends a block and whether it ends
+// the unit, and the segment's bounds.
+func stockStoredSegments(n, unit, block int, fn func(u int, endBlock, endUnit bool, lo, hi int)) {
+	for u, a := 0, 0; a < n; u, a = u+1, a+unit {
+		b := min(n, a+unit)
+		for c := a; c < b; c += block {
+			d := min(b, c+block)
+			for lo := c; lo < d; lo += stockStoredBlock {
+				hi := min(d, lo+stockStoredBlock)
+				fn(u, hi == d, hi == b, lo, hi)
+			}
+		}
+	}
+}
+
+// storedRaws returns the stored bytes of the base and of the other inputs.
+func storedRaws(t *Tensors) (base []byte, others [][]byte) {
+	for i, in := range t.Inputs {
+		if i == t.Base {
+			base = in.BF16
+		} else {
+			others = append(others, in.BF16)
+		}
+	}
+	return base, others
+}
+
+// pieceStored is Piece on stored inputs: the task vectors of each segment
+// are computed from the bytes (SubBF16Bytes rounds X_i − B as subRound
+// does) and their sums added to the unit's, the squares in SumSquaresAcc
+// (SumSquares' order over the whole unit) and the dot products in index
+// order (RoundedDotsBF16 adds to its sums).
+func (a *stockAnalysis) pieceStored(t *Tensors) error {
+	if len(t.Inputs) == 1 && t.Base == 0 {
+		return nil
+	}
+	if len(t.Inputs) < 3 {
+		return fmt.Errorf("%s: model_stock requires at least 3 models (base plus two or more others), got %d", t.Name, len(t.Inputs))
+	}
+	baseRaw, raws := storedRaws(t)
+	n, m := len(baseRaw)/2, len(raws)
+	pairs := stockPairs(m)
+	scratch := t.Scratch(m * stockStoredBlock)
+	tvs := make([][]float32, m)
+	squares := make([]tensor.SumSquaresAcc, m)
+	var dots []float64
+	var blocks []stockStats // of the unit, so far
+	unit, block := a.cols, stockBlock()
+	if unit == 0 {
+		unit, block = max(n, 1), max(n, 1) // the piece is one block
+	}
+	first := int(t.Offset) / max(a.cols, 1)
+	stockStoredSegments(n, unit, block, func(u int, endBlock, endUnit bool, lo, hi int) {
+		if dots == nil {
+			dots = make([]float64, len(pairs))
+		}
+		for i, x := range raws {
+			tvs[i] = scratch[i*stockStoredBlock : i*stockStoredBlock+hi-lo]
+			tensor.SubBF16Bytes(tvs[i], x[2*lo:2*hi], baseRaw[2*lo:2*hi])
+			squares[i].Add(tvs[i])
+		}
+		tensor.RoundedDotsBF16(dots, tvs, pairs)
+		if !endBlock {
+			return
+		}
+		st := stockStats{squares: make([]float64, m), dots: dots}
+		for i := range squares {
+			st.squares[i] = squares[i].Sum()
+			squares[i] = tensor.SumSquaresAcc{}
+		}
+		blocks, dots = append(blocks, st), nil
+		if !endUnit {
+			return
+		}
+		if a.cols == 0 {
+			a.blocks[t.Piece] = st
+		} else {
+			ratio, keep := stockCoefficients(t.Work, blocks, m)
+			a.rows[first+u] = [2]float32{ratio, keep}
+		}
+		blocks = blocks[:0]
+	})
+	return nil
+}
+
+// mergeStored is Merge on stored inputs, segment by segment: the models'
+// mean (each input decoded, added and rounded in input order, then
+// divided) and its blend with the base, element by element as
+// mergeModelStock's, in one kernel (tensor.MeanBlendBF16Bytes).
+func (a *stockAnalysis) mergeStored(t *Tensors, out []float32) error {
+	baseRaw, raws := storedRaws(t)
+	if len(raws) == 0 {
+		return tensor.Decode(out, baseRaw, tensor.BF16)
+	}
+	unit := a.cols
+	if unit == 0 {
+		unit = max(len(out), 1)
+	}
+	first := int(t.Offset) / max(a.cols, 1)
+	xs := make([][]byte, len(raws))
+	stockStoredSegments(len(out), unit, unit, func(u int, _, _ bool, lo, hi int) {
+		for i, x := range raws {
+			xs[i] = x[2*lo : 2*hi]
+		}
+		ratio, keep := a.ratio, a.keep
+		if a.cols != 0 {
+			ratio, keep = a.rows[first+u][0], a.rows[first+u][1]
+		}
+		tensor.MeanBlendBF16Bytes(out[lo:hi], xs, baseRaw[2*lo:2*hi], ratio, keep)
 	})
 	return nil
 }

@@ -522,9 +522,9 @@ func sceSquares(work tensor.DType, ss float64, tv []float32) float64 {
 
 // sceSquaresAll adds Σ round(τ_j²) of each task vector tvs[i] to sums[i],
 // as sceSquares does. Each sum is one chain of dependent float64 additions
-// whose latency bounds sceSquares; in bfloat16 the chains of up to four
-// task vectors run side by side, in the same order each, so that they
-// overlap.
+// whose latency bounds sceSquares; in bfloat16 tensor.RoundedDotsBF16
+// runs the chains of all the task vectors side by side, in the same order
+// each, so that they overlap.
 func sceSquaresAll(work tensor.DType, sums []float64, tvs [][]float32) {
 	if work != tensor.BF16 {
 		for i, tv := range tvs {
@@ -532,35 +532,23 @@ func sceSquaresAll(work tensor.DType, sums []float64, tvs [][]float32) {
 		}
 		return
 	}
-	sq := func(a float32) float64 { return float64(tensor.RoundBF16(a * a)) }
-	i := 0
-	for ; i+4 <= len(tvs); i += 4 {
-		a, b, c, d := tvs[i], tvs[i+1], tvs[i+2], tvs[i+3]
-		n := len(a)
-		b, c, d = b[:n], c[:n], d[:n]
-		sa, sb, sc, sd := sums[i], sums[i+1], sums[i+2], sums[i+3]
-		for j := range a {
-			sa += sq(a[j])
-			sb += sq(b[j])
-			sc += sq(c[j])
-			sd += sq(d[j])
+	pairs := sceSelf[:min(len(tvs), len(sceSelf))]
+	if len(tvs) > len(sceSelf) {
+		pairs = make([][2]int, len(tvs))
+		for i := range pairs {
+			pairs[i] = [2]int{i, i}
 		}
-		sums[i], sums[i+1], sums[i+2], sums[i+3] = sa, sb, sc, sd
 	}
-	for ; i+2 <= len(tvs); i += 2 {
-		a, b := tvs[i], tvs[i+1]
-		b = b[:len(a)]
-		sa, sb := sums[i], sums[i+1]
-		for j := range a {
-			sa += sq(a[j])
-			sb += sq(b[j])
-		}
-		sums[i], sums[i+1] = sa, sb
-	}
-	for ; i < len(tvs); i++ {
-		sums[i] = sceSquares(work, sums[i], tvs[i])
-	}
+	tensor.RoundedDotsBF16(sums, tvs, pairs)
 }
+
+// sceSelf pairs every task vector with itself, for RoundedDotsBF16.
+var sceSelf = func() (p [64][2]int) {
+	for i := range p {
+		p[i] = [2]int{i, i}
+	}
+	return p
+}()
 
 // sceWeights returns the matrix-level weights q_i = mean(τ_i²)/Σq from
 // the sums of squares ss over n elements.

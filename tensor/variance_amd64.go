@@ -2,6 +2,8 @@
 
 package tensor
 
+import "math"
+
 // Variance runs its AVX2 body (variance_amd64.s) on four float64 lanes.
 // Each lane does the reference's operations in its order (VCVTPS2PD widens
 // exactly, VADDPD, VSUBPD, VMULPD and VDIVPD round as the scalar SSE
@@ -17,9 +19,18 @@ func widenedVariance(dst []float32, xs [][]float32, off int, m float64) {
 	if useAVX2 {
 		n := len(dst) &^ 3
 		if n > 0 {
-			varianceAVX2(dst[:n], xs, off, m)
+			if f, e := math.Frexp(m); f == 0.5 {
+				// m = 2^(e-1): dividing is multiplying by 2^(1-e),
+				// exactly, NaN payloads, subnormals and signs included.
+				varianceMulAVX2(dst[:n], xs, off, math.Ldexp(1, 1-e))
+			} else {
+				varianceAVX2(dst[:n], xs, off, m)
+			}
 		}
 		dst, off = dst[n:], off+n
+		if len(dst) == 0 {
+			return // widenedVarianceGeneric clears 8 KiB of sums even for nothing
+		}
 	}
 	widenedVarianceGeneric(dst, xs, off, m)
 }
@@ -30,3 +41,10 @@ func widenedVariance(dst []float32, xs [][]float32, off int, m float64) {
 //
 //go:noescape
 func varianceAVX2(dst []float32, xs [][]float32, off int, m float64)
+
+// varianceMulAVX2 is varianceAVX2 with each division by m, a power of two,
+// a multiplication by r = 1/m: the quotients are the same correctly
+// rounded values.
+//
+//go:noescape
+func varianceMulAVX2(dst []float32, xs [][]float32, off int, r float64)

@@ -108,3 +108,30 @@ func FuzzVariance(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVarianceMatchReference reads the input as float32s cut into one to
+// eight vectors (its first byte says how many: powers of two take
+// varianceMulAVX2, the others varianceAVX2) and checks Variance, with and
+// without AVX2, against the reference loop.
+func FuzzVarianceMatchReference(f *testing.F) {
+	f.Add([]byte("\x01\x00\x00\x80\x7f\x01\x00\x80\x7f\x00\x80\x80\x3f\x00\x10\x80\x3f" + "0123456789abcdef0123456789abcdef0123456789abcdef"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		m := int(b[0])%8 + 1
+		b = b[1:]
+		n := len(b) / 4 / m
+		xs := make([][]float32, m)
+		for i := range xs {
+			xs[i] = make([]float32, n)
+			for j := range xs[i] {
+				o := 4 * (i*n + j)
+				xs[i][j] = math.Float32frombits(uint32(b[o]) | uint32(b[o+1])<<8 | uint32(b[o+2])<<16 | uint32(b[o+3])<<24)
+			}
+		}
+		for _, work := range []DType{BF16, F32} {
+			checkVariance(t, work, xs)
+		}
+	})
+}
