@@ -415,8 +415,12 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
 	}
 	// Held inputs have the task's shape (chunk holds no input that needs
-	// cropping), so a tensor of one piece can be stored too.
-	stored := hold && m.StoredBF16 && storedBF16(t, ex.opt.Backend)
+	// cropping), so a tensor of one piece can be stored too. Streamed
+	// element-wise tasks are stored when every input can be reread piece by
+	// piece at the task's shape: the method then decodes each input in
+	// blocks that stay in the L1 cache, instead of the executor writing a
+	// piece of float32 per input that the method reads again.
+	stored := storedTask(m, t, ex.opt.Backend, hold)
 	ws := make([]*pieceWorker, workers)
 	defer func() {
 		for _, w := range ws {
@@ -480,6 +484,12 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	// inputs three times, are faster reread. heldAccess picks mapping or
 	// held copies instead (GOMERGE_MMAP=1, GOMERGE_NO_MMAP=1).
 	reread := make([]bool, len(t.Inputs))
+	if stored && !hold {
+		for i := range reread {
+			reread[i] = true // streamable
+		}
+		tmpl.Stored = true
+	}
 	if hold {
 		for i, in := range t.Inputs {
 			switch {
@@ -701,13 +711,32 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 
 // storedBF16 reports whether a task's inputs can be handed to a
 // Method.StoredBF16 method as stored bytes: bfloat16 work, stored
-// inputs and base, CPU arithmetic.
-func storedBF16(t *Task, be tensor.Backend) bool {
-	if t.Work != tensor.BF16 || t.Base < 0 || (be != nil && be != tensor.CPU) {
+// inputs (and base, for task vectors), CPU arithmetic.
+func storedBF16(t *Task, be tensor.Backend, taskVectors bool) bool {
+	if t.Work != tensor.BF16 || taskVectors && t.Base < 0 || (be != nil && be != tensor.CPU) {
 		return false
 	}
 	for _, in := range t.Inputs {
 		if in.DType != tensor.BF16 {
+			return false
+		}
+	}
+	return true
+}
+
+// storedTask reports whether the executor hands a task's inputs to the
+// method as stored bfloat16 bytes (Method.StoredBF16); hold says whether
+// they are held for several passes.
+func storedTask(m *Method, t *Task, be tensor.Backend, hold bool) bool {
+	return m.StoredBF16 && storedBF16(t, be, m.TaskVectors) && (hold || streamable(t))
+}
+
+// streamable reports whether every input of a streamed task can be reread
+// piece by piece in its stored form: a tensor of a local file with the
+// task's shape, nothing to crop or compute.
+func streamable(t *Task) bool {
+	for _, in := range t.Inputs {
+		if !rereadable(in) || !slices.Equal(in.Tensor.Shape, t.Shape) {
 			return false
 		}
 	}

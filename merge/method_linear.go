@@ -28,6 +28,7 @@ var Linear = &Method{
 	Merge:       mergeLinear,
 	Elementwise: always,
 	WeightSum:   linearWeightSum,
+	StoredBF16:  true,
 }
 
 // linearWeightSum: with normalize, every input's weight is in the divisor.
@@ -45,6 +46,9 @@ func linearWeightSum(t *Task) []int {
 func init() { Register(Linear) }
 
 func mergeLinear(t *Tensors, out []float32) error {
+	if t.Stored {
+		return mergeLinearStored(t, out)
+	}
 	xs := make([][]float32, len(t.Inputs))
 	ws := make([]float32, len(t.Inputs))
 	var wsum float32
@@ -56,6 +60,43 @@ func mergeLinear(t *Tensors, out []float32) error {
 	normalize := t.Global["normalize"] != 0
 	if err := t.be().WeightedSum(t.Work, out, xs, ws, normalize, tensor.RoundScalar(t.Work, wsum)); err != nil {
 		return fmt.Errorf("linear merge of %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// linearBlock is the block of elements mergeLinearStored decodes each
+// input in: 8 KiB of float32, which stays in the L1 cache with the sum.
+const linearBlock = 2048
+
+// mergeLinearStored is mergeLinear on stored bfloat16 inputs
+// (Tensors.Stored): block by block, each input is decoded into the L1
+// cache and added at once, so that every input byte is read once and no
+// piece of float32 per input is written. Every step is element-wise, so
+// the blocks give the bytes of tensor.CPU's WeightedSum over the piece.
+func mergeLinearStored(t *Tensors, out []float32) error {
+	ws := make([]float32, len(t.Inputs))
+	var wsum float32
+	for i := range t.Inputs {
+		ws[i] = t.w(i, "weight")
+		wsum += ws[i]
+	}
+	normalize := t.Global["normalize"] != 0
+	div := tensor.RoundScalar(t.Work, wsum)
+	var x [linearBlock]float32
+	for lo := 0; lo < len(out); lo += linearBlock {
+		end := min(len(out), lo+linearBlock)
+		acc, blk := out[lo:end], x[:end-lo]
+		clear(acc)
+		for i, in := range t.Inputs {
+			if err := tensor.Decode(blk, in.BF16[2*lo:2*end], tensor.BF16); err != nil {
+				return fmt.Errorf("linear merge of %s: %w", t.Name, err)
+			}
+			tensor.AxpyRound(t.Work, acc, ws[i], blk)
+		}
+		tensor.Round(t.Work, acc)
+		if normalize {
+			tensor.DivScalarRound(t.Work, acc, div)
+		}
 	}
 	return nil
 }
