@@ -64,14 +64,16 @@ func mergeLinear(t *Tensors, out []float32) error {
 	return nil
 }
 
-// linearBlock is the block of elements mergeLinearStored decodes each
-// input in: 8 KiB of float32, which stays in the L1 cache with the sum.
+// linearBlock is the block of elements mergeLinearStored sums at a time:
+// 8 KiB of float32, which stays in the L1 cache from one input to the
+// next.
 const linearBlock = 2048
 
 // mergeLinearStored is mergeLinear on stored bfloat16 inputs
-// (Tensors.Stored): block by block, each input is decoded into the L1
-// cache and added at once, so that every input byte is read once and no
-// piece of float32 per input is written. Every step is element-wise, so
+// (Tensors.Stored): block by block, each input's stored bytes are
+// weighted and added as they are decoded (tensor.AxpyRoundBF16Bytes), so
+// that every input byte is read once and no float32 copy of an input is
+// written. Every step is element-wise, so
 // the blocks give the bytes of tensor.CPU's WeightedSum over the piece.
 func mergeLinearStored(t *Tensors, out []float32) error {
 	ws := make([]float32, len(t.Inputs))
@@ -82,16 +84,12 @@ func mergeLinearStored(t *Tensors, out []float32) error {
 	}
 	normalize := t.Global["normalize"] != 0
 	div := tensor.RoundScalar(t.Work, wsum)
-	var x [linearBlock]float32
 	for lo := 0; lo < len(out); lo += linearBlock {
 		end := min(len(out), lo+linearBlock)
-		acc, blk := out[lo:end], x[:end-lo]
+		acc := out[lo:end]
 		clear(acc)
 		for i, in := range t.Inputs {
-			if err := tensor.Decode(blk, in.BF16[2*lo:2*end], tensor.BF16); err != nil {
-				return fmt.Errorf("linear merge of %s: %w", t.Name, err)
-			}
-			tensor.AxpyRound(t.Work, acc, ws[i], blk)
+			tensor.AxpyRoundBF16Bytes(acc, ws[i], in.BF16[2*lo:2*end])
 		}
 		tensor.Round(t.Work, acc)
 		if normalize {
