@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
@@ -248,18 +249,19 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(threads)
 	var done atomic.Int64
-	if len(plan.Tasks) > 0 {
-		prefetchTask(plan.Tasks[0])
+	tasks := largestFirst(plan.Tasks)
+	if len(tasks) > 0 {
+		prefetchTask(tasks[0])
 	}
-	for i, t := range plan.Tasks {
+	for i, t := range tasks {
 		cost := min(taskCost(plan.Method, t, threads), budget)
 		if err := sem.Acquire(gctx, cost); err != nil {
 			break
 		}
 		// Read ahead across tensors: while this one merges, the disk
 		// brings in the next one's inputs.
-		if i+1 < len(plan.Tasks) {
-			prefetchTask(plan.Tasks[i+1])
+		if i+1 < len(tasks) {
+			prefetchTask(tasks[i+1])
 		}
 		g.Go(func() error {
 			defer sem.Release(cost)
@@ -289,6 +291,25 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 		return 0, err
 	}
 	return len(w.Shards()), nil
+}
+
+// largestFirst returns the tasks ordered by the bytes of their inputs,
+// largest first, ties in plan order. Tasks run side by side, and a large
+// one started last would run alone at the end, its serial moments (the
+// sample, the end of each pass, pieces waiting for each other in order)
+// leaving CPUs idle; started first, it runs beside the small ones. The
+// writer takes tensors in any order.
+func largestFirst(tasks []*Task) []*Task {
+	size := func(t *Task) int64 {
+		var n int64
+		for _, in := range t.Inputs {
+			n += in.Tensor.Size
+		}
+		return n
+	}
+	out := slices.Clone(tasks)
+	slices.SortStableFunc(out, func(a, b *Task) int { return cmp.Compare(size(b), size(a)) })
+	return out
 }
 
 // chunkElements is how many elements of a tensor are merged at once when
@@ -337,6 +358,10 @@ func taskCost(m *Method, t *Task, workers int) int64 {
 	var cost, piece int64
 	for _, in := range t.Inputs {
 		switch {
+		case hold && heldAccess == accessReread && rereadable(in):
+			// Reread on every pass: a piece of stored bytes per worker,
+			// nothing held, so that the task runs beside others.
+			piece += c * int64(in.DType.Size()+4)
 		case hold:
 			cost += in.Tensor.Size
 			piece += c * 4
