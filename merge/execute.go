@@ -753,7 +753,20 @@ func storedBF16(t *Task, be tensor.Backend, taskVectors bool) bool {
 // method as stored bfloat16 bytes (Method.StoredBF16); hold says whether
 // they are held for several passes.
 func storedTask(m *Method, t *Task, be tensor.Backend, hold bool) bool {
-	return m.StoredBF16 && storedBF16(t, be, m.TaskVectors) && (hold || streamable(t))
+	return m.StoredBF16 && storedBF16(t, be, m.TaskVectors) && (hold || streamable(t) && elementwise(m, t))
+}
+
+// elementwise reports whether the method merges the task element by
+// element (Method.Elementwise).
+func elementwise(m *Method, t *Task) bool {
+	if m.Elementwise == nil {
+		return false
+	}
+	ts := &Tensors{Shape: t.Shape, Global: t.Global}
+	for _, in := range t.Inputs {
+		ts.Inputs = append(ts.Inputs, Input{Params: in.Params})
+	}
+	return m.Elementwise(ts)
 }
 
 // streamable reports whether every input of a streamed task can be reread

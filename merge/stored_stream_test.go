@@ -10,11 +10,10 @@ import (
 	"github.com/gomerge/gomerge/tensor"
 )
 
-// TestStoredStreamMatchesUnstored checks that element-wise tasks merged
-// from stored bfloat16 pieces (Method.StoredBF16 without an Analyze
-// pass: linear, and the task-vector methods when every density is 1)
-// give the bytes of the float32 path, with pieces that end inside a
-// block and on one to three threads.
+// TestStoredStreamMatchesUnstored checks that tasks merged from stored
+// bfloat16 pieces give the bytes of the float32 path: element-wise ones
+// (linear, and the task-vector methods when every density is 1) and
+// slerp, with pieces that end inside a block and on one to three threads.
 func TestStoredStreamMatchesUnstored(t *testing.T) {
 	dir := bf16Models(t)
 	defer func(n int64) { chunkElements = n }(chunkElements)
@@ -31,6 +30,8 @@ func TestStoredStreamMatchesUnstored(t *testing.T) {
 		{TaskArithmetic, "merge_method: task_arithmetic\nbase_model: base\ndtype: bfloat16\n" + models},
 		{TaskArithmetic, "merge_method: task_arithmetic\nbase_model: base\ndtype: bfloat16\nparameters: {normalize: true, lambda: 0.7}\n" + models},
 		{TIES, "merge_method: ties\nbase_model: base\ndtype: bfloat16\n" + strings.ReplaceAll(models, "}", ", density: 1}")},
+		{Slerp, "merge_method: slerp\nbase_model: base\ndtype: bfloat16\nparameters: {t: 0.3}\nmodels: [{model: base}, {model: ft1}]\n"},
+		{Slerp, "merge_method: slerp\nbase_model: base\ndtype: bfloat16\nparameters: {t: 0.7}\nmodels: [{model: ft3}, {model: base}]\n"},
 		{DARELinear, "merge_method: dare_linear\nbase_model: base\ndtype: bfloat16\n" + strings.ReplaceAll(models, "}", ", density: 1}")},
 	} {
 		for _, chunk := range []int64{1000, 1 << 18} {
@@ -70,7 +71,9 @@ func TestStoredTask(t *testing.T) {
 		{"linear float32 input", "merge_method: linear\ndtype: bfloat16\nmodels: [{model: ft1, parameters: {weight: 1}}, {model: f32, parameters: {weight: 1}}]\n", nil, false},
 		{"linear another backend", "merge_method: linear\ndtype: bfloat16\nmodels: [{model: ft1, parameters: {weight: 1}}, {model: ft2, parameters: {weight: 1}}]\n", &countingBackend{}, false},
 		{"task_arithmetic dense", "merge_method: task_arithmetic\nbase_model: base\ndtype: bfloat16\nmodels: [{model: ft1, parameters: {weight: 1}}]\n", nil, true},
-		{"slerp", "merge_method: slerp\nbase_model: base\ndtype: bfloat16\nparameters: {t: 0.3}\nmodels: [{model: base}, {model: ft1}]\n", nil, false},
+		{"task_arithmetic sparse, whole", "merge_method: task_arithmetic\nbase_model: base\ndtype: bfloat16\nparameters: {rescale: true}\nmodels: [{model: ft1, parameters: {weight: 1, density: 0.5}}]\n", nil, false},
+		{"slerp", "merge_method: slerp\nbase_model: base\ndtype: bfloat16\nparameters: {t: 0.3}\nmodels: [{model: base}, {model: ft1}]\n", nil, true},
+		{"slerp float32 work", "merge_method: slerp\nbase_model: base\ndtype: float32\nparameters: {t: 0.3}\nmodels: [{model: base}, {model: ft1}]\n", nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := ParseConfig([]byte(c.yml), "config.yml")
