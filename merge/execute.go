@@ -207,12 +207,23 @@ func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Res
 			o.abort()
 		}
 	}()
-	shards, err := writeTensors(ctx, plan, o.tmp, opt, log)
-	if err != nil {
-		return nil, err
-	}
-	fixes, err := writeSideFiles(plan, o, opt, log)
-	if err != nil {
+	// The side files do not depend on the tensors: written (and synced)
+	// while the tensors merge, their fsyncs leave the end of the run,
+	// where nothing else would overlap them.
+	var (
+		shards int
+		fixes  []string
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		shards, err = writeTensors(gctx, plan, o.tmp, opt, log)
+		return err
+	})
+	g.Go(func() (err error) {
+		fixes, err = writeSideFiles(plan, o, opt, log)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if err := o.commit(); err != nil {
