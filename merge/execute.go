@@ -34,10 +34,11 @@ const MergekitVersion = "0.1.4"
 const minBudget = 256 << 20
 
 // defaultBudget is the memory budget when none is given: the buffers of
-// the costliest tensor, at least minBudget. The largest tensor then runs
-// alone, so peak memory stays within inputs × largest tensor plus a fixed
-// overhead whatever the thread count; smaller tensors still run side by
-// side.
+// the costliest tensor, at least minBudget. A tensor whose inputs are held
+// whole then runs alone, so peak memory stays within inputs × largest
+// tensor plus a fixed overhead whatever the thread count; tensors streamed
+// in pieces (element-wise, or reread on every pass) cost a few pieces per
+// worker and run side by side.
 func (pl *Plan) defaultBudget(workers int) int64 {
 	var b int64 = minBudget
 	for _, t := range pl.Tasks {
