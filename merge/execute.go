@@ -582,25 +582,44 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			return off, k, nil
 		}
 		var base []byte // the base's bytes of the piece, read once
+		pieceBytes := func(i int) ([]byte, error) {
+			if i == t.Base && base != nil {
+				return base, nil
+			}
+			b, err := raw(w, i, off, k)
+			if i == t.Base {
+				base = b
+			}
+			return b, err
+		}
 		for i, in := range t.Inputs {
 			if subtract[i] && hasBytes(i) && hasBytes(t.Base) && !src[i].delta {
 				// X − B straight from the stored bytes, in one pass.
-				x, err := raw(w, i, off, k)
-				if err == nil && base == nil {
-					base, err = raw(w, t.Base, off, k)
+				x, err := pieceBytes(i)
+				if err != nil {
+					return 0, 0, err
 				}
+				b, err := pieceBytes(t.Base)
 				if err != nil {
 					return 0, 0, err
 				}
 				data := w.bufs[i][:k]
-				err = guardMapped(in, func() { tensor.SubBF16Bytes(data, x, base) })
+				err = guardMapped(in, func() { tensor.SubBF16Bytes(data, x, b) })
 				if err != nil {
 					return 0, 0, err
 				}
 				w.ts.Inputs[i].Data = data
 				continue
 			}
-			data, err := ex.load(in, &src[i], t, w.bufs[i], off, k, whole)
+			from, at := &src[i], off
+			if reread[i] {
+				b, err := pieceBytes(i)
+				if err != nil {
+					return 0, 0, err
+				}
+				from, at = &inputBytes{data: b}, 0 // b holds the piece
+			}
+			data, err := ex.load(in, from, t, w.bufs[i], at, k, whole)
 			if err != nil {
 				return 0, 0, err
 			}
