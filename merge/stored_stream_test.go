@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomerge/gomerge/internal/testmodel"
+	"github.com/gomerge/gomerge/safetensors"
 	"github.com/gomerge/gomerge/tensor"
 )
 
@@ -92,5 +93,47 @@ func TestStoredTask(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStreamedInputsAccess checks that stored element-wise tasks read
+// every input once, piece by piece, without mapping it.
+func TestStreamedInputsAccess(t *testing.T) {
+	dir := bf16Models(t)
+	defer func(n int64) { chunkElements = n }(chunkElements)
+	chunkElements = 100 // several pieces
+	for _, yml := range []string{
+		"merge_method: linear\ndtype: bfloat16\nmodels: [{model: ft1, parameters: {weight: 0.6}}, {model: ft2, parameters: {weight: 0.4}}, {model: base, parameters: {weight: 0.1}}]\n",
+		"merge_method: task_arithmetic\nbase_model: base\ndtype: bfloat16\nmodels: [{model: ft1, parameters: {weight: 0.6}}, {model: ft2, parameters: {weight: 0.4}}]\n",
+	} {
+		plan, err := planYAML(t, dir, yml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs := map[*SourceModel]*accessSource{}
+		for _, m := range plan.Models {
+			mp, ok := m.Tensors.(safetensors.Mapper)
+			if !ok {
+				t.Fatalf("model %s cannot be mapped", m.Ref)
+			}
+			s := &accessSource{Source: m.Tensors, mapper: mp, maps: map[string]int{}, read: map[string]int64{}}
+			m.Tensors, srcs[m] = s, s
+		}
+		if _, err := Execute(context.Background(), plan, filepath.Join(t.TempDir(), "out"), Options{Threads: 2, Seed: new(uint64(1))}); err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range plan.Tasks {
+			_, hold := chunk(plan.Method, task)
+			if !storedTask(plan.Method, task, nil, hold) {
+				t.Fatalf("%s %s: not stored", plan.Method.Name, task.Name)
+			}
+			for _, in := range task.Inputs {
+				s := srcs[in.Model]
+				if maps, read := s.maps[in.Tensor.Name], s.read[in.Tensor.Name]; maps != 0 || read != in.Tensor.Size {
+					t.Errorf("%s %s %s: %d mappings, %d bytes read, want none and %d", plan.Method.Name, in.Model.Ref, in.Tensor.Name, maps, read, in.Tensor.Size)
+				}
+			}
+		}
+		plan.Close()
 	}
 }
