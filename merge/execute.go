@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
@@ -33,10 +34,11 @@ const MergekitVersion = "0.1.4"
 const minBudget = 256 << 20
 
 // defaultBudget is the memory budget when none is given: the buffers of
-// the costliest tensor, at least minBudget. The largest tensor then runs
-// alone, so peak memory stays within inputs × largest tensor plus a fixed
-// overhead whatever the thread count; smaller tensors still run side by
-// side.
+// the costliest tensor, at least minBudget. A tensor whose inputs are held
+// whole then runs alone, so peak memory stays within inputs × largest
+// tensor plus a fixed overhead whatever the thread count; tensors streamed
+// in pieces (element-wise, or reread on every pass) cost a few pieces per
+// worker and run side by side.
 func (pl *Plan) defaultBudget(workers int) int64 {
 	var b int64 = minBudget
 	for _, t := range pl.Tasks {
@@ -206,12 +208,23 @@ func Execute(ctx context.Context, plan *Plan, out string, opt Options) (res *Res
 			o.abort()
 		}
 	}()
-	shards, err := writeTensors(ctx, plan, o.tmp, opt, log)
-	if err != nil {
-		return nil, err
-	}
-	fixes, err := writeSideFiles(plan, o, opt, log)
-	if err != nil {
+	// The side files do not depend on the tensors: written (and synced)
+	// while the tensors merge, their fsyncs leave the end of the run,
+	// where nothing else would overlap them.
+	var (
+		shards int
+		fixes  []string
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		shards, err = writeTensors(gctx, plan, o.tmp, opt, log)
+		return err
+	})
+	g.Go(func() (err error) {
+		fixes, err = writeSideFiles(plan, o, opt, log)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if err := o.commit(); err != nil {
@@ -248,18 +261,19 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(threads)
 	var done atomic.Int64
-	if len(plan.Tasks) > 0 {
-		prefetchTask(plan.Tasks[0])
+	tasks := largestFirst(plan.Tasks)
+	if len(tasks) > 0 {
+		prefetchTask(tasks[0])
 	}
-	for i, t := range plan.Tasks {
+	for i, t := range tasks {
 		cost := min(taskCost(plan.Method, t, threads), budget)
 		if err := sem.Acquire(gctx, cost); err != nil {
 			break
 		}
 		// Read ahead across tensors: while this one merges, the disk
 		// brings in the next one's inputs.
-		if i+1 < len(plan.Tasks) {
-			prefetchTask(plan.Tasks[i+1])
+		if i+1 < len(tasks) {
+			prefetchTask(tasks[i+1])
 		}
 		g.Go(func() error {
 			defer sem.Release(cost)
@@ -289,6 +303,25 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 		return 0, err
 	}
 	return len(w.Shards()), nil
+}
+
+// largestFirst returns the tasks ordered by the bytes of their inputs,
+// largest first, ties in plan order. Tasks run side by side, and a large
+// one started last would run alone at the end, its serial moments (the
+// sample, the end of each pass, pieces waiting for each other in order)
+// leaving CPUs idle; started first, it runs beside the small ones. The
+// writer takes tensors in any order.
+func largestFirst(tasks []*Task) []*Task {
+	size := func(t *Task) int64 {
+		var n int64
+		for _, in := range t.Inputs {
+			n += in.Tensor.Size
+		}
+		return n
+	}
+	out := slices.Clone(tasks)
+	slices.SortStableFunc(out, func(a, b *Task) int { return cmp.Compare(size(b), size(a)) })
+	return out
 }
 
 // chunkElements is how many elements of a tensor are merged at once when
@@ -337,6 +370,10 @@ func taskCost(m *Method, t *Task, workers int) int64 {
 	var cost, piece int64
 	for _, in := range t.Inputs {
 		switch {
+		case hold && heldAccess == accessReread && rereadable(in):
+			// Reread on every pass: a piece of stored bytes per worker,
+			// nothing held, so that the task runs beside others.
+			piece += c * int64(in.DType.Size()+4)
 		case hold:
 			cost += in.Tensor.Size
 			piece += c * 4
@@ -415,8 +452,12 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		tmpl.Inputs = append(tmpl.Inputs, Input{Model: in.Model.Ref.String(), Params: in.Params})
 	}
 	// Held inputs have the task's shape (chunk holds no input that needs
-	// cropping), so a tensor of one piece can be stored too.
-	stored := hold && m.StoredBF16 && storedBF16(t, ex.opt.Backend)
+	// cropping), so a tensor of one piece can be stored too. Streamed
+	// element-wise tasks are stored when every input can be reread piece by
+	// piece at the task's shape: the method then decodes each input in
+	// blocks that stay in the L1 cache, instead of the executor writing a
+	// piece of float32 per input that the method reads again.
+	stored := storedTask(m, t, ex.opt.Backend, hold)
 	ws := make([]*pieceWorker, workers)
 	defer func() {
 		for _, w := range ws {
@@ -480,6 +521,12 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	// inputs three times, are faster reread. heldAccess picks mapping or
 	// held copies instead (GOMERGE_MMAP=1, GOMERGE_NO_MMAP=1).
 	reread := make([]bool, len(t.Inputs))
+	if stored && !hold {
+		for i := range reread {
+			reread[i] = true // streamable
+		}
+		tmpl.Stored = true
+	}
 	if hold {
 		for i, in := range t.Inputs {
 			switch {
@@ -720,13 +767,45 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 
 // storedBF16 reports whether a task's inputs can be handed to a
 // Method.StoredBF16 method as stored bytes: bfloat16 work, stored
-// inputs and base, CPU arithmetic.
-func storedBF16(t *Task, be tensor.Backend) bool {
-	if t.Work != tensor.BF16 || t.Base < 0 || (be != nil && be != tensor.CPU) {
+// inputs (and base, for task vectors), CPU arithmetic.
+func storedBF16(t *Task, be tensor.Backend, taskVectors bool) bool {
+	if t.Work != tensor.BF16 || taskVectors && t.Base < 0 || (be != nil && be != tensor.CPU) {
 		return false
 	}
 	for _, in := range t.Inputs {
 		if in.DType != tensor.BF16 {
+			return false
+		}
+	}
+	return true
+}
+
+// storedTask reports whether the executor hands a task's inputs to the
+// method as stored bfloat16 bytes (Method.StoredBF16); hold says whether
+// they are held for several passes.
+func storedTask(m *Method, t *Task, be tensor.Backend, hold bool) bool {
+	return m.StoredBF16 && storedBF16(t, be, m.TaskVectors) && (hold || streamable(t) && elementwise(m, t))
+}
+
+// elementwise reports whether the method merges the task element by
+// element (Method.Elementwise).
+func elementwise(m *Method, t *Task) bool {
+	if m.Elementwise == nil {
+		return false
+	}
+	ts := &Tensors{Shape: t.Shape, Global: t.Global}
+	for _, in := range t.Inputs {
+		ts.Inputs = append(ts.Inputs, Input{Params: in.Params})
+	}
+	return m.Elementwise(ts)
+}
+
+// streamable reports whether every input of a streamed task can be reread
+// piece by piece in its stored form: a tensor of a local file with the
+// task's shape, nothing to crop or compute.
+func streamable(t *Task) bool {
+	for _, in := range t.Inputs {
+		if !rereadable(in) || !slices.Equal(in.Tensor.Shape, t.Shape) {
 			return false
 		}
 	}

@@ -74,12 +74,14 @@ type Method struct {
 	// StoredBF16 says that Analyze's passes and Merge take the inputs of a
 	// streamed tensor in their stored form when they can: when the working
 	// dtype and every input's stored dtype are bfloat16, the tensor has a
-	// base, its inputs are held in memory and the CPU runs the arithmetic,
-	// the executor sets Tensors.Stored and hands each piece as Input.BF16,
-	// the stored bytes of the values (not task vectors), with Data nil. The
-	// method then reads every input byte once per pass in blocks that stay
-	// in the L1 cache, instead of the executor writing float32 task vectors
-	// that the method reads again.
+	// base (for TaskVectors methods), the CPU runs the arithmetic and its
+	// inputs are held in memory or, for an element-wise tensor, can be
+	// reread piece by piece at the tensor's shape, the executor sets
+	// Tensors.Stored and hands each piece as Input.BF16, the stored bytes
+	// of the values (not task vectors), with Data nil. The method then
+	// reads every input byte once per pass in blocks that stay in the L1
+	// cache, instead of the executor writing float32 task vectors that the
+	// method reads again.
 	StoredBF16 bool
 	// PieceUnit, when set, returns the number of elements (a row, say) that
 	// Analyze and Merge need whole in one piece, or 0 for none: the pieces

@@ -30,6 +30,10 @@ var Slerp = &Method{
 	EmbedRule: EmbedCommon,
 	Merge:     mergeSlerp,
 	Analyze:   analyzeSlerp,
+	// Stored inputs: the merge pass decodes both in blocks that stay in
+	// the L1 cache with the result, instead of the executor decoding
+	// whole pieces that Merge copies, scales and adds in separate passes.
+	StoredBF16: true,
 }
 
 // slerpState holds the whole-tensor sums slerp needs.
@@ -51,9 +55,28 @@ func (a *slerpAnalysis) Piece(t *Tensors) error {
 	if len(t.Inputs) != 2 || t.Base < 0 {
 		return nil
 	}
-	v0, v1 := t.Inputs[t.Base].Data, t.Inputs[1-t.Base].Data
+	v0, err := slerpInput(t, t.Base)
+	if err != nil {
+		return err
+	}
+	v1, err := slerpInput(t, 1-t.Base)
+	if err != nil {
+		return err
+	}
 	a.pieces[t.Piece] = slerpState{tensor.SumSquares(v0), tensor.SumSquares(v1), tensor.Dot(v0, v1)}
 	return nil
+}
+
+// slerpInput returns input i's values: Data, or its stored bytes decoded
+// into scratch when the inputs come stored (exact: the working dtype is
+// bfloat16).
+func slerpInput(t *Tensors, i int) ([]float32, error) {
+	if !t.Stored {
+		return t.Inputs[i].Data, nil
+	}
+	raw := t.Inputs[i].BF16
+	v := t.Scratch(len(raw) / 2)
+	return v, tensor.Decode(v, raw, tensor.BF16)
 }
 
 func (a *slerpAnalysis) EndPass(int) (bool, error) {
@@ -68,6 +91,9 @@ func (a *slerpAnalysis) EndPass(int) (bool, error) {
 func init() { Register(Slerp) }
 
 func mergeSlerp(t *Tensors, out []float32) error {
+	if t.Stored {
+		return mergeSlerpStored(t, out)
+	}
 	if len(t.Inputs) == 1 {
 		copy(out, t.Inputs[0].Data)
 		return nil
@@ -90,6 +116,44 @@ func mergeSlerp(t *Tensors, out []float32) error {
 	tensor.Scale(out, s0)
 	tensor.Axpy(out, s1, v1)
 	t.round(out)
+	return nil
+}
+
+// slerpBlock is the block of elements mergeSlerpStored merges at a time:
+// the result and one decoded input, 16 KiB, stay in the L1 cache.
+const slerpBlock = 2048
+
+// mergeSlerpStored is mergeSlerp on stored bfloat16 inputs
+// (Tensors.Stored), block by block: v0 decoded into out, scaled, v1
+// decoded and added. Every step is element-wise, so the blocks give the
+// bytes of whole pieces.
+func mergeSlerpStored(t *Tensors, out []float32) error {
+	if len(t.Inputs) == 1 {
+		return tensor.Decode(out, t.Inputs[0].BF16, tensor.BF16)
+	}
+	if t.Base < 0 {
+		return fmt.Errorf("slerp: base model is not among the inputs of %s", t.Name)
+	}
+	a, ok := t.State.(*slerpAnalysis)
+	if !ok {
+		return fmt.Errorf("slerp: internal error: stored inputs of %s without their analysis", t.Name)
+	}
+	s0, s1 := slerpCoefficients(t.Global["t"], &a.total)
+	raw0, raw1 := t.Inputs[t.Base].BF16, t.Inputs[1-t.Base].BF16
+	var x [slerpBlock]float32
+	for lo := 0; lo < len(out); lo += slerpBlock {
+		end := min(len(out), lo+slerpBlock)
+		o, v1 := out[lo:end], x[:end-lo]
+		if err := tensor.Decode(o, raw0[2*lo:2*end], tensor.BF16); err != nil {
+			return err
+		}
+		if err := tensor.Decode(v1, raw1[2*lo:2*end], tensor.BF16); err != nil {
+			return err
+		}
+		tensor.Scale(o, s0)
+		tensor.Axpy(o, s1, v1)
+		t.roundOut(o)
+	}
 	return nil
 }
 

@@ -81,8 +81,8 @@ func TestPrefetchTask(t *testing.T) {
 
 // TestExecuteReadsAhead runs merges over sources that log what they are
 // asked for and checks the read-ahead: every input of every task is
-// prefetched, and (one thread, so tasks run in order) before its first
-// read, and before the task before it begins (the executor issues it
+// prefetched, and (one thread, so tasks run one after another, largest
+// first) before its first read, and before the task before it begins (the executor issues it
 // before starting that task, not concurrently with it).
 func TestExecuteReadsAhead(t *testing.T) {
 	dir := tinyModels(t)
@@ -109,7 +109,8 @@ func TestExecuteReadsAhead(t *testing.T) {
 				}
 			}
 			inputs := 0
-			for ti, task := range plan.Tasks {
+			tasks := largestFirst(plan.Tasks) // the order they run in
+			for ti, task := range tasks {
 				for _, in := range task.Inputs {
 					if in.read != nil || len(in.Parts) > 0 {
 						continue
@@ -129,8 +130,8 @@ func TestExecuteReadsAhead(t *testing.T) {
 					}
 					if ti > 0 {
 						// The prefetch comes before the previous task's first read.
-						prev := plan.Tasks[ti-1].Inputs[0]
-						if pr, ok := at["read "+prev.Model.Ref.String()+" "+prev.Tensor.Name]; ok && pr < p && !sharesInput(plan.Tasks[ti-1], task) {
+						prev := tasks[ti-1].Inputs[0]
+						if pr, ok := at["read "+prev.Model.Ref.String()+" "+prev.Tensor.Name]; ok && pr < p && !sharesInput(tasks[ti-1], task) {
 							t.Errorf("task %d (%s): %s prefetched (event %d) only after task %d began reading (event %d)", ti, task.Name, key, p, ti-1, pr)
 						}
 					}
@@ -155,4 +156,27 @@ func sharesInput(a, b *Task) bool {
 		}
 	}
 	return false
+}
+
+// TestLargestFirst checks the order tasks run in: by the bytes of their
+// inputs, largest first, equal ones in plan order.
+func TestLargestFirst(t *testing.T) {
+	task := func(name string, sizes ...int64) *Task {
+		tk := &Task{Name: name}
+		for _, s := range sizes {
+			tk.Inputs = append(tk.Inputs, TaskInput{Tensor: safetensors.TensorInfo{Size: s}})
+		}
+		return tk
+	}
+	tasks := []*Task{task("norm", 8, 8), task("embed", 100, 100), task("q", 40, 40), task("k", 40, 40), task("head", 100, 100), task("one", 90)}
+	var got []string
+	for _, tk := range largestFirst(tasks) {
+		got = append(got, tk.Name)
+	}
+	if want := []string{"embed", "head", "one", "q", "k", "norm"}; !slices.Equal(got, want) {
+		t.Errorf("order %q, want %q", got, want)
+	}
+	if tasks[0].Name != "norm" {
+		t.Error("largestFirst reordered its argument")
+	}
 }

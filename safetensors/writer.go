@@ -116,7 +116,9 @@ type entry struct {
 	off   int64 // absolute offset in the shard file
 	size  int64
 	done  int64 // bytes written so far by WriteTensorPart
-	state entryState
+	// flushed is how many of them have been handed to writeback
+	flushed int64
+	state   entryState
 }
 
 type entryState uint8
@@ -359,10 +361,8 @@ func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
 
 	if len(data) > 0 {
 		_, err = f.WriteAt(data, e.off+off)
-		if err == nil {
-			startWriteback(f, e.off+off, int64(len(data)))
-		}
 	}
+	var flushOff, flushLen int64
 	w.mu.Lock()
 	e.state = entryPending
 	if err != nil {
@@ -372,11 +372,28 @@ func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
 		if e.done == e.size {
 			e.state = entryWritten
 		}
+		if e.done-e.flushed >= writebackChunk || e.done == e.size && e.done > e.flushed {
+			flushOff, flushLen = e.off+e.flushed, e.done-e.flushed
+			e.flushed = e.done
+		}
 	}
 	w.mu.Unlock()
+	if flushLen > 0 {
+		writeback(f, flushOff, flushLen) // before Done: Close may close f then
+	}
 	w.writes.Done()
 	return err
 }
+
+// writebackChunk is how many bytes of a tensor WriteTensorPart lets
+// gather before it starts their writeback: requests of a few MiB (the
+// disk's largest is often 4 MiB) cost fewer interrupts and queue entries
+// than one per piece, and the pages are still written while the merge
+// goes on.
+const writebackChunk = 4 << 20
+
+// writeback is startWriteback; tests record the ranges instead.
+var writeback = startWriteback
 
 // Close checks that every tensor was written, syncs and closes the shards,
 // renames them to their final names and, if there is more than one shard,

@@ -37,6 +37,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 
@@ -59,11 +60,18 @@ func main() {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
+	if path := os.Getenv("GOMERGE_TRACE"); path != "" {
+		// An execution trace, for `go tool trace`: where goroutines wait.
+		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
+			defer func() { trace.Stop(); f.Close() }()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if code != exitOK {
 		pprof.StopCPUProfile()
+		trace.Stop()
 		os.Exit(code)
 	}
 }
