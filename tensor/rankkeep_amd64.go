@@ -4,26 +4,54 @@ package tensor
 
 import "golang.org/x/sys/cpu"
 
-// useRankKeepAVX512 selects rankKeepAVX512, which needs AVX-512 F, CD
-// (VPCONFLICTD) and VPOPCNTDQ (VPOPCNTD).
-var useRankKeepAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512CD && cpu.X86.HasAVX512VPOPCNTDQ
+// useRankKeepAVX512 selects rankKeepAVX512 and scanKeysAVX512.
+var useRankKeepAVX512 = cpu.X86.HasAVX512F
 
-// rankKeepAVX512 walks 16 elements at a time: VPCONFLICTD and VPOPCNTD
-// count, for every lane, the earlier lanes with the same key, which added
-// to next[k] (VPGATHERDD) gives its rank; the limits are gathered by rank
-// and compared with the draws (VPCMPUD), and next[k] = rank+1 is
-// scattered back (VPSCATTERDD writes overlapping lanes from the lowest to
-// the highest, so the highest rank of each key lands last). len(x) is a
+// rankKeepAVX512 walks 16 elements at a time: their ranks are
+// prefix[k] (VPGATHERDD) plus occ, the limits are gathered by rank and
+// compared with the draws (VPCMPUD). No element's rank depends on
+// another's, so the walk has no chain from vector to vector. len(x) is a
 // multiple of 16.
 //
 //go:noescape
-func rankKeepAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16)
+func rankKeepAVX512(x []float32, draws *uint32, prefix *int32, occ *int32, limits *uint32, keep *uint16)
 
-func rankKeep(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16) {
+// scanKeysAVX512 is scanKeysGeneric over n keys (a multiple of 16) from
+// hist and prefix: the prefix sums of 16 counts within a vector in four
+// shift-and-add steps (VALIGND), plus the running sum.
+//
+//go:noescape
+func scanKeysAVX512(hist *int32, prefix *int32, n int, sum int32) int32
+
+// keySpanAVX512 is keySpanGeneric over x from its start values (0, ^0,
+// 0), 16 elements at a time (VPORD, VPMINUD, VPMAXUD). len(x) is a
+// multiple of 16.
+//
+//go:noescape
+func keySpanAVX512(x []float32) (bits, lowest, highest uint32)
+
+func countKeys(x []float32, hist *[BF16Keys]int32, occ []int32) (bits uint32, lo, hi int) {
+	if !useRankKeepAVX512 || len(x) < 16 {
+		return countKeysGeneric(x, hist, occ)
+	}
+	countKeysLoop(x, hist, occ)
+	n := len(x) &^ 15
+	b, l, h := keySpanAVX512(x[:n])
+	return keySpan(keySpanGeneric(x[n:], b, l, h))
+}
+
+func rankKeep(x []float32, draws []uint32, prefix *[BF16Keys]int32, occ []int32, limits []uint32, keep []uint16) {
 	n := 0
 	if useRankKeepAVX512 && len(x) >= 16 {
 		n = len(x) &^ 15
-		rankKeepAVX512(x[:n], &draws[0], &next[0], &limits[0], &keep[0])
+		rankKeepAVX512(x[:n], &draws[0], &prefix[0], &occ[0], &limits[0], &keep[0])
 	}
-	rankKeepGeneric(x[n:], draws[n:], next, limits, keep[n/16:])
+	rankKeepGeneric(x[n:], draws[n:], prefix, occ[n:], limits, keep[n/16:])
+}
+
+func scanKeys(hist, prefix *[BF16Keys]int32, a, b int, sum int32) int32 {
+	if !useRankKeepAVX512 || a == b {
+		return scanKeysGeneric(hist, prefix, a, b, sum)
+	}
+	return scanKeysAVX512(&hist[a], &prefix[a], b-a, sum)
 }
