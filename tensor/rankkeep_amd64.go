@@ -30,11 +30,19 @@ func scanKeysAVX512(hist *int32, prefix *int32, n int, sum int32) int32
 //go:noescape
 func keySpanAVX512(x []float32) (bits, lowest, highest uint32)
 
+// countKeysAMD64 is countKeysLoop in assembly, four elements a step in
+// index order, each key loaded as the high half of its float32 (no
+// shift): the compiler's loop moves every element through a vector
+// register and checks bounds.
+//
+//go:noescape
+func countKeysAMD64(x []float32, hist *int32, occ *int32)
+
 func countKeys(x []float32, hist *[BF16Keys]int32, occ []int32) (bits uint32, lo, hi int) {
 	if !useRankKeepAVX512 || len(x) < 16 {
 		return countKeysGeneric(x, hist, occ)
 	}
-	countKeysLoop(x, hist, occ)
+	countKeysAMD64(x, &hist[0], &occ[0])
 	n := len(x) &^ 15
 	b, l, h := keySpanAVX512(x[:n])
 	return keySpan(keySpanGeneric(x[n:], b, l, h))

@@ -144,3 +144,44 @@ ksReduce:
 	MOVL          AX, highest+32(FP)
 	VZEROUPPER
 	RET
+
+// COUNTKEY counts element i (a constant) of the four at SI(AX*4): its key
+// from the high half of the float32, loaded alone, occ from hist[key],
+// and hist[key] incremented.
+#define COUNTKEY(i, K, O) \
+	MOVWLZX (4*i+2)(SI)(AX*4), K \
+	ANDL    $0x7fff, K           \
+	MOVL    (DI)(K*4), O         \
+	MOVL    O, (4*i)(DX)(AX*4)   \
+	INCL    O                    \
+	MOVL    O, (DI)(K*4)
+
+// func countKeysAMD64(x []float32, hist *int32, occ *int32)
+TEXT ·countKeysAMD64(SB), NOSPLIT, $0-40
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ hist+24(FP), DI
+	MOVQ occ+32(FP), DX
+	XORQ AX, AX
+	MOVQ CX, BX
+	ANDQ $-4, BX
+	JZ   ckTail
+
+ckLoop:
+	COUNTKEY(0, R8, R9)
+	COUNTKEY(1, R10, R11)
+	COUNTKEY(2, R12, R13)
+	COUNTKEY(3, R8, R9) // renamed: no chain with element 0
+	ADDQ $4, AX
+	CMPQ AX, BX
+	JLT  ckLoop
+
+ckTail:
+	CMPQ AX, CX
+	JGE  ckDone
+	COUNTKEY(0, R8, R9)
+	INCQ AX
+	JMP  ckTail
+
+ckDone:
+	RET

@@ -30,12 +30,13 @@ func countScan(x []float32, hist, prefix *[BF16Keys]int32) []int32 {
 	return occ
 }
 
-// TestCountKeys checks CountKeys against its documented loop: the
+// TestCountKeys checks CountKeys, with and without its assembly, against
+// its documented loop: the
 // occurrence counts, the histogram, the bits and the key span, with and
 // without key 0 and a histogram that does not start empty.
 func TestCountKeys(t *testing.T) {
 	r := rand.New(rand.NewPCG(53, 54))
-	for _, n := range []int{0, 1, 2, 17, 300, 2048} {
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 16, 17, 31, 300, 2048} {
 		for _, first := range []uint32{0, 1, 100, BF16Keys - 3} {
 			for _, distinct := range []uint32{1, 3, 40, 1 << 15} {
 				x := bf16Row(r, n, first, distinct)
@@ -58,10 +59,15 @@ func TestCountKeys(t *testing.T) {
 					}
 					wantHi = max(wantHi, int(k))
 				}
-				occ := make([]int32, n)
-				bits, lo, hi := CountKeys(x, &hist, occ)
-				if hist != want || !slices.Equal(occ, wantOcc) || bits != wantBits || lo != wantLo || hi != wantHi {
-					t.Fatalf("n %d first %d distinct %d: bits %x span [%d, %d], want %x [%d, %d]; or counts differ", n, first, distinct, bits, lo, hi, wantBits, wantLo, wantHi)
+				for _, simd := range []bool{false, true} {
+					saved := useRankKeepAVX512
+					useRankKeepAVX512 = useRankKeepAVX512 && simd
+					h, occ := hist, make([]int32, n)
+					bits, lo, hi := CountKeys(x, &h, occ)
+					useRankKeepAVX512 = saved
+					if h != want || !slices.Equal(occ, wantOcc) || bits != wantBits || lo != wantLo || hi != wantHi {
+						t.Fatalf("n %d first %d distinct %d simd %v: bits %x span [%d, %d], want %x [%d, %d]; or counts differ", n, first, distinct, simd, bits, lo, hi, wantBits, wantLo, wantHi)
+					}
 				}
 			}
 		}
@@ -158,8 +164,8 @@ func TestRankKeep(t *testing.T) {
 	}
 }
 
-// FuzzRankKeepMatchGeneric checks the AVX-512 walk and scan against the
-// Go reference on keys, draws and limits read from the input.
+// FuzzRankKeepMatchGeneric checks the assembly count, AVX-512 walk and
+// scan against the Go reference on keys, draws and limits read from the input.
 func FuzzRankKeepMatchGeneric(f *testing.F) {
 	f.Add([]byte("\x00\x00\x80\x3f\x00\x00\x80\xbf\x00\x00\x00\x40\x00\x00\x80\x3f0123456789abcdef0123456789abcdef"), uint8(5), uint16(0))
 	f.Fuzz(func(t *testing.T, b []byte, distinct uint8, first uint16) {
@@ -175,9 +181,13 @@ func FuzzRankKeepMatchGeneric(f *testing.F) {
 		for j := range x {
 			x[j] = math.Float32frombits((uint32(first)+uint32(b[2*j])%d)%BF16Keys<<16 | uint32(b[2*j+1])<<31)
 		}
-		var hist [BF16Keys]int32
-		occ := make([]int32, n)
-		_, lo, hi := CountKeys(x, &hist, occ)
+		var hist, wHist0 [BF16Keys]int32
+		occ, wOcc := make([]int32, n), make([]int32, n)
+		bits, lo, hi := countKeys(x, &hist, occ)
+		wBits, wLo, wHi := countKeysGeneric(x, &wHist0, wOcc)
+		if bits != wBits || lo != wLo || hi != wHi || hist != wHist0 || !slices.Equal(occ, wOcc) {
+			t.Fatal("assembly and Go reference counts differ")
+		}
 		a, e := 0, hi&^15+16
 		if lo <= hi && lo > 64 {
 			a = lo &^ 15
