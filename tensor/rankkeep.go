@@ -139,7 +139,8 @@ func scanKeysGeneric(hist, prefix *[BF16Keys]int32, a, b int, sum int32) int32 {
 //
 // With occ from CountKeys and prefix from ScanKeys over the keys present,
 // the ranks are those of a stable sort by magnitude. Every rank handed
-// out must index limits.
+// out must index limits. RankKeep may overwrite occ (its assembly keeps
+// the limits there).
 func RankKeep(x []float32, draws []uint32, prefix *[BF16Keys]int32, occ []int32, limits []uint32, keep []uint16) {
 	if len(draws) < len(x) || len(occ) < len(x) || len(keep) < (len(x)+15)/16 {
 		panic("tensor.RankKeep: draws, occ or keep shorter than x")

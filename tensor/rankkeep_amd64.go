@@ -7,11 +7,12 @@ import "golang.org/x/sys/cpu"
 // useRankKeepAVX512 selects rankKeepAVX512 and scanKeysAVX512.
 var useRankKeepAVX512 = cpu.X86.HasAVX512F
 
-// rankKeepAVX512 walks 16 elements at a time: their ranks are
-// prefix[k] (VPGATHERDD) plus occ, the limits are gathered by rank and
-// compared with the draws (VPCMPUD). No element's rank depends on
-// another's, so the walk has no chain from vector to vector. len(x) is a
-// multiple of 16.
+// rankKeepAVX512 looks up every element's limit, limits[prefix[k] +
+// occ[j]], with scalar loads into occ (on AMD cores two VPGATHERDDs per 16
+// elements cost more than the 32 loads), then compares 16 draws at a time
+// with them (VPCMPUD) and masks x. No element's rank depends on
+// another's, so neither pass has a chain from element to element. len(x)
+// is a multiple of 16.
 //
 //go:noescape
 func rankKeepAVX512(x []float32, draws *uint32, prefix *int32, occ *int32, limits *uint32, keep *uint16)

@@ -7,42 +7,75 @@ GLOBL ·rk7fff<>(SB), RODATA|NOPTR, $4
 DATA ·rk15<>+0(SB)/4, $15
 GLOBL ·rk15<>(SB), RODATA|NOPTR, $4
 
+// LIMIT replaces occ[i] (a constant index from DI, R11) with
+// limits[prefix[key] + occ[i]].
+#define LIMIT(i, R) \
+	MOVWLZX (4*i+2)(DI), R   \
+	ANDL    $0x7fff, R       \
+	MOVL    (R8)(R*4), R     \
+	ADDL    (4*i)(R11), R    \
+	MOVL    (R9)(R*4), R     \
+	MOVL    R, (4*i)(R11)
+
 // func rankKeepAVX512(x []float32, draws *uint32, prefix *int32, occ *int32, limits *uint32, keep *uint16)
 TEXT ·rankKeepAVX512(SB), NOSPLIT, $0-64
-	MOVQ         x_base+0(FP), DI
-	MOVQ         x_len+8(FP), CX
-	MOVQ         draws+24(FP), SI
-	MOVQ         prefix+32(FP), R8
-	MOVQ         occ+40(FP), R11
-	MOVQ         limits+48(FP), R9
-	MOVQ         keep+56(FP), R10
-	VPBROADCASTD ·rk7fff<>(SB), Z15
-	SHRQ         $4, CX
-	JZ           rkDone
+	MOVQ x_base+0(FP), DI
+	MOVQ x_len+8(FP), CX
+	MOVQ draws+24(FP), SI
+	MOVQ prefix+32(FP), R8
+	MOVQ occ+40(FP), R11
+	MOVQ limits+48(FP), R9
+	MOVQ keep+56(FP), R10
+	SHRQ $4, CX
+	JZ   rkDone
+
+	// First every element's limit, in place of its occurrence count:
+	// scalar loads (a gather is no faster per element on AMD cores).
+	MOVQ DI, R12
+	MOVQ R11, R13
+	MOVQ CX, BX
+
+rkLimits:
+	LIMIT(0, AX)
+	LIMIT(1, DX)
+	LIMIT(2, AX)
+	LIMIT(3, DX)
+	LIMIT(4, AX)
+	LIMIT(5, DX)
+	LIMIT(6, AX)
+	LIMIT(7, DX)
+	LIMIT(8, AX)
+	LIMIT(9, DX)
+	LIMIT(10, AX)
+	LIMIT(11, DX)
+	LIMIT(12, AX)
+	LIMIT(13, DX)
+	LIMIT(14, AX)
+	LIMIT(15, DX)
+	ADDQ $64, DI
+	ADDQ $64, R11
+	DECQ BX
+	JNZ  rkLimits
+
+	// Then 16 elements at a time: draws <= limits.
+	MOVQ R12, DI
+	MOVQ R13, R11
 
 rkLoop:
-	VMOVDQU32  (DI), Z0
-	VPSRLD     $16, Z0, Z1
-	VPANDD     Z15, Z1, Z1           // keys
-	KXNORW     K0, K0, K1
-	VPXORD     Z4, Z4, Z4
-	VPGATHERDD (R8)(Z1*4), K1, Z4    // prefix[k]
-	VPADDD     (R11), Z4, Z4         // ranks
-	KXNORW     K0, K0, K2
-	VPXORD     Z5, Z5, Z5
-	VPGATHERDD (R9)(Z4*4), K2, Z5    // limits[rank]
-	VMOVDQU32  (SI), Z6              // draws
-	VPCMPUD    $2, Z5, Z6, K3        // draws <= limits: kept
+	VMOVDQU32   (DI), Z0
+	VMOVDQU32   (R11), Z5             // limits[rank]
+	VMOVDQU32   (SI), Z6              // draws
+	VPCMPUD     $2, Z5, Z6, K3        // draws <= limits: kept
 	VMOVDQU32.Z Z0, K3, Z7
-	VMOVDQU32  Z7, (DI)
-	KMOVW      K3, AX
-	ORW        AX, (R10)
-	ADDQ       $64, DI
-	ADDQ       $64, SI
-	ADDQ       $64, R11
-	ADDQ       $2, R10
-	DECQ       CX
-	JNZ        rkLoop
+	VMOVDQU32   Z7, (DI)
+	KMOVW       K3, AX
+	ORW         AX, (R10)
+	ADDQ        $64, DI
+	ADDQ        $64, SI
+	ADDQ        $64, R11
+	ADDQ        $2, R10
+	DECQ        CX
+	JNZ         rkLoop
 
 rkDone:
 	VZEROUPPER
