@@ -39,13 +39,27 @@ func keySpanAVX512(x []float32) (bits, lowest, highest uint32)
 //go:noescape
 func countKeysAMD64(x []float32, hist *int32, occ *int32)
 
+// keySpanAVX2 is keySpanAVX512 with 8 elements at a time. len(x) is a
+// multiple of 8.
+//
+//go:noescape
+func keySpanAVX2(x []float32) (bits, lowest, highest uint32)
+
 func countKeys(x []float32, hist *[BF16Keys]int32, occ []int32) (bits uint32, lo, hi int) {
-	if !useRankKeepAVX512 || len(x) < 16 {
+	if len(x) == 0 {
 		return countKeysGeneric(x, hist, occ)
 	}
 	countKeysAMD64(x, &hist[0], &occ[0])
-	n := len(x) &^ 15
-	b, l, h := keySpanAVX512(x[:n])
+	var b, l, h uint32 = 0, ^uint32(0), 0
+	n := 0
+	switch {
+	case useRankKeepAVX512 && len(x) >= 16:
+		n = len(x) &^ 15
+		b, l, h = keySpanAVX512(x[:n])
+	case useAVX2 && len(x) >= 8:
+		n = len(x) &^ 7
+		b, l, h = keySpanAVX2(x[:n])
+	}
 	return keySpan(keySpanGeneric(x[n:], b, l, h))
 }
 

@@ -218,3 +218,55 @@ ckTail:
 
 ckDone:
 	RET
+
+// func keySpanAVX2(x []float32) (bits, lowest, highest uint32)
+TEXT ·keySpanAVX2(SB), NOSPLIT, $0-36
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VPBROADCASTD ·rk7fff<>(SB), Y15
+	VPCMPEQD     Y14, Y14, Y14         // -1 in every lane
+	VPXOR        Y0, Y0, Y0            // bits
+	VMOVDQU      Y14, Y1               // lowest
+	VPXOR        Y2, Y2, Y2            // highest
+	SHRQ         $3, CX
+	JZ           kaReduce
+
+kaLoop:
+	VMOVDQU (DI), Y3
+	VPOR    Y3, Y0, Y0
+	VPSRLD  $16, Y3, Y4
+	VPAND   Y15, Y4, Y4                // keys
+	VPMAXUD Y4, Y2, Y2
+	VPADDD  Y14, Y4, Y4                // keys less one
+	VPMINUD Y4, Y1, Y1
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     kaLoop
+
+kaReduce:
+	VEXTRACTI128 $1, Y0, X5
+	VPOR         X5, X0, X0
+	VPSHUFD      $0x4e, X0, X5
+	VPOR         X5, X0, X0
+	VPSHUFD      $0xb1, X0, X5
+	VPOR         X5, X0, X0
+	VMOVD        X0, AX
+	MOVL         AX, bits+24(FP)
+	VEXTRACTI128 $1, Y1, X5
+	VPMINUD      X5, X1, X1
+	VPSHUFD      $0x4e, X1, X5
+	VPMINUD      X5, X1, X1
+	VPSHUFD      $0xb1, X1, X5
+	VPMINUD      X5, X1, X1
+	VMOVD        X1, AX
+	MOVL         AX, lowest+28(FP)
+	VEXTRACTI128 $1, Y2, X5
+	VPMAXUD      X5, X2, X2
+	VPSHUFD      $0x4e, X2, X5
+	VPMAXUD      X5, X2, X2
+	VPSHUFD      $0xb1, X2, X5
+	VPMAXUD      X5, X2, X2
+	VMOVD        X2, AX
+	MOVL         AX, highest+32(FP)
+	VZEROUPPER
+	RET

@@ -30,13 +30,13 @@ func countScan(x []float32, hist, prefix *[BF16Keys]int32) []int32 {
 	return occ
 }
 
-// TestCountKeys checks CountKeys, with and without its assembly, against
-// its documented loop: the
+// TestCountKeys checks CountKeys, with its AVX-512, AVX2 and Go key span
+// passes, against its documented loop: the
 // occurrence counts, the histogram, the bits and the key span, with and
 // without key 0 and a histogram that does not start empty.
 func TestCountKeys(t *testing.T) {
 	r := rand.New(rand.NewPCG(53, 54))
-	for _, n := range []int{0, 1, 2, 3, 4, 5, 16, 17, 31, 300, 2048} {
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 8, 9, 16, 17, 31, 300, 2048} {
 		for _, first := range []uint32{0, 1, 100, BF16Keys - 3} {
 			for _, distinct := range []uint32{1, 3, 40, 1 << 15} {
 				x := bf16Row(r, n, first, distinct)
@@ -59,14 +59,14 @@ func TestCountKeys(t *testing.T) {
 					}
 					wantHi = max(wantHi, int(k))
 				}
-				for _, simd := range []bool{false, true} {
-					saved := useRankKeepAVX512
-					useRankKeepAVX512 = useRankKeepAVX512 && simd
+				for _, simd := range [][2]bool{{false, false}, {true, false}, {true, true}} {
+					saved, savedAVX2 := useRankKeepAVX512, useAVX2
+					useAVX2, useRankKeepAVX512 = useAVX2 && simd[0], useRankKeepAVX512 && simd[1]
 					h, occ := hist, make([]int32, n)
 					bits, lo, hi := CountKeys(x, &h, occ)
-					useRankKeepAVX512 = saved
+					useRankKeepAVX512, useAVX2 = saved, savedAVX2
 					if h != want || !slices.Equal(occ, wantOcc) || bits != wantBits || lo != wantLo || hi != wantHi {
-						t.Fatalf("n %d first %d distinct %d simd %v: bits %x span [%d, %d], want %x [%d, %d]; or counts differ", n, first, distinct, simd, bits, lo, hi, wantBits, wantLo, wantHi)
+						t.Fatalf("n %d first %d distinct %d AVX2, AVX-512 %v: bits %x span [%d, %d], want %x [%d, %d]; or counts differ", n, first, distinct, simd, bits, lo, hi, wantBits, wantLo, wantHi)
 					}
 				}
 			}
