@@ -12,36 +12,31 @@ import (
 const bf16Keys = tensor.BF16Keys
 
 // countTable is dropCounted's histogram of keys, zero between rows, and
-// the prefix sums of the last row's.
+// the next ranks of the last row's keys.
 type countTable struct {
-	hist, prefix [bf16Keys]int32
+	hist, next [bf16Keys]int32
 }
 
 // dropCounted is dellaDrop for one row of bfloat16 values along dimension
 // 1 (inner = 1): a counting sort instead of the radix sort of ranks. The
 // magnitudes of bfloat16 values have at most 2¹⁵ bit patterns, so one
-// pass in index order that counts them (tensor.CountKeys) and notes each
-// element's count of earlier equal magnitudes, and the prefix sums of the
-// counts over the keys the row uses (tensor.ScanKeys), give every element
-// its rank, prefix[key] + occurrence, with equal magnitudes in index
-// order as a stable sort would. No rank depends on another's, so the
-// walk that draws and masks (tensor.RankKeep) has no chain from element
-// to element through the table. draws holds the row's draws. When keep is
-// not nil, the bit of every kept element is set, at position off + j for
-// element j (see dellaDrop). limits, when not nil, are the bounds less
-// one (see dellaLimits), for tensor.RankKeep's vector walk. It returns
-// false, leaving x untouched, when some magnitude has low bits (not a
-// bfloat16 value) or the keys span too many for the row (wideSpan).
+// histogram of them (tensor.CountKeys), its prefix sums over the keys the
+// row uses (tensor.ScanKeys), and a walk in index order that hands out
+// next[key]++ (tensor.RankKeep) give every element its rank with equal
+// magnitudes in index order, as a stable sort would; the walk draws and
+// masks in the same pass, so the ranks are never stored. draws holds the
+// row's draws. When keep is not nil, the bit of every kept element is
+// set, at position off + j for element j (see dellaDrop). limits, when
+// not nil, are the bounds less one (see dellaLimits), for
+// tensor.RankKeep's walk. It returns false, leaving x untouched, when
+// some magnitude has low bits (not a bfloat16 value) or the keys span too
+// many for the row (wideSpan).
 func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int) bool {
 	if r.counts == nil {
 		r.counts = new(countTable)
 	}
-	if cap(r.occ) < len(x) {
-		r.occ = make([]int32, len(x))
-	}
-	occ := r.occ[:len(x)]
-	h, prefix := &r.counts.hist, &r.counts.prefix
-	bits, lo, hi := tensor.CountKeys(x, h, occ)
+	h, next := &r.counts.hist, &r.counts.next
+	bits, lo, hi := tensor.CountKeys(x, h)
 	a, b := countedSpan(lo, hi)
 	if bits&0xffff != 0 || wideSpan(len(x), a, b) {
 		for _, v := range x {
@@ -51,8 +46,8 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 	}
 	// Key 0 (zeros are common in task vectors) and the span of the
 	// others: a row's magnitudes span a thousand keys or so (2⁻¹⁵ to
-	// 2⁻⁷, say).
-	tensor.ScanKeys(h, prefix, a, b, tensor.ScanKeys(h, prefix, 0, 16, 0))
+	// 2⁻⁷, say). ScanKeys clears the histogram as it goes.
+	tensor.ScanKeys(h, next, a, b, tensor.ScanKeys(h, next, 0, 16, 0))
 	if limits != nil && (keep == nil || off%16 == 0 && littleEndian) {
 		// Keep bits as 16-bit words: on a little-endian CPU word i of keep
 		// viewed as []uint16 holds bits 16i to 16i+15.
@@ -65,7 +60,7 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 		} else {
 			words = unsafe.Slice((*uint16)(unsafe.Pointer(&keep[0])), 4*len(keep))[off/16:]
 		}
-		tensor.RankKeep(x, draws, prefix, occ, limits[:len(x)], words)
+		tensor.RankKeep(x, draws, next, limits[:len(x)], words)
 		return true
 	}
 	bounds = bounds[:len(x)]
@@ -77,8 +72,8 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 		g := off + j
 		first, n := g%64, min(len(x)-j, 64-g%64)
 		var w uint64
-		for e := range n {
-			w |= dropOne(&x[j+e], draws[j+e], prefix, occ[j+e], bounds) << (first + e)
+		for e := range n { // in index order: the ranks are handed out in it
+			w |= dropOne(&x[j+e], draws[j+e], next, bounds) << (first + e)
 		}
 		if keep != nil {
 			keep[g/64] |= w
@@ -107,9 +102,11 @@ func wideSpan(n, a, b int) bool {
 
 // dropOne is the walk of dropCounted over one element and returns its
 // keep bit.
-func dropOne(x *float32, draw uint32, prefix *[bf16Keys]int32, occ int32, bounds []uint64) uint64 {
+func dropOne(x *float32, draw uint32, next *[bf16Keys]int32, bounds []uint64) uint64 {
 	u := math.Float32bits(*x)
-	rank := prefix[u>>16&(bf16Keys-1)] + occ
+	k := u >> 16 & (bf16Keys - 1)
+	rank := next[k]
+	next[k] = rank + 1
 	// Branch-free: the outcomes are random.
 	kept := b2u(uint64(draw) < bounds[rank])
 	*x = math.Float32frombits(u & -kept)

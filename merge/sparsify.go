@@ -792,7 +792,6 @@ type ranker struct {
 	idx, tmpIdx []int32
 	drawBuf     []uint32
 	counts      *countTable // dropCounted's
-	occ         []int32     // dropCounted's occurrence counts
 	limits      []uint32    // dellaLimits's
 	words       []uint16    // keep bits dropCounted discards
 }

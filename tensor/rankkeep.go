@@ -1,9 +1,6 @@
 package tensor
 
-import (
-	"math"
-	"unsafe"
-)
+import "math"
 
 // BF16Keys is the number of magnitude keys of bfloat16 values, the high 16
 // bits of a float32 without its sign: the size of the tables of
@@ -11,50 +8,34 @@ import (
 const BF16Keys = 1 << 15
 
 // CountKeys is the counting pass of a stable counting sort of bfloat16
-// magnitudes: element j's key k (the high 16 bits of its magnitude) gets
-// occ[j] = hist[k], the number of earlier elements with that key (plus
-// what hist held), and hist[k] is incremented:
+// magnitudes: it adds each element's key k (the high 16 bits of its
+// magnitude) to the histogram hist:
 //
-//	for j := range x {
-//		u := math.Float32bits(x[j])
+//	for _, v := range x {
+//		u := math.Float32bits(v)
 //		bits |= u
-//		k := u >> 16 & (BF16Keys - 1)
-//		occ[j] = hist[k]
-//		hist[k]++
+//		hist[u>>16&(BF16Keys-1)]++
 //	}
 //
 // It returns the OR of the bits of all elements (low 16 bits set there
 // say that some value is not a bfloat16), the smallest key other than 0
 // (BF16Keys when there is none) and the largest key (0 when there is
 // none), the span ScanKeys needs to cover besides key 0.
-func CountKeys(x []float32, hist *[BF16Keys]int32, occ []int32) (bits uint32, lo, hi int) {
-	if len(occ) < len(x) {
-		panic("tensor.CountKeys: occ shorter than x")
-	}
-	return countKeys(x, hist, occ)
+func CountKeys(x []float32, hist *[BF16Keys]int32) (bits uint32, lo, hi int) {
+	return countKeys(x, hist)
 }
 
-func countKeysGeneric(x []float32, hist *[BF16Keys]int32, occ []int32) (bits uint32, lo, hi int) {
-	countKeysLoop(x, hist, occ)
+func countKeysGeneric(x []float32, hist *[BF16Keys]int32) (bits uint32, lo, hi int) {
+	countKeysLoop(x, hist)
 	return keySpan(keySpanGeneric(x, 0, ^uint32(0), 0))
 }
 
-// countKeysLoop is CountKeys's counting walk alone: the OR and the
-// smallest and largest key would chain it from element to element (a
-// compare and a conditional move each), so they are taken in a pass of
-// their own.
-func countKeysLoop(x []float32, hist *[BF16Keys]int32, occ []int32) {
-	if len(x) == 0 {
-		return
-	}
-	occ = occ[:len(x)]
-	// The bits loaded straight into an integer register, not through a
-	// vector one (math.Float32bits of a float32 element).
-	for j, u := range unsafe.Slice((*uint32)(unsafe.Pointer(&x[0])), len(x)) {
-		k := u >> 16 & (BF16Keys - 1)
-		o := hist[k]
-		occ[j] = o
-		hist[k] = o + 1
+// countKeysLoop is CountKeys's histogram alone: the OR and the smallest
+// and largest key would chain it from element to element (a compare and
+// a conditional move each), so they are taken in a pass of their own.
+func countKeysLoop(x []float32, hist *[BF16Keys]int32) {
+	for _, v := range x {
+		hist[math.Float32bits(v)>>16&(BF16Keys-1)]++
 	}
 }
 
@@ -121,15 +102,19 @@ func scanKeysGeneric(hist, prefix *[BF16Keys]int32, a, b int, sum int32) int32 {
 }
 
 // RankKeep is the drop walk of a rank-biased random mask (della's) over
-// bfloat16 values in index order: element j with key k (the high 16 bits
-// of its magnitude) has rank prefix[k] + occ[j] and is kept when
-// draws[j] ≤ limits[rank], else zeroed (to +0). Bit j%16 of keep[j/16] is
-// set for every element kept (the other bits of those words are left as
-// they are):
+// bfloat16 values in index order: element j's key k (the high 16 bits of
+// its magnitude) gets rank next[k], next[k] is incremented, and the
+// element is kept when draws[j] ≤ limits[rank], else zeroed (to +0). Bit
+// j%16 of keep[j/16] is set for every element kept (the other bits of
+// those words are left as they are). With next holding the prefix sums
+// of a histogram of the keys (CountKeys, ScanKeys), the ranks are those
+// of a stable sort by magnitude:
 //
 //	for j := range x {
 //		u := math.Float32bits(x[j])
-//		rank := prefix[u>>16&(BF16Keys-1)] + occ[j]
+//		k := u >> 16 & (BF16Keys - 1)
+//		rank := next[k]
+//		next[k]++
 //		if draws[j] <= limits[rank] {
 //			keep[j/16] |= 1 << (j % 16)
 //		} else {
@@ -137,26 +122,25 @@ func scanKeysGeneric(hist, prefix *[BF16Keys]int32, a, b int, sum int32) int32 {
 //		}
 //	}
 //
-// With occ from CountKeys and prefix from ScanKeys over the keys present,
-// the ranks are those of a stable sort by magnitude. Every rank handed
-// out must index limits. RankKeep may overwrite occ (its assembly keeps
-// the limits there).
-func RankKeep(x []float32, draws []uint32, prefix *[BF16Keys]int32, occ []int32, limits []uint32, keep []uint16) {
-	if len(draws) < len(x) || len(occ) < len(x) || len(keep) < (len(x)+15)/16 {
-		panic("tensor.RankKeep: draws, occ or keep shorter than x")
+// Every rank handed out must index limits.
+func RankKeep(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16) {
+	if len(draws) < len(x) || len(keep) < (len(x)+15)/16 {
+		panic("tensor.RankKeep: draws or keep shorter than x")
 	}
-	rankKeep(x, draws, prefix, occ, limits, keep)
+	rankKeep(x, draws, next, limits, keep)
 }
 
-func rankKeepGeneric(x []float32, draws []uint32, prefix *[BF16Keys]int32, occ []int32, limits []uint32, keep []uint16) {
-	draws, occ = draws[:len(x)], occ[:len(x)]
+func rankKeepGeneric(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16) {
+	draws = draws[:len(x)]
 	// Each word's bits gather in a register and are ored in once: a
 	// read-modify-write of keep per element would chain the elements.
 	for g := 0; g < len(x); g += 16 {
 		var w uint16
 		for j := g; j < min(len(x), g+16); j++ {
 			u := math.Float32bits(x[j])
-			rank := prefix[u>>16&(BF16Keys-1)] + occ[j]
+			k := u >> 16 & (BF16Keys - 1)
+			rank := next[k]
+			next[k] = rank + 1
 			kept := b2u(draws[j] <= limits[rank]) // without branches: the outcomes are random
 			x[j] = math.Float32frombits(u & -kept)
 			w |= uint16(kept) << (j - g)

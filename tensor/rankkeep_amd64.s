@@ -7,80 +7,6 @@ GLOBL ·rk7fff<>(SB), RODATA|NOPTR, $4
 DATA ·rk15<>+0(SB)/4, $15
 GLOBL ·rk15<>(SB), RODATA|NOPTR, $4
 
-// LIMIT replaces occ[i] (a constant index from DI, R11) with
-// limits[prefix[key] + occ[i]].
-#define LIMIT(i, R) \
-	MOVWLZX (4*i+2)(DI), R   \
-	ANDL    $0x7fff, R       \
-	MOVL    (R8)(R*4), R     \
-	ADDL    (4*i)(R11), R    \
-	MOVL    (R9)(R*4), R     \
-	MOVL    R, (4*i)(R11)
-
-// func rankKeepAVX512(x []float32, draws *uint32, prefix *int32, occ *int32, limits *uint32, keep *uint16)
-TEXT ·rankKeepAVX512(SB), NOSPLIT, $0-64
-	MOVQ x_base+0(FP), DI
-	MOVQ x_len+8(FP), CX
-	MOVQ draws+24(FP), SI
-	MOVQ prefix+32(FP), R8
-	MOVQ occ+40(FP), R11
-	MOVQ limits+48(FP), R9
-	MOVQ keep+56(FP), R10
-	SHRQ $4, CX
-	JZ   rkDone
-
-	// First every element's limit, in place of its occurrence count:
-	// scalar loads (a gather is no faster per element on AMD cores).
-	MOVQ DI, R12
-	MOVQ R11, R13
-	MOVQ CX, BX
-
-rkLimits:
-	LIMIT(0, AX)
-	LIMIT(1, DX)
-	LIMIT(2, AX)
-	LIMIT(3, DX)
-	LIMIT(4, AX)
-	LIMIT(5, DX)
-	LIMIT(6, AX)
-	LIMIT(7, DX)
-	LIMIT(8, AX)
-	LIMIT(9, DX)
-	LIMIT(10, AX)
-	LIMIT(11, DX)
-	LIMIT(12, AX)
-	LIMIT(13, DX)
-	LIMIT(14, AX)
-	LIMIT(15, DX)
-	ADDQ $64, DI
-	ADDQ $64, R11
-	DECQ BX
-	JNZ  rkLimits
-
-	// Then 16 elements at a time: draws <= limits.
-	MOVQ R12, DI
-	MOVQ R13, R11
-
-rkLoop:
-	VMOVDQU32   (DI), Z0
-	VMOVDQU32   (R11), Z5             // limits[rank]
-	VMOVDQU32   (SI), Z6              // draws
-	VPCMPUD     $2, Z5, Z6, K3        // draws <= limits: kept
-	VMOVDQU32.Z Z0, K3, Z7
-	VMOVDQU32   Z7, (DI)
-	KMOVW       K3, AX
-	ORW         AX, (R10)
-	ADDQ        $64, DI
-	ADDQ        $64, SI
-	ADDQ        $64, R11
-	ADDQ        $2, R10
-	DECQ        CX
-	JNZ         rkLoop
-
-rkDone:
-	VZEROUPPER
-	RET
-
 // func scanKeysAVX512(hist *int32, prefix *int32, n int, sum int32) int32
 TEXT ·scanKeysAVX512(SB), NOSPLIT, $0-36
 	MOVQ         hist+0(FP), DI
@@ -178,47 +104,6 @@ ksReduce:
 	VZEROUPPER
 	RET
 
-// COUNTKEY counts element i (a constant) of the four at SI(AX*4): its key
-// from the high half of the float32, loaded alone, occ from hist[key],
-// and hist[key] incremented.
-#define COUNTKEY(i, K, O) \
-	MOVWLZX (4*i+2)(SI)(AX*4), K \
-	ANDL    $0x7fff, K           \
-	MOVL    (DI)(K*4), O         \
-	MOVL    O, (4*i)(DX)(AX*4)   \
-	INCL    O                    \
-	MOVL    O, (DI)(K*4)
-
-// func countKeysAMD64(x []float32, hist *int32, occ *int32)
-TEXT ·countKeysAMD64(SB), NOSPLIT, $0-40
-	MOVQ x_base+0(FP), SI
-	MOVQ x_len+8(FP), CX
-	MOVQ hist+24(FP), DI
-	MOVQ occ+32(FP), DX
-	XORQ AX, AX
-	MOVQ CX, BX
-	ANDQ $-4, BX
-	JZ   ckTail
-
-ckLoop:
-	COUNTKEY(0, R8, R9)
-	COUNTKEY(1, R10, R11)
-	COUNTKEY(2, R12, R13)
-	COUNTKEY(3, R8, R9) // renamed: no chain with element 0
-	ADDQ $4, AX
-	CMPQ AX, BX
-	JLT  ckLoop
-
-ckTail:
-	CMPQ AX, CX
-	JGE  ckDone
-	COUNTKEY(0, R8, R9)
-	INCQ AX
-	JMP  ckTail
-
-ckDone:
-	RET
-
 // func keySpanAVX2(x []float32) (bits, lowest, highest uint32)
 TEXT ·keySpanAVX2(SB), NOSPLIT, $0-36
 	MOVQ         x_base+0(FP), DI
@@ -268,5 +153,98 @@ kaReduce:
 	VPMAXUD      X5, X2, X2
 	VMOVD        X2, AX
 	MOVL         AX, highest+32(FP)
+	VZEROUPPER
+	RET
+
+// HIST adds element i (a constant) of the four at SI(AX*4) to hist: its
+// key from the high half of the float32, loaded alone.
+#define HIST(i) \
+	MOVWLZX (4*i+2)(SI)(AX*4), R8 \
+	ANDL    $0x7fff, R8           \
+	INCL    (DI)(R8*4)
+
+// func countKeysAMD64(x []float32, hist *int32)
+TEXT ·countKeysAMD64(SB), NOSPLIT, $0-32
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ hist+24(FP), DI
+	XORQ AX, AX
+	MOVQ CX, BX
+	ANDQ $-4, BX
+	JZ   chTail
+
+chLoop:
+	HIST(0)
+	HIST(1)
+	HIST(2)
+	HIST(3)
+	ADDQ $4, AX
+	CMPQ AX, BX
+	JLT  chLoop
+
+chTail:
+	CMPQ AX, CX
+	JGE  chDone
+	HIST(0)
+	INCQ AX
+	JMP  chTail
+
+chDone:
+	RET
+
+// NEXT walks element i (a constant) of the 16 at DI: rank = next[key],
+// next[key]++, and its drop bit (limits[rank] < draws[i]) rotated into
+// R12 from the top.
+#define NEXT(i) \
+	MOVWLZX (4*i+2)(DI), AX \
+	ANDL    $0x7fff, AX     \
+	MOVL    (R8)(AX*4), DX  \
+	LEAL    1(DX), BX       \
+	MOVL    BX, (R8)(AX*4)  \
+	MOVL    (R9)(DX*4), DX  \
+	CMPL    DX, (4*i)(SI)   \
+	RCRL    $1, R12
+
+// func rankKeepAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16)
+TEXT ·rankKeepAVX512(SB), NOSPLIT, $0-56
+	MOVQ x_base+0(FP), DI
+	MOVQ x_len+8(FP), CX
+	MOVQ draws+24(FP), SI
+	MOVQ next+32(FP), R8
+	MOVQ limits+40(FP), R9
+	MOVQ keep+48(FP), R10
+	SHRQ $4, CX
+	JZ   rnDone
+
+rnLoop:
+	NEXT(0)
+	NEXT(1)
+	NEXT(2)
+	NEXT(3)
+	NEXT(4)
+	NEXT(5)
+	NEXT(6)
+	NEXT(7)
+	NEXT(8)
+	NEXT(9)
+	NEXT(10)
+	NEXT(11)
+	NEXT(12)
+	NEXT(13)
+	NEXT(14)
+	NEXT(15)
+	SHRL        $16, R12              // element i's drop bit in bit i
+	NOTL        R12                   // kept
+	KMOVW       R12, K1
+	VMOVDQU32.Z (DI), K1, Z0
+	VMOVDQU32   Z0, (DI)
+	ORW         R12, (R10)
+	ADDQ        $64, DI
+	ADDQ        $64, SI
+	ADDQ        $2, R10
+	DECQ        CX
+	JNZ         rnLoop
+
+rnDone:
 	VZEROUPPER
 	RET

@@ -20,19 +20,17 @@ func bf16Row(r *rand.Rand, n int, first, distinct uint32) []float32 {
 
 // countScan runs CountKeys and ScanKeys over x the way a caller ranks a
 // row: key 0's block, then the aligned span of the other keys present.
-func countScan(x []float32, hist, prefix *[BF16Keys]int32) []int32 {
-	occ := make([]int32, len(x))
-	_, lo, hi := CountKeys(x, hist, occ)
+func countScan(x []float32, hist, prefix *[BF16Keys]int32) {
+	_, lo, hi := CountKeys(x, hist)
 	sum := ScanKeys(hist, prefix, 0, 16, 0)
 	if lo <= hi {
 		ScanKeys(hist, prefix, max(lo&^15, 16), hi&^15+16, sum)
 	}
-	return occ
 }
 
 // TestCountKeys checks CountKeys, with its AVX-512, AVX2 and Go key span
-// passes, against its documented loop: the
-// occurrence counts, the histogram, the bits and the key span, with and
+// passes, against its documented loop: the histogram, the bits and the
+// key span, with and
 // without key 0 and a histogram that does not start empty.
 func TestCountKeys(t *testing.T) {
 	r := rand.New(rand.NewPCG(53, 54))
@@ -45,14 +43,13 @@ func TestCountKeys(t *testing.T) {
 				}
 				var hist [BF16Keys]int32
 				hist[first] = 7
-				want, wantOcc := hist, make([]int32, n)
+				want := hist
 				var wantBits uint32
 				wantLo, wantHi := BF16Keys, 0
-				for j, v := range x {
+				for _, v := range x {
 					u := math.Float32bits(v)
 					wantBits |= u
 					k := u >> 16 & (BF16Keys - 1)
-					wantOcc[j] = want[k]
 					want[k]++
 					if k != 0 {
 						wantLo = min(wantLo, int(k))
@@ -62,10 +59,10 @@ func TestCountKeys(t *testing.T) {
 				for _, simd := range [][2]bool{{false, false}, {true, false}, {true, true}} {
 					saved, savedAVX2 := useRankKeepAVX512, useAVX2
 					useAVX2, useRankKeepAVX512 = useAVX2 && simd[0], useRankKeepAVX512 && simd[1]
-					h, occ := hist, make([]int32, n)
-					bits, lo, hi := CountKeys(x, &h, occ)
+					h := hist
+					bits, lo, hi := CountKeys(x, &h)
 					useRankKeepAVX512, useAVX2 = saved, savedAVX2
-					if h != want || !slices.Equal(occ, wantOcc) || bits != wantBits || lo != wantLo || hi != wantHi {
+					if h != want || bits != wantBits || lo != wantLo || hi != wantHi {
 						t.Fatalf("n %d first %d distinct %d AVX2, AVX-512 %v: bits %x span [%d, %d], want %x [%d, %d]; or counts differ", n, first, distinct, simd, bits, lo, hi, wantBits, wantLo, wantHi)
 					}
 				}
@@ -152,8 +149,8 @@ func TestRankKeep(t *testing.T) {
 					useRankKeepAVX512 = useRankKeepAVX512 && simd
 					var hist, prefix [BF16Keys]int32
 					got, keep := shifted(x, n%16), make([]uint16, len(wantKeep))
-					occ := countScan(got, &hist, &prefix)
-					RankKeep(got, draws, &prefix, occ, limits, keep)
+					countScan(got, &hist, &prefix)
+					RankKeep(got, draws, &prefix, limits, keep)
 					useRankKeepAVX512 = saved
 					if !sameBits(got, want) || hist != ([BF16Keys]int32{}) || !slices.Equal(keep, wantKeep) {
 						t.Fatalf("n %d first %d distinct %d simd %v: elements, histogram or keep bits differ", n, first, distinct, simd)
@@ -182,10 +179,9 @@ func FuzzRankKeepMatchGeneric(f *testing.F) {
 			x[j] = math.Float32frombits((uint32(first)+uint32(b[2*j])%d)%BF16Keys<<16 | uint32(b[2*j+1])<<31)
 		}
 		var hist, wHist0 [BF16Keys]int32
-		occ, wOcc := make([]int32, n), make([]int32, n)
-		bits, lo, hi := countKeys(x, &hist, occ)
-		wBits, wLo, wHi := countKeysGeneric(x, &wHist0, wOcc)
-		if bits != wBits || lo != wLo || hi != wHi || hist != wHist0 || !slices.Equal(occ, wOcc) {
+		bits, lo, hi := countKeys(x, &hist)
+		wBits, wLo, wHi := countKeysGeneric(x, &wHist0)
+		if bits != wBits || lo != wLo || hi != wHi || hist != wHist0 {
 			t.Fatal("assembly and Go reference counts differ")
 		}
 		a, e := 0, hi&^15+16
@@ -210,11 +206,12 @@ func FuzzRankKeepMatchGeneric(f *testing.F) {
 		if a > 0 { // key 0 outside the span
 			wPrefix[0] = int32(first)
 		}
+		gNext, wNext := wPrefix, wPrefix
 		got, want := slices.Clone(x), slices.Clone(x)
 		gKeep, wKeep := make([]uint16, (n+15)/16), make([]uint16, (n+15)/16)
-		rankKeep(got, draws, &wPrefix, slices.Clone(occ), limits, gKeep)
-		rankKeepGeneric(want, draws, &wPrefix, occ, limits, wKeep)
-		if !sameBits(got, want) || !slices.Equal(gKeep, wKeep) {
+		rankKeep(got, draws, &gNext, limits, gKeep)
+		rankKeepGeneric(want, draws, &wNext, limits, wKeep)
+		if !sameBits(got, want) || gNext != wNext || !slices.Equal(gKeep, wKeep) {
 			t.Fatal("AVX-512 and Go reference walks differ")
 		}
 	})
@@ -236,16 +233,16 @@ func BenchmarkRankKeep(b *testing.B) {
 	for j := range draws {
 		draws[j], limits[j] = r.Uint32(), r.Uint32()
 	}
-	x, occ, keep := make([]float32, n), make([]int32, n), make([]uint16, n/16)
+	x, keep := make([]float32, n), make([]uint16, n/16)
 	var hist, prefix [BF16Keys]int32
 	b.SetBytes(4 * n)
 	for b.Loop() {
 		copy(x, row)
-		_, lo, hi := CountKeys(x, &hist, occ)
+		_, lo, hi := CountKeys(x, &hist)
 		sum := ScanKeys(&hist, &prefix, 0, 16, 0)
 		if lo <= hi {
 			ScanKeys(&hist, &prefix, max(lo&^15, 16), hi&^15+16, sum)
 		}
-		RankKeep(x, draws, &prefix, occ, limits, keep)
+		RankKeep(x, draws, &prefix, limits, keep)
 	}
 }
