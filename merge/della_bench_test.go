@@ -44,7 +44,7 @@ func BenchmarkDellaDrop(b *testing.B) {
 			for b.Loop() {
 				copy(x, d)
 				clear(keep)
-				dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, counted)
+				dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, counted, nil, nil)
 			}
 			reportCPU(b, cpu)
 		})

@@ -250,6 +250,12 @@ func TestDellaStreamedMatchesWhole(t *testing.T) {
 		{"3-d f32", []int64{6, 10, 7}, tensor.F32, 1, 0},
 		{"3-d f16 rescale", []int64{6, 10, 7}, tensor.F16, 5, 1},
 		{"vector", []int64{90}, tensor.F32, 1, 0},
+		// Rows of multiples of 16 elements: ranked row by row with the
+		// rescale sums (tensor.AbsSum) taken as they go.
+		{"matrix bf16 rescale rows of 16s", []int64{40, 320}, tensor.BF16, 7, 1},
+		{"matrix f32 rescale rows of 16s", []int64{37, 64}, tensor.F32, 4, 1},
+		{"3-d bf16 rescale rows of 16s", []int64{6, 4, 8}, tensor.BF16, 2, 1},
+		{"vector rescale 16s", []int64{96}, tensor.F32, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := int(numElements(tc.shape))
@@ -415,7 +421,17 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 						keep = make([]uint64, len(wantKeep))
 					}
 					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off) {
-						t.Fatalf("c %d: bfloat16 row refused", c)
+						// Only a row whose keys span too many for it.
+						lo, hi := bf16Keys, 0
+						for _, v := range x {
+							if k := int(magnitudeBits(v) >> 16); k != 0 {
+								lo, hi = min(lo, k), max(hi, k)
+							}
+						}
+						if a, b := countedSpan(lo, hi); !wideSpan(c, a, b) || !slices.Equal(f32Bits(got), f32Bits(x)) || rk.counts.hist != ([bf16Keys]int32{}) {
+							t.Fatalf("c %d distinct %d: bfloat16 row refused, changed or its histogram left", c, distinct)
+						}
+						continue
 					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
@@ -439,7 +455,7 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0) || !slices.Equal(x, before) {
 			t.Fatalf("c %d: a float32 row was counted or changed", c)
 		}
-		if *rk.counts != (countTable{}) {
+		if rk.counts.hist != ([bf16Keys]int32{}) {
 			t.Fatalf("c %d: the count table is not clear after a refused row", c)
 		}
 	}
@@ -454,5 +470,64 @@ func TestDellaLimits(t *testing.T) {
 	}
 	if got := dellaLimits([]uint64{5, 0, 7}, make([]uint32, 3)); got != nil {
 		t.Errorf("a zero bound gave limits %v", got)
+	}
+}
+
+// f32Bits returns the bit patterns of x, which compare NaNs as equal.
+func f32Bits(x []float32) []uint32 {
+	b := make([]uint32, len(x))
+	for j, v := range x {
+		b[j] = math.Float32bits(v)
+	}
+	return b
+}
+
+// TestDellaPieceSums checks that the analysis pass's L1 sums of a piece,
+// taken row by row as the rows are ranked (tensor.AbsSum), equal SumAbs
+// of the piece's task vector before and after the drop bit for bit, from
+// task vectors and from stored bfloat16 bytes, with magnitudes far apart
+// (the order of the additions shows), rows of multiples of 16 elements
+// and not.
+func TestDellaPieceSums(t *testing.T) {
+	for _, shape := range [][]int64{{12, 64}, {12, 2048}, {5, 3, 16}, {12, 50}} {
+		for _, stored := range []bool{false, true} {
+			n := int(numElements(shape))
+			r := newRandomSource(5, "sums")
+			base, x := make([]float32, n), make([]float32, n)
+			for j := range x {
+				e := float64(int(r.uint32()%40) - 20)
+				base[j] = tensor.RoundScalar(tensor.BF16, float32(math.Ldexp(float64(int32(r.uint32()))/(1<<31), int(e))))
+				x[j] = tensor.RoundScalar(tensor.BF16, float32(math.Ldexp(float64(int32(r.uint32()))/(1<<31), int(e))))
+			}
+			delta := make([]float32, n)
+			for j := range delta {
+				delta[j] = tensor.RoundScalar(tensor.BF16, x[j]-base[j])
+			}
+			ts := &Tensors{Name: "x", Shape: shape, Work: tensor.BF16, Seed: 9, Base: 0, Pieces: 1, Workers: 1,
+				Global: map[string]float64{"rescale": 1},
+				Inputs: []Input{{Model: "base"}, {Model: "m", Params: map[string]float64{"density": 0.4, "epsilon": 0.2}}}}
+			an, err := analyzeDella(ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts.State = an
+			ts.Inputs[1].Data = slices.Clone(delta)
+			if stored {
+				ts.Stored = true
+				ts.Inputs[0].BF16, ts.Inputs[1].BF16 = make([]byte, 2*n), make([]byte, 2*n)
+				if tensor.Encode(ts.Inputs[0].BF16, base, tensor.BF16) != nil || tensor.Encode(ts.Inputs[1].BF16, x, tensor.BF16) != nil {
+					t.Fatal("encode")
+				}
+			}
+			if err := an.Piece(ts); err != nil {
+				t.Fatal(err)
+			}
+			m := an.(*dellaState).models[1]
+			dropped := slices.Clone(delta)
+			tensor.KeepBits(dropped, m.keep[0])
+			if all, kept := tensor.SumAbs(delta), tensor.SumAbs(dropped); math.Float64bits(m.all[0]) != math.Float64bits(all) || math.Float64bits(m.kept[0]) != math.Float64bits(kept) {
+				t.Fatalf("shape %v stored %v: sums %v, %v; SumAbs gives %v, %v", shape, stored, m.all[0], m.kept[0], all, kept)
+			}
+		}
 	}
 }

@@ -765,7 +765,7 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
 		var rk ranker
-		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16)
+		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16, nil, nil)
 	})
 	if rescale {
 		rescaleL1(work, delta, orig)
@@ -780,7 +780,9 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // order. rank is a buffer of one row. When keep is not nil, bit j of keep
 // (keep[j/64] bit j%64) is set for every element j kept. counted says that
 // x holds bfloat16 values, which dropCounted ranks faster (it checks).
-func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool) {
+// prep and post, when not nil, are called on each row (and its offset in
+// x) before it is ranked and after it is masked, while it is in cache.
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep, post func(row []float32, lo int)) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
 	var limits []uint32
@@ -792,24 +794,35 @@ func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk
 	}
 	for lo := 0; lo < len(x); lo += rowSize {
 		row := x[lo : lo+rowSize]
+		if prep != nil {
+			prep(row, lo)
+		}
 		src.fill(draws)
-		if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo) {
-			continue
+		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted)
+		if post != nil {
+			post(row, lo)
 		}
-		rk.ranks(rank, row, c, inner)
-		// Branch-free: the outcomes are random.
-		if keep == nil {
-			for j, r := range rank {
-				k := b2u(uint64(draws[j]) < bounds[r])
-				row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
-			}
-			continue
-		}
+	}
+}
+
+// dellaDropRow is dellaDrop's work on the row at offset lo of x.
+func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool) {
+	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo) {
+		return
+	}
+	rk.ranks(rank, row, c, inner)
+	// Branch-free: the outcomes are random.
+	if keep == nil {
 		for j, r := range rank {
 			k := b2u(uint64(draws[j]) < bounds[r])
 			row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
-			keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
 		}
+		return
+	}
+	for j, r := range rank {
+		k := b2u(uint64(draws[j]) < bounds[r])
+		row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
+		keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
 	}
 }
 
@@ -886,21 +899,51 @@ func (st *dellaState) Piece(t *Tensors) error {
 		d := t.Inputs[i].Data // a task vector (TaskVectors), pruned in place
 		if t.Stored {
 			// The task vector from the stored bytes, as the executor
-			// computes it otherwise: the L1 rescale sums the whole piece.
+			// computes it otherwise.
 			d = tv
-			tensor.SubBF16Bytes(d, t.Inputs[i].BF16, base)
-		}
-		if st.rescale {
-			m.all[t.Piece] = tensor.SumAbs(d)
 		}
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
 		keep := make([]uint64, (len(d)+63)/64)
-		dellaDrop(d, st.c, st.inner, m.bounds, src, &st.rankers[t.Worker], rank, keep, t.Work == tensor.BF16)
-		m.keep[t.Piece] = keep
-		if st.rescale {
-			m.kept[t.Piece] = tensor.SumAbs(d)
+		rk, counted := &st.rankers[t.Worker], t.Work == tensor.BF16
+		if rowSize := st.c * st.inner; rowSize%16 == 0 {
+			// Row by row while each is in cache: its task vector, the
+			// sums of the L1 rescale over the piece (tensor.AbsSum adds
+			// as SumAbs over the whole piece would), the drop.
+			var all, kept tensor.AbsSum
+			var prep func(row []float32, lo int)
+			if t.Stored {
+				in := t.Inputs[i].BF16
+				prep = func(row []float32, lo int) {
+					tensor.SubBF16Bytes(row, in[2*lo:2*(lo+len(row))], base[2*lo:2*(lo+len(row))])
+					if st.rescale {
+						all.Add(row)
+					}
+				}
+			} else if st.rescale {
+				prep = func(row []float32, _ int) { all.Add(row) }
+			}
+			var post func(row []float32, lo int)
+			if st.rescale {
+				post = func(row []float32, _ int) { kept.Add(row) }
+			}
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, post)
+			if st.rescale {
+				m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
+			}
+		} else {
+			if t.Stored {
+				tensor.SubBF16Bytes(d, t.Inputs[i].BF16, base)
+			}
+			if st.rescale {
+				m.all[t.Piece] = tensor.SumAbs(d)
+			}
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, nil, nil)
+			if st.rescale {
+				m.kept[t.Piece] = tensor.SumAbs(d)
+			}
 		}
+		m.keep[t.Piece] = keep
 	}
 	return nil
 }
