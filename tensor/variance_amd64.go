@@ -22,9 +22,9 @@ func widenedVariance(dst []float32, xs [][]float32, off int, m float64) {
 			if f, e := math.Frexp(m); f == 0.5 {
 				// m = 2^(e-1): dividing is multiplying by 2^(1-e),
 				// exactly, NaN payloads, subnormals and signs included.
-				varianceMulAVX2(dst[:n], xs, off, math.Ldexp(1, 1-e))
+				varianceAVX2(dst[:n], xs, off, math.Ldexp(1, 1-e), true)
 			} else {
-				varianceAVX2(dst[:n], xs, off, m)
+				varianceAVX2(dst[:n], xs, off, m, false)
 			}
 		}
 		dst, off = dst[n:], off+n
@@ -37,14 +37,9 @@ func widenedVariance(dst []float32, xs [][]float32, off int, m float64) {
 
 // varianceAVX2 writes float32(ss/m) for positions off … off+len(dst) of
 // the inputs xs (each at least that long) into dst; len(dst) is a multiple
-// of 4 and xs is not empty.
+// of 4 and xs is not empty. With mul, m is r = 1/m' for m' a power of
+// two, and each division by m' is a multiplication by r: the quotients
+// are the same correctly rounded values.
 //
 //go:noescape
-func varianceAVX2(dst []float32, xs [][]float32, off int, m float64)
-
-// varianceMulAVX2 is varianceAVX2 with each division by m, a power of two,
-// a multiplication by r = 1/m: the quotients are the same correctly
-// rounded values.
-//
-//go:noescape
-func varianceMulAVX2(dst []float32, xs [][]float32, off int, r float64)
+func varianceAVX2(dst []float32, xs [][]float32, off int, m float64, mul bool)

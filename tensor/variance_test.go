@@ -111,7 +111,7 @@ func FuzzVariance(f *testing.F) {
 
 // FuzzVarianceMatchReference reads the input as float32s cut into one to
 // eight vectors (its first byte says how many: powers of two take
-// varianceMulAVX2, the others varianceAVX2) and checks Variance, with and
+// varianceAVX2's multiplying path, the others its dividing one) and checks Variance, with and
 // without AVX2, against the reference loop.
 func FuzzVarianceMatchReference(f *testing.F) {
 	f.Add([]byte("\x01\x00\x00\x80\x7f\x01\x00\x80\x7f\x00\x80\x80\x3f\x00\x10\x80\x3f" + "0123456789abcdef0123456789abcdef0123456789abcdef"))
