@@ -1,7 +1,9 @@
 package merge
 
 import (
+	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gomerge/gomerge/internal/testmodel"
@@ -24,6 +26,42 @@ func bf16Models(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// sameStoredUnstored checks that method m merges yml (a config over dir's
+// models) to the same bytes from stored bfloat16 inputs, on one to three
+// threads and with inputs reread, mapped and held, as from the executor's
+// float32 task vectors, and that the stored runs took stored inputs.
+func sameStoredUnstored(t *testing.T, m *Method, dir, yml, name string) {
+	t.Helper()
+	analyze, storedBF16 := m.Analyze, m.StoredBF16
+	defer func(a inputAccess) { m.Analyze, m.StoredBF16, heldAccess = analyze, storedBF16, a }(heldAccess)
+	var stored atomic.Int64
+	m.Analyze = func(ts *Tensors) (Analysis, error) {
+		if ts.Stored {
+			stored.Add(1)
+		}
+		return analyze(ts)
+	}
+	run := func(label string, st bool, threads int, access inputAccess) string {
+		t.Helper()
+		m.StoredBF16, heldAccess = st, access
+		stored.Store(0)
+		out := filepath.Join(t.TempDir(), label)
+		if _, err := runYAML(t, dir, yml, out, Options{Threads: threads}); err != nil {
+			t.Fatalf("%s %s: %v", name, label, err)
+		}
+		if got := stored.Load() > 0; got != st {
+			t.Fatalf("%s %s: stored inputs %v, want %v", name, label, got, st)
+		}
+		return out
+	}
+	want := run("unstored", false, 2, accessReread)
+	for _, threads := range []int{1, 2, 3} {
+		sameTensors(t, want, run(fmt.Sprint("stored j", threads), true, threads, accessReread))
+	}
+	sameTensors(t, want, run("stored mapped", true, 2, accessMap))
+	sameTensors(t, want, run("stored held", true, 2, accessCopy))
 }
 
 // TestStoredMatchesUnstored checks that the task-vector methods give the

@@ -3,7 +3,6 @@ package merge
 import (
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 
 	"github.com/gomerge/gomerge/internal/testmodel"
@@ -33,42 +32,14 @@ func TestModelStockStoredMatchesUnstored(t *testing.T) {
 	if !ModelStock.StoredBF16 {
 		t.Fatal("model_stock does not take stored inputs")
 	}
-	defer func(n int64, v inputAccess) { chunkElements, heldAccess = n, v }(chunkElements, heldAccess)
-	analyze := ModelStock.Analyze
-	defer func() { ModelStock.Analyze = analyze }()
-	var stored atomic.Int64
-	ModelStock.Analyze = func(t *Tensors) (Analysis, error) {
-		if t.Stored {
-			stored.Add(1)
-		}
-		return analyze(t)
-	}
+	defer func(n int64) { chunkElements = n }(chunkElements)
 	for _, models := range []string{"[{model: ft1}, {model: ft2}]", "[{model: ft1}, {model: ft2}, {model: ft3}]"} {
 		for _, params := range []string{"{}", "{filter_wise: true}"} {
 			for _, c := range []int64{50, 777, 5000, 1 << 20} {
 				name := fmt.Sprintf("%s/%s/c%d", models, params, c)
 				chunkElements = c
 				yml := "merge_method: model_stock\nbase_model: base\ndtype: bfloat16\nparameters: " + params + "\nmodels: " + models + "\n"
-				run := func(label string, st bool, threads int, access inputAccess) string {
-					t.Helper()
-					ModelStock.StoredBF16, heldAccess = st, access
-					defer func() { ModelStock.StoredBF16, heldAccess = true, accessReread }()
-					stored.Store(0)
-					out := filepath.Join(t.TempDir(), label)
-					if _, err := runYAML(t, dir, yml, out, Options{Threads: threads}); err != nil {
-						t.Fatalf("%s %s: %v", name, label, err)
-					}
-					if got := stored.Load() > 0; got != st {
-						t.Fatalf("%s %s: stored inputs %v, want %v", name, label, got, st)
-					}
-					return out
-				}
-				want := run("unstored", false, 2, accessReread)
-				for _, threads := range []int{1, 2, 3} {
-					sameTensors(t, want, run(fmt.Sprint("stored j", threads), true, threads, accessReread))
-				}
-				sameTensors(t, want, run("stored mapped", true, 2, accessMap))
-				sameTensors(t, want, run("stored held", true, 2, accessCopy))
+				sameStoredUnstored(t, ModelStock, dir, yml, name)
 			}
 		}
 	}
