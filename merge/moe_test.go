@@ -105,4 +105,20 @@ func TestPerExpertMixtralIsFused(t *testing.T) {
 	if _, err := runYAML(t, dir, "merge_method: linear\nparameters: {weight: 0.5}\nmodels: [{model: moe}, {model: moe2}]\n", filepath.Join(t.TempDir(), "o2"), Options{}); err != nil {
 		t.Fatal(err)
 	}
+	// ties goes over its inputs twice (analysis, merge): the fused tensors
+	// read again from their parts on every pass give the bytes of held
+	// copies, in pieces that cut across experts.
+	defer func(n int64, a inputAccess) { chunkElements, heldAccess = n, a }(chunkElements, heldAccess)
+	chunkElements = 10
+	var outs []string
+	for _, a := range []inputAccess{accessReread, accessCopy} {
+		heldAccess = a
+		o := filepath.Join(t.TempDir(), a.String())
+		yml := "merge_method: ties\nbase_model: moe\nmodels: [{model: moe2, parameters: {weight: 0.7, density: 0.5}}]\n"
+		if _, err := runYAML(t, dir, yml, o, Options{Threads: 2, Seed: new(uint64(3))}); err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+		outs = append(outs, o)
+	}
+	sameTensors(t, outs[0], outs[1])
 }
