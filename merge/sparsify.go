@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -1184,6 +1185,10 @@ func (st *randomState) Piece(t *Tensors) error {
 	if t.Base < 0 || !st.rescale {
 		return nil
 	}
+	if t.Stored && t.be() == tensor.CPU {
+		st.storedPiece(t)
+		return nil
+	}
 	var base []byte
 	var d []float32
 	if t.Stored {
@@ -1204,6 +1209,38 @@ func (st *randomState) Piece(t *Tensors) error {
 		m.kept[t.Piece] = tensor.SumAbs(d)
 	}
 	return nil
+}
+
+// storedPiece is Piece on stored inputs on the CPU: each task vector's
+// sums before and after the drop are taken block by block from the stored
+// bytes and the draws (tensor.SubKeepAbsSumsBF16), without writing the
+// task vector or its pruned copy; the sums are SumAbs's of the piece.
+func (st *randomState) storedPiece(t *Tensors) {
+	base := t.Inputs[t.Base].BF16
+	n := len(base) / 2
+	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
+	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
+	for i, m := range st.models {
+		x := t.Inputs[i].BF16
+		var all, kept tensor.AbsSum
+		src := newRandomSource(t.Seed, t.Inputs[i].Model)
+		src.skip(uint64(t.Offset))
+		for lo := 0; lo < n; lo += consensusBlock {
+			end := min(n, lo+consensusBlock)
+			draws := rnd[:end-lo]
+			bound := uint32(m.bound)
+			if m.bound >= 1<<32 {
+				// Every entry is kept: bernoulli draws nothing, and any
+				// bound above every draw keeps what it keeps.
+				clear(draws)
+				bound = 1
+			} else {
+				src.fill(draws)
+			}
+			tensor.SubKeepAbsSumsBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], draws, bound)
+		}
+		m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
+	}
 }
 
 func (st *randomState) EndPass(int) (bool, error) {
