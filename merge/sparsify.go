@@ -565,6 +565,21 @@ func (st *outliersState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	}, nil
 }
 
+// term returns input i's whole term of a TIES merge on the current piece
+// with stored inputs, tensor.SubWindowScaleBF16 with the piece's boundary
+// ranks carried from block to block; nil when the input is not pruned or
+// pruned to nothing (the pruner does those).
+func (st *outliersState) term(t *Tensors, i int) func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+	m, ok := st.models[i]
+	if !ok || m.all || m.none {
+		return nil
+	}
+	rLo, rHi := m.rankLo[t.Piece], m.rankHi[t.Piece]
+	return func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+		rLo, rHi = tensor.SubWindowScaleBF16(dst, sum, a, b, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi, w, first, last)
+	}
+}
+
 // apply prunes one piece of task vector i.
 func (st *outliersState) apply(t *Tensors, i int, x []float32) error {
 	m, ok := st.models[i]
