@@ -414,8 +414,10 @@ func (st *outliersState) Piece(t *Tensors) error {
 	return nil
 }
 
-// storedPiece is Piece on stored inputs: the task vectors are computed
-// block by block into a buffer that stays in the L1 cache.
+// storedPiece is Piece on stored inputs: the window pass counts the task
+// vectors from the stored bytes (tensor.SubCountWindowsBF16); the other
+// passes compute them block by block into a buffer that stays in the L1
+// cache.
 func (st *outliersState) storedPiece(t *Tensors) {
 	base := t.Inputs[t.Base].BF16
 	n := len(base) / 2
@@ -429,6 +431,16 @@ func (st *outliersState) storedPiece(t *Tensors) {
 			continue
 		}
 		x := t.Inputs[i].BF16
+		if m.mode == outliersWindow {
+			// Both windows in one pass over the stored bytes.
+			w0, w1 := m.win[0], m.win[1]
+			a0, a1 := tensor.SubCountWindowsBF16(w0.hists[t.Worker], w1.hists[t.Worker], x, base, w0.lo, w0.hi, w1.lo, w1.hi)
+			w0.aboves[t.Worker] += a0
+			w1.aboves[t.Worker] += a1
+			w0.endPiece(t.Worker, t.Piece)
+			w1.endPiece(t.Worker, t.Piece)
+			continue
+		}
 		eqLo, eqHi := 0, 0
 		for lo := 0; lo < n; lo += consensusBlock {
 			end := min(n, lo+consensusBlock)
@@ -438,11 +450,7 @@ func (st *outliersState) storedPiece(t *Tensors) {
 			eqLo += l
 			eqHi += h
 		}
-		switch m.mode {
-		case outliersWindow:
-			m.win[0].endPiece(t.Worker, t.Piece)
-			m.win[1].endPiece(t.Worker, t.Piece)
-		case outliersCount:
+		if m.mode == outliersCount {
 			m.rankLo[t.Piece], m.rankHi[t.Piece] = eqLo, eqHi
 		}
 	}

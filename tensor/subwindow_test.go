@@ -159,3 +159,54 @@ func FuzzSubWindowScaleBF16(f *testing.F) {
 		sameOrBothNaN(t, "sum", gsum, wsum)
 	})
 }
+
+// breadcrumbsInputs returns the stored bytes of 1M bfloat16 weights and a
+// fine-tune of them, as breadcrumbs benchmarks use, and the sorted
+// magnitude bits of their task vector.
+func breadcrumbsInputs() (a, b []byte, sorted []uint32) {
+	const n = 1 << 20
+	base := append([]float32(nil), weights(n)...)
+	Round(BF16, base)
+	ft := append([]float32(nil), weights2(n)...)
+	Scale(ft, 0.05)
+	Add(ft, base)
+	a, b = make([]byte, 2*n), make([]byte, 2*n)
+	Encode(a, ft, BF16)
+	Encode(b, base, BF16)
+	d := make([]float32, n)
+	SubBF16Bytes(d, a, b)
+	sorted = make([]uint32, n)
+	for i, v := range d {
+		sorted[i] = magnitudeBits(v)
+	}
+	slices.Sort(sorted)
+	return a, b, sorted
+}
+
+// BenchmarkSubWindowScaleBF16 is breadcrumbs_ties' term of one input on
+// 1M stored bfloat16 elements, kept between the 49th and 99th percentiles,
+// in blocks of 2048 as the merge runs it: the chain of calls it replaces
+// against the fused kernel.
+func BenchmarkSubWindowScaleBF16(b *testing.B) {
+	const block = 2048
+	x, base, u := breadcrumbsInputs()
+	n := len(u)
+	vLo, vHi := u[n*49/100], u[n*99/100]
+	below := func(v uint32) int { i, _ := slices.BinarySearch(u, v); return i }
+	lo, hi := n*49/100, n*99/100
+	dst, sum := make([]float32, block), make([]float32, block)
+	for _, impl := range []struct {
+		name string
+		fn   func(dst, sum []float32, a, b []byte, vLo, vHi uint32, rLo, rHi, lo, hi int, w float32, first, last bool) (int, int)
+	}{{"chain", subWindowChain}, {"fused", SubWindowScaleBF16}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			b.SetBytes(int64(2 * n))
+			for b.Loop() {
+				rLo, rHi := below(vLo), below(vHi)
+				for off := 0; off < n; off += block {
+					rLo, rHi = impl.fn(dst, sum, x[2*off:2*(off+block)], base[2*off:2*(off+block)], vLo, vHi, rLo, rHi, lo, hi, 0.5, false, true)
+				}
+			}
+		})
+	}
+}
