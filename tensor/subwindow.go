@@ -1,7 +1,5 @@
 package tensor
 
-import "math"
-
 // SubWindowScaleBF16 is one input's term of a breadcrumbs TIES merge on
 // bfloat16 tensors as stored (little-endian bytes, two per element): the
 // task vector a − b, pruned to a window of ascending-magnitude ranks as
@@ -57,17 +55,4 @@ func subWindowScaleBF16Generic(dst, sum []float32, a, b []uint16, vLo, vHi uint3
 	rLo, rHi = keepMagnitudeWindowGeneric(dst, vLo, vHi, rLo, rHi, lo, hi)
 	pruneScaleSumBF16Generic(dst, sum, 0, w, first, last)
 	return rLo, rHi
-}
-
-// windowPhase says whether the entries equal to a boundary whose next rank
-// is r are kept, and up to which rank that holds (lo, hi or never): the
-// assembly keeps or drops them as one until their rank passes it.
-func windowPhase(r, lo, hi int) (limit int, keep int32) {
-	switch {
-	case r >= hi:
-		return math.MaxInt, 0
-	case r < lo:
-		return lo, 0
-	}
-	return hi, -1
 }

@@ -2,6 +2,8 @@
 
 package tensor
 
+import "math"
+
 // subWindowScaleBF16AVX2 is subWindowScaleBF16Generic on eight lanes, for
 // a length that is a multiple of 8 and vLo, vHi < 2^31, up to the first
 // vector whose entries equal to vLo (vHi) take their rank past limLo
@@ -42,4 +44,17 @@ func subWindowScaleBF16(dst, sum []float32, a, b []uint16, vLo, vHi uint32, rLo,
 		}
 	}
 	return subWindowScaleBF16Generic(dst, sum, a, b, vLo, vHi, rLo, rHi, lo, hi, w, first, last)
+}
+
+// windowPhase says whether the entries equal to a boundary whose next rank
+// is r are kept, and up to which rank that holds (lo, hi or never): the
+// assembly keeps or drops them as one until their rank passes it.
+func windowPhase(r, lo, hi int) (limit int, keep int32) {
+	switch {
+	case r >= hi:
+		return math.MaxInt, 0
+	case r < lo:
+		return lo, 0
+	}
+	return hi, -1
 }
