@@ -18,14 +18,16 @@ func lanesSumAVX512(x *float32, n int, r *lanesSum)
 func roundedDotLanesAVX512(x, y *float32, n int, r *lanesSum)
 
 // lanesSumOf runs the assembly on the longest multiple of 16 and merges
-// the summary of the rest.
+// the summary of the rest, if any.
 func lanesSumOf(x []float32) lanesSum {
 	c := newLanesSum()
 	if n := len(x) &^ 15; n > 0 && useAVX512 {
 		lanesSumAVX512(&x[0], n, &c)
 		x = x[n:]
 	}
-	c.merge(lanesSumGeneric(x))
+	if len(x) > 0 {
+		c.merge(lanesSumGeneric(x))
+	}
 	return c
 }
 
@@ -36,6 +38,8 @@ func roundedDotLanesOf(a, b []float32) lanesSum {
 		roundedDotLanesAVX512(&a[0], &b[0], n, &c)
 		a, b = a[n:], b[n:]
 	}
-	c.merge(roundedDotLanesGeneric(a, b))
+	if len(a) > 0 {
+		c.merge(roundedDotLanesGeneric(a, b))
+	}
 	return c
 }
