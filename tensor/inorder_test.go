@@ -241,7 +241,8 @@ func FuzzInOrderSumsMatchSequential(f *testing.F) {
 // BenchmarkInOrderSums times model_stock's ten pairs of five bfloat16 task
 // vectors over a 2048-element segment (RoundedDotsBF16Exact against
 // RoundedDotsBF16's chains) and nuslerp's sum of 2048 terms (SumInOrder
-// against its loop).
+// against its loop). 2026-12-07, loaded 2-core EPYC VM: dots 17.7-24.7 →
+// 4.1-9.1 µs, sum 1.6-1.8 → 0.24-0.25 µs.
 func BenchmarkInOrderSums(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	xs := make([][]float32, 5)
