@@ -61,9 +61,9 @@ type stockStats struct {
 	dots    []float64
 }
 
-// blockStats computes the sums over one block. In bfloat16 all the pairs'
-// dot products are summed in one pass (tensor.RoundedDotsBF16), each in
-// index order as the loop for the other dtypes sums it.
+// blockStats computes the sums over one block. In bfloat16 the pairs' dot
+// products are summed by tensor.RoundedDotsBF16Exact, each with the bits
+// of the index-order sum that the loop for the other dtypes computes.
 func blockStats(work tensor.DType, offsets [][]float32, a, b int) stockStats {
 	st := stockStats{squares: make([]float64, len(offsets))}
 	for i, o := range offsets {
@@ -76,7 +76,7 @@ func blockStats(work tensor.DType, offsets [][]float32, a, b int) stockStats {
 		}
 		pairs := stockPairs(len(offsets))
 		st.dots = make([]float64, len(pairs))
-		tensor.RoundedDotsBF16(st.dots, block, pairs)
+		tensor.RoundedDotsBF16Exact(st.dots, block, pairs)
 		return st
 	}
 	for i := range offsets {
@@ -381,7 +381,7 @@ func storedRaws(t *Tensors) (base []byte, others [][]byte) {
 // are computed from the bytes (SubBF16Bytes rounds X_i − B as subRound
 // does) and their sums added to the unit's, the squares in SumSquaresAcc
 // (SumSquares' order over the whole unit) and the dot products in index
-// order (RoundedDotsBF16 adds to its sums).
+// order (RoundedDotsBF16Exact adds to its sums).
 func (a *stockAnalysis) pieceStored(t *Tensors) error {
 	if len(t.Inputs) == 1 && t.Base == 0 {
 		return nil
@@ -411,7 +411,7 @@ func (a *stockAnalysis) pieceStored(t *Tensors) error {
 			tensor.SubBF16Bytes(tvs[i], x[2*lo:2*hi], baseRaw[2*lo:2*hi])
 			squares[i].Add(tvs[i])
 		}
-		tensor.RoundedDotsBF16(dots, tvs, pairs)
+		tensor.RoundedDotsBF16Exact(dots, tvs, pairs)
 		if !endBlock {
 			return
 		}

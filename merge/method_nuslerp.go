@@ -356,13 +356,9 @@ func nuslerpTerms(work tensor.DType, dst, v0, v1 []float32, n0, n1 float32) {
 	tensor.DivMulRound(work, dst, v0[:len(dst)], v1[:len(dst)], n0, n1)
 }
 
-// sumInOrder adds the terms to s one after another, in float64.
-func sumInOrder(s float64, terms []float32) float64 {
-	for _, x := range terms {
-		s += float64(x)
-	}
-	return s
-}
+// sumInOrder adds the terms to s one after another, in float64
+// (tensor.SumInOrder: in vector lanes where that rounds nowhere).
+func sumInOrder(s float64, terms []float32) float64 { return tensor.SumInOrder(s, terms) }
 
 // nuslerpCoefs are the coefficients of one interpolation, from the dot
 // product of the normalized vectors: res = r(r(r(c0·v0)+r(c1·v1))/div),

@@ -365,6 +365,11 @@ func subBF16(dst []float32, a, b []uint16) {
 }
 
 func divMulRoundBF16(dst, a, b []float32, da, db float32) {
+	if useAVX2 && useAVX512 {
+		n := len(dst) &^ 15
+		divMulRoundBF16AVX512(dst[:n], a[:n], b[:n], da, db)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
 	if useAVX2 {
 		n := len(dst) &^ 7
 		divMulRoundBF16AVX2(dst[:n], a[:n], b[:n], da, db)
@@ -375,6 +380,15 @@ func divMulRoundBF16(dst, a, b []float32, da, db float32) {
 
 // combineDivRoundBF16 passes the assembly an empty base for none.
 func combineDivRoundBF16(dst, a, b, base []float32, ca, cb, d float32) {
+	if useAVX2 && useAVX512 {
+		n := len(dst) &^ 15
+		var bs []float32
+		if base != nil {
+			bs, base = base[:n], base[n:]
+		}
+		combineDivRoundBF16AVX512(dst[:n], a[:n], b[:n], bs, ca, cb, d)
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
 	if useAVX2 {
 		n := len(dst) &^ 7
 		var bs []float32

@@ -30,15 +30,29 @@ func MeanBlendBF16Bytes(out []float32, xs [][]byte, base []byte, ratio, keep flo
 	}
 	n := 0
 	if useAVX2 {
-		n = len(out) &^ 7
-		if n > 0 {
-			meanBlendBF16AVX2(out[:n], xs, base, float32(len(xs)), ratio, keep)
+		n = meanBlendBF16Wide(out, xs, base, ratio, keep)
+		if m := len(out) &^ 7; m > n {
+			meanBlendBF16AVX2(out[n:m], shiftBytes(xs, 2*n), base[2*n:], float32(len(xs)), ratio, keep)
+			n = m
 		}
 	}
 	for lo := n; lo < len(out); lo += meanBlendBlock {
 		hi := min(len(out), lo+meanBlendBlock)
 		meanBlendBF16Steps(out[lo:hi], xs, base, lo, ratio, keep)
 	}
+}
+
+// shiftBytes returns the inputs from byte off on (the AVX2 body's tail
+// after the AVX-512 one's 16-lane vectors).
+func shiftBytes(xs [][]byte, off int) [][]byte {
+	if off == 0 {
+		return xs
+	}
+	ys := make([][]byte, len(xs))
+	for i, x := range xs {
+		ys[i] = x[off:]
+	}
+	return ys
 }
 
 // meanBlendBlock is the block meanBlendBF16Steps works in.

@@ -24,21 +24,23 @@ func meanBlendSteps(out []float32, xs [][]byte, base []byte, ratio, keep float32
 }
 
 // checkMeanBlend compares MeanBlendBF16Bytes with its sequence of kernels
-// bit for bit, NaN payloads included, with and without AVX2.
+// bit for bit, NaN payloads included, on the Go reference, the AVX2 body
+// alone and the AVX-512 body (with the AVX2 one on an 8-element tail).
 func checkMeanBlend(t *testing.T, xs [][]byte, base []byte, ratio, keep float32) {
 	t.Helper()
 	n := len(base) / 2
-	for _, avx := range []bool{false, true} {
-		saved := useAVX2
-		useAVX2 = useAVX2 && avx
+	for _, level := range []string{"go", "avx2", "avx512"} {
+		saved, saved512 := useAVX2, useAVX512BW
+		useAVX2 = useAVX2 && level != "go"
+		useAVX512BW = useAVX512BW && level == "avx512"
 		want := make([]float32, n)
 		meanBlendSteps(want, xs, base, ratio, keep)
 		got := make([]float32, n)
 		MeanBlendBF16Bytes(got, xs, base, ratio, keep)
-		useAVX2 = saved
+		useAVX2, useAVX512BW = saved, saved512
 		for j := range got {
 			if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-				t.Fatalf("n %d m %d avx %v ratio %v keep %v: [%d] = %#08x, want %#08x", n, len(xs), avx, ratio, keep, j,
+				t.Fatalf("n %d m %d %s ratio %v keep %v: [%d] = %#08x, want %#08x", n, len(xs), level, ratio, keep, j,
 					math.Float32bits(got[j]), math.Float32bits(want[j]))
 			}
 		}
