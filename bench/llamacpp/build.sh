@@ -11,16 +11,23 @@
 # LLAMA_DIR (default /tmp/llama) holds the npm tarball, the source (src/) and
 # the build (build/, bin/); nothing is written into the repository. JOBS
 # (default 1) is make's -j: the build runs under nice -n 19, one compiler at
-# a time unless told otherwise, for the machine is shared. COMMON_OPT
-# (default -O1) is the optimisation of llama-common and cpp-httplib
-# (argument parsing, chat templates, downloads: nothing llama-bench times),
-# which are half the build and twice as slow to compile at -O3. Rerunning it only
+# a time unless told otherwise, for the machine is shared. The
+# optimisation levels: GGML_OPT (default -O3) for ggml-base, ggml-cpu and
+# ggml, where llama-bench spends its time; LLAMA_OPT (default -O3) for
+# llama (model loading and graph building, a few hundred microseconds per
+# 512-token batch) and llama-bench; COMMON_OPT (default -O1) for
+# llama-common and cpp-httplib (argument parsing, chat templates,
+# downloads: nothing llama-bench times), which are half the build and
+# twice as slow to compile at -O3. On a busy machine LLAMA_OPT=-O1
+# COMMON_OPT=-O0 cuts the build to about a third. Rerunning it only
 # recompiles what changed. Needs npm (or LLAMA_TGZ, the tarball), git, gcc,
 # g++ and make.
 set -euo pipefail
 
 LLAMA_DIR=${LLAMA_DIR:-/tmp/llama}
 JOBS=${JOBS:-1}
+GGML_OPT=${GGML_OPT:--O3}
+LLAMA_OPT=${LLAMA_OPT:--O3}
 COMMON_OPT=${COMMON_OPT:--O1}
 VERSION=3.22.1
 mkdir -p "$LLAMA_DIR"
@@ -106,7 +113,7 @@ O := $LLAMA_DIR/build/obj
 G := $LLAMA_DIR/$gen
 CC := gcc
 CXX := g++
-OPT := -O3
+OPT := $LLAMA_OPT
 COMMON = \$(OPT) -march=native -DNDEBUG -D_XOPEN_SOURCE=600 -D_GNU_SOURCE -DGGML_SCHED_MAX_COPIES=4 -DGGML_USE_CPU -fopenmp -pthread
 INC := -I\$(G) -I\$(S)/ggml/include -I\$(S)/ggml/src -I\$(S)/include -I\$(S)/src -I\$(S)/common -I\$(S)/vendor
 CFLAGS = \$(COMMON) -std=gnu11 \$(INC)
@@ -129,6 +136,7 @@ $LLAMA_DIR/bin/llama-bench: \$(BENCH) \$(O)/libggml-base.a \$(O)/libggml-cpu.a \
 \$(O)/libllama.a: \$(LLAMA)
 \$(O)/libllama-common.a: \$(COMMONO)
 \$(COMMONO): OPT := $COMMON_OPT
+\$(GGML_BASE) \$(GGML_CPU) \$(GGML_REG): OPT := $GGML_OPT
 \$(O)/%.a:
 	rm -f \$@ && ar rcs \$@ \$^
 
