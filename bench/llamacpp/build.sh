@@ -136,6 +136,8 @@ $LLAMA_DIR/bin/llama-bench: \$(BENCH) \$(O)/libggml-base.a \$(O)/libggml-cpu.a \
 \$(O)/libllama.a: \$(LLAMA)
 \$(O)/libllama-common.a: \$(COMMONO)
 \$(COMMONO): OPT := $COMMON_OPT
+# llama's src/ is private to it: common/unicode.h must not meet src/unicode.h.
+\$(COMMONO) \$(BENCH): INC := -I\$(G) -I\$(S)/common -I\$(S)/ggml/include -I\$(S)/include -I\$(S)/vendor
 \$(GGML_BASE) \$(GGML_CPU) \$(GGML_REG): OPT := $GGML_OPT
 \$(O)/%.a:
 	rm -f \$@ && ar rcs \$@ \$^
