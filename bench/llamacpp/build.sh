@@ -18,9 +18,9 @@
 # 512-token batch) and llama-bench; COMMON_OPT (default -O1) for
 # llama-common and cpp-httplib (argument parsing, chat templates,
 # downloads: nothing llama-bench times), which are half the build and
-# twice as slow to compile at -O3. On a busy machine LLAMA_OPT=-O1
-# COMMON_OPT=-O0 cuts the build to about a third. Rerunning it only
-# recompiles what changed. Needs npm (or LLAMA_TGZ, the tarball), git, gcc,
+# slower to compile at -O3. With LLAMA_OPT=-O1 COMMON_OPT=-O0 JOBS=2 it
+# took 45 minutes at load 16-19 on the 2-CPU VM (2026-12-07). Rerunning it
+# only recompiles what changed, sources or levels. Needs npm (or LLAMA_TGZ, the tarball), git, gcc,
 # g++ and make.
 set -euo pipefail
 
@@ -69,6 +69,9 @@ put "$gen/ggml-version.h" "#pragma once
 put "$gen/llama-version.h" "#pragma once
 #define LLAMA_VERSION \"$llama_version\"
 #define LLAMA_COMMIT  \"$commit\""
+# make does not see flags: objects depend on this stamp, so that a build
+# at other optimisation levels recompiles them.
+put "$gen/flags" "GGML_OPT=$GGML_OPT LLAMA_OPT=$LLAMA_OPT COMMON_OPT=$COMMON_OPT $(gcc -dumpfullversion)"
 put "$gen/build-info.cpp" "$(sed -e "s/@LLAMA_BUILD_NUMBER@/0/" -e "s/@LLAMA_BUILD_COMMIT@/$commit/" \
 	-e "s/@BUILD_COMPILER@/$compiler/" -e "s/@BUILD_TARGET@/$target/" src/common/build-info.cpp.in)"
 
@@ -142,25 +145,25 @@ $LLAMA_DIR/bin/llama-bench: \$(BENCH) \$(O)/libggml-base.a \$(O)/libggml-cpu.a \
 \$(O)/%.a:
 	rm -f \$@ && ar rcs \$@ \$^
 
-\$(O)/ggml/src/ggml-cpu/%.c.o: \$(S)/ggml/src/ggml-cpu/%.c
+\$(O)/ggml/src/ggml-cpu/%.c.o: \$(S)/ggml/src/ggml-cpu/%.c \$(G)/flags
 	@mkdir -p \$(dir \$@)
 	\$(CC) \$(CFLAGS) \$(CPUFLAGS) -c \$< -o \$@
-\$(O)/ggml/src/ggml-cpu/%.cpp.o: \$(S)/ggml/src/ggml-cpu/%.cpp
+\$(O)/ggml/src/ggml-cpu/%.cpp.o: \$(S)/ggml/src/ggml-cpu/%.cpp \$(G)/flags
 	@mkdir -p \$(dir \$@)
 	\$(CXX) \$(CXXFLAGS) \$(CPUFLAGS) -c \$< -o \$@
-\$(O)/ggml/%.c.o: \$(S)/ggml/%.c
+\$(O)/ggml/%.c.o: \$(S)/ggml/%.c \$(G)/flags
 	@mkdir -p \$(dir \$@)
 	\$(CC) \$(CFLAGS) -DGGML_USE_OPENMP -c \$< -o \$@
-\$(O)/ggml/%.cpp.o: \$(S)/ggml/%.cpp
+\$(O)/ggml/%.cpp.o: \$(S)/ggml/%.cpp \$(G)/flags
 	@mkdir -p \$(dir \$@)
 	\$(CXX) \$(CXXFLAGS) -DGGML_USE_OPENMP -c \$< -o \$@
-\$(O)/unity/%.cpp.o: \$(G)/unity/%.cpp
+\$(O)/unity/%.cpp.o: \$(G)/unity/%.cpp \$(G)/flags
 	@mkdir -p \$(dir \$@)
 	\$(CXX) \$(CXXFLAGS) -c \$< -o \$@
-\$(O)/build-info.cpp.o: \$(G)/build-info.cpp
+\$(O)/build-info.cpp.o: \$(G)/build-info.cpp \$(G)/flags
 	@mkdir -p \$(dir \$@)
 	\$(CXX) \$(CXXFLAGS) -c \$< -o \$@
-\$(O)/%.cpp.o: \$(S)/%.cpp
+\$(O)/%.cpp.o: \$(S)/%.cpp \$(G)/flags
 	@mkdir -p \$(dir \$@)
 	\$(CXX) \$(CXXFLAGS) -c \$< -o \$@
 EOF
