@@ -30,3 +30,13 @@ func preallocate(f *os.File, size int64) error {
 	}
 	return err
 }
+
+// openDirect opens path for writing with O_DIRECT, or returns nil if the
+// file system refuses (EINVAL from tmpfs before Linux 6.6, for one).
+func openDirect(path string) *os.File {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
