@@ -402,7 +402,7 @@ func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
 		if e.done == e.size {
 			e.state = entryWritten
 			if st != nil {
-				w.bufs = append(w.bufs, st.bufs[0], st.bufs[1])
+				w.bufs = append(w.bufs, st.buffers()...)
 				e.stage = nil
 			}
 		}

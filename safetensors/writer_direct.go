@@ -19,10 +19,11 @@ import (
 // ever written through the page cache, which merges the two writes, and
 // direct and buffered writes never touch the same page.
 //
-// A stage has two buffers: while one is written, in its own goroutine,
-// the other fills, so the merge keeps going while the device works. The
-// tensor's last block is written synchronously, so a tensor whose last
-// piece was accepted is in the file.
+// A stage has a few buffers: while some are written, each in its own
+// goroutine, another fills, so the merge keeps going while the device
+// works, with several requests in flight. The tensor's last block is
+// written synchronously, after the others, so a tensor whose last piece
+// was accepted is in the file.
 
 // directAlign is the alignment of direct writes' offsets, lengths and
 // memory: the page size, a multiple of every logical block size.
@@ -33,6 +34,10 @@ var (
 	// stageSize is the size of one staging buffer and of most direct
 	// writes; a multiple of directAlign.
 	stageSize = 1 << 20
+	// stageBuffers is the number of staging buffers per tensor: all but
+	// one can be on their way to the disk, which a single write at a
+	// time, on a shared disk, keeps far from its bandwidth.
+	stageBuffers = 4
 	// directMin is the smallest aligned middle written directly; smaller
 	// tensors cost less through the page cache than a wait for the device.
 	directMin int64 = 64 << 10
@@ -41,14 +46,14 @@ var (
 // stage holds the direct-write state of one tensor. Only the goroutine
 // that holds the tensor's entry in entryWriting touches it.
 type stage struct {
-	a0, a1 int64     // the aligned middle of the tensor, absolute offsets
-	bufs   [2][]byte // staging buffers, stageSize bytes, directAlign-aligned
-	cur    int       // index of the buffer being filled
-	pos    int64     // file offset of bufs[cur][0], aligned
-	fill   int       // bytes staged in bufs[cur]
-	// inflight is the write of the other buffer, if one was started and
-	// has not been waited for, or failed.
-	inflight *directWrite
+	a0, a1 int64  // the aligned middle of the tensor, absolute offsets
+	cur    []byte // the buffer being filled: stageSize bytes, directAlign-aligned
+	pos    int64  // file offset of cur[0], aligned
+	fill   int    // bytes staged in cur
+	free   [][]byte
+	// inflight are the writes started and not yet waited for, oldest
+	// first; a failed one stays until a retry succeeds.
+	inflight []*directWrite
 }
 
 // directWrite is one asynchronous direct write of a full stage buffer.
@@ -69,15 +74,21 @@ func (w *Writer) newStage(e *entry) *stage {
 		return nil
 	}
 	st := &stage{a0: a0, a1: a1, pos: a0}
-	for i := range st.bufs {
+	for range stageBuffers {
+		var b []byte
 		if n := len(w.bufs); n > 0 {
-			st.bufs[i], w.bufs = w.bufs[n-1], w.bufs[:n-1]
+			b, w.bufs = w.bufs[n-1], w.bufs[:n-1]
 		} else {
-			st.bufs[i] = alignedBuffer(stageSize)
+			b = alignedBuffer(stageSize)
 		}
+		st.free = append(st.free, b)
 	}
+	st.cur, st.free = st.free[0], st.free[1:]
 	return st
 }
+
+// buffers returns the stage's buffers, once its writes are done.
+func (st *stage) buffers() [][]byte { return append(st.free, st.cur) }
 
 // alignedBuffer returns n bytes whose address is a multiple of directAlign.
 func alignedBuffer(n int) []byte {
@@ -101,11 +112,11 @@ func (w *Writer) writeStaged(e *entry, st *stage, p0 int64, data []byte) error {
 	// Bytes before staged were staged by an earlier, failed try.
 	staged := st.pos + int64(st.fill)
 	for s, hi := max(p0, staged), min(p1, st.a1); s < hi; {
-		n := copy(st.bufs[st.cur][st.fill:], data[s-p0:hi-p0])
+		n := copy(st.cur[st.fill:], data[s-p0:hi-p0])
 		st.fill += n
 		s += int64(n)
 		end := st.pos+int64(st.fill) == st.a1
-		if st.fill < len(st.bufs[st.cur]) && !end {
+		if st.fill < len(st.cur) && !end {
 			continue
 		}
 		if err := w.flushStage(e.file, st, end); err != nil {
@@ -124,18 +135,25 @@ func (w *Writer) writeStaged(e *entry, st *stage, p0 int64, data []byte) error {
 }
 
 // flushStage writes the full buffer being filled, in the background
-// unless it holds the tensor's last block, and starts filling the other
-// one, once that one's write has finished. On error nothing changed.
+// unless it holds the tensor's last block, and starts filling a free one,
+// waiting for the oldest write if none is. On error nothing changed.
 func (w *Writer) flushStage(file int, st *stage, last bool) error {
-	if err := w.settle(st); err != nil {
-		return err
-	}
-	b := st.bufs[st.cur][:st.fill]
+	b := st.cur[:st.fill]
 	if last {
+		for len(st.inflight) > 0 {
+			if err := w.settle(st); err != nil {
+				return err
+			}
+		}
 		if err := w.writeBlocks(file, b, st.pos); err != nil {
 			return err
 		}
 	} else {
+		if len(st.free) == 0 {
+			if err := w.settle(st); err != nil {
+				return err
+			}
+		}
 		dw := &directWrite{file: file, buf: b, pos: st.pos, done: make(chan struct{})}
 		w.flushes.Add(1)
 		go func() {
@@ -143,29 +161,27 @@ func (w *Writer) flushStage(file int, st *stage, last bool) error {
 			close(dw.done)
 			w.flushes.Done()
 		}()
-		st.inflight = dw
-		st.cur ^= 1
+		st.inflight = append(st.inflight, dw)
+		st.cur, st.free = st.free[len(st.free)-1], st.free[:len(st.free)-1]
 	}
 	st.pos += int64(st.fill)
 	st.fill = 0
 	return nil
 }
 
-// settle waits for the stage's background write. If it failed, settle
-// tries it again; if that fails too, the write stays pending for the next
-// try and its error is returned.
+// settle waits for the stage's oldest background write and frees its
+// buffer. If the write failed, settle tries it again; if that fails too,
+// the write stays pending for the next try and its error is returned.
 func (w *Writer) settle(st *stage) error {
-	dw := st.inflight
-	if dw == nil {
-		return nil
-	}
+	dw := st.inflight[0]
 	<-dw.done
 	if dw.err != nil {
 		if dw.err = w.writeBlocks(dw.file, dw.buf, dw.pos); dw.err != nil {
 			return dw.err
 		}
 	}
-	st.inflight = nil
+	st.inflight = st.inflight[1:]
+	st.free = append(st.free, dw.buf[:cap(dw.buf)])
 	return nil
 }
 
