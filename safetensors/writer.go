@@ -113,7 +113,6 @@ type Writer struct {
 	entries map[string]*entry
 	created []string // paths of files this Writer made that may still exist
 	writes  sync.WaitGroup
-	bufs    [][]byte // free staging buffers, stageSize bytes each, aligned
 }
 
 type writerState int
@@ -402,7 +401,7 @@ func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
 		if e.done == e.size {
 			e.state = entryWritten
 			if st != nil {
-				w.bufs = append(w.bufs, st.buffers()...)
+				putStageBuffers(st.buffers())
 				e.stage = nil
 			}
 		}

@@ -3,6 +3,8 @@ package safetensors
 import (
 	"errors"
 	"os"
+	"slices"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -32,12 +34,13 @@ const directAlign = 4096
 // Variables, so that tests can make small tensors take every path.
 var (
 	// stageSize is the size of one staging buffer and of most direct
-	// writes; a multiple of directAlign.
-	stageSize = 1 << 20
+	// writes; a multiple of directAlign. One huge page: the kernel pins
+	// a buffer for each direct write, page by page unless it is one.
+	stageSize = 2 << 20
 	// stageBuffers is the number of staging buffers per tensor: all but
 	// one can be on their way to the disk, which a single write at a
 	// time, on a shared disk, keeps far from its bandwidth.
-	stageBuffers = 4
+	stageBuffers = 3
 	// directMin is the smallest aligned middle written directly; smaller
 	// tensors cost less through the page cache than a wait for the device.
 	directMin int64 = 64 << 10
@@ -75,13 +78,7 @@ func (w *Writer) newStage(e *entry) *stage {
 	}
 	st := &stage{a0: a0, a1: a1, pos: a0}
 	for range stageBuffers {
-		var b []byte
-		if n := len(w.bufs); n > 0 {
-			b, w.bufs = w.bufs[n-1], w.bufs[:n-1]
-		} else {
-			b = alignedBuffer(stageSize)
-		}
-		st.free = append(st.free, b)
+		st.free = append(st.free, getStageBuffer())
 	}
 	st.cur, st.free = st.free[0], st.free[1:]
 	return st
@@ -90,11 +87,37 @@ func (w *Writer) newStage(e *entry) *stage {
 // buffers returns the stage's buffers, once its writes are done.
 func (st *stage) buffers() [][]byte { return append(st.free, st.cur) }
 
-// alignedBuffer returns n bytes whose address is a multiple of directAlign.
-func alignedBuffer(n int) []byte {
-	b := make([]byte, n+directAlign)
+// stagePool holds the stage buffers of every Writer of the process, so
+// that a merge after another (evolve runs hundreds) finds its buffers
+// mapped: first touches of fresh memory are slow on some VMs.
+var stagePool struct {
+	sync.Mutex
+	bufs [][]byte
+}
+
+// getStageBuffer returns a stageSize buffer aligned to directAlign.
+func getStageBuffer() []byte {
+	stagePool.Lock()
+	defer stagePool.Unlock()
+	for i := len(stagePool.bufs) - 1; i >= 0; i-- {
+		if b := stagePool.bufs[i]; len(b) == stageSize {
+			stagePool.bufs = slices.Delete(stagePool.bufs, i, i+1)
+			return b
+		}
+	}
+	if b := hugeBuffer(stageSize); b != nil {
+		return b
+	}
+	b := make([]byte, stageSize+directAlign)
 	skip := int(-uintptr(unsafe.Pointer(&b[0])) & (directAlign - 1))
-	return b[skip : skip+n : skip+n]
+	return b[skip : skip+stageSize : skip+stageSize]
+}
+
+// putStageBuffers returns buffers to the pool once their writes are done.
+func putStageBuffers(bufs [][]byte) {
+	stagePool.Lock()
+	stagePool.bufs = append(stagePool.bufs, bufs...)
+	stagePool.Unlock()
 }
 
 // writeStaged writes data, which starts at the absolute offset p0 and
