@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"unsafe"
 )
 
 // writePlan is a model and the pieces its tensors are written in.
@@ -367,4 +368,29 @@ func FuzzWriterDirect(f *testing.F) {
 		p.run(t, want, WriterOptions{MaxShardSize: int64(seed % (40 * directAlign)), Buffered: true}, false)
 		sameFiles(t, got, want)
 	})
+}
+
+// TestStageBuffers checks the stage buffers' size and alignment, small
+// (from the heap) and huge-page sized (mapped where the system allows),
+// and that the pool hands a returned buffer out again.
+func TestStageBuffers(t *testing.T) {
+	old := stageSize
+	defer func() { stageSize = old }()
+	for _, size := range []int{2 * directAlign, 2 << 20} {
+		stageSize = size
+		b := getStageBuffer()
+		if len(b) != size || cap(b) != size {
+			t.Fatalf("size %d: got len %d cap %d", size, len(b), cap(b))
+		}
+		if addr := uintptr(unsafe.Pointer(&b[0])); addr%directAlign != 0 {
+			t.Fatalf("size %d: address %#x not aligned", size, addr)
+		}
+		b[0], b[size-1] = 1, 2
+		putStageBuffers([][]byte{b})
+		if again := getStageBuffer(); &again[0] != &b[0] {
+			t.Errorf("size %d: the pooled buffer was not reused", size)
+		} else {
+			putStageBuffers([][]byte{again})
+		}
+	}
 }
