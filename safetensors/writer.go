@@ -85,9 +85,10 @@ type WriterOptions struct {
 	SingleFile string
 	// Buffered writes all tensor data through the page cache, as gomerge
 	// did before it used O_DIRECT; so does GOMERGE_BUFFERED_WRITE=1 in
-	// the environment. By default the aligned middle of every tensor of
-	// at least directMin bytes bypasses the page cache where the file
-	// system allows it, which leaves the output out of the page cache.
+	// the environment. By default the 4 KiB-aligned middle of every
+	// tensor of 64 KiB or more bypasses the page cache where the file
+	// system allows O_DIRECT, which leaves the output out of the page
+	// cache.
 	Buffered bool
 }
 
@@ -449,6 +450,7 @@ func (w *Writer) Close() error {
 	w.mu.Unlock()
 	w.writes.Wait()
 	w.flushes.Wait()
+	w.releaseStages()
 
 	err := w.finish()
 	w.mu.Lock()
@@ -602,6 +604,7 @@ func (w *Writer) Abort() error {
 	w.mu.Unlock()
 	w.writes.Wait()
 	w.flushes.Wait()
+	w.releaseStages()
 	w.closeFiles()
 	var errs []error
 	for _, path := range w.created {

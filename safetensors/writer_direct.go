@@ -85,7 +85,26 @@ func (w *Writer) newStage(e *entry) *stage {
 }
 
 // buffers returns the stage's buffers, once its writes are done.
-func (st *stage) buffers() [][]byte { return append(st.free, st.cur) }
+func (st *stage) buffers() [][]byte {
+	bufs := append(st.free, st.cur)
+	for _, dw := range st.inflight { // failed and never retried
+		bufs = append(bufs, dw.buf[:cap(dw.buf)])
+	}
+	return bufs
+}
+
+// releaseStages returns the buffers of tensors left half-written to the
+// pool, once no write is under way.
+func (w *Writer) releaseStages() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.entries {
+		if e.stage != nil {
+			putStageBuffers(e.stage.buffers())
+			e.stage = nil
+		}
+	}
+}
 
 // stagePool holds the stage buffers of every Writer of the process, so
 // that a merge after another (evolve runs hundreds) finds its buffers

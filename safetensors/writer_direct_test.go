@@ -321,7 +321,8 @@ func TestDirectRetry(t *testing.T) {
 }
 
 // TestDirectAbort checks that Abort removes the files while a tensor's
-// direct writes are under way and that Close refuses it.
+// direct writes are under way, that Close refuses it, and that the
+// tensor's stage buffers go back to the pool.
 func TestDirectAbort(t *testing.T) {
 	smallStages(t)
 	dir := t.TempDir()
@@ -343,6 +344,9 @@ func TestDirectAbort(t *testing.T) {
 			t.Fatal(err)
 		}
 		assertFiles(t, dir)
+		if w.entries["a"].stage != nil {
+			t.Error("the half-written tensor's stage buffers were not returned to the pool")
+		}
 	}
 }
 
