@@ -3,6 +3,7 @@ package safetensors
 import (
 	"errors"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,4 +30,38 @@ func preallocate(f *os.File, size int64) error {
 		return nil
 	}
 	return err
+}
+
+// openDirect opens path for writing with O_DIRECT, or returns nil if the
+// file system refuses (EINVAL from tmpfs before Linux 6.6, for one).
+func openDirect(path string) *os.File {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// hugeBufferSize is the size of a transparent huge page on amd64 and
+// arm64 with 4 KiB pages.
+const hugeBufferSize = 2 << 20
+
+// hugeBuffer returns n bytes of anonymous memory aligned to
+// hugeBufferSize and advised to be backed by transparent huge pages, or
+// nil if n is not a multiple of hugeBufferSize or the mapping fails. A
+// direct write pins its buffer's pages one by one, which costs more CPU
+// than copying them on some VMs, and a huge page is one. The memory is
+// never unmapped: stage buffers are pooled for the life of the process.
+func hugeBuffer(n int) []byte {
+	if n%hugeBufferSize != 0 {
+		return nil
+	}
+	m, err := unix.Mmap(-1, 0, n+hugeBufferSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil
+	}
+	skip := int(-uintptr(unsafe.Pointer(&m[0])) & (hugeBufferSize - 1))
+	b := m[skip : skip+n : skip+n]
+	_ = unix.Madvise(b, unix.MADV_HUGEPAGE) // a hint: small pages work too
+	return b
 }

@@ -10,7 +10,8 @@ import (
 // TestWritebackCadence checks the ranges WriteTensorPart hands to
 // writeback: a tensor's pieces gather until writebackChunk bytes or the
 // tensor's end, every written byte is handed over exactly once, in order,
-// with the pieces of two tensors interleaved.
+// with the pieces of two tensors interleaved. Direct writes need no
+// writeback, so the writer is told to write buffered.
 func TestWritebackCadence(t *testing.T) {
 	var (
 		mu  sync.Mutex
@@ -25,7 +26,7 @@ func TestWritebackCadence(t *testing.T) {
 	const piece = 512 << 10
 	big := int64(writebackChunk*2 + 3*piece) // 2 chunks and a tail
 	specs := []TensorSpec{{"a", U8, []int64{big}}, {"b", U8, []int64{piece + 5}}}
-	w, err := Create(t.TempDir(), specs, WriterOptions{})
+	w, err := Create(t.TempDir(), specs, WriterOptions{Buffered: true})
 	if err != nil {
 		t.Fatal(err)
 	}

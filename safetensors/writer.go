@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -82,6 +83,13 @@ type WriterOptions struct {
 	// means "model.safetensors". PEFT adapters use
 	// "adapter_model.safetensors".
 	SingleFile string
+	// Buffered writes all tensor data through the page cache, as gomerge
+	// did before it used O_DIRECT; so does GOMERGE_BUFFERED_WRITE=1 in
+	// the environment. By default the 4 KiB-aligned middle of every
+	// tensor of 64 KiB or more bypasses the page cache where the file
+	// system allows O_DIRECT, which leaves the output out of the page
+	// cache.
+	Buffered bool
 }
 
 // Writer writes a model whose tensors are known in advance; see [Create].
@@ -91,7 +99,15 @@ type Writer struct {
 	dir       string
 	shards    []Shard
 	files     []*os.File
+	direct    []*os.File // the same shards opened with O_DIRECT; nil entries where refused
 	indexMeta map[string]any
+
+	// noDirect is set when the file system refused a direct write: from
+	// then on staged blocks go through files.
+	noDirect atomic.Bool
+	// directBytes counts the bytes written with O_DIRECT, for tests.
+	directBytes atomic.Int64
+	flushes     sync.WaitGroup // asynchronous direct writes
 
 	mu      sync.Mutex
 	state   writerState
@@ -119,6 +135,7 @@ type entry struct {
 	// flushed is how many of them have been handed to writeback
 	flushed int64
 	state   entryState
+	stage   *stage // non-nil while the tensor's middle goes out with O_DIRECT
 }
 
 type entryState uint8
@@ -169,6 +186,7 @@ func Create(dir string, tensors []TensorSpec, opt WriterOptions) (*Writer, error
 		indexMeta: indexMeta,
 		entries:   make(map[string]*entry, len(tensors)),
 	}
+	w.noDirect.Store(opt.Buffered || os.Getenv("GOMERGE_BUFFERED_WRITE") == "1")
 	if len(w.shards) == 1 && opt.SingleFile != "" {
 		if !filepath.IsLocal(opt.SingleFile) || filepath.Base(opt.SingleFile) != opt.SingleFile {
 			return nil, fmt.Errorf("safetensors: SingleFile %q is not a plain file name", opt.SingleFile)
@@ -201,6 +219,11 @@ func (w *Writer) createShard(sh Shard, hdr []byte) error {
 	}
 	w.files = append(w.files, f)
 	w.created = append(w.created, path)
+	var d *os.File
+	if !w.noDirect.Load() {
+		d = openDirect(path) // nil where the file system refuses O_DIRECT
+	}
+	w.direct = append(w.direct, d)
 	if _, err := f.WriteAt(hdr, 0); err != nil {
 		return err
 	}
@@ -357,9 +380,16 @@ func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
 	e.state = entryWriting
 	w.writes.Add(1)
 	f := w.files[e.file]
+	if e.done == 0 && e.stage == nil {
+		e.stage = w.newStage(e)
+	}
+	st := e.stage
 	w.mu.Unlock()
 
-	if len(data) > 0 {
+	switch {
+	case st != nil:
+		err = w.writeStaged(e, st, e.off+off, data)
+	case len(data) > 0:
 		_, err = f.WriteAt(data, e.off+off)
 	}
 	var flushOff, flushLen int64
@@ -371,6 +401,15 @@ func (w *Writer) WriteTensorPart(name string, off int64, data []byte) error {
 		e.done += int64(len(data))
 		if e.done == e.size {
 			e.state = entryWritten
+			if st != nil {
+				putStageBuffers(st.buffers())
+				e.stage = nil
+			}
+		}
+		if st != nil {
+			// The direct blocks need no writeback, and Close's fsync
+			// finds the few buffered pages at the edges.
+			e.flushed = e.done
 		}
 		if e.done-e.flushed >= writebackChunk || e.done == e.size && e.done > e.flushed {
 			flushOff, flushLen = e.off+e.flushed, e.done-e.flushed
@@ -410,6 +449,8 @@ func (w *Writer) Close() error {
 	w.state = writerClosing
 	w.mu.Unlock()
 	w.writes.Wait()
+	w.flushes.Wait()
+	w.releaseStages()
 
 	err := w.finish()
 	w.mu.Lock()
@@ -427,9 +468,14 @@ func (w *Writer) finish() error {
 		return err
 	}
 	for i, f := range w.files {
-		err := f.Sync()
+		err := f.Sync() // also makes the direct writes' block allocations durable
 		if cerr := f.Close(); err == nil {
 			err = cerr
+		}
+		if d := w.direct[i]; d != nil {
+			if cerr := d.Close(); err == nil {
+				err = cerr
+			}
 		}
 		if err != nil {
 			w.closeFiles()
@@ -537,6 +583,11 @@ func (w *Writer) closeFiles() {
 	for _, f := range w.files {
 		f.Close() // may already be closed; nothing to report
 	}
+	for _, f := range w.direct {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 // Abort stops writing, closes the files and removes every file the Writer
@@ -552,6 +603,8 @@ func (w *Writer) Abort() error {
 	w.state = writerAborted
 	w.mu.Unlock()
 	w.writes.Wait()
+	w.flushes.Wait()
+	w.releaseStages()
 	w.closeFiles()
 	var errs []error
 	for _, path := range w.created {
