@@ -40,15 +40,17 @@ var SCE = &Method{
 	TaskVectors: true,
 	Analyze:     analyzeSCE,
 	StoredBF16:  true,
+	WantsSample: true,
 }
 
 func init() { Register(SCE) }
 
 // The passes of sceState.
 const (
-	sceHigh  = iota // variances: non-zeros and a histogram of the high 16 bits
-	sceLow          // histogram of the low 16 bits inside the chosen bucket
-	sceWeigh        // sums of the kept task vectors' squares
+	sceWindow = iota // variances: non-zeros, counts above and inside a window
+	sceHigh          // variances: non-zeros and a histogram of the high 16 bits
+	sceLow           // histogram of the low 16 bits inside the chosen bucket
+	sceWeigh         // sums of the kept task vectors' squares
 	sceDone
 )
 
@@ -69,6 +71,14 @@ const (
 // piece, and the pieces' sums added in piece order; a tensor merged whole
 // is cut into pieces of chunkElements, as the executor cuts it, so both
 // give the same bytes.
+//
+// In bfloat16, when the executor hands Analyze a sample of the tensor, the
+// sample's variances name a window of a few bfloat16 values that very
+// likely holds the threshold (sampleWindow, as for ties): the first pass
+// then only counts the variances above the window and, per piece, those
+// at each value inside it (tensor.CountAboveWindowShift, a SIMD count),
+// which decides the threshold and every piece's ties as the histograms
+// would; the histogram pass follows only when the window misses.
 type sceState struct {
 	work      tensor.DType
 	n         int64 // elements in the tensor
@@ -85,10 +95,15 @@ type sceState struct {
 	digit   uint32     // the chosen high 16 bits
 	thr     uint32     // the bits of the k-th largest variance
 	keep    []int      // per piece: variances equal to thr that it keeps
+	lo, hi  uint32     // the window's bits, in sceWindow
+	win     []uint32   // per piece, in sceWindow: windowLen counts
+	aboves  []int      // per piece, in sceWindow: variances above the window
 	masks   [][]uint64 // per piece: a bit for each position kept
 
 	sums [][]float64 // per piece, per task vector: Σ round(τ²) over kept positions
 	q    []float32
+
+	passes int // analysis passes run, for tests
 }
 
 // sceNothing is a threshold no variance's bits exceed or equal: nothing
@@ -119,12 +134,41 @@ func newSCEState(t *Tensors, n int64, pieces int) (*sceState, error) {
 		st.counts = make([]int, pieces)
 		st.keep = make([]int, pieces)
 		st.masks = make([][]uint64, pieces)
+		st.chooseWindow(t, pieces)
 	}
-	if st.mode == sceWeigh || st.mode == sceHigh {
+	if st.mode != sceDone {
 		st.sums = make([][]float64, pieces)
 	}
 	return st, nil
 }
+
+// chooseSCEWindow is sampleWindow; tests replace it to force misses.
+var chooseSCEWindow = sampleWindow
+
+// chooseWindow starts with the window pass when the working dtype is
+// bfloat16 and t holds a sample: the window is that of the k-th largest
+// of the sample's variances, k estimated from the sample's non-zeros.
+func (st *sceState) chooseWindow(t *Tensors, pieces int) {
+	if st.work != tensor.BF16 || t.Sample <= 0 {
+		return
+	}
+	_, tvs := sceInputs(t)
+	if len(tvs) == 0 || len(tvs[0]) == 0 {
+		return
+	}
+	v := make([]float32, len(tvs[0]))
+	ks := int(float32(float32(sceVariance(st.work, v, tvs)) * float32(st.topk)))
+	if ks == 0 {
+		return
+	}
+	st.lo, st.hi = chooseSCEWindow(v, ks, int64(len(v)))
+	st.mode = sceWindow
+	st.win = make([]uint32, pieces*st.windowLen())
+	st.aboves = make([]int, pieces)
+}
+
+// windowLen is the number of bfloat16 values in the window.
+func (st *sceState) windowLen() int { return int(st.hi-st.lo)>>16 + 1 }
 
 // sceInputs returns the base's data and the task vectors, in input order.
 func sceInputs(t *Tensors) (base []float32, tvs [][]float32) {
@@ -152,6 +196,10 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 	_, tvs := sceInputs(t)
 	p := t.Piece
 	switch st.mode {
+	case sceWindow:
+		st.nonzero[p] = sceVariance(st.work, v, tvs)
+		wl := st.windowLen()
+		st.aboves[p] = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
 	case sceHigh:
 		st.nonzero[p] = sceVariance(st.work, v, tvs)
 		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
@@ -226,6 +274,16 @@ func (st *sceState) pieceStored(t *Tensors) error {
 	p := t.Piece
 	var vb [sceStoredBlock]float32
 	switch st.mode {
+	case sceWindow:
+		wl := st.windowLen()
+		win := st.win[p*wl : (p+1)*wl]
+		nonzero, above := 0, 0
+		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
+			v := vb[:hi-lo]
+			nonzero += sceVariance(st.work, v, tvs)
+			above += tensor.CountAboveWindowShift(win, v, st.lo, st.hi, 16)
+		})
+		st.nonzero[p], st.aboves[p] = nonzero, above
 	case sceHigh:
 		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
 		nonzero := 0
@@ -274,17 +332,18 @@ func (st *sceState) pieceStored(t *Tensors) error {
 }
 
 func (st *sceState) EndPass(int) (more bool, err error) {
+	st.passes++
 	switch st.mode {
-	case sceHigh:
-		nonzero := 0
-		for _, c := range st.nonzero {
-			nonzero += c
+	case sceWindow:
+		if !st.setK() {
+			break
 		}
-		// count_nonzero(var) * select_topk is a float32 tensor in torch.
-		st.k = int(float32(float32(nonzero) * float32(st.topk)))
-		if st.k == 0 {
-			st.thr, st.mode = sceNothing, sceWeigh
-			st.hists = nil
+		if !st.windowThreshold() {
+			st.mode = sceHigh // the threshold is outside the window
+		}
+		st.win, st.aboves = nil, nil
+	case sceHigh:
+		if !st.setK() {
 			break
 		}
 		digit, above := descend(sumPieceHists(st.hists, 1<<15), 0, st.k)
@@ -322,6 +381,50 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 		st.q, st.mode = sceWeights(st.work, ss, st.n), sceDone
 	}
 	return st.mode != sceDone, nil
+}
+
+// setK sets k from the pieces' non-zero variances; when it is 0 nothing
+// is kept and setK returns false, with the weights pass next.
+func (st *sceState) setK() bool {
+	nonzero := 0
+	for _, c := range st.nonzero {
+		nonzero += c
+	}
+	// count_nonzero(var) * select_topk is a float32 tensor in torch.
+	st.k = int(float32(float32(nonzero) * float32(st.topk)))
+	if st.k == 0 {
+		st.thr, st.mode = sceNothing, sceWeigh
+		st.hists = nil
+		return false
+	}
+	return true
+}
+
+// windowThreshold sets the threshold from the window pass's counts, as
+// descend over the histograms would, and reports whether the window
+// holds it.
+func (st *sceState) windowThreshold() bool {
+	above := 0
+	for _, a := range st.aboves {
+		above += a
+	}
+	wl := st.windowLen()
+	for s := wl - 1; s >= 0 && above < st.k; s-- {
+		c := 0
+		for p := range st.aboves {
+			c += int(st.win[p*wl+s])
+		}
+		if above+c >= st.k {
+			st.digit, st.above = st.lo>>16+uint32(s), above
+			for p := range st.counts {
+				st.counts[p] = int(st.win[p*wl+s])
+			}
+			st.setThreshold(st.digit << 16)
+			return true
+		}
+		above += c
+	}
+	return false
 }
 
 // sumPieceHists returns the sum of the pieces' histograms of size bins

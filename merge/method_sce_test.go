@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -394,6 +395,79 @@ func TestSCESquaresAll(t *testing.T) {
 				for i := range got {
 					if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
 						t.Fatalf("%v, %d models, n %d: sum %d is %v, want %v", work, models, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSCEWindow checks that sce in bfloat16 finds its threshold in the
+// sample's window (two analysis passes), and that a window forced to miss
+// above or below the threshold falls back to the histogram pass (three),
+// with the bytes of the whole-tensor path either way: inputs stored and
+// not, on one and two threads, with pieces of 777 elements so that the
+// ties at the threshold fall into several pieces.
+func TestSCEWindow(t *testing.T) {
+	dir := bf16Models(t)
+	defer func(n int64, f func([]float32, int, int64) (uint32, uint32), m func(*Tensors, []float32) error, a func(*Tensors) (Analysis, error)) {
+		chunkElements, chooseSCEWindow, SCE.Merge, SCE.Analyze = n, f, m, a
+	}(chunkElements, chooseSCEWindow, SCE.Merge, SCE.Analyze)
+	chunkElements = 777
+	merge := SCE.Merge
+	var mu sync.Mutex
+	passes := map[string]int{} // per tensor
+	SCE.Merge = func(t *Tensors, out []float32) error {
+		if st, ok := t.State.(*sceState); ok {
+			mu.Lock()
+			passes[t.Name] = st.passes
+			mu.Unlock()
+		}
+		return merge(t, out)
+	}
+	for _, topk := range []string{"0.3", "0.9"} {
+		yml := "merge_method: sce\nbase_model: base\ndtype: bfloat16\nparameters: {select_topk: " + topk + "}\n" +
+			"models: [{model: ft1}, {model: ft2}, {model: ft3}]\n"
+		run := func(name string, threads int) string {
+			t.Helper()
+			out := filepath.Join(t.TempDir(), name)
+			if _, err := runYAML(t, dir, yml, out, Options{Threads: threads}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return out
+		}
+		analyze := SCE.Analyze
+		SCE.Analyze = nil
+		whole := run("whole", 1)
+		SCE.Analyze = analyze
+		for _, c := range []struct {
+			name   string
+			lo, hi uint32
+			passes int
+		}{
+			{"sampled", 0, 0, 2},
+			{"window above", 0x7f00 << 16, 0x7f04 << 16, 3},
+			{"window below", 0, 0, 3},
+		} {
+			chooseSCEWindow = sampleWindow
+			if c.name != "sampled" {
+				chooseSCEWindow = func([]float32, int, int64) (uint32, uint32) { return c.lo, c.hi }
+			}
+			for _, stored := range []bool{true, false} {
+				for _, threads := range []int{1, 2} {
+					name := fmt.Sprintf("topk %s/%s/stored %v/j%d", topk, c.name, stored, threads)
+					SCE.StoredBF16 = stored
+					clear(passes)
+					got := run(name, threads)
+					SCE.StoredBF16 = true
+					sameTensors(t, whole, got)
+					if len(passes) == 0 {
+						t.Fatalf("%s: no tensor merged in pieces", name)
+					}
+					for tn, p := range passes {
+						if p != c.passes {
+							t.Errorf("%s: %s took %d analysis passes, want %d", name, tn, p, c.passes)
+						}
 					}
 				}
 			}
