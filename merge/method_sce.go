@@ -3,6 +3,7 @@ package merge
 import (
 	"fmt"
 	"math"
+	stdbits "math/bits"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -79,6 +80,21 @@ const (
 // at each value inside it (tensor.CountAboveWindowShift, a SIMD count),
 // which decides the threshold and every piece's ties as the histograms
 // would; the histogram pass follows only when the window misses.
+//
+// The window pass also sums the kept squares, so that when the window
+// holds the threshold the analysis takes that one pass: every piece sums
+// the squares of each task vector for every bound the threshold may take
+// inside the window (tensor.SquaresFromBF16: one float64 chain per bound,
+// as the weights pass would sum them). A piece that keeps all or none of
+// its variances equal to the threshold has its sum in the chain of that
+// bound or of the next. At most one piece keeps some of its ties but not
+// all; its sum is known when no addition of its chain rounds, which holds
+// when its squares, multiples of the ulp of the smallest (MinMagnitude),
+// sum to less than 2^52 of those: its sum is then that of the squares
+// above the threshold plus those of the ties it keeps, which the pass
+// records for the variances inside the window. Otherwise a weights pass
+// over that piece alone follows. Merge then marks the kept positions from
+// the variances itself.
 type sceState struct {
 	work      tensor.DType
 	n         int64 // elements in the tensor
@@ -87,18 +103,24 @@ type sceState struct {
 	topk      float64
 	mode      int
 
-	hists   [][]uint32 // per piece, in sceHigh and sceLow
-	nonzero []int      // per piece: non-zero variances
-	counts  []int      // per piece: variances in the chosen bucket, then equal to thr
-	k       int        // positions kept
-	above   int        // variances above the chosen bucket
-	digit   uint32     // the chosen high 16 bits
-	thr     uint32     // the bits of the k-th largest variance
-	keep    []int      // per piece: variances equal to thr that it keeps
-	lo, hi  uint32     // the window's bits, in sceWindow
-	win     []uint32   // per piece, in sceWindow: windowLen counts
-	aboves  []int      // per piece, in sceWindow: variances above the window
-	masks   [][]uint64 // per piece: a bit for each position kept
+	hists   [][]uint32     // per piece, in sceHigh and sceLow
+	nonzero []int          // per piece: non-zero variances
+	counts  []int          // per piece: variances in the chosen bucket, then equal to thr
+	k       int            // positions kept
+	above   int            // variances above the chosen bucket
+	digit   uint32         // the chosen high 16 bits
+	thr     uint32         // the bits of the k-th largest variance
+	keep    []int          // per piece: variances equal to thr that it keeps
+	lo, hi  uint32         // the window's bits, in sceWindow
+	win     []uint32       // per piece, in sceWindow: windowLen counts
+	aboves  []int          // per piece, in sceWindow: variances above the window
+	from    [8]uint32      // the bounds of the window pass's chains: lo, lo+1<<16, …
+	chains  [][][8]float64 // per piece, per task vector: the window pass's sums
+	minTau  [][]uint32     // per piece, per task vector: MinMagnitude of τ
+	winAt   [][]uint8      // per piece: the window offset of each variance inside it
+	winSq   [][]float32    // per piece: the squares at those positions, models each
+	only    int            // the piece the weights pass sums, or -1 for all
+	masks   [][]uint64     // per piece: a bit for each position kept
 
 	sums [][]float64 // per piece, per task vector: Σ round(τ²) over kept positions
 	q    []float32
@@ -120,7 +142,7 @@ func newSCEState(t *Tensors, n int64, pieces int) (*sceState, error) {
 	}
 	topk := t.Global["select_topk"]
 	st := &sceState{work: t.Work, n: n, models: len(t.Inputs) - 1, topk: topk, mode: sceWeigh,
-		selecting: topk > 0 && topk < 1}
+		selecting: topk > 0 && topk < 1, only: -1}
 	switch {
 	case st.models == 0:
 		st.mode = sceDone
@@ -165,6 +187,63 @@ func (st *sceState) chooseWindow(t *Tensors, pieces int) {
 	st.mode = sceWindow
 	st.win = make([]uint32, pieces*st.windowLen())
 	st.aboves = make([]int, pieces)
+	for b := range st.from {
+		st.from[b] = math.MaxUint32
+		if b <= st.windowLen() {
+			st.from[b] = st.lo + uint32(b)<<16
+		}
+	}
+	st.chains = make([][][8]float64, pieces)
+	st.minTau = make([][]uint32, pieces)
+	st.winAt = make([][]uint8, pieces)
+	st.winSq = make([][]float32, pieces)
+}
+
+// windowPiece starts piece p's share of the window pass.
+func (st *sceState) windowPiece(p int) {
+	st.chains[p] = make([][8]float64, st.models)
+	st.minTau[p] = make([]uint32, st.models)
+	st.winAt[p], st.winSq[p] = nil, nil
+}
+
+// windowBlock adds a block of at most sceStoredBlock positions of piece
+// p, in index order, to the window pass: v holds its variances, tvs its
+// task vectors. It returns the non-zero variances and those above the
+// window.
+func (st *sceState) windowBlock(p int, v []float32, tvs [][]float32) (nonzero, above int) {
+	nonzero = sceVariance(st.work, v, tvs)
+	wl := st.windowLen()
+	above = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
+	tensor.SquaresFromBF16(st.chains[p], tvs, v, &st.from)
+	for i, tv := range tvs {
+		if m := tensor.MinMagnitude(tv); m != 0 && (st.minTau[p][i] == 0 || m < st.minTau[p][i]) {
+			st.minTau[p][i] = m
+		}
+	}
+	// Record the variances inside the window and their squares.
+	var atLeast, over [sceStoredBlock / 64]uint64
+	words := (len(v) + 63) / 64
+	if st.lo == 0 {
+		for w := range words {
+			atLeast[w] = ^uint64(0)
+		}
+	} else {
+		tensor.MarkAbove(atLeast[:words], v, st.lo-1)
+	}
+	tensor.MarkAbove(over[:words], v, st.hi)
+	for w := range words {
+		for bits := atLeast[w] &^ over[w]; bits != 0; bits &= bits - 1 {
+			j := w<<6 + stdbits.TrailingZeros64(bits)
+			if j >= len(v) {
+				break
+			}
+			st.winAt[p] = append(st.winAt[p], uint8((magnitudeBits(v[j])-st.lo)>>16))
+			for _, tv := range tvs {
+				st.winSq[p] = append(st.winSq[p], tensor.RoundBF16(tv[j]*tv[j]))
+			}
+		}
+	}
+	return nonzero, above
 }
 
 // windowLen is the number of bfloat16 values in the window.
@@ -197,9 +276,18 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 	p := t.Piece
 	switch st.mode {
 	case sceWindow:
-		st.nonzero[p] = sceVariance(st.work, v, tvs)
-		wl := st.windowLen()
-		st.aboves[p] = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
+		st.windowPiece(p)
+		nonzero, above := 0, 0
+		block := make([][]float32, len(tvs))
+		for lo := 0; lo < len(v); lo += sceStoredBlock {
+			hi := min(len(v), lo+sceStoredBlock)
+			for i, tv := range tvs {
+				block[i] = tv[lo:hi]
+			}
+			nz, a := st.windowBlock(p, v[lo:hi], block)
+			nonzero, above = nonzero+nz, above+a
+		}
+		st.nonzero[p], st.aboves[p] = nonzero, above
 	case sceHigh:
 		st.nonzero[p] = sceVariance(st.work, v, tvs)
 		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
@@ -214,6 +302,9 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 		sceLowHist(h, v, st.digit)
 		st.hists[p] = h
 	case sceWeigh:
+		if st.only >= 0 && p != st.only {
+			return nil
+		}
 		if st.selecting {
 			// Mark the kept positions for Merge, and zero the task
 			// vectors elsewhere before their squares are summed (in a
@@ -275,13 +366,11 @@ func (st *sceState) pieceStored(t *Tensors) error {
 	var vb [sceStoredBlock]float32
 	switch st.mode {
 	case sceWindow:
-		wl := st.windowLen()
-		win := st.win[p*wl : (p+1)*wl]
+		st.windowPiece(p)
 		nonzero, above := 0, 0
 		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
-			v := vb[:hi-lo]
-			nonzero += sceVariance(st.work, v, tvs)
-			above += tensor.CountAboveWindowShift(win, v, st.lo, st.hi, 16)
+			nz, a := st.windowBlock(p, vb[:hi-lo], tvs)
+			nonzero, above = nonzero+nz, above+a
 		})
 		st.nonzero[p], st.aboves[p] = nonzero, above
 	case sceHigh:
@@ -305,6 +394,9 @@ func (st *sceState) pieceStored(t *Tensors) error {
 		})
 		st.hists[p] = h
 	case sceWeigh:
+		if st.only >= 0 && p != st.only {
+			return nil
+		}
 		var mask []uint64
 		keep, all := 0, false
 		if st.selecting {
@@ -335,13 +427,19 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 	st.passes++
 	switch st.mode {
 	case sceWindow:
-		if !st.setK() {
-			break
-		}
-		if !st.windowThreshold() {
+		switch {
+		case !st.setK():
+			// Nothing is kept: every sum is 0.
+			for p := range st.sums {
+				st.sums[p] = make([]float64, st.models)
+			}
+			st.endWeights()
+		case !st.windowThreshold():
 			st.mode = sceHigh // the threshold is outside the window
+		default:
+			st.windowSums()
 		}
-		st.win, st.aboves = nil, nil
+		st.win, st.aboves, st.chains, st.minTau, st.winAt, st.winSq = nil, nil, nil, nil, nil, nil
 	case sceHigh:
 		if !st.setK() {
 			break
@@ -372,16 +470,93 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 		st.hists = nil
 		st.setThreshold(st.digit<<16 | uint32(low))
 	case sceWeigh:
-		ss := make([]float64, st.models)
-		for _, sums := range st.sums {
-			for i, s := range sums {
-				ss[i] += s
-			}
-		}
-		st.q, st.mode = sceWeights(st.work, ss, st.n), sceDone
+		st.endWeights()
 	}
 	return st.mode != sceDone, nil
 }
+
+// endWeights adds the pieces' sums of squares in piece order and sets the
+// weights.
+func (st *sceState) endWeights() {
+	ss := make([]float64, st.models)
+	for _, sums := range st.sums {
+		for i, s := range sums {
+			ss[i] += s
+		}
+	}
+	st.q, st.mode = sceWeights(st.work, ss, st.n), sceDone
+}
+
+// windowSums takes every piece's sums of squares from the window pass's
+// chains once the threshold is set inside the window, and sets the
+// weights; or, when the piece that keeps some but not all of its ties has
+// a sum that may round, leaves the weights pass to sum that piece.
+func (st *sceState) windowSums() {
+	at := int(st.thr-st.lo) >> 16 // the threshold's bound; the next is above it
+	for p, chains := range st.chains {
+		sums := make([]float64, st.models)
+		switch keep := st.keep[p]; {
+		case keep == st.counts[p]:
+			for i := range sums {
+				sums[i] = chains[i][at]
+			}
+		case keep == 0:
+			for i := range sums {
+				sums[i] = chains[i][at+1]
+			}
+		case st.tiesExact(p):
+			for i := range sums {
+				sums[i] = chains[i][at+1]
+			}
+			for w, a := range st.winAt[p] {
+				if keep == 0 {
+					break
+				}
+				if int(a) == at {
+					for i := range sums {
+						sums[i] += float64(st.winSq[p][w*st.models+i])
+					}
+					keep--
+				}
+			}
+		default:
+			st.only = p // the weights pass sums it
+			continue
+		}
+		st.sums[p] = sums
+	}
+	if st.only < 0 {
+		st.endWeights()
+	}
+}
+
+// tiesExact reports whether no addition of piece p's chains of squares
+// rounds, whatever positions of the window they skip: every square is a
+// multiple of the ulp u of the smallest non-zero one, and those of the
+// positions at or above the window (chain 0, whose own rounding the
+// margin covers) sum to less than 2^52·u, so that every partial sum is a
+// multiple of u below 2^53·u. The tests replace it to force the weights
+// pass.
+var sceTiesExact = func(st *sceState, p int) bool {
+	for i, m := range st.minTau[p] {
+		if m == 0 {
+			continue // τ is 0 throughout: so are its sums
+		}
+		tau := math.Float32frombits(m)
+		sq := math.Float32bits(tensor.RoundBF16(tau * tau))
+		e := int(sq >> 23 & 0xff)
+		if e == 0 || e == 0xff {
+			return false // 0 or subnormal, infinite or NaN
+		}
+		u := math.Ldexp(1, e-127-7)
+		if s := st.chains[p][i][0]; !(s*(1+0x1p-20) < 0x1p52*u) {
+			return false
+		}
+	}
+	return true
+}
+
+func (st *sceState) tiesExact(p int) bool { return sceTiesExact(st, p) }
 
 // setK sets k from the pieces' non-zero variances; when it is 0 nothing
 // is kept and setK returns false, with the weights pass next.
@@ -475,7 +650,14 @@ func (st *sceState) merge(t *Tensors, out []float32) error {
 		return nil
 	}
 	if st.selecting {
-		sceZero(st.masks[t.Piece], tvs)
+		mask := st.masks[t.Piece]
+		if mask == nil {
+			v := t.Scratch(len(base))
+			sceVariance(st.work, v, tvs)
+			mask = make([]uint64, (len(v)+63)/64)
+			sceMark(mask, v, st.thr, st.keep[t.Piece], st.counts[t.Piece])
+		}
+		sceZero(mask, tvs)
 	} else if st.topk <= 0 {
 		for _, tv := range tvs {
 			clear(tv)
@@ -490,15 +672,29 @@ func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 	if st.models == 0 {
 		return tensor.Decode(out, t.Inputs[t.Base].BF16, tensor.BF16)
 	}
-	var base [sceStoredBlock]float32
+	var base, v [sceStoredBlock]float32
+	var marks [sceStoredBlock / 64]uint64
 	var err error
+	var mask []uint64
+	keep, all := 0, false
+	if st.selecting {
+		mask, keep = st.masks[t.Piece], st.keep[t.Piece]
+		all = keep > 0 && keep == st.counts[t.Piece]
+	}
 	sceStoredBlocks(t, func(lo, hi int, b []byte, tvs [][]float32) {
 		if err != nil {
 			return
 		}
-		if st.selecting {
-			sceZero(st.masks[t.Piece][lo/64:(hi+63)/64], tvs)
-		} else if st.topk <= 0 {
+		switch {
+		case st.selecting && mask != nil:
+			sceZero(mask[lo/64:(hi+63)/64], tvs)
+		case st.selecting:
+			// Mark the block's kept positions, as the weights pass would.
+			sceVariance(st.work, v[:hi-lo], tvs)
+			m := marks[:(hi-lo+63)/64]
+			keep = sceMarkBlock(m, v[:hi-lo], st.thr, keep, all)
+			sceZero(m, tvs)
+		case st.topk <= 0:
 			for _, tv := range tvs {
 				clear(tv)
 			}
