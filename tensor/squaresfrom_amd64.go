@@ -2,7 +2,11 @@
 
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // addRowsFrom2AVX2 and addRowsFrom4AVX2 add element j of the first 2 or
 // 4 rows of buf (rows of dotsBlock) to the eight sums of acc[r] whose
@@ -17,6 +21,22 @@ func addRowsFrom2AVX2(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlo
 //go:noescape
 func addRowsFrom4AVX2(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
 
+// addRowsFrom2AVX512 and addRowsFrom4AVX512 are addRowsFrom2AVX2 and
+// addRowsFrom4AVX2 with the eight sums of a row in one register: the
+// comparison (VPCMPGTD) leaves a mask register, and VADDPD adds the
+// broadcast element under it, leaving the masked-off sums as they are (as
+// adding +0 does to a sum that is not −0).
+//
+//go:noescape
+func addRowsFrom2AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
+
+//go:noescape
+func addRowsFrom4AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
+
+// useAVX512VL selects addRowsFrom's AVX-512 bodies (with useAVX2, so that
+// tests clearing useAVX2 run the reference).
+var useAVX512VL = useAVX512 && cpu.X86.HasAVX512VL
+
 // minMagnitudeAVX2 returns the unsigned minimum of the magnitude bits
 // minus one (VPMINUD) of x, a multiple of 8 long, starting from m.
 //
@@ -29,6 +49,10 @@ func addRowsFrom(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]fl
 	switch {
 	case !useAVX2 || len(v) == 0:
 		addRowsFromGeneric(acc, buf, rows, v, gt)
+	case useAVX512VL && rows <= 2:
+		addRowsFrom2AVX512(acc, buf, &v[0], len(v), gt)
+	case useAVX512VL:
+		addRowsFrom4AVX512(acc, buf, &v[0], len(v), gt)
 	case rows <= 2:
 		addRowsFrom2AVX2(acc, buf, &v[0], len(v), gt)
 	default:

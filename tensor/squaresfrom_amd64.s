@@ -152,3 +152,71 @@ mmdone:
 	MOVL         AX, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func addRowsFrom2AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
+TEXT ·addRowsFrom2AVX512(SB), NOSPLIT, $0-40
+	MOVQ         acc+0(FP), AX
+	MOVQ         buf+8(FP), DI
+	MOVQ         v+16(FP), SI
+	MOVQ         n+24(FP), CX
+	MOVQ         gt+32(FP), DX
+	VMOVDQU      (DX), Y10
+	VPBROADCASTD ·sfabs<>(SB), Y14
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+	TESTQ        CX, CX
+	JZ           arfz2done
+
+arfz2loop:
+	VPBROADCASTD (SI), Y13
+	VPAND        Y14, Y13, Y13
+	VPCMPGTD     Y10, Y13, K1 // |v[j]| > gt[s], s = 0 … 7
+	VADDPD.BCST  0(DI), Z0, K1, Z0
+	VADDPD.BCST  2048(DI), Z1, K1, Z1
+	ADDQ         $4, SI
+	ADDQ         $8, DI
+	DECQ         CX
+	JNZ          arfz2loop
+
+arfz2done:
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+	VZEROUPPER
+	RET
+
+// func addRowsFrom4AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
+TEXT ·addRowsFrom4AVX512(SB), NOSPLIT, $0-40
+	MOVQ         acc+0(FP), AX
+	MOVQ         buf+8(FP), DI
+	MOVQ         v+16(FP), SI
+	MOVQ         n+24(FP), CX
+	MOVQ         gt+32(FP), DX
+	VMOVDQU      (DX), Y10
+	VPBROADCASTD ·sfabs<>(SB), Y14
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+	VMOVUPD 128(AX), Z2
+	VMOVUPD 192(AX), Z3
+	TESTQ        CX, CX
+	JZ           arfz4done
+
+arfz4loop:
+	VPBROADCASTD (SI), Y13
+	VPAND        Y14, Y13, Y13
+	VPCMPGTD     Y10, Y13, K1 // |v[j]| > gt[s], s = 0 … 7
+	VADDPD.BCST  0(DI), Z0, K1, Z0
+	VADDPD.BCST  2048(DI), Z1, K1, Z1
+	VADDPD.BCST  4096(DI), Z2, K1, Z2
+	VADDPD.BCST  6144(DI), Z3, K1, Z3
+	ADDQ         $4, SI
+	ADDQ         $8, DI
+	DECQ         CX
+	JNZ          arfz4loop
+
+arfz4done:
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VZEROUPPER
+	RET

@@ -26,7 +26,7 @@ func squaresFromRef(sums [][8]float64, xs [][]float32, v []float32, from *[8]uin
 	}
 }
 
-// TestSquaresFromBF16 compares SquaresFromBF16, with and without AVX2,
+// TestSquaresFromBF16 compares SquaresFromBF16, in Go, AVX2 and AVX-512,
 // with RoundedDotsBF16 over zeroed copies, bit for bit: one to nine
 // vectors (groups of four and the rows after the last), lengths across
 // the block of 256, values of every magnitude (the sums round) with zeros
@@ -76,13 +76,13 @@ func TestSquaresFromBF16(t *testing.T) {
 			}
 			start := slices.Clone(want)
 			squaresFromRef(want, xs, v, from)
-			for _, avx := range []bool{false, true} {
-				name := fmt.Sprintf("models %d n %d avx %v", models, n, avx)
-				saved := useAVX2
-				useAVX2 = useAVX2 && avx
+			for _, impl := range []struct{ avx2, avx512 bool }{{false, false}, {true, false}, {true, true}} {
+				name := fmt.Sprintf("models %d n %d avx2 %v avx512 %v", models, n, impl.avx2, impl.avx512)
+				avx2, avx512 := useAVX2, useAVX512VL
+				useAVX2, useAVX512VL = avx2 && impl.avx2, avx512 && impl.avx512
 				got := slices.Clone(start)
 				SquaresFromBF16(got, xs, v, from)
-				useAVX2 = saved
+				useAVX2, useAVX512VL = avx2, avx512
 				for i := range got {
 					for s := range got[i] {
 						if math.Float64bits(got[i][s]) != math.Float64bits(want[i][s]) {
@@ -139,5 +139,46 @@ func TestMinMagnitude(t *testing.T) {
 	}
 	if got := MinMagnitude(make([]float32, 17)); got != 0 {
 		t.Errorf("zeros: got %#x, want 0", got)
+	}
+}
+
+// BenchmarkSquaresFromBF16 sums two and five vectors' squares for eight
+// bounds, next to RoundedDotsBF16 summing them for one.
+func BenchmarkSquaresFromBF16(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	v := make([]float32, 2048)
+	for j := range v {
+		v[j] = RoundBF16(float32(r.ExpFloat64() * 1e-6))
+	}
+	from := &[8]uint32{math.Float32bits(0.5e-6), math.Float32bits(0.6e-6), math.Float32bits(0.7e-6),
+		math.Float32bits(0.8e-6), math.Float32bits(0.9e-6), math.Float32bits(1e-6), math.MaxUint32, math.MaxUint32}
+	for _, models := range []int{2, 5} {
+		xs := make([][]float32, models)
+		pairs := make([][2]int, models)
+		for i := range xs {
+			xs[i] = make([]float32, len(v))
+			for j := range xs[i] {
+				xs[i][j] = RoundBF16(float32(r.NormFloat64() * 1e-3))
+			}
+			pairs[i] = [2]int{i, i}
+		}
+		sums := make([][8]float64, models)
+		for _, avx512 := range []bool{false, true} {
+			b.Run(fmt.Sprintf("from/%d/avx512=%v", models, avx512), func(b *testing.B) {
+				defer func(u bool) { useAVX512VL = u }(useAVX512VL)
+				useAVX512VL = useAVX512VL && avx512
+				b.SetBytes(int64(4 * models * len(v)))
+				for range b.N {
+					SquaresFromBF16(sums, xs, v, from)
+				}
+			})
+		}
+		dots := make([]float64, models)
+		b.Run(fmt.Sprintf("dots/%d", models), func(b *testing.B) {
+			b.SetBytes(int64(4 * models * len(v)))
+			for range b.N {
+				RoundedDotsBF16(dots, xs, pairs)
+			}
+		})
 	}
 }
