@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	stdbits "math/bits"
+	"sync"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -117,8 +118,7 @@ type sceState struct {
 	from    [8]uint32      // the bounds of the window pass's chains: lo, lo+1<<16, …
 	chains  [][][8]float64 // per piece, per task vector: the window pass's sums
 	minTau  [][]uint32     // per piece, per task vector: MinMagnitude of τ
-	winAt   [][]uint8      // per piece: the window offset of each variance inside it
-	winSq   [][]float32    // per piece: the squares at those positions, models each
+	inside  []*sceInside   // per piece: its variances inside the window
 	only    int            // the piece the weights pass sums, or -1 for all
 	masks   [][]uint64     // per piece: a bit for each position kept
 
@@ -195,15 +195,42 @@ func (st *sceState) chooseWindow(t *Tensors, pieces int) {
 	}
 	st.chains = make([][][8]float64, pieces)
 	st.minTau = make([][]uint32, pieces)
-	st.winAt = make([][]uint8, pieces)
-	st.winSq = make([][]float32, pieces)
+	st.inside = make([]*sceInside, pieces)
 }
+
+// sceInside records a piece's variances inside the window, in index
+// order: the window offset of each (at) and the squares of the task
+// vectors there (sq, the high 16 bits of the bfloat16 values, models per
+// variance).
+type sceInside struct {
+	at []uint8
+	sq []uint16
+}
+
+// sceInsides holds the records of pieces once summed, to be reused: a few
+// per cent of a piece's positions, too much to allocate afresh for every
+// piece of every tensor.
+var sceInsides = sync.Pool{New: func() any { return new(sceInside) }}
 
 // windowPiece starts piece p's share of the window pass.
 func (st *sceState) windowPiece(p int) {
 	st.chains[p] = make([][8]float64, st.models)
 	st.minTau[p] = make([]uint32, st.models)
-	st.winAt[p], st.winSq[p] = nil, nil
+	if st.inside[p] == nil {
+		in := sceInsides.Get().(*sceInside)
+		in.at, in.sq = in.at[:0], in.sq[:0]
+		st.inside[p] = in
+	}
+}
+
+// dropInside gives the pieces' records back.
+func (st *sceState) dropInside() {
+	for _, in := range st.inside {
+		if in != nil {
+			sceInsides.Put(in)
+		}
+	}
+	st.inside = nil
 }
 
 // windowBlock adds a block of at most sceStoredBlock positions of piece
@@ -221,6 +248,7 @@ func (st *sceState) windowBlock(p int, v []float32, tvs [][]float32) (nonzero, a
 		}
 	}
 	// Record the variances inside the window and their squares.
+	in := st.inside[p]
 	var atLeast, over [sceStoredBlock / 64]uint64
 	words := (len(v) + 63) / 64
 	if st.lo == 0 {
@@ -237,9 +265,9 @@ func (st *sceState) windowBlock(p int, v []float32, tvs [][]float32) (nonzero, a
 			if j >= len(v) {
 				break
 			}
-			st.winAt[p] = append(st.winAt[p], uint8((magnitudeBits(v[j])-st.lo)>>16))
+			in.at = append(in.at, uint8((magnitudeBits(v[j])-st.lo)>>16))
 			for _, tv := range tvs {
-				st.winSq[p] = append(st.winSq[p], tensor.RoundBF16(tv[j]*tv[j]))
+				in.sq = append(in.sq, uint16(math.Float32bits(tensor.RoundBF16(tv[j]*tv[j]))>>16))
 			}
 		}
 	}
@@ -439,7 +467,8 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 		default:
 			st.windowSums()
 		}
-		st.win, st.aboves, st.chains, st.minTau, st.winAt, st.winSq = nil, nil, nil, nil, nil, nil
+		st.dropInside()
+		st.win, st.aboves, st.chains, st.minTau = nil, nil, nil, nil
 	case sceHigh:
 		if !st.setK() {
 			break
@@ -508,13 +537,14 @@ func (st *sceState) windowSums() {
 			for i := range sums {
 				sums[i] = chains[i][at+1]
 			}
-			for w, a := range st.winAt[p] {
+			in := st.inside[p]
+			for w, a := range in.at {
 				if keep == 0 {
 					break
 				}
 				if int(a) == at {
 					for i := range sums {
-						sums[i] += float64(st.winSq[p][w*st.models+i])
+						sums[i] += float64(math.Float32frombits(uint32(in.sq[w*st.models+i]) << 16))
 					}
 					keep--
 				}
