@@ -124,7 +124,13 @@ func (s *session) familyCandidates(ctx context.Context) ([][]candidate, error) {
 	paths := byPath(all)
 	for _, r := range kept {
 		if fi, ok := familyOf(r, owner, paths); ok {
-			fams[fi] = append(fams[fi], candidate{ref: r.Model.Path, score: *r.Score, scored: true})
+			// A child scored on another task set is a parent like an
+			// unscored model: its score does not rank against these.
+			c := candidate{ref: r.Model.Path}
+			if s.sameTasks(r) {
+				c.score, c.scored = *r.Score, true
+			}
+			fams[fi] = append(fams[fi], c)
 		}
 	}
 	return fams, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -133,6 +134,9 @@ type session struct {
 	skipped map[string]string
 	id      string
 	dir     string // models directory
+	// tasks is the pool's TaskSet: the session ranks, keeps and prunes
+	// only runs scored on it.
+	tasks string
 }
 
 type pending struct {
@@ -159,7 +163,8 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	}
 	opt.State = state
 	s := &session{pool: pool, opt: opt, log: opt.Logger, names: map[string]bool{},
-		id: strconv.FormatUint(rand.Uint64(), 36), dir: filepath.Join(opt.State, ModelsDir)}
+		id: strconv.FormatUint(rand.Uint64(), 36), dir: filepath.Join(opt.State, ModelsDir),
+		tasks: TaskSet(pool.Tasks, pool.Limit, pool.NumFewshot)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -206,12 +211,16 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 		defer s.opt.Pool.Close()
 	}
 	s.event(Event{Event: "session_start", Detail: fmt.Sprintf("runs so far %d, keep %d", n, s.keep)})
+	if err := s.otherTaskSets(ctx); err != nil {
+		return nil, err
+	}
 	s.checkShapes()
 	sum.Stop, err = s.loop(ctx, sum, start)
 	sum.Seconds = time.Since(start).Seconds()
-	if best, berr := s.db.Runs(context.WithoutCancel(ctx)); berr == nil && len(best) > 0 &&
-		best[0].Score != nil && best[0].Status == leaderboard.StatusDone {
-		sum.Best = &best[0]
+	if best, berr := s.db.Runs(context.WithoutCancel(ctx)); berr == nil {
+		if best = s.ours(best); len(best) > 0 && best[0].Score != nil && best[0].Status == leaderboard.StatusDone {
+			sum.Best = &best[0]
+		}
 	}
 	s.event(Event{Event: "session_end", Detail: fmt.Sprintf("stop %s, done %d, failed %d", sum.Stop, sum.Done, sum.Failed)})
 	return sum, err
@@ -323,6 +332,37 @@ func (s *session) loop(ctx context.Context, sum *Summary, start time.Time) (stri
 	}
 }
 
+// otherTaskSets says, once per session, when the leaderboard holds runs
+// scored on other task sets than the pool's (the pool's tasks, limit or
+// few-shot count changed since): they are left out of this session's
+// ranking, keeping and pruning.
+func (s *session) otherTaskSets(ctx context.Context) error {
+	runs, err := s.db.Runs(ctx)
+	if err != nil {
+		return err
+	}
+	other := map[string]int{}
+	n := 0
+	for _, r := range runs {
+		if r.Score != nil && !s.sameTasks(r) {
+			t := r.TaskKey()
+			other[t]++
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	var sets []string
+	for _, t := range slices.Sorted(maps.Keys(other)) {
+		sets = append(sets, fmt.Sprintf("%d on %s", other[t], t))
+	}
+	s.event(Event{Event: "other_task_sets", Detail: fmt.Sprintf(
+		"%d scored runs of this state directory were scored on other tasks (%s); this session scores on %s and ranks, keeps and prunes only its own runs",
+		n, strings.Join(sets, "; "), s.tasks)})
+	return nil
+}
+
 // interrupt records a run cut short by cancellation, for a session that
 // is still alive to say so; a killed one is marked by the next start.
 func (s *session) interrupt(p *pending) {
@@ -347,7 +387,7 @@ func (s *session) begin(ctx context.Context) (*pending, error) {
 	name := ChildName(cand.Parents[0], cand.Parents[1], func(n string) bool { return s.names[n] })
 	s.names[name] = true
 	p := &pending{cand: cand, run: leaderboard.Run{Name: name, Method: cand.Method, Config: string(cand.Config),
-		Hash: cand.Hash, Parents: cand.Parents, Seed: s.rng.Uint64() >> 1}}
+		Hash: cand.Hash, Parents: cand.Parents, Seed: s.rng.Uint64() >> 1, Tasks: s.tasks}}
 	if _, err := s.db.Start(ctx, &p.run); err != nil {
 		return nil, err
 	}
@@ -398,11 +438,12 @@ func (s *session) draw(ctx context.Context) (*poolfile.Candidate, error) {
 		if err != nil {
 			return nil, err
 		}
-		tried, err := s.db.HasConfig(ctx, c.Hash)
+		sets, err := s.db.ConfigTaskSets(ctx, c.Hash)
 		if err != nil {
 			return nil, err
 		}
-		if !tried {
+		// Tried on this task set, or before task sets were recorded.
+		if !slices.ContainsFunc(sets, func(t string) bool { return t == s.tasks || t == "" }) {
 			return c, nil
 		}
 		s.log.Debug("recipe already tried; drawing again", "method", c.Method, "parents", c.Parents)
@@ -446,6 +487,7 @@ func (s *session) finish(ctx context.Context, p *pending, res worker.Result) (st
 	if err != nil {
 		return "", err
 	}
+	kept = s.ours(kept)
 	if len(kept) < s.keep || score > *kept[s.keep-1].Score {
 		if reason, err := s.write(ctx, p); err != nil {
 			return "", err
@@ -642,13 +684,15 @@ func du(dir string) int64 {
 	return n
 }
 
-// prune deletes the weights of the kept children beyond the top K; their
-// card, config and scores stay.
+// prune deletes the weights of the kept children beyond the top K of the
+// session's task set; their card, config and scores stay. Children scored
+// on another task set keep theirs: their scores do not rank against these.
 func (s *session) prune(ctx context.Context) error {
 	kept, err := s.db.Kept(ctx)
 	if err != nil {
 		return err
 	}
+	kept = s.ours(kept)
 	for i := s.keep; i < len(kept); i++ {
 		r := kept[i]
 		if err := removeWeights(r.Model.Path); err != nil {

@@ -399,3 +399,84 @@ func TestPushRetry(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherTaskSet reuses a state directory with a pool that scores on
+// other terms (a document limit): the second session must rank, keep and
+// prune only its own runs, leave the first pool's kept children their
+// weights, say so once, and report its own best.
+func TestOtherTaskSet(t *testing.T) {
+	fx := stories(t)
+	ctx := context.Background()
+	state := t.TempDir()
+	const keep = 2
+	first := poolFile(t, fx, "")
+	opt := runOpts(state, 3, keep)
+	if _, err := Run(ctx, first, opt); err != nil {
+		t.Fatal(err)
+	}
+	opt.Pool.Close()
+
+	second := poolFile(t, fx, "limit: 8\n")
+	var events []Event
+	opt = runOpts(state, 3, keep)
+	opt.Events = func(e Event) { events = append(events, e) }
+	sum, err := Run(ctx, second, opt)
+	opt.Pool.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstSet, secondSet := TaskSet(first.Tasks, first.Limit, first.NumFewshot), TaskSet(second.Tasks, second.Limit, second.NumFewshot)
+	if firstSet == secondSet {
+		t.Fatalf("both pools have task set %q", firstSet)
+	}
+	said := 0
+	for _, e := range events {
+		if e.Event == "other_task_sets" {
+			said++
+			if !strings.Contains(e.Detail, "3 scored runs") || !strings.Contains(e.Detail, firstSet) {
+				t.Errorf("other_task_sets: %s", e.Detail)
+			}
+		}
+		if e.Event == "child_pruned" {
+			t.Logf("pruned %s", e.Name)
+		}
+	}
+	if said != 1 {
+		t.Errorf("other_task_sets said %d times, want once", said)
+	}
+	if sum.Best == nil || sum.Best.Tasks != secondSet {
+		t.Errorf("best %+v, want a run of %q", sum.Best, secondSet)
+	}
+
+	db, err := leaderboard.Open(ctx, filepath.Join(state, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	all, err := db.Runs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]int{}
+	for _, r := range all {
+		t.Logf("run %d %-22s %-6s score %v tasks %q", r.ID, r.Name, r.Status, deref(r.Score), r.Tasks)
+		want := firstSet
+		if r.ID > 3 {
+			want = secondSet
+		}
+		if r.Tasks != want {
+			t.Errorf("run %d: tasks %q, want %q", r.ID, r.Tasks, want)
+		}
+		if r.Model != nil && r.Model.Weights {
+			if weightBytes(r.Model.Path) == 0 {
+				t.Errorf("run %d: recorded with weights, none on disk", r.ID)
+			}
+			kept[r.Tasks]++
+		}
+	}
+	// Each session ran 3 scored runs and keeps its top 2: the second
+	// must not have pruned the first's children to make room for its own.
+	if kept[firstSet] != keep || kept[secondSet] != keep {
+		t.Errorf("children with weights per task set %v, want %d each", kept, keep)
+	}
+}

@@ -192,6 +192,7 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 	)
 	mins, _ := t.State.(keepMinState)
 	draws, _ := t.State.(keepDrawsState)
+	windows, _ := t.State.(termState)
 	for i, in := range t.Inputs {
 		if i == t.Base {
 			continue
@@ -215,6 +216,8 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 			ts.min, ts.fused = mins.keepMin(t, i)
 		case draws != nil:
 			ts.src, ts.bound, ts.factor = draws.keepDraws(t, i)
+		case windows != nil:
+			ts.term = windows.term(t, i)
 		}
 		raws = append(raws, in.BF16)
 		prune = append(prune, p)
@@ -245,6 +248,9 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 			case fused && ts.src != nil:
 				ts.src.fill(rnd[:end-lo]) // the draws bernoulli would take
 				tensor.SubKeepScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, rnd[:end-lo], ts.bound, ts.factor, weights[i], first, last)
+				continue
+			case fused && ts.term != nil:
+				ts.term(d, sign[:end-lo], x[2*lo:2*end], b, weights[i], first, last)
 				continue
 			}
 			tensor.SubBF16Bytes(d, x[2*lo:2*end], b)
@@ -289,15 +295,25 @@ type keepDrawsState interface {
 	keepDraws(t *Tensors, i int) (src *randomSource, bound uint32, factor float32)
 }
 
+// termState is the Analysis of a sparsifier that makes input i's whole
+// term on the current piece in one kernel: term, when not nil, is called
+// on its blocks in index order and does what tensor.SubBF16Bytes, the
+// pruner and weighAndSum do.
+type termState interface {
+	term(t *Tensors, i int) func(dst, sum []float32, a, b []byte, w float32, first, last bool)
+}
+
 // termStep is how gtaStored makes one input's weighted task vector:
 // fused, with tensor.SubPruneScaleBF16 and min; with src, with
-// tensor.SubKeepScaleBF16 and the draws from src; else in separate steps.
+// tensor.SubKeepScaleBF16 and the draws from src; with term, by term;
+// else in separate steps.
 type termStep struct {
 	min    uint32
 	fused  bool
 	src    *randomSource
 	bound  uint32
 	factor float32
+	term   func(dst, sum []float32, a, b []byte, w float32, first, last bool)
 }
 
 // weighAndSum is the rest of tensor.SubPruneScaleBF16 for a task vector d

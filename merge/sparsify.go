@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -414,8 +415,10 @@ func (st *outliersState) Piece(t *Tensors) error {
 	return nil
 }
 
-// storedPiece is Piece on stored inputs: the task vectors are computed
-// block by block into a buffer that stays in the L1 cache.
+// storedPiece is Piece on stored inputs: the window pass counts the task
+// vectors from the stored bytes (tensor.SubCountWindowsBF16); the other
+// passes compute them block by block into a buffer that stays in the L1
+// cache.
 func (st *outliersState) storedPiece(t *Tensors) {
 	base := t.Inputs[t.Base].BF16
 	n := len(base) / 2
@@ -429,6 +432,16 @@ func (st *outliersState) storedPiece(t *Tensors) {
 			continue
 		}
 		x := t.Inputs[i].BF16
+		if m.mode == outliersWindow {
+			// Both windows in one pass over the stored bytes.
+			w0, w1 := m.win[0], m.win[1]
+			a0, a1 := tensor.SubCountWindowsBF16(w0.hists[t.Worker], w1.hists[t.Worker], x, base, w0.lo, w0.hi, w1.lo, w1.hi)
+			w0.aboves[t.Worker] += a0
+			w1.aboves[t.Worker] += a1
+			w0.endPiece(t.Worker, t.Piece)
+			w1.endPiece(t.Worker, t.Piece)
+			continue
+		}
 		eqLo, eqHi := 0, 0
 		for lo := 0; lo < n; lo += consensusBlock {
 			end := min(n, lo+consensusBlock)
@@ -438,11 +451,7 @@ func (st *outliersState) storedPiece(t *Tensors) {
 			eqLo += l
 			eqHi += h
 		}
-		switch m.mode {
-		case outliersWindow:
-			m.win[0].endPiece(t.Worker, t.Piece)
-			m.win[1].endPiece(t.Worker, t.Piece)
-		case outliersCount:
+		if m.mode == outliersCount {
 			m.rankLo[t.Piece], m.rankHi[t.Piece] = eqLo, eqHi
 		}
 	}
@@ -563,6 +572,21 @@ func (st *outliersState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	return func(d []float32) {
 		rLo, rHi = tensor.KeepMagnitudeWindow(d, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi)
 	}, nil
+}
+
+// term returns input i's whole term of a TIES merge on the current piece
+// with stored inputs, tensor.SubWindowScaleBF16 with the piece's boundary
+// ranks carried from block to block; nil when the input is not pruned or
+// pruned to nothing (the pruner does those).
+func (st *outliersState) term(t *Tensors, i int) func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+	m, ok := st.models[i]
+	if !ok || m.all || m.none {
+		return nil
+	}
+	rLo, rHi := m.rankLo[t.Piece], m.rankHi[t.Piece]
+	return func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+		rLo, rHi = tensor.SubWindowScaleBF16(dst, sum, a, b, m.vLo, m.vHi, rLo, rHi, m.lo, m.hi, w, first, last)
+	}
 }
 
 // apply prunes one piece of task vector i.
@@ -1184,6 +1208,10 @@ func (st *randomState) Piece(t *Tensors) error {
 	if t.Base < 0 || !st.rescale {
 		return nil
 	}
+	if t.Stored && t.be() == tensor.CPU {
+		st.storedPiece(t)
+		return nil
+	}
 	var base []byte
 	var d []float32
 	if t.Stored {
@@ -1204,6 +1232,38 @@ func (st *randomState) Piece(t *Tensors) error {
 		m.kept[t.Piece] = tensor.SumAbs(d)
 	}
 	return nil
+}
+
+// storedPiece is Piece on stored inputs on the CPU: each task vector's
+// sums before and after the drop are taken block by block from the stored
+// bytes and the draws (tensor.SubKeepAbsSumsBF16), without writing the
+// task vector or its pruned copy; the sums are SumAbs's of the piece.
+func (st *randomState) storedPiece(t *Tensors) {
+	base := t.Inputs[t.Base].BF16
+	n := len(base) / 2
+	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
+	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
+	for i, m := range st.models {
+		x := t.Inputs[i].BF16
+		var all, kept tensor.AbsSum
+		src := newRandomSource(t.Seed, t.Inputs[i].Model)
+		src.skip(uint64(t.Offset))
+		for lo := 0; lo < n; lo += consensusBlock {
+			end := min(n, lo+consensusBlock)
+			draws := rnd[:end-lo]
+			bound := uint32(m.bound)
+			if m.bound >= 1<<32 {
+				// Every entry is kept: bernoulli draws nothing, and any
+				// bound above every draw keeps what it keeps.
+				clear(draws)
+				bound = 1
+			} else {
+				src.fill(draws)
+			}
+			tensor.SubKeepAbsSumsBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], draws, bound)
+		}
+		m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
+	}
 }
 
 func (st *randomState) EndPass(int) (bool, error) {

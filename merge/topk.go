@@ -236,30 +236,26 @@ func (st *magnitudeState) storedPiece(t *Tensors) {
 	}
 	for i, m := range st.models {
 		x, hist := t.Inputs[i].BF16, m.hists[t.Worker]
-		above, eq := 0, 0
+		if m.mode == topkWindow {
+			// One fused pass from the stored bytes, counting straight
+			// into the piece's window counts.
+			win := m.pieceWin[t.Piece*m.windowLen() : (t.Piece+1)*m.windowLen()]
+			m.aboves[t.Worker] += tensor.SubCountAboveWindowBF16(win, x, base, m.lo, m.hi)
+			continue
+		}
+		eq := 0
 		for lo := 0; lo < n; lo += consensusBlock {
 			end := min(n, lo+consensusBlock)
 			d := buf[:end-lo]
 			tensor.SubBF16Bytes(d, x[2*lo:2*end], base[2*lo:2*end])
 			switch m.mode {
-			case topkWindow:
-				above += tensor.CountAboveWindow(hist, d, m.lo, m.hi)
 			case topkHigh:
 				tensor.MagnitudeHistogram(hist[:1<<15], d, 16)
 			case topkCount:
 				eq += tensor.CountMagnitude(d, m.thr)
 			}
 		}
-		switch m.mode {
-		case topkWindow:
-			// Task vectors are bfloat16 values: only every 1<<16-th
-			// counter of the window can be non-zero.
-			m.aboves[t.Worker] += above
-			win := m.pieceWin[t.Piece*m.windowLen() : (t.Piece+1)*m.windowLen()]
-			for s := range win {
-				win[s], hist[s<<16] = hist[s<<16], 0
-			}
-		case topkCount:
+		if m.mode == topkCount {
 			m.pieceEq[t.Piece] = eq
 		}
 	}

@@ -12,6 +12,7 @@
 package leaderboard
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,6 +20,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go "sqlite" driver
@@ -76,6 +80,9 @@ var migrations = []string{
 	);`,
 	// 2: where a child was published (gomerge automerge --push ORG).
 	`ALTER TABLE models ADD COLUMN pushed TEXT; -- hub repository id`,
+	// 3: the task set a run was scored on (Run.Tasks); NULL for runs
+	// recorded before.
+	`ALTER TABLE runs ADD COLUMN tasks TEXT;`,
 }
 
 // SchemaVersion is the schema version this package writes.
@@ -190,6 +197,11 @@ type Run struct {
 	Hash    string   `json:"config_hash"`
 	Parents []string `json:"parents"`
 	Seed    uint64   `json:"seed"`
+	// Tasks names the task set the run is scored on (tasks, metrics,
+	// weights, document limit, few-shot count; automerge's TaskSet):
+	// scores of runs with different task sets do not compare. Empty for
+	// runs recorded before schema version 3.
+	Tasks string `json:"tasks,omitempty"`
 	// Score is the weighted score (higher is better); nil unless scored.
 	Score        *float64  `json:"score,omitempty"`
 	Error        string    `json:"error,omitempty"`
@@ -201,6 +213,40 @@ type Run struct {
 	Scores       []Score   `json:"scores,omitempty"`
 	// Model is the child's directory, when one was written.
 	Model *Model `json:"model,omitempty"`
+}
+
+// TaskSet formats a task set as Run.Tasks records it: the tasks with their
+// metrics and weights (each Score's Value is ignored) in a fixed order,
+// then the document limit and the few-shot count when set, for example
+// "arc_de/acc×0.5, belebele_deu/acc×1; limit 200".
+func TaskSet(tasks []Score, limit int, numFewshot *int) string {
+	sorted := slices.SortedFunc(slices.Values(tasks), func(a, b Score) int {
+		return cmp.Or(strings.Compare(a.Task, b.Task), strings.Compare(a.Metric, b.Metric), cmp.Compare(a.Weight, b.Weight))
+	})
+	parts := make([]string, len(sorted))
+	for i, t := range sorted {
+		parts[i] = t.Task + "/" + t.Metric + "×" + strconv.FormatFloat(t.Weight, 'g', -1, 64)
+	}
+	s := strings.Join(parts, ", ")
+	if limit > 0 {
+		s += "; limit " + strconv.Itoa(limit)
+	}
+	if numFewshot != nil {
+		s += "; fewshot " + strconv.Itoa(*numFewshot)
+	}
+	return s
+}
+
+// TaskKey is the task set the run's score belongs to: Tasks, or for a run
+// recorded before task sets were (schema version 3) the TaskSet of its
+// scores' tasks, metrics and weights (its document limit and few-shot
+// count are not known). Runs rank against each other only with equal
+// keys.
+func (r Run) TaskKey() string {
+	if r.Tasks != "" || len(r.Scores) == 0 {
+		return r.Tasks
+	}
+	return TaskSet(r.Scores, 0, nil)
 }
 
 // Score is one task metric of a run.
@@ -235,9 +281,9 @@ func (l *DB) Start(ctx context.Context, r *Run) (int64, error) {
 	if r.Started.IsZero() {
 		r.Started = time.Now().UTC()
 	}
-	res, err := l.db.ExecContext(ctx, `INSERT INTO runs (name, status, method, config, config_hash, parents, seed, started_at, pid)
-		VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)`, r.Name, r.Method, r.Config, r.Hash, string(parents), int64(r.Seed),
-		r.Started.UTC().Format(time.RFC3339Nano), pid())
+	res, err := l.db.ExecContext(ctx, `INSERT INTO runs (name, status, method, config, config_hash, parents, seed, started_at, pid, tasks)
+		VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))`, r.Name, r.Method, r.Config, r.Hash, string(parents), int64(r.Seed),
+		r.Started.UTC().Format(time.RFC3339Nano), pid(), r.Tasks)
 	if err != nil {
 		return 0, fmt.Errorf("record run %s: %w", r.Name, err)
 	}
@@ -314,11 +360,34 @@ func (l *DB) SetPushed(ctx context.Context, id int64, repo string) error {
 }
 
 // HasConfig reports whether a run with this config hash was done or
-// failed (an interrupted run may be tried again).
+// failed (an interrupted run may be tried again), on any task set.
 func (l *DB) HasConfig(ctx context.Context, hash string) (bool, error) {
-	var n int
-	err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE config_hash = ? AND status IN ('done', 'failed', 'running')`, hash).Scan(&n)
-	return n > 0, err
+	sets, err := l.ConfigTaskSets(ctx, hash)
+	return len(sets) > 0, err
+}
+
+// ConfigTaskSets returns the task sets (Run.Tasks, "" for runs recorded
+// before they were) on which a run with this config hash was done, failed
+// or is running, without repeats.
+func (l *DB) ConfigTaskSets(ctx context.Context, hash string) ([]string, error) {
+	tasks := "coalesce(tasks, '')"
+	if l.version < 3 {
+		tasks = "''"
+	}
+	rows, err := l.db.QueryContext(ctx, `SELECT DISTINCT `+tasks+` FROM runs WHERE config_hash = ? AND status IN ('done', 'failed', 'running')`, hash)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.path, err)
+	}
+	defer rows.Close()
+	var sets []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.path, err)
+		}
+		sets = append(sets, t)
+	}
+	return sets, rows.Err()
 }
 
 // Runs returns every run: the done ones best score first, then the
@@ -341,14 +410,17 @@ func (l *DB) Count(ctx context.Context) (int, error) {
 }
 
 func (l *DB) query(ctx context.Context, tail string) ([]Run, error) {
-	pushed := "coalesce(m.pushed, '')"
+	pushed, tasks := "coalesce(m.pushed, '')", "coalesce(r.tasks, '')"
 	if l.version < 2 {
 		pushed = "''"
+	}
+	if l.version < 3 {
+		tasks = "''" // a file opened read-only, not migrated
 	}
 	rows, err := l.db.QueryContext(ctx, `SELECT r.id, r.name, r.status, r.method, r.config, r.config_hash, r.parents, r.seed,
 		r.score, coalesce(r.error, ''), coalesce(r.worker, ''), r.started_at, coalesce(r.finished_at, ''),
 		coalesce(r.eval_seconds, 0), coalesce(r.merge_seconds, 0),
-		m.path, coalesce(m.weights, 0), coalesce(m.bytes, 0), coalesce(m.written_at, ''), coalesce(m.pruned_at, ''), `+pushed+`
+		m.path, coalesce(m.weights, 0), coalesce(m.bytes, 0), coalesce(m.written_at, ''), coalesce(m.pruned_at, ''), `+pushed+`, `+tasks+`
 		FROM runs r LEFT JOIN models m ON m.run_id = r.id `+tail)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.path, err)
@@ -364,7 +436,7 @@ func (l *DB) query(ctx context.Context, tail string) ([]Run, error) {
 		var weights int
 		var bytes, seed int64
 		if err := rows.Scan(&r.ID, &r.Name, &r.Status, &r.Method, &r.Config, &r.Hash, &parents, &seed, &score, &r.Error,
-			&r.Worker, &started, &finished, &r.EvalSeconds, &r.MergeSeconds, &path, &weights, &bytes, &written, &pruned, &pushed); err != nil {
+			&r.Worker, &started, &finished, &r.EvalSeconds, &r.MergeSeconds, &path, &weights, &bytes, &written, &pruned, &pushed, &r.Tasks); err != nil {
 			return nil, fmt.Errorf("%s: %w", l.path, err)
 		}
 		r.Seed = uint64(seed)

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -220,5 +221,100 @@ func TestShortRef(t *testing.T) {
 		if got := shortRef(tc.ref, child); got != tc.want {
 			t.Errorf("shortRef(%q) = %q, want %q", tc.ref, got, tc.want)
 		}
+	}
+}
+
+func TestTaskSet(t *testing.T) {
+	three := 3
+	a := Score{Task: "belebele_deu", Metric: "acc", Weight: 1}
+	b := Score{Task: "arc_de", Metric: "acc_norm", Weight: 0.5}
+	for _, tc := range []struct {
+		tasks   []Score
+		limit   int
+		fewshot *int
+		want    string
+	}{
+		{[]Score{a, b}, 0, nil, "arc_de/acc_norm×0.5, belebele_deu/acc×1"},
+		{[]Score{b, a}, 0, nil, "arc_de/acc_norm×0.5, belebele_deu/acc×1"},
+		{[]Score{{Task: "p", Metric: "word_perplexity,none", Weight: -1e-7, Value: 9}}, 200, &three, "p/word_perplexity,none×-1e-07; limit 200; fewshot 3"},
+		{nil, 0, nil, ""},
+	} {
+		if got := TaskSet(tc.tasks, tc.limit, tc.fewshot); got != tc.want {
+			t.Errorf("TaskSet(%v, %d, %v) = %q, want %q", tc.tasks, tc.limit, tc.fewshot, got, tc.want)
+		}
+	}
+}
+
+// TestTaskSetsRanked records runs on two task sets and one from before
+// task sets were recorded: each set is ranked on its own, the old run
+// with the set its scores name, and ConfigTaskSets tells them apart.
+func TestTaskSetsRanked(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "leaderboard.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{migrations[0], migrations[1], "PRAGMA user_version = 2",
+		`INSERT INTO runs (id, name, status, method, config, config_hash, parents, seed, started_at, score) VALUES (1, 'old', 'done', 'slerp', 'x', 'h1', '["a","b"]', 0, '2026-12-01T00:00:00Z', 0.5)`,
+		`INSERT INTO scores (run_id, task, metric, value, weight) VALUES (1, 't', 'acc', 0.5, 1)`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	setA := TaskSet([]Score{{Task: "t", Metric: "acc", Weight: 1}}, 0, nil)
+	setB := TaskSet([]Score{{Task: "t", Metric: "acc", Weight: 1}}, 50, nil)
+	for i, r := range []struct {
+		hash, tasks string
+		score       float64
+	}{{"h1", setB, 0.9}, {"h2", setA, 0.7}, {"h3", setB, 0.6}, {"h4", setA, 0.2}} {
+		run := Run{Name: fmt.Sprint("r", i), Method: "slerp", Config: "x", Hash: r.hash, Parents: []string{"a", "b"}, Tasks: r.tasks}
+		id, err := db.Start(ctx, &run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Scored(ctx, id, r.score, []Score{{Task: "t", Metric: "acc", Value: r.score, Weight: 1}}, "w", 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Finish(ctx, id, StatusDone, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := db.Runs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs[len(runs)-1].Name != "r3" || runs[0].Tasks != setB {
+		t.Fatalf("order %v", runs)
+	}
+	for _, r := range runs {
+		if r.Name == "old" && (r.Tasks != "" || r.TaskKey() != setA) {
+			t.Errorf("old run: tasks %q, key %q, want key %q", r.Tasks, r.TaskKey(), setA)
+		}
+	}
+	rank, sets := ranks(runs)
+	// Order: r0 0.9 (B), r1 0.7 (A), r2 0.6 (B), old 0.5 (A), r3 0.2 (A).
+	if want := []int{1, 1, 2, 2, 3}; !slices.Equal(rank, want) || !slices.Equal(sets, []string{setB, setA}) {
+		t.Errorf("ranks %v sets %q, want %v [%q %q]", rank, sets, want, setB, setA)
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, runs); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(buf.String(), "\n"); !strings.HasSuffix(strings.TrimSpace(lines[0]), "TASKS") ||
+		!strings.HasSuffix(strings.TrimSpace(lines[1]), "limit 50") || !strings.HasPrefix(lines[4], "2 ") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+	if sets, err := db.ConfigTaskSets(ctx, "h1"); err != nil || !slices.Equal(slices.Sorted(slices.Values(sets)), []string{"", setB}) {
+		t.Errorf("ConfigTaskSets(h1) = %q, %v", sets, err)
+	}
+	if sets, err := db.ConfigTaskSets(ctx, "h9"); err != nil || len(sets) != 0 {
+		t.Errorf("ConfigTaskSets(h9) = %q, %v", sets, err)
 	}
 }

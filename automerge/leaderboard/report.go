@@ -2,6 +2,7 @@ package leaderboard
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"html/template"
@@ -47,18 +48,44 @@ func childIndex(runs []Run) map[string]*Run {
 	return m
 }
 
+// ranks numbers the done, scored runs in the order given (0 for the
+// others), separately for each task set (Run.TaskKey): scores on
+// different tasks do not compare. sets are the task sets of the ranked
+// runs in order of first appearance.
+func ranks(runs []Run) (rank []int, sets []string) {
+	rank = make([]int, len(runs))
+	next := map[string]int{}
+	for i, r := range runs {
+		if r.Score == nil || r.Status != StatusDone {
+			continue
+		}
+		k := r.TaskKey()
+		if _, ok := next[k]; !ok {
+			sets = append(sets, k)
+		}
+		next[k]++
+		rank[i] = next[k]
+	}
+	return rank, sets
+}
+
 // WriteTable writes the runs (in the order given: Runs ranks them) as an
-// aligned text table.
+// aligned text table. When the runs were scored on more than one task set
+// (Run.TaskKey), each set is ranked on its own and a TASKS column says
+// which set a run belongs to.
 func WriteTable(w io.Writer, runs []Run) error {
 	byPath := childIndex(runs)
+	rank, sets := ranks(runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tRUN\tNAME\tSCORE\tMETHOD\tSTATUS\tWEIGHTS\tPARENTS")
-	rank := 0
-	for _, r := range runs {
+	head := "RANK\tRUN\tNAME\tSCORE\tMETHOD\tSTATUS\tWEIGHTS\tPARENTS"
+	if len(sets) > 1 {
+		head += "\tTASKS"
+	}
+	fmt.Fprintln(tw, head)
+	for i, r := range runs {
 		rk, score := "-", "-"
-		if r.Score != nil && r.Status == StatusDone {
-			rank++
-			rk, score = fmt.Sprint(rank), fmt.Sprintf("%.6g", *r.Score)
+		if rank[i] > 0 {
+			rk, score = fmt.Sprint(rank[i]), fmt.Sprintf("%.6g", *r.Score)
 		}
 		weights := "-"
 		if r.Model != nil {
@@ -75,7 +102,11 @@ func WriteTable(w io.Writer, runs []Run) error {
 		if r.Error != "" {
 			status += ": " + firstLine(r.Error, 60)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", rk, r.ID, r.Name, score, r.Method, status, weights, strings.Join(parents, " + "))
+		line := fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s", rk, r.ID, r.Name, score, r.Method, status, weights, strings.Join(parents, " + "))
+		if len(sets) > 1 {
+			line += "\t" + cmp.Or(r.TaskKey(), "-")
+		}
+		fmt.Fprintln(tw, line)
 	}
 	return tw.Flush()
 }
@@ -283,6 +314,7 @@ img.plot{max-width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.12);mar
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p class="meta">{{len .Rows}} runs: {{.Done}} done, {{.Failed}} failed, {{.Interrupted}} interrupted · generated {{.Generated}} by gomerge leaderboard</p>
+{{if gt (len .Sets) 1}}<p class="meta">Scored on {{len .Sets}} task sets, each ranked on its own: {{range $i, $s := .Sets}}{{if $i}}; {{end}}<b>{{$s}}</b>{{end}}</p>{{end}}
 <img class="plot" alt="score per run, best so far, per method" src="{{.Plot}}">
 <div class="scroll"><table id="board">
 <thead><tr><th data-type="num">Rank</th><th data-type="num">Run</th><th>Name</th><th data-type="num">Score</th><th>Method</th><th>Status</th><th>Weights</th><th>Parents</th><th data-type="num">Eval s</th><th>Started</th><th>Recipe and lineage</th></tr></thead>
@@ -298,7 +330,7 @@ img.plot{max-width:100%;background:#fff;box-shadow:0 1px 3px rgba(0,0,0,.12);mar
 <td>{{.ParentText}}</td>
 <td class="num" data-sort="{{.EvalSeconds}}">{{printf "%.2f" .EvalSeconds}}</td>
 <td>{{.Started}}</td>
-<td><details{{if eq .Rank 1}} open{{end}}><summary>recipe</summary><pre>{{.Config}}</pre>
+<td><details{{if eq .Rank 1}} open{{end}}><summary>recipe</summary>{{if .TaskKey}}<small>tasks: {{.TaskKey}}</small>{{end}}<pre>{{.Config}}</pre>
 {{if .Scores}}<table>{{range .Scores}}<tr><td>{{.Task}}</td><td>{{.Metric}}</td><td class="num">{{printf "%.6g" .Value}}</td><td class="num">×{{.Weight}}</td></tr>{{end}}</table>{{end}}
 {{if .Lineage}}<ul class="lineage">{{range .Lineage}}<li>{{.}}</li>{{end}}</ul>{{end}}</details></td>
 </tr>
@@ -338,12 +370,14 @@ func WriteHTML(w io.Writer, title string, runs []Run) error {
 		Title                     string
 		Plot                      template.URL
 		Rows                      []htmlRow
+		Sets                      []string
 		Done, Failed, Interrupted int
 		Generated                 string
 	}{Title: title, Plot: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
-	rank := 0
-	for _, r := range runs {
+	rank, sets := ranks(runs)
+	data.Sets = sets
+	for i, r := range runs {
 		row := htmlRow{Run: r, ScoreText: "–", ScoreSort: math.Inf(-1), Weights: "–",
 			Started: r.Started.UTC().Format("2006-01-02 15:04:05")}
 		switch r.Status {
@@ -354,9 +388,8 @@ func WriteHTML(w io.Writer, title string, runs []Run) error {
 		case StatusInterrupted:
 			data.Interrupted++
 		}
-		if r.Score != nil && r.Status == StatusDone {
-			rank++
-			row.Rank, row.ScoreText, row.ScoreSort = rank, fmt.Sprintf("%.6g", *r.Score), *r.Score
+		if rank[i] > 0 {
+			row.Rank, row.ScoreText, row.ScoreSort = rank[i], fmt.Sprintf("%.6g", *r.Score), *r.Score
 		}
 		if math.IsInf(row.ScoreSort, -1) {
 			row.ScoreSort = -math.MaxFloat64
