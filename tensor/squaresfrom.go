@@ -40,8 +40,9 @@ func SquaresFromBF16(sums [][8]float64, xs [][]float32, v []float32, from *[8]ui
 	}
 	buf := dotsBufs.Get().(*[dotsRows * dotsBlock]float64)
 	defer dotsBufs.Put(buf)
-	for g := 0; g < len(xs); g += squaresFromRows {
-		group := xs[g:min(len(xs), g+squaresFromRows)]
+	rows := squaresFromGroup()
+	for g := 0; g < len(xs); g += rows {
+		group := xs[g:min(len(xs), g+rows)]
 		var acc [squaresFromRows][8]float64
 		copy(acc[:], sums[g:])
 		for lo := 0; lo < len(v); lo += dotsBlock {
@@ -55,8 +56,9 @@ func SquaresFromBF16(sums [][8]float64, xs [][]float32, v []float32, from *[8]ui
 	}
 }
 
-// squaresFromRows is how many vectors SquaresFromBF16 sums side by side.
-const squaresFromRows = 4
+// squaresFromRows is the most vectors SquaresFromBF16 sums side by side
+// (squaresFromGroup).
+const squaresFromRows = 8
 
 // squaresFromGeneric is SquaresFromBF16's loop.
 func squaresFromGeneric(sums [][8]float64, xs [][]float32, v []float32, from *[8]uint32) {

@@ -33,6 +33,19 @@ func addRowsFrom2AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsB
 //go:noescape
 func addRowsFrom4AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
 
+//go:noescape
+func addRowsFrom8AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
+
+// squaresFromGroup is how many vectors SquaresFromBF16 sums side by side:
+// the AVX2 bodies hold the sums of four in registers, the AVX-512 ones
+// of eight.
+func squaresFromGroup() int {
+	if useAVX2 && useAVX512VL {
+		return 8
+	}
+	return 4
+}
+
 // useAVX512VL selects addRowsFrom's AVX-512 bodies (with useAVX2, so that
 // tests clearing useAVX2 run the reference).
 var useAVX512VL = useAVX512 && cpu.X86.HasAVX512VL
@@ -51,8 +64,10 @@ func addRowsFrom(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]fl
 		addRowsFromGeneric(acc, buf, rows, v, gt)
 	case useAVX512VL && rows <= 2:
 		addRowsFrom2AVX512(acc, buf, &v[0], len(v), gt)
-	case useAVX512VL:
+	case useAVX512VL && rows <= 4:
 		addRowsFrom4AVX512(acc, buf, &v[0], len(v), gt)
+	case useAVX512VL:
+		addRowsFrom8AVX512(acc, buf, &v[0], len(v), gt)
 	case rows <= 2:
 		addRowsFrom2AVX2(acc, buf, &v[0], len(v), gt)
 	default:

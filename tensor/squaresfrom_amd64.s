@@ -220,3 +220,52 @@ arfz4done:
 	VMOVUPD Z3, 192(AX)
 	VZEROUPPER
 	RET
+
+// func addRowsFrom8AVX512(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, v *float32, n int, gt *[8]int32)
+TEXT ·addRowsFrom8AVX512(SB), NOSPLIT, $0-40
+	MOVQ         acc+0(FP), AX
+	MOVQ         buf+8(FP), DI
+	MOVQ         v+16(FP), SI
+	MOVQ         n+24(FP), CX
+	MOVQ         gt+32(FP), DX
+	VMOVDQU      (DX), Y10
+	VPBROADCASTD ·sfabs<>(SB), Y14
+	VMOVUPD 0(AX), Z0
+	VMOVUPD 64(AX), Z1
+	VMOVUPD 128(AX), Z2
+	VMOVUPD 192(AX), Z3
+	VMOVUPD 256(AX), Z4
+	VMOVUPD 320(AX), Z5
+	VMOVUPD 384(AX), Z6
+	VMOVUPD 448(AX), Z7
+	TESTQ        CX, CX
+	JZ           arfz8done
+
+arfz8loop:
+	VPBROADCASTD (SI), Y13
+	VPAND        Y14, Y13, Y13
+	VPCMPGTD     Y10, Y13, K1 // |v[j]| > gt[s], s = 0 … 7
+	VADDPD.BCST  0(DI), Z0, K1, Z0
+	VADDPD.BCST  2048(DI), Z1, K1, Z1
+	VADDPD.BCST  4096(DI), Z2, K1, Z2
+	VADDPD.BCST  6144(DI), Z3, K1, Z3
+	VADDPD.BCST  8192(DI), Z4, K1, Z4
+	VADDPD.BCST  10240(DI), Z5, K1, Z5
+	VADDPD.BCST  12288(DI), Z6, K1, Z6
+	VADDPD.BCST  14336(DI), Z7, K1, Z7
+	ADDQ         $4, SI
+	ADDQ         $8, DI
+	DECQ         CX
+	JNZ          arfz8loop
+
+arfz8done:
+	VMOVUPD Z0, 0(AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+	VMOVUPD Z5, 320(AX)
+	VMOVUPD Z6, 384(AX)
+	VMOVUPD Z7, 448(AX)
+	VZEROUPPER
+	RET

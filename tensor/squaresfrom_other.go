@@ -7,3 +7,5 @@ func addRowsFrom(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]fl
 }
 
 func minMagnitude(x []float32) uint32 { return minMagnitudeGeneric(x) }
+
+func squaresFromGroup() int { return squaresFromRows }
