@@ -3,6 +3,8 @@ package merge
 import (
 	"fmt"
 	"math"
+	stdbits "math/bits"
+	"sync"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -40,15 +42,17 @@ var SCE = &Method{
 	TaskVectors: true,
 	Analyze:     analyzeSCE,
 	StoredBF16:  true,
+	WantsSample: true,
 }
 
 func init() { Register(SCE) }
 
 // The passes of sceState.
 const (
-	sceHigh  = iota // variances: non-zeros and a histogram of the high 16 bits
-	sceLow          // histogram of the low 16 bits inside the chosen bucket
-	sceWeigh        // sums of the kept task vectors' squares
+	sceWindow = iota // variances: non-zeros, counts above and inside a window
+	sceHigh          // variances: non-zeros and a histogram of the high 16 bits
+	sceLow           // histogram of the low 16 bits inside the chosen bucket
+	sceWeigh         // sums of the kept task vectors' squares
 	sceDone
 )
 
@@ -69,6 +73,29 @@ const (
 // piece, and the pieces' sums added in piece order; a tensor merged whole
 // is cut into pieces of chunkElements, as the executor cuts it, so both
 // give the same bytes.
+//
+// In bfloat16, when the executor hands Analyze a sample of the tensor, the
+// sample's variances name a window of a few bfloat16 values that very
+// likely holds the threshold (sampleWindow, as for ties): the first pass
+// then only counts the variances above the window and, per piece, those
+// at each value inside it (tensor.CountAboveWindowShift, a SIMD count),
+// which decides the threshold and every piece's ties as the histograms
+// would; the histogram pass follows only when the window misses.
+//
+// The window pass also sums the kept squares, so that when the window
+// holds the threshold the analysis takes that one pass: every piece sums
+// the squares of each task vector for every bound the threshold may take
+// inside the window (tensor.SquaresFromBF16: one float64 chain per bound,
+// as the weights pass would sum them). A piece that keeps all or none of
+// its variances equal to the threshold has its sum in the chain of that
+// bound or of the next. At most one piece keeps some of its ties but not
+// all; its sum is known when no addition of its chain rounds, which holds
+// when its squares, multiples of the ulp of the smallest (MinMagnitude),
+// sum to less than 2^52 of those: its sum is then that of the squares
+// above the threshold plus those of the ties it keeps, which the pass
+// records for the variances inside the window. Otherwise a weights pass
+// over that piece alone follows. Merge then marks the kept positions from
+// the variances itself.
 type sceState struct {
 	work      tensor.DType
 	n         int64 // elements in the tensor
@@ -77,18 +104,28 @@ type sceState struct {
 	topk      float64
 	mode      int
 
-	hists   [][]uint32 // per piece, in sceHigh and sceLow
-	nonzero []int      // per piece: non-zero variances
-	counts  []int      // per piece: variances in the chosen bucket, then equal to thr
-	k       int        // positions kept
-	above   int        // variances above the chosen bucket
-	digit   uint32     // the chosen high 16 bits
-	thr     uint32     // the bits of the k-th largest variance
-	keep    []int      // per piece: variances equal to thr that it keeps
-	masks   [][]uint64 // per piece: a bit for each position kept
+	hists   [][]uint32     // per piece, in sceHigh and sceLow
+	nonzero []int          // per piece: non-zero variances
+	counts  []int          // per piece: variances in the chosen bucket, then equal to thr
+	k       int            // positions kept
+	above   int            // variances above the chosen bucket
+	digit   uint32         // the chosen high 16 bits
+	thr     uint32         // the bits of the k-th largest variance
+	keep    []int          // per piece: variances equal to thr that it keeps
+	lo, hi  uint32         // the window's bits, in sceWindow
+	win     []uint32       // per piece, in sceWindow: windowLen counts
+	aboves  []int          // per piece, in sceWindow: variances above the window
+	from    [8]uint32      // the bounds of the window pass's chains: lo, lo+1<<16, …
+	chains  [][][8]float64 // per piece, per task vector: the window pass's sums
+	minTau  [][]uint32     // per piece, per task vector: MinMagnitude of τ
+	inside  []*sceInside   // per piece: its variances inside the window
+	only    int            // the piece the weights pass sums, or -1 for all
+	masks   [][]uint64     // per piece: a bit for each position kept
 
 	sums [][]float64 // per piece, per task vector: Σ round(τ²) over kept positions
 	q    []float32
+
+	passes int // analysis passes run, for tests
 }
 
 // sceNothing is a threshold no variance's bits exceed or equal: nothing
@@ -105,7 +142,7 @@ func newSCEState(t *Tensors, n int64, pieces int) (*sceState, error) {
 	}
 	topk := t.Global["select_topk"]
 	st := &sceState{work: t.Work, n: n, models: len(t.Inputs) - 1, topk: topk, mode: sceWeigh,
-		selecting: topk > 0 && topk < 1}
+		selecting: topk > 0 && topk < 1, only: -1}
 	switch {
 	case st.models == 0:
 		st.mode = sceDone
@@ -119,12 +156,126 @@ func newSCEState(t *Tensors, n int64, pieces int) (*sceState, error) {
 		st.counts = make([]int, pieces)
 		st.keep = make([]int, pieces)
 		st.masks = make([][]uint64, pieces)
+		st.chooseWindow(t, pieces)
 	}
-	if st.mode == sceWeigh || st.mode == sceHigh {
+	if st.mode != sceDone {
 		st.sums = make([][]float64, pieces)
 	}
 	return st, nil
 }
+
+// chooseSCEWindow is sampleWindow; tests replace it to force misses.
+var chooseSCEWindow = sampleWindow
+
+// chooseWindow starts with the window pass when the working dtype is
+// bfloat16 and t holds a sample: the window is that of the k-th largest
+// of the sample's variances, k estimated from the sample's non-zeros.
+func (st *sceState) chooseWindow(t *Tensors, pieces int) {
+	if st.work != tensor.BF16 || t.Sample <= 0 {
+		return
+	}
+	_, tvs := sceInputs(t)
+	if len(tvs) == 0 || len(tvs[0]) == 0 {
+		return
+	}
+	v := make([]float32, len(tvs[0]))
+	ks := int(float32(float32(sceVariance(st.work, v, tvs)) * float32(st.topk)))
+	if ks == 0 {
+		return
+	}
+	st.lo, st.hi = chooseSCEWindow(v, ks, int64(len(v)))
+	st.mode = sceWindow
+	st.win = make([]uint32, pieces*st.windowLen())
+	st.aboves = make([]int, pieces)
+	for b := range st.from {
+		st.from[b] = math.MaxUint32
+		if b <= st.windowLen() {
+			st.from[b] = st.lo + uint32(b)<<16
+		}
+	}
+	st.chains = make([][][8]float64, pieces)
+	st.minTau = make([][]uint32, pieces)
+	st.inside = make([]*sceInside, pieces)
+}
+
+// sceInside records a piece's variances inside the window, in index
+// order: the window offset of each (at) and the squares of the task
+// vectors there (sq, the high 16 bits of the bfloat16 values, models per
+// variance).
+type sceInside struct {
+	at []uint8
+	sq []uint16
+}
+
+// sceInsides holds the records of pieces once summed, to be reused: a few
+// per cent of a piece's positions, too much to allocate afresh for every
+// piece of every tensor.
+var sceInsides = sync.Pool{New: func() any { return new(sceInside) }}
+
+// windowPiece starts piece p's share of the window pass.
+func (st *sceState) windowPiece(p int) {
+	st.chains[p] = make([][8]float64, st.models)
+	st.minTau[p] = make([]uint32, st.models)
+	if st.inside[p] == nil {
+		in := sceInsides.Get().(*sceInside)
+		in.at, in.sq = in.at[:0], in.sq[:0]
+		st.inside[p] = in
+	}
+}
+
+// dropInside gives the pieces' records back.
+func (st *sceState) dropInside() {
+	for _, in := range st.inside {
+		if in != nil {
+			sceInsides.Put(in)
+		}
+	}
+	st.inside = nil
+}
+
+// windowBlock adds a block of at most sceStoredBlock positions of piece
+// p, in index order, to the window pass: v holds its variances, tvs its
+// task vectors. It returns the non-zero variances and those above the
+// window.
+func (st *sceState) windowBlock(p int, v []float32, tvs [][]float32) (nonzero, above int) {
+	nonzero = sceVariance(st.work, v, tvs)
+	wl := st.windowLen()
+	above = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
+	tensor.SquaresFromBF16(st.chains[p], tvs, v, &st.from)
+	for i, tv := range tvs {
+		if m := tensor.MinMagnitude(tv); m != 0 && (st.minTau[p][i] == 0 || m < st.minTau[p][i]) {
+			st.minTau[p][i] = m
+		}
+	}
+	// Record the variances inside the window and their squares.
+	in := st.inside[p]
+	var atLeast, over [sceStoredBlock / 64]uint64
+	words := (len(v) + 63) / 64
+	if st.lo == 0 {
+		for w := range words {
+			atLeast[w] = ^uint64(0)
+		}
+	} else {
+		tensor.MarkAbove(atLeast[:words], v, st.lo-1)
+	}
+	tensor.MarkAbove(over[:words], v, st.hi)
+	for w := range words {
+		for bits := atLeast[w] &^ over[w]; bits != 0; bits &= bits - 1 {
+			j := w<<6 + stdbits.TrailingZeros64(bits)
+			if j >= len(v) {
+				break
+			}
+			in.at = append(in.at, uint8((magnitudeBits(v[j])-st.lo)>>16))
+			for _, tv := range tvs {
+				in.sq = append(in.sq, uint16(math.Float32bits(tensor.RoundBF16(tv[j]*tv[j]))>>16))
+			}
+		}
+	}
+	return nonzero, above
+}
+
+// windowLen is the number of bfloat16 values in the window.
+func (st *sceState) windowLen() int { return int(st.hi-st.lo)>>16 + 1 }
 
 // sceInputs returns the base's data and the task vectors, in input order.
 func sceInputs(t *Tensors) (base []float32, tvs [][]float32) {
@@ -152,6 +303,19 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 	_, tvs := sceInputs(t)
 	p := t.Piece
 	switch st.mode {
+	case sceWindow:
+		st.windowPiece(p)
+		nonzero, above := 0, 0
+		block := make([][]float32, len(tvs))
+		for lo := 0; lo < len(v); lo += sceStoredBlock {
+			hi := min(len(v), lo+sceStoredBlock)
+			for i, tv := range tvs {
+				block[i] = tv[lo:hi]
+			}
+			nz, a := st.windowBlock(p, v[lo:hi], block)
+			nonzero, above = nonzero+nz, above+a
+		}
+		st.nonzero[p], st.aboves[p] = nonzero, above
 	case sceHigh:
 		st.nonzero[p] = sceVariance(st.work, v, tvs)
 		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
@@ -166,6 +330,9 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 		sceLowHist(h, v, st.digit)
 		st.hists[p] = h
 	case sceWeigh:
+		if st.only >= 0 && p != st.only {
+			return nil
+		}
 		if st.selecting {
 			// Mark the kept positions for Merge, and zero the task
 			// vectors elsewhere before their squares are summed (in a
@@ -226,6 +393,14 @@ func (st *sceState) pieceStored(t *Tensors) error {
 	p := t.Piece
 	var vb [sceStoredBlock]float32
 	switch st.mode {
+	case sceWindow:
+		st.windowPiece(p)
+		nonzero, above := 0, 0
+		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
+			nz, a := st.windowBlock(p, vb[:hi-lo], tvs)
+			nonzero, above = nonzero+nz, above+a
+		})
+		st.nonzero[p], st.aboves[p] = nonzero, above
 	case sceHigh:
 		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
 		nonzero := 0
@@ -247,6 +422,9 @@ func (st *sceState) pieceStored(t *Tensors) error {
 		})
 		st.hists[p] = h
 	case sceWeigh:
+		if st.only >= 0 && p != st.only {
+			return nil
+		}
 		var mask []uint64
 		keep, all := 0, false
 		if st.selecting {
@@ -274,17 +452,25 @@ func (st *sceState) pieceStored(t *Tensors) error {
 }
 
 func (st *sceState) EndPass(int) (more bool, err error) {
+	st.passes++
 	switch st.mode {
-	case sceHigh:
-		nonzero := 0
-		for _, c := range st.nonzero {
-			nonzero += c
+	case sceWindow:
+		switch {
+		case !st.setK():
+			// Nothing is kept: every sum is 0.
+			for p := range st.sums {
+				st.sums[p] = make([]float64, st.models)
+			}
+			st.endWeights()
+		case !st.windowThreshold():
+			st.mode = sceHigh // the threshold is outside the window
+		default:
+			st.windowSums()
 		}
-		// count_nonzero(var) * select_topk is a float32 tensor in torch.
-		st.k = int(float32(float32(nonzero) * float32(st.topk)))
-		if st.k == 0 {
-			st.thr, st.mode = sceNothing, sceWeigh
-			st.hists = nil
+		st.dropInside()
+		st.win, st.aboves, st.chains, st.minTau = nil, nil, nil, nil
+	case sceHigh:
+		if !st.setK() {
 			break
 		}
 		digit, above := descend(sumPieceHists(st.hists, 1<<15), 0, st.k)
@@ -313,15 +499,137 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 		st.hists = nil
 		st.setThreshold(st.digit<<16 | uint32(low))
 	case sceWeigh:
-		ss := make([]float64, st.models)
-		for _, sums := range st.sums {
-			for i, s := range sums {
-				ss[i] += s
-			}
-		}
-		st.q, st.mode = sceWeights(st.work, ss, st.n), sceDone
+		st.endWeights()
 	}
 	return st.mode != sceDone, nil
+}
+
+// endWeights adds the pieces' sums of squares in piece order and sets the
+// weights.
+func (st *sceState) endWeights() {
+	ss := make([]float64, st.models)
+	for _, sums := range st.sums {
+		for i, s := range sums {
+			ss[i] += s
+		}
+	}
+	st.q, st.mode = sceWeights(st.work, ss, st.n), sceDone
+}
+
+// windowSums takes every piece's sums of squares from the window pass's
+// chains once the threshold is set inside the window, and sets the
+// weights; or, when the piece that keeps some but not all of its ties has
+// a sum that may round, leaves the weights pass to sum that piece.
+func (st *sceState) windowSums() {
+	at := int(st.thr-st.lo) >> 16 // the threshold's bound; the next is above it
+	for p, chains := range st.chains {
+		sums := make([]float64, st.models)
+		switch keep := st.keep[p]; {
+		case keep == st.counts[p]:
+			for i := range sums {
+				sums[i] = chains[i][at]
+			}
+		case keep == 0:
+			for i := range sums {
+				sums[i] = chains[i][at+1]
+			}
+		case st.tiesExact(p):
+			for i := range sums {
+				sums[i] = chains[i][at+1]
+			}
+			in := st.inside[p]
+			for w, a := range in.at {
+				if keep == 0 {
+					break
+				}
+				if int(a) == at {
+					for i := range sums {
+						sums[i] += float64(math.Float32frombits(uint32(in.sq[w*st.models+i]) << 16))
+					}
+					keep--
+				}
+			}
+		default:
+			st.only = p // the weights pass sums it
+			continue
+		}
+		st.sums[p] = sums
+	}
+	if st.only < 0 {
+		st.endWeights()
+	}
+}
+
+// tiesExact reports whether no addition of piece p's chains of squares
+// rounds, whatever positions of the window they skip: every square is a
+// multiple of the ulp u of the smallest non-zero one, and those of the
+// positions at or above the window (chain 0, whose own rounding the
+// margin covers) sum to less than 2^52·u, so that every partial sum is a
+// multiple of u below 2^53·u. The tests replace it to force the weights
+// pass.
+var sceTiesExact = func(st *sceState, p int) bool {
+	for i, m := range st.minTau[p] {
+		if m == 0 {
+			continue // τ is 0 throughout: so are its sums
+		}
+		tau := math.Float32frombits(m)
+		sq := math.Float32bits(tensor.RoundBF16(tau * tau))
+		e := int(sq >> 23 & 0xff)
+		if e == 0 || e == 0xff {
+			return false // 0 or subnormal, infinite or NaN
+		}
+		u := math.Ldexp(1, e-127-7)
+		if s := st.chains[p][i][0]; !(s*(1+0x1p-20) < 0x1p52*u) {
+			return false
+		}
+	}
+	return true
+}
+
+func (st *sceState) tiesExact(p int) bool { return sceTiesExact(st, p) }
+
+// setK sets k from the pieces' non-zero variances; when it is 0 nothing
+// is kept and setK returns false, with the weights pass next.
+func (st *sceState) setK() bool {
+	nonzero := 0
+	for _, c := range st.nonzero {
+		nonzero += c
+	}
+	// count_nonzero(var) * select_topk is a float32 tensor in torch.
+	st.k = int(float32(float32(nonzero) * float32(st.topk)))
+	if st.k == 0 {
+		st.thr, st.mode = sceNothing, sceWeigh
+		st.hists = nil
+		return false
+	}
+	return true
+}
+
+// windowThreshold sets the threshold from the window pass's counts, as
+// descend over the histograms would, and reports whether the window
+// holds it.
+func (st *sceState) windowThreshold() bool {
+	above := 0
+	for _, a := range st.aboves {
+		above += a
+	}
+	wl := st.windowLen()
+	for s := wl - 1; s >= 0 && above < st.k; s-- {
+		c := 0
+		for p := range st.aboves {
+			c += int(st.win[p*wl+s])
+		}
+		if above+c >= st.k {
+			st.digit, st.above = st.lo>>16+uint32(s), above
+			for p := range st.counts {
+				st.counts[p] = int(st.win[p*wl+s])
+			}
+			st.setThreshold(st.digit << 16)
+			return true
+		}
+		above += c
+	}
+	return false
 }
 
 // sumPieceHists returns the sum of the pieces' histograms of size bins
@@ -372,7 +680,14 @@ func (st *sceState) merge(t *Tensors, out []float32) error {
 		return nil
 	}
 	if st.selecting {
-		sceZero(st.masks[t.Piece], tvs)
+		mask := st.masks[t.Piece]
+		if mask == nil {
+			v := t.Scratch(len(base))
+			sceVariance(st.work, v, tvs)
+			mask = make([]uint64, (len(v)+63)/64)
+			sceMark(mask, v, st.thr, st.keep[t.Piece], st.counts[t.Piece])
+		}
+		sceZero(mask, tvs)
 	} else if st.topk <= 0 {
 		for _, tv := range tvs {
 			clear(tv)
@@ -387,15 +702,29 @@ func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 	if st.models == 0 {
 		return tensor.Decode(out, t.Inputs[t.Base].BF16, tensor.BF16)
 	}
-	var base [sceStoredBlock]float32
+	var base, v [sceStoredBlock]float32
+	var marks [sceStoredBlock / 64]uint64
 	var err error
+	var mask []uint64
+	keep, all := 0, false
+	if st.selecting {
+		mask, keep = st.masks[t.Piece], st.keep[t.Piece]
+		all = keep > 0 && keep == st.counts[t.Piece]
+	}
 	sceStoredBlocks(t, func(lo, hi int, b []byte, tvs [][]float32) {
 		if err != nil {
 			return
 		}
-		if st.selecting {
-			sceZero(st.masks[t.Piece][lo/64:(hi+63)/64], tvs)
-		} else if st.topk <= 0 {
+		switch {
+		case st.selecting && mask != nil:
+			sceZero(mask[lo/64:(hi+63)/64], tvs)
+		case st.selecting:
+			// Mark the block's kept positions, as the weights pass would.
+			sceVariance(st.work, v[:hi-lo], tvs)
+			m := marks[:(hi-lo+63)/64]
+			keep = sceMarkBlock(m, v[:hi-lo], st.thr, keep, all)
+			sceZero(m, tvs)
+		case st.topk <= 0:
 			for _, tv := range tvs {
 				clear(tv)
 			}

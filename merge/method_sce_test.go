@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -169,6 +170,7 @@ func sceReference(t *Tensors, out []float32) error {
 // threshold) and noise, in float32 and bfloat16.
 func TestSCEStreamedMatchesReference(t *testing.T) {
 	defer func(n int64) { chunkElements = n }(chunkElements)
+	tiesExact := sceTiesExact
 	type gen func(rng *rand.Rand) float32
 	gens := map[string]gen{
 		"ties":  func(rng *rand.Rand) float32 { return float32(rng.IntN(5) - 2) },
@@ -225,9 +227,25 @@ func TestSCEStreamedMatchesReference(t *testing.T) {
 							if !sameBits(got, want) {
 								t.Fatalf("%s: whole: got %v, want %v", name, got, want)
 							}
-							got = streamSCE(t, ts(), int(c))
+							got = streamSCE(t, ts(), int(c), false)
 							if !sameBits(got, want) {
 								t.Fatalf("%s: streamed: got %v, want %v", name, got, want)
+							}
+							if work != tensor.BF16 {
+								continue
+							}
+							// With the whole tensor as the sample: the window
+							// pass, its sums of ties exact or not.
+							for _, exact := range []bool{true, false} {
+								sceTiesExact = tiesExact
+								if !exact {
+									sceTiesExact = func(*sceState, int) bool { return false }
+								}
+								got = streamSCE(t, ts(), int(c), true)
+								sceTiesExact = tiesExact
+								if !sameBits(got, want) {
+									t.Fatalf("%s: streamed from a sample, ties exact %v: got %v, want %v", name, exact, got, want)
+								}
 							}
 						}
 					}
@@ -243,8 +261,8 @@ func sameBits(a, b []float32) bool {
 
 // streamSCE runs sce's Analysis over pieces of c elements taken in reverse
 // order, as several workers might, and merges the pieces, also in reverse
-// order.
-func streamSCE(t *testing.T, ts *Tensors, c int) []float32 {
+// order. With sample set, Analyze gets the whole tensor as its sample.
+func streamSCE(t *testing.T, ts *Tensors, c int, sample bool) []float32 {
 	t.Helper()
 	data := make([][]float32, len(ts.Inputs))
 	for i, in := range ts.Inputs {
@@ -254,8 +272,12 @@ func streamSCE(t *testing.T, ts *Tensors, c int) []float32 {
 	ts.Pieces, ts.Workers = (n+c-1)/c, 1
 	for i := range ts.Inputs {
 		ts.Inputs[i].Data = nil
+		if sample {
+			ts.Inputs[i].Data, ts.Sample = slices.Clone(data[i]), 1
+		}
 	}
 	an, err := SCE.Analyze(ts)
+	ts.Sample = 0
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,6 +416,92 @@ func TestSCESquaresAll(t *testing.T) {
 				for i := range got {
 					if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
 						t.Fatalf("%v, %d models, n %d: sum %d is %v, want %v", work, models, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSCEWindow checks that sce in bfloat16 finds its threshold and its
+// weights in the sample's window pass alone; that the piece keeping some
+// of its ties, when its sums may round, is summed by a weights pass over
+// it (two passes, forced here); and that a window forced to miss above or
+// below the threshold falls back to the histogram and weights passes
+// (three). The bytes are those of the whole-tensor path every time: inputs
+// stored and not, on one and two threads, with pieces of 777 elements so
+// that the ties at the threshold fall into several pieces.
+func TestSCEWindow(t *testing.T) {
+	dir := bf16Models(t)
+	defer func(n int64, f func([]float32, int, int64) (uint32, uint32), m func(*Tensors, []float32) error,
+		a func(*Tensors) (Analysis, error), e func(*sceState, int) bool) {
+		chunkElements, chooseSCEWindow, SCE.Merge, SCE.Analyze, sceTiesExact = n, f, m, a, e
+	}(chunkElements, chooseSCEWindow, SCE.Merge, SCE.Analyze, sceTiesExact)
+	tiesExact := sceTiesExact
+	chunkElements = 777
+	merge := SCE.Merge
+	var mu sync.Mutex
+	passes := map[string]int{} // per tensor
+	SCE.Merge = func(t *Tensors, out []float32) error {
+		if st, ok := t.State.(*sceState); ok {
+			mu.Lock()
+			passes[t.Name] = st.passes
+			mu.Unlock()
+		}
+		return merge(t, out)
+	}
+	for _, topk := range []string{"0.3", "0.9"} {
+		yml := "merge_method: sce\nbase_model: base\ndtype: bfloat16\nparameters: {select_topk: " + topk + "}\n" +
+			"models: [{model: ft1}, {model: ft2}, {model: ft3}]\n"
+		run := func(name string, threads int) string {
+			t.Helper()
+			out := filepath.Join(t.TempDir(), name)
+			if _, err := runYAML(t, dir, yml, out, Options{Threads: threads}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return out
+		}
+		analyze := SCE.Analyze
+		SCE.Analyze = nil
+		whole := run("whole", 1)
+		SCE.Analyze = analyze
+		for _, c := range []struct {
+			name   string
+			lo, hi uint32
+			passes []int // the first is what some tensor takes
+		}{
+			{"sampled", 0, 0, []int{1}},
+			{"ties inexact", 0, 0, []int{2, 1}},
+			{"window above", 0x7f00 << 16, 0x7f04 << 16, []int{3}},
+			{"window below", 0, 0, []int{3}},
+		} {
+			chooseSCEWindow, sceTiesExact = sampleWindow, tiesExact
+			switch c.name {
+			case "ties inexact":
+				sceTiesExact = func(*sceState, int) bool { return false }
+			case "window above", "window below":
+				chooseSCEWindow = func([]float32, int, int64) (uint32, uint32) { return c.lo, c.hi }
+			}
+			for _, stored := range []bool{true, false} {
+				for _, threads := range []int{1, 2} {
+					name := fmt.Sprintf("topk %s/%s/stored %v/j%d", topk, c.name, stored, threads)
+					SCE.StoredBF16 = stored
+					clear(passes)
+					got := run(name, threads)
+					SCE.StoredBF16 = true
+					sameTensors(t, whole, got)
+					if len(passes) == 0 {
+						t.Fatalf("%s: no tensor merged in pieces", name)
+					}
+					some := false
+					for tn, p := range passes {
+						some = some || p == c.passes[0]
+						if !slices.Contains(c.passes, p) {
+							t.Errorf("%s: %s took %d analysis passes, want one of %v", name, tn, p, c.passes)
+						}
+					}
+					if !some {
+						t.Errorf("%s: no tensor took %d analysis passes", name, c.passes[0])
 					}
 				}
 			}
