@@ -928,7 +928,7 @@ func (st *dellaState) Piece(t *Tensors) error {
 		}
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
-		keep := make([]uint64, (len(d)+63)/64)
+		keep := getKeep((len(d) + 63) / 64) // back to the pool once merged (pruner, apply)
 		rk, counted := &st.rankers[t.Worker], t.Work == tensor.BF16
 		if rowSize := st.c * st.inner; rowSize%16 == 0 {
 			// Row by row while each is in cache: its task vector, the
@@ -1002,13 +1002,17 @@ func (st *dellaState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	case m.none:
 		return func(d []float32) { clear(d) }, nil
 	}
-	bits, pos := m.keep[t.Piece], 0
+	bits, pos, n := m.keep[t.Piece], 0, len(t.Inputs[i].BF16)/2
 	return func(d []float32) {
 		if pos%64 != 0 {
 			panic("della: stored block not aligned to its mask words")
 		}
 		st.keepBits(t.Work, m, d, bits[pos/64:])
 		pos += len(d)
+		if pos >= n { // the piece's last block: its mask is done with
+			m.keep[t.Piece] = nil
+			putKeep(bits)
+		}
 	}, nil
 }
 
@@ -1024,6 +1028,8 @@ func (st *dellaState) apply(t *Tensors, i int, x []float32) {
 		return
 	}
 	st.keepBits(t.Work, m, x, m.keep[t.Piece])
+	putKeep(m.keep[t.Piece])
+	m.keep[t.Piece] = nil
 }
 
 // keepBits zeroes the elements of x whose bit in bits is clear and
