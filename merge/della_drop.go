@@ -29,10 +29,12 @@ type countTable struct {
 // row's draws. When keep is not nil, the bit of every kept element is
 // set, at position off + j for element j (see dellaDrop). limits, when
 // not nil, are the bounds less one (see dellaLimits), for
-// tensor.RankKeep's walk. It returns false, leaving x untouched, when
-// some magnitude has low bits (not a bfloat16 value) or the keys span too
-// many for the row (wideSpan).
-func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int) bool {
+// tensor.RankKeep's walk. kept, when not nil, gets the magnitudes of x
+// after the drop (AbsSum.Add), taken in RankKeep's walk
+// (tensor.RankKeepAbsSum) when it runs. It returns false, leaving x and
+// kept untouched, when some magnitude has low bits (not a bfloat16 value)
+// or the keys span too many for the row (wideSpan).
+func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int, kept *tensor.AbsSum) bool {
 	if r.counts == nil {
 		r.counts = new(countTable)
 	}
@@ -61,7 +63,11 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 		} else {
 			words = unsafe.Slice((*uint16)(unsafe.Pointer(&keep[0])), 4*len(keep))[off/16:]
 		}
-		tensor.RankKeep(x, draws, next, limits[:len(x)], words)
+		if kept != nil {
+			tensor.RankKeepAbsSum(x, draws, next, limits[:len(x)], words, kept)
+		} else {
+			tensor.RankKeep(x, draws, next, limits[:len(x)], words)
+		}
 		return true
 	}
 	bounds = bounds[:len(x)]
@@ -80,6 +86,9 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 			keep[g/64] |= w
 		}
 		j += n
+	}
+	if kept != nil {
+		kept.Add(x)
 	}
 	return true
 }

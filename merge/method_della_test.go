@@ -420,7 +420,8 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 					if path.keep {
 						keep = make([]uint64, len(wantKeep))
 					}
-					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off) {
+					var kept tensor.AbsSum
+					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off, &kept) {
 						// Only a row whose keys span too many for it.
 						lo, hi := bf16Keys, 0
 						for _, v := range x {
@@ -428,7 +429,7 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 								lo, hi = min(lo, k), max(hi, k)
 							}
 						}
-						if a, b := countedSpan(lo, hi); !wideSpan(c, a, b) || !slices.Equal(f32Bits(got), f32Bits(x)) || rk.counts.hist != ([bf16Keys]int32{}) {
+						if a, b := countedSpan(lo, hi); !wideSpan(c, a, b) || !slices.Equal(f32Bits(got), f32Bits(x)) || rk.counts.hist != ([bf16Keys]int32{}) || kept != (tensor.AbsSum{}) {
 							t.Fatalf("c %d distinct %d: bfloat16 row refused, changed or its histogram left", c, distinct)
 						}
 						continue
@@ -437,6 +438,11 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
 							t.Fatalf("c %d off %d distinct %d limits %v: element %d = %v, stable sort gives %v", c, off, distinct, path.limits != nil, j, got[j], want[j])
 						}
+					}
+					var wantKept tensor.AbsSum
+					wantKept.Add(want)
+					if math.Float64bits(kept.Sum()) != math.Float64bits(wantKept.Sum()) {
+						t.Fatalf("c %d off %d distinct %d limits %v: kept magnitudes sum to %v, want %v", c, off, distinct, path.limits != nil, kept.Sum(), wantKept.Sum())
 					}
 					if path.keep && !slices.Equal(keep, wantKeep) {
 						t.Fatalf("c %d off %d distinct %d limits %v: keep bits %x, want %x", c, off, distinct, path.limits != nil, keep, wantKeep)
@@ -452,7 +458,7 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 		}
 		x[c-1] = 1.0000001
 		before := slices.Clone(x)
-		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0) || !slices.Equal(x, before) {
+		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0, nil) || !slices.Equal(x, before) {
 			t.Fatalf("c %d: a float32 row was counted or changed", c)
 		}
 		if rk.counts.hist != ([bf16Keys]int32{}) {

@@ -804,9 +804,11 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // order. rank is a buffer of one row. When keep is not nil, bit j of keep
 // (keep[j/64] bit j%64) is set for every element j kept. counted says that
 // x holds bfloat16 values, which dropCounted ranks faster (it checks).
-// prep and post, when not nil, are called on each row (and its offset in
-// x) before it is ranked and after it is masked, while it is in cache.
-func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep, post func(row []float32, lo int)) {
+// prep, when not nil, is called on each row (and its offset in x) before
+// it is ranked, while it is in cache; kept, when not nil, gets the
+// magnitudes of each row after its drop (AbsSum.Add), taken in the walk
+// that drops (dropCounted) where it can.
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep func(row []float32, lo int), kept *tensor.AbsSum) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
 	var limits []uint32
@@ -822,16 +824,13 @@ func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk
 			prep(row, lo)
 		}
 		src.fill(draws)
-		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted)
-		if post != nil {
-			post(row, lo)
-		}
+		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted, kept)
 	}
 }
 
 // dellaDropRow is dellaDrop's work on the row at offset lo of x.
-func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool) {
-	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo) {
+func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool, kept *tensor.AbsSum) {
+	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo, kept) {
 		return
 	}
 	rk.ranks(rank, row, c, inner)
@@ -841,12 +840,15 @@ func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limit
 			k := b2u(uint64(draws[j]) < bounds[r])
 			row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
 		}
-		return
+	} else {
+		for j, r := range rank {
+			k := b2u(uint64(draws[j]) < bounds[r])
+			row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
+			keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
+		}
 	}
-	for j, r := range rank {
-		k := b2u(uint64(draws[j]) < bounds[r])
-		row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
-		keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
+	if kept != nil {
+		kept.Add(row)
 	}
 }
 
@@ -947,11 +949,11 @@ func (st *dellaState) Piece(t *Tensors) error {
 			} else if st.rescale {
 				prep = func(row []float32, _ int) { all.Add(row) }
 			}
-			var post func(row []float32, lo int)
+			var keptSum *tensor.AbsSum
 			if st.rescale {
-				post = func(row []float32, _ int) { kept.Add(row) }
+				keptSum = &kept
 			}
-			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, post)
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, keptSum)
 			if st.rescale {
 				m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
 			}
