@@ -537,3 +537,26 @@ func TestDellaPieceSums(t *testing.T) {
 		}
 	}
 }
+
+// TestDellaKeepWords checks that the mask words handed out again after
+// putKeep are cleared and of the length asked for, whether the pool
+// reuses the dirty buffer or not.
+func TestDellaKeepWords(t *testing.T) {
+	for _, c := range []struct{ put, get int }{{8, 8}, {8, 3}, {3, 8}, {0, 5}, {4096, 4096}} {
+		dirty := make([]uint64, c.put)
+		for j := range dirty {
+			dirty[j] = ^uint64(0)
+		}
+		putKeep(dirty)
+		k := getKeep(c.get)
+		if len(k) != c.get {
+			t.Fatalf("put %d, get %d: %d words", c.put, c.get, len(k))
+		}
+		for j, w := range k {
+			if w != 0 {
+				t.Fatalf("put %d, get %d: word %d is %x, not cleared", c.put, c.get, j, w)
+			}
+		}
+		putKeep(k)
+	}
+}
