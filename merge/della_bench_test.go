@@ -49,6 +49,41 @@ func BenchmarkDellaDrop(b *testing.B) {
 			reportCPU(b, cpu)
 		})
 	}
+	// With the L1 rescale's kept sum, as dellaState.Piece takes it: in
+	// the walk (tensor.RankKeepAbsSum), and by AbsSum.Add after each row.
+	for _, fused := range []bool{true, false} {
+		name := "counted-kept-after"
+		if fused {
+			name = "counted-kept-fused"
+		}
+		b.Run(name, func(b *testing.B) {
+			x := make([]float32, n)
+			keep := make([]uint64, n/64)
+			rank := make([]int32, c)
+			var rk ranker
+			b.SetBytes(int64(4 * n))
+			cpu := cpuSeconds()
+			for b.Loop() {
+				copy(x, d)
+				clear(keep)
+				var kept tensor.AbsSum
+				if fused {
+					dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, true, nil, &kept)
+					continue
+				}
+				// dellaDrop's loop with the sum after each row.
+				src, draws := newRandomSource(1, "m"), rk.draws(c)
+				limits := dellaLimits(bounds, rk.limits)
+				rk.limits = limits
+				for lo := 0; lo < n; lo += c {
+					src.fill(draws)
+					dellaDropRow(x[lo:lo+c], lo, c, 1, bounds, draws, limits, &rk, rank, keep, true, nil)
+					kept.Add(x[lo : lo+c])
+				}
+			}
+			reportCPU(b, cpu)
+		})
+	}
 }
 
 // reportCPU reports the process's CPU time per op since cpu (from

@@ -2,6 +2,7 @@ package merge
 
 import (
 	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
@@ -28,10 +29,12 @@ type countTable struct {
 // row's draws. When keep is not nil, the bit of every kept element is
 // set, at position off + j for element j (see dellaDrop). limits, when
 // not nil, are the bounds less one (see dellaLimits), for
-// tensor.RankKeep's walk. It returns false, leaving x untouched, when
-// some magnitude has low bits (not a bfloat16 value) or the keys span too
-// many for the row (wideSpan).
-func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int) bool {
+// tensor.RankKeep's walk. kept, when not nil, gets the magnitudes of x
+// after the drop (AbsSum.Add), taken in RankKeep's walk
+// (tensor.RankKeepAbsSum) when it runs. It returns false, leaving x and
+// kept untouched, when some magnitude has low bits (not a bfloat16 value)
+// or the keys span too many for the row (wideSpan).
+func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int, kept *tensor.AbsSum) bool {
 	if r.counts == nil {
 		r.counts = new(countTable)
 	}
@@ -60,7 +63,11 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 		} else {
 			words = unsafe.Slice((*uint16)(unsafe.Pointer(&keep[0])), 4*len(keep))[off/16:]
 		}
-		tensor.RankKeep(x, draws, next, limits[:len(x)], words)
+		if kept != nil {
+			tensor.RankKeepAbsSum(x, draws, next, limits[:len(x)], words, kept)
+		} else {
+			tensor.RankKeep(x, draws, next, limits[:len(x)], words)
+		}
 		return true
 	}
 	bounds = bounds[:len(x)]
@@ -79,6 +86,9 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 			keep[g/64] |= w
 		}
 		j += n
+	}
+	if kept != nil {
+		kept.Add(x)
 	}
 	return true
 }
@@ -128,4 +138,32 @@ func dellaLimits(bounds []uint64, buf []uint32) []uint32 {
 		buf[r] = uint32(b - 1) // bounds are at most 2³²
 	}
 	return buf
+}
+
+// keepWords reuses dellaState's mask words across pieces and tensors: a
+// fresh allocation per piece (a bit per element: 8 MB for a 64M-element
+// tensor, per model) reaches the first write of RankKeep as new pages,
+// whose faults cost more on this kind of VM than ranking them, and with
+// two workers more of the heap is fresh (della-2, -j 2: 14 000 of its
+// 21 000 page faults were RankKeep's first writes to the mask).
+var keepWords sync.Pool
+
+// getKeep returns n zeroed mask words, from keepWords when it holds a
+// buffer large enough.
+func getKeep(n int) []uint64 {
+	if p, ok := keepWords.Get().(*[]uint64); ok {
+		if cap(*p) >= n {
+			k := (*p)[:n]
+			clear(k)
+			return k
+		}
+	}
+	return make([]uint64, n)
+}
+
+// putKeep hands mask words back to keepWords once their piece is merged.
+func putKeep(k []uint64) {
+	if cap(k) > 0 {
+		keepWords.Put(&k)
+	}
 }

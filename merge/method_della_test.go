@@ -420,7 +420,8 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 					if path.keep {
 						keep = make([]uint64, len(wantKeep))
 					}
-					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off) {
+					var kept tensor.AbsSum
+					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off, &kept) {
 						// Only a row whose keys span too many for it.
 						lo, hi := bf16Keys, 0
 						for _, v := range x {
@@ -428,7 +429,7 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 								lo, hi = min(lo, k), max(hi, k)
 							}
 						}
-						if a, b := countedSpan(lo, hi); !wideSpan(c, a, b) || !slices.Equal(f32Bits(got), f32Bits(x)) || rk.counts.hist != ([bf16Keys]int32{}) {
+						if a, b := countedSpan(lo, hi); !wideSpan(c, a, b) || !slices.Equal(f32Bits(got), f32Bits(x)) || rk.counts.hist != ([bf16Keys]int32{}) || kept != (tensor.AbsSum{}) {
 							t.Fatalf("c %d distinct %d: bfloat16 row refused, changed or its histogram left", c, distinct)
 						}
 						continue
@@ -437,6 +438,11 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
 							t.Fatalf("c %d off %d distinct %d limits %v: element %d = %v, stable sort gives %v", c, off, distinct, path.limits != nil, j, got[j], want[j])
 						}
+					}
+					var wantKept tensor.AbsSum
+					wantKept.Add(want)
+					if math.Float64bits(kept.Sum()) != math.Float64bits(wantKept.Sum()) {
+						t.Fatalf("c %d off %d distinct %d limits %v: kept magnitudes sum to %v, want %v", c, off, distinct, path.limits != nil, kept.Sum(), wantKept.Sum())
 					}
 					if path.keep && !slices.Equal(keep, wantKeep) {
 						t.Fatalf("c %d off %d distinct %d limits %v: keep bits %x, want %x", c, off, distinct, path.limits != nil, keep, wantKeep)
@@ -452,7 +458,7 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 		}
 		x[c-1] = 1.0000001
 		before := slices.Clone(x)
-		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0) || !slices.Equal(x, before) {
+		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0, nil) || !slices.Equal(x, before) {
 			t.Fatalf("c %d: a float32 row was counted or changed", c)
 		}
 		if rk.counts.hist != ([bf16Keys]int32{}) {
@@ -529,5 +535,28 @@ func TestDellaPieceSums(t *testing.T) {
 				t.Fatalf("shape %v stored %v: sums %v, %v; SumAbs gives %v, %v", shape, stored, m.all[0], m.kept[0], all, kept)
 			}
 		}
+	}
+}
+
+// TestDellaKeepWords checks that the mask words handed out again after
+// putKeep are cleared and of the length asked for, whether the pool
+// reuses the dirty buffer or not.
+func TestDellaKeepWords(t *testing.T) {
+	for _, c := range []struct{ put, get int }{{8, 8}, {8, 3}, {3, 8}, {0, 5}, {4096, 4096}} {
+		dirty := make([]uint64, c.put)
+		for j := range dirty {
+			dirty[j] = ^uint64(0)
+		}
+		putKeep(dirty)
+		k := getKeep(c.get)
+		if len(k) != c.get {
+			t.Fatalf("put %d, get %d: %d words", c.put, c.get, len(k))
+		}
+		for j, w := range k {
+			if w != 0 {
+				t.Fatalf("put %d, get %d: word %d is %x, not cleared", c.put, c.get, j, w)
+			}
+		}
+		putKeep(k)
 	}
 }

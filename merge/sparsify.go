@@ -804,9 +804,11 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // order. rank is a buffer of one row. When keep is not nil, bit j of keep
 // (keep[j/64] bit j%64) is set for every element j kept. counted says that
 // x holds bfloat16 values, which dropCounted ranks faster (it checks).
-// prep and post, when not nil, are called on each row (and its offset in
-// x) before it is ranked and after it is masked, while it is in cache.
-func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep, post func(row []float32, lo int)) {
+// prep, when not nil, is called on each row (and its offset in x) before
+// it is ranked, while it is in cache; kept, when not nil, gets the
+// magnitudes of each row after its drop (AbsSum.Add), taken in the walk
+// that drops (dropCounted) where it can.
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep func(row []float32, lo int), kept *tensor.AbsSum) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
 	var limits []uint32
@@ -822,16 +824,13 @@ func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk
 			prep(row, lo)
 		}
 		src.fill(draws)
-		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted)
-		if post != nil {
-			post(row, lo)
-		}
+		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted, kept)
 	}
 }
 
 // dellaDropRow is dellaDrop's work on the row at offset lo of x.
-func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool) {
-	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo) {
+func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool, kept *tensor.AbsSum) {
+	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo, kept) {
 		return
 	}
 	rk.ranks(rank, row, c, inner)
@@ -841,12 +840,15 @@ func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limit
 			k := b2u(uint64(draws[j]) < bounds[r])
 			row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
 		}
-		return
+	} else {
+		for j, r := range rank {
+			k := b2u(uint64(draws[j]) < bounds[r])
+			row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
+			keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
+		}
 	}
-	for j, r := range rank {
-		k := b2u(uint64(draws[j]) < bounds[r])
-		row[j] = math.Float32frombits(math.Float32bits(row[j]) & -k)
-		keep[uint(lo+j)/64] |= uint64(k) << (uint(lo+j) % 64)
+	if kept != nil {
+		kept.Add(row)
 	}
 }
 
@@ -928,7 +930,7 @@ func (st *dellaState) Piece(t *Tensors) error {
 		}
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(t.Offset))
-		keep := make([]uint64, (len(d)+63)/64)
+		keep := getKeep((len(d) + 63) / 64) // back to the pool once merged (pruner, apply)
 		rk, counted := &st.rankers[t.Worker], t.Work == tensor.BF16
 		if rowSize := st.c * st.inner; rowSize%16 == 0 {
 			// Row by row while each is in cache: its task vector, the
@@ -947,11 +949,11 @@ func (st *dellaState) Piece(t *Tensors) error {
 			} else if st.rescale {
 				prep = func(row []float32, _ int) { all.Add(row) }
 			}
-			var post func(row []float32, lo int)
+			var keptSum *tensor.AbsSum
 			if st.rescale {
-				post = func(row []float32, _ int) { kept.Add(row) }
+				keptSum = &kept
 			}
-			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, post)
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, keptSum)
 			if st.rescale {
 				m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
 			}
@@ -1002,13 +1004,17 @@ func (st *dellaState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	case m.none:
 		return func(d []float32) { clear(d) }, nil
 	}
-	bits, pos := m.keep[t.Piece], 0
+	bits, pos, n := m.keep[t.Piece], 0, len(t.Inputs[i].BF16)/2
 	return func(d []float32) {
 		if pos%64 != 0 {
 			panic("della: stored block not aligned to its mask words")
 		}
 		st.keepBits(t.Work, m, d, bits[pos/64:])
 		pos += len(d)
+		if pos >= n { // the piece's last block: its mask is done with
+			m.keep[t.Piece] = nil
+			putKeep(bits)
+		}
 	}, nil
 }
 
@@ -1024,6 +1030,8 @@ func (st *dellaState) apply(t *Tensors, i int, x []float32) {
 		return
 	}
 	st.keepBits(t.Work, m, x, m.keep[t.Piece])
+	putKeep(m.keep[t.Piece])
+	m.keep[t.Piece] = nil
 }
 
 // keepBits zeroes the elements of x whose bit in bits is clear and

@@ -130,6 +130,30 @@ func RankKeep(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint3
 	rankKeep(x, draws, next, limits, keep)
 }
 
+// RankKeepAbsSum is RankKeep followed by sum.Add(x) (the magnitudes of
+// the elements kept, as the dropped ones are zero), with the sums taken
+// in the walk while each 16 elements are in registers:
+//
+//	RankKeep(x, draws, next, limits, keep)
+//	sum.Add(x)
+//
+// sum must take parts (AbsSum.Add) and the parts added before must be
+// multiples of 16 elements.
+func RankKeepAbsSum(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, sum *AbsSum) {
+	if len(draws) < len(x) || len(keep) < (len(x)+15)/16 {
+		panic("tensor.RankKeepAbsSum: draws or keep shorter than x")
+	}
+	if sum.odd {
+		panic("tensor.RankKeepAbsSum: a part after one not a multiple of 16 elements")
+	}
+	rankKeepAbsSum(x, draws, next, limits, keep, sum)
+}
+
+func rankKeepAbsSumGeneric(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, sum *AbsSum) {
+	rankKeepGeneric(x, draws, next, limits, keep)
+	sum.Add(x)
+}
+
 func rankKeepGeneric(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16) {
 	draws = draws[:len(x)]
 	// Each word's bits gather in a register and are ored in once: a

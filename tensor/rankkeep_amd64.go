@@ -18,6 +18,13 @@ var useRankKeepAVX512 = cpu.X86.HasAVX512F
 //go:noescape
 func rankKeepAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16)
 
+// rankKeepAbsSumAVX512 is rankKeepAVX512 that also adds the magnitudes of
+// each 16 elements after the drop, as float64, to lanes (AbsSum's, element
+// j in lane j%16), as sumAbsLanesAVX2 would. len(x) is a multiple of 16.
+//
+//go:noescape
+func rankKeepAbsSumAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16, lanes *[16]float64)
+
 // scanKeysAVX512 is scanKeysGeneric over n keys (a multiple of 16) from
 // hist and prefix: the prefix sums of 16 counts within a vector in four
 // shift-and-add steps (VALIGND), plus the running sum.
@@ -77,4 +84,14 @@ func scanKeys(hist, prefix *[BF16Keys]int32, a, b int, sum int32) int32 {
 		return scanKeysGeneric(hist, prefix, a, b, sum)
 	}
 	return scanKeysAVX512(&hist[a], &prefix[a], b-a, sum)
+}
+
+func rankKeepAbsSum(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, sum *AbsSum) {
+	if !useRankKeepAVX512 || !absSumLanes() || len(x) < 16 {
+		rankKeepAbsSumGeneric(x, draws, next, limits, keep, sum)
+		return
+	}
+	n := len(x) &^ 15
+	rankKeepAbsSumAVX512(x[:n], &draws[0], &next[0], &limits[0], &keep[0], &sum.lanes)
+	rankKeepAbsSumGeneric(x[n:], draws[n:], next, limits, keep[n/16:], sum)
 }

@@ -6,6 +6,8 @@ DATA ·rk7fff<>+0(SB)/4, $0x00007fff
 GLOBL ·rk7fff<>(SB), RODATA|NOPTR, $4
 DATA ·rk15<>+0(SB)/4, $15
 GLOBL ·rk15<>(SB), RODATA|NOPTR, $4
+DATA ·rkabs<>+0(SB)/8, $0x7fffffffffffffff
+GLOBL ·rkabs<>(SB), RODATA|NOPTR, $8
 
 // func scanKeysAVX512(hist *int32, prefix *int32, n int, sum int32) int32
 TEXT ·scanKeysAVX512(SB), NOSPLIT, $0-36
@@ -246,5 +248,62 @@ rnLoop:
 	JNZ         rnLoop
 
 rnDone:
+	VZEROUPPER
+	RET
+
+// func rankKeepAbsSumAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16, lanes *[16]float64)
+TEXT ·rankKeepAbsSumAVX512(SB), NOSPLIT, $0-64
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	MOVQ         draws+24(FP), SI
+	MOVQ         next+32(FP), R8
+	MOVQ         limits+40(FP), R9
+	MOVQ         keep+48(FP), R10
+	MOVQ         lanes+56(FP), R11
+	VBROADCASTSD ·rkabs<>(SB), Z12    // float64 magnitude mask
+	VMOVUPD      (R11), Z8            // lanes 0-7
+	VMOVUPD      64(R11), Z9          // lanes 8-15
+	SHRQ         $4, CX
+	JZ           rsDone
+
+rsLoop:
+	NEXT(0)
+	NEXT(1)
+	NEXT(2)
+	NEXT(3)
+	NEXT(4)
+	NEXT(5)
+	NEXT(6)
+	NEXT(7)
+	NEXT(8)
+	NEXT(9)
+	NEXT(10)
+	NEXT(11)
+	NEXT(12)
+	NEXT(13)
+	NEXT(14)
+	NEXT(15)
+	SHRL          $16, R12            // element i's drop bit in bit i
+	NOTL          R12                 // kept
+	KMOVW         R12, K1
+	VMOVDQU32.Z   (DI), K1, Z0
+	VMOVDQU32     Z0, (DI)
+	ORW           R12, (R10)
+	VCVTPS2PD     Y0, Z1              // elements 0-7 as float64
+	VEXTRACTF32X8 $1, Z0, Y2
+	VCVTPS2PD     Y2, Z2              // elements 8-15
+	VANDPD        Z12, Z1, Z1
+	VANDPD        Z12, Z2, Z2
+	VADDPD        Z1, Z8, Z8
+	VADDPD        Z2, Z9, Z9
+	ADDQ          $64, DI
+	ADDQ          $64, SI
+	ADDQ          $2, R10
+	DECQ          CX
+	JNZ           rsLoop
+
+rsDone:
+	VMOVUPD Z8, (R11)
+	VMOVUPD Z9, 64(R11)
 	VZEROUPPER
 	RET

@@ -16,3 +16,7 @@ func scanKeys(hist, prefix *[BF16Keys]int32, a, b int, sum int32) int32 {
 func countKeys(x []float32, hist *[BF16Keys]int32) (bits uint32, lo, hi int) {
 	return countKeysGeneric(x, hist)
 }
+
+func rankKeepAbsSum(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, sum *AbsSum) {
+	rankKeepAbsSumGeneric(x, draws, next, limits, keep, sum)
+}

@@ -161,8 +161,57 @@ func TestRankKeep(t *testing.T) {
 	}
 }
 
-// FuzzRankKeepMatchGeneric checks the assembly count, AVX-512 walk and
-// scan against the Go reference on keys, draws and limits read from the input.
+// TestRankKeepAbsSum checks RankKeepAbsSum, with and without AVX-512,
+// against RankKeep followed by AbsSum.Add: the elements, keep bits, next
+// table and the sum's lanes, after no part and after one of 48 elements,
+// for lengths with and without a tail; and that it panics after a part
+// that is not a multiple of 16.
+func TestRankKeepAbsSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(57, 58))
+	for _, n := range append(asmLengths, 2048, 5000) {
+		for _, first := range []uint32{0, 0x3a00, BF16Keys - 20} {
+			for _, distinct := range []uint32{1, 40, 1 << 15} {
+				for _, before := range []int{0, 48} {
+					x := bf16Row(r, n, first, distinct)
+					draws, limits := make([]uint32, n), make([]uint32, n)
+					for j := range draws {
+						draws[j], limits[j] = r.Uint32(), r.Uint32()
+					}
+					var hist, prefix [BF16Keys]int32
+					countScan(x, &hist, &prefix)
+					var sum0 AbsSum
+					sum0.Add(bf16Row(r, before, 0x3c00, 300))
+					want, wantKeep, wantNext, wantSum := slices.Clone(x), make([]uint16, (n+15)/16), prefix, sum0
+					RankKeep(want, draws, &wantNext, limits, wantKeep)
+					wantSum.Add(want)
+					for _, simd := range []bool{false, true} {
+						saved := useRankKeepAVX512
+						useRankKeepAVX512 = useRankKeepAVX512 && simd
+						got, keep, next, sum := shifted(x, n%16), make([]uint16, len(wantKeep)), prefix, sum0
+						RankKeepAbsSum(got, draws, &next, limits, keep, &sum)
+						useRankKeepAVX512 = saved
+						if !sameBits(got, want) || next != wantNext || !slices.Equal(keep, wantKeep) || !sameAbsSum(sum, wantSum) {
+							t.Fatalf("n %d first %d distinct %d before %d simd %v: elements, next, keep bits or sums differ (%v, want %v)", n, first, distinct, before, simd, sum.Sum(), wantSum.Sum())
+						}
+					}
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic after a part of 17 elements")
+		}
+	}()
+	var sum AbsSum
+	sum.Add(make([]float32, 17))
+	var next [BF16Keys]int32
+	RankKeepAbsSum(make([]float32, 16), make([]uint32, 16), &next, make([]uint32, 16), make([]uint16, 1), &sum)
+}
+
+// FuzzRankKeepMatchGeneric checks the assembly count, AVX-512 walks
+// (RankKeep's, RankKeepAbsSum's) and scan against the Go reference on
+// keys, draws and limits read from the input.
 func FuzzRankKeepMatchGeneric(f *testing.F) {
 	f.Add([]byte("\x00\x00\x80\x3f\x00\x00\x80\xbf\x00\x00\x00\x40\x00\x00\x80\x3f0123456789abcdef0123456789abcdef"), uint8(5), uint16(0))
 	f.Fuzz(func(t *testing.T, b []byte, distinct uint8, first uint16) {
@@ -214,6 +263,18 @@ func FuzzRankKeepMatchGeneric(f *testing.F) {
 		if !sameBits(got, want) || gNext != wNext || !slices.Equal(gKeep, wKeep) {
 			t.Fatal("AVX-512 and Go reference walks differ")
 		}
+		// The walk with the sums, after a part of 16 elements.
+		var gAbs, wAbs AbsSum
+		gAbs.Add(x[:min(16, n)&^15])
+		wAbs = gAbs
+		gNext, wNext = wPrefix, wPrefix
+		got, want = slices.Clone(x), slices.Clone(x)
+		gKeep, wKeep = make([]uint16, (n+15)/16), make([]uint16, (n+15)/16)
+		rankKeepAbsSum(got, draws, &gNext, limits, gKeep, &gAbs)
+		rankKeepAbsSumGeneric(want, draws, &wNext, limits, wKeep, &wAbs)
+		if !sameBits(got, want) || gNext != wNext || !slices.Equal(gKeep, wKeep) || !sameAbsSum(gAbs, wAbs) {
+			t.Fatal("AVX-512 and Go reference walks with sums differ")
+		}
 	})
 }
 
@@ -245,4 +306,14 @@ func BenchmarkRankKeep(b *testing.B) {
 		}
 		RankKeep(x, draws, &prefix, limits, keep)
 	}
+}
+
+// sameAbsSum compares two sums bit for bit (NaN magnitudes included).
+func sameAbsSum(a, b AbsSum) bool {
+	for l := range a.lanes {
+		if math.Float64bits(a.lanes[l]) != math.Float64bits(b.lanes[l]) {
+			return false
+		}
+	}
+	return math.Float64bits(a.seq) == math.Float64bits(b.seq) && a.odd == b.odd
 }
