@@ -2,6 +2,9 @@
 
 package tensor
 
+// useAVX512VL is false where there is no assembly (tests switch it).
+var useAVX512VL = false
+
 func addRowsFrom(acc *[squaresFromRows][8]float64, buf *[dotsRows * dotsBlock]float64, rows int, v []float32, gt *[8]int32) {
 	addRowsFromGeneric(acc, buf, rows, v, gt)
 }
