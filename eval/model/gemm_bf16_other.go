@@ -1,0 +1,9 @@
+//go:build !amd64 || !gc || purego
+
+package model
+
+var hasBF16Dot = false
+
+func gemm8x32BF16(xs *[8][]uint32, panel []uint32, k int, out *[256]float32) {
+	gemm8x32BF16Generic(xs, panel, k, out)
+}
