@@ -93,16 +93,21 @@ func pairsOf(x []float32, n, in int) *[]uint32 {
 	*b = (*b)[:n*pairs]
 	xp := *b
 	for t := range n {
-		row := x[t*in : (t+1)*in]
-		d := xp[t*pairs : (t+1)*pairs]
-		for l := range in / 2 {
-			d[l] = uint32(toBF16(row[2*l])) | uint32(toBF16(row[2*l+1]))<<16
-		}
-		if in%2 == 1 {
-			d[pairs-1] = uint32(toBF16(row[in-1]))
-		}
+		pairRow(xp[t*pairs:(t+1)*pairs], x[t*in:(t+1)*in])
 	}
 	return b
+}
+
+// pairRowGeneric is the Go reference of pairRow: d[l] = x[2l] | x[2l+1]<<16
+// rounded to bfloat16 by toBF16, x[2l+1] zero past the end.
+func pairRowGeneric(d []uint32, x []float32) {
+	in := len(x)
+	for l := range in / 2 {
+		d[l] = uint32(toBF16(x[2*l])) | uint32(toBF16(x[2*l+1]))<<16
+	}
+	if in%2 == 1 {
+		d[in/2] = uint32(toBF16(x[in-1]))
+	}
 }
 
 // toBF16 rounds f to bfloat16, to nearest even (NaN stays a quiet NaN), as

@@ -7,3 +7,5 @@ var hasBF16Dot = false
 func gemm8x32BF16(xs *[8][]uint32, panel []uint32, k int, out *[256]float32) {
 	gemm8x32BF16Generic(xs, panel, k, out)
 }
+
+func pairRow(d []uint32, x []float32) { pairRowGeneric(d, x) }

@@ -193,3 +193,64 @@ func TestBF16DotLogits(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkMatmulBF16 times one prompt-sized product (512 tokens, a
+// 2048x768 bf16 matrix, one thread) widened to float32 while packed
+// (Compact) and by VDPBF16PS (BF16Dot).
+func BenchmarkMatmulBF16(b *testing.B) {
+	const n, rows, cols = 512, 2048, 768
+	rng := rand.New(rand.NewPCG(9, 10))
+	x := make([]float32, n*cols)
+	w := make([]float32, rows*cols)
+	for _, s := range [][]float32{x, w} {
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+	}
+	raw := make([]byte, 2*rows*cols)
+	tensor.Encode(raw, w, tensor.BF16)
+	dst := make([]float32, n*rows)
+	for _, dot := range []bool{false, true} {
+		b.Run(fmt.Sprintf("bf16dot=%v", dot), func(b *testing.B) {
+			if dot && !hasBF16Dot {
+				b.Skip("no AVX512_BF16")
+			}
+			m := &matrix{rows: rows, cols: cols, dt: tensor.BF16, raw: raw, bf16dot: dot}
+			for b.Loop() {
+				matmul(1, dst, x, n, m, nil)
+			}
+			b.ReportMetric(float64(2*n*rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// TestPairRow compares the conversion of x to bf16 pairs (VCVTNE2PS2BF16
+// where the CPU has it) with toBF16 on random bits, lengths around the
+// 32-float blocks: equal, but for denormals, which the instruction may
+// flush to zero (VDPBF16PS reads them as zero either way).
+func TestPairRow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 2, 31, 32, 33, 64, 95, 768, 769} {
+		x := make([]float32, n)
+		for i := range x {
+			switch i % 3 {
+			case 0:
+				x[i] = math.Float32frombits(rng.Uint32())
+			default:
+				x[i] = float32(rng.NormFloat64())
+			}
+		}
+		got := make([]uint32, (n+1)/2)
+		want := make([]uint32, (n+1)/2)
+		pairRow(got, x)
+		pairRowGeneric(want, x)
+		for l := range got {
+			for h := range 2 {
+				g, w := uint16(got[l]>>(16*h)), uint16(want[l]>>(16*h))
+				if g != w && !(w&0x7f80 == 0 && g&0x7fff == 0 && g&0x8000 == w&0x8000) {
+					t.Fatalf("n=%d pair %d half %d: %#x, want %#x (x %v)", n, l, h, g, w, x[2*l+h])
+				}
+			}
+		}
+	}
+}
