@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -252,5 +253,42 @@ func TestPairRow(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBF16DotMoE: the mixtures of experts (expert matrices are views of
+// stacked tensors) in bf16 score batches with BF16Dot within a tolerance
+// of the float32 path.
+func TestBF16DotMoE(t *testing.T) {
+	for _, name := range moeRefCases {
+		t.Run(name, func(t *testing.T) {
+			src := filepath.Join(refMoEDir, name)
+			if _, err := os.Stat(src); err != nil {
+				t.Skipf("no reference data: %v", err)
+			}
+			ref := refTensors(t, filepath.Join(src, "ref.safetensors"))
+			var seqs [][]int
+			for s := 0; ref[fmt.Sprintf("ids_%d", s)] != nil; s++ {
+				seqs = append(seqs, toInts(ref[fmt.Sprintf("ids_%d", s)]))
+			}
+			dir := copyAs(t, src, tensor.BF16, nil)
+			var logits [2][][]float32
+			for i, dot := range []bool{false, true} {
+				m, err := Open(dir, Options{BF16Dot: dot})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if logits[i], err = m.LogitsBatch(seqs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for s := range seqs {
+				e := relErr(logits[1][s], logits[0][s])
+				t.Logf("%s sequence %d (%d ids): BF16Dot logits relative error %.3g", name, s, len(seqs[s]), e)
+				if !hasBF16Dot && e != 0 || e > 3e-2 {
+					t.Errorf("sequence %d: relative error %.3g", s, e)
+				}
+			}
+		})
 	}
 }
