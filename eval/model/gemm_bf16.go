@@ -125,6 +125,9 @@ func toBF16(f float32) uint16 {
 // last panel) are zero.
 func (w *matrix) packBF16(panel []uint32, lo, hi, k0, k1 int) {
 	k := k1 - k0
+	if hi-lo == panelRows && packPanelBF16(w, panel, lo, k0, k1) {
+		return
+	}
 	if hi-lo < panelRows {
 		clear(panel[:panelRows*k])
 	}

@@ -2,7 +2,11 @@
 
 package model
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // hasBF16Dot reports whether the CPU has VDPBF16PS (AVX512_BF16), which
 // Options.BF16Dot needs; tests clear it to run the Go reference.
@@ -20,6 +24,29 @@ func pairRow(d []uint32, x []float32) {
 		i = 32 * blocks
 	}
 	pairRowGeneric(d[i/2:], x[i:])
+}
+
+//go:noescape
+func packBF16AVX512(panel *uint32, src *byte, idx *[16]int32, k int)
+
+// packPanelBF16 packs a full panel (32 rows) of an even column count with
+// gathers; it reports false where it does not apply.
+func packPanelBF16(w *matrix, panel []uint32, lo, k0, k1 int) bool {
+	cols := w.cols
+	stride := 2 * cols
+	if !hasBF16Dot || cols%2 != 0 || 16*stride > math.MaxInt32 || k1 <= k0 || lo+panelRows > w.rows {
+		return false
+	}
+	k := k1 - k0
+	_ = panel[panelRows*k-1]
+	// The last dword read: row lo+31, pair k1-1.
+	_ = w.raw[((lo+panelRows-1)*cols+2*k1)*2-1]
+	var idx [16]int32
+	for j := range idx {
+		idx[j] = int32(j * stride)
+	}
+	packBF16AVX512(&panel[0], &w.raw[(lo*cols+2*k0)*2], &idx, k)
+	return true
 }
 
 //go:noescape
