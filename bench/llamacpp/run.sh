@@ -14,7 +14,8 @@
 # bench/llamacpp/hf2gguf under $WORK/gguf (the 1B takes 2.2 GB + 4.3 GB + 2.2
 # GB there; delete $WORK when done). Weights (WEIGHTS): f32 (llama.cpp: F32
 # matrices; gomerge: weights widened to float32 at load) and bf16 (BF16
-# matrices; gomerge: model.Options.Compact). stories260K is float32: its
+# matrices; gomerge: model.Options.Compact, and with BF16DOT=1 also
+# Options.BF16Dot, VDPBF16PS as llama.cpp on AVX512_BF16). stories260K is float32: its
 # bf16 rows run a bf16 copy (a one-model linear merge with dtype bfloat16)
 # on both sides.
 #
@@ -101,6 +102,7 @@ run_llama() { # ROUND MODEL WEIGHTS THREADS
 run_gomerge() { # ROUND MODEL WEIGHTS THREADS
 	local flags="" out
 	[ "$3" = bf16 ] && flags=-compact
+	[ "$3" = bf16 ] && [ "${BF16DOT:-0}" = 1 ] && flags="$flags -bf16dot"
 	out=$("$bin/pp" -model "$(hfdir "$2" "$3")" $flags -t "$4" -p "$PROMPT" -r "$REPS")
 	printf '%s\t%s\t%s\t%s\tgomerge\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" \
 		"$(kv tok_s "$out")" "$(kv cpu_s "$out")" "$(kv tokens "$out")" >>"$res"

@@ -22,8 +22,12 @@ func BenchmarkLogits(b *testing.B) {
 	if dir == "" {
 		b.Skip("set GOMERGE_BENCH_MODEL to a model directory")
 	}
-	for _, compact := range []bool{false, true} {
-		m, err := Open(dir, Options{Compact: compact})
+	for _, opts := range []Options{{}, {Compact: true}, {BF16Dot: true}} {
+		compact := fmt.Sprint(opts.Compact)
+		if opts.BF16Dot {
+			compact = "bf16dot" // Options.BF16Dot
+		}
+		m, err := Open(dir, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -32,7 +36,7 @@ func BenchmarkLogits(b *testing.B) {
 			for i := range ids {
 				ids[i] = (i*7919 + 1) % m.VocabSize()
 			}
-			b.Run(fmt.Sprintf("compact=%v/tokens=%d", compact, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("compact=%s/tokens=%d", compact, n), func(b *testing.B) {
 				for b.Loop() {
 					if _, err := m.LogProbs(ids); err != nil {
 						b.Fatal(err)
@@ -42,7 +46,7 @@ func BenchmarkLogits(b *testing.B) {
 			})
 			// What llama-bench -p N measures: the prompt through every
 			// layer and the output layer at its last position only.
-			b.Run(fmt.Sprintf("compact=%v/prompt=%d", compact, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("compact=%s/prompt=%d", compact, n), func(b *testing.B) {
 				for b.Loop() {
 					if _, err := m.Generate(ids, 1); err != nil {
 						b.Fatal(err)
@@ -51,7 +55,7 @@ func BenchmarkLogits(b *testing.B) {
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
 			})
 		}
-		b.Run(fmt.Sprintf("compact=%v/generate", compact), func(b *testing.B) {
+		b.Run(fmt.Sprintf("compact=%s/generate", compact), func(b *testing.B) {
 			const n = 32
 			for b.Loop() {
 				if _, err := m.Generate([]int{1}, n); err != nil {

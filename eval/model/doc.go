@@ -105,7 +105,12 @@
 // product widens them while packing, once per 32 rows and 512 columns
 // for the whole batch, so prompt scoring costs about the same (see
 // bench/README.md); single-token generation, which reads every weight
-// once per token, is memory-bound either way. TailLogProbs, what package
+// once per token, is memory-bound either way. Options.BF16Dot, on CPUs
+// with AVX512_BF16, keeps BF16 matrices in 16 bits too and multiplies
+// them as llama.cpp does there: the activations rounded to bfloat16, two
+// products per lane summed by VDPBF16PS into float32 (results differ from
+// the float32 path in the low bits; prompts of fewer than eight tokens
+// take the float32 path). TailLogProbs, what package
 // eval/local scores requests with, runs a context shared by several
 // continuations once and the output layer only at the positions that
 // predict a continuation token. Matrix products split the output rows among

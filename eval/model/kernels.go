@@ -49,6 +49,10 @@ var (
 // blocks of rowBlock weight rows; dot2x4 computes two tokens against four
 // rows at a time, accumulating in float32.
 func matmul(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
+	if packed(n) && w.bf16dot {
+		matmulBF16(threads, dst, x, n, w, bias)
+		return
+	}
 	if packed(n) {
 		matmulPacked(threads, dst, x, n, w, bias)
 		return

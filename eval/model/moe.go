@@ -164,7 +164,7 @@ type moeLayer struct {
 
 // view returns rows [lo, hi) of w, sharing its memory.
 func (w *matrix) view(lo, hi int) *matrix {
-	v := &matrix{rows: hi - lo, cols: w.cols, dt: w.dt}
+	v := &matrix{rows: hi - lo, cols: w.cols, dt: w.dt, bf16dot: w.bf16dot}
 	if w.f32 != nil {
 		v.f32 = w.f32[lo*w.cols : hi*w.cols]
 	} else {

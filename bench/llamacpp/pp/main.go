@@ -3,11 +3,13 @@
 // output layer at the last position only (eval/model's Generate(ids, 1)),
 // one warm-up run, then R timed runs, on T threads.
 //
-//	go run ./bench/llamacpp/pp -model DIR [-compact] [-t 1] [-p 512] [-r 3]
+//	go run ./bench/llamacpp/pp -model DIR [-compact] [-bf16dot] [-t 1] [-p 512] [-r 3]
 //
 // -compact keeps 16-bit weights in their 16-bit form (model.Options.Compact,
 // the "bf16" rows of bench/README.md); without it every weight is widened
-// to float32 at load (the "f32" rows). It prints one line of key=value
+// to float32 at load (the "f32" rows). -bf16dot multiplies bf16 matrices
+// with VDPBF16PS, activations rounded to bf16, as llama.cpp does
+// (model.Options.BF16Dot; only on CPUs with AVX512_BF16). It prints one line of key=value
 // pairs: tok_s (the mean of the runs' tokens per second, as llama-bench's
 // avg_ts), tok_s_sd (their standard deviation), and cpu_s and tokens, the
 // CPU seconds (user+sys, getrusage) and tokens of the warm-up and timed runs
@@ -30,6 +32,7 @@ import (
 func main() {
 	dir := flag.String("model", "", "Hugging Face model directory")
 	compact := flag.Bool("compact", false, "keep 16-bit weights 16-bit (model.Options.Compact)")
+	bf16dot := flag.Bool("bf16dot", false, "bf16 matrices by VDPBF16PS, activations rounded to bf16 (model.Options.BF16Dot)")
 	threads := flag.Int("t", 1, "threads (GOMAXPROCS and model.Options.Threads)")
 	n := flag.Int("p", 512, "prompt tokens")
 	reps := flag.Int("r", 3, "timed runs")
@@ -39,7 +42,7 @@ func main() {
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(*threads)
-	m, err := model.Open(*dir, model.Options{Threads: *threads, Compact: *compact})
+	m, err := model.Open(*dir, model.Options{Threads: *threads, Compact: *compact, BF16Dot: *bf16dot})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pp:", err)
 		os.Exit(1)
