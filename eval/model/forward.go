@@ -118,8 +118,12 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 			g, u = grow(g, n*c.inter), grow(u, n*c.inter)
 			matmul(m.threads, g, h, n, y.gate, y.gateB)
 			matmul(m.threads, u, h, n, y.up, y.upB)
+			act := activate
+			if y.gate.bf16dot {
+				act = activateFast
+			}
 			m.rows(n, func(t int) {
-				activate(c.act, g[t*c.inter:(t+1)*c.inter], u[t*c.inter:(t+1)*c.inter])
+				act(c.act, g[t*c.inter:(t+1)*c.inter], u[t*c.inter:(t+1)*c.inter])
 			})
 			matmul(m.threads, o, g, n, y.down, y.downB)
 		}

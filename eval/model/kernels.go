@@ -175,6 +175,41 @@ func activate(act string, gate, up []float32) {
 	}
 }
 
+// activateFast is activate for the layers whose products run in bfloat16
+// (Options.BF16Dot), whose results already differ from the float32 path's
+// in the low bits: SiLU takes the float32 exponential of the softmax
+// (expStore: vectorised, relative error below 2e-7) instead of float64
+// math.Exp one value at a time, a quarter of a prompt's time once the
+// products run in bfloat16. The other activations are activate's.
+func activateFast(act string, gate, up []float32) {
+	if act != "silu" && act != "swish" {
+		activate(act, gate, up)
+		return
+	}
+	var e [256]float32
+	for lo := 0; lo < len(gate); lo += len(e) {
+		g := gate[lo:min(len(gate), lo+len(e))]
+		u := up[lo : lo+len(g)]
+		ek := e[:len(g)]
+		for i, x := range g {
+			ek[i] = -abs32(x)
+		}
+		expStore(ek, 0) // e^-|x|: ≤ 1, so 1 + e never overflows
+		for i, x := range g {
+			// silu(x) = x/(1+e^-x); for x < 0 as x·e^x/(1+e^x).
+			// Below expLo, where e^x leaves float32's normal range,
+			// expStore returns e^expLo: |silu(x)| < 2e-36 either way.
+			num := x
+			if x < 0 {
+				num = x * ek[i]
+			}
+			g[i] = num / (1 + ek[i]) * u[i]
+		}
+	}
+}
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+
 // softcap applies cap * tanh(x / cap) in place.
 func softcap(x []float32, cp float64) {
 	for i, v := range x {

@@ -29,7 +29,8 @@ type Options struct {
 	// the activations are rounded to bfloat16 and each pair of products is
 	// added to a float32 sum by VDPBF16PS. Faster (about twice the
 	// multiply-adds per instruction, half the weight bytes), but the results
-	// differ from the float32 path in the low bits. Those matrices are kept
+	// differ from the float32 path in the low bits; the SiLU of those
+	// layers takes a float32 exponential too. Those matrices are kept
 	// 16-bit in memory (as with Compact). Where the CPU lacks AVX512_BF16
 	// (golang.org/x/sys/cpu X86.HasAVX512BF16) it has no effect.
 	BF16Dot bool

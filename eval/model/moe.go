@@ -355,7 +355,11 @@ func (m *Model) mlp(x, g, u, o []float32, n int, gate, up, down *matrix) {
 	I := gate.rows
 	matmul(m.threads, g, x, n, gate, nil)
 	matmul(m.threads, u, x, n, up, nil)
-	m.rows(n, func(t int) { activate(m.cfg.act, g[t*I:(t+1)*I], u[t*I:(t+1)*I]) })
+	act := activate
+	if gate.bf16dot {
+		act = activateFast
+	}
+	m.rows(n, func(t int) { act(m.cfg.act, g[t*I:(t+1)*I], u[t*I:(t+1)*I]) })
 	matmul(m.threads, o, g, n, down, nil)
 }
 

@@ -275,5 +275,3 @@ func TestFamiliesCacheAndBatch(t *testing.T) {
 		})
 	}
 }
-
-func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }
