@@ -26,6 +26,8 @@ type panelBuf struct {
 	tile  [tileToks * panelRows]float32
 }
 
+func (b *panelBuf) tiles() *[tileToks * panelRows]float32 { return &b.tile }
+
 var panelPool = sync.Pool{New: func() any {
 	return &panelBuf{panel: make([]float32, panelRows*kBlock), rows: make([]float32, 4*kBlock)}
 }}
@@ -37,35 +39,52 @@ func packed(n int) bool { return useAVX512 && n >= tileToks }
 // (+ bias[r]), each sum accumulated in float32 in column order, kBlock
 // columns into dst at a time. The result does not depend on threads.
 func matmulPacked(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
-	in, out := w.cols, w.rows
+	panelTasks(threads, dst, x, n, w.cols, kBlock, w, bias, func(b *panelBuf, lo, hi, k0, k1 int) []float32 {
+		w.pack(b.panel, b.rows, lo, hi, k0, k1)
+		return b.panel
+	}, &panelPool, gemm8x32)
+}
+
+// panelTasks is the packed products' driver, for float32 panels
+// (matmulPacked) and bf16 pairs (matmulBF16): x is n rows of cols
+// elements, walked kStep at a time; each task is up to superRows panels
+// of 32 weight rows, which pack fills for columns [k0, k1) of x's
+// elements from a buffer of pool, and gemm multiplies eight tokens by.
+func panelTasks[E float32 | uint32, B interface {
+	tiles() *[tileToks * panelRows]float32
+}](threads int, dst []float32, x []E, n, cols, kStep int,
+	w *matrix, bias []float32, pack func(b B, lo, hi, k0, k1 int) []E, pool *sync.Pool,
+	gemm func(xs *[tileToks][]E, panel []E, k int, out *[tileToks * panelRows]float32)) {
+	out := w.rows
 	panels := (out + panelRows - 1) / panelRows
 	per := max(1, min(superRows, panels/(4*threads)))
 	tasks := (panels + per - 1) / per
-	if n*in*out < 1<<16 {
+	if n*w.cols*out < 1<<16 {
 		threads = 1
 	}
 	parallel(threads, tasks, func(task int) {
-		b := panelPool.Get().(*panelBuf)
-		defer panelPool.Put(b)
+		b := pool.Get().(B)
+		defer pool.Put(b)
+		tile := b.tiles()
 		p0, p1 := task*per, min(panels, (task+1)*per)
-		var xs [tileToks][]float32
-		for k0 := 0; k0 < in; k0 += kBlock {
-			k1 := min(in, k0+kBlock)
+		var xs [tileToks][]E
+		for k0 := 0; k0 < cols; k0 += kStep {
+			k1 := min(cols, k0+kStep)
 			for p := p0; p < p1; p++ {
 				lo, hi := p*panelRows, min(out, (p+1)*panelRows)
-				w.pack(b.panel, b.rows, lo, hi, k0, k1)
+				panel := pack(b, lo, hi, k0, k1)
 				for t0 := 0; t0 < n; t0 += tileToks {
 					for i := range xs {
 						t := min(t0+i, n-1) // a short last tile repeats a token
-						xs[i] = x[t*in+k0 : t*in+k1]
+						xs[i] = x[t*cols+k0 : t*cols+k1]
 					}
-					gemm8x32(&xs, b.panel, k1-k0, &b.tile)
+					gemm(&xs, panel, k1-k0, tile)
 					for i := range min(tileToks, n-t0) {
 						d := dst[(t0+i)*out+lo : (t0+i)*out+hi]
 						if k0 == 0 {
-							copy(d, b.tile[i*panelRows:])
+							copy(d, tile[i*panelRows:])
 						} else {
-							tensor.Add(d, b.tile[i*panelRows:i*panelRows+hi-lo])
+							tensor.Add(d, tile[i*panelRows:i*panelRows+hi-lo])
 						}
 					}
 				}

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
-
-	"github.com/gomerge/gomerge/tensor"
 )
 
 // The bf16 packed product (Options.BF16Dot): like matmulPacked, but the
@@ -22,6 +20,8 @@ type panelBF16 struct {
 	tile  [tileToks * panelRows]float32
 }
 
+func (b *panelBF16) tiles() *[tileToks * panelRows]float32 { return &b.tile }
+
 var panelBF16Pool = sync.Pool{New: func() any {
 	return &panelBF16{panel: make([]uint32, panelRows*kPairs)}
 }}
@@ -34,51 +34,12 @@ var pairsPool sync.Pool // *[]uint32: x as bf16 pairs
 // per VDPBF16PS step, kBlock columns into dst at a time. The result does
 // not depend on threads.
 func matmulBF16(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
-	in, out := w.cols, w.rows
-	pairs := (in + 1) / 2
-	xb := pairsOf(x, n, in)
+	xb := pairsOf(x, n, w.cols)
 	defer pairsPool.Put(xb)
-	xp := *xb
-	panels := (out + panelRows - 1) / panelRows
-	per := max(1, min(superRows, panels/(4*threads)))
-	tasks := (panels + per - 1) / per
-	if n*in*out < 1<<16 {
-		threads = 1
-	}
-	parallel(threads, tasks, func(task int) {
-		b := panelBF16Pool.Get().(*panelBF16)
-		defer panelBF16Pool.Put(b)
-		p0, p1 := task*per, min(panels, (task+1)*per)
-		var xs [tileToks][]uint32
-		for k0 := 0; k0 < pairs; k0 += kPairs {
-			k1 := min(pairs, k0+kPairs)
-			for p := p0; p < p1; p++ {
-				lo, hi := p*panelRows, min(out, (p+1)*panelRows)
-				w.packBF16(b.panel, lo, hi, k0, k1)
-				for t0 := 0; t0 < n; t0 += tileToks {
-					for i := range xs {
-						t := min(t0+i, n-1) // a short last tile repeats a token
-						xs[i] = xp[t*pairs+k0 : t*pairs+k1]
-					}
-					gemm8x32BF16(&xs, b.panel, k1-k0, &b.tile)
-					for i := range min(tileToks, n-t0) {
-						d := dst[(t0+i)*out+lo : (t0+i)*out+hi]
-						if k0 == 0 {
-							copy(d, b.tile[i*panelRows:])
-						} else {
-							tensor.Add(d, b.tile[i*panelRows:i*panelRows+hi-lo])
-						}
-					}
-				}
-			}
-		}
-		if bias != nil {
-			lo, hi := p0*panelRows, min(out, p1*panelRows)
-			for t := range n {
-				tensor.Add(dst[t*out+lo:t*out+hi], bias[lo:hi])
-			}
-		}
-	})
+	panelTasks(threads, dst, *xb, n, (w.cols+1)/2, kPairs, w, bias, func(b *panelBF16, lo, hi, k0, k1 int) []uint32 {
+		w.packBF16(b.panel, lo, hi, k0, k1)
+		return b.panel
+	}, &panelBF16Pool, gemm8x32BF16)
 }
 
 // pairsOf returns x [n, in] rounded to bfloat16, as n rows of (in+1)/2
