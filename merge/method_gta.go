@@ -188,8 +188,10 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		raws    [][]byte
 		prune   []func([]float32)
 		weights []float32
-		terms   []termStep
+		terms   []termTerm
 	)
+	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
+	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
 	mins, _ := t.State.(keepMinState)
 	draws, _ := t.State.(keepDrawsState)
 	windows, _ := t.State.(termState)
@@ -208,28 +210,33 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 				return err
 			}
 		}
-		ts := termStep{}
+		var term termTerm
 		switch {
 		case p == nil:
-			ts.fused = true // min 0 keeps everything
+			term = keepMinTerm(0) // min 0 keeps everything
 		case mins != nil:
-			ts.min, ts.fused = mins.keepMin(t, i)
+			if m, ok := mins.keepMin(t, i); ok {
+				term = keepMinTerm(m)
+			}
 		case draws != nil:
-			ts.src, ts.bound, ts.factor = draws.keepDraws(t, i)
+			if src, bound, factor := draws.keepDraws(t, i); src != nil {
+				term = func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+					src.fill(rnd[:len(dst)]) // the draws bernoulli would take
+					tensor.SubKeepScaleBF16(dst, sum, a, b, rnd[:len(dst)], bound, factor, w, first, last)
+				}
+			}
 		case windows != nil:
-			ts.term = windows.term(t, i)
+			term = windows.term(t, i)
 		}
 		raws = append(raws, in.BF16)
 		prune = append(prune, p)
 		weights = append(weights, t.w(i, "weight"))
-		terms = append(terms, ts)
+		terms = append(terms, term)
 	}
 	if len(raws) == 0 {
 		return tensor.Decode(out, baseRaw, tensor.BF16)
 	}
 	var base, div, sign [consensusBlock]float32
-	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
-	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
 	scratch := t.Scratch(len(raws) * consensusBlock)
 	blk := make([][]float32, len(raws))
 	fused := consensus && t.Work == tensor.BF16
@@ -241,16 +248,8 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 			d := scratch[i*consensusBlock : i*consensusBlock+end-lo]
 			blk[i] = d
 			first, last := i == 0, i == len(raws)-1
-			switch ts := &terms[i]; {
-			case fused && ts.fused:
-				tensor.SubPruneScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, ts.min, weights[i], first, last)
-				continue
-			case fused && ts.src != nil:
-				ts.src.fill(rnd[:end-lo]) // the draws bernoulli would take
-				tensor.SubKeepScaleBF16(d, sign[:end-lo], x[2*lo:2*end], b, rnd[:end-lo], ts.bound, ts.factor, weights[i], first, last)
-				continue
-			case fused && ts.term != nil:
-				ts.term(d, sign[:end-lo], x[2*lo:2*end], b, weights[i], first, last)
+			if fused && terms[i] != nil {
+				terms[i](d, sign[:end-lo], x[2*lo:2*end], b, weights[i], first, last)
 				continue
 			}
 			tensor.SubBF16Bytes(d, x[2*lo:2*end], b)
@@ -300,20 +299,22 @@ type keepDrawsState interface {
 // on its blocks in index order and does what tensor.SubBF16Bytes, the
 // pruner and weighAndSum do.
 type termState interface {
-	term(t *Tensors, i int) func(dst, sum []float32, a, b []byte, w float32, first, last bool)
+	term(t *Tensors, i int) termTerm
 }
 
-// termStep is how gtaStored makes one input's weighted task vector:
-// fused, with tensor.SubPruneScaleBF16 and min; with src, with
-// tensor.SubKeepScaleBF16 and the draws from src; with term, by term;
-// else in separate steps.
-type termStep struct {
-	min    uint32
-	fused  bool
-	src    *randomSource
-	bound  uint32
-	factor float32
-	term   func(dst, sum []float32, a, b []byte, w float32, first, last bool)
+// termTerm makes one input's weighted term on a block of the piece in one
+// kernel, as tensor.SubPruneScaleBF16 does: dst = w·prune(a − b), added
+// to sum (taken as zeros when first, rounded to bfloat16 when last).
+// gtaStored makes each input's from the sparsifier's Analysis
+// (keepMinState, keepDrawsState, termState); without one, the term is
+// made in separate steps.
+type termTerm func(dst, sum []float32, a, b []byte, w float32, first, last bool)
+
+// keepMinTerm keeps the entries whose magnitude bits are at least min.
+func keepMinTerm(min uint32) termTerm {
+	return func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+		tensor.SubPruneScaleBF16(dst, sum, a, b, min, w, first, last)
+	}
 }
 
 // weighAndSum is the rest of tensor.SubPruneScaleBF16 for a task vector d

@@ -578,7 +578,7 @@ func (st *outliersState) pruner(t *Tensors, i int) (func(d []float32), error) {
 // with stored inputs, tensor.SubWindowScaleBF16 with the piece's boundary
 // ranks carried from block to block; nil when the input is not pruned or
 // pruned to nothing (the pruner does those).
-func (st *outliersState) term(t *Tensors, i int) func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+func (st *outliersState) term(t *Tensors, i int) termTerm {
 	m, ok := st.models[i]
 	if !ok || m.all || m.none {
 		return nil
