@@ -197,16 +197,22 @@ func activateFast(act string, gate, up []float32) {
 			ek[i] = -abs32(x)
 		}
 		expStore(ek, 0) // e^-|x|: ≤ 1, so 1 + e never overflows
-		for i, x := range g {
-			// silu(x) = x/(1+e^-x); for x < 0 as x·e^x/(1+e^x).
-			// Below expLo, where e^x leaves float32's normal range,
-			// expStore returns e^expLo: |silu(x)| < 2e-36 either way.
-			num := x
-			if x < 0 {
-				num = x * ek[i]
-			}
-			g[i] = num / (1 + ek[i]) * u[i]
+		siluMul(g, u, ek)
+	}
+}
+
+// siluMulGeneric sets g[i] to silu(g[i])·u[i] given e[i] = e^-|g[i]|:
+// silu(x) = x/(1+e^-x), for x < 0 as x·e^x/(1+e^x). Below expLo, where
+// e^x leaves float32's normal range, expStore returns e^expLo:
+// |silu(x)| < 2e-36 either way.
+func siluMulGeneric(g, u, e []float32) {
+	u, e = u[:len(g)], e[:len(g)]
+	for i, x := range g {
+		num := x
+		if x < 0 {
+			num = x * e[i]
 		}
+		g[i] = num / (1 + e[i]) * u[i]
 	}
 }
 
