@@ -157,23 +157,23 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 		matmulWith(m.threads, k, h, xb, n, y.k, y.kb)
 		matmulWith(m.threads, v, h, xb, n, y.v, y.vb)
 		putPairs(xb)
-		if c.qkNorm {
-			m.rows(n, func(t int) {
-				rmsNorm(q[t*qDim:(t+1)*qDim], q[t*qDim:(t+1)*qDim], y.qNorm, c.eps)
-				rmsNorm(k[t*kvDim:(t+1)*kvDim], k[t*kvDim:(t+1)*kvDim], y.kNorm, c.eps)
-			})
-		}
-		if r := c.ropes[li]; r != anglesOf {
-			// The angles of every token, for the layers that share r.
-			m.rows(n, func(t int) {
-				ropeAngles(angles[2*t*half:(2*t+1)*half], angles[(2*t+1)*half:(2*t+2)*half], r, pos[t])
-			})
-			anglesOf = r
-		}
+		// Row by row in one step: the q/k norms, the rope angles (once
+		// for the layers that share a rope) and the rotation.
+		r := c.ropes[li]
+		fresh := r != anglesOf
+		anglesOf = r
 		m.rows(n, func(t int) {
+			qt, kt := q[t*qDim:(t+1)*qDim], k[t*kvDim:(t+1)*kvDim]
+			if c.qkNorm {
+				rmsNorm(qt, qt, y.qNorm, c.eps)
+				rmsNorm(kt, kt, y.kNorm, c.eps)
+			}
 			cos, sin := angles[2*t*half:(2*t+1)*half], angles[(2*t+1)*half:(2*t+2)*half]
-			rotate(q[t*qDim:(t+1)*qDim], c.heads, c.headDim, cos, sin)
-			rotate(k[t*kvDim:(t+1)*kvDim], c.kvHeads, c.headDim, cos, sin)
+			if fresh {
+				ropeAngles(cos, sin, r, pos[t])
+			}
+			rotate(qt, c.heads, c.headDim, cos, sin)
+			rotate(kt, c.kvHeads, c.headDim, cos, sin)
 		})
 		if len(segs) > 1 {
 			parallel(m.threads, len(segs), func(i int) {
@@ -185,15 +185,19 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 		}
 		m.attention(li, segs, q, a)
 		matmul(m.threads, o, a, n, y.o, y.ob)
-		if c.sandwich {
-			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postAttnNorm, c.eps) })
-		}
-		m.rows(n, func(t int) { tensor.Add(x[t*H:(t+1)*H], o[t*H:(t+1)*H]) })
 		ffNorm := y.postAttnNorm
 		if c.sandwich {
 			ffNorm = y.preFFNorm
 		}
-		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], ffNorm, c.eps) })
+		// Row by row in one step: the residual add and the MLP's norm.
+		m.rows(n, func(t int) {
+			ot, xt := o[t*H:(t+1)*H], x[t*H:(t+1)*H]
+			if c.sandwich {
+				rmsNorm(ot, ot, y.postAttnNorm, c.eps)
+			}
+			tensor.Add(xt, ot)
+			rmsNorm(h[t*H:(t+1)*H], xt, ffNorm, c.eps)
+		})
 		if y.moe != nil {
 			m.moe(li, y.moe, h, o, n, p)
 		} else {
@@ -211,10 +215,13 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 			})
 			matmul(m.threads, o, g, n, y.down, y.downB)
 		}
-		if c.sandwich {
-			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postFFNorm, c.eps) })
-		}
-		m.rows(n, func(t int) { tensor.Add(x[t*H:(t+1)*H], o[t*H:(t+1)*H]) })
+		m.rows(n, func(t int) {
+			ot := o[t*H : (t+1)*H]
+			if c.sandwich {
+				rmsNorm(ot, ot, y.postFFNorm, c.eps)
+			}
+			tensor.Add(x[t*H:(t+1)*H], ot)
+		})
 		if p != nil && p.hidden != nil {
 			p.hidden(x)
 		}
