@@ -46,19 +46,22 @@ func SubKeepScaleStreamBF16(dst, sum []float32, a, b []byte, key, at uint64, bou
 // subKeepScaleStreamBF16Generic is SubKeepScaleStreamBF16 on aligned
 // inputs in Go.
 func subKeepScaleStreamBF16Generic(dst, sum []float32, a, b []uint16, key, at uint64, bound uint32, f, w float32, first, last bool) {
-	subKeepScaleStreamBlocks(subKeepScaleBF16Generic, dst, sum, a, b, key, at, bound, f, w, first, last)
+	subKeepScaleStreamBlocks(true, dst, sum, a, b, key, at, bound, f, w, first, last)
 }
 
 // subKeepScaleStreamBlocks is SubKeepScaleStreamBF16 on aligned inputs
-// with the draws written to a buffer a block at a time for sub, a body of
-// SubKeepScaleBF16.
-func subKeepScaleStreamBlocks(sub func(dst, sum []float32, a, b []uint16, draws []uint32, bound uint32, f, w float32, first, last bool),
-	dst, sum []float32, a, b []uint16, key, at uint64, bound uint32, f, w float32, first, last bool) {
+// with the draws written to a buffer a block at a time for
+// subKeepScaleBF16Generic (generic) or subKeepScaleBF16.
+func subKeepScaleStreamBlocks(generic bool, dst, sum []float32, a, b []uint16, key, at uint64, bound uint32, f, w float32, first, last bool) {
 	var draws [256]uint32
 	for lo := 0; lo < len(dst); lo += len(draws) {
 		hi := min(len(dst), lo+len(draws))
 		streamDraws(draws[:hi-lo], key, at+uint64(lo))
-		sub(dst[lo:hi], sum[lo:hi], a[lo:hi], b[lo:hi], draws[:hi-lo], bound, f, w, first, last)
+		if generic {
+			subKeepScaleBF16Generic(dst[lo:hi], sum[lo:hi], a[lo:hi], b[lo:hi], draws[:hi-lo], bound, f, w, first, last)
+		} else {
+			subKeepScaleBF16(dst[lo:hi], sum[lo:hi], a[lo:hi], b[lo:hi], draws[:hi-lo], bound, f, w, first, last)
+		}
 	}
 }
 

@@ -35,7 +35,9 @@ func subKeepScaleStreamBF16(dst, sum []float32, a, b []uint16, key, at uint64, b
 		}
 		dst, sum, a, b, at = dst[n:], sum[n:], a[n:], b[n:], at+uint64(n)
 	}
-	subKeepScaleStreamBlocks(subKeepScaleBF16, dst, sum, a, b, key, at, bound, f, w, first, last)
+	if len(dst) > 0 {
+		subKeepScaleStreamBlocks(false, dst, sum, a, b, key, at, bound, f, w, first, last)
+	}
 }
 
 // subKeepAbsSumsStream runs the AVX-512 body over the longest multiple of
