@@ -166,7 +166,71 @@ TEXT ·subKeepAbsSumsStreamBF16AVX512(SB), NOSPLIT, $0-76
 	SHRQ         $4, CX
 	JZ           kasDone
 
-kasLoop:
+	VPADDQ       Z18, Z19, Z22     // the states of the odd vectors
+	VPADDQ       Z18, Z18, Z23     // 16·golden
+	MOVQ         CX, BX
+	SHRQ         $1, BX
+	JZ           kasOne
+
+kasLoop2:
+	VPMOVZXWD     (SI), Z0
+	VPMOVZXWD     (DX), Z1
+	VPMOVZXWD     32(SI), Z8
+	VPMOVZXWD     32(DX), Z9
+	VPSLLD        $16, Z0, Z0
+	VPSLLD        $16, Z1, Z1
+	VPSLLD        $16, Z8, Z8
+	VPSLLD        $16, Z9, Z9
+	VSUBPS        Z1, Z0, Z0
+	VSUBPS        Z9, Z8, Z8
+	ROUND7(Z0, Z2, Z3)            // d
+	ROUND7(Z8, Z10, Z11)
+	VPANDD        Z27, Z2, Z2     // |d|
+	VPANDD        Z27, Z10, Z10
+	VPSRLQ        $30, Z19, Z5
+	VPSRLQ        $30, Z22, Z13
+	VPXORQ        Z5, Z19, Z4
+	VPXORQ        Z13, Z22, Z12
+	VPMULLQ       Z20, Z4, Z4
+	VPMULLQ       Z20, Z12, Z12
+	VPSRLQ        $27, Z4, Z5
+	VPSRLQ        $27, Z12, Z13
+	VPXORQ        Z5, Z4, Z4
+	VPXORQ        Z13, Z12, Z12
+	VPMULLQ       Z21, Z4, Z4
+	VPMULLQ       Z21, Z12, Z12
+	VPSRLQ        $31, Z4, Z5
+	VPSRLQ        $31, Z12, Z13
+	VPXORQ        Z5, Z4, Z4
+	VPXORQ        Z13, Z12, Z12
+	VPADDQ        Z23, Z19, Z19
+	VPADDQ        Z23, Z22, Z22
+	VPCMPUD       $1, Z24, Z4, K2 // draw < bound
+	VPCMPUD       $1, Z24, Z12, K4
+	KSHIFTRW      $8, K2, K3
+	KSHIFTRW      $8, K4, K5
+	VCVTPS2PD     Y2, Z5
+	VEXTRACTF64X4 $1, Z2, Y6
+	VCVTPS2PD     Y6, Z6
+	VCVTPS2PD     Y10, Z13
+	VEXTRACTF64X4 $1, Z10, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z5, Z16, Z16
+	VADDPD        Z6, Z17, Z17
+	VADDPD        Z5, Z26, K2, Z26
+	VADDPD        Z6, Z31, K3, Z31
+	VADDPD        Z13, Z16, Z16
+	VADDPD        Z14, Z17, Z17
+	VADDPD        Z13, Z26, K4, Z26
+	VADDPD        Z14, Z31, K5, Z31
+	ADDQ          $64, SI
+	ADDQ          $64, DX
+	DECQ          BX
+	JNZ           kasLoop2
+
+kasOne:
+	TESTQ         $1, CX
+	JZ            kasDone
 	VPMOVZXWD     (SI), Z0
 	VPMOVZXWD     (DX), Z1
 	VPSLLD        $16, Z0, Z0
@@ -184,10 +248,6 @@ kasLoop:
 	VADDPD        Z6, Z17, Z17
 	VADDPD        Z5, Z26, K2, Z26
 	VADDPD        Z6, Z31, K3, Z31
-	ADDQ          $32, SI
-	ADDQ          $32, DX
-	DECQ          CX
-	JNZ           kasLoop
 
 kasDone:
 	VMOVUPD Z16, (R8)
