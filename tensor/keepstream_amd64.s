@@ -27,20 +27,7 @@ DATA ·ksmix<>+48(SB)/8, $0xb54cda58fbbee87e
 DATA ·ksmix<>+56(SB)/8, $0x538454127b096493
 GLOBL ·ksmix<>(SB), RODATA|NOPTR, $64
 
-// ROUND7 sets out to in rounded to bfloat16, the bits of BF16ROUND512
-// (bf16round512_amd64.h) in seven instructions instead of nine: the NaN
-// lanes are found by one unordered compare and take in | quiet in place
-// of the rounding sum before the one AND that clears the low half. Z30,
-// Z29, Z28 and Z25 hold 0x7fff, 1, 0xffff0000 and 0x00400000; t is
-// scratch and K1 is overwritten.
-#define ROUND7(in, out, t) \
-	VPSRLD $16, in, t      \
-	VPANDD Z29, t, t       \
-	VPADDD Z30, in, out    \
-	VPADDD t, out, out     \
-	VCMPPS $3, in, in, K1  \
-	VPORD  Z25, in, K1, out \
-	VPANDD Z28, out, out
+#include "bf16round512_amd64.h"
 
 // DRAWS sets d to the 16 draws of the states s (8 64-bit outputs, each
 // low half first: the stream's order in memory) and steps s by 8 outputs;
@@ -57,8 +44,9 @@ GLOBL ·ksmix<>(SB), RODATA|NOPTR, $64
 	VPXORQ  a, d, d    \
 	VPADDQ  Z18, s, s
 
-// STREAMCONSTS loads the registers ROUND7 and DRAWS use and the states
-// of the first vector into Z19 from the state in AX.
+// STREAMCONSTS loads the registers BF16ROUND512 and DRAWS use (not
+// BF16CONSTS512's Z26 and Z27, which BF16ROUND512 does not read) and the
+// states of the first vector into Z19 from the state in AX.
 #define STREAMCONSTS \
 	VPBROADCASTQ AX, Z19                     \
 	VPADDQ       ·ksmix<>(SB), Z19, Z19      \
@@ -76,7 +64,7 @@ GLOBL ·ksmix<>(SB), RODATA|NOPTR, $64
 // func subKeepScaleStreamBF16AVX512(dst, sum []float32, a, b []uint16, state uint64, bound uint32, f, w float32, first, last bool)
 //
 // subKeepScaleBF16AVX512 (subprune_amd64.s) with each vector's draws
-// made by DRAWS instead of loaded, and ROUND7 for BF16ROUND512.
+// made by DRAWS instead of loaded.
 TEXT ·subKeepScaleStreamBF16AVX512(SB), NOSPLIT, $0-118
 	MOVQ         dst_base+0(FP), DI
 	MOVQ         dst_len+8(FP), CX
@@ -102,19 +90,19 @@ kssLoop:
 	VPSLLD    $16, Z0, Z0
 	VPSLLD    $16, Z1, Z1
 	VSUBPS    Z1, Z0, Z0
-	ROUND7(Z0, Z2, Z3)           // d
+	BF16ROUND512(Z0, Z2, Z3)           // d
 	DRAWS(Z19, Z4, Z5)
 	VPCMPUD   $1, Z24, Z4, K2    // draw < bound
 	VMOVDQU32.Z Z2, K2, Z2
 	TESTL     R12, R12
 	JZ        kssWeigh
 	VMULPS    Z22, Z2, Z2
-	ROUND7(Z2, Z0, Z3)
+	BF16ROUND512(Z2, Z0, Z3)
 	VMOVDQU32 Z0, Z2
 
 kssWeigh:
 	VMULPS  Z23, Z2, Z2
-	ROUND7(Z2, Z0, Z3)           // the term
+	BF16ROUND512(Z2, Z0, Z3)           // the term
 	VMOVUPS Z0, (DI)
 	TESTQ   R9, R9
 	JNZ     kssFirst
@@ -128,7 +116,7 @@ kssFirst:
 kssAdded:
 	TESTQ  R10, R10
 	JZ     kssStore
-	ROUND7(Z1, Z2, Z3)
+	BF16ROUND512(Z1, Z2, Z3)
 	VMOVDQU32 Z2, Z1
 
 kssStore:
@@ -147,7 +135,7 @@ kssDone:
 // func subKeepAbsSumsStreamBF16AVX512(all, kept *[16]float64, a, b []uint16, state uint64, bound uint32)
 //
 // subKeepAbsSumsBF16AVX512 (subkeepsums_amd64.s) with each vector's draws
-// made by DRAWS instead of loaded, and ROUND7 for BF16ROUND512.
+// made by DRAWS instead of loaded.
 TEXT ·subKeepAbsSumsStreamBF16AVX512(SB), NOSPLIT, $0-76
 	MOVQ         all+0(FP), R8
 	MOVQ         kept+8(FP), R9
@@ -183,8 +171,8 @@ kasLoop2:
 	VPSLLD        $16, Z9, Z9
 	VSUBPS        Z1, Z0, Z0
 	VSUBPS        Z9, Z8, Z8
-	ROUND7(Z0, Z2, Z3)            // d
-	ROUND7(Z8, Z10, Z11)
+	BF16ROUND512(Z0, Z2, Z3)            // d
+	BF16ROUND512(Z8, Z10, Z11)
 	VPANDD        Z27, Z2, Z2     // |d|
 	VPANDD        Z27, Z10, Z10
 	VPSRLQ        $30, Z19, Z5
@@ -236,7 +224,7 @@ kasOne:
 	VPSLLD        $16, Z0, Z0
 	VPSLLD        $16, Z1, Z1
 	VSUBPS        Z1, Z0, Z0
-	ROUND7(Z0, Z2, Z3)            // d
+	BF16ROUND512(Z0, Z2, Z3)            // d
 	VPANDD        Z27, Z2, Z2     // |d|
 	DRAWS(Z19, Z4, Z5)
 	VPCMPUD       $1, Z24, Z4, K2 // draw < bound
