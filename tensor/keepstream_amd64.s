@@ -104,16 +104,13 @@ kssWeigh:
 	VMULPS  Z23, Z2, Z2
 	BF16ROUND512(Z2, Z0, Z3)           // the term
 	VMOVUPS Z0, (DI)
+	VPXORD  Z1, Z1, Z1
 	TESTQ   R9, R9
-	JNZ     kssFirst
-	VADDPS  (R8), Z0, Z1
-	JMP     kssAdded
+	JNZ     kssAdd
+	VMOVUPS (R8), Z1
 
-kssFirst:
-	VPXORD Z1, Z1, Z1
-	VADDPS Z0, Z1, Z1
-
-kssAdded:
+kssAdd:
+	VADDPS Z0, Z1, Z1            // sum + term (+0 + term when first), the sum's NaN first as in Go
 	TESTQ  R10, R10
 	JZ     kssStore
 	BF16ROUND512(Z1, Z2, Z3)
