@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -1244,31 +1243,26 @@ func (st *randomState) Piece(t *Tensors) error {
 
 // storedPiece is Piece on stored inputs on the CPU: each task vector's
 // sums before and after the drop are taken block by block from the stored
-// bytes and the draws (tensor.SubKeepAbsSumsBF16), without writing the
-// task vector or its pruned copy; the sums are SumAbs's of the piece.
+// bytes and the model's stream (tensor.SubKeepAbsSumsStreamBF16), without
+// writing the task vector, its pruned copy or the draws; the sums are
+// SumAbs's of the piece.
 func (st *randomState) storedPiece(t *Tensors) {
 	base := t.Inputs[t.Base].BF16
 	n := len(base) / 2
-	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
-	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
 	for i, m := range st.models {
 		x := t.Inputs[i].BF16
 		var all, kept tensor.AbsSum
-		src := newRandomSource(t.Seed, t.Inputs[i].Model)
-		src.skip(uint64(t.Offset))
+		key := newRandomSource(t.Seed, t.Inputs[i].Model).key
 		for lo := 0; lo < n; lo += consensusBlock {
 			end := min(n, lo+consensusBlock)
-			draws := rnd[:end-lo]
-			bound := uint32(m.bound)
 			if m.bound >= 1<<32 {
 				// Every entry is kept: bernoulli draws nothing, and any
 				// bound above every draw keeps what it keeps.
-				clear(draws)
-				bound = 1
-			} else {
-				src.fill(draws)
+				var zeros [consensusBlock]uint32
+				tensor.SubKeepAbsSumsBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], zeros[:end-lo], 1)
+				continue
 			}
-			tensor.SubKeepAbsSumsBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], draws, bound)
+			tensor.SubKeepAbsSumsStreamBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], key, uint64(t.Offset)+uint64(lo), uint32(m.bound))
 		}
 		m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
 	}
@@ -1310,19 +1304,22 @@ func (st *randomState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	}, nil
 }
 
-// keepDraws returns input i's stream skipped to the current piece, the
-// bound its draws are kept below and the rescale factor, for
-// tensor.SubKeepScaleBF16; src is nil when the input is not pruned, when
-// the bound keeps everything (bernoulli draws nothing then) or the work
-// dtype is not bfloat16.
-func (st *randomState) keepDraws(t *Tensors, i int) (src *randomSource, bound uint32, factor float32) {
+// term returns input i's whole term on the current piece for gtaStored,
+// made by tensor.SubKeepScaleStreamBF16 from the model's stream at the
+// piece's first element; nil when the input is not pruned, when the bound
+// keeps everything (bernoulli draws nothing then) or the work dtype is not
+// bfloat16.
+func (st *randomState) term(t *Tensors, i int) termTerm {
 	m, ok := st.models[i]
 	if !ok || m.bound >= 1<<32 || st.work != tensor.BF16 || t.Work != tensor.BF16 {
-		return nil, 0, 0
+		return nil
 	}
-	src = newRandomSource(t.Seed, t.Inputs[i].Model)
-	src.skip(uint64(t.Offset))
-	return src, uint32(m.bound), m.factor
+	key, at := newRandomSource(t.Seed, t.Inputs[i].Model).key, uint64(t.Offset)
+	bound, factor := uint32(m.bound), m.factor
+	return func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+		tensor.SubKeepScaleStreamBF16(dst, sum, a, b, key, at, bound, factor, w, first, last)
+		at += uint64(len(dst)) // the stream goes on from block to block
+	}
 }
 
 // apply prunes (and rescales) one piece of task vector i.
