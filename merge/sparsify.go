@@ -788,7 +788,7 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
 		var rk ranker
-		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16, nil, nil)
+		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16, nil, nil, nil)
 	})
 	if rescale {
 		rescaleL1(work, delta, orig)
@@ -804,10 +804,10 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // (keep[j/64] bit j%64) is set for every element j kept. counted says that
 // x holds bfloat16 values, which dropCounted ranks faster (it checks).
 // prep, when not nil, is called on each row (and its offset in x) before
-// it is ranked, while it is in cache; kept, when not nil, gets the
-// magnitudes of each row after its drop (AbsSum.Add), taken in the walk
-// that drops (dropCounted) where it can.
-func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep func(row []float32, lo int), kept *tensor.AbsSum) {
+// it is ranked, while it is in cache; all and kept, when not nil, get the
+// magnitudes of each row before and after its drop (AbsSum.Add), taken
+// in the walk that drops (dropCounted) where it can.
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep func(row []float32, lo int), all, kept *tensor.AbsSum) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
 	var limits []uint32
@@ -823,14 +823,17 @@ func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk
 			prep(row, lo)
 		}
 		src.fill(draws)
-		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted, kept)
+		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted, all, kept)
 	}
 }
 
 // dellaDropRow is dellaDrop's work on the row at offset lo of x.
-func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool, kept *tensor.AbsSum) {
-	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo, kept) {
+func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool, all, kept *tensor.AbsSum) {
+	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo, all, kept) {
 		return
+	}
+	if all != nil {
+		all.Add(row)
 	}
 	rk.ranks(rank, row, c, inner)
 	// Branch-free: the outcomes are random.
@@ -933,26 +936,22 @@ func (st *dellaState) Piece(t *Tensors) error {
 		rk, counted := &st.rankers[t.Worker], t.Work == tensor.BF16
 		if rowSize := st.c * st.inner; rowSize%16 == 0 {
 			// Row by row while each is in cache: its task vector, the
-			// sums of the L1 rescale over the piece (tensor.AbsSum adds
-			// as SumAbs over the whole piece would), the drop.
+			// drop, and the sums of the L1 rescale over the piece
+			// (tensor.AbsSum adds as SumAbs over the whole piece would)
+			// before and after it, in the walk that drops where it can.
 			var all, kept tensor.AbsSum
 			var prep func(row []float32, lo int)
 			if t.Stored {
 				in := t.Inputs[i].BF16
 				prep = func(row []float32, lo int) {
 					tensor.SubBF16Bytes(row, in[2*lo:2*(lo+len(row))], base[2*lo:2*(lo+len(row))])
-					if st.rescale {
-						all.Add(row)
-					}
 				}
-			} else if st.rescale {
-				prep = func(row []float32, _ int) { all.Add(row) }
 			}
-			var keptSum *tensor.AbsSum
+			var allSum, keptSum *tensor.AbsSum
 			if st.rescale {
-				keptSum = &kept
+				allSum, keptSum = &all, &kept
 			}
-			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, keptSum)
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, allSum, keptSum)
 			if st.rescale {
 				m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
 			}
@@ -963,7 +962,7 @@ func (st *dellaState) Piece(t *Tensors) error {
 			if st.rescale {
 				m.all[t.Piece] = tensor.SumAbs(d)
 			}
-			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, nil, nil)
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, nil, nil, nil)
 			if st.rescale {
 				m.kept[t.Piece] = tensor.SumAbs(d)
 			}
