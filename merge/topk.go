@@ -206,6 +206,9 @@ func (st *magnitudeState) Piece(t *Tensors) error {
 		return nil
 	}
 	for i, m := range st.models {
+		if m.mode == topkDone {
+			continue // found in its window while another input's was not: no histograms
+		}
 		d := t.Inputs[i].Data // a task vector (TaskVectors)
 		hist := m.hists[t.Worker]
 		switch m.mode {
@@ -235,6 +238,9 @@ func (st *magnitudeState) storedPiece(t *Tensors) {
 		st.blocks[t.Worker] = buf
 	}
 	for i, m := range st.models {
+		if m.mode == topkDone {
+			continue // found in its window while another input's was not: no histograms
+		}
 		x, hist := t.Inputs[i].BF16, m.hists[t.Worker]
 		if m.mode == topkWindow {
 			// One fused pass from the stored bytes, counting straight
