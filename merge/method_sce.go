@@ -119,6 +119,7 @@ type sceState struct {
 	chains  [][][8]float64 // per piece, per task vector: the window pass's sums
 	minTau  [][]uint32     // per piece, per task vector: MinMagnitude of τ
 	inside  []*sceInside   // per piece: its variances inside the window
+	bits    [][]uint64     // per piece, from sceWindow: above the window, then inside it
 	only    int            // the piece the weights pass sums, or -1 for all
 	masks   [][]uint64     // per piece: a bit for each position kept
 
@@ -196,6 +197,7 @@ func (st *sceState) chooseWindow(t *Tensors, pieces int) {
 	st.chains = make([][][8]float64, pieces)
 	st.minTau = make([][]uint32, pieces)
 	st.inside = make([]*sceInside, pieces)
+	st.bits = make([][]uint64, pieces)
 }
 
 // sceInside records a piece's variances inside the window, in index
@@ -212,8 +214,9 @@ type sceInside struct {
 // piece of every tensor.
 var sceInsides = sync.Pool{New: func() any { return new(sceInside) }}
 
-// windowPiece starts piece p's share of the window pass.
-func (st *sceState) windowPiece(p int) {
+// windowPiece starts piece p's share of the window pass over n positions.
+func (st *sceState) windowPiece(p, n int) {
+	st.bits[p] = getSCEBits(2 * ((n + 63) / 64))
 	st.chains[p] = make([][8]float64, st.models)
 	st.minTau[p] = make([]uint32, st.models)
 	if st.inside[p] == nil {
@@ -223,21 +226,85 @@ func (st *sceState) windowPiece(p int) {
 	}
 }
 
-// dropInside gives the pieces' records back.
+// dropInside gives the pieces' records and bits back.
 func (st *sceState) dropInside() {
-	for _, in := range st.inside {
-		if in != nil {
-			sceInsides.Put(in)
+	for p := range st.inside {
+		st.dropPiece(p)
+	}
+	st.inside, st.bits = nil, nil
+}
+
+// dropPiece gives piece p's record and bits back.
+func (st *sceState) dropPiece(p int) {
+	if in := st.inside[p]; in != nil {
+		sceInsides.Put(in)
+		st.inside[p] = nil
+	}
+	if b := st.bits[p]; b != nil {
+		putSCEBits(b)
+		st.bits[p] = nil
+	}
+}
+
+// sceBits reuses the window pass's bits across pieces and tensors (a
+// fresh allocation reaches its first write as new pages, costly on a VM).
+var sceBits sync.Pool
+
+// getSCEBits returns n words, from sceBits when it holds a buffer large
+// enough; their contents are undefined.
+func getSCEBits(n int) []uint64 {
+	if p, ok := sceBits.Get().(*[]uint64); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]uint64, n)
+}
+
+// putSCEBits hands words back to sceBits.
+func putSCEBits(b []uint64) {
+	if cap(b) > 0 {
+		sceBits.Put(&b)
+	}
+}
+
+// windowMask turns piece p's bits from the window pass into the mask of
+// the positions it keeps, once the threshold is set inside the window:
+// those above the window, those inside it above the threshold, and the
+// first keep[p] of those equal to it. It hands the piece's record back
+// and returns the mask (the piece's bits, to be handed back by the
+// caller once merged).
+func (st *sceState) windowMask(p int) []uint64 {
+	b := st.bits[p]
+	words := len(b) / 2
+	mask, inside := b[:words], b[words:]
+	at := uint8((st.thr - st.lo) >> 16)
+	keep := st.keep[p]
+	in := st.inside[p]
+	k := 0
+	for w, bits := range inside {
+		for ; bits != 0; bits &= bits - 1 {
+			switch a := in.at[k]; {
+			case a > at:
+			case a == at && keep > 0:
+				keep--
+			default:
+				k++
+				continue
+			}
+			k++
+			mask[w] |= 1 << stdbits.TrailingZeros64(bits)
 		}
 	}
-	st.inside = nil
+	sceInsides.Put(in)
+	st.inside[p], st.bits[p] = nil, nil
+	return mask
 }
 
 // windowBlock adds a block of at most sceStoredBlock positions of piece
 // p, in index order, to the window pass: v holds its variances, tvs its
-// task vectors. It returns the non-zero variances and those above the
-// window.
-func (st *sceState) windowBlock(p int, v []float32, tvs [][]float32) (nonzero, above int) {
+// task vectors, lo its first position in the piece. It returns the
+// non-zero variances and those above the window, and marks both those
+// above the window and those inside it in the piece's bits.
+func (st *sceState) windowBlock(p, lo int, v []float32, tvs [][]float32) (nonzero, above int) {
 	nonzero = sceVariance(st.work, v, tvs)
 	wl := st.windowLen()
 	above = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
@@ -249,22 +316,22 @@ func (st *sceState) windowBlock(p int, v []float32, tvs [][]float32) (nonzero, a
 	}
 	// Record the variances inside the window and their squares.
 	in := st.inside[p]
-	var atLeast, over [sceStoredBlock / 64]uint64
 	words := (len(v) + 63) / 64
+	b := st.bits[p]
+	over := b[lo/64 : lo/64+words]
+	inside := b[len(b)/2+lo/64 : len(b)/2+lo/64+words]
 	if st.lo == 0 {
 		for w := range words {
-			atLeast[w] = ^uint64(0)
+			inside[w] = ^uint64(0) >> (64 - min(64, len(v)-w*64))
 		}
 	} else {
-		tensor.MarkAbove(atLeast[:words], v, st.lo-1)
+		tensor.MarkAbove(inside, v, st.lo-1)
 	}
-	tensor.MarkAbove(over[:words], v, st.hi)
+	tensor.MarkAbove(over, v, st.hi)
 	for w := range words {
-		for bits := atLeast[w] &^ over[w]; bits != 0; bits &= bits - 1 {
+		inside[w] &^= over[w]
+		for bits := inside[w]; bits != 0; bits &= bits - 1 {
 			j := w<<6 + stdbits.TrailingZeros64(bits)
-			if j >= len(v) {
-				break
-			}
 			in.at = append(in.at, uint8((magnitudeBits(v[j])-st.lo)>>16))
 			for _, tv := range tvs {
 				in.sq = append(in.sq, uint16(math.Float32bits(tensor.RoundBF16(tv[j]*tv[j]))>>16))
@@ -304,7 +371,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 	p := t.Piece
 	switch st.mode {
 	case sceWindow:
-		st.windowPiece(p)
+		st.windowPiece(p, len(v))
 		nonzero, above := 0, 0
 		block := make([][]float32, len(tvs))
 		for lo := 0; lo < len(v); lo += sceStoredBlock {
@@ -312,7 +379,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 			for i, tv := range tvs {
 				block[i] = tv[lo:hi]
 			}
-			nz, a := st.windowBlock(p, v[lo:hi], block)
+			nz, a := st.windowBlock(p, lo, v[lo:hi], block)
 			nonzero, above = nonzero+nz, above+a
 		}
 		st.nonzero[p], st.aboves[p] = nonzero, above
@@ -394,10 +461,10 @@ func (st *sceState) pieceStored(t *Tensors) error {
 	var vb [sceStoredBlock]float32
 	switch st.mode {
 	case sceWindow:
-		st.windowPiece(p)
+		st.windowPiece(p, len(t.Inputs[t.Base].BF16)/2)
 		nonzero, above := 0, 0
 		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
-			nz, a := st.windowBlock(p, vb[:hi-lo], tvs)
+			nz, a := st.windowBlock(p, lo, vb[:hi-lo], tvs)
 			nonzero, above = nonzero+nz, above+a
 		})
 		st.nonzero[p], st.aboves[p] = nonzero, above
@@ -455,6 +522,7 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 	st.passes++
 	switch st.mode {
 	case sceWindow:
+		hit := false
 		switch {
 		case !st.setK():
 			// Nothing is kept: every sum is 0.
@@ -466,8 +534,17 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 			st.mode = sceHigh // the threshold is outside the window
 		default:
 			st.windowSums()
+			hit = true
 		}
-		st.dropInside()
+		if hit {
+			// Merge marks the kept positions from the pieces' bits
+			// (windowMask), but for a piece the weights pass sums.
+			if st.only >= 0 {
+				st.dropPiece(st.only)
+			}
+		} else {
+			st.dropInside()
+		}
 		st.win, st.aboves, st.chains, st.minTau = nil, nil, nil, nil
 	case sceHigh:
 		if !st.setK() {
@@ -681,6 +758,10 @@ func (st *sceState) merge(t *Tensors, out []float32) error {
 	}
 	if st.selecting {
 		mask := st.masks[t.Piece]
+		if st.bits != nil && st.bits[t.Piece] != nil {
+			mask = st.windowMask(t.Piece)
+			defer putSCEBits(mask)
+		}
 		if mask == nil {
 			v := t.Scratch(len(base))
 			sceVariance(st.work, v, tvs)
@@ -710,6 +791,10 @@ func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 	if st.selecting {
 		mask, keep = st.masks[t.Piece], st.keep[t.Piece]
 		all = keep > 0 && keep == st.counts[t.Piece]
+		if st.bits != nil && st.bits[t.Piece] != nil {
+			mask = st.windowMask(t.Piece)
+			defer putSCEBits(mask)
+		}
 	}
 	sceStoredBlocks(t, func(lo, hi int, b []byte, tvs [][]float32) {
 		if err != nil {
