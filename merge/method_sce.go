@@ -778,7 +778,9 @@ func (st *sceState) merge(t *Tensors, out []float32) error {
 	return nil
 }
 
-// mergeStored is merge on stored inputs, block by block.
+// mergeStored is merge on stored inputs: with the kept positions known
+// (or all kept), tensor.EraseMergeBF16 from the stored bytes; otherwise
+// block by block, marking each block's kept positions from its variances.
 func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 	if st.models == 0 {
 		return tensor.Decode(out, t.Inputs[t.Base].BF16, tensor.BF16)
@@ -795,6 +797,18 @@ func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 			mask = st.windowMask(t.Piece)
 			defer putSCEBits(mask)
 		}
+	}
+	if mask != nil || st.topk >= 1 {
+		// The kept positions are known (or all are kept): one kernel
+		// from the stored bytes.
+		var raws [][]byte
+		for i, in := range t.Inputs {
+			if i != t.Base {
+				raws = append(raws, in.BF16)
+			}
+		}
+		tensor.EraseMergeBF16(out, raws, t.Inputs[t.Base].BF16, mask, st.q, 1e-6)
+		return nil
 	}
 	sceStoredBlocks(t, func(lo, hi int, b []byte, tvs [][]float32) {
 		if err != nil {
