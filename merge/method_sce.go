@@ -306,14 +306,20 @@ func (st *sceState) windowMask(p int) []uint64 {
 // above the window and those inside it in the piece's bits.
 func (st *sceState) windowBlock(p, lo int, v []float32, tvs [][]float32) (nonzero, above int) {
 	nonzero = sceVariance(st.work, v, tvs)
-	wl := st.windowLen()
-	above = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
-	tensor.SquaresFromBF16(st.chains[p], tvs, v, &st.from)
 	for i, tv := range tvs {
 		if m := tensor.MinMagnitude(tv); m != 0 && (st.minTau[p][i] == 0 || m < st.minTau[p][i]) {
 			st.minTau[p][i] = m
 		}
 	}
+	return nonzero, st.windowRest(p, lo, v, tvs)
+}
+
+// windowRest is windowBlock after the variances and the task vectors'
+// smallest magnitudes: it returns the variances above the window.
+func (st *sceState) windowRest(p, lo int, v []float32, tvs [][]float32) (above int) {
+	wl := st.windowLen()
+	above = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
+	tensor.SquaresFromBF16(st.chains[p], tvs, v, &st.from)
 	// Record the variances inside the window and their squares.
 	in := st.inside[p]
 	words := (len(v) + 63) / 64
@@ -338,7 +344,7 @@ func (st *sceState) windowBlock(p, lo int, v []float32, tvs [][]float32) (nonzer
 			}
 		}
 	}
-	return nonzero, above
+	return above
 }
 
 // windowLen is the number of bfloat16 values in the window.
@@ -461,13 +467,7 @@ func (st *sceState) pieceStored(t *Tensors) error {
 	var vb [sceStoredBlock]float32
 	switch st.mode {
 	case sceWindow:
-		st.windowPiece(p, len(t.Inputs[t.Base].BF16)/2)
-		nonzero, above := 0, 0
-		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
-			nz, a := st.windowBlock(p, lo, vb[:hi-lo], tvs)
-			nonzero, above = nonzero+nz, above+a
-		})
-		st.nonzero[p], st.aboves[p] = nonzero, above
+		st.windowStored(t, vb[:])
 	case sceHigh:
 		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
 		nonzero := 0
@@ -516,6 +516,44 @@ func (st *sceState) pieceStored(t *Tensors) error {
 		st.sums[p] = sums
 	}
 	return nil
+}
+
+// windowStored is piece p's share of the window pass on stored inputs:
+// block by block, tensor.SubVarianceBF16 gives the task vectors, their
+// variances and smallest magnitudes from the stored bytes in one pass,
+// then windowRest; vb is scratch for a block's variances.
+func (st *sceState) windowStored(t *Tensors, vb []float32) {
+	p := t.Piece
+	baseRaw := t.Inputs[t.Base].BF16
+	var raws [][]byte
+	for i, in := range t.Inputs {
+		if i != t.Base {
+			raws = append(raws, in.BF16)
+		}
+	}
+	n := len(baseRaw) / 2
+	st.windowPiece(p, n)
+	scratch := t.Scratch(len(raws) * sceStoredBlock)
+	tvs, xs := make([][]float32, len(raws)), make([][]byte, len(raws))
+	mins := make([]uint32, len(raws))
+	for i := range mins {
+		mins[i] = math.MaxUint32
+	}
+	nonzero, above := 0, 0
+	for lo := 0; lo < n; lo += sceStoredBlock {
+		hi := min(n, lo+sceStoredBlock)
+		for i, x := range raws {
+			tvs[i] = scratch[i*sceStoredBlock : i*sceStoredBlock+hi-lo]
+			xs[i] = x[2*lo : 2*hi]
+		}
+		v := vb[:hi-lo]
+		nonzero += tensor.SubVarianceBF16(v, tvs, xs, baseRaw[2*lo:2*hi], mins)
+		above += st.windowRest(p, lo, v, tvs)
+	}
+	for i, m := range mins {
+		st.minTau[p][i] = m + 1 // 0, none, when every τ is ±0
+	}
+	st.nonzero[p], st.aboves[p] = nonzero, above
 }
 
 func (st *sceState) EndPass(int) (more bool, err error) {
