@@ -104,24 +104,25 @@ type sceState struct {
 	topk      float64
 	mode      int
 
-	hists   [][]uint32     // per piece, in sceHigh and sceLow
-	nonzero []int          // per piece: non-zero variances
-	counts  []int          // per piece: variances in the chosen bucket, then equal to thr
-	k       int            // positions kept
-	above   int            // variances above the chosen bucket
-	digit   uint32         // the chosen high 16 bits
-	thr     uint32         // the bits of the k-th largest variance
-	keep    []int          // per piece: variances equal to thr that it keeps
-	lo, hi  uint32         // the window's bits, in sceWindow
-	win     []uint32       // per piece, in sceWindow: windowLen counts
-	aboves  []int          // per piece, in sceWindow: variances above the window
-	from    [8]uint32      // the bounds of the window pass's chains: lo, lo+1<<16, …
-	chains  [][][8]float64 // per piece, per task vector: the window pass's sums
-	minTau  [][]uint32     // per piece, per task vector: MinMagnitude of τ
-	inside  []*sceInside   // per piece: its variances inside the window
-	bits    [][]uint64     // per piece, from sceWindow: above the window, then inside it
-	only    int            // the piece the weights pass sums, or -1 for all
-	masks   [][]uint64     // per piece: a bit for each position kept
+	hists       [][]uint32     // per piece, in sceHigh and sceLow
+	nonzero     []int          // per piece: non-zero variances
+	counts      []int          // per piece: variances in the chosen bucket, then equal to thr
+	k           int            // positions kept
+	above       int            // variances above the chosen bucket
+	digit       uint32         // the chosen high 16 bits
+	thr         uint32         // the bits of the k-th largest variance
+	keep        []int          // per piece: variances equal to thr that it keeps
+	lo, hi      uint32         // the window's bits, in sceWindow
+	insideShare float64        // of the sample's variances inside the window
+	win         []uint32       // per piece, in sceWindow: windowLen counts
+	aboves      []int          // per piece, in sceWindow: variances above the window
+	from        [8]uint32      // the bounds of the window pass's chains: lo, lo+1<<16, …
+	chains      [][][8]float64 // per piece, per task vector: the window pass's sums
+	minTau      [][]uint32     // per piece, per task vector: MinMagnitude of τ
+	inside      []*sceInside   // per piece: its variances inside the window
+	bits        [][]uint64     // per piece, from sceWindow: above the window, then inside it
+	only        int            // the piece the weights pass sums, or -1 for all
+	masks       [][]uint64     // per piece: a bit for each position kept
 
 	sums [][]float64 // per piece, per task vector: Σ round(τ²) over kept positions
 	q    []float32
@@ -185,6 +186,13 @@ func (st *sceState) chooseWindow(t *Tensors, pieces int) {
 		return
 	}
 	st.lo, st.hi = chooseSCEWindow(v, ks, int64(len(v)))
+	inside := 0
+	for _, a := range v {
+		if u := magnitudeBits(a); u >= st.lo && u <= st.hi {
+			inside++
+		}
+	}
+	st.insideShare = float64(inside) / float64(len(v))
 	st.mode = sceWindow
 	st.win = make([]uint32, pieces*st.windowLen())
 	st.aboves = make([]int, pieces)
@@ -221,6 +229,12 @@ func (st *sceState) windowPiece(p, n int) {
 	st.minTau[p] = make([]uint32, st.models)
 	if st.inside[p] == nil {
 		in := sceInsides.Get().(*sceInside)
+		// Room for the sample's share of the piece inside the window and
+		// some: growing the records by appends would allocate and copy
+		// them several times over.
+		if c := int(float64(n)*st.insideShare*1.25) + 256; cap(in.at) < c {
+			in.at, in.sq = make([]uint8, 0, c), make([]uint16, 0, c*st.models)
+		}
 		in.at, in.sq = in.at[:0], in.sq[:0]
 		st.inside[p] = in
 	}
