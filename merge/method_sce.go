@@ -332,9 +332,11 @@ func (st *sceState) windowBlock(p, lo int, v []float32, tvs [][]float32) (nonzer
 // smallest magnitudes: it returns the variances above the window.
 func (st *sceState) windowRest(p, lo int, v []float32, tvs [][]float32) (above int) {
 	wl := st.windowLen()
-	above = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
+	win := st.win[p*wl : (p+1)*wl]
 	tensor.SquaresFromBF16(st.chains[p], tvs, v, &st.from)
-	// Record the variances inside the window and their squares.
+	// Mark the variances above the window and inside it, count them (as
+	// tensor.CountAboveWindowShift would, by bfloat16 value inside), and
+	// record those inside and their squares.
 	in := st.inside[p]
 	words := (len(v) + 63) / 64
 	b := st.bits[p]
@@ -347,12 +349,15 @@ func (st *sceState) windowRest(p, lo int, v []float32, tvs [][]float32) (above i
 	} else {
 		tensor.MarkAbove(inside, v, st.lo-1)
 	}
-	tensor.MarkAbove(over, v, st.hi)
+	tensor.MarkAbove(over, v, st.hi) // its bits past len(v) are clear
 	for w := range words {
+		above += stdbits.OnesCount64(over[w])
 		inside[w] &^= over[w]
 		for bits := inside[w]; bits != 0; bits &= bits - 1 {
 			j := w<<6 + stdbits.TrailingZeros64(bits)
-			in.at = append(in.at, uint8((magnitudeBits(v[j])-st.lo)>>16))
+			at := uint8((magnitudeBits(v[j]) - st.lo) >> 16)
+			win[at]++
+			in.at = append(in.at, at)
 			for _, tv := range tvs {
 				in.sq = append(in.sq, uint16(math.Float32bits(tensor.RoundBF16(tv[j]*tv[j]))>>16))
 			}
