@@ -342,17 +342,9 @@ func (st *sceState) windowRest(p, lo int, v []float32, tvs [][]float32) (above i
 	b := st.bits[p]
 	over := b[lo/64 : lo/64+words]
 	inside := b[len(b)/2+lo/64 : len(b)/2+lo/64+words]
-	if st.lo == 0 {
-		for w := range words {
-			inside[w] = ^uint64(0) >> (64 - min(64, len(v)-w*64))
-		}
-	} else {
-		tensor.MarkAbove(inside, v, st.lo-1)
-	}
-	tensor.MarkAbove(over, v, st.hi) // its bits past len(v) are clear
+	tensor.MarkWindow(over, inside, v, st.lo, st.hi) // bits past len(v) clear
 	for w := range words {
 		above += stdbits.OnesCount64(over[w])
-		inside[w] &^= over[w]
 		for bits := inside[w]; bits != 0; bits &= bits - 1 {
 			j := w<<6 + stdbits.TrailingZeros64(bits)
 			at := uint8((magnitudeBits(v[j]) - st.lo) >> 16)
