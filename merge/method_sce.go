@@ -94,8 +94,12 @@ const (
 // sum to less than 2^52 of those: its sum is then that of the squares
 // above the threshold plus those of the ties it keeps, which the pass
 // records for the variances inside the window. Otherwise a weights pass
-// over that piece alone follows. Merge then marks the kept positions from
-// the variances itself.
+// over that piece alone follows. The window pass also keeps, per piece,
+// bits for the variances above the window and inside it, which with the
+// record of those inside give Merge the kept positions (windowMask)
+// without computing the variances again. On stored inputs the passes run
+// fused kernels from the stored bytes: tensor.SubVarianceBF16 and
+// tensor.MarkWindow in the window pass, tensor.EraseMergeBF16 in Merge.
 type sceState struct {
 	work      tensor.DType
 	n         int64 // elements in the tensor
