@@ -67,6 +67,11 @@ type Options struct {
 	Seed uint64
 	// TaskSearchPath is passed to the workers with every job.
 	TaskSearchPath []string
+	// BF16Dot has the workers score with bfloat16 products where their
+	// CPU has them (worker.Job.BF16Dot). Its scores do not compare with
+	// float32 ones, so it is part of the session's task set: runs scored
+	// without it are ranked apart.
+	BF16Dot bool
 	// Pool scores the children; OpenPool, when Pool is nil, opens it once
 	// the state directory is locked (Run closes it). One is required.
 	Pool     worker.Pool
@@ -164,7 +169,7 @@ func Run(ctx context.Context, pool *poolfile.Pool, opt Options) (*Summary, error
 	opt.State = state
 	s := &session{pool: pool, opt: opt, log: opt.Logger, names: map[string]bool{},
 		id: strconv.FormatUint(rand.Uint64(), 36), dir: filepath.Join(opt.State, ModelsDir),
-		tasks: TaskSet(pool.Tasks, pool.Limit, pool.NumFewshot)}
+		tasks: scoringKey(TaskSet(pool.Tasks, pool.Limit, pool.NumFewshot), opt.BF16Dot)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -394,7 +399,7 @@ func (s *session) begin(ctx context.Context) (*pending, error) {
 	p.jobID = fmt.Sprintf("automerge-%d-%s", p.run.ID, s.id)
 	s.event(Event{Event: "run_start", Run: p.run.ID, Name: name, Method: cand.Method, Parents: cand.Parents})
 	job := worker.Job{ID: p.jobID, Config: cand.Config, Tasks: s.pool.Tasks, Limit: s.pool.Limit,
-		NumFewshot: s.pool.NumFewshot, Seed: p.run.Seed, TaskSearchPath: s.opt.TaskSearchPath}
+		NumFewshot: s.pool.NumFewshot, Seed: p.run.Seed, TaskSearchPath: s.opt.TaskSearchPath, BF16Dot: s.opt.BF16Dot}
 	if err := s.opt.Pool.Submit(ctx, job); err != nil {
 		s.interrupt(p)
 		return nil, fmt.Errorf("run %d: submit: %w", p.run.ID, err)

@@ -480,3 +480,53 @@ func TestOtherTaskSet(t *testing.T) {
 		t.Errorf("children with weights per task set %v, want %d each", kept, keep)
 	}
 }
+
+// jobLog is a pool that records the jobs submitted to it.
+type jobLog struct {
+	worker.Pool
+	mu   sync.Mutex
+	jobs []worker.Job
+}
+
+func (p *jobLog) Submit(ctx context.Context, j worker.Job) error {
+	p.mu.Lock()
+	p.jobs = append(p.jobs, j)
+	p.mu.Unlock()
+	return p.Pool.Submit(ctx, j)
+}
+
+// TestBF16DotTaskSet: a session scoring with bfloat16 products sends it
+// with every job and records its runs under a task set of their own, so
+// that they rank apart from float32 scores of the same tasks.
+func TestBF16DotTaskSet(t *testing.T) {
+	fx := stories(t)
+	ctx := context.Background()
+	p := poolFile(t, fx, "")
+	opt := runOpts(t.TempDir(), 2, 2)
+	pool := &jobLog{Pool: opt.Pool}
+	opt.Pool, opt.BF16Dot = pool, true
+	sum, err := Run(ctx, p, opt)
+	pool.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := TaskSet(p.Tasks, p.Limit, p.NumFewshot)
+	if sum.Best == nil || sum.Best.Tasks == plain || !strings.HasPrefix(sum.Best.Tasks, plain) {
+		t.Errorf("best run's task set %q, want %q marked as bf16 products", bestTasks(sum.Best), plain)
+	}
+	if len(pool.jobs) == 0 {
+		t.Fatal("no job submitted")
+	}
+	for _, j := range pool.jobs {
+		if !j.BF16Dot {
+			t.Errorf("job %s without BF16Dot", j.ID)
+		}
+	}
+}
+
+func bestTasks(r *leaderboard.Run) string {
+	if r == nil {
+		return "<no best run>"
+	}
+	return r.Tasks
+}

@@ -17,6 +17,19 @@ func TaskSet(tasks []worker.Task, limit int, numFewshot *int) string {
 	return leaderboard.TaskSet(specs, limit, numFewshot)
 }
 
+// bf16DotKey marks the task set of sessions scoring with bfloat16 products
+// (Options.BF16Dot).
+const bf16DotKey = "; bf16 products"
+
+// scoringKey is the session's task set: TaskSet's, marked when the
+// workers score with bfloat16 products.
+func scoringKey(tasks string, bf16Dot bool) string {
+	if bf16Dot {
+		return tasks + bf16DotKey
+	}
+	return tasks
+}
+
 // sameTasks reports whether run r was scored on the session's task set.
 func (s *session) sameTasks(r leaderboard.Run) bool { return r.TaskKey() == s.tasks }
 

@@ -65,6 +65,10 @@ type Options struct {
 	Seed uint64
 	// TaskSearchPath is passed to the workers with every job.
 	TaskSearchPath []string
+	// BF16Dot has the workers score with bfloat16 products where their
+	// CPU has them (worker.Job.BF16Dot). Its scores do not compare with
+	// float32 ones, so a checkpoint taken with it resumes only with it.
+	BF16Dot bool
 	// SaveFinalModel merges the best config into StoragePath/final_model
 	// at the end.
 	SaveFinalModel bool
@@ -274,7 +278,11 @@ func (s *runState) searchKey() (string, error) {
 	}
 	h := sha256.New()
 	h.Write(x0)
-	json.NewEncoder(h).Encode([]any{s.cfg.Tasks, s.cfg.Limit, s.cfg.NumFewshot, s.cfg.RandomInit, s.layout.Len()})
+	scoring := []any{s.cfg.Tasks, s.cfg.Limit, s.cfg.NumFewshot, s.cfg.RandomInit, s.layout.Len()}
+	if s.opt.BF16Dot {
+		scoring = append(scoring, "bf16 products") // keys without it stay as they were
+	}
+	json.NewEncoder(h).Encode(scoring)
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
@@ -297,7 +305,7 @@ func (s *runState) restore() (bool, error) {
 		return false, fmt.Errorf("%s: %w", path, err)
 	}
 	if cp.Key != s.key {
-		return false, fmt.Errorf("%s holds the state of another search (a different genome, tasks or layer count); use a new --storage-path", s.opt.StoragePath)
+		return false, fmt.Errorf("%s holds the state of another search (a different genome, tasks, layer count or --bf16-dot); use a new --storage-path", s.opt.StoragePath)
 	}
 	s.es = new(CMAES)
 	if err := s.es.UnmarshalJSON(cp.CMAES); err != nil {
@@ -369,7 +377,7 @@ func (s *runState) generation(ctx context.Context) error {
 		}
 		if _, ok := waiting[id]; !ok {
 			job := worker.Job{ID: id + "." + s.session, Config: cfg, Tasks: s.cfg.Tasks, NumFewshot: s.cfg.NumFewshot,
-				Seed: s.opt.Seed, TaskSearchPath: s.opt.TaskSearchPath}
+				Seed: s.opt.Seed, TaskSearchPath: s.opt.TaskSearchPath, BF16Dot: s.opt.BF16Dot}
 			if s.cfg.Limit != nil {
 				job.Limit = *s.cfg.Limit
 			}

@@ -437,6 +437,16 @@ func TestRunRefusesOtherSearch(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "another search") {
 		t.Errorf("another genome on the same storage path: %v", err)
 	}
+	// Scores with bfloat16 products do not compare with float32 ones.
+	_, err = Run(context.Background(), testConfig(t, linearGenome), Options{StoragePath: dir,
+		Pool: newFakePool(linearTarget), NumLayers: 4, MaxFevals: 20, BF16Dot: true})
+	if err == nil || !strings.Contains(err.Error(), "another search") {
+		t.Errorf("the same search with bf16 products: %v", err)
+	}
+	if _, err := Run(context.Background(), testConfig(t, linearGenome), Options{StoragePath: dir,
+		Pool: newFakePool(linearTarget), NumLayers: 4, MaxFevals: 20}); err != nil {
+		t.Errorf("the same search resumed: %v", err)
+	}
 }
 
 func TestRunTimeout(t *testing.T) {

@@ -44,7 +44,7 @@ func BenchmarkDellaDrop(b *testing.B) {
 			for b.Loop() {
 				copy(x, d)
 				clear(keep)
-				dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, counted, nil, nil)
+				dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, counted, nil, nil, nil)
 			}
 			reportCPU(b, cpu)
 		})
@@ -68,7 +68,7 @@ func BenchmarkDellaDrop(b *testing.B) {
 				clear(keep)
 				var kept tensor.AbsSum
 				if fused {
-					dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, true, nil, &kept)
+					dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, true, nil, nil, &kept)
 					continue
 				}
 				// dellaDrop's loop with the sum after each row.
@@ -77,9 +77,39 @@ func BenchmarkDellaDrop(b *testing.B) {
 				rk.limits = limits
 				for lo := 0; lo < n; lo += c {
 					src.fill(draws)
-					dellaDropRow(x[lo:lo+c], lo, c, 1, bounds, draws, limits, &rk, rank, keep, true, nil)
+					dellaDropRow(x[lo:lo+c], lo, c, 1, bounds, draws, limits, &rk, rank, keep, true, nil, nil)
 					kept.Add(x[lo : lo+c])
 				}
+			}
+			reportCPU(b, cpu)
+		})
+	}
+	// With both sums of the L1 rescale, as dellaState.Piece takes them:
+	// in the walk (tensor.RankKeepAbsSums), and the sum of all entries
+	// by AbsSum.Add before each row's drop (prep) with the kept one in
+	// the walk.
+	for _, fused := range []bool{true, false} {
+		name := "counted-sums-all-before"
+		if fused {
+			name = "counted-sums-fused"
+		}
+		b.Run(name, func(b *testing.B) {
+			x := make([]float32, n)
+			keep := make([]uint64, n/64)
+			rank := make([]int32, c)
+			var rk ranker
+			b.SetBytes(int64(4 * n))
+			cpu := cpuSeconds()
+			for b.Loop() {
+				copy(x, d)
+				clear(keep)
+				var all, kept tensor.AbsSum
+				if fused {
+					dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, true, nil, &all, &kept)
+					continue
+				}
+				prep := func(row []float32, _ int) { all.Add(row) }
+				dellaDrop(x, c, 1, bounds, newRandomSource(1, "m"), &rk, rank, keep, true, prep, nil, &kept)
 			}
 			reportCPU(b, cpu)
 		})

@@ -29,12 +29,13 @@ type countTable struct {
 // row's draws. When keep is not nil, the bit of every kept element is
 // set, at position off + j for element j (see dellaDrop). limits, when
 // not nil, are the bounds less one (see dellaLimits), for
-// tensor.RankKeep's walk. kept, when not nil, gets the magnitudes of x
-// after the drop (AbsSum.Add), taken in RankKeep's walk
-// (tensor.RankKeepAbsSum) when it runs. It returns false, leaving x and
-// kept untouched, when some magnitude has low bits (not a bfloat16 value)
-// or the keys span too many for the row (wideSpan).
-func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int, kept *tensor.AbsSum) bool {
+// tensor.RankKeep's walk. all and kept, when not nil, get the magnitudes
+// of x before and after the drop (AbsSum.Add), taken in RankKeep's walk
+// (tensor.RankKeepAbsSum, tensor.RankKeepAbsSums) when it runs. It
+// returns false, leaving x, all and kept untouched, when some magnitude
+// has low bits (not a bfloat16 value) or the keys span too many for the
+// row (wideSpan).
+func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limits []uint32, keep []uint64, off int, all, kept *tensor.AbsSum) bool {
 	if r.counts == nil {
 		r.counts = new(countTable)
 	}
@@ -63,12 +64,21 @@ func (r *ranker) dropCounted(x []float32, draws []uint32, bounds []uint64, limit
 		} else {
 			words = unsafe.Slice((*uint16)(unsafe.Pointer(&keep[0])), 4*len(keep))[off/16:]
 		}
-		if kept != nil {
+		switch {
+		case kept != nil && all != nil:
+			tensor.RankKeepAbsSums(x, draws, next, limits[:len(x)], words, all, kept)
+		case kept != nil:
 			tensor.RankKeepAbsSum(x, draws, next, limits[:len(x)], words, kept)
-		} else {
+		default:
+			if all != nil {
+				all.Add(x)
+			}
 			tensor.RankKeep(x, draws, next, limits[:len(x)], words)
 		}
 		return true
+	}
+	if all != nil {
+		all.Add(x)
 	}
 	bounds = bounds[:len(x)]
 	draws = draws[:len(x)]

@@ -410,18 +410,31 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 					}
 				}
 				// Every path: the scalar walk, tensor.RankKeep (limits),
-				// with and without keep bits.
+				// with and without keep bits, with and without the sums
+				// before and after the drop.
+				limits := dellaLimits(bounds, nil)
 				for _, path := range []struct {
-					limits []uint32
-					keep   bool
-				}{{nil, true}, {dellaLimits(bounds, nil), true}, {dellaLimits(bounds, nil), false}, {nil, false}} {
+					limits          []uint32
+					keep, all, kept bool
+				}{
+					{nil, true, false, true}, {limits, true, false, true}, {limits, false, false, true}, {nil, false, false, true},
+					{nil, true, true, true}, {limits, true, true, true}, {limits, false, true, true}, {nil, false, true, true},
+					{limits, true, true, false}, {nil, true, true, false}, {limits, true, false, false},
+				} {
 					got := slices.Clone(x)
 					var keep []uint64
 					if path.keep {
 						keep = make([]uint64, len(wantKeep))
 					}
-					var kept tensor.AbsSum
-					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off, &kept) {
+					var all, kept tensor.AbsSum
+					var allp, keptp *tensor.AbsSum
+					if path.all {
+						allp = &all
+					}
+					if path.kept {
+						keptp = &kept
+					}
+					if !rk.dropCounted(got, draws, bounds, path.limits, keep, off, allp, keptp) {
 						// Only a row whose keys span too many for it.
 						lo, hi := bf16Keys, 0
 						for _, v := range x {
@@ -429,7 +442,7 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 								lo, hi = min(lo, k), max(hi, k)
 							}
 						}
-						if a, b := countedSpan(lo, hi); !wideSpan(c, a, b) || !slices.Equal(f32Bits(got), f32Bits(x)) || rk.counts.hist != ([bf16Keys]int32{}) || kept != (tensor.AbsSum{}) {
+						if a, b := countedSpan(lo, hi); !wideSpan(c, a, b) || !slices.Equal(f32Bits(got), f32Bits(x)) || rk.counts.hist != ([bf16Keys]int32{}) || kept != (tensor.AbsSum{}) || all != (tensor.AbsSum{}) {
 							t.Fatalf("c %d distinct %d: bfloat16 row refused, changed or its histogram left", c, distinct)
 						}
 						continue
@@ -439,10 +452,15 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 							t.Fatalf("c %d off %d distinct %d limits %v: element %d = %v, stable sort gives %v", c, off, distinct, path.limits != nil, j, got[j], want[j])
 						}
 					}
-					var wantKept tensor.AbsSum
-					wantKept.Add(want)
-					if math.Float64bits(kept.Sum()) != math.Float64bits(wantKept.Sum()) {
-						t.Fatalf("c %d off %d distinct %d limits %v: kept magnitudes sum to %v, want %v", c, off, distinct, path.limits != nil, kept.Sum(), wantKept.Sum())
+					var wantAll, wantKept tensor.AbsSum
+					if path.all {
+						wantAll.Add(x)
+					}
+					if path.kept {
+						wantKept.Add(want)
+					}
+					if math.Float64bits(all.Sum()) != math.Float64bits(wantAll.Sum()) || math.Float64bits(kept.Sum()) != math.Float64bits(wantKept.Sum()) {
+						t.Fatalf("c %d off %d distinct %d limits %v: magnitudes sum to %v and %v kept, want %v and %v", c, off, distinct, path.limits != nil, all.Sum(), kept.Sum(), wantAll.Sum(), wantKept.Sum())
 					}
 					if path.keep && !slices.Equal(keep, wantKeep) {
 						t.Fatalf("c %d off %d distinct %d limits %v: keep bits %x, want %x", c, off, distinct, path.limits != nil, keep, wantKeep)
@@ -458,7 +476,7 @@ func TestDropCountedMatchesStableSort(t *testing.T) {
 		}
 		x[c-1] = 1.0000001
 		before := slices.Clone(x)
-		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0, nil) || !slices.Equal(x, before) {
+		if rk.dropCounted(x, make([]uint32, c), make([]uint64, c), make([]uint32, c), nil, 0, nil, nil) || !slices.Equal(x, before) {
 			t.Fatalf("c %d: a float32 row was counted or changed", c)
 		}
 		if rk.counts.hist != ([bf16Keys]int32{}) {

@@ -5,7 +5,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -190,10 +189,7 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		weights []float32
 		terms   []termTerm
 	)
-	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
-	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
 	mins, _ := t.State.(keepMinState)
-	draws, _ := t.State.(keepDrawsState)
 	windows, _ := t.State.(termState)
 	for i, in := range t.Inputs {
 		if i == t.Base {
@@ -217,13 +213,6 @@ func gtaStored(t *Tensors, out []float32, consensus bool) error {
 		case mins != nil:
 			if m, ok := mins.keepMin(t, i); ok {
 				term = keepMinTerm(m)
-			}
-		case draws != nil:
-			if src, bound, factor := draws.keepDraws(t, i); src != nil {
-				term = func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
-					src.fill(rnd[:len(dst)]) // the draws bernoulli would take
-					tensor.SubKeepScaleBF16(dst, sum, a, b, rnd[:len(dst)], bound, factor, w, first, last)
-				}
 			}
 		case windows != nil:
 			term = windows.term(t, i)
@@ -286,14 +275,6 @@ type keepMinState interface {
 	keepMin(t *Tensors, i int) (min uint32, ok bool)
 }
 
-// keepDrawsState is the Analysis of a sparsifier whose pruning of input i
-// on the current piece keeps the entries whose draw from src is below
-// bound and rescales them by factor (0: not), so that
-// tensor.SubKeepScaleBF16 does it; src is nil where it does not.
-type keepDrawsState interface {
-	keepDraws(t *Tensors, i int) (src *randomSource, bound uint32, factor float32)
-}
-
 // termState is the Analysis of a sparsifier that makes input i's whole
 // term on the current piece in one kernel: term, when not nil, is called
 // on its blocks in index order and does what tensor.SubBF16Bytes, the
@@ -306,7 +287,7 @@ type termState interface {
 // kernel, as tensor.SubPruneScaleBF16 does: dst = w·prune(a − b), added
 // to sum (taken as zeros when first, rounded to bfloat16 when last).
 // gtaStored makes each input's from the sparsifier's Analysis
-// (keepMinState, keepDrawsState, termState); without one, the term is
+// (keepMinState, termState); without one, the term is
 // made in separate steps.
 type termTerm func(dst, sum []float32, a, b []byte, w float32, first, last bool)
 

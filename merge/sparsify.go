@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"unsafe"
 
 	"github.com/gomerge/gomerge/tensor"
 )
@@ -789,7 +788,7 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 		src := newRandomSource(t.Seed, t.Inputs[i].Model)
 		src.skip(uint64(lo * rowSize))
 		var rk ranker
-		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16, nil, nil)
+		dellaDrop(delta[lo*rowSize:hi*rowSize], c, inner, bounds, src, &rk, make([]int32, rowSize), nil, t.Work == tensor.BF16, nil, nil, nil)
 	})
 	if rescale {
 		rescaleL1(work, delta, orig)
@@ -805,10 +804,10 @@ func sparsifyDella(t *Tensors, i int, delta []float32) error {
 // (keep[j/64] bit j%64) is set for every element j kept. counted says that
 // x holds bfloat16 values, which dropCounted ranks faster (it checks).
 // prep, when not nil, is called on each row (and its offset in x) before
-// it is ranked, while it is in cache; kept, when not nil, gets the
-// magnitudes of each row after its drop (AbsSum.Add), taken in the walk
-// that drops (dropCounted) where it can.
-func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep func(row []float32, lo int), kept *tensor.AbsSum) {
+// it is ranked, while it is in cache; all and kept, when not nil, get the
+// magnitudes of each row before and after its drop (AbsSum.Add), taken
+// in the walk that drops (dropCounted) where it can.
+func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk *ranker, rank []int32, keep []uint64, counted bool, prep func(row []float32, lo int), all, kept *tensor.AbsSum) {
 	rowSize := c * inner
 	draws := rk.draws(rowSize)
 	var limits []uint32
@@ -824,14 +823,17 @@ func dellaDrop(x []float32, c, inner int, bounds []uint64, src *randomSource, rk
 			prep(row, lo)
 		}
 		src.fill(draws)
-		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted, kept)
+		dellaDropRow(row, lo, c, inner, bounds, draws, limits, rk, rank, keep, counted, all, kept)
 	}
 }
 
 // dellaDropRow is dellaDrop's work on the row at offset lo of x.
-func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool, kept *tensor.AbsSum) {
-	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo, kept) {
+func dellaDropRow(row []float32, lo, c, inner int, bounds []uint64, draws, limits []uint32, rk *ranker, rank []int32, keep []uint64, counted bool, all, kept *tensor.AbsSum) {
+	if inner == 1 && counted && rk.dropCounted(row, draws, bounds, limits, keep, lo, all, kept) {
 		return
+	}
+	if all != nil {
+		all.Add(row)
 	}
 	rk.ranks(rank, row, c, inner)
 	// Branch-free: the outcomes are random.
@@ -934,26 +936,22 @@ func (st *dellaState) Piece(t *Tensors) error {
 		rk, counted := &st.rankers[t.Worker], t.Work == tensor.BF16
 		if rowSize := st.c * st.inner; rowSize%16 == 0 {
 			// Row by row while each is in cache: its task vector, the
-			// sums of the L1 rescale over the piece (tensor.AbsSum adds
-			// as SumAbs over the whole piece would), the drop.
+			// drop, and the sums of the L1 rescale over the piece
+			// (tensor.AbsSum adds as SumAbs over the whole piece would)
+			// before and after it, in the walk that drops where it can.
 			var all, kept tensor.AbsSum
 			var prep func(row []float32, lo int)
 			if t.Stored {
 				in := t.Inputs[i].BF16
 				prep = func(row []float32, lo int) {
 					tensor.SubBF16Bytes(row, in[2*lo:2*(lo+len(row))], base[2*lo:2*(lo+len(row))])
-					if st.rescale {
-						all.Add(row)
-					}
 				}
-			} else if st.rescale {
-				prep = func(row []float32, _ int) { all.Add(row) }
 			}
-			var keptSum *tensor.AbsSum
+			var allSum, keptSum *tensor.AbsSum
 			if st.rescale {
-				keptSum = &kept
+				allSum, keptSum = &all, &kept
 			}
-			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, keptSum)
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, prep, allSum, keptSum)
 			if st.rescale {
 				m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
 			}
@@ -964,7 +962,7 @@ func (st *dellaState) Piece(t *Tensors) error {
 			if st.rescale {
 				m.all[t.Piece] = tensor.SumAbs(d)
 			}
-			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, nil, nil)
+			dellaDrop(d, st.c, st.inner, m.bounds, src, rk, rank, keep, counted, nil, nil, nil)
 			if st.rescale {
 				m.kept[t.Piece] = tensor.SumAbs(d)
 			}
@@ -1244,31 +1242,26 @@ func (st *randomState) Piece(t *Tensors) error {
 
 // storedPiece is Piece on stored inputs on the CPU: each task vector's
 // sums before and after the drop are taken block by block from the stored
-// bytes and the draws (tensor.SubKeepAbsSumsBF16), without writing the
-// task vector or its pruned copy; the sums are SumAbs's of the piece.
+// bytes and the model's stream (tensor.SubKeepAbsSumsStreamBF16), without
+// writing the task vector, its pruned copy or the draws; the sums are
+// SumAbs's of the piece.
 func (st *randomState) storedPiece(t *Tensors) {
 	base := t.Inputs[t.Base].BF16
 	n := len(base) / 2
-	var rndWords [consensusBlock / 2]uint64 // 8-byte aligned: randomSource.fill writes words
-	rnd := unsafe.Slice((*uint32)(unsafe.Pointer(&rndWords[0])), consensusBlock)
 	for i, m := range st.models {
 		x := t.Inputs[i].BF16
 		var all, kept tensor.AbsSum
-		src := newRandomSource(t.Seed, t.Inputs[i].Model)
-		src.skip(uint64(t.Offset))
+		key := newRandomSource(t.Seed, t.Inputs[i].Model).key
 		for lo := 0; lo < n; lo += consensusBlock {
 			end := min(n, lo+consensusBlock)
-			draws := rnd[:end-lo]
-			bound := uint32(m.bound)
 			if m.bound >= 1<<32 {
 				// Every entry is kept: bernoulli draws nothing, and any
 				// bound above every draw keeps what it keeps.
-				clear(draws)
-				bound = 1
-			} else {
-				src.fill(draws)
+				var zeros [consensusBlock]uint32
+				tensor.SubKeepAbsSumsBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], zeros[:end-lo], 1)
+				continue
 			}
-			tensor.SubKeepAbsSumsBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], draws, bound)
+			tensor.SubKeepAbsSumsStreamBF16(&all, &kept, x[2*lo:2*end], base[2*lo:2*end], key, uint64(t.Offset)+uint64(lo), uint32(m.bound))
 		}
 		m.all[t.Piece], m.kept[t.Piece] = all.Sum(), kept.Sum()
 	}
@@ -1310,19 +1303,22 @@ func (st *randomState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	}, nil
 }
 
-// keepDraws returns input i's stream skipped to the current piece, the
-// bound its draws are kept below and the rescale factor, for
-// tensor.SubKeepScaleBF16; src is nil when the input is not pruned, when
-// the bound keeps everything (bernoulli draws nothing then) or the work
-// dtype is not bfloat16.
-func (st *randomState) keepDraws(t *Tensors, i int) (src *randomSource, bound uint32, factor float32) {
+// term returns input i's whole term on the current piece for gtaStored,
+// made by tensor.SubKeepScaleStreamBF16 from the model's stream at the
+// piece's first element; nil when the input is not pruned, when the bound
+// keeps everything (bernoulli draws nothing then) or the work dtype is not
+// bfloat16.
+func (st *randomState) term(t *Tensors, i int) termTerm {
 	m, ok := st.models[i]
 	if !ok || m.bound >= 1<<32 || st.work != tensor.BF16 || t.Work != tensor.BF16 {
-		return nil, 0, 0
+		return nil
 	}
-	src = newRandomSource(t.Seed, t.Inputs[i].Model)
-	src.skip(uint64(t.Offset))
-	return src, uint32(m.bound), m.factor
+	key, at := newRandomSource(t.Seed, t.Inputs[i].Model).key, uint64(t.Offset)
+	bound, factor := uint32(m.bound), m.factor
+	return func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+		tensor.SubKeepScaleStreamBF16(dst, sum, a, b, key, at, bound, factor, w, first, last)
+		at += uint64(len(dst)) // the stream goes on from block to block
+	}
 }
 
 // apply prunes (and rescales) one piece of task vector i.

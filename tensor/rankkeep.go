@@ -149,6 +149,31 @@ func RankKeepAbsSum(x []float32, draws []uint32, next *[BF16Keys]int32, limits [
 	rankKeepAbsSum(x, draws, next, limits, keep, sum)
 }
 
+// RankKeepAbsSums is RankKeepAbsSum that also adds the magnitudes of x
+// before the drop to all, from the loads of the walk:
+//
+//	all.Add(x)
+//	RankKeep(x, draws, next, limits, keep)
+//	kept.Add(x)
+//
+// all and kept must take parts (AbsSum.Add) and the parts added before
+// must be multiples of 16 elements.
+func RankKeepAbsSums(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, all, kept *AbsSum) {
+	if len(draws) < len(x) || len(keep) < (len(x)+15)/16 {
+		panic("tensor.RankKeepAbsSums: draws or keep shorter than x")
+	}
+	if all.odd || kept.odd {
+		panic("tensor.RankKeepAbsSums: a part after one not a multiple of 16 elements")
+	}
+	rankKeepAbsSums(x, draws, next, limits, keep, all, kept)
+}
+
+func rankKeepAbsSumsGeneric(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, all, kept *AbsSum) {
+	all.Add(x)
+	rankKeepGeneric(x, draws, next, limits, keep)
+	kept.Add(x)
+}
+
 func rankKeepAbsSumGeneric(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, sum *AbsSum) {
 	rankKeepGeneric(x, draws, next, limits, keep)
 	sum.Add(x)

@@ -25,6 +25,13 @@ func rankKeepAVX512(x []float32, draws *uint32, next *int32, limits *uint32, kee
 //go:noescape
 func rankKeepAbsSumAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16, lanes *[16]float64)
 
+// rankKeepAbsSumsAVX512 is rankKeepAbsSumAVX512 that also adds the
+// magnitudes of each 16 elements before the drop to all's lanes, from the
+// same load. len(x) is a multiple of 16.
+//
+//go:noescape
+func rankKeepAbsSumsAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16, all, kept *[16]float64)
+
 // scanKeysAVX512 is scanKeysGeneric over n keys (a multiple of 16) from
 // hist and prefix: the prefix sums of 16 counts within a vector in four
 // shift-and-add steps (VALIGND), plus the running sum.
@@ -94,4 +101,14 @@ func rankKeepAbsSum(x []float32, draws []uint32, next *[BF16Keys]int32, limits [
 	n := len(x) &^ 15
 	rankKeepAbsSumAVX512(x[:n], &draws[0], &next[0], &limits[0], &keep[0], &sum.lanes)
 	rankKeepAbsSumGeneric(x[n:], draws[n:], next, limits, keep[n/16:], sum)
+}
+
+func rankKeepAbsSums(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, all, kept *AbsSum) {
+	if !useRankKeepAVX512 || !absSumLanes() || len(x) < 16 {
+		rankKeepAbsSumsGeneric(x, draws, next, limits, keep, all, kept)
+		return
+	}
+	n := len(x) &^ 15
+	rankKeepAbsSumsAVX512(x[:n], &draws[0], &next[0], &limits[0], &keep[0], &all.lanes, &kept.lanes)
+	rankKeepAbsSumsGeneric(x[n:], draws[n:], next, limits, keep[n/16:], all, kept)
 }

@@ -307,3 +307,76 @@ rsDone:
 	VMOVUPD Z9, 64(R11)
 	VZEROUPPER
 	RET
+
+// func rankKeepAbsSumsAVX512(x []float32, draws *uint32, next *int32, limits *uint32, keep *uint16, all, kept *[16]float64)
+//
+// rankKeepAbsSumAVX512 that also adds the magnitudes of each 16 elements
+// before the drop to all's lanes (Z10, Z11), from the same load.
+TEXT ·rankKeepAbsSumsAVX512(SB), NOSPLIT, $0-72
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	MOVQ         draws+24(FP), SI
+	MOVQ         next+32(FP), R8
+	MOVQ         limits+40(FP), R9
+	MOVQ         keep+48(FP), R10
+	MOVQ         all+56(FP), R13
+	MOVQ         kept+64(FP), R11
+	VBROADCASTSD ·rkabs<>(SB), Z12    // float64 magnitude mask
+	VMOVUPD      (R13), Z10           // all's lanes 0-7
+	VMOVUPD      64(R13), Z11         // all's lanes 8-15
+	VMOVUPD      (R11), Z8            // kept's lanes 0-7
+	VMOVUPD      64(R11), Z9          // kept's lanes 8-15
+	SHRQ         $4, CX
+	JZ           r2Done
+
+r2Loop:
+	NEXT(0)
+	NEXT(1)
+	NEXT(2)
+	NEXT(3)
+	NEXT(4)
+	NEXT(5)
+	NEXT(6)
+	NEXT(7)
+	NEXT(8)
+	NEXT(9)
+	NEXT(10)
+	NEXT(11)
+	NEXT(12)
+	NEXT(13)
+	NEXT(14)
+	NEXT(15)
+	SHRL          $16, R12            // element i's drop bit in bit i
+	NOTL          R12                 // kept
+	KMOVW         R12, K1
+	VMOVDQU32     (DI), Z3            // before the drop
+	VMOVDQA32.Z   Z3, K1, Z0          // after it
+	VMOVDQU32     Z0, (DI)
+	ORW           R12, (R10)
+	VCVTPS2PD     Y3, Z4
+	VEXTRACTF32X8 $1, Z3, Y5
+	VCVTPS2PD     Y5, Z5
+	VANDPD        Z12, Z4, Z4
+	VANDPD        Z12, Z5, Z5
+	VADDPD        Z4, Z10, Z10
+	VADDPD        Z5, Z11, Z11
+	VCVTPS2PD     Y0, Z1              // elements 0-7 as float64
+	VEXTRACTF32X8 $1, Z0, Y2
+	VCVTPS2PD     Y2, Z2              // elements 8-15
+	VANDPD        Z12, Z1, Z1
+	VANDPD        Z12, Z2, Z2
+	VADDPD        Z1, Z8, Z8
+	VADDPD        Z2, Z9, Z9
+	ADDQ          $64, DI
+	ADDQ          $64, SI
+	ADDQ          $2, R10
+	DECQ          CX
+	JNZ           r2Loop
+
+r2Done:
+	VMOVUPD Z10, (R13)
+	VMOVUPD Z11, 64(R13)
+	VMOVUPD Z8, (R11)
+	VMOVUPD Z9, 64(R11)
+	VZEROUPPER
+	RET

@@ -20,3 +20,7 @@ func countKeys(x []float32, hist *[BF16Keys]int32) (bits uint32, lo, hi int) {
 func rankKeepAbsSum(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, sum *AbsSum) {
 	rankKeepAbsSumGeneric(x, draws, next, limits, keep, sum)
 }
+
+func rankKeepAbsSums(x []float32, draws []uint32, next *[BF16Keys]int32, limits []uint32, keep []uint16, all, kept *AbsSum) {
+	rankKeepAbsSumsGeneric(x, draws, next, limits, keep, all, kept)
+}

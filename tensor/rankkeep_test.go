@@ -209,6 +209,65 @@ func TestRankKeepAbsSum(t *testing.T) {
 	RankKeepAbsSum(make([]float32, 16), make([]uint32, 16), &next, make([]uint32, 16), make([]uint16, 1), &sum)
 }
 
+// TestRankKeepAbsSums checks RankKeepAbsSums, with and without AVX-512,
+// against AbsSum.Add, RankKeep and AbsSum.Add again: the elements, keep
+// bits, next table and both sums' lanes, after no part and after one of
+// 48 elements (different for the two sums), for lengths with and without
+// a tail; and that it panics after a part of either sum that is not a
+// multiple of 16.
+func TestRankKeepAbsSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(67, 68))
+	for _, n := range append(asmLengths, 2048, 5000) {
+		for _, first := range []uint32{0, 0x3a00, BF16Keys - 20} {
+			for _, distinct := range []uint32{1, 40, 1 << 15} {
+				for _, before := range []int{0, 48} {
+					x := bf16Row(r, n, first, distinct)
+					draws, limits := make([]uint32, n), make([]uint32, n)
+					for j := range draws {
+						draws[j], limits[j] = r.Uint32(), r.Uint32()
+					}
+					var hist, prefix [BF16Keys]int32
+					countScan(x, &hist, &prefix)
+					var all0, kept0 AbsSum
+					all0.Add(bf16Row(r, before, 0x3c00, 300))
+					kept0.Add(bf16Row(r, before, 0x3b00, 300))
+					want, wantKeep, wantNext, wantAll, wantKept := slices.Clone(x), make([]uint16, (n+15)/16), prefix, all0, kept0
+					wantAll.Add(want)
+					RankKeep(want, draws, &wantNext, limits, wantKeep)
+					wantKept.Add(want)
+					for _, simd := range []bool{false, true} {
+						saved := useRankKeepAVX512
+						useRankKeepAVX512 = useRankKeepAVX512 && simd
+						got, keep, next, all, kept := shifted(x, n%16), make([]uint16, len(wantKeep)), prefix, all0, kept0
+						RankKeepAbsSums(got, draws, &next, limits, keep, &all, &kept)
+						useRankKeepAVX512 = saved
+						if !sameBits(got, want) || next != wantNext || !slices.Equal(keep, wantKeep) || !sameAbsSum(all, wantAll) || !sameAbsSum(kept, wantKept) {
+							t.Fatalf("n %d first %d distinct %d before %d simd %v: elements, next, keep bits or sums differ (%v, %v, want %v, %v)", n, first, distinct, before, simd, all.Sum(), kept.Sum(), wantAll.Sum(), wantKept.Sum())
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, oddAll := range []bool{false, true} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("odd all %v: no panic after a part of 17 elements", oddAll)
+				}
+			}()
+			var all, kept AbsSum
+			if oddAll {
+				all.Add(make([]float32, 17))
+			} else {
+				kept.Add(make([]float32, 17))
+			}
+			var next [BF16Keys]int32
+			RankKeepAbsSums(make([]float32, 16), make([]uint32, 16), &next, make([]uint32, 16), make([]uint16, 1), &all, &kept)
+		}()
+	}
+}
+
 // FuzzRankKeepMatchGeneric checks the assembly count, AVX-512 walks
 // (RankKeep's, RankKeepAbsSum's) and scan against the Go reference on
 // keys, draws and limits read from the input.
@@ -274,6 +333,19 @@ func FuzzRankKeepMatchGeneric(f *testing.F) {
 		rankKeepAbsSumGeneric(want, draws, &wNext, limits, wKeep, &wAbs)
 		if !sameBits(got, want) || gNext != wNext || !slices.Equal(gKeep, wKeep) || !sameAbsSum(gAbs, wAbs) {
 			t.Fatal("AVX-512 and Go reference walks with sums differ")
+		}
+		// The walk with both sums, after the same parts.
+		var gAll, wAll AbsSum
+		gAll.Add(x[:min(32, n)&^15])
+		wAll = gAll
+		gAbs, wAbs = AbsSum{}, AbsSum{}
+		gNext, wNext = wPrefix, wPrefix
+		got, want = slices.Clone(x), slices.Clone(x)
+		gKeep, wKeep = make([]uint16, (n+15)/16), make([]uint16, (n+15)/16)
+		rankKeepAbsSums(got, draws, &gNext, limits, gKeep, &gAll, &gAbs)
+		rankKeepAbsSumsGeneric(want, draws, &wNext, limits, wKeep, &wAll, &wAbs)
+		if !sameBits(got, want) || gNext != wNext || !slices.Equal(gKeep, wKeep) || !sameAbsSum(gAll, wAll) || !sameAbsSum(gAbs, wAbs) {
+			t.Fatal("AVX-512 and Go reference walks with both sums differ")
 		}
 	})
 }

@@ -129,13 +129,13 @@ func evaluate(ctx context.Context, job Job, opt *Options) (map[string]map[string
 
 // openModel merges the job's config in memory or opens its model.
 func openModel(ctx context.Context, job Job, opt *Options) (*local.Model, error) {
-	lo := local.Options{Threads: opt.Threads, Hub: opt.Hub, Seed: job.Seed, Backend: opt.Backend, Reuse: opt.Cache.reuseTensors()}
+	lo := local.Options{Threads: opt.Threads, BF16Dot: job.BF16Dot, Hub: opt.Hub, Seed: job.Seed, Backend: opt.Backend, Reuse: opt.Cache.reuseTensors()}
 	if job.Model != "" {
 		dir, err := opt.modelDir(ctx, job.Model)
 		if err != nil {
 			return nil, err
 		}
-		return opt.Cache.model(dir, func() (*local.Model, error) { return local.Open(dir, lo) })
+		return opt.Cache.model(dir, job.BF16Dot, func() (*local.Model, error) { return local.Open(dir, lo) })
 	}
 	lo.Accelerator = opt.Accelerator
 	lo.Notice = func(err error) { opt.logger().Info("job on the CPU", "job", job.ID, "why", err) }
@@ -324,8 +324,9 @@ type Cache struct {
 }
 
 type cachedModel struct {
-	dir string
-	m   *local.Model
+	dir     string
+	bf16Dot bool // opened with local.Options.BF16Dot
+	m       *local.Model
 }
 
 // NewCache returns a cache that keeps up to maxModels opened models, and
@@ -446,15 +447,16 @@ func (c *Cache) tokenizer(m *local.Model) (eval.Tokenizer, error) {
 	return tok, nil
 }
 
-// model returns the opened model of dir, opening it when the cache lacks
-// it; the least recently used model goes when the cache is full.
-func (c *Cache) model(dir string, open func() (*local.Model, error)) (*local.Model, error) {
+// model returns the opened model of dir (with or without BF16Dot), opening
+// it when the cache lacks it; the least recently used model goes when the
+// cache is full.
+func (c *Cache) model(dir string, bf16Dot bool, open func() (*local.Model, error)) (*local.Model, error) {
 	if c == nil || c.maxModels <= 0 {
 		return open()
 	}
 	c.mu.Lock()
 	for i, cm := range c.models {
-		if cm.dir == dir {
+		if cm.dir == dir && cm.bf16Dot == bf16Dot {
 			c.models = append(slices.Delete(c.models, i, i+1), cm)
 			c.mu.Unlock()
 			return cm.m, nil
@@ -470,6 +472,6 @@ func (c *Cache) model(dir string, open func() (*local.Model, error)) (*local.Mod
 	if len(c.models) >= c.maxModels {
 		c.models = slices.Delete(c.models, 0, 1)
 	}
-	c.models = append(c.models, cachedModel{dir, m})
+	c.models = append(c.models, cachedModel{dir, bf16Dot, m})
 	return m, nil
 }

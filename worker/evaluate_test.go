@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomerge/gomerge/eval/model"
 )
 
 func TestMain(m *testing.M) {
@@ -145,5 +147,37 @@ func TestEvaluateModelDirs(t *testing.T) {
 	job.Config, job.Model = nil, elsewhere
 	if r := Evaluate(context.Background(), job, opt); r.Err != "" {
 		t.Fatalf("model: %s", r.Err)
+	}
+}
+
+// TestEvaluateBF16Dot: Job.BF16Dot reaches the forward pass (a bfloat16
+// candidate scores differently on a CPU with bfloat16 products, the same
+// elsewhere), and the model cache keeps the two apart.
+func TestEvaluateBF16Dot(t *testing.T) {
+	dir := storiesDir(t)
+	ctx := context.Background()
+	opt := Options{Name: "test", Cache: NewCache(2)}
+	cfg := strings.Replace(string(linearSelf(dir, "0.5", "0.5")), "float32", "bfloat16", 1)
+	job := Job{ID: "c", Config: []byte(cfg), Tasks: storiesTasks, TaskSearchPath: []string{"testdata"}}
+	plain := Evaluate(ctx, job, opt)
+	job.BF16Dot = true
+	dot := Evaluate(ctx, job, opt)
+	if plain.Err != "" || dot.Err != "" {
+		t.Fatalf("errors %q, %q", plain.Err, dot.Err)
+	}
+	if differ := dot.Score != plain.Score; differ != model.HasBF16Dot() {
+		t.Errorf("score %v with bf16 products, %v without, on a CPU with them: %v", dot.Score, plain.Score, model.HasBF16Dot())
+	}
+	if math.Abs(dot.Score-plain.Score) > 1e-2*math.Abs(plain.Score) {
+		t.Errorf("score %v with bf16 products, %v without: too far apart", dot.Score, plain.Score)
+	}
+	for _, b := range []bool{false, true} {
+		j := Job{ID: "m", Model: dir, Tasks: storiesTasks, TaskSearchPath: []string{"testdata"}, BF16Dot: b}
+		if r := Evaluate(ctx, j, opt); r.Err != "" {
+			t.Fatal(r.Err)
+		}
+	}
+	if n := len(opt.Cache.models); n != 2 {
+		t.Errorf("the cache holds %d models of %s, want one per BF16Dot", n, dir)
 	}
 }

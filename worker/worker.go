@@ -45,6 +45,10 @@ type Job struct {
 	// TaskSearchPath are directories where task files are looked up by
 	// name (file name without extension) before the built-in tasks.
 	TaskSearchPath []string `json:"task_search_path,omitempty"`
+	// BF16Dot scores with bfloat16 products where the worker's CPU has
+	// them (local.Options.BF16Dot). It is part of the job, not of the
+	// worker, so that every worker of a pool scores alike.
+	BF16Dot bool `json:"bf16_dot,omitempty"`
 }
 
 // Result is a scored job.

@@ -318,3 +318,33 @@ func TestTaskSetsRanked(t *testing.T) {
 		t.Errorf("ConfigTaskSets(h9) = %q, %v", sets, err)
 	}
 }
+
+// TestPlotTaskSets: runs scored on an older task set (here on a much
+// higher scale) are not drawn beside the latest set's, whose scores they
+// do not compare with, and the title says so.
+func TestPlotTaskSets(t *testing.T) {
+	score := func(v float64) *float64 { return &v }
+	setA := TaskSet([]Score{{Task: "t", Metric: "acc", Weight: 1}}, 0, nil)
+	setB := TaskSet([]Score{{Task: "t", Metric: "acc", Weight: 1}}, 50, nil)
+	runs := []Run{
+		{ID: 1, Method: "slerp", Status: StatusDone, Score: score(90), Tasks: setA},
+		{ID: 2, Method: "ties", Status: StatusDone, Score: score(80), Tasks: setA},
+		{ID: 3, Method: "slerp", Status: StatusDone, Score: score(0.6), Tasks: setB},
+		{ID: 4, Method: "ties", Status: StatusDone, Score: score(0.7), Tasks: setB},
+		{ID: 5, Method: "ties", Status: StatusFailed, Tasks: setA},
+	}
+	p, err := Plot(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Y.Max > 1 || !strings.Contains(p.Title.Text, "2 runs scored on other tasks not drawn") {
+		t.Errorf("y up to %g, title %q: the older task set is drawn", p.Y.Max, p.Title.Text)
+	}
+	p, err = Plot(runs[2:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(p.Title.Text, "not drawn") {
+		t.Errorf("one task set, title %q", p.Title.Text)
+	}
+}

@@ -129,6 +129,10 @@ var methodColors = []color.RGBA{
 // per method, and the best score so far as a line. Scores far below the
 // pack (a merge with an unrelated model) are drawn at the bottom edge, so
 // that they do not flatten the rest.
+//
+// Scores on different task sets (Run.TaskKey) do not compare, so when the
+// runs were scored on several, only the set of the newest scored run is
+// drawn, and the title says how many runs of other sets were left out.
 func Plot(runs []Run) (*plot.Plot, error) {
 	scored := slices.Clone(runs)
 	scored = slices.DeleteFunc(scored, func(r Run) bool { return r.Score == nil || r.Status != StatusDone })
@@ -141,6 +145,11 @@ func Plot(runs []Run) (*plot.Plot, error) {
 	if len(scored) == 0 {
 		p.Title.Text += " (no scored runs yet)"
 		return p, nil
+	}
+	if set := scored[len(scored)-1].TaskKey(); slices.ContainsFunc(scored, func(r Run) bool { return r.TaskKey() != set }) {
+		all := len(scored)
+		scored = slices.DeleteFunc(scored, func(r Run) bool { return r.TaskKey() != set })
+		p.Title.Text += fmt.Sprintf(" (latest task set; %d runs scored on other tasks not drawn)", all-len(scored))
 	}
 	vals := make([]float64, len(scored))
 	for i, r := range scored {

@@ -21,7 +21,8 @@ on the terminal (best score first, then failed and interrupted runs), or
 every run with its scores as JSON. --html writes a self-contained page (a
 sortable table, each child's recipe and lineage, the plot embedded);
 --plot writes the plot alone as a PNG: score per run, best so far, one
-colour per method. The database is only read, so this runs while
+colour per method (runs scored on an older task set are ranked apart and
+left out of the plot). The database is only read, so this runs while
 automerge does.
 
 examples:

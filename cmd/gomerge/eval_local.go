@@ -18,9 +18,9 @@ import (
 // its tensors — the candidate is scored without being written. With a GPU
 // backend the scoring forward pass of a dense model runs there too (a
 // model it cannot run stays on the CPU, with a notice on stderr); close
-// frees the GPU's copy.
-func openLocalLM(ctx context.Context, dir string, be tensor.Backend, stderr io.Writer) (lm eval.LM, tok eval.Tokenizer, close func() error, err error) {
-	opt := local.Options{Accelerator: accelerator(be), Notice: func(err error) { fmt.Fprintf(stderr, "gomerge: %v\n", err) }}
+// frees the GPU's copy. bf16Dot is local.Options.BF16Dot.
+func openLocalLM(ctx context.Context, dir string, be tensor.Backend, bf16Dot bool, stderr io.Writer) (lm eval.LM, tok eval.Tokenizer, close func() error, err error) {
+	opt := local.Options{BF16Dot: bf16Dot, Accelerator: accelerator(be), Notice: func(err error) { fmt.Fprintf(stderr, "gomerge: %v\n", err) }}
 	var m *local.Model
 	if isConfigPath(dir) {
 		var cfg *merge.Config

@@ -26,6 +26,11 @@ type Options struct {
 	// Threads is how many goroutines the forward pass uses; 0 means
 	// GOMAXPROCS.
 	Threads int
+	// BF16Dot scores with bfloat16 products where the CPU has them
+	// (model.Options.BF16Dot): faster, but scores differ from the float32
+	// path's in the low digits, so scores taken with and without it do
+	// not compare.
+	BF16Dot bool
 	// Hub resolves merge inputs that are not local directories as Hugging
 	// Face repositories (downloading into its cache); nil means local
 	// directories only.
@@ -90,9 +95,14 @@ func (opt *Options) useDevice(m *model.Model, name string) error {
 // model goes on scoring on the CPU.
 func (m *Model) Close() error { return m.m.Close() }
 
+// model is the forward pass's options.
+func (opt *Options) model() model.Options {
+	return model.Options{Threads: opt.Threads, BF16Dot: opt.BF16Dot}
+}
+
 // Open loads the model in dir.
 func Open(dir string, opt Options) (*Model, error) {
-	m, err := model.Open(dir, model.Options{Threads: opt.Threads})
+	m, err := model.Open(dir, opt.model())
 	if err != nil {
 		return nil, fmt.Errorf("eval %s: %w", dir, err)
 	}
@@ -121,7 +131,7 @@ func Merge(ctx context.Context, cfg *merge.Config, opt Options) (*Model, error) 
 	if opt.Reuse != nil {
 		weights = opt.Reuse.source(plan, src, opt.Seed)
 	}
-	m, err := model.Load(cj, weights, model.Options{Threads: opt.Threads})
+	m, err := model.Load(cj, weights, opt.model())
 	if err != nil {
 		return nil, err
 	}

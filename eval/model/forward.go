@@ -24,6 +24,59 @@ func (m *Model) newCache() *cache {
 	return &cache{k: make([][]float32, m.cfg.layers), v: make([][]float32, m.cfg.layers)}
 }
 
+// extend lengthens layer li of c by rows rows of kvDim floats each, keys
+// and values, and returns the new rows (contents undefined) for the
+// caller to fill. Room is made as append would, but from kvPool and with
+// a quarter to spare, so that a few more tokens fit without a copy.
+func (c *cache) extend(li, rows, kvDim int) (k, v []float32) {
+	c.k[li], k = extendRows(c.k[li], rows*kvDim)
+	c.v[li], v = extendRows(c.v[li], rows*kvDim)
+	return k, v
+}
+
+func extendRows(s []float32, n int) (all, tail []float32) {
+	l := len(s)
+	if cap(s)-l < n {
+		need := l + n
+		ns := getKV(need + need/4)[:l]
+		copy(ns, s)
+		s = ns
+	}
+	s = s[:l+n]
+	return s, s[l:]
+}
+
+// release hands c's buffers to kvPool for later caches; c is empty after.
+// Only for a cache that no other cache shares (see fork): one made by
+// newCache for a call that is done with it.
+func (c *cache) release() {
+	for li := range c.k {
+		for _, b := range []*[]float32{&c.k[li], &c.v[li]} {
+			if cap(*b) > 0 {
+				s := (*b)[:0]
+				kvPool.Put(&s)
+			}
+			*b = nil
+		}
+	}
+	c.pos = 0
+}
+
+// kvPool recycles the key and value buffers of caches (*[]float32, length
+// 0): a 512-token pass through the 100M of bench/llamacpp fills 25 MB of
+// them, and on the virtual machines this runs on the first touch of each
+// page of fresh memory costs 1.5-2 µs.
+var kvPool sync.Pool
+
+// getKV returns an empty slice with room for n floats, from kvPool when
+// the one it holds is large enough.
+func getKV(n int) []float32 {
+	if p, ok := kvPool.Get().(*[]float32); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]float32, 0, n)
+}
+
 // seg is one sequence's new tokens and its cache within a batch.
 type seg struct {
 	ids []int
@@ -53,7 +106,7 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 		n += len(segs[i].ids)
 	}
 	H, qDim, kvDim := c.hidden, c.heads*c.headDim, c.kvHeads*c.headDim
-	x := make([]float32, n*H)
+	x := getHidden(n * H)
 	buf := make([]float32, max(c.hidden, c.headDim))
 	scale := float32(math.Sqrt(float64(H)))
 	for _, s := range segs {
@@ -80,48 +133,79 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 		sc = new(fwdScratch)
 	}
 	defer fwdPool.Put(sc)
-	sc.h, sc.q, sc.k = grow(sc.h, n*H), grow(sc.q, n*qDim), grow(sc.k, n*kvDim)
-	sc.v, sc.a, sc.o = grow(sc.v, n*kvDim), grow(sc.a, n*qDim), grow(sc.o, n*H)
-	h, q, k, v, a, o := sc.h, sc.q, sc.k, sc.v, sc.a, sc.o
+	sc.h, sc.q, sc.a, sc.o = grow(sc.h, n*H), grow(sc.q, n*qDim), grow(sc.a, n*qDim), grow(sc.o, n*H)
+	if len(segs) > 1 {
+		sc.k, sc.v = grow(sc.k, n*kvDim), grow(sc.v, n*kvDim)
+	}
+	half := c.headDim / 2
+	sc.angles = grow(sc.angles, 2*n*half)
+	h, q, a, o, angles := sc.h, sc.q, sc.a, sc.o, sc.angles
+	var anglesOf *rope // the rope whose angles are in angles
 	g, u := sc.g, sc.u
 	defer func() { sc.g, sc.u = g, u }()
 	for li := range m.layers {
 		y := &m.layers[li]
 		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], y.inNorm, c.eps) })
-		matmul(m.threads, q, h, n, y.q, y.qb)
-		matmul(m.threads, k, h, n, y.k, y.kb)
-		matmul(m.threads, v, h, n, y.v, y.vb)
-		if c.qkNorm {
-			m.rows(n, func(t int) {
-				rmsNorm(q[t*qDim:(t+1)*qDim], q[t*qDim:(t+1)*qDim], y.qNorm, c.eps)
-				rmsNorm(k[t*kvDim:(t+1)*kvDim], k[t*kvDim:(t+1)*kvDim], y.kNorm, c.eps)
-			})
+		// One sequence's new keys and values go straight into its cache;
+		// several sequences' are copied there after the rotation.
+		k, v := sc.k, sc.v
+		if len(segs) == 1 {
+			k, v = segs[0].c.extend(li, n, kvDim)
 		}
+		xb := m.pairsFor(h, n, y.q, y.k, y.v)
+		matmulWith(m.threads, q, h, xb, n, y.q, y.qb)
+		matmulWith(m.threads, k, h, xb, n, y.k, y.kb)
+		matmulWith(m.threads, v, h, xb, n, y.v, y.vb)
+		putPairs(xb)
+		// Row by row in one step: the q/k norms, the rope angles (once
+		// for the layers that share a rope) and the rotation.
+		r := c.ropes[li]
+		fresh := r != anglesOf
+		anglesOf = r
 		m.rows(n, func(t int) {
-			applyRope(q[t*qDim:(t+1)*qDim], 1, c.heads, c.headDim, c.ropes[li], pos[t:t+1])
-			applyRope(k[t*kvDim:(t+1)*kvDim], 1, c.kvHeads, c.headDim, c.ropes[li], pos[t:t+1])
+			qt, kt := q[t*qDim:(t+1)*qDim], k[t*kvDim:(t+1)*kvDim]
+			if c.qkNorm {
+				rmsNorm(qt, qt, y.qNorm, c.eps)
+				rmsNorm(kt, kt, y.kNorm, c.eps)
+			}
+			cos, sin := angles[2*t*half:(2*t+1)*half], angles[(2*t+1)*half:(2*t+2)*half]
+			if fresh {
+				ropeAngles(cos, sin, r, pos[t])
+			}
+			rotate(qt, c.heads, c.headDim, cos, sin)
+			rotate(kt, c.kvHeads, c.headDim, cos, sin)
 		})
-		for _, s := range segs {
-			s.c.k[li] = append(s.c.k[li], k[s.off*kvDim:(s.off+len(s.ids))*kvDim]...)
-			s.c.v[li] = append(s.c.v[li], v[s.off*kvDim:(s.off+len(s.ids))*kvDim]...)
+		if len(segs) > 1 {
+			parallel(m.threads, len(segs), func(i int) {
+				s := segs[i]
+				kc, vc := s.c.extend(li, len(s.ids), kvDim)
+				copy(kc, k[s.off*kvDim:(s.off+len(s.ids))*kvDim])
+				copy(vc, v[s.off*kvDim:(s.off+len(s.ids))*kvDim])
+			})
 		}
 		m.attention(li, segs, q, a)
 		matmul(m.threads, o, a, n, y.o, y.ob)
-		if c.sandwich {
-			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postAttnNorm, c.eps) })
-		}
-		tensor.Add(x, o)
 		ffNorm := y.postAttnNorm
 		if c.sandwich {
 			ffNorm = y.preFFNorm
 		}
-		m.rows(n, func(t int) { rmsNorm(h[t*H:(t+1)*H], x[t*H:(t+1)*H], ffNorm, c.eps) })
+		// Row by row in one step: the residual add and the MLP's norm.
+		m.rows(n, func(t int) {
+			ot, xt := o[t*H:(t+1)*H], x[t*H:(t+1)*H]
+			if c.sandwich {
+				rmsNorm(ot, ot, y.postAttnNorm, c.eps)
+			}
+			tensor.Add(xt, ot)
+			rmsNorm(h[t*H:(t+1)*H], xt, ffNorm, c.eps)
+		})
 		if y.moe != nil {
 			m.moe(li, y.moe, h, o, n, p)
 		} else {
 			g, u = grow(g, n*c.inter), grow(u, n*c.inter)
-			matmul(m.threads, g, h, n, y.gate, y.gateB)
-			matmul(m.threads, u, h, n, y.up, y.upB)
+			xb := m.pairsFor(h, n, y.gate, y.up)
+			matmulWith(m.threads, g, h, xb, n, y.gate, y.gateB)
+			matmulWith(m.threads, u, h, xb, n, y.up, y.upB)
+			putPairs(xb)
 			act := activate
 			if y.gate.bf16dot {
 				act = activateFast
@@ -131,10 +215,13 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 			})
 			matmul(m.threads, o, g, n, y.down, y.downB)
 		}
-		if c.sandwich {
-			m.rows(n, func(t int) { rmsNorm(o[t*H:(t+1)*H], o[t*H:(t+1)*H], y.postFFNorm, c.eps) })
-		}
-		tensor.Add(x, o)
+		m.rows(n, func(t int) {
+			ot := o[t*H : (t+1)*H]
+			if c.sandwich {
+				rmsNorm(ot, ot, y.postFFNorm, c.eps)
+			}
+			tensor.Add(x[t*H:(t+1)*H], ot)
+		})
 		if p != nil && p.hidden != nil {
 			p.hidden(x)
 		}
@@ -152,9 +239,25 @@ func (m *Model) forward(segs []seg, p *probe) []float32 {
 // fresh memory costs 1.5-2 µs, and two threads faulting at once contend
 // for the kernel's locks. A pass of 512 tokens through the 100M touched
 // about 40 MB of fresh scratch.
-type fwdScratch struct{ h, q, k, v, a, o, g, u []float32 }
+type fwdScratch struct{ h, q, k, v, a, o, g, u, angles []float32 }
 
 var fwdPool sync.Pool // *fwdScratch
+
+// hiddenPool recycles the results of forward passes (*[]float32) that
+// their callers are done with (Session.Feed): a 512-token pass through a
+// 1B model returns 4 MiB.
+var hiddenPool sync.Pool
+
+func getHidden(n int) []float32 {
+	if p, ok := hiddenPool.Get().(*[]float32); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]float32, n)
+}
+
+// putHidden hands a forward pass's result that nothing reads any more to
+// later passes.
+func putHidden(x []float32) { hiddenPool.Put(&x) }
 
 // rows runs fn for each of n token rows, in parallel when there are many.
 func (m *Model) rows(n int, fn func(t int)) {
@@ -207,8 +310,10 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 		kh := h / group
 		kh0 := kc[kh*hd:]
 		vh0 := vc[kh*hd:]
-		p := make([]float32, block*total) // query u's scores at u*total
-		acc := make([]float32, block*hd)
+		buf := getAttn(block * (total + hd))
+		defer attnPool.Put(buf)
+		p := (*buf)[:block*total] // query u's scores at u*total
+		acc := (*buf)[block*total:]
 		lo := func(me int) int { // first key position query me sees
 			if c.sliding[li] {
 				return max(0, me-c.window+1)
@@ -248,6 +353,18 @@ func (m *Model) attention(li int, segs []seg, q, a []float32) {
 			}
 		}
 	})
+}
+
+// attnPool recycles attention's per-task scratch (*[]float32).
+var attnPool sync.Pool
+
+func getAttn(n int) *[]float32 {
+	if p, ok := attnPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]float32, n)
+	return &b
 }
 
 // scores2 sets p[j] and p[stride+j], for key positions lo ≤ j ≤
@@ -334,12 +451,20 @@ func (m *Model) LogitsBatch(seqs [][]int) ([][]float32, error) {
 		return nil, err
 	}
 	hidden := m.forward(segs, nil)
+	releaseAll(segs)
 	out := make([][]float32, len(segs))
 	for i, s := range segs {
 		out[i] = make([]float32, len(s.ids)*m.cfg.vocab)
 		m.logitsOf(out[i], hidden, s.off, s.off+len(s.ids))
 	}
 	return out, nil
+}
+
+// releaseAll releases the caches of segments (from segments) that are done.
+func releaseAll(segs []seg) {
+	for _, s := range segs {
+		s.c.release()
+	}
 }
 
 func (m *Model) segments(seqs [][]int) ([]seg, error) {
@@ -378,6 +503,7 @@ func (m *Model) LogProbsBatch(seqs [][]int) ([][]float64, error) {
 		return m.deviceLogProbs(seqs)
 	}
 	hidden := m.forward(segs, nil)
+	releaseAll(segs)
 	V := m.cfg.vocab
 	block := m.headRows()
 	buf := getFloats(block * V)
@@ -473,7 +599,8 @@ func logProbAt(row []float32, target int) float64 {
 // lowest id on ties) up to n new tokens, reusing each position's keys and
 // values. It returns the new tokens only, stopping early after emitting any
 // of stop (which is then the last token returned). It is a Session fed ids
-// and generating with the zero GenerateOptions' greedy choice.
+// and generating with the zero GenerateOptions' greedy choice, except that
+// the last token is not fed: nothing would read its keys, values or logits.
 func (m *Model) Generate(ids []int, n int, stop ...int) ([]int, error) {
 	if err := m.check(ids); err != nil {
 		return nil, err
@@ -482,8 +609,9 @@ func (m *Model) Generate(ids []int, n int, stop ...int) ([]int, error) {
 		return nil, nil
 	}
 	s := m.NewSession()
+	defer s.c.release() // s never leaves this call
 	if err := s.Feed(ids); err != nil {
 		return nil, err
 	}
-	return s.Generate(context.Background(), GenerateOptions{MaxNewTokens: n, Stop: stop}, nil)
+	return s.generate(context.Background(), GenerateOptions{MaxNewTokens: n, Stop: stop}, nil, false)
 }

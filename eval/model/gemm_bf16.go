@@ -34,17 +34,56 @@ var pairsPool sync.Pool // *[]uint32: x as bf16 pairs
 // per VDPBF16PS step, kBlock columns into dst at a time. The result does
 // not depend on threads.
 func matmulBF16(threads int, dst, x []float32, n int, w *matrix, bias []float32) {
-	xb := pairsOf(x, n, w.cols)
+	xb := pairsOf(threads, x, n, w.cols)
 	defer pairsPool.Put(xb)
-	panelTasks(threads, dst, *xb, n, (w.cols+1)/2, kPairs, w, bias, func(b *panelBF16, lo, hi, k0, k1 int) []uint32 {
+	matmulPairs(threads, dst, *xb, n, w, bias)
+}
+
+// matmulPairs is matmulBF16 on x already rounded to bfloat16 pairs
+// (pairsOf).
+func matmulPairs(threads int, dst []float32, xb []uint32, n int, w *matrix, bias []float32) {
+	panelTasks(threads, dst, xb, n, (w.cols+1)/2, kPairs, w, bias, func(b *panelBF16, lo, hi, k0, k1 int) []uint32 {
 		w.packBF16(b.panel, lo, hi, k0, k1)
 		return b.panel
 	}, &panelBF16Pool, gemm8x32BF16)
 }
 
+// pairsFor returns x [n, ws[0].cols] rounded to bfloat16 pairs (pairsOf)
+// when matmul would round it for any of ws, which all read x: the products
+// of one input then share one rounding (matmulWith). It returns nil when
+// none would; put a result back with putPairs.
+func (m *Model) pairsFor(x []float32, n int, ws ...*matrix) *[]uint32 {
+	if !packed(n) {
+		return nil
+	}
+	for _, w := range ws {
+		if w.bf16dot {
+			return pairsOf(m.threads, x, n, ws[0].cols)
+		}
+	}
+	return nil
+}
+
+func putPairs(xb *[]uint32) {
+	if xb != nil {
+		pairsPool.Put(xb)
+	}
+}
+
+// matmulWith is matmul with x's bf16 pairs made beforehand by pairsFor
+// (or nil), the same result.
+func matmulWith(threads int, dst, x []float32, xb *[]uint32, n int, w *matrix, bias []float32) {
+	if xb != nil && packed(n) && w.bf16dot && len(*xb) == n*((w.cols+1)/2) {
+		matmulPairs(threads, dst, *xb, n, w, bias)
+		return
+	}
+	matmul(threads, dst, x, n, w, bias)
+}
+
 // pairsOf returns x [n, in] rounded to bfloat16, as n rows of (in+1)/2
-// pairs (low half the even column), an odd last column paired with zero.
-func pairsOf(x []float32, n, in int) *[]uint32 {
+// pairs (low half the even column), an odd last column paired with zero;
+// rows in parallel on up to threads goroutines.
+func pairsOf(threads int, x []float32, n, in int) *[]uint32 {
 	pairs := (in + 1) / 2
 	b, _ := pairsPool.Get().(*[]uint32)
 	if b == nil || cap(*b) < n*pairs {
@@ -53,9 +92,15 @@ func pairsOf(x []float32, n, in int) *[]uint32 {
 	}
 	*b = (*b)[:n*pairs]
 	xp := *b
-	for t := range n {
-		pairRow(xp[t*pairs:(t+1)*pairs], x[t*in:(t+1)*in])
+	const chunk = 16
+	if n*in < 1<<15 {
+		threads = 1
 	}
+	parallel(threads, (n+chunk-1)/chunk, func(c int) {
+		for t := c * chunk; t < min(n, (c+1)*chunk); t++ {
+			pairRow(xp[t*pairs:(t+1)*pairs], x[t*in:(t+1)*in])
+		}
+	})
 	return b
 }
 

@@ -51,6 +51,7 @@ func (s *Session) Feed(ids []int) error {
 	}
 	last := len(ids) - 1
 	s.m.logitsOf(s.logits, hidden, last, last+1)
+	putHidden(hidden)
 	s.ids = append(s.ids, ids...)
 	return nil
 }
@@ -106,6 +107,13 @@ type GenerateOptions struct {
 // tokens so far with ctx's error. Every returned token except a final stop
 // token has been fed, so the session holds the prompt and the answer.
 func (s *Session) Generate(ctx context.Context, opt GenerateOptions, yield func(tok int) bool) ([]int, error) {
+	return s.generate(ctx, opt, yield, true)
+}
+
+// generate is Generate; without feedLast, a last token that
+// opt.MaxNewTokens allows no successor to is returned unfed (for callers
+// that drop the session: Model.Generate).
+func (s *Session) generate(ctx context.Context, opt GenerateOptions, yield func(tok int) bool, feedLast bool) ([]int, error) {
 	if s.logits == nil {
 		return nil, fmt.Errorf("%w: generate needs at least one token fed first", ErrToken)
 	}
@@ -121,6 +129,9 @@ func (s *Session) Generate(ctx context.Context, opt GenerateOptions, yield func(
 		out = append(out, tok)
 		more := yield == nil || yield(tok)
 		if slices.Contains(opt.Stop, tok) {
+			break
+		}
+		if !feedLast && len(out) == opt.MaxNewTokens {
 			break
 		}
 		if err := s.Feed([]int{tok}); err != nil {

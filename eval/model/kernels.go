@@ -127,27 +127,29 @@ func rmsNorm(dst, x []float32, w []float32, eps float64) {
 	}
 }
 
-// applyRope rotates each head of x in place (HF's rotate_half layout: pairs
-// i and i+d/2) for the given positions; x is [n, heads*d].
-func applyRope(x []float32, n, heads, d int, r *rope, pos []int) {
+// ropeAngles sets cos and sin (d/2 floats each) to the rotation of
+// position p: HF multiplies inv_freq by the position in float32 and takes
+// cos and sin of that float32 angle.
+func ropeAngles(cos, sin []float32, r *rope, p int) {
+	pf := float32(p)
+	for i, f := range r.invFreq {
+		a := float64(f * pf)
+		cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+	}
+}
+
+// rotate rotates each of the heads heads of x (d floats each) in place by
+// the angles of ropeAngles, in HF's rotate_half layout (pairs i and i+d/2).
+func rotate(x []float32, heads, d int, cos, sin []float32) {
 	half := d / 2
-	cos := make([]float32, half)
-	sin := make([]float32, half)
-	for t := range n {
-		p := float32(pos[t])
-		for i, f := range r.invFreq {
-			// HF multiplies inv_freq by the position in float32 and takes
-			// cos and sin of that float32 angle.
-			a := float64(f * p)
-			cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
-		}
-		for h := range heads {
-			v := x[(t*heads+h)*d : (t*heads+h+1)*d]
-			for i := range half {
-				a, b := v[i], v[i+half]
-				v[i] = a*cos[i] - b*sin[i]
-				v[i+half] = b*cos[i] + a*sin[i]
-			}
+	cos, sin = cos[:half], sin[:half]
+	for h := range heads {
+		v := x[h*d : (h+1)*d]
+		lo, hi := v[:half], v[half:]
+		for i := range half {
+			a, b := lo[i], hi[i]
+			lo[i] = a*cos[i] - b*sin[i]
+			hi[i] = b*cos[i] + a*sin[i]
 		}
 	}
 }
@@ -195,16 +197,22 @@ func activateFast(act string, gate, up []float32) {
 			ek[i] = -abs32(x)
 		}
 		expStore(ek, 0) // e^-|x|: ≤ 1, so 1 + e never overflows
-		for i, x := range g {
-			// silu(x) = x/(1+e^-x); for x < 0 as x·e^x/(1+e^x).
-			// Below expLo, where e^x leaves float32's normal range,
-			// expStore returns e^expLo: |silu(x)| < 2e-36 either way.
-			num := x
-			if x < 0 {
-				num = x * ek[i]
-			}
-			g[i] = num / (1 + ek[i]) * u[i]
+		siluMul(g, u, ek)
+	}
+}
+
+// siluMulGeneric sets g[i] to silu(g[i])·u[i] given e[i] = e^-|g[i]|:
+// silu(x) = x/(1+e^-x), for x < 0 as x·e^x/(1+e^x). Below expLo, where
+// e^x leaves float32's normal range, expStore returns e^expLo:
+// |silu(x)| < 2e-36 either way.
+func siluMulGeneric(g, u, e []float32) {
+	u, e = u[:len(g)], e[:len(g)]
+	for i, x := range g {
+		num := x
+		if x < 0 {
+			num = x * e[i]
 		}
+		g[i] = num / (1 + e[i]) * u[i]
 	}
 }
 

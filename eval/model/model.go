@@ -36,6 +36,11 @@ type Options struct {
 	BF16Dot bool
 }
 
+// HasBF16Dot reports whether Options.BF16Dot takes effect here: the CPU
+// has AVX512_BF16 and the build has the kernel (not with -tags purego or
+// off amd64).
+func HasBF16Dot() bool { return hasBF16Dot }
+
 // Model is a decoder-only language model held in memory, ready to score
 // and generate. Its methods are safe for concurrent use.
 type Model struct {

@@ -3,7 +3,7 @@
 // output layer at the last position only (eval/model's Generate(ids, 1)),
 // one warm-up run, then R timed runs, on T threads.
 //
-//	go run ./bench/llamacpp/pp -model DIR [-compact] [-bf16dot] [-t 1] [-p 512] [-r 3]
+//	go run ./bench/llamacpp/pp -model DIR [-compact] [-bf16dot] [-t 1] [-p 512] [-r 3] [-cpuprofile F]
 //
 // -compact keeps 16-bit weights in their 16-bit form (model.Options.Compact,
 // the "bf16" rows of bench/README.md); without it every weight is widened
@@ -13,7 +13,8 @@
 // pairs: tok_s (the mean of the runs' tokens per second, as llama-bench's
 // avg_ts), tok_s_sd (their standard deviation), and cpu_s and tokens, the
 // CPU seconds (user+sys, getrusage) and tokens of the warm-up and timed runs
-// together, for tokens per CPU-second. bench/llamacpp/run.sh runs it next to
+// together, for tokens per CPU-second. -cpuprofile writes a CPU profile of
+// the timed runs (go tool pprof). bench/llamacpp/run.sh runs it next to
 // llama-bench.
 package main
 
@@ -23,6 +24,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -36,6 +38,7 @@ func main() {
 	threads := flag.Int("t", 1, "threads (GOMAXPROCS and model.Options.Threads)")
 	n := flag.Int("p", 512, "prompt tokens")
 	reps := flag.Int("r", 3, "timed runs")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	flag.Parse()
 	if *dir == "" || *threads < 1 || *n < 1 || *reps < 1 || flag.NArg() != 0 {
 		flag.Usage()
@@ -57,6 +60,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "pp:", err)
 		os.Exit(1)
 	}
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pp:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+	}
 	rates := make([]float64, *reps)
 	for i := range rates {
 		t0 := time.Now()
@@ -67,6 +81,9 @@ func main() {
 		rates[i] = float64(*n) / time.Since(t0).Seconds()
 	}
 	cpu := cpuSeconds() - cpu0
+	if *prof != "" {
+		pprof.StopCPUProfile()
+	}
 	mean, sd := meanSD(rates)
 	fmt.Printf("tok_s=%.3f tok_s_sd=%.3f cpu_s=%.3f tokens=%d\n", mean, sd, cpu, *n*(*reps+1))
 }
