@@ -94,8 +94,12 @@ const (
 // sum to less than 2^52 of those: its sum is then that of the squares
 // above the threshold plus those of the ties it keeps, which the pass
 // records for the variances inside the window. Otherwise a weights pass
-// over that piece alone follows. Merge then marks the kept positions from
-// the variances itself.
+// over that piece alone follows. The window pass also keeps, per piece,
+// bits for the variances above the window and inside it, which with the
+// record of those inside give Merge the kept positions (windowMask)
+// without computing the variances again. On stored inputs the passes run
+// fused kernels from the stored bytes: tensor.SubVarianceBF16 and
+// tensor.MarkWindow in the window pass, tensor.EraseMergeBF16 in Merge.
 type sceState struct {
 	work      tensor.DType
 	n         int64 // elements in the tensor
@@ -104,23 +108,25 @@ type sceState struct {
 	topk      float64
 	mode      int
 
-	hists   [][]uint32     // per piece, in sceHigh and sceLow
-	nonzero []int          // per piece: non-zero variances
-	counts  []int          // per piece: variances in the chosen bucket, then equal to thr
-	k       int            // positions kept
-	above   int            // variances above the chosen bucket
-	digit   uint32         // the chosen high 16 bits
-	thr     uint32         // the bits of the k-th largest variance
-	keep    []int          // per piece: variances equal to thr that it keeps
-	lo, hi  uint32         // the window's bits, in sceWindow
-	win     []uint32       // per piece, in sceWindow: windowLen counts
-	aboves  []int          // per piece, in sceWindow: variances above the window
-	from    [8]uint32      // the bounds of the window pass's chains: lo, lo+1<<16, …
-	chains  [][][8]float64 // per piece, per task vector: the window pass's sums
-	minTau  [][]uint32     // per piece, per task vector: MinMagnitude of τ
-	inside  []*sceInside   // per piece: its variances inside the window
-	only    int            // the piece the weights pass sums, or -1 for all
-	masks   [][]uint64     // per piece: a bit for each position kept
+	hists       [][]uint32     // per piece, in sceHigh and sceLow
+	nonzero     []int          // per piece: non-zero variances
+	counts      []int          // per piece: variances in the chosen bucket, then equal to thr
+	k           int            // positions kept
+	above       int            // variances above the chosen bucket
+	digit       uint32         // the chosen high 16 bits
+	thr         uint32         // the bits of the k-th largest variance
+	keep        []int          // per piece: variances equal to thr that it keeps
+	lo, hi      uint32         // the window's bits, in sceWindow
+	insideShare float64        // of the sample's variances inside the window
+	win         []uint32       // per piece, in sceWindow: windowLen counts
+	aboves      []int          // per piece, in sceWindow: variances above the window
+	from        [8]uint32      // the bounds of the window pass's chains: lo, lo+1<<16, …
+	chains      [][][8]float64 // per piece, per task vector: the window pass's sums
+	minTau      [][]uint32     // per piece, per task vector: MinMagnitude of τ
+	inside      []*sceInside   // per piece: its variances inside the window
+	bits        [][]uint64     // per piece, from sceWindow: above the window, then inside it
+	only        int            // the piece the weights pass sums, or -1 for all
+	masks       [][]uint64     // per piece: a bit for each position kept
 
 	sums [][]float64 // per piece, per task vector: Σ round(τ²) over kept positions
 	q    []float32
@@ -184,6 +190,13 @@ func (st *sceState) chooseWindow(t *Tensors, pieces int) {
 		return
 	}
 	st.lo, st.hi = chooseSCEWindow(v, ks, int64(len(v)))
+	inside := 0
+	for _, a := range v {
+		if u := magnitudeBits(a); u >= st.lo && u <= st.hi {
+			inside++
+		}
+	}
+	st.insideShare = float64(inside) / float64(len(v))
 	st.mode = sceWindow
 	st.win = make([]uint32, pieces*st.windowLen())
 	st.aboves = make([]int, pieces)
@@ -196,6 +209,7 @@ func (st *sceState) chooseWindow(t *Tensors, pieces int) {
 	st.chains = make([][][8]float64, pieces)
 	st.minTau = make([][]uint32, pieces)
 	st.inside = make([]*sceInside, pieces)
+	st.bits = make([][]uint64, pieces)
 }
 
 // sceInside records a piece's variances inside the window, in index
@@ -212,66 +226,140 @@ type sceInside struct {
 // piece of every tensor.
 var sceInsides = sync.Pool{New: func() any { return new(sceInside) }}
 
-// windowPiece starts piece p's share of the window pass.
-func (st *sceState) windowPiece(p int) {
+// windowPiece starts piece p's share of the window pass over n positions.
+func (st *sceState) windowPiece(p, n int) {
+	st.bits[p] = getSCEBits(2 * ((n + 63) / 64))
 	st.chains[p] = make([][8]float64, st.models)
 	st.minTau[p] = make([]uint32, st.models)
 	if st.inside[p] == nil {
 		in := sceInsides.Get().(*sceInside)
+		// Room for the sample's share of the piece inside the window and
+		// some: growing the records by appends would allocate and copy
+		// them several times over.
+		if c := int(float64(n)*st.insideShare*1.25) + 256; cap(in.at) < c {
+			in.at, in.sq = make([]uint8, 0, c), make([]uint16, 0, c*st.models)
+		}
 		in.at, in.sq = in.at[:0], in.sq[:0]
 		st.inside[p] = in
 	}
 }
 
-// dropInside gives the pieces' records back.
+// dropInside gives the pieces' records and bits back.
 func (st *sceState) dropInside() {
-	for _, in := range st.inside {
-		if in != nil {
-			sceInsides.Put(in)
+	for p := range st.inside {
+		st.dropPiece(p)
+	}
+	st.inside, st.bits = nil, nil
+}
+
+// dropPiece gives piece p's record and bits back.
+func (st *sceState) dropPiece(p int) {
+	if in := st.inside[p]; in != nil {
+		sceInsides.Put(in)
+		st.inside[p] = nil
+	}
+	if b := st.bits[p]; b != nil {
+		putSCEBits(b)
+		st.bits[p] = nil
+	}
+}
+
+// sceBits reuses the window pass's bits across pieces and tensors (a
+// fresh allocation reaches its first write as new pages, costly on a VM).
+var sceBits sync.Pool
+
+// getSCEBits returns n words, from sceBits when it holds a buffer large
+// enough; their contents are undefined.
+func getSCEBits(n int) []uint64 {
+	if p, ok := sceBits.Get().(*[]uint64); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]uint64, n)
+}
+
+// putSCEBits hands words back to sceBits.
+func putSCEBits(b []uint64) {
+	if cap(b) > 0 {
+		sceBits.Put(&b)
+	}
+}
+
+// windowMask turns piece p's bits from the window pass into the mask of
+// the positions it keeps, once the threshold is set inside the window:
+// those above the window, those inside it above the threshold, and the
+// first keep[p] of those equal to it. It hands the piece's record back
+// and returns the mask (the piece's bits, to be handed back by the
+// caller once merged).
+func (st *sceState) windowMask(p int) []uint64 {
+	b := st.bits[p]
+	words := len(b) / 2
+	mask, inside := b[:words], b[words:]
+	at := uint8((st.thr - st.lo) >> 16)
+	keep := st.keep[p]
+	in := st.inside[p]
+	k := 0
+	for w, bits := range inside {
+		for ; bits != 0; bits &= bits - 1 {
+			switch a := in.at[k]; {
+			case a > at:
+			case a == at && keep > 0:
+				keep--
+			default:
+				k++
+				continue
+			}
+			k++
+			mask[w] |= 1 << stdbits.TrailingZeros64(bits)
 		}
 	}
-	st.inside = nil
+	sceInsides.Put(in)
+	st.inside[p], st.bits[p] = nil, nil
+	return mask
 }
 
 // windowBlock adds a block of at most sceStoredBlock positions of piece
 // p, in index order, to the window pass: v holds its variances, tvs its
-// task vectors. It returns the non-zero variances and those above the
-// window.
-func (st *sceState) windowBlock(p int, v []float32, tvs [][]float32) (nonzero, above int) {
+// task vectors, lo its first position in the piece. It returns the
+// non-zero variances and those above the window, and marks both those
+// above the window and those inside it in the piece's bits.
+func (st *sceState) windowBlock(p, lo int, v []float32, tvs [][]float32) (nonzero, above int) {
 	nonzero = sceVariance(st.work, v, tvs)
-	wl := st.windowLen()
-	above = tensor.CountAboveWindowShift(st.win[p*wl:(p+1)*wl], v, st.lo, st.hi, 16)
-	tensor.SquaresFromBF16(st.chains[p], tvs, v, &st.from)
 	for i, tv := range tvs {
 		if m := tensor.MinMagnitude(tv); m != 0 && (st.minTau[p][i] == 0 || m < st.minTau[p][i]) {
 			st.minTau[p][i] = m
 		}
 	}
-	// Record the variances inside the window and their squares.
+	return nonzero, st.windowRest(p, lo, v, tvs)
+}
+
+// windowRest is windowBlock after the variances and the task vectors'
+// smallest magnitudes: it returns the variances above the window.
+func (st *sceState) windowRest(p, lo int, v []float32, tvs [][]float32) (above int) {
+	wl := st.windowLen()
+	win := st.win[p*wl : (p+1)*wl]
+	tensor.SquaresFromBF16(st.chains[p], tvs, v, &st.from)
+	// Mark the variances above the window and inside it, count them (as
+	// tensor.CountAboveWindowShift would, by bfloat16 value inside), and
+	// record those inside and their squares.
 	in := st.inside[p]
-	var atLeast, over [sceStoredBlock / 64]uint64
 	words := (len(v) + 63) / 64
-	if st.lo == 0 {
-		for w := range words {
-			atLeast[w] = ^uint64(0)
-		}
-	} else {
-		tensor.MarkAbove(atLeast[:words], v, st.lo-1)
-	}
-	tensor.MarkAbove(over[:words], v, st.hi)
+	b := st.bits[p]
+	over := b[lo/64 : lo/64+words]
+	inside := b[len(b)/2+lo/64 : len(b)/2+lo/64+words]
+	tensor.MarkWindow(over, inside, v, st.lo, st.hi) // bits past len(v) clear
 	for w := range words {
-		for bits := atLeast[w] &^ over[w]; bits != 0; bits &= bits - 1 {
+		above += stdbits.OnesCount64(over[w])
+		for bits := inside[w]; bits != 0; bits &= bits - 1 {
 			j := w<<6 + stdbits.TrailingZeros64(bits)
-			if j >= len(v) {
-				break
-			}
-			in.at = append(in.at, uint8((magnitudeBits(v[j])-st.lo)>>16))
+			at := uint8((magnitudeBits(v[j]) - st.lo) >> 16)
+			win[at]++
+			in.at = append(in.at, at)
 			for _, tv := range tvs {
 				in.sq = append(in.sq, uint16(math.Float32bits(tensor.RoundBF16(tv[j]*tv[j]))>>16))
 			}
 		}
 	}
-	return nonzero, above
+	return above
 }
 
 // windowLen is the number of bfloat16 values in the window.
@@ -304,7 +392,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 	p := t.Piece
 	switch st.mode {
 	case sceWindow:
-		st.windowPiece(p)
+		st.windowPiece(p, len(v))
 		nonzero, above := 0, 0
 		block := make([][]float32, len(tvs))
 		for lo := 0; lo < len(v); lo += sceStoredBlock {
@@ -312,7 +400,7 @@ func (st *sceState) piece(t *Tensors, v []float32) error {
 			for i, tv := range tvs {
 				block[i] = tv[lo:hi]
 			}
-			nz, a := st.windowBlock(p, v[lo:hi], block)
+			nz, a := st.windowBlock(p, lo, v[lo:hi], block)
 			nonzero, above = nonzero+nz, above+a
 		}
 		st.nonzero[p], st.aboves[p] = nonzero, above
@@ -394,13 +482,7 @@ func (st *sceState) pieceStored(t *Tensors) error {
 	var vb [sceStoredBlock]float32
 	switch st.mode {
 	case sceWindow:
-		st.windowPiece(p)
-		nonzero, above := 0, 0
-		sceStoredBlocks(t, func(lo, hi int, _ []byte, tvs [][]float32) {
-			nz, a := st.windowBlock(p, vb[:hi-lo], tvs)
-			nonzero, above = nonzero+nz, above+a
-		})
-		st.nonzero[p], st.aboves[p] = nonzero, above
+		st.windowStored(t, vb[:])
 	case sceHigh:
 		h := make([]uint32, 1<<15) // variances' high 16 bits are below 2^15
 		nonzero := 0
@@ -451,10 +533,49 @@ func (st *sceState) pieceStored(t *Tensors) error {
 	return nil
 }
 
+// windowStored is piece p's share of the window pass on stored inputs:
+// block by block, tensor.SubVarianceBF16 gives the task vectors, their
+// variances and smallest magnitudes from the stored bytes in one pass,
+// then windowRest; vb is scratch for a block's variances.
+func (st *sceState) windowStored(t *Tensors, vb []float32) {
+	p := t.Piece
+	baseRaw := t.Inputs[t.Base].BF16
+	var raws [][]byte
+	for i, in := range t.Inputs {
+		if i != t.Base {
+			raws = append(raws, in.BF16)
+		}
+	}
+	n := len(baseRaw) / 2
+	st.windowPiece(p, n)
+	scratch := t.Scratch(len(raws) * sceStoredBlock)
+	tvs, xs := make([][]float32, len(raws)), make([][]byte, len(raws))
+	mins := make([]uint32, len(raws))
+	for i := range mins {
+		mins[i] = math.MaxUint32
+	}
+	nonzero, above := 0, 0
+	for lo := 0; lo < n; lo += sceStoredBlock {
+		hi := min(n, lo+sceStoredBlock)
+		for i, x := range raws {
+			tvs[i] = scratch[i*sceStoredBlock : i*sceStoredBlock+hi-lo]
+			xs[i] = x[2*lo : 2*hi]
+		}
+		v := vb[:hi-lo]
+		nonzero += tensor.SubVarianceBF16(v, tvs, xs, baseRaw[2*lo:2*hi], mins)
+		above += st.windowRest(p, lo, v, tvs)
+	}
+	for i, m := range mins {
+		st.minTau[p][i] = m + 1 // 0, none, when every τ is ±0
+	}
+	st.nonzero[p], st.aboves[p] = nonzero, above
+}
+
 func (st *sceState) EndPass(int) (more bool, err error) {
 	st.passes++
 	switch st.mode {
 	case sceWindow:
+		hit := false
 		switch {
 		case !st.setK():
 			// Nothing is kept: every sum is 0.
@@ -466,8 +587,17 @@ func (st *sceState) EndPass(int) (more bool, err error) {
 			st.mode = sceHigh // the threshold is outside the window
 		default:
 			st.windowSums()
+			hit = true
 		}
-		st.dropInside()
+		if hit {
+			// Merge marks the kept positions from the pieces' bits
+			// (windowMask), but for a piece the weights pass sums.
+			if st.only >= 0 {
+				st.dropPiece(st.only)
+			}
+		} else {
+			st.dropInside()
+		}
 		st.win, st.aboves, st.chains, st.minTau = nil, nil, nil, nil
 	case sceHigh:
 		if !st.setK() {
@@ -681,6 +811,10 @@ func (st *sceState) merge(t *Tensors, out []float32) error {
 	}
 	if st.selecting {
 		mask := st.masks[t.Piece]
+		if st.bits != nil && st.bits[t.Piece] != nil {
+			mask = st.windowMask(t.Piece)
+			defer putSCEBits(mask)
+		}
 		if mask == nil {
 			v := t.Scratch(len(base))
 			sceVariance(st.work, v, tvs)
@@ -697,7 +831,9 @@ func (st *sceState) merge(t *Tensors, out []float32) error {
 	return nil
 }
 
-// mergeStored is merge on stored inputs, block by block.
+// mergeStored is merge on stored inputs: with the kept positions known
+// (or all kept), tensor.EraseMergeBF16 from the stored bytes; otherwise
+// block by block, marking each block's kept positions from its variances.
 func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 	if st.models == 0 {
 		return tensor.Decode(out, t.Inputs[t.Base].BF16, tensor.BF16)
@@ -710,6 +846,22 @@ func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 	if st.selecting {
 		mask, keep = st.masks[t.Piece], st.keep[t.Piece]
 		all = keep > 0 && keep == st.counts[t.Piece]
+		if st.bits != nil && st.bits[t.Piece] != nil {
+			mask = st.windowMask(t.Piece)
+			defer putSCEBits(mask)
+		}
+	}
+	if mask != nil || st.topk >= 1 {
+		// The kept positions are known (or all are kept): one kernel
+		// from the stored bytes.
+		var raws [][]byte
+		for i, in := range t.Inputs {
+			if i != t.Base {
+				raws = append(raws, in.BF16)
+			}
+		}
+		tensor.EraseMergeBF16(out, raws, t.Inputs[t.Base].BF16, mask, st.q, 1e-6)
+		return nil
 	}
 	sceStoredBlocks(t, func(lo, hi int, b []byte, tvs [][]float32) {
 		if err != nil {

@@ -38,6 +38,16 @@ func SquaresFromBF16(sums [][8]float64, xs [][]float32, v []float32, from *[8]ui
 	for s, f := range from {
 		gt[s] = int32(min(int64(f)-1, math.MaxInt32))
 	}
+	// The positions whose v is below every bound add to no sum; with the
+	// AVX-512 bodies they leave the sums as they are, so that dropping
+	// them first shortens the chains of additions, whose latency bounds
+	// the kernel, by their share.
+	low := gt[0]
+	for _, g := range gt {
+		low = min(low, g)
+	}
+	compress := low >= 0 && compressSquares()
+	var vc [dotsBlock]float32
 	buf := dotsBufs.Get().(*[dotsRows * dotsBlock]float64)
 	defer dotsBufs.Put(buf)
 	rows := squaresFromGroup()
@@ -47,13 +57,51 @@ func SquaresFromBF16(sums [][8]float64, xs [][]float32, v []float32, from *[8]ui
 		copy(acc[:], sums[g:])
 		for lo := 0; lo < len(v); lo += dotsBlock {
 			hi := min(len(v), lo+dotsBlock)
-			for r, x := range group {
-				mulWidenBF16(buf[r*dotsBlock:r*dotsBlock+hi-lo], x[lo:hi], x[lo:hi])
+			vb := v[lo:hi]
+			if compress {
+				for r, x := range group {
+					squaresAbove(buf[r*dotsBlock:(r+1)*dotsBlock], x[lo:hi], vb, low)
+				}
+				vb = vc[:compressAbove(vc[:], vb, low)]
+				if len(vb) == 0 {
+					continue
+				}
+			} else {
+				for r, x := range group {
+					mulWidenBF16(buf[r*dotsBlock:r*dotsBlock+hi-lo], x[lo:hi], x[lo:hi])
+				}
 			}
-			addRowsFrom(&acc, buf, len(group), v[lo:hi], &gt)
+			addRowsFrom(&acc, buf, len(group), vb, &gt)
 		}
 		copy(sums[g:g+len(group)], acc[:len(group)])
 	}
+}
+
+// compressAboveGeneric copies the entries v[j], j ≥ from, whose magnitude
+// bits are above gt as signed integers to dst from dst[k] on, in order,
+// and returns k plus how many it copied.
+func compressAboveGeneric(dst, v []float32, gt int32, from, k int) int {
+	for _, a := range v[from:] {
+		if int32(math.Float32bits(a)&^(1<<31)) > gt {
+			dst[k] = a
+			k++
+		}
+	}
+	return k
+}
+
+// squaresAboveGeneric writes float64(RoundBF16(x[j]·x[j])), j ≥ from, to
+// dst from dst[k] on, in order, where the magnitude bits of v[j] are above
+// gt as signed integers, and returns k plus how many it wrote.
+func squaresAboveGeneric(dst []float64, x, v []float32, gt int32, from, k int) int {
+	x = x[:len(v)]
+	for j := from; j < len(v); j++ {
+		if int32(math.Float32bits(v[j])&^(1<<31)) > gt {
+			dst[k] = float64(RoundBF16(x[j] * x[j]))
+			k++
+		}
+	}
+	return k
 }
 
 // squaresFromRows is the most vectors SquaresFromBF16 sums side by side

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -65,8 +66,14 @@ func TestSquaresFromBF16(t *testing.T) {
 			}
 			from := &[8]uint32{0, math.Float32bits(0.5), math.Float32bits(0.75), math.Float32bits(1),
 				math.Float32bits(1) + 1, math.Float32bits(2), 1 << 31, math.MaxUint32}
-			if n == 7 {
+			switch n {
+			case 7:
 				from = &[8]uint32{math.Float32bits(1), 0, math.Float32bits(0.5), 1, math.MaxUint32, 0x7fffffff, 3, 0}
+			case 257, 1000:
+				// No bound of 0: positions below them all are dropped
+				// before the sums (compressSquares).
+				from = &[8]uint32{math.Float32bits(1), math.Float32bits(0.75), math.Float32bits(1) + 1,
+					math.Float32bits(2), math.Float32bits(1.5), 1 << 31, math.MaxUint32, math.Float32bits(0.75) - 1}
 			}
 			want := make([][8]float64, models)
 			for i := range want {
@@ -93,6 +100,94 @@ func TestSquaresFromBF16(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCompressAbove compares the compressing kernels, in Go and AVX-512,
+// with plain loops: every length up to 70 and blocks of 256, bounds below
+// 0, at 0, between the values and above them all, variances of both signs
+// with zeros, NaNs and infinities.
+func TestCompressAbove(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range append(asmLengths, 255, 256) {
+		v, x := make([]float32, n), make([]float32, n)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+			x[j] = float32(rng.NormFloat64() * math.Pow(2, float64(rng.IntN(60)-30)))
+			switch rng.IntN(12) {
+			case 0:
+				v[j] = 0
+			case 1:
+				v[j] = float32(math.NaN())
+			case 2:
+				v[j] = float32(math.Inf(-1))
+			case 3:
+				x[j] = float32(math.Inf(1))
+			}
+		}
+		for _, gt := range []int32{-1, 0, int32(math.Float32bits(0.5)), int32(math.Float32bits(1)), 0x7f800000, math.MaxInt32} {
+			var wantV []float32
+			var wantSq []float64
+			for j, a := range v {
+				if int32(math.Float32bits(a)&^(1<<31)) > gt {
+					wantV = append(wantV, a)
+					wantSq = append(wantSq, float64(RoundBF16(x[j]*x[j])))
+				}
+			}
+			for _, avx512 := range []bool{false, true} {
+				name := fmt.Sprintf("n %d gt %#x avx512 %v", n, gt, avx512)
+				gotV, gotSq := make([]float32, n), make([]float64, n)
+				var kv, ksq int
+				if avx512 && compressSquares() {
+					kv, ksq = compressAbove(gotV, v, gt), squaresAbove(gotSq, x, v, gt)
+				} else {
+					kv, ksq = compressAboveGeneric(gotV, v, gt, 0, 0), squaresAboveGeneric(gotSq, x, v, gt, 0, 0)
+				}
+				if kv != len(wantV) || ksq != len(wantSq) {
+					t.Fatalf("%s: kept %d and %d, want %d", name, kv, ksq, len(wantV))
+				}
+				if !slices.EqualFunc(gotV[:kv], wantV, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+					t.Fatalf("%s: v %v, want %v", name, gotV[:kv], wantV)
+				}
+				if !slices.EqualFunc(gotSq[:ksq], wantSq, func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }) {
+					t.Fatalf("%s: squares %v, want %v", name, gotSq[:ksq], wantSq)
+				}
+			}
+		}
+	}
+}
+
+// FuzzCompressAbove checks the compressing kernels' assembly against the
+// Go references on vectors and a bound read from the fuzzer's bytes.
+func FuzzCompressAbove(f *testing.F) {
+	f.Add([]byte("\x00\x00\x80\x3f\x00\x00\x80\x7f\x01\x00\x80\xbf\xc0\x7f\x00\x80\x10\x3c"+"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), int32(0x3f000000))
+	f.Fuzz(func(t *testing.T, raw []byte, gt int32) {
+		if !compressSquares() {
+			t.Skip("no AVX-512 kernel on this host")
+		}
+		n := len(raw) / 8
+		v, x := make([]float32, n), make([]float32, n)
+		for j := range n {
+			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+			x[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(n+j):]))
+		}
+		gotV, wantV := make([]float32, n), make([]float32, n)
+		gotSq, wantSq := make([]float64, n), make([]float64, n)
+		kv, ksq := compressAbove(gotV, v, gt), squaresAbove(gotSq, x, v, gt)
+		wv, wsq := compressAboveGeneric(wantV, v, gt, 0, 0), squaresAboveGeneric(wantSq, x, v, gt, 0, 0)
+		if kv != wv || ksq != wsq {
+			t.Fatalf("kept %d and %d, want %d and %d", kv, ksq, wv, wsq)
+		}
+		for j := range kv {
+			if math.Float32bits(gotV[j]) != math.Float32bits(wantV[j]) {
+				t.Fatalf("v[%d] = %#x, want %#x", j, math.Float32bits(gotV[j]), math.Float32bits(wantV[j]))
+			}
+		}
+		for j := range ksq {
+			if math.Float64bits(gotSq[j]) != math.Float64bits(wantSq[j]) {
+				t.Fatalf("square %d = %#x, want %#x", j, math.Float64bits(gotSq[j]), math.Float64bits(wantSq[j]))
+			}
+		}
+	})
 }
 
 // TestMinMagnitude compares MinMagnitude, with and without AVX2, with a
