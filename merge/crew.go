@@ -51,50 +51,59 @@ func (c *crew) signal() {
 	c.wake = make(chan struct{})
 }
 
+// taskFunc runs one task. It may call release once the task's remaining
+// work is mostly waiting (its last piece written to the disk): the thread
+// then goes on with other work while the task finishes in its own
+// goroutine.
+type taskFunc func(ctx context.Context, t *Task, release func()) error
+
 // run runs the threads until every task is done or one fails; do runs one
 // task, started is called (outside the lock) with the index of each task
-// as it starts.
-func (c *crew) run(ctx context.Context, do func(ctx context.Context, t *Task) error, started func(i int)) error {
+// as it starts. It returns once every task has returned.
+func (c *crew) run(ctx context.Context, do taskFunc, started func(i int)) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var wg sync.WaitGroup
+	var threads, tasks sync.WaitGroup
 	for range c.threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.thread(ctx, do, started); err != nil {
-				cancel(err)
-			}
-		}()
+		threads.Go(func() { c.thread(ctx, cancel, &tasks, do, started) })
 	}
-	wg.Wait()
+	threads.Wait()
+	tasks.Wait()
 	return context.Cause(ctx)
 }
 
-func (c *crew) thread(ctx context.Context, do func(ctx context.Context, t *Task) error, started func(i int)) error {
+func (c *crew) thread(ctx context.Context, fail context.CancelCauseFunc, tasks *sync.WaitGroup, do taskFunc, started func(i int)) {
 	for {
 		if ctx.Err() != nil {
-			return nil // the error is the cause
+			return // the error is the cause
 		}
 		c.mu.Lock()
 		if c.finished == len(c.tasks) {
 			c.mu.Unlock()
-			return nil
+			return
 		}
 		if i := c.next; i < len(c.tasks) && c.inUse+c.costs[i] <= c.budget {
 			c.next++
 			c.inUse += c.costs[i]
 			c.mu.Unlock()
 			started(i)
-			err := do(ctx, c.tasks[i])
-			c.mu.Lock()
-			c.inUse -= c.costs[i]
-			c.finished++
-			c.signal()
-			c.mu.Unlock()
-			if err != nil {
-				return err
-			}
+			// The task runs in a goroutine of its own, and this thread
+			// waits for it until it returns or releases the thread.
+			free := make(chan struct{})
+			var once sync.Once
+			release := func() { once.Do(func() { close(free) }) }
+			tasks.Go(func() {
+				defer release()
+				if err := do(ctx, c.tasks[i], release); err != nil {
+					fail(err) // before the task counts as finished
+				}
+				c.mu.Lock()
+				c.inUse -= c.costs[i]
+				c.finished++
+				c.signal()
+				c.mu.Unlock()
+			})
+			<-free
 			continue
 		}
 		if l, w := c.join(); l != nil {
@@ -108,7 +117,7 @@ func (c *crew) thread(ctx context.Context, do func(ctx context.Context, t *Task)
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return nil
+			return
 		}
 	}
 }

@@ -32,7 +32,7 @@ func TestCrewHelpersJoin(t *testing.T) {
 				once    sync.Once
 				workers sync.Map
 			)
-			err := c.run(context.Background(), func(ctx context.Context, _ *Task) error {
+			err := c.run(context.Background(), func(ctx context.Context, _ *Task, _ func()) error {
 				return c.forPieces(ctx, pieces, threads, make(chan struct{}), func(w, p int) error {
 					if w < 0 || w >= threads {
 						return fmt.Errorf("worker %d of %d", w, threads)
@@ -84,7 +84,7 @@ func TestCrewBudget(t *testing.T) {
 				mu            sync.Mutex
 				order         []int
 			)
-			err := c.run(context.Background(), func(context.Context, *Task) error {
+			err := c.run(context.Background(), func(context.Context, *Task, func()) error {
 				n := running.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
@@ -120,7 +120,7 @@ func TestCrewError(t *testing.T) {
 	tasks := crewTasks(8)
 	costs := make([]int64, len(tasks))
 	c := newCrew(2, 1, tasks, costs)
-	err := c.run(context.Background(), func(ctx context.Context, tk *Task) error {
+	err := c.run(context.Background(), func(ctx context.Context, tk *Task, _ func()) error {
 		if tk.Name == "t3" {
 			return errBoom
 		}
@@ -132,7 +132,34 @@ func TestCrewError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c = newCrew(2, 1, crewTasks(2), make([]int64, 2))
-	if err := c.run(ctx, func(context.Context, *Task) error { return nil }, func(int) {}); !errors.Is(err, context.Canceled) {
+	if err := c.run(ctx, func(context.Context, *Task, func()) error { return nil }, func(int) {}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: err = %v", err)
+	}
+}
+
+// TestCrewRelease: a task that releases its thread lets it start the next
+// task while it finishes. With one thread, the first task waits for the
+// second to start, so the test hangs if release does not free the thread.
+func TestCrewRelease(t *testing.T) {
+	tasks := crewTasks(3)
+	c := newCrew(1, 1, tasks, make([]int64, len(tasks)))
+	second := make(chan struct{})
+	var done atomic.Int32
+	err := c.run(context.Background(), func(_ context.Context, tk *Task, release func()) error {
+		defer done.Add(1)
+		switch tk.Name {
+		case "t0":
+			release()
+			<-second
+		case "t1":
+			close(second)
+		}
+		return nil
+	}, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := done.Load(); n != int32(len(tasks)) {
+		t.Errorf("run returned with %d of %d tasks done", n, len(tasks))
 	}
 }

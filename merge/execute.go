@@ -267,8 +267,8 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 		prefetchTask(tasks[0])
 	}
 	ex.crew = newCrew(threads, budget, tasks, costs)
-	err = ex.crew.run(ctx, func(ctx context.Context, t *Task) error {
-		if err := ex.run(ctx, t); err != nil {
+	err = ex.crew.run(ctx, func(ctx context.Context, t *Task, release func()) error {
+		if err := ex.runTask(ctx, t, release); err != nil {
 			return fmt.Errorf("tensor %s: %w", t.Name, err)
 		}
 		n := done.Add(t.Bytes())
@@ -425,7 +425,12 @@ func (w *pieceWorker) release(mark int) {
 	w.scratch = w.scratch[:mark]
 }
 
-func (ex *executor) run(ctx context.Context, t *Task) error {
+func (ex *executor) run(ctx context.Context, t *Task) error { return ex.runTask(ctx, t, nil) }
+
+// runTask merges task t; release, when set, is called as the last piece
+// goes to the writer, whose direct writes the task then mostly waits for:
+// its thread may go on with other work.
+func (ex *executor) runTask(ctx context.Context, t *Task, release func()) error {
 	m := ex.plan.Method
 	mark(ctx, "start", t.Name)
 	defer mark(ctx, "end", t.Name)
@@ -756,6 +761,9 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		b := w.raw[:int(k)*t.Out.Size()]
 		if err := tensor.Encode(b, w.out[:k], t.Out); err != nil {
 			return err
+		}
+		if p == pieces-1 && release != nil {
+			release()
 		}
 		// Pieces are written in order, as a sequential stream.
 		return writes.run(0, p, func() error {
