@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/gomerge/gomerge/hub"
 	"github.com/gomerge/gomerge/safetensors"
@@ -257,41 +257,33 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 	if budget <= 0 {
 		budget = plan.defaultBudget(threads)
 	}
-	sem := semaphore.NewWeighted(budget)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(threads)
 	var done atomic.Int64
 	tasks := largestFirst(plan.Tasks)
+	costs := make([]int64, len(tasks))
+	for i, t := range tasks {
+		costs[i] = min(taskCost(plan.Method, t, threads), budget)
+	}
 	if len(tasks) > 0 {
 		prefetchTask(tasks[0])
 	}
-	for i, t := range tasks {
-		cost := min(taskCost(plan.Method, t, threads), budget)
-		if err := sem.Acquire(gctx, cost); err != nil {
-			break
+	ex.crew = newCrew(threads, budget, tasks, costs)
+	err = ex.crew.run(ctx, func(ctx context.Context, t *Task, release func()) error {
+		if err := ex.runTask(ctx, t, release); err != nil {
+			return fmt.Errorf("tensor %s: %w", t.Name, err)
 		}
+		n := done.Add(t.Bytes())
+		if opt.Progress != nil {
+			opt.Progress(n, total)
+		}
+		log.Debug("merged", "tensor", t.Name, "bytes", t.Bytes())
+		return nil
+	}, func(i int) {
 		// Read ahead across tensors: while this one merges, the disk
 		// brings in the next one's inputs.
 		if i+1 < len(tasks) {
 			prefetchTask(tasks[i+1])
 		}
-		g.Go(func() error {
-			defer sem.Release(cost)
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			if err := ex.run(gctx, t); err != nil {
-				return fmt.Errorf("tensor %s: %w", t.Name, err)
-			}
-			n := done.Add(t.Bytes())
-			if opt.Progress != nil {
-				opt.Progress(n, total)
-			}
-			log.Debug("merged", "tensor", t.Name, "bytes", t.Bytes())
-			return nil
-		})
-	}
-	err = g.Wait()
+	})
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -299,6 +291,7 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 		w.Abort()
 		return 0, err
 	}
+	mark(ctx, "close", "")
 	if err := w.Close(); err != nil {
 		return 0, err
 	}
@@ -395,6 +388,7 @@ type executor struct {
 	opt  Options
 	w    tensorSink
 	pool bufferPool
+	crew *crew // the threads that help with a task's pieces; nil: the task starts its own
 }
 
 // workers is the number of goroutines that merge the pieces of one tensor.
@@ -431,8 +425,15 @@ func (w *pieceWorker) release(mark int) {
 	w.scratch = w.scratch[:mark]
 }
 
-func (ex *executor) run(ctx context.Context, t *Task) error {
+func (ex *executor) run(ctx context.Context, t *Task) error { return ex.runTask(ctx, t, nil) }
+
+// runTask merges task t; release, when set, is called as the last piece
+// goes to the writer, whose direct writes the task then mostly waits for:
+// its thread may go on with other work.
+func (ex *executor) runTask(ctx context.Context, t *Task, release func()) error {
 	m := ex.plan.Method
+	mark(ctx, "start", t.Name)
+	defer mark(ctx, "end", t.Name)
 	if m == Passthrough && ex.rawCopy(t) {
 		return ex.copyRaw(ctx, t)
 	}
@@ -665,6 +666,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			}
 		}
 		tmpl.Stored = stored
+		mark(ctx, "analyze", t.Name)
 		an, err := m.Analyze(&tmpl)
 		for i := range tmpl.Inputs {
 			tmpl.Inputs[i].Data = nil
@@ -680,7 +682,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 			if ordered != nil && ordered.InOrderPass(pass) && pieces > 1 && workers > 1 {
 				tmpl.order = newTurnstile(pieces, len(t.Inputs)+1, abort)
 			}
-			err := forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
+			err := ex.crew.forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
 				w := worker(wi)
 				if pass == 0 {
 					// The first pass reads the copies as it goes.
@@ -724,6 +726,7 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 					src[i].delta = true
 				}
 			}
+			mark(ctx, "endpass", t.Name)
 			more, err := an.EndPass(pass)
 			if err != nil {
 				return err
@@ -737,8 +740,9 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 	if pieces > 1 && workers > 1 {
 		tmpl.order = newTurnstile(pieces, len(t.Inputs)+1, abort)
 	}
+	mark(ctx, "merge", t.Name)
 	writes := newTurnstile(pieces, 1, abort)
-	return forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
+	return ex.crew.forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
 		w := worker(wi)
 		off, k, err := load(w, p)
 		if err != nil {
@@ -757,6 +761,9 @@ func (ex *executor) run(ctx context.Context, t *Task) error {
 		b := w.raw[:int(k)*t.Out.Size()]
 		if err := tensor.Encode(b, w.out[:k], t.Out); err != nil {
 			return err
+		}
+		if p == pieces-1 && release != nil {
+			release()
 		}
 		// Pieces are written in order, as a sequential stream.
 		return writes.run(0, p, func() error {
@@ -1169,4 +1176,12 @@ func bestFit[T any](free [][]T, n int) int {
 		}
 	}
 	return best
+}
+
+// mark logs a point of the run in an execution trace (GOMERGE_TRACE), for
+// a timeline of where the workers wait; it costs nothing otherwise.
+func mark(ctx context.Context, what, name string) {
+	if trace.IsEnabled() {
+		trace.Log(ctx, what, name)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 )
 
 // errAborted is what waiting pieces get once another piece has failed; the
@@ -86,9 +85,17 @@ func callPiece(fn func(worker, piece int) error, w, p int) (err error) {
 // error is returned. Cancelling ctx is such an error, seen before each
 // piece.
 func forPieces(ctx context.Context, pieces, workers int, abort chan struct{}, fn func(worker, piece int) error) error {
+	return (*crew)(nil).forPieces(ctx, pieces, workers, abort, fn)
+}
+
+// forPieces is forPieces with the crew's idle threads as the workers
+// beyond the first: the calling goroutine is worker 0, and up to
+// workers−1 threads of c join while pieces are left (none may, when
+// every thread has a task of its own). A nil crew starts the workers.
+func (c *crew) forPieces(ctx context.Context, pieces, workers int, abort chan struct{}, fn func(worker, piece int) error) error {
 	workers = max(1, min(workers, pieces))
+	l := &pieceLoop{pieces: pieces, slots: workers}
 	var (
-		next     atomic.Int64
 		once     sync.Once
 		firstErr error
 	)
@@ -98,12 +105,12 @@ func forPieces(ctx context.Context, pieces, workers int, abort chan struct{}, fn
 			close(abort)
 		})
 	}
-	work := func(w int) {
+	l.work = func(w int) {
 		// Inputs may be mapped files: a fault reading one (the file was
 		// truncated under us) becomes an error instead of a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		for {
-			p := int(next.Add(1) - 1)
+			p := int(l.next.Add(1) - 1)
 			if p >= pieces {
 				return
 			}
@@ -124,18 +131,23 @@ func forPieces(ctx context.Context, pieces, workers int, abort chan struct{}, fn
 			}
 		}
 	}
-	if workers == 1 {
-		work(0)
-		return firstErr
+	switch {
+	case workers == 1:
+		l.work(0)
+	case c != nil:
+		c.offer(l)
+		l.work(0)
+		c.withdraw(l)
+	default:
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l.work(w)
+			}()
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work(w)
-		}()
-	}
-	wg.Wait()
 	return firstErr
 }

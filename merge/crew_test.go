@@ -1,0 +1,165 @@
+package merge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func crewTasks(n int) []*Task {
+	ts := make([]*Task, n)
+	for i := range ts {
+		ts[i] = &Task{Name: fmt.Sprintf("t%d", i)}
+	}
+	return ts
+}
+
+// TestCrewHelpersJoin: a thread with no task to start joins the pieces of
+// the running one. Worker 0 holds its first piece until a helper has run
+// one, so the test hangs (and times out) if no helper ever joins.
+func TestCrewHelpersJoin(t *testing.T) {
+	for _, threads := range []int{2, 3, 4} {
+		t.Run(fmt.Sprint(threads), func(t *testing.T) {
+			const pieces = 64
+			tasks := crewTasks(1)
+			c := newCrew(threads, 1, tasks, []int64{1})
+			var (
+				ran     [pieces]atomic.Int32
+				helped  = make(chan struct{})
+				once    sync.Once
+				workers sync.Map
+			)
+			err := c.run(context.Background(), func(ctx context.Context, _ *Task, _ func()) error {
+				return c.forPieces(ctx, pieces, threads, make(chan struct{}), func(w, p int) error {
+					if w < 0 || w >= threads {
+						return fmt.Errorf("worker %d of %d", w, threads)
+					}
+					if _, busy := workers.LoadOrStore(w, p); busy {
+						return fmt.Errorf("worker %d runs two pieces at once", w)
+					}
+					defer workers.Delete(w)
+					ran[p].Add(1)
+					if w == 0 {
+						<-helped
+					} else {
+						once.Do(func() { close(helped) })
+					}
+					return nil
+				})
+			}, func(int) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p := range ran {
+				if n := ran[p].Load(); n != 1 {
+					t.Errorf("piece %d ran %d times", p, n)
+				}
+			}
+		})
+	}
+}
+
+// TestCrewBudget: tasks start in order, and never together when their
+// costs add up to more than the budget.
+func TestCrewBudget(t *testing.T) {
+	tests := []struct {
+		costs       []int64
+		budget      int64
+		threads     int
+		maxTogether int32
+	}{
+		{[]int64{60, 60, 60, 60}, 100, 3, 1},
+		{[]int64{50, 50, 50, 50, 50}, 100, 3, 2},
+		{[]int64{10, 10, 10, 10, 10, 10}, 100, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.costs, tt.budget), func(t *testing.T) {
+			tasks := crewTasks(len(tt.costs))
+			c := newCrew(tt.threads, tt.budget, tasks, tt.costs)
+			var (
+				running, most atomic.Int32
+				mu            sync.Mutex
+				order         []int
+			)
+			err := c.run(context.Background(), func(context.Context, *Task, func()) error {
+				n := running.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				running.Add(-1)
+				return nil
+			}, func(i int) {
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if most.Load() > tt.maxTogether {
+				t.Errorf("%d tasks ran together, want at most %d", most.Load(), tt.maxTogether)
+			}
+			for i, j := range order {
+				if i != j {
+					t.Fatalf("tasks started in order %v", order)
+				}
+			}
+			if len(order) != len(tasks) {
+				t.Errorf("%d of %d tasks started", len(order), len(tasks))
+			}
+		})
+	}
+}
+
+// TestCrewError: the first task's error is the run's, and the threads
+// stop, helpers included.
+func TestCrewError(t *testing.T) {
+	errBoom := errors.New("boom")
+	tasks := crewTasks(8)
+	costs := make([]int64, len(tasks))
+	c := newCrew(2, 1, tasks, costs)
+	err := c.run(context.Background(), func(ctx context.Context, tk *Task, _ func()) error {
+		if tk.Name == "t3" {
+			return errBoom
+		}
+		return c.forPieces(ctx, 16, 2, make(chan struct{}), func(int, int) error { return nil })
+	}, func(int) {})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("err = %v, want %v", err, errBoom)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c = newCrew(2, 1, crewTasks(2), make([]int64, 2))
+	if err := c.run(ctx, func(context.Context, *Task, func()) error { return nil }, func(int) {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: err = %v", err)
+	}
+}
+
+// TestCrewRelease: a task that releases its thread lets it start the next
+// task while it finishes. With one thread, the first task waits for the
+// second to start, so the test hangs if release does not free the thread.
+func TestCrewRelease(t *testing.T) {
+	tasks := crewTasks(3)
+	c := newCrew(1, 1, tasks, make([]int64, len(tasks)))
+	second := make(chan struct{})
+	var done atomic.Int32
+	err := c.run(context.Background(), func(_ context.Context, tk *Task, release func()) error {
+		defer done.Add(1)
+		switch tk.Name {
+		case "t0":
+			release()
+			<-second
+		case "t1":
+			close(second)
+		}
+		return nil
+	}, func(int) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := done.Load(); n != int32(len(tasks)) {
+		t.Errorf("run returned with %d of %d tasks done", n, len(tasks))
+	}
+}
