@@ -119,3 +119,28 @@ func FuzzSubKeepBitsScaleBF16(f *testing.F) {
 		sameOrBothNaN(t, "sum", gsum, wsum)
 	})
 }
+
+// BenchmarkSubKeepBitsScale compares the fused kernel with the chain it
+// replaces on one gta block (2048 elements, about half kept).
+func BenchmarkSubKeepBitsScale(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 2048
+	x, y := bf16Bytes(r, n, 0), bf16Bytes(r, n, 0)
+	dst, sum := make([]float32, n), make([]float32, n)
+	mask := make([]uint64, n/64)
+	for i := range mask {
+		mask[i] = r.Uint64()
+	}
+	b.Run("impl=chain", func(b *testing.B) {
+		b.SetBytes(4 * n)
+		for range b.N {
+			keepBitsChain(dst, sum, x, y, mask, 1.5, 0.75, false, true)
+		}
+	})
+	b.Run("impl=fused", func(b *testing.B) {
+		b.SetBytes(4 * n)
+		for range b.N {
+			SubKeepBitsScaleBF16(dst, sum, x, y, mask, 1.5, 0.75, false, true)
+		}
+	})
+}
