@@ -1016,6 +1016,37 @@ func (st *dellaState) pruner(t *Tensors, i int) (func(d []float32), error) {
 	}, nil
 }
 
+var _ termState = (*dellaState)(nil) // gtaStored's fused terms
+
+// term returns input i's whole term on the current piece for gtaStored,
+// made by tensor.SubKeepBitsScaleBF16 from the piece's mask bits and the
+// rescale factor, to be called on its blocks (whole multiples of 64
+// elements but the last) in index order; like pruner's blocks, the last
+// hands the mask back. nil when the input is not pruned or drops
+// everything (pruner clears it then) or the work dtype is not bfloat16.
+func (st *dellaState) term(t *Tensors, i int) termTerm {
+	m := st.models[i]
+	if m == nil || m.none || st.work != tensor.BF16 || t.Work != tensor.BF16 {
+		return nil
+	}
+	var f float32 // keepBits: KeepBits without a factor
+	if st.rescale {
+		f = m.factor
+	}
+	bits, pos, n, piece := m.keep[t.Piece], 0, len(t.Inputs[i].BF16)/2, t.Piece
+	return func(dst, sum []float32, a, b []byte, w float32, first, last bool) {
+		if pos%64 != 0 {
+			panic("della: stored block not aligned to its mask words")
+		}
+		tensor.SubKeepBitsScaleBF16(dst, sum, a, b, bits[pos/64:], f, w, first, last)
+		pos += len(dst)
+		if pos >= n { // the piece's last block: its mask is done with
+			m.keep[piece] = nil
+			putKeep(bits)
+		}
+	}
+}
+
 // apply prunes (and rescales) one piece of task vector i with its stored
 // mask.
 func (st *dellaState) apply(t *Tensors, i int, x []float32) {
