@@ -42,8 +42,12 @@ type Options struct {
 // Report is the result of Score; it marshals to JSON.
 type Report struct {
 	// Harness says whose semantics the numbers follow.
-	Harness string       `json:"harness"`
-	Model   string       `json:"model,omitempty"`
+	Harness string `json:"harness"`
+	Model   string `json:"model,omitempty"`
+	// BF16Dot says the model scored with bfloat16 products
+	// (model.Options.BF16Dot): its numbers differ from float32 scoring's
+	// in the low digits.
+	BF16Dot bool         `json:"bf16_dot,omitempty"`
 	Tasks   []TaskReport `json:"tasks"`
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomerge/gomerge/eval"
+	evalmodel "github.com/gomerge/gomerge/eval/model"
 )
 
 const evalUsage = `usage: gomerge eval MODEL_DIR --task NAME|FILE [--task …] [flags]
@@ -135,6 +136,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case len(f.tasks) == 0 && f.preset == "":
 		fmt.Fprintln(stderr, "gomerge eval: missing --task NAME|FILE or --preset NAME (gomerge eval --list shows the built-in tasks)")
 		return exitUsage
+	case f.bf16Dot && f.endpoint != "":
+		fmt.Fprintln(stderr, "gomerge eval: --bf16-dot picks how gomerge's own forward pass multiplies; the --endpoint server scores by itself")
+		return exitUsage
+	}
+	if f.bf16Dot && !evalmodel.HasBF16Dot() {
+		fmt.Fprintln(stderr, "gomerge: --bf16-dot: this CPU (or build) has no AVX512_BF16 products; scoring in float32")
 	}
 	tasks, code := evalTasks(&f, stderr)
 	if code != exitOK {
@@ -222,6 +229,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep.Model = model
+	rep.BF16Dot = f.bf16Dot && evalmodel.HasBF16Dot()
 	if f.jsonOut {
 		printJSON(stdout, rep)
 		return exitOK
