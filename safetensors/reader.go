@@ -193,15 +193,17 @@ func (r *Reader) ReadTensorAt(t TensorInfo, dst []byte) error {
 // ReadTensorRange reads len(dst) bytes of t's data starting off bytes into
 // the tensor, for streaming a large tensor in pieces.
 func (r *Reader) ReadTensorRange(t TensorInfo, off int64, dst []byte) error {
-	what := fmt.Sprintf("read tensor %q", t.Name)
+	// The message is made only on error: pieces are read thousands of
+	// times per tensor.
+	what := func() string { return fmt.Sprintf("read tensor %q", t.Name) }
 	if off < 0 || off+int64(len(dst)) > t.Size {
-		return ioError(r.name, what, fmt.Errorf("range [%d, %d) outside its %d bytes", off, off+int64(len(dst)), t.Size))
+		return ioError(r.name, what(), fmt.Errorf("range [%d, %d) outside its %d bytes", off, off+int64(len(dst)), t.Size))
 	}
 	if len(dst) == 0 {
 		return nil
 	}
 	if err := readAt(r.r, dst, t.Offset+off); err != nil {
-		return ioError(r.name, what, err)
+		return ioError(r.name, what(), err)
 	}
 	return nil
 }
