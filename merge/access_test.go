@@ -2,9 +2,13 @@ package merge
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gomerge/gomerge/safetensors"
 )
@@ -46,13 +50,22 @@ func TestHeldInputsAccess(t *testing.T) {
 	for _, c := range []struct{ method, params string }{{"ties", "{weight: 0.6, density: 0.5}"}, {"model_stock", "{}"}, {"breadcrumbs_ties", "{weight: 0.6, density: 0.5, gamma: 0.01}"}} {
 		for _, access := range []inputAccess{accessReread, accessMap, accessCopy} {
 			t.Run(c.method+" "+access.String(), func(t *testing.T) {
-				testHeldInputsAccess(t, dir, c.method, c.params, access)
+				testHeldInputsAccess(t, dir, c.method, c.params, access, access)
+			})
+		}
+		// accessAuto does what the probe found.
+		for _, found := range []inputAccess{accessReread, accessMap} {
+			t.Run(c.method+" auto "+found.String(), func(t *testing.T) {
+				defer setProbed(true, found, safetensors.MapCost{}, nil)()
+				testHeldInputsAccess(t, dir, c.method, c.params, accessAuto, found)
 			})
 		}
 	}
 }
 
-func testHeldInputsAccess(t *testing.T, dir, method, params string, access inputAccess) {
+// testHeldInputsAccess runs method with heldAccess set to access and
+// checks that the inputs were served as want says.
+func testHeldInputsAccess(t *testing.T, dir, method, params string, access, want inputAccess) {
 	yml := "merge_method: " + method + "\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: " + params + "\n" +
 		"  - model: ft2\n    parameters: " + params + "\ndtype: bfloat16\n"
 	heldAccess = access
@@ -81,7 +94,7 @@ func testHeldInputsAccess(t *testing.T, dir, method, params string, access input
 		for _, in := range task.Inputs {
 			s, size := srcs[in.Model], in.Tensor.Size
 			maps, read := s.maps[in.Tensor.Name], s.read[in.Tensor.Name]
-			switch access {
+			switch want {
 			case accessReread:
 				// Two passes, the base's pieces read once each, and the
 				// sample (bfloat16 inputs).
@@ -106,5 +119,87 @@ func testHeldInputsAccess(t *testing.T, dir, method, params string, access input
 	}
 	if checked == 0 {
 		t.Fatal("no held task")
+	}
+}
+
+// setProbed sets probeAccess's finding and returns a function that puts
+// the old one back.
+func setProbed(done bool, access inputAccess, cost safetensors.MapCost, err error) func() {
+	probed.Lock()
+	defer probed.Unlock()
+	d, a, c, e := probed.done, probed.access, probed.cost, probed.err
+	probed.done, probed.access, probed.cost, probed.err = done, access, cost, err
+	return func() {
+		probed.Lock()
+		defer probed.Unlock()
+		probed.done, probed.access, probed.cost, probed.err = d, a, c, e
+	}
+}
+
+// probeSource is a model whose ProbeMap reports cost or err.
+type probeSource struct {
+	safetensors.Source
+	cost   safetensors.MapCost
+	err    error
+	probes int
+}
+
+func (s *probeSource) ProbeMap(name string, n int64) (safetensors.MapCost, error) {
+	s.probes++
+	return s.cost, s.err
+}
+
+// TestProbeAccess checks how probeAccess chooses between mapping and
+// rereading the inputs of multi-pass tasks: mapped when mapping and
+// touching the probed bytes costs less than 1.5 preads of them, once per
+// process, and never decided on an input that cannot tell.
+func TestProbeAccess(t *testing.T) {
+	ms := time.Millisecond
+	big := safetensors.TensorInfo{Name: "w", Size: 64 << 20}
+	for _, c := range []struct {
+		name     string
+		tensor   safetensors.TensorInfo
+		cost     safetensors.MapCost
+		err      error
+		prober   bool
+		want     inputAccess
+		decided  bool
+		wantLogs string
+	}{
+		{"map cheaper", big, safetensors.MapCost{Bytes: 8 << 20, Map: ms / 2, Read: ms}, nil, true, accessMap, true, "access=mapped"},
+		{"map a little dearer", big, safetensors.MapCost{Bytes: 8 << 20, Map: 14 * ms / 10, Read: ms}, nil, true, accessMap, true, "access=mapped"},
+		{"map half again as dear", big, safetensors.MapCost{Bytes: 8 << 20, Map: 3 * ms / 2, Read: ms}, nil, true, accessReread, true, "access=reread"},
+		{"map dearer", big, safetensors.MapCost{Bytes: 8 << 20, Map: 5 * ms, Read: ms}, nil, true, accessReread, true, "access=reread"},
+		{"probe fails", big, safetensors.MapCost{}, errors.New("no mapping here"), true, accessReread, true, "no mapping here"},
+		{"too small to tell", safetensors.TensorInfo{Name: "w", Size: minProbeBytes - 1}, safetensors.MapCost{Map: ms / 2, Read: ms}, nil, true, accessReread, false, ""},
+		{"no prober", big, safetensors.MapCost{}, nil, false, accessReread, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer setProbed(false, accessReread, safetensors.MapCost{}, nil)()
+			ps := &probeSource{cost: c.cost, err: c.err}
+			var src safetensors.Source = ps
+			if !c.prober {
+				src = struct{ safetensors.Source }{ps}
+			}
+			in := TaskInput{Model: &SourceModel{Tensors: src}, Tensor: c.tensor}
+			for range 3 {
+				if got := probeAccess(in); got != c.want {
+					t.Fatalf("probeAccess = %v, want %v", got, c.want)
+				}
+			}
+			if want := map[bool]int{true: 1}[c.decided]; ps.probes != want {
+				t.Errorf("probed %d times, want %d", ps.probes, want)
+			}
+			var logs strings.Builder
+			logAccess(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			if !strings.Contains(logs.String(), c.wantLogs) || (c.wantLogs == "") != (logs.Len() == 0) {
+				t.Errorf("log %q, want it to say %q", logs.String(), c.wantLogs)
+			}
+			// Once decided, any input gets the same answer.
+			other := TaskInput{Model: &SourceModel{Tensors: struct{ safetensors.Source }{ps}}, Tensor: big}
+			if got := probeAccess(other); c.decided && got != c.want {
+				t.Errorf("after the probe another input gets %v, want %v", got, c.want)
+			}
+		})
 	}
 }
