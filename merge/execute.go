@@ -377,11 +377,14 @@ func taskCost(m *Method, t *Task, workers int) int64 {
 			cost += in.Tensor.Size + 4*numElements(in.Tensor.Shape)
 		}
 	}
-	piece += c * int64(4+t.Out.Size())
+	piece += c * 4 // the merged piece
 	// scratch: one float32 buffer per input (task vectors), plus one for
 	// selection
 	piece += 4 * c * int64(len(t.Inputs)+1)
-	return cost + int64(workers)*piece
+	// The output buffers of the write-behind, shared by the workers.
+	pieces := (n + c - 1) / max(c, 1)
+	out := min(pieces, int64(writeBehindBuffers(workers))) * c * int64(t.Out.Size())
+	return cost + int64(workers)*piece + out
 }
 
 type executor struct {
@@ -414,7 +417,6 @@ type pieceWorker struct {
 	ts      Tensors
 	bufs    [][]float32
 	out     []float32
-	raw     []byte
 	in      [][]byte // reread inputs' stored bytes of the current piece
 	scratch [][]float32
 }
@@ -465,7 +467,6 @@ func (ex *executor) runTask(ctx context.Context, t *Task, release func()) error 
 		for _, w := range ws {
 			if w != nil {
 				w.release(0)
-				ex.pool.putBytes(w.raw)
 				for _, b := range w.in {
 					if b != nil {
 						ex.pool.putBytes(b)
@@ -500,7 +501,6 @@ func (ex *executor) runTask(ctx context.Context, t *Task, release func()) error 
 			}
 		}
 		w.out = w.ts.Scratch(int(c))
-		w.raw = ex.pool.bytes(int(c) * t.Out.Size())
 		ws[i] = w
 		return w
 	}
@@ -738,10 +738,10 @@ func (ex *executor) runTask(ctx context.Context, t *Task, release func()) error 
 		tmpl.order = newTurnstile(pieces, len(t.Inputs)+1, abort)
 	}
 	mark(ctx, "merge", t.Name)
-	writes := newTurnstile(pieces, 1, abort)
-	return ex.crew.forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
+	wb := newWriteBehind(ex.w, t.Name, pieces, int(c)*t.Out.Size(), workers, abort)
+	err := ex.crew.forPieces(ctx, pieces, workers, abort, func(wi, p int) error {
 		w := worker(wi)
-		off, k, err := load(w, p)
+		_, k, err := load(w, p)
 		if err != nil {
 			return err
 		}
@@ -755,18 +755,27 @@ func (ex *executor) runTask(ctx context.Context, t *Task, release func()) error 
 		if err != nil {
 			return err
 		}
-		b := w.raw[:int(k)*t.Out.Size()]
+		// Pieces are written in order, as a sequential stream, by wb's
+		// goroutine.
+		b, err := wb.buffer(p, int(k)*t.Out.Size(), ex.pool.bytes)
+		if err != nil {
+			return err
+		}
 		if err := tensor.Encode(b, w.out[:k], t.Out); err != nil {
 			return err
 		}
 		if p == pieces-1 && release != nil {
 			release()
 		}
-		// Pieces are written in order, as a sequential stream.
-		return writes.run(0, p, func() error {
-			return ex.w.WriteTensorPart(t.Name, off*int64(t.Out.Size()), b)
-		})
+		wb.put(p, b)
+		return nil
 	})
+	// On error forPieces has closed abort, which stops the writer.
+	werr := wb.wait()
+	for _, b := range wb.buffers() {
+		ex.pool.putBytes(b)
+	}
+	return cmp.Or(err, werr)
 }
 
 // storedBF16 reports whether a task's inputs can be handed to a
