@@ -66,6 +66,7 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	opt := f.options(log)
+	spareProc(&opt)
 	opt.Seed = new(uint64(f.seed))
 	if f.seed < 0 {
 		opt.Seed = new(randomSeed())

@@ -355,6 +355,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 		return printPlan(plan, opt, stdout, f.jsonOut)
 	}
 	opt.Seed = new(seed(f.seed, plan, log))
+	spareProc(&opt)
 	limitMemory(plan, opt)
 	be, release, err := openDevice(f.device, stderr)
 	if err != nil {
@@ -502,6 +503,23 @@ func seed(flagSeed int64, plan *merge.Plan, log *slog.Logger) uint64 {
 		log.Warn("no --random-seed given; pass this one to repeat the merge", "seed", s)
 	}
 	return s
+}
+
+// spareProc fixes the merge's thread count (-j, by default GOMAXPROCS)
+// and, unless GOMAXPROCS is set, gives the Go scheduler one processor
+// more than that for the output's writes. A goroutine blocked in a
+// direct write of 2 MiB (about a millisecond) keeps its processor until
+// the runtime's monitor takes it back, which can take up to 10 ms; with
+// as many processors as merge threads a merge thread waits meanwhile.
+// TIES of two 533 MB bf16 fine-tunes at -j 2 on 2 CPUs: 0.63 -> 0.55 s.
+func spareProc(opt *merge.Options) {
+	if opt.Threads <= 0 {
+		opt.Threads = runtime.GOMAXPROCS(0)
+	}
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), opt.Threads+1))
 }
 
 // limitMemory sets the Go runtime's soft memory limit to the plan's peak
