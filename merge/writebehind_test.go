@@ -156,3 +156,81 @@ func TestWriteBehindErrors(t *testing.T) {
 		})
 	}
 }
+
+// failSink keeps the pieces written to it and fails the write of the
+// piece at byte failAt of the tensor.
+type failSink struct {
+	mu     sync.Mutex
+	failAt int64
+	offs   []int64
+}
+
+func (s *failSink) WriteTensorPart(name string, off int64, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if off == s.failAt {
+		return fmt.Errorf("%s: input/output error", name)
+	}
+	s.offs = append(s.offs, off)
+	return nil
+}
+
+// TestExecutorWriteFails checks a task whose output write fails halfway
+// (an I/O error after the free-space check): the task returns that error,
+// nothing after the failed piece is written, and a task that merges
+// after it on the same executor succeeds, for every method that merges
+// by pieces in one or several passes.
+func TestExecutorWriteFails(t *testing.T) {
+	dir := bf16Models(t)
+	defer func(n int64) { chunkElements = n }(chunkElements)
+	chunkElements = 64 // many pieces
+	for _, c := range []struct{ method, params string }{
+		{"linear", "{weight: 0.5}"},
+		{"ties", "{weight: 0.6, density: 0.5}"},
+		{"dare_ties", "{weight: 0.6, density: 0.5}"},
+		{"della", "{weight: 0.6, density: 0.5, epsilon: 0.1}"},
+		{"model_stock", "{}"},
+	} {
+		t.Run(c.method, func(t *testing.T) {
+			yml := "merge_method: " + c.method + "\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: " + c.params + "\n" +
+				"  - model: ft2\n    parameters: " + c.params + "\ndtype: bfloat16\n"
+			plan, err := planYAML(t, dir, yml)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var task *Task
+			for _, tk := range plan.Tasks {
+				if c, _ := chunk(plan.Method, tk); tk.NumElements() >= 16*c && (task == nil || tk.NumElements() > task.NumElements()) {
+					task = tk
+				}
+			}
+			if task == nil {
+				t.Fatal("no task of 16 pieces or more")
+			}
+			c, _ := chunk(plan.Method, task)
+			piece := c * int64(task.Out.Size())
+			for _, threads := range []int{1, 2, 3} {
+				failAt := 5 * piece
+				sink := &failSink{failAt: failAt}
+				ex := &executor{plan: plan, opt: Options{Threads: threads, Seed: new(uint64(1))}, w: sink}
+				err := ex.run(context.Background(), task)
+				if err == nil || !strings.Contains(err.Error(), "input/output error") {
+					t.Fatalf("-j %d: error %v, want the write's", threads, err)
+				}
+				for i, off := range sink.offs {
+					if off != int64(i)*piece || off >= failAt {
+						t.Fatalf("-j %d: write %d at byte %d, want pieces in order and none from byte %d on", threads, i, off, failAt)
+					}
+				}
+				ok := &failSink{failAt: -1}
+				ex.w = ok
+				if err := ex.run(context.Background(), task); err != nil {
+					t.Fatalf("-j %d: after the failure: %v", threads, err)
+				}
+				if want := (task.Bytes() + piece - 1) / piece; int64(len(ok.offs)) != want {
+					t.Errorf("-j %d: %d pieces written, want %d", threads, len(ok.offs), want)
+				}
+			}
+		})
+	}
+}
