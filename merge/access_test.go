@@ -203,3 +203,68 @@ func TestProbeAccess(t *testing.T) {
 		})
 	}
 }
+
+// proberSource is a model that counts ProbeMap calls and reports map
+// cheaper than pread.
+type proberSource struct {
+	safetensors.Source
+	mapper safetensors.Mapper
+	probes int
+}
+
+func (s *proberSource) MapTensor(name string) (*safetensors.Mapping, error) {
+	return s.mapper.MapTensor(name)
+}
+
+func (s *proberSource) ProbeMap(name string, n int64) (safetensors.MapCost, error) {
+	s.probes++
+	return safetensors.MapCost{Bytes: n, Map: time.Millisecond, Read: time.Millisecond}, nil
+}
+
+// TestPlanDoesNotProbe checks that costing a plan (PeakMemory, as `gomerge
+// plan` does) reads no weights to probe, and counts multi-pass inputs as
+// mapped until the probe has run; Execute probes once before it costs the
+// tasks.
+func TestPlanDoesNotProbe(t *testing.T) {
+	dir := bf16Models(t)
+	defer func(a inputAccess, m, n int64) { heldAccess, minProbeBytes, chunkElements = a, m, n }(heldAccess, minProbeBytes, chunkElements)
+	defer setProbed(false, accessReread, safetensors.MapCost{}, nil)()
+	heldAccess, minProbeBytes, chunkElements = accessAuto, 1, 100 // several pieces
+	yml := "merge_method: ties\nbase_model: base\nmodels:\n  - model: ft1\n    parameters: {weight: 0.6, density: 0.5}\n" +
+		"  - model: ft2\n    parameters: {weight: 0.6, density: 0.5}\ndtype: bfloat16\n"
+	plan, err := planYAML(t, dir, yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcs []*proberSource
+	for _, m := range plan.Models {
+		s := &proberSource{Source: m.Tensors, mapper: m.Tensors.(safetensors.Mapper)}
+		m.Tensors = s
+		srcs = append(srcs, s)
+	}
+	probes := func() (n int) {
+		for _, s := range srcs {
+			n += s.probes
+		}
+		return n
+	}
+	mapped := plan.PeakMemory(2, 0)
+	if n := probes(); n != 0 {
+		t.Fatalf("PeakMemory probed %d times", n)
+	}
+	heldAccess = accessReread
+	reread := plan.PeakMemory(2, 0)
+	heldAccess = accessAuto
+	if mapped <= reread {
+		t.Errorf("PeakMemory before the probe %d, reread %d: want the mapped estimate, the larger", mapped, reread)
+	}
+	if _, err := Execute(context.Background(), plan, filepath.Join(t.TempDir(), "out"), Options{Threads: 2, Seed: new(uint64(1))}); err != nil {
+		t.Fatal(err)
+	}
+	if n := probes(); n != 1 {
+		t.Errorf("Execute probed %d times, want once", n)
+	}
+	if a := costedAccess(); a != accessMap {
+		t.Errorf("after the probe the tasks are costed as %v, want mapped", a)
+	}
+}

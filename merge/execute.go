@@ -253,6 +253,7 @@ func writeTensors(ctx context.Context, plan *Plan, dir string, opt Options, log 
 		return 0, err
 	}
 	ex := &executor{plan: plan, opt: opt, w: w}
+	probePlan(plan)
 	threads := opt.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
@@ -368,7 +369,7 @@ func taskCost(m *Method, t *Task, workers int) int64 {
 	var cost, piece int64
 	for _, in := range t.Inputs {
 		switch {
-		case hold && rereadable(in) && multiPassAccess(in) == accessReread:
+		case hold && rereadable(in) && costedAccess() == accessReread:
 			// Reread on every pass: a piece of stored bytes per worker,
 			// nothing held, so that the task runs beside others.
 			piece += c * int64(in.DType.Size()+4)
@@ -1076,6 +1077,48 @@ var heldAccess = func() inputAccess {
 	return accessAuto
 }()
 
+// costedAccess is the inputAccess that taskCost counts for multi-pass
+// inputs: heldAccess, or probeAccess's finding; before the probe (which
+// reads weights, and `gomerge plan` reads none) the dearer, mapped.
+// writeTensors probes before it costs the tasks, so that the budget
+// counts what the tasks will do.
+func costedAccess() inputAccess {
+	if a := heldAccess; a != accessAuto {
+		return a
+	}
+	probed.Lock()
+	defer probed.Unlock()
+	if probed.done {
+		return probed.access
+	}
+	return accessMap
+}
+
+// probePlan runs probeAccess on the first input of plan that can tell,
+// when heldAccess is accessAuto and it has not run yet.
+func probePlan(plan *Plan) {
+	if heldAccess != accessAuto {
+		return
+	}
+	for _, t := range plan.Tasks {
+		if _, hold := chunk(plan.Method, t); !hold {
+			continue
+		}
+		for _, in := range t.Inputs {
+			if !rereadable(in) {
+				continue
+			}
+			probeAccess(in)
+			probed.Lock()
+			done := probed.done
+			probed.Unlock()
+			if done {
+				return
+			}
+		}
+	}
+}
+
 // multiPassAccess is heldAccess for a rereadable input, accessAuto
 // resolved by probeAccess.
 func multiPassAccess(in TaskInput) inputAccess {
@@ -1110,10 +1153,9 @@ func logAccess(log *slog.Logger) {
 
 // probeBytes is how much of a tensor probeAccess measures; tensors
 // smaller than minProbeBytes are too small to tell, and are reread.
-const (
-	probeBytes    = 8 << 20
-	minProbeBytes = 1 << 20
-)
+const probeBytes = 8 << 20
+
+var minProbeBytes int64 = 1 << 20 // a variable for tests
 
 // probeAccess decides, once per process on the first input large enough,
 // whether multi-pass tasks map their inputs or reread their pieces on
