@@ -136,7 +136,7 @@ func runMoE(ctx context.Context, args []string, stdout, stderr io.Writer, planOn
 	if planOnly {
 		return printMoEPlan(plan, &f, stdout)
 	}
-	opt := moe.Options{Threads: f.threads, ShardSize: int64(f.shardSize), GateVectors: f.gateVectors,
+	opt := moe.Options{Threads: spareProcs(f.threads), ShardSize: int64(f.shardSize), GateVectors: f.gateVectors,
 		CopyTokenizer: f.copyTokenizer, WriteConfigYAML: f.writeModelCard, Logger: log}
 	if f.seed >= 0 {
 		opt.Seed = uint64(f.seed)

@@ -513,13 +513,19 @@ func seed(flagSeed int64, plan *merge.Plan, log *slog.Logger) uint64 {
 // as many processors as merge threads a merge thread waits meanwhile.
 // TIES of two 533 MB bf16 fine-tunes at -j 2 on 2 CPUs: 0.63 -> 0.55 s.
 func spareProc(opt *merge.Options) {
-	if opt.Threads <= 0 {
-		opt.Threads = runtime.GOMAXPROCS(0)
+	opt.Threads = spareProcs(opt.Threads)
+}
+
+// spareProcs is spareProc for a thread count (≤ 0: GOMAXPROCS); it
+// returns the count fixed.
+func spareProcs(threads int) int {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
 	}
-	if os.Getenv("GOMAXPROCS") != "" {
-		return
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), threads+1))
 	}
-	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), opt.Threads+1))
+	return threads
 }
 
 // limitMemory sets the Go runtime's soft memory limit to the plan's peak
