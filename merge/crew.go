@@ -19,11 +19,18 @@ import (
 type crew struct {
 	threads int
 	budget  int64 // bytes of buffers in flight, over the running tasks' costs
+	// slack is the cost up to which a task may start before the next one
+	// in order, when that one does not fit the budget and it does: small
+	// tensors then fill the threads that a large one, holding most of the
+	// budget, leaves idle in its serial parts (sampling, the end of a
+	// pass, its last writes and unmapping).
+	slack int64
 
 	mu       sync.Mutex
 	tasks    []*Task
 	costs    []int64
-	next     int   // the next task to start
+	begun    []bool
+	next     int   // the first task not begun
 	finished int   // tasks done
 	inUse    int64 // the running tasks' costs
 	open     []*pieceLoop
@@ -42,7 +49,30 @@ type pieceLoop struct {
 }
 
 func newCrew(threads int, budget int64, tasks []*Task, costs []int64) *crew {
-	return &crew{threads: threads, budget: budget, tasks: tasks, costs: costs, wake: make(chan struct{})}
+	return &crew{threads: threads, budget: budget, slack: budget / crewSlack, tasks: tasks, costs: costs,
+		begun: make([]bool, len(tasks)), wake: make(chan struct{})}
+}
+
+// crewSlack is budget/slack: an eighth of the budget, which
+// Plan.defaultBudget adds above the costliest task.
+const crewSlack = 8
+
+// pick returns the task to start: the next in order if it fits the
+// budget, else the first after it that costs at most the slack and fits;
+// -1 if none. c.mu held.
+func (c *crew) pick() int {
+	if c.next >= len(c.tasks) {
+		return -1
+	}
+	if c.inUse+c.costs[c.next] <= c.budget {
+		return c.next
+	}
+	for j := c.next + 1; j < len(c.tasks); j++ {
+		if !c.begun[j] && c.costs[j] <= c.slack && c.inUse+c.costs[j] <= c.budget {
+			return j
+		}
+	}
+	return -1
 }
 
 // signal wakes the threads that wait for something to change; c.mu held.
@@ -82,8 +112,11 @@ func (c *crew) thread(ctx context.Context, fail context.CancelCauseFunc, tasks *
 			c.mu.Unlock()
 			return
 		}
-		if i := c.next; i < len(c.tasks) && c.inUse+c.costs[i] <= c.budget {
-			c.next++
+		if i := c.pick(); i >= 0 {
+			c.begun[i] = true
+			for c.next < len(c.tasks) && c.begun[c.next] {
+				c.next++
+			}
 			c.inUse += c.costs[i]
 			c.mu.Unlock()
 			started(i)

@@ -163,3 +163,76 @@ func TestCrewRelease(t *testing.T) {
 		t.Errorf("run returned with %d of %d tasks done", n, len(tasks))
 	}
 }
+
+// TestCrewSlack: while a large task holds most of the budget and the next
+// large one cannot start, small tasks (at most the slack, an eighth of the
+// budget) start ahead of it on the idle thread; the budget is never
+// exceeded, a task larger than the slack never starts out of order, and
+// every task runs once. The first task holds on until a small one has run,
+// so the test hangs (and times out) if none is started ahead.
+func TestCrewSlack(t *testing.T) {
+	costs := []int64{60, 60, 30, 10, 10, 10, 5, 80}
+	tasks := crewTasks(len(costs))
+	c := newCrew(2, 100, tasks, costs)
+	if c.slack != 12 {
+		t.Fatalf("slack %d, want an eighth of 100", c.slack)
+	}
+	var (
+		mu      sync.Mutex
+		inUse   int64
+		order   []int
+		ran     = map[string]int{}
+		smallOK = make(chan struct{})
+		once    sync.Once
+	)
+	idx := map[*Task]int{}
+	for i, tk := range tasks {
+		idx[tk] = i
+	}
+	err := c.run(context.Background(), func(_ context.Context, tk *Task, _ func()) error {
+		i := idx[tk]
+		mu.Lock()
+		inUse += costs[i]
+		if inUse > 100 {
+			t.Errorf("tasks of %d bytes at once, budget 100", inUse)
+		}
+		ran[tk.Name]++
+		mu.Unlock()
+		switch {
+		case i == 0:
+			<-smallOK
+		case costs[i] <= 12:
+			once.Do(func() { close(smallOK) })
+		}
+		mu.Lock()
+		inUse -= costs[i]
+		mu.Unlock()
+		return nil
+	}, func(i int) {
+		mu.Lock()
+		order = append(order, i)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		if ran[tk.Name] != 1 {
+			t.Errorf("%s ran %d times", tk.Name, ran[tk.Name])
+		}
+	}
+	// Tasks above the slack start in order: 0, 1, 2 (30, which fits
+	// beside task 0 but is above the slack) and 7 (80).
+	var large []int
+	for _, i := range order {
+		if costs[i] > 12 {
+			large = append(large, i)
+		}
+	}
+	if fmt.Sprint(large) != "[0 1 2 7]" {
+		t.Errorf("tasks above the slack started in order %v (all: %v), want [0 1 2 7]", large, order)
+	}
+	if order[0] != 0 || order[1] == 1 {
+		t.Errorf("start order %v: want task 0 first, then a small one ahead of task 1", order)
+	}
+}

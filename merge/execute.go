@@ -34,17 +34,20 @@ const MergekitVersion = "0.1.4"
 const minBudget = 256 << 20
 
 // defaultBudget is the memory budget when none is given: the buffers of
-// the costliest tensor, at least minBudget. A tensor whose inputs are held
+// the costliest tensor and an eighth more (the crew's slack, for small
+// tensors beside it), at least minBudget. A tensor whose inputs are held
 // whole then runs alone, so peak memory stays within inputs × largest
 // tensor plus a fixed overhead whatever the thread count; tensors streamed
 // in pieces (element-wise, or reread on every pass) cost a few pieces per
 // worker and run side by side.
 func (pl *Plan) defaultBudget(workers int) int64 {
-	var b int64 = minBudget
+	var b int64
 	for _, t := range pl.Tasks {
 		b = max(b, taskCost(pl.Method, t, workers))
 	}
-	return b
+	// An eighth more, for the crew's slack: small tensors merge beside
+	// the costliest one.
+	return max(minBudget, b+b/(crewSlack-1))
 }
 
 // Options control a merge run.
