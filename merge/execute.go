@@ -36,8 +36,9 @@ const minBudget = 256 << 20
 // defaultBudget is the memory budget when none is given: the buffers of
 // the costliest tensor and an eighth more (the crew's slack, for small
 // tensors beside it), at least minBudget. A tensor whose inputs are held
-// whole then runs alone, so peak memory stays within inputs × largest
-// tensor plus a fixed overhead whatever the thread count; tensors streamed
+// whole then runs with none but small ones beside it, so peak memory
+// stays within inputs × largest tensor plus a fixed overhead whatever the
+// thread count; tensors streamed
 // in pieces (element-wise, or reread on every pass) cost a few pieces per
 // worker and run side by side.
 func (pl *Plan) defaultBudget(workers int) int64 {
