@@ -136,12 +136,18 @@ func setProbed(done bool, access inputAccess, cost safetensors.MapCost, err erro
 	}
 }
 
-// probeSource is a model whose ProbeMap reports cost or err.
+// probeSource is a model whose ProbeMap counts its calls and reports
+// cost or err; mapper, when set, maps its tensors.
 type probeSource struct {
 	safetensors.Source
+	mapper safetensors.Mapper
 	cost   safetensors.MapCost
 	err    error
 	probes int
+}
+
+func (s *probeSource) MapTensor(name string) (*safetensors.Mapping, error) {
+	return s.mapper.MapTensor(name)
 }
 
 func (s *probeSource) ProbeMap(name string, n int64) (safetensors.MapCost, error) {
@@ -183,7 +189,7 @@ func TestProbeAccess(t *testing.T) {
 			}
 			in := TaskInput{Model: &SourceModel{Tensors: src}, Tensor: c.tensor}
 			for range 3 {
-				if got := probeAccess(in); got != c.want {
+				if got, _ := probeAccess(in); got != c.want {
 					t.Fatalf("probeAccess = %v, want %v", got, c.want)
 				}
 			}
@@ -197,28 +203,11 @@ func TestProbeAccess(t *testing.T) {
 			}
 			// Once decided, any input gets the same answer.
 			other := TaskInput{Model: &SourceModel{Tensors: struct{ safetensors.Source }{ps}}, Tensor: big}
-			if got := probeAccess(other); c.decided && got != c.want {
+			if got, _ := probeAccess(other); c.decided && got != c.want {
 				t.Errorf("after the probe another input gets %v, want %v", got, c.want)
 			}
 		})
 	}
-}
-
-// proberSource is a model that counts ProbeMap calls and reports map
-// cheaper than pread.
-type proberSource struct {
-	safetensors.Source
-	mapper safetensors.Mapper
-	probes int
-}
-
-func (s *proberSource) MapTensor(name string) (*safetensors.Mapping, error) {
-	return s.mapper.MapTensor(name)
-}
-
-func (s *proberSource) ProbeMap(name string, n int64) (safetensors.MapCost, error) {
-	s.probes++
-	return safetensors.MapCost{Bytes: n, Map: time.Millisecond, Read: time.Millisecond}, nil
 }
 
 // TestPlanDoesNotProbe checks that costing a plan (PeakMemory, as `gomerge
@@ -236,9 +225,10 @@ func TestPlanDoesNotProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var srcs []*proberSource
+	var srcs []*probeSource
 	for _, m := range plan.Models {
-		s := &proberSource{Source: m.Tensors, mapper: m.Tensors.(safetensors.Mapper)}
+		s := &probeSource{Source: m.Tensors, mapper: m.Tensors.(safetensors.Mapper),
+			cost: safetensors.MapCost{Bytes: 8 << 20, Map: time.Millisecond, Read: time.Millisecond}}
 		m.Tensors = s
 		srcs = append(srcs, s)
 	}

@@ -362,6 +362,15 @@ func chunk(m *Method, t *Task) (c int64, hold bool) {
 	return n, false
 }
 
+// numPieces is the number of pieces of c elements (the last one shorter)
+// that hold n elements.
+func numPieces(n, c int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return (n + c - 1) / c
+}
+
 // taskCost estimates the bytes of buffers one task holds at its peak when
 // workers goroutines merge its pieces.
 func taskCost(m *Method, t *Task, workers int) int64 {
@@ -391,8 +400,7 @@ func taskCost(m *Method, t *Task, workers int) int64 {
 	// selection
 	piece += 4 * c * int64(len(t.Inputs)+1)
 	// The output buffers of the write-behind, shared by the workers.
-	pieces := (n + c - 1) / max(c, 1)
-	out := min(pieces, int64(writeBehindBuffers(workers))) * c * int64(t.Out.Size())
+	out := min(numPieces(n, c), int64(writeBehindBuffers(workers))) * c * int64(t.Out.Size())
 	return cost + int64(workers)*piece + out
 }
 
@@ -452,10 +460,7 @@ func (ex *executor) runTask(ctx context.Context, t *Task, release func()) error 
 	n := t.NumElements()
 	c, hold := chunk(m, t)
 	whole := c == n
-	pieces := 0
-	if n > 0 {
-		pieces = int((n + c - 1) / c)
-	}
+	pieces := int(numPieces(n, c))
 	workers := ex.workersFor(pieces)
 	tmpl := Tensors{ctx: ctx, Name: t.Name, Shape: t.Shape, Base: t.Base, Work: t.Work, Global: t.Global,
 		IsEmbed: t.IsEmbed, Seed: tensorSeed(ex.opt.seed(), t.Name), Pieces: max(pieces, 1), Workers: workers,
@@ -1112,11 +1117,7 @@ func probePlan(plan *Plan) {
 			if !rereadable(in) {
 				continue
 			}
-			probeAccess(in)
-			probed.Lock()
-			done := probed.done
-			probed.Unlock()
-			if done {
+			if _, decided := probeAccess(in); decided {
 				return
 			}
 		}
@@ -1129,7 +1130,8 @@ func multiPassAccess(in TaskInput) inputAccess {
 	if a := heldAccess; a != accessAuto {
 		return a
 	}
-	return probeAccess(in)
+	a, _ := probeAccess(in)
+	return a
 }
 
 // probed is probeAccess's finding, made once per process.
@@ -1173,23 +1175,24 @@ var minProbeBytes int64 = 1 << 20 // a variable for tests
 // (2026-12-06, reread 2.25 -> 1.6 CPU s for TIES) and 0.03 s against
 // 0.05 s (2026-12-07, mapped 2.22 -> 1.75 CPU s for TIES of five
 // fine-tunes). Mapped inputs count toward the memory budget whole, as
-// held copies do (taskCost).
-func probeAccess(in TaskInput) inputAccess {
+// held copies do (taskCost). decided is false when this input could not
+// tell and nothing was decided before: the input is then reread.
+func probeAccess(in TaskInput) (a inputAccess, decided bool) {
 	probed.Lock()
 	defer probed.Unlock()
 	if probed.done {
-		return probed.access
+		return probed.access, true
 	}
 	p, ok := in.Model.Tensors.(safetensors.MapProber)
 	if !ok || in.read != nil || len(in.Parts) > 0 || in.Tensor.Size < minProbeBytes {
-		return accessReread // cannot tell from this input
+		return accessReread, false
 	}
 	probed.done, probed.access = true, accessReread
 	probed.cost, probed.err = p.ProbeMap(in.Tensor.Name, probeBytes)
 	if c := probed.cost; probed.err == nil && c.Map < c.Read*3/2 {
 		probed.access = accessMap
 	}
-	return probed.access
+	return probed.access, true
 }
 
 // rereadable reports whether pieces of an input can be read again on

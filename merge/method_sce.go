@@ -893,10 +893,7 @@ func (st *sceState) mergeStored(t *Tensors, out []float32) error {
 func mergeSCEWhole(t *Tensors, out []float32) error {
 	n := len(out)
 	c := min(n, int(chunkElements))
-	pieces := 0
-	if n > 0 {
-		pieces = (n + c - 1) / c
-	}
+	pieces := int(numPieces(int64(n), int64(c)))
 	st, err := newSCEState(t, int64(n), pieces)
 	if err != nil {
 		return err

@@ -66,7 +66,7 @@ func runMulti(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	opt := f.options(log)
-	spareProc(&opt)
+	opt.Threads = spareProcs(opt.Threads)
 	opt.Seed = new(uint64(f.seed))
 	if f.seed < 0 {
 		opt.Seed = new(randomSeed())

@@ -355,7 +355,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer, plan
 		return printPlan(plan, opt, stdout, f.jsonOut)
 	}
 	opt.Seed = new(seed(f.seed, plan, log))
-	spareProc(&opt)
+	opt.Threads = spareProcs(opt.Threads)
 	limitMemory(plan, opt)
 	be, release, err := openDevice(f.device, stderr)
 	if err != nil {
@@ -505,19 +505,13 @@ func seed(flagSeed int64, plan *merge.Plan, log *slog.Logger) uint64 {
 	return s
 }
 
-// spareProc fixes the merge's thread count (-j, by default GOMAXPROCS)
-// and, unless GOMAXPROCS is set, gives the Go scheduler one processor
+// spareProcs returns the thread count fixed (-j; ≤ 0: GOMAXPROCS) and,
+// unless GOMAXPROCS is set, gives the Go scheduler one processor
 // more than that for the output's writes. A goroutine blocked in a
 // direct write of 2 MiB (about a millisecond) keeps its processor until
 // the runtime's monitor takes it back, which can take up to 10 ms; with
 // as many processors as merge threads a merge thread waits meanwhile.
 // TIES of two 533 MB bf16 fine-tunes at -j 2 on 2 CPUs: 0.63 -> 0.55 s.
-func spareProc(opt *merge.Options) {
-	opt.Threads = spareProcs(opt.Threads)
-}
-
-// spareProcs is spareProc for a thread count (≤ 0: GOMAXPROCS); it
-// returns the count fixed.
 func spareProcs(threads int) int {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)

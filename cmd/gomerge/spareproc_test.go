@@ -28,7 +28,7 @@ func TestSpareProc(t *testing.T) {
 		t.Setenv("GOMAXPROCS", c.env)
 		runtime.GOMAXPROCS(c.procs)
 		opt := merge.Options{Threads: c.threads}
-		spareProc(&opt)
+		opt.Threads = spareProcs(opt.Threads)
 		if opt.Threads != c.wantThreads || runtime.GOMAXPROCS(0) != c.wantProcs {
 			t.Errorf("GOMAXPROCS=%q, %d procs, -j %d: -j %d and %d procs, want -j %d and %d procs",
 				c.env, c.procs, c.threads, opt.Threads, runtime.GOMAXPROCS(0), c.wantThreads, c.wantProcs)
