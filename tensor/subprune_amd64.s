@@ -175,6 +175,7 @@ skDone:
 	RET
 
 #include "bf16round512_amd64.h"
+#include "bf16widen512_amd64.h"
 
 // func subPruneScaleBF16AVX512(dst, sum []float32, a, b []uint16, min uint32, w float32, first, last bool)
 //
@@ -193,14 +194,13 @@ TEXT ·subPruneScaleBF16AVX512(SB), NOSPLIT, $0-106
 	MOVBLZX      first+104(FP), R9
 	MOVBLZX      last+105(FP), R10
 	BF16CONSTS512(·sp7fff<>(SB), ·sp1<>(SB), ·sphigh<>(SB), ·spabs<>(SB), ·spinf<>(SB), ·spquiet<>(SB))
+	BF16WIDENCONSTS512
 	SHRQ         $4, CX
 	JZ           sp5Done
 
 sp5Loop:
-	VPMOVZXWD (SI), Z0
-	VPMOVZXWD (DX), Z1
-	VPSLLD    $16, Z0, Z0
-	VPSLLD    $16, Z1, Z1
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512((DX), Y1, Z1)
 	VSUBPS    Z1, Z0, Z0
 	BF16ROUND512(Z0, Z2, Z3)     // d
 	VPANDD    Z27, Z2, Z3
@@ -355,5 +355,90 @@ sb5Tail:
 	VMOVUPS   Z4, (DI)
 
 sb5Done:
+	VZEROUPPER
+	RET
+
+#include "bf16cvt512_amd64.h"
+
+// func subPruneScaleBF16CVT(dst, sum []float32, a, b []uint16, min16 uint16, w float32, first, last bool)
+//
+// subPruneScaleBF16AVX512 on two vectors of 16 per iteration, rounding
+// the task vector and the term with VCVTNE2PS2BF16: the 32 rounded
+// entries of the task vector are pruned as words (magnitude ≥ min, the
+// bfloat16 bits of the threshold rounded up), widened back (BF16WIDENLO512,
+// BF16WIDENHI512), weighted, rounded again and widened. The sum is added
+// as before and rounded by BF16ROUND512 when last. The caller keeps min at
+// least 0x0080 and the terms of kept entries normal (|w|·min ≥ 2^-126 or
+// w = 0), so that no denormal reaches the instruction and changes a bit.
+TEXT ·subPruneScaleBF16CVT(SB), NOSPLIT, $0-106
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVWLZX      min16+96(FP), AX
+	VPBROADCASTW AX, Z24
+	VBROADCASTSS w+100(FP), Z23
+	MOVBLZX      first+104(FP), R9
+	MOVBLZX      last+105(FP), R10
+	MOVL         $0x7fff, AX
+	VPBROADCASTW AX, Z21
+	BF16CONSTS512(·sp7fff<>(SB), ·sp1<>(SB), ·sphigh<>(SB), ·spabs<>(SB), ·spinf<>(SB), ·spquiet<>(SB))
+	BF16WIDENCONSTS512
+	BF16WIDENHICONSTS512
+	SHRQ         $5, CX
+	JZ           spcDone
+
+spcLoop:
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512(32(SI), Y1, Z1)
+	BF16WIDEN512((DX), Y2, Z2)
+	BF16WIDEN512(32(DX), Y3, Z3)
+	VSUBPS      Z2, Z0, Z0
+	VSUBPS      Z3, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0      // d
+	VPANDD      Z21, Z4, Z5
+	VPCMPUW     $5, Z24, Z5, K2 // magnitude ≥ min
+	VMOVDQU16.Z Z4, K2, Z4
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z4, Z1)
+	VMULPS      Z23, Z0, Z0
+	VMULPS      Z23, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0      // the terms
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z4, Z1)
+	VMOVUPS     Z0, (DI)
+	VMOVUPS     Z1, 64(DI)
+	TESTQ       R9, R9
+	JNZ         spcFirst
+	VMOVUPS     (R8), Z2
+	VMOVUPS     64(R8), Z3
+	JMP         spcAdd
+
+spcFirst:
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+spcAdd:
+	VADDPS Z0, Z2, Z2
+	VADDPS Z1, Z3, Z3
+	TESTQ  R10, R10
+	JZ     spcStore
+	BF16ROUND512(Z2, Z0, Z5)
+	BF16ROUND512(Z3, Z1, Z5)
+	VMOVDQU32 Z0, Z2
+	VMOVDQU32 Z1, Z3
+
+spcStore:
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z3, 64(R8)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $128, DI
+	ADDQ    $128, R8
+	DECQ    CX
+	JNZ     spcLoop
+
+spcDone:
 	VZEROUPPER
 	RET

@@ -12,3 +12,6 @@ func subKeepScaleBF16(dst, sum []float32, a, b []uint16, draws []uint32, bound u
 
 // useAVX512BW is false: there are no AVX-512 bodies here.
 var useAVX512BW = false
+
+// useAVX512BF16 is false: no VCVTNE2PS2BF16 kernels either.
+var useAVX512BF16 = false

@@ -59,12 +59,25 @@ func TestSubPruneScaleBF16(t *testing.T) {
 	for _, n := range asmLengths {
 		for _, off := range []int{0, 1} {
 			a, b := bf16Bytes(r, n, off), bf16Bytes(r, n, off)
+			if n%4 == 3 {
+				// Near and below the smallest normal: denormal task vectors.
+				for i := range n {
+					for _, x := range [][]byte{a, b} {
+						binary.LittleEndian.PutUint16(x[2*i:], uint16(r.IntN(0x180))|uint16(r.IntN(2))<<15)
+					}
+				}
+			}
 			sum0 := kernelFloats(r, n)
 			w := float32(r.NormFloat64())
-			if n%9 == 0 {
+			switch n % 9 {
+			case 0:
 				w = float32(math.Inf(-1))
+			case 1, 5:
+				w = float32(r.NormFloat64() * 1e-36) // terms below 2^-126
+			case 2:
+				w = 0
 			}
-			mins := []uint32{0, 1, 0x3c000000, 0x3c230000, 1 << 31, 1<<31 + 7, math.MaxUint32}
+			mins := []uint32{0, 1, 0x7f0000, 0x800000, 0x800001, 0x810000, 0x3c000000, 0x3c00ffff, 0x3c230000, 1 << 31, 1<<31 + 7, math.MaxUint32}
 			for _, min := range mins {
 				for _, fl := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 					want, wsum := make([]float32, n), append([]float32(nil), sum0...)
@@ -220,14 +233,19 @@ var fusedImpls = []struct {
 	use  func() (restore func())
 }{
 	{"generic", func() func() {
-		a, b := useAVX2, useAVX512BW
+		a, b, c := useAVX2, useAVX512BW, useAVX512BF16
 		useAVX2 = false
-		return func() { useAVX2, useAVX512BW = a, b }
+		return func() { useAVX2, useAVX512BW, useAVX512BF16 = a, b, c }
 	}},
 	{"avx2", func() func() {
-		a, b := useAVX2, useAVX512BW
-		useAVX512BW = false
-		return func() { useAVX2, useAVX512BW = a, b }
+		a, b, c := useAVX2, useAVX512BW, useAVX512BF16
+		useAVX512BW, useAVX512BF16 = false, false
+		return func() { useAVX2, useAVX512BW, useAVX512BF16 = a, b, c }
 	}},
-	{"avx512", func() func() { return func() {} }},
+	{"avx512", func() func() {
+		a, b, c := useAVX2, useAVX512BW, useAVX512BF16
+		useAVX512BF16 = false
+		return func() { useAVX2, useAVX512BW, useAVX512BF16 = a, b, c }
+	}},
+	{"avx512bf16", func() func() { return func() {} }},
 }
