@@ -24,18 +24,18 @@ DATA ·bf16WidenIdx<>+48(SB)/8, $0x000d0000000c0000
 DATA ·bf16WidenIdx<>+56(SB)/8, $0x000f0000000e0000
 GLOBL ·bf16WidenIdx<>(SB), RODATA|NOPTR, $64
 
-// BF16WIDENHI512 widens words 16-31 of Zin to float32 in Zout, as
-// BF16WIDEN512 widens the low ones, by the index BF16WIDENHICONSTS512
-// loads into Z18 (with K7 from BF16WIDENCONSTS512); BF16WIDENLO512 widens
-// words 0-15. They unpack what VCVTNE2PS2BF16 packs.
+// BF16WIDENLO512 and BF16WIDENHI512 widen words 0-15 and 16-31 of Zin to
+// float32 in Zout, as BF16WIDEN512 widens 16 words in memory: they unpack
+// what VCVTNE2PS2BF16 packs. BF16WIDENHI512 takes its index in Zidx, which
+// BF16WIDENHICONSTS512 loads, and K7 from BF16WIDENCONSTS512.
 #define BF16WIDENLO512(Zin, Zout) \
 	VPERMW.Z Zin, Z22, K7, Zout
 
-#define BF16WIDENHI512(Zin, Zout) \
-	VPERMW.Z Zin, Z18, K7, Zout
+#define BF16WIDENHI512(Zidx, Zin, Zout) \
+	VPERMW.Z Zin, Zidx, K7, Zout
 
-#define BF16WIDENHICONSTS512 \
-	VMOVDQU64 ·bf16WidenHiIdx<>(SB), Z18
+#define BF16WIDENHICONSTS512(Zidx) \
+	VMOVDQU64 ·bf16WidenHiIdx<>(SB), Zidx
 
 DATA ·bf16WidenHiIdx<>+0(SB)/8, $0x0011000000100000
 DATA ·bf16WidenHiIdx<>+8(SB)/8, $0x0013000000120000

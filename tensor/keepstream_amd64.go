@@ -2,6 +2,8 @@
 
 package tensor
 
+import "math"
+
 // useKeepStream says whether the AVX-512 bodies of the stream kernels run:
 // they widen with AVX-512BW and multiply 64-bit lanes with AVX-512DQ's
 // VPMULLQ. Tests clear useAVX2 or useAVX512BW to run the others.
@@ -24,10 +26,50 @@ func subKeepScaleStreamBF16AVX512(dst, sum []float32, a, b []uint16, state uint6
 //go:noescape
 func subKeepAbsSumsStreamBF16AVX512(all, kept *[16]float64, a, b []uint16, state uint64, bound uint32)
 
+// subKeepScaleStreamBF16CVT is subKeepScaleStreamBF16AVX512 rounding with
+// VCVTNE2PS2BF16 (see the assembly) for a length that is a multiple of 32,
+// tiny as cvtKeepTiny returns it.
+//
+//go:noescape
+func subKeepScaleStreamBF16CVT(dst, sum []float32, a, b []uint16, state uint64, bound uint32, f, w float32, first, last bool, tiny uint32)
+
+// cvtKeepTiny returns the magnitude bits of a power of two t such that a
+// task vector entry d of magnitude at least t keeps every step of
+// round(round(round(d)·f)·w) (f = 0: no rescale) away from the denormals,
+// where VCVTNE2PS2BF16 would round differently; ok is false when f or w
+// leave no such t (NaN, or products near zero).
+func cvtKeepTiny(f, w float32) (tiny uint32, ok bool) {
+	af, aw := math.Abs(float64(f)), math.Abs(float64(w))
+	if f == 0 {
+		af = 1
+	}
+	m := min(1, af)
+	if w != 0 {
+		m = min(m, af*aw)
+	}
+	if !(m >= 0x1p-100) { // NaN too
+		return 0, false
+	}
+	// Each rounding to bfloat16 loses at most 2^-8 of a value: 2^-125
+	// leaves room for both.
+	frac, exp := math.Frexp(0x1p-125 / m)
+	if frac != 0.5 {
+		exp++
+	}
+	return math.Float32bits(float32(math.Ldexp(1, exp-1))), true
+}
+
 // subKeepScaleStreamBF16 runs the AVX-512 body on the longest multiple of
 // 16 elements, at even, and SubKeepScaleBF16's bodies with buffered draws
 // on the rest.
 func subKeepScaleStreamBF16(dst, sum []float32, a, b []uint16, key, at uint64, bound uint32, f, w float32, first, last bool) {
+	if tiny, ok := cvtKeepTiny(f, w); ok && useKeepStream() && useAVX512BF16 && at%2 == 0 {
+		n := len(dst) &^ 31
+		if n > 0 {
+			subKeepScaleStreamBF16CVT(dst[:n], sum[:n], a[:n], b[:n], key+(at/2+1)*splitMixGolden, bound, f, w, first, last, tiny)
+		}
+		dst, sum, a, b, at = dst[n:], sum[n:], a[n:], b[n:], at+uint64(n)
+	}
 	if useKeepStream() && at%2 == 0 {
 		n := len(dst) &^ 15
 		if n > 0 {
@@ -40,6 +82,13 @@ func subKeepScaleStreamBF16(dst, sum []float32, a, b []uint16, key, at uint64, b
 	}
 }
 
+// subKeepAbsSumsStreamBF16CVT is subKeepAbsSumsStreamBF16AVX512 rounding
+// with VCVTNE2PS2BF16 (see the assembly) for a length that is a multiple
+// of 32.
+//
+//go:noescape
+func subKeepAbsSumsStreamBF16CVT(all, kept *[16]float64, a, b []uint16, state uint64, bound uint32)
+
 // subKeepAbsSumsStream runs the AVX-512 body over the longest multiple of
 // 16 elements, at even, and returns how many it did; without AVX-512 it
 // does none.
@@ -47,9 +96,17 @@ func subKeepAbsSumsStream(all, kept *[16]float64, a, b []uint16, key, at uint64,
 	if !useKeepStream() || at%2 != 0 {
 		return 0
 	}
-	n := len(a) &^ 15
-	if n > 0 {
-		subKeepAbsSumsStreamBF16AVX512(all, kept, a[:n], b[:n], key+(at/2+1)*splitMixGolden, bound)
+	done := 0
+	if useAVX512BF16 {
+		done = len(a) &^ 31
+		if done > 0 {
+			subKeepAbsSumsStreamBF16CVT(all, kept, a[:done], b[:done], key+(at/2+1)*splitMixGolden, bound)
+		}
+		at += uint64(done)
 	}
-	return n
+	n := (len(a) - done) &^ 15
+	if n > 0 {
+		subKeepAbsSumsStreamBF16AVX512(all, kept, a[done:done+n], b[done:done+n], key+(at/2+1)*splitMixGolden, bound)
+	}
+	return done + n
 }

@@ -241,3 +241,239 @@ kasDone:
 	VMOVUPD Z31, 64(R9)
 	VZEROUPPER
 	RET
+
+#include "bf16widen512_amd64.h"
+#include "bf16cvt512_amd64.h"
+
+// func subKeepScaleStreamBF16CVT(dst, sum []float32, a, b []uint16, state uint64, bound uint32, f, w float32, first, last bool, tiny uint32)
+//
+// subKeepScaleStreamBF16AVX512 on two vectors of 16 per iteration, its
+// three roundings (the task vector, ·f, ·w) done by VCVTNE2PS2BF16 on the
+// 32 lanes at once: the draws' keep masks joined (KUNPCKWD) prune the
+// packed task vector, which is widened back (BF16WIDENLO512,
+// BF16WIDENHI512) for each product. Where a difference of the pair has a
+// magnitude in (0, tiny), which the caller chooses so that above it no
+// step of the chain is denormal, the pair takes the exact chain of
+// subKeepScaleStreamBF16AVX512 (BF16ROUND512) instead. The sum is added
+// and rounded as there.
+TEXT ·subKeepScaleStreamBF16CVT(SB), NOSPLIT, $0-124
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVQ         state+96(FP), AX
+	STREAMCONSTS
+	MOVL         bound+104(FP), AX
+	VPBROADCASTD AX, Z24
+	MOVL         f+108(FP), R12
+	ANDL         $0x7fffffff, R12  // zero for f = ±0: no rescale
+	VBROADCASTSS f+108(FP), Z16
+	VBROADCASTSS w+112(FP), Z23
+	MOVBLZX      first+116(FP), R9
+	MOVBLZX      last+117(FP), R10
+	MOVL         tiny+120(FP), AX
+	DECL         AX
+	VPBROADCASTD AX, Z17           // tiny − 1
+	VPBROADCASTD ·ksabs<>(SB), Z27
+	BF16WIDENCONSTS512
+	BF16WIDENHICONSTS512(Z15)
+	SHRQ         $5, CX
+	JZ           kscDone
+
+kscLoop:
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512(32(SI), Y1, Z1)
+	BF16WIDEN512((DX), Y2, Z2)
+	BF16WIDEN512(32(DX), Y3, Z3)
+	VSUBPS   Z2, Z0, Z0           // x, elements 0-15
+	VSUBPS   Z3, Z1, Z1           // x, elements 16-31
+	DRAWS(Z19, Z6, Z5)
+	DRAWS(Z19, Z7, Z5)
+	VPCMPUD  $1, Z24, Z6, K2      // draw < bound
+	VPCMPUD  $1, Z24, Z7, K3
+	VPANDD   Z27, Z0, Z8
+	VPANDD   Z27, Z1, Z9
+	VPSUBD   Z29, Z8, Z8
+	VPSUBD   Z29, Z9, Z9
+	VPCMPUD  $1, Z17, Z8, K4      // 0 < |x| < tiny
+	VPCMPUD  $1, Z17, Z9, K5
+	KORTESTW K4, K5
+	JNZ      kscExact
+	CVTNE2PS2BF16_Z4_Z1_Z0        // d
+	KUNPCKWD K2, K3, K6
+	VMOVDQU16.Z Z4, K6, Z4
+	TESTL    R12, R12
+	JZ       kscWeigh
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z15, Z4, Z1)
+	VMULPS   Z16, Z0, Z0
+	VMULPS   Z16, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0
+
+kscWeigh:
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z15, Z4, Z1)
+	VMULPS   Z23, Z0, Z0
+	VMULPS   Z23, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0        // the terms
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z15, Z4, Z1)
+
+kscTerm:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	TESTQ   R9, R9
+	JNZ     kscAdd
+	VMOVUPS (R8), Z2
+	VMOVUPS 64(R8), Z3
+
+kscAdd:
+	VADDPS Z0, Z2, Z2            // sum + term, the sum's NaN first
+	VADDPS Z1, Z3, Z3
+	TESTQ  R10, R10
+	JZ     kscStore
+	BF16ROUND512(Z2, Z0, Z5)
+	BF16ROUND512(Z3, Z1, Z5)
+	VMOVDQU32 Z0, Z2
+	VMOVDQU32 Z1, Z3
+
+kscStore:
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z3, 64(R8)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $128, DI
+	ADDQ    $128, R8
+	DECQ    CX
+	JNZ     kscLoop
+
+kscDone:
+	VZEROUPPER
+	RET
+
+kscExact:
+	// The chain of subKeepScaleStreamBF16AVX512 on each half.
+	BF16ROUND512(Z0, Z2, Z3)      // d
+	VMOVDQU32.Z Z2, K2, Z2
+	TESTL     R12, R12
+	JZ        kscExact1
+	VMULPS    Z16, Z2, Z2
+	BF16ROUND512(Z2, Z0, Z3)
+	VMOVDQU32 Z0, Z2
+
+kscExact1:
+	VMULPS    Z23, Z2, Z2
+	BF16ROUND512(Z2, Z0, Z3)      // the term, elements 0-15
+	BF16ROUND512(Z1, Z2, Z3)
+	VMOVDQU32.Z Z2, K3, Z2
+	TESTL     R12, R12
+	JZ        kscExact2
+	VMULPS    Z16, Z2, Z2
+	BF16ROUND512(Z2, Z1, Z3)
+	VMOVDQU32 Z1, Z2
+
+kscExact2:
+	VMULPS    Z23, Z2, Z2
+	BF16ROUND512(Z2, Z1, Z3)      // elements 16-31
+	JMP       kscTerm
+
+// func subKeepAbsSumsStreamBF16CVT(all, kept *[16]float64, a, b []uint16, state uint64, bound uint32)
+//
+// The two-vector loop of subKeepAbsSumsStreamBF16AVX512 with the task
+// vector rounded by VCVTNE2PS2BF16, for a length that is a multiple of 32:
+// the packed magnitudes are widened back (BF16WIDENLO512, BF16WIDENHI512),
+// and where a difference is denormal, which the instruction flushes to
+// zero, its own magnitude is taken instead (VFPCLASSPS): the difference
+// of two bfloat16 values is denormal only when both lie below 2^-118, and
+// then it is an exact bfloat16 denormal, which rounding leaves alone. The
+// sums are added in the order and lanes of the AVX-512 body.
+TEXT ·subKeepAbsSumsStreamBF16CVT(SB), NOSPLIT, $0-76
+	MOVQ         all+0(FP), R8
+	MOVQ         kept+8(FP), R9
+	MOVQ         a_base+16(FP), SI
+	MOVQ         a_len+24(FP), CX
+	MOVQ         b_base+40(FP), DX
+	MOVQ         state+64(FP), AX
+	STREAMCONSTS
+	MOVL         bound+72(FP), AX
+	VPBROADCASTD AX, Z24
+	VPBROADCASTD ·ksabs<>(SB), Z27
+	MOVL         $0x7fff7fff, AX
+	VPBROADCASTD AX, Z8
+	BF16WIDENCONSTS512
+	BF16WIDENHICONSTS512(Z15)
+	VMOVUPD      (R8), Z16
+	VMOVUPD      64(R8), Z17
+	VMOVUPD      (R9), Z26
+	VMOVUPD      64(R9), Z31
+	VPADDQ       Z18, Z19, Z9      // the states of the odd vectors
+	VPADDQ       Z18, Z18, Z23     // 16·golden
+	SHRQ         $5, CX
+	JZ           kacDone
+
+kacLoop:
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512(32(SI), Y1, Z1)
+	BF16WIDEN512((DX), Y2, Z2)
+	BF16WIDEN512(32(DX), Y3, Z3)
+	VSUBPS        Z2, Z0, Z0
+	VSUBPS        Z3, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0        // d
+	VPANDD        Z8, Z4, Z4      // |d|, packed
+	BF16WIDENLO512(Z4, Z2)
+	BF16WIDENHI512(Z15, Z4, Z10)
+	VFPCLASSPSZ   $0x20, Z0, K4   // denormal differences
+	VFPCLASSPSZ   $0x20, Z1, K5
+	VPANDD        Z27, Z0, K4, Z2
+	VPANDD        Z27, Z1, K5, Z10
+	VPSRLQ        $30, Z19, Z5
+	VPSRLQ        $30, Z9, Z13
+	VPXORQ        Z5, Z19, Z4
+	VPXORQ        Z13, Z9, Z12
+	VPMULLQ       Z20, Z4, Z4
+	VPMULLQ       Z20, Z12, Z12
+	VPSRLQ        $27, Z4, Z5
+	VPSRLQ        $27, Z12, Z13
+	VPXORQ        Z5, Z4, Z4
+	VPXORQ        Z13, Z12, Z12
+	VPMULLQ       Z21, Z4, Z4
+	VPMULLQ       Z21, Z12, Z12
+	VPSRLQ        $31, Z4, Z5
+	VPSRLQ        $31, Z12, Z13
+	VPXORQ        Z5, Z4, Z4
+	VPXORQ        Z13, Z12, Z12
+	VPADDQ        Z23, Z19, Z19
+	VPADDQ        Z23, Z9, Z9
+	VPCMPUD       $1, Z24, Z4, K2 // draw < bound
+	VPCMPUD       $1, Z24, Z12, K4
+	KSHIFTRW      $8, K2, K3
+	KSHIFTRW      $8, K4, K5
+	VCVTPS2PD     Y2, Z5
+	VEXTRACTF64X4 $1, Z2, Y6
+	VCVTPS2PD     Y6, Z6
+	VCVTPS2PD     Y10, Z13
+	VEXTRACTF64X4 $1, Z10, Y14
+	VCVTPS2PD     Y14, Z14
+	VADDPD        Z5, Z16, Z16
+	VADDPD        Z6, Z17, Z17
+	VADDPD        Z5, Z26, K2, Z26
+	VADDPD        Z6, Z31, K3, Z31
+	VADDPD        Z13, Z16, Z16
+	VADDPD        Z14, Z17, Z17
+	VADDPD        Z13, Z26, K4, Z26
+	VADDPD        Z14, Z31, K5, Z31
+	ADDQ          $64, SI
+	ADDQ          $64, DX
+	DECQ          CX
+	JNZ           kacLoop
+
+kacDone:
+	VMOVUPD Z16, (R8)
+	VMOVUPD Z17, 64(R8)
+	VMOVUPD Z26, (R9)
+	VMOVUPD Z31, 64(R9)
+	VZEROUPPER
+	RET

@@ -51,13 +51,27 @@ func TestSubKeepScaleStreamBF16(t *testing.T) {
 	for _, n := range asmLengths {
 		for _, off := range []int{0, 1} {
 			a, b := bf16Bytes(r, n, off), bf16Bytes(r, n, off)
+			if n%4 == 3 {
+				// Near and below the smallest normal: denormal task vectors.
+				for i := range n {
+					for _, x := range [][]byte{a, b} {
+						binary.LittleEndian.PutUint16(x[2*i:], uint16(r.IntN(0x180))|uint16(r.IntN(2))<<15)
+					}
+				}
+			}
 			sum0 := kernelFloats(r, n)
 			w := float32(r.NormFloat64())
+			switch n % 5 {
+			case 1:
+				w = float32(r.NormFloat64() * 1e-36) // terms near 2^-126
+			case 2:
+				w = 0
+			}
 			key := r.Uint64()
 			at := streamStarts[r.IntN(len(streamStarts))]
 			draws := streamDrawsFormula(n, key, at)
 			for _, bound := range []uint32{0, 1 << 31, math.MaxUint32} {
-				for _, f := range []float32{0, 2.015625, float32(math.Inf(1))} {
+				for _, f := range []float32{0, 2.015625, 0.0078125, float32(math.Inf(1))} {
 					for _, fl := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 						want, wsum := make([]float32, n), append([]float32(nil), sum0...)
 						SubKeepScaleBF16(want, wsum, a, b, draws, bound, f, w, fl[0], fl[1])
@@ -113,6 +127,14 @@ func TestSubKeepAbsSumsStreamBF16(t *testing.T) {
 				for j := range n {
 					v := float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(60)-30)))
 					binary.LittleEndian.PutUint16(a[2*j:], uint16(math.Float32bits(v)>>16))
+				}
+			}
+			if n%3 == 1 {
+				// Near and below the smallest normal: denormal task vectors.
+				for j := range n {
+					for _, x := range [][]byte{a, b} {
+						binary.LittleEndian.PutUint16(x[2*j:], uint16(r.IntN(0x180))|uint16(r.IntN(2))<<15)
+					}
 				}
 			}
 			key := r.Uint64()
