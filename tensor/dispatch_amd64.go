@@ -351,6 +351,11 @@ func splitMix64(dst []uint64, key, ctr uint64) {
 }
 
 func subBF16(dst []float32, a, b []uint16) {
+	if useAVX2 && useAVX512BF16 {
+		n := len(dst) &^ 31
+		subBF16CVT(dst[:n], a[:n], b[:n])
+		dst, a, b = dst[n:], a[n:], b[n:]
+	}
 	if useAVX2 && useAVX512BW {
 		n := len(dst) &^ 15
 		subBF16AVX512(dst[:n], a[:n], b[:n])

@@ -12,12 +12,26 @@ import "unsafe"
 //go:noescape
 func subKeepBitsScaleBF16AVX512(dst, sum []float32, a, b []uint16, mask *byte, f, w float32, first, last bool)
 
+// subKeepBitsScaleBF16CVT is subKeepBitsScaleBF16AVX512 rounding with
+// VCVTNE2PS2BF16 (see the assembly) for a length that is a multiple of 32,
+// tiny as cvtKeepTiny returns it; mask's bytes are read four at a time.
+//
+//go:noescape
+func subKeepBitsScaleBF16CVT(dst, sum []float32, a, b []uint16, mask *byte, f, w float32, first, last bool, tiny uint32)
+
 func subKeepBitsScaleBF16(dst, sum []float32, a, b []uint16, mask []uint64, f, w float32, first, last bool) {
 	switch {
 	case useAVX2 && useAVX512BW:
-		n := len(dst) &^ 15
-		if n > 0 {
-			subKeepBitsScaleBF16AVX512(dst[:n], sum[:n], a[:n], b[:n], (*byte)(unsafe.Pointer(&mask[0])), f, w, first, last)
+		m := 0
+		if tiny, ok := cvtKeepTiny(f, w); ok && useAVX512BF16 {
+			m = len(dst) &^ 31
+			if m > 0 {
+				subKeepBitsScaleBF16CVT(dst[:m], sum[:m], a[:m], b[:m], (*byte)(unsafe.Pointer(&mask[0])), f, w, first, last, tiny)
+			}
+		}
+		n := m + (len(dst)-m)&^15
+		if n > m {
+			subKeepBitsScaleBF16AVX512(dst[m:n], sum[m:n], a[m:n], b[m:n], (*byte)(unsafe.Add(unsafe.Pointer(&mask[0]), m/8)), f, w, first, last)
 		}
 		subKeepBitsScaleBF16Generic(dst[n:], sum[n:], a[n:], b[n:], mask, n, f, w, first, last)
 	case useAVX2:

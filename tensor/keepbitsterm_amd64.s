@@ -87,3 +87,131 @@ kt5Store:
 kt5Done:
 	VZEROUPPER
 	RET
+
+#include "bf16widen512_amd64.h"
+#include "bf16cvt512_amd64.h"
+
+// func subKeepBitsScaleBF16CVT(dst, sum []float32, a, b []uint16, mask *byte, f, w float32, first, last bool, tiny uint32)
+//
+// subKeepBitsScaleBF16AVX512 on two vectors of 16 per iteration with the
+// roundings of subKeepScaleStreamBF16CVT (keepstream_amd64.s): 32 keep
+// bits at a time (KMOVD), VCVTNE2PS2BF16 on the packed lanes, and the
+// exact chain for a pair with a difference of magnitude in (0, tiny).
+TEXT ·subKeepBitsScaleBF16CVT(SB), NOSPLIT, $0-120
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVQ         mask+96(FP), R11
+	MOVL         f+104(FP), R12
+	ANDL         $0x7fffffff, R12  // zero for f = ±0: no rescale
+	VBROADCASTSS f+104(FP), Z16
+	VBROADCASTSS w+108(FP), Z23
+	MOVBLZX      first+112(FP), R9
+	MOVBLZX      last+113(FP), R10
+	MOVL         tiny+116(FP), AX
+	DECL         AX
+	VPBROADCASTD AX, Z17           // tiny − 1
+	BF16CONSTS512(·kt7fff<>(SB), ·kt1<>(SB), ·kthigh<>(SB), ·ktabs<>(SB), ·ktinf<>(SB), ·ktquiet<>(SB))
+	BF16WIDENCONSTS512
+	BF16WIDENHICONSTS512(Z15)
+	SHRQ         $5, CX
+	JZ           ktcDone
+
+ktcLoop:
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512(32(SI), Y1, Z1)
+	BF16WIDEN512((DX), Y2, Z2)
+	BF16WIDEN512(32(DX), Y3, Z3)
+	VSUBPS   Z2, Z0, Z0           // x, elements 0-15
+	VSUBPS   Z3, Z1, Z1           // x, elements 16-31
+	KMOVD    (R11), K6            // the 32 lanes' keep bits
+	VPANDD   Z27, Z0, Z8
+	VPANDD   Z27, Z1, Z9
+	VPSUBD   Z29, Z8, Z8
+	VPSUBD   Z29, Z9, Z9
+	VPCMPUD  $1, Z17, Z8, K4      // 0 < |x| < tiny
+	VPCMPUD  $1, Z17, Z9, K5
+	KORTESTW K4, K5
+	JNZ      ktcExact
+	CVTNE2PS2BF16_Z4_Z1_Z0        // d
+	VMOVDQU16.Z Z4, K6, Z4
+	TESTL    R12, R12
+	JZ       ktcWeigh
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z15, Z4, Z1)
+	VMULPS   Z16, Z0, Z0
+	VMULPS   Z16, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0
+
+ktcWeigh:
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z15, Z4, Z1)
+	VMULPS   Z23, Z0, Z0
+	VMULPS   Z23, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0        // the terms
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z15, Z4, Z1)
+
+ktcTerm:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	TESTQ   R9, R9
+	JNZ     ktcAdd
+	VMOVUPS (R8), Z2
+	VMOVUPS 64(R8), Z3
+
+ktcAdd:
+	VADDPS Z0, Z2, Z2            // sum + term, the sum's NaN first
+	VADDPS Z1, Z3, Z3
+	TESTQ  R10, R10
+	JZ     ktcStore
+	BF16ROUND512(Z2, Z0, Z5)
+	BF16ROUND512(Z3, Z1, Z5)
+	VMOVDQU32 Z0, Z2
+	VMOVDQU32 Z1, Z3
+
+ktcStore:
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z3, 64(R8)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $128, DI
+	ADDQ    $128, R8
+	ADDQ    $4, R11
+	DECQ    CX
+	JNZ     ktcLoop
+
+ktcDone:
+	VZEROUPPER
+	RET
+
+ktcExact:
+	// The chain of subKeepBitsScaleBF16AVX512 on each half.
+	KSHIFTRD  $16, K6, K3
+	BF16ROUND512(Z0, Z2, Z3)      // d
+	VMOVDQU32.Z Z2, K6, Z2
+	TESTL     R12, R12
+	JZ        ktcExact1
+	VMULPS    Z16, Z2, Z2
+	BF16ROUND512(Z2, Z0, Z3)
+	VMOVDQU32 Z0, Z2
+
+ktcExact1:
+	VMULPS    Z23, Z2, Z2
+	BF16ROUND512(Z2, Z0, Z3)      // the term, elements 0-15
+	BF16ROUND512(Z1, Z2, Z3)
+	VMOVDQU32.Z Z2, K3, Z2
+	TESTL     R12, R12
+	JZ        ktcExact2
+	VMULPS    Z16, Z2, Z2
+	BF16ROUND512(Z2, Z1, Z3)
+	VMOVDQU32 Z1, Z2
+
+ktcExact2:
+	VMULPS    Z23, Z2, Z2
+	BF16ROUND512(Z2, Z1, Z3)      // elements 16-31
+	JMP       ktcTerm

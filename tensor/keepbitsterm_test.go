@@ -36,8 +36,22 @@ func TestSubKeepBitsScaleBF16(t *testing.T) {
 	for _, n := range append(asmLengths, 2048, 2048+37) {
 		for _, off := range []int{0, 1} {
 			a, b := bf16Bytes(r, n, off), bf16Bytes(r, n, off)
+			if n%4 == 3 {
+				// Near and below the smallest normal: denormal task vectors.
+				for i := range n {
+					for _, x := range [][]byte{a, b} {
+						binary.LittleEndian.PutUint16(x[2*i:], uint16(r.IntN(0x180))|uint16(r.IntN(2))<<15)
+					}
+				}
+			}
 			sum0 := kernelFloats(r, n)
 			w := float32(r.NormFloat64())
+			switch n % 5 {
+			case 1:
+				w = float32(r.NormFloat64() * 1e-36) // terms near 2^-126
+			case 2:
+				w = 0
+			}
 			for _, fill := range []string{"none", "half", "all"} {
 				mask := make([]uint64, (n+63)/64+1) // longer than needed: it must not matter
 				for i := range mask {
@@ -48,7 +62,7 @@ func TestSubKeepBitsScaleBF16(t *testing.T) {
 						mask[i] = math.MaxUint64
 					}
 				}
-				for _, f := range []float32{0, float32(math.Copysign(0, -1)), 1.0078125, 2.015625, float32(math.Inf(1)), float32(math.NaN())} {
+				for _, f := range []float32{0, float32(math.Copysign(0, -1)), 1.0078125, 2.015625, 0.0078125, float32(math.Inf(1)), float32(math.NaN())} {
 					for _, fl := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 						want, wsum := make([]float32, n), append([]float32(nil), sum0...)
 						keepBitsChain(want, wsum, a, b, mask, f, w, fl[0], fl[1])

@@ -36,6 +36,12 @@ func subPruneScaleBF16AVX512(dst, sum []float32, a, b []uint16, min uint32, w fl
 //go:noescape
 func subKeepScaleBF16AVX512(dst, sum []float32, a, b []uint16, draws []uint32, bound uint32, f, w float32, first, last bool)
 
+// subBF16CVT is subBF16AVX512 rounding with VCVTNE2PS2BF16 (see the
+// assembly), for a length that is a multiple of 32.
+//
+//go:noescape
+func subBF16CVT(dst []float32, a, b []uint16)
+
 // subBF16AVX512 is subBF16AVX2 on 16 lanes for a length that is a
 // multiple of 16.
 //

@@ -442,3 +442,47 @@ spcStore:
 spcDone:
 	VZEROUPPER
 	RET
+
+// func subBF16CVT(dst []float32, a, b []uint16)
+//
+// subBF16AVX512 on two vectors of 16 per iteration, rounded together by
+// VCVTNE2PS2BF16 and widened back; where a difference is denormal, which
+// the instruction flushes to zero, the difference itself is kept
+// (VFPCLASSPS): the difference of two bfloat16 values is denormal only
+// when both lie below 2^-118, and then it is an exact bfloat16 denormal,
+// which rounding leaves alone. The length is a multiple of 32.
+TEXT ·subBF16CVT(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ b_base+48(FP), DX
+	BF16WIDENCONSTS512
+	BF16WIDENHICONSTS512(Z18)
+	SHRQ $5, CX
+	JZ   sbcDone
+
+sbcLoop:
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512(32(SI), Y1, Z1)
+	BF16WIDEN512((DX), Y2, Z2)
+	BF16WIDEN512(32(DX), Y3, Z3)
+	VSUBPS      Z2, Z0, Z0
+	VSUBPS      Z3, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0
+	BF16WIDENLO512(Z4, Z5)
+	BF16WIDENHI512(Z18, Z4, Z6)
+	VFPCLASSPSZ $0x20, Z0, K4
+	VFPCLASSPSZ $0x20, Z1, K5
+	VMOVDQU32   Z0, K4, Z5
+	VMOVDQU32   Z1, K5, Z6
+	VMOVUPS     Z5, (DI)
+	VMOVUPS     Z6, 64(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	ADDQ        $128, DI
+	DECQ        CX
+	JNZ         sbcLoop
+
+sbcDone:
+	VZEROUPPER
+	RET
