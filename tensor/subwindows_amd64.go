@@ -21,6 +21,13 @@ func subWindowScaleBF16AVX2(dst, sum []float32, a, b []uint16, vLo, vHi uint32, 
 //go:noescape
 func subWindowScaleBF16AVX512(dst, sum []float32, a, b []uint16, vLo, vHi uint32, rLo, rHi, limLo, limHi int, keepLo, keepHi int32, w float32, first, last bool) (done, newLo, newHi int)
 
+// subWindowScaleBF16CVT is subWindowScaleBF16AVX512 rounding with
+// VCVTNE2PS2BF16 (see the assembly), 32 elements at a time, for vLo and vHi
+// bfloat16 values' bits and cvtPrune(vLo, w).
+//
+//go:noescape
+func subWindowScaleBF16CVT(dst, sum []float32, a, b []uint16, vLo, vHi uint32, rLo, rHi, limLo, limHi int, keepLo, keepHi int32, w float32, first, last bool) (done, newLo, newHi int)
+
 // subWindowScaleBF16 hands the vectors where the boundary values' ranks
 // reach lo or hi to the Go reference, as keepMagnitudeWindow does.
 func subWindowScaleBF16(dst, sum []float32, a, b []uint16, vLo, vHi uint32, rLo, rHi, lo, hi int, w float32, first, last bool) (int, int) {
@@ -28,6 +35,9 @@ func subWindowScaleBF16(dst, sum []float32, a, b []uint16, vLo, vHi uint32, rLo,
 		kernel, width := subWindowScaleBF16AVX2, 8
 		if useAVX512BW {
 			kernel, width = subWindowScaleBF16AVX512, 16
+		}
+		if useAVX512BW && useAVX512BF16 && vLo&0xffff == 0 && vHi&0xffff == 0 && cvtPrune(vLo, w) {
+			kernel, width = subWindowScaleBF16CVT, 32
 		}
 		for {
 			n := len(dst) &^ (width - 1)

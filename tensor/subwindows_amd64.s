@@ -218,3 +218,123 @@ sw5Done:
 	MOVQ R12, newHi+168(FP)
 	VZEROUPPER
 	RET
+
+#include "bf16widen512_amd64.h"
+#include "bf16cvt512_amd64.h"
+
+// func subWindowScaleBF16CVT(dst, sum []float32, a, b []uint16, vLo, vHi uint32, rLo, rHi, limLo, limHi int, keepLo, keepHi int32, w float32, first, last bool) (done, newLo, newHi int)
+//
+// subWindowScaleBF16AVX512 on two vectors of 16 per iteration, rounding
+// the task vector and the term with VCVTNE2PS2BF16: the 32 packed
+// magnitudes are compared as words with the boundaries' bfloat16 bits
+// (whose low halves the caller keeps zero), the boundary lanes counted
+// and kept as there, 32 at a time, and the kept lanes widened back
+// (BF16WIDENLO512, BF16WIDENHI512), weighted and rounded again. The caller
+// keeps vLo at least the smallest normal and |w|·vLo at least 2^-126 (or
+// w = 0), so that every kept entry and every non-zero term is normal.
+TEXT ·subWindowScaleBF16CVT(SB), NOSPLIT, $0-176
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         sum_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         b_base+72(FP), DX
+	MOVL         vLo+96(FP), AX
+	SHRL         $16, AX
+	VPBROADCASTW AX, Z20
+	MOVL         vHi+100(FP), AX
+	SHRL         $16, AX
+	VPBROADCASTW AX, Z21
+	MOVQ         rLo+104(FP), R11
+	MOVQ         rHi+112(FP), R12
+	MOVQ         limLo+120(FP), R13
+	MOVQ         limHi+128(FP), R14
+	MOVL         keepLo+136(FP), AX
+	KMOVD        AX, K5
+	MOVL         keepHi+140(FP), AX
+	KMOVD        AX, K6
+	VBROADCASTSS w+144(FP), Z23
+	MOVBLZX      first+148(FP), R9
+	MOVBLZX      last+149(FP), R10
+	MOVL         $0x7fff, AX
+	VPBROADCASTW AX, Z19
+	BF16CONSTS512(·sw7fff<>(SB), ·sw1<>(SB), ·swhigh<>(SB), ·swabs<>(SB), ·swinf<>(SB), ·swquiet<>(SB))
+	BF16WIDENCONSTS512
+	BF16WIDENHICONSTS512(Z18)
+	SHRQ         $5, CX
+	JZ           swcDone
+
+swcLoop:
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512(32(SI), Y1, Z1)
+	BF16WIDEN512((DX), Y2, Z2)
+	BF16WIDEN512(32(DX), Y3, Z3)
+	VSUBPS   Z2, Z0, Z0
+	VSUBPS   Z3, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0       // d
+	VPANDD   Z19, Z4, Z5         // u
+	VPCMPEQW Z20, Z5, K2         // u == vLo
+	VPCMPEQW Z21, Z5, K3         // u == vHi
+	KANDND   K3, K2, K3          // but not vLo
+	KMOVD    K2, AX
+	KMOVD    K3, BX
+	POPCNTL  AX, AX
+	POPCNTL  BX, BX
+	ADDQ     R11, AX
+	ADDQ     R12, BX
+	CMPQ     AX, R13
+	JGT      swcDone
+	CMPQ     BX, R14
+	JGT      swcDone
+	MOVQ     AX, R11
+	MOVQ     BX, R12
+	KANDD    K5, K2, K2
+	KANDD    K6, K3, K3
+	KORD     K3, K2, K2          // boundary lanes kept
+	VPCMPUW  $6, Z20, Z5, K4     // u > vLo
+	VPCMPUW  $1, Z21, Z5, K4, K4 // and u < vHi
+	KORD     K4, K2, K2          // kept
+	VMOVDQU16.Z Z4, K2, Z4
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z18, Z4, Z1)
+	VMULPS   Z23, Z0, Z0
+	VMULPS   Z23, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0       // the terms
+	BF16WIDENLO512(Z4, Z0)
+	BF16WIDENHI512(Z18, Z4, Z1)
+	VMOVUPS  Z0, (DI)
+	VMOVUPS  Z1, 64(DI)
+	VPXORD   Z2, Z2, Z2
+	VPXORD   Z3, Z3, Z3
+	TESTQ    R9, R9
+	JNZ      swcAdd
+	VMOVUPS  (R8), Z2
+	VMOVUPS  64(R8), Z3
+
+swcAdd:
+	VADDPS Z0, Z2, Z2
+	VADDPS Z1, Z3, Z3
+	TESTQ  R10, R10
+	JZ     swcStore
+	BF16ROUND512(Z2, Z0, Z5)
+	BF16ROUND512(Z3, Z1, Z5)
+	VMOVDQU32 Z0, Z2
+	VMOVDQU32 Z1, Z3
+
+swcStore:
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z3, 64(R8)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $128, DI
+	ADDQ    $128, R8
+	DECQ    CX
+	JNZ     swcLoop
+
+swcDone:
+	SUBQ dst_base+0(FP), DI
+	SHRQ $2, DI
+	MOVQ DI, done+152(FP)
+	MOVQ R11, newLo+160(FP)
+	MOVQ R12, newHi+168(FP)
+	VZEROUPPER
+	RET

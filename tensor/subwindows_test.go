@@ -51,10 +51,17 @@ func crowdedBF16(r *rand.Rand, n, off int, special bool) (a, b []byte) {
 // pieces.
 func TestSubWindowScaleBF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(61, 62))
-	for _, n := range asmLengths {
-		for trial := range 8 {
+	for _, n := range append(asmLengths, 300, 1000) {
+		for trial := range 10 {
 			off := trial & 1
 			a, b := crowdedBF16(r, n, off, trial >= 6)
+			if trial >= 8 {
+				// Near and below the smallest normal: denormal task vectors.
+				for i := range n {
+					binary.LittleEndian.PutUint16(a[2*i:], uint16(r.IntN(0x180))|uint16(r.IntN(2))<<15)
+					binary.LittleEndian.PutUint16(b[2*i:], uint16(r.IntN(0x180)))
+				}
+			}
 			d := make([]float32, n)
 			SubBF16Bytes(d, a, b)
 			u := make([]uint32, n)
@@ -80,6 +87,12 @@ func TestSubWindowScaleBF16(t *testing.T) {
 			lo, hi := r.IntN(n+1), r.IntN(n+2)
 			sum0 := kernelFloats(r, n)
 			w := float32(r.NormFloat64())
+			switch n % 5 {
+			case 1:
+				w = float32(r.NormFloat64() * 1e-36) // terms near 2^-126
+			case 2:
+				w = 0
+			}
 			for _, fl := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 				want, wsum := make([]float32, n), append([]float32(nil), sum0...)
 				wLo, wHi := subWindowChain(want, wsum, a, b, vLo, vHi, rLo, rHi, lo, hi, w, fl[0], fl[1])
