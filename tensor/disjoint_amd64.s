@@ -104,19 +104,15 @@ djDone:
 
 // func disjointMergeBF16AVX512(out []float32, x [][]float32, w, sign []float32, base []uint16, normalize bool)
 //
-// disjointMergeBF16AVX2 on 16 lanes (AVX-512F and BW), the compares into
-// mask registers: K3 sign < 0, K4 x < 0 then the differing signs, K5
-// x != 0, K6 agree; the agreeing entries and weights are zero-masked moves.
-//
-// Where no lane of the sign is a NaN (so that no entry is one: the sign
-// is the rounded sum of every entry), the inputs' loop is shorter: with
-// s the sign bit where the sum elects −, an entry agrees exactly where
-// the bits of x XOR s are positive as an int32 (non-zero, and x's sign is
-// the elected one), and the agreeing entries and weights are added by
-// merge-masked adds, each in the order of the compares' loop (the entry
-// or weight first). The sums are never −0 (they start at +0 and add
-// entries of one sign; an exact cancellation of weights gives +0), so
-// adding a masked-off +0 changed nothing.
+// disjointMergeBF16AVX2 on 16 lanes (AVX-512F and BW). Per input, an entry
+// agrees where x > 0 or is a NaN (NLE_UQ) if the sum elects + (K2: sign
+// not below 0, a zero electing +), and where x < 0 (LT_OQ) if it elects −
+// (K3): the two compares, each under its mask, and an OR give the mask of
+// the compares' chain (x != 0 and x < 0 matching sign < 0). The agreeing
+// entries and weights are added by merge-masked adds, the entry or weight
+// first as in the chain; where nothing agrees the chain added +0, which
+// changes no sum here: the sums start at +0 and are never −0 (the entries
+// added have one sign, and an exact cancellation of weights gives +0).
 TEXT ·disjointMergeBF16AVX512(SB), NOSPLIT, $0-121
 	MOVQ         out_base+0(FP), DI
 	MOVQ         out_len+8(FP), CX
@@ -129,50 +125,29 @@ TEXT ·disjointMergeBF16AVX512(SB), NOSPLIT, $0-121
 	VPXORD       Z31, Z31, Z31
 	VPBROADCASTD ·djone<>(SB), Z24
 	BF16CONSTS512(·dj7fff<>(SB), ·dj1<>(SB), ·djhigh<>(SB), ·djabs<>(SB), ·djinf<>(SB), ·djquiet<>(SB))
-	VPSLLD       $31, Z29, Z23     // the sign bit
 	XORQ         R10, R10          // byte offset into the float32 slices
 	SHRQ         $4, CX
 	JZ           dj5Done
 
 dj5Loop:
-	VPXORD   Z0, Z0, Z0          // sum
-	VPXORD   Z1, Z1, Z1          // weight sum
-	VMOVUPS  (DX)(R10*1), Z2
-	VCMPPS   $1, Z31, Z2, K3     // sign < 0 (a zero elects +)
-	MOVQ     R8, AX
-	MOVQ     R11, R12
-	MOVQ     R9, BX
-	VCMPPS   $3, Z2, Z2, K1      // NaN signs
-	KORTESTW K1, K1
-	JNZ      dj5Input
-	VMOVDQU32.Z Z23, K3, Z9      // s
-
-dj5Fast:
-	MOVQ         (AX), R14
-	VMOVUPS      (R14)(R10*1), Z3
-	VPXORD       Z9, Z3, Z5
-	VPCMPGTD     Z31, Z5, K6      // agree
-	VADDPS       Z0, Z3, K6, Z0   // x + sum where agreeing
-	VBROADCASTSS (R12), Z7
-	VADDPS       Z1, Z7, K6, Z1   // w + weight sum where agreeing
-	ADDQ         $24, AX
-	ADDQ         $4, R12
-	DECQ         BX
-	JNZ          dj5Fast
-	JMP          dj5Sums
+	VPXORD  Z0, Z0, Z0           // sum
+	VPXORD  Z1, Z1, Z1           // weight sum
+	VMOVUPS (DX)(R10*1), Z2
+	VCMPPS  $1, Z31, Z2, K3      // sign < 0 (a zero elects +)
+	KNOTW   K3, K2
+	MOVQ    R8, AX
+	MOVQ    R11, R12
+	MOVQ    R9, BX
 
 dj5Input:
 	MOVQ         (AX), R14
 	VMOVUPS      (R14)(R10*1), Z3
-	VCMPPS       $1, Z31, Z3, K4   // x < 0
-	KXORW        K3, K4, K4        // the signs differ
-	VCMPPS       $4, Z31, Z3, K5   // x != 0 (NEQ_UQ)
-	KANDNW       K5, K4, K6        // agree
-	VMOVDQU32.Z  Z3, K6, Z6
-	VADDPS       Z0, Z6, Z0
+	VCMPPS       $0x16, Z31, Z3, K2, K6 // x > 0 or NaN, where + is elected
+	VCMPPS       $0x11, Z31, Z3, K3, K5 // x < 0, where − is elected
+	KORW         K5, K6, K6             // agree
+	VADDPS       Z0, Z3, K6, Z0         // x + sum where agreeing
 	VBROADCASTSS (R12), Z7
-	VMOVDQU32.Z  Z7, K6, Z7
-	VADDPS       Z1, Z7, Z1
+	VADDPS       Z1, Z7, K6, Z1         // w + weight sum where agreeing
 	ADDQ         $24, AX
 	ADDQ         $4, R12
 	DECQ         BX

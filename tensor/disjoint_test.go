@@ -51,6 +51,16 @@ func disjointInputs(r *rand.Rand, k, n int) (x [][]float32, w, sign []float32) {
 	if n > 3 {
 		sign[1], sign[2], sign[3] = 0, float32(math.Copysign(0, -1)), float32(math.NaN())
 	}
+	if n >= 32 {
+		// A vector of signs that are not NaNs over NaN entries of either
+		// sign: the kernel must not take the sign for the entries' sum.
+		for j := 16; j < 32; j++ {
+			sign[j] = float32(1 - 2*r.IntN(2))
+			if j%2 == 0 {
+				x[0][j] = math.Float32frombits(0x7fc00000 | uint32(j) | uint32(r.IntN(2))<<31)
+			}
+		}
+	}
 	return x, w, sign
 }
 
