@@ -233,3 +233,115 @@ sc5Done:
 	MOVQ R11, above1+120(FP)
 	VZEROUPPER
 	RET
+
+#include "bf16widen512_amd64.h"
+#include "bf16cvt512_amd64.h"
+
+// func subCountWindowsBF16CVT(hist0, hist1 []uint32, a, b []uint16, lo0, hi0, lo1, hi1 uint32) (above0, above1 int)
+//
+// subCountWindowsBF16AVX512 on two vectors of 16 per iteration, rounded
+// together by VCVTNE2PS2BF16 and counted as 32 words: u, the packed
+// magnitudes, above each hi (VPCMPUW, POPCNT), and u − lo where it lies in
+// a window (whose bounds' low halves the caller keeps zero, so that it is
+// the window's slot) compressed into a buffer of words (VPCOMPRESSW) that
+// is scattered into the histogram at the end. The caller keeps both lo at
+// least the smallest normal, so that a denormal difference, which the
+// instruction flushes to zero, lies below both windows either way, and the
+// length a multiple of 32 and at most subCountChunk.
+TEXT ·subCountWindowsBF16CVT(SB), 0, $8384-128
+	MOVQ         hist0_base+0(FP), DI
+	MOVQ         hist1_base+24(FP), R8
+	MOVQ         a_base+48(FP), SI
+	MOVQ         a_len+56(FP), CX
+	MOVQ         b_base+72(FP), DX
+	MOVL         lo0+96(FP), AX
+	SHRL         $16, AX
+	VPBROADCASTW AX, Z6            // lo0
+	MOVL         hi0+100(FP), R9
+	SHRL         $16, R9
+	VPBROADCASTW R9, Z5            // hi0
+	SUBL         AX, R9
+	VPBROADCASTW R9, Z7            // hi0 − lo0
+	MOVL         lo1+104(FP), AX
+	SHRL         $16, AX
+	VPBROADCASTW AX, Z9            // lo1
+	MOVL         hi1+108(FP), R9
+	SHRL         $16, R9
+	VPBROADCASTW R9, Z8            // hi1
+	SUBL         AX, R9
+	VPBROADCASTW R9, Z10           // hi1 − lo1
+	MOVL         $0x7fff, AX
+	VPBROADCASTW AX, Z11
+	BF16WIDENCONSTS512
+	XORQ         R10, R10          // above hi0
+	XORQ         R11, R11          // above hi1
+	XORQ         R12, R12          // buffered elements of window 0
+	XORQ         BX, BX            // of window 1
+	SHRQ         $5, CX
+	JZ           sccScatter
+
+sccLoop:
+	BF16WIDEN512((SI), Y0, Z0)
+	BF16WIDEN512(32(SI), Y1, Z1)
+	BF16WIDEN512((DX), Y2, Z2)
+	BF16WIDEN512(32(DX), Y3, Z3)
+	VSUBPS      Z2, Z0, Z0
+	VSUBPS      Z3, Z1, Z1
+	CVTNE2PS2BF16_Z4_Z1_Z0         // d
+	VPANDD      Z11, Z4, Z0        // u
+	VPCMPUW     $6, Z5, Z0, K2     // u > hi0
+	VPCMPUW     $6, Z8, Z0, K3     // u > hi1
+	KMOVD       K2, AX
+	KMOVD       K3, R9
+	POPCNTL     AX, AX
+	POPCNTL     R9, R9
+	ADDQ        AX, R10
+	ADDQ        R9, R11
+	VPSUBW      Z6, Z0, Z1         // u − lo0
+	VPSUBW      Z9, Z0, Z2         // u − lo1
+	VPCMPUW     $2, Z7, Z1, K2     // inside window 0
+	VPCMPUW     $2, Z10, Z2, K3    // inside window 1
+	VPCOMPRESSW Z1, K2, Z3
+	VPCOMPRESSW Z2, K3, Z4
+	VMOVDQU16   Z3, (SP)(R12*2)
+	VMOVDQU16   Z4, 4192(SP)(BX*2)
+	KMOVD       K2, AX
+	KMOVD       K3, R9
+	POPCNTL     AX, AX
+	POPCNTL     R9, R9
+	ADDQ        AX, R12
+	ADDQ        R9, BX
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	DECQ        CX
+	JNZ         sccLoop
+
+sccScatter:
+	XORQ  R9, R9
+	TESTQ R12, R12
+	JZ    sccWin1
+
+sccScatter0:
+	MOVWLZX (SP)(R9*2), AX
+	INCL    (DI)(AX*4)
+	INCQ    R9
+	CMPQ    R9, R12
+	JNE     sccScatter0
+
+sccWin1:
+	XORQ  R9, R9
+	TESTQ BX, BX
+	JZ    sccDone
+
+sccScatter1:
+	MOVWLZX 4192(SP)(R9*2), AX
+	INCL    (R8)(AX*4)
+	INCQ    R9
+	CMPQ    R9, BX
+	JNE     sccScatter1
+
+sccDone:
+	MOVQ R10, above0+112(FP)
+	MOVQ R11, above1+120(FP)
+	VZEROUPPER
+	RET

@@ -23,9 +23,16 @@ func subCountChain(hist0, hist1 []uint32, a, b []byte, lo0, hi0, lo1, hi1 uint32
 func TestSubCountWindowsBF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(71, 72))
 	for _, n := range append(asmLengths, subCountChunk-1, subCountChunk+9, 3*subCountChunk) {
-		for trial := range 8 {
+		for trial := range 10 {
 			off := trial & 1
 			a, b := crowdedBF16(r, n, off, trial >= 6)
+			if trial >= 8 {
+				// Near and below the smallest normal: denormal task vectors.
+				for i := range n {
+					binary.LittleEndian.PutUint16(a[2*i:], uint16(r.IntN(0x180))|uint16(r.IntN(2))<<15)
+					binary.LittleEndian.PutUint16(b[2*i:], uint16(r.IntN(0x180)))
+				}
+			}
 			d := make([]float32, n)
 			SubBF16Bytes(d, a, b)
 			u := make([]uint32, n)
@@ -47,6 +54,8 @@ func TestSubCountWindowsBF16(t *testing.T) {
 					mid = 0x7f00 // above every task vector entry but specials
 				case 4:
 					mid = 1 // below
+				case 9:
+					mid = 0x80 + uint32(r.IntN(2)) // at the smallest normal
 				}
 				lo := mid - min(mid, uint32(r.IntN(int(width)+1)))
 				hi := min(lo+width, 1<<15-1)

@@ -18,6 +18,9 @@ var useAVX512BW = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 // useAVX2 and useAVX512BW are set too.
 var useAVX512BF16 = useAVX512BW && cpu.X86.HasAVX512BF16
 
+// useAVX512VBMI2 selects the kernels that compress words (VPCOMPRESSW).
+var useAVX512VBMI2 = useAVX512BW && cpu.X86.HasAVX512VBMI2
+
 // subPruneScaleBF16AVX2 is subPruneScaleBF16Generic on eight lanes for a
 // length that is a multiple of 8 and min in [0, 1<<31].
 //
