@@ -36,6 +36,17 @@ func FuzzSubCountAboveWindowBF16(f *testing.F) {
 		if got != want {
 			t.Fatalf("window [%#x, %#x]: %v, want %v", lo, hi, got, want)
 		}
+		// The dispatch (the VCVTNE2PS2BF16 kernel where the host has it)
+		// against the Go blocks.
+		gw, ww := make([]uint32, subWindowSlots), make([]uint32, subWindowSlots)
+		ga := SubCountAboveWindowBF16(gw, raw[:2*n], raw[2*n:4*n], lo, hi)
+		saved := useAVX2
+		useAVX2 = false
+		wa := SubCountAboveWindowBF16(ww, raw[:2*n], raw[2*n:4*n], lo, hi)
+		useAVX2 = saved
+		if ga != wa || !slices.Equal(gw, ww) {
+			t.Fatalf("window [%#x, %#x]: dispatch %v above %d, want %v above %d", lo, hi, gw, ga, ww, wa)
+		}
 	})
 }
 
