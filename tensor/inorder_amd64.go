@@ -31,11 +31,27 @@ func lanesSumOf(x []float32) lanesSum {
 	return c
 }
 
+// roundedDotLanesCVT is roundedDotLanesAVX512 rounding with
+// VCVTNE2PS2BF16 for n a multiple of 32; ok is false, and r to be
+// discarded, when a product was denormal.
+//
+//go:noescape
+func roundedDotLanesCVT(x, y *float32, n int, r *lanesSum) (ok bool)
+
 func roundedDotLanesOf(a, b []float32) lanesSum {
 	b = b[:len(a)]
 	c := newLanesSum()
+	if m := len(a) &^ 31; m > 0 && useAVX512 && useAVX512BF16 {
+		if roundedDotLanesCVT(&a[0], &b[0], m, &c) {
+			a, b = a[m:], b[m:]
+		} else {
+			c = newLanesSum() // a denormal product: the other bodies round it
+		}
+	}
 	if n := len(a) &^ 15; n > 0 && useAVX512 {
-		roundedDotLanesAVX512(&a[0], &b[0], n, &c)
+		var d lanesSum
+		roundedDotLanesAVX512(&a[0], &b[0], n, &d)
+		c.merge(d)
 		a, b = a[n:], b[n:]
 	}
 	if len(a) > 0 {

@@ -128,3 +128,52 @@ rdlDone:
 	LANESSTORE
 	VZEROUPPER
 	RET
+
+#include "bf16widen512_amd64.h"
+#include "bf16cvt512_amd64.h"
+
+// func roundedDotLanesCVT(x, y *float32, n int, r *lanesSum) (ok bool)
+//
+// roundedDotLanesAVX512 on two vectors of 16 per iteration, the products
+// rounded together by VCVTNE2PS2BF16 and widened back (BF16WIDENLO512,
+// BF16WIDENHI512) before LANESADD takes them in order. ok is false when a
+// product was denormal (VFPCLASSPS), which the instruction flushes to zero:
+// the caller then discards r. n is a multiple of 32.
+TEXT ·roundedDotLanesCVT(SB), NOSPLIT, $0-33
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DX
+	MOVQ         n+16(FP), CX
+	MOVQ         r+24(FP), DI
+	VPBROADCASTD ·ioabs<>(SB), Z27
+	BF16WIDENCONSTS512
+	BF16WIDENHICONSTS512(Z18)
+	LANESINIT
+	KXORW        K5, K5, K5
+	SHRQ         $5, CX
+	JZ           rdcDone
+
+rdcLoop:
+	VMOVUPS     (SI), Z8
+	VMULPS      (DX), Z8, Z8     // x·y
+	VMOVUPS     64(SI), Z9
+	VMULPS      64(DX), Z9, Z9
+	VFPCLASSPSZ $0x20, Z8, K1
+	VFPCLASSPSZ $0x20, Z9, K2
+	KORW        K1, K5, K5
+	KORW        K2, K5, K5
+	CVTNE2PS2BF16_Z10_Z9_Z8
+	BF16WIDENLO512(Z10, Z11)
+	BF16WIDENHI512(Z18, Z10, Z12)
+	LANESADD(Z11, Y11)
+	LANESADD(Z12, Y12)
+	ADDQ        $128, SI
+	ADDQ        $128, DX
+	DECQ        CX
+	JNZ         rdcLoop
+
+rdcDone:
+	LANESSTORE
+	KORTESTW K5, K5
+	SETEQ    ok+32(FP)
+	VZEROUPPER
+	RET
