@@ -90,6 +90,7 @@ kt5Done:
 
 #include "bf16widen512_amd64.h"
 #include "bf16cvt512_amd64.h"
+#include "cvtpair512_amd64.h"
 
 // func subKeepBitsScaleBF16CVT(dst, sum []float32, a, b []uint16, mask *byte, f, w float32, first, last bool, tiny uint32)
 //
@@ -120,12 +121,7 @@ TEXT ·subKeepBitsScaleBF16CVT(SB), NOSPLIT, $0-120
 	JZ           ktcDone
 
 ktcLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS   Z2, Z0, Z0           // x, elements 0-15
-	VSUBPS   Z3, Z1, Z1           // x, elements 16-31
+	SUBBF16PAIR512
 	KMOVD    (R11), K6            // the 32 lanes' keep bits
 	VPANDD   Z27, Z0, Z8
 	VPANDD   Z27, Z1, Z9
@@ -139,44 +135,14 @@ ktcLoop:
 	VMOVDQU16.Z Z4, K6, Z4
 	TESTL    R12, R12
 	JZ       ktcWeigh
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z15, Z4, Z1)
-	VMULPS   Z16, Z0, Z0
-	VMULPS   Z16, Z1, Z1
-	CVTNE2PS2BF16_Z4_Z1_Z0
+	SCALEPAIR512(Z16, Z15)
 
 ktcWeigh:
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z15, Z4, Z1)
-	VMULPS   Z23, Z0, Z0
-	VMULPS   Z23, Z1, Z1
-	CVTNE2PS2BF16_Z4_Z1_Z0        // the terms
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z15, Z4, Z1)
+	SCALEPAIR512(Z23, Z15)
+	UNPACKPAIR512(Z15)
 
 ktcTerm:
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	TESTQ   R9, R9
-	JNZ     ktcAdd
-	VMOVUPS (R8), Z2
-	VMOVUPS 64(R8), Z3
-
-ktcAdd:
-	VADDPS Z0, Z2, Z2            // sum + term, the sum's NaN first
-	VADDPS Z1, Z3, Z3
-	TESTQ  R10, R10
-	JZ     ktcStore
-	BF16ROUND512(Z2, Z0, Z5)
-	BF16ROUND512(Z3, Z1, Z5)
-	VMOVDQU32 Z0, Z2
-	VMOVDQU32 Z1, Z3
-
-ktcStore:
-	VMOVUPS Z2, (R8)
-	VMOVUPS Z3, 64(R8)
+	TERMSUMPAIR512(ktcAdd, ktcStore)
 	ADDQ    $64, SI
 	ADDQ    $64, DX
 	ADDQ    $128, DI
@@ -192,26 +158,5 @@ ktcDone:
 ktcExact:
 	// The chain of subKeepBitsScaleBF16AVX512 on each half.
 	KSHIFTRD  $16, K6, K3
-	BF16ROUND512(Z0, Z2, Z3)      // d
-	VMOVDQU32.Z Z2, K6, Z2
-	TESTL     R12, R12
-	JZ        ktcExact1
-	VMULPS    Z16, Z2, Z2
-	BF16ROUND512(Z2, Z0, Z3)
-	VMOVDQU32 Z0, Z2
-
-ktcExact1:
-	VMULPS    Z23, Z2, Z2
-	BF16ROUND512(Z2, Z0, Z3)      // the term, elements 0-15
-	BF16ROUND512(Z1, Z2, Z3)
-	VMOVDQU32.Z Z2, K3, Z2
-	TESTL     R12, R12
-	JZ        ktcExact2
-	VMULPS    Z16, Z2, Z2
-	BF16ROUND512(Z2, Z1, Z3)
-	VMOVDQU32 Z1, Z2
-
-ktcExact2:
-	VMULPS    Z23, Z2, Z2
-	BF16ROUND512(Z2, Z1, Z3)      // elements 16-31
+	EXACTPAIR512(K6, ktcExact1, ktcExact2)
 	JMP       ktcTerm

@@ -129,6 +129,50 @@ kssDone:
 	VZEROUPPER
 	RET
 
+// KEEPABSPAIR adds the magnitudes of two vectors of task vector entries,
+// in Z2 and Z10, to the sums of all (Z16, Z17) and of those whose draw is
+// below Z24 (Z26, Z31), the float64 lanes of each vector's low half first:
+// it makes the draws of both vectors from the states in Z19 and odd (the
+// second vector's) as DRAWS does, and steps both by Z23 (16·golden).
+// Z4-Z6 and Z12-Z14 are scratch, K2-K5 overwritten.
+#define KEEPABSPAIR(odd) \
+	VPSRLQ        $30, Z19, Z5 \
+	VPSRLQ        $30, odd, Z13 \
+	VPXORQ        Z5, Z19, Z4 \
+	VPXORQ        Z13, odd, Z12 \
+	VPMULLQ       Z20, Z4, Z4 \
+	VPMULLQ       Z20, Z12, Z12 \
+	VPSRLQ        $27, Z4, Z5 \
+	VPSRLQ        $27, Z12, Z13 \
+	VPXORQ        Z5, Z4, Z4 \
+	VPXORQ        Z13, Z12, Z12 \
+	VPMULLQ       Z21, Z4, Z4 \
+	VPMULLQ       Z21, Z12, Z12 \
+	VPSRLQ        $31, Z4, Z5 \
+	VPSRLQ        $31, Z12, Z13 \
+	VPXORQ        Z5, Z4, Z4 \
+	VPXORQ        Z13, Z12, Z12 \
+	VPADDQ        Z23, Z19, Z19 \
+	VPADDQ        Z23, odd, odd \
+	VPCMPUD       $1, Z24, Z4, K2 \
+	VPCMPUD       $1, Z24, Z12, K4 \
+	KSHIFTRW      $8, K2, K3 \
+	KSHIFTRW      $8, K4, K5 \
+	VCVTPS2PD     Y2, Z5 \
+	VEXTRACTF64X4 $1, Z2, Y6 \
+	VCVTPS2PD     Y6, Z6 \
+	VCVTPS2PD     Y10, Z13 \
+	VEXTRACTF64X4 $1, Z10, Y14 \
+	VCVTPS2PD     Y14, Z14 \
+	VADDPD        Z5, Z16, Z16 \
+	VADDPD        Z6, Z17, Z17 \
+	VADDPD        Z5, Z26, K2, Z26 \
+	VADDPD        Z6, Z31, K3, Z31 \
+	VADDPD        Z13, Z16, Z16 \
+	VADDPD        Z14, Z17, Z17 \
+	VADDPD        Z13, Z26, K4, Z26 \
+	VADDPD        Z14, Z31, K5, Z31
+
 // func subKeepAbsSumsStreamBF16AVX512(all, kept *[16]float64, a, b []uint16, state uint64, bound uint32)
 //
 // subKeepAbsSumsBF16AVX512 (subkeepsums_amd64.s) with each vector's draws
@@ -172,42 +216,7 @@ kasLoop2:
 	BF16ROUND512(Z8, Z10, Z11)
 	VPANDD        Z27, Z2, Z2     // |d|
 	VPANDD        Z27, Z10, Z10
-	VPSRLQ        $30, Z19, Z5
-	VPSRLQ        $30, Z22, Z13
-	VPXORQ        Z5, Z19, Z4
-	VPXORQ        Z13, Z22, Z12
-	VPMULLQ       Z20, Z4, Z4
-	VPMULLQ       Z20, Z12, Z12
-	VPSRLQ        $27, Z4, Z5
-	VPSRLQ        $27, Z12, Z13
-	VPXORQ        Z5, Z4, Z4
-	VPXORQ        Z13, Z12, Z12
-	VPMULLQ       Z21, Z4, Z4
-	VPMULLQ       Z21, Z12, Z12
-	VPSRLQ        $31, Z4, Z5
-	VPSRLQ        $31, Z12, Z13
-	VPXORQ        Z5, Z4, Z4
-	VPXORQ        Z13, Z12, Z12
-	VPADDQ        Z23, Z19, Z19
-	VPADDQ        Z23, Z22, Z22
-	VPCMPUD       $1, Z24, Z4, K2 // draw < bound
-	VPCMPUD       $1, Z24, Z12, K4
-	KSHIFTRW      $8, K2, K3
-	KSHIFTRW      $8, K4, K5
-	VCVTPS2PD     Y2, Z5
-	VEXTRACTF64X4 $1, Z2, Y6
-	VCVTPS2PD     Y6, Z6
-	VCVTPS2PD     Y10, Z13
-	VEXTRACTF64X4 $1, Z10, Y14
-	VCVTPS2PD     Y14, Z14
-	VADDPD        Z5, Z16, Z16
-	VADDPD        Z6, Z17, Z17
-	VADDPD        Z5, Z26, K2, Z26
-	VADDPD        Z6, Z31, K3, Z31
-	VADDPD        Z13, Z16, Z16
-	VADDPD        Z14, Z17, Z17
-	VADDPD        Z13, Z26, K4, Z26
-	VADDPD        Z14, Z31, K5, Z31
+	KEEPABSPAIR(Z22)
 	ADDQ          $64, SI
 	ADDQ          $64, DX
 	DECQ          BX
@@ -244,6 +253,7 @@ kasDone:
 
 #include "bf16widen512_amd64.h"
 #include "bf16cvt512_amd64.h"
+#include "cvtpair512_amd64.h"
 
 // func subKeepScaleStreamBF16CVT(dst, sum []float32, a, b []uint16, state uint64, bound uint32, f, w float32, first, last bool, tiny uint32)
 //
@@ -282,12 +292,7 @@ TEXT ·subKeepScaleStreamBF16CVT(SB), NOSPLIT, $0-124
 	JZ           kscDone
 
 kscLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS   Z2, Z0, Z0           // x, elements 0-15
-	VSUBPS   Z3, Z1, Z1           // x, elements 16-31
+	SUBBF16PAIR512
 	DRAWS(Z19, Z6, Z5)
 	DRAWS(Z19, Z7, Z5)
 	VPCMPUD  $1, Z24, Z6, K2      // draw < bound
@@ -305,44 +310,14 @@ kscLoop:
 	VMOVDQU16.Z Z4, K6, Z4
 	TESTL    R12, R12
 	JZ       kscWeigh
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z15, Z4, Z1)
-	VMULPS   Z16, Z0, Z0
-	VMULPS   Z16, Z1, Z1
-	CVTNE2PS2BF16_Z4_Z1_Z0
+	SCALEPAIR512(Z16, Z15)
 
 kscWeigh:
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z15, Z4, Z1)
-	VMULPS   Z23, Z0, Z0
-	VMULPS   Z23, Z1, Z1
-	CVTNE2PS2BF16_Z4_Z1_Z0        // the terms
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z15, Z4, Z1)
+	SCALEPAIR512(Z23, Z15)
+	UNPACKPAIR512(Z15)
 
 kscTerm:
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	VPXORD  Z2, Z2, Z2
-	VPXORD  Z3, Z3, Z3
-	TESTQ   R9, R9
-	JNZ     kscAdd
-	VMOVUPS (R8), Z2
-	VMOVUPS 64(R8), Z3
-
-kscAdd:
-	VADDPS Z0, Z2, Z2            // sum + term, the sum's NaN first
-	VADDPS Z1, Z3, Z3
-	TESTQ  R10, R10
-	JZ     kscStore
-	BF16ROUND512(Z2, Z0, Z5)
-	BF16ROUND512(Z3, Z1, Z5)
-	VMOVDQU32 Z0, Z2
-	VMOVDQU32 Z1, Z3
-
-kscStore:
-	VMOVUPS Z2, (R8)
-	VMOVUPS Z3, 64(R8)
+	TERMSUMPAIR512(kscAdd, kscStore)
 	ADDQ    $64, SI
 	ADDQ    $64, DX
 	ADDQ    $128, DI
@@ -356,28 +331,7 @@ kscDone:
 
 kscExact:
 	// The chain of subKeepScaleStreamBF16AVX512 on each half.
-	BF16ROUND512(Z0, Z2, Z3)      // d
-	VMOVDQU32.Z Z2, K2, Z2
-	TESTL     R12, R12
-	JZ        kscExact1
-	VMULPS    Z16, Z2, Z2
-	BF16ROUND512(Z2, Z0, Z3)
-	VMOVDQU32 Z0, Z2
-
-kscExact1:
-	VMULPS    Z23, Z2, Z2
-	BF16ROUND512(Z2, Z0, Z3)      // the term, elements 0-15
-	BF16ROUND512(Z1, Z2, Z3)
-	VMOVDQU32.Z Z2, K3, Z2
-	TESTL     R12, R12
-	JZ        kscExact2
-	VMULPS    Z16, Z2, Z2
-	BF16ROUND512(Z2, Z1, Z3)
-	VMOVDQU32 Z1, Z2
-
-kscExact2:
-	VMULPS    Z23, Z2, Z2
-	BF16ROUND512(Z2, Z1, Z3)      // elements 16-31
+	EXACTPAIR512(K2, kscExact1, kscExact2)
 	JMP       kscTerm
 
 // func subKeepAbsSumsStreamBF16CVT(all, kept *[16]float64, a, b []uint16, state uint64, bound uint32)
@@ -415,12 +369,7 @@ TEXT ·subKeepAbsSumsStreamBF16CVT(SB), NOSPLIT, $0-76
 	JZ           kacDone
 
 kacLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS        Z2, Z0, Z0
-	VSUBPS        Z3, Z1, Z1
+	SUBBF16PAIR512
 	CVTNE2PS2BF16_Z4_Z1_Z0        // d
 	VPANDD        Z8, Z4, Z4      // |d|, packed
 	BF16WIDENLO512(Z4, Z2)
@@ -429,42 +378,7 @@ kacLoop:
 	VFPCLASSPSZ   $0x20, Z1, K5
 	VPANDD        Z27, Z0, K4, Z2
 	VPANDD        Z27, Z1, K5, Z10
-	VPSRLQ        $30, Z19, Z5
-	VPSRLQ        $30, Z9, Z13
-	VPXORQ        Z5, Z19, Z4
-	VPXORQ        Z13, Z9, Z12
-	VPMULLQ       Z20, Z4, Z4
-	VPMULLQ       Z20, Z12, Z12
-	VPSRLQ        $27, Z4, Z5
-	VPSRLQ        $27, Z12, Z13
-	VPXORQ        Z5, Z4, Z4
-	VPXORQ        Z13, Z12, Z12
-	VPMULLQ       Z21, Z4, Z4
-	VPMULLQ       Z21, Z12, Z12
-	VPSRLQ        $31, Z4, Z5
-	VPSRLQ        $31, Z12, Z13
-	VPXORQ        Z5, Z4, Z4
-	VPXORQ        Z13, Z12, Z12
-	VPADDQ        Z23, Z19, Z19
-	VPADDQ        Z23, Z9, Z9
-	VPCMPUD       $1, Z24, Z4, K2 // draw < bound
-	VPCMPUD       $1, Z24, Z12, K4
-	KSHIFTRW      $8, K2, K3
-	KSHIFTRW      $8, K4, K5
-	VCVTPS2PD     Y2, Z5
-	VEXTRACTF64X4 $1, Z2, Y6
-	VCVTPS2PD     Y6, Z6
-	VCVTPS2PD     Y10, Z13
-	VEXTRACTF64X4 $1, Z10, Y14
-	VCVTPS2PD     Y14, Z14
-	VADDPD        Z5, Z16, Z16
-	VADDPD        Z6, Z17, Z17
-	VADDPD        Z5, Z26, K2, Z26
-	VADDPD        Z6, Z31, K3, Z31
-	VADDPD        Z13, Z16, Z16
-	VADDPD        Z14, Z17, Z17
-	VADDPD        Z13, Z26, K4, Z26
-	VADDPD        Z14, Z31, K5, Z31
+	KEEPABSPAIR(Z9)
 	ADDQ          $64, SI
 	ADDQ          $64, DX
 	DECQ          CX

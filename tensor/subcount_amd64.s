@@ -236,6 +236,7 @@ sc5Done:
 
 #include "bf16widen512_amd64.h"
 #include "bf16cvt512_amd64.h"
+#include "cvtpair512_amd64.h"
 
 // func subCountWindowsBF16CVT(hist0, hist1 []uint32, a, b []uint16, lo0, hi0, lo1, hi1 uint32) (above0, above1 int)
 //
@@ -281,12 +282,7 @@ TEXT ·subCountWindowsBF16CVT(SB), 0, $8384-128
 	JZ           sccScatter
 
 sccLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS      Z2, Z0, Z0
-	VSUBPS      Z3, Z1, Z1
+	SUBBF16PAIR512
 	CVTNE2PS2BF16_Z4_Z1_Z0         // d
 	VPANDD      Z11, Z4, Z0        // u
 	VPCMPUW     $6, Z5, Z0, K2     // u > hi0

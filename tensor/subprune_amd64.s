@@ -359,6 +359,7 @@ sb5Done:
 	RET
 
 #include "bf16cvt512_amd64.h"
+#include "cvtpair512_amd64.h"
 
 // func subPruneScaleBF16CVT(dst, sum []float32, a, b []uint16, min16 uint16, w float32, first, last bool)
 //
@@ -390,49 +391,15 @@ TEXT ·subPruneScaleBF16CVT(SB), NOSPLIT, $0-106
 	JZ           spcDone
 
 spcLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS      Z2, Z0, Z0
-	VSUBPS      Z3, Z1, Z1
+	SUBBF16PAIR512
 	CVTNE2PS2BF16_Z4_Z1_Z0      // d
 	VPANDD      Z21, Z4, Z5
 	VPCMPUW     $5, Z24, Z5, K2 // magnitude ≥ min
 	VMOVDQU16.Z Z4, K2, Z4
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z18, Z4, Z1)
-	VMULPS      Z23, Z0, Z0
-	VMULPS      Z23, Z1, Z1
-	CVTNE2PS2BF16_Z4_Z1_Z0      // the terms
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z18, Z4, Z1)
-	VMOVUPS     Z0, (DI)
-	VMOVUPS     Z1, 64(DI)
-	TESTQ       R9, R9
-	JNZ         spcFirst
-	VMOVUPS     (R8), Z2
-	VMOVUPS     64(R8), Z3
-	JMP         spcAdd
-
-spcFirst:
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-
-spcAdd:
-	VADDPS Z0, Z2, Z2
-	VADDPS Z1, Z3, Z3
-	TESTQ  R10, R10
-	JZ     spcStore
-	BF16ROUND512(Z2, Z0, Z5)
-	BF16ROUND512(Z3, Z1, Z5)
-	VMOVDQU32 Z0, Z2
-	VMOVDQU32 Z1, Z3
-
-spcStore:
-	VMOVUPS Z2, (R8)
-	VMOVUPS Z3, 64(R8)
-	ADDQ    $64, SI
+	SCALEPAIR512(Z23, Z18)
+	UNPACKPAIR512(Z18)
+	TERMSUMPAIR512(spcAdd, spcStore)
+	ADDQ        $64, SI
 	ADDQ    $64, DX
 	ADDQ    $128, DI
 	ADDQ    $128, R8
@@ -462,12 +429,7 @@ TEXT ·subBF16CVT(SB), NOSPLIT, $0-72
 	JZ   sbcDone
 
 sbcLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS      Z2, Z0, Z0
-	VSUBPS      Z3, Z1, Z1
+	SUBBF16PAIR512
 	CVTNE2PS2BF16_Z4_Z1_Z0
 	BF16WIDENLO512(Z4, Z5)
 	BF16WIDENHI512(Z18, Z4, Z6)

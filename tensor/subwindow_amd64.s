@@ -105,6 +105,7 @@ sw5Done:
 	RET
 
 #include "bf16cvt512_amd64.h"
+#include "cvtpair512_amd64.h"
 
 // func subCountWindowBF16CVT(c *subWindowCounts16, a, b []uint16, lo, hi uint16)
 //
@@ -153,12 +154,7 @@ scRun:
 	VPXORD  Z16, Z16, Z16
 
 scLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS  Z2, Z0, Z0
-	VSUBPS  Z3, Z1, Z1
+	SUBBF16PAIR512
 	CVTNE2PS2BF16_Z4_Z1_Z0
 	VPANDD  Z21, Z4, Z4           // u
 	VPCMPUW $6, Z24, Z4, K1       // u > hi

@@ -221,6 +221,7 @@ sw5Done:
 
 #include "bf16widen512_amd64.h"
 #include "bf16cvt512_amd64.h"
+#include "cvtpair512_amd64.h"
 
 // func subWindowScaleBF16CVT(dst, sum []float32, a, b []uint16, vLo, vHi uint32, rLo, rHi, limLo, limHi int, keepLo, keepHi int32, w float32, first, last bool) (done, newLo, newHi int)
 //
@@ -264,12 +265,7 @@ TEXT ·subWindowScaleBF16CVT(SB), NOSPLIT, $0-176
 	JZ           swcDone
 
 swcLoop:
-	BF16WIDEN512((SI), Y0, Z0)
-	BF16WIDEN512(32(SI), Y1, Z1)
-	BF16WIDEN512((DX), Y2, Z2)
-	BF16WIDEN512(32(DX), Y3, Z3)
-	VSUBPS   Z2, Z0, Z0
-	VSUBPS   Z3, Z1, Z1
+	SUBBF16PAIR512
 	CVTNE2PS2BF16_Z4_Z1_Z0       // d
 	VPANDD   Z19, Z4, Z5         // u
 	VPCMPEQW Z20, Z5, K2         // u == vLo
@@ -294,35 +290,9 @@ swcLoop:
 	VPCMPUW  $1, Z21, Z5, K4, K4 // and u < vHi
 	KORD     K4, K2, K2          // kept
 	VMOVDQU16.Z Z4, K2, Z4
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z18, Z4, Z1)
-	VMULPS   Z23, Z0, Z0
-	VMULPS   Z23, Z1, Z1
-	CVTNE2PS2BF16_Z4_Z1_Z0       // the terms
-	BF16WIDENLO512(Z4, Z0)
-	BF16WIDENHI512(Z18, Z4, Z1)
-	VMOVUPS  Z0, (DI)
-	VMOVUPS  Z1, 64(DI)
-	VPXORD   Z2, Z2, Z2
-	VPXORD   Z3, Z3, Z3
-	TESTQ    R9, R9
-	JNZ      swcAdd
-	VMOVUPS  (R8), Z2
-	VMOVUPS  64(R8), Z3
-
-swcAdd:
-	VADDPS Z0, Z2, Z2
-	VADDPS Z1, Z3, Z3
-	TESTQ  R10, R10
-	JZ     swcStore
-	BF16ROUND512(Z2, Z0, Z5)
-	BF16ROUND512(Z3, Z1, Z5)
-	VMOVDQU32 Z0, Z2
-	VMOVDQU32 Z1, Z3
-
-swcStore:
-	VMOVUPS Z2, (R8)
-	VMOVUPS Z3, 64(R8)
+	SCALEPAIR512(Z23, Z18)
+	UNPACKPAIR512(Z18)
+	TERMSUMPAIR512(swcAdd, swcStore)
 	ADDQ    $64, SI
 	ADDQ    $64, DX
 	ADDQ    $128, DI
