@@ -83,3 +83,17 @@ two:                            \
 #define UNPACKPAIR512(hi) \
 	BF16WIDENLO512(Z4, Z0)      \
 	BF16WIDENHI512(hi, Z4, Z1)
+
+// TINYPAIR512 jumps to exact when a difference in Z0 or Z1 has a
+// magnitude in (0, tiny), Z17 holding tiny − 1, Z27 0x7fffffff and Z29 1
+// (the unsigned compare of |x| − 1 wraps ±0 past every bound); Z8, Z9,
+// K4 and K5 are scratch.
+#define TINYPAIR512(exact) \
+	VPANDD   Z27, Z0, Z8       \
+	VPANDD   Z27, Z1, Z9       \
+	VPSUBD   Z29, Z8, Z8       \
+	VPSUBD   Z29, Z9, Z9       \
+	VPCMPUD  $1, Z17, Z8, K4   \
+	VPCMPUD  $1, Z17, Z9, K5   \
+	KORTESTW K4, K5            \
+	JNZ      exact

@@ -123,14 +123,7 @@ TEXT ·subKeepBitsScaleBF16CVT(SB), NOSPLIT, $0-120
 ktcLoop:
 	SUBBF16PAIR512
 	KMOVD    (R11), K6            // the 32 lanes' keep bits
-	VPANDD   Z27, Z0, Z8
-	VPANDD   Z27, Z1, Z9
-	VPSUBD   Z29, Z8, Z8
-	VPSUBD   Z29, Z9, Z9
-	VPCMPUD  $1, Z17, Z8, K4      // 0 < |x| < tiny
-	VPCMPUD  $1, Z17, Z9, K5
-	KORTESTW K4, K5
-	JNZ      ktcExact
+	TINYPAIR512(ktcExact)
 	CVTNE2PS2BF16_Z4_Z1_Z0        // d
 	VMOVDQU16.Z Z4, K6, Z4
 	TESTL    R12, R12

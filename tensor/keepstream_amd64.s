@@ -297,14 +297,7 @@ kscLoop:
 	DRAWS(Z19, Z7, Z5)
 	VPCMPUD  $1, Z24, Z6, K2      // draw < bound
 	VPCMPUD  $1, Z24, Z7, K3
-	VPANDD   Z27, Z0, Z8
-	VPANDD   Z27, Z1, Z9
-	VPSUBD   Z29, Z8, Z8
-	VPSUBD   Z29, Z9, Z9
-	VPCMPUD  $1, Z17, Z8, K4      // 0 < |x| < tiny
-	VPCMPUD  $1, Z17, Z9, K5
-	KORTESTW K4, K5
-	JNZ      kscExact
+	TINYPAIR512(kscExact)
 	CVTNE2PS2BF16_Z4_Z1_Z0        // d
 	KUNPCKWD K2, K3, K6
 	VMOVDQU16.Z Z4, K6, Z4
