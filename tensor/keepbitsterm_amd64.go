@@ -23,10 +23,12 @@ func subKeepBitsScaleBF16(dst, sum []float32, a, b []uint16, mask []uint64, f, w
 	switch {
 	case useAVX2 && useAVX512BW:
 		m := 0
-		if tiny, ok := cvtKeepTiny(f, w); ok && useAVX512BF16 {
-			m = len(dst) &^ 31
-			if m > 0 {
-				subKeepBitsScaleBF16CVT(dst[:m], sum[:m], a[:m], b[:m], (*byte)(unsafe.Pointer(&mask[0])), f, w, first, last, tiny)
+		if useAVX512BF16 {
+			if tiny, ok := cvtKeepTiny(f, w); ok {
+				m = len(dst) &^ 31
+				if m > 0 {
+					subKeepBitsScaleBF16CVT(dst[:m], sum[:m], a[:m], b[:m], (*byte)(unsafe.Pointer(&mask[0])), f, w, first, last, tiny)
+				}
 			}
 		}
 		n := m + (len(dst)-m)&^15

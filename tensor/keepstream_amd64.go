@@ -51,24 +51,28 @@ func cvtKeepTiny(f, w float32) (tiny uint32, ok bool) {
 		return 0, false
 	}
 	// Each rounding to bfloat16 loses at most 2^-8 of a value: 2^-125
-	// leaves room for both.
-	frac, exp := math.Frexp(0x1p-125 / m)
-	if frac != 0.5 {
-		exp++
+	// leaves room for both. The quotient, in [2^-125, 2^-25], rounded up
+	// to a power of two by its bits: the kernels' callers ask for every
+	// block, so no Frexp.
+	b := math.Float64bits(0x1p-125 / m)
+	if b&(1<<52-1) != 0 {
+		b = b&^(1<<52-1) + 1<<52
 	}
-	return math.Float32bits(float32(math.Ldexp(1, exp-1))), true
+	return math.Float32bits(float32(math.Float64frombits(b))), true
 }
 
 // subKeepScaleStreamBF16 runs the AVX-512 body on the longest multiple of
 // 16 elements, at even, and SubKeepScaleBF16's bodies with buffered draws
 // on the rest.
 func subKeepScaleStreamBF16(dst, sum []float32, a, b []uint16, key, at uint64, bound uint32, f, w float32, first, last bool) {
-	if tiny, ok := cvtKeepTiny(f, w); ok && useKeepStream() && useAVX512BF16 && at%2 == 0 {
-		n := len(dst) &^ 31
-		if n > 0 {
-			subKeepScaleStreamBF16CVT(dst[:n], sum[:n], a[:n], b[:n], key+(at/2+1)*splitMixGolden, bound, f, w, first, last, tiny)
+	if useAVX512BF16 && useKeepStream() && at%2 == 0 {
+		if tiny, ok := cvtKeepTiny(f, w); ok {
+			n := len(dst) &^ 31
+			if n > 0 {
+				subKeepScaleStreamBF16CVT(dst[:n], sum[:n], a[:n], b[:n], key+(at/2+1)*splitMixGolden, bound, f, w, first, last, tiny)
+			}
+			dst, sum, a, b, at = dst[n:], sum[n:], a[n:], b[n:], at+uint64(n)
 		}
-		dst, sum, a, b, at = dst[n:], sum[n:], a[n:], b[n:], at+uint64(n)
 	}
 	if useKeepStream() && at%2 == 0 {
 		n := len(dst) &^ 15
