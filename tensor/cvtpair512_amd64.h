@@ -42,32 +42,28 @@ store:                         \
 
 // EXACTPAIR512 is the exact chain of DARE's and DELLA's terms on the pair
 // of differences in Z0 and Z1, for the kernels that take it where a
-// difference is too small for VCVTNE2PS2BF16: each rounded
-// (BF16ROUND512), kept where klo (elements 0-15) and K3 (16-31) are set,
-// rescaled by Z16 and rounded unless R12 is zero, weighted by Z23 and
-// rounded, leaving the terms in Z0 and Z1; Z2 and Z3 are scratch, one and
-// two labels of the calling function.
+// difference is too small for VCVTNE2PS2BF16: EXACTHALF512 on Z0 with
+// klo's lanes kept, then on Z1 with K3's; one and two are labels of the
+// calling function.
 #define EXACTPAIR512(klo, one, two) \
-	BF16ROUND512(Z0, Z2, Z3)    \
-	VMOVDQU32.Z Z2, klo, Z2     \
+	EXACTHALF512(Z0, klo, one)  \
+	EXACTHALF512(Z1, K3, two)
+
+// EXACTHALF512 makes the terms of the differences in x in place: each
+// rounded (BF16ROUND512), kept where k is set, rescaled by Z16 and
+// rounded unless R12 is zero, weighted by Z23 and rounded; Z2 and Z3 are
+// scratch, skip a label of the calling function.
+#define EXACTHALF512(x, k, skip) \
+	BF16ROUND512(x, Z2, Z3)     \
+	VMOVDQU32.Z Z2, k, Z2       \
 	TESTL     R12, R12          \
-	JZ        one               \
+	JZ        skip              \
 	VMULPS    Z16, Z2, Z2       \
-	BF16ROUND512(Z2, Z0, Z3)    \
-	VMOVDQU32 Z0, Z2            \
-one:                            \
+	BF16ROUND512(Z2, x, Z3)     \
+	VMOVDQU32 x, Z2             \
+skip:                           \
 	VMULPS    Z23, Z2, Z2       \
-	BF16ROUND512(Z2, Z0, Z3)    \
-	BF16ROUND512(Z1, Z2, Z3)    \
-	VMOVDQU32.Z Z2, K3, Z2      \
-	TESTL     R12, R12          \
-	JZ        two               \
-	VMULPS    Z16, Z2, Z2       \
-	BF16ROUND512(Z2, Z1, Z3)    \
-	VMOVDQU32 Z1, Z2            \
-two:                            \
-	VMULPS    Z23, Z2, Z2       \
-	BF16ROUND512(Z2, Z1, Z3)
+	BF16ROUND512(Z2, x, Z3)
 
 // SCALEPAIR512 widens the 32 words of Z4 back to float32 in Z0 and Z1
 // (BF16WIDENLO512, BF16WIDENHI512 with the index in hi), multiplies them
